@@ -12,9 +12,11 @@ pub mod card;
 pub mod currency;
 pub mod money;
 pub mod refs;
+pub mod secret;
 
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};
 pub use currency::Currency;
 pub use money::{Kurus, MoneyError};
 pub use refs::{AuthCode, ClientRef, ProviderRef, RefError};
+pub use secret::Secret;

@@ -1,0 +1,72 @@
+//! A string that must not be printed: credentials, keys.
+
+use std::fmt;
+
+use zeroize::Zeroize;
+
+/// A secret text (an `sx` token, a merchant secret key). `Debug` and `Display` print
+/// `[redacted]`; the memory is wiped on drop; [`Secret::expose`] is the only way in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for signing and for the wire only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Shows the first four characters and the length, for screens that must show
+    /// which credential is configured without showing it: `1185…(88)`.
+    pub fn masked(&self) -> String {
+        let head: String = self.0.chars().take(4).collect();
+        format!("{head}…({})", self.0.chars().count())
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_printed() {
+        let s = Secret::new("_viH5wUS4HiBmmw9uGybN");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+        assert_eq!(s.masked(), "_viH…(21)");
+        assert_eq!(s.expose(), "_viH5wUS4HiBmmw9uGybN");
+    }
+}

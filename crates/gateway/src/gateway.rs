@@ -1,0 +1,81 @@
+//! The trait every virtual POS protocol implements.
+
+use async_trait::async_trait;
+
+use sanalpos_core::Kurus;
+
+use crate::types::{
+    CancelRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry, InquiryRequest,
+    InstallmentOption, Postback, RefundRequest, ReportPage, ReportQuery, ReturnUrls, SaleRequest,
+    ThreeDStart,
+};
+
+/// Why a read-only call (inquiry, report, installments, commission table) gave no
+/// answer. Calls that may move money never fail this way: they give an
+/// [`Outcome`](crate::Outcome) instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// The provider could not be reached.
+    #[error("provider unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within the timeout.
+    #[error("provider did not answer in time")]
+    Timeout,
+    /// The provider refused our credentials (`sx`, hash).
+    #[error("provider refused the credentials: {0}")]
+    BadCredentials(String),
+    /// The provider does not know our IP address.
+    #[error("provider does not allow this server's IP address: {0}")]
+    IpNotAllowed(String),
+    /// The provider refused the request.
+    #[error("provider refused the request: {0}")]
+    Rejected(String),
+    /// The provider's answer was broken (HTTP error, unparseable, bad signature).
+    #[error("provider answer unusable: {0}")]
+    BadAnswer(String),
+    /// This protocol does not offer the operation.
+    #[error("not supported by this provider: {0}")]
+    Unsupported(&'static str),
+    /// The request itself is invalid (a window in the wrong order, an empty BIN).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+/// What any virtual POS protocol offers. Implementations are stateless apart from
+/// their configuration; they never decide business state, they report what the
+/// provider said, normalized.
+#[async_trait]
+pub trait Gateway: Send + Sync {
+    /// A non-3D sale.
+    async fn sale(&self, request: &SaleRequest) -> GatewayResponse;
+
+    /// Starts a 3D Secure sale: the answer is the HTML that takes the browser to the bank.
+    async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart;
+
+    /// Finishes a 3D sale from the browser's postback: verifies it, applies the success
+    /// rule, and completes the sale where the POS needs an explicit completion.
+    async fn finish_3d(&self, postback: &Postback, expected: &ExpectedSale) -> GatewayResponse;
+
+    /// Cancels (voids) a sale on its business day.
+    async fn cancel(&self, request: &CancelRequest) -> GatewayResponse;
+
+    /// Refunds all or part of a sale.
+    async fn refund(&self, request: &RefundRequest) -> GatewayResponse;
+
+    /// Finds an attempt by our reference.
+    async fn inquiry(&self, request: &InquiryRequest) -> Result<Inquiry, GatewayError>;
+
+    /// One page of the provider's records for a date range.
+    async fn report(&self, query: &ReportQuery) -> Result<ReportPage, GatewayError>;
+
+    /// Installment options for a card's BIN (6 to 8 digits, or the whole number) and
+    /// an amount.
+    async fn installments(
+        &self,
+        bin: &str,
+        amount: Kurus,
+    ) -> Result<Vec<InstallmentOption>, GatewayError>;
+
+    /// The merchant's commission table.
+    async fn commission_table(&self) -> Result<CommissionTable, GatewayError>;
+}

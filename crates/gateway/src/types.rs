@@ -1,0 +1,449 @@
+//! The requests a gateway takes and the normalized results it gives.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+use sanalpos_core::{
+    AuthCode, BankCode, CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, MaskedPan, Message,
+    ProviderRef,
+};
+
+/// Card data for one call. Lives only as long as the request that carries it; its
+/// `Debug` shows the masked number and hides the CVV.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// The card number.
+    pub number: CardNumber,
+    /// Expiry month and year.
+    pub expiry: Expiry,
+    /// The CVV.
+    pub cvv: Cvv,
+    /// Name on the card.
+    pub holder: String,
+}
+
+/// A sale (non-3D, or the start of a 3D sale).
+#[derive(Debug, Clone)]
+pub struct SaleRequest {
+    /// Our reference of this attempt, unique per attempt; inquiry searches by it.
+    pub client_ref: ClientRef,
+    /// The amount to collect, before any installment surcharge.
+    pub amount: Kurus,
+    /// The currency.
+    pub currency: Currency,
+    /// 1 for a single payment.
+    pub installments: u8,
+    /// The card.
+    pub card: Card,
+    /// Free text shown in the provider's panel.
+    pub description: Option<String>,
+    /// The cardholder's IP address, when the payment comes from a browser.
+    pub cardholder_ip: Option<IpAddr>,
+}
+
+/// Where the provider sends the cardholder's browser after 3D authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnUrls {
+    /// Posted to on success.
+    pub success: String,
+    /// Posted to on failure.
+    pub fail: String,
+}
+
+/// The fields of a 3D result the cardholder's browser posted to us (form-encoded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Postback {
+    fields: Vec<(String, String)>,
+}
+
+impl Postback {
+    /// Parses an `application/x-www-form-urlencoded` body.
+    pub fn from_form(body: &[u8]) -> Result<Postback, GatewayFormatError> {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map(|fields| Postback { fields })
+            .map_err(|_| GatewayFormatError("the body is not form-encoded".into()))
+    }
+
+    /// From already decoded pairs.
+    pub fn from_pairs(fields: Vec<(String, String)>) -> Postback {
+        Postback { fields }
+    }
+
+    /// The first value of a field, by exact name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// All fields, in the order received.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+}
+
+/// Input that is not in the shape a protocol needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GatewayFormatError(pub String);
+
+/// What we know of the sale a 3D postback should belong to, from our own records.
+#[derive(Debug, Clone)]
+pub struct ExpectedSale {
+    /// The amount we asked for.
+    pub amount: Kurus,
+    /// Our reference of the 3D start attempt.
+    pub client_ref: ClientRef,
+    /// The provider's reference from the 3D start answer, when it gave one.
+    pub provider_ref: Option<ProviderRef>,
+}
+
+/// The answer to a 3D start.
+#[derive(Debug, Clone)]
+pub enum ThreeDStart {
+    /// Render this HTML in the cardholder's browser; it takes them to the bank's page.
+    Redirect {
+        /// A complete HTML document with an auto-submitting form.
+        html: String,
+        /// The provider's reference of the pending sale, when the answer carries one.
+        provider_ref: Option<ProviderRef>,
+        /// Time the call took.
+        latency: Duration,
+    },
+    /// The provider did not start 3D: the answer says why (declined, failed, unknown).
+    Finished(GatewayResponse),
+}
+
+/// Cancel (void) a sale on its own business day.
+#[derive(Debug, Clone)]
+pub struct CancelRequest {
+    /// The sale's provider reference.
+    pub provider_ref: ProviderRef,
+    /// Our reference of the sale.
+    pub client_ref: ClientRef,
+    /// The business date of the original sale (Europe/Istanbul).
+    pub sale_date: NaiveDate,
+    /// The sale's full amount.
+    pub amount: Kurus,
+}
+
+/// Refund all or part of a sale after its business day.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// The sale's provider reference.
+    pub provider_ref: ProviderRef,
+    /// Our reference of the sale.
+    pub client_ref: ClientRef,
+    /// The business date of the original sale (Europe/Istanbul).
+    pub sale_date: NaiveDate,
+    /// The amount to refund now.
+    pub amount: Kurus,
+    /// What is still refundable: captured minus everything refunded before. A request
+    /// for more is refused without calling the provider.
+    pub refundable: Kurus,
+}
+
+/// Look a payment attempt up by our reference.
+#[derive(Debug, Clone)]
+pub struct InquiryRequest {
+    /// Our reference of the attempt.
+    pub client_ref: ClientRef,
+    /// The day the attempt was made (Europe/Istanbul); the search covers a day around it.
+    pub date: NaiveDate,
+    /// The amount asked for, to apply the success rule to what the provider reports.
+    pub amount: Kurus,
+}
+
+/// A date range of the provider's records, one page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// First day, inclusive.
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// Rows per page.
+    pub page_size: u32,
+    /// Where to go on; `None` for the first page.
+    pub cursor: Option<ReportCursor>,
+}
+
+/// Position in a report that spans several provider windows and pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportCursor {
+    /// First day of the current window.
+    pub window_start: NaiveDate,
+    /// 1-based page within the window.
+    pub page: u32,
+}
+
+/// One page of the provider's records.
+#[derive(Debug, Clone, Default)]
+pub struct ReportPage {
+    /// The rows.
+    pub rows: Vec<ReportRow>,
+    /// The next page, or `None` at the end.
+    pub next: Option<ReportCursor>,
+}
+
+/// What kind of transaction a report row is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionKind {
+    /// A sale.
+    Sale,
+    /// A pre-authorisation.
+    PreAuth,
+    /// A cancel (void) of a sale.
+    Cancel,
+    /// A full refund.
+    Refund,
+    /// A partial refund.
+    PartialRefund,
+    /// Something else; the provider's text.
+    Other(String),
+}
+
+/// The provider's status of a report row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    /// Done.
+    Success,
+    /// Refused.
+    Error,
+    /// Started, never finished (3D abandoned, not completed).
+    New,
+    /// Something else; the provider's text.
+    Other(String),
+}
+
+/// One transaction in the provider's records, normalized across report shapes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    /// The provider's reference of this row.
+    pub provider_ref: Option<ProviderRef>,
+    /// For a cancel or refund, the sale's reference when the provider gives it apart.
+    pub sale_ref: Option<ProviderRef>,
+    /// The authorization code.
+    pub auth_code: Option<AuthCode>,
+    /// Our reference, when the transaction came from us.
+    pub client_ref: Option<String>,
+    /// Sale, cancel, refund...
+    pub kind: TransactionKind,
+    /// Success, error, new.
+    pub status: RowStatus,
+    /// The transaction amount.
+    pub amount: Option<Kurus>,
+    /// What the cardholder was charged (amount plus surcharge).
+    pub authorized_amount: Option<Kurus>,
+    /// Installment count.
+    pub installments: Option<u8>,
+    /// The masked card.
+    pub masked_pan: Option<MaskedPan>,
+    /// When it happened, Turkish local time.
+    pub time: Option<NaiveDateTime>,
+    /// When the money reaches the merchant.
+    pub value_date: Option<NaiveDate>,
+    /// The provider's commission.
+    pub commission: Option<Kurus>,
+    /// The currency.
+    pub currency: Option<Currency>,
+    /// Whether it went through 3D Secure.
+    pub is_3d: Option<bool>,
+}
+
+/// What an inquiry found.
+#[derive(Debug, Clone)]
+pub enum Inquiry {
+    /// The provider has no record of the attempt.
+    NotFound,
+    /// The provider reports the attempt as approved (success rule applied).
+    Approved {
+        /// Approval details.
+        approval: Approval,
+        /// Amount cancelled or refunded since, as the provider reports it.
+        reversed: Kurus,
+        /// Whether a cancel row exists.
+        cancelled: bool,
+    },
+    /// The provider reports the attempt as refused.
+    Declined(Decline),
+    /// Started but not finished (3D never completed, or waiting for completion).
+    Pending,
+}
+
+/// One installment option for a card and amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallmentOption {
+    /// Number of installments; 1 is a single payment.
+    pub installments: u8,
+    /// Each installment.
+    pub monthly: Kurus,
+    /// What the cardholder pays in total.
+    pub total: Kurus,
+    /// Surcharge the cardholder pays, included in `total`.
+    pub surcharge: Kurus,
+    /// Commission the merchant pays.
+    pub commission: Kurus,
+    /// Merchant commission rate in basis points.
+    pub commission_rate_bp: u32,
+    /// Cardholder surcharge rate in basis points.
+    pub surcharge_rate_bp: u32,
+    /// The card program code (`004` Bonus), when known.
+    pub program: Option<String>,
+}
+
+/// The merchant's commission table, per card program.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CommissionTable {
+    /// One entry per card program.
+    pub programs: Vec<ProgramCommissions>,
+}
+
+/// Commission rates of one card program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramCommissions {
+    /// Program name (`Bonus`).
+    pub name: String,
+    /// Program code (`004`).
+    pub code: String,
+    /// One entry per installment count.
+    pub rates: Vec<CommissionRate>,
+}
+
+/// The rates for one installment count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommissionRate {
+    /// Installment count.
+    pub installments: u8,
+    /// What the merchant pays, basis points.
+    pub commission_bp: u32,
+    /// What is passed on to the cardholder, basis points.
+    pub surcharge_bp: u32,
+}
+
+/// The normalized result of a call that may move money.
+#[derive(Debug, Clone)]
+pub struct GatewayResponse {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The provider's answer with card numbers masked, for the attempt log.
+    pub raw: Option<String>,
+    /// The HTTP status, when an answer arrived.
+    pub http_status: Option<u16>,
+    /// Time the call took (all calls, for a call that was retried).
+    pub latency: Duration,
+}
+
+/// The four things a call that may move money can end in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Verified approval: the success rule held in full.
+    Approved(Approval),
+    /// The bank said no.
+    Declined(Decline),
+    /// Provably not charged: the request never left, or the provider refused it before
+    /// processing.
+    Failed(Failure),
+    /// We cannot tell whether the card was charged; resolve by inquiry, never by sending
+    /// again.
+    Unknown(UnknownReason),
+}
+
+impl Outcome {
+    /// A short machine name: `approved`, `declined`, `failed`, `unknown`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Approved(_) => "approved",
+            Outcome::Declined(_) => "declined",
+            Outcome::Failed(_) => "failed",
+            Outcome::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// An approved transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// The bank's authorization code (absent on cancels and refunds).
+    pub auth_code: Option<AuthCode>,
+    /// The provider's reference of the transaction.
+    pub provider_ref: ProviderRef,
+    /// What the cardholder was charged (sales only).
+    pub authorized_amount: Option<Kurus>,
+    /// Installment count (sales only).
+    pub installments: Option<u8>,
+}
+
+/// A refusal by the bank or the provider's business rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decline {
+    /// The bank's code, when the answer carried one.
+    pub bank_code: Option<BankCode>,
+    /// The reason in Turkish and English, from the catalogue when the code is known.
+    pub message: Message,
+    /// The provider's own text, as it came.
+    pub provider_text: String,
+    /// The provider's reference of the refused transaction, when given.
+    pub provider_ref: Option<ProviderRef>,
+}
+
+/// Why a call provably charged nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The class of failure.
+    pub kind: FailureKind,
+    /// A readable detail, never with card data or credentials.
+    pub detail: String,
+}
+
+/// Classes of [`Failure`], so a screen can explain them in plain words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The provider could not be reached; the request was never sent.
+    Unreachable,
+    /// The provider refused the credentials (`sx`, hash).
+    BadCredentials,
+    /// The provider does not know our IP address: tell the provider the new IP.
+    IpNotAllowed,
+    /// The provider refused the request's content (format, missing field, rules).
+    Rejected,
+    /// Refused here before calling: the request breaks a rule (refund above what is
+    /// refundable, unsupported operation).
+    Invalid,
+}
+
+/// Why the outcome of a call cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnknownReason {
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection broke after the request was sent.
+    ConnectionLost,
+    /// The provider answered with this HTTP status (5xx).
+    ServerError(u16),
+    /// The answer could not be parsed.
+    Unparseable,
+    /// The answer's signature is missing or does not verify.
+    SignatureInvalid,
+    /// The answer is signed but contradicts itself (approved without an auth code,
+    /// authorized less than asked, a postback for another payment).
+    Inconsistent(String),
+}
+
+impl std::fmt::Display for UnknownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownReason::Timeout => f.write_str("no answer within the timeout"),
+            UnknownReason::ConnectionLost => f.write_str("connection lost after sending"),
+            UnknownReason::ServerError(code) => write!(f, "provider answered HTTP {code}"),
+            UnknownReason::Unparseable => f.write_str("answer could not be parsed"),
+            UnknownReason::SignatureInvalid => f.write_str("answer signature does not verify"),
+            UnknownReason::Inconsistent(why) => write!(f, "inconsistent answer: {why}"),
+        }
+    }
+}
