@@ -1,0 +1,88 @@
+//! `sanalpos sim`: the provider simulator on its own port.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use sanalpos_simulator::{load_or_create_merchant_file, spawn, SimConfig};
+
+/// Options of `sanalpos sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8610)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Merchants to serve: one JSON object or an array. Created with one new test
+    /// merchant when missing.
+    #[arg(long, default_value = "sim-merchants.json")]
+    merchant_file: PathBuf,
+    /// Serve the control endpoints under /_sim/ (end of day, panel sales, statements).
+    #[arg(long)]
+    test_mode: bool,
+    /// Seconds the "answers after 40 s" fault card waits.
+    #[arg(long, default_value_t = 40)]
+    slow_answer_secs: u64,
+}
+
+/// Runs until Ctrl-C.
+pub fn run(args: SimArgs) -> ExitCode {
+    super::init_logging();
+    let merchants = match load_or_create_merchant_file(&args.merchant_file) {
+        Ok(merchants) => merchants,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.merchant_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let count = merchants.len();
+        let config = SimConfig {
+            merchants,
+            test_mode: args.test_mode,
+            slow_answer_delay: Duration::from_secs(args.slow_answer_secs),
+        };
+        let handle = match spawn(config, listener).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                eprintln!("error: cannot start the simulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("N Kolay simulator listening on {}", handle.base_url());
+        println!(
+            "{count} merchant(s) from {}; control endpoints {}",
+            args.merchant_file.display(),
+            if args.test_mode {
+                "on under /_sim/"
+            } else {
+                "off (use --test-mode)"
+            }
+        );
+        // Ctrl-C, then a graceful stop.
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("error: cannot wait for Ctrl-C: {e}");
+        }
+        handle.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
