@@ -10,6 +10,15 @@
 //! One protocol is one module with four small parts: request mapping, answer mapping,
 //! signing and codec. [`nkolay`] is the first; a bank on a known protocol is
 //! configuration, not code.
+//!
+//! How a second protocol fits without touching the trait: NestPay (EST/Payten, see the
+//! project's protocol notes) signs a 3D form that the browser posts straight to the bank,
+//! so its `start_3d` returns that form as [`ThreeDStart::Redirect`] without a server call;
+//! its `finish_3d` verifies the bank's postback and then makes the server-side `Auth`
+//! call; `cancel` is a `Void` and `refund` a `Credit` by order id ([`CancelRequest`] and
+//! [`RefundRequest`] carry our [`ClientRef`](sanalpos_core::ClientRef) for that);
+//! `inquiry` is `OrderInquiry`; `report` and `installments` return
+//! [`GatewayError::Unsupported`] or read the POS definition's own table.
 
 mod gateway;
 pub mod nkolay;

@@ -20,7 +20,7 @@ pub fn now_istanbul() -> DateTime<FixedOffset> {
 }
 
 /// A parsed answer: one JSON object, reached through any wrapping, looked up by key
-/// without regard to case or underscores.
+/// without regard to case or underscores (keys are normalized once, on construction).
 #[derive(Debug, Clone)]
 pub struct Answer {
     object: Map<String, Value>,
@@ -64,23 +64,24 @@ impl Answer {
                 .map(|(_, v)| v.clone());
             match result {
                 Some(inner @ (Value::Object(_) | Value::String(_))) if !has_code => value = inner,
-                _ => return Ok(Answer { object }),
+                _ => return Ok(Answer::from_object(object)),
             }
         }
         Err(CodecError("answer nested too deeply".into()))
     }
 
-    /// From an object already in hand (a list row).
+    /// From an object already in hand (a list row). When two keys normalize to the
+    /// same name, the first one wins.
     pub fn from_object(object: Map<String, Value>) -> Answer {
-        Answer { object }
+        let mut normalized = Map::with_capacity(object.len());
+        for (key, value) in object {
+            normalized.entry(normalize(&key)).or_insert(value);
+        }
+        Answer { object: normalized }
     }
 
     fn raw(&self, key: &str) -> Option<&Value> {
-        let wanted = normalize(key);
-        self.object
-            .iter()
-            .find(|(k, _)| normalize(k) == wanted)
-            .map(|(_, v)| v)
+        self.object.get(&normalize(key))
     }
 
     /// A field as text: strings as they are, numbers in their original spelling,
