@@ -17,17 +17,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the N Kolay provider simulator alone.
+    /// The service and the provider simulator, seeded with two demo companies.
+    Demo(commands::serve::DemoArgs),
+    /// The service (configuration file, SANALPOS_* environment, flags).
+    Serve(commands::serve::ServeArgs),
+    /// The N Kolay provider simulator alone.
     Sim(commands::sim::SimArgs),
     /// N Kolay tools: verify a callback, show how a request hash is built.
     #[command(subcommand)]
     Nkolay(commands::nkolay::NkolayCommand),
+    /// The audit chain.
+    #[command(subcommand)]
+    Audit(commands::admin::AuditCommand),
+    /// API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(commands::admin::ApiKeyCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(args) => commands::serve::demo(args),
+        Command::Serve(args) => commands::serve::serve(args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Nkolay(command) => commands::nkolay::run(command),
+        Command::Audit(command) => commands::admin::audit(command),
+        Command::ApiKey(command) => commands::admin::api_key(command),
     }
 }

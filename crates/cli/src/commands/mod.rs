@@ -1,14 +1,25 @@
 //! One module per subcommand.
 
+pub mod admin;
 pub mod nkolay;
+pub mod serve;
 pub mod sim;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level.
 pub fn init_logging() {
+    init_logging_as(false);
+}
+
+/// Logs to stderr as text or as one JSON object per line.
+pub fn init_logging_as(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -1,0 +1,21 @@
+//! The HTTP API under `/api/v1`: JSON in and out, API-key authentication, one error
+//! envelope.
+
+mod body;
+pub mod idempotency;
+mod payments;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+/// The `/api/v1` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/payments", post(payments::create).get(payments::list))
+        .route("/payments/{id}", get(payments::get))
+        .route("/payments/{id}/cancel", post(payments::cancel))
+        .route("/payments/{id}/reverse", post(payments::reverse))
+        .route("/payments/{id}/refunds", post(payments::refund))
+}

@@ -1,0 +1,273 @@
+//! `/api/v1/payments`: create (idempotent), get, list, cancel, refund, reverse.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use sanalpos_core::{Currency, Kurus};
+use sanalpos_service::{Actor, CardInput, Channel, CreatePayment, PaymentFilter, PaymentStatus};
+
+use super::body::JsonBody;
+use super::idempotency;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// `POST /api/v1/payments`: 201 for every attempt made, whatever its outcome.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let key = match idempotency::key(&headers) {
+        Ok(key) => key,
+        Err(e) => return e.into_response(),
+    };
+    let request = match parse_create(&body, peer) {
+        Ok(request) => request,
+        Err(e) => return e.into_response(),
+    };
+    let actor = caller.actor();
+    let service = state.service.clone();
+    let metrics = state.metrics.clone();
+    idempotency::run(
+        &state,
+        &caller.company_id,
+        &key,
+        "POST /api/v1/payments",
+        &body,
+        async move {
+            match service.create_payment(&actor, request).await {
+                Ok(view) => {
+                    metrics.payment_created(status_name(view.status));
+                    idempotency::Outcome::Done(StatusCode::CREATED, serde_json::to_string(&view))
+                }
+                Err(error) => idempotency::Outcome::from_error(error),
+            }
+        },
+    )
+    .await
+}
+
+fn status_name(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Approved => "approved",
+        PaymentStatus::Declined => "declined",
+        PaymentStatus::Failed => "failed",
+        PaymentStatus::Unknown => "unknown",
+        PaymentStatus::Pending3ds => "pending_3ds",
+        _ => "other",
+    }
+}
+
+/// Reads the create body field by field, so an error names the field and never echoes
+/// a value (a card number must not come back in an error text).
+fn parse_create(body: &[u8], peer: SocketAddr) -> Result<CreatePayment, ApiError> {
+    let json = JsonBody::parse(body)?;
+    let root = json.object()?;
+    let amount_text = root.string("amount")?;
+    let amount = Kurus::parse(&amount_text)
+        .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?;
+    let currency = match root.optional_string("currency")? {
+        None => Currency::Try,
+        Some(code) => Currency::from_alpha(&code)
+            .ok_or_else(|| ApiError::invalid("currency", "currency must be TRY, USD or EUR"))?,
+    };
+    let installments = match root.optional_integer("installments")? {
+        None => 1,
+        Some(n @ 1..=12) => n as u8,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "installments",
+                "installments must be 1 to 12",
+            ))
+        }
+    };
+    let card = root.child("card")?;
+    let card = CardInput {
+        number: card.string_as("number", "card.number")?,
+        expiry_month: card.digits_as("expiry_month", "card.expiry_month")?,
+        expiry_year: card.digits_as("expiry_year", "card.expiry_year")?,
+        cvv: card.string_as("cvv", "card.cvv")?,
+        holder: card.optional_string("holder")?.unwrap_or_default(),
+    };
+    Ok(CreatePayment {
+        amount,
+        currency,
+        installments,
+        card,
+        three_d: root.optional_bool("three_d")?.unwrap_or(false),
+        return_url: root.optional_string("return_url")?,
+        order_ref: root.optional_string("order_ref")?,
+        customer_ref: root.optional_string("customer_ref")?,
+        description: root.optional_string("description")?,
+        pos_id: root.optional_string("pos_id")?,
+        channel: Channel::Api,
+        cardholder_ip: Some(peer.ip()),
+    })
+}
+
+/// `GET /api/v1/payments/{id}`: with attempts and refunds.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let detail = state.service.get_payment(&caller.company_id, &id).await?;
+    Ok(Json(detail).into_response())
+}
+
+/// Query of `GET /api/v1/payments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+    pos_id: Option<String>,
+    order_ref: Option<String>,
+    customer_ref: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/payments`: filters and cursor paging.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let status = match &query.status {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_value::<PaymentStatus>(Value::String(text.clone()))
+                .map_err(|_| ApiError::invalid("status", "unknown payment status"))?,
+        ),
+    };
+    let filter = PaymentFilter {
+        from: parse_time(query.from.as_deref(), "from")?,
+        to: parse_time(query.to.as_deref(), "to")?,
+        status,
+        pos_id: query.pos_id,
+        order_ref: query.order_ref,
+        customer_ref: query.customer_ref,
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = state
+        .service
+        .list_payments(&caller.company_id, filter)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+/// `2026-11-29` (start of that day, Istanbul) or an RFC 3339 time.
+fn parse_time(
+    text: Option<&str>,
+    field: &'static str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(t.with_timezone(&chrono::Utc)));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(field, format!("{field} must be YYYY-MM-DD or RFC 3339")))?;
+    let istanbul = chrono::FixedOffset::east_opt(3 * 3600).expect("valid offset");
+    let start = date
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(istanbul).single())
+        .ok_or_else(|| ApiError::invalid(field, "no such time"))?;
+    Ok(Some(start.with_timezone(&chrono::Utc)))
+}
+
+/// `POST /api/v1/payments/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .cancel_payment(&caller.actor(), &caller.company_id, &id)
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+/// `POST /api/v1/payments/{id}/reverse`: cancel on the sale's business day, refund after.
+pub async fn reverse(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .reverse_payment(&caller.actor(), &caller.company_id, &id)
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+/// `POST /api/v1/payments/{id}/refunds` `{amount}` (the whole remaining amount when
+/// absent).
+pub async fn refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let amount = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let json = JsonBody::parse(&body)?;
+        let root = json.object()?;
+        match root.optional_string("amount")? {
+            None => None,
+            Some(text) => Some(
+                Kurus::parse(&text)
+                    .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?,
+            ),
+        }
+    };
+    let actor = caller.actor();
+    let view = match amount {
+        Some(amount) => {
+            state
+                .service
+                .refund_payment(&actor, &caller.company_id, &id, amount)
+                .await?
+        }
+        None => {
+            let detail = state.service.get_payment(&caller.company_id, &id).await?;
+            let remaining = detail
+                .payment
+                .authorized_amount
+                .unwrap_or(detail.payment.amount)
+                .checked_sub(detail.payment.refunded_amount)
+                .unwrap_or(Kurus::ZERO);
+            state
+                .service
+                .refund_payment(&actor, &caller.company_id, &id, remaining)
+                .await?
+        }
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// An actor for the audit log.
+impl Caller {
+    /// `api:<key id>` acting for the key's company.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            company_id: self.company_id.clone(),
+            name: format!("api:{}", self.key_id),
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Typed, layered configuration: defaults, then a TOML file, then `SANALPOS_*`
+//! environment variables. A bad key or value stops the start with its name.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything `sanalpos serve` needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the HTTP server listens (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Our address as browsers and the provider reach it; 3D return URLs start with it.
+    /// Empty means `http://<listen address>`.
+    pub public_base_url: String,
+    /// The data directory: the SQLite file, the master key file.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to share a PostgreSQL database between instances; empty for the
+    /// embedded SQLite file in `data_dir`.
+    pub database_url: String,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+    /// How often the janitor looks for unresolved payments.
+    pub janitor_interval: Duration,
+    /// How long one provider call may take.
+    pub provider_timeout: Duration,
+    /// How long a cardholder has to finish 3D Secure.
+    pub three_d_ttl: Duration,
+    /// How long an unknown payment the provider has no record of is retried before it
+    /// is marked failed.
+    pub unknown_grace: Duration,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line, for production.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_base_url: String::new(),
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            log_format: LogFormat::Text,
+            janitor_interval: Duration::from_secs(5),
+            provider_timeout: Duration::from_secs(30),
+            three_d_ttl: Duration::from_secs(15 * 60),
+            unknown_grace: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why the configuration was refused; always names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A key or value in the file is wrong.
+    #[error("config file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong, with the key.
+        reason: String,
+    },
+    /// An environment variable is unknown or has a bad value.
+    #[error("environment variable {name}: {reason}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    listen: Option<SocketAddr>,
+    public_base_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    janitor_interval_secs: Option<u64>,
+    provider_timeout_secs: Option<u64>,
+    three_d_ttl_secs: Option<u64>,
+    unknown_grace_secs: Option<u64>,
+}
+
+/// `SANALPOS_*` variables read by other parts (the master key, tools, tests), which the
+/// configuration check must not call unknown.
+const OTHER_VARIABLES: &[&str] = &[
+    "SANALPOS_MASTER_KEY",
+    "SANALPOS_NKOLAY_SECRET_KEY",
+    "SANALPOS_TEST_DATABASE_URL",
+    "SANALPOS_REQUIRE_POSTGRES",
+];
+
+impl Config {
+    /// Defaults, then `file` (when given), then the `SANALPOS_*` variables of `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            let layer: Layer = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: shown,
+                reason: e.message().to_owned(),
+            })?;
+            config.apply(layer);
+        }
+        config.apply(env_layer(env)?);
+        Ok(config)
+    }
+
+    /// The process's own environment.
+    pub fn from_process(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Config::load(file, &env)
+    }
+
+    fn apply(&mut self, layer: Layer) {
+        let secs = Duration::from_secs;
+        if let Some(v) = layer.listen {
+            self.listen = v;
+        }
+        if let Some(v) = layer.public_base_url {
+            self.public_base_url = v;
+        }
+        if let Some(v) = layer.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = layer.database_url {
+            self.database_url = v;
+        }
+        if let Some(v) = layer.log_format {
+            self.log_format = v;
+        }
+        if let Some(v) = layer.janitor_interval_secs {
+            self.janitor_interval = secs(v);
+        }
+        if let Some(v) = layer.provider_timeout_secs {
+            self.provider_timeout = secs(v);
+        }
+        if let Some(v) = layer.three_d_ttl_secs {
+            self.three_d_ttl = secs(v);
+        }
+        if let Some(v) = layer.unknown_grace_secs {
+            self.unknown_grace = secs(v);
+        }
+    }
+
+    /// The database URL to open: the configured one, or the SQLite file in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sanalpos.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+/// The environment as a layer: `SANALPOS_LISTEN` sets `listen`, and so on.
+fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix("SANALPOS_") else {
+            continue;
+        };
+        if OTHER_VARIABLES.contains(&name.as_str()) {
+            continue;
+        }
+        let bad = |reason: String| ConfigError::Env {
+            name: name.clone(),
+            reason,
+        };
+        let number = || {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| bad(format!("{value:?} is not a whole number of seconds")))
+        };
+        match key {
+            "LISTEN" => {
+                layer.listen =
+                    Some(value.trim().parse().map_err(|_| {
+                        bad(format!("{value:?} is not an address like 127.0.0.1:8080"))
+                    })?)
+            }
+            "PUBLIC_BASE_URL" => layer.public_base_url = Some(value.clone()),
+            "DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
+            "DATABASE_URL" => layer.database_url = Some(value.clone()),
+            "LOG_FORMAT" => {
+                layer.log_format = Some(match value.trim() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(bad(format!("{value:?} is neither text nor json"))),
+                })
+            }
+            "JANITOR_INTERVAL_SECS" => layer.janitor_interval_secs = Some(number()?),
+            "PROVIDER_TIMEOUT_SECS" => layer.provider_timeout_secs = Some(number()?),
+            "THREE_D_TTL_SECS" => layer.three_d_ttl_secs = Some(number()?),
+            "UNKNOWN_GRACE_SECS" => layer.unknown_grace_secs = Some(number()?),
+            _ => return Err(bad("unknown setting".into())),
+        }
+    }
+    Ok(layer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_in_order() {
+        let dir = std::env::temp_dir().join(format!("sanalpos-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sanalpos.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\njanitor_interval_secs = 9\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            &env(&[("SANALPOS_JANITOR_INTERVAL_SECS", "3"), ("PATH", "/bin")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.janitor_interval, Duration::from_secs(3));
+        assert_eq!(config.provider_timeout, Duration::from_secs(30));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_keys_are_named() {
+        let err = Config::load(None, &env(&[("SANALPOS_LISTN", "x")])).unwrap_err();
+        assert!(err.to_string().contains("SANALPOS_LISTN"), "{err}");
+        let err =
+            Config::load(None, &env(&[("SANALPOS_PROVIDER_TIMEOUT_SECS", "soon")])).unwrap_err();
+        assert!(
+            err.to_string().contains("SANALPOS_PROVIDER_TIMEOUT_SECS"),
+            "{err}"
+        );
+        assert!(Config::load(None, &env(&[("SANALPOS_MASTER_KEY", "k")])).is_ok());
+
+        let dir = std::env::temp_dir().join(format!("sanalpos-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "lisen = \"1\"\n").unwrap();
+        let err = Config::load(Some(&file), &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sqlite_by_default() {
+        let config = Config::default();
+        assert_eq!(
+            config.effective_database_url(),
+            "sqlite://data/sanalpos.db?mode=rwc"
+        );
+    }
+}

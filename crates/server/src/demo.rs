@@ -1,0 +1,270 @@
+//! `sanalpos demo`: the service and the provider simulator side by side, seeded with two
+//! companies ("Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."), each with an active N Kolay POS
+//! pointed at the simulator, an admin user and an API key per company, and `demo.json`
+//! describing it all. Safe to run again on the same directory: it reuses what is there.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rand::distr::Alphanumeric;
+use rand::Rng;
+use serde_json::json;
+
+use sanalpos_core::{Currency, Secret};
+use sanalpos_service::{
+    Environment, InstallmentRow, NewPos, OnboardingState, PosChange, PosCredentials, Role,
+};
+use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
+
+use crate::{Application, Config};
+
+/// The two demo companies.
+pub const COMPANIES: [&str; 2] = ["Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."];
+
+/// Why the demo could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// A file of the demo directory.
+    #[error("{0}: {1}")]
+    File(String, std::io::Error),
+    /// The simulator.
+    #[error("simulator: {0}")]
+    Simulator(String),
+    /// The service.
+    #[error("{0}")]
+    Service(String),
+}
+
+fn service_error(e: impl std::fmt::Display) -> DemoError {
+    DemoError::Service(e.to_string())
+}
+
+/// The installment table of a demo POS (what the simulator's merchant charges).
+fn demo_installments() -> Vec<InstallmentRow> {
+    [
+        (1, 179, 0, 1),
+        (2, 249, 150, 30),
+        (3, 299, 250, 30),
+        (6, 399, 450, 30),
+        (9, 499, 650, 30),
+        (12, 599, 850, 30),
+    ]
+    .into_iter()
+    .map(
+        |(count, commission_bp, surcharge_bp, value_days)| InstallmentRow {
+            count,
+            commission_bp,
+            surcharge_bp,
+            value_days,
+        },
+    )
+    .collect()
+}
+
+/// Runs the demo until `shutdown`.
+pub async fn run(
+    port: u16,
+    data_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DemoError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| DemoError::File(data_dir.display().to_string(), e))?;
+
+    // The simulator, with one merchant per company, kept across runs.
+    let merchants_file = data_dir.join("sim-merchants.json");
+    let merchants = load_merchants(&merchants_file)?;
+    let sim_addr = SocketAddr::from(([127, 0, 0, 1], if port == 0 { 0 } else { port + 1 }));
+    let sim_listener = tokio::net::TcpListener::bind(sim_addr)
+        .await
+        .map_err(|e| DemoError::Simulator(format!("cannot listen on {sim_addr}: {e}")))?;
+    let sim = spawn(
+        SimConfig {
+            merchants: merchants.clone(),
+            test_mode: true,
+            ..SimConfig::default()
+        },
+        sim_listener,
+    )
+    .await
+    .map_err(|e| DemoError::Simulator(e.to_string()))?;
+
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], port)),
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    let app = Application::build(config).await.map_err(service_error)?;
+    let service = app.service().clone();
+
+    // Companies, POS definitions, keys: reuse what an earlier run made.
+    let existing = service
+        .store()
+        .list_companies()
+        .await
+        .map_err(service_error)?;
+    let mut companies = Vec::new();
+    for (name, merchant) in COMPANIES.iter().zip(&merchants) {
+        let company = match existing.iter().find(|c| c.name == *name) {
+            Some(company) => company.clone(),
+            None => service
+                .create_company(name, "demo")
+                .await
+                .map_err(service_error)?,
+        };
+        let pos_list = service.list_pos(&company.id).await.map_err(service_error)?;
+        let pos = match pos_list.into_iter().next() {
+            Some(pos) if pos.base_url == sim.base_url() => pos,
+            Some(pos) => service
+                .update_pos(
+                    &company.id,
+                    &pos.id,
+                    PosChange {
+                        base_url: Some(sim.base_url()),
+                        ..PosChange::default()
+                    },
+                    "demo",
+                )
+                .await
+                .map_err(service_error)?,
+            None => service
+                .create_pos(
+                    &company.id,
+                    NewPos {
+                        name: "N Kolay (simülatör)".into(),
+                        provider: "nkolay".into(),
+                        environment: Environment::Simulator,
+                        base_url: sim.base_url(),
+                        credentials: PosCredentials {
+                            sx: Secret::new(merchant.sx.clone()),
+                            sx_list: Secret::new(merchant.sx_list.clone()),
+                            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
+                            secret_key: Secret::new(merchant.secret_key.clone()),
+                        },
+                        auto_complete: merchant.auto_complete,
+                        currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
+                        installments: demo_installments(),
+                        onboarding_state: OnboardingState::Active,
+                        documents: sanalpos_store::empty_checklist(),
+                        is_default: true,
+                    },
+                    "demo",
+                )
+                .await
+                .map_err(service_error)?,
+        };
+        let (_, api_key) = service
+            .create_api_key(&company.id, "demo", "demo")
+            .await
+            .map_err(service_error)?;
+        companies.push(json!({
+            "id": company.id,
+            "name": company.name,
+            "api_key": api_key,
+            "pos_id": pos.id,
+            "merchant_no": merchant.merchant_no,
+        }));
+    }
+
+    // One admin for both companies. The password of an earlier run is kept (it is in
+    // demo.json); a first run makes one up.
+    let demo_file = data_dir.join("demo.json");
+    let earlier_password = std::fs::read_to_string(&demo_file)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|demo| demo["admin"]["password"].as_str().map(str::to_owned));
+    let company_ids: Vec<String> = companies
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    let password = match earlier_password {
+        Some(password) if service.login("admin", &password).await.is_ok() => password,
+        _ => {
+            let password: String = rand::rng()
+                .sample_iter(Alphanumeric)
+                .take(16)
+                .map(char::from)
+                .collect();
+            service
+                .create_user("admin", &password, Role::Admin, &company_ids, "demo")
+                .await
+                .map_err(service_error)?;
+            password
+        }
+    };
+
+    let base_url = app.base_url().to_owned();
+    let demo = json!({
+        "base_url": base_url,
+        "simulator_url": sim.base_url(),
+        "admin": { "username": "admin", "password": password },
+        "companies": companies,
+    });
+    let text = serde_json::to_string_pretty(&demo).map_err(service_error)?;
+    std::fs::write(&demo_file, text)
+        .map_err(|e| DemoError::File(demo_file.display().to_string(), e))?;
+
+    print_welcome(&base_url, &sim.base_url(), &password, &demo, &demo_file);
+    app.run_until_stopped(shutdown)
+        .await
+        .map_err(service_error)?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn load_merchants(path: &Path) -> Result<Vec<MerchantConfig>, DemoError> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if let Ok(merchants) = serde_json::from_str::<Vec<MerchantConfig>>(&text) {
+            if merchants.len() >= COMPANIES.len() {
+                return Ok(merchants);
+            }
+        }
+    }
+    let merchants: Vec<MerchantConfig> = COMPANIES
+        .iter()
+        .map(|_| MerchantConfig::generate())
+        .collect();
+    let text = serde_json::to_string_pretty(&merchants).map_err(service_error)?;
+    write_private(path, &text)?;
+    Ok(merchants)
+}
+
+/// Writes a file only its owner can read (it holds the simulator merchants' secrets).
+fn write_private(path: &Path, text: &str) -> Result<(), DemoError> {
+    let shown = path.display().to_string();
+    std::fs::write(path, text).map_err(|e| DemoError::File(shown.clone(), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| DemoError::File(shown, e))?;
+    }
+    Ok(())
+}
+
+fn print_welcome(
+    base_url: &str,
+    sim_url: &str,
+    password: &str,
+    demo: &serde_json::Value,
+    demo_file: &Path,
+) {
+    println!("sanalpos demo is running");
+    println!("  service:    {base_url}");
+    println!("  simulator:  {sim_url} (N Kolay, control endpoints under /_sim/)");
+    println!("  admin user: admin / {password} (back office sign-in)");
+    println!("  details:    {}", demo_file.display());
+    if let Some(company) = demo["companies"].get(0) {
+        let key = company["api_key"].as_str().unwrap_or_default();
+        println!();
+        println!(
+            "Try a payment ({}):",
+            company["name"].as_str().unwrap_or_default()
+        );
+        println!(
+            "  curl -s {base_url}/api/v1/payments -H 'Authorization: Bearer {key}' \\\n    -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\\n    -d '{{\"amount\":\"150.00\",\"currency\":\"TRY\",\"installments\":1,\"card\":{{\"number\":\"4546711234567894\",\"expiry_month\":\"12\",\"expiry_year\":\"2030\",\"cvv\":\"000\",\"holder\":\"Ayşe Yılmaz\"}}}}'"
+        );
+    }
+    println!();
+    println!("Ctrl-C stops both.");
+}

@@ -1,0 +1,122 @@
+//! The one JSON error envelope of the API, and the one place errors become HTTP.
+//!
+//! `{"error": {"code", "message", "field"}}`: `code` is stable and documented, `message`
+//! is for people, `field` names the request field at fault. Internal details are logged
+//! once here and never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+
+use sanalpos_service::ServiceError;
+
+/// An API error, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Stable machine code.
+    pub code: &'static str,
+    /// Readable message.
+    pub message: String,
+    /// The request field at fault.
+    pub field: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 400 for a field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        }
+    }
+
+    /// 401.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required: Authorization: Bearer <key>",
+        )
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 500 with nothing internal in it; `detail` is logged once.
+    pub fn internal(detail: &str) -> ApiError {
+        tracing::error!(error = detail, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error; the request may be retried with the same Idempotency-Key",
+        )
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        json!({ "error": Body { code: self.code, message: &self.message, field: self.field } })
+            .to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({ "error": Body { code: self.code, message: &self.message, field: self.field } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        let code = error.code();
+        match error {
+            ServiceError::Validation { field, message } => ApiError {
+                field: Some(field),
+                ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            },
+            ServiceError::NotFound => ApiError::new(StatusCode::NOT_FOUND, code, "not found"),
+            ServiceError::NoActivePos => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "the company has no active POS definition for this payment",
+            ),
+            ServiceError::Conflict { message, .. } => {
+                ApiError::new(StatusCode::CONFLICT, code, message)
+            }
+            ServiceError::Provider { message, .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
+            ServiceError::Storage(detail) => ApiError::internal(&detail),
+            other => ApiError::internal(&other.to_string()),
+        }
+    }
+}

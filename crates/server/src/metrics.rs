@@ -1,0 +1,113 @@
+//! Prometheus text metrics, kept as plain atomic counters: a handful of numbers an
+//! operator graphs, without a metrics framework.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one server instance.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    http_requests: AtomicU64,
+    http_server_errors: AtomicU64,
+    payments_created: AtomicU64,
+    idempotent_replays: AtomicU64,
+    outcomes: [AtomicU64; OUTCOMES.len()],
+}
+
+/// The payment statuses counted on creation, in exposition order.
+const OUTCOMES: [&str; 6] = [
+    "approved",
+    "declined",
+    "failed",
+    "unknown",
+    "pending_3ds",
+    "other",
+];
+
+impl Metrics {
+    /// One HTTP request answered with `status`.
+    pub fn http_request(&self, status: u16) {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        if status >= 500 {
+            self.http_server_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One payment created, ending (for now) in `status`.
+    pub fn payment_created(&self, status: &str) {
+        self.payments_created.fetch_add(1, Ordering::Relaxed);
+        let index = OUTCOMES
+            .iter()
+            .position(|o| *o == status)
+            .unwrap_or(OUTCOMES.len() - 1);
+        self.outcomes[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One answer replayed from the idempotency store.
+    pub fn idempotent_replay(&self) {
+        self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        };
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        counter(
+            "sanalpos_http_requests_total",
+            "HTTP requests answered.",
+            get(&self.http_requests),
+        );
+        counter(
+            "sanalpos_http_server_errors_total",
+            "HTTP requests answered with a 5xx status.",
+            get(&self.http_server_errors),
+        );
+        counter(
+            "sanalpos_payments_created_total",
+            "Payments created through the API.",
+            get(&self.payments_created),
+        );
+        counter(
+            "sanalpos_idempotent_replays_total",
+            "Answers replayed for a repeated Idempotency-Key.",
+            get(&self.idempotent_replays),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sanalpos_payment_outcomes_total Payments by status right after creation.\n# TYPE sanalpos_payment_outcomes_total counter"
+        );
+        for (name, value) in OUTCOMES.iter().zip(&self.outcomes) {
+            let _ = writeln!(
+                out,
+                "sanalpos_payment_outcomes_total{{status=\"{name}\"}} {}",
+                get(value)
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.http_request(200);
+        m.http_request(503);
+        m.payment_created("approved");
+        m.payment_created("weird");
+        let text = m.render();
+        assert!(text.contains("sanalpos_http_requests_total 2"));
+        assert!(text.contains("sanalpos_http_server_errors_total 1"));
+        assert!(text.contains("sanalpos_payment_outcomes_total{status=\"approved\"} 1"));
+        assert!(text.contains("sanalpos_payment_outcomes_total{status=\"other\"} 1"));
+    }
+}

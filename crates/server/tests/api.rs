@@ -1,0 +1,477 @@
+//! The payments API end to end, on SQLite and PostgreSQL: a real service, a real
+//! simulator, real HTTP.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+both_engines!(approved_and_declined, |app: TestApp| async move {
+    let (status, body) = app
+        .pay(&app.a, &key(), &payment("4546711234567894", "150.00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "approved");
+    assert_eq!(body["amount"], "150.00");
+    assert_eq!(body["masked_pan"], "454671******7894");
+    assert!(body["auth_code"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(body["provider_ref"]
+        .as_str()
+        .unwrap()
+        .starts_with("IKSIRPF"));
+    assert!(!body.to_string().contains("4546711234567894"));
+
+    let mut declined_id = String::new();
+    for (pan, code, tr) in [
+        (
+            "4000000000000515",
+            "51",
+            "Yetersiz bakiye / yetersiz kart limiti",
+        ),
+        ("4000000000000416", "41", "Kayıp kart! Karta el koyunuz"),
+        ("4000000000000051", "05", "İşlem onaylanmadı"),
+    ] {
+        let (status, body) = app.pay(&app.a, &key(), &payment(pan, "10.00")).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "every attempt made is a 201: {body}"
+        );
+        assert_eq!(body["status"], "declined", "{pan}: {body}");
+        assert_eq!(body["bank_code"], code);
+        assert_eq!(body["message"]["tr"], tr);
+        assert!(body["message"]["en"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        declined_id = body["id"].as_str().unwrap().to_owned();
+    }
+
+    // The detail carries the attempt log.
+    let (status, detail) = app
+        .get(&app.a, &format!("/api/v1/payments/{declined_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0]["state"], "completed");
+    assert_eq!(attempts[0]["outcome"], "declined");
+});
+
+both_engines!(bad_requests_change_nothing, |app: TestApp| async move {
+    let card = "4546711234567894";
+    let mut three_decimals = payment(card, "1.005");
+    three_decimals["amount"] = json!("1.005");
+    let (status, body) = app.pay(&app.a, &key(), &three_decimals).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "amount");
+
+    let (status, body) = app
+        .pay(&app.a, &key(), &payment("4546711234567895", "10.00"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "card.number");
+    assert!(!body.to_string().contains("4546711234567895"), "{body}");
+
+    let mut number_as_int = payment(card, "10.00");
+    number_as_int["card"]["number"] = json!(4546711234567894u64);
+    let (status, body) = app.pay(&app.a, &key(), &number_as_int).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.to_string().contains(card), "{body}");
+
+    let mut three_d = payment(card, "10.00");
+    three_d["three_d"] = json!(true);
+    let (status, body) = app.pay(&app.a, &key(), &three_d).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "return_url");
+
+    let response = app
+        .http
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(&app.a.api_key)
+        .header("Idempotency-Key", key())
+        .body("{\"amount\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_request");
+
+    let response = app
+        .http
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(&app.a.api_key)
+        .body(payment(card, "10.00").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "Idempotency-Key is required"
+    );
+
+    let huge = "x".repeat(200_000);
+    let response = app
+        .http
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(&app.a.api_key)
+        .header("Idempotency-Key", key())
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let response = app
+        .http
+        .post(app.url("/api/v1/payments"))
+        .header("Idempotency-Key", key())
+        .body(payment(card, "10.00").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, list) = app.get(&app.a, "/api/v1/payments").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "nothing was written"
+    );
+    assert!(app.charged(&app.a).is_empty(), "nothing was charged");
+});
+
+both_engines!(
+    idempotency_one_sale_for_fifty_requests,
+    |app: TestApp| async move {
+        let app = std::sync::Arc::new(app);
+        let body = payment("5200190006338608", "99.90");
+        let shared = key();
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let app = app.clone();
+            let body = body.clone();
+            let shared = shared.clone();
+            tasks.push(tokio::spawn(async move {
+                app.pay(&app.a, &shared, &body).await
+            }));
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        for (status, answer) in &answers {
+            assert_eq!(*status, StatusCode::CREATED, "{answer}");
+            assert_eq!(answer, &answers[0].1, "every answer is the first one");
+        }
+        assert_eq!(
+            app.charged(&app.a).len(),
+            1,
+            "exactly one sale at the provider"
+        );
+
+        let (status, answer) = app
+            .pay(&app.a, &shared, &payment("5200190006338608", "99.91"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], "idempotency_key_reused");
+        // Keys are per company: B may use the same key for its own payment.
+        let (status, answer) = app.pay(&app.b, &shared, &body).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_ne!(answer["id"], answers[0].1["id"]);
+    }
+);
+
+both_engines!(companies_are_isolated, |app: TestApp| async move {
+    let (_, paid) = app
+        .pay(&app.a, &key(), &payment("4546711234567894", "40.00"))
+        .await;
+    let id = paid["id"].as_str().unwrap();
+    let (status, _) = app.get(&app.b, &format!("/api/v1/payments/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for action in ["cancel", "reverse"] {
+        let (status, _) = app
+            .post(&app.b, &format!("/api/v1/payments/{id}/{action}"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{action}");
+    }
+    let (status, _) = app
+        .post(
+            &app.b,
+            &format!("/api/v1/payments/{id}/refunds"),
+            Some(json!({"amount": "1.00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(&app.b, "/api/v1/payments").await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    let (_, list) = app.get(&app.a, "/api/v1/payments").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    // A's payment is untouched.
+    let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+    assert_eq!(detail["status"], "approved");
+});
+
+both_engines!(cancel_refund_and_reverse, |app: TestApp| async move {
+    let pay = |amount: &'static str| {
+        let app = &app;
+        async move {
+            let (_, body) = app
+                .pay(&app.a, &key(), &payment("4546711234567894", amount))
+                .await;
+            assert_eq!(body["status"], "approved", "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // Cancel on the same day.
+    let id = pay("100.00").await;
+    let (status, body) = app
+        .post(&app.a, &format!("/api/v1/payments/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "cancelled");
+
+    // Reverse before the end of day is a cancel.
+    let id_reverse_early = pay("30.00").await;
+    let (_, body) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{id_reverse_early}/reverse"),
+            None,
+        )
+        .await;
+    assert_eq!(body["status"], "cancelled", "{body}");
+
+    let id = pay("100.00").await;
+    let id_reverse_late = pay("50.00").await;
+    app.end_of_day().await;
+    // After the end of day a cancel is refused, a refund works.
+    let (status, body) = app
+        .post(&app.a, &format!("/api/v1/payments/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let refund = |amount: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.post(
+                &app.a,
+                &format!("/api/v1/payments/{id}/refunds"),
+                Some(json!({"amount": amount})),
+            )
+            .await
+        }
+    };
+    let (status, body) = refund("30.00").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "partially_refunded");
+    assert_eq!(body["refunded_amount"], "30.00");
+    let (status, body) = refund("70.01").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "refund_exceeds_captured");
+    let (status, body) = refund("70.00").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "refunded");
+    let (status, _) = refund("0.01").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Reverse after the end of day is a refund of everything.
+    let (_, body) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{id_reverse_late}/reverse"),
+            None,
+        )
+        .await;
+    assert_eq!(body["status"], "refunded", "{body}");
+    let (_, detail) = app
+        .get(&app.a, &format!("/api/v1/payments/{id_reverse_late}"))
+        .await;
+    let refunds = detail["refunds"].as_array().unwrap();
+    assert!(refunds
+        .iter()
+        .any(|r| r["kind"] == "refund" && r["status"] == "approved"));
+});
+
+both_engines!(
+    fault_cards_end_right_after_the_janitor,
+    |app: TestApp| async move {
+        let cases = [
+            ("4000000000009011", "approved"),
+            ("4000000000009029", "approved"),
+            ("4000000000009037", "failed"),
+            ("4000000000009045", "approved"),
+            ("4000000000009052", "approved"),
+            ("4000000000009060", "failed"),
+        ];
+        let mut ids = Vec::new();
+        for (pan, _) in cases {
+            let (status, body) = app.pay(&app.a, &key(), &payment(pan, "20.00")).await;
+            assert_eq!(status, StatusCode::CREATED, "{pan}: {body}");
+            assert_eq!(body["status"], "unknown", "{pan}: {body}");
+            ids.push(body["id"].as_str().unwrap().to_owned());
+        }
+        // Past the provider timeout and the grace period, the janitor decides by inquiry.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        app.service.run_janitor_once().await.unwrap();
+        let charged = app.charged(&app.a);
+        for ((pan, expected), id) in cases.iter().zip(&ids) {
+            let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+            assert_eq!(detail["status"], *expected, "{pan}: {detail}");
+            let at_provider = charged
+                .iter()
+                .any(|t| Some(t.reference_code.as_str()) == detail["provider_ref"].as_str());
+            assert_eq!(
+                at_provider,
+                *expected == "approved",
+                "{pan}: the ledger agrees"
+            );
+        }
+        assert_eq!(charged.len(), 4, "nothing charged twice");
+    }
+);
+
+both_engines!(three_d_right_and_wrong_code, |app: TestApp| async move {
+    for (code, expected) in [("123456", "approved"), ("000000", "declined")] {
+        let mut body = payment("4546711234567894", "75.00");
+        body["three_d"] = json!(true);
+        body["return_url"] = json!("https://shop.example/return?order=1");
+        let (status, created) = app.pay(&app.a, &key(), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["status"], "pending_3ds");
+        let redirect = created["next_action"]["redirect_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // The browser opens our page, which posts itself to the bank's page.
+        let page = app
+            .http
+            .get(&redirect)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let form = form_of(&page);
+        let acs = app
+            .http
+            .post(&form.0)
+            .form(&form.1)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let acs_form = form_of(&acs);
+        let mut fields: Vec<(String, String)> = acs_form
+            .1
+            .into_iter()
+            .filter(|(k, _)| k != "code" && k != "action")
+            .collect();
+        fields.push(("code".into(), code.into()));
+        fields.push(("action".into(), "submit".into()));
+        let action = if acs_form.0.starts_with("http") {
+            acs_form.0
+        } else {
+            format!("{}{}", app.sim.base_url(), acs_form.0)
+        };
+        let result = app
+            .http
+            .post(&action)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The bank's result page posts itself back to us; we send the browser on.
+        let back = form_of(&result);
+        assert!(back.0.starts_with(&app.base_url), "{}", back.0);
+        let response = app.http.post(&back.0).form(&back.1).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("https://shop.example/return?order=1&"),
+            "{location}"
+        );
+        assert!(
+            location.contains(&format!("status={expected}")),
+            "{location}"
+        );
+        let id = created["id"].as_str().unwrap();
+        let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(detail["status"], expected, "{detail}");
+        // The same postback again changes nothing.
+        let again = app.http.post(&back.0).form(&back.1).send().await.unwrap();
+        assert!(again.status().is_client_error() || again.status() == StatusCode::SEE_OTHER);
+        let (_, after) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(after["status"], expected);
+    }
+});
+
+both_engines!(health_metrics_and_headers, |app: TestApp| async move {
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+    }
+    app.pay(&app.a, &key(), &payment("4546711234567894", "1.00"))
+        .await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sanalpos_payment_outcomes_total{status=\"approved\"} 1"),
+        "{metrics}"
+    );
+});
+
+/// A page's first form: its action and fields.
+fn form_of(html: &str) -> (String, Vec<(String, String)>) {
+    let start = html
+        .find("<form")
+        .unwrap_or_else(|| panic!("no form in {html}"));
+    let end = html[start..]
+        .find("</form>")
+        .map_or(html.len(), |e| e + start);
+    let form = &html[start..end];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let needle = format!("{name}=\"");
+        let s = tag.find(&needle)? + needle.len();
+        let e = tag[s..].find('"')? + s;
+        Some(
+            tag[s..e]
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&"),
+        )
+    };
+    let action = attr(&form[..form.find('>').unwrap()], "action").unwrap();
+    let mut fields = Vec::new();
+    let mut rest = form;
+    while let Some(i) = rest.find("<input") {
+        let e = rest[i..].find('>').unwrap() + i;
+        if let Some(name) = attr(&rest[i..e], "name") {
+            fields.push((name, attr(&rest[i..e], "value").unwrap_or_default()));
+        }
+        rest = &rest[e..];
+    }
+    (action, fields)
+}

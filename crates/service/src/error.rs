@@ -1,0 +1,135 @@
+//! The service's one error type, with stable machine codes.
+
+use sanalpos_store::StoreError;
+
+/// Why a service call did nothing (or could not finish). Texts never contain card data,
+/// credentials or database internals; [`ServiceError::Storage`] carries the internal
+/// detail for the log only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is invalid; `field` names the culprit (`card.number`, `amount`).
+    #[error("{field}: {message}")]
+    Validation {
+        /// The field, as named in the API body (dotted for nested fields).
+        field: &'static str,
+        /// What is wrong, in English.
+        message: String,
+    },
+    /// No such record for this company.
+    #[error("not found")]
+    NotFound,
+    /// The company has no active POS that can take this payment.
+    #[error("no active POS can take this payment")]
+    NoActivePos,
+    /// The request clashes with the record's state (`not_cancellable`,
+    /// `refund_exceeds_captured`, `payment_in_progress`, `cancel_not_possible`, …).
+    #[error("{code}: {message}")]
+    Conflict {
+        /// Stable machine code.
+        code: &'static str,
+        /// What happened, in English.
+        message: String,
+    },
+    /// The provider could not be used before anything was sent (bad credentials in the
+    /// POS definition, client set-up failure).
+    #[error("{code}: {message}")]
+    Provider {
+        /// Stable machine code.
+        code: &'static str,
+        /// What happened, in English.
+        message: String,
+    },
+    /// Wrong username or password, or a disabled account.
+    #[error("invalid credentials")]
+    Unauthorized,
+    /// An internal failure (database, crypto). The detail is for the log; show
+    /// [`ServiceError::message`] to users.
+    #[error("internal error: {0}")]
+    Storage(String),
+}
+
+impl ServiceError {
+    /// A stable machine code for the API's error envelope.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Validation { .. } => "validation_failed",
+            ServiceError::NotFound => "not_found",
+            ServiceError::NoActivePos => "no_active_pos",
+            ServiceError::Conflict { code, .. } => code,
+            ServiceError::Provider { code, .. } => code,
+            ServiceError::Unauthorized => "unauthorized",
+            ServiceError::Storage(_) => "internal_error",
+        }
+    }
+
+    /// The field at fault, for validation errors.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ServiceError::Validation { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// A message safe to show to API callers, in English (internal detail hidden).
+    pub fn message(&self) -> String {
+        match self {
+            ServiceError::Validation { message, .. } => message.clone(),
+            ServiceError::NotFound => "No such record.".into(),
+            ServiceError::NoActivePos => {
+                "No active POS definition can take this payment (check the currency and the POS state).".into()
+            }
+            ServiceError::Conflict { message, .. } | ServiceError::Provider { message, .. } => {
+                message.clone()
+            }
+            ServiceError::Unauthorized => "Invalid username or password.".into(),
+            ServiceError::Storage(_) => "Internal error; please try again.".into(),
+        }
+    }
+
+    /// The same message in Turkish, for the back office.
+    pub fn message_tr(&self) -> String {
+        match self {
+            ServiceError::Validation { field, .. } => format!("Geçersiz alan: {field}"),
+            ServiceError::NotFound => "Kayıt bulunamadı.".into(),
+            ServiceError::NoActivePos => "Bu ödemeyi alabilecek aktif bir sanal POS yok.".into(),
+            ServiceError::Conflict { code, .. } => match *code {
+                "not_cancellable" => "Bu tahsilat iptal edilemez.".into(),
+                "cancel_not_possible" => "Banka iptali kabul etmedi; iade yapılmalı.".into(),
+                "not_refundable" => "Bu tahsilat iade edilemez.".into(),
+                "refund_exceeds_captured" => "İade tutarı tahsil edilen tutarı aşıyor.".into(),
+                "payment_in_progress" => "Tahsilat hâlâ işleniyor.".into(),
+                _ => "İşlem kaydın durumuyla uyuşmuyor.".into(),
+            },
+            ServiceError::Provider { .. } => "Sağlayıcıya ulaşılamadı; işlem gönderilmedi.".into(),
+            ServiceError::Unauthorized => "Kullanıcı adı veya şifre hatalı.".into(),
+            ServiceError::Storage(_) => "Sistem hatası; lütfen tekrar deneyin.".into(),
+        }
+    }
+
+    pub(crate) fn validation(field: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Validation {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> ServiceError {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict { code, message } => ServiceError::Conflict { code, message },
+            other => {
+                tracing::error!(error = %other, code = other.code(), "store failure");
+                ServiceError::Storage(other.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The sanalpos payment service: the business logic every front end calls.
+//!
+//! [`PaymentService`] validates a payment request, picks the company's POS, writes the
+//! payment and its attempt (as `dispatched`) and commits *before* calling the provider,
+//! then records the outcome, the payment's new state and the audit event in one
+//! transaction. It runs the 3D Secure round trip (the page that takes the browser to the
+//! bank, and the postback that finishes the sale), cancels, refunds (never above what
+//! was captured) and reversals, and its janitor resolves what a crash or a timeout left
+//! open by *inquiry*, never by sending a sale again. It is HTTP-free: the server crate
+//! maps it to routes, the CLI to commands.
+//!
+//! Card numbers and CVVs live only in memory during [`PaymentService::create_payment`];
+//! the database gets the masked PAN and a keyed fingerprint. POS credentials are
+//! decrypted only to build a provider client.
+
+mod admin;
+mod error;
+mod gateways;
+mod janitor;
+mod outcome;
+mod payments;
+mod reversals;
+mod three_d;
+mod time;
+mod types;
+
+use std::sync::Arc;
+
+use sanalpos_core::Kurus;
+use sanalpos_store::{Crypto, Store};
+
+pub use error::ServiceError;
+pub use sanalpos_store::{
+    Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
+    RefundKind, RefundStatus, Role,
+};
+pub use janitor::MAX_INQUIRIES;
+pub use time::{business_date, istanbul_today};
+pub use types::*;
+
+/// The payment service. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct PaymentService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    crypto: Crypto,
+    config: ServiceConfig,
+    gateways: gateways::GatewayCache,
+}
+
+impl std::fmt::Debug for PaymentService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaymentService {
+    /// A service over a store, with the master key's crypto.
+    pub fn new(store: Store, crypto: Crypto, config: ServiceConfig) -> PaymentService {
+        PaymentService {
+            inner: Arc::new(Inner {
+                store,
+                crypto,
+                config,
+                gateways: gateways::GatewayCache::default(),
+            }),
+        }
+    }
+
+    /// The store underneath (idempotency keys, audit verification, health).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    // ----- companies, POS definitions, keys, users -------------------------------------
+
+    /// Creates a company.
+    pub async fn create_company(&self, name: &str, actor: &str) -> Result<Company, ServiceError> {
+        admin::create_company(self, name, actor).await
+    }
+
+    /// Every company, by name.
+    pub async fn list_companies(&self) -> Result<Vec<Company>, ServiceError> {
+        Ok(self.inner.store.list_companies().await?)
+    }
+
+    /// Adds a POS definition; the credentials are encrypted before they are stored.
+    pub async fn create_pos(
+        &self,
+        company_id: &str,
+        new: NewPos,
+        actor: &str,
+    ) -> Result<PosView, ServiceError> {
+        admin::create_pos(self, company_id, new, actor).await
+    }
+
+    /// Changes a POS definition; it takes effect on the next payment, everywhere.
+    pub async fn update_pos(
+        &self,
+        company_id: &str,
+        pos_id: &str,
+        change: PosChange,
+        actor: &str,
+    ) -> Result<PosView, ServiceError> {
+        admin::update_pos(self, company_id, pos_id, change, actor).await
+    }
+
+    /// One POS definition, credentials masked.
+    pub async fn get_pos(&self, company_id: &str, pos_id: &str) -> Result<PosView, ServiceError> {
+        let pos = self.inner.store.get_pos(company_id, pos_id).await?;
+        admin::pos_view(self, &pos)
+    }
+
+    /// A company's POS definitions, credentials masked.
+    pub async fn list_pos(&self, company_id: &str) -> Result<Vec<PosView>, ServiceError> {
+        let all = self.inner.store.list_pos(company_id).await?;
+        all.iter().map(|p| admin::pos_view(self, p)).collect()
+    }
+
+    /// Creates an API key: `sk_live_` + 32 base62 characters, returned once and stored
+    /// only as a SHA-256 hash.
+    pub async fn create_api_key(
+        &self,
+        company_id: &str,
+        name: &str,
+        actor: &str,
+    ) -> Result<(ApiKeyView, String), ServiceError> {
+        admin::create_api_key(self, company_id, name, actor).await
+    }
+
+    /// A company's API keys (never the keys themselves).
+    pub async fn list_api_keys(&self, company_id: &str) -> Result<Vec<ApiKeyView>, ServiceError> {
+        let keys = self.inner.store.list_api_keys(company_id).await?;
+        Ok(keys.iter().map(ApiKeyView::from).collect())
+    }
+
+    /// Revokes a key of the company.
+    pub async fn revoke_api_key(
+        &self,
+        company_id: &str,
+        key_id: &str,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
+        admin::revoke_api_key(self, company_id, key_id, actor).await
+    }
+
+    /// The company and key behind an API key; `None` for an unknown, malformed or
+    /// revoked key.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Option<ApiCaller>, ServiceError> {
+        admin::authenticate(self, api_key).await
+    }
+
+    /// Creates a user (argon2id password hash).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        company_ids: &[String],
+        actor: &str,
+    ) -> Result<UserView, ServiceError> {
+        admin::create_user(self, username, password, role, company_ids, actor).await
+    }
+
+    /// Checks a username and password; [`ServiceError::Unauthorized`] when wrong.
+    pub async fn login(&self, username: &str, password: &str) -> Result<UserView, ServiceError> {
+        admin::login(self, username, password).await
+    }
+
+    // ----- payments ---------------------------------------------------------------------
+
+    /// Validates and makes a payment (non-3D sale, or 3D start). Answers with the
+    /// payment whatever the outcome once an attempt was made; an error means nothing
+    /// was attempted.
+    pub async fn create_payment(
+        &self,
+        caller: &Actor,
+        request: CreatePayment,
+    ) -> Result<PaymentView, ServiceError> {
+        payments::create_payment(self, caller, request).await
+    }
+
+    /// A payment of the company with its attempts and refunds.
+    pub async fn get_payment(
+        &self,
+        company_id: &str,
+        id: &str,
+    ) -> Result<PaymentDetail, ServiceError> {
+        payments::get_payment(self, company_id, id).await
+    }
+
+    /// A page of the company's payments, newest first.
+    pub async fn list_payments(
+        &self,
+        company_id: &str,
+        filter: PaymentFilter,
+    ) -> Result<PaymentPage, ServiceError> {
+        payments::list_payments(self, company_id, filter).await
+    }
+
+    /// Cancels (voids) an approved payment without refunds.
+    pub async fn cancel_payment(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+    ) -> Result<PaymentView, ServiceError> {
+        reversals::cancel(self, caller, company_id, id).await
+    }
+
+    /// Refunds part or all of what was captured.
+    pub async fn refund_payment(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+        amount: Kurus,
+    ) -> Result<PaymentView, ServiceError> {
+        reversals::refund(self, caller, company_id, id, amount).await
+    }
+
+    /// Takes the whole payment back: a cancel on the sale's business day, a refund of
+    /// what remains after it (or when the bank refuses the cancel with 21/29).
+    pub async fn reverse_payment(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+    ) -> Result<PaymentView, ServiceError> {
+        reversals::reverse(self, caller, company_id, id).await
+    }
+
+    /// The HTML that takes the cardholder's browser to the bank (`GET /3d/{token}`).
+    pub async fn three_d_page(&self, token: &str) -> Result<String, ServiceError> {
+        three_d::page(self, token).await
+    }
+
+    /// Handles the browser's postback (`POST /3d/{token}/return`) and says where to
+    /// send it.
+    pub async fn three_d_return(
+        &self,
+        token: &str,
+        form_body: &[u8],
+    ) -> Result<ThreeDReturn, ServiceError> {
+        three_d::finish(self, token, form_body).await
+    }
+
+    /// One janitor pass: resolves stale payments and refunds by inquiry, expires
+    /// abandoned 3D payments, purges old idempotency keys.
+    pub async fn run_janitor_once(&self) -> Result<JanitorReport, ServiceError> {
+        janitor::run_once(self).await
+    }
+
+    /// Runs the janitor now and every `janitor_interval` until `shutdown` turns true.
+    pub fn spawn_janitor(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        janitor::spawn(self.clone(), shutdown)
+    }
+}

@@ -1,0 +1,189 @@
+//! From a provider's normalized answer to what we record: the attempt's result, the
+//! payment's new state, the audit event and what the call says about the POS.
+
+use serde_json::json;
+
+use sanalpos_core::Message;
+use sanalpos_gateway::{FailureKind, GatewayResponse, Outcome};
+use sanalpos_store::{
+    now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, PaymentChange, PaymentRecord,
+    PaymentStatus, PosHealth,
+};
+
+/// Texts of the outcomes that carry no bank message, in the catalogue's two languages.
+pub(crate) fn failure_message(kind: FailureKind) -> Message {
+    match kind {
+        FailureKind::Unreachable => Message::new(
+            "Sağlayıcıya ulaşılamadı; işlem gönderilmedi",
+            "The provider could not be reached; nothing was sent",
+        ),
+        FailureKind::BadCredentials => Message::new(
+            "Sağlayıcı POS bilgilerini kabul etmedi",
+            "The provider refused the POS credentials",
+        ),
+        FailureKind::IpNotAllowed => Message::new(
+            "Sağlayıcı sunucu IP adresini tanımıyor",
+            "The provider does not allow this server's IP address",
+        ),
+        FailureKind::Rejected => Message::new(
+            "Sağlayıcı isteği reddetti",
+            "The provider rejected the request",
+        ),
+        FailureKind::Invalid => Message::new("İşlem geçersiz", "The request is not valid"),
+    }
+}
+
+/// The message of an outcome we cannot tell yet.
+pub(crate) fn unknown_message() -> Message {
+    Message::new(
+        "İşlemin sonucu belirsiz; sağlayıcıdan sorgulanıyor",
+        "The outcome is unclear; it is being checked with the provider",
+    )
+}
+
+/// The audit event of a payment reaching `status`.
+pub(crate) fn payment_audit(
+    payment: &PaymentRecord,
+    actor: &str,
+    status: PaymentStatus,
+    change: &PaymentChange,
+    attempt_id: &str,
+) -> NewAudit {
+    NewAudit {
+        company_id: payment.company_id.clone(),
+        kind: format!("payment.{}", status.as_str()),
+        actor: actor.to_owned(),
+        subject_id: payment.id.clone(),
+        data: json!({
+            "status": status,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "installments": payment.installments,
+            "pos_id": payment.pos_id,
+            "auth_code": change.auth_code.as_ref().or(payment.auth_code.as_ref()),
+            "provider_ref": change.provider_ref.as_ref().or(payment.provider_ref.as_ref()),
+            "bank_code": change.bank_code,
+            "authorized_amount": change.authorized_amount,
+            "attempt_id": attempt_id,
+        }),
+    }
+}
+
+/// Maps a sale-like answer (sale, 3D start that did not redirect, 3D finish) for a
+/// payment currently in one of `expect`.
+pub(crate) fn sale_finish(
+    payment: &PaymentRecord,
+    attempt_id: &str,
+    actor: &str,
+    response: &GatewayResponse,
+    expect: &[PaymentStatus],
+) -> FinishAttempt {
+    let mut change = PaymentChange::to(&payment.id, expect, PaymentStatus::Unknown);
+    let mut result = AttemptResult {
+        attempt_id: attempt_id.to_owned(),
+        outcome: AttemptOutcome::Unknown,
+        bank_code: None,
+        message: None,
+        http_status: response.http_status.map(i64::from),
+        latency_ms: response.latency.as_millis() as i64,
+        raw: response.raw.clone(),
+        finished_at: now_ms(),
+    };
+    let mut health = PosHealth {
+        pos_id: payment.pos_id.clone(),
+        error: None,
+    };
+    match &response.outcome {
+        Outcome::Approved(approval) => {
+            change.status = PaymentStatus::Approved;
+            change.auth_code = approval.auth_code.as_ref().map(|c| c.as_str().to_owned());
+            change.provider_ref = Some(approval.provider_ref.as_str().to_owned());
+            change.authorized_amount = Some(approval.authorized_amount.unwrap_or(payment.amount));
+            change.bank_code = Some("00".into());
+            result.outcome = AttemptOutcome::Approved;
+            result.bank_code = Some("00".into());
+            result.message = Some("approved".into());
+        }
+        Outcome::Declined(decline) => {
+            change.status = PaymentStatus::Declined;
+            change.bank_code = decline.bank_code.as_ref().map(|c| c.as_str().to_owned());
+            change.message_tr = Some(decline.message.tr.clone());
+            change.message_en = Some(decline.message.en.clone());
+            change.provider_ref = decline.provider_ref.as_ref().map(|r| r.as_str().to_owned());
+            result.outcome = AttemptOutcome::Declined;
+            result.bank_code = change.bank_code.clone();
+            result.message = Some(if decline.provider_text.is_empty() {
+                decline.message.en.clone()
+            } else {
+                decline.provider_text.clone()
+            });
+        }
+        Outcome::Failed(failure) => {
+            let message = failure_message(failure.kind);
+            change.status = PaymentStatus::Failed;
+            change.message_tr = Some(message.tr);
+            change.message_en = Some(message.en);
+            result.outcome = AttemptOutcome::Failed;
+            result.message = Some(failure.detail.clone());
+            if matches!(
+                failure.kind,
+                FailureKind::Unreachable | FailureKind::BadCredentials | FailureKind::IpNotAllowed
+            ) {
+                health.error = Some(failure.detail.clone());
+            }
+        }
+        Outcome::Unknown(reason) => {
+            let message = unknown_message();
+            change.status = PaymentStatus::Unknown;
+            change.message_tr = Some(message.tr);
+            change.message_en = Some(message.en);
+            result.outcome = AttemptOutcome::Unknown;
+            result.message = Some(reason.to_string());
+            health.error = Some(reason.to_string());
+        }
+    }
+    if payment.three_d {
+        change.clear_three_d_html = true;
+    }
+    let audit = payment_audit(payment, actor, change.status, &change, attempt_id);
+    FinishAttempt {
+        result: Some(result),
+        new_attempt: None,
+        payment: Some(change),
+        refund: None,
+        audit: vec![audit],
+        pos_health: Some(health),
+    }
+}
+
+/// Applies a change to an in-memory copy, as the store applied it.
+pub(crate) fn apply_local(payment: &mut PaymentRecord, change: &PaymentChange) {
+    payment.status = change.status;
+    let set = |field: &mut Option<String>, value: &Option<String>| {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    };
+    if change.clear_message {
+        payment.bank_code.clone_from(&change.bank_code);
+        payment.message_tr.clone_from(&change.message_tr);
+        payment.message_en.clone_from(&change.message_en);
+    }
+    set(&mut payment.auth_code, &change.auth_code);
+    set(&mut payment.provider_ref, &change.provider_ref);
+    set(&mut payment.bank_code, &change.bank_code);
+    set(&mut payment.message_tr, &change.message_tr);
+    set(&mut payment.message_en, &change.message_en);
+    if change.authorized_amount.is_some() {
+        payment.authorized_amount = change.authorized_amount;
+    }
+    if let Some(refunded) = change.refunded_amount {
+        payment.refunded_amount = refunded;
+    }
+    if change.clear_three_d_html {
+        payment.three_d_html = None;
+    } else if change.three_d_html.is_some() {
+        payment.three_d_html.clone_from(&change.three_d_html);
+    }
+    payment.updated_at = now_ms();
+}

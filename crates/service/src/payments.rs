@@ -1,0 +1,468 @@
+//! Creating, reading and listing payments.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::Datelike;
+
+use sanalpos_core::{CardNumber, ClientRef, Cvv, Expiry, Kurus};
+use sanalpos_gateway::{Card, Gateway, ReturnUrls, SaleRequest, ThreeDStart};
+use sanalpos_store::{
+    new_client_ref, new_id, new_token, now_ms, AttemptOutcome, AttemptRecord, AttemptResult,
+    AttemptState, FinishAttempt, Operation, PaymentChange, PaymentQuery, PaymentRecord,
+    PaymentStatus, PosHealth, PosRecord,
+};
+
+use crate::admin::pos_can_charge;
+use crate::error::ServiceError;
+use crate::outcome::{apply_local, sale_finish};
+use crate::time::business_date;
+use crate::types::*;
+use crate::PaymentService;
+
+/// The card of a request, parsed. Lives only for the call.
+struct ParsedCard {
+    card: Card,
+}
+
+fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
+    let number = CardNumber::parse(&input.number)
+        .map_err(|_| ServiceError::validation("card.number", "not a valid card number"))?;
+    let expiry = Expiry::parse(&input.expiry_month, &input.expiry_year).map_err(|_| {
+        ServiceError::validation("card.expiry_month", "expiry month 01-12 and year YY or YYYY")
+    })?;
+    let today = crate::time::istanbul_today();
+    if expiry.is_expired_at(today.year() as u16, today.month() as u8) {
+        return Err(ServiceError::validation("card.expiry_year", "the card has expired"));
+    }
+    let cvv = Cvv::parse(&input.cvv)
+        .map_err(|_| ServiceError::validation("card.cvv", "3 or 4 digits"))?;
+    let holder = input.holder.trim();
+    if holder.is_empty() || holder.chars().count() > 100 {
+        return Err(ServiceError::validation("card.holder", "the name on the card, 1 to 100 characters"));
+    }
+    Ok(ParsedCard {
+        card: Card {
+            number,
+            expiry,
+            cvv,
+            holder: holder.to_owned(),
+        },
+    })
+}
+
+fn check_text(field: &'static str, value: &Option<String>, max: usize) -> Result<Option<String>, ServiceError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > max => Err(ServiceError::validation(
+            field,
+            format!("at most {max} characters"),
+        )),
+        Some(v) if v.chars().any(char::is_control) => {
+            Err(ServiceError::validation(field, "no control characters"))
+        }
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
+
+fn is_absolute_http(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+/// Picks the POS of a payment: the one asked for, else the default, else the first
+/// active one allowing the currency.
+async fn choose_pos(
+    service: &PaymentService,
+    company_id: &str,
+    request: &CreatePayment,
+) -> Result<PosRecord, ServiceError> {
+    let all = service.inner.store.list_pos(company_id).await?;
+    let pos = match &request.pos_id {
+        Some(pos_id) => {
+            let pos = all
+                .into_iter()
+                .find(|p| &p.id == pos_id)
+                .ok_or_else(|| ServiceError::validation("pos_id", "no such POS for this company"))?;
+            if pos.onboarding_state != sanalpos_store::OnboardingState::Active {
+                return Err(ServiceError::NoActivePos);
+            }
+            if !pos.currencies.contains(&request.currency) {
+                return Err(ServiceError::validation("currency", "this POS does not take the currency"));
+            }
+            pos
+        }
+        None => all
+            .iter()
+            .find(|p| p.is_default && pos_can_charge(p, request.currency))
+            .or_else(|| all.iter().find(|p| pos_can_charge(p, request.currency)))
+            .cloned()
+            .ok_or(ServiceError::NoActivePos)?,
+    };
+    if !pos.installments.iter().any(|row| row.count == request.installments) {
+        return Err(ServiceError::validation(
+            "installments",
+            "the POS's installment table does not offer this count",
+        ));
+    }
+    Ok(pos)
+}
+
+pub(crate) fn view(service: &PaymentService, p: &PaymentRecord) -> PaymentView {
+    let next_action = match (&p.status, &p.three_d_token) {
+        (PaymentStatus::Pending3ds, Some(token)) if p.three_d_html.is_some() => Some(NextAction {
+            redirect_url: format!(
+                "{}/3d/{token}",
+                service.inner.config.public_base_url.trim_end_matches('/')
+            ),
+        }),
+        _ => None,
+    };
+    PaymentView {
+        id: p.id.clone(),
+        status: p.status,
+        amount: p.amount,
+        currency: p.currency,
+        installments: p.installments,
+        masked_pan: p.masked_pan.clone(),
+        auth_code: p.auth_code.clone(),
+        provider_ref: p.provider_ref.clone(),
+        bank_code: p.bank_code.clone(),
+        message: message_of(&p.message_tr, &p.message_en),
+        next_action,
+        created_at: rfc3339(p.created_at),
+        pos_id: p.pos_id.clone(),
+        order_ref: p.order_ref.clone(),
+        customer_ref: p.customer_ref.clone(),
+        description: p.description.clone(),
+        channel: p.channel,
+        three_d: p.three_d,
+        authorized_amount: p.authorized_amount,
+        refunded_amount: p.refunded_amount,
+        business_date: p.business_date.clone(),
+        review_reason: p.review_reason.clone(),
+        created_by: p.created_by.clone(),
+        updated_at: rfc3339(p.updated_at),
+    }
+}
+
+/// The provider client of a POS (cached per version).
+pub(crate) fn gateway_for(
+    service: &PaymentService,
+    pos: &PosRecord,
+) -> Result<Arc<dyn Gateway>, ServiceError> {
+    service.inner.gateways.get(
+        &service.inner.crypto,
+        pos,
+        service.inner.config.provider_timeout,
+    )
+}
+
+/// A new attempt record, dispatched now.
+pub(crate) fn dispatched(
+    payment: &PaymentRecord,
+    operation: Operation,
+    client_ref: &str,
+    amount: Kurus,
+) -> AttemptRecord {
+    AttemptRecord {
+        id: new_id("att"),
+        payment_id: payment.id.clone(),
+        company_id: payment.company_id.clone(),
+        operation,
+        client_ref: client_ref.to_owned(),
+        state: AttemptState::Dispatched,
+        outcome: None,
+        bank_code: None,
+        message: None,
+        http_status: None,
+        latency_ms: None,
+        raw: None,
+        amount,
+        started_at: now_ms(),
+        finished_at: None,
+    }
+}
+
+/// Records a finish; when the payment moved on meanwhile, reads it back.
+pub(crate) async fn record(
+    service: &PaymentService,
+    mut payment: PaymentRecord,
+    finish: FinishAttempt,
+) -> Result<PaymentRecord, ServiceError> {
+    let change = finish.payment.clone();
+    let applied = service.inner.store.finish_attempt(finish).await?;
+    match (applied, change) {
+        (true, Some(change)) => {
+            apply_local(&mut payment, &change);
+            Ok(payment)
+        }
+        _ => Ok(service
+            .inner
+            .store
+            .get_payment(&payment.company_id, &payment.id)
+            .await?),
+    }
+}
+
+pub(crate) async fn create_payment(
+    service: &PaymentService,
+    caller: &Actor,
+    request: CreatePayment,
+) -> Result<PaymentView, ServiceError> {
+    // Validate everything before anything is written.
+    if request.amount == Kurus::ZERO {
+        return Err(ServiceError::validation("amount", "must be more than zero"));
+    }
+    if request.installments == 0 {
+        return Err(ServiceError::validation("installments", "1 for a single payment"));
+    }
+    let parsed = parse_card(&request.card)?;
+    let return_url = if request.three_d {
+        match request.return_url.as_deref().map(str::trim) {
+            Some(url) if is_absolute_http(url) && url.len() <= 2000 => Some(url.to_owned()),
+            _ => {
+                return Err(ServiceError::validation(
+                    "return_url",
+                    "3D payments need an absolute http(s) return_url",
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let order_ref = check_text("order_ref", &request.order_ref, 100)?;
+    let customer_ref = check_text("customer_ref", &request.customer_ref, 100)?;
+    let description = check_text("description", &request.description, 500)?;
+    let pos = choose_pos(service, &caller.company_id, &request).await?;
+    let gateway = gateway_for(service, &pos)?;
+
+    let now = now_ms();
+    let client_ref = new_client_ref();
+    let card = &parsed.card;
+    let payment = PaymentRecord {
+        id: new_id("pay"),
+        company_id: caller.company_id.clone(),
+        pos_id: pos.id.clone(),
+        status: if request.three_d {
+            PaymentStatus::Pending3ds
+        } else {
+            PaymentStatus::Processing
+        },
+        amount: request.amount,
+        currency: request.currency,
+        installments: request.installments,
+        masked_pan: card.number.masked().as_str().to_owned(),
+        card_fingerprint: service.inner.crypto.card_fingerprint(&card.number),
+        card_brand: serde_json::to_value(card.number.brand())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into()),
+        auth_code: None,
+        provider_ref: None,
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        channel: request.channel,
+        order_ref,
+        customer_ref,
+        description: description.clone(),
+        three_d: request.three_d,
+        return_url,
+        three_d_token: request.three_d.then(new_token),
+        three_d_html: None,
+        sale_client_ref: client_ref.clone(),
+        authorized_amount: None,
+        refunded_amount: Kurus::ZERO,
+        business_date: business_date(now).to_string(),
+        review_reason: None,
+        created_by: caller.name.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    let operation = if request.three_d {
+        Operation::Start3d
+    } else {
+        Operation::Sale
+    };
+    let attempt = dispatched(&payment, operation, &client_ref, request.amount);
+    let attempt_id = attempt.id.clone();
+    let sale = SaleRequest {
+        client_ref: ClientRef::parse(&client_ref)
+            .map_err(|_| ServiceError::Storage("generated client reference is invalid".into()))?,
+        amount: request.amount,
+        currency: request.currency,
+        installments: request.installments,
+        card: parsed.card,
+        description,
+        cardholder_ip: request.cardholder_ip,
+    };
+    // The attempt is durable before the provider hears of it.
+    service
+        .inner
+        .store
+        .begin_payment(payment.clone(), attempt)
+        .await?;
+    tracing::debug!(payment.id = %payment.id, pos.id = %pos.id, three_d = request.three_d, "payment dispatched");
+
+    let finish = if request.three_d {
+        let token = payment.three_d_token.clone().unwrap_or_default();
+        let back = format!(
+            "{}/3d/{token}/return",
+            service.inner.config.public_base_url.trim_end_matches('/')
+        );
+        let urls = ReturnUrls {
+            success: back.clone(),
+            fail: back,
+        };
+        match gateway.start_3d(&sale, &urls).await {
+            ThreeDStart::Redirect {
+                html,
+                provider_ref,
+                latency,
+            } => {
+                let mut change = PaymentChange::to(
+                    &payment.id,
+                    &[PaymentStatus::Pending3ds],
+                    PaymentStatus::Pending3ds,
+                );
+                change.three_d_html = Some(html);
+                change.provider_ref = provider_ref.map(|r| r.as_str().to_owned());
+                FinishAttempt {
+                    result: Some(AttemptResult {
+                        attempt_id,
+                        outcome: AttemptOutcome::Pending,
+                        bank_code: None,
+                        message: Some("3D started".into()),
+                        http_status: Some(200),
+                        latency_ms: latency.as_millis() as i64,
+                        raw: None,
+                        finished_at: now_ms(),
+                    }),
+                    new_attempt: None,
+                    payment: Some(change),
+                    refund: None,
+                    audit: Vec::new(),
+                    pos_health: Some(PosHealth {
+                        pos_id: pos.id.clone(),
+                        error: None,
+                    }),
+                }
+            }
+            ThreeDStart::Finished(response) => sale_finish(
+                &payment,
+                &attempt_id,
+                &caller.name,
+                &response,
+                &[PaymentStatus::Pending3ds],
+            ),
+        }
+    } else {
+        let response = gateway.sale(&sale).await;
+        sale_finish(
+            &payment,
+            &attempt_id,
+            &caller.name,
+            &response,
+            &[PaymentStatus::Processing],
+        )
+    };
+    drop(sale);
+    let payment = record(service, payment, finish).await?;
+    Ok(view(service, &payment))
+}
+
+pub(crate) async fn get_payment(
+    service: &PaymentService,
+    company_id: &str,
+    id: &str,
+) -> Result<PaymentDetail, ServiceError> {
+    let payment = service.inner.store.get_payment(company_id, id).await?;
+    let attempts = service.inner.store.list_attempts(id).await?;
+    let refunds = service.inner.store.list_refunds(id).await?;
+    Ok(PaymentDetail {
+        payment: view(service, &payment),
+        attempts: attempts.iter().map(AttemptView::from).collect(),
+        refunds: refunds.iter().map(RefundView::from).collect(),
+    })
+}
+
+fn encode_cursor(created_at: i64, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (at, id) = text.split_once(':')?;
+    Some((at.parse().ok()?, id.to_owned()))
+}
+
+pub(crate) async fn list_payments(
+    service: &PaymentService,
+    company_id: &str,
+    filter: PaymentFilter,
+) -> Result<PaymentPage, ServiceError> {
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ServiceError::validation("limit", "1 to 200"));
+    }
+    let after = match &filter.cursor {
+        Some(cursor) => Some(
+            decode_cursor(cursor)
+                .ok_or_else(|| ServiceError::validation("cursor", "not a cursor from this API"))?,
+        ),
+        None => None,
+    };
+    let query = PaymentQuery {
+        from: filter.from.map(|t| t.timestamp_millis()),
+        to: filter.to.map(|t| t.timestamp_millis()),
+        status: filter.status,
+        pos_id: filter.pos_id,
+        order_ref: filter.order_ref,
+        customer_ref: filter.customer_ref,
+        after,
+        limit: limit + 1,
+    };
+    let mut rows = service.inner.store.list_payments(company_id, &query).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|p| encode_cursor(p.created_at, &p.id))
+    } else {
+        None
+    };
+    Ok(PaymentPage {
+        items: rows.iter().map(|p| view(service, p)).collect(),
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = encode_cursor(1_700_000_000_123, "pay_abc");
+        assert_eq!(decode_cursor(&c), Some((1_700_000_000_123, "pay_abc".into())));
+        assert_eq!(decode_cursor("!!"), None);
+    }
+
+    #[test]
+    fn return_urls() {
+        assert!(is_absolute_http("https://shop.example/return?x=1"));
+        assert!(is_absolute_http("http://127.0.0.1:8080/r"));
+        assert!(!is_absolute_http("/relative"));
+        assert!(!is_absolute_http("javascript:alert(1)"));
+        assert!(!is_absolute_http("https:///nohost"));
+    }
+}

@@ -1,0 +1,326 @@
+//! Cancel (void, on the sale's business day), refund (after it) and reverse (whichever
+//! applies).
+//!
+//! Each writes the refund record (pending) and its attempt (dispatched), with the cap
+//! checked in the same transaction, and commits before calling the provider. Results:
+//! approved → the payment view (cancelled / partially_refunded / refunded); unknown →
+//! the payment view unchanged (the janitor resolves the refund by inquiry); declined →
+//! `Conflict` (`cancel_not_possible` for bank codes 21/29 on a cancel, else
+//! `cancel_declined` / `refund_declined`); failed → `Provider` (`provider_failed`).
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use sanalpos_core::{ClientRef, Kurus, ProviderRef};
+use sanalpos_gateway::{CancelRequest, GatewayResponse, Outcome, RefundRequest};
+use sanalpos_store::{
+    new_id, now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, Operation,
+    PaymentRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
+};
+
+use crate::error::ServiceError;
+use crate::outcome::{failure_message, unknown_message};
+use crate::payments::{dispatched, gateway_for, view};
+use crate::types::*;
+use crate::PaymentService;
+
+/// Bank codes with which a bank refuses a cancel because the day is closed.
+const CANCEL_TOO_LATE: [&str; 2] = ["21", "29"];
+
+struct Prepared {
+    payment: PaymentRecord,
+    provider_ref: ProviderRef,
+    client_ref: ClientRef,
+    sale_date: NaiveDate,
+}
+
+async fn prepare(
+    service: &PaymentService,
+    caller: &Actor,
+    company_id: &str,
+    id: &str,
+) -> Result<Prepared, ServiceError> {
+    if caller.company_id != company_id {
+        return Err(ServiceError::NotFound);
+    }
+    let payment = service.inner.store.get_payment(company_id, id).await?;
+    let provider_ref = payment
+        .provider_ref
+        .as_deref()
+        .and_then(|r| ProviderRef::parse(r).ok());
+    let (Some(provider_ref), Ok(client_ref), Ok(sale_date)) = (
+        provider_ref,
+        ClientRef::parse(&payment.sale_client_ref),
+        payment.business_date.parse::<NaiveDate>(),
+    ) else {
+        return Err(ServiceError::conflict(
+            "not_refundable",
+            format!("a {} payment cannot be taken back", payment.status),
+        ));
+    };
+    Ok(Prepared {
+        payment,
+        provider_ref,
+        client_ref,
+        sale_date,
+    })
+}
+
+fn refund_record(p: &PaymentRecord, kind: RefundKind, amount: Kurus) -> RefundRecord {
+    let now = now_ms();
+    RefundRecord {
+        id: new_id("ref"),
+        payment_id: p.id.clone(),
+        company_id: p.company_id.clone(),
+        kind,
+        amount,
+        status: RefundStatus::Pending,
+        provider_ref: None,
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        client_ref: p.sale_client_ref.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The refund's result and the attempt's, from the provider's answer.
+pub(crate) fn refund_result(
+    refund_id: &str,
+    attempt_id: &str,
+    response: &GatewayResponse,
+) -> (RefundResult, AttemptResult) {
+    let mut r = RefundResult {
+        refund_id: refund_id.to_owned(),
+        status: RefundStatus::Unknown,
+        provider_ref: None,
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+    };
+    let mut a = AttemptResult {
+        attempt_id: attempt_id.to_owned(),
+        outcome: AttemptOutcome::Unknown,
+        bank_code: None,
+        message: None,
+        http_status: response.http_status.map(i64::from),
+        latency_ms: response.latency.as_millis() as i64,
+        raw: response.raw.clone(),
+        finished_at: now_ms(),
+    };
+    match &response.outcome {
+        Outcome::Approved(approval) => {
+            r.status = RefundStatus::Approved;
+            r.provider_ref = Some(approval.provider_ref.as_str().to_owned());
+            a.outcome = AttemptOutcome::Approved;
+            a.message = Some("approved".into());
+        }
+        Outcome::Declined(decline) => {
+            r.status = RefundStatus::Declined;
+            r.bank_code = decline.bank_code.as_ref().map(|c| c.as_str().to_owned());
+            r.message_tr = Some(decline.message.tr.clone());
+            r.message_en = Some(decline.message.en.clone());
+            a.outcome = AttemptOutcome::Declined;
+            a.bank_code = r.bank_code.clone();
+            a.message = Some(if decline.provider_text.is_empty() {
+                decline.message.en.clone()
+            } else {
+                decline.provider_text.clone()
+            });
+        }
+        Outcome::Failed(failure) => {
+            let m = failure_message(failure.kind);
+            r.status = RefundStatus::Failed;
+            r.message_tr = Some(m.tr);
+            r.message_en = Some(m.en);
+            a.outcome = AttemptOutcome::Failed;
+            a.message = Some(failure.detail.clone());
+        }
+        Outcome::Unknown(reason) => {
+            let m = unknown_message();
+            r.message_tr = Some(m.tr);
+            r.message_en = Some(m.en);
+            a.message = Some(reason.to_string());
+        }
+    }
+    (r, a)
+}
+
+pub(crate) fn refund_audit(
+    p: &PaymentRecord,
+    actor: &str,
+    kind: RefundKind,
+    refund_id: &str,
+    amount: Kurus,
+    result: &RefundResult,
+) -> NewAudit {
+    NewAudit {
+        company_id: p.company_id.clone(),
+        kind: format!("{}.{}", kind.as_str(), result.status.as_str()),
+        actor: actor.to_owned(),
+        subject_id: p.id.clone(),
+        data: json!({
+            "refund_id": refund_id,
+            "amount": amount,
+            "status": result.status,
+            "provider_ref": result.provider_ref,
+            "bank_code": result.bank_code,
+        }),
+    }
+}
+
+/// Writes the refund and its attempt, calls the provider, records the outcome.
+async fn run(
+    service: &PaymentService,
+    caller: &Actor,
+    prepared: Prepared,
+    kind: RefundKind,
+    amount: Kurus,
+) -> Result<PaymentView, ServiceError> {
+    let p = &prepared.payment;
+    let pos = service.inner.store.get_pos(&p.company_id, &p.pos_id).await?;
+    let gateway = gateway_for(service, &pos)?;
+    let refund = refund_record(p, kind, amount);
+    let operation = match kind {
+        RefundKind::Cancel => Operation::Cancel,
+        RefundKind::Refund => Operation::Refund,
+    };
+    let attempt = dispatched(p, operation, &p.sale_client_ref, amount);
+    let (refund_id, attempt_id) = (refund.id.clone(), attempt.id.clone());
+    let refundable = service.inner.store.begin_refund(refund, attempt).await?;
+    let response = match kind {
+        RefundKind::Cancel => {
+            gateway
+                .cancel(&CancelRequest {
+                    provider_ref: prepared.provider_ref.clone(),
+                    client_ref: prepared.client_ref.clone(),
+                    sale_date: prepared.sale_date,
+                    amount,
+                })
+                .await
+        }
+        RefundKind::Refund => {
+            gateway
+                .refund(&RefundRequest {
+                    provider_ref: prepared.provider_ref.clone(),
+                    client_ref: prepared.client_ref.clone(),
+                    sale_date: prepared.sale_date,
+                    amount,
+                    refundable,
+                })
+                .await
+        }
+    };
+    let (result, attempt_result) = refund_result(&refund_id, &attempt_id, &response);
+    let audit = refund_audit(p, &caller.name, kind, &refund_id, amount, &result);
+    let status = result.status;
+    let bank_code = result.bank_code.clone();
+    let message = result.message_en.clone().unwrap_or_default();
+    service
+        .inner
+        .store
+        .finish_attempt(FinishAttempt {
+            result: Some(attempt_result),
+            refund: Some(result),
+            audit: vec![audit],
+            ..FinishAttempt::default()
+        })
+        .await?;
+    match status {
+        RefundStatus::Approved | RefundStatus::Unknown | RefundStatus::Pending => {
+            let payment = service
+                .inner
+                .store
+                .get_payment(&p.company_id, &p.id)
+                .await?;
+            Ok(view(service, &payment))
+        }
+        RefundStatus::Declined => {
+            let code = bank_code.unwrap_or_default();
+            if kind == RefundKind::Cancel && CANCEL_TOO_LATE.contains(&code.as_str()) {
+                Err(ServiceError::conflict(
+                    "cancel_not_possible",
+                    format!("the bank refused the cancel ({code}: {message}); refund instead"),
+                ))
+            } else {
+                Err(ServiceError::conflict(
+                    match kind {
+                        RefundKind::Cancel => "cancel_declined",
+                        RefundKind::Refund => "refund_declined",
+                    },
+                    format!("the bank refused ({code}: {message})"),
+                ))
+            }
+        }
+        RefundStatus::Failed => Err(ServiceError::Provider {
+            code: "provider_failed",
+            message: format!("nothing was done: {message}"),
+        }),
+    }
+}
+
+pub(crate) async fn cancel(
+    service: &PaymentService,
+    caller: &Actor,
+    company_id: &str,
+    id: &str,
+) -> Result<PaymentView, ServiceError> {
+    let prepared = prepare(service, caller, company_id, id).await?;
+    if prepared.payment.status != PaymentStatus::Approved {
+        return Err(ServiceError::conflict(
+            "not_cancellable",
+            format!(
+                "only an approved payment without refunds can be cancelled (status {})",
+                prepared.payment.status
+            ),
+        ));
+    }
+    let amount = prepared.payment.amount;
+    run(service, caller, prepared, RefundKind::Cancel, amount).await
+}
+
+pub(crate) async fn refund(
+    service: &PaymentService,
+    caller: &Actor,
+    company_id: &str,
+    id: &str,
+    amount: Kurus,
+) -> Result<PaymentView, ServiceError> {
+    if amount == Kurus::ZERO {
+        return Err(ServiceError::validation("amount", "must be more than zero"));
+    }
+    let prepared = prepare(service, caller, company_id, id).await?;
+    run(service, caller, prepared, RefundKind::Refund, amount).await
+}
+
+pub(crate) async fn reverse(
+    service: &PaymentService,
+    caller: &Actor,
+    company_id: &str,
+    id: &str,
+) -> Result<PaymentView, ServiceError> {
+    let prepared = prepare(service, caller, company_id, id).await?;
+    let same_day = prepared.payment.business_date == crate::time::istanbul_today().to_string();
+    if same_day && prepared.payment.status == PaymentStatus::Approved {
+        match cancel(service, caller, company_id, id).await {
+            Err(ServiceError::Conflict {
+                code: "cancel_not_possible",
+                ..
+            }) => {}
+            other => return other,
+        }
+    }
+    let payment = service.inner.store.get_payment(company_id, id).await?;
+    let remaining = payment
+        .amount
+        .checked_sub(payment.refunded_amount)
+        .unwrap_or(Kurus::ZERO);
+    if remaining == Kurus::ZERO {
+        return Err(ServiceError::conflict(
+            "not_refundable",
+            "nothing is left to refund",
+        ));
+    }
+    refund(service, caller, company_id, id, remaining).await
+}

@@ -1,0 +1,541 @@
+//! What goes into and comes out of the service. The `…View` types are the JSON bodies
+//! of the API (design.md's contract): their field names are part of it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use sanalpos_core::{Currency, Kurus, Message, Secret};
+use sanalpos_store::{
+    ApiKey, AttemptOutcome, AttemptRecord, AttemptState, Channel, DocumentItem, Environment,
+    InstallmentRow, OnboardingState, Operation, PaymentStatus, RefundKind, RefundRecord,
+    RefundStatus, Role, User,
+};
+
+/// How the service behaves. `Default` gives the documented defaults with
+/// `http://127.0.0.1:8080` as the public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Our external URL (`http://127.0.0.1:8080`), for 3D page and return URLs.
+    pub public_base_url: String,
+    /// How long a 3D payment may wait for its cardholder (default 15 min).
+    pub three_d_ttl: Duration,
+    /// An inquiry that finds nothing before this age means "try later"; after it,
+    /// the payment failed (default 2 min).
+    pub unknown_grace: Duration,
+    /// How often the janitor runs (default 5 s).
+    pub janitor_interval: Duration,
+    /// Time for one provider call (default 30 s).
+    pub provider_timeout: Duration,
+    /// This instance's name, for leases.
+    pub instance_id: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            three_d_ttl: Duration::from_secs(15 * 60),
+            unknown_grace: Duration::from_secs(120),
+            janitor_interval: Duration::from_secs(5),
+            provider_timeout: Duration::from_secs(30),
+            instance_id: format!("sanalpos-{}", std::process::id()),
+        }
+    }
+}
+
+/// Who is acting, for attempts and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The company the actor works for.
+    pub company_id: String,
+    /// `api:<key id>`, `user:<username>`, `janitor`.
+    pub name: String,
+}
+
+/// The company and key behind an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCaller {
+    /// The key's company.
+    pub company_id: String,
+    /// The key's id.
+    pub key_id: String,
+}
+
+impl ApiCaller {
+    /// The actor this caller acts as.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            company_id: self.company_id.clone(),
+            name: format!("api:{}", self.key_id),
+        }
+    }
+}
+
+/// Card data as received. `Debug` hides the number and CVV.
+#[derive(Clone, Default, Deserialize)]
+pub struct CardInput {
+    /// The card number (spaces and dashes allowed).
+    pub number: String,
+    /// `MM`.
+    pub expiry_month: String,
+    /// `YYYY` or `YY`.
+    pub expiry_year: String,
+    /// 3 or 4 digits.
+    pub cvv: String,
+    /// Name on the card.
+    #[serde(default)]
+    pub holder: String,
+}
+
+impl fmt::Debug for CardInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CardInput")
+            .field("number", &"<hidden>")
+            .field("cvv", &"<hidden>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to collect a payment.
+#[derive(Debug, Clone)]
+pub struct CreatePayment {
+    /// The amount, before any installment surcharge.
+    pub amount: Kurus,
+    /// The currency.
+    pub currency: Currency,
+    /// 1 for a single payment.
+    pub installments: u8,
+    /// The card.
+    pub card: CardInput,
+    /// Go through 3D Secure.
+    pub three_d: bool,
+    /// Where the browser goes after 3D (required with `three_d`).
+    pub return_url: Option<String>,
+    /// Order (sipariş) reference.
+    pub order_ref: Option<String>,
+    /// Customer account (cari) reference.
+    pub customer_ref: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// A specific POS of the company; otherwise the rules choose.
+    pub pos_id: Option<String>,
+    /// How the payment reached us.
+    pub channel: Channel,
+    /// The cardholder's IP, when from a browser.
+    pub cardholder_ip: Option<IpAddr>,
+}
+
+/// What the browser must do next (3D).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextAction {
+    /// Send the cardholder's browser here.
+    pub redirect_url: String,
+}
+
+/// A payment as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentView {
+    /// `pay_…`.
+    pub id: String,
+    /// Where it stands.
+    pub status: PaymentStatus,
+    /// Amount asked for (`"150.00"`).
+    pub amount: Kurus,
+    /// Currency (`"TRY"`).
+    pub currency: Currency,
+    /// Installment count.
+    pub installments: u8,
+    /// First 6 + last 4.
+    pub masked_pan: String,
+    /// Bank authorization code.
+    pub auth_code: Option<String>,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
+    /// Bank code of a decline.
+    pub bank_code: Option<String>,
+    /// The reason in Turkish and English.
+    pub message: Option<Message>,
+    /// 3D: where to send the browser.
+    pub next_action: Option<NextAction>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The POS it went through.
+    pub pos_id: String,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer reference.
+    pub customer_ref: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// How it reached us.
+    pub channel: Channel,
+    /// Whether it went through 3D Secure.
+    pub three_d: bool,
+    /// What the cardholder was charged.
+    pub authorized_amount: Option<Kurus>,
+    /// Refunded so far.
+    pub refunded_amount: Kurus,
+    /// Europe/Istanbul day of the sale.
+    pub business_date: String,
+    /// Set when a person must look at it.
+    pub review_reason: Option<String>,
+    /// Who took it.
+    pub created_by: String,
+    /// RFC 3339, UTC.
+    pub updated_at: String,
+}
+
+/// One provider call, as shown with a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptView {
+    /// `att_…`.
+    pub id: String,
+    /// What the call was.
+    pub operation: Operation,
+    /// Our reference sent.
+    pub client_ref: String,
+    /// Dispatched or completed.
+    pub state: AttemptState,
+    /// Outcome.
+    pub outcome: Option<AttemptOutcome>,
+    /// Bank code.
+    pub bank_code: Option<String>,
+    /// Readable result.
+    pub message: Option<String>,
+    /// HTTP status of the answer.
+    pub http_status: Option<i64>,
+    /// Duration.
+    pub latency_ms: Option<i64>,
+    /// Amount.
+    pub amount: Kurus,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+}
+
+/// A cancel or refund, as shown with a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundView {
+    /// `ref_…`.
+    pub id: String,
+    /// Cancel or refund.
+    pub kind: RefundKind,
+    /// Amount.
+    pub amount: Kurus,
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
+    /// Bank code.
+    pub bank_code: Option<String>,
+    /// Reason of a refusal.
+    pub message: Option<Message>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A payment with its attempts and refunds (`GET /payments/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentDetail {
+    /// The payment's fields, at the top level.
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    /// Every provider call, oldest first.
+    pub attempts: Vec<AttemptView>,
+    /// Cancels and refunds, oldest first.
+    pub refunds: Vec<RefundView>,
+}
+
+/// Filters of the payment list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// Status.
+    pub status: Option<PaymentStatus>,
+    /// POS.
+    pub pos_id: Option<String>,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer reference.
+    pub customer_ref: Option<String>,
+    /// 1 to 200; default 50.
+    pub limit: Option<u32>,
+    /// Opaque; from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// One page of payments, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentPage {
+    /// The payments.
+    pub items: Vec<PaymentView>,
+    /// Pass as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Where to send the browser after the 3D postback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreeDReturn {
+    /// The payment's return_url with `payment_id` and `status` added.
+    pub redirect_to: String,
+    /// The payment now.
+    pub payment: PaymentView,
+}
+
+/// What one janitor pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JanitorReport {
+    /// Payments and refunds resolved to a final state by inquiry.
+    pub resolved: u32,
+    /// 3D payments expired.
+    pub expired: u32,
+    /// Looked at and left for a later pass (still unclear).
+    pub left: u32,
+    /// Marked for a person to review.
+    pub review: u32,
+    /// Inquiries that failed (provider unreachable…).
+    pub errors: u32,
+}
+
+/// The four N Kolay secrets of a POS.
+#[derive(Debug, Clone)]
+pub struct PosCredentials {
+    /// Payments token.
+    pub sx: Secret,
+    /// Reporting token.
+    pub sx_list: Secret,
+    /// Cancel/refund token.
+    pub sx_cancel: Secret,
+    /// Merchant secret key.
+    pub secret_key: Secret,
+}
+
+/// A new POS definition.
+#[derive(Debug, Clone)]
+pub struct NewPos {
+    /// Label.
+    pub name: String,
+    /// Protocol; `nkolay`.
+    pub provider: String,
+    /// Simulator, test, production.
+    pub environment: Environment,
+    /// Provider base URL.
+    pub base_url: String,
+    /// Secrets (encrypted at rest).
+    pub credentials: PosCredentials,
+    /// N Kolay AutoComplete.
+    pub auto_complete: bool,
+    /// Currencies it charges (at least one).
+    pub currencies: Vec<Currency>,
+    /// Installment table (must contain count 1).
+    pub installments: Vec<InstallmentRow>,
+    /// Onboarding state; only `active` charges.
+    pub onboarding_state: OnboardingState,
+    /// Document checklist; empty means the standard list, nothing received.
+    pub documents: Vec<DocumentItem>,
+    /// Make it the company's default.
+    pub is_default: bool,
+}
+
+/// A change to a POS definition; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PosChange {
+    /// Label.
+    pub name: Option<String>,
+    /// Environment.
+    pub environment: Option<Environment>,
+    /// Base URL.
+    pub base_url: Option<String>,
+    /// New secrets.
+    pub credentials: Option<PosCredentials>,
+    /// AutoComplete.
+    pub auto_complete: Option<bool>,
+    /// Currencies.
+    pub currencies: Option<Vec<Currency>>,
+    /// Installment table.
+    pub installments: Option<Vec<InstallmentRow>>,
+    /// Onboarding state.
+    pub onboarding_state: Option<OnboardingState>,
+    /// Document checklist.
+    pub documents: Option<Vec<DocumentItem>>,
+    /// Default flag.
+    pub is_default: Option<bool>,
+}
+
+/// POS secrets, masked for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaskedCredentials {
+    /// Masked `sx`.
+    pub sx: String,
+    /// Masked `sx_list`.
+    pub sx_list: String,
+    /// Masked `sx_cancel`.
+    pub sx_cancel: String,
+    /// Masked secret key.
+    pub secret_key: String,
+}
+
+/// A POS definition as shown (credentials masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PosView {
+    /// `pos_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// Label.
+    pub name: String,
+    /// Protocol.
+    pub provider: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Base URL.
+    pub base_url: String,
+    /// Masked secrets.
+    pub credentials: MaskedCredentials,
+    /// AutoComplete.
+    pub auto_complete: bool,
+    /// Currencies.
+    pub currencies: Vec<Currency>,
+    /// Installment table.
+    pub installments: Vec<InstallmentRow>,
+    /// Onboarding state.
+    pub onboarding_state: OnboardingState,
+    /// Document checklist.
+    pub documents: Vec<DocumentItem>,
+    /// Default flag.
+    pub is_default: bool,
+    /// Bumped on every change.
+    pub version: i64,
+    /// Last successful call, RFC 3339.
+    pub last_success_at: Option<String>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// An API key as shown (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyView {
+    /// `key_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// Label.
+    pub name: String,
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, once revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A user as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    /// `usr_…`.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Companies.
+    pub company_ids: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Unix milliseconds as RFC 3339 UTC (`2026-03-01T10:00:00.123Z`).
+pub fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn message_of(tr: &Option<String>, en: &Option<String>) -> Option<Message> {
+    match (tr, en) {
+        (Some(tr), Some(en)) => Some(Message {
+            tr: tr.clone(),
+            en: en.clone(),
+        }),
+        (Some(t), None) | (None, Some(t)) => Some(Message {
+            tr: t.clone(),
+            en: t.clone(),
+        }),
+        (None, None) => None,
+    }
+}
+
+impl From<&AttemptRecord> for AttemptView {
+    fn from(a: &AttemptRecord) -> AttemptView {
+        AttemptView {
+            id: a.id.clone(),
+            operation: a.operation,
+            client_ref: a.client_ref.clone(),
+            state: a.state,
+            outcome: a.outcome,
+            bank_code: a.bank_code.clone(),
+            message: a.message.clone(),
+            http_status: a.http_status,
+            latency_ms: a.latency_ms,
+            amount: a.amount,
+            started_at: rfc3339(a.started_at),
+            finished_at: a.finished_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<&RefundRecord> for RefundView {
+    fn from(r: &RefundRecord) -> RefundView {
+        RefundView {
+            id: r.id.clone(),
+            kind: r.kind,
+            amount: r.amount,
+            status: r.status,
+            provider_ref: r.provider_ref.clone(),
+            bank_code: r.bank_code.clone(),
+            message: message_of(&r.message_tr, &r.message_en),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> ApiKeyView {
+        ApiKeyView {
+            id: k.id.clone(),
+            company_id: k.company_id.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            created_at: rfc3339(k.created_at),
+            revoked_at: k.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> UserView {
+        UserView {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            role: u.role,
+            company_ids: u.company_ids.clone(),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Connections, the write path, and embedded migrations.
+//!
+//! One code path for both engines: every query is written once with `$1, $2, …`
+//! placeholders and engine-neutral types. What differs is how writes are committed:
+//!
+//! - **PostgreSQL**: each write runs in its own transaction on the pool; any number of
+//!   instances write concurrently, and database constraints arbitrate.
+//! - **SQLite**: one writer task owns the only write connection and commits in *groups*:
+//!   it takes every write waiting in its queue, runs them in one `BEGIN IMMEDIATE` …
+//!   `COMMIT`, and answers each caller after the commit is durable. A commit costs one
+//!   fsync (`synchronous=FULL`), so grouping is what lets SQLite reach thousands of
+//!   durable transactions per second on an ordinary disk, and a single writer means no
+//!   `SQLITE_BUSY` lock upgrades. If any write of a group fails, the group is rolled back
+//!   and each write is run again in a transaction of its own, so one failure never
+//!   undoes another caller's work. Reads use a separate pool of connections (WAL lets
+//!   them run beside the writer).
+
+use std::any::Any as StdAny;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Connection, Executor};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+
+use crate::StoreError;
+
+/// A boxed future borrowing the connection.
+pub(crate) type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// The database engine behind a [`Store`](crate::Store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Engine {
+    /// Which engine a URL names.
+    pub fn from_url(url: &str) -> Result<Engine, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Engine::Postgres)
+        } else {
+            Err(StoreError::Config(
+                "database URL must start with sqlite: or postgres://".into(),
+            ))
+        }
+    }
+}
+
+type JobResult = Result<Box<dyn StdAny + Send>, StoreError>;
+type JobFn = Arc<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, JobResult> + Send + Sync>;
+
+struct Job {
+    run: JobFn,
+    reply: oneshot::Sender<JobResult>,
+}
+
+/// The connections of a store.
+pub(crate) struct Db {
+    pub(crate) engine: Engine,
+    /// Reads (and, on PostgreSQL, writes).
+    pub(crate) read: AnyPool,
+    /// SQLite only: the queue of the group-committing writer.
+    writer: Option<mpsc::Sender<Job>>,
+}
+
+/// Most writes a group commit takes at once.
+const MAX_GROUP: usize = 256;
+
+impl Db {
+    pub(crate) async fn open(url: &str) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::from_url(url)?;
+        match engine {
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(24)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
+                Ok(Db {
+                    engine,
+                    read: pool,
+                    writer: None,
+                })
+            }
+            Engine::Sqlite => {
+                let options = || {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                for pragma in [
+                                    "PRAGMA journal_mode=WAL",
+                                    "PRAGMA synchronous=FULL",
+                                    "PRAGMA busy_timeout=5000",
+                                    "PRAGMA foreign_keys=ON",
+                                ] {
+                                    conn.execute(pragma).await?;
+                                }
+                                Ok(())
+                            })
+                        })
+                };
+                // The write connection first, so it creates the file (mode=rwc).
+                let write = options()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect(url)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
+                let read = options()
+                    .max_connections(4)
+                    .connect(url)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
+                let (tx, rx) = mpsc::channel(4096);
+                tokio::spawn(writer_loop(write, rx));
+                Ok(Db {
+                    engine,
+                    read,
+                    writer: Some(tx),
+                })
+            }
+        }
+    }
+
+    /// Runs `f` in a write transaction and returns its result once committed.
+    pub(crate) async fn write<T, D>(
+        &self,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        let data = Arc::new(data);
+        match &self.writer {
+            Some(queue) => {
+                let run: JobFn = Arc::new(move |conn| {
+                    let data = data.clone();
+                    Box::pin(async move {
+                        f(conn, &data)
+                            .await
+                            .map(|t| Box::new(t) as Box<dyn StdAny + Send>)
+                    })
+                });
+                let (reply, answer) = oneshot::channel();
+                queue
+                    .send(Job { run, reply })
+                    .await
+                    .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+                let value = answer
+                    .await
+                    .map_err(|_| StoreError::Database("the writer has stopped".into()))??;
+                value
+                    .downcast::<T>()
+                    .map(|b| *b)
+                    .map_err(|_| StoreError::Database("writer answered the wrong type".into()))
+            }
+            None => {
+                // PostgreSQL: a transaction per write; a unique-key race (audit seq) is
+                // retried a few times.
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    let mut conn = self.read.acquire().await?;
+                    let result = run_in_tx(&mut conn, data.as_ref(), f).await;
+                    match result {
+                        Err(StoreError::Conflict {
+                            code: "audit_race", ..
+                        }) if tries < 20 => {
+                            tokio::time::sleep(Duration::from_millis(2 * tries)).await;
+                            continue;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.read.close().await;
+    }
+}
+
+async fn run_in_tx<T, D>(
+    conn: &mut AnyConnection,
+    data: &D,
+    f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    conn.execute("BEGIN").await?;
+    match f(conn, data).await {
+        Ok(value) => {
+            if let Err(e) = conn.execute("COMMIT").await {
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(audit_race(e.into()));
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// A unique violation on the audit chain means another instance appended first.
+fn audit_race(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict { message, .. } if message.contains("audit") => StoreError::Conflict {
+            code: "audit_race",
+            message,
+        },
+        other => other,
+    }
+}
+
+/// Whether a connection talks to PostgreSQL (for the few engine-specific clauses,
+/// such as `FOR UPDATE`).
+pub(crate) fn is_postgres(conn: &AnyConnection) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
+pub(crate) fn map_audit_race(e: StoreError) -> StoreError {
+    audit_race(e)
+}
+
+async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                error!(error = %e, "sqlite writer cannot get its connection");
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Database(format!("no connection: {e}"))));
+                }
+                continue;
+            }
+        };
+        let conn: &mut AnyConnection = &mut conn;
+        let results = run_group(conn, &batch).await;
+        match results {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(_) => {
+                // Something in the group failed: run each write on its own.
+                for job in batch.drain(..) {
+                    let result = run_single(conn, &job.run).await;
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
+    info!("sqlite writer stopped");
+    pool.close().await;
+}
+
+/// Runs a group in one transaction. `Err` when anything failed (all rolled back).
+async fn run_group(conn: &mut AnyConnection, batch: &[Job]) -> Result<Vec<JobResult>, ()> {
+    if conn.execute("BEGIN IMMEDIATE").await.is_err() {
+        return Err(());
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        match (job.run)(conn).await {
+            Ok(value) => results.push(Ok(value)),
+            Err(_) => {
+                let _ = conn.execute("ROLLBACK").await;
+                return Err(());
+            }
+        }
+    }
+    if conn.execute("COMMIT").await.is_err() {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(());
+    }
+    Ok(results)
+}
+
+async fn run_single(conn: &mut AnyConnection, run: &JobFn) -> JobResult {
+    conn.execute("BEGIN IMMEDIATE").await?;
+    match run(conn).await {
+        Ok(value) => match conn.execute("COMMIT").await {
+            Ok(_) => Ok(value),
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = conn.execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// One migration: a version, a name, and its SQL per engine.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every migration, in order. Only ever added to.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+}];
+
+/// Applies the migrations not applied yet, each in its own transaction.
+pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
+    let mut conn = db
+        .read
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Migration(format!("cannot connect: {e}")))?;
+    let conn: &mut AnyConnection = &mut conn;
+    let m = |e: sqlx::Error| StoreError::Migration(e.to_string());
+    if db.engine == Engine::Postgres {
+        // Instances starting together take turns.
+        conn.execute("SELECT pg_advisory_lock(727274001)")
+            .await
+            .map_err(m)?;
+    }
+    let result = apply(db.engine, conn).await;
+    if db.engine == Engine::Postgres {
+        let _ = conn.execute("SELECT pg_advisory_unlock(727274001)").await;
+    }
+    result
+}
+
+async fn apply(engine: Engine, conn: &mut AnyConnection) -> Result<(), StoreError> {
+    let m = |e: sqlx::Error| StoreError::Migration(e.to_string());
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(m)?;
+    for migration in MIGRATIONS {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(migration.version)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(m)?;
+        if applied.is_some() {
+            continue;
+        }
+        let sql = match engine {
+            Engine::Sqlite => migration.sqlite,
+            Engine::Postgres => migration.postgres,
+        };
+        let mut tx = conn.begin().await.map_err(m)?;
+        for statement in split_statements(sql) {
+            tx.execute(statement.as_str())
+                .await
+                .map_err(|e| StoreError::Migration(format!("{}: {e}", migration.name)))?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(m)?;
+        tx.commit().await.map_err(m)?;
+        info!(version = migration.version, name = migration.name, "migration applied");
+    }
+    Ok(())
+}
+
+/// Splits a migration file into statements: `;` at the end of a line ends one; `--`
+/// comment lines are dropped.
+fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            let statement = current.trim().trim_end_matches(';').trim().to_owned();
+            if !statement.is_empty() {
+                out.push(statement);
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_line_ends() {
+        let parts = split_statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i\n ON a (x);\n");
+        assert_eq!(parts.len(), 2);
+        assert!(parts[1].starts_with("CREATE INDEX"));
+    }
+
+    #[test]
+    fn engines_from_urls() {
+        assert_eq!(Engine::from_url("sqlite:///x?mode=rwc").ok(), Some(Engine::Sqlite));
+        assert_eq!(Engine::from_url("postgres://a@b/c").ok(), Some(Engine::Postgres));
+        assert!(Engine::from_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Idempotency keys (Stripe's semantics) and job leases.
+//!
+//! A key is per company. The first request with a key inserts an `in_progress` row
+//! (atomically: `INSERT … ON CONFLICT DO NOTHING`); a later request with the same key
+//! replays the stored answer, is refused when its body differs, or is told the first
+//! is still running. A row stuck `in_progress` past `locked_until` (its instance died)
+//! may be taken over. Rows are kept at least 24 hours.
+
+use std::time::Duration;
+
+use crate::model::IdempotencyBegin;
+use crate::rows::{int, opt_int, opt_text, text};
+use crate::{Store, StoreError};
+
+/// How long a request holds its key before another may take it over: longer than any
+/// provider call, so a take-over only happens after the first instance is gone.
+pub const IDEMPOTENCY_LOCK: Duration = Duration::from_secs(300);
+
+/// How long keys are kept: at least 24 hours (a little more, to be safe).
+pub const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(25 * 3600);
+
+struct Begin {
+    company_id: String,
+    key: String,
+    request_hash: String,
+    now: i64,
+}
+
+async fn begin(
+    conn: &mut sqlx::AnyConnection,
+    b: &Begin,
+) -> Result<IdempotencyBegin, StoreError> {
+    let lock_ms = IDEMPOTENCY_LOCK.as_millis() as i64;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, state, response_status, response_body, \
+         created_at, locked_until) VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING",
+    )
+    .bind(&b.company_id)
+    .bind(&b.key)
+    .bind(&b.request_hash)
+    .bind(b.now)
+    .bind(b.now + lock_ms)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() > 0 {
+        return Ok(IdempotencyBegin::Started);
+    }
+    let row = sqlx::query("SELECT * FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2")
+        .bind(&b.company_id)
+        .bind(&b.key)
+        .fetch_one(&mut *conn)
+        .await?;
+    if text(&row, "request_hash")? != b.request_hash {
+        return Ok(IdempotencyBegin::Mismatch);
+    }
+    if text(&row, "state")? == "done" {
+        let status = opt_int(&row, "response_status")?.unwrap_or(500);
+        return Ok(IdempotencyBegin::Replay {
+            status: u16::try_from(status).unwrap_or(500),
+            body: opt_text(&row, "response_body")?.unwrap_or_default(),
+        });
+    }
+    if int(&row, "locked_until")? < b.now {
+        let taken = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $1 WHERE company_id = $2 AND idem_key = $3 \
+             AND state = 'in_progress' AND locked_until < $4",
+        )
+        .bind(b.now + lock_ms)
+        .bind(&b.company_id)
+        .bind(&b.key)
+        .bind(b.now)
+        .execute(&mut *conn)
+        .await?;
+        if taken.rows_affected() > 0 {
+            return Ok(IdempotencyBegin::Started);
+        }
+    }
+    Ok(IdempotencyBegin::InProgress)
+}
+
+impl Store {
+    /// Claims an idempotency key for a request, or says what to answer instead.
+    /// `request_hash` identifies the request body (the caller hashes it); `now` is Unix ms.
+    pub async fn idempotency_begin(
+        &self,
+        company_id: &str,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let b = Begin {
+            company_id: company_id.to_owned(),
+            key: key.to_owned(),
+            request_hash: request_hash.to_owned(),
+            now,
+        };
+        self.db.write(b, |c, b| Box::pin(begin(c, b))).await
+    }
+
+    /// Stores the answer of a request that claimed the key; later requests replay it.
+    pub async fn idempotency_finish(
+        &self,
+        company_id: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let args = (
+            company_id.to_owned(),
+            key.to_owned(),
+            i64::from(status),
+            body.to_owned(),
+        );
+        self.db
+            .write(args, |c, (company_id, key, status, body)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
+                         WHERE company_id = $3 AND idem_key = $4",
+                    )
+                    .bind(*status)
+                    .bind(body)
+                    .bind(company_id)
+                    .bind(key)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Forgets a claimed key (nothing was attempted, so a retry may run afresh).
+    pub async fn idempotency_release(&self, company_id: &str, key: &str) -> Result<(), StoreError> {
+        let args = (company_id.to_owned(), key.to_owned());
+        self.db
+            .write(args, |c, (company_id, key)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2 AND state = 'in_progress'",
+                    )
+                    .bind(company_id)
+                    .bind(key)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Deletes keys created before `now - IDEMPOTENCY_KEEP`; returns how many.
+    pub async fn purge_idempotency(&self, now: i64) -> Result<u64, StoreError> {
+        let cutoff = now - IDEMPOTENCY_KEEP.as_millis() as i64;
+        self.db
+            .write(cutoff, |c, cutoff| {
+                Box::pin(async move {
+                    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                        .bind(*cutoff)
+                        .execute(&mut *c)
+                        .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+
+    /// Takes (or renews) the named job lease for `ttl` if it is free, expired or already
+    /// ours; `true` when we hold it.
+    pub async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = crate::now_ms();
+        let args = (
+            name.to_owned(),
+            owner.to_owned(),
+            now + ttl.as_millis() as i64,
+            now,
+        );
+        self.db
+            .write(args, |c, (name, owner, until, now)| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "INSERT INTO job_leases (name, owner, lease_until) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
+                         WHERE job_leases.lease_until < $4 OR job_leases.owner = $5",
+                    )
+                    .bind(name)
+                    .bind(owner)
+                    .bind(*until)
+                    .bind(*now)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,112 @@
+//! Persistence of sanalpos on SQLite and PostgreSQL, through one code path.
+//!
+//! [`Store`] opens either engine from a URL (`sqlite://<path>?mode=rwc` or
+//! `postgres://…`), applies the embedded migrations, and offers the operations the
+//! payment service needs: each is one short transaction, written once with engine-neutral
+//! SQL. On SQLite, writes are group-committed by a single writer so durability (`synchronous=FULL`) does not cost one fsync per payment; on
+//! PostgreSQL any number of instances share the database, and uniqueness constraints plus
+//! row leases keep them from stepping on each other.
+//!
+//! Also here: [`Crypto`] (master key, AES-256-GCM credentials, card fingerprints), the
+//! per-company hash-chained audit log ([`Store::verify_audit`]), idempotency-key storage
+//! with Stripe's semantics, and leases for background jobs.
+//!
+//! Nothing here stores a card number or CVV: payments carry the masked PAN and a keyed
+//! fingerprint only.
+
+mod audit;
+mod crypto;
+mod db;
+mod error;
+mod idempotency;
+mod model;
+mod org;
+mod payments;
+mod pos;
+mod refunds;
+mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use rand::distr::{Alphanumeric, SampleString};
+use rand::RngCore;
+
+pub use audit::{audit_hash, GENESIS_HASH};
+pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
+pub use db::Engine;
+pub use error::StoreError;
+pub use model::*;
+pub use idempotency::{IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
+pub use payments::{FinishAttempt, PaymentChange, PosHealth, StalePayment, StaleRefund};
+
+/// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<db::Db>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("engine", &self.db.engine)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file when the URL says `mode=rwc`) and migrates.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let db = db::Db::open(url).await?;
+        db::migrate(&db).await?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    /// The URL of a SQLite database file, created when missing.
+    pub fn sqlite_url(path: &std::path::Path) -> String {
+        format!("sqlite://{}?mode=rwc", path.display())
+    }
+
+    /// Which engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.db.engine
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.db.read).await?;
+        Ok(())
+    }
+
+    /// Closes the connections.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A new record id: `<prefix>_` and 22 random base62 characters (about 131 bits).
+pub fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 22)
+    )
+}
+
+/// A new provider reference for one attempt: 24 random base62 characters, which the
+/// provider accepts as `clientRefCode`.
+pub fn new_client_ref() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 24)
+}
+
+/// An unguessable token (256 bits, hex) for URLs that stand for a payment.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

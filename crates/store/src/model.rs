@@ -1,0 +1,616 @@
+//! The records the store keeps, and the small enums their text columns hold.
+//!
+//! Every enum is stored as its snake_case name (`as_str` / `parse`), so a row reads the
+//! same in `psql`, `sqlite3` and the JSON API.
+
+use serde::{Deserialize, Serialize};
+
+use sanalpos_core::{Currency, Kurus};
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored (and JSON) name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// Reads a stored name.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where a payment stands (design.md "Payment statuses").
+    PaymentStatus {
+        /// Sent to the provider, answer not yet in.
+        Processing => "processing",
+        /// Waiting for the cardholder at the bank's 3D page.
+        Pending3ds => "pending_3ds",
+        /// Charged.
+        Approved => "approved",
+        /// The bank said no.
+        Declined => "declined",
+        /// Technical error, nothing charged.
+        Failed => "failed",
+        /// We cannot tell yet whether the card was charged; the janitor finds out.
+        Unknown => "unknown",
+        /// Cancelled (voided) on its business day.
+        Cancelled => "cancelled",
+        /// Part of the amount refunded.
+        PartiallyRefunded => "partially_refunded",
+        /// All of the amount refunded.
+        Refunded => "refunded",
+        /// 3D never finished.
+        Expired => "expired",
+    }
+);
+
+impl PaymentStatus {
+    /// Whether nothing more will happen to the payment by itself.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            PaymentStatus::Processing | PaymentStatus::Pending3ds | PaymentStatus::Unknown
+        )
+    }
+}
+
+text_enum!(
+    /// How a payment reached us.
+    Channel {
+        /// The REST API (web shop, ERP).
+        Api => "api",
+        /// The hosted payment page.
+        Hosted => "hosted",
+        /// Staff taking a card by phone in the back office.
+        Moto => "moto",
+        /// Entered by hand.
+        Manual => "manual",
+        /// Entered from a reconciliation exception.
+        Reconciliation => "reconciliation",
+    }
+);
+
+text_enum!(
+    /// What a user may do.
+    Role {
+        /// Everything, including companies, POS definitions, users and keys.
+        Admin => "admin",
+        /// Browse, export, cancel, refund, reconcile.
+        Accountant => "accountant",
+        /// Take payments.
+        Collector => "collector",
+        /// Read only.
+        Viewer => "viewer",
+    }
+);
+
+text_enum!(
+    /// Which of the provider's systems a POS talks to.
+    Environment {
+        /// The built-in simulator.
+        Simulator => "simulator",
+        /// The provider's test (sandbox) system.
+        Test => "test",
+        /// The real thing.
+        Production => "production",
+    }
+);
+
+text_enum!(
+    /// The merchant agreement's onboarding progress; only `active` charges.
+    OnboardingState {
+        /// Application filed.
+        Applied => "applied",
+        /// The provider made an offer.
+        Offer => "offer",
+        /// Documents being collected.
+        Documents => "documents",
+        /// The provider is evaluating.
+        Evaluation => "evaluation",
+        /// Approved, not yet switched on.
+        Approved => "approved",
+        /// Refused.
+        Rejected => "rejected",
+        /// In use.
+        Active => "active",
+        /// Switched off.
+        Inactive => "inactive",
+    }
+);
+
+text_enum!(
+    /// What a provider call was for.
+    Operation {
+        /// Non-3D sale.
+        Sale => "sale",
+        /// 3D start.
+        Start3d => "start_3d",
+        /// 3D postback handling (and completion).
+        Finish3d => "finish_3d",
+        /// Cancel (void).
+        Cancel => "cancel",
+        /// Refund.
+        Refund => "refund",
+        /// Inquiry by our reference.
+        Inquiry => "inquiry",
+    }
+);
+
+text_enum!(
+    /// Whether an attempt's answer is in.
+    AttemptState {
+        /// Written before the call.
+        Dispatched => "dispatched",
+        /// The answer (or its absence) is recorded.
+        Completed => "completed",
+    }
+);
+
+text_enum!(
+    /// What an attempt ended in.
+    AttemptOutcome {
+        /// Approved.
+        Approved => "approved",
+        /// Declined by the bank.
+        Declined => "declined",
+        /// Provably nothing happened.
+        Failed => "failed",
+        /// Cannot tell.
+        Unknown => "unknown",
+        /// Still open at the provider (3D started, inquiry found it unfinished).
+        Pending => "pending",
+    }
+);
+
+text_enum!(
+    /// Cancel or refund.
+    RefundKind {
+        /// Void on the sale's business day.
+        Cancel => "cancel",
+        /// Refund after it.
+        Refund => "refund",
+    }
+);
+
+text_enum!(
+    /// Where a cancel or refund stands.
+    RefundStatus {
+        /// Sent, answer not in.
+        Pending => "pending",
+        /// Done.
+        Approved => "approved",
+        /// Refused by the bank or provider.
+        Declined => "declined",
+        /// Nothing happened.
+        Failed => "failed",
+        /// Cannot tell; the janitor finds out.
+        Unknown => "unknown",
+    }
+);
+
+/// A legal entity; every other record belongs to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Company {
+    /// `cmp_…`.
+    pub id: String,
+    /// Trade name.
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A user of the back office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// `usr_…`.
+    pub id: String,
+    /// Unique login name.
+    pub username: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The companies the user works for.
+    pub company_ids: Vec<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// An API key as stored: never the key itself, only its lookup prefix and hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKey {
+    /// `key_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// A label ("web shop").
+    pub name: String,
+    /// The first characters of the key, for lookup and for recognising it in lists.
+    pub prefix: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds, once revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// One row of a POS's installment table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentRow {
+    /// Number of installments (1 = single payment).
+    pub count: u8,
+    /// Commission the merchant pays, basis points.
+    pub commission_bp: u32,
+    /// Surcharge the cardholder pays, basis points.
+    pub surcharge_bp: u32,
+    /// Days until the money reaches the merchant.
+    pub value_days: u32,
+}
+
+/// One document of the onboarding checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentItem {
+    /// `vergi_levhasi`, `imza_sirkusu`, …
+    pub name: String,
+    /// Whether it was handed in.
+    pub received: bool,
+}
+
+/// The documents an N Kolay application asks for.
+pub const DOCUMENT_NAMES: &[&str] = &[
+    "vergi_levhasi",
+    "imza_sirkusu",
+    "faaliyet_belgesi",
+    "sicil_kayit_belgesi",
+    "kimlik_fotokopisi",
+    "ticaret_sicil_gazetesi",
+    "iban",
+];
+
+/// The checklist with nothing received yet.
+pub fn empty_checklist() -> Vec<DocumentItem> {
+    DOCUMENT_NAMES
+        .iter()
+        .map(|name| DocumentItem {
+            name: (*name).to_owned(),
+            received: false,
+        })
+        .collect()
+}
+
+/// A POS definition as stored; credentials stay encrypted here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosRecord {
+    /// `pos_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// A label ("N Kolay ana POS").
+    pub name: String,
+    /// Protocol: `nkolay`.
+    pub provider: String,
+    /// Simulator, test or production.
+    pub environment: Environment,
+    /// The provider's base URL.
+    pub base_url: String,
+    /// base64(nonce || AES-256-GCM ciphertext) of the credentials JSON.
+    pub credentials_enc: String,
+    /// N Kolay AutoComplete switch.
+    pub auto_complete: bool,
+    /// Currencies this POS charges.
+    pub currencies: Vec<Currency>,
+    /// Installment table.
+    pub installments: Vec<InstallmentRow>,
+    /// Onboarding progress.
+    pub onboarding_state: OnboardingState,
+    /// Document checklist.
+    pub documents: Vec<DocumentItem>,
+    /// The company's default POS.
+    pub is_default: bool,
+    /// Bumped on every change; caches key on it.
+    pub version: i64,
+    /// Last successful provider call, Unix milliseconds.
+    pub last_success_at: Option<i64>,
+    /// Last provider error, readable, without secrets.
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A payment as stored. No card number or CVV, ever: masked PAN and fingerprint only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    /// `pay_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// The POS it went through.
+    pub pos_id: String,
+    /// Where it stands.
+    pub status: PaymentStatus,
+    /// Amount asked for.
+    pub amount: Kurus,
+    /// Currency.
+    pub currency: Currency,
+    /// Installment count.
+    pub installments: u8,
+    /// First 6 + last 4.
+    pub masked_pan: String,
+    /// Keyed HMAC of the card number.
+    pub card_fingerprint: String,
+    /// Visa, Mastercard, …
+    pub card_brand: String,
+    /// Bank's authorization code.
+    pub auth_code: Option<String>,
+    /// Provider's reference of the sale.
+    pub provider_ref: Option<String>,
+    /// Bank response code of a decline.
+    pub bank_code: Option<String>,
+    /// Turkish message.
+    pub message_tr: Option<String>,
+    /// English message.
+    pub message_en: Option<String>,
+    /// How it reached us.
+    pub channel: Channel,
+    /// Order (sipariş) reference.
+    pub order_ref: Option<String>,
+    /// Customer account (cari) reference.
+    pub customer_ref: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Whether it went through 3D Secure.
+    pub three_d: bool,
+    /// Where the browser goes after 3D.
+    pub return_url: Option<String>,
+    /// The unguessable token of the 3D URLs.
+    pub three_d_token: Option<String>,
+    /// The provider's HTML that takes the browser to the bank; cleared when 3D ends.
+    pub three_d_html: Option<String>,
+    /// Our reference of the sale attempt; inquiry searches by it.
+    pub sale_client_ref: String,
+    /// What the cardholder was charged (amount plus surcharge).
+    pub authorized_amount: Option<Kurus>,
+    /// Refunded so far (cancel counts as everything).
+    pub refunded_amount: Kurus,
+    /// Europe/Istanbul day of the sale, `YYYY-MM-DD`.
+    pub business_date: String,
+    /// Set when a person must look at it.
+    pub review_reason: Option<String>,
+    /// `api:<key>`, `user:<name>`.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// One provider call on behalf of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptRecord {
+    /// `att_…`.
+    pub id: String,
+    /// The payment.
+    pub payment_id: String,
+    /// Owner.
+    pub company_id: String,
+    /// What the call was.
+    pub operation: Operation,
+    /// Our reference sent with the call.
+    pub client_ref: String,
+    /// Dispatched or completed.
+    pub state: AttemptState,
+    /// Outcome once completed.
+    pub outcome: Option<AttemptOutcome>,
+    /// Bank code in the answer.
+    pub bank_code: Option<String>,
+    /// Readable result.
+    pub message: Option<String>,
+    /// HTTP status of the answer.
+    pub http_status: Option<i64>,
+    /// Call duration.
+    pub latency_ms: Option<i64>,
+    /// The answer with card numbers masked.
+    pub raw: Option<String>,
+    /// Amount the call was about.
+    pub amount: Kurus,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// Unix milliseconds.
+    pub finished_at: Option<i64>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    /// The attempt.
+    pub attempt_id: String,
+    /// Outcome.
+    pub outcome: AttemptOutcome,
+    /// Bank code in the answer.
+    pub bank_code: Option<String>,
+    /// Readable result.
+    pub message: Option<String>,
+    /// HTTP status.
+    pub http_status: Option<i64>,
+    /// Call duration.
+    pub latency_ms: i64,
+    /// Scrubbed answer.
+    pub raw: Option<String>,
+    /// Unix milliseconds.
+    pub finished_at: i64,
+}
+
+/// A cancel or refund of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundRecord {
+    /// `ref_…`.
+    pub id: String,
+    /// The payment.
+    pub payment_id: String,
+    /// Owner.
+    pub company_id: String,
+    /// Cancel or refund.
+    pub kind: RefundKind,
+    /// Amount.
+    pub amount: Kurus,
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// Provider's reference of the cancel/refund.
+    pub provider_ref: Option<String>,
+    /// Bank code of a refusal.
+    pub bank_code: Option<String>,
+    /// Turkish message.
+    pub message_tr: Option<String>,
+    /// English message.
+    pub message_en: Option<String>,
+    /// Our reference of the attempt.
+    pub client_ref: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// What a finished cancel/refund attempt says about the refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundResult {
+    /// The refund.
+    pub refund_id: String,
+    /// New status.
+    pub status: RefundStatus,
+    /// Provider's reference.
+    pub provider_ref: Option<String>,
+    /// Bank code.
+    pub bank_code: Option<String>,
+    /// Turkish message.
+    pub message_tr: Option<String>,
+    /// English message.
+    pub message_en: Option<String>,
+}
+
+/// An audit event to append; the store assigns seq, prev_hash, hash and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAudit {
+    /// Owner chain.
+    pub company_id: String,
+    /// `payment.approved`, `pos.updated`, …
+    pub kind: String,
+    /// Who: `api:<key>`, `user:<name>`, `janitor`.
+    pub actor: String,
+    /// The record it is about.
+    pub subject_id: String,
+    /// Details (never secrets or card data).
+    pub data: serde_json::Value,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    /// `aud_…`.
+    pub id: String,
+    /// Owner chain.
+    pub company_id: String,
+    /// 1, 2, 3 … per company.
+    pub seq: i64,
+    /// Event kind.
+    pub kind: String,
+    /// Who.
+    pub actor: String,
+    /// About what.
+    pub subject_id: String,
+    /// Canonical JSON text of the details.
+    pub data: String,
+    /// Hash of the previous event (64 zeros for seq 1).
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// The result of checking one company's audit chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// The company.
+    pub company_id: String,
+    /// Its name.
+    pub company_name: String,
+    /// Events checked.
+    pub events: u64,
+    /// The first broken event, if any.
+    pub broken: Option<BrokenEvent>,
+}
+
+/// Where an audit chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenEvent {
+    /// The seq of the first event that does not check out.
+    pub seq: i64,
+    /// Its id (empty when the event is missing altogether).
+    pub id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What `idempotency_begin` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is ours now: do the work, then `idempotency_finish` (or release).
+    Started,
+    /// The same request was done before: answer this.
+    Replay {
+        /// HTTP status.
+        status: u16,
+        /// Body.
+        body: String,
+    },
+    /// The key was used with another request body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Filters of a payment list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentQuery {
+    /// created_at ≥ this (Unix ms).
+    pub from: Option<i64>,
+    /// created_at < this (Unix ms).
+    pub to: Option<i64>,
+    /// Status.
+    pub status: Option<PaymentStatus>,
+    /// POS.
+    pub pos_id: Option<String>,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer reference.
+    pub customer_ref: Option<String>,
+    /// Continue after this (created_at, id), newest first.
+    pub after: Option<(i64, String)>,
+    /// Rows wanted.
+    pub limit: u32,
+}

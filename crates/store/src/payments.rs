@@ -1,0 +1,588 @@
+//! Payments and their attempts: the attempt log is written as `dispatched` and
+//! committed before each provider call ([`Store::begin_payment`]), and completed after
+//! it together with the payment's new state and the audit event, in one transaction
+//! ([`Store::finish_attempt`]).
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use sanalpos_core::Kurus;
+
+use crate::audit::append;
+use crate::model::{
+    AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, Channel, NewAudit, Operation,
+    PaymentQuery, PaymentRecord, PaymentStatus, RefundResult,
+};
+use crate::rows::{
+    boolean, currency, int, money, opt_int, opt_money, opt_parsed, opt_text, parsed, text,
+};
+use crate::{Store, StoreError};
+
+pub(crate) fn payment_from(row: &AnyRow) -> Result<PaymentRecord, StoreError> {
+    let installments = int(row, "installments")?;
+    Ok(PaymentRecord {
+        id: text(row, "id")?,
+        company_id: text(row, "company_id")?,
+        pos_id: text(row, "pos_id")?,
+        status: parsed(row, "status", PaymentStatus::parse)?,
+        amount: money(row, "amount")?,
+        currency: currency(row, "currency")?,
+        installments: u8::try_from(installments)
+            .map_err(|_| StoreError::corrupt("installments out of range"))?,
+        masked_pan: text(row, "masked_pan")?,
+        card_fingerprint: text(row, "card_fingerprint")?,
+        card_brand: text(row, "card_brand")?,
+        auth_code: opt_text(row, "auth_code")?,
+        provider_ref: opt_text(row, "provider_ref")?,
+        bank_code: opt_text(row, "bank_code")?,
+        message_tr: opt_text(row, "message_tr")?,
+        message_en: opt_text(row, "message_en")?,
+        channel: parsed(row, "channel", Channel::parse)?,
+        order_ref: opt_text(row, "order_ref")?,
+        customer_ref: opt_text(row, "customer_ref")?,
+        description: opt_text(row, "description")?,
+        three_d: boolean(row, "three_d")?,
+        return_url: opt_text(row, "return_url")?,
+        three_d_token: opt_text(row, "three_d_token")?,
+        three_d_html: opt_text(row, "three_d_html")?,
+        sale_client_ref: text(row, "sale_client_ref")?,
+        authorized_amount: opt_money(row, "authorized_amount")?,
+        refunded_amount: money(row, "refunded_amount")?,
+        business_date: text(row, "business_date")?,
+        review_reason: opt_text(row, "review_reason")?,
+        created_by: text(row, "created_by")?,
+        created_at: int(row, "created_at")?,
+        updated_at: int(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn attempt_from(row: &AnyRow) -> Result<AttemptRecord, StoreError> {
+    Ok(AttemptRecord {
+        id: text(row, "id")?,
+        payment_id: text(row, "payment_id")?,
+        company_id: text(row, "company_id")?,
+        operation: parsed(row, "operation", Operation::parse)?,
+        client_ref: text(row, "client_ref")?,
+        state: parsed(row, "state", AttemptState::parse)?,
+        outcome: opt_parsed(row, "outcome", AttemptOutcome::parse)?,
+        bank_code: opt_text(row, "bank_code")?,
+        message: opt_text(row, "message")?,
+        http_status: opt_int(row, "http_status")?,
+        latency_ms: opt_int(row, "latency_ms")?,
+        raw: opt_text(row, "raw")?,
+        amount: money(row, "amount")?,
+        started_at: int(row, "started_at")?,
+        finished_at: opt_int(row, "finished_at")?,
+    })
+}
+
+/// A change to a payment, applied only while it is still in one of `expect`.
+/// `None` fields are left as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentChange {
+    /// The payment.
+    pub payment_id: String,
+    /// The statuses the payment may be in for the change to apply.
+    pub expect: Vec<PaymentStatus>,
+    /// The new status.
+    pub status: PaymentStatus,
+    /// Authorization code.
+    pub auth_code: Option<String>,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
+    /// Bank code.
+    pub bank_code: Option<String>,
+    /// Turkish message.
+    pub message_tr: Option<String>,
+    /// English message.
+    pub message_en: Option<String>,
+    /// Amount charged.
+    pub authorized_amount: Option<Kurus>,
+    /// Refunded so far.
+    pub refunded_amount: Option<Kurus>,
+    /// Store the 3D HTML (3D start).
+    pub three_d_html: Option<String>,
+    /// Clear the 3D HTML (3D ended).
+    pub clear_three_d_html: bool,
+    /// Clear the bank code and messages (an unclear payment turned out approved).
+    pub clear_message: bool,
+}
+
+impl PaymentChange {
+    /// A change to `status` from any of `expect`, touching nothing else.
+    pub fn to(payment_id: &str, expect: &[PaymentStatus], status: PaymentStatus) -> PaymentChange {
+        PaymentChange {
+            payment_id: payment_id.to_owned(),
+            expect: expect.to_vec(),
+            status,
+            auth_code: None,
+            provider_ref: None,
+            bank_code: None,
+            message_tr: None,
+            message_en: None,
+            authorized_amount: None,
+            refunded_amount: None,
+            three_d_html: None,
+            clear_three_d_html: false,
+            clear_message: false,
+        }
+    }
+}
+
+/// Everything recorded when a provider call ends, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FinishAttempt {
+    /// Completes an attempt written as dispatched.
+    pub result: Option<AttemptResult>,
+    /// Or records an attempt after the fact (inquiries, which move no money).
+    pub new_attempt: Option<AttemptRecord>,
+    /// The payment's new state.
+    pub payment: Option<PaymentChange>,
+    /// A cancel/refund's new state; the payment's refunded amount and status follow.
+    pub refund: Option<RefundResult>,
+    /// Audit events, appended only when the payment change applied.
+    pub audit: Vec<NewAudit>,
+    /// The POS whose call succeeded (`last_success_at`), or failed (`last_error`).
+    pub pos_health: Option<PosHealth>,
+}
+
+/// What a call says about its POS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosHealth {
+    /// The POS.
+    pub pos_id: String,
+    /// `None`: the call succeeded; otherwise a readable error.
+    pub error: Option<String>,
+}
+
+/// A payment the janitor may have to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePayment {
+    /// The payment.
+    pub payment: PaymentRecord,
+    /// When its last provider call (other than inquiries) started, Unix ms.
+    pub last_call_at: i64,
+    /// How many inquiries were made for it.
+    pub inquiries: i64,
+}
+
+/// A cancel/refund the janitor may have to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRefund {
+    /// The refund.
+    pub refund: crate::model::RefundRecord,
+    /// Its payment.
+    pub payment: PaymentRecord,
+}
+
+async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO attempts (id, payment_id, company_id, operation, client_ref, state, outcome, bank_code, \
+         message, http_status, latency_ms, raw, amount, started_at, finished_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&a.id)
+    .bind(&a.payment_id)
+    .bind(&a.company_id)
+    .bind(a.operation.as_str())
+    .bind(&a.client_ref)
+    .bind(a.state.as_str())
+    .bind(a.outcome.map(|o| o.as_str()))
+    .bind(&a.bank_code)
+    .bind(&a.message)
+    .bind(a.http_status)
+    .bind(a.latency_ms)
+    .bind(&a.raw)
+    .bind(a.amount.minor())
+    .bind(a.started_at)
+    .bind(a.finished_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_attempt_in(
+    conn: &mut AnyConnection,
+    a: &AttemptRecord,
+) -> Result<(), StoreError> {
+    insert_attempt(conn, a).await
+}
+
+async fn begin_payment(
+    conn: &mut AnyConnection,
+    (p, a): &(PaymentRecord, AttemptRecord),
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO payments (id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
+         card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
+         order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
+         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+    )
+    .bind(&p.id)
+    .bind(&p.company_id)
+    .bind(&p.pos_id)
+    .bind(p.status.as_str())
+    .bind(p.amount.minor())
+    .bind(p.currency.alpha())
+    .bind(i64::from(p.installments))
+    .bind(&p.masked_pan)
+    .bind(&p.card_fingerprint)
+    .bind(&p.card_brand)
+    .bind(&p.auth_code)
+    .bind(&p.provider_ref)
+    .bind(&p.bank_code)
+    .bind(&p.message_tr)
+    .bind(&p.message_en)
+    .bind(p.channel.as_str())
+    .bind(&p.order_ref)
+    .bind(&p.customer_ref)
+    .bind(&p.description)
+    .bind(p.three_d)
+    .bind(&p.return_url)
+    .bind(&p.three_d_token)
+    .bind(&p.three_d_html)
+    .bind(&p.sale_client_ref)
+    .bind(p.authorized_amount.map(Kurus::minor))
+    .bind(p.refunded_amount.minor())
+    .bind(&p.business_date)
+    .bind(&p.review_reason)
+    .bind(&p.created_by)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    insert_attempt(conn, a).await
+}
+
+async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE attempts SET state = $1, outcome = $2, bank_code = $3, message = $4, http_status = $5, \
+         latency_ms = $6, raw = $7, finished_at = $8 WHERE id = $9",
+    )
+    .bind(AttemptState::Completed.as_str())
+    .bind(r.outcome.as_str())
+    .bind(&r.bank_code)
+    .bind(&r.message)
+    .bind(r.http_status)
+    .bind(r.latency_ms)
+    .bind(&r.raw)
+    .bind(r.finished_at)
+    .bind(&r.attempt_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply_change(
+    conn: &mut AnyConnection,
+    c: &PaymentChange,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let mut sql = String::from(
+        "UPDATE payments SET status = $1, auth_code = COALESCE($2, auth_code), \
+         provider_ref = COALESCE($3, provider_ref), \
+         bank_code = CASE WHEN $4 THEN $5 ELSE COALESCE($6, bank_code) END, \
+         message_tr = CASE WHEN $7 THEN $8 ELSE COALESCE($9, message_tr) END, \
+         message_en = CASE WHEN $10 THEN $11 ELSE COALESCE($12, message_en) END, \
+         authorized_amount = COALESCE($13, authorized_amount), refunded_amount = COALESCE($14, refunded_amount), \
+         three_d_html = CASE WHEN $15 THEN NULL ELSE COALESCE($16, three_d_html) END, \
+         updated_at = $17, lease_owner = NULL, lease_until = NULL WHERE id = $18",
+    );
+    if !c.expect.is_empty() {
+        sql.push_str(" AND status IN (");
+        for i in 0..c.expect.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", 19 + i));
+        }
+        sql.push(')');
+    }
+    let mut q = sqlx::query(&sql)
+        .bind(c.status.as_str())
+        .bind(&c.auth_code)
+        .bind(&c.provider_ref)
+        .bind(c.clear_message)
+        .bind(&c.bank_code)
+        .bind(&c.bank_code)
+        .bind(c.clear_message)
+        .bind(&c.message_tr)
+        .bind(&c.message_tr)
+        .bind(c.clear_message)
+        .bind(&c.message_en)
+        .bind(&c.message_en)
+        .bind(c.authorized_amount.map(Kurus::minor))
+        .bind(c.refunded_amount.map(Kurus::minor))
+        .bind(c.clear_three_d_html)
+        .bind(&c.three_d_html)
+        .bind(now)
+        .bind(&c.payment_id);
+    for status in &c.expect {
+        q = q.bind(status.as_str());
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected() > 0)
+}
+
+async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<bool, StoreError> {
+    let now = crate::now_ms();
+    if let Some(result) = &f.result {
+        complete_attempt(conn, result).await?;
+    }
+    if let Some(attempt) = &f.new_attempt {
+        insert_attempt(conn, attempt).await?;
+    }
+    let applied = match &f.payment {
+        Some(change) => apply_change(conn, change, now).await?,
+        None => true,
+    };
+    if !applied {
+        return Ok(false);
+    }
+    if let Some(refund) = &f.refund {
+        crate::refunds::apply_refund_result(conn, refund, now).await?;
+    }
+    for audit in &f.audit {
+        append(conn, audit).await?;
+    }
+    if let Some(health) = &f.pos_health {
+        match &health.error {
+            None => {
+                sqlx::query("UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&health.pos_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Some(error) => {
+                sqlx::query("UPDATE pos_definitions SET last_error = $1 WHERE id = $2")
+                    .bind(error)
+                    .bind(&health.pos_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// Writes a new payment and its first attempt (dispatched), before the provider call.
+    pub async fn begin_payment(
+        &self,
+        payment: PaymentRecord,
+        attempt: AttemptRecord,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((payment, attempt), |c, d| Box::pin(begin_payment(c, d)))
+            .await
+    }
+
+    /// Writes an attempt (dispatched) for an existing payment, before the call.
+    pub async fn insert_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.db
+            .write(attempt, |c, a| Box::pin(insert_attempt(c, a)))
+            .await
+    }
+
+    /// Records how a call ended. Returns whether the payment change applied (`false`:
+    /// the payment had moved on meanwhile; the attempt is still completed, nothing else
+    /// changes).
+    pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<bool, StoreError> {
+        self.db
+            .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
+            .await
+    }
+
+    /// One payment of a company.
+    pub async fn get_payment(&self, company_id: &str, id: &str) -> Result<PaymentRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND company_id = $2")
+            .bind(id)
+            .bind(company_id)
+            .fetch_optional(&self.db.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        payment_from(&row)
+    }
+
+    /// The payment behind a 3D token.
+    pub async fn get_payment_by_token(&self, token: &str) -> Result<PaymentRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM payments WHERE three_d_token = $1")
+            .bind(token)
+            .fetch_optional(&self.db.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        payment_from(&row)
+    }
+
+    /// A page of a company's payments, newest first.
+    pub async fn list_payments(
+        &self,
+        company_id: &str,
+        query: &PaymentQuery,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        // Binds in the order the placeholders appear.
+        enum Arg {
+            Int(i64),
+            Text(String),
+        }
+        let mut sql = String::from("SELECT * FROM payments WHERE company_id = $1");
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, arg: Arg| {
+            args.push(arg);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len() + 1)));
+        };
+        if let Some(from) = query.from {
+            push(&mut sql, " AND created_at >= ?", Arg::Int(from));
+        }
+        if let Some(to) = query.to {
+            push(&mut sql, " AND created_at < ?", Arg::Int(to));
+        }
+        if let Some(status) = query.status {
+            push(&mut sql, " AND status = ?", Arg::Text(status.as_str().to_owned()));
+        }
+        for (column, value) in [
+            ("pos_id", &query.pos_id),
+            ("order_ref", &query.order_ref),
+            ("customer_ref", &query.customer_ref),
+        ] {
+            if let Some(value) = value {
+                push(&mut sql, &format!(" AND {column} = ?"), Arg::Text(value.clone()));
+            }
+        }
+        if let Some((created_at, id)) = &query.after {
+            push(&mut sql, " AND (created_at < ?", Arg::Int(*created_at));
+            push(&mut sql, " OR (created_at = ?", Arg::Int(*created_at));
+            push(&mut sql, " AND id < ?))", Arg::Text(id.clone()));
+        }
+        push(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT ?", Arg::Int(i64::from(query.limit.max(1))));
+        let mut q = sqlx::query(&sql).bind(company_id);
+        for arg in args {
+            q = match arg {
+                Arg::Int(i) => q.bind(i),
+                Arg::Text(t) => q.bind(t),
+            };
+        }
+        let rows = q.fetch_all(&self.db.read).await?;
+        rows.iter().map(payment_from).collect()
+    }
+
+    /// A payment's attempts, oldest first.
+    pub async fn list_attempts(&self, payment_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM attempts WHERE payment_id = $1 ORDER BY started_at, id")
+                .bind(payment_id)
+                .fetch_all(&self.db.read)
+                .await?;
+        rows.iter().map(attempt_from).collect()
+    }
+
+    /// Payments the janitor may have to look at: `processing`/`unknown` last touched
+    /// before `busy_before`, and `pending_3ds` created before `three_d_before`; not
+    /// marked for review, not leased. Oldest first.
+    pub async fn stale_payments(
+        &self,
+        busy_before: i64,
+        three_d_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<StalePayment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.*, \
+             (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
+             (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
+             FROM payments p WHERE p.review_reason IS NULL \
+             AND ((p.status IN ($3, $4) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
+             AND (p.lease_until IS NULL OR p.lease_until < $8) \
+             ORDER BY p.updated_at LIMIT $9",
+        )
+        .bind(Operation::Inquiry.as_str())
+        .bind(Operation::Inquiry.as_str())
+        .bind(PaymentStatus::Processing.as_str())
+        .bind(PaymentStatus::Unknown.as_str())
+        .bind(busy_before)
+        .bind(PaymentStatus::Pending3ds.as_str())
+        .bind(three_d_before)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StalePayment {
+                    payment: payment_from(row)?,
+                    last_call_at: int(row, "last_call_at")?,
+                    inquiries: int(row, "inquiries")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes a payment for `ttl_ms` if no one else holds it; `true` when taken.
+    pub async fn lease_payment(&self, id: &str, owner: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        let args = (id.to_owned(), owner.to_owned(), ttl_ms);
+        self.db
+            .write(args, |c, (id, owner, ttl)| {
+                Box::pin(async move {
+                    let now = crate::now_ms();
+                    let done = sqlx::query(
+                        "UPDATE payments SET lease_owner = $1, lease_until = $2 \
+                         WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4 OR lease_owner = $5)",
+                    )
+                    .bind(owner)
+                    .bind(now + ttl)
+                    .bind(id)
+                    .bind(now)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+
+    /// Gives a payment lease back.
+    pub async fn release_payment(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        let args = (id.to_owned(), owner.to_owned());
+        self.db
+            .write(args, |c, (id, owner)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Marks a payment for a person to review (the janitor gave up), with an audit event.
+    pub async fn set_review_reason(
+        &self,
+        payment_id: &str,
+        reason: &str,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        let args = (payment_id.to_owned(), reason.to_owned(), audit);
+        self.db
+            .write(args, |c, (id, reason, audit)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
+                    )
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                    append(c, audit).await
+                })
+            })
+            .await
+    }
+}

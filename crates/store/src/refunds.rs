@@ -1,0 +1,232 @@
+//! Cancels and refunds. The refund cap is checked in the same transaction that writes
+//! the refund record (with the payment row locked on PostgreSQL; the single writer
+//! serializes SQLite), so two concurrent refunds can never together pass it.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use sanalpos_core::Kurus;
+
+use crate::model::{
+    AttemptRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
+};
+use crate::payments::{insert_attempt_in, payment_from, StaleRefund};
+use crate::rows::{int, money, opt_text, parsed, text};
+use crate::{Store, StoreError};
+
+fn refund_from(row: &AnyRow) -> Result<RefundRecord, StoreError> {
+    Ok(RefundRecord {
+        id: text(row, "id")?,
+        payment_id: text(row, "payment_id")?,
+        company_id: text(row, "company_id")?,
+        kind: parsed(row, "kind", RefundKind::parse)?,
+        amount: money(row, "amount")?,
+        status: parsed(row, "status", RefundStatus::parse)?,
+        provider_ref: opt_text(row, "provider_ref")?,
+        bank_code: opt_text(row, "bank_code")?,
+        message_tr: opt_text(row, "message_tr")?,
+        message_en: opt_text(row, "message_en")?,
+        client_ref: text(row, "client_ref")?,
+        created_at: int(row, "created_at")?,
+        updated_at: int(row, "updated_at")?,
+    })
+}
+
+/// Sum of refunds that count against the cap: approved, and those whose outcome is
+/// not known yet (pending, unknown).
+const HELD_SUM: &str = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds \
+     WHERE payment_id = $1 AND status IN ($2, $3, $4)";
+
+async fn held(conn: &mut AnyConnection, payment_id: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(HELD_SUM)
+        .bind(payment_id)
+        .bind(RefundStatus::Approved.as_str())
+        .bind(RefundStatus::Pending.as_str())
+        .bind(RefundStatus::Unknown.as_str())
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+async fn begin_refund(
+    conn: &mut AnyConnection,
+    (refund, attempt): &(RefundRecord, AttemptRecord),
+) -> Result<Kurus, StoreError> {
+    let lock = if crate::db::is_postgres(conn) {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(&format!(
+        "SELECT * FROM payments WHERE id = $1 AND company_id = $2{lock}"
+    ))
+    .bind(&refund.payment_id)
+    .bind(&refund.company_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let payment = payment_from(&row)?;
+    // What can be given back is the sale amount (an installment surcharge stays with
+    // the provider, which refunds at most the sale amount).
+    let captured = payment.amount;
+    let held = held(conn, &payment.id).await?;
+    match refund.kind {
+        RefundKind::Cancel => {
+            if payment.status != PaymentStatus::Approved || held > 0 {
+                return Err(StoreError::conflict(
+                    "not_cancellable",
+                    format!(
+                        "only an approved payment without refunds can be cancelled (status {})",
+                        payment.status
+                    ),
+                ));
+            }
+        }
+        RefundKind::Refund => {
+            if !matches!(
+                payment.status,
+                PaymentStatus::Approved | PaymentStatus::PartiallyRefunded
+            ) {
+                return Err(StoreError::conflict(
+                    "not_refundable",
+                    format!(
+                        "only an approved payment can be refunded (status {})",
+                        payment.status
+                    ),
+                ));
+            }
+        }
+    }
+    let refundable = captured.minor() - held;
+    if refund.amount.minor() > refundable {
+        return Err(StoreError::conflict(
+            "refund_exceeds_captured",
+            format!(
+                "{} is more than the {} still refundable",
+                refund.amount,
+                Kurus::from_minor(refundable.max(0)).unwrap_or(Kurus::ZERO)
+            ),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO refunds (id, payment_id, company_id, kind, amount, status, provider_ref, bank_code, \
+         message_tr, message_en, client_ref, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, NULL, $7, $8, $9)",
+    )
+    .bind(&refund.id)
+    .bind(&refund.payment_id)
+    .bind(&refund.company_id)
+    .bind(refund.kind.as_str())
+    .bind(refund.amount.minor())
+    .bind(RefundStatus::Pending.as_str())
+    .bind(&refund.client_ref)
+    .bind(refund.created_at)
+    .bind(refund.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    insert_attempt_in(conn, attempt).await?;
+    Ok(Kurus::from_minor(refundable).unwrap_or(Kurus::ZERO))
+}
+
+/// Records a cancel/refund outcome and brings the payment's refunded amount and status
+/// in line with its approved refunds.
+pub(crate) async fn apply_refund_result(
+    conn: &mut AnyConnection,
+    r: &RefundResult,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE refunds SET status = $1, provider_ref = COALESCE($2, provider_ref), bank_code = $3, \
+         message_tr = $4, message_en = $5, updated_at = $6 WHERE id = $7",
+    )
+    .bind(r.status.as_str())
+    .bind(&r.provider_ref)
+    .bind(&r.bank_code)
+    .bind(&r.message_tr)
+    .bind(&r.message_en)
+    .bind(now)
+    .bind(&r.refund_id)
+    .execute(&mut *conn)
+    .await?;
+    let payment_id: String = sqlx::query_scalar("SELECT payment_id FROM refunds WHERE id = $1")
+        .bind(&r.refund_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (approved, cancelled): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN kind = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM refunds WHERE payment_id = $2 AND status = $3",
+    )
+    .bind(RefundKind::Cancel.as_str())
+    .bind(&payment_id)
+    .bind(RefundStatus::Approved.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
+        .bind(&payment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let payment = payment_from(&row)?;
+    let captured = payment.amount.minor();
+    let status = if cancelled > 0 {
+        PaymentStatus::Cancelled
+    } else if approved >= captured && approved > 0 {
+        PaymentStatus::Refunded
+    } else if approved > 0 {
+        PaymentStatus::PartiallyRefunded
+    } else {
+        payment.status
+    };
+    sqlx::query("UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4")
+        .bind(approved)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(&payment_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes a cancel/refund record (pending) and its attempt (dispatched) after
+    /// checking, in the same transaction, that the payment allows it and that the
+    /// amount fits: approved + pending + unknown refunds + this one ≤ the sale amount. Returns
+    /// what was refundable before this one.
+    pub async fn begin_refund(
+        &self,
+        refund: RefundRecord,
+        attempt: AttemptRecord,
+    ) -> Result<Kurus, StoreError> {
+        self.db
+            .write((refund, attempt), |c, d| Box::pin(begin_refund(c, d)))
+            .await
+    }
+
+    /// A payment's cancels and refunds, oldest first.
+    pub async fn list_refunds(&self, payment_id: &str) -> Result<Vec<RefundRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")
+            .bind(payment_id)
+            .fetch_all(&self.db.read)
+            .await?;
+        rows.iter().map(refund_from).collect()
+    }
+
+    /// Cancels/refunds still pending or unknown, last touched before `before`.
+    pub async fn stale_refunds(&self, before: i64, limit: u32) -> Result<Vec<StaleRefund>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM refunds WHERE status IN ($1, $2) AND updated_at < $3 ORDER BY updated_at LIMIT $4",
+        )
+        .bind(RefundStatus::Pending.as_str())
+        .bind(RefundStatus::Unknown.as_str())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let refund = refund_from(row)?;
+            let payment = self.get_payment(&refund.company_id, &refund.payment_id).await?;
+            out.push(StaleRefund { refund, payment });
+        }
+        Ok(out)
+    }
+}

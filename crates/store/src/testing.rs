@@ -1,0 +1,210 @@
+//! Fresh stores for tests, on both engines (feature `testing`).
+//!
+//! - [`sqlite_store`]: a new SQLite file in a temporary directory, removed with the guard.
+//! - [`postgres_store`]: a new database `sanalpos_t_<random>` on the server named by
+//!   `SANALPOS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+//!   dropped with the guard. When the server cannot be reached, the test fails if
+//!   `SANALPOS_REQUIRE_POSTGRES=1`, and otherwise prints
+//!   `SKIPPED (PostgreSQL unreachable): <test name>` to stderr and gets `None`.
+//! - [`for_each_engine`]: runs the same test body on SQLite, then on PostgreSQL.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::distr::{Alphanumeric, SampleString};
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
+
+use crate::Store;
+
+/// The variable naming the PostgreSQL server for tests (an admin URL).
+pub const TEST_DATABASE_URL_ENV: &str = "SANALPOS_TEST_DATABASE_URL";
+/// Set to `1` to make an unreachable PostgreSQL a test failure.
+pub const REQUIRE_POSTGRES_ENV: &str = "SANALPOS_REQUIRE_POSTGRES";
+/// The default admin URL.
+pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Keeps a test database alive; dropping it removes the SQLite directory or drops the
+/// PostgreSQL database.
+pub struct TestGuard {
+    dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+    url: String,
+}
+
+impl std::fmt::Debug for TestGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestGuard").field("url", &self.url).finish()
+    }
+}
+
+impl TestGuard {
+    /// The SQLite directory (holding `sanalpos.db` and its WAL), if SQLite.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// The database URL, to open a second store on the same database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The files of the SQLite database (main file, WAL, shared memory) that exist.
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        let Some(dir) = self.dir() else {
+            return Vec::new();
+        };
+        ["sanalpos.db", "sanalpos.db-wal", "sanalpos.db-shm"]
+            .iter()
+            .map(|name| dir.join(name))
+            .filter(|p| p.exists())
+            .collect()
+    }
+}
+
+impl Drop for TestGuard {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside async; use a short-lived runtime on another thread.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(pool) = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect(&admin_url)
+                        .await
+                    {
+                        let _ = pool
+                            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A fresh SQLite store in a temporary directory.
+pub async fn sqlite_store() -> (Store, TestGuard) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let url = Store::sqlite_url(&dir.path().join("sanalpos.db"));
+    let store = Store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("open sqlite: {e}"));
+    (
+        store,
+        TestGuard {
+            dir: Some(dir),
+            postgres: None,
+            url,
+        },
+    )
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A fresh PostgreSQL database, or `None` (after printing why) when the server is
+/// unreachable and not required.
+pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
+    sqlx::any::install_default_drivers();
+    let admin_url = std::env::var(TEST_DATABASE_URL_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
+    let required = std::env::var(REQUIRE_POSTGRES_ENV).is_ok_and(|v| v == "1");
+    let admin = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&admin_url)
+        .await;
+    let admin = match admin {
+        Ok(pool) => pool,
+        Err(e) => {
+            if required {
+                panic!("PostgreSQL required ({REQUIRE_POSTGRES_ENV}=1) but unreachable: {e}");
+            }
+            eprintln!("SKIPPED (PostgreSQL unreachable): {test_name}");
+            return None;
+        }
+    };
+    let name = format!(
+        "sanalpos_t_{}",
+        Alphanumeric
+            .sample_string(&mut rand::rng(), 12)
+            .to_ascii_lowercase()
+    );
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+    admin.close().await;
+    let url = with_database(&admin_url, &name);
+    let guard = TestGuard {
+        dir: None,
+        postgres: Some((admin_url, name)),
+        url: url.clone(),
+    };
+    let store = Store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("open postgres: {e}"));
+    Some((store, guard))
+}
+
+/// Runs `body` on a fresh SQLite store, then on a fresh PostgreSQL store (when
+/// reachable; see the module docs).
+pub async fn for_each_engine<F, Fut>(test_name: &str, body: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, guard) = sqlite_store().await;
+    body(store.clone()).await;
+    store.close().await;
+    drop(guard);
+    if let Some((store, guard)) = postgres_store(test_name).await {
+        body(store.clone()).await;
+        store.close().await;
+        drop(guard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

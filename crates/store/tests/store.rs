@@ -1,0 +1,457 @@
+//! The store on both engines: the same test bodies run on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use sanalpos_core::{Currency, Kurus};
+use sanalpos_store::testing::{for_each_engine, postgres_store, sqlite_store};
+use sanalpos_store::*;
+use serde_json::json;
+
+fn audit(company_id: &str, kind: &str, subject: &str) -> NewAudit {
+    NewAudit {
+        company_id: company_id.into(),
+        kind: kind.into(),
+        actor: "test".into(),
+        subject_id: subject.into(),
+        data: json!({ "n": 1 }),
+    }
+}
+
+async fn company(store: &Store, name: &str) -> Company {
+    let c = Company {
+        id: new_id("cmp"),
+        name: name.into(),
+        created_at: now_ms(),
+    };
+    store
+        .insert_company(c.clone(), audit(&c.id, "company.created", &c.id))
+        .await
+        .unwrap();
+    c
+}
+
+async fn pos(store: &Store, company_id: &str) -> PosRecord {
+    let now = now_ms();
+    let p = PosRecord {
+        id: new_id("pos"),
+        company_id: company_id.into(),
+        name: "N Kolay".into(),
+        provider: "nkolay".into(),
+        environment: Environment::Simulator,
+        base_url: "http://127.0.0.1:1".into(),
+        credentials_enc: Crypto::random().encrypt_credentials("{}").unwrap(),
+        auto_complete: true,
+        currencies: vec![Currency::Try],
+        installments: vec![InstallmentRow {
+            count: 1,
+            commission_bp: 0,
+            surcharge_bp: 0,
+            value_days: 1,
+        }],
+        onboarding_state: OnboardingState::Active,
+        documents: empty_checklist(),
+        is_default: true,
+        version: 1,
+        last_success_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .insert_pos(p.clone(), audit(company_id, "pos.created", &p.id))
+        .await
+        .unwrap();
+    p
+}
+
+fn payment(company_id: &str, pos_id: &str, status: PaymentStatus, amount: i64) -> PaymentRecord {
+    let now = now_ms();
+    PaymentRecord {
+        id: new_id("pay"),
+        company_id: company_id.into(),
+        pos_id: pos_id.into(),
+        status,
+        amount: Kurus::from_minor(amount).unwrap(),
+        currency: Currency::Try,
+        installments: 1,
+        masked_pan: "454671******7894".into(),
+        card_fingerprint: "f".repeat(64),
+        card_brand: "visa".into(),
+        auth_code: None,
+        provider_ref: Some("IKSIRPF1".into()),
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        channel: Channel::Api,
+        order_ref: Some("SO-1".into()),
+        customer_ref: None,
+        description: None,
+        three_d: false,
+        return_url: None,
+        three_d_token: None,
+        three_d_html: None,
+        sale_client_ref: new_client_ref(),
+        authorized_amount: Some(Kurus::from_minor(amount).unwrap()),
+        refunded_amount: Kurus::ZERO,
+        business_date: "2026-01-01".into(),
+        review_reason: None,
+        created_by: "test".into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn attempt(p: &PaymentRecord, operation: Operation) -> AttemptRecord {
+    AttemptRecord {
+        id: new_id("att"),
+        payment_id: p.id.clone(),
+        company_id: p.company_id.clone(),
+        operation,
+        client_ref: p.sale_client_ref.clone(),
+        state: AttemptState::Dispatched,
+        outcome: None,
+        bank_code: None,
+        message: None,
+        http_status: None,
+        latency_ms: None,
+        raw: None,
+        amount: p.amount,
+        started_at: now_ms(),
+        finished_at: None,
+    }
+}
+
+fn refund(p: &PaymentRecord, amount: i64) -> RefundRecord {
+    RefundRecord {
+        id: new_id("ref"),
+        payment_id: p.id.clone(),
+        company_id: p.company_id.clone(),
+        kind: RefundKind::Refund,
+        amount: Kurus::from_minor(amount).unwrap(),
+        status: RefundStatus::Pending,
+        provider_ref: None,
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        client_ref: p.sale_client_ref.clone(),
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    }
+}
+
+#[tokio::test]
+async fn payments_attempts_and_paging() {
+    for_each_engine("payments_attempts_and_paging", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 1000 + i);
+            let a = attempt(&pay, Operation::Sale);
+            store.begin_payment(pay.clone(), a.clone()).await.unwrap();
+            let mut change = PaymentChange::to(&pay.id, &[PaymentStatus::Processing], PaymentStatus::Approved);
+            change.auth_code = Some("123456".into());
+            let applied = store
+                .finish_attempt(FinishAttempt {
+                    result: Some(AttemptResult {
+                        attempt_id: a.id.clone(),
+                        outcome: AttemptOutcome::Approved,
+                        bank_code: Some("00".into()),
+                        message: None,
+                        http_status: Some(200),
+                        latency_ms: 5,
+                        raw: Some("{}".into()),
+                        finished_at: now_ms(),
+                    }),
+                    payment: Some(change.clone()),
+                    audit: vec![audit(&c.id, "payment.approved", &pay.id)],
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap();
+            assert!(applied);
+            // The guard: a second change from `processing` does not apply.
+            assert!(!store
+                .finish_attempt(FinishAttempt {
+                    payment: Some(change),
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap());
+            ids.push(pay.id);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let got = store.get_payment(&c.id, &ids[0]).await.unwrap();
+        assert_eq!(got.status, PaymentStatus::Approved);
+        assert_eq!(got.auth_code.as_deref(), Some("123456"));
+        let attempts = store.list_attempts(&ids[0]).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].state, AttemptState::Completed);
+        // Another company does not see it.
+        let other = company(&store, "B").await;
+        assert_eq!(store.get_payment(&other.id, &ids[0]).await, Err(StoreError::NotFound));
+        // Paging, newest first.
+        let mut query = PaymentQuery { limit: 2, ..PaymentQuery::default() };
+        let page1 = store.list_payments(&c.id, &query).await.unwrap();
+        assert_eq!(page1.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![ids[4].clone(), ids[3].clone()]);
+        query.after = page1.last().map(|p| (p.created_at, p.id.clone()));
+        let page2 = store.list_payments(&c.id, &query).await.unwrap();
+        assert_eq!(page2[0].id, ids[2]);
+        let filtered = store
+            .list_payments(&c.id, &PaymentQuery { order_ref: Some("SO-1".into()), status: Some(PaymentStatus::Approved), limit: 50, ..PaymentQuery::default() })
+            .await
+            .unwrap();
+        assert_eq!(filtered.len(), 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refund_cap_holds_under_concurrency() {
+    for_each_engine("refund_cap_holds_under_concurrency", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let pay = payment(&c.id, &p.id, PaymentStatus::Approved, 10_000);
+        store.begin_payment(pay.clone(), attempt(&pay, Operation::Sale)).await.unwrap();
+        // Ten concurrent refunds of 30.00 against 100.00: exactly three fit.
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let store = store.clone();
+            let pay = pay.clone();
+            tasks.push(tokio::spawn(async move {
+                store.begin_refund(refund(&pay, 3_000), attempt(&pay, Operation::Refund)).await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert_eq!(e.code(), "refund_exceeds_captured"),
+            }
+        }
+        assert_eq!(ok, 3);
+        let refunds = store.list_refunds(&pay.id).await.unwrap();
+        assert_eq!(refunds.len(), 3);
+        // Approving them moves the payment to partially refunded with 90.00.
+        for r in &refunds {
+            store
+                .finish_attempt(FinishAttempt {
+                    refund: Some(RefundResult {
+                        refund_id: r.id.clone(),
+                        status: RefundStatus::Approved,
+                        provider_ref: Some("IKSIRPF9".into()),
+                        bank_code: None,
+                        message_tr: None,
+                        message_en: None,
+                    }),
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap();
+        }
+        let after = store.get_payment(&c.id, &pay.id).await.unwrap();
+        assert_eq!(after.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(after.refunded_amount.minor(), 9_000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idempotency_semantics() {
+    for_each_engine("idempotency_semantics", |store| async move {
+        let c = company(&store, "A").await;
+        let now = now_ms();
+        assert_eq!(store.idempotency_begin(&c.id, "k1", "h1", now).await.unwrap(), IdempotencyBegin::Started);
+        assert_eq!(store.idempotency_begin(&c.id, "k1", "h1", now).await.unwrap(), IdempotencyBegin::InProgress);
+        assert_eq!(store.idempotency_begin(&c.id, "k1", "h2", now).await.unwrap(), IdempotencyBegin::Mismatch);
+        store.idempotency_finish(&c.id, "k1", 201, "{\"id\":1}").await.unwrap();
+        assert_eq!(
+            store.idempotency_begin(&c.id, "k1", "h1", now).await.unwrap(),
+            IdempotencyBegin::Replay { status: 201, body: "{\"id\":1}".into() }
+        );
+        // Another company has its own keys.
+        let other = company(&store, "B").await;
+        assert_eq!(store.idempotency_begin(&other.id, "k1", "h9", now).await.unwrap(), IdempotencyBegin::Started);
+        // A stuck key is taken over after its lock; a released key starts afresh.
+        assert_eq!(store.idempotency_begin(&c.id, "k2", "h", now).await.unwrap(), IdempotencyBegin::Started);
+        let later = now + IDEMPOTENCY_LOCK.as_millis() as i64 + 1;
+        assert_eq!(store.idempotency_begin(&c.id, "k2", "h", later).await.unwrap(), IdempotencyBegin::Started);
+        store.idempotency_release(&c.id, "k2").await.unwrap();
+        assert_eq!(store.idempotency_begin(&c.id, "k2", "other", now).await.unwrap(), IdempotencyBegin::Started);
+        // Kept a day, purged after.
+        assert_eq!(store.purge_idempotency(now + 3_600_000).await.unwrap(), 0);
+        assert!(store.purge_idempotency(now + 26 * 3_600_000).await.unwrap() >= 3);
+        // Fifty concurrent claims: exactly one starts.
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            let id = c.id.clone();
+            tasks.push(tokio::spawn(async move { store.idempotency_begin(&id, "k3", "h", now_ms()).await.unwrap() }));
+        }
+        let mut started = 0;
+        for t in tasks {
+            if t.await.unwrap() == IdempotencyBegin::Started {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leases() {
+    for_each_engine("leases", |store| async move {
+        assert!(store.try_lease("eod", "a", Duration::from_secs(60)).await.unwrap());
+        assert!(!store.try_lease("eod", "b", Duration::from_secs(60)).await.unwrap());
+        assert!(store.try_lease("eod", "a", Duration::from_secs(60)).await.unwrap());
+        assert!(store.try_lease("eod2", "b", Duration::from_millis(1)).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(store.try_lease("eod2", "a", Duration::from_secs(60)).await.unwrap());
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let pay = payment(&c.id, &p.id, PaymentStatus::Unknown, 100);
+        store.begin_payment(pay.clone(), attempt(&pay, Operation::Sale)).await.unwrap();
+        assert!(store.lease_payment(&pay.id, "a", 60_000).await.unwrap());
+        assert!(!store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
+        store.release_payment(&pay.id, "a").await.unwrap();
+        assert!(store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pos_versions_and_defaults() {
+    for_each_engine("pos_versions_and_defaults", |store| async move {
+        let c = company(&store, "A").await;
+        let first = pos(&store, &c.id).await;
+        let second = pos(&store, &c.id).await;
+        let list = store.list_pos(&c.id).await.unwrap();
+        assert_eq!(list.iter().filter(|p| p.is_default).count(), 1);
+        assert_eq!(list[0].id, second.id);
+        let mut change = store.get_pos(&c.id, &first.id).await.unwrap();
+        change.onboarding_state = OnboardingState::Inactive;
+        let updated = store.update_pos(change.clone(), audit(&c.id, "pos.updated", &first.id)).await.unwrap();
+        assert_eq!(updated.version, change.version + 1);
+        assert_eq!(updated.onboarding_state, OnboardingState::Inactive);
+        // A stale version is refused.
+        let err = store.update_pos(change, audit(&c.id, "pos.updated", &first.id)).await.unwrap_err();
+        assert_eq!(err.code(), "stale_version");
+    })
+    .await;
+}
+
+async fn tamper(store_url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(store_url).await.unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+async fn audit_chain_case(store: Store, url: String) {
+    let a = company(&store, "Alfa").await;
+    let b = company(&store, "Beta").await;
+    for i in 0..5 {
+        store.append_audit(audit(&a.id, "x", &format!("s{i}"))).await.unwrap();
+        store.append_audit(audit(&b.id, "x", &format!("s{i}"))).await.unwrap();
+    }
+    let reports = store.verify_audit().await.unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.broken.is_none() && r.events == 6), "{reports:?}");
+    // Edit one event of A, delete one of B.
+    tamper(&url, &format!("UPDATE audit_events SET actor = 'mallory' WHERE company_id = '{}' AND seq = 3", a.id)).await;
+    tamper(&url, &format!("DELETE FROM audit_events WHERE company_id = '{}' AND seq = 4", b.id)).await;
+    let reports = store.verify_audit().await.unwrap();
+    let ra = reports.iter().find(|r| r.company_id == a.id).unwrap();
+    let rb = reports.iter().find(|r| r.company_id == b.id).unwrap();
+    assert_eq!(ra.company_name, "Alfa");
+    let broken = ra.broken.as_ref().unwrap();
+    assert_eq!(broken.seq, 3);
+    assert!(broken.reason.contains("edited"), "{broken:?}");
+    let broken = rb.broken.as_ref().unwrap();
+    assert_eq!(broken.seq, 5);
+    assert!(broken.reason.contains("missing"), "{broken:?}");
+}
+
+#[tokio::test]
+async fn audit_chain_detects_edits_and_deletions() {
+    let (store, guard) = sqlite_store().await;
+    audit_chain_case(store, guard.url().to_owned()).await;
+    if let Some((store, guard)) = postgres_store("audit_chain_detects_edits_and_deletions").await {
+        audit_chain_case(store.clone(), guard.url().to_owned()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_audit_appends_on_two_stores() {
+    // Two stores on one database stand for two instances.
+    async fn case(url: String, first: Store) {
+        let second = Store::open(&url).await.unwrap();
+        let c = company(&first, "A").await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = if i % 2 == 0 { first.clone() } else { second.clone() };
+            let id = c.id.clone();
+            tasks.push(tokio::spawn(async move { store.append_audit(audit(&id, "x", "s")).await }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let reports = first.verify_audit().await.unwrap();
+        assert_eq!(reports[0].events, 41);
+        assert!(reports[0].broken.is_none());
+        second.close().await;
+    }
+    let (store, guard) = sqlite_store().await;
+    case(guard.url().to_owned(), store).await;
+    if let Some((store, guard)) = postgres_store("concurrent_audit_appends_on_two_stores").await {
+        case(guard.url().to_owned(), store.clone()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn users_and_keys() {
+    for_each_engine("users_and_keys", |store| async move {
+        let c = company(&store, "A").await;
+        let user = User {
+            id: new_id("usr"),
+            username: "ayse".into(),
+            role: Role::Accountant,
+            company_ids: vec![c.id.clone()],
+            created_at: now_ms(),
+        };
+        store.insert_user(user.clone(), "hash".into(), vec![audit(&c.id, "user.created", &user.id)]).await.unwrap();
+        let dup = User { id: new_id("usr"), ..user.clone() };
+        assert_eq!(store.insert_user(dup, "h".into(), vec![]).await.unwrap_err().code(), "username_taken");
+        let (found, hash) = store.find_user("ayse").await.unwrap().unwrap();
+        assert_eq!((found.role, hash.as_str(), found.company_ids.len()), (Role::Accountant, "hash", 1));
+        let key = ApiKey {
+            id: new_id("key"),
+            company_id: c.id.clone(),
+            name: "shop".into(),
+            prefix: "sk_live_abcdefgh".into(),
+            created_at: now_ms(),
+            revoked_at: None,
+        };
+        store.insert_api_key(key.clone(), "h".into(), audit(&c.id, "api_key.created", &key.id)).await.unwrap();
+        assert!(store.find_api_key("sk_live_abcdefgh").await.unwrap().is_some());
+        store.revoke_api_key(&c.id, &key.id, audit(&c.id, "api_key.revoked", &key.id)).await.unwrap();
+        let (k, _) = store.find_api_key("sk_live_abcdefgh").await.unwrap().unwrap();
+        assert!(k.revoked_at.is_some());
+        assert_eq!(store.revoke_api_key(&c.id, &key.id, audit(&c.id, "x", "y")).await, Err(StoreError::NotFound));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once() {
+    let (store, guard) = sqlite_store().await;
+    store.close().await;
+    let again = Store::open(guard.url()).await.unwrap();
+    again.ping().await.unwrap();
+    assert_eq!(again.engine(), Engine::Sqlite);
+}
