@@ -32,6 +32,9 @@ enum Command {
     /// API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(commands::admin::ApiKeyCommand),
+    /// Load benchmarks against the built-in simulator.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +46,6 @@ fn main() -> ExitCode {
         Command::Nkolay(command) => commands::nkolay::run(command),
         Command::Audit(command) => commands::admin::audit(command),
         Command::ApiKey(command) => commands::admin::api_key(command),
+        Command::Bench(command) => commands::bench::run(command),
     }
 }

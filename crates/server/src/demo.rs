@@ -40,6 +40,29 @@ fn service_error(e: impl std::fmt::Display) -> DemoError {
     DemoError::Service(e.to_string())
 }
 
+/// An active, default N Kolay POS definition for a simulator merchant: what the demo,
+/// the benchmarks and the black-box tests set up.
+pub fn simulator_pos(base_url: &str, merchant: &MerchantConfig) -> NewPos {
+    NewPos {
+        name: "N Kolay (simülatör)".into(),
+        provider: "nkolay".into(),
+        environment: Environment::Simulator,
+        base_url: base_url.to_owned(),
+        credentials: PosCredentials {
+            sx: Secret::new(merchant.sx.clone()),
+            sx_list: Secret::new(merchant.sx_list.clone()),
+            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
+            secret_key: Secret::new(merchant.secret_key.clone()),
+        },
+        auto_complete: merchant.auto_complete,
+        currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: true,
+    }
+}
+
 /// The installment table of a demo POS (what the simulator's merchant charges).
 fn demo_installments() -> Vec<InstallmentRow> {
     [
@@ -130,24 +153,7 @@ pub async fn run(
             None => service
                 .create_pos(
                     &company.id,
-                    NewPos {
-                        name: "N Kolay (simülatör)".into(),
-                        provider: "nkolay".into(),
-                        environment: Environment::Simulator,
-                        base_url: sim.base_url(),
-                        credentials: PosCredentials {
-                            sx: Secret::new(merchant.sx.clone()),
-                            sx_list: Secret::new(merchant.sx_list.clone()),
-                            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-                            secret_key: Secret::new(merchant.secret_key.clone()),
-                        },
-                        auto_complete: merchant.auto_complete,
-                        currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
-                        installments: demo_installments(),
-                        onboarding_state: OnboardingState::Active,
-                        documents: sanalpos_store::empty_checklist(),
-                        is_default: true,
-                    },
+                    simulator_pos(&sim.base_url(), merchant),
                     "demo",
                 )
                 .await

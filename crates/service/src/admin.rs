@@ -26,7 +26,13 @@ const KEY_RANDOM_LEN: usize = 32;
 /// Characters of the key stored in clear for lookup: the prefix and 8 random ones.
 const KEY_LOOKUP_LEN: usize = KEY_PREFIX.len() + 8;
 
-fn audit(company_id: &str, kind: &str, actor: &str, subject_id: &str, data: serde_json::Value) -> NewAudit {
+fn audit(
+    company_id: &str,
+    kind: &str,
+    actor: &str,
+    subject_id: &str,
+    data: serde_json::Value,
+) -> NewAudit {
     NewAudit {
         company_id: company_id.to_owned(),
         kind: kind.to_owned(),
@@ -43,15 +49,28 @@ pub(crate) async fn create_company(
 ) -> Result<Company, ServiceError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ServiceError::validation("name", "a company name is 1 to 200 characters"));
+        return Err(ServiceError::validation(
+            "name",
+            "a company name is 1 to 200 characters",
+        ));
     }
     let company = Company {
         id: new_id("cmp"),
         name: name.to_owned(),
         created_at: now_ms(),
     };
-    let event = audit(&company.id, "company.created", actor, &company.id, json!({ "name": name }));
-    service.inner.store.insert_company(company.clone(), event).await?;
+    let event = audit(
+        &company.id,
+        "company.created",
+        actor,
+        &company.id,
+        json!({ "name": name }),
+    );
+    service
+        .inner
+        .store
+        .insert_company(company.clone(), event)
+        .await?;
     Ok(company)
 }
 
@@ -60,13 +79,22 @@ fn check_pos_fields(pos: &PosRecord) -> Result<(), ServiceError> {
         return Err(ServiceError::validation("name", "a POS needs a name"));
     }
     if pos.provider != "nkolay" {
-        return Err(ServiceError::validation("provider", "the only provider is \"nkolay\""));
+        return Err(ServiceError::validation(
+            "provider",
+            "the only provider is \"nkolay\"",
+        ));
     }
     if !(pos.base_url.starts_with("http://") || pos.base_url.starts_with("https://")) {
-        return Err(ServiceError::validation("base_url", "an absolute http(s) URL"));
+        return Err(ServiceError::validation(
+            "base_url",
+            "an absolute http(s) URL",
+        ));
     }
     if pos.currencies.is_empty() {
-        return Err(ServiceError::validation("currencies", "at least one currency"));
+        return Err(ServiceError::validation(
+            "currencies",
+            "at least one currency",
+        ));
     }
     if !pos.installments.iter().any(|row| row.count == 1) {
         return Err(ServiceError::validation(
@@ -74,8 +102,15 @@ fn check_pos_fields(pos: &PosRecord) -> Result<(), ServiceError> {
             "the installment table must allow a single payment (count 1)",
         ));
     }
-    if pos.installments.iter().any(|row| row.count == 0 || row.count > 36) {
-        return Err(ServiceError::validation("installments", "installment counts are 1 to 36"));
+    if pos
+        .installments
+        .iter()
+        .any(|row| row.count == 0 || row.count > 36)
+    {
+        return Err(ServiceError::validation(
+            "installments",
+            "installment counts are 1 to 36",
+        ));
     }
     Ok(())
 }
@@ -226,7 +261,8 @@ pub(crate) async fn update_pos(
 }
 
 pub(crate) fn pos_view(service: &PaymentService, pos: &PosRecord) -> Result<PosView, ServiceError> {
-    let credentials = match StoredCredentials::decrypt(&service.inner.crypto, &pos.credentials_enc) {
+    let credentials = match StoredCredentials::decrypt(&service.inner.crypto, &pos.credentials_enc)
+    {
         Ok(c) => MaskedCredentials {
             sx: Secret::new(c.sx.clone()).masked(),
             sx_list: Secret::new(c.sx_list.clone()).masked(),
@@ -287,7 +323,10 @@ pub(crate) async fn create_api_key(
     service.inner.store.get_company(company_id).await?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ServiceError::validation("name", "a key name is 1 to 100 characters"));
+        return Err(ServiceError::validation(
+            "name",
+            "a key name is 1 to 100 characters",
+        ));
     }
     let secret = format!(
         "{KEY_PREFIX}{}",
@@ -337,7 +376,9 @@ pub(crate) async fn authenticate(
     let api_key = api_key.trim();
     if api_key.len() != KEY_PREFIX.len() + KEY_RANDOM_LEN
         || !api_key.starts_with(KEY_PREFIX)
-        || !api_key[KEY_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric())
+        || !api_key[KEY_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
     {
         return Ok(None);
     }
@@ -383,10 +424,16 @@ pub(crate) async fn create_user(
         ));
     }
     if password.chars().count() < 10 {
-        return Err(ServiceError::validation("password", "at least 10 characters"));
+        return Err(ServiceError::validation(
+            "password",
+            "at least 10 characters",
+        ));
     }
     if company_ids.is_empty() {
-        return Err(ServiceError::validation("company_ids", "at least one company"));
+        return Err(ServiceError::validation(
+            "company_ids",
+            "at least one company",
+        ));
     }
     for company_id in company_ids {
         service.inner.store.get_company(company_id).await?;
@@ -411,7 +458,11 @@ pub(crate) async fn create_user(
             )
         })
         .collect();
-    service.inner.store.insert_user(user.clone(), hash, events).await?;
+    service
+        .inner
+        .store
+        .insert_user(user.clone(), hash, events)
+        .await?;
     Ok(UserView::from(&user))
 }
 

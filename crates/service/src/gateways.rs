@@ -52,7 +52,10 @@ impl StoredCredentials {
         Ok(crypto.encrypt_credentials(&json)?)
     }
 
-    pub(crate) fn decrypt(crypto: &Crypto, stored: &str) -> Result<StoredCredentials, ServiceError> {
+    pub(crate) fn decrypt(
+        crypto: &Crypto,
+        stored: &str,
+    ) -> Result<StoredCredentials, ServiceError> {
         let json = crypto.decrypt_credentials(stored)?;
         serde_json::from_str(&json).map_err(|_| {
             ServiceError::Storage("stored credentials are not in the expected shape".into())
@@ -101,7 +104,11 @@ impl GatewayCache {
     }
 }
 
-fn build(crypto: &Crypto, pos: &PosRecord, timeout: Duration) -> Result<Arc<dyn Gateway>, ServiceError> {
+fn build(
+    crypto: &Crypto,
+    pos: &PosRecord,
+    timeout: Duration,
+) -> Result<Arc<dyn Gateway>, ServiceError> {
     match pos.provider.as_str() {
         "nkolay" => {
             let credentials = StoredCredentials::decrypt(crypto, &pos.credentials_enc)?;

@@ -21,8 +21,8 @@ use sanalpos_core::{ClientRef, Kurus, Message};
 use sanalpos_gateway::{Inquiry, InquiryRequest};
 use sanalpos_store::{
     new_id, now_ms, AttemptOutcome, AttemptRecord, AttemptState, FinishAttempt, NewAudit,
-    Operation, PaymentChange, PaymentRecord, PaymentStatus, RefundKind, RefundResult,
-    RefundStatus, StalePayment, StaleRefund,
+    Operation, PaymentChange, PaymentRecord, PaymentStatus, RefundKind, RefundResult, RefundStatus,
+    StalePayment, StaleRefund,
 };
 
 use crate::error::ServiceError;
@@ -38,7 +38,12 @@ pub const MAX_INQUIRIES: i64 = 20;
 const BATCH: u32 = 200;
 const ACTOR: &str = "janitor";
 
-fn inquiry_attempt(p: &PaymentRecord, outcome: AttemptOutcome, message: String, started: i64) -> AttemptRecord {
+fn inquiry_attempt(
+    p: &PaymentRecord,
+    outcome: AttemptOutcome,
+    message: String,
+    started: i64,
+) -> AttemptRecord {
     let now = now_ms();
     AttemptRecord {
         id: new_id("att"),
@@ -132,25 +137,45 @@ async fn resolve_payment(
             change.refunded_amount = Some(*reversed);
             change.bank_code = Some("00".into());
             change.clear_message = true;
-            (Verdict::Resolved, AttemptOutcome::Approved, "approved at the provider".to_owned())
+            (
+                Verdict::Resolved,
+                AttemptOutcome::Approved,
+                "approved at the provider".to_owned(),
+            )
         }
         Ok(Inquiry::Declined(decline)) => {
             change.status = PaymentStatus::Declined;
             change.bank_code = decline.bank_code.as_ref().map(|c| c.as_str().to_owned());
             change.message_tr = Some(decline.message.tr.clone());
             change.message_en = Some(decline.message.en.clone());
-            (Verdict::Resolved, AttemptOutcome::Declined, "declined at the provider".to_owned())
+            (
+                Verdict::Resolved,
+                AttemptOutcome::Declined,
+                "declined at the provider".to_owned(),
+            )
         }
         Ok(Inquiry::Pending) if three_d_over => {
             change.status = PaymentStatus::Expired;
             set_message(&mut change, expired_message());
-            (Verdict::Expired, AttemptOutcome::Pending, "3D never finished".to_owned())
+            (
+                Verdict::Expired,
+                AttemptOutcome::Pending,
+                "3D never finished".to_owned(),
+            )
         }
-        Ok(Inquiry::Pending) => (Verdict::Left, AttemptOutcome::Pending, "still pending at the provider".to_owned()),
+        Ok(Inquiry::Pending) => (
+            Verdict::Left,
+            AttemptOutcome::Pending,
+            "still pending at the provider".to_owned(),
+        ),
         Ok(Inquiry::NotFound) if p.status == PaymentStatus::Pending3ds => {
             change.status = PaymentStatus::Expired;
             set_message(&mut change, expired_message());
-            (Verdict::Expired, AttemptOutcome::Failed, "3D never started at the provider".to_owned())
+            (
+                Verdict::Expired,
+                AttemptOutcome::Failed,
+                "3D never started at the provider".to_owned(),
+            )
         }
         Ok(Inquiry::NotFound) if grace_over => {
             change.status = PaymentStatus::Failed;
@@ -161,10 +186,22 @@ async fn resolve_payment(
                     "The provider has no record of the payment; the card was not charged",
                 ),
             );
-            (Verdict::Resolved, AttemptOutcome::Failed, "unknown to the provider after the grace period".to_owned())
+            (
+                Verdict::Resolved,
+                AttemptOutcome::Failed,
+                "unknown to the provider after the grace period".to_owned(),
+            )
         }
-        Ok(Inquiry::NotFound) => (Verdict::Left, AttemptOutcome::Unknown, "not known to the provider yet".to_owned()),
-        Err(e) => (Verdict::Error, AttemptOutcome::Unknown, format!("inquiry failed: {e}")),
+        Ok(Inquiry::NotFound) => (
+            Verdict::Left,
+            AttemptOutcome::Unknown,
+            "not known to the provider yet".to_owned(),
+        ),
+        Err(e) => (
+            Verdict::Error,
+            AttemptOutcome::Unknown,
+            format!("inquiry failed: {e}"),
+        ),
     };
     let attempt = inquiry_attempt(p, outcome, note, started);
     match verdict {
@@ -263,7 +300,11 @@ async fn resolve_refund(
                 ..FinishAttempt::default()
             })
             .await?;
-        return Ok(if answer.is_err() { Verdict::Error } else { Verdict::Left });
+        return Ok(if answer.is_err() {
+            Verdict::Error
+        } else {
+            Verdict::Left
+        });
     };
     let result = RefundResult {
         refund_id: r.id.clone(),
@@ -322,7 +363,10 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
         if p.status != PaymentStatus::Pending3ds && item.last_call_at + over_ms > now {
             continue; // the call may still be running
         }
-        if !store.lease_payment(&p.id, &owner, lease_ms(service)).await? {
+        if !store
+            .lease_payment(&p.id, &owner, lease_ms(service))
+            .await?
+        {
             continue;
         }
         let verdict = resolve_payment(service, item, &owner).await?;
@@ -363,7 +407,11 @@ pub(crate) fn spawn(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let interval = service.inner.config.janitor_interval.max(Duration::from_millis(100));
+        let interval = service
+            .inner
+            .config
+            .janitor_interval
+            .max(Duration::from_millis(100));
         loop {
             if *shutdown.borrow() {
                 break;

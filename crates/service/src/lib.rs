@@ -30,11 +30,11 @@ use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
 pub use error::ServiceError;
+pub use janitor::MAX_INQUIRIES;
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
 };
-pub use janitor::MAX_INQUIRIES;
 pub use time::{business_date, istanbul_today};
 pub use types::*;
 

@@ -30,17 +30,26 @@ fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
     let number = CardNumber::parse(&input.number)
         .map_err(|_| ServiceError::validation("card.number", "not a valid card number"))?;
     let expiry = Expiry::parse(&input.expiry_month, &input.expiry_year).map_err(|_| {
-        ServiceError::validation("card.expiry_month", "expiry month 01-12 and year YY or YYYY")
+        ServiceError::validation(
+            "card.expiry_month",
+            "expiry month 01-12 and year YY or YYYY",
+        )
     })?;
     let today = crate::time::istanbul_today();
     if expiry.is_expired_at(today.year() as u16, today.month() as u8) {
-        return Err(ServiceError::validation("card.expiry_year", "the card has expired"));
+        return Err(ServiceError::validation(
+            "card.expiry_year",
+            "the card has expired",
+        ));
     }
     let cvv = Cvv::parse(&input.cvv)
         .map_err(|_| ServiceError::validation("card.cvv", "3 or 4 digits"))?;
     let holder = input.holder.trim();
     if holder.is_empty() || holder.chars().count() > 100 {
-        return Err(ServiceError::validation("card.holder", "the name on the card, 1 to 100 characters"));
+        return Err(ServiceError::validation(
+            "card.holder",
+            "the name on the card, 1 to 100 characters",
+        ));
     }
     Ok(ParsedCard {
         card: Card {
@@ -52,7 +61,11 @@ fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
     })
 }
 
-fn check_text(field: &'static str, value: &Option<String>, max: usize) -> Result<Option<String>, ServiceError> {
+fn check_text(
+    field: &'static str,
+    value: &Option<String>,
+    max: usize,
+) -> Result<Option<String>, ServiceError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) if v.chars().count() > max => Err(ServiceError::validation(
@@ -89,15 +102,17 @@ async fn choose_pos(
     let all = service.inner.store.list_pos(company_id).await?;
     let pos = match &request.pos_id {
         Some(pos_id) => {
-            let pos = all
-                .into_iter()
-                .find(|p| &p.id == pos_id)
-                .ok_or_else(|| ServiceError::validation("pos_id", "no such POS for this company"))?;
+            let pos = all.into_iter().find(|p| &p.id == pos_id).ok_or_else(|| {
+                ServiceError::validation("pos_id", "no such POS for this company")
+            })?;
             if pos.onboarding_state != sanalpos_store::OnboardingState::Active {
                 return Err(ServiceError::NoActivePos);
             }
             if !pos.currencies.contains(&request.currency) {
-                return Err(ServiceError::validation("currency", "this POS does not take the currency"));
+                return Err(ServiceError::validation(
+                    "currency",
+                    "this POS does not take the currency",
+                ));
             }
             pos
         }
@@ -108,7 +123,11 @@ async fn choose_pos(
             .cloned()
             .ok_or(ServiceError::NoActivePos)?,
     };
-    if !pos.installments.iter().any(|row| row.count == request.installments) {
+    if !pos
+        .installments
+        .iter()
+        .any(|row| row.count == request.installments)
+    {
         return Err(ServiceError::validation(
             "installments",
             "the POS's installment table does not offer this count",
@@ -224,7 +243,10 @@ pub(crate) async fn create_payment(
         return Err(ServiceError::validation("amount", "must be more than zero"));
     }
     if request.installments == 0 {
-        return Err(ServiceError::validation("installments", "1 for a single payment"));
+        return Err(ServiceError::validation(
+            "installments",
+            "1 for a single payment",
+        ));
     }
     let parsed = parse_card(&request.card)?;
     let return_url = if request.three_d {
@@ -433,7 +455,11 @@ pub(crate) async fn list_payments(
         after,
         limit: limit + 1,
     };
-    let mut rows = service.inner.store.list_payments(company_id, &query).await?;
+    let mut rows = service
+        .inner
+        .store
+        .list_payments(company_id, &query)
+        .await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|p| encode_cursor(p.created_at, &p.id))
@@ -453,7 +479,10 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let c = encode_cursor(1_700_000_000_123, "pay_abc");
-        assert_eq!(decode_cursor(&c), Some((1_700_000_000_123, "pay_abc".into())));
+        assert_eq!(
+            decode_cursor(&c),
+            Some((1_700_000_000_123, "pay_abc".into()))
+        );
         assert_eq!(decode_cursor("!!"), None);
     }
 

@@ -179,7 +179,11 @@ async fn run(
     amount: Kurus,
 ) -> Result<PaymentView, ServiceError> {
     let p = &prepared.payment;
-    let pos = service.inner.store.get_pos(&p.company_id, &p.pos_id).await?;
+    let pos = service
+        .inner
+        .store
+        .get_pos(&p.company_id, &p.pos_id)
+        .await?;
     let gateway = gateway_for(service, &pos)?;
     let refund = refund_record(p, kind, amount);
     let operation = match kind {

@@ -4,7 +4,9 @@
 
 use sanalpos_core::{ClientRef, ProviderRef};
 use sanalpos_gateway::{ExpectedSale, Outcome, Postback};
-use sanalpos_store::{now_ms, AttemptOutcome, AttemptResult, FinishAttempt, Operation, PaymentStatus};
+use sanalpos_store::{
+    now_ms, AttemptOutcome, AttemptResult, FinishAttempt, Operation, PaymentStatus,
+};
 
 use crate::error::ServiceError;
 use crate::outcome::sale_finish;
@@ -37,7 +39,10 @@ fn redirect_to(return_url: &str, payment_id: &str, status: PaymentStatus) -> Str
         None => (return_url, None),
     };
     let sep = if base.contains('?') { '&' } else { '?' };
-    let mut url = format!("{base}{sep}payment_id={payment_id}&status={}", status.as_str());
+    let mut url = format!(
+        "{base}{sep}payment_id={payment_id}&status={}",
+        status.as_str()
+    );
     if let Some(f) = fragment {
         url.push('#');
         url.push_str(f);
@@ -157,7 +162,11 @@ mod tests {
             "https://s.example/r?payment_id=pay_1&status=approved"
         );
         assert_eq!(
-            redirect_to("https://s.example/r?o=5#top", "pay_1", PaymentStatus::Declined),
+            redirect_to(
+                "https://s.example/r?o=5#top",
+                "pay_1",
+                PaymentStatus::Declined
+            ),
             "https://s.example/r?o=5&payment_id=pay_1&status=declined#top"
         );
     }

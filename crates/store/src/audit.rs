@@ -63,7 +63,7 @@ pub fn audit_hash(
 /// transaction, see `Db::write`).
 pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result<(), StoreError> {
     if crate::db::is_postgres(conn) {
-        sqlx::query("SELECT id FROM companies WHERE id = $1 FOR UPDATE")
+        sqlx::query("SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE")
             .bind(&event.company_id)
             .fetch_optional(&mut *conn)
             .await?;
@@ -132,9 +132,7 @@ impl Store {
     /// Appends one audit event in a transaction of its own (for events that record no
     /// other change, such as a login).
     pub async fn append_audit(&self, event: NewAudit) -> Result<(), StoreError> {
-        self.db
-            .write(event, |c, e| Box::pin(append(c, e)))
-            .await
+        self.db.write(event, |c, e| Box::pin(append(c, e))).await
     }
 
     /// A company's events, newest first.

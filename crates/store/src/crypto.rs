@@ -163,7 +163,9 @@ impl Crypto {
             .decode(stored)
             .map_err(|_| StoreError::Crypto("stored credentials are not base64".into()))?;
         if bytes.len() < 12 + 16 {
-            return Err(StoreError::Crypto("stored credentials are too short".into()));
+            return Err(StoreError::Crypto(
+                "stored credentials are too short".into(),
+            ));
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let plain = Zeroizing::new(
@@ -252,7 +254,10 @@ mod tests {
         let (second, source) = Crypto::load_file(dir.path()).unwrap();
         assert_eq!(source, KeySource::File);
         let card = CardNumber::parse("4546711234567894").unwrap();
-        assert_eq!(first.card_fingerprint(&card), second.card_fingerprint(&card));
+        assert_eq!(
+            first.card_fingerprint(&card),
+            second.card_fingerprint(&card)
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

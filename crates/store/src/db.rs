@@ -387,15 +387,21 @@ async fn apply(engine: Engine, conn: &mut AnyConnection) -> Result<(), StoreErro
                 .await
                 .map_err(|e| StoreError::Migration(format!("{}: {e}", migration.name)))?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(migration.version)
-            .bind(migration.name)
-            .bind(crate::now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(m)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(crate::now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(m)?;
         tx.commit().await.map_err(m)?;
-        info!(version = migration.version, name = migration.name, "migration applied");
+        info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
     }
     Ok(())
 }
@@ -432,15 +438,22 @@ mod tests {
 
     #[test]
     fn statements_split_on_line_ends() {
-        let parts = split_statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i\n ON a (x);\n");
+        let parts =
+            split_statements("-- c\nCREATE TABLE a (x TEXT);\n\nCREATE INDEX i\n ON a (x);\n");
         assert_eq!(parts.len(), 2);
         assert!(parts[1].starts_with("CREATE INDEX"));
     }
 
     #[test]
     fn engines_from_urls() {
-        assert_eq!(Engine::from_url("sqlite:///x?mode=rwc").ok(), Some(Engine::Sqlite));
-        assert_eq!(Engine::from_url("postgres://a@b/c").ok(), Some(Engine::Postgres));
+        assert_eq!(
+            Engine::from_url("sqlite:///x?mode=rwc").ok(),
+            Some(Engine::Sqlite)
+        );
+        assert_eq!(
+            Engine::from_url("postgres://a@b/c").ok(),
+            Some(Engine::Postgres)
+        );
         assert!(Engine::from_url("mysql://x").is_err());
     }
 }

@@ -26,10 +26,7 @@ struct Begin {
     now: i64,
 }
 
-async fn begin(
-    conn: &mut sqlx::AnyConnection,
-    b: &Begin,
-) -> Result<IdempotencyBegin, StoreError> {
+async fn begin(conn: &mut sqlx::AnyConnection, b: &Begin) -> Result<IdempotencyBegin, StoreError> {
     let lock_ms = IDEMPOTENCY_LOCK.as_millis() as i64;
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, state, response_status, response_body, \
@@ -168,7 +165,12 @@ impl Store {
 
     /// Takes (or renews) the named job lease for `ttl` if it is free, expired or already
     /// ours; `true` when we hold it.
-    pub async fn try_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let now = crate::now_ms();
         let args = (
             name.to_owned(),

@@ -3,9 +3,12 @@
 //! [`Store`] opens either engine from a URL (`sqlite://<path>?mode=rwc` or
 //! `postgres://…`), applies the embedded migrations, and offers the operations the
 //! payment service needs: each is one short transaction, written once with engine-neutral
-//! SQL. On SQLite, writes are group-committed by a single writer so durability (`synchronous=FULL`) does not cost one fsync per payment; on
-//! PostgreSQL any number of instances share the database, and uniqueness constraints plus
-//! row leases keep them from stepping on each other.
+//! SQL. On SQLite (WAL, `synchronous=FULL`), one writer task group-commits every write
+//! waiting in its queue in one `BEGIN IMMEDIATE` transaction, so durability costs one
+//! fsync per group rather than per payment, and there are no `SQLITE_BUSY` lock
+//! upgrades; reads use their own pool. On PostgreSQL any number of instances share the
+//! database: each write is its own transaction, and uniqueness constraints, row locks
+//! and payment leases keep instances from stepping on each other.
 //!
 //! Also here: [`Crypto`] (master key, AES-256-GCM credentials, card fingerprints), the
 //! per-company hash-chained audit log ([`Store::verify_audit`]), idempotency-key storage
@@ -19,10 +22,12 @@ mod crypto;
 mod db;
 mod error;
 mod idempotency;
+mod kinds;
 mod model;
 mod org;
 mod payments;
 mod pos;
+mod recovery;
 mod refunds;
 mod rows;
 #[cfg(feature = "testing")]
@@ -37,9 +42,10 @@ pub use audit::{audit_hash, GENESIS_HASH};
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;
 pub use error::StoreError;
-pub use model::*;
 pub use idempotency::{IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
-pub use payments::{FinishAttempt, PaymentChange, PosHealth, StalePayment, StaleRefund};
+pub use model::*;
+pub use payments::{FinishAttempt, PaymentChange, PosHealth};
+pub use recovery::{StalePayment, StaleRefund};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]

@@ -122,7 +122,11 @@ async fn revoke_key(conn: &mut AnyConnection, r: &Revoke) -> Result<(), StoreErr
 
 impl Store {
     /// Adds a company and its `company.created` audit event.
-    pub async fn insert_company(&self, company: Company, audit: NewAudit) -> Result<(), StoreError> {
+    pub async fn insert_company(
+        &self,
+        company: Company,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
         self.db
             .write((company, audit), |c, d| Box::pin(insert_company(c, d)))
             .await
@@ -158,9 +162,7 @@ impl Store {
             password_hash,
             audit,
         };
-        self.db
-            .write(new, |c, d| Box::pin(insert_user(c, d)))
-            .await
+        self.db.write(new, |c, d| Box::pin(insert_user(c, d))).await
     }
 
     /// A user and their password hash, by username (for login). Disabled users are

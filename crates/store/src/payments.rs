@@ -155,26 +155,6 @@ pub struct PosHealth {
     pub error: Option<String>,
 }
 
-/// A payment the janitor may have to resolve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StalePayment {
-    /// The payment.
-    pub payment: PaymentRecord,
-    /// When its last provider call (other than inquiries) started, Unix ms.
-    pub last_call_at: i64,
-    /// How many inquiries were made for it.
-    pub inquiries: i64,
-}
-
-/// A cancel/refund the janitor may have to resolve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaleRefund {
-    /// The refund.
-    pub refund: crate::model::RefundRecord,
-    /// Its payment.
-    pub payment: PaymentRecord,
-}
-
 async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO attempts (id, payment_id, company_id, operation, client_ref, state, outcome, bank_code, \
@@ -343,17 +323,22 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     if let Some(refund) = &f.refund {
         crate::refunds::apply_refund_result(conn, refund, now).await?;
     }
-    for audit in &f.audit {
-        append(conn, audit).await?;
-    }
+    // The audit append goes last: on PostgreSQL it locks the company's chain until
+    // commit, so the less that follows it, the less concurrent payments wait.
     if let Some(health) = &f.pos_health {
         match &health.error {
             None => {
-                sqlx::query("UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(&health.pos_id)
-                    .execute(&mut *conn)
-                    .await?;
+                // At most once a second, so concurrent payments of one POS do not
+                // queue on its row.
+                sqlx::query(
+                    "UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2 \
+                     AND (last_success_at IS NULL OR last_success_at < $3)",
+                )
+                .bind(now)
+                .bind(&health.pos_id)
+                .bind(now - 1_000)
+                .execute(&mut *conn)
+                .await?;
             }
             Some(error) => {
                 sqlx::query("UPDATE pos_definitions SET last_error = $1 WHERE id = $2")
@@ -363,6 +348,9 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
                     .await?;
             }
         }
+    }
+    for audit in &f.audit {
+        append(conn, audit).await?;
     }
     Ok(true)
 }
@@ -396,7 +384,11 @@ impl Store {
     }
 
     /// One payment of a company.
-    pub async fn get_payment(&self, company_id: &str, id: &str) -> Result<PaymentRecord, StoreError> {
+    pub async fn get_payment(
+        &self,
+        company_id: &str,
+        id: &str,
+    ) -> Result<PaymentRecord, StoreError> {
         let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND company_id = $2")
             .bind(id)
             .bind(company_id)
@@ -440,7 +432,11 @@ impl Store {
             push(&mut sql, " AND created_at < ?", Arg::Int(to));
         }
         if let Some(status) = query.status {
-            push(&mut sql, " AND status = ?", Arg::Text(status.as_str().to_owned()));
+            push(
+                &mut sql,
+                " AND status = ?",
+                Arg::Text(status.as_str().to_owned()),
+            );
         }
         for (column, value) in [
             ("pos_id", &query.pos_id),
@@ -448,7 +444,11 @@ impl Store {
             ("customer_ref", &query.customer_ref),
         ] {
             if let Some(value) = value {
-                push(&mut sql, &format!(" AND {column} = ?"), Arg::Text(value.clone()));
+                push(
+                    &mut sql,
+                    &format!(" AND {column} = ?"),
+                    Arg::Text(value.clone()),
+                );
             }
         }
         if let Some((created_at, id)) = &query.after {
@@ -456,7 +456,11 @@ impl Store {
             push(&mut sql, " OR (created_at = ?", Arg::Int(*created_at));
             push(&mut sql, " AND id < ?))", Arg::Text(id.clone()));
         }
-        push(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT ?", Arg::Int(i64::from(query.limit.max(1))));
+        push(
+            &mut sql,
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            Arg::Int(i64::from(query.limit.max(1))),
+        );
         let mut q = sqlx::query(&sql).bind(company_id);
         for arg in args {
             q = match arg {
@@ -476,113 +480,5 @@ impl Store {
                 .fetch_all(&self.db.read)
                 .await?;
         rows.iter().map(attempt_from).collect()
-    }
-
-    /// Payments the janitor may have to look at: `processing`/`unknown` last touched
-    /// before `busy_before`, and `pending_3ds` created before `three_d_before`; not
-    /// marked for review, not leased. Oldest first.
-    pub async fn stale_payments(
-        &self,
-        busy_before: i64,
-        three_d_before: i64,
-        now: i64,
-        limit: u32,
-    ) -> Result<Vec<StalePayment>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT p.*, \
-             (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
-             (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
-             FROM payments p WHERE p.review_reason IS NULL \
-             AND ((p.status IN ($3, $4) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
-             AND (p.lease_until IS NULL OR p.lease_until < $8) \
-             ORDER BY p.updated_at LIMIT $9",
-        )
-        .bind(Operation::Inquiry.as_str())
-        .bind(Operation::Inquiry.as_str())
-        .bind(PaymentStatus::Processing.as_str())
-        .bind(PaymentStatus::Unknown.as_str())
-        .bind(busy_before)
-        .bind(PaymentStatus::Pending3ds.as_str())
-        .bind(three_d_before)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.read)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StalePayment {
-                    payment: payment_from(row)?,
-                    last_call_at: int(row, "last_call_at")?,
-                    inquiries: int(row, "inquiries")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Takes a payment for `ttl_ms` if no one else holds it; `true` when taken.
-    pub async fn lease_payment(&self, id: &str, owner: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let args = (id.to_owned(), owner.to_owned(), ttl_ms);
-        self.db
-            .write(args, |c, (id, owner, ttl)| {
-                Box::pin(async move {
-                    let now = crate::now_ms();
-                    let done = sqlx::query(
-                        "UPDATE payments SET lease_owner = $1, lease_until = $2 \
-                         WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4 OR lease_owner = $5)",
-                    )
-                    .bind(owner)
-                    .bind(now + ttl)
-                    .bind(id)
-                    .bind(now)
-                    .bind(owner)
-                    .execute(&mut *c)
-                    .await?;
-                    Ok(done.rows_affected() > 0)
-                })
-            })
-            .await
-    }
-
-    /// Gives a payment lease back.
-    pub async fn release_payment(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        let args = (id.to_owned(), owner.to_owned());
-        self.db
-            .write(args, |c, (id, owner)| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-                    )
-                    .bind(id)
-                    .bind(owner)
-                    .execute(&mut *c)
-                    .await?;
-                    Ok(())
-                })
-            })
-            .await
-    }
-
-    /// Marks a payment for a person to review (the janitor gave up), with an audit event.
-    pub async fn set_review_reason(
-        &self,
-        payment_id: &str,
-        reason: &str,
-        audit: NewAudit,
-    ) -> Result<(), StoreError> {
-        let args = (payment_id.to_owned(), reason.to_owned(), audit);
-        self.db
-            .write(args, |c, (id, reason, audit)| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
-                    )
-                    .bind(reason)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-                    append(c, audit).await
-                })
-            })
-            .await
     }
 }

@@ -146,7 +146,11 @@ impl Store {
 
     /// Replaces a POS definition's editable fields. `pos.version` must be the version
     /// read (optimistic lock); the stored version is bumped and the new record returned.
-    pub async fn update_pos(&self, pos: PosRecord, audit: NewAudit) -> Result<PosRecord, StoreError> {
+    pub async fn update_pos(
+        &self,
+        pos: PosRecord,
+        audit: NewAudit,
+    ) -> Result<PosRecord, StoreError> {
         self.db
             .write((pos, audit), |c, d| Box::pin(update_pos(c, d)))
             .await

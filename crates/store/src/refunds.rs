@@ -10,7 +10,8 @@ use sanalpos_core::Kurus;
 use crate::model::{
     AttemptRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
 };
-use crate::payments::{insert_attempt_in, payment_from, StaleRefund};
+use crate::payments::{insert_attempt_in, payment_from};
+use crate::recovery::StaleRefund;
 use crate::rows::{int, money, opt_text, parsed, text};
 use crate::{Store, StoreError};
 
@@ -52,7 +53,7 @@ async fn begin_refund(
     (refund, attempt): &(RefundRecord, AttemptRecord),
 ) -> Result<Kurus, StoreError> {
     let lock = if crate::db::is_postgres(conn) {
-        " FOR UPDATE"
+        " FOR NO KEY UPDATE"
     } else {
         ""
     };
@@ -134,6 +135,22 @@ pub(crate) async fn apply_refund_result(
     r: &RefundResult,
     now: i64,
 ) -> Result<(), StoreError> {
+    let payment_id: String = sqlx::query_scalar("SELECT payment_id FROM refunds WHERE id = $1")
+        .bind(&r.refund_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    // Lock the payment first (PostgreSQL), so two refunds finishing together sum each
+    // other's results instead of overwriting them.
+    let lock = if crate::db::is_postgres(conn) {
+        " FOR NO KEY UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(&format!("SELECT * FROM payments WHERE id = $1{lock}"))
+        .bind(&payment_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let payment = payment_from(&row)?;
     sqlx::query(
         "UPDATE refunds SET status = $1, provider_ref = COALESCE($2, provider_ref), bank_code = $3, \
          message_tr = $4, message_en = $5, updated_at = $6 WHERE id = $7",
@@ -147,10 +164,6 @@ pub(crate) async fn apply_refund_result(
     .bind(&r.refund_id)
     .execute(&mut *conn)
     .await?;
-    let payment_id: String = sqlx::query_scalar("SELECT payment_id FROM refunds WHERE id = $1")
-        .bind(&r.refund_id)
-        .fetch_one(&mut *conn)
-        .await?;
     let (approved, cancelled): (i64, i64) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN kind = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
@@ -161,11 +174,6 @@ pub(crate) async fn apply_refund_result(
     .bind(RefundStatus::Approved.as_str())
     .fetch_one(&mut *conn)
     .await?;
-    let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
-        .bind(&payment_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let payment = payment_from(&row)?;
     let captured = payment.amount.minor();
     let status = if cancelled > 0 {
         PaymentStatus::Cancelled
@@ -176,13 +184,15 @@ pub(crate) async fn apply_refund_result(
     } else {
         payment.status
     };
-    sqlx::query("UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4")
-        .bind(approved)
-        .bind(status.as_str())
-        .bind(now)
-        .bind(&payment_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(approved)
+    .bind(status.as_str())
+    .bind(now)
+    .bind(&payment_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -203,15 +213,20 @@ impl Store {
 
     /// A payment's cancels and refunds, oldest first.
     pub async fn list_refunds(&self, payment_id: &str) -> Result<Vec<RefundRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")
-            .bind(payment_id)
-            .fetch_all(&self.db.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")
+                .bind(payment_id)
+                .fetch_all(&self.db.read)
+                .await?;
         rows.iter().map(refund_from).collect()
     }
 
     /// Cancels/refunds still pending or unknown, last touched before `before`.
-    pub async fn stale_refunds(&self, before: i64, limit: u32) -> Result<Vec<StaleRefund>, StoreError> {
+    pub async fn stale_refunds(
+        &self,
+        before: i64,
+        limit: u32,
+    ) -> Result<Vec<StaleRefund>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM refunds WHERE status IN ($1, $2) AND updated_at < $3 ORDER BY updated_at LIMIT $4",
         )
@@ -224,7 +239,9 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let refund = refund_from(row)?;
-            let payment = self.get_payment(&refund.company_id, &refund.payment_id).await?;
+            let payment = self
+                .get_payment(&refund.company_id, &refund.payment_id)
+                .await?;
             out.push(StaleRefund { refund, payment });
         }
         Ok(out)

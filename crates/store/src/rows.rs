@@ -45,7 +45,9 @@ pub(crate) fn money(row: &AnyRow, col: &str) -> Result<Kurus, StoreError> {
 
 pub(crate) fn opt_money(row: &AnyRow, col: &str) -> Result<Option<Kurus>, StoreError> {
     opt_int(row, col)?
-        .map(|v| Kurus::from_minor(v).ok_or_else(|| StoreError::corrupt(format!("{col}: negative"))))
+        .map(|v| {
+            Kurus::from_minor(v).ok_or_else(|| StoreError::corrupt(format!("{col}: negative")))
+        })
         .transpose()
 }
 
@@ -73,7 +75,10 @@ pub(crate) fn opt_parsed<T>(
         .transpose()
 }
 
-pub(crate) fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    col: &str,
+) -> Result<T, StoreError> {
     let t = text(row, col)?;
     serde_json::from_str(&t).map_err(|e| StoreError::corrupt(format!("{col}: {e}")))
 }

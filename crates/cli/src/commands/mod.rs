@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod bench;
 pub mod nkolay;
 pub mod serve;
 pub mod sim;

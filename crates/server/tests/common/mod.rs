@@ -6,11 +6,8 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sanalpos_core::Secret;
 use sanalpos_server::{Application, Config};
-use sanalpos_service::{
-    Environment, InstallmentRow, NewPos, OnboardingState, PaymentService, PosCredentials,
-};
+use sanalpos_service::PaymentService;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
 use sanalpos_store::testing::{postgres_store, sqlite_store, TestGuard};
 use serde_json::{json, Value};
@@ -42,34 +39,6 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     _tmp: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-fn installments() -> Vec<InstallmentRow> {
-    [
-        (1, 179, 0, 1),
-        (2, 249, 150, 30),
-        (3, 299, 250, 30),
-        (6, 399, 450, 30),
-    ]
-    .into_iter()
-    .map(
-        |(count, commission_bp, surcharge_bp, value_days)| InstallmentRow {
-            count,
-            commission_bp,
-            surcharge_bp,
-            value_days,
-        },
-    )
-    .collect()
-}
-
-pub fn credentials(m: &MerchantConfig) -> PosCredentials {
-    PosCredentials {
-        sx: Secret::new(m.sx.clone()),
-        sx_list: Secret::new(m.sx_list.clone()),
-        sx_cancel: Secret::new(m.sx_cancel.clone()),
-        secret_key: Secret::new(m.secret_key.clone()),
-    }
 }
 
 impl TestApp {
@@ -127,24 +96,10 @@ impl TestApp {
                 .create_company(&format!("Şirket {i}"), "test")
                 .await
                 .unwrap();
+            let mut new_pos = sanalpos_server::demo::simulator_pos(&sim.base_url(), merchant);
+            new_pos.currencies = vec![sanalpos_core::Currency::Try];
             let pos = service
-                .create_pos(
-                    &company.id,
-                    NewPos {
-                        name: "N Kolay".into(),
-                        provider: "nkolay".into(),
-                        environment: Environment::Simulator,
-                        base_url: sim.base_url(),
-                        credentials: credentials(merchant),
-                        auto_complete: true,
-                        currencies: vec![sanalpos_core::Currency::Try],
-                        installments: installments(),
-                        onboarding_state: OnboardingState::Active,
-                        documents: sanalpos_store::empty_checklist(),
-                        is_default: true,
-                    },
-                    "test",
-                )
+                .create_pos(&company.id, new_pos, "test")
                 .await
                 .unwrap();
             let (_, api_key) = service

@@ -65,8 +65,18 @@ pub fn new_pos(sim: &SimHandle, m: &MerchantConfig) -> NewPos {
         auto_complete: m.auto_complete,
         currencies: vec![Currency::Try],
         installments: vec![
-            InstallmentRow { count: 1, commission_bp: 179, surcharge_bp: 0, value_days: 1 },
-            InstallmentRow { count: 3, commission_bp: 349, surcharge_bp: 0, value_days: 1 },
+            InstallmentRow {
+                count: 1,
+                commission_bp: 179,
+                surcharge_bp: 0,
+                value_days: 1,
+            },
+            InstallmentRow {
+                count: 3,
+                commission_bp: 349,
+                surcharge_bp: 0,
+                value_days: 1,
+            },
         ],
         onboarding_state: OnboardingState::Active,
         documents: Vec::new(),
@@ -83,9 +93,22 @@ pub async fn world_on(store: Store, name: &str) -> World {
 pub async fn world_with(service: PaymentService, name: &str, merchant: MerchantConfig) -> World {
     let sim = start_sim(&merchant).await;
     let company = service.create_company(name, "test").await.unwrap();
-    let pos = service.create_pos(&company.id, new_pos(&sim, &merchant), "test").await.unwrap();
-    let actor = Actor { company_id: company.id.clone(), name: "api:test".into() };
-    World { service, sim, merchant, company, pos, actor }
+    let pos = service
+        .create_pos(&company.id, new_pos(&sim, &merchant), "test")
+        .await
+        .unwrap();
+    let actor = Actor {
+        company_id: company.id.clone(),
+        name: "api:test".into(),
+    };
+    World {
+        service,
+        sim,
+        merchant,
+        company,
+        pos,
+        actor,
+    }
 }
 
 pub fn tl(text: &str) -> Kurus {
@@ -121,7 +144,10 @@ pub fn payment(number: &str, amount: &str) -> CreatePayment {
 
 impl World {
     pub async fn pay(&self, number: &str, amount: &str) -> PaymentView {
-        self.service.create_payment(&self.actor, payment(number, amount)).await.unwrap()
+        self.service
+            .create_payment(&self.actor, payment(number, amount))
+            .await
+            .unwrap()
     }
 
     pub fn ledger(&self) -> Vec<Transaction> {
@@ -130,7 +156,11 @@ impl World {
 
     /// The simulator's sale rows for a payment (by our sale reference).
     pub async fn sale_rows(&self, payment_id: &str) -> Vec<Transaction> {
-        let detail = self.service.get_payment(&self.company.id, payment_id).await.unwrap();
+        let detail = self
+            .service
+            .get_payment(&self.company.id, payment_id)
+            .await
+            .unwrap();
         let client_ref = detail.attempts[0].client_ref.clone();
         self.ledger()
             .into_iter()
@@ -172,7 +202,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 pub fn parse_form(html: &str) -> HtmlForm {
     let start = html.find("<form").expect("page has a form");
-    let end = html[start..].find("</form>").map_or(html.len(), |e| e + start);
+    let end = html[start..]
+        .find("</form>")
+        .map_or(html.len(), |e| e + start);
     let form = &html[start..end];
     let open_end = form.find('>').unwrap();
     let action = attr(&form[..open_end], "action").expect("form has an action");
@@ -190,15 +222,29 @@ pub fn parse_form(html: &str) -> HtmlForm {
 }
 
 pub async fn post_form(action: &str, fields: &[(String, String)]) -> String {
-    let response = reqwest::Client::new().post(action).form(fields).send().await.unwrap();
-    assert!(response.status().is_success(), "{action}: {}", response.status());
+    let response = reqwest::Client::new()
+        .post(action)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{action}: {}",
+        response.status()
+    );
     response.text().await.unwrap()
 }
 
 /// Runs a browser through 3D: our page, the bank's page (entering `code`, or pressing
 /// cancel with `None`); returns the token and the body the browser would post back to us.
 pub async fn browse_3d(world: &World, view: &PaymentView, code: Option<&str>) -> (String, Vec<u8>) {
-    let redirect = view.next_action.as_ref().expect("3D next action").redirect_url.clone();
+    let redirect = view
+        .next_action
+        .as_ref()
+        .expect("3D next action")
+        .redirect_url
+        .clone();
     let token = redirect.rsplit('/').next().unwrap().to_owned();
     let html = world.service.three_d_page(&token).await.unwrap();
     let form = parse_form(&html);
@@ -224,7 +270,13 @@ pub async fn browse_3d(world: &World, view: &PaymentView, code: Option<&str>) ->
     };
     let result_page = post_form(&action, &fields).await;
     let back = parse_form(&result_page);
-    assert!(back.action.ends_with(&format!("/3d/{token}/return")), "{}", back.action);
-    let body = serde_urlencoded::to_string(&back.fields).unwrap().into_bytes();
+    assert!(
+        back.action.ends_with(&format!("/3d/{token}/return")),
+        "{}",
+        back.action
+    );
+    let body = serde_urlencoded::to_string(&back.fields)
+        .unwrap()
+        .into_bytes();
     (token, body)
 }

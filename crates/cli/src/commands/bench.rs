@@ -1,0 +1,308 @@
+//! `sanalpos bench payments`: drives the real service (HTTP, database, provider client)
+//! against the simulator on loopback and prints approved sales per second and latency
+//! percentiles, on SQLite or PostgreSQL.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Secret};
+use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
+use sanalpos_gateway::{Card, Gateway, Outcome, SaleRequest};
+use sanalpos_server::{Application, Config};
+use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
+
+/// `sanalpos bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Non-3D sales through the HTTP API, against the built-in simulator.
+    Payments(PaymentsArgs),
+}
+
+/// Options of `bench payments`.
+#[derive(Debug, Args)]
+pub struct PaymentsArgs {
+    /// `postgres` for a fresh PostgreSQL database (see --postgres-url), else SQLite in a
+    /// temporary directory.
+    #[arg(long, default_value = "sqlite")]
+    engine: String,
+    /// Admin URL of the PostgreSQL server; the bench creates and drops its own database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent callers in the throughput phase.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Requests per second in the fixed-rate phase.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+}
+
+/// Runs a bench command.
+pub fn run(command: BenchCommand) -> ExitCode {
+    let BenchCommand::Payments(args) = command;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(payments(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Target {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Target {
+    /// One payment; its latency when approved.
+    async fn pay(&self, n: u64) -> Option<Duration> {
+        let body = format!(
+            r#"{{"amount":"{}.{:02}","currency":"TRY","installments":1,"card":{{"number":"4546711234567894","expiry_month":"12","expiry_year":"2030","cvv":"000","holder":"Yük Testi"}}}}"#,
+            10 + n % 900,
+            n % 100
+        );
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.key)
+            .header("Idempotency-Key", format!("bench-{n}"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .ok()?;
+        let ok = response.status().as_u16() == 201;
+        let text = response.text().await.ok()?;
+        (ok && text.contains("\"status\":\"approved\"")).then(|| started.elapsed())
+    }
+}
+
+fn report(name: &str, latencies: &mut [Duration], elapsed: Duration, attempted: u64) {
+    latencies.sort_unstable();
+    println!(
+        "{name:<34} {:>8.0} approved/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} of {attempted} approved in {:.1} s)",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(latencies, 0.50)),
+        ms(percentile(latencies, 0.99)),
+        latencies.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+async fn payments(args: PaymentsArgs) -> Result<(), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let merchant = MerchantConfig::generate();
+    let sim = spawn(
+        SimConfig {
+            merchants: vec![merchant.clone()],
+            ..SimConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+
+    let (database_url, _pg_guard) = match args.engine.as_str() {
+        "sqlite" => (String::new(), None),
+        "postgres" => {
+            std::env::set_var("SANALPOS_TEST_DATABASE_URL", &args.postgres_url);
+            let (store, guard) = sanalpos_store::testing::postgres_store("bench")
+                .await
+                .ok_or("PostgreSQL unreachable")?;
+            store.close().await;
+            (guard.url().to_owned(), Some(guard))
+        }
+        other => return Err(format!("unknown engine {other:?}: sqlite or postgres")),
+    };
+    let app = Application::build(Config {
+        listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        data_dir: dir.path().to_owned(),
+        database_url,
+        ..Config::default()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let service = app.service().clone();
+    let company = service
+        .create_company("Yük Testi A.Ş.", "bench")
+        .await
+        .map_err(|e| e.to_string())?;
+    service
+        .create_pos(
+            &company.id,
+            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            "bench",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let (_, key) = service
+        .create_api_key(&company.id, "bench", "bench")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/api/v1/payments", app.base_url());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let target = Arc::new(Target {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency.max(64))
+            .build()
+            .map_err(|e| e.to_string())?,
+        url,
+        key,
+    });
+    println!(
+        "engine {}; simulator, service and load generator in one process on {} cores",
+        args.engine,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+
+    // 1. The simulator alone, called directly: the floor under the service's latency.
+    let direct = NkolayGateway::new(NkolayConfig::new(
+        sim.base_url(),
+        Credentials {
+            sx: Secret::new(merchant.sx.clone()),
+            sx_list: Secret::new(merchant.sx_list.clone()),
+            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
+            secret_key: Secret::new(merchant.secret_key.clone()),
+        },
+    ))
+    .map_err(|e| e.to_string())?;
+    let mut sim_latencies = Vec::new();
+    let started = Instant::now();
+    for n in 0..500u64 {
+        let response = direct.sale(&direct_sale(n)?).await;
+        if matches!(response.outcome, Outcome::Approved(_)) {
+            sim_latencies.push(response.latency);
+        }
+    }
+    report(
+        "simulator direct, sequential",
+        &mut sim_latencies,
+        started.elapsed(),
+        500,
+    );
+
+    // 2. The service, one request at a time: its own overhead.
+    let mut seq = Vec::new();
+    let started = Instant::now();
+    for n in 0..500u64 {
+        if let Some(l) = target.pay(n).await {
+            seq.push(l);
+        }
+    }
+    report("service, sequential", &mut seq, started.elapsed(), 500);
+    println!(
+        "{:<34} {:>8.2} ms (service p50 minus simulator p50)",
+        "service overhead at p50",
+        ms(percentile(&seq, 0.5)) - ms(percentile(&sim_latencies, 0.5))
+    );
+
+    // 3. Throughput: closed loop with `concurrency` callers.
+    let phase = Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let target = target.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while started.elapsed() < phase {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(l) = target.pay(n).await {
+                    latencies.push(l);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.map_err(|e| e.to_string())?);
+    }
+    let attempted = next.load(std::sync::atomic::Ordering::Relaxed) - 1_000_000;
+    report(
+        &format!("service, {} callers", args.concurrency),
+        &mut all,
+        started.elapsed(),
+        attempted,
+    );
+
+    // 4. Fixed rate, open loop: latency at a steady load.
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    let mut n = 2_000_000u64;
+    while started.elapsed() < phase {
+        ticker.tick().await;
+        let target = target.clone();
+        n += 1;
+        tasks.push(tokio::spawn(async move { target.pay(n).await }));
+    }
+    let attempted = tasks.len() as u64;
+    let mut fixed = Vec::new();
+    for task in tasks {
+        if let Some(l) = task.await.map_err(|e| e.to_string())? {
+            fixed.push(l);
+        }
+    }
+    report(
+        &format!("service, fixed {} req/s", args.rate),
+        &mut fixed,
+        started.elapsed(),
+        attempted,
+    );
+
+    let _ = stop.send(());
+    let _ = server.await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn direct_sale(n: u64) -> Result<SaleRequest, String> {
+    Ok(SaleRequest {
+        client_ref: ClientRef::parse(&format!("direct-{n}")).map_err(|e| e.to_string())?,
+        amount: Kurus::parse("10.00").map_err(|e| e.to_string())?,
+        currency: Currency::Try,
+        installments: 1,
+        card: Card {
+            number: CardNumber::parse("4546711234567894").map_err(|e| e.to_string())?,
+            expiry: Expiry::parse("12", "2030").map_err(|e| e.to_string())?,
+            cvv: Cvv::parse("000").map_err(|e| e.to_string())?,
+            holder: "Yük Testi".into(),
+        },
+        description: None,
+        cardholder_ip: None,
+    })
+}

@@ -1,0 +1,143 @@
+//! What the recovery janitor reads and marks: stale payments, payment leases (so on
+//! PostgreSQL only one instance works on a payment at a time), and review marks.
+
+use crate::audit::append;
+use crate::model::{NewAudit, Operation, PaymentRecord, PaymentStatus};
+use crate::payments::payment_from;
+use crate::rows::int;
+use crate::{Store, StoreError};
+
+/// A payment the janitor may have to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalePayment {
+    /// The payment.
+    pub payment: PaymentRecord,
+    /// When its last provider call (other than inquiries) started, Unix ms.
+    pub last_call_at: i64,
+    /// How many inquiries were made for it.
+    pub inquiries: i64,
+}
+
+/// A cancel/refund the janitor may have to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRefund {
+    /// The refund.
+    pub refund: crate::model::RefundRecord,
+    /// Its payment.
+    pub payment: PaymentRecord,
+}
+
+impl Store {
+    /// Payments the janitor may have to look at: `processing`/`unknown` last touched
+    /// before `busy_before`, and `pending_3ds` created before `three_d_before`; not
+    /// marked for review, not leased. Oldest first.
+    pub async fn stale_payments(
+        &self,
+        busy_before: i64,
+        three_d_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<StalePayment>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.*, \
+             (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
+             (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
+             FROM payments p WHERE p.review_reason IS NULL \
+             AND ((p.status IN ($3, $4) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
+             AND (p.lease_until IS NULL OR p.lease_until < $8) \
+             ORDER BY p.updated_at LIMIT $9",
+        )
+        .bind(Operation::Inquiry.as_str())
+        .bind(Operation::Inquiry.as_str())
+        .bind(PaymentStatus::Processing.as_str())
+        .bind(PaymentStatus::Unknown.as_str())
+        .bind(busy_before)
+        .bind(PaymentStatus::Pending3ds.as_str())
+        .bind(three_d_before)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StalePayment {
+                    payment: payment_from(row)?,
+                    last_call_at: int(row, "last_call_at")?,
+                    inquiries: int(row, "inquiries")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes a payment for `ttl_ms` if no one else holds it; `true` when taken.
+    pub async fn lease_payment(
+        &self,
+        id: &str,
+        owner: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let args = (id.to_owned(), owner.to_owned(), ttl_ms);
+        self.db
+            .write(args, |c, (id, owner, ttl)| {
+                Box::pin(async move {
+                    let now = crate::now_ms();
+                    let done = sqlx::query(
+                        "UPDATE payments SET lease_owner = $1, lease_until = $2 \
+                         WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4 OR lease_owner = $5)",
+                    )
+                    .bind(owner)
+                    .bind(now + ttl)
+                    .bind(id)
+                    .bind(now)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+
+    /// Gives a payment lease back.
+    pub async fn release_payment(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        let args = (id.to_owned(), owner.to_owned());
+        self.db
+            .write(args, |c, (id, owner)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE payments SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Marks a payment for a person to review (the janitor gave up), with an audit event.
+    pub async fn set_review_reason(
+        &self,
+        payment_id: &str,
+        reason: &str,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        let args = (payment_id.to_owned(), reason.to_owned(), audit);
+        self.db
+            .write(args, |c, (id, reason, audit)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
+                    )
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
+                    append(c, audit).await
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,135 @@
+//! The audit chain on both engines: verification names the first edited or deleted
+//! event, and concurrent appenders (two stores on one database, standing for two
+//! instances) keep one unbroken chain.
+
+#![allow(clippy::unwrap_used)]
+
+use sanalpos_store::testing::{postgres_store, sqlite_store};
+use sanalpos_store::*;
+use serde_json::json;
+
+fn audit(company_id: &str, kind: &str, subject: &str) -> NewAudit {
+    NewAudit {
+        company_id: company_id.into(),
+        kind: kind.into(),
+        actor: "test".into(),
+        subject_id: subject.into(),
+        data: json!({ "n": 1 }),
+    }
+}
+
+async fn company(store: &Store, name: &str) -> Company {
+    let c = Company {
+        id: new_id("cmp"),
+        name: name.into(),
+        created_at: now_ms(),
+    };
+    store
+        .insert_company(c.clone(), audit(&c.id, "company.created", &c.id))
+        .await
+        .unwrap();
+    c
+}
+
+async fn tamper(store_url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(store_url)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+async fn audit_chain_case(store: Store, url: String) {
+    let a = company(&store, "Alfa").await;
+    let b = company(&store, "Beta").await;
+    for i in 0..5 {
+        store
+            .append_audit(audit(&a.id, "x", &format!("s{i}")))
+            .await
+            .unwrap();
+        store
+            .append_audit(audit(&b.id, "x", &format!("s{i}")))
+            .await
+            .unwrap();
+    }
+    let reports = store.verify_audit().await.unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports.iter().all(|r| r.broken.is_none() && r.events == 6),
+        "{reports:?}"
+    );
+    // Edit one event of A, delete one of B.
+    tamper(
+        &url,
+        &format!(
+            "UPDATE audit_events SET actor = 'mallory' WHERE company_id = '{}' AND seq = 3",
+            a.id
+        ),
+    )
+    .await;
+    tamper(
+        &url,
+        &format!(
+            "DELETE FROM audit_events WHERE company_id = '{}' AND seq = 4",
+            b.id
+        ),
+    )
+    .await;
+    let reports = store.verify_audit().await.unwrap();
+    let ra = reports.iter().find(|r| r.company_id == a.id).unwrap();
+    let rb = reports.iter().find(|r| r.company_id == b.id).unwrap();
+    assert_eq!(ra.company_name, "Alfa");
+    let broken = ra.broken.as_ref().unwrap();
+    assert_eq!(broken.seq, 3);
+    assert!(broken.reason.contains("edited"), "{broken:?}");
+    let broken = rb.broken.as_ref().unwrap();
+    assert_eq!(broken.seq, 5);
+    assert!(broken.reason.contains("missing"), "{broken:?}");
+}
+
+#[tokio::test]
+async fn audit_chain_detects_edits_and_deletions() {
+    let (store, guard) = sqlite_store().await;
+    audit_chain_case(store, guard.url().to_owned()).await;
+    if let Some((store, guard)) = postgres_store("audit_chain_detects_edits_and_deletions").await {
+        audit_chain_case(store.clone(), guard.url().to_owned()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_audit_appends_on_two_stores() {
+    // Two stores on one database stand for two instances.
+    async fn case(url: String, first: Store) {
+        let second = Store::open(&url).await.unwrap();
+        let c = company(&first, "A").await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let store = if i % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let id = c.id.clone();
+            tasks.push(tokio::spawn(async move {
+                store.append_audit(audit(&id, "x", "s")).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let reports = first.verify_audit().await.unwrap();
+        assert_eq!(reports[0].events, 41);
+        assert!(reports[0].broken.is_none());
+        second.close().await;
+    }
+    let (store, guard) = sqlite_store().await;
+    case(guard.url().to_owned(), store).await;
+    if let Some((store, guard)) = postgres_store("concurrent_audit_appends_on_two_stores").await {
+        case(guard.url().to_owned(), store.clone()).await;
+        store.close().await;
+    }
+}
