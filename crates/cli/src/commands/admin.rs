@@ -149,6 +149,10 @@ pub fn api_key(command: ApiKeyCommand) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
+            Err(sanalpos_service::ServiceError::NotFound) => {
+                eprintln!("error: no company with id {company}");
+                ExitCode::FAILURE
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
