@@ -23,6 +23,7 @@ both_engines!(approved_and_declined, |app: TestApp| async move {
         .unwrap()
         .starts_with("IKSIRPF"));
     assert!(!body.to_string().contains("4546711234567894"));
+    assert_eq!(body["message"]["tr"], "Onaylandı");
 
     let mut declined_id = String::new();
     for (pan, code, tr) in [

@@ -136,7 +136,9 @@ async fn resolve_payment(
             change.authorized_amount = Some(approval.authorized_amount.unwrap_or(p.amount));
             change.refunded_amount = Some(*reversed);
             change.bank_code = Some("00".into());
-            change.clear_message = true;
+            let approved = crate::outcome::approved_message();
+            change.message_tr = Some(approved.tr);
+            change.message_en = Some(approved.en);
             (
                 Verdict::Resolved,
                 AttemptOutcome::Approved,

@@ -100,6 +100,9 @@ pub(crate) fn sale_finish(
             change.provider_ref = Some(approval.provider_ref.as_str().to_owned());
             change.authorized_amount = Some(approval.authorized_amount.unwrap_or(payment.amount));
             change.bank_code = Some("00".into());
+            let approved = approved_message();
+            change.message_tr = Some(approved.tr);
+            change.message_en = Some(approved.en);
             result.outcome = AttemptOutcome::Approved;
             result.bank_code = Some("00".into());
             result.message = Some("approved".into());
@@ -186,4 +189,11 @@ pub(crate) fn apply_local(payment: &mut PaymentRecord, change: &PaymentChange) {
         payment.three_d_html.clone_from(&change.three_d_html);
     }
     payment.updated_at = now_ms();
+}
+
+/// "Onaylandı" / "Approved": the catalogue text of bank code 00, shown on approvals.
+pub(crate) fn approved_message() -> sanalpos_core::Message {
+    sanalpos_core::BankCode::parse("00")
+        .map(|code| code.message())
+        .unwrap_or_else(|| sanalpos_core::Message::new("Onaylandı", "Approved"))
 }

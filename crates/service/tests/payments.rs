@@ -22,7 +22,10 @@ async fn approved_sale() {
         assert_eq!(view.masked_pan, "454671******7894");
         assert!(view.auth_code.is_some() && view.provider_ref.is_some());
         assert_eq!(view.authorized_amount, Some(tl("150.00")));
-        assert!(view.message.is_none());
+        assert_eq!(
+            view.message.as_ref().map(|m| m.tr.as_str()),
+            Some("Onaylandı")
+        );
         assert_eq!(view.pos_id, w.pos.id);
         // The JSON body uses the contract's names and decimal strings.
         let json = serde_json::to_value(&view).unwrap();
