@@ -12,6 +12,7 @@ use sanalpos_gateway::nkolay::codec::Answer;
 use sanalpos_gateway::nkolay::signing::{hash_v2, sign_answer, verify_answer, AnswerHashVariant};
 use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
 use sanalpos_gateway::{Card, Gateway, Outcome, SaleRequest};
+use sanalpos_simulator::cards::DEMO_CARD;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
 const SECRET: &str = "_viH5wUS4HiBmmw9uGybN";
@@ -71,9 +72,9 @@ fn sale(n: u64) -> SaleRequest {
         currency: Currency::Try,
         installments: 1,
         card: Card {
-            number: CardNumber::parse("4546711234567894").expect("test card"),
-            expiry: Expiry::parse("12", "2030").expect("expiry"),
-            cvv: Cvv::parse("000").expect("cvv"),
+            number: CardNumber::parse(DEMO_CARD.number).expect("test card"),
+            expiry: Expiry::parse(DEMO_CARD.expiry_month, DEMO_CARD.expiry_year).expect("expiry"),
+            cvv: Cvv::parse(DEMO_CARD.cvv).expect("cvv"),
             holder: "Bench".into(),
         },
         description: None,

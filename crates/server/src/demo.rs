@@ -267,8 +267,14 @@ fn print_welcome(
             "Try a payment ({}):",
             company["name"].as_str().unwrap_or_default()
         );
+        let card = sanalpos_simulator::cards::DEMO_CARD;
+        let body = json!({
+            "amount": "150.00", "currency": "TRY", "installments": 1,
+            "card": {"number": card.number, "expiry_month": card.expiry_month,
+                     "expiry_year": card.expiry_year, "cvv": card.cvv, "holder": "Ayşe Yılmaz"},
+        });
         println!(
-            "  curl -s {base_url}/api/v1/payments -H 'Authorization: Bearer {key}' \\\n    -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\\n    -d '{{\"amount\":\"150.00\",\"currency\":\"TRY\",\"installments\":1,\"card\":{{\"number\":\"4546711234567894\",\"expiry_month\":\"12\",\"expiry_year\":\"2030\",\"cvv\":\"000\",\"holder\":\"Ayşe Yılmaz\"}}}}'"
+            "  curl -s {base_url}/api/v1/payments -H 'Authorization: Bearer {key}' \\\n    -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' \\\n    -d '{body}'"
         );
     }
     println!();

@@ -15,6 +15,7 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Secret}
 use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
 use sanalpos_gateway::{Card, Gateway, SaleRequest};
 use sanalpos_service::*;
+use sanalpos_simulator::cards::DEMO_CARD;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
 use sanalpos_store::testing::{postgres_store, sqlite_store};
 use sanalpos_store::{Crypto, Store};
@@ -89,10 +90,10 @@ fn request() -> CreatePayment {
         currency: Currency::Try,
         installments: 1,
         card: CardInput {
-            number: "4546711234567894".into(),
-            expiry_month: "12".into(),
-            expiry_year: "2030".into(),
-            cvv: "000".into(),
+            number: DEMO_CARD.number.into(),
+            expiry_month: DEMO_CARD.expiry_month.into(),
+            expiry_year: DEMO_CARD.expiry_year.into(),
+            cvv: DEMO_CARD.cvv.into(),
             holder: "Bench".into(),
         },
         three_d: false,
@@ -243,9 +244,10 @@ async fn main() {
                 currency: Currency::Try,
                 installments: 1,
                 card: Card {
-                    number: CardNumber::parse("4546711234567894").expect("card"),
-                    expiry: Expiry::parse("12", "2030").expect("expiry"),
-                    cvv: Cvv::parse("000").expect("cvv"),
+                    number: CardNumber::parse(DEMO_CARD.number).expect("card"),
+                    expiry: Expiry::parse(DEMO_CARD.expiry_month, DEMO_CARD.expiry_year)
+                        .expect("expiry"),
+                    cvv: Cvv::parse(DEMO_CARD.cvv).expect("cvv"),
                     holder: "Bench".into(),
                 },
                 description: None,

@@ -49,6 +49,85 @@ const FAULT_CARDS: &[(&str, Fault)] = &[
     ("4000000000009078", Fault::FirstCall503),
 ];
 
+/// One of the official sandbox test cards (spec/nkolay.md): approved by the provider's
+/// test service and by this simulator. Demos and benchmarks take their cards from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestCard {
+    /// The card number.
+    pub number: &'static str,
+    /// `MM`.
+    pub expiry_month: &'static str,
+    /// `YYYY`.
+    pub expiry_year: &'static str,
+    /// The CVV.
+    pub cvv: &'static str,
+    /// The issuing bank.
+    pub bank: &'static str,
+}
+
+/// The official sandbox cards, in the order the provider publishes them.
+pub const SANDBOX_CARDS: &[TestCard] = &[
+    TestCard {
+        number: "4546711234567894",
+        expiry_month: "12",
+        expiry_year: "2026",
+        cvv: "000",
+        bank: "Ziraat",
+    },
+    TestCard {
+        number: "5200190006338608",
+        expiry_month: "01",
+        expiry_year: "2030",
+        cvv: "410",
+        bank: "Denizbank",
+    },
+    TestCard {
+        number: "4355093000315232",
+        expiry_month: "01",
+        expiry_year: "2028",
+        cvv: "264",
+        bank: "Akbank",
+    },
+    TestCard {
+        number: "5421190122090656",
+        expiry_month: "04",
+        expiry_year: "2028",
+        cvv: "916",
+        bank: "Vakıfbank",
+    },
+    TestCard {
+        number: "4155650100416111",
+        expiry_month: "01",
+        expiry_year: "2030",
+        cvv: "715",
+        bank: "Finansbank",
+    },
+    TestCard {
+        number: "5549603469426017",
+        expiry_month: "11",
+        expiry_year: "2027",
+        cvv: "916",
+        bank: "Garanti",
+    },
+    TestCard {
+        number: "5101385101385104",
+        expiry_month: "12",
+        expiry_year: "2030",
+        cvv: "000",
+        bank: "TEB",
+    },
+    TestCard {
+        number: "4555714555714556",
+        expiry_month: "12",
+        expiry_year: "2030",
+        cvv: "000",
+        bank: "ING",
+    },
+];
+
+/// A sandbox card that stays valid longest: the one demos and benchmarks charge.
+pub const DEMO_CARD: TestCard = SANDBOX_CARDS[6];
+
 /// The 3D passwords published for the official sandbox cards (spec/nkolay.md). `123456`
 /// passes for every card in addition.
 const SANDBOX_3D_PASSWORDS: &[(&str, &str)] = &[

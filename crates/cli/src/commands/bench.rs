@@ -11,6 +11,7 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Secret}
 use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
 use sanalpos_gateway::{Card, Gateway, Outcome, SaleRequest};
 use sanalpos_server::{Application, Config};
+use sanalpos_simulator::cards::DEMO_CARD;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
 /// `sanalpos bench ...`.
@@ -80,10 +81,15 @@ struct Target {
 impl Target {
     /// One payment; its latency when approved.
     async fn pay(&self, n: u64) -> Option<Duration> {
+        let card = DEMO_CARD;
         let body = format!(
-            r#"{{"amount":"{}.{:02}","currency":"TRY","installments":1,"card":{{"number":"4546711234567894","expiry_month":"12","expiry_year":"2030","cvv":"000","holder":"Yük Testi"}}}}"#,
+            r#"{{"amount":"{}.{:02}","currency":"TRY","installments":1,"card":{{"number":"{}","expiry_month":"{}","expiry_year":"{}","cvv":"{}","holder":"Yük Testi"}}}}"#,
             10 + n % 900,
-            n % 100
+            n % 100,
+            card.number,
+            card.expiry_month,
+            card.expiry_year,
+            card.cvv,
         );
         let started = Instant::now();
         let response = self
@@ -297,9 +303,10 @@ fn direct_sale(n: u64) -> Result<SaleRequest, String> {
         currency: Currency::Try,
         installments: 1,
         card: Card {
-            number: CardNumber::parse("4546711234567894").map_err(|e| e.to_string())?,
-            expiry: Expiry::parse("12", "2030").map_err(|e| e.to_string())?,
-            cvv: Cvv::parse("000").map_err(|e| e.to_string())?,
+            number: CardNumber::parse(DEMO_CARD.number).map_err(|e| e.to_string())?,
+            expiry: Expiry::parse(DEMO_CARD.expiry_month, DEMO_CARD.expiry_year)
+                .map_err(|e| e.to_string())?,
+            cvv: Cvv::parse(DEMO_CARD.cvv).map_err(|e| e.to_string())?,
             holder: "Yük Testi".into(),
         },
         description: None,
