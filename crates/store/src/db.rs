@@ -1,19 +1,21 @@
 //! Connections, the write path, and embedded migrations.
 //!
 //! One code path for both engines: every query is written once with `$1, $2, …`
-//! placeholders and engine-neutral types. What differs is how writes are committed:
+//! placeholders and engine-neutral types, and every write goes through the same
+//! group-committing writer.
 //!
-//! - **PostgreSQL**: each write runs in its own transaction on the pool; any number of
-//!   instances write concurrently, and database constraints arbitrate.
-//! - **SQLite**: one writer task owns the only write connection and commits in *groups*:
-//!   it takes every write waiting in its queue, runs them in one `BEGIN IMMEDIATE` …
-//!   `COMMIT`, and answers each caller after the commit is durable. A commit costs one
-//!   fsync (`synchronous=FULL`), so grouping is what lets SQLite reach thousands of
-//!   durable transactions per second on an ordinary disk, and a single writer means no
-//!   `SQLITE_BUSY` lock upgrades. If any write of a group fails, the group is rolled back
-//!   and each write is run again in a transaction of its own, so one failure never
-//!   undoes another caller's work. Reads use a separate pool of connections (WAL lets
-//!   them run beside the writer).
+//! One writer task per instance owns a dedicated write connection and commits in
+//! *groups*: it takes every write waiting in its queue, runs them in one transaction
+//! (`BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL) and answers each caller after the
+//! commit is durable. A commit costs one fsync, so grouping is what lets a burst of
+//! payments share a commit instead of queueing one commit each (on PostgreSQL, behind
+//! their company's audit-chain lock). On SQLite the single writer also means no
+//! `SQLITE_BUSY` lock upgrades. If any write of a group fails, the group is rolled back
+//! and each write is run again in a transaction of its own, so one failure never undoes
+//! another caller's work; on PostgreSQL a write that lost an audit-chain race to another
+//! instance is tried again. Reads use a separate pool (WAL lets them run beside the
+//! writer on SQLite); several PostgreSQL instances write concurrently, and database
+//! locks and constraints arbitrate between them.
 
 use std::any::Any as StdAny;
 use std::future::Future;
@@ -67,10 +69,10 @@ struct Job {
 /// The connections of a store.
 pub(crate) struct Db {
     pub(crate) engine: Engine,
-    /// Reads (and, on PostgreSQL, writes).
+    /// Reads.
     pub(crate) read: AnyPool,
-    /// SQLite only: the queue of the group-committing writer.
-    writer: Option<mpsc::Sender<Job>>,
+    /// The queue of the group-committing writer.
+    writer: mpsc::Sender<Job>,
 }
 
 /// Most writes a group commit takes at once.
@@ -88,10 +90,22 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
+                // Writes go through one connection per instance, in groups: a group
+                // commits once, so concurrent payments share a commit instead of queueing
+                // one commit each behind their company's audit-chain lock.
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
+                let (tx, rx) = mpsc::channel(4096);
+                tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
                     read: pool,
-                    writer: None,
+                    writer: tx,
                 })
             }
             Engine::Sqlite => {
@@ -127,11 +141,11 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(writer_loop(write, rx));
+                tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
                     read,
-                    writer: Some(tx),
+                    writer: tx,
                 })
             }
         }
@@ -148,74 +162,30 @@ impl Db {
         D: Send + Sync + 'static,
     {
         let data = Arc::new(data);
-        match &self.writer {
-            Some(queue) => {
-                let run: JobFn = Arc::new(move |conn| {
-                    let data = data.clone();
-                    Box::pin(async move {
-                        f(conn, &data)
-                            .await
-                            .map(|t| Box::new(t) as Box<dyn StdAny + Send>)
-                    })
-                });
-                let (reply, answer) = oneshot::channel();
-                queue
-                    .send(Job { run, reply })
+        let run: JobFn = Arc::new(move |conn| {
+            let data = data.clone();
+            Box::pin(async move {
+                f(conn, &data)
                     .await
-                    .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
-                let value = answer
-                    .await
-                    .map_err(|_| StoreError::Database("the writer has stopped".into()))??;
-                value
-                    .downcast::<T>()
-                    .map(|b| *b)
-                    .map_err(|_| StoreError::Database("writer answered the wrong type".into()))
-            }
-            None => {
-                // PostgreSQL: a transaction per write; a unique-key race (audit seq) is
-                // retried a few times.
-                let mut tries = 0;
-                loop {
-                    tries += 1;
-                    let mut conn = self.read.acquire().await?;
-                    let result = run_in_tx(&mut conn, data.as_ref(), f).await;
-                    match result {
-                        Err(StoreError::Conflict {
-                            code: "audit_race", ..
-                        }) if tries < 20 => {
-                            tokio::time::sleep(Duration::from_millis(2 * tries)).await;
-                            continue;
-                        }
-                        other => return other,
-                    }
-                }
-            }
-        }
+                    .map(|t| Box::new(t) as Box<dyn StdAny + Send>)
+            })
+        });
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job { run, reply })
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+        let value = answer
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))??;
+        value
+            .downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError::Database("writer answered the wrong type".into()))
     }
 
     pub(crate) async fn close(&self) {
         self.read.close().await;
-    }
-}
-
-async fn run_in_tx<T, D>(
-    conn: &mut AnyConnection,
-    data: &D,
-    f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    conn.execute("BEGIN").await?;
-    match f(conn, data).await {
-        Ok(value) => {
-            if let Err(e) = conn.execute("COMMIT").await {
-                let _ = conn.execute("ROLLBACK").await;
-                return Err(audit_race(e.into()));
-            }
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = conn.execute("ROLLBACK").await;
-            Err(e)
-        }
     }
 }
 
@@ -240,7 +210,12 @@ pub(crate) fn map_audit_race(e: StoreError) -> StoreError {
     audit_race(e)
 }
 
-async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
+async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engine) {
+    // SQLite takes the write lock up front, so a group never deadlocks on an upgrade.
+    let begin = match engine {
+        Engine::Sqlite => "BEGIN IMMEDIATE",
+        Engine::Postgres => "BEGIN",
+    };
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = queue.recv().await {
         batch.push(first);
@@ -253,7 +228,7 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
         let mut conn = match pool.acquire().await {
             Ok(conn) => conn,
             Err(e) => {
-                error!(error = %e, "sqlite writer cannot get its connection");
+                error!(error = %e, "database writer cannot get its connection");
                 for job in batch.drain(..) {
                     let _ = job
                         .reply
@@ -263,7 +238,7 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
             }
         };
         let conn: &mut AnyConnection = &mut conn;
-        let results = run_group(conn, &batch).await;
+        let results = run_group(conn, &batch, begin).await;
         match results {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
@@ -273,19 +248,23 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>) {
             Err(_) => {
                 // Something in the group failed: run each write on its own.
                 for job in batch.drain(..) {
-                    let result = run_single(conn, &job.run).await;
+                    let result = run_single(conn, &job.run, begin).await;
                     let _ = job.reply.send(result);
                 }
             }
         }
     }
-    info!("sqlite writer stopped");
+    info!("database writer stopped");
     pool.close().await;
 }
 
 /// Runs a group in one transaction. `Err` when anything failed (all rolled back).
-async fn run_group(conn: &mut AnyConnection, batch: &[Job]) -> Result<Vec<JobResult>, ()> {
-    if conn.execute("BEGIN IMMEDIATE").await.is_err() {
+async fn run_group(
+    conn: &mut AnyConnection,
+    batch: &[Job],
+    begin: &str,
+) -> Result<Vec<JobResult>, ()> {
+    if conn.execute(begin).await.is_err() {
         return Err(());
     }
     let mut results = Vec::with_capacity(batch.len());
@@ -305,14 +284,31 @@ async fn run_group(conn: &mut AnyConnection, batch: &[Job]) -> Result<Vec<JobRes
     Ok(results)
 }
 
-async fn run_single(conn: &mut AnyConnection, run: &JobFn) -> JobResult {
-    conn.execute("BEGIN IMMEDIATE").await?;
+/// Runs one write in its own transaction. On PostgreSQL another instance may append to
+/// the same company's audit chain first (a unique-key race): that write is tried again.
+async fn run_single(conn: &mut AnyConnection, run: &JobFn, begin: &str) -> JobResult {
+    let mut tries = 0u64;
+    loop {
+        tries += 1;
+        match run_once(conn, run, begin).await {
+            Err(StoreError::Conflict {
+                code: "audit_race", ..
+            }) if tries < 20 => {
+                tokio::time::sleep(Duration::from_millis(2 * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn run_once(conn: &mut AnyConnection, run: &JobFn, begin: &str) -> JobResult {
+    conn.execute(begin).await?;
     match run(conn).await {
         Ok(value) => match conn.execute("COMMIT").await {
             Ok(_) => Ok(value),
             Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
-                Err(e.into())
+                Err(audit_race(e.into()))
             }
         },
         Err(e) => {
