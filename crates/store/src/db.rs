@@ -96,6 +96,8 @@ impl Db {
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await

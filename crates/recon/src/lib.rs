@@ -1,0 +1,29 @@
+//! Reconciliation (mutabakat): the provider's view of a period against ours.
+//!
+//! Two halves, both pure (no files, database or network: the caller brings bytes and
+//! rows). [`parse_statement`] reads a bank statement (CSV in UTF-8 or Windows-1254, any
+//! of `;`, `,` or tab, Turkish numbers and dates) through a column-mapping [`Profile`]
+//! into [`ProviderRow`]s, the same type the report API's rows convert to. [`reconcile`]
+//! matches those rows with our payments, strongest key first (provider reference; auth
+//! code, amount and date window; client reference; amount and card last four only as a
+//! proposal for a person), folds cancels and refunds into their sale, and puts every
+//! payment and every row into exactly one [`Item`] of one [`Class`], with commission and
+//! value-date checks as [`Flag`]s and exact totals per class in the [`Summary`]. It uses
+//! hash indexes and one pass over each side, so a year of a large merchant's
+//! transactions reconciles in seconds.
+
+mod classify;
+mod engine;
+mod model;
+mod profile;
+mod row;
+mod statement;
+
+pub use engine::reconcile;
+pub use model::{
+    business_date, istanbul_local, Class, ClassTotals, Difference, Expected, Flag, Item, MatchKey,
+    Options, OurPayment, PaymentStatus, Reason, Reconciliation, Summary,
+};
+pub use profile::{Column, Field, NumberStyle, Profile, TR_DATE, TR_DATE_TIME};
+pub use row::{ProviderRow, RowError, RowKind, RowState};
+pub use statement::{decode, detect_delimiter, parse_statement, BadRow, ImportError};

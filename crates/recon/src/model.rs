@@ -1,0 +1,364 @@
+//! What the engine takes from our side and what it gives back.
+
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use sanalpos_core::{AuthCode, Kurus, ProviderRef};
+
+/// Our status of a payment (the service's payment statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Sent, answer not yet in.
+    Processing,
+    /// Waiting for the cardholder's 3D authentication.
+    Pending3ds,
+    /// Approved.
+    Approved,
+    /// The bank said no.
+    Declined,
+    /// Technical error, provably no charge.
+    Failed,
+    /// We cannot tell whether the card was charged.
+    Unknown,
+    /// Cancelled (voided) on its business day.
+    Cancelled,
+    /// Part of it refunded.
+    PartiallyRefunded,
+    /// All of it refunded.
+    Refunded,
+    /// 3D never finished.
+    Expired,
+}
+
+impl PaymentStatus {
+    /// What the status says about money, the only thing compared with the provider.
+    pub(crate) fn money(self) -> Money {
+        match self {
+            PaymentStatus::Approved
+            | PaymentStatus::PartiallyRefunded
+            | PaymentStatus::Refunded => Money::Charged { cancelled: false },
+            PaymentStatus::Cancelled => Money::Charged { cancelled: true },
+            PaymentStatus::Declined | PaymentStatus::Failed | PaymentStatus::Expired => {
+                Money::NotCharged
+            }
+            PaymentStatus::Processing | PaymentStatus::Pending3ds | PaymentStatus::Unknown => {
+                Money::Uncertain
+            }
+        }
+    }
+}
+
+/// A status reduced to what it says about money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Money {
+    /// The card was charged (and possibly cancelled since).
+    Charged { cancelled: bool },
+    /// No money moved.
+    NotCharged,
+    /// We cannot tell yet.
+    Uncertain,
+}
+
+/// What the POS's installment table promises for a payment: the engine checks the
+/// provider's commission and value date against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expected {
+    /// Commission the merchant pays, basis points of the authorized amount.
+    pub commission_bp: u32,
+    /// Days from the business date to the value date.
+    pub value_days: u16,
+}
+
+/// One of our payments, as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OurPayment {
+    /// Our id; unique. Items name payments by their index in the input, proposals by
+    /// this id.
+    pub id: String,
+    /// The provider's reference from the approval.
+    pub provider_ref: Option<ProviderRef>,
+    /// The bank's authorization code.
+    pub auth_code: Option<AuthCode>,
+    /// The sale attempt's `clientRefCode`.
+    pub client_ref: Option<String>,
+    /// Our status.
+    pub status: PaymentStatus,
+    /// The amount asked for.
+    pub amount: Kurus,
+    /// What the cardholder was charged, when approved.
+    pub authorized_amount: Option<Kurus>,
+    /// Refunded so far.
+    pub refunded_amount: Kurus,
+    /// The card's last four digits.
+    pub last4: Option<String>,
+    /// When it was created, Europe/Istanbul local time.
+    pub created_at: NaiveDateTime,
+    /// The business day it belongs to.
+    pub business_date: NaiveDate,
+    /// Installment count.
+    pub installments: u8,
+    /// The installment table's promise, when the POS has one.
+    pub expected: Option<Expected>,
+}
+
+/// How the engine works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// How far apart (in days) the provider's transaction date and our business date
+    /// may be for the auth-code key and for proposals.
+    pub date_window_days: u16,
+    /// The period reconciled, first and last business day. A payment outside it is only
+    /// there because a cancel or refund of the period points at it: its missing sale
+    /// row is then expected, not an exception. `None` treats every payment as inside.
+    pub period: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            date_window_days: 1,
+            period: None,
+        }
+    }
+}
+
+/// The class of an item. Every payment and every provider row ends in exactly one
+/// item, and so in exactly one class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Both sides agree (including "no money moved on either side").
+    Matched,
+    /// Same transaction, different amounts.
+    AmountMismatch,
+    /// Same transaction, different outcome (approved here, cancelled there, …).
+    StatusMismatch,
+    /// In the provider's records, missing here.
+    ProviderOnly,
+    /// Here, missing in the provider's records.
+    SystemOnly,
+    /// Two provider rows with one reference, or two of our payments claiming one.
+    Duplicate,
+}
+
+impl Class {
+    /// Every class, in report order.
+    pub const ALL: [Class; 6] = [
+        Class::Matched,
+        Class::AmountMismatch,
+        Class::StatusMismatch,
+        Class::ProviderOnly,
+        Class::SystemOnly,
+        Class::Duplicate,
+    ];
+}
+
+/// The key that tied a payment to a provider row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKey {
+    /// The provider's reference.
+    ProviderRef,
+    /// Auth code, amount and a date window.
+    AuthCode,
+    /// Our client reference.
+    ClientRef,
+}
+
+/// Why an item is in its class, for the person who resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Both sides agree on status and amounts.
+    Agreed,
+    /// No money moved on either side (declined, failed, expired here; refused or never
+    /// finished there, or absent): nothing to do.
+    NothingMoved,
+    /// A payment outside the period whose cancels and refunds in the period agree.
+    ReversalsAgree,
+    /// The amounts differ.
+    AmountDiffers,
+    /// The authorized amounts (with surcharge) differ.
+    AuthorizedAmountDiffers,
+    /// Charged there, not charged here.
+    ChargedThereOnly,
+    /// Charged here, refused or unfinished there.
+    ChargedHereOnly,
+    /// Unknown or in progress here; the provider has the answer.
+    UncertainHere,
+    /// Cancelled on one side only.
+    CancelDiffers,
+    /// The refunded totals differ.
+    RefundDiffers,
+    /// A sale the provider has and we do not.
+    MissingHere,
+    /// A cancel or refund whose sale is found on neither side.
+    ReversalWithoutSale,
+    /// A payment the provider has no record of.
+    MissingThere,
+    /// Several provider sale rows with one reference.
+    DuplicateRows,
+    /// Several of our payments with one provider reference.
+    DuplicatePayments,
+    /// The same cancel or refund reported twice.
+    DuplicateReversals,
+}
+
+/// A check against the POS's installment table that did not hold. Flags ride on items
+/// and never change their class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Flag {
+    /// The provider kept a different commission.
+    Commission {
+        /// What the table promises.
+        expected: Kurus,
+        /// What the provider reports.
+        actual: Kurus,
+    },
+    /// The money arrives on another day.
+    ValueDate {
+        /// What the table promises.
+        expected: NaiveDate,
+        /// What the provider reports.
+        actual: NaiveDate,
+    },
+}
+
+/// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// The class.
+    pub class: Class,
+    /// Why.
+    pub reason: Reason,
+    /// The key that tied the two sides, when both are present.
+    pub key: Option<MatchKey>,
+    /// Indexes into `ours`, sorted by payment id.
+    pub payments: Vec<u32>,
+    /// Indexes into `theirs` (sale rows first, then cancels and refunds).
+    pub rows: Vec<u32>,
+    /// For a sale found only at the provider: a payment of ours with the same amount
+    /// and card last four digits in the date window, for a person to confirm.
+    pub proposal: Option<String>,
+    /// Commission and value date checks that did not hold.
+    pub flags: Vec<Flag>,
+    /// Our amount: the payments' amounts.
+    pub ours: Kurus,
+    /// Their amount: the sale rows' amounts.
+    pub theirs: Kurus,
+    /// What we refunded (a cancel counts the whole amount).
+    pub ours_reversed: Kurus,
+    /// What they cancelled or refunded (successful reversal rows).
+    pub theirs_reversed: Kurus,
+}
+
+/// A signed amount, for differences: `"-12.50"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Difference(pub i128);
+
+impl Serialize for Difference {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        serializer.collect_str(&format_args!("{sign}{}.{:02}", abs / 100, abs % 100))
+    }
+}
+
+/// Count and exact totals of one class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ClassTotals {
+    /// Items.
+    pub count: u64,
+    /// Sum of our amounts.
+    pub ours: Kurus,
+    /// Sum of their sale amounts.
+    pub theirs: Kurus,
+    /// `theirs - ours`.
+    pub difference: Difference,
+    /// Sum of what we refunded or cancelled.
+    pub ours_reversed: Kurus,
+    /// Sum of what they refunded or cancelled.
+    pub theirs_reversed: Kurus,
+    /// Items with a commission flag.
+    pub commission_flags: u64,
+    /// Items with a value date flag.
+    pub value_date_flags: u64,
+}
+
+/// Counts and totals per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    /// Both sides agree.
+    pub matched: ClassTotals,
+    /// Amounts differ.
+    pub amount_mismatch: ClassTotals,
+    /// Outcomes differ.
+    pub status_mismatch: ClassTotals,
+    /// Missing here.
+    pub provider_only: ClassTotals,
+    /// Missing there.
+    pub system_only: ClassTotals,
+    /// Duplicates.
+    pub duplicate: ClassTotals,
+}
+
+impl Summary {
+    /// The totals of one class.
+    pub fn get(&self, class: Class) -> &ClassTotals {
+        match class {
+            Class::Matched => &self.matched,
+            Class::AmountMismatch => &self.amount_mismatch,
+            Class::StatusMismatch => &self.status_mismatch,
+            Class::ProviderOnly => &self.provider_only,
+            Class::SystemOnly => &self.system_only,
+            Class::Duplicate => &self.duplicate,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, class: Class) -> &mut ClassTotals {
+        match class {
+            Class::Matched => &mut self.matched,
+            Class::AmountMismatch => &mut self.amount_mismatch,
+            Class::StatusMismatch => &mut self.status_mismatch,
+            Class::ProviderOnly => &mut self.provider_only,
+            Class::SystemOnly => &mut self.system_only,
+            Class::Duplicate => &mut self.duplicate,
+        }
+    }
+}
+
+/// The result of a run: items in a stable order (class, then payment id, then the
+/// provider's reference) and the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    /// Every item.
+    pub items: Vec<Item>,
+    /// Counts and totals per class.
+    pub summary: Summary,
+}
+
+/// Europe/Istanbul has been UTC+3 all year since September 2016.
+const ISTANBUL_OFFSET_SECONDS: i32 = 3 * 3600;
+
+/// Istanbul local time of an instant: what `created_at` and provider times are in.
+pub fn istanbul_local(instant: DateTime<Utc>) -> NaiveDateTime {
+    match FixedOffset::east_opt(ISTANBUL_OFFSET_SECONDS) {
+        Some(offset) => instant.with_timezone(&offset).naive_local(),
+        None => instant.naive_utc(),
+    }
+}
+
+/// The business day of an instant: its Istanbul calendar date. 23:59 and 00:01 Istanbul
+/// time are on different business days even though both are the same UTC date.
+pub fn business_date(instant: DateTime<Utc>) -> NaiveDate {
+    istanbul_local(instant).date()
+}
+
+/// Whether two days are at most `window` days apart.
+pub(crate) fn within(a: NaiveDate, b: NaiveDate, window: u16) -> bool {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    lo.checked_add_days(Days::new(u64::from(window)))
+        .is_none_or(|limit| hi <= limit)
+}

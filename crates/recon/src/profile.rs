@@ -1,0 +1,167 @@
+//! How one statement layout maps onto [`crate::ProviderRow`]: which header is which
+//! field, how dates and numbers are written, and what the type and status texts mean.
+//! Serializable, so a mapping a person made once is saved per POS and reused.
+
+use serde::{Deserialize, Serialize};
+
+use crate::row::{RowKind, RowState};
+
+/// A field of [`crate::ProviderRow`] a statement column can fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// The provider's reference of the row.
+    ProviderRef,
+    /// The sale's reference, on cancel and refund rows.
+    SaleRef,
+    /// The authorization (provision) code.
+    AuthCode,
+    /// Our reference (order number / `clientRefCode`).
+    ClientRef,
+    /// Sale, cancel, refund, partial refund: mapped through [`Profile::kinds`].
+    Kind,
+    /// Success, error, new: mapped through [`Profile::statuses`].
+    Status,
+    /// The transaction amount. Required.
+    Amount,
+    /// What the cardholder was charged.
+    AuthorizedAmount,
+    /// Installment count.
+    Installments,
+    /// The masked card number.
+    MaskedPan,
+    /// Transaction date and time (or only the date).
+    Time,
+    /// The value date (valör).
+    ValueDate,
+    /// The provider's commission.
+    Commission,
+    /// The currency, alpha (`TRY`, `TL`) or numeric (`949`).
+    Currency,
+}
+
+/// One column of the mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    /// The header text, compared without surrounding spaces and without regard to case.
+    pub header: String,
+    /// The field it fills.
+    pub field: Field,
+}
+
+/// How amounts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberStyle {
+    /// `1.234,56` (Turkish, what Excel in Türkiye writes).
+    #[default]
+    Turkish,
+    /// `1234.56`.
+    Dot,
+}
+
+/// A statement layout. Columns not in the mapping are ignored; a mapped column missing
+/// from the file's header stops the import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// A name a person recognizes (`N Kolay simulator`, `Bank X daily`).
+    pub name: String,
+    /// Header to field.
+    pub columns: Vec<Column>,
+    /// How amounts are written.
+    pub numbers: NumberStyle,
+    /// `chrono` formats tried in order for date-time columns; a date-only format is
+    /// accepted too and means midnight.
+    pub time_formats: Vec<String>,
+    /// `chrono` formats tried in order for the value date.
+    pub date_formats: Vec<String>,
+    /// Type text to kind, compared without regard to case.
+    pub kinds: Vec<(String, RowKind)>,
+    /// Status text to status, compared without regard to case. When the profile maps
+    /// no status column, every row counts as a success (a statement of settled money).
+    pub statuses: Vec<(String, RowState)>,
+}
+
+/// `dd.MM.yyyy HH:mm:ss`, the Turkish statement and report format.
+pub const TR_DATE_TIME: &str = "%d.%m.%Y %H:%M:%S";
+/// `dd.MM.yyyy`.
+pub const TR_DATE: &str = "%d.%m.%Y";
+
+impl Profile {
+    /// The built-in profile of the simulator's statement (see the simulator's
+    /// `statement.rs`): `;`-separated, Turkish headers, numbers and dates.
+    pub fn simulator() -> Profile {
+        let columns = [
+            ("İşlem Tarihi", Field::Time),
+            ("Valör Tarihi", Field::ValueDate),
+            ("İşlem Tipi", Field::Kind),
+            ("Durum", Field::Status),
+            ("Referans No", Field::ProviderRef),
+            ("Sipariş No", Field::ClientRef),
+            ("Provizyon No", Field::AuthCode),
+            ("Kart No", Field::MaskedPan),
+            ("Taksit", Field::Installments),
+            ("Tutar", Field::Amount),
+            ("Provizyon Tutarı", Field::AuthorizedAmount),
+            ("Komisyon", Field::Commission),
+            ("Para Birimi", Field::Currency),
+        ];
+        Profile {
+            name: "N Kolay simulator".to_owned(),
+            columns: columns
+                .into_iter()
+                .map(|(header, field)| Column {
+                    header: header.to_owned(),
+                    field,
+                })
+                .collect(),
+            numbers: NumberStyle::Turkish,
+            time_formats: vec![TR_DATE_TIME.to_owned(), TR_DATE.to_owned()],
+            date_formats: vec![TR_DATE.to_owned(), "%Y%m%d".to_owned()],
+            kinds: vec![
+                ("Satış".to_owned(), RowKind::Sale),
+                ("İptal".to_owned(), RowKind::Cancel),
+                ("İade".to_owned(), RowKind::Refund),
+                ("Kısmi İade".to_owned(), RowKind::PartialRefund),
+                ("SALES".to_owned(), RowKind::Sale),
+                ("CANCEL".to_owned(), RowKind::Cancel),
+                ("REFUND".to_owned(), RowKind::Refund),
+                ("REFUNDP".to_owned(), RowKind::PartialRefund),
+            ],
+            statuses: vec![
+                ("Başarılı".to_owned(), RowState::Success),
+                ("Başarısız".to_owned(), RowState::Error),
+                ("Tamamlanmadı".to_owned(), RowState::New),
+                ("SUCCESS".to_owned(), RowState::Success),
+                ("ERROR".to_owned(), RowState::Error),
+                ("NEW".to_owned(), RowState::New),
+            ],
+        }
+    }
+}
+
+/// Folds case the same way for headers, types and statuses, Turkish dotted capitals
+/// included (`İ` and `i` compare equal), so `İPTAL`, `İptal` and `iptal` are one text.
+pub(crate) fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        match c {
+            'İ' | 'I' | 'ı' => out.push('i'),
+            other => out.extend(other.to_lowercase()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn folding_handles_turkish_capitals() {
+        assert_eq!(fold(" İPTAL "), fold("iptal"));
+        assert_eq!(fold("KISMİ İADE"), fold("Kısmi İade"));
+        assert_eq!(fold("Referans No"), "referans no");
+    }
+}

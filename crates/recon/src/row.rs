@@ -1,0 +1,201 @@
+//! The provider's view of one transaction, whatever it came from: the report API
+//! ([`ReportRow`]) or a statement file ([`crate::parse_statement`]).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use sanalpos_core::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
+use sanalpos_gateway::{ReportRow, RowStatus, TransactionKind};
+
+/// What a provider row does to money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// A sale (a pre-authorisation counts as one: it holds the cardholder's money).
+    Sale,
+    /// A cancel (void) of a sale on its business day.
+    Cancel,
+    /// A refund of the whole remaining amount.
+    Refund,
+    /// A refund of part of a sale.
+    PartialRefund,
+}
+
+impl RowKind {
+    /// Whether the row reverses a sale (cancel or refund) rather than being one.
+    pub fn is_reversal(self) -> bool {
+        !matches!(self, RowKind::Sale)
+    }
+}
+
+/// The provider's status of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// Done: money moved.
+    Success,
+    /// Refused: no money moved.
+    Error,
+    /// Started, never finished (3D abandoned or not completed): no money moved.
+    New,
+}
+
+/// One transaction as the provider sees it, normalized across report shapes and
+/// statement layouts. The matching engine reads nothing else from the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRow {
+    /// The provider's reference of this row.
+    pub provider_ref: Option<ProviderRef>,
+    /// For a cancel or refund, the sale's reference when the provider gives it apart.
+    pub sale_ref: Option<ProviderRef>,
+    /// The bank's authorization code.
+    pub auth_code: Option<AuthCode>,
+    /// Our reference (the sale attempt's `clientRefCode`), when the row came from us.
+    pub client_ref: Option<String>,
+    /// Sale, cancel, refund, partial refund.
+    pub kind: RowKind,
+    /// Success, error, new.
+    pub status: RowState,
+    /// The transaction amount (for a cancel or refund: the amount reversed).
+    pub amount: Kurus,
+    /// What the cardholder was charged (amount plus installment surcharge).
+    pub authorized_amount: Option<Kurus>,
+    /// Installment count.
+    pub installments: Option<u8>,
+    /// The masked card number.
+    pub masked_pan: Option<MaskedPan>,
+    /// When it happened, Europe/Istanbul local time.
+    pub time: Option<NaiveDateTime>,
+    /// When the money reaches the merchant.
+    pub value_date: Option<NaiveDate>,
+    /// What the provider keeps.
+    pub commission: Option<Kurus>,
+    /// The currency; `None` when the source does not say (Turkish lira in practice).
+    pub currency: Option<Currency>,
+    /// The 1-based line of the statement file the row came from; `None` for API rows.
+    pub line: Option<u32>,
+}
+
+/// Why a report row cannot be used for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("report row {reference}: {reason}")]
+pub struct RowError {
+    /// The row's provider reference, or `-` when it has none, so a person can find it.
+    pub reference: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl TryFrom<&ReportRow> for ProviderRow {
+    type Error = RowError;
+
+    /// Takes what the N Kolay client normalized; refuses a row without an amount and a
+    /// kind or status the engine cannot reason about, rather than guessing.
+    fn try_from(row: &ReportRow) -> Result<ProviderRow, RowError> {
+        let fail = |reason: String| RowError {
+            reference: row
+                .provider_ref
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |r| r.as_str().to_owned()),
+            reason,
+        };
+        let kind = match &row.kind {
+            TransactionKind::Sale | TransactionKind::PreAuth => RowKind::Sale,
+            TransactionKind::Cancel => RowKind::Cancel,
+            TransactionKind::Refund => RowKind::Refund,
+            TransactionKind::PartialRefund => RowKind::PartialRefund,
+            TransactionKind::Other(text) => {
+                return Err(fail(format!("unknown transaction type {text:?}")))
+            }
+        };
+        let status = match &row.status {
+            RowStatus::Success => RowState::Success,
+            RowStatus::Error => RowState::Error,
+            RowStatus::New => RowState::New,
+            RowStatus::Other(text) => return Err(fail(format!("unknown status {text:?}"))),
+        };
+        let amount = row
+            .amount
+            .or(row.authorized_amount)
+            .ok_or_else(|| fail("the row has no amount".to_owned()))?;
+        Ok(ProviderRow {
+            provider_ref: row.provider_ref.clone(),
+            sale_ref: row.sale_ref.clone(),
+            auth_code: row.auth_code.clone(),
+            client_ref: row
+                .client_ref
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
+            kind,
+            status,
+            amount,
+            authorized_amount: row.authorized_amount,
+            installments: row.installments,
+            masked_pan: row.masked_pan.clone(),
+            time: row.time,
+            value_date: row.value_date,
+            commission: row.commission,
+            currency: row.currency,
+            line: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn report() -> ReportRow {
+        ReportRow {
+            provider_ref: ProviderRef::parse("IKSIRPF1").ok(),
+            sale_ref: None,
+            auth_code: AuthCode::parse("123456").ok(),
+            client_ref: Some(" c1 ".into()),
+            kind: TransactionKind::Sale,
+            status: RowStatus::Success,
+            amount: Kurus::parse("150.00").ok(),
+            authorized_amount: Kurus::parse("151.50").ok(),
+            installments: Some(3),
+            masked_pan: MaskedPan::parse("454671******7894"),
+            time: None,
+            value_date: None,
+            commission: None,
+            currency: Some(Currency::Try),
+            is_3d: Some(false),
+        }
+    }
+
+    #[test]
+    fn converts_a_report_row() {
+        let row = ProviderRow::try_from(&report()).unwrap();
+        assert_eq!(row.kind, RowKind::Sale);
+        assert_eq!(row.amount.to_string(), "150.00");
+        assert_eq!(row.client_ref.as_deref(), Some("c1"));
+        assert_eq!(row.line, None);
+    }
+
+    #[test]
+    fn refuses_a_row_without_amount_or_with_an_unknown_kind() {
+        let mut r = report();
+        r.amount = None;
+        r.authorized_amount = None;
+        let err = ProviderRow::try_from(&r).unwrap_err();
+        assert_eq!(err.reference, "IKSIRPF1");
+        assert!(err.reason.contains("no amount"));
+        let mut r = report();
+        r.kind = TransactionKind::Other("BONUS".into());
+        assert!(ProviderRow::try_from(&r)
+            .unwrap_err()
+            .reason
+            .contains("BONUS"));
+        let mut r = report();
+        r.kind = TransactionKind::PartialRefund;
+        assert_eq!(
+            ProviderRow::try_from(&r).unwrap().kind,
+            RowKind::PartialRefund
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! Statement import: the bytes of a CSV statement, as a bank or the simulator writes it,
+//! to [`ProviderRow`]s through a [`Profile`].
+//!
+//! All or nothing: every bad row is reported with its line number and reason, and a
+//! file with any bad row imports nothing, so a person decides before half a day lands.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use sanalpos_core::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
+
+use crate::profile::{fold, Field, NumberStyle, Profile, TR_DATE, TR_DATE_TIME};
+use crate::row::{ProviderRow, RowKind, RowState};
+
+/// One row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// The 1-based line of the file where the row starts (the header is line 1).
+    pub line: u32,
+    /// What is wrong, naming the column.
+    pub reason: String,
+}
+
+/// Why a statement imported nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// The file has no header line.
+    #[error("the file is empty")]
+    Empty,
+    /// A column the profile maps is not in the header.
+    #[error("the header has no column {0:?}")]
+    MissingColumn(String),
+    /// Rows that could not be read; every one of them, in file order.
+    #[error("{} rows could not be read (first: line {}: {})", .0.len(), .0.first().map_or(0, |b| b.line), .0.first().map_or("", |b| b.reason.as_str()))]
+    BadRows(Vec<BadRow>),
+}
+
+/// Text decoded from a statement's bytes: UTF-8 when valid (a BOM is dropped), else
+/// Windows-1254, what Excel in Türkiye saves.
+pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => {
+            encoding_rs::WINDOWS_1254
+                .decode_without_bom_handling(bytes)
+                .0
+        }
+    }
+}
+
+/// The separator the header line uses most among `;`, tab and `,` (outside quotes);
+/// `;` on a tie or when none is present.
+pub fn detect_delimiter(text: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for b in text.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => break,
+            b';' if !quoted => counts[0] += 1,
+            b'\t' if !quoted => counts[1] += 1,
+            b',' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b';', b'\t', b','];
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    candidates[best]
+}
+
+/// A CSV record: its fields and the line it starts on.
+struct Record<'a> {
+    line: u32,
+    fields: Vec<Cow<'a, str>>,
+}
+
+/// Splits CSV text into records: quoted fields may hold the separator, `""` for a
+/// quote, and line breaks; CRLF and LF both end a record. Works on bytes, which is safe
+/// because every byte it looks at is ASCII and never part of a UTF-8 sequence.
+struct Records<'a> {
+    text: &'a str,
+    pos: usize,
+    line: u32,
+    delimiter: u8,
+}
+
+impl<'a> Records<'a> {
+    fn new(text: &'a str, delimiter: u8) -> Records<'a> {
+        Records {
+            text,
+            pos: 0,
+            line: 1,
+            delimiter,
+        }
+    }
+
+    fn field(&mut self) -> Cow<'a, str> {
+        let bytes = self.text.as_bytes();
+        if bytes.get(self.pos) == Some(&b'"') {
+            self.pos += 1;
+            let mut owned: Option<String> = None;
+            let mut start = self.pos;
+            loop {
+                match bytes.get(self.pos) {
+                    None => break,
+                    Some(b'"') if bytes.get(self.pos + 1) == Some(&b'"') => {
+                        owned
+                            .get_or_insert_with(String::new)
+                            .push_str(&self.text[start..=self.pos]);
+                        self.pos += 2;
+                        start = self.pos;
+                    }
+                    Some(b'"') => break,
+                    Some(b) => {
+                        if *b == b'\n' {
+                            self.line += 1;
+                        }
+                        self.pos += 1;
+                    }
+                }
+            }
+            let tail = &self.text[start..self.pos.min(bytes.len())];
+            self.pos += 1;
+            // Text between the closing quote and the separator is kept, as Excel does.
+            let rest_start = self.pos.min(bytes.len());
+            while self.pos < bytes.len() && !self.at_end_of_field() {
+                self.pos += 1;
+            }
+            let mut rest_end = self.pos.min(bytes.len());
+            if rest_end > rest_start && bytes[rest_end - 1] == b'\r' {
+                rest_end -= 1;
+            }
+            let rest = &self.text[rest_start..rest_end];
+            match owned {
+                Some(mut s) => {
+                    s.push_str(tail);
+                    s.push_str(rest);
+                    Cow::Owned(s)
+                }
+                None if rest.is_empty() => Cow::Borrowed(tail),
+                None => Cow::Owned(format!("{tail}{rest}")),
+            }
+        } else {
+            let start = self.pos;
+            while self.pos < bytes.len() && !self.at_end_of_field() {
+                self.pos += 1;
+            }
+            let mut end = self.pos;
+            if end > start && bytes[end - 1] == b'\r' && bytes.get(end) == Some(&b'\n') {
+                end -= 1;
+            }
+            Cow::Borrowed(&self.text[start..end])
+        }
+    }
+
+    fn at_end_of_field(&self) -> bool {
+        let b = self.text.as_bytes()[self.pos];
+        b == self.delimiter || b == b'\n'
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        let bytes = self.text.as_bytes();
+        loop {
+            if self.pos >= bytes.len() {
+                return None;
+            }
+            // Skip blank lines.
+            let rest = &bytes[self.pos..];
+            let blank = if rest.starts_with(b"\r\n") {
+                2
+            } else if rest.starts_with(b"\n") {
+                1
+            } else {
+                0
+            };
+            if blank == 0 {
+                break;
+            }
+            self.pos += blank;
+            self.line += 1;
+        }
+        let line = self.line;
+        let mut fields = Vec::with_capacity(16);
+        loop {
+            fields.push(self.field());
+            match bytes.get(self.pos) {
+                Some(b) if *b == self.delimiter => self.pos += 1,
+                Some(b'\n') => {
+                    self.pos += 1;
+                    self.line += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        Some(Record { line, fields })
+    }
+}
+
+/// Reads a statement file. Detects the encoding and the separator, maps the header
+/// through `profile`, and returns every row, or every problem.
+pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRow>, ImportError> {
+    let text = decode(bytes);
+    let delimiter = detect_delimiter(&text);
+    let mut records = Records::new(&text, delimiter);
+    let header = records.next().ok_or(ImportError::Empty)?;
+    let positions: HashMap<String, usize> = header
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (fold(h), i))
+        .collect();
+    let mut mapping = Vec::with_capacity(profile.columns.len());
+    for column in &profile.columns {
+        let index = positions
+            .get(&fold(&column.header))
+            .ok_or_else(|| ImportError::MissingColumn(column.header.clone()))?;
+        mapping.push((column.field, *index, column.header.as_str()));
+    }
+    if !profile.columns.iter().any(|c| c.field == Field::Amount) {
+        return Err(ImportError::MissingColumn("amount".to_owned()));
+    }
+    let reader = RowReader::new(profile);
+    let width = header.fields.len();
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    for record in records {
+        if record.fields.len() != width {
+            bad.push(BadRow {
+                line: record.line,
+                reason: format!(
+                    "{} fields where the header has {width}",
+                    record.fields.len()
+                ),
+            });
+            continue;
+        }
+        match reader.read(&record, &mapping) {
+            Ok(row) => rows.push(row),
+            Err(reason) => bad.push(BadRow {
+                line: record.line,
+                reason,
+            }),
+        }
+    }
+    if bad.is_empty() {
+        Ok(rows)
+    } else {
+        Err(ImportError::BadRows(bad))
+    }
+}
+
+/// The profile's lookups, folded once.
+struct RowReader<'p> {
+    profile: &'p Profile,
+    kinds: HashMap<String, RowKind>,
+    statuses: HashMap<String, RowState>,
+}
+
+impl<'p> RowReader<'p> {
+    fn new(profile: &'p Profile) -> RowReader<'p> {
+        RowReader {
+            profile,
+            kinds: profile.kinds.iter().map(|(t, k)| (fold(t), *k)).collect(),
+            statuses: profile
+                .statuses
+                .iter()
+                .map(|(t, s)| (fold(t), *s))
+                .collect(),
+        }
+    }
+
+    fn read(
+        &self,
+        record: &Record<'_>,
+        mapping: &[(Field, usize, &str)],
+    ) -> Result<ProviderRow, String> {
+        let mut row = ProviderRow {
+            provider_ref: None,
+            sale_ref: None,
+            auth_code: None,
+            client_ref: None,
+            kind: RowKind::Sale,
+            status: RowState::Success,
+            amount: Kurus::ZERO,
+            authorized_amount: None,
+            installments: None,
+            masked_pan: None,
+            time: None,
+            value_date: None,
+            commission: None,
+            currency: None,
+            line: Some(record.line),
+        };
+        for (field, index, header) in mapping {
+            let raw = record.fields[*index].trim();
+            let bad = |what: &str| format!("{header}: {what} ({raw:?})");
+            if raw.is_empty() {
+                match field {
+                    Field::Amount => return Err(format!("{header}: empty")),
+                    Field::Kind => return Err(format!("{header}: empty")),
+                    Field::Status => return Err(format!("{header}: empty")),
+                    _ => continue,
+                }
+            }
+            match field {
+                Field::ProviderRef => {
+                    row.provider_ref =
+                        Some(ProviderRef::parse(raw).map_err(|e| bad(&e.to_string()))?)
+                }
+                Field::SaleRef => {
+                    row.sale_ref = Some(ProviderRef::parse(raw).map_err(|e| bad(&e.to_string()))?)
+                }
+                Field::AuthCode => row.auth_code = AuthCode::parse_approval(raw),
+                Field::ClientRef => row.client_ref = Some(raw.to_owned()),
+                Field::Kind => {
+                    row.kind = *self
+                        .kinds
+                        .get(raw)
+                        .or_else(|| self.kinds.get(&fold(raw)))
+                        .ok_or_else(|| bad("unknown transaction type"))?
+                }
+                Field::Status => {
+                    row.status = *self
+                        .statuses
+                        .get(raw)
+                        .or_else(|| self.statuses.get(&fold(raw)))
+                        .ok_or_else(|| bad("unknown status"))?
+                }
+                Field::Amount => row.amount = self.money(raw).map_err(|e| bad(&e))?,
+                Field::AuthorizedAmount => {
+                    row.authorized_amount = Some(self.money(raw).map_err(|e| bad(&e))?)
+                }
+                Field::Commission => row.commission = Some(self.money(raw).map_err(|e| bad(&e))?),
+                Field::Installments => {
+                    row.installments =
+                        Some(raw.parse().map_err(|_| bad("not an installment count"))?)
+                }
+                Field::MaskedPan => {
+                    row.masked_pan =
+                        Some(MaskedPan::parse(raw).ok_or_else(|| bad("not a masked card number"))?)
+                }
+                Field::Time => {
+                    row.time = Some(self.time(raw).ok_or_else(|| bad("not a date and time"))?)
+                }
+                Field::ValueDate => {
+                    row.value_date = Some(self.date(raw).ok_or_else(|| bad("not a date"))?)
+                }
+                Field::Currency => {
+                    row.currency = Some(
+                        Currency::from_alpha(raw)
+                            .or_else(|| Currency::from_numeric(raw))
+                            .ok_or_else(|| bad("unknown currency"))?,
+                    )
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    fn money(&self, raw: &str) -> Result<Kurus, String> {
+        match self.profile.numbers {
+            NumberStyle::Turkish => Kurus::parse_tr(raw),
+            NumberStyle::Dot => Kurus::parse(raw),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    fn time(&self, raw: &str) -> Option<NaiveDateTime> {
+        self.profile.time_formats.iter().find_map(|format| {
+            if format == TR_DATE_TIME {
+                return fast_tr_date_time(raw);
+            }
+            if format == TR_DATE {
+                return fast_tr_date(raw).map(|d| d.and_time(NaiveTime::MIN));
+            }
+            NaiveDateTime::parse_from_str(raw, format).ok().or_else(|| {
+                NaiveDate::parse_from_str(raw, format)
+                    .ok()
+                    .map(|d| d.and_time(NaiveTime::MIN))
+            })
+        })
+    }
+
+    fn date(&self, raw: &str) -> Option<NaiveDate> {
+        self.profile.date_formats.iter().find_map(|format| {
+            if format == TR_DATE {
+                return fast_tr_date(raw);
+            }
+            NaiveDate::parse_from_str(raw, format).ok()
+        })
+    }
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
+}
+
+/// `dd.MM.yyyy` without going through `chrono`'s format interpreter: a statement of a
+/// million rows has two million dates.
+fn fast_tr_date(raw: &str) -> Option<NaiveDate> {
+    let b = raw.as_bytes();
+    if b.len() != 10 || b[2] != b'.' || b[5] != b'.' {
+        return None;
+    }
+    let year = i32::try_from(digits(&b[6..10])?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(&b[3..5])?, digits(&b[0..2])?)
+}
+
+/// `dd.MM.yyyy HH:mm:ss`, fast.
+fn fast_tr_date_time(raw: &str) -> Option<NaiveDateTime> {
+    let b = raw.as_bytes();
+    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let date = fast_tr_date(&raw[..10])?;
+    let time = NaiveTime::from_hms_opt(
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    )?;
+    Some(date.and_time(time))
+}
