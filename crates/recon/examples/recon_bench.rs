@@ -4,12 +4,15 @@
 //! `cargo run --release -p sanalpos-recon --example recon_bench -- --rows 1000000`
 //!
 //! Writes the statement (simulator layout) and `ours.csv` / `theirs.csv` to a temp
-//! directory, times parsing and matching, prints peak memory and a DuckDB command that
-//! joins the same two files on the provider reference, for comparison.
+//! directory (removed at the end unless `--keep`), times parsing and matching, prints
+//! peak memory, then times DuckDB (the Python module, `pip install duckdb`) joining the
+//! same two files on the provider reference and prints the ratios.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
@@ -57,6 +60,81 @@ fn peak_memory_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// DuckDB's figures on the same two CSV files.
+struct DuckDb {
+    version: String,
+    /// The threads it ran with (its default: every core).
+    threads: u32,
+    count: u64,
+    /// `read_csv` of both files and the join, in one query.
+    read_join: Duration,
+    /// Loading both files into tables.
+    load: Duration,
+    /// The join of the loaded tables.
+    join: Duration,
+}
+
+/// Times inside Python (`time.perf_counter`), so the interpreter's start and the
+/// import do not count.
+const DUCKDB_SCRIPT: &str = r#"
+import sys, time, duckdb
+ours, theirs = (p.replace("'", "''") for p in sys.argv[1:3])
+con = duckdb.connect()
+threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
+join = "SELECT count(*) FROM {} o FULL OUTER JOIN {} t ON o.provider_ref = t.provider_ref"
+t = time.perf_counter()
+n = con.sql(join.format(f"read_csv('{ours}', all_varchar=true)", f"read_csv('{theirs}', all_varchar=true)")).fetchall()[0][0]
+read_join = time.perf_counter() - t
+t = time.perf_counter()
+con.execute(f"CREATE TABLE o AS SELECT * FROM read_csv('{ours}', all_varchar=true)")
+con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{theirs}', all_varchar=true)")
+load = time.perf_counter() - t
+t = time.perf_counter()
+m = con.sql(join.format("o", "t")).fetchall()[0][0]
+only_join = time.perf_counter() - t
+assert n == m, (n, m)
+print(duckdb.__version__, threads, n, read_join, load, only_join)
+"#;
+
+/// `Ok(None)` when `python3` or its `duckdb` module is missing.
+fn duckdb(dir: &Path) -> Result<Option<DuckDb>, Box<dyn std::error::Error>> {
+    let importable = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !importable {
+        return Ok(None);
+    }
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(DUCKDB_SCRIPT)
+        .arg(dir.join("ours.csv"))
+        .arg(dir.join("theirs.csv"))
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .to_owned()
+            .into());
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let [version, threads, count, read_join, load, join] = fields[..] else {
+        return Err(format!("unexpected output from the DuckDB script: {text:?}").into());
+    };
+    let secs = |s: &str| s.parse::<f64>().map(Duration::from_secs_f64);
+    Ok(Some(DuckDb {
+        version: version.to_owned(),
+        threads: threads.parse()?,
+        count: count.parse()?,
+        read_join: secs(read_join)?,
+        load: secs(load)?,
+        join: secs(join)?,
+    }))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -242,6 +320,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         theirs.len() as f64 / parse.as_secs_f64()
     );
 
+    let parse_peak = peak_memory_kib();
     // Match and classify.
     let t = Instant::now();
     let result = reconcile(&ours, &theirs, &Options::default());
@@ -261,13 +340,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     match peak_memory_kib() {
-        Some(kib) => println!("peak memory (VmHWM) {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "peak memory (VmHWM) {:.1} MiB (after generating and parsing: {:.1} MiB)",
+            kib as f64 / 1024.0,
+            parse_peak.unwrap_or(0) as f64 / 1024.0
+        ),
         None => println!("peak memory: /proc/self/status not readable"),
     }
-    println!("files in {}", dir.display());
-    println!(
-        "DuckDB join for comparison:\n  duckdb -cmd '.timer on' -c \"SELECT count(*) FROM read_csv('{0}/ours.csv', all_varchar=true) o FULL OUTER JOIN read_csv('{0}/theirs.csv', all_varchar=true) t ON o.provider_ref = t.provider_ref;\"",
-        dir.display()
-    );
+    // Everything of the Rust run is gone before DuckDB starts, so its memory and
+    // caches do not weigh on the comparison.
+    drop((result, theirs, ours));
+    let parse_and_match = parse + matching;
+    match duckdb(&dir) {
+        Ok(Some(d)) => {
+            println!(
+                "DuckDB {} ({} threads; we use one), FULL OUTER JOIN on provider_ref, {} result rows:",
+                d.version, d.threads, d.count
+            );
+            println!(
+                "  read+join from CSV {:.2?}; load {:.2?}, then join of loaded tables {:.2?}",
+                d.read_join, d.load, d.join
+            );
+            println!(
+                "  ratio match+classify / DuckDB join: {:.2} ({:.2?} vs {:.2?})",
+                matching.as_secs_f64() / d.join.as_secs_f64(),
+                matching,
+                d.join
+            );
+            println!(
+                "  ratio parse+match+classify / DuckDB read+join: {:.2} ({:.2?} vs {:.2?})",
+                parse_and_match.as_secs_f64() / d.read_join.as_secs_f64(),
+                parse_and_match,
+                d.read_join
+            );
+            println!("  (below 1 means faster than DuckDB; DuckDB reads the two plain CSVs, we parse the Turkish statement)");
+        }
+        Ok(None) => println!(
+            "DuckDB comparison skipped: the Python module `duckdb` is not importable.\n  Install it with `pip install duckdb` (or `python3 -m pip install duckdb`) and run again."
+        ),
+        Err(e) => println!("DuckDB comparison failed: {e}"),
+    }
+    if args.iter().any(|a| a == "--keep") {
+        println!("files kept in {}", dir.display());
+    } else {
+        std::fs::remove_dir_all(&dir)?;
+    }
     Ok(())
 }

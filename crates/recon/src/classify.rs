@@ -6,8 +6,10 @@ use chrono::Days;
 
 use sanalpos_core::Kurus;
 
-use crate::engine::{is_refund, Group};
-use crate::model::{Class, Flag, Item, Money, Options, OurPayment, PaymentStatus, Reason};
+use crate::engine::is_refund;
+use crate::model::{
+    Class, Flag, Item, MatchKey, Money, Options, OurPayment, PaymentStatus, Reason,
+};
 use crate::row::{ProviderRow, RowKind, RowState};
 
 /// The canonical order of provider rows: by content, the line number last, so rows
@@ -75,28 +77,107 @@ fn repeated_reversal(theirs: &[ProviderRow], reversals: &[u32], sale_ref: Option
     refs.windows(2).any(|w| w[0] == w[1])
 }
 
-/// Classifies one group. Precedence: duplicate, then status, then amount.
-pub(crate) fn classify(
-    mut g: Group,
+/// The members of one group, in canonical order: payments by id; sale rows, then
+/// cancels and refunds, each in row order.
+pub(crate) struct Members<'a> {
+    pub(crate) payments: &'a [u32],
+    /// Sale rows, then reversals.
+    pub(crate) rows: &'a [u32],
+    pub(crate) sales: &'a [u32],
+    pub(crate) reversals: &'a [u32],
+}
+
+impl<'a> Members<'a> {
+    /// `rows` must hold the sale rows first.
+    pub(crate) fn new(payments: &'a [u32], rows: &'a [u32], theirs: &[ProviderRow]) -> Members<'a> {
+        let split = rows.partition_point(|r| !theirs[*r as usize].kind.is_reversal());
+        let (sales, reversals) = rows.split_at(split);
+        Members {
+            payments,
+            rows,
+            sales,
+            reversals,
+        }
+    }
+}
+
+/// The class of one group and why. Precedence: duplicate, then status, then amount.
+pub(crate) fn verdict(
+    g: &Members<'_>,
     ours: &[OurPayment],
     theirs: &[ProviderRow],
     options: &Options,
-) -> Item {
-    g.payments
-        .sort_unstable_by(|a, b| ours[*a as usize].id.cmp(&ours[*b as usize].id));
-    let by_row = |a: &u32, b: &u32| row_cmp(&theirs[*a as usize], &theirs[*b as usize]);
-    g.sales.sort_unstable_by(by_row);
-    g.reversals.sort_unstable_by(by_row);
+) -> (Class, Reason) {
+    if g.sales.len() > 1 {
+        return (Class::Duplicate, Reason::DuplicateRows);
+    }
+    if g.payments.len() > 1 {
+        return (Class::Duplicate, Reason::DuplicatePayments);
+    }
+    let sale_ref = g
+        .sales
+        .first()
+        .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
+        .map(|x| x.as_str());
+    if repeated_reversal(theirs, g.reversals, sale_ref) {
+        return (Class::Duplicate, Reason::DuplicateReversals);
+    }
+    let payment = g.payments.first().map(|p| &ours[*p as usize]);
+    let sale = g.sales.first().map(|r| &theirs[*r as usize]);
+    match (payment, sale) {
+        (None, None) => (Class::ProviderOnly, Reason::ReversalWithoutSale),
+        (None, Some(row)) if row.status == RowState::Success => {
+            (Class::ProviderOnly, Reason::MissingHere)
+        }
+        (None, Some(_)) => (Class::Matched, Reason::NothingMoved),
+        (Some(p), None) => {
+            let view = fold_reversals(theirs, g.reversals);
+            alone_here(p, &view, !g.reversals.is_empty(), options)
+        }
+        (Some(p), Some(row)) => compare(p, row, &fold_reversals(theirs, g.reversals)),
+    }
+}
 
-    let view = fold_reversals(theirs, &g.reversals);
-    let mut item = Item {
-        class: Class::Matched,
-        reason: Reason::Agreed,
-        key: g.key,
-        payments: Vec::new(),
-        rows: Vec::new(),
-        proposal: g.proposal.map(|p| ours[p as usize].id.clone()),
-        flags: Vec::new(),
+/// The item of one group, with the class and reason [`verdict`] gave it.
+pub(crate) fn build_item(
+    g: &Members<'_>,
+    class: Class,
+    reason: Reason,
+    key: Option<MatchKey>,
+    proposal: Option<u32>,
+    ours: &[OurPayment],
+    theirs: &[ProviderRow],
+) -> Item {
+    let view = fold_reversals(theirs, g.reversals);
+    let cancelled: Kurus = g
+        .reversals
+        .iter()
+        .map(|r| &theirs[*r as usize])
+        .filter(|row| row.status == RowState::Success && row.kind == RowKind::Cancel)
+        .map(|row| row.amount)
+        .sum();
+    let mut flags = Vec::new();
+    if class != Class::Duplicate {
+        if let (&[p], &[r]) = (g.payments, g.sales) {
+            let (p, row) = (&ours[p as usize], &theirs[r as usize]);
+            if matches!(
+                (p.status.money(), row.status),
+                (Money::Charged { .. }, RowState::Success)
+            ) {
+                flags = check_table(p, row);
+            }
+        }
+    }
+    Item {
+        class,
+        reason,
+        key,
+        payments: g.payments.to_vec(),
+        rows: g.rows.to_vec(),
+        proposal: proposal
+            .filter(|_| class == Class::ProviderOnly)
+            .map(|p| ours[p as usize].id.clone()),
+        flags,
         ours: g.payments.iter().map(|p| ours[*p as usize].amount).sum(),
         theirs: g.sales.iter().map(|r| theirs[*r as usize].amount).sum(),
         ours_reversed: g
@@ -104,59 +185,8 @@ pub(crate) fn classify(
             .iter()
             .map(|p| ours_reversed(&ours[*p as usize]))
             .sum(),
-        theirs_reversed: {
-            let cancelled: Kurus = g
-                .reversals
-                .iter()
-                .map(|r| &theirs[*r as usize])
-                .filter(|row| row.status == RowState::Success && row.kind == RowKind::Cancel)
-                .map(|row| row.amount)
-                .sum();
-            cancelled + view.refunded
-        },
-    };
-    let sale_ref = g
-        .sales
-        .first()
-        .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
-        .map(|x| x.as_str());
-    let (class, reason) = if g.sales.len() > 1 {
-        (Class::Duplicate, Reason::DuplicateRows)
-    } else if g.payments.len() > 1 {
-        (Class::Duplicate, Reason::DuplicatePayments)
-    } else if repeated_reversal(theirs, &g.reversals, sale_ref) {
-        (Class::Duplicate, Reason::DuplicateReversals)
-    } else {
-        let payment = g.payments.first().map(|p| &ours[*p as usize]);
-        let sale = g.sales.first().map(|r| &theirs[*r as usize]);
-        match (payment, sale) {
-            (None, None) => (Class::ProviderOnly, Reason::ReversalWithoutSale),
-            (None, Some(row)) if row.status == RowState::Success => {
-                (Class::ProviderOnly, Reason::MissingHere)
-            }
-            (None, Some(_)) => (Class::Matched, Reason::NothingMoved),
-            (Some(p), None) => alone_here(p, &view, !g.reversals.is_empty(), options),
-            (Some(p), Some(row)) => {
-                let outcome = compare(p, row, &view);
-                if matches!(
-                    (p.status.money(), row.status),
-                    (Money::Charged { .. }, RowState::Success)
-                ) {
-                    item.flags = check_table(p, row);
-                }
-                outcome
-            }
-        }
-    };
-    item.class = class;
-    item.reason = reason;
-    if class != Class::ProviderOnly {
-        item.proposal = None;
+        theirs_reversed: cancelled + view.refunded,
     }
-    item.payments = g.payments;
-    item.rows = g.sales;
-    item.rows.extend_from_slice(&g.reversals);
-    item
 }
 
 /// A payment with no sale row at the provider.

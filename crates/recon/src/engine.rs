@@ -17,20 +17,31 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use rustc_hash::FxBuildHasher;
+
 use sanalpos_core::{Kurus, ProviderRef};
 
-use crate::classify::{classify, row_cmp};
+use crate::classify::{build_item, row_cmp, verdict, Members};
 use crate::model::{
-    within, Class, Item, MatchKey, Money, Options, OurPayment, Reconciliation, Summary,
+    within, Class, Flag, Item, MatchKey, Money, Options, OurPayment, Reconciliation, Summary,
 };
 use crate::row::{ProviderRow, RowKind, RowState};
 
 const NONE: u32 = u32::MAX;
 
+/// Hash maps keyed by borrowed text: FxHash, not SipHash. The keys come from the
+/// caller's own data, not from an attacker racing the table, and the engine hashes a
+/// few million keys per run.
+type Map<K, V> = HashMap<K, V, FxBuildHasher>;
+
+fn map<K, V>(capacity: usize) -> Map<K, V> {
+    Map::with_capacity_and_hasher(capacity, FxBuildHasher)
+}
+
 /// A multimap from a key to input indexes, without one allocation per key: the first
 /// index in a hash map, the rest chained through one array.
 struct Chains<K> {
-    head: HashMap<K, u32>,
+    head: Map<K, u32>,
     next: Vec<u32>,
 }
 
@@ -38,7 +49,7 @@ impl<K: Hash + Eq> Chains<K> {
     /// For indexes below `len`, about `keys` distinct keys.
     fn new(len: usize, keys: usize) -> Chains<K> {
         Chains {
-            head: HashMap::with_capacity(keys),
+            head: map(keys),
             next: vec![NONE; len],
         }
     }
@@ -73,18 +84,40 @@ impl Iterator for ChainIter<'_> {
     }
 }
 
-/// A decision unit before classification.
-#[derive(Default)]
-pub(crate) struct Group {
-    pub(crate) sales: Vec<u32>,
-    pub(crate) reversals: Vec<u32>,
-    pub(crate) payments: Vec<u32>,
-    pub(crate) key: Option<MatchKey>,
-    pub(crate) proposal: Option<u32>,
+/// A decision unit while grouping. Members are not stored here: every payment and
+/// every row knows its group (`payment_group`, `row_group`), and the members are
+/// gathered once, in one array per side, when grouping is done.
+#[derive(Clone, Copy)]
+struct Group {
+    /// A sale row of the group (the last one of its reference in input order), or
+    /// `NONE`.
+    first_sale: u32,
+    /// Sale rows so far.
+    sales: u32,
+    /// Payments so far.
+    payments: u32,
+    /// A proposal for a person, or `NONE`.
+    proposal: u32,
+    key: Option<MatchKey>,
+}
+
+impl Group {
+    const EMPTY: Group = Group {
+        first_sale: NONE,
+        sales: 0,
+        payments: 0,
+        proposal: NONE,
+        key: None,
+    };
 }
 
 fn idx(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(NONE)
+}
+
+fn new_group(groups: &mut Vec<Group>, group: Group) -> u32 {
+    groups.push(group);
+    idx(groups.len() - 1)
 }
 
 /// Matches our payments of a period with the provider's rows and classifies every one
@@ -93,78 +126,64 @@ fn idx(i: usize) -> u32 {
 /// Items refer to payments and rows by their index in `ours` and `theirs`. Inputs of
 /// more than `u32::MAX - 1` rows are not supported.
 pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options) -> Reconciliation {
-    let mut groups: Vec<Group> = Vec::with_capacity(ours.len().max(theirs.len()));
+    let mut groups: Vec<Group> = Vec::with_capacity(ours.len().max(theirs.len()) + 16);
     let mut payment_group = vec![NONE; ours.len()];
+    let mut row_group = vec![NONE; theirs.len()];
 
-    // Key 1: the provider's reference.
-    let mut pay_by_ref: Chains<&str> = Chains::new(ours.len(), ours.len());
-    for (i, p) in ours.iter().enumerate() {
-        if let Some(r) = &p.provider_ref {
-            pay_by_ref.insert(r.as_str(), idx(i));
-        }
-    }
-    let mut sale_by_ref: Chains<&str> = Chains::new(theirs.len(), theirs.len());
+    // Key 1: the provider's reference. Every sale row with reference R and every
+    // payment with R form one group, made in row order (memory access stays close to
+    // sequential).
+    let mut sale_by_ref: Map<&str, u32> = map(theirs.len());
     let mut loose_rows: Vec<(u32, u32)> = Vec::new(); // (row, group or NONE)
     let mut reversals: Vec<u32> = Vec::new();
     for (i, row) in theirs.iter().enumerate() {
-        match (&row.provider_ref, row.kind) {
-            (_, kind) if kind.is_reversal() => reversals.push(idx(i)),
-            (Some(r), _) => sale_by_ref.insert(r.as_str(), idx(i)),
-            (None, _) => loose_rows.push((idx(i), NONE)),
+        if row.kind.is_reversal() {
+            reversals.push(idx(i));
+            continue;
         }
-    }
-    // Groups are made in row order, which keeps memory access close to sequential.
-    let mut row_group = vec![NONE; theirs.len()];
-    for (i, row) in theirs.iter().enumerate() {
-        let Some(reference) = row
-            .provider_ref
-            .as_ref()
-            .filter(|_| !row.kind.is_reversal())
-        else {
+        let Some(reference) = &row.provider_ref else {
+            loose_rows.push((idx(i), NONE));
             continue;
         };
-        if row_group[i] != NONE {
-            continue;
-        }
-        let g = idx(groups.len());
-        let reference = reference.as_str();
-        let sales: Vec<u32> = sale_by_ref.get(&reference).collect();
-        let payments: Vec<u32> = pay_by_ref.get(&reference).collect();
-        for s in &sales {
-            row_group[*s as usize] = g;
-        }
-        for p in &payments {
-            payment_group[*p as usize] = g;
-        }
-        if payments.is_empty() && sales.len() == 1 {
-            loose_rows.push((sales[0], g));
-        }
-        let key = (!payments.is_empty()).then_some(MatchKey::ProviderRef);
-        groups.push(Group {
-            sales,
-            payments,
-            key,
-            ..Group::default()
-        });
+        let g = *sale_by_ref
+            .entry(reference.as_str())
+            .or_insert_with(|| new_group(&mut groups, Group::EMPTY));
+        row_group[i] = g;
+        let group = &mut groups[g as usize];
+        group.first_sale = idx(i);
+        group.sales += 1;
     }
-    // Payments sharing a reference no row has: still duplicates of each other.
+    // Payments: into the group of their reference's sale rows. Payments sharing a
+    // reference no row has are still duplicates of each other; one alone stays loose.
+    // Reference to (first payment, its group or NONE).
+    let mut pay_only: Map<&str, (u32, u32)> = map(0);
     for (p, payment) in ours.iter().enumerate() {
         let Some(reference) = &payment.provider_ref else {
             continue;
         };
-        if payment_group[p] != NONE {
+        let reference = reference.as_str();
+        if let Some(g) = sale_by_ref.get(reference) {
+            payment_group[p] = *g;
+            let group = &mut groups[*g as usize];
+            group.payments += 1;
+            group.key = Some(MatchKey::ProviderRef);
             continue;
         }
-        let payments: Vec<u32> = pay_by_ref.get(&reference.as_str()).collect();
-        if payments.len() > 1 {
-            let g = idx(groups.len());
-            for p in &payments {
-                payment_group[*p as usize] = g;
-            }
-            groups.push(Group {
-                payments,
-                ..Group::default()
-            });
+        let slot = pay_only.entry(reference).or_insert((idx(p), NONE));
+        if slot.0 == idx(p) {
+            continue;
+        }
+        if slot.1 == NONE {
+            slot.1 = new_group(&mut groups, Group::EMPTY);
+            payment_group[slot.0 as usize] = slot.1;
+            groups[slot.1 as usize].payments += 1;
+        }
+        payment_group[p] = slot.1;
+        groups[slot.1 as usize].payments += 1;
+    }
+    for (g, group) in groups.iter().enumerate() {
+        if group.sales == 1 && group.payments == 0 {
+            loose_rows.push((group.first_sale, idx(g)));
         }
     }
 
@@ -215,32 +234,39 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
             })
         });
         let g = if g == NONE {
-            groups.push(Group {
-                sales: vec![r],
-                ..Group::default()
-            });
-            row_group[r as usize] = idx(groups.len() - 1);
-            idx(groups.len() - 1)
+            let g = new_group(
+                &mut groups,
+                Group {
+                    first_sale: r,
+                    sales: 1,
+                    ..Group::EMPTY
+                },
+            );
+            row_group[r as usize] = g;
+            g
         } else {
             g
         };
         match found {
             Some((p, key)) => {
                 payment_group[p as usize] = g;
-                groups[g as usize].payments.push(p);
+                groups[g as usize].payments += 1;
                 groups[g as usize].key = Some(key);
             }
             None => row_only.push(g),
         }
     }
+    drop((by_auth, by_client));
     let mut alone: Chains<(Kurus, &str)> = Chains::new(ours.len(), loose_payments.len());
     for p in loose_payments {
         if payment_group[p as usize] == NONE {
-            payment_group[p as usize] = idx(groups.len());
-            groups.push(Group {
-                payments: vec![p],
-                ..Group::default()
-            });
+            payment_group[p as usize] = new_group(
+                &mut groups,
+                Group {
+                    payments: 1,
+                    ..Group::EMPTY
+                },
+            );
             let payment = &ours[p as usize];
             if let (Some(last4), false) =
                 (&payment.last4, payment.status.money() == Money::NotCharged)
@@ -253,7 +279,7 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
     // Key 4: a proposal for a person, never a match.
     for g in row_only {
         let group = &mut groups[g as usize];
-        let row = &theirs[group.sales[0] as usize];
+        let row = &theirs[group.first_sale as usize];
         if row.status != RowState::Success {
             continue;
         }
@@ -267,26 +293,34 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
                         options.date_window_days,
                     )
                 })
-                .min_by(first_by_id);
+                .min_by(first_by_id)
+                .unwrap_or(NONE);
         }
     }
+    drop(alone);
 
     let found = Found {
-        pay_by_ref: &pay_by_ref,
+        pay_only: &pay_only,
         sale_by_ref: &sale_by_ref,
         payment_group: &payment_group,
-        row_group: &row_group,
     };
-    link_reversals(ours, theirs, &reversals, &found, &mut groups);
-    finish(ours, theirs, groups, options)
+    link_reversals(
+        ours,
+        theirs,
+        &reversals,
+        &found,
+        &mut row_group,
+        &mut groups,
+    );
+    drop((sale_by_ref, pay_only, reversals));
+    finish(ours, theirs, &groups, &payment_group, &row_group, options)
 }
 
 /// The indexes the first pass built, reused to link cancels and refunds.
 struct Found<'a> {
-    pay_by_ref: &'a Chains<&'a str>,
-    sale_by_ref: &'a Chains<&'a str>,
+    pay_only: &'a Map<&'a str, (u32, u32)>,
+    sale_by_ref: &'a Map<&'a str, u32>,
     payment_group: &'a [u32],
-    row_group: &'a [u32],
 }
 
 /// Puts every cancel and refund row into its sale's group, or into a group of its own
@@ -297,6 +331,7 @@ fn link_reversals(
     theirs: &[ProviderRow],
     reversals: &[u32],
     found: &Found<'_>,
+    row_group: &mut [u32],
     groups: &mut Vec<Group>,
 ) {
     if reversals.is_empty() {
@@ -305,11 +340,12 @@ fn link_reversals(
     // Client reference to (sale row group, payment group): the smallest sale row
     // (sales we have first, then canonical order) or payment (by id) wins, so the
     // choice does not depend on input order.
-    let mut wanted: HashMap<&str, (u32, u32)> = reversals
-        .iter()
-        .filter_map(|r| theirs[*r as usize].client_ref.as_deref())
-        .map(|c| (c, (NONE, NONE)))
-        .collect();
+    let mut wanted: Map<&str, (u32, u32)> = map(reversals.len());
+    for r in reversals {
+        if let Some(c) = theirs[*r as usize].client_ref.as_deref() {
+            wanted.insert(c, (NONE, NONE));
+        }
+    }
     for (i, row) in theirs.iter().enumerate() {
         let Some(slot) = row
             .client_ref
@@ -319,23 +355,21 @@ fn link_reversals(
         else {
             continue;
         };
-        let g = found.row_group[i];
+        let g = row_group[i];
         if slot.0 == NONE {
             slot.0 = g;
             continue;
         }
         let held = &groups[slot.0 as usize];
-        let order = held
-            .payments
-            .is_empty()
-            .cmp(&groups[g as usize].payments.is_empty())
+        let order = (held.payments == 0)
+            .cmp(&(groups[g as usize].payments == 0))
             .reverse()
-            .then_with(|| row_cmp(row, &theirs[held.sales[0] as usize]));
+            .then_with(|| row_cmp(row, &theirs[held.first_sale as usize]));
         if order == Ordering::Less {
             slot.0 = g;
         }
     }
-    let mut best_payment: HashMap<&str, &str> = HashMap::new();
+    let mut best_payment: Map<&str, &str> = map(wanted.len());
     for (p, payment) in ours.iter().enumerate() {
         let Some(client) = payment.client_ref.as_deref() else {
             continue;
@@ -353,14 +387,12 @@ fn link_reversals(
         let row = &theirs[*r as usize];
         let by_ref = |reference: Option<&ProviderRef>| {
             let reference = reference?.as_str();
-            let sale = found.sale_by_ref.get(&reference).next();
-            match sale {
-                Some(s) => Some(found.row_group[s as usize]),
+            match found.sale_by_ref.get(reference) {
+                Some(g) => Some(*g),
                 None => found
-                    .pay_by_ref
-                    .get(&reference)
-                    .next()
-                    .map(|p| found.payment_group[p as usize]),
+                    .pay_only
+                    .get(reference)
+                    .map(|(p, _)| found.payment_group[*p as usize]),
             }
         };
         let by_client = row
@@ -371,69 +403,135 @@ fn link_reversals(
         let target = by_ref(row.sale_ref.as_ref())
             .or_else(|| by_ref(row.provider_ref.as_ref()))
             .or(by_client);
-        match target {
-            Some(g) => groups[g as usize].reversals.push(*r),
-            None => groups.push(Group {
-                reversals: vec![*r],
-                ..Group::default()
-            }),
-        }
+        row_group[*r as usize] = match target {
+            Some(g) => g,
+            None => new_group(groups, Group::EMPTY),
+        };
     }
 }
 
-/// Classifies every group, orders the items and sums the classes.
+/// Members of every group, side by side: group `g`'s entries are
+/// `members[start[g]..start[g + 1]]` (a counting sort by group).
+struct Gathered {
+    start: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Gathered {
+    fn new(groups: usize, group_of: &[u32]) -> Gathered {
+        let mut start = vec![0u32; groups + 1];
+        for g in group_of {
+            start[*g as usize + 1] += 1;
+        }
+        for g in 0..groups {
+            start[g + 1] += start[g];
+        }
+        let mut fill = start.clone();
+        let mut members = vec![0u32; group_of.len()];
+        for (i, g) in group_of.iter().enumerate() {
+            let at = &mut fill[*g as usize];
+            members[*at as usize] = idx(i);
+            *at += 1;
+        }
+        Gathered { start, members }
+    }
+
+    fn range(&self, g: usize) -> std::ops::Range<usize> {
+        self.start[g] as usize..self.start[g + 1] as usize
+    }
+}
+
+/// Classifies every group, orders the items and sums the classes. Items are built
+/// once, in their final order, straight into the result.
 fn finish(
     ours: &[OurPayment],
     theirs: &[ProviderRow],
-    groups: Vec<Group>,
+    groups: &[Group],
+    payment_group: &[u32],
+    row_group: &[u32],
     options: &Options,
 ) -> Reconciliation {
-    let items: Vec<_> = groups
-        .into_iter()
-        .map(|g| classify(g, ours, theirs, options))
-        .collect();
-    // Sort by (class, first payment id, first row); the first 16 bytes of the id or the
-    // reference ride in the key, so most comparisons never leave the key array.
-    let full = |a: &Item, b: &Item| {
-        a.class.cmp(&b.class).then_with(|| {
-            let pa = a.payments.first().map(|p| ours[*p as usize].id.as_str());
-            let pb = b.payments.first().map(|p| ours[*p as usize].id.as_str());
-            pa.cmp(&pb)
-                .then_with(|| match (a.rows.first(), b.rows.first()) {
-                    (Some(x), Some(y)) => row_cmp(&theirs[*x as usize], &theirs[*y as usize]),
-                    (x, y) => x.is_some().cmp(&y.is_some()),
-                })
-        })
+    let mut pays = Gathered::new(groups.len(), payment_group);
+    let mut rows = Gathered::new(groups.len(), row_group);
+    // Canonical order inside each group: payments by id; sale rows, then cancels and
+    // refunds, each in row order.
+    let by_id = |a: &u32, b: &u32| ours[*a as usize].id.cmp(&ours[*b as usize].id);
+    let by_row = |a: &u32, b: &u32| {
+        let (x, y) = (&theirs[*a as usize], &theirs[*b as usize]);
+        x.kind
+            .is_reversal()
+            .cmp(&y.kind.is_reversal())
+            .then_with(|| row_cmp(x, y))
     };
-    let mut keys: Vec<(Class, bool, u128, u32)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let (has_payment, text) = match item.payments.first() {
-                Some(p) => (true, ours[*p as usize].id.as_str()),
-                None => (
-                    false,
-                    item.rows
-                        .first()
-                        .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
-                        .map_or("", |r| r.as_str()),
-                ),
-            };
-            (item.class, has_payment, prefix(text), idx(i))
-        })
-        .collect();
-    keys.sort_unstable_by(|a, b| {
-        // `None < Some` for the payment id, as in `full`.
-        (a.0, a.1, a.2)
-            .cmp(&(b.0, b.1, b.2))
-            .then_with(|| full(&items[a.3 as usize], &items[b.3 as usize]))
-    });
-    let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
-    let items: Vec<Item> = keys
-        .iter()
-        .filter_map(|k| slots[k.3 as usize].take())
-        .collect();
-    drop(slots);
+    let mut verdicts = Vec::with_capacity(groups.len());
+    // Per class, in class order: (has a payment, first 16 bytes of the first payment id
+    // or reference, group). `class as usize` is the class's place in `Class::ALL`, which is
+    // also its order.
+    let mut by_class: [Vec<(bool, u128, u32)>; Class::ALL.len()] = Default::default();
+    for g in 0..groups.len() {
+        let pr = pays.range(g);
+        if pr.len() > 1 {
+            pays.members[pr.clone()].sort_unstable_by(by_id);
+        }
+        let rr = rows.range(g);
+        if rr.len() > 1 {
+            rows.members[rr.clone()].sort_unstable_by(by_row);
+        }
+        let m = Members::new(&pays.members[pr], &rows.members[rr], theirs);
+        let (class, reason) = verdict(&m, ours, theirs, options);
+        verdicts.push((class, reason));
+        let (has_payment, text) = match m.payments.first() {
+            Some(p) => (true, ours[*p as usize].id.as_str()),
+            None => (
+                false,
+                m.rows
+                    .first()
+                    .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
+                    .map_or("", |r| r.as_str()),
+            ),
+        };
+        by_class[class as usize].push((has_payment, prefix(text), idx(g)));
+    }
+    // Sort by (class, first payment id, first row); the first 16 bytes of the id or the
+    // reference ride in the key, so most comparisons never leave the key arrays.
+    let full = |a: u32, b: u32| {
+        let (pa, pb) = (pays.range(a as usize), pays.range(b as usize));
+        let (ra, rb) = (rows.range(a as usize), rows.range(b as usize));
+        let pa = pays.members[pa]
+            .first()
+            .map(|p| ours[*p as usize].id.as_str());
+        let pb = pays.members[pb]
+            .first()
+            .map(|p| ours[*p as usize].id.as_str());
+        pa.cmp(&pb).then_with(
+            || match (rows.members[ra].first(), rows.members[rb].first()) {
+                (Some(x), Some(y)) => row_cmp(&theirs[*x as usize], &theirs[*y as usize]),
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            },
+        )
+    };
+    // The class by bucket, then a stable sort inside each class: it finds the runs of
+    // payments already in id order (our ids are usually made in order), which makes the
+    // common case close to linear. `None < Some` for the payment id, as in `full`.
+    let mut order: Vec<u32> = Vec::with_capacity(groups.len());
+    for mut keys in by_class {
+        keys.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| full(a.2, b.2)));
+        order.extend(keys.iter().map(|k| k.2));
+    }
+    let build = |g: &u32| {
+        let group = &groups[*g as usize];
+        let g = *g as usize;
+        let m = Members::new(
+            &pays.members[pays.range(g)],
+            &rows.members[rows.range(g)],
+            theirs,
+        );
+        let proposal = (group.proposal != NONE).then_some(group.proposal);
+        let (class, reason) = verdicts[g];
+        build_item(&m, class, reason, group.key, proposal, ours, theirs)
+    };
+    let items: Vec<Item> = order.iter().map(build).collect();
+    drop(order);
     let mut summary = Summary::default();
     for item in &items {
         let t = summary.get_mut(item.class);
@@ -444,8 +542,8 @@ fn finish(
         t.theirs_reversed = t.theirs_reversed + item.theirs_reversed;
         for flag in &item.flags {
             match flag {
-                crate::model::Flag::Commission { .. } => t.commission_flags += 1,
-                crate::model::Flag::ValueDate { .. } => t.value_date_flags += 1,
+                Flag::Commission { .. } => t.commission_flags += 1,
+                Flag::ValueDate { .. } => t.value_date_flags += 1,
             }
         }
     }

@@ -150,9 +150,11 @@ impl<'a> Records<'a> {
             }
         } else {
             let start = self.pos;
-            while self.pos < bytes.len() && !self.at_end_of_field() {
-                self.pos += 1;
-            }
+            let delimiter = self.delimiter;
+            self.pos = bytes[start..]
+                .iter()
+                .position(|b| *b == delimiter || *b == b'\n')
+                .map_or(bytes.len(), |n| start + n);
             let mut end = self.pos;
             if end > start && bytes[end - 1] == b'\r' && bytes.get(end) == Some(&b'\n') {
                 end -= 1;
@@ -262,6 +264,18 @@ pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRo
     }
 }
 
+/// Text to value, by folded text, plus every text as the profile writes it (mapping to
+/// what its folded form maps to), so the usual row finds its text without folding it.
+fn lookup<T: Copy>(pairs: &[(String, T)]) -> HashMap<String, T> {
+    let mut map: HashMap<String, T> = pairs.iter().map(|(t, v)| (fold(t), *v)).collect();
+    for (text, _) in pairs {
+        if let Some(value) = map.get(&fold(text)).copied() {
+            map.entry(text.trim().to_owned()).or_insert(value);
+        }
+    }
+    map
+}
+
 /// The profile's lookups, folded once.
 struct RowReader<'p> {
     profile: &'p Profile,
@@ -273,12 +287,8 @@ impl<'p> RowReader<'p> {
     fn new(profile: &'p Profile) -> RowReader<'p> {
         RowReader {
             profile,
-            kinds: profile.kinds.iter().map(|(t, k)| (fold(t), *k)).collect(),
-            statuses: profile
-                .statuses
-                .iter()
-                .map(|(t, s)| (fold(t), *s))
-                .collect(),
+            kinds: lookup(&profile.kinds),
+            statuses: lookup(&profile.statuses),
         }
     }
 

@@ -115,6 +115,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Provider { message, .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
             }
+            ServiceError::BadStatement { message, .. } => ApiError {
+                field: Some("body"),
+                ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            },
             ServiceError::Storage(detail) => ApiError::internal(&detail),
             other => ApiError::internal(&other.to_string()),
         }

@@ -42,6 +42,15 @@ pub enum ServiceError {
     /// Wrong username or password, or a disabled account.
     #[error("invalid credentials")]
     Unauthorized,
+    /// A statement file could not be imported; nothing was stored. `bad_rows` names
+    /// every row that could not be read (empty when the file as a whole is wrong).
+    #[error("statement refused: {message}")]
+    BadStatement {
+        /// What is wrong, in English.
+        message: String,
+        /// Every unreadable row, in file order.
+        bad_rows: Vec<StatementRow>,
+    },
     /// An internal failure (database, crypto). The detail is for the log; show
     /// [`ServiceError::message`] to users.
     #[error("internal error: {0}")]
@@ -58,6 +67,7 @@ impl ServiceError {
             ServiceError::Conflict { code, .. } => code,
             ServiceError::Provider { code, .. } => code,
             ServiceError::Unauthorized => "unauthorized",
+            ServiceError::BadStatement { .. } => "bad_statement",
             ServiceError::Storage(_) => "internal_error",
         }
     }
@@ -78,9 +88,9 @@ impl ServiceError {
             ServiceError::NoActivePos => {
                 "No active POS definition can take this payment (check the currency and the POS state).".into()
             }
-            ServiceError::Conflict { message, .. } | ServiceError::Provider { message, .. } => {
-                message.clone()
-            }
+            ServiceError::Conflict { message, .. }
+            | ServiceError::Provider { message, .. }
+            | ServiceError::BadStatement { message, .. } => message.clone(),
             ServiceError::Unauthorized => "Invalid username or password.".into(),
             ServiceError::Storage(_) => "Internal error; please try again.".into(),
         }
@@ -102,6 +112,9 @@ impl ServiceError {
             },
             ServiceError::Provider { .. } => "Sağlayıcıya ulaşılamadı; işlem gönderilmedi.".into(),
             ServiceError::Unauthorized => "Kullanıcı adı veya şifre hatalı.".into(),
+            ServiceError::BadStatement { .. } => {
+                "Ekstre dosyası okunamadı; hiçbir satır alınmadı.".into()
+            }
             ServiceError::Storage(_) => "Sistem hatası; lütfen tekrar deneyin.".into(),
         }
     }
@@ -119,6 +132,16 @@ impl ServiceError {
             message: message.into(),
         }
     }
+}
+
+/// A statement row that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatementRow {
+    /// The 1-based line of the file (the header is line 1).
+    pub line: u32,
+    /// What is wrong, naming the column (never a card number: the engine reads masked
+    /// numbers only).
+    pub reason: String,
 }
 
 impl From<StoreError> for ServiceError {

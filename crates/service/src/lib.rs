@@ -19,6 +19,7 @@ mod gateways;
 mod janitor;
 mod outcome;
 mod payments;
+mod recon;
 mod reversals;
 mod three_d;
 mod time;
@@ -29,8 +30,10 @@ use std::sync::Arc;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
-pub use error::ServiceError;
+pub use error::{ServiceError, StatementRow};
 pub use janitor::MAX_INQUIRIES;
+pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
+pub use sanalpos_recon::Profile;
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
@@ -253,6 +256,70 @@ impl PaymentService {
         form_body: &[u8],
     ) -> Result<ThreeDReturn, ServiceError> {
         three_d::finish(self, token, form_body).await
+    }
+
+    // ----- reconciliation ---------------------------------------------------------------
+
+    /// Reconciles a POS's period (`YYYY-MM-DD`, both inclusive) against the provider's
+    /// report API: every page of every window is read, rows that cannot be used are
+    /// listed in the run, and the run is stored with its items and audited.
+    pub async fn run_reconciliation(
+        &self,
+        actor: &Actor,
+        company_id: &str,
+        pos_id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<ReconRunView, ServiceError> {
+        recon::run_pull(self, actor, company_id, pos_id, from, to).await
+    }
+
+    /// Reconciles a POS's period against a statement file (the simulator's layout when
+    /// `profile` is `None`). A file with a bad row stores nothing and answers
+    /// [`ServiceError::BadStatement`] with every bad line.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_statement(
+        &self,
+        actor: &Actor,
+        company_id: &str,
+        pos_id: &str,
+        from: &str,
+        to: &str,
+        bytes: &[u8],
+        profile: Option<Profile>,
+    ) -> Result<ReconRunView, ServiceError> {
+        recon::run_import(self, actor, company_id, pos_id, from, to, bytes, profile).await
+    }
+
+    /// A run of the company with its items, optionally only one class.
+    pub async fn get_reconciliation(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        class: Option<&str>,
+    ) -> Result<ReconRunView, ServiceError> {
+        recon::get_run(self, company_id, run_id, class).await
+    }
+
+    /// The company's latest runs (at most `limit`, up to 200), newest first.
+    pub async fn list_reconciliations(
+        &self,
+        company_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ReconRunEntry>, ServiceError> {
+        recon::list_runs(self, company_id, limit).await
+    }
+
+    /// Decides an exception of a run (audited with the state before).
+    pub async fn resolve_item(
+        &self,
+        actor: &Actor,
+        company_id: &str,
+        run_id: &str,
+        item_id: &str,
+        resolution: Resolution,
+    ) -> Result<ReconItemView, ServiceError> {
+        recon::resolve(self, actor, company_id, run_id, item_id, resolution).await
     }
 
     /// One janitor pass: resolves stale payments and refunds by inquiry, expires

@@ -329,12 +329,20 @@ struct Migration {
 }
 
 /// Every migration, in order. Only ever added to.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "reconciliation",
+        sqlite: include_str!("../migrations/sqlite/0002_reconciliation.sql"),
+        postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
+    },
+];
 
 /// Applies the migrations not applied yet, each in its own transaction.
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ mod model;
 mod org;
 mod payments;
 mod pos;
+mod recon;
 mod recovery;
 mod refunds;
 mod rows;
@@ -45,6 +46,7 @@ pub use error::StoreError;
 pub use idempotency::{IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
 pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
+pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.

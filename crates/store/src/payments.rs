@@ -192,6 +192,15 @@ async fn begin_payment(
     conn: &mut AnyConnection,
     (p, a): &(PaymentRecord, AttemptRecord),
 ) -> Result<(), StoreError> {
+    insert_payment(conn, p).await?;
+    insert_attempt(conn, a).await
+}
+
+/// Inserts a payment row inside the caller's transaction.
+pub(crate) async fn insert_payment(
+    conn: &mut AnyConnection,
+    p: &PaymentRecord,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO payments (id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
          card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
@@ -233,7 +242,7 @@ async fn begin_payment(
     .bind(p.updated_at)
     .execute(&mut *conn)
     .await?;
-    insert_attempt(conn, a).await
+    Ok(())
 }
 
 async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result<(), StoreError> {

@@ -4,7 +4,9 @@
 mod body;
 pub mod idempotency;
 mod payments;
+mod recon;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -18,4 +20,14 @@ pub fn router() -> Router<AppState> {
         .route("/payments/{id}/cancel", post(payments::cancel))
         .route("/payments/{id}/reverse", post(payments::reverse))
         .route("/payments/{id}/refunds", post(payments::refund))
+        .route("/reconciliations", post(recon::create).get(recon::list))
+        .route(
+            "/reconciliations/import",
+            post(recon::import).layer(DefaultBodyLimit::max(recon::MAX_STATEMENT)),
+        )
+        .route("/reconciliations/{id}", get(recon::get))
+        .route(
+            "/reconciliations/{id}/items/{item_id}/resolve",
+            post(recon::resolve),
+        )
 }

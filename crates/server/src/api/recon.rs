@@ -1,0 +1,182 @@
+//! `/api/v1/reconciliations`: pull a period from the provider's report, import a
+//! statement file, read a run with its items, resolve an exception.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use sanalpos_service::{Resolution, ServiceError};
+
+use super::body::JsonBody;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Largest statement file the import reads (the rest of the API takes 64 KiB).
+pub const MAX_STATEMENT: usize = 32 * 1024 * 1024;
+
+/// A service error as an API answer; a refused statement also lists its bad rows.
+fn failure(error: ServiceError) -> Response {
+    match error {
+        ServiceError::BadStatement { message, bad_rows } => {
+            let code = "bad_statement";
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": {"code": code, "message": message, "field": "body"},
+                    "bad_rows": bad_rows,
+                })),
+            )
+                .into_response()
+        }
+        other => ApiError::from(other).into_response(),
+    }
+}
+
+/// `POST /api/v1/reconciliations` `{pos_id, from, to}`: 201 with the run.
+pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
+    let parsed = (|| {
+        let json = JsonBody::parse(&body)?;
+        let root = json.object()?;
+        Ok::<_, ApiError>((
+            root.string("pos_id")?,
+            root.string("from")?,
+            root.string("to")?,
+        ))
+    })();
+    let (pos_id, from, to) = match parsed {
+        Ok(fields) => fields,
+        Err(e) => return e.into_response(),
+    };
+    match state
+        .service
+        .run_reconciliation(&caller.actor(), &caller.company_id, &pos_id, &from, &to)
+        .await
+    {
+        Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The query of an import.
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    pos_id: String,
+    from: String,
+    to: String,
+}
+
+/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=` with the statement as the
+/// raw body: 201 with the run, or 400 with every bad row.
+pub async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(e) => return ApiError::invalid("query", e.body_text()).into_response(),
+    };
+    match state
+        .service
+        .import_statement(
+            &caller.actor(),
+            &caller.company_id,
+            &query.pos_id,
+            &query.from,
+            &query.to,
+            &body,
+            None,
+        )
+        .await
+    {
+        Ok(view) => (StatusCode::CREATED, Json(view)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The query of a run list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/reconciliations?limit=`: the latest runs without their items.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let runs = state
+        .service
+        .list_reconciliations(&caller.company_id, query.limit.unwrap_or(50))
+        .await?;
+    Ok(Json(json!({ "runs": runs })).into_response())
+}
+
+/// The query of a run read.
+#[derive(Debug, Deserialize)]
+pub struct GetQuery {
+    class: Option<String>,
+}
+
+/// `GET /api/v1/reconciliations/{id}?class=`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<GetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let view = state
+        .service
+        .get_reconciliation(&caller.company_id, &id, query.class.as_deref())
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+/// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`
+/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?}`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, item_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let json = JsonBody::parse(&body)?;
+    let root = json.object()?;
+    let reason = root.optional_string("reason")?;
+    let resolution = match root.string("action")?.as_str() {
+        "enter" => Resolution::EnterMissing { reason },
+        "force_match" => Resolution::ForceMatch {
+            payment_id: root.string("payment_id")?,
+            reason,
+        },
+        "dismiss" => Resolution::Dismiss {
+            reason: reason.ok_or_else(|| ApiError::invalid("reason", "reason is required"))?,
+        },
+        _ => {
+            return Err(ApiError::invalid(
+                "action",
+                "action must be enter, force_match or dismiss",
+            ))
+        }
+    };
+    let item = state
+        .service
+        .resolve_item(
+            &caller.actor(),
+            &caller.company_id,
+            &id,
+            &item_id,
+            resolution,
+        )
+        .await?;
+    Ok(Json(item).into_response())
+}

@@ -1,0 +1,578 @@
+//! Reconciliation runs: our payments of a period against the provider's view of it,
+//! pulled through the POS's report API or imported from a statement file, classified
+//! by the pure engine of `sanalpos-recon`, stored with their items, and resolved one
+//! exception at a time (enter the missing transaction, force-match, dismiss: the
+//! `resolve` module).
+
+mod resolve;
+
+pub(crate) use resolve::resolve;
+pub use resolve::Resolution;
+
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use sanalpos_core::Kurus;
+use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
+use sanalpos_recon::{
+    istanbul_local, parse_statement, reconcile, Class, ClassTotals, Expected, ImportError, Item,
+    Options, OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
+};
+use sanalpos_store::{
+    new_id, now_ms, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
+    ReconItemRecord, ReconRunRecord,
+};
+
+use crate::error::{ServiceError, StatementRow};
+use crate::types::Actor;
+use crate::PaymentService;
+
+/// Rows asked for per report page.
+const REPORT_PAGE_SIZE: u32 = 500;
+
+/// Longest period one run may cover.
+const MAX_PERIOD_DAYS: i64 = 366;
+
+/// Items per class of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReconCounts {
+    /// Both sides agree.
+    pub matched: u64,
+    /// Same transaction, different amounts.
+    pub amount_mismatch: u64,
+    /// Same transaction, different outcome.
+    pub status_mismatch: u64,
+    /// Missing here.
+    pub provider_only: u64,
+    /// Missing at the provider.
+    pub system_only: u64,
+    /// Duplicates.
+    pub duplicate: u64,
+}
+
+/// A provider report row that could not be used (kept in the run, never dropped
+/// silently).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRow {
+    /// The row's provider reference, or `-`.
+    pub reference: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One item of a run, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconItemView {
+    /// `rci_…`.
+    pub id: String,
+    /// `matched`, `amount_mismatch`, `status_mismatch`, `provider_only`, `system_only`,
+    /// `duplicate`.
+    pub class: String,
+    /// Why it is in its class.
+    pub reason: String,
+    /// The key that tied both sides.
+    pub match_key: Option<String>,
+    /// Our payments.
+    pub payment_ids: Vec<String>,
+    /// The provider's rows, normalized (masked card numbers only).
+    pub provider_rows: Value,
+    /// Our amount.
+    pub ours: Kurus,
+    /// Their amount.
+    pub theirs: Kurus,
+    /// What we cancelled or refunded.
+    pub ours_reversed: Kurus,
+    /// What they cancelled or refunded.
+    pub theirs_reversed: Kurus,
+    /// A payment of ours proposed for a provider-only sale.
+    pub proposal: Option<String>,
+    /// Commission and value-date checks that did not hold.
+    pub flags: Value,
+    /// `entered`, `force_matched`, `dismissed`, or `null` while open.
+    pub resolution: Option<String>,
+    /// The person's reason.
+    pub resolution_reason: Option<String>,
+    /// The payment entered or force-matched.
+    pub resolution_payment_id: Option<String>,
+    /// Who decided.
+    pub resolved_by: Option<String>,
+    /// When (Unix milliseconds).
+    pub resolved_at: Option<i64>,
+}
+
+/// A run with its summary, totals and items.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconRunView {
+    /// `rcn_…`.
+    pub id: String,
+    /// The POS.
+    pub pos_id: String,
+    /// `pull` or `import`.
+    pub source: String,
+    /// First business day.
+    pub from: String,
+    /// Last business day.
+    pub to: String,
+    /// `completed`.
+    pub status: String,
+    /// Items per class.
+    pub summary: ReconCounts,
+    /// Exceptions (everything not matched) still waiting for a decision.
+    pub open_exceptions: u64,
+    /// Counts and exact amounts per class.
+    pub totals: Value,
+    /// Provider rows that could not be used.
+    pub rejected_rows: Vec<RejectedRow>,
+    /// The items (all, or one class when asked).
+    pub items: Vec<ReconItemView>,
+    /// Who ran it.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A run in a list: what it covered and its counts, without items.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconRunEntry {
+    /// `rcn_…`.
+    pub id: String,
+    /// The POS.
+    pub pos_id: String,
+    /// `pull` or `import`.
+    pub source: String,
+    /// First business day.
+    pub from: String,
+    /// Last business day.
+    pub to: String,
+    /// `completed`.
+    pub status: String,
+    /// Items per class.
+    pub summary: ReconCounts,
+    /// Who ran it.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+fn parse_day(text: &str, field: &'static str) -> Result<NaiveDate, ServiceError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| ServiceError::validation(field, "expected a date YYYY-MM-DD"))
+}
+
+fn check_period(from: NaiveDate, to: NaiveDate) -> Result<(), ServiceError> {
+    if to < from {
+        return Err(ServiceError::validation(
+            "to",
+            "the period ends before it starts",
+        ));
+    }
+    if (to - from).num_days() >= MAX_PERIOD_DAYS {
+        return Err(ServiceError::validation(
+            "to",
+            "a run covers at most 366 days",
+        ));
+    }
+    Ok(())
+}
+
+/// The snake_case name serde gives an engine enum.
+pub(crate) fn name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn engine_status(status: PaymentStatus) -> EngineStatus {
+    match status {
+        PaymentStatus::Processing => EngineStatus::Processing,
+        PaymentStatus::Pending3ds => EngineStatus::Pending3ds,
+        PaymentStatus::Approved => EngineStatus::Approved,
+        PaymentStatus::Declined => EngineStatus::Declined,
+        PaymentStatus::Failed => EngineStatus::Failed,
+        PaymentStatus::Unknown => EngineStatus::Unknown,
+        PaymentStatus::Cancelled => EngineStatus::Cancelled,
+        PaymentStatus::PartiallyRefunded => EngineStatus::PartiallyRefunded,
+        PaymentStatus::Refunded => EngineStatus::Refunded,
+        PaymentStatus::Expired => EngineStatus::Expired,
+    }
+}
+
+fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, ServiceError> {
+    let created = DateTime::<Utc>::from_timestamp_millis(p.created_at).unwrap_or_default();
+    let business_date = NaiveDate::parse_from_str(&p.business_date, "%Y-%m-%d")
+        .map_err(|_| ServiceError::Storage(format!("payment {}: bad business date", p.id)))?;
+    let expected = pos
+        .installments
+        .iter()
+        .find(|row| row.count == p.installments)
+        .map(|row| Expected {
+            commission_bp: row.commission_bp,
+            value_days: u16::try_from(row.value_days).unwrap_or(u16::MAX),
+        });
+    let last4 = p
+        .masked_pan
+        .get(p.masked_pan.len().saturating_sub(4)..)
+        .map(str::to_owned);
+    Ok(OurPayment {
+        id: p.id.clone(),
+        provider_ref: p
+            .provider_ref
+            .as_deref()
+            .and_then(|r| sanalpos_core::ProviderRef::parse(r).ok()),
+        auth_code: p
+            .auth_code
+            .as_deref()
+            .and_then(|a| sanalpos_core::AuthCode::parse(a).ok()),
+        client_ref: Some(p.sale_client_ref.clone()),
+        status: engine_status(p.status),
+        amount: p.amount,
+        authorized_amount: p.authorized_amount,
+        refunded_amount: p.refunded_amount,
+        last4,
+        created_at: istanbul_local(created),
+        business_date,
+        installments: p.installments,
+        expected,
+    })
+}
+
+/// Unix milliseconds of 00:00 Istanbul time on `day` (UTC+3 all year since 2016).
+fn istanbul_midnight_ms(day: NaiveDate) -> i64 {
+    let offset = FixedOffset::east_opt(3 * 3600);
+    day.and_hms_opt(0, 0, 0)
+        .zip(offset)
+        .and_then(|(t, o)| t.and_local_timezone(o).single())
+        .map_or(0, |t| t.timestamp_millis())
+}
+
+/// A key that names the same item in every run of the same period, so decisions carry
+/// over: the POS, the class, our payments and the provider's rows.
+fn item_key(pos_id: &str, class: &str, payment_ids: &[String], rows: &[&ProviderRow]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|r| match &r.provider_ref {
+            Some(reference) => format!("{}:{}", name(&r.kind), reference.as_str()),
+            None => format!(
+                "{}:{}:{}:{}",
+                name(&r.kind),
+                r.amount,
+                r.time.map(|t| t.to_string()).unwrap_or_default(),
+                r.masked_pan.as_ref().map(|m| m.as_str()).unwrap_or("")
+            ),
+        })
+        .collect();
+    format!(
+        "{pos_id}|{class}|{}|{}",
+        payment_ids.join(","),
+        rows.join(",")
+    )
+}
+
+fn new_item(
+    pos_id: &str,
+    item: &Item,
+    ours: &[OurPayment],
+    theirs: &[ProviderRow],
+) -> NewReconItem {
+    let payment_ids: Vec<String> = item
+        .payments
+        .iter()
+        .filter_map(|i| ours.get(*i as usize).map(|p| p.id.clone()))
+        .collect();
+    let rows: Vec<&ProviderRow> = item
+        .rows
+        .iter()
+        .filter_map(|i| theirs.get(*i as usize))
+        .collect();
+    let class = name(&item.class);
+    NewReconItem {
+        item_key: item_key(pos_id, &class, &payment_ids, &rows),
+        class,
+        reason: name(&item.reason),
+        match_key: item.key.as_ref().map(name),
+        payment_ids,
+        provider_rows: serde_json::to_value(&rows).unwrap_or(Value::Array(Vec::new())),
+        ours: item.ours,
+        theirs: item.theirs,
+        ours_reversed: item.ours_reversed,
+        theirs_reversed: item.theirs_reversed,
+        proposal: item.proposal.clone(),
+        flags: serde_json::to_value(&item.flags).unwrap_or(Value::Array(Vec::new())),
+    }
+}
+
+fn counts(result: &Reconciliation) -> ReconCounts {
+    let c = |class: Class| -> u64 {
+        let t: &ClassTotals = result.summary.get(class);
+        t.count
+    };
+    ReconCounts {
+        matched: c(Class::Matched),
+        amount_mismatch: c(Class::AmountMismatch),
+        status_mismatch: c(Class::StatusMismatch),
+        provider_only: c(Class::ProviderOnly),
+        system_only: c(Class::SystemOnly),
+        duplicate: c(Class::Duplicate),
+    }
+}
+
+/// Loads our side, classifies and stores a run.
+#[allow(clippy::too_many_arguments)]
+async fn classify_and_store(
+    service: &PaymentService,
+    actor: &Actor,
+    pos: &PosRecord,
+    source: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    theirs: Vec<ProviderRow>,
+    rejected: Vec<RejectedRow>,
+) -> Result<ReconRunView, ServiceError> {
+    let store = &service.inner.store;
+    let payments = store
+        .payments_for_recon(
+            &pos.company_id,
+            &pos.id,
+            (&from.to_string(), &to.to_string()),
+            (
+                istanbul_midnight_ms(from),
+                istanbul_midnight_ms(to.checked_add_days(Days::new(1)).unwrap_or(to)),
+            ),
+        )
+        .await?;
+    let ours = payments
+        .iter()
+        .map(|p| our_payment(p, pos))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = Options {
+        period: Some((from, to)),
+        ..Options::default()
+    };
+    let result = reconcile(&ours, &theirs, &options);
+    let items: Vec<NewReconItem> = result
+        .items
+        .iter()
+        .map(|item| new_item(&pos.id, item, &ours, &theirs))
+        .collect();
+    let summary_counts = counts(&result);
+    let run = ReconRunRecord {
+        id: new_id("rcn"),
+        company_id: pos.company_id.clone(),
+        pos_id: pos.id.clone(),
+        source: source.to_owned(),
+        period_from: from.to_string(),
+        period_to: to.to_string(),
+        status: "completed".into(),
+        summary: json!({
+            "counts": summary_counts,
+            "totals": result.summary,
+            "rejected_rows": rejected,
+        }),
+        created_by: actor.name.clone(),
+        created_at: now_ms(),
+    };
+    let audit = NewAudit {
+        company_id: pos.company_id.clone(),
+        kind: "recon.run".into(),
+        actor: actor.name.clone(),
+        subject_id: run.id.clone(),
+        data: json!({
+            "pos_id": pos.id,
+            "source": source,
+            "from": run.period_from,
+            "to": run.period_to,
+            "summary": summary_counts,
+            "rejected_rows": rejected.len(),
+        }),
+    };
+    let run_id = run.id.clone();
+    store.insert_recon_run(run, items, audit).await?;
+    get_run(service, &pos.company_id, &run_id, None).await
+}
+
+/// `POST /reconciliations`: pulls the provider's report for the period and reconciles.
+pub(crate) async fn run_pull(
+    service: &PaymentService,
+    actor: &Actor,
+    company_id: &str,
+    pos_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<ReconRunView, ServiceError> {
+    let from = parse_day(from, "from")?;
+    let to = parse_day(to, "to")?;
+    check_period(from, to)?;
+    let pos = service.inner.store.get_pos(company_id, pos_id).await?;
+    let gateway = service.inner.gateways.get(
+        &service.inner.crypto,
+        &pos,
+        service.inner.config.provider_timeout,
+    )?;
+    let mut theirs = Vec::new();
+    let mut rejected = Vec::new();
+    let mut query = ReportQuery {
+        from,
+        to,
+        page_size: REPORT_PAGE_SIZE,
+        cursor: None,
+    };
+    loop {
+        let page = gateway
+            .report(&query)
+            .await
+            .map_err(|e| ServiceError::Provider {
+                code: "provider_unavailable",
+                message: format!("the provider's report could not be read: {e}"),
+            })?;
+        for row in &page.rows {
+            match ProviderRow::try_from(row) {
+                Ok(row) => theirs.push(row),
+                Err(e) => rejected.push(RejectedRow {
+                    reference: e.reference,
+                    reason: scrub_card_numbers(&e.reason),
+                }),
+            }
+        }
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    classify_and_store(service, actor, &pos, "pull", from, to, theirs, rejected).await
+}
+
+/// Imports a statement file for the period and reconciles; a file with bad rows
+/// stores nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_import(
+    service: &PaymentService,
+    actor: &Actor,
+    company_id: &str,
+    pos_id: &str,
+    from: &str,
+    to: &str,
+    bytes: &[u8],
+    profile: Option<Profile>,
+) -> Result<ReconRunView, ServiceError> {
+    let from = parse_day(from, "from")?;
+    let to = parse_day(to, "to")?;
+    check_period(from, to)?;
+    let pos = service.inner.store.get_pos(company_id, pos_id).await?;
+    let profile = profile.unwrap_or_else(Profile::simulator);
+    let rows = parse_statement(bytes, &profile).map_err(|e| match e {
+        ImportError::BadRows(rows) => ServiceError::BadStatement {
+            message: format!(
+                "{} rows could not be read; nothing was imported",
+                rows.len()
+            ),
+            bad_rows: rows
+                .into_iter()
+                .map(|b| StatementRow {
+                    line: b.line,
+                    reason: scrub_card_numbers(&b.reason),
+                })
+                .collect(),
+        },
+        other => ServiceError::BadStatement {
+            message: scrub_card_numbers(&other.to_string()),
+            bad_rows: Vec::new(),
+        },
+    })?;
+    classify_and_store(service, actor, &pos, "import", from, to, rows, Vec::new()).await
+}
+
+pub(crate) fn item_view(record: ReconItemRecord) -> ReconItemView {
+    let item = record.item;
+    ReconItemView {
+        id: record.id,
+        class: item.class,
+        reason: item.reason,
+        match_key: item.match_key,
+        payment_ids: item.payment_ids,
+        provider_rows: item.provider_rows,
+        ours: item.ours,
+        theirs: item.theirs,
+        ours_reversed: item.ours_reversed,
+        theirs_reversed: item.theirs_reversed,
+        proposal: item.proposal,
+        flags: item.flags,
+        resolution: record.resolution,
+        resolution_reason: record.resolution_reason,
+        resolution_payment_id: record.resolution_payment_id,
+        resolved_by: record.resolved_by,
+        resolved_at: record.resolved_at,
+    }
+}
+
+/// A run of the company with its items (optionally of one class).
+pub(crate) async fn get_run(
+    service: &PaymentService,
+    company_id: &str,
+    run_id: &str,
+    class: Option<&str>,
+) -> Result<ReconRunView, ServiceError> {
+    if let Some(class) = class {
+        if !Class::ALL.iter().any(|c| name(c) == class) {
+            return Err(ServiceError::validation("class", "unknown class"));
+        }
+    }
+    let store = &service.inner.store;
+    let run = store.get_recon_run(company_id, run_id).await?;
+    let all = store.list_recon_items(company_id, run_id, None).await?;
+    let open_exceptions = all
+        .iter()
+        .filter(|i| i.item.class != "matched" && i.resolution.is_none())
+        .count() as u64;
+    let items = all
+        .into_iter()
+        .filter(|i| class.is_none_or(|c| i.item.class == c))
+        .map(item_view)
+        .collect();
+    let summary = serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default();
+    let rejected_rows =
+        serde_json::from_value(run.summary["rejected_rows"].clone()).unwrap_or_default();
+    Ok(ReconRunView {
+        id: run.id,
+        pos_id: run.pos_id,
+        source: run.source,
+        from: run.period_from,
+        to: run.period_to,
+        status: run.status,
+        summary,
+        open_exceptions,
+        totals: run.summary["totals"].clone(),
+        rejected_rows,
+        items,
+        created_by: run.created_by,
+        created_at: run.created_at,
+    })
+}
+
+/// The company's latest runs, newest first.
+pub(crate) async fn list_runs(
+    service: &PaymentService,
+    company_id: &str,
+    limit: u32,
+) -> Result<Vec<ReconRunEntry>, ServiceError> {
+    let runs = service
+        .inner
+        .store
+        .list_recon_runs(company_id, limit.clamp(1, 200))
+        .await?;
+    Ok(runs
+        .into_iter()
+        .map(|run| ReconRunEntry {
+            summary: serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default(),
+            id: run.id,
+            pos_id: run.pos_id,
+            source: run.source,
+            from: run.period_from,
+            to: run.period_to,
+            status: run.status,
+            created_by: run.created_by,
+            created_at: run.created_at,
+        })
+        .collect())
+}

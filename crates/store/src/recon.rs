@@ -1,0 +1,404 @@
+//! Reconciliation runs and their items.
+//!
+//! A run is stored with all of its items and its `recon.run` audit event in one
+//! transaction. Items carry a stable `item_key`: when a period is run again, an
+//! exception whose key was resolved before takes that decision over, so a person never
+//! decides the same thing twice. Resolving an item (and, for "enter the missing
+//! transaction", inserting the payment) is one transaction with its audit event.
+//!
+//! The store keeps classes, reasons and resolutions as text; the service owns their
+//! meaning.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use sanalpos_core::Kurus;
+
+use crate::audit::append;
+use crate::model::{NewAudit, PaymentRecord};
+use crate::payments::{insert_payment, payment_from};
+use crate::rows::{int, json, money, opt_int, opt_text, text, to_json};
+use crate::{Store, StoreError};
+
+/// A reconciliation run as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconRunRecord {
+    /// `rcn_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// The POS reconciled.
+    pub pos_id: String,
+    /// `pull` (report API) or `import` (statement file).
+    pub source: String,
+    /// First business day, `YYYY-MM-DD`.
+    pub period_from: String,
+    /// Last business day, `YYYY-MM-DD`.
+    pub period_to: String,
+    /// `completed`.
+    pub status: String,
+    /// Counts, totals per class and rows that could not be used (JSON).
+    pub summary: serde_json::Value,
+    /// `api:<key>`, `user:<name>`.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// An item to store with its run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReconItem {
+    /// Stable across runs of the same period: decisions carry over by it.
+    pub item_key: String,
+    /// `matched`, `amount_mismatch`, …
+    pub class: String,
+    /// Why, for a person.
+    pub reason: String,
+    /// The key that tied both sides.
+    pub match_key: Option<String>,
+    /// Our payments in the item.
+    pub payment_ids: Vec<String>,
+    /// The normalized provider rows (JSON array; masked card numbers only).
+    pub provider_rows: serde_json::Value,
+    /// Our amount.
+    pub ours: Kurus,
+    /// Their amount.
+    pub theirs: Kurus,
+    /// What we reversed.
+    pub ours_reversed: Kurus,
+    /// What they reversed.
+    pub theirs_reversed: Kurus,
+    /// A payment proposed for a provider-only row.
+    pub proposal: Option<String>,
+    /// Commission and value-date flags (JSON array).
+    pub flags: serde_json::Value,
+}
+
+/// An item as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconItemRecord {
+    /// `rci_…`.
+    pub id: String,
+    /// The run.
+    pub run_id: String,
+    /// Owner.
+    pub company_id: String,
+    /// Order within the run.
+    pub seq: i64,
+    /// The item as built.
+    pub item: NewReconItem,
+    /// `entered`, `force_matched`, `dismissed`, or `None` while open.
+    pub resolution: Option<String>,
+    /// The person's reason.
+    pub resolution_reason: Option<String>,
+    /// The payment entered or force-matched.
+    pub resolution_payment_id: Option<String>,
+    /// Who decided.
+    pub resolved_by: Option<String>,
+    /// When, Unix milliseconds.
+    pub resolved_at: Option<i64>,
+}
+
+/// A decision on an open item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconResolution {
+    /// Owner.
+    pub company_id: String,
+    /// The run.
+    pub run_id: String,
+    /// The item.
+    pub item_id: String,
+    /// `entered`, `force_matched`, `dismissed`.
+    pub resolution: String,
+    /// The person's reason.
+    pub reason: Option<String>,
+    /// The payment entered or force-matched.
+    pub payment_id: Option<String>,
+    /// A payment to insert with the decision (enter the missing transaction).
+    pub new_payment: Option<PaymentRecord>,
+    /// Who.
+    pub resolved_by: String,
+    /// When, Unix milliseconds.
+    pub resolved_at: i64,
+    /// The audit event (with the state before).
+    pub audit: NewAudit,
+}
+
+fn run_from(row: &AnyRow) -> Result<ReconRunRecord, StoreError> {
+    Ok(ReconRunRecord {
+        id: text(row, "id")?,
+        company_id: text(row, "company_id")?,
+        pos_id: text(row, "pos_id")?,
+        source: text(row, "source")?,
+        period_from: text(row, "period_from")?,
+        period_to: text(row, "period_to")?,
+        status: text(row, "status")?,
+        summary: json(row, "summary")?,
+        created_by: text(row, "created_by")?,
+        created_at: int(row, "created_at")?,
+    })
+}
+
+fn item_from(row: &AnyRow) -> Result<ReconItemRecord, StoreError> {
+    Ok(ReconItemRecord {
+        id: text(row, "id")?,
+        run_id: text(row, "run_id")?,
+        company_id: text(row, "company_id")?,
+        seq: int(row, "seq")?,
+        item: NewReconItem {
+            item_key: text(row, "item_key")?,
+            class: text(row, "class")?,
+            reason: text(row, "reason")?,
+            match_key: opt_text(row, "match_key")?,
+            payment_ids: json(row, "payment_ids")?,
+            provider_rows: json(row, "provider_rows")?,
+            ours: money(row, "ours")?,
+            theirs: money(row, "theirs")?,
+            ours_reversed: money(row, "ours_reversed")?,
+            theirs_reversed: money(row, "theirs_reversed")?,
+            proposal: opt_text(row, "proposal")?,
+            flags: json(row, "flags")?,
+        },
+        resolution: opt_text(row, "resolution")?,
+        resolution_reason: opt_text(row, "resolution_reason")?,
+        resolution_payment_id: opt_text(row, "resolution_payment_id")?,
+        resolved_by: opt_text(row, "resolved_by")?,
+        resolved_at: opt_int(row, "resolved_at")?,
+    })
+}
+
+/// An earlier decision: resolution, reason, payment, who, when.
+type Decision = (String, Option<String>, Option<String>, String, i64);
+
+type RunWithItems = (ReconRunRecord, Vec<NewReconItem>, NewAudit);
+
+async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(), StoreError> {
+    let (run, items, audit) = data;
+    sqlx::query(
+        "INSERT INTO recon_runs (id, company_id, pos_id, source, period_from, period_to, status, \
+         summary, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&run.id)
+    .bind(&run.company_id)
+    .bind(&run.pos_id)
+    .bind(&run.source)
+    .bind(&run.period_from)
+    .bind(&run.period_to)
+    .bind(&run.status)
+    .bind(to_json(&run.summary)?)
+    .bind(&run.created_by)
+    .bind(run.created_at)
+    .execute(&mut *conn)
+    .await?;
+    for (seq, item) in items.iter().enumerate() {
+        // An exception decided in an earlier run of the same period keeps its decision.
+        let earlier: Option<Decision> = if item.class == "matched" {
+            None
+        } else {
+            sqlx::query_as(
+                    "SELECT resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at \
+                     FROM recon_items WHERE company_id = $1 AND item_key = $2 AND resolution IS NOT NULL \
+                     ORDER BY resolved_at DESC LIMIT 1",
+                )
+                .bind(&run.company_id)
+                .bind(&item.item_key)
+                .fetch_optional(&mut *conn)
+                .await?
+        };
+        let (resolution, reason, payment_id, by, at) = match earlier {
+            Some((r, reason, p, by, at)) => (Some(r), reason, p, Some(by), Some(at)),
+            None => (None, None, None, None, None),
+        };
+        sqlx::query(
+            "INSERT INTO recon_items (id, run_id, company_id, seq, item_key, class, reason, match_key, \
+             payment_ids, provider_rows, ours, theirs, ours_reversed, theirs_reversed, proposal, flags, \
+             resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        )
+        .bind(crate::new_id("rci"))
+        .bind(&run.id)
+        .bind(&run.company_id)
+        .bind(i64::try_from(seq).map_err(|_| StoreError::corrupt("too many items"))?)
+        .bind(&item.item_key)
+        .bind(&item.class)
+        .bind(&item.reason)
+        .bind(&item.match_key)
+        .bind(to_json(&item.payment_ids)?)
+        .bind(to_json(&item.provider_rows)?)
+        .bind(item.ours.minor())
+        .bind(item.theirs.minor())
+        .bind(item.ours_reversed.minor())
+        .bind(item.theirs_reversed.minor())
+        .bind(&item.proposal)
+        .bind(to_json(&item.flags)?)
+        .bind(resolution)
+        .bind(reason)
+        .bind(payment_id)
+        .bind(by)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    append(conn, audit).await
+}
+
+async fn resolve(conn: &mut AnyConnection, r: &ReconResolution) -> Result<(), StoreError> {
+    if let Some(payment) = &r.new_payment {
+        insert_payment(conn, payment).await?;
+    }
+    let changed = sqlx::query(
+        "UPDATE recon_items SET resolution = $1, resolution_reason = $2, resolution_payment_id = $3, \
+         resolved_by = $4, resolved_at = $5 \
+         WHERE id = $6 AND run_id = $7 AND company_id = $8 AND resolution IS NULL",
+    )
+    .bind(&r.resolution)
+    .bind(&r.reason)
+    .bind(&r.payment_id)
+    .bind(&r.resolved_by)
+    .bind(r.resolved_at)
+    .bind(&r.item_id)
+    .bind(&r.run_id)
+    .bind(&r.company_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::Conflict {
+            code: "already_resolved",
+            message: "the item was resolved already".into(),
+        });
+    }
+    append(conn, &r.audit).await
+}
+
+impl Store {
+    /// Stores a run, its items (taking over decisions made on the same items before)
+    /// and its audit event, in one transaction.
+    pub async fn insert_recon_run(
+        &self,
+        run: ReconRunRecord,
+        items: Vec<NewReconItem>,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((run, items, audit), |c, d| Box::pin(insert_run(c, d)))
+            .await
+    }
+
+    /// One run of a company.
+    pub async fn get_recon_run(
+        &self,
+        company_id: &str,
+        id: &str,
+    ) -> Result<ReconRunRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM recon_runs WHERE id = $1 AND company_id = $2")
+            .bind(id)
+            .bind(company_id)
+            .fetch_optional(&self.db.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        run_from(&row)
+    }
+
+    /// A company's runs, newest first.
+    pub async fn list_recon_runs(
+        &self,
+        company_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ReconRunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM recon_runs WHERE company_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(company_id)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(run_from).collect()
+    }
+
+    /// A run's items in order, optionally of one class.
+    pub async fn list_recon_items(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        class: Option<&str>,
+    ) -> Result<Vec<ReconItemRecord>, StoreError> {
+        let rows = match class {
+            Some(class) => {
+                sqlx::query(
+                    "SELECT * FROM recon_items WHERE run_id = $1 AND company_id = $2 AND class = $3 ORDER BY seq",
+                )
+                .bind(run_id)
+                .bind(company_id)
+                .bind(class)
+                .fetch_all(&self.db.read)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT * FROM recon_items WHERE run_id = $1 AND company_id = $2 ORDER BY seq",
+                )
+                .bind(run_id)
+                .bind(company_id)
+                .fetch_all(&self.db.read)
+                .await?
+            }
+        };
+        rows.iter().map(item_from).collect()
+    }
+
+    /// One item of a run of a company.
+    pub async fn get_recon_item(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        item_id: &str,
+    ) -> Result<ReconItemRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM recon_items WHERE id = $1 AND run_id = $2 AND company_id = $3",
+        )
+        .bind(item_id)
+        .bind(run_id)
+        .bind(company_id)
+        .fetch_optional(&self.db.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        item_from(&row)
+    }
+
+    /// Records a decision on an open item (inserting the entered payment, if any) with
+    /// its audit event; `Conflict already_resolved` when it was decided meanwhile.
+    pub async fn resolve_recon_item(&self, resolution: ReconResolution) -> Result<(), StoreError> {
+        self.db
+            .write(resolution, |c, r| Box::pin(resolve(c, r)))
+            .await
+    }
+
+    /// A company's payments of one POS whose business day is in `[from, to]`
+    /// (`YYYY-MM-DD`), plus older ones with a cancel or refund created in
+    /// `[refunds_from, refunds_to)` (Unix ms), for reconciliation.
+    pub async fn payments_for_recon(
+        &self,
+        company_id: &str,
+        pos_id: &str,
+        (from, to): (&str, &str),
+        (refunds_from, refunds_to): (i64, i64),
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE company_id = $1 AND pos_id = $2 \
+             AND ((business_date >= $3 AND business_date <= $4) \
+             OR id IN (SELECT payment_id FROM refunds WHERE company_id = $5 \
+             AND created_at >= $6 AND created_at < $7)) ORDER BY id",
+        )
+        .bind(company_id)
+        .bind(pos_id)
+        .bind(from)
+        .bind(to)
+        .bind(company_id)
+        .bind(refunds_from)
+        .bind(refunds_to)
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(payment_from).collect()
+    }
+}
