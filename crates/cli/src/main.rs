@@ -32,6 +32,9 @@ enum Command {
     /// API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(commands::admin::ApiKeyCommand),
+    /// Reconciliation: pull the provider's report, import a statement, show a run.
+    #[command(subcommand)]
+    Recon(commands::recon::ReconCommand),
     /// Load benchmarks against the built-in simulator.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Nkolay(command) => commands::nkolay::run(command),
         Command::Audit(command) => commands::admin::audit(command),
         Command::ApiKey(command) => commands::admin::api_key(command),
+        Command::Recon(command) => commands::recon::run(command),
         Command::Bench(command) => commands::bench::run(command),
     }
 }

@@ -48,6 +48,7 @@ fn start_server(dir: &Path, port: u16, log: &Path) -> Child {
         .env("SANALPOS_PROVIDER_TIMEOUT_SECS", "2")
         .env("SANALPOS_UNKNOWN_GRACE_SECS", "1")
         .env("SANALPOS_JANITOR_INTERVAL_SECS", "1")
+        .env("SANALPOS_END_OF_DAY", "off")
         .env("RUST_LOG", "info")
         .env_remove("SANALPOS_MASTER_KEY")
         .env_remove("SANALPOS_DATABASE_URL")

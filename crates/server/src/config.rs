@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::NaiveTime;
 use serde::Deserialize;
 
 /// Everything `sanalpos serve` needs to start.
@@ -32,6 +33,9 @@ pub struct Config {
     /// How long an unknown payment the provider has no record of is retried before it
     /// is marked failed.
     pub unknown_grace: Duration,
+    /// Istanbul local time after which the previous business day is reconciled for
+    /// every active POS; `None` (`"off"`) switches the end-of-day job off.
+    pub end_of_day: Option<NaiveTime>,
 }
 
 /// Log line format.
@@ -56,6 +60,7 @@ impl Default for Config {
             provider_timeout: Duration::from_secs(30),
             three_d_ttl: Duration::from_secs(15 * 60),
             unknown_grace: Duration::from_secs(120),
+            end_of_day: NaiveTime::from_hms_opt(3, 0, 0),
         }
     }
 }
@@ -102,6 +107,26 @@ struct Layer {
     provider_timeout_secs: Option<u64>,
     three_d_ttl_secs: Option<u64>,
     unknown_grace_secs: Option<u64>,
+    end_of_day: Option<EndOfDay>,
+}
+
+/// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+struct EndOfDay(Option<NaiveTime>);
+
+impl TryFrom<String> for EndOfDay {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<EndOfDay, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(EndOfDay(None));
+        }
+        NaiveTime::parse_from_str(text, "%H:%M")
+            .map(|t| EndOfDay(Some(t)))
+            .map_err(|_| format!("end_of_day: {text:?} is neither HH:MM nor off"))
+    }
 }
 
 /// `SANALPOS_*` variables read by other parts (the master key, tools, tests), which the
@@ -171,6 +196,9 @@ impl Config {
         if let Some(v) = layer.unknown_grace_secs {
             self.unknown_grace = secs(v);
         }
+        if let Some(EndOfDay(v)) = layer.end_of_day {
+            self.end_of_day = v;
+        }
     }
 
     /// The database URL to open: the configured one, or the SQLite file in `data_dir`.
@@ -227,6 +255,9 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "PROVIDER_TIMEOUT_SECS" => layer.provider_timeout_secs = Some(number()?),
             "THREE_D_TTL_SECS" => layer.three_d_ttl_secs = Some(number()?),
             "UNKNOWN_GRACE_SECS" => layer.unknown_grace_secs = Some(number()?),
+            "END_OF_DAY" => {
+                layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
+            }
             _ => return Err(bad("unknown setting".into())),
         }
     }
@@ -283,6 +314,31 @@ mod tests {
         std::fs::write(&file, "lisen = \"1\"\n").unwrap();
         let err = Config::load(Some(&file), &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn end_of_day_time_or_off() {
+        assert_eq!(
+            Config::default().end_of_day,
+            NaiveTime::from_hms_opt(3, 0, 0)
+        );
+        let config = Config::load(None, &env(&[("SANALPOS_END_OF_DAY", "off")])).unwrap();
+        assert_eq!(config.end_of_day, None);
+        let config = Config::load(None, &env(&[("SANALPOS_END_OF_DAY", "01:30")])).unwrap();
+        assert_eq!(config.end_of_day, NaiveTime::from_hms_opt(1, 30, 0));
+        let err = Config::load(None, &env(&[("SANALPOS_END_OF_DAY", "25:00")])).unwrap_err();
+        assert!(err.to_string().contains("SANALPOS_END_OF_DAY"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("sanalpos-config-eod-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("eod.toml");
+        std::fs::write(&file, "end_of_day = \"04:15\"\n").unwrap();
+        let config = Config::load(Some(&file), &BTreeMap::new()).unwrap();
+        assert_eq!(config.end_of_day, NaiveTime::from_hms_opt(4, 15, 0));
+        std::fs::write(&file, "end_of_day = \"later\"\n").unwrap();
+        let err = Config::load(Some(&file), &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("end_of_day"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -100,6 +100,7 @@ impl Application {
                 janitor_interval: config.janitor_interval,
                 provider_timeout: config.provider_timeout,
                 instance_id: format!("{}-{}", addr.port(), std::process::id()),
+                end_of_day: config.end_of_day,
             },
         );
         let state = AppState {
@@ -131,14 +132,16 @@ impl Application {
         &self.service
     }
 
-    /// Serves until `shutdown` resolves, with the janitor beside it; then lets requests
+    /// Serves until `shutdown` resolves, with the janitor and the end-of-day job beside
+    /// it; then lets requests
     /// in flight finish.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let janitor = self.service.spawn_janitor(stopped);
+        let janitor = self.service.spawn_janitor(stopped.clone());
+        let end_of_day = self.service.spawn_end_of_day(stopped);
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -147,6 +150,7 @@ impl Application {
             .await;
         let _ = stop.send(true);
         let _ = janitor.await;
+        let _ = end_of_day.await;
         result
     }
 }

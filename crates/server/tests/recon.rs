@@ -618,3 +618,57 @@ both_engines!(bad_requests_store_nothing, |app: TestApp| async move {
         .unwrap();
     assert!(runs.is_empty());
 });
+
+/// A gateway client for company `who`'s merchant at the simulator, as the provider's own
+/// panel would act: behind our back.
+fn provider_gateway(app: &TestApp, who: &Seeded) -> sanalpos_gateway::nkolay::NkolayGateway {
+    use sanalpos_core::Secret;
+    use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
+    let merchant = &who.merchant;
+    let credentials = Credentials {
+        sx: Secret::new(merchant.sx.clone()),
+        sx_list: Secret::new(merchant.sx_list.clone()),
+        sx_cancel: Secret::new(merchant.sx_cancel.clone()),
+        secret_key: Secret::new(merchant.secret_key.clone()),
+    };
+    let mut config = NkolayConfig::new(app.sim.base_url(), credentials);
+    config.auto_complete = merchant.auto_complete;
+    NkolayGateway::new(config).unwrap()
+}
+
+both_engines!(
+    cancelled_at_provider_is_status_mismatch,
+    |app: TestApp| async move {
+        use sanalpos_gateway::{CancelRequest, Gateway, Outcome};
+        let kept = approved(&app, "5200190006338608", "20.00").await;
+        let id = approved(&app, "4546711234567894", "75.50").await;
+        let (status, payment) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{payment}");
+        let provider_ref = payment["provider_ref"].as_str().unwrap();
+        let client_ref = payment["attempts"][0]["client_ref"].as_str().unwrap();
+
+        let answer = provider_gateway(&app, &app.a)
+            .cancel(&CancelRequest {
+                provider_ref: sanalpos_core::ProviderRef::parse(provider_ref).unwrap(),
+                client_ref: sanalpos_core::ClientRef::parse(client_ref).unwrap(),
+                sale_date: sanalpos_service::istanbul_today(),
+                amount: sanalpos_core::Kurus::parse_tr("75,50").unwrap(),
+            })
+            .await;
+        assert!(
+            matches!(answer.outcome, Outcome::Approved(_)),
+            "{:?}",
+            answer.outcome
+        );
+        // Here the sale is still approved.
+        let (_, payment) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(payment["status"], "approved", "{payment}");
+
+        let run = pull(&app, &app.a).await;
+        assert_eq!(run["summary"]["status_mismatch"], 1, "{run}");
+        assert_eq!(run["summary"]["matched"], 1, "{run}");
+        assert_eq!(item_of(&run, &id)["class"], "status_mismatch", "{run}");
+        assert_eq!(item_of(&run, &kept)["class"], "matched", "{run}");
+        assert_eq!(run["open_exceptions"], 1, "{run}");
+    }
+);

@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod end_of_day;
 mod error;
 mod gateways;
 mod janitor;
@@ -27,9 +28,11 @@ mod types;
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use janitor::MAX_INQUIRIES;
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
@@ -334,5 +337,23 @@ impl PaymentService {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         janitor::spawn(self.clone(), shutdown)
+    }
+
+    /// Reconciles business day `day` for every active POS of every company, once: a POS
+    /// leased by another instance or already reconciled for `day` by this job is skipped.
+    pub async fn run_end_of_day_once(
+        &self,
+        day: NaiveDate,
+    ) -> Result<EndOfDayReport, ServiceError> {
+        end_of_day::run_once(self, day).await
+    }
+
+    /// Once a day after [`ServiceConfig::end_of_day`] (Istanbul time), reconciles the
+    /// previous business day, until `shutdown` turns true. Does nothing when it is off.
+    pub fn spawn_end_of_day(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        end_of_day::spawn(self.clone(), shutdown)
     }
 }

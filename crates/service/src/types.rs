@@ -32,6 +32,9 @@ pub struct ServiceConfig {
     pub provider_timeout: Duration,
     /// This instance's name, for leases.
     pub instance_id: String,
+    /// Istanbul local time after which the previous business day is reconciled for
+    /// every active POS (default 03:00); `None` switches the job off.
+    pub end_of_day: Option<chrono::NaiveTime>,
 }
 
 impl Default for ServiceConfig {
@@ -43,6 +46,7 @@ impl Default for ServiceConfig {
             janitor_interval: Duration::from_secs(5),
             provider_timeout: Duration::from_secs(30),
             instance_id: format!("sanalpos-{}", std::process::id()),
+            end_of_day: chrono::NaiveTime::from_hms_opt(3, 0, 0),
         }
     }
 }

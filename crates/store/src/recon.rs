@@ -316,6 +316,30 @@ impl Store {
         rows.iter().map(run_from).collect()
     }
 
+    /// The newest run of a POS for exactly this period, source and creator, if any: how
+    /// the end-of-day job knows a day is already done.
+    pub async fn find_recon_run(
+        &self,
+        pos_id: &str,
+        source: &str,
+        period_from: &str,
+        period_to: &str,
+        created_by: &str,
+    ) -> Result<Option<ReconRunRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM recon_runs WHERE pos_id = $1 AND source = $2 AND period_from = $3 \
+             AND period_to = $4 AND created_by = $5 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(pos_id)
+        .bind(source)
+        .bind(period_from)
+        .bind(period_to)
+        .bind(created_by)
+        .fetch_optional(&self.db.read)
+        .await?;
+        row.as_ref().map(run_from).transpose()
+    }
+
     /// A run's items in order, optionally of one class.
     pub async fn list_recon_items(
         &self,

@@ -18,7 +18,8 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    fn url(&self) -> String {
+    /// The database URL to open.
+    pub(crate) fn url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
             None => Store::sqlite_url(
@@ -31,7 +32,8 @@ impl DatabaseArgs {
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
+    /// Where the master key file is.
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("data"))
@@ -61,7 +63,8 @@ pub enum ApiKeyCommand {
     },
 }
 
-fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+/// Runs a command's future on a fresh runtime.
+pub(crate) fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
     match tokio::runtime::Runtime::new() {
         Ok(rt) => rt.block_on(f),
         Err(e) => {

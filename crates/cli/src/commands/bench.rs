@@ -151,6 +151,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
         data_dir: dir.path().to_owned(),
         database_url,
+        end_of_day: None,
         ..Config::default()
     })
     .await

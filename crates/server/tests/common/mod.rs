@@ -81,6 +81,7 @@ impl TestApp {
             unknown_grace: Duration::from_secs(1),
             janitor_interval: Duration::from_secs(3600),
             three_d_ttl: Duration::from_secs(600),
+            end_of_day: None,
             ..Config::default()
         };
         let app = Application::build(config).await.unwrap();

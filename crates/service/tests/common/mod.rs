@@ -29,6 +29,7 @@ pub fn test_config() -> ServiceConfig {
         janitor_interval: Duration::from_secs(3600),
         provider_timeout: Duration::from_millis(1500),
         instance_id: "test".into(),
+        end_of_day: None,
     }
 }
 

@@ -1,0 +1,250 @@
+//! `sanalpos recon pull|import|report`: reconciliation runs from the command line,
+//! straight on the database (no server needed).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use sanalpos_core::Kurus;
+use sanalpos_service::{Actor, PaymentService, ReconRunView, ServiceConfig, ServiceError};
+use sanalpos_store::{Crypto, Store};
+use serde_json::Value;
+
+use super::admin::{block_on, DatabaseArgs};
+
+/// Files at least this large show their reading progress.
+const PROGRESS_FROM_BYTES: u64 = 1 << 20;
+/// How much is read between two progress lines.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Bad statement rows listed in an error; the count names the rest.
+const SHOWN_BAD_ROWS: usize = 20;
+/// Exceptions first, then what matched.
+const CLASSES: [&str; 6] = [
+    "amount_mismatch",
+    "status_mismatch",
+    "provider_only",
+    "system_only",
+    "duplicate",
+    "matched",
+];
+
+/// The POS and period of a new run.
+#[derive(Debug, Args)]
+pub struct PeriodArgs {
+    /// The company id.
+    #[arg(long)]
+    company: String,
+    /// The POS id.
+    #[arg(long)]
+    pos: String,
+    /// First business day, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    /// Last business day, YYYY-MM-DD.
+    #[arg(long)]
+    to: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// `sanalpos recon ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReconCommand {
+    /// Reconcile a period against the provider's report API.
+    Pull(PeriodArgs),
+    /// Reconcile a period against a statement file (the simulator's layout).
+    Import {
+        /// The statement (CSV or XLSX).
+        file: PathBuf,
+        #[command(flatten)]
+        period: PeriodArgs,
+    },
+    /// Show a run's summary per class, exceptions first.
+    Report {
+        /// The run id (`rcn_…`).
+        run_id: String,
+        /// The company id.
+        #[arg(long)]
+        company: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Runs `sanalpos recon ...`.
+pub fn run(command: ReconCommand) -> ExitCode {
+    block_on(async move {
+        match execute(command).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn execute(command: ReconCommand) -> Result<(), String> {
+    match command {
+        ReconCommand::Pull(period) => {
+            let service = open(&period.database).await?;
+            let run = service
+                .run_reconciliation(
+                    &actor(&period.company),
+                    &period.company,
+                    &period.pos,
+                    &period.from,
+                    &period.to,
+                )
+                .await
+                .map_err(describe)?;
+            print_run(&run)
+        }
+        ReconCommand::Import { file, period } => {
+            let bytes = read_with_progress(&file)?;
+            let service = open(&period.database).await?;
+            let run = service
+                .import_statement(
+                    &actor(&period.company),
+                    &period.company,
+                    &period.pos,
+                    &period.from,
+                    &period.to,
+                    &bytes,
+                    None,
+                )
+                .await
+                .map_err(describe)?;
+            print_run(&run)
+        }
+        ReconCommand::Report {
+            run_id,
+            company,
+            database,
+        } => {
+            let service = open(&database).await?;
+            let run = service
+                .get_reconciliation(&company, &run_id, None)
+                .await
+                .map_err(describe)?;
+            print_run(&run)
+        }
+    }
+}
+
+fn actor(company: &str) -> Actor {
+    Actor {
+        company_id: company.to_owned(),
+        name: "cli".into(),
+    }
+}
+
+async fn open(database: &DatabaseArgs) -> Result<PaymentService, String> {
+    let store = Store::open(&database.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (crypto, _) = Crypto::load(&database.data_dir()).map_err(|e| e.to_string())?;
+    Ok(PaymentService::new(store, crypto, ServiceConfig::default()))
+}
+
+fn describe(error: ServiceError) -> String {
+    match error {
+        ServiceError::NotFound => "no such company, POS or run".into(),
+        ServiceError::BadStatement { message, bad_rows } => {
+            let mut text = format!(
+                "{message}; nothing was imported ({} bad rows)",
+                bad_rows.len()
+            );
+            for row in bad_rows.iter().take(SHOWN_BAD_ROWS) {
+                text.push_str(&format!("\n  line {}: {}", row.line, row.reason));
+            }
+            if bad_rows.len() > SHOWN_BAD_ROWS {
+                text.push_str(&format!(
+                    "\n  … and {} more",
+                    bad_rows.len() - SHOWN_BAD_ROWS
+                ));
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Reads a file, showing `read X / Y bytes` on stderr while a large one comes in.
+fn read_with_progress(path: &PathBuf) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let total = file.metadata().map_err(|e| format!("{shown}: {e}"))?.len();
+    let progress = total >= PROGRESS_FROM_BYTES;
+    let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    let mut stderr = std::io::stderr();
+    loop {
+        let n = file.read(&mut chunk).map_err(|e| format!("{shown}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if progress {
+            let _ = write!(
+                stderr,
+                "\rreading {shown}: {} / {total} bytes ({}%)",
+                bytes.len(),
+                (bytes.len() as u64 * 100) / total.max(1)
+            );
+        }
+    }
+    if progress {
+        let _ = writeln!(stderr);
+    }
+    Ok(bytes)
+}
+
+/// `-1.234,56` for a signed number of kuruş.
+fn signed_tr(minor: i64) -> String {
+    let text = Kurus::from_minor(minor.checked_abs().unwrap_or(i64::MAX))
+        .unwrap_or(Kurus::ZERO)
+        .format_tr();
+    if minor < 0 {
+        format!("-{text}")
+    } else {
+        text
+    }
+}
+
+fn minor(totals: &Value, key: &str) -> i64 {
+    totals[key]
+        .as_str()
+        .and_then(|t| Kurus::parse(t).ok())
+        .map(Kurus::minor)
+        .unwrap_or(0)
+}
+
+fn print_run(run: &ReconRunView) -> Result<(), String> {
+    println!(
+        "run {}  POS {}  {} .. {}  ({})",
+        run.id, run.pos_id, run.from, run.to, run.source
+    );
+    println!(
+        "{:<16} {:>8} {:>18} {:>18} {:>18}",
+        "class", "count", "ours", "theirs", "difference"
+    );
+    for class in CLASSES {
+        let totals = &run.totals[class];
+        let count = totals["count"].as_u64().unwrap_or(0);
+        let ours = minor(totals, "ours");
+        let theirs = minor(totals, "theirs");
+        println!(
+            "{class:<16} {count:>8} {:>18} {:>18} {:>18}",
+            signed_tr(ours),
+            signed_tr(theirs),
+            signed_tr(theirs - ours)
+        );
+    }
+    println!("open exceptions: {}", run.open_exceptions);
+    for row in &run.rejected_rows {
+        println!("rejected row {}: {}", row.reference, row.reason);
+    }
+    Ok(())
+}
