@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyConnection;
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
@@ -219,6 +219,10 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engi
         Engine::Postgres => "BEGIN",
     };
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    // The writer keeps its connection between groups (no check-out round trip per
+    // group); after any failure it is returned and a fresh one checked out, so a broken
+    // connection is never reused.
+    let mut held: Option<PoolConnection<Any>> = None;
     while let Some(first) = queue.recv().await {
         batch.push(first);
         while batch.len() < MAX_GROUP {
@@ -227,35 +231,40 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engi
                 Err(_) => break,
             }
         }
-        let mut conn = match pool.acquire().await {
-            Ok(conn) => conn,
-            Err(e) => {
-                error!(error = %e, "database writer cannot get its connection");
-                for job in batch.drain(..) {
-                    let _ = job
-                        .reply
-                        .send(Err(StoreError::Database(format!("no connection: {e}"))));
+        let mut conn = match held.take() {
+            Some(conn) => conn,
+            None => match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    error!(error = %e, "database writer cannot get its connection");
+                    for job in batch.drain(..) {
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::Database(format!("no connection: {e}"))));
+                    }
+                    continue;
                 }
-                continue;
-            }
+            },
         };
-        let conn: &mut AnyConnection = &mut conn;
-        let results = run_group(conn, &batch, begin).await;
+        let results = run_group(&mut conn, &batch, begin).await;
         match results {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(result);
                 }
+                held = Some(conn);
             }
             Err(_) => {
-                // Something in the group failed: run each write on its own.
+                // Something in the group failed: run each write on its own, then let
+                // the connection go back to the pool.
                 for job in batch.drain(..) {
-                    let result = run_single(conn, &job.run, begin).await;
+                    let result = run_single(&mut conn, &job.run, begin).await;
                     let _ = job.reply.send(result);
                 }
             }
         }
     }
+    drop(held);
     info!("database writer stopped");
     pool.close().await;
 }
