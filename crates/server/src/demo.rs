@@ -207,8 +207,8 @@ pub async fn run(
         "companies": companies,
     });
     let text = serde_json::to_string_pretty(&demo).map_err(service_error)?;
-    std::fs::write(&demo_file, text)
-        .map_err(|e| DemoError::File(demo_file.display().to_string(), e))?;
+    // It holds the admin's password and the API keys: owner-only.
+    write_private(&demo_file, &text)?;
 
     print_welcome(&base_url, &sim.base_url(), &password, &demo, &demo_file);
     app.run_until_stopped(shutdown)
