@@ -11,6 +11,7 @@ use sanalpos_gateway::{
     ExpectedSale, Gateway, GatewayResponse, Outcome, Postback, ThreeDStart, UnknownReason,
 };
 use sanalpos_simulator::{MerchantConfig, PostbackHash};
+use sanalpos_testkit::{parse_form, post_form};
 
 /// What the cardholder does on the bank's page.
 enum Action {

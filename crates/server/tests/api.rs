@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use reqwest::StatusCode;
+use sanalpos_testkit::parse_form;
 use serde_json::{json, Value};
 
 both_engines!(approved_and_declined, |app: TestApp| async move {
@@ -359,29 +360,29 @@ both_engines!(three_d_right_and_wrong_code, |app: TestApp| async move {
             .text()
             .await
             .unwrap();
-        let form = form_of(&page);
+        let form = parse_form(&page);
         let acs = app
             .http
-            .post(&form.0)
-            .form(&form.1)
+            .post(&form.action)
+            .form(&form.fields)
             .send()
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        let acs_form = form_of(&acs);
+        let acs_form = parse_form(&acs);
         let mut fields: Vec<(String, String)> = acs_form
-            .1
+            .fields
             .into_iter()
             .filter(|(k, _)| k != "code" && k != "action")
             .collect();
         fields.push(("code".into(), code.into()));
         fields.push(("action".into(), "submit".into()));
-        let action = if acs_form.0.starts_with("http") {
-            acs_form.0
+        let action = if acs_form.action.starts_with("http") {
+            acs_form.action
         } else {
-            format!("{}{}", app.sim.base_url(), acs_form.0)
+            format!("{}{}", app.sim.base_url(), acs_form.action)
         };
         let result = app
             .http
@@ -394,9 +395,15 @@ both_engines!(three_d_right_and_wrong_code, |app: TestApp| async move {
             .await
             .unwrap();
         // The bank's result page posts itself back to us; we send the browser on.
-        let back = form_of(&result);
-        assert!(back.0.starts_with(&app.base_url), "{}", back.0);
-        let response = app.http.post(&back.0).form(&back.1).send().await.unwrap();
+        let back = parse_form(&result);
+        assert!(back.action.starts_with(&app.base_url), "{}", back.action);
+        let response = app
+            .http
+            .post(&back.action)
+            .form(&back.fields)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         assert!(
@@ -411,7 +418,13 @@ both_engines!(three_d_right_and_wrong_code, |app: TestApp| async move {
         let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
         assert_eq!(detail["status"], expected, "{detail}");
         // The same postback again changes nothing.
-        let again = app.http.post(&back.0).form(&back.1).send().await.unwrap();
+        let again = app
+            .http
+            .post(&back.action)
+            .form(&back.fields)
+            .send()
+            .await
+            .unwrap();
         assert!(again.status().is_client_error() || again.status() == StatusCode::SEE_OTHER);
         let (_, after) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
         assert_eq!(after["status"], expected);
@@ -441,38 +454,3 @@ both_engines!(health_metrics_and_headers, |app: TestApp| async move {
         "{metrics}"
     );
 });
-
-/// A page's first form: its action and fields.
-fn form_of(html: &str) -> (String, Vec<(String, String)>) {
-    let start = html
-        .find("<form")
-        .unwrap_or_else(|| panic!("no form in {html}"));
-    let end = html[start..]
-        .find("</form>")
-        .map_or(html.len(), |e| e + start);
-    let form = &html[start..end];
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let needle = format!("{name}=\"");
-        let s = tag.find(&needle)? + needle.len();
-        let e = tag[s..].find('"')? + s;
-        Some(
-            tag[s..e]
-                .replace("&quot;", "\"")
-                .replace("&#39;", "'")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&"),
-        )
-    };
-    let action = attr(&form[..form.find('>').unwrap()], "action").unwrap();
-    let mut fields = Vec::new();
-    let mut rest = form;
-    while let Some(i) = rest.find("<input") {
-        let e = rest[i..].find('>').unwrap() + i;
-        if let Some(name) = attr(&rest[i..e], "name") {
-            fields.push((name, attr(&rest[i..e], "value").unwrap_or_default()));
-        }
-        rest = &rest[e..];
-    }
-    (action, fields)
-}

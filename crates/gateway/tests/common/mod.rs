@@ -128,67 +128,6 @@ pub fn sale(pan: &str, amount: &str) -> SaleRequest {
     }
 }
 
-/// An HTML form as a browser sees it: where it posts and its fields.
-#[derive(Debug, Clone)]
-pub struct HtmlForm {
-    pub action: String,
-    pub fields: Vec<(String, String)>,
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-pub fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The first `<form>` of a page with its hidden and text inputs.
-pub fn parse_form(html: &str) -> HtmlForm {
-    let start = html.find("<form").expect("page has a form");
-    let end = html[start..]
-        .find("</form>")
-        .map_or(html.len(), |e| e + start);
-    let form = &html[start..end];
-    let open_end = form.find('>').unwrap();
-    let action = attr(&form[..open_end], "action").expect("form has an action");
-    let mut fields = Vec::new();
-    let mut rest = form;
-    while let Some(i) = rest.find("<input") {
-        let tag_end = rest[i..].find('>').unwrap() + i;
-        let tag = &rest[i..tag_end];
-        if let Some(name) = attr(tag, "name") {
-            fields.push((name, attr(tag, "value").unwrap_or_default()));
-        }
-        rest = &rest[tag_end..];
-    }
-    HtmlForm { action, fields }
-}
-
-/// A browser that does not run scripts: posts forms by hand.
-pub async fn post_form(action: &str, fields: &[(String, String)]) -> String {
-    let response = reqwest::Client::new()
-        .post(action)
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{action}: {}",
-        response.status()
-    );
-    response.text().await.unwrap()
-}
-
 /// Postbacks seen by the listener: the URL's last segment and the body.
 type Received = Arc<Mutex<Vec<(String, Bytes)>>>;
 

@@ -180,62 +180,7 @@ impl World {
     }
 }
 
-/// An HTML form as a browser sees it.
-pub struct HtmlForm {
-    pub action: String,
-    pub fields: Vec<(String, String)>,
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(
-        tag[start..end]
-            .replace("&quot;", "\"")
-            .replace("&#39;", "'")
-            .replace("&#x27;", "'")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
-}
-
-pub fn parse_form(html: &str) -> HtmlForm {
-    let start = html.find("<form").expect("page has a form");
-    let end = html[start..]
-        .find("</form>")
-        .map_or(html.len(), |e| e + start);
-    let form = &html[start..end];
-    let open_end = form.find('>').unwrap();
-    let action = attr(&form[..open_end], "action").expect("form has an action");
-    let mut fields = Vec::new();
-    let mut rest = form;
-    while let Some(i) = rest.find("<input") {
-        let tag_end = rest[i..].find('>').unwrap() + i;
-        let tag = &rest[i..tag_end];
-        if let Some(name) = attr(tag, "name") {
-            fields.push((name, attr(tag, "value").unwrap_or_default()));
-        }
-        rest = &rest[tag_end..];
-    }
-    HtmlForm { action, fields }
-}
-
-pub async fn post_form(action: &str, fields: &[(String, String)]) -> String {
-    let response = reqwest::Client::new()
-        .post(action)
-        .form(fields)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{action}: {}",
-        response.status()
-    );
-    response.text().await.unwrap()
-}
+use sanalpos_testkit::{parse_form, post_form};
 
 /// Runs a browser through 3D: our page, the bank's page (entering `code`, or pressing
 /// cancel with `None`); returns the token and the body the browser would post back to us.
