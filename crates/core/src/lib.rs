@@ -10,6 +10,7 @@
 pub mod bank_code;
 pub mod card;
 pub mod currency;
+pub mod lang;
 pub mod money;
 pub mod refs;
 pub mod secret;
@@ -17,6 +18,7 @@ pub mod secret;
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};
 pub use currency::Currency;
+pub use lang::Lang;
 pub use money::{Kurus, MoneyError};
 pub use refs::{AuthCode, ClientRef, ProviderRef, RefError};
 pub use secret::Secret;
