@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod breaker;
 mod end_of_day;
 mod error;
 mod gateways;
@@ -32,6 +33,7 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use breaker::{BreakerConfig, BreakerState};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use janitor::MAX_INQUIRIES;
@@ -119,6 +121,12 @@ impl PaymentService {
         actor: &str,
     ) -> Result<PosView, ServiceError> {
         admin::update_pos(self, company_id, pos_id, change, actor).await
+    }
+
+    /// Where the circuit breaker of a POS stands in this instance; `None` before the
+    /// POS's first provider call here.
+    pub fn breaker_state(&self, pos_id: &str) -> Option<BreakerState> {
+        self.inner.gateways.breaker_state(pos_id)
     }
 
     /// One POS definition, credentials masked.
