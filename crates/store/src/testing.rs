@@ -28,7 +28,6 @@ use crate::Store;
 pub const TEST_DATABASE_URL_ENV: &str = "SANALPOS_TEST_DATABASE_URL";
 /// Set to `1` to make an unreachable PostgreSQL a test failure.
 pub const REQUIRE_POSTGRES_ENV: &str = "SANALPOS_REQUIRE_POSTGRES";
-/// The default admin URL.
 /// When set to a folder, test files (SQLite databases, WAL, logs) are made under it and
 /// kept, and PostgreSQL test databases are not dropped, so `.ci/scan-secrets` can look
 /// through everything the suite wrote for card numbers and credentials.
@@ -57,6 +56,7 @@ fn keep_test_data() -> bool {
     std::env::var_os(KEEP_TEST_DATA_ENV).is_some_and(|v| !v.is_empty())
 }
 
+/// The default admin URL.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Set once PostgreSQL could not be reached, so later tests skip without waiting.
