@@ -351,6 +351,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_reconciliation.sql"),
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
+    Migration {
+        version: 6,
+        name: "payment_keys",
+        sqlite: include_str!("../migrations/sqlite/0006_payment_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0006_payment_keys.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
