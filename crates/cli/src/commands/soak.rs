@@ -1,0 +1,110 @@
+//! `sanalpos soak crash` and `sanalpos soak load`: what the service survives, as
+//! repeatable commands that print their figures (see RELIABILITY.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use sanalpos::soak::crash::{self, CrashOptions};
+
+/// `sanalpos soak ...`.
+#[derive(Debug, Subcommand)]
+pub enum SoakCommand {
+    /// Mixed load while `sanalpos serve` is killed with SIGKILL and restarted; the
+    /// simulator's ledger then judges the database. Exits 1 on any violation.
+    Crash(CrashArgs),
+}
+
+/// Options of `soak crash`.
+#[derive(Debug, Args)]
+pub struct CrashArgs {
+    /// SIGKILLs to deliver.
+    #[arg(long, default_value_t = 20)]
+    kills: u32,
+    /// A PostgreSQL database to run on (a scratch one: the soak adds a company to it);
+    /// SQLite in a temporary directory when absent.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Seeds the load's choices and the kill moments (printed, to repeat a run).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    workers: u32,
+    /// Keep the data directory (database, WAL, server log) and print where it is.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Runs a soak command.
+pub fn run(command: SoakCommand) -> ExitCode {
+    match command {
+        SoakCommand::Crash(args) => crash_soak(args),
+    }
+}
+
+fn crash_soak(args: CrashArgs) -> ExitCode {
+    let bin = match std::env::current_exe() {
+        Ok(bin) => bin,
+        Err(e) => {
+            eprintln!("error: cannot find this binary to run `serve`: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = match tempfile::Builder::new().prefix("sanalpos-soak-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: temporary directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut options = CrashOptions::new(bin, dir.path().to_owned());
+    options.database_url = args.database_url.clone();
+    options.kills = args.kills;
+    options.seed = seed;
+    options.workers = args.workers.max(1);
+    options.verbose = true;
+    let engine = if args.database_url.is_some() { "postgres" } else { "sqlite" };
+    println!(
+        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients; data in {}",
+        options.kills,
+        options.workers,
+        dir.path().display()
+    );
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let result = rt.block_on(crash::run(options));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let code = match result {
+        Ok(report) => {
+            print!("{}", report.summary(engine, seed));
+            if report.verdict.violations.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: the soak could not run: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    if args.keep {
+        let kept: PathBuf = dir.keep();
+        println!("data kept in {}", kept.display());
+    }
+    code
+}
