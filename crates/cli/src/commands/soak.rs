@@ -76,7 +76,11 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     options.seed = seed;
     options.workers = args.workers.max(1);
     options.verbose = true;
-    let engine = if args.database_url.is_some() { "postgres" } else { "sqlite" };
+    let engine = if args.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     println!(
         "soak crash: engine {engine}, seed {seed}, {} kills, {} clients; data in {}",
         options.kills,

@@ -111,7 +111,11 @@ impl CrashReport {
         for (what, n) in &self.tally {
             let _ = writeln!(out, "  {what:<40} {n:>7}");
         }
-        let statuses: Vec<String> = v.by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let statuses: Vec<String> = v
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         let _ = writeln!(
             out,
             "payments        {} ({})",
@@ -144,7 +148,11 @@ impl CrashReport {
 }
 
 /// Every payment of the company, page by page.
-pub async fn all_payments(http: &reqwest::Client, base: &str, key: &str) -> Result<Vec<Value>, String> {
+pub async fn all_payments(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+) -> Result<Vec<Value>, String> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -190,7 +198,12 @@ async fn detail(http: &reqwest::Client, base: &str, key: &str, id: &str) -> Resu
 fn open(payments: &[Value], details: &HashMap<String, Value>) -> usize {
     let payments_open = payments
         .iter()
-        .filter(|p| matches!(p["status"].as_str(), Some("processing" | "unknown" | "pending_3ds")))
+        .filter(|p| {
+            matches!(
+                p["status"].as_str(),
+                Some("processing" | "unknown" | "pending_3ds")
+            )
+        })
         .count();
     let refunds_open = details
         .values()
@@ -217,7 +230,10 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     let http = http_client()?;
     let base = fixture.server.base_url();
     fixture.server.start()?;
-    fixture.server.wait_ready(&http, Duration::from_secs(30)).await?;
+    fixture
+        .server
+        .wait_ready(&http, Duration::from_secs(30))
+        .await?;
 
     let traffic = Arc::new(Traffic::new(
         http.clone(),
@@ -228,21 +244,27 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     ));
     let mut workers = Vec::new();
     for index in 0..options.workers {
-        workers.push(tokio::spawn(Arc::clone(&traffic).worker(index, options.seed)));
+        workers.push(tokio::spawn(
+            Arc::clone(&traffic).worker(index, options.seed),
+        ));
     }
 
     let mut report = CrashReport::default();
     let (low, high) = options.run_between_kills;
     let mut retries = Vec::new();
     for kill in 1..=options.kills {
-        let wait = rng.random_range(low.as_millis() as u64..=high.as_millis().max(low.as_millis()) as u64);
+        let wait =
+            rng.random_range(low.as_millis() as u64..=high.as_millis().max(low.as_millis()) as u64);
         tokio::time::sleep(Duration::from_millis(wait)).await;
         fixture.server.kill()?;
         report.kills += 1;
         let down = rng.random_range(0..300);
         tokio::time::sleep(Duration::from_millis(down)).await;
         fixture.server.start()?;
-        fixture.server.wait_ready(&http, Duration::from_secs(30)).await?;
+        fixture
+            .server
+            .wait_ready(&http, Duration::from_secs(30))
+            .await?;
         fixture.sim.end_of_day(Some(&fixture.merchant.merchant_no));
         traffic.next_day();
         if options.verbose {
@@ -270,7 +292,10 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         let payments = all_payments(&http, &base, &fixture.api_key).await?;
         let mut details = HashMap::new();
         for id in &clients.reversed {
-            details.insert(id.clone(), detail(&http, &base, &fixture.api_key, id).await?);
+            details.insert(
+                id.clone(),
+                detail(&http, &base, &fixture.api_key, id).await?,
+            );
         }
         let still_open = open(&payments, &details);
         report.open_at_stop.get_or_insert(still_open);

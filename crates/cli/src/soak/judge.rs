@@ -165,7 +165,11 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             ));
         }
         // A cancelled payment counts its whole amount as given back.
-        let given_back = if t.cancelled { t.amount } else { t.returned_amount };
+        let given_back = if t.cancelled {
+            t.amount
+        } else {
+            t.returned_amount
+        };
         if kurus(&p["refunded_amount"]) != Some(given_back) {
             v.push(format!(
                 "payment {id} gave back {} but the provider {} {given_back}",
@@ -226,7 +230,10 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             }
             TxKind::Refund | TxKind::RefundP => {
                 verdict.refunds += 1;
-                verdict.refunded = verdict.refunded.checked_add(t.amount).unwrap_or(verdict.refunded);
+                verdict.refunded = verdict
+                    .refunded
+                    .checked_add(t.amount)
+                    .unwrap_or(verdict.refunded);
                 entry.1 = entry.1.checked_add(t.amount).unwrap_or(entry.1);
             }
             _ => {}
@@ -234,7 +241,9 @@ pub fn judge(evidence: &Evidence) -> Verdict {
     }
     for (sale, (cancels, _)) in &reversals {
         if *cancels > 1 {
-            v.push(format!("sale {sale} was cancelled {cancels} times at the provider"));
+            v.push(format!(
+                "sale {sale} was cancelled {cancels} times at the provider"
+            ));
         }
     }
     for (id, detail) in &evidence.details {
@@ -255,7 +264,9 @@ pub fn judge(evidence: &Evidence) -> Verdict {
                     "cancel" => approved_cancels += 1,
                     _ => {
                         let amount = kurus(&r["amount"]).unwrap_or(Kurus::ZERO);
-                        approved_refunds = approved_refunds.checked_add(amount).unwrap_or(approved_refunds);
+                        approved_refunds = approved_refunds
+                            .checked_add(amount)
+                            .unwrap_or(approved_refunds);
                     }
                 }
             }
@@ -277,7 +288,9 @@ pub fn judge(evidence: &Evidence) -> Verdict {
     // What the clients were shown stays true.
     for id in &evidence.clients.approved {
         match by_id.get(id.as_str()) {
-            None => v.push(format!("payment {id} was shown approved and is not in the list")),
+            None => v.push(format!(
+                "payment {id} was shown approved and is not in the list"
+            )),
             Some(p) if !APPROVED_LIKE.contains(&text(&p["status"])) => v.push(format!(
                 "payment {id} was shown approved and is now {}",
                 text(&p["status"])

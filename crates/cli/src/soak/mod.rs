@@ -176,8 +176,7 @@ impl Fixture {
         }
         if report.marker_hits == 0 {
             violations.push(
-                "the secrets scan found no masked PAN: it did not read the stored payments"
-                    .into(),
+                "the secrets scan found no masked PAN: it did not read the stored payments".into(),
             );
         }
         (violations, report)

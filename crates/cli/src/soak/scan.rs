@@ -105,9 +105,7 @@ fn cvv_near_label(haystack: &[u8], cvv: &[u8]) -> bool {
 }
 
 fn find_label(lower: &[u8]) -> Option<usize> {
-    lower
-        .windows(3)
-        .position(|w| w == b"cvv" || w == b"cvc")
+    lower.windows(3).position(|w| w == b"cvv" || w == b"cvc")
 }
 
 fn hex(text: &str) -> String {
@@ -130,7 +128,9 @@ pub fn scan_bytes(source: &str, bytes: &[u8], needles: &Needles, with_hex: bool)
     }
     for cvv in &needles.cvvs {
         if cvv_near_label(bytes, cvv.as_bytes()) {
-            report.findings.push(format!("{source}: a CVV next to its label"));
+            report
+                .findings
+                .push(format!("{source}: a CVV next to its label"));
         }
     }
     if let Some(marker) = &needles.marker {
@@ -236,7 +236,10 @@ mod tests {
         );
         assert_eq!(leaks.findings.len(), 3, "{:?}", leaks.findings);
         assert!(leaks.findings[0].contains("400000******9011"));
-        assert!(!leaks.findings.iter().any(|f| f.contains("4000000000009011")));
+        assert!(!leaks
+            .findings
+            .iter()
+            .any(|f| f.contains("4000000000009011")));
         let in_hex = scan_bytes("c", hex("s3cr3tK3y").as_bytes(), &needles, true);
         assert_eq!(in_hex.findings, vec!["c: POS secret key".to_owned()]);
         assert!(!cvv_near_label(b"cvv=4170", b"417"));

@@ -112,7 +112,11 @@ impl Server {
 
     /// Waits until `/readyz` answers 200 (at most `limit`); fails early if the child
     /// exits.
-    pub async fn wait_ready(&mut self, http: &reqwest::Client, limit: Duration) -> Result<(), String> {
+    pub async fn wait_ready(
+        &mut self,
+        http: &reqwest::Client,
+        limit: Duration,
+    ) -> Result<(), String> {
         let deadline = Instant::now() + limit;
         let url = format!("{}/readyz", self.base_url());
         loop {

@@ -94,7 +94,9 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 /// The page's first form, or `None` when it has none.
 pub fn parse_form(html: &str) -> Option<HtmlForm> {
     let start = html.find("<form")?;
-    let end = html[start..].find("</form>").map_or(html.len(), |e| e + start);
+    let end = html[start..]
+        .find("</form>")
+        .map_or(html.len(), |e| e + start);
     let form = &html[start..end];
     let open_end = form.find('>')?;
     let action = attr(&form[..open_end], "action")?;
@@ -301,7 +303,8 @@ impl Traffic {
         let mut seen = lock(&self.seen);
         match seen.answers.get(key) {
             Some(first) if first != id => {
-                let v = format!("idempotency key {key} answered with two payments: {first} and {id}");
+                let v =
+                    format!("idempotency key {key} answered with two payments: {first} and {id}");
                 seen.violations.push(v);
             }
             Some(_) => {}
@@ -394,7 +397,11 @@ impl Traffic {
             .into_iter()
             .filter(|(k, _)| k != "code" && k != "action")
             .collect();
-        let code = if right_code { UNIVERSAL_3D_CODE } else { WRONG_3D_CODE };
+        let code = if right_code {
+            UNIVERSAL_3D_CODE
+        } else {
+            WRONG_3D_CODE
+        };
         fields.push(("code".into(), code.into()));
         fields.push(("action".into(), "submit".into()));
         let action = if acs_form.action.starts_with("http") {
@@ -425,7 +432,11 @@ impl Traffic {
                     let mut shown = payment.clone();
                     shown["status"] = json!("approved");
                     self.approved(&shown);
-                    if right_code { "approved" } else { "approved with a wrong code" }
+                    if right_code {
+                        "approved"
+                    } else {
+                        "approved with a wrong code"
+                    }
                 } else if right_code {
                     "not approved"
                 } else {
@@ -438,10 +449,20 @@ impl Traffic {
     }
 
     async fn get_text(&self, url: &str) -> Result<String, reqwest::Error> {
-        self.http.get(url).send().await?.error_for_status()?.text().await
+        self.http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await
     }
 
-    async fn post_text(&self, url: &str, fields: &[(String, String)]) -> Result<String, reqwest::Error> {
+    async fn post_text(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+    ) -> Result<String, reqwest::Error> {
         self.http
             .post(url)
             .form(fields)
@@ -634,7 +655,11 @@ mod tests {
     #[test]
     fn every_card_is_a_valid_number() {
         for card in all_cards() {
-            assert!(sanalpos_core::CardNumber::parse(card.number).is_ok(), "{}", card.number);
+            assert!(
+                sanalpos_core::CardNumber::parse(card.number).is_ok(),
+                "{}",
+                card.number
+            );
         }
         assert_eq!(money(100_005), "1000.05");
     }
