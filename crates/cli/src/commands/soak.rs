@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use sanalpos::soak::crash::{self, CrashOptions};
+use sanalpos::soak::load::{self, LoadOptions};
 
 /// `sanalpos soak ...`.
 #[derive(Debug, Subcommand)]
@@ -14,6 +15,30 @@ pub enum SoakCommand {
     /// Mixed load while `sanalpos serve` is killed with SIGKILL and restarted; the
     /// simulator's ledger then judges the database. Exits 1 on any violation.
     Crash(CrashArgs),
+    /// Open-loop sales at a steady rate mixed with list queries; prints latency and the
+    /// server's memory every minute, and whether they stayed flat. Exits 1 if not.
+    Load(LoadArgs),
+}
+
+/// Options of `soak load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// How long, in minutes.
+    #[arg(long, default_value_t = 30)]
+    minutes: u64,
+    /// Sales per second (scheduled arrivals, whatever the server's speed).
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// One list query per this many sales (0: none).
+    #[arg(long, default_value_t = 10)]
+    list_every: u32,
+    /// A PostgreSQL database to run on (a scratch one); SQLite in a temporary directory
+    /// when absent.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Seconds per reporting period.
+    #[arg(long, default_value_t = 60)]
+    period_secs: u64,
 }
 
 /// Options of `soak crash`.
@@ -51,6 +76,7 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 pub fn run(command: SoakCommand) -> ExitCode {
     match command {
         SoakCommand::Crash(args) => crash_soak(args),
+        SoakCommand::Load(args) => load_soak(args),
     }
 }
 
@@ -111,4 +137,61 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
         println!("data kept in {}", kept.display());
     }
     code
+}
+
+fn load_soak(args: LoadArgs) -> ExitCode {
+    let bin = match std::env::current_exe() {
+        Ok(bin) => bin,
+        Err(e) => {
+            eprintln!("error: cannot find this binary to run `serve`: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let dir = match tempfile::Builder::new().prefix("sanalpos-load-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("error: temporary directory: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = if args.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    println!(
+        "soak load: engine {engine}, {} sales/s for {} min, one list query per {} sales; server and simulator on {} cores",
+        args.rate,
+        args.minutes,
+        args.list_every,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let options = LoadOptions {
+        bin,
+        data_dir: dir.path().to_owned(),
+        database_url: args.database_url,
+        duration: Duration::from_secs(args.minutes * 60),
+        rate: args.rate,
+        list_every: args.list_every,
+        period: Duration::from_secs(args.period_secs.max(1)),
+        max_in_flight: 4_000,
+    };
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let result = rt.block_on(load::run(options));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(report) => {
+            print!("{}", report.summary());
+            match report.flat() {
+                Some((true, true)) => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: the soak could not run: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

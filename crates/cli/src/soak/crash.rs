@@ -77,11 +77,13 @@ pub struct CrashReport {
     pub tally: BTreeMap<String, u64>,
     /// The judge's verdict (violations included).
     pub verdict: Verdict,
-    /// Payments and refunds still open (processing, unknown, pending…) when the load
-    /// and the retries had stopped: what the janitor had to settle.
+    /// Payments still open (processing, unknown, pending_3ds) when the load stopped:
+    /// what the janitor still had to settle.
     pub open_at_stop: Option<usize>,
     /// How long the janitor took to settle everything after the load stopped.
     pub settled_in: Duration,
+    /// What the janitor did over the run, from the server log: (resolved, expired).
+    pub janitor: (u64, u64),
     /// Files or tables the secrets scan read, and their size.
     pub scanned: (usize, u64),
     /// The whole run.
@@ -103,9 +105,11 @@ impl CrashReport {
         );
         let _ = writeln!(
             out,
-            "janitor         {} payments/refunds open when the load stopped, settled in {:.1} s",
+            "janitor         {} payments open when the load stopped, all settled {:.1} s later; over the run it resolved {} payments or refunds by inquiry and expired {} abandoned 3D payments",
             self.open_at_stop.unwrap_or(0),
-            self.settled_in.as_secs_f64()
+            self.settled_in.as_secs_f64(),
+            self.janitor.0,
+            self.janitor.1
         );
         let _ = writeln!(out, "answers:");
         for (what, n) in &self.tally {
@@ -195,6 +199,31 @@ async fn detail(http: &reqwest::Client, base: &str, key: &str, id: &str) -> Resu
     serde_json::from_str(&text).map_err(|e| format!("payment {id}: {e}"))
 }
 
+/// The details of `ids`, sixteen requests at a time.
+async fn details(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Value>, String> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(16) {
+        let mut tasks = Vec::new();
+        for id in chunk {
+            let (http, base, key, id) = (http.clone(), base.to_owned(), key.to_owned(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let d = detail(&http, &base, &key, &id).await;
+                (id, d)
+            }));
+        }
+        for task in tasks {
+            let (id, d) = task.await.map_err(|e| e.to_string())?;
+            out.insert(id, d?);
+        }
+    }
+    Ok(out)
+}
+
 fn open(payments: &[Value], details: &HashMap<String, Value>) -> usize {
     let payments_open = payments
         .iter()
@@ -279,27 +308,32 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     }
     tokio::time::sleep(low).await;
     traffic.stop();
-    for task in workers.into_iter().chain(retries) {
+    for task in workers {
+        let _ = task.await;
+    }
+    // What the last kill and the faults left open, before the janitor's schedule.
+    let load_done = Instant::now();
+    let at_stop = all_payments(&http, &base, &fixture.api_key).await?;
+    report.open_at_stop = Some(open(&at_stop, &HashMap::new()));
+    for task in retries {
         let _ = task.await;
     }
     traffic.retry_unanswered().await;
     traffic.retry_unanswered().await;
 
     // The janitor's schedule: wait until nothing is open (bounded).
-    let load_done = Instant::now();
     let clients = traffic.client_view();
     let (payments, details) = loop {
         let payments = all_payments(&http, &base, &fixture.api_key).await?;
-        let mut details = HashMap::new();
-        for id in &clients.reversed {
-            details.insert(
-                id.clone(),
-                detail(&http, &base, &fixture.api_key, id).await?,
-            );
-        }
-        let still_open = open(&payments, &details);
-        report.open_at_stop.get_or_insert(still_open);
-        if still_open == 0 || load_done.elapsed() > options.settle_limit {
+        let over = load_done.elapsed() > options.settle_limit;
+        // Refunds are looked at once the payments are settled.
+        let fetched = over || open(&payments, &HashMap::new()) == 0;
+        let details = if fetched {
+            details(&http, &base, &fixture.api_key, &clients.reversed).await?
+        } else {
+            HashMap::new()
+        };
+        if (fetched && open(&payments, &details) == 0) || over {
             break (payments, details);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -322,6 +356,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
             .violations
             .push("no charge was made: the load did not run".into());
     }
+    report.janitor = janitor_totals(fixture.server.log());
     let (leaks, scanned) = fixture.scan_for_secrets().await;
     verdict.violations.extend(leaks);
     report.scanned = (scanned.sources, scanned.bytes);
@@ -331,4 +366,41 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     fixture.sim.shutdown().await;
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Sums `resolved=` and `expired=` over the janitor's pass lines in the server log
+/// (colour codes removed).
+pub fn janitor_totals(log: &std::path::Path) -> (u64, u64) {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return (0, 0);
+    };
+    let mut totals = (0, 0);
+    for line in text.lines().filter(|l| l.contains("janitor pass")) {
+        let mut plain = String::with_capacity(line.len());
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        for word in plain.split_whitespace() {
+            let number = |prefix: &str| {
+                word.strip_prefix(prefix)
+                    .and_then(|n| n.parse::<u64>().ok())
+            };
+            if let Some(n) = number("resolved=") {
+                totals.0 += n;
+            }
+            if let Some(n) = number("expired=") {
+                totals.1 += n;
+            }
+        }
+    }
+    totals
 }

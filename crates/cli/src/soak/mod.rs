@@ -11,6 +11,7 @@
 
 pub mod crash;
 pub mod judge;
+pub mod load;
 pub mod scan;
 pub mod server;
 pub mod traffic;

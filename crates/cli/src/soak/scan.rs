@@ -77,64 +77,60 @@ impl ScanReport {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Whether `cvv` follows the word `cvv` or `cvc` within 16 bytes, as a whole number.
-fn cvv_near_label(haystack: &[u8], cvv: &[u8]) -> bool {
-    let lower = haystack.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(pos) = find_label(&lower[from..]) {
-        let start = from + pos + 3;
-        let end = (start + 16).min(lower.len());
-        let window = &lower[start..end];
-        let mut i = 0;
-        while i + cvv.len() <= window.len() {
-            let before_ok = i == 0 || !window[i - 1].is_ascii_digit();
-            let after = i + cvv.len();
-            let after_ok = after == window.len() || !window[after].is_ascii_digit();
-            if before_ok && after_ok && &window[i..after] == cvv {
-                return true;
+/// `lower` is the text in lower case.
+fn cvv_near_label(lower: &str, cvv: &str) -> bool {
+    let bytes = lower.as_bytes();
+    for label in ["cvv", "cvc"] {
+        for (pos, _) in lower.match_indices(label) {
+            let start = pos + label.len();
+            let end = (start + 16).min(bytes.len());
+            let window = &bytes[start..end];
+            let n = cvv.len();
+            let mut i = 0;
+            while i + n <= window.len() {
+                let before_ok = i == 0 || !window[i - 1].is_ascii_digit();
+                let after_ok = i + n == window.len() || !window[i + n].is_ascii_digit();
+                if before_ok && after_ok && &window[i..i + n] == cvv.as_bytes() {
+                    return true;
+                }
+                i += 1;
             }
-            i += 1;
         }
-        from = start;
     }
     false
-}
-
-fn find_label(lower: &[u8]) -> Option<usize> {
-    lower.windows(3).position(|w| w == b"cvv" || w == b"cvc")
 }
 
 fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Scans one blob of bytes named `source`.
+/// Scans one blob of bytes named `source`. The needles are ASCII, so searching the
+/// bytes read as (lossy) UTF-8 finds exactly what a byte search would.
 pub fn scan_bytes(source: &str, bytes: &[u8], needles: &Needles, with_hex: bool) -> ScanReport {
     let mut report = ScanReport {
         sources: 1,
         bytes: bytes.len() as u64,
         ..ScanReport::default()
     };
+    let text = String::from_utf8_lossy(bytes);
     for (label, needle) in &needles.exact {
-        let found = contains(bytes, needle.as_bytes())
-            || (with_hex && contains(bytes, hex(needle).as_bytes()));
+        let found = (!needle.is_empty() && text.contains(needle.as_str()))
+            || (with_hex && !needle.is_empty() && text.contains(hex(needle).as_str()));
         if found {
             report.findings.push(format!("{source}: {label}"));
         }
     }
+    let lower = text.to_ascii_lowercase();
     for cvv in &needles.cvvs {
-        if cvv_near_label(bytes, cvv.as_bytes()) {
+        if cvv_near_label(&lower, cvv) {
             report
                 .findings
                 .push(format!("{source}: a CVV next to its label"));
         }
     }
     if let Some(marker) = &needles.marker {
-        if contains(bytes, marker.as_bytes()) {
+        if text.contains(marker.as_str()) {
             report.marker_hits += 1;
         }
     }
@@ -242,7 +238,7 @@ mod tests {
             .any(|f| f.contains("4000000000009011")));
         let in_hex = scan_bytes("c", hex("s3cr3tK3y").as_bytes(), &needles, true);
         assert_eq!(in_hex.findings, vec!["c: POS secret key".to_owned()]);
-        assert!(!cvv_near_label(b"cvv=4170", b"417"));
-        assert!(cvv_near_label(b"Cvc2: 417;", b"417"));
+        assert!(!cvv_near_label("cvv=4170", "417"));
+        assert!(cvv_near_label("cvc2: 417;", "417"));
     }
 }
