@@ -86,3 +86,37 @@ async fn crash_soak_on_postgres_loses_nothing_and_charges_nothing_twice() {
     assert_sound(&report, "postgres");
     drop(guard);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_soak_reports_every_period_with_the_servers_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sanalpos::soak::load::run(sanalpos::soak::load::LoadOptions {
+        bin: BIN.into(),
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        duration: Duration::from_secs(4),
+        rate: 20,
+        list_every: 4,
+        period: Duration::from_secs(1),
+        max_in_flight: 1_000,
+    })
+    .await
+    .unwrap();
+    println!("{}", report.summary());
+    assert!(report.periods.len() >= 3, "{report:?}");
+    let sales: u64 = report.periods.iter().map(|p| p.sales).sum();
+    let lists: u64 = report.periods.iter().map(|p| p.lists).sum();
+    let errors: u64 = report.periods.iter().map(|p| p.errors).sum();
+    assert!(sales > 20 && lists > 3, "{report:?}");
+    assert_eq!(errors, 0, "{report:?}");
+    assert!(sales <= report.scheduled);
+    if cfg!(target_os = "linux") {
+        assert!(
+            report
+                .periods
+                .iter()
+                .all(|p| p.rss_kib.is_some_and(|k| k > 0)),
+            "the server's memory is read every period: {report:?}"
+        );
+    }
+}

@@ -604,6 +604,9 @@ impl Traffic {
                         if let Some(id) = payment["id"].as_str() {
                             this.answered(&key, id);
                         }
+                        if payment["status"] == "approved" {
+                            this.approved(&payment);
+                        }
                         this.count(format!(
                             "retry: {}",
                             payment["status"].as_str().unwrap_or("?")
