@@ -69,6 +69,37 @@ async fn crash_soak_on_sqlite_loses_nothing_and_charges_nothing_twice() {
     for name in ["sanalpos.db", "sanalpos.db-wal", "server.log"] {
         assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
     }
+
+    // The audit chain survived the kills; editing one event directly in the database
+    // makes `sanalpos audit verify` fail and name it.
+    assert!(
+        report.audit.iter().any(|l| l.contains("chain intact")),
+        "{:?}",
+        report.audit
+    );
+    let url = sanalpos_store::Store::sqlite_url(&dir.path().join("sanalpos.db"));
+    {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let output = std::process::Command::new(BIN)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("SANALPOS_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN") && stdout.contains("first broken event seq 2"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,8 @@ pub struct CrashReport {
     pub open_at_stop: Option<usize>,
     /// How long the janitor took to settle everything after the load stopped.
     pub settled_in: Duration,
+    /// `sanalpos audit verify`'s lines after the run (one per company).
+    pub audit: Vec<String>,
     /// What the janitor did over the run, from the server log: (resolved, expired).
     pub janitor: (u64, u64),
     /// Files or tables the secrets scan read, and their size.
@@ -136,6 +138,9 @@ impl CrashReport {
             "secrets scan    {} files/tables, {} bytes",
             self.scanned.0, self.scanned.1
         );
+        for line in &self.audit {
+            let _ = writeln!(out, "audit verify    {line}");
+        }
         if v.violations.is_empty() {
             let _ = writeln!(
                 out,
@@ -357,6 +362,10 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
             .push("no charge was made: the load did not run".into());
     }
     report.janitor = janitor_totals(fixture.server.log());
+    match audit_verify(&options) {
+        Ok(lines) => report.audit = lines,
+        Err(broken) => verdict.violations.push(broken),
+    }
     let (leaks, scanned) = fixture.scan_for_secrets().await;
     verdict.violations.extend(leaks);
     report.scanned = (scanned.sources, scanned.bytes);
@@ -403,4 +412,33 @@ pub fn janitor_totals(log: &std::path::Path) -> (u64, u64) {
         }
     }
     totals
+}
+
+/// Runs `sanalpos audit verify` on the run's database: every company's hash chain must
+/// have survived the kills. `Err` names what is broken.
+pub fn audit_verify(options: &CrashOptions) -> Result<Vec<String>, String> {
+    let mut command = std::process::Command::new(&options.bin);
+    command.args(["audit", "verify"]);
+    match &options.database_url {
+        Some(url) => command.arg("--database-url").arg(url),
+        None => command.arg("--data-dir").arg(&options.data_dir),
+    };
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SANALPOS_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("audit verify could not run: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() {
+        Ok(stdout.lines().map(str::to_owned).collect())
+    } else {
+        Err(format!(
+            "audit verify failed after the crashes: {} {}",
+            stdout.trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
 }
