@@ -151,3 +151,22 @@ async fn load_soak_reports_every_period_with_the_servers_memory() {
         );
     }
 }
+
+/// A client that sends a request again with the same `Idempotency-Key` after the key's
+/// 5-minute lock has expired (its first request was cut by a crash) must not be charged a
+/// second time. It is today: the key is taken over and the sale runs again. Open issue,
+/// see RELIABILITY.md; run with `cargo test -p sanalpos --test soak -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open issue: a retry after the idempotency lock expires charges the card again (RELIABILITY.md)"]
+async fn late_retries_after_a_crash_charge_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = short(dir.path(), None, 13);
+    options.late_retries = true;
+    let report = run(options).await.unwrap();
+    assert!(
+        report.late_retries.is_some_and(|(held, _)| held > 0),
+        "no key was held by a killed request: {}",
+        report.summary("sqlite", 13)
+    );
+    assert_sound(&report, "sqlite");
+}

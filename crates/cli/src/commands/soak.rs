@@ -57,6 +57,11 @@ pub struct CrashArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     workers: u32,
+    /// After the janitor has settled, send again the requests whose idempotency key was
+    /// still held by a killed request, as a client would once the key's 5-minute lock has
+    /// expired (the locks are moved into the past in the database).
+    #[arg(long)]
+    late_retries: bool,
     /// Keep the data directory (database, WAL, server log) and print where it is.
     #[arg(long)]
     keep: bool,
@@ -102,6 +107,7 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     options.seed = seed;
     options.workers = args.workers.max(1);
     options.verbose = true;
+    options.late_retries = args.late_retries;
     let engine = if args.database_url.is_some() {
         "postgres"
     } else {

@@ -46,6 +46,9 @@ pub struct CrashOptions {
     pub settle_limit: Duration,
     /// Print a line per kill.
     pub verbose: bool,
+    /// After the janitor has settled, send again the requests whose key was still held
+    /// by a killed request, as if its lock (5 minutes) had expired.
+    pub late_retries: bool,
 }
 
 impl CrashOptions {
@@ -62,6 +65,7 @@ impl CrashOptions {
             three_d_ttl: Duration::from_secs(8),
             settle_limit: Duration::from_secs(90),
             verbose: false,
+            late_retries: false,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct CrashReport {
     pub open_at_stop: Option<usize>,
     /// How long the janitor took to settle everything after the load stopped.
     pub settled_in: Duration,
+    /// With late retries: (requests whose key was held, keys whose lock was expired).
+    pub late_retries: Option<(usize, u64)>,
     /// `sanalpos audit verify`'s lines after the run (one per company).
     pub audit: Vec<String>,
     /// What the janitor did over the run, from the server log: (resolved, expired).
@@ -113,6 +119,12 @@ impl CrashReport {
             self.janitor.0,
             self.janitor.1
         );
+        if let Some((held, expired)) = self.late_retries {
+            let _ = writeln!(
+                out,
+                "late retries    {held} requests whose key a killed request held, sent again after {expired} key locks were expired"
+            );
+        }
         let _ = writeln!(out, "answers:");
         for (what, n) in &self.tally {
             let _ = writeln!(out, "  {what:<40} {n:>7}");
@@ -327,23 +339,25 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     traffic.retry_unanswered().await;
 
     // The janitor's schedule: wait until nothing is open (bounded).
-    let clients = traffic.client_view();
-    let (payments, details) = loop {
-        let payments = all_payments(&http, &base, &fixture.api_key).await?;
-        let over = load_done.elapsed() > options.settle_limit;
-        // Refunds are looked at once the payments are settled.
-        let fetched = over || open(&payments, &HashMap::new()) == 0;
-        let details = if fetched {
-            details(&http, &base, &fixture.api_key, &clients.reversed).await?
-        } else {
-            HashMap::new()
-        };
-        if (fetched && open(&payments, &details) == 0) || over {
-            break (payments, details);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let reversed = clients_reversed(&traffic);
+    let limit = options.settle_limit.saturating_sub(load_done.elapsed());
+    let (payments, details) = settle(&http, &base, &fixture.api_key, &reversed, limit).await?;
     report.settled_in = load_done.elapsed();
+    let (payments, details) = if options.late_retries {
+        let expired = fixture.expire_idempotency_locks().await?;
+        report.late_retries = Some((traffic.held_keys(), expired));
+        traffic.retry_held().await;
+        settle(
+            &http,
+            &base,
+            &fixture.api_key,
+            &clients_reversed(&traffic),
+            options.settle_limit,
+        )
+        .await?
+    } else {
+        (payments, details)
+    };
     fixture.server.kill()?;
 
     let ledger = fixture
@@ -354,7 +368,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         payments,
         details,
         ledger,
-        clients,
+        clients: traffic.client_view(),
     });
     if verdict.charges == 0 {
         verdict
@@ -440,5 +454,34 @@ pub fn audit_verify(options: &CrashOptions) -> Result<Vec<String>, String> {
             stdout.trim(),
             String::from_utf8_lossy(&output.stderr).trim()
         ))
+    }
+}
+
+fn clients_reversed(traffic: &Traffic) -> Vec<String> {
+    traffic.client_view().reversed
+}
+
+/// Waits (at most `limit`) until no payment and no refund is open.
+async fn settle(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    reversed: &[String],
+    limit: Duration,
+) -> Result<(Vec<Value>, HashMap<String, Value>), String> {
+    let started = Instant::now();
+    loop {
+        let payments = all_payments(http, base, key).await?;
+        let over = started.elapsed() > limit;
+        let fetched = over || open(&payments, &HashMap::new()) == 0;
+        let details = if fetched {
+            details(http, base, key, reversed).await?
+        } else {
+            HashMap::new()
+        };
+        if (fetched && open(&payments, &details) == 0) || over {
+            return Ok((payments, details));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -100,17 +100,25 @@ pub fn judge(evidence: &Evidence) -> Verdict {
         .collect();
 
     // One payment per order reference (the soak sends one order per idempotency key).
-    let mut orders: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut orders: HashMap<&str, Vec<&Value>> = HashMap::new();
     for p in &evidence.payments {
         if let Some(order) = p["order_ref"].as_str() {
-            orders.entry(order).or_default().push(text(&p["id"]));
+            orders.entry(order).or_default().push(p);
         }
     }
-    for (order, ids) in &orders {
-        if ids.len() > 1 {
+    for (order, payments) in &orders {
+        if payments.len() > 1 {
+            let charged = payments
+                .iter()
+                .filter(|p| APPROVED_LIKE.contains(&text(&p["status"])))
+                .count();
+            let ids: Vec<String> = payments
+                .iter()
+                .map(|p| format!("{} {}", text(&p["id"]), text(&p["status"])))
+                .collect();
             v.push(format!(
-                "order {order} (one idempotency key) has {} payments: {}",
-                ids.len(),
+                "order {order} (one idempotency key) has {} payments, {charged} of them charged: {}",
+                payments.len(),
                 ids.join(", ")
             ));
         }
@@ -400,7 +408,7 @@ mod tests {
             "payment pay_3 is approved, the provider says cancelled",
             "payment pay_4 is approved but the provider has no charge",
             "payment pay_5 is still unknown",
-            "order k5 (one idempotency key) has 2 payments",
+            "order k5 (one idempotency key) has 2 payments, 0 of them charged",
             "payment pay_6 was shown approved and is now declined",
         ] {
             assert!(all.contains(expected), "missing {expected:?} in:\n{all}");

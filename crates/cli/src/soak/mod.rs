@@ -34,6 +34,8 @@ pub struct Fixture {
     pub sim: SimHandle,
     /// The merchant the POS points at.
     pub merchant: MerchantConfig,
+    /// The seeded company.
+    pub company_id: String,
     /// The company's API key.
     pub api_key: String,
     /// The server child (not started yet).
@@ -125,6 +127,7 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     Ok(Fixture {
         sim,
         merchant,
+        company_id: company.id,
         api_key,
         server,
         data_dir: options.data_dir,
@@ -133,6 +136,33 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
 }
 
 impl Fixture {
+    /// The database URL the server uses.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| Store::sqlite_url(&self.data_dir.join("sanalpos.db")))
+    }
+
+    /// Moves the company's idempotency locks into the past, as if the time a key is held
+    /// by a request (5 minutes) had passed: what a client retrying later would meet.
+    pub async fn expire_idempotency_locks(&self) -> Result<u64, String> {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url())
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = 0 \
+             WHERE company_id = $1 AND state = 'in_progress'",
+        )
+        .bind(&self.company_id)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("idempotency keys: {e}"))?;
+        let _ = conn.close().await;
+        Ok(done.rows_affected())
+    }
+
     /// What must never be found at rest: every card the traffic uses (number and CVV),
     /// the POS credentials and the API key; the marker is a masked PAN of a sale.
     pub fn needles(&self) -> Needles {

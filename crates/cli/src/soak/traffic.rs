@@ -130,6 +130,7 @@ struct Seen {
     approved: Vec<String>,
     reversed: HashSet<String>,
     retries: Vec<(String, String, u8)>,
+    held: Vec<(String, String)>,
     violations: Vec<String>,
 }
 
@@ -589,6 +590,33 @@ impl Traffic {
         }
     }
 
+    /// Requests whose key was still held (409) by a request the kill cut short.
+    pub fn held_keys(&self) -> usize {
+        lock(&self.seen).held.len()
+    }
+
+    /// Sends again every request whose key was held (409), as a client does once the
+    /// key's lock has expired; counted as `late retry: …`. A replay must name the same
+    /// payment as before; any new payment is for the judge to see.
+    pub async fn retry_held(self: &Arc<Self>) {
+        let held = std::mem::take(&mut lock(&self.seen).held);
+        for (key, body) in held {
+            match self.post_sale(&key, &body).await {
+                Ok((201, payment)) => {
+                    if let Some(id) = payment["id"].as_str() {
+                        self.answered(&key, id);
+                    }
+                    self.count(format!(
+                        "late retry: {}",
+                        payment["status"].as_str().unwrap_or("?")
+                    ));
+                }
+                Ok((status, _)) => self.count(format!("late retry: HTTP {status}")),
+                Err(_) => self.count("late retry: no answer"),
+            }
+        }
+    }
+
     /// Sends again, with the same key and body, every sale that got no answer. A replay
     /// must name the same payment as any earlier answer; 409 (the first is still marked
     /// running) is accepted; 422 (same body seen as another) is a violation. Requests that
@@ -617,6 +645,10 @@ impl Traffic {
                         lock(&this.seen).violations.push(format!(
                             "idempotency key {key}: the same body was refused as another (422)"
                         ));
+                    }
+                    Ok((409, _)) => {
+                        this.count("retry: HTTP 409");
+                        lock(&this.seen).held.push((key, body));
                     }
                     Ok((status, _)) => this.count(format!("retry: HTTP {status}")),
                     Err(_) if tries < 2 => {
