@@ -9,7 +9,9 @@
 //!
 //! The `sanalpos soak` command and the integration tests both call these.
 
+pub mod cards;
 pub mod crash;
+pub mod form;
 pub mod judge;
 pub mod load;
 pub mod scan;
@@ -167,7 +169,7 @@ impl Fixture {
     /// the POS credentials and the API key; the marker is a masked PAN of a sale.
     pub fn needles(&self) -> Needles {
         let mut needles = Needles::default();
-        for card in traffic::all_cards() {
+        for card in cards::all_cards() {
             needles.card(card.number, card.cvv);
         }
         needles.secret("POS sales token (sx)", &self.merchant.sx);

@@ -16,102 +16,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sanalpos_simulator::cards::{TestCard, SANDBOX_CARDS, UNIVERSAL_3D_CODE};
+use sanalpos_simulator::cards::{TestCard, UNIVERSAL_3D_CODE};
+
+use super::cards::{approving_cards, test_card, DECLINE_CARDS, FAULT_CARDS, WRONG_3D_CODE};
+use super::form::parse_form;
 use serde_json::{json, Value};
-
-/// Magic cards: declined by the bank with a fixed code.
-const DECLINE_CARDS: [&str; 5] = [
-    "4000000000000051",
-    "4000000000000127",
-    "4000000000000515",
-    "4000000000000572",
-    "4000000000000911",
-];
-/// Fault cards: slow answer, charge then 500, no charge 500, truncated answer, wrong
-/// hash, dropped connection, 503 on the first call.
-const FAULT_CARDS: [&str; 7] = [
-    "4000000000009011",
-    "4000000000009029",
-    "4000000000009037",
-    "4000000000009045",
-    "4000000000009052",
-    "4000000000009060",
-    "4000000000009078",
-];
-/// The CVV sent with magic and fault cards.
-const TEST_CVV: &str = "731";
-/// A 3D code no card accepts.
-const WRONG_3D_CODE: &str = "000000";
-
-fn test_card(number: &'static str) -> TestCard {
-    TestCard {
-        number,
-        expiry_month: "12",
-        expiry_year: "2030",
-        cvv: TEST_CVV,
-        bank: "",
-    }
-}
-
-/// Sandbox cards valid for years (the first one expires soon, so it is left out).
-fn approving_cards() -> &'static [TestCard] {
-    &SANDBOX_CARDS[1..]
-}
-
-/// Every card the traffic may send (for the secrets scan).
-pub fn all_cards() -> Vec<TestCard> {
-    let mut cards: Vec<TestCard> = approving_cards().to_vec();
-    cards.extend(DECLINE_CARDS.iter().map(|n| test_card(n)));
-    cards.extend(FAULT_CARDS.iter().map(|n| test_card(n)));
-    cards
-}
-
-/// An HTML form as a browser sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HtmlForm {
-    /// Where it posts (unescaped).
-    pub action: String,
-    /// Named inputs and their values.
-    pub fields: Vec<(String, String)>,
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-/// The page's first form, or `None` when it has none.
-pub fn parse_form(html: &str) -> Option<HtmlForm> {
-    let start = html.find("<form")?;
-    let end = html[start..]
-        .find("</form>")
-        .map_or(html.len(), |e| e + start);
-    let form = &html[start..end];
-    let open_end = form.find('>')?;
-    let action = attr(&form[..open_end], "action")?;
-    let mut fields = Vec::new();
-    let mut rest = form;
-    while let Some(i) = rest.find("<input") {
-        let tag_end = rest[i..].find('>')? + i;
-        let tag = &rest[i..tag_end];
-        if let Some(name) = attr(tag, "name") {
-            fields.push((name, attr(tag, "value").unwrap_or_default()));
-        }
-        rest = &rest[tag_end..];
-    }
-    Some(HtmlForm { action, fields })
-}
 
 /// A sale the clients saw approved: a candidate for a cancel or a refund.
 #[derive(Debug, Clone)]
@@ -674,28 +583,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_a_form_or_none() {
-        let form = parse_form(
-            r#"<form method="post" action="/a?x=1&amp;y=2"><input name="A" value="&quot;q&quot;"><input name="B"></form>"#,
-        )
-        .unwrap();
-        assert_eq!(form.action, "/a?x=1&y=2");
-        assert_eq!(
-            form.fields,
-            vec![("A".into(), "\"q\"".into()), ("B".into(), String::new())]
-        );
-        assert!(parse_form("<p>no form</p>").is_none());
-    }
-
-    #[test]
-    fn every_card_is_a_valid_number() {
-        for card in all_cards() {
-            assert!(
-                sanalpos_core::CardNumber::parse(card.number).is_ok(),
-                "{}",
-                card.number
-            );
-        }
+    fn money_has_two_places() {
         assert_eq!(money(100_005), "1000.05");
+        assert_eq!(money(7), "0.07");
+        assert_eq!(minor(&serde_json::json!("12.30")), Some(1230));
     }
 }
