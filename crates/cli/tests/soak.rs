@@ -58,7 +58,7 @@ fn assert_sound(report: &sanalpos::soak::crash::CrashReport, engine: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_soak_on_sqlite_loses_nothing_and_charges_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let report = run(short(dir.path(), None, 11)).await.unwrap();
     assert_sound(&report, "sqlite");
     // The scan read the SQLite database, its WAL and the server log.
@@ -110,7 +110,7 @@ async fn crash_soak_on_postgres_loses_nothing_and_charges_nothing_twice() {
         return;
     };
     store.close().await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let report = run(short(dir.path(), Some(guard.url().to_owned()), 12))
         .await
         .unwrap();
@@ -120,7 +120,7 @@ async fn crash_soak_on_postgres_loses_nothing_and_charges_nothing_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_soak_reports_every_period_with_the_servers_memory() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let report = sanalpos::soak::load::run(sanalpos::soak::load::LoadOptions {
         bin: BIN.into(),
         data_dir: dir.path().to_owned(),
@@ -154,12 +154,10 @@ async fn load_soak_reports_every_period_with_the_servers_memory() {
 
 /// A client that sends a request again with the same `Idempotency-Key` after the key's
 /// 5-minute lock has expired (its first request was cut by a crash) must not be charged a
-/// second time. It is today: the key is taken over and the sale runs again. Open issue,
-/// see RELIABILITY.md; run with `cargo test -p sanalpos --test soak -- --ignored`.
+/// second time: the key takes the payment its first request created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open issue: a retry after the idempotency lock expires charges the card again (RELIABILITY.md)"]
 async fn late_retries_after_a_crash_charge_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let mut options = short(dir.path(), None, 13);
     options.late_retries = true;
     let report = run(options).await.unwrap();
