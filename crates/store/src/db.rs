@@ -351,6 +351,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_reconciliation.sql"),
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
+    Migration {
+        version: 5,
+        name: "reports",
+        sqlite: include_str!("../migrations/sqlite/0005_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0005_reports.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -18,6 +18,7 @@
 //! fingerprint only.
 
 mod audit;
+mod bulk;
 mod crypto;
 mod db;
 mod error;
@@ -30,6 +31,7 @@ mod pos;
 mod recon;
 mod recovery;
 mod refunds;
+mod reports;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -48,6 +50,7 @@ pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
+pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]
