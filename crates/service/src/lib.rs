@@ -23,6 +23,7 @@ mod labels;
 mod outcome;
 mod payments;
 mod recon;
+mod recon_export;
 mod reports;
 mod reversals;
 mod statement_profiles;
@@ -42,6 +43,7 @@ pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
+pub use recon_export::{class_label, recon_export_headers};
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
     PaymentTotals,

@@ -526,6 +526,51 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
                 .unwrap();
             assert_eq!(run.summary.matched, 1);
             assert_eq!(run.summary.provider_only, 2);
+
+            // The run as a file: exceptions first, amounts in each language's format.
+            let csv = svc
+                .export_reconciliation(c, &run.id, ExportFormat::Csv, sanalpos_core::Lang::Tr)
+                .await
+                .unwrap();
+            let text = String::from_utf8(csv).unwrap();
+            let text = text.strip_prefix('\u{feff}').unwrap();
+            let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
+            assert_eq!(rows.len(), 4);
+            assert_eq!(rows[0], recon_export_headers(sanalpos_core::Lang::Tr));
+            let classes: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+            assert_eq!(
+                classes,
+                ["Yalnız sağlayıcıda", "Yalnız sağlayıcıda", "Eşleşti"]
+            );
+            let refs: Vec<&str> = rows[1..].iter().map(|r| r[4]).collect();
+            assert_eq!(refs, ["IKSIRPF2", "IKSIRPF3", "IKSIRPF1"]);
+            assert_eq!(rows[1][5..8], ["0,00", "1,00", "-1,00"]);
+            assert_eq!(rows[3][5..8], ["1.234,56", "1.234,56", "0,00"]);
+
+            let xlsx = svc
+                .export_reconciliation(c, &run.id, ExportFormat::Xlsx, sanalpos_core::Lang::En)
+                .await
+                .unwrap();
+            use calamine::{Data, Reader, Xlsx};
+            let mut book: Xlsx<_> =
+                calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+            let range = book.worksheet_range_at(0).unwrap().unwrap();
+            assert_eq!(range.height(), 4);
+            let row: Vec<Data> = range.rows().nth(2).unwrap().to_vec();
+            assert_eq!(row[0], Data::String("Provider only".into()));
+            assert_eq!(row[6], Data::Float(9.99));
+            assert_eq!(row[7], Data::Float(-9.99));
+            assert_eq!(
+                svc.export_reconciliation(
+                    c,
+                    "rcn_nope",
+                    ExportFormat::Csv,
+                    sanalpos_core::Lang::En
+                )
+                .await
+                .unwrap_err(),
+                ServiceError::NotFound
+            );
         },
     )
     .await;
