@@ -17,12 +17,17 @@ mod admin;
 mod breaker;
 mod end_of_day;
 mod error;
+mod export;
 mod gateways;
 mod janitor;
+mod labels;
 mod outcome;
 mod payments;
 mod recon;
+mod recon_export;
+mod reports;
 mod reversals;
+mod statement_profiles;
 mod three_d;
 mod time;
 mod types;
@@ -36,13 +41,21 @@ use sanalpos_store::{Crypto, Store};
 pub use breaker::{BreakerConfig, BreakerState};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
+pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
+pub use labels::{channel_label, status_label};
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
-pub use sanalpos_recon::Profile;
+pub use recon_export::{class_label, recon_export_headers};
+pub use reports::{
+    payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
+    PaymentTotals,
+};
+pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
 };
+pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
 pub use types::*;
 

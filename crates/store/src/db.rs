@@ -352,6 +352,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
     Migration {
+        version: 5,
+        name: "reports",
+        sqlite: include_str!("../migrations/sqlite/0005_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0005_reports.sql"),
+    },
+    Migration {
         version: 6,
         name: "payment_keys",
         sqlite: include_str!("../migrations/sqlite/0006_payment_keys.sql"),

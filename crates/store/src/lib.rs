@@ -18,6 +18,7 @@
 //! fingerprint only.
 
 mod audit;
+mod bulk;
 mod crypto;
 mod db;
 mod error;
@@ -30,7 +31,9 @@ mod pos;
 mod recon;
 mod recovery;
 mod refunds;
+mod reports;
 mod rows;
+mod statement_profiles;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -48,6 +51,8 @@ pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
+pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
+pub use statement_profiles::StatementProfileRecord;
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]

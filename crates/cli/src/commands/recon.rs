@@ -53,10 +53,15 @@ pub struct PeriodArgs {
 pub enum ReconCommand {
     /// Reconcile a period against the provider's report API.
     Pull(PeriodArgs),
-    /// Reconcile a period against a statement file (the simulator's layout).
+    /// Reconcile a period against a statement file (CSV or XLSX), read through a
+    /// statement profile saved for the POS, or the simulator's layout.
     Import {
         /// The statement (CSV or XLSX).
         file: PathBuf,
+        /// A statement profile saved for the POS (`stp_…`); the simulator's layout
+        /// without it.
+        #[arg(long)]
+        profile_id: Option<String>,
         #[command(flatten)]
         period: PeriodArgs,
     },
@@ -101,18 +106,22 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
                 .map_err(describe)?;
             print_run(&run)
         }
-        ReconCommand::Import { file, period } => {
+        ReconCommand::Import {
+            file,
+            profile_id,
+            period,
+        } => {
             let bytes = read_with_progress(&file)?;
             let service = open(&period.database).await?;
             let run = service
-                .import_statement(
+                .import_statement_with_profile(
                     &actor(&period.company),
                     &period.company,
                     &period.pos,
                     &period.from,
                     &period.to,
                     &bytes,
-                    None,
+                    profile_id.as_deref(),
                 )
                 .await
                 .map_err(describe)?;
