@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod checkout;
 mod end_of_day;
 mod error;
 mod gateways;
@@ -25,6 +26,7 @@ mod reversals;
 mod three_d;
 mod time;
 mod types;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -41,7 +43,16 @@ pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
 };
+pub use checkout::{
+    return_signature, verify_return_signature, CheckoutSessionView, HostedPayment,
+    HostedSession, NewCheckoutSession,
+};
+pub use sanalpos_gateway::InstallmentOption;
 pub use time::{business_date, istanbul_today};
+pub use webhooks::{
+    verify_webhook_signature, webhook_signature, DeliveryTryView, DeliveryView,
+    WebhookEndpointView, WebhookPass, WebhookWorkerConfig, SIGNATURE_HEADER,
+};
 pub use types::*;
 
 /// The payment service. Cheap to clone (an `Arc` inside).

@@ -238,6 +238,17 @@ pub(crate) async fn create_payment(
     caller: &Actor,
     request: CreatePayment,
 ) -> Result<PaymentView, ServiceError> {
+    create_payment_for(service, caller, request, None).await
+}
+
+/// Makes a payment; with `session_id`, the payment is written together with the claim
+/// of that checkout session (which fails when the session cannot be paid).
+pub(crate) async fn create_payment_for(
+    service: &PaymentService,
+    caller: &Actor,
+    request: CreatePayment,
+    session_id: Option<&str>,
+) -> Result<PaymentView, ServiceError> {
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
         return Err(ServiceError::validation("amount", "must be more than zero"));
@@ -329,11 +340,22 @@ pub(crate) async fn create_payment(
         cardholder_ip: request.cardholder_ip,
     };
     // The attempt is durable before the provider hears of it.
-    service
-        .inner
-        .store
-        .begin_payment(payment.clone(), attempt)
-        .await?;
+    match session_id {
+        Some(session_id) => {
+            service
+                .inner
+                .store
+                .begin_session_payment(session_id, payment.clone(), attempt)
+                .await?
+        }
+        None => {
+            service
+                .inner
+                .store
+                .begin_payment(payment.clone(), attempt)
+                .await?
+        }
+    }
     tracing::debug!(payment.id = %payment.id, pos.id = %pos.id, three_d = request.three_d, "payment dispatched");
 
     let finish = if request.three_d {

@@ -351,6 +351,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_reconciliation.sql"),
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
+    Migration {
+        version: 4,
+        name: "webhooks_checkout",
+        sqlite: include_str!("../migrations/sqlite/0004_webhooks_checkout.sql"),
+        postgres: include_str!("../migrations/postgres/0004_webhooks_checkout.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

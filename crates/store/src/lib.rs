@@ -18,6 +18,7 @@
 //! fingerprint only.
 
 mod audit;
+mod checkout;
 mod crypto;
 mod db;
 mod error;
@@ -31,6 +32,7 @@ mod recon;
 mod recovery;
 mod refunds;
 mod rows;
+mod webhooks;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -48,6 +50,11 @@ pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
+pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
+pub use webhooks::{
+    payment_payload, DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult,
+    DueDelivery, WebhookEndpointRecord, WEBHOOK_EVENTS,
+};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]
