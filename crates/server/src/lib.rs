@@ -10,7 +10,9 @@ mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+mod hosted;
 pub mod metrics;
+pub mod openapi;
 mod three_d;
 
 use std::future::Future;
@@ -63,6 +65,7 @@ pub struct Application {
     router: Router,
     service: PaymentService,
     base_url: String,
+    webhooks: sanalpos_service::WebhookWorkerConfig,
 }
 
 /// Largest request body the API reads.
@@ -112,6 +115,7 @@ impl Application {
             router: router(state),
             service,
             base_url,
+            webhooks: config.webhooks.clone(),
         })
     }
 
@@ -141,7 +145,8 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let janitor = self.service.spawn_janitor(stopped.clone());
-        let end_of_day = self.service.spawn_end_of_day(stopped);
+        let end_of_day = self.service.spawn_end_of_day(stopped.clone());
+        let webhooks = self.service.spawn_webhook_worker(self.webhooks, stopped);
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -151,6 +156,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = janitor.await;
         let _ = end_of_day.await;
+        let _ = webhooks.await;
         result
     }
 }
@@ -164,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .route("/3d/{token}", get(three_d::start))
         .route("/3d/{token}/return", post(three_d::finish))
+        .merge(hosted::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),

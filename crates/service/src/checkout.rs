@@ -147,27 +147,46 @@ pub fn return_signature(
     hex::encode(sign_return(secret, t, session_id, payment_id, status))
 }
 
-/// Checks a signed return's parameters (what a shop does), in constant time, and that
-/// `t` is within `tolerance_secs` of `now_secs`.
-pub fn verify_return_signature(
-    secret: &str,
-    t: i64,
-    session_id: &str,
-    payment_id: &str,
-    status: &str,
-    signature: &str,
-    now_secs: i64,
-    tolerance_secs: i64,
-) -> Result<(), &'static str> {
-    if (now_secs - t).abs() > tolerance_secs {
-        return Err("timestamp outside the tolerance");
-    }
-    let given = hex::decode(signature).map_err(|_| "signature is not hex")?;
-    let expected = sign_return(secret, t, session_id, payment_id, status);
-    if bool::from(given.ct_eq(&expected)) {
-        Ok(())
-    } else {
-        Err("signature mismatch")
+/// The parameters a shop's return URL receives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SignedReturn {
+    /// `cs_…`.
+    pub session_id: String,
+    /// `pay_…`.
+    pub payment_id: String,
+    /// The payment's status.
+    pub status: String,
+    /// Unix seconds when it was signed.
+    pub t: i64,
+    /// Hex HMAC-SHA256 (see [`return_signature`]).
+    pub signature: String,
+}
+
+impl SignedReturn {
+    /// Checks the signature under the session's return secret, in constant time, and
+    /// that `t` is within `tolerance_secs` of `now_secs`. What a shop does on return.
+    pub fn verify(
+        &self,
+        secret: &str,
+        now_secs: i64,
+        tolerance_secs: i64,
+    ) -> Result<(), &'static str> {
+        if (now_secs - self.t).abs() > tolerance_secs {
+            return Err("timestamp outside the tolerance");
+        }
+        let given = hex::decode(&self.signature).map_err(|_| "signature is not hex")?;
+        let expected = sign_return(
+            secret,
+            self.t,
+            &self.session_id,
+            &self.payment_id,
+            &self.status,
+        );
+        if bool::from(given.ct_eq(&expected)) {
+            Ok(())
+        } else {
+            Err("signature mismatch")
+        }
     }
 }
 
@@ -178,9 +197,12 @@ fn check_text(
 ) -> Result<Option<String>, ServiceError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(
-            ServiceError::validation(field, format!("at most {max} characters, no control characters")),
-        ),
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(ServiceError::validation(
+                field,
+                format!("at most {max} characters, no control characters"),
+            ))
+        }
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -192,8 +214,7 @@ fn check_url(value: &str) -> Result<String, ServiceError> {
         .or_else(|| url.strip_prefix("http://"))
         .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
         .is_some_and(|h| !h.is_empty());
-    if host_ok && url.len() <= 2000 && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if host_ok && url.len() <= 2000 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Ok(url.to_owned())
     } else {
         Err(ServiceError::validation(
@@ -255,8 +276,8 @@ pub(crate) async fn create(
     let max_amount = positive("max_amount", request.max_amount)?;
     let (amount, min_amount, max_amount) = match purpose {
         SessionPurpose::Order => {
-            let amount =
-                amount.ok_or_else(|| ServiceError::validation("amount", "an order needs its amount"))?;
+            let amount = amount
+                .ok_or_else(|| ServiceError::validation("amount", "an order needs its amount"))?;
             if min_amount.is_some() || max_amount.is_some() {
                 return Err(ServiceError::validation(
                     "min_amount",
@@ -474,10 +495,10 @@ pub(crate) async fn installments(
     let h = hosted(service, id).await?;
     open_session(&h)?;
     let digits: String = bin.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ServiceError::validation("bin", "the first 6 to 8 digits"));
+    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ServiceError::validation("bin", "the card's first 8 digits"));
     }
-    let bin = &digits[..digits.len().min(8)];
+    let bin = &digits[..8];
     let amount = amount_of(&h.session, amount)?;
     let pos = choose_pos(service, &h.session).await?;
     let gateway = gateway_for(service, &pos)?;
@@ -651,15 +672,32 @@ mod tests {
 
     #[test]
     fn return_signatures_verify_and_refuse_tampering() {
-        let sig = return_signature("rs_k", 1_700_000_000, "cs_1", "pay_1", "approved");
-        let ok = |status: &str, sig: &str| {
-            verify_return_signature("rs_k", 1_700_000_000, "cs_1", "pay_1", status, sig, 1_700_000_030, 600)
+        let signed = |status: &str, signature: &str| SignedReturn {
+            session_id: "cs_1".into(),
+            payment_id: "pay_1".into(),
+            status: status.into(),
+            t: 1_700_000_000,
+            signature: signature.into(),
         };
-        assert_eq!(ok("approved", &sig), Ok(()));
-        assert_eq!(ok("declined", &sig), Err("signature mismatch"));
-        assert_eq!(ok("approved", "zz"), Err("signature is not hex"));
+        let sig = return_signature("rs_k", 1_700_000_000, "cs_1", "pay_1", "approved");
         assert_eq!(
-            verify_return_signature("rs_k", 1_700_000_000, "cs_1", "pay_1", "approved", &sig, 1_800_000_000, 600),
+            signed("approved", &sig).verify("rs_k", 1_700_000_030, 600),
+            Ok(())
+        );
+        assert_eq!(
+            signed("declined", &sig).verify("rs_k", 1_700_000_030, 600),
+            Err("signature mismatch")
+        );
+        assert_eq!(
+            signed("approved", &sig).verify("rs_other", 1_700_000_030, 600),
+            Err("signature mismatch")
+        );
+        assert_eq!(
+            signed("approved", "zz").verify("rs_k", 1_700_000_030, 600),
+            Err("signature is not hex")
+        );
+        assert_eq!(
+            signed("approved", &sig).verify("rs_k", 1_800_000_000, 600),
             Err("timestamp outside the tolerance")
         );
     }

@@ -34,26 +34,26 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use checkout::{
+    return_signature, CheckoutSessionView, HostedPayment, HostedSession, NewCheckoutSession,
+    SignedReturn,
+};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use janitor::MAX_INQUIRIES;
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
+pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::Profile;
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
 };
-pub use checkout::{
-    return_signature, verify_return_signature, CheckoutSessionView, HostedPayment,
-    HostedSession, NewCheckoutSession,
-};
-pub use sanalpos_gateway::InstallmentOption;
 pub use time::{business_date, istanbul_today};
+pub use types::*;
 pub use webhooks::{
     verify_webhook_signature, webhook_signature, DeliveryTryView, DeliveryView,
     WebhookEndpointView, WebhookPass, WebhookWorkerConfig, SIGNATURE_HEADER,
 };
-pub use types::*;
 
 /// The payment service. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]

@@ -29,7 +29,7 @@ use crate::PaymentService;
 pub const SIGNATURE_HEADER: &str = "Sanalpos-Signature";
 
 /// How the delivery worker runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookWorkerConfig {
     /// Whether this instance sends deliveries at all.
     pub enabled: bool,
@@ -422,6 +422,7 @@ async fn send_one(
             status,
             next_attempt_at: next,
             started_at,
+            finished_at: now,
         })
         .await?;
     Ok(status)
@@ -533,7 +534,11 @@ impl PaymentService {
         company_id: &str,
         id: &str,
     ) -> Result<(), ServiceError> {
-        Ok(self.inner.store.delete_webhook_endpoint(company_id, id).await?)
+        Ok(self
+            .inner
+            .store
+            .delete_webhook_endpoint(company_id, id)
+            .await?)
     }
 
     /// An endpoint's deliveries, newest first, each with every try and its answer.
@@ -607,7 +612,8 @@ mod tests {
         // RFC 4231 test case 2 shape: key "Jefe", data "what do ya want for nothing?".
         // Here the signed string is "<t>.<body>", so t=1, body "x" signs "1.x".
         let header = webhook_signature("Jefe", 1, b"x");
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable!());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap_or_else(|_| unreachable!());
         mac.update(b"1.x");
         let expected = hex::encode(mac.finalize().into_bytes());
         assert_eq!(header, format!("t=1,v1={expected}"));

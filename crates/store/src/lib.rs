@@ -32,9 +32,9 @@ mod recon;
 mod recovery;
 mod refunds;
 mod rows;
-mod webhooks;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -42,6 +42,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 
 pub use audit::{audit_hash, GENESIS_HASH};
+pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;
 pub use error::StoreError;
@@ -50,7 +51,6 @@ pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
-pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
 pub use webhooks::{
     payment_payload, DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult,
     DueDelivery, WebhookEndpointRecord, WEBHOOK_EVENTS,

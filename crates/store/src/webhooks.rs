@@ -169,6 +169,8 @@ pub struct DeliveryTryResult {
     pub next_attempt_at: Option<i64>,
     /// Unix ms.
     pub started_at: i64,
+    /// When the answer came (the backoff counts from here), Unix ms.
+    pub finished_at: i64,
 }
 
 fn endpoint_from(row: &AnyRow) -> Result<WebhookEndpointRecord, StoreError> {
@@ -252,12 +254,11 @@ async fn subscribed(
     company_id: &str,
     kind: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT * FROM webhook_endpoints WHERE company_id = $1 AND deleted_at IS NULL",
-    )
-    .bind(company_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT * FROM webhook_endpoints WHERE company_id = $1 AND deleted_at IS NULL")
+            .bind(company_id)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut ids = Vec::new();
     for row in &rows {
         let endpoint = endpoint_from(row)?;
@@ -685,7 +686,7 @@ impl Store {
                     .bind(&r.error)
                     .bind(r.next_attempt_at)
                     .bind(r.started_at)
-                    .bind(now)
+                    .bind(r.finished_at)
                     .execute(&mut *c)
                     .await?;
                     let delivered_at = (r.status == DeliveryStatus::Delivered).then_some(now);

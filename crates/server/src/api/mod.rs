@@ -2,12 +2,14 @@
 //! envelope.
 
 mod body;
+mod checkout;
 pub mod idempotency;
 mod payments;
 mod recon;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::AppState;
@@ -29,5 +31,20 @@ pub fn router() -> Router<AppState> {
         .route(
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),
+        )
+        .route("/checkout-sessions", post(checkout::create))
+        .route("/checkout-sessions/{id}", get(checkout::get))
+        .route(
+            "/webhook-endpoints",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route("/webhook-endpoints/{id}", delete(webhooks::delete))
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{delivery_id}/resend",
+            post(webhooks::resend),
         )
 }

@@ -1,0 +1,1 @@
+//! OpenAPI description (filled in below).
