@@ -61,7 +61,7 @@ pub struct NewCheckoutSession {
     pub max_installments: Option<u8>,
     /// `tr` (default) or `en`.
     pub language: Option<String>,
-    /// Seconds until the session expires (60 s to 90 days).
+    /// Seconds until the session expires (1 s to 90 days).
     pub expires_in: Option<u64>,
 }
 
@@ -328,10 +328,10 @@ pub(crate) async fn create(
     let ttl = match request.expires_in {
         Some(secs) => {
             let ttl = Duration::from_secs(secs);
-            if ttl < Duration::from_secs(60) || ttl > MAX_SESSION_TTL {
+            if ttl < Duration::from_secs(1) || ttl > MAX_SESSION_TTL {
                 return Err(ServiceError::validation(
                     "expires_in",
-                    "60 seconds to 90 days (7776000)",
+                    "1 second to 90 days (7776000)",
                 ));
             }
             ttl
