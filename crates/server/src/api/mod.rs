@@ -32,6 +32,8 @@ pub fn router() -> Router<AppState> {
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),
         )
+        .route("/openapi.json", get(crate::openapi::json))
+        .route("/docs", get(crate::openapi::docs))
         .route("/checkout-sessions", post(checkout::create))
         .route("/checkout-sessions/{id}", get(checkout::get))
         .route(
