@@ -40,6 +40,11 @@ pub struct Config {
     pub end_of_day: Option<NaiveTime>,
     /// The webhook delivery worker: on/off, backoff, timeout, retry window.
     pub webhooks: WebhookWorkerConfig,
+    /// Consecutive technical failures after which a POS stops sending calls for
+    /// `breaker_cooldown` (0 switches the circuit breaker off).
+    pub breaker_failures: u32,
+    /// How long an open circuit breaker holds calls back before probing.
+    pub breaker_cooldown: Duration,
 }
 
 /// Log line format.
@@ -66,6 +71,8 @@ impl Default for Config {
             unknown_grace: Duration::from_secs(120),
             end_of_day: NaiveTime::from_hms_opt(3, 0, 0),
             webhooks: WebhookWorkerConfig::default(),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -116,6 +123,8 @@ struct Layer {
     webhook_worker: Option<bool>,
     webhook_backoff_base_secs: Option<u64>,
     webhook_timeout_secs: Option<u64>,
+    breaker_failures: Option<u32>,
+    breaker_cooldown_secs: Option<u64>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -216,6 +225,12 @@ impl Config {
         if let Some(v) = layer.webhook_timeout_secs {
             self.webhooks.timeout = secs(v.max(1));
         }
+        if let Some(v) = layer.breaker_failures {
+            self.breaker_failures = v;
+        }
+        if let Some(v) = layer.breaker_cooldown_secs {
+            self.breaker_cooldown = secs(v);
+        }
     }
 
     /// The database URL to open: the configured one, or the SQLite file in `data_dir`.
@@ -272,6 +287,11 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "PROVIDER_TIMEOUT_SECS" => layer.provider_timeout_secs = Some(number()?),
             "THREE_D_TTL_SECS" => layer.three_d_ttl_secs = Some(number()?),
             "UNKNOWN_GRACE_SECS" => layer.unknown_grace_secs = Some(number()?),
+            "BREAKER_FAILURES" => {
+                layer.breaker_failures =
+                    Some(u32::try_from(number()?).map_err(|_| bad("too large".into()))?)
+            }
+            "BREAKER_COOLDOWN_SECS" => layer.breaker_cooldown_secs = Some(number()?),
             "END_OF_DAY" => {
                 layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
             }

@@ -20,6 +20,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_request", 400, "The body or query is malformed; `field` names the culprit."),
     ("validation_failed", 400, "A value is not acceptable; `field` names the culprit."),
     ("body_too_large", 413, "The body is larger than the route accepts."),
+    ("unsupported_media_type", 415, "The body is not JSON (`Content-Type: application/json`)."),
+    ("method_not_allowed", 405, "The route does not accept that method."),
     ("bad_statement", 400, "A statement file could not be read; nothing was imported (`bad_rows` lists every bad row)."),
     ("unauthorized", 401, "No valid API key (`Authorization: Bearer <key>`)."),
     ("not_found", 404, "No such record for this company."),

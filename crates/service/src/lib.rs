@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod breaker;
 mod checkout;
 mod end_of_day;
 mod error;
@@ -34,6 +35,7 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use breaker::{BreakerConfig, BreakerState};
 pub use checkout::{
     return_signature, CheckoutSessionView, HostedPayment, HostedSession, NewCheckoutSession,
     SignedReturn,
@@ -130,6 +132,12 @@ impl PaymentService {
         actor: &str,
     ) -> Result<PosView, ServiceError> {
         admin::update_pos(self, company_id, pos_id, change, actor).await
+    }
+
+    /// Where the circuit breaker of a POS stands in this instance; `None` before the
+    /// POS's first provider call here.
+    pub fn breaker_state(&self, pos_id: &str) -> Option<BreakerState> {
+        self.inner.gateways.breaker_state(pos_id)
     }
 
     /// One POS definition, credentials masked.

@@ -50,8 +50,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
+/// The list takes no query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
+
 /// `GET /api/v1/webhook-endpoints`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<NoQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let items = state
         .service
         .list_webhook_endpoints(&caller.company_id)
