@@ -13,6 +13,7 @@ pub mod error;
 mod hosted;
 pub mod metrics;
 pub mod openapi;
+pub mod shop;
 mod three_d;
 
 use std::future::Future;
@@ -133,6 +134,12 @@ impl Application {
     /// `http://host:port` as configured or bound.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Serves `routes` beside the service's own (the demo shop).
+    pub fn with_routes(mut self, routes: Router) -> Application {
+        self.router = self.router.merge(routes);
+        self
     }
 
     /// The service, for set-up (demo seeding, tests).
