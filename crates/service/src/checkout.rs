@@ -680,6 +680,11 @@ mod tests {
             signature: signature.into(),
         };
         let sig = return_signature("rs_k", 1_700_000_000, "cs_1", "pay_1", "approved");
+        // Computed with Python's hmac module (the sample in docs/INTEGRATION.md).
+        assert_eq!(
+            sig,
+            "9bafe8ba44342dd9a10002c6f6e6966e7b83b6f13e9e13be7488c60848c8a2a2"
+        );
         assert_eq!(
             signed("approved", &sig).verify("rs_k", 1_700_000_030, 600),
             Ok(())
