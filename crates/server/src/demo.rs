@@ -214,7 +214,7 @@ pub async fn run(
     // The demo shop of the first company, using only the public API and the hosted page.
     let app = match companies.first() {
         Some(company) => {
-            println!("  demo shop:  {base_url}/shop");
+            println!("Demo shop (hosted page, signed webhooks): {base_url}/shop");
             app.with_routes(crate::shop::router(crate::shop::ShopConfig {
                 base_url: base_url.clone(),
                 api_key: company["api_key"].as_str().unwrap_or_default().to_owned(),
