@@ -468,5 +468,23 @@ both_engines!(
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         let (_, listed) = app.get(&app.a, "/api/v1/webhook-endpoints").await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        // Both are in the company's audit chain, which still verifies.
+        let audit = app
+            .service
+            .store()
+            .list_audit(&app.a.id, 500)
+            .await
+            .unwrap();
+        let created = audit
+            .iter()
+            .filter(|e| e.kind == "webhook_endpoint.created")
+            .count();
+        assert_eq!(created, 2);
+        assert!(audit
+            .iter()
+            .any(|e| e.kind == "webhook_endpoint.deleted" && e.subject_id == declines_id));
+        for report in app.service.store().verify_audit().await.unwrap() {
+            assert!(report.broken.is_none(), "{report:?}");
+        }
     }
 );

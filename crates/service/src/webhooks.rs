@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 
 use sanalpos_store::{
     new_id, new_token, now_ms, DeliveryRecord, DeliveryStatus, DeliveryTryRecord,
-    DeliveryTryResult, DueDelivery, WebhookEndpointRecord, WEBHOOK_EVENTS,
+    DeliveryTryResult, DueDelivery, NewAudit, WebhookEndpointRecord, WEBHOOK_EVENTS,
 };
 
 use crate::error::ServiceError;
@@ -284,10 +284,17 @@ pub(crate) async fn create_endpoint(
         created_at: now_ms(),
         deleted_at: None,
     };
+    let audit = NewAudit {
+        company_id: company_id.to_owned(),
+        kind: "webhook_endpoint.created".into(),
+        actor: actor.to_owned(),
+        subject_id: record.id.clone(),
+        data: serde_json::json!({ "url": record.url, "events": record.events }),
+    };
     service
         .inner
         .store
-        .insert_webhook_endpoint(record.clone())
+        .insert_webhook_endpoint(record.clone(), audit)
         .await?;
     Ok((WebhookEndpointView::from(&record), secret))
 }
@@ -528,16 +535,24 @@ impl PaymentService {
         Ok(all.iter().map(WebhookEndpointView::from).collect())
     }
 
-    /// Deletes an endpoint; its pending deliveries are dropped.
+    /// Deletes an endpoint (audited); its pending deliveries are dropped.
     pub async fn delete_webhook_endpoint(
         &self,
         company_id: &str,
         id: &str,
+        actor: &str,
     ) -> Result<(), ServiceError> {
+        let audit = NewAudit {
+            company_id: company_id.to_owned(),
+            kind: "webhook_endpoint.deleted".into(),
+            actor: actor.to_owned(),
+            subject_id: id.to_owned(),
+            data: serde_json::json!({}),
+        };
         Ok(self
             .inner
             .store
-            .delete_webhook_endpoint(company_id, id)
+            .delete_webhook_endpoint(company_id, id, audit)
             .await?)
     }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use crate::model::PaymentRecord;
+use crate::model::{NewAudit, PaymentRecord};
 use crate::payments::payment_from;
 use crate::rows::{int, opt_int, opt_text, text};
 use crate::{new_id, Store, StoreError};
@@ -382,13 +382,14 @@ pub(crate) async fn emit_payment_event(
 }
 
 impl Store {
-    /// Adds a webhook endpoint.
+    /// Adds a webhook endpoint, with its audit event.
     pub async fn insert_webhook_endpoint(
         &self,
         endpoint: WebhookEndpointRecord,
+        audit: NewAudit,
     ) -> Result<(), StoreError> {
         self.db
-            .write(endpoint, |c, e| {
+            .write((endpoint, audit), |c, (e, audit)| {
                 Box::pin(async move {
                     let events = crate::rows::to_json(&e.events)?;
                     sqlx::query(
@@ -404,7 +405,7 @@ impl Store {
                     .bind(e.created_at)
                     .execute(&mut *c)
                     .await?;
-                    Ok(())
+                    crate::audit::append(c, audit).await
                 })
             })
             .await
@@ -441,15 +442,17 @@ impl Store {
         endpoint_from(&row)
     }
 
-    /// Deletes an endpoint: no new deliveries; pending ones are dropped (marked failed).
+    /// Deletes an endpoint, with its audit event: no new deliveries; pending ones are
+    /// dropped (marked failed).
     pub async fn delete_webhook_endpoint(
         &self,
         company_id: &str,
         id: &str,
+        audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let args = (company_id.to_owned(), id.to_owned(), crate::now_ms());
+        let args = (company_id.to_owned(), id.to_owned(), crate::now_ms(), audit);
         self.db
-            .write(args, |c, (company_id, id, now)| {
+            .write(args, |c, (company_id, id, now, audit)| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE webhook_endpoints SET deleted_at = $1 WHERE id = $2 AND company_id = $3 AND deleted_at IS NULL",
@@ -473,7 +476,7 @@ impl Store {
                     .bind(DeliveryStatus::Pending.as_str())
                     .execute(&mut *c)
                     .await?;
-                    Ok(())
+                    crate::audit::append(c, audit).await
                 })
             })
             .await

@@ -153,7 +153,13 @@ async fn endpoint(store: &Store, company_id: &str, events: &[&str]) -> String {
         created_at: now_ms(),
         deleted_at: None,
     };
-    store.insert_webhook_endpoint(e.clone()).await.unwrap();
+    store
+        .insert_webhook_endpoint(
+            e.clone(),
+            audit(company_id, "webhook_endpoint.created", &e.id),
+        )
+        .await
+        .unwrap();
     e.id
 }
 

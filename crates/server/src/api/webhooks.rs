@@ -77,7 +77,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     state
         .service
-        .delete_webhook_endpoint(&caller.company_id, &id)
+        .delete_webhook_endpoint(&caller.company_id, &id, &caller.actor().name)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
