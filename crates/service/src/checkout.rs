@@ -378,10 +378,17 @@ pub(crate) async fn create(
         created_at: now,
         completed_at: None,
     };
+    let audit = sanalpos_store::NewAudit {
+        company_id: record.company_id.clone(),
+        kind: "checkout_session.created".into(),
+        actor: caller.name.clone(),
+        subject_id: record.id.clone(),
+        data: sanalpos_store::session_payload(&record),
+    };
     service
         .inner
         .store
-        .insert_checkout_session(record.clone())
+        .insert_checkout_session(record.clone(), audit)
         .await?;
     let mut out = view(service, &record);
     out.return_secret = secret;

@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 
 use sanalpos_core::{Currency, Kurus};
 
-use crate::model::{AttemptRecord, PaymentRecord, PaymentStatus};
+use crate::model::{AttemptRecord, NewAudit, PaymentRecord, PaymentStatus};
 use crate::rows::{currency, int, opt_int, opt_money, opt_text, text};
 use crate::{Store, StoreError};
 
@@ -237,13 +237,14 @@ async fn begin_session_payment(
 }
 
 impl Store {
-    /// Stores a new session.
+    /// Stores a new session, with its audit event.
     pub async fn insert_checkout_session(
         &self,
         session: CheckoutSessionRecord,
+        audit: NewAudit,
     ) -> Result<(), StoreError> {
         self.db
-            .write(session, |c, s| {
+            .write((session, audit), |c, (s, audit)| {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO checkout_sessions (id, company_id, purpose, amount, min_amount, max_amount, \
@@ -271,7 +272,7 @@ impl Store {
                     .bind(s.created_at)
                     .execute(&mut *c)
                     .await?;
-                    Ok(())
+                    crate::audit::append(c, audit).await
                 })
             })
             .await

@@ -338,7 +338,10 @@ async fn a_session_is_paid_at_most_once() {
         let p = pos(&store, &c.id).await;
         endpoint(&store, &c.id, &["checkout_session.completed"]).await;
         let s = session(&c.id, now_ms() + 600_000);
-        store.insert_checkout_session(s.clone()).await.unwrap();
+        store
+            .insert_checkout_session(s.clone(), audit(&c.id, "checkout_session.created", &s.id))
+            .await
+            .unwrap();
 
         // Ten concurrent claims: exactly one payment is written.
         let mut tasks = Vec::new();
@@ -412,7 +415,13 @@ async fn a_session_is_paid_at_most_once() {
 
         // An expired session cannot be claimed.
         let old = session(&c.id, now_ms() - 1);
-        store.insert_checkout_session(old.clone()).await.unwrap();
+        store
+            .insert_checkout_session(
+                old.clone(),
+                audit(&c.id, "checkout_session.created", &old.id),
+            )
+            .await
+            .unwrap();
         let late = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
         let err = store
             .begin_session_payment(&old.id, late.clone(), attempt(&late, Operation::Start3d))
