@@ -450,6 +450,16 @@ both_engines!(
         assert_eq!(payment["amount"], "123.45");
         assert_eq!(payment["customer_ref"], "CARI-9");
         assert_eq!(payment["channel"], "hosted");
+        // Who made the link is in the audit chain.
+        let audit = app
+            .service
+            .store()
+            .list_audit(&app.a.id, 500)
+            .await
+            .unwrap();
+        assert!(audit
+            .iter()
+            .any(|e| e.kind == "checkout_session.created" && e.subject_id == id));
     }
 );
 
