@@ -488,3 +488,37 @@ both_engines!(
         }
     }
 );
+
+async fn unreachable_endpoint_is_recorded(db: Db, name: &str) {
+    let Some(app) = TestApp::spawn_with(db, name, fast_worker).await else {
+        return;
+    };
+    // A port nothing listens on: bound, then closed.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let (endpoint, _) = register(&app, &app.a, &url, &["payment.approved"]).await;
+    app.pay(&app.a, &key(), &payment("4546711234567894", "13.00"))
+        .await;
+    let items = wait_deliveries(&app, &app.a, &endpoint, |items| {
+        items
+            .first()
+            .is_some_and(|d| d["tries"].as_i64().unwrap_or(0) >= 2)
+    })
+    .await;
+    let d = &items[0];
+    assert_eq!(d["status"], "pending", "still retried: {d}");
+    assert_eq!(d["last_error"], "could not connect");
+    assert_eq!(d["last_http_status"], Value::Null);
+    assert_eq!(d["attempts"][0]["error"], "could not connect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_endpoint_is_recorded_sqlite() {
+    unreachable_endpoint_is_recorded(Db::Sqlite, "unreachable_endpoint_is_recorded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_endpoint_is_recorded_postgres() {
+    unreachable_endpoint_is_recorded(Db::Postgres, "unreachable_endpoint_is_recorded").await;
+}

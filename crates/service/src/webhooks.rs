@@ -355,6 +355,9 @@ fn client(config: &WebhookWorkerConfig) -> Result<reqwest::Client, ServiceError>
         .map_err(|e| ServiceError::Storage(format!("HTTP client: {e}")))
 }
 
+/// The most of an endpoint's answer that is read and kept.
+const MAX_ANSWER: usize = 4096;
+
 fn excerpt(text: &str) -> String {
     text.chars().take(1000).collect()
 }
@@ -368,34 +371,57 @@ async fn send_one(
 ) -> Result<DeliveryStatus, ServiceError> {
     let started_at = now_ms();
     let t = started_at / 1000;
-    let secret = service.inner.crypto.decrypt_credentials(&due.secret_enc)?;
-    let signature = webhook_signature(&secret, t, due.payload.as_bytes());
-    let answer = http
-        .post(&due.url)
-        .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .header("Sanalpos-Event", &due.delivery.event_kind)
-        .header("Sanalpos-Delivery", &due.delivery.id)
-        .body(due.payload.clone())
-        .send()
-        .await;
-    let (http_status, response, error) = match answer {
-        Ok(r) => {
-            let status = i64::from(r.status().as_u16());
-            let body = r.text().await.unwrap_or_default();
-            (Some(status), Some(excerpt(&body)), None)
-        }
-        Err(e) => {
-            let why = if e.is_timeout() {
-                "timed out".to_owned()
-            } else if e.is_connect() {
-                "could not connect".to_owned()
-            } else {
-                "request failed".to_owned()
-            };
-            (None, None, Some(why))
-        }
-    };
+    let (http_status, response, error) =
+        match service.inner.crypto.decrypt_credentials(&due.secret_enc) {
+            // Recorded as a failed try (and retried), not left leased: a master key that
+            // changed must show in the deliveries list.
+            Err(_) => (
+                None,
+                None,
+                Some("the endpoint's secret cannot be decrypted".to_owned()),
+            ),
+            Ok(secret) => {
+                let signature = webhook_signature(&secret, t, due.payload.as_bytes());
+                let answer = http
+                    .post(&due.url)
+                    .header("content-type", "application/json")
+                    .header(SIGNATURE_HEADER, signature)
+                    .header("Sanalpos-Event", &due.delivery.event_kind)
+                    .header("Sanalpos-Delivery", &due.delivery.id)
+                    .body(due.payload.clone())
+                    .send()
+                    .await;
+                match answer {
+                    Ok(mut r) => {
+                        let status = i64::from(r.status().as_u16());
+                        // Only the start of the answer is kept; the rest is not read.
+                        let mut body = Vec::new();
+                        while body.len() < MAX_ANSWER {
+                            match r.chunk().await {
+                                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                                _ => break,
+                            }
+                        }
+                        body.truncate(MAX_ANSWER);
+                        (
+                            Some(status),
+                            Some(excerpt(&String::from_utf8_lossy(&body))),
+                            None,
+                        )
+                    }
+                    Err(e) => {
+                        let why = if e.is_timeout() {
+                            "timed out"
+                        } else if e.is_connect() {
+                            "could not connect"
+                        } else {
+                            "request failed"
+                        };
+                        (None, None, Some(why.to_owned()))
+                    }
+                }
+            }
+        };
     let ok = http_status.is_some_and(|s| (200..300).contains(&s));
     let now = now_ms();
     let tries = due.delivery.tries + 1;
