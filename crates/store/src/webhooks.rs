@@ -24,6 +24,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "payment.refunded",
     "payment.needs_review",
     "checkout_session.completed",
+    "reconciliation.exceptions",
 ];
 
 /// A company's webhook endpoint. The secret is stored encrypted (`secret_enc`).

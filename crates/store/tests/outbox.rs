@@ -431,3 +431,79 @@ async fn a_session_is_paid_at_most_once() {
     })
     .await;
 }
+
+fn run(company_id: &str, pos_id: &str) -> ReconRunRecord {
+    ReconRunRecord {
+        id: new_id("rec"),
+        company_id: company_id.into(),
+        pos_id: pos_id.into(),
+        source: "report".into(),
+        period_from: "2026-11-28".into(),
+        period_to: "2026-11-28".into(),
+        status: "open".into(),
+        summary: json!({"matched": 1}),
+        created_by: "test".into(),
+        created_at: now_ms(),
+    }
+}
+
+fn item(class: &str, key: &str) -> NewReconItem {
+    NewReconItem {
+        item_key: key.into(),
+        class: class.into(),
+        reason: "test".into(),
+        match_key: Some(key.into()),
+        payment_ids: vec![],
+        provider_rows: json!([]),
+        ours: Kurus::from_minor(100).unwrap(),
+        theirs: Kurus::from_minor(100).unwrap(),
+        ours_reversed: Kurus::ZERO,
+        theirs_reversed: Kurus::ZERO,
+        proposal: None,
+        flags: json!({}),
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_exceptions_are_an_event() {
+    for_each_engine(
+        "reconciliation_exceptions_are_an_event",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let hook = endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
+            // All matched: nothing to tell.
+            let clean = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    clean.clone(),
+                    vec![item("matched", "k1")],
+                    audit(&c.id, "recon.run", &clean.id),
+                )
+                .await
+                .unwrap();
+            assert!(store.list_events_of(&clean.id).await.unwrap().is_empty());
+            // One exception: an event, written with the run.
+            let open = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    open.clone(),
+                    vec![item("matched", "k1"), item("provider_only", "k2")],
+                    audit(&c.id, "recon.run", &open.id),
+                )
+                .await
+                .unwrap();
+            let events = store.list_events_of(&open.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "reconciliation.exceptions");
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["reconciliation"]["id"], open.id.as_str());
+            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 1);
+            assert_eq!(
+                store.list_deliveries(&c.id, &hook, 10).await.unwrap().len(),
+                1
+            );
+        },
+    )
+    .await;
+}

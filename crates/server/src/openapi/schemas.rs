@@ -438,7 +438,8 @@ pub struct WebhookEndpointBody {
     /// Absolute http(s) URL.
     pub url: String,
     /// Any of `payment.approved`, `payment.declined`, `payment.cancelled`,
-    /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`.
+    /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`,
+    /// `reconciliation.exceptions`.
     pub events: Vec<String>,
 }
 
@@ -541,7 +542,7 @@ pub struct WebhookEvent {
     /// RFC 3339.
     pub created_at: String,
     /// `{payment}` for payment events; `{checkout_session, payment}` for
-    /// `checkout_session.completed`.
+    /// `checkout_session.completed`; `{reconciliation}` for `reconciliation.exceptions`.
     #[schema(value_type = Object)]
     pub data: Value,
 }
