@@ -124,6 +124,19 @@ fn parses_as_openapi_3_1_and_every_reference_resolves() {
         assert!(doc.pointer(pointer).is_some(), "{r} resolves");
     }
     assert!(doc.pointer("/components/securitySchemes/api_key").is_some());
+    // Every authenticated operation documents the common error answers.
+    let mut authenticated = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if op.get("security").is_some() {
+                authenticated += 1;
+                for status in ["400", "401", "500"] {
+                    assert!(op["responses"].get(status).is_some(), "{status}: {op}");
+                }
+            }
+        }
+    }
+    assert!(authenticated >= 18);
 }
 
 #[test]

@@ -307,7 +307,52 @@ pub fn document() -> Value {
     if let Some(info) = doc.get_mut("info").and_then(Value::as_object_mut) {
         info.insert("x-error-codes".into(), Value::Array(codes));
     }
+    add_common_errors(&mut doc);
     doc
+}
+
+/// The answers every authenticated operation can give whatever its own: a malformed
+/// request (400), no valid key (401), a body that is not JSON (415, writes), and an
+/// internal failure (500), all in the error envelope.
+fn add_common_errors(doc: &mut Value) {
+    let envelope = |description: &str| {
+        serde_json::json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+        })
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if op.get("security").is_none() {
+                continue;
+            }
+            let writes = matches!(method.as_str(), "post" | "put" | "patch" | "delete");
+            let raw_upload = path.ends_with("/import");
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let mut add = |status: &str, description: &str| {
+                if !responses.contains_key(status) {
+                    responses.insert(status.to_owned(), envelope(description));
+                }
+            };
+            add(
+                "400",
+                "Malformed request (`invalid_request`, `validation_failed`)",
+            );
+            add("401", "No valid API key (`unauthorized`)");
+            if writes && !raw_upload {
+                add("415", "The body is not JSON (`unsupported_media_type`)");
+            }
+            add("500", "Internal failure (`internal_error`)");
+        }
+    }
 }
 
 /// `GET /api/v1/openapi.json`.
