@@ -38,6 +38,9 @@ enum Command {
     /// Load benchmarks against the built-in simulator.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
+    /// Soaks: crash and restart under load, steady load (see RELIABILITY.md).
+    #[command(subcommand)]
+    Soak(commands::soak::SoakCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +54,6 @@ fn main() -> ExitCode {
         Command::ApiKey(command) => commands::admin::api_key(command),
         Command::Recon(command) => commands::recon::run(command),
         Command::Bench(command) => commands::bench::run(command),
+        Command::Soak(command) => commands::soak::run(command),
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use sanalpos::soak::scan::{mask, scan_dir, Needles};
 use sanalpos_service::{PaymentService, ServiceConfig};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, TxKind, TxStatus};
 use sanalpos_store::{Crypto, Store};
@@ -250,33 +251,29 @@ async fn sigkill_while_paying_loses_nothing_and_charges_nothing_twice() {
     }
 
     // Nothing secret in any file the run left behind.
-    let mut needles: Vec<String> = CARDS.iter().map(|c| (*c).to_owned()).collect();
-    needles.extend([
-        merchant.sx.clone(),
-        merchant.secret_key.clone(),
-        merchant.sx_cancel.clone(),
-    ]);
-    scan_dir(dir.path(), &needles);
-    sim.shutdown().await;
-}
-
-/// No file under `dir` contains any needle.
-fn scan_dir(dir: &Path, needles: &[String]) {
-    let mut scanned = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            for needle in needles {
-                let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-                assert!(
-                    !found,
-                    "{} contains a secret or a card number",
-                    path.display()
-                );
-            }
-            scanned += 1;
-        }
+    let mut needles = Needles::default();
+    for card in CARDS {
+        needles.card(card, "123");
     }
-    assert!(scanned >= 3, "database, WAL or log missing from the scan");
+    needles.secret("POS sales token (sx)", &merchant.sx);
+    needles.secret("POS list token (sx_list)", &merchant.sx_list);
+    needles.secret("POS cancel token (sx_cancel)", &merchant.sx_cancel);
+    needles.secret("POS secret key", &merchant.secret_key);
+    needles.secret("API key", &key);
+    needles.marker = Some(mask(CARDS[0]));
+    let scan = scan_dir(dir.path(), &needles).unwrap();
+    assert!(
+        scan.findings.is_empty(),
+        "secrets at rest: {:?}",
+        scan.findings
+    );
+    assert!(
+        scan.sources >= 3,
+        "database, WAL or log missing from the scan"
+    );
+    assert!(
+        scan.marker_hits > 0,
+        "the scan did not read the stored payments"
+    );
+    sim.shutdown().await;
 }

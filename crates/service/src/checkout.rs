@@ -584,7 +584,7 @@ pub(crate) async fn pay(
         channel: Channel::Hosted,
         cardholder_ip: form.cardholder_ip,
     };
-    create_payment_for(service, &caller, request, Some(&s.id)).await
+    create_payment_for(service, &caller, request, None, Some(&s.id)).await
 }
 
 /// Where the browser goes back to the shop: `return_url` with the signed parameters,

@@ -234,12 +234,42 @@ pub(crate) async fn record(
     }
 }
 
+pub(crate) async fn create_payment_once(
+    service: &PaymentService,
+    caller: &Actor,
+    key: &str,
+    request: CreatePayment,
+) -> Result<(PaymentView, bool), ServiceError> {
+    let existing = |service: &PaymentService| {
+        let company_id = caller.company_id.clone();
+        let key = key.to_owned();
+        let store = service.inner.store.clone();
+        async move { store.payment_for_key(&company_id, &key).await }
+    };
+    if let Some(payment) = existing(service).await? {
+        return Ok((view(service, &payment), true));
+    }
+    match create_payment(service, caller, request, Some(key)).await {
+        Err(ServiceError::Conflict {
+            code: "idempotency_key_has_payment",
+            ..
+        }) => match existing(service).await? {
+            Some(payment) => Ok((view(service, &payment), true)),
+            None => Err(ServiceError::Storage(
+                "the key's payment disappeared".into(),
+            )),
+        },
+        other => other.map(|v| (v, false)),
+    }
+}
+
 pub(crate) async fn create_payment(
     service: &PaymentService,
     caller: &Actor,
     request: CreatePayment,
+    key: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
-    create_payment_for(service, caller, request, None).await
+    create_payment_for(service, caller, request, key, None).await
 }
 
 /// Makes a payment; with `session_id`, the payment is written together with the claim
@@ -248,6 +278,7 @@ pub(crate) async fn create_payment_for(
     service: &PaymentService,
     caller: &Actor,
     request: CreatePayment,
+    key: Option<&str>,
     session_id: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
     // Validate everything before anything is written.
@@ -341,15 +372,22 @@ pub(crate) async fn create_payment_for(
         cardholder_ip: request.cardholder_ip,
     };
     // The attempt is durable before the provider hears of it.
-    match session_id {
-        Some(session_id) => {
+    match (session_id, key) {
+        (Some(session_id), _) => {
             service
                 .inner
                 .store
                 .begin_session_payment(session_id, payment.clone(), attempt)
                 .await?
         }
-        None => {
+        (None, Some(key)) => {
+            service
+                .inner
+                .store
+                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
+                .await?
+        }
+        (None, None) => {
             service
                 .inner
                 .store

@@ -6,6 +6,7 @@ pub mod nkolay;
 pub mod recon;
 pub mod serve;
 pub mod sim;
+pub mod soak;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level.
 pub fn init_logging() {

@@ -1,0 +1,319 @@
+//! The load soak: sales at a steady rate for a long time, mixed with list queries, to
+//! show that latency and memory stay flat.
+//!
+//! Open loop: sales are scheduled at fixed arrival times whatever the server's speed, and
+//! each latency is measured from the scheduled arrival, so a server that falls behind
+//! shows it in p99 instead of slowing the generator down. One list query (with a filter,
+//! as the back office sends them) is scheduled per `list_every` sales. Every period
+//! (a minute by default) one line: elapsed time, sales done, errors, p50/p99 of sales and
+//! of list queries completed in that period, and the server's resident memory (the
+//! `serve` child's `VmRSS`).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sanalpos_simulator::cards::SANDBOX_CARDS;
+use serde_json::json;
+
+use super::traffic::http_client;
+use super::{setup, FixtureOptions};
+
+/// How a load soak runs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The `sanalpos` binary run as `serve`.
+    pub bin: PathBuf,
+    /// A directory for the data; it must exist.
+    pub data_dir: PathBuf,
+    /// `postgres://…`, or `None` for SQLite.
+    pub database_url: Option<String>,
+    /// How long.
+    pub duration: Duration,
+    /// Sales per second.
+    pub rate: u32,
+    /// One list query per this many sales.
+    pub list_every: u32,
+    /// The reporting period.
+    pub period: Duration,
+    /// Requests allowed in flight before new arrivals are counted as errors.
+    pub max_in_flight: u64,
+}
+
+/// One period's figures.
+#[derive(Debug, Clone, Default)]
+pub struct Period {
+    /// Seconds since the start, at the end of the period.
+    pub elapsed: f64,
+    /// Sales approved.
+    pub sales: u64,
+    /// Sales or list queries that failed (no answer, not 201/200, not approved,
+    /// refused for overload).
+    pub errors: u64,
+    /// Sale latency, p50 and p99, ms.
+    pub sale_ms: (f64, f64),
+    /// List query latency, p50 and p99, ms.
+    pub list_ms: (f64, f64),
+    /// List queries done.
+    pub lists: u64,
+    /// The server's resident memory, KiB.
+    pub rss_kib: Option<u64>,
+}
+
+impl Period {
+    /// The line printed for it.
+    pub fn line(&self) -> String {
+        format!(
+            "{:>7.0} s  sales {:>7}  errors {:>5}  sale p50 {:>7.1} ms p99 {:>7.1} ms  list({:>5}) p50 {:>7.1} ms p99 {:>7.1} ms  rss {}",
+            self.elapsed,
+            self.sales,
+            self.errors,
+            self.sale_ms.0,
+            self.sale_ms.1,
+            self.lists,
+            self.list_ms.0,
+            self.list_ms.1,
+            self.rss_kib
+                .map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        )
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Every period, in order (the last one may be partial and is left out).
+    pub periods: Vec<Period>,
+    /// Sales scheduled.
+    pub scheduled: u64,
+}
+
+impl LoadReport {
+    /// Whether p99 and memory stayed flat: the last period against the first full one
+    /// (p99 at most twice as high plus 5 ms, memory at most 1.5 times plus 16 MiB).
+    pub fn flat(&self) -> Option<(bool, bool)> {
+        let first = self.periods.first()?;
+        let last = self.periods.last()?;
+        let p99_flat = last.sale_ms.1 <= first.sale_ms.1 * 2.0 + 5.0;
+        let rss_flat = match (first.rss_kib, last.rss_kib) {
+            (Some(a), Some(b)) => (b as f64) <= a as f64 * 1.5 + 16.0 * 1024.0,
+            _ => false,
+        };
+        Some((p99_flat, rss_flat))
+    }
+
+    /// The closing lines.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let sales: u64 = self.periods.iter().map(|p| p.sales).sum();
+        let errors: u64 = self.periods.iter().map(|p| p.errors).sum();
+        let _ = writeln!(
+            out,
+            "{} sales scheduled, {sales} approved, {errors} errors",
+            self.scheduled
+        );
+        match (self.flat(), self.periods.first(), self.periods.last()) {
+            (Some((p99, rss)), Some(first), Some(last)) => {
+                let _ = writeln!(
+                    out,
+                    "sale p99: first period {:.1} ms, last {:.1} ms: {}",
+                    first.sale_ms.1,
+                    last.sale_ms.1,
+                    if p99 { "flat" } else { "NOT flat" }
+                );
+                let mib = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
+                let _ = writeln!(
+                    out,
+                    "server memory: first period {:.1} MiB, last {:.1} MiB: {}",
+                    mib(first.rss_kib),
+                    mib(last.rss_kib),
+                    if rss { "flat" } else { "NOT flat" }
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "no full period: run longer to compare");
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    sales: Vec<Duration>,
+    lists: Vec<Duration>,
+    errors: u64,
+}
+
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3
+}
+
+fn take(samples: &Mutex<Samples>) -> Samples {
+    std::mem::take(&mut *samples.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn record(samples: &Mutex<Samples>, f: impl FnOnce(&mut Samples)) {
+    f(&mut samples.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+/// Runs a load soak, printing a line per period.
+pub async fn run(options: LoadOptions) -> Result<LoadReport, String> {
+    let mut fixture = setup(FixtureOptions {
+        bin: options.bin.clone(),
+        data_dir: options.data_dir.clone(),
+        database_url: options.database_url.clone(),
+        slow_answer: Duration::from_secs(40),
+        settings: vec![("END_OF_DAY".into(), "off".into())],
+    })
+    .await?;
+    let http = http_client()?;
+    fixture.server.start()?;
+    fixture
+        .server
+        .wait_ready(&http, Duration::from_secs(30))
+        .await?;
+    let base = fixture.server.base_url();
+    let key = Arc::new(fixture.api_key.clone());
+    let samples = Arc::new(Mutex::new(Samples::default()));
+    let in_flight = Arc::new(AtomicU64::new(0));
+
+    let interval = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut next_report = started + options.period;
+    let mut report = LoadReport::default();
+    let mut n = 0u64;
+    while started.elapsed() < options.duration {
+        let scheduled = ticker.tick().await.into_std();
+        if Instant::now() >= next_report {
+            let s = take(&samples);
+            let mut sales = s.sales;
+            let mut lists = s.lists;
+            sales.sort_unstable();
+            lists.sort_unstable();
+            let period = Period {
+                elapsed: started.elapsed().as_secs_f64(),
+                sales: sales.len() as u64,
+                errors: s.errors,
+                sale_ms: (percentile_ms(&sales, 0.5), percentile_ms(&sales, 0.99)),
+                list_ms: (percentile_ms(&lists, 0.5), percentile_ms(&lists, 0.99)),
+                lists: lists.len() as u64,
+                rss_kib: fixture.server.rss_kib(),
+            };
+            println!("{}", period.line());
+            report.periods.push(period);
+            next_report += options.period;
+        }
+        n += 1;
+        report.scheduled += 1;
+        let list = options.list_every > 0 && n % u64::from(options.list_every) == 0;
+        if in_flight.load(Ordering::Relaxed) >= options.max_in_flight {
+            record(&samples, |s| s.errors += 1 + u64::from(list));
+            continue;
+        }
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let (http_s, base_s, key_s, samples_s, flight) = (
+            http.clone(),
+            base.clone(),
+            Arc::clone(&key),
+            Arc::clone(&samples),
+            Arc::clone(&in_flight),
+        );
+        tokio::spawn(async move {
+            let ok = sale(&http_s, &base_s, &key_s, n).await;
+            let latency = scheduled.elapsed();
+            record(&samples_s, |s| {
+                if ok {
+                    s.sales.push(latency);
+                } else {
+                    s.errors += 1;
+                }
+            });
+            flight.fetch_sub(1, Ordering::Relaxed);
+        });
+        if list {
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            let (http_l, base_l, key_l, samples_l, flight) = (
+                http.clone(),
+                base.clone(),
+                Arc::clone(&key),
+                Arc::clone(&samples),
+                Arc::clone(&in_flight),
+            );
+            tokio::spawn(async move {
+                let ok = list_query(&http_l, &base_l, &key_l, n).await;
+                let latency = scheduled.elapsed();
+                record(&samples_l, |s| {
+                    if ok {
+                        s.lists.push(latency);
+                    } else {
+                        s.errors += 1;
+                    }
+                });
+                flight.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    }
+    let drain = Instant::now();
+    while in_flight.load(Ordering::Relaxed) > 0 && drain.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fixture.server.kill()?;
+    fixture.sim.shutdown().await;
+    Ok(report)
+}
+
+async fn sale(http: &reqwest::Client, base: &str, key: &str, n: u64) -> bool {
+    let card = SANDBOX_CARDS[1 + (n as usize) % (SANDBOX_CARDS.len() - 1)];
+    let body = json!({
+        "amount": format!("{}.{:02}", 10 + n % 900, n % 100),
+        "currency": "TRY",
+        "installments": 1,
+        "card": {"number": card.number, "expiry_month": card.expiry_month,
+                 "expiry_year": card.expiry_year, "cvv": card.cvv, "holder": "Yük Testi"},
+        "order_ref": format!("load-{n}"),
+        "customer_ref": format!("cari-{}", n % 50),
+    });
+    let Ok(response) = http
+        .post(format!("{base}/api/v1/payments"))
+        .bearer_auth(key)
+        .header("Idempotency-Key", format!("load-{n}"))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let created = response.status().as_u16() == 201;
+    let Ok(text) = response.text().await else {
+        return false;
+    };
+    created && text.contains("\"status\":\"approved\"")
+}
+
+async fn list_query(http: &reqwest::Client, base: &str, key: &str, n: u64) -> bool {
+    let today = chrono::Utc::now().date_naive();
+    let filter = match n % 4 {
+        0 => "status=approved".to_owned(),
+        1 => format!("customer_ref=cari-{}", n % 50),
+        2 => format!("from={today}"),
+        _ => format!("order_ref=load-{}", n.saturating_sub(5)),
+    };
+    match http
+        .get(format!("{base}/api/v1/payments?limit=50&{filter}"))
+        .bearer_auth(key)
+        .send()
+        .await
+    {
+        Ok(r) => r.status().is_success() && r.text().await.is_ok(),
+        Err(_) => false,
+    }
+}

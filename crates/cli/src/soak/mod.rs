@@ -1,0 +1,232 @@
+//! Soaks: long runs that prove what the service survives.
+//!
+//! - [`crash`]: a mixed load against `sanalpos serve` (a child process) and the built-in
+//!   simulator, the server killed with SIGKILL at random moments and started again; at
+//!   the end the simulator's ledger judges the database ([`judge`]) and every file the
+//!   run left is scanned for card data and credentials ([`scan`]).
+//! - [`load`]: a steady open-loop load of sales and list queries, with latency and the
+//!   server's memory printed every minute.
+//!
+//! The `sanalpos soak` command and the integration tests both call these.
+
+pub mod cards;
+pub mod crash;
+pub mod form;
+pub mod judge;
+pub mod load;
+pub mod scan;
+pub mod server;
+pub mod traffic;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sanalpos_service::{PaymentService, ServiceConfig};
+use sanalpos_simulator::cards::SANDBOX_CARDS;
+use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
+use sanalpos_store::{Crypto, Store};
+
+use self::scan::Needles;
+use self::server::{free_port, Server, ServerSpec};
+
+/// The simulator, a seeded company with its POS and API key, and the `serve` child
+/// that works on them.
+pub struct Fixture {
+    /// The simulator, in this process.
+    pub sim: SimHandle,
+    /// The merchant the POS points at.
+    pub merchant: MerchantConfig,
+    /// The seeded company.
+    pub company_id: String,
+    /// The company's API key.
+    pub api_key: String,
+    /// The server child (not started yet).
+    pub server: Server,
+    /// The data directory (SQLite files, master key, server log).
+    pub data_dir: PathBuf,
+    /// The PostgreSQL URL, when not SQLite.
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for Fixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixture")
+            .field("sim", &self.sim.base_url())
+            .field("data_dir", &self.data_dir)
+            .field("postgres", &self.database_url.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a fixture needs.
+#[derive(Debug, Clone)]
+pub struct FixtureOptions {
+    /// The `sanalpos` binary to run as `serve`.
+    pub bin: PathBuf,
+    /// The data directory (must exist).
+    pub data_dir: PathBuf,
+    /// `postgres://…`, or `None` for SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// How long the slow-answer fault card keeps the caller waiting.
+    pub slow_answer: Duration,
+    /// `SANALPOS_*` settings of the server (without the prefix).
+    pub settings: Vec<(String, String)>,
+}
+
+/// Starts the simulator, seeds the database (company, POS, API key) and prepares the
+/// server child.
+pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
+    let merchant = MerchantConfig::generate();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("simulator port: {e}"))?;
+    let sim = spawn(
+        SimConfig {
+            merchants: vec![merchant.clone()],
+            test_mode: true,
+            slow_answer_delay: options.slow_answer,
+        },
+        listener,
+    )
+    .await
+    .map_err(|e| format!("simulator: {e}"))?;
+
+    let (crypto, _) = Crypto::load_file(&options.data_dir).map_err(|e| e.to_string())?;
+    let url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Store::sqlite_url(&options.data_dir.join("sanalpos.db")));
+    let store = Store::open(&url)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let service = PaymentService::new(store.clone(), crypto, ServiceConfig::default());
+    let company = service
+        .create_company("Dayanıklılık Testi A.Ş.", "soak")
+        .await
+        .map_err(|e| e.to_string())?;
+    service
+        .create_pos(
+            &company.id,
+            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            "soak",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let (_, api_key) = service
+        .create_api_key(&company.id, "soak", "soak")
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await;
+
+    let server = Server::new(ServerSpec {
+        bin: options.bin,
+        data_dir: options.data_dir.clone(),
+        database_url: options.database_url.clone(),
+        port: free_port()?,
+        log: options.data_dir.join("server.log"),
+        settings: options.settings,
+    });
+    Ok(Fixture {
+        sim,
+        merchant,
+        company_id: company.id,
+        api_key,
+        server,
+        data_dir: options.data_dir,
+        database_url: options.database_url,
+    })
+}
+
+impl Fixture {
+    /// The database URL the server uses.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| Store::sqlite_url(&self.data_dir.join("sanalpos.db")))
+    }
+
+    /// Moves the company's idempotency locks into the past, as if the time a key is held
+    /// by a request (5 minutes) had passed: what a client retrying later would meet.
+    pub async fn expire_idempotency_locks(&self) -> Result<u64, String> {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url())
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = 0 \
+             WHERE company_id = $1 AND state = 'in_progress'",
+        )
+        .bind(&self.company_id)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("idempotency keys: {e}"))?;
+        let _ = conn.close().await;
+        Ok(done.rows_affected())
+    }
+
+    /// What must never be found at rest: every card the traffic uses (number and CVV),
+    /// the POS credentials and the API key; the marker is a masked PAN of a sale.
+    pub fn needles(&self) -> Needles {
+        let mut needles = Needles::default();
+        for card in cards::all_cards() {
+            needles.card(card.number, card.cvv);
+        }
+        needles.secret("POS sales token (sx)", &self.merchant.sx);
+        needles.secret("POS list token (sx_list)", &self.merchant.sx_list);
+        needles.secret("POS cancel token (sx_cancel)", &self.merchant.sx_cancel);
+        needles.secret("POS secret key", &self.merchant.secret_key);
+        needles.secret("API key", &self.api_key);
+        needles.marker = Some(scan::mask(SANDBOX_CARDS[6].number));
+        needles
+    }
+
+    /// Scans the data directory and, on PostgreSQL, every table; returns the findings
+    /// as violations (empty when clean) and the scan's size.
+    pub async fn scan_for_secrets(&self) -> (Vec<String>, scan::ScanReport) {
+        let needles = self.needles();
+        let mut violations = Vec::new();
+        let mut report = match scan::scan_dir(&self.data_dir, &needles) {
+            Ok(r) => r,
+            Err(e) => {
+                violations.push(format!("scan failed: {e}"));
+                return (violations, scan::ScanReport::default());
+            }
+        };
+        if let Some(url) = &self.database_url {
+            match scan::scan_postgres(url, &needles).await {
+                Ok(r) => {
+                    report.sources += r.sources;
+                    report.bytes += r.bytes;
+                    report.marker_hits += r.marker_hits;
+                    report.findings.extend(r.findings);
+                }
+                Err(e) => violations.push(format!("scan failed: {e}")),
+            }
+        }
+        for finding in &report.findings {
+            violations.push(format!("secret at rest: {finding}"));
+        }
+        if report.marker_hits == 0 {
+            violations.push(
+                "the secrets scan found no masked PAN: it did not read the stored payments".into(),
+            );
+        }
+        (violations, report)
+    }
+}
+
+/// The server settings the soaks use: short timeouts so the janitor settles quickly.
+pub fn fast_settings(three_d_ttl_secs: u64) -> Vec<(String, String)> {
+    [
+        ("PROVIDER_TIMEOUT_SECS", "2".to_owned()),
+        ("UNKNOWN_GRACE_SECS", "1".to_owned()),
+        ("JANITOR_INTERVAL_SECS", "1".to_owned()),
+        ("THREE_D_TTL_SECS", three_d_ttl_secs.to_string()),
+        ("BREAKER_COOLDOWN_SECS", "2".to_owned()),
+        ("END_OF_DAY", "off".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}

@@ -1,0 +1,172 @@
+//! The short version of `sanalpos soak crash` for CI: a mixed load (sales, 3D walks with
+//! right and wrong codes, declines, fault cards, cancels, refunds, list queries) while
+//! `sanalpos serve` is killed with SIGKILL three times, on SQLite and on PostgreSQL. The
+//! simulator's ledger judges the database; then every file the run left (database, WAL,
+//! log) and, on PostgreSQL, every table row is scanned for the card numbers, CVVs, POS
+//! credentials and API key used.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use sanalpos::soak::crash::{run, CrashOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sanalpos");
+
+fn short(dir: &std::path::Path, database_url: Option<String>, seed: u64) -> CrashOptions {
+    let mut options = CrashOptions::new(BIN.into(), dir.to_owned());
+    options.database_url = database_url;
+    options.kills = 3;
+    options.seed = seed;
+    options.workers = 6;
+    options.run_between_kills = (Duration::from_millis(800), Duration::from_millis(2_000));
+    options.three_d_ttl = Duration::from_secs(6);
+    options.settle_limit = Duration::from_secs(40);
+    options
+}
+
+fn assert_sound(report: &sanalpos::soak::crash::CrashReport, engine: &str) {
+    let summary = report.summary(engine, 0);
+    println!("{summary}");
+    assert!(
+        report.verdict.violations.is_empty(),
+        "the judge found violations:\n{summary}"
+    );
+    assert_eq!(report.kills, 3, "{summary}");
+    // The run did what it claims: charges, 3D sales, cancels, refunds, faults and
+    // requests cut by the kills, all happened.
+    let v = &report.verdict;
+    assert!(v.charges > 20, "{summary}");
+    assert!(v.charges_3d > 0, "{summary}");
+    assert!(v.cancels > 0 && v.refunds > 0, "{summary}");
+    let tally = |prefix: &str| -> u64 {
+        report
+            .tally
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    assert!(tally("fault:") > 0, "{summary}");
+    assert!(tally("decline: declined") > 0, "{summary}");
+    assert!(
+        report.tally.keys().any(|k| k.ends_with("no answer")),
+        "no request was cut by a kill:\n{summary}"
+    );
+    assert!(report.scanned.0 >= 2, "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_soak_on_sqlite_loses_nothing_and_charges_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(short(dir.path(), None, 11)).await.unwrap();
+    assert_sound(&report, "sqlite");
+    // The scan read the SQLite database, its WAL and the server log.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in ["sanalpos.db", "sanalpos.db-wal", "server.log"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    }
+
+    // The audit chain survived the kills; editing one event directly in the database
+    // makes `sanalpos audit verify` fail and name it.
+    assert!(
+        report.audit.iter().any(|l| l.contains("chain intact")),
+        "{:?}",
+        report.audit
+    );
+    let url = sanalpos_store::Store::sqlite_url(&dir.path().join("sanalpos.db"));
+    {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+    let output = std::process::Command::new(BIN)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("SANALPOS_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN") && stdout.contains("first broken event seq 2"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_soak_on_postgres_loses_nothing_and_charges_nothing_twice() {
+    let Some((store, guard)) =
+        sanalpos_store::testing::postgres_store("crash_soak_on_postgres").await
+    else {
+        return;
+    };
+    store.close().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = run(short(dir.path(), Some(guard.url().to_owned()), 12))
+        .await
+        .unwrap();
+    assert_sound(&report, "postgres");
+    drop(guard);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_soak_reports_every_period_with_the_servers_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = sanalpos::soak::load::run(sanalpos::soak::load::LoadOptions {
+        bin: BIN.into(),
+        data_dir: dir.path().to_owned(),
+        database_url: None,
+        duration: Duration::from_secs(4),
+        rate: 20,
+        list_every: 4,
+        period: Duration::from_secs(1),
+        max_in_flight: 1_000,
+    })
+    .await
+    .unwrap();
+    println!("{}", report.summary());
+    assert!(report.periods.len() >= 3, "{report:?}");
+    let sales: u64 = report.periods.iter().map(|p| p.sales).sum();
+    let lists: u64 = report.periods.iter().map(|p| p.lists).sum();
+    let errors: u64 = report.periods.iter().map(|p| p.errors).sum();
+    assert!(sales > 20 && lists > 3, "{report:?}");
+    assert_eq!(errors, 0, "{report:?}");
+    assert!(sales <= report.scheduled);
+    if cfg!(target_os = "linux") {
+        assert!(
+            report
+                .periods
+                .iter()
+                .all(|p| p.rss_kib.is_some_and(|k| k > 0)),
+            "the server's memory is read every period: {report:?}"
+        );
+    }
+}
+
+/// A client that sends a request again with the same `Idempotency-Key` after the key's
+/// 5-minute lock has expired (its first request was cut by a crash) must not be charged a
+/// second time. It is today: the key is taken over and the sale runs again. Open issue,
+/// see RELIABILITY.md; run with `cargo test -p sanalpos --test soak -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open issue: a retry after the idempotency lock expires charges the card again (RELIABILITY.md)"]
+async fn late_retries_after_a_crash_charge_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = short(dir.path(), None, 13);
+    options.late_retries = true;
+    let report = run(options).await.unwrap();
+    assert!(
+        report.late_retries.is_some_and(|(held, _)| held > 0),
+        "no key was held by a killed request: {}",
+        report.summary("sqlite", 13)
+    );
+    assert_sound(&report, "sqlite");
+}
