@@ -9,6 +9,8 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
+use sanalpos_service::WebhookWorkerConfig;
+
 /// Everything `sanalpos serve` needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -36,6 +38,8 @@ pub struct Config {
     /// Istanbul local time after which the previous business day is reconciled for
     /// every active POS; `None` (`"off"`) switches the end-of-day job off.
     pub end_of_day: Option<NaiveTime>,
+    /// The webhook delivery worker: on/off, backoff, timeout, retry window.
+    pub webhooks: WebhookWorkerConfig,
     /// Consecutive technical failures after which a POS stops sending calls for
     /// `breaker_cooldown` (0 switches the circuit breaker off).
     pub breaker_failures: u32,
@@ -66,6 +70,7 @@ impl Default for Config {
             three_d_ttl: Duration::from_secs(15 * 60),
             unknown_grace: Duration::from_secs(120),
             end_of_day: NaiveTime::from_hms_opt(3, 0, 0),
+            webhooks: WebhookWorkerConfig::default(),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
         }
@@ -115,6 +120,9 @@ struct Layer {
     three_d_ttl_secs: Option<u64>,
     unknown_grace_secs: Option<u64>,
     end_of_day: Option<EndOfDay>,
+    webhook_worker: Option<bool>,
+    webhook_backoff_base_secs: Option<u64>,
+    webhook_timeout_secs: Option<u64>,
     breaker_failures: Option<u32>,
     breaker_cooldown_secs: Option<u64>,
 }
@@ -212,6 +220,15 @@ impl Config {
         if let Some(EndOfDay(v)) = layer.end_of_day {
             self.end_of_day = v;
         }
+        if let Some(v) = layer.webhook_worker {
+            self.webhooks.enabled = v;
+        }
+        if let Some(v) = layer.webhook_backoff_base_secs {
+            self.webhooks.backoff_base = secs(v.max(1));
+        }
+        if let Some(v) = layer.webhook_timeout_secs {
+            self.webhooks.timeout = secs(v.max(1));
+        }
         if let Some(v) = layer.breaker_failures {
             self.breaker_failures = v;
         }
@@ -282,6 +299,15 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "END_OF_DAY" => {
                 layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
             }
+            "WEBHOOK_WORKER" => {
+                layer.webhook_worker = Some(match value.trim() {
+                    "on" | "true" | "1" => true,
+                    "off" | "false" | "0" => false,
+                    _ => return Err(bad(format!("{value:?} is neither on nor off"))),
+                })
+            }
+            "WEBHOOK_BACKOFF_BASE_SECS" => layer.webhook_backoff_base_secs = Some(number()?),
+            "WEBHOOK_TIMEOUT_SECS" => layer.webhook_timeout_secs = Some(number()?),
             _ => return Err(bad("unknown setting".into())),
         }
     }

@@ -211,6 +211,18 @@ pub async fn run(
     write_private(&demo_file, &text)?;
 
     print_welcome(&base_url, &sim.base_url(), &password, &demo, &demo_file);
+    // The demo shop of the first company, using only the public API and the hosted page.
+    let app = match companies.first() {
+        Some(company) => {
+            println!("Demo shop (hosted page, signed webhooks): {base_url}/shop");
+            app.with_routes(crate::shop::router(crate::shop::ShopConfig {
+                base_url: base_url.clone(),
+                api_key: company["api_key"].as_str().unwrap_or_default().to_owned(),
+                name: company["name"].as_str().unwrap_or_default().to_owned(),
+            }))
+        }
+        None => app,
+    };
     app.run_until_stopped(shutdown)
         .await
         .map_err(service_error)?;

@@ -10,7 +10,10 @@ mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+mod hosted;
 pub mod metrics;
+pub mod openapi;
+pub mod shop;
 mod three_d;
 
 use std::future::Future;
@@ -63,6 +66,7 @@ pub struct Application {
     router: Router,
     service: PaymentService,
     base_url: String,
+    webhooks: sanalpos_service::WebhookWorkerConfig,
 }
 
 /// Largest request body the API reads.
@@ -116,6 +120,7 @@ impl Application {
             router: router(state),
             service,
             base_url,
+            webhooks: config.webhooks.clone(),
         })
     }
 
@@ -129,6 +134,12 @@ impl Application {
     /// `http://host:port` as configured or bound.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Serves `routes` beside the service's own (the demo shop).
+    pub fn with_routes(mut self, routes: Router) -> Application {
+        self.router = self.router.merge(routes);
+        self
     }
 
     /// The service, for set-up (demo seeding, tests).
@@ -145,7 +156,8 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let janitor = self.service.spawn_janitor(stopped.clone());
-        let end_of_day = self.service.spawn_end_of_day(stopped);
+        let end_of_day = self.service.spawn_end_of_day(stopped.clone());
+        let webhooks = self.service.spawn_webhook_worker(self.webhooks, stopped);
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -155,6 +167,7 @@ impl Application {
         let _ = stop.send(true);
         let _ = janitor.await;
         let _ = end_of_day.await;
+        let _ = webhooks.await;
         result
     }
 }
@@ -168,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .route("/3d/{token}", get(three_d::start))
         .route("/3d/{token}/return", post(three_d::finish))
+        .merge(hosted::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),

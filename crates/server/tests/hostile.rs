@@ -28,6 +28,16 @@ const ROUTES: &[(&str, &str)] = &[
         "POST",
         "/api/v1/reconciliations/{id}/items/{item_id}/resolve",
     ),
+    ("POST", "/api/v1/checkout-sessions"),
+    ("GET", "/api/v1/checkout-sessions/{id}"),
+    ("POST", "/api/v1/webhook-endpoints"),
+    ("GET", "/api/v1/webhook-endpoints"),
+    ("DELETE", "/api/v1/webhook-endpoints/{id}"),
+    ("GET", "/api/v1/webhook-endpoints/{id}/deliveries"),
+    (
+        "POST",
+        "/api/v1/webhook-endpoints/{id}/deliveries/{item_id}/resend",
+    ),
 ];
 
 /// A request and what it is, for the failure message.

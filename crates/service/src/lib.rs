@@ -15,6 +15,7 @@
 
 mod admin;
 mod breaker;
+mod checkout;
 mod end_of_day;
 mod error;
 mod export;
@@ -31,6 +32,7 @@ mod statement_profiles;
 mod three_d;
 mod time;
 mod types;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -39,6 +41,10 @@ use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
 pub use breaker::{BreakerConfig, BreakerState};
+pub use checkout::{
+    return_signature, CheckoutSessionView, HostedPayment, HostedSession, NewCheckoutSession,
+    SignedReturn,
+};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
@@ -50,6 +56,7 @@ pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
     PaymentTotals,
 };
+pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
@@ -58,6 +65,10 @@ pub use sanalpos_store::{
 pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
 pub use types::*;
+pub use webhooks::{
+    verify_webhook_signature, webhook_signature, DeliveryTryView, DeliveryView,
+    WebhookEndpointView, WebhookPass, WebhookWorkerConfig, SIGNATURE_HEADER,
+};
 
 /// The payment service. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]

@@ -269,6 +269,18 @@ pub(crate) async fn create_payment(
     request: CreatePayment,
     key: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
+    create_payment_for(service, caller, request, key, None).await
+}
+
+/// Makes a payment; with `session_id`, the payment is written together with the claim
+/// of that checkout session (which fails when the session cannot be paid).
+pub(crate) async fn create_payment_for(
+    service: &PaymentService,
+    caller: &Actor,
+    request: CreatePayment,
+    key: Option<&str>,
+    session_id: Option<&str>,
+) -> Result<PaymentView, ServiceError> {
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
         return Err(ServiceError::validation("amount", "must be more than zero"));
@@ -360,15 +372,22 @@ pub(crate) async fn create_payment(
         cardholder_ip: request.cardholder_ip,
     };
     // The attempt is durable before the provider hears of it.
-    match key {
-        Some(key) => {
+    match (session_id, key) {
+        (Some(session_id), _) => {
+            service
+                .inner
+                .store
+                .begin_session_payment(session_id, payment.clone(), attempt)
+                .await?
+        }
+        (None, Some(key)) => {
             service
                 .inner
                 .store
                 .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
                 .await?
         }
-        None => {
+        (None, None) => {
             service
                 .inner
                 .store

@@ -352,6 +352,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
     Migration {
+        version: 4,
+        name: "webhooks_checkout",
+        sqlite: include_str!("../migrations/sqlite/0004_webhooks_checkout.sql"),
+        postgres: include_str!("../migrations/postgres/0004_webhooks_checkout.sql"),
+    },
+    Migration {
         version: 5,
         name: "reports",
         sqlite: include_str!("../migrations/sqlite/0005_reports.sql"),

@@ -19,6 +19,7 @@
 
 mod audit;
 mod bulk;
+mod checkout;
 mod crypto;
 mod db;
 mod error;
@@ -36,6 +37,7 @@ mod rows;
 mod statement_profiles;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -43,6 +45,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 
 pub use audit::{audit_hash, GENESIS_HASH};
+pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;
 pub use error::StoreError;
@@ -53,6 +56,10 @@ pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 pub use statement_profiles::StatementProfileRecord;
+pub use webhooks::{
+    payment_payload, DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult,
+    DueDelivery, WebhookEndpointRecord, WEBHOOK_EVENTS,
+};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]

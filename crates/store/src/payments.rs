@@ -346,6 +346,17 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     if let Some(attempt) = &f.new_attempt {
         insert_attempt(conn, attempt).await?;
     }
+    // A change that can cause a webhook event reads the status it changes from, so
+    // the event is written (in this transaction: the outbox) only on a real change.
+    let before = match &f.payment {
+        Some(change) if crate::webhooks::event_for_status(change.status).is_some() => {
+            sqlx::query_scalar::<_, String>("SELECT status FROM payments WHERE id = $1")
+                .bind(&change.payment_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        _ => None,
+    };
     let applied = match &f.payment {
         Some(change) => apply_change(conn, change, now).await?,
         None => true,
@@ -353,8 +364,19 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     if !applied {
         return Ok(false);
     }
+    if let (Some(change), Some(before)) = (&f.payment, before) {
+        if let Some(kind) = crate::webhooks::event_for_status(change.status) {
+            if before != change.status.as_str() {
+                crate::webhooks::emit_payment_event(conn, &change.payment_id, kind, now).await?;
+            }
+        }
+    }
     if let Some(refund) = &f.refund {
-        crate::refunds::apply_refund_result(conn, refund, now).await?;
+        if let Some((payment_id, kind)) =
+            crate::refunds::apply_refund_result(conn, refund, now).await?
+        {
+            crate::webhooks::emit_payment_event(conn, &payment_id, kind, now).await?;
+        }
     }
     // The audit append goes last: on PostgreSQL it locks the company's chain until
     // commit, so the less that follows it, the less concurrent payments wait.

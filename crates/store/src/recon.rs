@@ -190,6 +190,7 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
     .bind(run.created_at)
     .execute(&mut *conn)
     .await?;
+    let mut open_exceptions = 0u64;
     for (seq, item) in items.iter().enumerate() {
         // An exception decided in an earlier run of the same period keeps its decision.
         let earlier: Option<Decision> = if item.class == "matched" {
@@ -209,6 +210,9 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
             Some((r, reason, p, by, at)) => (Some(r), reason, p, Some(by), Some(at)),
             None => (None, None, None, None, None),
         };
+        if item.class != "matched" && resolution.is_none() {
+            open_exceptions += 1;
+        }
         sqlx::query(
             "INSERT INTO recon_items (id, run_id, company_id, seq, item_key, class, reason, match_key, \
              payment_ids, provider_rows, ours, theirs, ours_reversed, theirs_reversed, proposal, flags, \
@@ -237,6 +241,23 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
         .bind(by)
         .bind(at)
         .execute(&mut *conn)
+        .await?;
+    }
+    if open_exceptions > 0 {
+        // The webhook outbox, in the run's transaction.
+        let data = serde_json::json!({ "reconciliation": {
+            "id": run.id, "pos_id": run.pos_id, "source": run.source,
+            "from": run.period_from, "to": run.period_to, "summary": run.summary,
+            "open_exceptions": open_exceptions,
+        }});
+        crate::webhooks::emit(
+            conn,
+            &run.company_id,
+            "reconciliation.exceptions",
+            &run.id,
+            data,
+            run.created_at,
+        )
         .await?;
     }
     append(conn, audit).await

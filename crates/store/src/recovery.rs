@@ -169,6 +169,13 @@ impl Store {
                     .bind(id)
                     .execute(&mut *c)
                     .await?;
+                    crate::webhooks::emit_payment_event(
+                        c,
+                        id,
+                        "payment.needs_review",
+                        crate::now_ms(),
+                    )
+                    .await?;
                     append(c, audit).await
                 })
             })

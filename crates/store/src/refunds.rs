@@ -129,12 +129,13 @@ async fn begin_refund(
 }
 
 /// Records a cancel/refund outcome and brings the payment's refunded amount and status
-/// in line with its approved refunds.
+/// in line with its approved refunds. Returns the payment and the webhook event to
+/// emit when the cancel/refund was approved.
 pub(crate) async fn apply_refund_result(
     conn: &mut AnyConnection,
     r: &RefundResult,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<Option<(String, &'static str)>, StoreError> {
     let payment_id: String = sqlx::query_scalar("SELECT payment_id FROM refunds WHERE id = $1")
         .bind(&r.refund_id)
         .fetch_one(&mut *conn)
@@ -193,7 +194,12 @@ pub(crate) async fn apply_refund_result(
     .bind(&payment_id)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    let event = match (r.status, status) {
+        (RefundStatus::Approved, PaymentStatus::Cancelled) => Some("payment.cancelled"),
+        (RefundStatus::Approved, _) => Some("payment.refunded"),
+        _ => None,
+    };
+    Ok(event.map(|kind| (payment_id, kind)))
 }
 
 impl Store {

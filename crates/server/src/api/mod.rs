@@ -2,16 +2,18 @@
 //! envelope.
 
 mod body;
+mod checkout;
 pub mod idempotency;
 mod payments;
 mod recon;
 mod statement_profiles;
+mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::error::ApiError;
@@ -44,6 +46,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),
+        )
+        .route("/openapi.json", get(crate::openapi::json))
+        .route("/docs", get(crate::openapi::docs))
+        .route("/checkout-sessions", post(checkout::create))
+        .route("/checkout-sessions/{id}", get(checkout::get))
+        .route(
+            "/webhook-endpoints",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route("/webhook-endpoints/{id}", delete(webhooks::delete))
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{delivery_id}/resend",
+            post(webhooks::resend),
         )
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -39,11 +39,21 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     _tmp: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
     /// `None` when the engine is PostgreSQL and it is unreachable (and not required).
     pub async fn spawn(db: Db, test_name: &str) -> Option<TestApp> {
+        TestApp::spawn_with(db, test_name, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the configuration adjusted by `configure`.
+    pub async fn spawn_with(
+        db: Db,
+        test_name: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()))
@@ -84,11 +94,13 @@ impl TestApp {
             end_of_day: None,
             ..Config::default()
         };
+        let mut config = config;
+        configure(&mut config);
         let app = Application::build(config).await.unwrap();
         let service = app.service().clone();
         let base_url = app.base_url().to_owned();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
+        let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         let mut seeded = Vec::new();
@@ -130,7 +142,19 @@ impl TestApp {
             data_dir,
             _tmp: tmp,
             stop: Some(stop),
+            server: Some(server),
         })
+    }
+
+    /// Stops the HTTP server and its background jobs (janitor, webhook worker) and
+    /// waits until they are over. The database stays.
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

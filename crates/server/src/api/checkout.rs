@@ -1,0 +1,83 @@
+//! `/api/v1/checkout-sessions`: the hosted payment page and payment links.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use sanalpos_core::{Currency, Kurus};
+use sanalpos_service::NewCheckoutSession;
+
+use super::body::JsonBody;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+fn amount(text: Option<String>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
+    text.map(|t| Kurus::parse(&t).map_err(|e| ApiError::invalid(field, format!("{field}: {e}"))))
+        .transpose()
+}
+
+fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
+    let json = JsonBody::parse(body)?;
+    let root = json.object()?;
+    let currency = match root.optional_string("currency")? {
+        None => None,
+        Some(code) => Some(
+            Currency::from_alpha(&code)
+                .ok_or_else(|| ApiError::invalid("currency", "currency must be TRY, USD or EUR"))?,
+        ),
+    };
+    let max_installments = match root.optional_integer("max_installments")? {
+        None => None,
+        Some(n @ 1..=12) => Some(n as u8),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "max_installments",
+                "max_installments must be 1 to 12",
+            ))
+        }
+    };
+    Ok(NewCheckoutSession {
+        purpose: root.string("purpose")?,
+        amount: amount(root.optional_string("amount")?, "amount")?,
+        min_amount: amount(root.optional_string("min_amount")?, "min_amount")?,
+        max_amount: amount(root.optional_string("max_amount")?, "max_amount")?,
+        currency,
+        order_ref: root.optional_string("order_ref")?,
+        customer_ref: root.optional_string("customer_ref")?,
+        description: root.optional_string("description")?,
+        return_url: root.optional_string("return_url")?,
+        max_installments,
+        language: root.optional_string("language")?,
+        expires_in: root.optional_integer("expires_in")?,
+    })
+}
+
+/// `POST /api/v1/checkout-sessions`: 201 with `{id, url, expires_at, return_secret, …}`.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request = parse(&body)?;
+    let view = state
+        .service
+        .create_checkout_session(&caller.actor(), request)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `GET /api/v1/checkout-sessions/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .get_checkout_session(&caller.company_id, &id)
+        .await?;
+    Ok(Json(view).into_response())
+}

@@ -1,0 +1,118 @@
+//! `/api/v1/webhook-endpoints`: endpoints, their deliveries, and resending.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::JsonBody;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// `POST /api/v1/webhook-endpoints` `{url, events}`: 201 with the endpoint and its
+/// `secret`, shown only this once.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let json = JsonBody::parse(&body)?;
+    let root = json.object()?;
+    let url = root.string("url")?;
+    // Valid JSON (checked above); the event names are no secret.
+    let tree: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let events = match tree.get("events") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::invalid("events", "events must be event names"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(ApiError::invalid(
+                "events",
+                "events must be a list of event names",
+            ))
+        }
+    };
+    let (endpoint, secret) = state
+        .service
+        .create_webhook_endpoint(&caller.company_id, &url, &events, &caller.actor().name)
+        .await?;
+    let mut out = serde_json::to_value(endpoint).map_err(|e| ApiError::internal(&e.to_string()))?;
+    out["secret"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// The list takes no query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
+
+/// `GET /api/v1/webhook-endpoints`.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<NoQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let items = state
+        .service
+        .list_webhook_endpoints(&caller.company_id)
+        .await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// `DELETE /api/v1/webhook-endpoints/{id}`: 204.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .delete_webhook_endpoint(&caller.company_id, &id, &caller.actor().name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Query of the deliveries list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/webhook-endpoints/{id}/deliveries`: newest first, each with its tries.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let items = state
+        .service
+        .list_webhook_deliveries(&caller.company_id, &id, query.limit.unwrap_or(50))
+        .await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// `POST /api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/resend`.
+pub async fn resend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let view = state
+        .service
+        .resend_webhook_delivery(&caller.company_id, &id, &delivery_id)
+        .await?;
+    Ok(Json(view).into_response())
+}

@@ -1,0 +1,548 @@
+//! The schemas of the API's bodies and answers, as the document declares them. The
+//! `answers_match_their_schemas` test compares them with real answers, field by field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The error envelope of every 4xx/5xx answer.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// An error.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine code (see the error code table).
+    pub code: String,
+    /// For people, in English.
+    pub message: String,
+    /// The request field at fault.
+    pub field: Option<String>,
+}
+
+/// A card. Sent only to create a payment; never stored or echoed.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Card {
+    /// The card number (spaces allowed).
+    pub number: String,
+    /// `MM`.
+    pub expiry_month: String,
+    /// `YYYY` or `YY`.
+    pub expiry_year: String,
+    /// 3 or 4 digits.
+    pub cvv: String,
+    /// Name on the card.
+    pub holder: Option<String>,
+}
+
+/// `POST /api/v1/payments`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CreatePaymentBody {
+    /// Decimal string with two places, `"150.00"`.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
+    pub amount: String,
+    /// `TRY` (default), `USD`, `EUR`.
+    pub currency: Option<String>,
+    /// 1 (default) to 12.
+    pub installments: Option<u8>,
+    /// The card.
+    pub card: Card,
+    /// Go through 3D Secure (then `return_url` is required).
+    pub three_d: Option<bool>,
+    /// Where the cardholder's browser goes after 3D.
+    pub return_url: Option<String>,
+    /// Order (sipariş) reference.
+    pub order_ref: Option<String>,
+    /// Customer account (cari) reference.
+    pub customer_ref: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// A specific POS; otherwise the default.
+    pub pos_id: Option<String>,
+}
+
+/// A text in Turkish and English.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// Turkish.
+    pub tr: String,
+    /// English.
+    pub en: String,
+}
+
+/// What the browser must do next.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NextAction {
+    /// Send the cardholder's browser here (3D Secure).
+    pub redirect_url: String,
+}
+
+/// A payment.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    /// `pay_…`.
+    pub id: String,
+    /// `processing`, `pending_3ds`, `approved`, `declined`, `failed`, `unknown`,
+    /// `cancelled`, `partially_refunded`, `refunded`, `expired`.
+    pub status: String,
+    /// Decimal string.
+    pub amount: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Installment count.
+    pub installments: u8,
+    /// First 6 and last 4 digits.
+    pub masked_pan: String,
+    /// Bank authorization code.
+    pub auth_code: Option<String>,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
+    /// Bank answer code.
+    pub bank_code: Option<String>,
+    /// The outcome, in two languages.
+    pub message: Option<Message>,
+    /// Set while 3D Secure waits for the cardholder.
+    pub next_action: Option<NextAction>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The POS used.
+    pub pos_id: String,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer account reference.
+    pub customer_ref: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// `api`, `hosted`, `moto`, `manual`, `reconciliation`.
+    pub channel: String,
+    /// Went through 3D Secure.
+    pub three_d: bool,
+    /// What the bank charged (with any installment surcharge).
+    pub authorized_amount: Option<String>,
+    /// Refunded so far.
+    pub refunded_amount: String,
+    /// Istanbul business day, `YYYY-MM-DD`.
+    pub business_date: String,
+    /// Set when a person must look at it.
+    pub review_reason: Option<String>,
+    /// `api:<key id>`, `user:<name>`, `hosted:<session>`.
+    pub created_by: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// One provider call of a payment.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Attempt {
+    /// `att_…`.
+    pub id: String,
+    /// `sale`, `start_3d`, `finish_3d`, `inquiry`, `cancel`, `refund`, …
+    pub operation: String,
+    /// Our reference at the provider.
+    pub client_ref: String,
+    /// `dispatched` or `completed`.
+    pub state: String,
+    /// `approved`, `declined`, `failed`, `unknown`, `pending`.
+    pub outcome: Option<String>,
+    /// Bank answer code.
+    pub bank_code: Option<String>,
+    /// Short text.
+    pub message: Option<String>,
+    /// HTTP status of the provider's answer.
+    pub http_status: Option<i64>,
+    /// Milliseconds.
+    pub latency_ms: Option<i64>,
+    /// Decimal string.
+    pub amount: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+}
+
+/// A cancel or refund.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Refund {
+    /// `ref_…`.
+    pub id: String,
+    /// `cancel` or `refund`.
+    pub kind: String,
+    /// Decimal string.
+    pub amount: String,
+    /// `pending`, `approved`, `declined`, `unknown`, `failed`.
+    pub status: String,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
+    /// Bank answer code.
+    pub bank_code: Option<String>,
+    /// The outcome, in two languages.
+    pub message: Option<Message>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// A payment with its attempts and refunds (the payment's fields at the top level).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PaymentDetail {
+    /// The payment.
+    #[serde(flatten)]
+    pub payment: Payment,
+    /// Every provider call, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// Cancels and refunds, oldest first.
+    pub refunds: Vec<Refund>,
+}
+
+/// A page of payments, newest first.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PaymentPage {
+    /// The payments.
+    pub items: Vec<Payment>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/payments/{id}/refunds`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RefundBody {
+    /// Decimal string; the whole remaining amount when absent.
+    pub amount: Option<String>,
+}
+
+/// `POST /api/v1/reconciliations`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconBody {
+    /// The POS.
+    pub pos_id: String,
+    /// First business day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last business day, `YYYY-MM-DD`.
+    pub to: String,
+}
+
+/// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ResolveBody {
+    /// `enter`, `force_match` or `dismiss`.
+    pub action: String,
+    /// The payment to match (`force_match`).
+    pub payment_id: Option<String>,
+    /// Why (`dismiss`).
+    pub reason: Option<String>,
+}
+
+/// How many items of a run fall in each class.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconCounts {
+    /// Same on both sides.
+    pub matched: u64,
+    /// Amounts differ.
+    pub amount_mismatch: u64,
+    /// Statuses differ.
+    pub status_mismatch: u64,
+    /// Missing in our system.
+    pub provider_only: u64,
+    /// Missing at the provider.
+    pub system_only: u64,
+    /// Duplicates.
+    pub duplicate: u64,
+}
+
+/// A provider row that could not be used.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RejectedRow {
+    /// The provider's reference.
+    pub reference: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One decision unit of a run.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconItem {
+    /// The item.
+    pub id: String,
+    /// `matched`, `amount_mismatch`, `status_mismatch`, `provider_only`, `system_only`,
+    /// `duplicate`.
+    pub class: String,
+    /// Why it is in its class.
+    pub reason: String,
+    /// The transaction code matched on.
+    pub match_key: Option<String>,
+    /// Our payments.
+    pub payment_ids: Vec<String>,
+    /// The provider's rows, as read.
+    #[schema(value_type = Vec<Object>)]
+    pub provider_rows: Value,
+    /// Our amount.
+    pub ours: String,
+    /// The provider's amount.
+    pub theirs: String,
+    /// Our cancelled/refunded amount.
+    pub ours_reversed: String,
+    /// The provider's cancelled/refunded amount.
+    pub theirs_reversed: String,
+    /// The suggested action.
+    pub proposal: Option<String>,
+    /// Notes on the rows.
+    #[schema(value_type = Object)]
+    pub flags: Value,
+    /// `entered`, `force_matched`, `dismissed`.
+    pub resolution: Option<String>,
+    /// Why it was dismissed.
+    pub resolution_reason: Option<String>,
+    /// The payment entered or matched.
+    pub resolution_payment_id: Option<String>,
+    /// Who decided.
+    pub resolved_by: Option<String>,
+    /// Unix ms.
+    pub resolved_at: Option<i64>,
+}
+
+/// A reconciliation run with its items.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconRun {
+    /// The run.
+    pub id: String,
+    /// The POS.
+    pub pos_id: String,
+    /// `report` (pulled) or `statement` (imported).
+    pub source: String,
+    /// First business day.
+    pub from: String,
+    /// Last business day.
+    pub to: String,
+    /// `open` while exceptions wait, else `closed`.
+    pub status: String,
+    /// Counts per class.
+    pub summary: ReconCounts,
+    /// Exceptions not decided yet.
+    pub open_exceptions: u64,
+    /// Totals per class, ours and theirs.
+    #[schema(value_type = Object)]
+    pub totals: Value,
+    /// Provider rows that could not be used.
+    pub rejected_rows: Vec<RejectedRow>,
+    /// The items (exceptions first).
+    pub items: Vec<ReconItem>,
+    /// Who ran it.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A run without its items.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconRunEntry {
+    /// The run.
+    pub id: String,
+    /// The POS.
+    pub pos_id: String,
+    /// `report` or `statement`.
+    pub source: String,
+    /// First business day.
+    pub from: String,
+    /// Last business day.
+    pub to: String,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Counts per class.
+    pub summary: ReconCounts,
+    /// Who ran it.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// The latest runs, without their items.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconRunList {
+    /// Newest first.
+    pub runs: Vec<ReconRunEntry>,
+}
+
+/// `POST /api/v1/checkout-sessions`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CheckoutSessionBody {
+    /// `order` (fixed amount, "Siparişi Sonlandır") or `account` (the cardholder picks
+    /// an amount within the limits, "Finans Ödeme"; payment links).
+    pub purpose: String,
+    /// The order's amount (order).
+    pub amount: Option<String>,
+    /// The least (account; default 0.01).
+    pub min_amount: Option<String>,
+    /// The most (account).
+    pub max_amount: Option<String>,
+    /// `TRY` (default).
+    pub currency: Option<String>,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer account reference.
+    pub customer_ref: Option<String>,
+    /// Shown on the page.
+    pub description: Option<String>,
+    /// The shop's page the browser returns to (required for orders).
+    pub return_url: Option<String>,
+    /// 1 to 12 (default 12).
+    pub max_installments: Option<u8>,
+    /// `tr` (default) or `en`.
+    pub language: Option<String>,
+    /// Seconds (default 1800 for orders, 7 days for accounts; at most 90 days).
+    pub expires_in: Option<u64>,
+}
+
+/// A checkout session.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CheckoutSession {
+    /// `cs_…`.
+    pub id: String,
+    /// The hosted page: send the cardholder here (or send it as a payment link).
+    pub url: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// `order` or `account`.
+    pub purpose: String,
+    /// `open`, `completed` or `expired`.
+    pub status: String,
+    /// The order's amount.
+    pub amount: Option<String>,
+    /// Account: the least.
+    pub min_amount: Option<String>,
+    /// Account: the most.
+    pub max_amount: Option<String>,
+    /// ISO 4217.
+    pub currency: String,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// Customer account reference.
+    pub customer_ref: Option<String>,
+    /// The shop's return page.
+    pub return_url: Option<String>,
+    /// The latest payment made on the page.
+    pub payment_id: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Only in the creating answer, and only with a `return_url`: the key of the
+    /// signed return (HMAC-SHA256 of `"<t>.<session_id>.<payment_id>.<status>"`).
+    pub return_secret: Option<String>,
+}
+
+/// `POST /api/v1/webhook-endpoints`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpointBody {
+    /// Absolute http(s) URL.
+    pub url: String,
+    /// Any of `payment.approved`, `payment.declined`, `payment.cancelled`,
+    /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`,
+    /// `reconciliation.exceptions`.
+    pub events: Vec<String>,
+}
+
+/// A webhook endpoint.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpoint {
+    /// `whe_…`.
+    pub id: String,
+    /// Where events are POSTed.
+    pub url: String,
+    /// Subscribed events.
+    pub events: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A new endpoint and its signing secret, shown only this once.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpointCreated {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    /// `whsec_…`: the key of the `Sanalpos-Signature` HMAC.
+    pub secret: String,
+}
+
+/// The company's endpoints.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpointList {
+    /// Oldest first.
+    pub items: Vec<WebhookEndpoint>,
+}
+
+/// One try of a delivery.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DeliveryTry {
+    /// 1 for the first.
+    pub try_no: i64,
+    /// The `t` of the signature sent.
+    pub signed_at: i64,
+    /// The answer's HTTP status.
+    pub http_status: Option<i64>,
+    /// The start of the answer's body.
+    pub response: Option<String>,
+    /// Why there was no answer (timeout, refused).
+    pub error: Option<String>,
+    /// When the next try was scheduled.
+    pub next_attempt_at: Option<String>,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Milliseconds from this answer to the next try.
+    pub backoff_ms: Option<i64>,
+}
+
+/// One event for one endpoint.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Delivery {
+    /// `whd_…`.
+    pub id: String,
+    /// `evt_…` (the `id` in the body; the same on every try).
+    pub event_id: String,
+    /// The event name.
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// Tries made.
+    pub tries: i64,
+    /// The next try (pending only).
+    pub next_attempt_at: Option<String>,
+    /// The last answer's HTTP status.
+    pub last_http_status: Option<i64>,
+    /// The start of the last answer's body.
+    pub last_response: Option<String>,
+    /// Why the last try had no answer.
+    pub last_error: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub delivered_at: Option<String>,
+    /// Every try, oldest first.
+    pub attempts: Vec<DeliveryTry>,
+}
+
+/// An endpoint's deliveries.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub items: Vec<Delivery>,
+}
+
+/// The body of every webhook POST. Header `Sanalpos-Signature: t=<unix seconds>,v1=<hex
+/// HMAC-SHA256 of "<t>.<body>" under the endpoint's secret>`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WebhookEvent {
+    /// `evt_…`: deduplicate on it (a delivery may arrive more than once).
+    pub id: String,
+    /// The event name.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// `{payment}` for payment events; `{checkout_session, payment}` for
+    /// `checkout_session.completed`; `{reconciliation}` for `reconciliation.exceptions`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}

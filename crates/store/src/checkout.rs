@@ -1,0 +1,309 @@
+//! Checkout sessions: what the hosted payment page charges, for an order or a
+//! customer account (payment links).
+//!
+//! A session is paid at most once, and the database says so: the payment that a
+//! session's page starts is written in the same transaction as the update that claims
+//! the session ([`Store::begin_session_payment`]), and that update only succeeds while
+//! the session is open, unexpired, and has no payment that is still running or
+//! succeeded. Two concurrent submits therefore never both start a payment.
+
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use sanalpos_core::{Currency, Kurus};
+
+use crate::model::{AttemptRecord, NewAudit, PaymentRecord, PaymentStatus};
+use crate::rows::{currency, int, opt_int, opt_money, opt_text, text};
+use crate::{Store, StoreError};
+
+/// What a session is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionPurpose {
+    /// "Siparişi Sonlandır": the order's amount, fixed.
+    Order,
+    /// "Finans Ödeme": the cardholder picks an amount between the limits.
+    Account,
+}
+
+impl SessionPurpose {
+    /// The stored (and JSON) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionPurpose::Order => "order",
+            SessionPurpose::Account => "account",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<SessionPurpose> {
+        match text {
+            "order" => Some(SessionPurpose::Order),
+            "account" => Some(SessionPurpose::Account),
+            _ => None,
+        }
+    }
+}
+
+/// Where a session stands (expiry is read from `expires_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Waiting to be paid.
+    Open,
+    /// Paid (its payment was approved).
+    Completed,
+}
+
+impl SessionStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Completed => "completed",
+        }
+    }
+}
+
+/// A checkout session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionRecord {
+    /// `cs_…`.
+    pub id: String,
+    /// The company.
+    pub company_id: String,
+    /// Order or account.
+    pub purpose: SessionPurpose,
+    /// The order's amount (order sessions).
+    pub amount: Option<Kurus>,
+    /// The least the cardholder may pay (account sessions).
+    pub min_amount: Option<Kurus>,
+    /// The most the cardholder may pay (account sessions).
+    pub max_amount: Option<Kurus>,
+    /// The currency.
+    pub currency: Currency,
+    /// Order (sipariş) reference.
+    pub order_ref: Option<String>,
+    /// Customer account (cari) reference.
+    pub customer_ref: Option<String>,
+    /// Free text shown on the page.
+    pub description: Option<String>,
+    /// Where the browser goes back to (none for a payment link).
+    pub return_url: Option<String>,
+    /// The key that signs the return, encrypted with the store's
+    /// [`Crypto`](crate::Crypto) (with `return_url`).
+    pub return_secret_enc: Option<String>,
+    /// The most installments offered.
+    pub max_installments: u8,
+    /// `tr` or `en`.
+    pub language: String,
+    /// Open or completed.
+    pub status: SessionStatus,
+    /// The latest payment started from the page.
+    pub payment_id: Option<String>,
+    /// Payments started from the page.
+    pub tries: i64,
+    /// Unix ms.
+    pub expires_at: i64,
+    /// Who created it.
+    pub created_by: String,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub completed_at: Option<i64>,
+}
+
+pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreError> {
+    let max_installments = u8::try_from(int(row, "max_installments")?)
+        .map_err(|_| StoreError::corrupt("max_installments out of range"))?;
+    Ok(CheckoutSessionRecord {
+        id: text(row, "id")?,
+        company_id: text(row, "company_id")?,
+        purpose: SessionPurpose::parse(&text(row, "purpose")?)
+            .ok_or_else(|| StoreError::corrupt("purpose"))?,
+        amount: opt_money(row, "amount")?,
+        min_amount: opt_money(row, "min_amount")?,
+        max_amount: opt_money(row, "max_amount")?,
+        currency: currency(row, "currency")?,
+        order_ref: opt_text(row, "order_ref")?,
+        customer_ref: opt_text(row, "customer_ref")?,
+        description: opt_text(row, "description")?,
+        return_url: opt_text(row, "return_url")?,
+        return_secret_enc: opt_text(row, "return_secret_enc")?,
+        max_installments,
+        language: text(row, "language")?,
+        status: match text(row, "status")?.as_str() {
+            "open" => SessionStatus::Open,
+            "completed" => SessionStatus::Completed,
+            _ => return Err(StoreError::corrupt("session status")),
+        },
+        payment_id: opt_text(row, "payment_id")?,
+        tries: int(row, "tries")?,
+        expires_at: int(row, "expires_at")?,
+        created_by: text(row, "created_by")?,
+        created_at: int(row, "created_at")?,
+        completed_at: opt_int(row, "completed_at")?,
+    })
+}
+
+/// A session as webhook payloads show it.
+pub fn session_payload(s: &CheckoutSessionRecord) -> Value {
+    let at = |ms: i64| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    json!({
+        "id": s.id,
+        "purpose": s.purpose.as_str(),
+        "status": s.status.as_str(),
+        "amount": s.amount,
+        "min_amount": s.min_amount,
+        "max_amount": s.max_amount,
+        "currency": s.currency,
+        "order_ref": s.order_ref,
+        "customer_ref": s.customer_ref,
+        "payment_id": s.payment_id,
+        "expires_at": at(s.expires_at),
+        "completed_at": s.completed_at.map(at),
+    })
+}
+
+/// The session a payment was started from, read in the caller's transaction.
+pub(crate) async fn session_of_payment(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+) -> Result<Option<CheckoutSessionRecord>, StoreError> {
+    let row = sqlx::query("SELECT * FROM checkout_sessions WHERE payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(session_from).transpose()
+}
+
+/// Marks a session completed by its payment; `false` when it already was.
+pub(crate) async fn complete_session(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    payment_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE checkout_sessions SET status = $1, completed_at = $2 \
+         WHERE id = $3 AND payment_id = $4 AND status = $5",
+    )
+    .bind(SessionStatus::Completed.as_str())
+    .bind(now)
+    .bind(session_id)
+    .bind(payment_id)
+    .bind(SessionStatus::Open.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn begin_session_payment(
+    conn: &mut AnyConnection,
+    (session_id, payment, attempt): &(String, PaymentRecord, AttemptRecord),
+) -> Result<(), StoreError> {
+    // The payment goes in first (the session will point at it), then the claim: only
+    // an open, unexpired session whose last payment (if any) ended without taking
+    // money. On PostgreSQL the row lock makes a concurrent claim wait and then re-check
+    // this condition against the committed row; SQLite has one writer. A failed claim
+    // rolls the whole transaction back, payment included.
+    crate::payments::insert_payment(conn, payment).await?;
+    let done = sqlx::query(
+        "UPDATE checkout_sessions SET payment_id = $1, tries = tries + 1 \
+         WHERE id = $2 AND company_id = $3 AND status = $4 AND expires_at > $5 \
+         AND (payment_id IS NULL OR payment_id IN \
+              (SELECT id FROM payments WHERE status IN ($6, $7, $8)))",
+    )
+    .bind(&payment.id)
+    .bind(session_id)
+    .bind(&payment.company_id)
+    .bind(SessionStatus::Open.as_str())
+    .bind(payment.created_at)
+    .bind(PaymentStatus::Declined.as_str())
+    .bind(PaymentStatus::Failed.as_str())
+    .bind(PaymentStatus::Expired.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::conflict(
+            "session_not_payable",
+            "the checkout session is paid, being paid, or expired",
+        ));
+    }
+    crate::payments::insert_attempt_in(conn, attempt).await
+}
+
+impl Store {
+    /// Stores a new session, with its audit event.
+    pub async fn insert_checkout_session(
+        &self,
+        session: CheckoutSessionRecord,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((session, audit), |c, (s, audit)| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO checkout_sessions (id, company_id, purpose, amount, min_amount, max_amount, \
+                         currency, order_ref, customer_ref, description, return_url, return_secret_enc, max_installments, language, \
+                         status, payment_id, tries, expires_at, created_by, created_at, completed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 0, $16, $17, $18, NULL)",
+                    )
+                    .bind(&s.id)
+                    .bind(&s.company_id)
+                    .bind(s.purpose.as_str())
+                    .bind(s.amount.map(Kurus::minor))
+                    .bind(s.min_amount.map(Kurus::minor))
+                    .bind(s.max_amount.map(Kurus::minor))
+                    .bind(s.currency.alpha())
+                    .bind(&s.order_ref)
+                    .bind(&s.customer_ref)
+                    .bind(&s.description)
+                    .bind(&s.return_url)
+                    .bind(&s.return_secret_enc)
+                    .bind(i64::from(s.max_installments))
+                    .bind(&s.language)
+                    .bind(SessionStatus::Open.as_str())
+                    .bind(s.expires_at)
+                    .bind(&s.created_by)
+                    .bind(s.created_at)
+                    .execute(&mut *c)
+                    .await?;
+                    crate::audit::append(c, audit).await
+                })
+            })
+            .await
+    }
+
+    /// A session by id (any company: the id is the unguessable key of the page).
+    pub async fn get_checkout_session(
+        &self,
+        id: &str,
+    ) -> Result<CheckoutSessionRecord, StoreError> {
+        let row = sqlx::query("SELECT * FROM checkout_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.read)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        session_from(&row)
+    }
+
+    /// Writes a payment started from a session's page, and its first attempt
+    /// (dispatched), claiming the session in the same transaction. Fails with the
+    /// conflict `session_not_payable` when the session is paid, being paid or expired.
+    pub async fn begin_session_payment(
+        &self,
+        session_id: &str,
+        payment: PaymentRecord,
+        attempt: AttemptRecord,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((session_id.to_owned(), payment, attempt), |c, d| {
+                Box::pin(begin_session_payment(c, d))
+            })
+            .await
+    }
+}

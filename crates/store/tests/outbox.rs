@@ -1,0 +1,509 @@
+//! The webhook outbox and checkout-session claims on both engines: events are written
+//! in the transaction of the change that causes them, and a session is paid at most
+//! once even under concurrent claims.
+
+#![allow(clippy::unwrap_used)]
+
+use sanalpos_core::{Currency, Kurus};
+use sanalpos_store::testing::for_each_engine;
+use sanalpos_store::*;
+use serde_json::json;
+
+fn audit(company_id: &str, kind: &str, subject: &str) -> NewAudit {
+    NewAudit {
+        company_id: company_id.into(),
+        kind: kind.into(),
+        actor: "test".into(),
+        subject_id: subject.into(),
+        data: json!({ "n": 1 }),
+    }
+}
+
+async fn company(store: &Store, name: &str) -> Company {
+    let c = Company {
+        id: new_id("cmp"),
+        name: name.into(),
+        created_at: now_ms(),
+    };
+    store
+        .insert_company(c.clone(), audit(&c.id, "company.created", &c.id))
+        .await
+        .unwrap();
+    c
+}
+
+async fn pos(store: &Store, company_id: &str) -> PosRecord {
+    let now = now_ms();
+    let p = PosRecord {
+        id: new_id("pos"),
+        company_id: company_id.into(),
+        name: "N Kolay".into(),
+        provider: "nkolay".into(),
+        environment: Environment::Simulator,
+        base_url: "http://127.0.0.1:1".into(),
+        credentials_enc: Crypto::random().encrypt_credentials("{}").unwrap(),
+        auto_complete: true,
+        currencies: vec![Currency::Try],
+        installments: vec![InstallmentRow {
+            count: 1,
+            commission_bp: 0,
+            surcharge_bp: 0,
+            value_days: 1,
+        }],
+        onboarding_state: OnboardingState::Active,
+        documents: empty_checklist(),
+        is_default: true,
+        version: 1,
+        last_success_at: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .insert_pos(p.clone(), audit(company_id, "pos.created", &p.id))
+        .await
+        .unwrap();
+    p
+}
+
+fn payment(company_id: &str, pos_id: &str, status: PaymentStatus, amount: i64) -> PaymentRecord {
+    let now = now_ms();
+    PaymentRecord {
+        id: new_id("pay"),
+        company_id: company_id.into(),
+        pos_id: pos_id.into(),
+        status,
+        amount: Kurus::from_minor(amount).unwrap(),
+        currency: Currency::Try,
+        installments: 1,
+        masked_pan: "454671******7894".into(),
+        card_fingerprint: "f".repeat(64),
+        card_brand: "visa".into(),
+        auth_code: None,
+        provider_ref: Some("IKSIRPF1".into()),
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        channel: Channel::Api,
+        order_ref: Some("SO-1".into()),
+        customer_ref: None,
+        description: None,
+        three_d: false,
+        return_url: None,
+        three_d_token: None,
+        three_d_html: None,
+        sale_client_ref: new_client_ref(),
+        authorized_amount: Some(Kurus::from_minor(amount).unwrap()),
+        refunded_amount: Kurus::ZERO,
+        business_date: "2026-01-01".into(),
+        review_reason: None,
+        created_by: "test".into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn attempt(p: &PaymentRecord, operation: Operation) -> AttemptRecord {
+    AttemptRecord {
+        id: new_id("att"),
+        payment_id: p.id.clone(),
+        company_id: p.company_id.clone(),
+        operation,
+        client_ref: p.sale_client_ref.clone(),
+        state: AttemptState::Dispatched,
+        outcome: None,
+        bank_code: None,
+        message: None,
+        http_status: None,
+        latency_ms: None,
+        raw: None,
+        amount: p.amount,
+        started_at: now_ms(),
+        finished_at: None,
+    }
+}
+
+#[allow(dead_code)]
+fn refund(p: &PaymentRecord, amount: i64) -> RefundRecord {
+    RefundRecord {
+        id: new_id("ref"),
+        payment_id: p.id.clone(),
+        company_id: p.company_id.clone(),
+        kind: RefundKind::Refund,
+        amount: Kurus::from_minor(amount).unwrap(),
+        status: RefundStatus::Pending,
+        provider_ref: None,
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        client_ref: p.sale_client_ref.clone(),
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    }
+}
+
+async fn endpoint(store: &Store, company_id: &str, events: &[&str]) -> String {
+    let e = WebhookEndpointRecord {
+        id: new_id("whe"),
+        company_id: company_id.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret_enc: Crypto::random().encrypt_credentials("whsec_x").unwrap(),
+        created_by: "test".into(),
+        created_at: now_ms(),
+        deleted_at: None,
+    };
+    store
+        .insert_webhook_endpoint(
+            e.clone(),
+            audit(company_id, "webhook_endpoint.created", &e.id),
+        )
+        .await
+        .unwrap();
+    e.id
+}
+
+fn approve(p: &PaymentRecord, expect: PaymentStatus) -> FinishAttempt {
+    let mut change = PaymentChange::to(&p.id, &[expect], PaymentStatus::Approved);
+    change.auth_code = Some("123456".into());
+    FinishAttempt {
+        payment: Some(change),
+        audit: vec![audit(&p.company_id, "payment.approved", &p.id)],
+        ..FinishAttempt::default()
+    }
+}
+
+fn session(company_id: &str, expires_at: i64) -> CheckoutSessionRecord {
+    CheckoutSessionRecord {
+        id: new_id("cs"),
+        company_id: company_id.into(),
+        purpose: SessionPurpose::Order,
+        amount: Some(Kurus::from_minor(5_000).unwrap()),
+        min_amount: None,
+        max_amount: None,
+        currency: Currency::Try,
+        order_ref: Some("SO-9".into()),
+        customer_ref: None,
+        description: None,
+        return_url: Some("https://shop.example/r".into()),
+        return_secret_enc: None,
+        max_installments: 1,
+        language: "tr".into(),
+        status: SessionStatus::Open,
+        payment_id: None,
+        tries: 0,
+        expires_at,
+        created_by: "test".into(),
+        created_at: now_ms(),
+        completed_at: None,
+    }
+}
+
+#[tokio::test]
+async fn outbox_rows_commit_and_roll_back_with_the_change() {
+    for_each_engine(
+        "outbox_rows_commit_and_roll_back_with_the_change",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let other = company(&store, "B").await;
+            let p = pos(&store, &c.id).await;
+            let all = endpoint(&store, &c.id, &["payment.approved", "payment.needs_review"]).await;
+            let declines = endpoint(&store, &c.id, &["payment.declined"]).await;
+            let foreign = endpoint(&store, &other.id, &["payment.approved"]).await;
+
+            // A failing transaction takes the payment change and its event with it: the
+            // refund result names no refund, so the whole finish is rolled back.
+            let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 1_000);
+            store
+                .begin_payment(pay.clone(), attempt(&pay, Operation::Sale))
+                .await
+                .unwrap();
+            let mut broken = approve(&pay, PaymentStatus::Processing);
+            broken.refund = Some(RefundResult {
+                refund_id: "ref_missing".into(),
+                status: RefundStatus::Approved,
+                provider_ref: None,
+                bank_code: None,
+                message_tr: None,
+                message_en: None,
+            });
+            assert!(store.finish_attempt(broken).await.is_err());
+            assert_eq!(
+                store.get_payment(&c.id, &pay.id).await.unwrap().status,
+                PaymentStatus::Processing
+            );
+            assert!(store.list_events_of(&pay.id).await.unwrap().is_empty());
+            assert!(store
+                .list_deliveries(&c.id, &all, 10)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // The change commits: one event, one delivery for the subscribed endpoint only.
+            assert!(store
+                .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                .await
+                .unwrap());
+            let events = store.list_events_of(&pay.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "payment.approved");
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["payment"]["id"], pay.id.as_str());
+            assert_eq!(body["data"]["payment"]["amount"], "10.00");
+            assert_eq!(body["data"]["payment"]["auth_code"], "123456");
+            let delivered = store.list_deliveries(&c.id, &all, 10).await.unwrap();
+            assert_eq!(delivered.len(), 1);
+            assert_eq!(delivered[0].status, DeliveryStatus::Pending);
+            assert!(store
+                .list_deliveries(&c.id, &declines, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store
+                .list_deliveries(&other.id, &foreign, 10)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // A change that does not apply (the payment moved on) writes no event.
+            assert!(!store
+                .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                .await
+                .unwrap());
+            assert_eq!(store.list_events_of(&pay.id).await.unwrap().len(), 1);
+
+            // A review mark is an event too.
+            let unclear = payment(&c.id, &p.id, PaymentStatus::Unknown, 2_000);
+            store
+                .begin_payment(unclear.clone(), attempt(&unclear, Operation::Sale))
+                .await
+                .unwrap();
+            store
+                .set_review_reason(
+                    &unclear.id,
+                    "still unclear",
+                    audit(&c.id, "payment.needs_review", &unclear.id),
+                )
+                .await
+                .unwrap();
+            let events = store.list_events_of(&unclear.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "payment.needs_review");
+
+            // Two workers never hold the same delivery.
+            let (first, second) = tokio::join!(
+                store.lease_due_deliveries("one", 60_000, 10),
+                store.lease_due_deliveries("two", 60_000, 10)
+            );
+            let (first, second) = (first.unwrap(), second.unwrap());
+            assert_eq!(first.len() + second.len(), 2, "both deliveries taken once");
+            for d in &first {
+                assert!(second.iter().all(|e| e.delivery.id != d.delivery.id));
+            }
+            assert!(store
+                .lease_due_deliveries("three", 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            // A result is only recorded by the holder of the lease.
+            let held = first.first().or(second.first()).unwrap();
+            let owner = if first.is_empty() { "two" } else { "one" };
+            let result = |owner: &str| DeliveryTryResult {
+                delivery_id: held.delivery.id.clone(),
+                owner: owner.into(),
+                signed_at: now_ms() / 1000,
+                http_status: Some(200),
+                response: Some("ok".into()),
+                error: None,
+                status: DeliveryStatus::Delivered,
+                next_attempt_at: None,
+                started_at: now_ms(),
+                finished_at: now_ms(),
+            };
+            assert!(!store.finish_delivery_try(result("intruder")).await.unwrap());
+            assert!(store.finish_delivery_try(result(owner)).await.unwrap());
+            let (d, _) = store.get_delivery(&c.id, &held.delivery.id).await.unwrap();
+            assert_eq!(d.status, DeliveryStatus::Delivered);
+            assert_eq!(d.tries, 1);
+            assert_eq!(store.list_delivery_tries(&d.id).await.unwrap().len(), 1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_is_paid_at_most_once() {
+    for_each_engine("a_session_is_paid_at_most_once", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        endpoint(&store, &c.id, &["checkout_session.completed"]).await;
+        let s = session(&c.id, now_ms() + 600_000);
+        store
+            .insert_checkout_session(s.clone(), audit(&c.id, "checkout_session.created", &s.id))
+            .await
+            .unwrap();
+
+        // Ten concurrent claims: exactly one payment is written.
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let store = store.clone();
+            let pay = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+            let sid = s.id.clone();
+            tasks.push(tokio::spawn(async move {
+                let result = store
+                    .begin_session_payment(&sid, pay.clone(), attempt(&pay, Operation::Start3d))
+                    .await;
+                (pay, result)
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (pay, result) = t.await.unwrap();
+            match result {
+                Ok(()) => winners.push(pay),
+                Err(e) => {
+                    assert_eq!(e.code(), "session_not_payable");
+                    // The loser's payment was rolled back with its claim.
+                    assert!(store.get_payment(&c.id, &pay.id).await.is_err());
+                }
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let first = winners.pop().unwrap();
+        assert_eq!(
+            store
+                .get_checkout_session(&s.id)
+                .await
+                .unwrap()
+                .payment_id
+                .as_deref(),
+            Some(first.id.as_str())
+        );
+
+        // Declined: the session may be tried again.
+        let declined = FinishAttempt {
+            payment: Some(PaymentChange::to(
+                &first.id,
+                &[PaymentStatus::Pending3ds],
+                PaymentStatus::Declined,
+            )),
+            ..FinishAttempt::default()
+        };
+        assert!(store.finish_attempt(declined).await.unwrap());
+        let second = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        store
+            .begin_session_payment(&s.id, second.clone(), attempt(&second, Operation::Start3d))
+            .await
+            .unwrap();
+        // Approved: the session completes in the same transaction, with its event.
+        assert!(store
+            .finish_attempt(approve(&second, PaymentStatus::Pending3ds))
+            .await
+            .unwrap());
+        let done = store.get_checkout_session(&s.id).await.unwrap();
+        assert_eq!(done.status, SessionStatus::Completed);
+        assert_eq!(done.tries, 2);
+        let events = store.list_events_of(&s.id).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, "checkout_session.completed");
+        let third = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        let err = store
+            .begin_session_payment(&s.id, third.clone(), attempt(&third, Operation::Start3d))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "session_not_payable");
+
+        // An expired session cannot be claimed.
+        let old = session(&c.id, now_ms() - 1);
+        store
+            .insert_checkout_session(
+                old.clone(),
+                audit(&c.id, "checkout_session.created", &old.id),
+            )
+            .await
+            .unwrap();
+        let late = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        let err = store
+            .begin_session_payment(&old.id, late.clone(), attempt(&late, Operation::Start3d))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "session_not_payable");
+    })
+    .await;
+}
+
+fn run(company_id: &str, pos_id: &str) -> ReconRunRecord {
+    ReconRunRecord {
+        id: new_id("rec"),
+        company_id: company_id.into(),
+        pos_id: pos_id.into(),
+        source: "report".into(),
+        period_from: "2026-11-28".into(),
+        period_to: "2026-11-28".into(),
+        status: "open".into(),
+        summary: json!({"matched": 1}),
+        created_by: "test".into(),
+        created_at: now_ms(),
+    }
+}
+
+fn item(class: &str, key: &str) -> NewReconItem {
+    NewReconItem {
+        item_key: key.into(),
+        class: class.into(),
+        reason: "test".into(),
+        match_key: Some(key.into()),
+        payment_ids: vec![],
+        provider_rows: json!([]),
+        ours: Kurus::from_minor(100).unwrap(),
+        theirs: Kurus::from_minor(100).unwrap(),
+        ours_reversed: Kurus::ZERO,
+        theirs_reversed: Kurus::ZERO,
+        proposal: None,
+        flags: json!({}),
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_exceptions_are_an_event() {
+    for_each_engine(
+        "reconciliation_exceptions_are_an_event",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let hook = endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
+            // All matched: nothing to tell.
+            let clean = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    clean.clone(),
+                    vec![item("matched", "k1")],
+                    audit(&c.id, "recon.run", &clean.id),
+                )
+                .await
+                .unwrap();
+            assert!(store.list_events_of(&clean.id).await.unwrap().is_empty());
+            // One exception: an event, written with the run.
+            let open = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    open.clone(),
+                    vec![item("matched", "k1"), item("provider_only", "k2")],
+                    audit(&c.id, "recon.run", &open.id),
+                )
+                .await
+                .unwrap();
+            let events = store.list_events_of(&open.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "reconciliation.exceptions");
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["reconciliation"]["id"], open.id.as_str());
+            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 1);
+            assert_eq!(
+                store.list_deliveries(&c.id, &hook, 10).await.unwrap().len(),
+                1
+            );
+        },
+    )
+    .await;
+}
