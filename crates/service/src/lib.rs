@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod backoffice;
 mod end_of_day;
 mod error;
 mod gateways;
@@ -32,6 +33,7 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use backoffice::{ConnectionCheck, InstallmentChoice};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use janitor::MAX_INQUIRIES;

@@ -351,6 +351,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_reconciliation.sql"),
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
+    Migration {
+        version: 3,
+        name: "backoffice",
+        sqlite: include_str!("../migrations/sqlite/0003_backoffice.sql"),
+        postgres: include_str!("../migrations/postgres/0003_backoffice.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
