@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod metrics;
 mod three_d;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -158,12 +159,14 @@ impl Application {
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/ui/dashboard") }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api::router())
         .route("/3d/{token}", get(three_d::start))
         .route("/3d/{token}/return", post(three_d::finish))
+        .nest("/ui", ui::router(state.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),
