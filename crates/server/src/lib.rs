@@ -159,7 +159,10 @@ impl Application {
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { axum::response::Redirect::to("/ui/dashboard") }))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/ui/dashboard") }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -91,16 +91,21 @@ impl PaymentService {
         }
         .ok_or(ServiceError::NoActivePos)?;
         let gateway = gateway_for(self, pos)?;
-        let options = gateway
-            .installments(bin, amount)
-            .await
-            .map_err(|e| ServiceError::Provider {
-                code: "installments_unavailable",
-                message: e.to_string(),
-            })?;
+        let options =
+            gateway
+                .installments(bin, amount)
+                .await
+                .map_err(|e| ServiceError::Provider {
+                    code: "installments_unavailable",
+                    message: e.to_string(),
+                })?;
         let mut choices: Vec<InstallmentChoice> = options
             .into_iter()
-            .filter(|o| pos.installments.iter().any(|row| row.count == o.installments))
+            .filter(|o| {
+                pos.installments
+                    .iter()
+                    .any(|row| row.count == o.installments)
+            })
             .map(|o| InstallmentChoice {
                 installments: o.installments,
                 monthly: o.monthly,
@@ -154,7 +159,10 @@ impl PaymentService {
     }
 
     /// The users of a company.
-    pub async fn list_company_users(&self, company_id: &str) -> Result<Vec<UserView>, ServiceError> {
+    pub async fn list_company_users(
+        &self,
+        company_id: &str,
+    ) -> Result<Vec<UserView>, ServiceError> {
         let users = self.inner.store.list_company_users(company_id).await?;
         Ok(users.iter().map(UserView::from).collect())
     }

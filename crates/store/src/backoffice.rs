@@ -236,10 +236,9 @@ impl Store {
         company_id: &str,
     ) -> Result<(), StoreError> {
         self.db
-            .write(
-                (token_hash.to_owned(), company_id.to_owned()),
-                |c, d| Box::pin(set_company(c, d)),
-            )
+            .write((token_hash.to_owned(), company_id.to_owned()), |c, d| {
+                Box::pin(set_company(c, d))
+            })
             .await
     }
 

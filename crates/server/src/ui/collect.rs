@@ -138,7 +138,11 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
 /// `GET /ui/collect`.
 pub async fn form(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiError> {
     ctx.require(Perm::Collect)?;
-    let pos = state.service.list_pos(ctx.company_id()).await.map_err(|e| ctx.fail(e))?;
+    let pos = state
+        .service
+        .list_pos(ctx.company_id())
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let previous = CollectForm {
         three_d: None,
         ..CollectForm::default()
@@ -202,7 +206,12 @@ pub async fn submit(
     ctx.require(Perm::Collect)?;
     let t = ctx.t();
     let service = &state.service;
-    let pos = active_pos(service.list_pos(ctx.company_id()).await.map_err(|e| ctx.fail(e))?);
+    let pos = active_pos(
+        service
+            .list_pos(ctx.company_id())
+            .await
+            .map_err(|e| ctx.fail(e))?,
+    );
     let retry = |form: &CollectForm, message: &str| -> Response {
         let kept = CollectForm {
             customer_ref: form.customer_ref.clone(),
@@ -297,7 +306,9 @@ pub async fn submit(
         }
         Err(e @ ServiceError::Storage(_)) => {
             // Something may have been attempted: keep the key so a retry cannot charge.
-            let _ = store.idempotency_finish(ctx.company_id(), &key, 500, "").await;
+            let _ = store
+                .idempotency_finish(ctx.company_id(), &key, 500, "")
+                .await;
             tracing::error!(error = %e, "back office payment failed");
             Err(UiError::Internal(ctx.lang))
         }
@@ -319,7 +330,12 @@ pub struct ReturnQuery {
 /// `GET /ui/collect/return?payment_id=…`: on to the result page.
 pub async fn three_d_return(ctx: Ctx, Query(q): Query<ReturnQuery>) -> Result<Response, UiError> {
     ctx.require(Perm::Collect)?;
-    if !q.payment_id.starts_with("pay_") || !q.payment_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !q.payment_id.starts_with("pay_")
+        || !q
+            .payment_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Err(UiError::NotFound(ctx.lang));
     }
     Ok(Redirect::to(&format!("/ui/payments/{}/result", q.payment_id)).into_response())
@@ -411,7 +427,11 @@ pub async fn installments(
                 .iter()
                 .map(|c| {
                     let label = if c.installments == 1 {
-                        format!("{} — {}", t.single_payment, money(ctx.lang, c.total, currency))
+                        format!(
+                            "{} — {}",
+                            t.single_payment,
+                            money(ctx.lang, c.total, currency)
+                        )
                     } else {
                         format!(
                             "{} × {} = {}",

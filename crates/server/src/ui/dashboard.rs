@@ -58,10 +58,14 @@ async fn figures(state: &AppState, ctx: &Ctx) -> Result<Figures, UiError> {
             .await
             .map_err(|e| ctx.fail(e))?;
         for p in &page.items {
-            let Ok(date) = NaiveDate::parse_from_str(&p.business_date, "%Y-%m-%d") else { continue };
+            let Ok(date) = NaiveDate::parse_from_str(&p.business_date, "%Y-%m-%d") else {
+                continue;
+            };
             let collected = matches!(
                 p.status,
-                PaymentStatus::Approved | PaymentStatus::PartiallyRefunded | PaymentStatus::Refunded
+                PaymentStatus::Approved
+                    | PaymentStatus::PartiallyRefunded
+                    | PaymentStatus::Refunded
             );
             if collected && p.currency == Currency::Try {
                 if let Some(sum) = per_day.get_mut(&date) {
@@ -83,7 +87,13 @@ async fn figures(state: &AppState, ctx: &Ctx) -> Result<Figures, UiError> {
                 let reason = p
                     .message
                     .as_ref()
-                    .map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() })
+                    .map(|m| {
+                        if ctx.lang == Lang::Tr {
+                            m.tr.clone()
+                        } else {
+                            m.en.clone()
+                        }
+                    })
                     .unwrap_or_else(|| p.bank_code.clone().unwrap_or_default());
                 *declines.entry(reason).or_default() += 1;
             }
@@ -117,7 +127,13 @@ fn chart(lang: Lang, days: &[(NaiveDate, Kurus)]) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (760, 260)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let max = days.iter().map(|(_, k)| k.minor()).max().unwrap_or(0).max(100) as f64 / 100.0;
+        let max = days
+            .iter()
+            .map(|(_, k)| k.minor())
+            .max()
+            .unwrap_or(0)
+            .max(100) as f64
+            / 100.0;
         let n = days.len().max(1) as i32;
         let labels: Vec<String> = days
             .iter()
@@ -164,36 +180,41 @@ pub async fn page_handler(state: &AppState, ctx: &Ctx) -> Result<Markup, UiError
         tracing::warn!(error = %e, "dashboard chart not drawn");
         String::new()
     });
-    Ok(layout::page(ctx, t.nav_dashboard, Nav::Dashboard, html! {
-        div.cards {
-            div.card { h2 { (t.today_collections) } p.big #today-amount { (money(ctx.lang, f.today_amount, Currency::Try)) } p { (f.today_approved) " " (t.count) } }
-            div.card { h2 { (t.approval_rate) } p.big #approval-rate { (ratio(ctx.lang, f.today_approved, f.today_approved + f.today_declined)) } }
-            div.card { h2 { (t.review_waiting) } p.big #review-count { (f.review.len()) } }
-        }
-        h2 { (t.last_14_days) }
-        figure.chart #chart { (PreEscaped(svg)) }
-        div.columns {
-            section {
-                h2 { (t.decline_reasons) }
-                table.dense #declines {
-                    thead { tr { th { (t.reason) } th.num { (t.count) } } }
-                    tbody {
-                        @for (reason, count) in &f.declines { tr { td { (reason) } td.num { (count) } } }
-                        @if f.declines.is_empty() { tr { td colspan="2" { (t.no_data) } } }
+    Ok(layout::page(
+        ctx,
+        t.nav_dashboard,
+        Nav::Dashboard,
+        html! {
+            div.cards {
+                div.card { h2 { (t.today_collections) } p.big #today-amount { (money(ctx.lang, f.today_amount, Currency::Try)) } p { (f.today_approved) " " (t.count) } }
+                div.card { h2 { (t.approval_rate) } p.big #approval-rate { (ratio(ctx.lang, f.today_approved, f.today_approved + f.today_declined)) } }
+                div.card { h2 { (t.review_waiting) } p.big #review-count { (f.review.len()) } }
+            }
+            h2 { (t.last_14_days) }
+            figure.chart #chart { (PreEscaped(svg)) }
+            div.columns {
+                section {
+                    h2 { (t.decline_reasons) }
+                    table.dense #declines {
+                        thead { tr { th { (t.reason) } th.num { (t.count) } } }
+                        tbody {
+                            @for (reason, count) in &f.declines { tr { td { (reason) } td.num { (count) } } }
+                            @if f.declines.is_empty() { tr { td colspan="2" { (t.no_data) } } }
+                        }
+                    }
+                }
+                section {
+                    h2 { (t.review_waiting) }
+                    table.dense #review {
+                        tbody {
+                            @for (id, reason) in &f.review { tr { td { a href=(format!("/ui/payments/{id}")) { (id) } } td { (reason) } } }
+                            @if f.review.is_empty() { tr { td { (t.no_data) } } }
+                        }
                     }
                 }
             }
-            section {
-                h2 { (t.review_waiting) }
-                table.dense #review {
-                    tbody {
-                        @for (id, reason) in &f.review { tr { td { a href=(format!("/ui/payments/{id}")) { (id) } } td { (reason) } } }
-                        @if f.review.is_empty() { tr { td { (t.no_data) } } }
-                    }
-                }
-            }
-        }
-    }))
+        },
+    ))
 }
 
 /// `GET /ui/dashboard`.

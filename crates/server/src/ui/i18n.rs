@@ -2,7 +2,9 @@
 //! built from the one table below, so a text missing in a language does not compile.
 
 use sanalpos_core::Lang;
-use sanalpos_service::{Channel, Environment, OnboardingState, PaymentStatus, RefundKind, RefundStatus, Role};
+use sanalpos_service::{
+    Channel, Environment, OnboardingState, PaymentStatus, RefundKind, RefundStatus, Role,
+};
 
 macro_rules! catalogue {
     ($($field:ident: $tr:expr, $en:expr;)*) => {

@@ -35,11 +35,26 @@ pub enum Nav {
 pub fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
     let t = ctx.t();
     let entries: Vec<(Nav, &str, &str, Perm)> = vec![
-        (Nav::Dashboard, "/ui/dashboard", t.nav_dashboard, Perm::ViewPayments),
+        (
+            Nav::Dashboard,
+            "/ui/dashboard",
+            t.nav_dashboard,
+            Perm::ViewPayments,
+        ),
         (Nav::Collect, "/ui/collect", t.nav_collect, Perm::Collect),
-        (Nav::Payments, "/ui/payments", t.nav_payments, Perm::ViewPayments),
+        (
+            Nav::Payments,
+            "/ui/payments",
+            t.nav_payments,
+            Perm::ViewPayments,
+        ),
         (Nav::Pos, "/ui/pos", t.nav_pos, Perm::ViewPos),
-        (Nav::Companies, "/ui/admin/companies", t.nav_companies, Perm::Admin),
+        (
+            Nav::Companies,
+            "/ui/admin/companies",
+            t.nav_companies,
+            Perm::Admin,
+        ),
         (Nav::Users, "/ui/admin/users", t.nav_users, Perm::Admin),
         (Nav::Keys, "/ui/admin/keys", t.nav_keys, Perm::Admin),
         (Nav::Audit, "/ui/admin/audit", t.nav_audit, Perm::Admin),

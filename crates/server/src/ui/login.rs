@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
@@ -30,7 +30,13 @@ pub const THROTTLE: ThrottleRule = ThrottleRule {
     lock_ms: 15 * 60 * 1000,
 };
 
-fn login_page(status: StatusCode, lang: Lang, message: Option<&str>, username: &str, secure: bool) -> Response {
+fn login_page(
+    status: StatusCode,
+    lang: Lang,
+    message: Option<&str>,
+    username: &str,
+    secure: bool,
+) -> Response {
     let t = texts(lang);
     let token = new_token();
     let page: Markup = html! {
@@ -61,7 +67,10 @@ fn login_page(status: StatusCode, lang: Lang, message: Option<&str>, username: &
     };
     (
         status,
-        [(header::SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, secure))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, secure),
+        )],
         page,
     )
         .into_response()
@@ -69,7 +78,13 @@ fn login_page(status: StatusCode, lang: Lang, message: Option<&str>, username: &
 
 /// What the guard answers when the sign-in form's token does not match.
 pub fn expired_form(lang: Lang) -> Response {
-    login_page(StatusCode::FORBIDDEN, lang, Some(texts(lang).login_expired_form), "", false)
+    login_page(
+        StatusCode::FORBIDDEN,
+        lang,
+        Some(texts(lang).login_expired_form),
+        "",
+        false,
+    )
 }
 
 /// `GET /ui/login`.
@@ -81,7 +96,13 @@ pub async fn page(
     if session.is_some() {
         return Redirect::to("/ui/dashboard").into_response();
     }
-    login_page(StatusCode::OK, lang_of(&headers), None, "", is_secure(&state))
+    login_page(
+        StatusCode::OK,
+        lang_of(&headers),
+        None,
+        "",
+        is_secure(&state),
+    )
 }
 
 /// The sign-in form.
@@ -105,7 +126,13 @@ pub async fn submit(
     let now = now_ms();
     match store.login_locked_until(&username, now).await {
         Ok(Some(_)) => {
-            return login_page(StatusCode::TOO_MANY_REQUESTS, lang, Some(t.login_locked), &username, secure)
+            return login_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                Some(t.login_locked),
+                &username,
+                secure,
+            )
         }
         Ok(None) => {}
         Err(e) => {
@@ -119,8 +146,20 @@ pub async fn submit(
             let locked = store.record_login_failure(&username, now, THROTTLE).await;
             tracing::info!(user = %username, "back office sign-in refused");
             return match locked {
-                Ok(Some(_)) => login_page(StatusCode::TOO_MANY_REQUESTS, lang, Some(t.login_locked), &username, secure),
-                Ok(None) => login_page(StatusCode::UNAUTHORIZED, lang, Some(t.login_failed), &username, secure),
+                Ok(Some(_)) => login_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    lang,
+                    Some(t.login_locked),
+                    &username,
+                    secure,
+                ),
+                Ok(None) => login_page(
+                    StatusCode::UNAUTHORIZED,
+                    lang,
+                    Some(t.login_failed),
+                    &username,
+                    secure,
+                ),
                 Err(e) => {
                     tracing::error!(error = %e, "login throttle update failed");
                     UiError::Internal(lang).into_response()
@@ -130,7 +169,13 @@ pub async fn submit(
         Err(e) => return UiError::from_service(lang, e).into_response(),
     };
     let Some(company_id) = user.company_ids.first().cloned() else {
-        return login_page(StatusCode::UNAUTHORIZED, lang, Some(t.login_failed), &username, secure);
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            Some(t.login_failed),
+            &username,
+            secure,
+        );
     };
     let token = new_token();
     let session = NewSession {
@@ -159,10 +204,16 @@ pub async fn submit(
         return UiError::Internal(lang).into_response();
     }
     (
-        [
-            (header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, SESSION_SECS, secure)),
-            (header::SET_COOKIE, set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure)),
-        ],
+        AppendHeaders([
+            (
+                header::SET_COOKIE,
+                set_cookie(SESSION_COOKIE, &token, SESSION_SECS, secure),
+            ),
+            (
+                header::SET_COOKIE,
+                set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure),
+            ),
+        ]),
         Redirect::to("/ui/dashboard"),
     )
         .into_response()
@@ -170,12 +221,20 @@ pub async fn submit(
 
 /// `POST /ui/logout`.
 pub async fn logout(State(state): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(e) = state.service.store().delete_session(&ctx.session.token_hash).await {
+    if let Err(e) = state
+        .service
+        .store()
+        .delete_session(&ctx.session.token_hash)
+        .await
+    {
         tracing::error!(error = %e, "session not deleted");
         return UiError::Internal(ctx.lang).into_response();
     }
     (
-        [(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, ctx.secure))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", 0, ctx.secure),
+        )],
         Redirect::to("/ui/login"),
     )
         .into_response()
@@ -223,7 +282,15 @@ pub async fn switch_lang(State(state): State<AppState>, Query(q): Query<LangQuer
         .filter(|b| b.starts_with("/ui/") && !b.contains("//") && !b.contains('\\'))
         .unwrap_or_else(|| "/ui/dashboard".into());
     (
-        [(header::SET_COOKIE, set_cookie(LANG_COOKIE, lang.as_str(), 365 * 24 * 3600, is_secure(&state)))],
+        [(
+            header::SET_COOKIE,
+            set_cookie(
+                LANG_COOKIE,
+                lang.as_str(),
+                365 * 24 * 3600,
+                is_secure(&state),
+            ),
+        )],
         Redirect::to(&back),
     )
         .into_response()

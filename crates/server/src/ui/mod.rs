@@ -25,7 +25,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use session::{cookie, lang_of, same_token, token_hash, UiError, CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use session::{
+    cookie, lang_of, same_token, token_hash, UiError, CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+};
 
 use crate::AppState;
 
@@ -62,7 +64,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/pos/{id}", get(pos::edit_form).post(pos::update))
         .route("/pos/{id}/deactivate", post(pos::deactivate))
         .route("/pos/{id}/test", post(pos::test_connection))
-        .route("/admin/companies", get(admin::companies).post(admin::create_company))
+        .route(
+            "/admin/companies",
+            get(admin::companies).post(admin::create_company),
+        )
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/companies", post(admin::set_companies))
         .route("/admin/keys", get(admin::keys).post(admin::create_key))
@@ -104,7 +109,8 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
-        if parts.uri.path() == "/ui/login" {
+        // Inside the nest the path has lost its `/ui` prefix.
+        if matches!(parts.uri.path(), "/login" | "/ui/login") {
             let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
             if !same_token(&expected, sent) {
                 return login::expired_form(lang).into_response();

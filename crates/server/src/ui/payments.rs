@@ -72,9 +72,7 @@ impl ListQuery {
         };
         Ok(PaymentFilter {
             from: from.and_then(istanbul_midnight),
-            to: to
-                .and_then(|d| d.succ_opt())
-                .and_then(istanbul_midnight),
+            to: to.and_then(|d| d.succ_opt()).and_then(istanbul_midnight),
             status,
             pos_id: opt(&self.pos_id),
             order_ref: opt(&self.order_ref),
@@ -155,7 +153,10 @@ pub async fn list(
     ctx.require(Perm::ViewPayments)?;
     let t = ctx.t();
     let service = &state.service;
-    let pos = service.list_pos(ctx.company_id()).await.map_err(|e| ctx.fail(e))?;
+    let pos = service
+        .list_pos(ctx.company_id())
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let filter = match q.filter(PAGE) {
         Ok(f) => f,
         Err(field) => {
@@ -163,7 +164,11 @@ pub async fn list(
                 (notice("error", &format!("{}: {field}", t.filter_invalid)))
                 (filter_form(&ctx, &q, &pos))
             };
-            return Ok((StatusCode::BAD_REQUEST, page(&ctx, t.nav_payments, Nav::Payments, body)).into_response());
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                page(&ctx, t.nav_payments, Nav::Payments, body),
+            )
+                .into_response());
         }
     };
     let found = service
@@ -260,100 +265,108 @@ async fn detail_page(
         Lang::Tr => m.tr.clone(),
         Lang::En => m.en.clone(),
     });
-    let reversible = matches!(p.status, PaymentStatus::Approved | PaymentStatus::PartiallyRefunded);
+    let reversible = matches!(
+        p.status,
+        PaymentStatus::Approved | PaymentStatus::PartiallyRefunded
+    );
     let remaining = p
         .authorized_amount
         .unwrap_or(p.amount)
         .checked_sub(p.refunded_amount)
         .unwrap_or_default();
-    Ok(page(ctx, t.detail_title, Nav::Payments, html! {
-        @if let Some((kind, text)) = &message { (notice(kind, text)) }
-        table.kv #payment-detail {
-            tr { th { "ID" } td #payment-id { (p.id) } }
-            tr { th { (t.status) } td #detail-status data-status=(p.status.as_str()) { (t.status(p.status)) } }
-            tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
-            @if let Some(a) = p.authorized_amount { tr { th { (t.total) } td { (money(ctx.lang, a, p.currency)) } } }
-            tr { th { (t.refunded) } td #detail-refunded { (money(ctx.lang, p.refunded_amount, p.currency)) } }
-            tr { th { (t.installments) } td { (p.installments) } }
-            tr { th { (t.card) } td { (p.masked_pan) } }
-            tr { th { (t.auth_code) } td { (p.auth_code.as_deref().unwrap_or(t.none)) } }
-            tr { th { (t.provider_ref) } td { (p.provider_ref.as_deref().unwrap_or(t.none)) } }
-            @if let Some(reason) = &reason { tr { th { (t.reason) } td { (reason) @if let Some(c) = &p.bank_code { " (" (c) ")" } } } }
-            tr { th { (t.pos) } td { (pos_name) } }
-            tr { th { (t.channel) } td { (t.channel(p.channel)) } }
-            tr { th { (t.customer_ref) } td { (p.customer_ref.as_deref().unwrap_or(t.none)) } }
-            tr { th { (t.order_ref) } td { (p.order_ref.as_deref().unwrap_or(t.none)) } }
-            tr { th { (t.description) } td { (p.description.as_deref().unwrap_or(t.none)) } }
-            tr { th { (t.date_time) } td { (when(ctx.lang, &p.created_at)) } }
-            tr { th { (t.business_day) } td { (day(ctx.lang, &p.business_date)) } }
-            tr { th { (t.taken_by) } td { (p.created_by) } }
-            @if let Some(r) = &p.review_reason { tr { th { (t.review_reason) } td { (r) } } }
-        }
-        @if reversible && ctx.can(Perm::Reverse) {
-            section.actions {
-                h2 { (t.actions) }
-                form #refund-form.inline method="post" action=(format!("/ui/payments/{}/refund", p.id)) {
-                    (csrf(ctx))
-                    label { (t.refund_amount) input #refund-amount name="amount" inputmode="decimal" required value=(ctx.lang.amount(remaining)); }
-                    label.check { input #refund-confirm type="checkbox" name="confirm"; (t.confirm_box) }
-                    button #refund-submit type="submit" { (t.refund_payment) }
-                }
-                form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
-                    (csrf(ctx))
-                    label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
-                    button #cancel-submit type="submit" { (t.cancel_payment) }
-                }
-                form #reverse-form.inline method="post" action=(format!("/ui/payments/{}/reverse", p.id)) {
-                    (csrf(ctx))
-                    label.check { input #reverse-confirm type="checkbox" name="confirm"; (t.confirm_box) }
-                    button #reverse-submit type="submit" { (t.reverse_payment) }
-                }
+    Ok(page(
+        ctx,
+        t.detail_title,
+        Nav::Payments,
+        html! {
+            @if let Some((kind, text)) = &message { (notice(kind, text)) }
+            table.kv #payment-detail {
+                tr { th { "ID" } td #payment-id { (p.id) } }
+                tr { th { (t.status) } td #detail-status data-status=(p.status.as_str()) { (t.status(p.status)) } }
+                tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
+                @if let Some(a) = p.authorized_amount { tr { th { (t.total) } td { (money(ctx.lang, a, p.currency)) } } }
+                tr { th { (t.refunded) } td #detail-refunded { (money(ctx.lang, p.refunded_amount, p.currency)) } }
+                tr { th { (t.installments) } td { (p.installments) } }
+                tr { th { (t.card) } td { (p.masked_pan) } }
+                tr { th { (t.auth_code) } td { (p.auth_code.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.provider_ref) } td { (p.provider_ref.as_deref().unwrap_or(t.none)) } }
+                @if let Some(reason) = &reason { tr { th { (t.reason) } td { (reason) @if let Some(c) = &p.bank_code { " (" (c) ")" } } } }
+                tr { th { (t.pos) } td { (pos_name) } }
+                tr { th { (t.channel) } td { (t.channel(p.channel)) } }
+                tr { th { (t.customer_ref) } td { (p.customer_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.order_ref) } td { (p.order_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.description) } td { (p.description.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.date_time) } td { (when(ctx.lang, &p.created_at)) } }
+                tr { th { (t.business_day) } td { (day(ctx.lang, &p.business_date)) } }
+                tr { th { (t.taken_by) } td { (p.created_by) } }
+                @if let Some(r) = &p.review_reason { tr { th { (t.review_reason) } td { (r) } } }
             }
-        }
-        h2 { (t.attempts) }
-        table #attempts.dense {
-            thead { tr { th { (t.date_time) } th { (t.operation) } th { (t.outcome) } th { (t.bank_code) } th { (t.reason) } th.num { (t.amount) } th.num { (t.latency) } } }
-            tbody {
-                @for a in &detail.attempts {
-                    tr {
-                        td { (when(ctx.lang, &a.started_at)) }
-                        td { (a.operation.as_str()) }
-                        td { (a.outcome.map(|o| o.as_str()).unwrap_or(a.state.as_str())) }
-                        td { (a.bank_code.as_deref().unwrap_or("")) }
-                        td { (a.message.as_deref().unwrap_or("")) }
-                        td.num { (money(ctx.lang, a.amount, p.currency)) }
-                        td.num { (a.latency_ms.map(|l| l.to_string()).unwrap_or_default()) }
+            @if reversible && ctx.can(Perm::Reverse) {
+                section.actions {
+                    h2 { (t.actions) }
+                    form #refund-form.inline method="post" action=(format!("/ui/payments/{}/refund", p.id)) {
+                        (csrf(ctx))
+                        label { (t.refund_amount) input #refund-amount name="amount" inputmode="decimal" required value=(ctx.lang.amount(remaining)); }
+                        label.check { input #refund-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #refund-submit type="submit" { (t.refund_payment) }
+                    }
+                    form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
+                        (csrf(ctx))
+                        label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #cancel-submit type="submit" { (t.cancel_payment) }
+                    }
+                    form #reverse-form.inline method="post" action=(format!("/ui/payments/{}/reverse", p.id)) {
+                        (csrf(ctx))
+                        label.check { input #reverse-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #reverse-submit type="submit" { (t.reverse_payment) }
                     }
                 }
             }
-        }
-        h2 { (t.refunds) }
-        table #refunds.dense {
-            thead { tr { th { (t.date_time) } th { (t.kind) } th.num { (t.amount) } th { (t.status) } th { (t.provider_ref) } th { (t.reason) } } }
-            tbody {
-                @for r in &detail.refunds {
-                    tr data-status=(r.status.as_str()) {
-                        td { (when(ctx.lang, &r.created_at)) }
-                        td { (t.refund_kind(r.kind)) }
-                        td.num { (money(ctx.lang, r.amount, p.currency)) }
-                        td { (t.refund_status(r.status)) }
-                        td { (r.provider_ref.as_deref().unwrap_or("")) }
-                        td { (r.message.as_ref().map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() }).unwrap_or_default()) }
+            h2 { (t.attempts) }
+            table #attempts.dense {
+                thead { tr { th { (t.date_time) } th { (t.operation) } th { (t.outcome) } th { (t.bank_code) } th { (t.reason) } th.num { (t.amount) } th.num { (t.latency) } } }
+                tbody {
+                    @for a in &detail.attempts {
+                        tr {
+                            td { (when(ctx.lang, &a.started_at)) }
+                            td { (a.operation.as_str()) }
+                            td { (a.outcome.map(|o| o.as_str()).unwrap_or(a.state.as_str())) }
+                            td { (a.bank_code.as_deref().unwrap_or("")) }
+                            td { (a.message.as_deref().unwrap_or("")) }
+                            td.num { (money(ctx.lang, a.amount, p.currency)) }
+                            td.num { (a.latency_ms.map(|l| l.to_string()).unwrap_or_default()) }
+                        }
                     }
                 }
-                @if detail.refunds.is_empty() { tr { td colspan="6" { (t.no_data) } } }
             }
-        }
-        h2 { (t.audit_events) }
-        table #audit.dense {
-            thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
-            tbody {
-                @for e in &events {
-                    tr { td { (ctx.lang.datetime(e.created_at)) } td { (e.kind) } td { (e.actor) } td.mono { (e.data) } }
+            h2 { (t.refunds) }
+            table #refunds.dense {
+                thead { tr { th { (t.date_time) } th { (t.kind) } th.num { (t.amount) } th { (t.status) } th { (t.provider_ref) } th { (t.reason) } } }
+                tbody {
+                    @for r in &detail.refunds {
+                        tr data-status=(r.status.as_str()) {
+                            td { (when(ctx.lang, &r.created_at)) }
+                            td { (t.refund_kind(r.kind)) }
+                            td.num { (money(ctx.lang, r.amount, p.currency)) }
+                            td { (t.refund_status(r.status)) }
+                            td { (r.provider_ref.as_deref().unwrap_or("")) }
+                            td { (r.message.as_ref().map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() }).unwrap_or_default()) }
+                        }
+                    }
+                    @if detail.refunds.is_empty() { tr { td colspan="6" { (t.no_data) } } }
                 }
             }
-        }
-    }))
+            h2 { (t.audit_events) }
+            table #audit.dense {
+                thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
+                tbody {
+                    @for e in &events {
+                        tr { td { (ctx.lang.datetime(e.created_at)) } td { (e.kind) } td { (e.actor) } td.mono { (e.data) } }
+                    }
+                }
+            }
+        },
+    ))
 }
 
 /// `GET /ui/payments/{id}`.
@@ -364,7 +377,10 @@ pub async fn detail(
     Query(q): Query<DoneQuery>,
 ) -> Result<Markup, UiError> {
     ctx.require(Perm::ViewPayments)?;
-    let message = q.done.is_some().then(|| ("ok", ctx.t().operation_done.to_owned()));
+    let message = q
+        .done
+        .is_some()
+        .then(|| ("ok", ctx.t().operation_done.to_owned()));
     detail_page(&state, &ctx, &id, message).await
 }
 
@@ -389,12 +405,21 @@ enum Action {
     Reverse,
 }
 
-async fn act(state: AppState, ctx: Ctx, id: String, form: ActionForm, action: Action) -> Result<Response, UiError> {
+async fn act(
+    state: AppState,
+    ctx: Ctx,
+    id: String,
+    form: ActionForm,
+    action: Action,
+) -> Result<Response, UiError> {
     ctx.require(Perm::Reverse)?;
     let t = ctx.t();
     let service = &state.service;
     // The payment must be the company's before anything else (another's is a 404).
-    service.get_payment(ctx.company_id(), &id).await.map_err(|e| ctx.fail(e))?;
+    service
+        .get_payment(ctx.company_id(), &id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let failed = |text: String| async {
         let page = detail_page(&state, &ctx, &id, Some(("error", text))).await?;
         Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
@@ -403,13 +428,24 @@ async fn act(state: AppState, ctx: Ctx, id: String, form: ActionForm, action: Ac
         return failed(t.confirm_required.to_owned()).await;
     }
     let done = match action {
-        Action::Cancel => service.cancel_payment(&ctx.actor(), ctx.company_id(), &id).await,
-        Action::Reverse => service.reverse_payment(&ctx.actor(), ctx.company_id(), &id).await,
+        Action::Cancel => {
+            service
+                .cancel_payment(&ctx.actor(), ctx.company_id(), &id)
+                .await
+        }
+        Action::Reverse => {
+            service
+                .reverse_payment(&ctx.actor(), ctx.company_id(), &id)
+                .await
+        }
         Action::Refund => {
-            let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0) else {
+            let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0)
+            else {
                 return failed(t.amount_invalid.to_owned()).await;
             };
-            service.refund_payment(&ctx.actor(), ctx.company_id(), &id, amount).await
+            service
+                .refund_payment(&ctx.actor(), ctx.company_id(), &id, amount)
+                .await
         }
     };
     match done {
@@ -423,16 +459,31 @@ async fn act(state: AppState, ctx: Ctx, id: String, form: ActionForm, action: Ac
 }
 
 /// `POST /ui/payments/{id}/cancel`.
-pub async fn cancel(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>, Form(form): Form<ActionForm>) -> Result<Response, UiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
     act(state, ctx, id, form, Action::Cancel).await
 }
 
 /// `POST /ui/payments/{id}/refund`.
-pub async fn refund(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>, Form(form): Form<ActionForm>) -> Result<Response, UiError> {
+pub async fn refund(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
     act(state, ctx, id, form, Action::Refund).await
 }
 
 /// `POST /ui/payments/{id}/reverse`.
-pub async fn reverse(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>, Form(form): Form<ActionForm>) -> Result<Response, UiError> {
+pub async fn reverse(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
     act(state, ctx, id, form, Action::Reverse).await
 }

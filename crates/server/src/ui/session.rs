@@ -58,7 +58,8 @@ pub fn same_token(a: &str, b: &str) -> bool {
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure over https.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
@@ -156,11 +157,21 @@ impl IntoResponse for UiError {
             UiError::SignIn => Redirect::to("/ui/login").into_response(),
             UiError::Forbidden(lang) => {
                 let t = texts(lang);
-                error_page(StatusCode::FORBIDDEN, t, t.forbidden_title, t.forbidden_text)
+                error_page(
+                    StatusCode::FORBIDDEN,
+                    t,
+                    t.forbidden_title,
+                    t.forbidden_text,
+                )
             }
             UiError::NotFound(lang) => {
                 let t = texts(lang);
-                error_page(StatusCode::NOT_FOUND, t, t.not_found_title, t.not_found_text)
+                error_page(
+                    StatusCode::NOT_FOUND,
+                    t,
+                    t.not_found_title,
+                    t.not_found_text,
+                )
             }
             UiError::Csrf(lang) => {
                 let t = texts(lang);
@@ -172,7 +183,12 @@ impl IntoResponse for UiError {
             }
             UiError::Internal(lang) => {
                 let t = texts(lang);
-                error_page(StatusCode::INTERNAL_SERVER_ERROR, t, t.error_title, t.error_text)
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    t,
+                    t.error_title,
+                    t.error_text,
+                )
             }
         }
     }

@@ -14,11 +14,11 @@ function setupCollectForm(form) {
 
   async function refresh() {
     const digits = card.value.replace(/\D/g, "");
-    if (digits.length < 6 || amount.value.trim() === "") {
+    if (digits.length < 8 || amount.value.trim() === "") {
       return;
     }
     const params = new URLSearchParams({
-      bin: digits.slice(0, 6),
+      bin: digits.slice(0, 8),
       amount: amount.value.trim(),
       currency: currency ? currency.value : "TRY",
       pos_id: pos ? pos.value : "",
@@ -52,7 +52,7 @@ function setupCollectForm(form) {
         }
         select.appendChild(element);
       }
-      select.dataset.loaded = digits.slice(0, 6);
+      select.dataset.loaded = digits.slice(0, 8);
       if (hint && data.error) {
         hint.textContent = data.error;
       }
