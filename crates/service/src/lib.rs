@@ -17,11 +17,14 @@ mod admin;
 mod backoffice;
 mod end_of_day;
 mod error;
+mod export;
 mod gateways;
 mod janitor;
+mod labels;
 mod outcome;
 mod payments;
 mod recon;
+mod reports;
 mod reversals;
 mod three_d;
 mod time;
@@ -36,8 +39,13 @@ use sanalpos_store::{Crypto, Store};
 pub use backoffice::{ConnectionCheck, InstallmentChoice};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
+pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
+pub use labels::{channel_label, status_label};
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
+pub use reports::{
+    AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason, PaymentTotals,
+};
 pub use sanalpos_recon::Profile;
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,

@@ -10,8 +10,8 @@ use sanalpos_core::{CardNumber, ClientRef, Cvv, Expiry, Kurus};
 use sanalpos_gateway::{Card, Gateway, ReturnUrls, SaleRequest, ThreeDStart};
 use sanalpos_store::{
     new_client_ref, new_id, new_token, now_ms, AttemptOutcome, AttemptRecord, AttemptResult,
-    AttemptState, FinishAttempt, Operation, PaymentChange, PaymentQuery, PaymentRecord,
-    PaymentStatus, PosHealth, PosRecord,
+    AttemptState, FinishAttempt, Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth,
+    PosRecord,
 };
 
 use crate::admin::pos_can_charge;
@@ -445,16 +445,9 @@ pub(crate) async fn list_payments(
         ),
         None => None,
     };
-    let query = PaymentQuery {
-        from: filter.from.map(|t| t.timestamp_millis()),
-        to: filter.to.map(|t| t.timestamp_millis()),
-        status: filter.status,
-        pos_id: filter.pos_id,
-        order_ref: filter.order_ref,
-        customer_ref: filter.customer_ref,
-        after,
-        limit: limit + 1,
-    };
+    let mut query = crate::reports::query_of(&filter)?;
+    query.after = after;
+    query.limit = limit + 1;
     let mut rows = service
         .inner
         .store

@@ -272,6 +272,18 @@ pub struct PaymentFilter {
     pub order_ref: Option<String>,
     /// Customer reference.
     pub customer_ref: Option<String>,
+    /// How the payment reached us.
+    pub channel: Option<Channel>,
+    /// The card's last four digits (exactly 4 digits).
+    pub last_four: Option<String>,
+    /// Amount at least this.
+    pub min_amount: Option<Kurus>,
+    /// Amount at most this.
+    pub max_amount: Option<Kurus>,
+    /// Bank authorization code.
+    pub auth_code: Option<String>,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
     /// 1 to 200; default 50.
     pub limit: Option<u32>,
     /// Opaque; from the previous page's `next_cursor`.

@@ -111,7 +111,7 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
     Ok(())
 }
 
-fn event_from(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
+pub(crate) fn event_from(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
         id: text(row, "id")?,
         company_id: text(row, "company_id")?,

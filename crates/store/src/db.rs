@@ -357,6 +357,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_backoffice.sql"),
         postgres: include_str!("../migrations/postgres/0003_backoffice.sql"),
     },
+    Migration {
+        version: 5,
+        name: "reports",
+        sqlite: include_str!("../migrations/sqlite/0005_reports.sql"),
+        postgres: include_str!("../migrations/postgres/0005_reports.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

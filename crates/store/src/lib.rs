@@ -18,6 +18,7 @@
 //! fingerprint only.
 
 mod audit;
+mod bulk;
 mod backoffice;
 mod crypto;
 mod db;
@@ -31,6 +32,7 @@ mod pos;
 mod recon;
 mod recovery;
 mod refunds;
+mod reports;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -50,6 +52,7 @@ pub use model::*;
 pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
+pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]

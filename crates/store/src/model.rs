@@ -402,6 +402,18 @@ pub struct PaymentQuery {
     pub order_ref: Option<String>,
     /// Customer reference.
     pub customer_ref: Option<String>,
+    /// How the payment reached us.
+    pub channel: Option<Channel>,
+    /// The card's last four digits (from the masked PAN).
+    pub last4: Option<String>,
+    /// Amount at least this.
+    pub min_amount: Option<Kurus>,
+    /// Amount at most this.
+    pub max_amount: Option<Kurus>,
+    /// Authorization code.
+    pub auth_code: Option<String>,
+    /// Provider reference.
+    pub provider_ref: Option<String>,
     /// Continue after this (created_at, id), newest first.
     pub after: Option<(i64, String)>,
     /// Rows wanted.

@@ -423,60 +423,24 @@ impl Store {
         company_id: &str,
         query: &PaymentQuery,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        // Binds in the order the placeholders appear.
-        enum Arg {
-            Int(i64),
-            Text(String),
-        }
-        let mut sql = String::from("SELECT * FROM payments WHERE company_id = $1");
-        let mut args: Vec<Arg> = Vec::new();
-        let mut push = |sql: &mut String, clause: &str, arg: Arg| {
-            args.push(arg);
-            sql.push_str(&clause.replace('?', &format!("${}", args.len() + 1)));
-        };
-        if let Some(from) = query.from {
-            push(&mut sql, " AND created_at >= ?", Arg::Int(from));
-        }
-        if let Some(to) = query.to {
-            push(&mut sql, " AND created_at < ?", Arg::Int(to));
-        }
-        if let Some(status) = query.status {
-            push(
-                &mut sql,
-                " AND status = ?",
-                Arg::Text(status.as_str().to_owned()),
+        // Keyset paging on (created_at, id): a row-value comparison both engines turn
+        // into an index range, so a deep page costs what the first one does.
+        let mut clause = crate::reports::payment_where(company_id, query);
+        if let Some((created_at, id)) = &query.after {
+            clause.push(
+                " AND (created_at, id) < (?, ?)",
+                vec![
+                    crate::reports::Arg::Int(*created_at),
+                    crate::reports::Arg::Text(id.clone()),
+                ],
             );
         }
-        for (column, value) in [
-            ("pos_id", &query.pos_id),
-            ("order_ref", &query.order_ref),
-            ("customer_ref", &query.customer_ref),
-        ] {
-            if let Some(value) = value {
-                push(
-                    &mut sql,
-                    &format!(" AND {column} = ?"),
-                    Arg::Text(value.clone()),
-                );
-            }
-        }
-        if let Some((created_at, id)) = &query.after {
-            push(&mut sql, " AND (created_at < ?", Arg::Int(*created_at));
-            push(&mut sql, " OR (created_at = ?", Arg::Int(*created_at));
-            push(&mut sql, " AND id < ?))", Arg::Text(id.clone()));
-        }
-        push(
-            &mut sql,
+        clause.push(
             " ORDER BY created_at DESC, id DESC LIMIT ?",
-            Arg::Int(i64::from(query.limit.max(1))),
+            vec![crate::reports::Arg::Int(i64::from(query.limit.max(1)))],
         );
-        let mut q = sqlx::query(&sql).bind(company_id);
-        for arg in args {
-            q = match arg {
-                Arg::Int(i) => q.bind(i),
-                Arg::Text(t) => q.bind(t),
-            };
-        }
+        let sql = format!("SELECT * FROM payments{}", clause.sql);
+        let q = clause.bind(sqlx::query(&sql));
         let rows = q.fetch_all(&self.db.read).await?;
         rows.iter().map(payment_from).collect()
     }

@@ -135,6 +135,12 @@ pub struct ListQuery {
     pos_id: Option<String>,
     order_ref: Option<String>,
     customer_ref: Option<String>,
+    channel: Option<String>,
+    last_four: Option<String>,
+    min_amount: Option<String>,
+    max_amount: Option<String>,
+    auth_code: Option<String>,
+    provider_ref: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -153,6 +159,15 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("status", "unknown payment status"))?,
         ),
     };
+    let channel = match query.channel.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(Channel::parse(text).ok_or_else(|| {
+            ApiError::invalid(
+                "channel",
+                "one of api, hosted, moto, manual, reconciliation",
+            )
+        })?),
+    };
     let filter = PaymentFilter {
         from: parse_time(query.from.as_deref(), "from")?,
         to: parse_time(query.to.as_deref(), "to")?,
@@ -160,6 +175,12 @@ pub async fn list(
         pos_id: query.pos_id,
         order_ref: query.order_ref,
         customer_ref: query.customer_ref,
+        channel,
+        last_four: query.last_four,
+        min_amount: parse_amount(query.min_amount.as_deref(), "min_amount")?,
+        max_amount: parse_amount(query.max_amount.as_deref(), "max_amount")?,
+        auth_code: query.auth_code,
+        provider_ref: query.provider_ref,
         limit: query.limit,
         cursor: query.cursor,
     };
@@ -168,6 +189,16 @@ pub async fn list(
         .list_payments(&caller.company_id, filter)
         .await?;
     Ok(Json(page).into_response())
+}
+
+/// A decimal amount with up to two places (`150.00`).
+fn parse_amount(text: Option<&str>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(text) => Kurus::parse(text).map(Some).map_err(|_| {
+            ApiError::invalid(field, format!("{field} must be an amount such as 150.00"))
+        }),
+    }
 }
 
 /// `2026-11-29` (start of that day, Istanbul) or an RFC 3339 time.

@@ -48,16 +48,3 @@ pub fn parse_percent_bp(text: &str) -> Option<u32> {
     let k = Kurus::parse(&text.trim().replace(',', ".")).ok()?;
     u32::try_from(k.minor()).ok()
 }
-
-/// A ratio as a percentage with one decimal.
-pub fn ratio(lang: Lang, part: u64, whole: u64) -> String {
-    if whole == 0 {
-        return "—".into();
-    }
-    let tenths = (part * 1000 + whole / 2) / whole;
-    let text = format!("%{}.{}", tenths / 10, tenths % 10);
-    match lang {
-        Lang::Tr => text.replace('.', ","),
-        Lang::En => format!("{}.{}%", tenths / 10, tenths % 10),
-    }
-}

@@ -11,7 +11,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use sanalpos_core::Lang;
-use sanalpos_service::{PaymentFilter, PaymentStatus, PosView};
+use sanalpos_service::{Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView};
 
 use super::format::{day, money, parse_amount, when};
 use super::layout::{csrf, notice, page, Nav};
@@ -33,6 +33,18 @@ pub struct ListQuery {
     customer_ref: String,
     #[serde(default)]
     order_ref: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    last_four: String,
+    #[serde(default)]
+    min_amount: String,
+    #[serde(default)]
+    max_amount: String,
+    #[serde(default)]
+    auth_code: String,
+    #[serde(default)]
+    provider_ref: String,
     #[serde(default)]
     cursor: String,
 }
@@ -63,14 +75,35 @@ fn parse_day(text: &str) -> Result<Option<NaiveDate>, ()> {
 
 impl ListQuery {
     /// The service filter; `Err` names the field that is not understood.
-    fn filter(&self, limit: u32) -> Result<PaymentFilter, &'static str> {
+    fn filter(&self, lang: Lang, limit: u32) -> Result<PaymentFilter, &'static str> {
         let from = parse_day(&self.from).map_err(|_| "from")?;
         let to = parse_day(&self.to).map_err(|_| "to")?;
         let status = match opt(&self.status) {
             Some(s) => Some(PaymentStatus::parse(&s).ok_or("status")?),
             None => None,
         };
+        let channel = match opt(&self.channel) {
+            Some(c) => Some(Channel::parse(&c).ok_or("channel")?),
+            None => None,
+        };
+        let last_four = opt(&self.last_four);
+        if last_four
+            .as_deref()
+            .is_some_and(|l| l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("last_four");
+        }
+        let amount = |text: &str, field| match opt(text) {
+            Some(t) => parse_amount(lang, &t).map(Some).ok_or(field),
+            None => Ok(None),
+        };
         Ok(PaymentFilter {
+            channel,
+            last_four,
+            min_amount: amount(&self.min_amount, "min_amount")?,
+            max_amount: amount(&self.max_amount, "max_amount")?,
+            auth_code: opt(&self.auth_code),
+            provider_ref: opt(&self.provider_ref),
             from: from.and_then(istanbul_midnight),
             to: to.and_then(|d| d.succ_opt()).and_then(istanbul_midnight),
             status,
@@ -91,6 +124,12 @@ impl ListQuery {
             ("pos_id", &self.pos_id),
             ("customer_ref", &self.customer_ref),
             ("order_ref", &self.order_ref),
+            ("channel", &self.channel),
+            ("last_four", &self.last_four),
+            ("min_amount", &self.min_amount),
+            ("max_amount", &self.max_amount),
+            ("auth_code", &self.auth_code),
+            ("provider_ref", &self.provider_ref),
         ];
         serde_urlencoded::to_string(
             pairs
@@ -101,6 +140,14 @@ impl ListQuery {
         .unwrap_or_default()
     }
 }
+
+const CHANNELS: &[Channel] = &[
+    Channel::Api,
+    Channel::Hosted,
+    Channel::Moto,
+    Channel::Manual,
+    Channel::Reconciliation,
+];
 
 const STATUSES: &[PaymentStatus] = &[
     PaymentStatus::Approved,
@@ -138,6 +185,17 @@ fn filter_form(ctx: &Ctx, q: &ListQuery, pos: &[PosView]) -> Markup {
             }
             label { (t.customer_ref) input #f-customer name="customer_ref" value=(q.customer_ref); }
             label { (t.order_ref) input #f-order name="order_ref" value=(q.order_ref); }
+            label { (t.channel)
+                select #f-channel name="channel" {
+                    option value="" { (t.all) }
+                    @for c in CHANNELS { option value=(c.as_str()) selected[q.channel == c.as_str()] { (t.channel(*c)) } }
+                }
+            }
+            label { (t.last_four) input #f-last-four name="last_four" value=(q.last_four) maxlength="4" size="4" inputmode="numeric"; }
+            label { (t.min_amount) input #f-min name="min_amount" value=(q.min_amount) size="10" inputmode="decimal"; }
+            label { (t.max_amount) input #f-max name="max_amount" value=(q.max_amount) size="10" inputmode="decimal"; }
+            label { (t.auth_code) input #f-auth name="auth_code" value=(q.auth_code) size="8"; }
+            label { (t.provider_ref) input #f-provider-ref name="provider_ref" value=(q.provider_ref); }
             button #f-search type="submit" { (t.search) }
             a href="/ui/payments" { (t.clear) }
         }
@@ -157,7 +215,7 @@ pub async fn list(
         .list_pos(ctx.company_id())
         .await
         .map_err(|e| ctx.fail(e))?;
-    let filter = match q.filter(PAGE) {
+    let filter = match q.filter(ctx.lang, PAGE) {
         Ok(f) => f,
         Err(field) => {
             let body = html! {
@@ -171,6 +229,10 @@ pub async fn list(
                 .into_response());
         }
     };
+    let totals = service
+        .payment_totals(ctx.company_id(), &filter)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let found = service
         .list_payments(ctx.company_id(), filter)
         .await
@@ -213,7 +275,22 @@ pub async fn list(
                     }
                     @if found.items.is_empty() { tr { td colspan="14" { (t.no_data) } } }
                 }
+                tfoot #totals {
+                    @for c in &totals.by_currency {
+                        tr data-currency=(c.currency.alpha()) {
+                            td colspan="5" { (t.total) " (" (c.currency.alpha()) "): " span.total-count { (c.count) } " " (t.count) }
+                            td.num { }
+                            td.num.total-amount { (money(ctx.lang, c.amount, c.currency)) }
+                            td.num { (money(ctx.lang, c.refunded_amount, c.currency)) }
+                            td colspan="6" { (t.st_approved) ": " (c.approved_count) " / " (money(ctx.lang, c.approved_amount, c.currency)) }
+                        }
+                    }
+                }
             }
+        }
+        p.exports {
+            a #export-csv.button href=(format!("/ui/payments/export?format=csv&{qs}")) { (t.export_csv) } " "
+            a #export-xlsx.button href=(format!("/ui/payments/export?format=xlsx&{qs}")) { (t.export_xlsx) }
         }
         p.paging {
             @if !q.cursor.is_empty() { a #first-page href=(format!("/ui/payments?{qs}")) { (t.first_page) } " " }
@@ -225,10 +302,61 @@ pub async fn list(
     Ok(page(&ctx, t.nav_payments, Nav::Payments, body).into_response())
 }
 
-/// `GET /ui/payments/export`: the filtered list as CSV or XLSX.
-pub async fn export(ctx: Ctx) -> Result<Response, UiError> {
+/// The export's format and the list's filters.
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+    #[serde(flatten)]
+    filters: ListQuery,
+}
+
+/// Most rows one back-office export carries (a narrower filter gets the rest).
+const EXPORT_ROWS: u32 = 200_000;
+
+/// `GET /ui/payments/export?format=csv|xlsx&…`: the filtered list as a file, in the
+/// user's language and formats.
+pub async fn export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, UiError> {
     ctx.require(Perm::ViewPayments)?;
-    Err(UiError::NotFound(ctx.lang))
+    let t = ctx.t();
+    let format = match q.format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => return Err(UiError::BadRequest(ctx.lang, t.filter_invalid.to_owned())),
+    };
+    let filter = q
+        .filters
+        .filter(ctx.lang, PAGE)
+        .map_err(|field| UiError::BadRequest(ctx.lang, format!("{}: {field}", t.filter_invalid)))?;
+    let bytes = state
+        .service
+        .export_payments(ctx.company_id(), &filter, format, ctx.lang, EXPORT_ROWS)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let stem = match ctx.lang {
+        Lang::Tr => "tahsilatlar",
+        Lang::En => "payments",
+    };
+    let name = format!(
+        "{stem}-{}.{}",
+        sanalpos_service::istanbul_today().format("%Y%m%d"),
+        format.extension()
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn detail_page(
@@ -249,18 +377,10 @@ async fn detail_page(
         .await
         .map(|pos| pos.name)
         .unwrap_or_else(|_| p.pos_id.clone());
-    let events = state
-        .service
-        .store()
-        .list_audit(ctx.company_id(), 1000)
+    let events = service
+        .payment_audit(ctx.company_id(), &p.id)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "audit list failed");
-            UiError::Internal(ctx.lang)
-        })?
-        .into_iter()
-        .filter(|e| e.subject_id == p.id)
-        .collect::<Vec<_>>();
+        .map_err(|e| ctx.fail(e))?;
     let reason = p.message.as_ref().map(|m| match ctx.lang {
         Lang::Tr => m.tr.clone(),
         Lang::En => m.en.clone(),
@@ -361,7 +481,7 @@ async fn detail_page(
                 thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
                 tbody {
                     @for e in &events {
-                        tr { td { (ctx.lang.datetime(e.created_at)) } td { (e.kind) } td { (e.actor) } td.mono { (e.data) } }
+                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.mono { (e.details.to_string()) } }
                     }
                 }
             }
