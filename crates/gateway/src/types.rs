@@ -415,6 +415,9 @@ pub enum FailureKind {
     /// Refused here before calling: the request breaks a rule (refund above what is
     /// refundable, unsupported operation).
     Invalid,
+    /// Not sent: the provider failed repeatedly just before, and the POS's circuit
+    /// breaker holds calls back until a probe succeeds.
+    Unavailable,
 }
 
 /// Why the outcome of a call cannot be told.

@@ -36,6 +36,11 @@ pub struct Config {
     /// Istanbul local time after which the previous business day is reconciled for
     /// every active POS; `None` (`"off"`) switches the end-of-day job off.
     pub end_of_day: Option<NaiveTime>,
+    /// Consecutive technical failures after which a POS stops sending calls for
+    /// `breaker_cooldown` (0 switches the circuit breaker off).
+    pub breaker_failures: u32,
+    /// How long an open circuit breaker holds calls back before probing.
+    pub breaker_cooldown: Duration,
 }
 
 /// Log line format.
@@ -61,6 +66,8 @@ impl Default for Config {
             three_d_ttl: Duration::from_secs(15 * 60),
             unknown_grace: Duration::from_secs(120),
             end_of_day: NaiveTime::from_hms_opt(3, 0, 0),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -108,6 +115,8 @@ struct Layer {
     three_d_ttl_secs: Option<u64>,
     unknown_grace_secs: Option<u64>,
     end_of_day: Option<EndOfDay>,
+    breaker_failures: Option<u32>,
+    breaker_cooldown_secs: Option<u64>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -199,6 +208,12 @@ impl Config {
         if let Some(EndOfDay(v)) = layer.end_of_day {
             self.end_of_day = v;
         }
+        if let Some(v) = layer.breaker_failures {
+            self.breaker_failures = v;
+        }
+        if let Some(v) = layer.breaker_cooldown_secs {
+            self.breaker_cooldown = secs(v);
+        }
     }
 
     /// The database URL to open: the configured one, or the SQLite file in `data_dir`.
@@ -255,6 +270,11 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "PROVIDER_TIMEOUT_SECS" => layer.provider_timeout_secs = Some(number()?),
             "THREE_D_TTL_SECS" => layer.three_d_ttl_secs = Some(number()?),
             "UNKNOWN_GRACE_SECS" => layer.unknown_grace_secs = Some(number()?),
+            "BREAKER_FAILURES" => {
+                layer.breaker_failures =
+                    Some(u32::try_from(number()?).map_err(|_| bad("too large".into()))?)
+            }
+            "BREAKER_COOLDOWN_SECS" => layer.breaker_cooldown_secs = Some(number()?),
             "END_OF_DAY" => {
                 layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
             }

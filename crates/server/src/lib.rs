@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use sanalpos_service::{PaymentService, ServiceConfig};
+use sanalpos_service::{BreakerConfig, PaymentService, ServiceConfig};
 use sanalpos_store::{Crypto, Store};
 
 pub use config::Config;
@@ -102,6 +102,10 @@ impl Application {
                 provider_timeout: config.provider_timeout,
                 instance_id: format!("{}-{}", addr.port(), std::process::id()),
                 end_of_day: config.end_of_day,
+                breaker: BreakerConfig {
+                    failures: config.breaker_failures,
+                    cooldown: config.breaker_cooldown,
+                },
             },
         );
         let state = AppState {

@@ -13,6 +13,7 @@ use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
 use sanalpos_gateway::Gateway;
 use sanalpos_store::{Crypto, PosRecord};
 
+use crate::breaker::{Breaker, BreakerConfig, BreakerState, Guarded};
 use crate::error::ServiceError;
 use crate::types::PosCredentials;
 
@@ -72,8 +73,8 @@ impl StoredCredentials {
     }
 }
 
-/// A client and the POS version it was built for.
-type Versioned = (i64, Arc<dyn Gateway>);
+/// A client, the POS version it was built for, and its breaker.
+type Versioned = (i64, Arc<dyn Gateway>, Arc<Breaker>);
 
 /// Clients by (POS id, version).
 #[derive(Default)]
@@ -88,19 +89,30 @@ impl GatewayCache {
         crypto: &Crypto,
         pos: &PosRecord,
         timeout: Duration,
+        breaker: BreakerConfig,
     ) -> Result<Arc<dyn Gateway>, ServiceError> {
         if let Ok(clients) = self.clients.lock() {
-            if let Some((version, client)) = clients.get(&pos.id) {
+            if let Some((version, client, _)) = clients.get(&pos.id) {
                 if *version == pos.version {
                     return Ok(client.clone());
                 }
             }
         }
-        let client = build(crypto, pos, timeout)?;
+        // A new definition (a corrected endpoint, new credentials) starts with a closed
+        // breaker.
+        let breaker = Arc::new(Breaker::new(breaker));
+        let client: Arc<dyn Gateway> =
+            Arc::new(Guarded::new(build(crypto, pos, timeout)?, breaker.clone()));
         if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(pos.id.clone(), (pos.version, client.clone()));
+            clients.insert(pos.id.clone(), (pos.version, client.clone(), breaker));
         }
         Ok(client)
+    }
+
+    /// The breaker state of a POS's current client; `None` before its first call.
+    pub(crate) fn breaker_state(&self, pos_id: &str) -> Option<BreakerState> {
+        let clients = self.clients.lock().ok()?;
+        clients.get(pos_id).map(|(_, _, breaker)| breaker.state())
     }
 }
 

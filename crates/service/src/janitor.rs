@@ -365,8 +365,9 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
         if p.status != PaymentStatus::Pending3ds && item.last_call_at + over_ms > now {
             continue; // the call may still be running
         }
+        // Only as it was listed: another instance may have resolved it since.
         if !store
-            .lease_payment(&p.id, &owner, lease_ms(service))
+            .lease_payment_unchanged(&p.id, &owner, lease_ms(service), p.updated_at)
             .await?
         {
             continue;

@@ -15,6 +15,7 @@
 
 mod admin;
 mod backoffice;
+mod breaker;
 mod end_of_day;
 mod error;
 mod export;
@@ -37,6 +38,7 @@ use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
 pub use backoffice::{ConnectionCheck, InstallmentChoice};
+pub use breaker::{BreakerConfig, BreakerState};
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
@@ -129,6 +131,12 @@ impl PaymentService {
         actor: &str,
     ) -> Result<PosView, ServiceError> {
         admin::update_pos(self, company_id, pos_id, change, actor).await
+    }
+
+    /// Where the circuit breaker of a POS stands in this instance; `None` before the
+    /// POS's first provider call here.
+    pub fn breaker_state(&self, pos_id: &str) -> Option<BreakerState> {
+        self.inner.gateways.breaker_state(pos_id)
     }
 
     /// One POS definition, credentials masked.

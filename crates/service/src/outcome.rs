@@ -30,6 +30,10 @@ pub(crate) fn failure_message(kind: FailureKind) -> Message {
             "The provider rejected the request",
         ),
         FailureKind::Invalid => Message::new("İşlem geçersiz", "The request is not valid"),
+        FailureKind::Unavailable => Message::new(
+            "Sağlayıcı şu anda yanıt vermiyor; işlem gönderilmedi, biraz sonra tekrar deneyin",
+            "The provider is not answering right now; nothing was sent, try again shortly",
+        ),
     }
 }
 

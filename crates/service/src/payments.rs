@@ -183,6 +183,7 @@ pub(crate) fn gateway_for(
         &service.inner.crypto,
         pos,
         service.inner.config.provider_timeout,
+        service.inner.config.breaker,
     )
 }
 

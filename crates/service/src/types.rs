@@ -35,6 +35,8 @@ pub struct ServiceConfig {
     /// Istanbul local time after which the previous business day is reconciled for
     /// every active POS (default 03:00); `None` switches the job off.
     pub end_of_day: Option<chrono::NaiveTime>,
+    /// When a POS stops sending calls after repeated technical failures.
+    pub breaker: crate::breaker::BreakerConfig,
 }
 
 impl Default for ServiceConfig {
@@ -47,6 +49,7 @@ impl Default for ServiceConfig {
             provider_timeout: Duration::from_secs(30),
             instance_id: format!("sanalpos-{}", std::process::id()),
             end_of_day: chrono::NaiveTime::from_hms_opt(3, 0, 0),
+            breaker: crate::breaker::BreakerConfig::default(),
         }
     }
 }

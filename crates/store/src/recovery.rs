@@ -98,6 +98,40 @@ impl Store {
             .await
     }
 
+    /// Leases a payment only if it has not changed since `updated_at` was read: an
+    /// instance working from an older list must not pick up a payment another instance
+    /// has resolved and released in the meantime.
+    pub async fn lease_payment_unchanged(
+        &self,
+        id: &str,
+        owner: &str,
+        ttl_ms: i64,
+        updated_at: i64,
+    ) -> Result<bool, StoreError> {
+        let args = (id.to_owned(), owner.to_owned(), ttl_ms, updated_at);
+        self.db
+            .write(args, |c, (id, owner, ttl, updated_at)| {
+                Box::pin(async move {
+                    let now = crate::now_ms();
+                    let done = sqlx::query(
+                        "UPDATE payments SET lease_owner = $1, lease_until = $2 \
+                         WHERE id = $3 AND updated_at = $4 \
+                         AND (lease_until IS NULL OR lease_until < $5 OR lease_owner = $6)",
+                    )
+                    .bind(owner)
+                    .bind(now + ttl)
+                    .bind(id)
+                    .bind(updated_at)
+                    .bind(now)
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(done.rows_affected() > 0)
+                })
+            })
+            .await
+    }
+
     /// Gives a payment lease back.
     pub async fn release_payment(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let args = (id.to_owned(), owner.to_owned());

@@ -418,6 +418,21 @@ async fn leases() {
         assert!(!store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
         store.release_payment(&pay.id, "a").await.unwrap();
         assert!(store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
+        store.release_payment(&pay.id, "b").await.unwrap();
+        // Leasing from an older reading fails once the payment has changed since.
+        let stored = store.get_payment(&c.id, &pay.id).await.unwrap();
+        assert!(!store
+            .lease_payment_unchanged(&pay.id, "c", 60_000, stored.updated_at - 1)
+            .await
+            .unwrap());
+        assert!(store
+            .lease_payment_unchanged(&pay.id, "c", 60_000, stored.updated_at)
+            .await
+            .unwrap());
+        assert!(!store
+            .lease_payment_unchanged(&pay.id, "d", 60_000, stored.updated_at)
+            .await
+            .unwrap());
     })
     .await;
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
+
 /// An HTML form as a browser sees it: where it posts and its named inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HtmlForm {

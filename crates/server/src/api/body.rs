@@ -48,6 +48,11 @@ fn wrong(field: &'static str, expected: &str) -> ApiError {
 }
 
 impl<'a> Fields<'a> {
+    /// Whether the object has no fields at all.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     fn get(&self, name: &str) -> Option<&'a Value> {
         self.map.get(name).filter(|v| !v.is_null())
     }

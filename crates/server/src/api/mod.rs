@@ -6,10 +6,14 @@ pub mod idempotency;
 mod payments;
 mod recon;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::error::ApiError;
 use crate::AppState;
 
 /// The `/api/v1` routes.
@@ -30,4 +34,48 @@ pub fn router() -> Router<AppState> {
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),
         )
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(axum::middleware::from_fn(json_bodies_only))
+}
+
+/// Refuses a request body that says it is not JSON (415), except on the statement
+/// import, whose body is the file itself. A body without a `Content-Type` is read as
+/// JSON, so plain clients keep working.
+async fn json_bodies_only(request: Request, next: Next) -> Response {
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let writes = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let raw_upload = request.uri().path().ends_with("/import");
+    if has_body && writes && !raw_upload {
+        if let Some(kind) = request.headers().get(header::CONTENT_TYPE) {
+            let is_json = kind
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+            if !is_json {
+                return ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the body must be JSON (Content-Type: application/json)",
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }

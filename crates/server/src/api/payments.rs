@@ -225,7 +225,9 @@ pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
+    no_fields(&body)?;
     let view = state
         .service
         .cancel_payment(&caller.actor(), &caller.company_id, &id)
@@ -233,12 +235,31 @@ pub async fn cancel(
     Ok(Json(view).into_response())
 }
 
+/// A route that takes no parameters accepts no body or `{}`; anything else is a
+/// mistake of the caller's, refused before money moves.
+fn no_fields(body: &[u8]) -> Result<(), ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let json = JsonBody::parse(body)?;
+    if json.object()?.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "body",
+            "this action takes no parameters: send no body or {}",
+        ))
+    }
+}
+
 /// `POST /api/v1/payments/{id}/reverse`: cancel on the sale's business day, refund after.
 pub async fn reverse(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
+    no_fields(&body)?;
     let view = state
         .service
         .reverse_payment(&caller.actor(), &caller.company_id, &id)

@@ -64,6 +64,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
 
 /// The query of an import.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     pos_id: String,
     from: String,
@@ -102,6 +103,7 @@ pub async fn import(
 
 /// The query of a run list.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
 }
@@ -122,6 +124,7 @@ pub async fn list(
 
 /// The query of a run read.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetQuery {
     class: Option<String>,
 }

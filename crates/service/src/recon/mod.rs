@@ -405,11 +405,7 @@ pub(crate) async fn run_pull(
     let to = parse_day(to, "to")?;
     check_period(from, to)?;
     let pos = service.inner.store.get_pos(company_id, pos_id).await?;
-    let gateway = service.inner.gateways.get(
-        &service.inner.crypto,
-        &pos,
-        service.inner.config.provider_timeout,
-    )?;
+    let gateway = crate::payments::gateway_for(service, &pos)?;
     let mut theirs = Vec::new();
     let mut rejected = Vec::new();
     let mut query = ReportQuery {

@@ -30,6 +30,7 @@ pub fn test_config() -> ServiceConfig {
         provider_timeout: Duration::from_millis(1500),
         instance_id: "test".into(),
         end_of_day: None,
+        breaker: Default::default(),
     }
 }
 

@@ -1,0 +1,392 @@
+//! A circuit breaker per POS: after repeated technical failures (provider unreachable,
+//! no answer, connection lost, HTTP 5xx) the POS fails fast with "provider unavailable"
+//! instead of making every caller wait out a timeout, and a harmless probe (the
+//! commission table) must succeed before payments go through again.
+//!
+//! States: closed (calls go through, consecutive technical failures counted), open (calls
+//! refused at once until the cool-down ends), half-open (one caller probes; the others are
+//! still refused). A bank decline, a refused card or any verified answer is not a
+//! technical failure: it proves the provider is up and resets the count.
+//!
+//! Only calls that start something are guarded: sale, 3D start, cancel, refund, the
+//! installment and commission queries. Finishing a 3D sale, inquiries and reports always
+//! go through, because they settle money that may already have moved.
+//!
+//! The breaker lives in the process (each instance judges for itself) and is rebuilt with
+//! the client when the POS definition changes, so a corrected endpoint starts closed.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use sanalpos_core::Kurus;
+use sanalpos_gateway::{
+    CancelRequest, CommissionTable, ExpectedSale, Failure, FailureKind, Gateway, GatewayError,
+    GatewayResponse, Inquiry, InquiryRequest, InstallmentOption, Outcome, Postback, RefundRequest,
+    ReportPage, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart, UnknownReason,
+};
+
+/// When a POS's breaker opens and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive technical failures that open the breaker (default 5; 0 switches the
+    /// breaker off).
+    pub failures: u32,
+    /// How long an open breaker refuses calls before probing (default 30 s).
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where a breaker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed,
+    /// Calls are refused until the cool-down ends.
+    Open,
+    /// One probe is in flight; other calls are refused.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+struct State {
+    consecutive: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+}
+
+/// What a caller may do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Permit {
+    Go,
+    Probe,
+    Refuse { retry_in: Duration },
+}
+
+/// The failure count and state of one POS.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    config: BreakerConfig,
+    state: Mutex<State>,
+}
+
+impl Breaker {
+    pub(crate) fn new(config: BreakerConfig) -> Breaker {
+        Breaker {
+            config,
+            state: Mutex::new(State {
+                consecutive: 0,
+                open_until: None,
+                probing: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the counters half-updated in a
+        // way that matters: keep going with what is there.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> BreakerState {
+        let state = self.lock();
+        match state.open_until {
+            None => BreakerState::Closed,
+            Some(_) if state.probing => BreakerState::HalfOpen,
+            Some(until) if Instant::now() >= until => BreakerState::HalfOpen,
+            Some(_) => BreakerState::Open,
+        }
+    }
+
+    fn permit(&self, now: Instant) -> Permit {
+        if self.config.failures == 0 {
+            return Permit::Go;
+        }
+        let mut state = self.lock();
+        match state.open_until {
+            None => Permit::Go,
+            Some(until) if now < until => Permit::Refuse {
+                retry_in: until - now,
+            },
+            Some(_) if state.probing => Permit::Refuse {
+                retry_in: Duration::ZERO,
+            },
+            Some(_) => {
+                state.probing = true;
+                Permit::Probe
+            }
+        }
+    }
+
+    /// Counts the end of a call (or of a probe).
+    fn record(&self, technical_failure: bool, now: Instant) {
+        if self.config.failures == 0 {
+            return;
+        }
+        let mut state = self.lock();
+        let was_probe = std::mem::take(&mut state.probing);
+        if technical_failure {
+            state.consecutive = state.consecutive.saturating_add(1);
+            if was_probe || state.consecutive >= self.config.failures {
+                state.open_until = Some(now + self.config.cooldown);
+                if !was_probe {
+                    tracing::warn!(
+                        failures = state.consecutive,
+                        cooldown_s = self.config.cooldown.as_secs(),
+                        "provider failing: circuit breaker opened"
+                    );
+                }
+            }
+        } else {
+            if state.open_until.is_some() {
+                tracing::info!("provider answering again: circuit breaker closed");
+            }
+            state.consecutive = 0;
+            state.open_until = None;
+        }
+    }
+}
+
+fn is_technical(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Failed(Failure {
+            kind: FailureKind::Unreachable,
+            ..
+        }) | Outcome::Unknown(
+            UnknownReason::Timeout | UnknownReason::ConnectionLost | UnknownReason::ServerError(_)
+        )
+    )
+}
+
+fn is_technical_error(error: &GatewayError) -> bool {
+    matches!(
+        error,
+        GatewayError::Unreachable(_) | GatewayError::Timeout | GatewayError::BadAnswer(_)
+    )
+}
+
+fn refusal_detail(retry_in: Duration) -> String {
+    format!(
+        "provider unavailable: the POS's recent calls failed, so this one was not sent; \
+         trying again in {} s",
+        retry_in.as_secs().max(1)
+    )
+}
+
+fn refused(retry_in: Duration) -> GatewayResponse {
+    GatewayResponse {
+        outcome: Outcome::Failed(Failure {
+            kind: FailureKind::Unavailable,
+            detail: refusal_detail(retry_in),
+        }),
+        raw: None,
+        http_status: None,
+        latency: Duration::ZERO,
+    }
+}
+
+/// A provider client behind its POS's breaker.
+pub(crate) struct Guarded {
+    inner: Arc<dyn Gateway>,
+    breaker: Arc<Breaker>,
+}
+
+impl Guarded {
+    pub(crate) fn new(inner: Arc<dyn Gateway>, breaker: Arc<Breaker>) -> Guarded {
+        Guarded { inner, breaker }
+    }
+
+    /// `Ok(())` when the call may go out now (probing first when the cool-down is over);
+    /// otherwise how long until the next try.
+    async fn admit(&self) -> Result<(), Duration> {
+        match self.breaker.permit(Instant::now()) {
+            Permit::Go => Ok(()),
+            Permit::Refuse { retry_in } => Err(retry_in),
+            Permit::Probe => {
+                let probe = self.inner.commission_table().await;
+                let failed = probe.as_ref().is_err_and(is_technical_error);
+                self.breaker.record(failed, Instant::now());
+                if failed {
+                    Err(self.breaker.config.cooldown)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn count(&self, response: GatewayResponse) -> GatewayResponse {
+        self.breaker
+            .record(is_technical(&response.outcome), Instant::now());
+        response
+    }
+
+    fn count_error<T>(&self, result: Result<T, GatewayError>) -> Result<T, GatewayError> {
+        let failed = result.as_ref().is_err_and(is_technical_error);
+        self.breaker.record(failed, Instant::now());
+        result
+    }
+}
+
+#[async_trait]
+impl Gateway for Guarded {
+    async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.sale(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
+    async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
+        if let Err(retry_in) = self.admit().await {
+            return ThreeDStart::Finished(refused(retry_in));
+        }
+        match self.inner.start_3d(request, urls).await {
+            ThreeDStart::Finished(response) => ThreeDStart::Finished(self.count(response)),
+            redirect => {
+                self.breaker.record(false, Instant::now());
+                redirect
+            }
+        }
+    }
+
+    async fn finish_3d(&self, postback: &Postback, expected: &ExpectedSale) -> GatewayResponse {
+        self.inner.finish_3d(postback, expected).await
+    }
+
+    async fn cancel(&self, request: &CancelRequest) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.cancel(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.refund(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
+    async fn inquiry(&self, request: &InquiryRequest) -> Result<Inquiry, GatewayError> {
+        self.inner.inquiry(request).await
+    }
+
+    async fn report(&self, query: &ReportQuery) -> Result<ReportPage, GatewayError> {
+        self.inner.report(query).await
+    }
+
+    async fn installments(
+        &self,
+        bin: &str,
+        amount: Kurus,
+    ) -> Result<Vec<InstallmentOption>, GatewayError> {
+        match self.admit().await {
+            Ok(()) => self.count_error(self.inner.installments(bin, amount).await),
+            Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
+        }
+    }
+
+    async fn commission_table(&self) -> Result<CommissionTable, GatewayError> {
+        match self.admit().await {
+            Ok(()) => self.count_error(self.inner.commission_table().await),
+            Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker(failures: u32) -> Breaker {
+        Breaker::new(BreakerConfig {
+            failures,
+            cooldown: Duration::from_secs(30),
+        })
+    }
+
+    #[test]
+    fn opens_after_the_configured_run_of_failures_only() {
+        let b = breaker(3);
+        let t = Instant::now();
+        b.record(true, t);
+        b.record(true, t);
+        assert_eq!(b.permit(t), Permit::Go);
+        // A verified answer in between resets the run.
+        b.record(false, t);
+        b.record(true, t);
+        b.record(true, t);
+        assert_eq!(b.permit(t), Permit::Go);
+        b.record(true, t);
+        assert_eq!(
+            b.permit(t + Duration::from_secs(10)),
+            Permit::Refuse {
+                retry_in: Duration::from_secs(20)
+            }
+        );
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn one_probe_after_the_cooldown_and_it_decides() {
+        let b = breaker(1);
+        let t = Instant::now();
+        b.record(true, t);
+        let later = t + Duration::from_secs(31);
+        assert_eq!(b.permit(later), Permit::Probe);
+        // While the probe is out, everyone else is still refused.
+        assert_eq!(
+            b.permit(later),
+            Permit::Refuse {
+                retry_in: Duration::ZERO
+            }
+        );
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        // A failed probe opens it for a whole new cool-down.
+        b.record(true, later);
+        assert!(
+            matches!(b.permit(later), Permit::Refuse { retry_in } if retry_in == Duration::from_secs(30))
+        );
+        let much_later = later + Duration::from_secs(31);
+        assert_eq!(b.permit(much_later), Permit::Probe);
+        b.record(false, much_later);
+        assert_eq!(b.permit(much_later), Permit::Go);
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn zero_failures_switches_it_off() {
+        let b = breaker(0);
+        let t = Instant::now();
+        for _ in 0..10 {
+            b.record(true, t);
+        }
+        assert_eq!(b.permit(t), Permit::Go);
+    }
+
+    #[test]
+    fn only_technical_failures_count() {
+        assert!(is_technical(&Outcome::Unknown(UnknownReason::Timeout)));
+        assert!(is_technical(&Outcome::Unknown(UnknownReason::ServerError(
+            502
+        ))));
+        assert!(!is_technical(&Outcome::Unknown(
+            UnknownReason::SignatureInvalid
+        )));
+        assert!(!is_technical(&Outcome::Failed(Failure {
+            kind: FailureKind::BadCredentials,
+            detail: String::new(),
+        })));
+    }
+}
