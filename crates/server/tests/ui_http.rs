@@ -644,3 +644,84 @@ both_engines!(admin_users_keys_and_audit, |app: TestApp| async move {
     assert!(page.body.contains("user.created") && page.body.contains("api_key.created"));
     assert!(!page.body.contains(key));
 });
+
+both_engines!(
+    list_filters_totals_exports_and_dashboard,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        for (pan, amount) in [
+            (APPROVED_CARD, "150.00"),
+            (APPROVED_CARD, "2500.50"),
+            ("5101385101385104", "75.25"),
+            (NO_FUNDS_CARD, "40.00"),
+        ] {
+            let (status, _) = app.pay(&app.a, &key(), &payment(pan, amount)).await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+        let client = UiClient::signed_in(&app.base_url, "viewer").await;
+        let rows = |page: &Page| page.body.matches("<tr data-id=\"pay_").count();
+
+        let page = client.get("/ui/payments").await;
+        assert_eq!(rows(&page), 4);
+        assert!(page.body.contains("id=\"totals\""));
+        assert!(
+            page.body.contains("2.765,75 TL"),
+            "the total of all four rows"
+        );
+        let page = client.get("/ui/payments?last_four=5104").await;
+        assert_eq!(rows(&page), 1);
+        let page = client
+            .get("/ui/payments?min_amount=100,00&max_amount=2.500,50&status=approved")
+            .await;
+        assert_eq!(rows(&page), 2);
+        assert!(page.body.contains("2.650,50 TL"));
+        let page = client.get("/ui/payments?last_four=51").await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+
+        // CSV, Turkish: semicolons, Turkish amounts, exactly the filtered rows.
+        let page = client
+            .get("/ui/payments/export?format=csv&status=approved")
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".csv"));
+        let lines: Vec<&str> = page.body.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines.len(), 4, "{}", page.body);
+        assert!(lines[0].starts_with("Tarih;Durum"));
+        assert!(page.body.contains("2.500,50") && page.body.contains("454671******7894"));
+        assert_clean(&app, &page);
+
+        // XLSX: a real workbook with the same rows.
+        let response = reqwest::Client::new()
+            .get(format!(
+                "{}/ui/payments/export?format=xlsx&status=approved",
+                app.base_url
+            ))
+            .header(
+                "cookie",
+                format!("sp_session={}", client.cookie("sp_session").unwrap()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.bytes().await.unwrap();
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        assert_eq!(sheet.height(), 4);
+        let text = format!("{:?}", sheet.rows().collect::<Vec<_>>());
+        assert!(text.contains("454671******7894") && !text.contains(APPROVED_CARD));
+
+        // The dashboard: today's collections, the approval rate, the chart, the declines.
+        let page = client.get("/ui/dashboard").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("2.725,75 TL"), "approved today");
+        assert!(page.body.contains("%75"), "3 of 4 approved");
+        assert!(page.body.contains("<svg"), "the chart is drawn");
+        assert!(page.body.contains("Yetersiz bakiye"));
+    }
+);

@@ -18,8 +18,8 @@
 //! fingerprint only.
 
 mod audit;
-mod bulk;
 mod backoffice;
+mod bulk;
 mod crypto;
 mod db;
 mod error;

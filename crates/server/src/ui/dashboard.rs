@@ -88,32 +88,37 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiE
             Lang::En => format!("{}%", percent_bp(ctx.lang, bp)),
         })
         .unwrap_or_else(|| t.none.to_owned());
-    Ok(layout::page(&ctx, t.nav_dashboard, Nav::Dashboard, html! {
-        div.cards {
-            div.card {
-                h2 { (t.today_collections) }
-                @for c in &d.today {
-                    p.big.today-amount data-currency=(c.currency.alpha()) { (money(ctx.lang, c.approved_amount, c.currency)) }
-                    p { (c.approved_count) " " (t.count) }
-                }
-                @if d.today.is_empty() { p.big.today-amount { (money(ctx.lang, Kurus::ZERO, Currency::Try)) } }
-            }
-            div.card { h2 { (t.approval_rate) } p.big #approval-rate { (rate) } p { (d.today_attempted) " " (t.count) } }
-            div.card { h2 { (t.review_waiting) } p.big #review-count { (d.review_count) } }
-        }
-        h2 { (t.last_14_days) " (TL)" }
-        figure.chart #chart { (PreEscaped(svg)) }
-        section {
-            h2 { (t.decline_reasons) }
-            table.dense #declines {
-                thead { tr { th { (t.bank_code) } th { (t.reason) } th.num { (t.count) } } }
-                tbody {
-                    @for r in &d.decline_reasons {
-                        tr { td { (r.code) } td { (if ctx.lang == Lang::Tr { &r.message_tr } else { &r.message_en }) } td.num { (r.count) } }
+    Ok(layout::page(
+        &ctx,
+        t.nav_dashboard,
+        Nav::Dashboard,
+        html! {
+            div.cards {
+                div.card {
+                    h2 { (t.today_collections) }
+                    @for c in &d.today {
+                        p.big.today-amount data-currency=(c.currency.alpha()) { (money(ctx.lang, c.approved_amount, c.currency)) }
+                        p { (c.approved_count) " " (t.count) }
                     }
-                    @if d.decline_reasons.is_empty() { tr { td colspan="3" { (t.no_data) } } }
+                    @if d.today.is_empty() { p.big.today-amount { (money(ctx.lang, Kurus::ZERO, Currency::Try)) } }
+                }
+                div.card { h2 { (t.approval_rate) } p.big #approval-rate { (rate) } p { (d.today_attempted) " " (t.count) } }
+                div.card { h2 { (t.review_waiting) } p.big #review-count { (d.review_count) } }
+            }
+            h2 { (t.last_14_days) " (TL)" }
+            figure.chart #chart { (PreEscaped(svg)) }
+            section {
+                h2 { (t.decline_reasons) }
+                table.dense #declines {
+                    thead { tr { th { (t.bank_code) } th { (t.reason) } th.num { (t.count) } } }
+                    tbody {
+                        @for r in &d.decline_reasons {
+                            tr { td { (r.code) } td { (if ctx.lang == Lang::Tr { &r.message_tr } else { &r.message_en }) } td.num { (r.count) } }
+                        }
+                        @if d.decline_reasons.is_empty() { tr { td colspan="3" { (t.no_data) } } }
+                    }
                 }
             }
-        }
-    }))
+        },
+    ))
 }

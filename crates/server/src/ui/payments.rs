@@ -348,7 +348,10 @@ pub async fn export(
     );
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, format.content_type().to_owned()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_owned(),
+            ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
