@@ -445,6 +445,13 @@ both_engines!(
             )
             .await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.body.contains("kalan miktarı aşıyor"), "{}", page.body);
+        // A cancel after the end of day: the bank refuses, said in Turkish.
+        let page = client
+            .post(&format!("/ui/payments/{id}/cancel"), &[("confirm", "on")])
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.body.contains("iade yapın"), "{}", page.body);
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
         assert_eq!(p.payment.refunded_amount.minor(), 0);
         // 30,00 TL back.
@@ -461,7 +468,15 @@ both_engines!(
         assert!(detail.body.contains("30,00 TL"));
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
         assert_eq!(p.payment.refunded_amount.minor(), 3000);
-        assert_eq!(p.refunds.len(), 1);
+        // The refused cancel is on record beside the approved refund.
+        assert_eq!(p.refunds.len(), 2);
+        let approved: Vec<_> = p
+            .refunds
+            .iter()
+            .filter(|r| r.status == sanalpos_service::RefundStatus::Approved)
+            .collect();
+        assert_eq!(approved.len(), 1);
+        assert_eq!(approved[0].amount.minor(), 3000);
     }
 );
 

@@ -146,6 +146,13 @@ catalogue! {
     refund_amount: "İade tutarı", "Refund amount";
     operation_done: "İşlem tamamlandı.", "Done.";
     review_reason: "İnceleme nedeni", "Review reason";
+    rev_declined: "Banka işlemi reddetti", "The bank refused";
+    rev_cancel_not_possible: "Banka iptali kabul etmedi (iptal yalnızca satış günü yapılabilir); iade yapın.", "The bank refused the cancel (a cancel is only possible on the sale's day); refund instead.";
+    rev_not_cancellable: "Yalnızca iadesi olmayan onaylı bir ödeme iptal edilebilir.", "Only an approved payment without refunds can be cancelled.";
+    rev_not_refundable: "Bu ödeme geri alınamaz (iade edilecek tutar kalmadı ya da ödeme onaylı değil).", "This payment cannot be taken back (nothing left, or it is not approved).";
+    rev_exceeds: "İade tutarı, çekilen tutardan kalan miktarı aşıyor.", "The refund is more than what remains of the captured amount.";
+    rev_provider_failed: "Sağlayıcıya ulaşılamadı; hiçbir işlem yapılmadı. Biraz sonra tekrar deneyin.", "The provider could not be reached; nothing was done. Try again shortly.";
+    rev_in_progress: "Bu ödeme için başka bir işlem sürüyor; biraz sonra tekrar deneyin.", "Another operation on this payment is running; try again shortly.";
     // POS
     pos_title: "Sanal POS Tanımları", "Virtual POS definitions";
     pos_new: "Yeni POS tanımı", "New POS definition";

@@ -11,7 +11,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use sanalpos_core::Lang;
-use sanalpos_service::{Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView};
+use sanalpos_service::{
+    Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView, ServiceError,
+};
 
 use super::format::{day, money, parse_amount, when};
 use super::layout::{csrf, notice, page, Nav};
@@ -573,11 +575,46 @@ async fn act(
     };
     match done {
         Ok(_) => Ok(Redirect::to(&format!("/ui/payments/{id}?done=1")).into_response()),
-        Err(sanalpos_service::ServiceError::Storage(e)) => {
+        Err(ServiceError::Storage(e)) => {
             tracing::error!(error = %e, "back office reversal failed");
             Err(UiError::Internal(ctx.lang))
         }
-        Err(e) => failed(e.to_string()).await,
+        Err(e) => {
+            let text = reversal_error(&state, &ctx, &id, &e).await;
+            failed(text).await
+        }
+    }
+}
+
+/// Why a cancel or refund did not happen, in the user's language (the bank's own
+/// reason when it refused).
+async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError) -> String {
+    let t = ctx.t();
+    match e {
+        ServiceError::Conflict { code, .. } => match *code {
+            "cancel_declined" | "refund_declined" => {
+                let reason = state
+                    .service
+                    .get_payment(ctx.company_id(), id)
+                    .await
+                    .ok()
+                    .and_then(|d| d.refunds.last().and_then(|r| r.message.clone()))
+                    .map(|m| if ctx.lang == Lang::Tr { m.tr } else { m.en })
+                    .unwrap_or_default();
+                format!("{}: {reason}", t.rev_declined)
+            }
+            "cancel_not_possible" => t.rev_cancel_not_possible.into(),
+            "not_cancellable" => t.rev_not_cancellable.into(),
+            "not_refundable" => t.rev_not_refundable.into(),
+            "refund_exceeds_captured" => t.rev_exceeds.into(),
+            "payment_in_progress" => t.rev_in_progress.into(),
+            _ => e.to_string(),
+        },
+        ServiceError::Provider { .. } => t.rev_provider_failed.into(),
+        ServiceError::Validation {
+            field: "amount", ..
+        } => t.amount_invalid.into(),
+        other => other.to_string(),
     }
 }
 
