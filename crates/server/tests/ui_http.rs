@@ -738,5 +738,7 @@ both_engines!(
         assert!(page.body.contains("%75"), "3 of 4 approved");
         assert!(page.body.contains("<svg"), "the chart is drawn");
         assert!(page.body.contains("Yetersiz bakiye"));
+        // Nothing inline that the content security policy would block.
+        assert!(!page.body.contains(" style=") && !page.body.contains("<script>"));
     }
 );

@@ -432,6 +432,15 @@ pub async fn installments(
                             t.single_payment,
                             money(ctx.lang, c.total, currency)
                         )
+                    } else if c.surcharge.minor() > 0 {
+                        format!(
+                            "{} × {} = {} ({} {})",
+                            c.installments,
+                            money(ctx.lang, c.monthly, currency),
+                            money(ctx.lang, c.total, currency),
+                            t.surcharge,
+                            money(ctx.lang, c.surcharge, currency)
+                        )
                     } else {
                         format!(
                             "{} × {} = {}",

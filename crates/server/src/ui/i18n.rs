@@ -5,6 +5,7 @@ use sanalpos_core::Lang;
 use sanalpos_service::{
     Channel, Environment, OnboardingState, PaymentStatus, RefundKind, RefundStatus, Role,
 };
+use sanalpos_store::{AttemptOutcome, Operation};
 
 macro_rules! catalogue {
     ($($field:ident: $tr:expr, $en:expr;)*) => {
@@ -153,6 +154,14 @@ catalogue! {
     rev_exceeds: "İade tutarı, çekilen tutardan kalan miktarı aşıyor.", "The refund is more than what remains of the captured amount.";
     rev_provider_failed: "Sağlayıcıya ulaşılamadı; hiçbir işlem yapılmadı. Biraz sonra tekrar deneyin.", "The provider could not be reached; nothing was done. Try again shortly.";
     rev_in_progress: "Bu ödeme için başka bir işlem sürüyor; biraz sonra tekrar deneyin.", "Another operation on this payment is running; try again shortly.";
+    op_sale: "Satış", "Sale";
+    op_start_3d: "3D başlatma", "3D start";
+    op_finish_3d: "3D sonucu", "3D result";
+    op_cancel: "İptal", "Cancel";
+    op_refund: "İade", "Refund";
+    op_inquiry: "Sorgu", "Inquiry";
+    oc_dispatched: "Gönderildi, yanıt yok", "Sent, no answer yet";
+    recon_exceptions: "Mutabakat farkları", "Reconciliation exceptions";
     // POS
     pos_title: "Sanal POS Tanımları", "Virtual POS definitions";
     pos_new: "Yeni POS tanımı", "New POS definition";
@@ -265,6 +274,30 @@ impl Texts {
             PaymentStatus::PartiallyRefunded => self.st_partially_refunded,
             PaymentStatus::Refunded => self.st_refunded,
             PaymentStatus::Expired => self.st_expired,
+        }
+    }
+
+    /// What a provider call was for.
+    pub fn operation(&self, o: Operation) -> &'static str {
+        match o {
+            Operation::Sale => self.op_sale,
+            Operation::Start3d => self.op_start_3d,
+            Operation::Finish3d => self.op_finish_3d,
+            Operation::Cancel => self.op_cancel,
+            Operation::Refund => self.op_refund,
+            Operation::Inquiry => self.op_inquiry,
+        }
+    }
+
+    /// How a provider call ended (`None`: no answer recorded yet).
+    pub fn attempt_outcome(&self, o: Option<AttemptOutcome>) -> &'static str {
+        match o {
+            None => self.oc_dispatched,
+            Some(AttemptOutcome::Approved) => self.st_approved,
+            Some(AttemptOutcome::Declined) => self.st_declined,
+            Some(AttemptOutcome::Failed) => self.st_failed,
+            Some(AttemptOutcome::Unknown) => self.st_unknown,
+            Some(AttemptOutcome::Pending) => self.st_pending,
         }
     }
 

@@ -454,8 +454,8 @@ async fn detail_page(
                     @for a in &detail.attempts {
                         tr {
                             td { (when(ctx.lang, &a.started_at)) }
-                            td { (a.operation.as_str()) }
-                            td { (a.outcome.map(|o| o.as_str()).unwrap_or(a.state.as_str())) }
+                            td { (t.operation(a.operation)) }
+                            td { (t.attempt_outcome(a.outcome)) }
                             td { (a.bank_code.as_deref().unwrap_or("")) }
                             td { (a.message.as_deref().unwrap_or("")) }
                             td.num { (money(ctx.lang, a.amount, p.currency)) }
