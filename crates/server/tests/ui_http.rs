@@ -203,6 +203,10 @@ both_engines!(role_and_company_matrix, |app: TestApp| async move {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let b_payment = body["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .pay(&app.a, &key(), &payment(APPROVED_CARD, "20.00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let a_pos = app.a.pos_id.clone();
     let b_pos = app.b.pos_id.clone();
 
@@ -277,6 +281,63 @@ both_engines!(role_and_company_matrix, |app: TestApp| async move {
                 .await;
             assert_eq!(page.status, StatusCode::FORBIDDEN, "{role}");
         }
+        // Every other state-changing route, by role.
+        let a_payment = app
+            .service
+            .list_payments(&app.a.id, Default::default())
+            .await
+            .unwrap()
+            .items
+            .first()
+            .map(|p| p.id.clone());
+        let admin_only = [
+            "/ui/pos".to_owned(),
+            format!("/ui/pos/{a_pos}"),
+            format!("/ui/pos/{a_pos}/test"),
+            "/ui/admin/companies".to_owned(),
+            "/ui/admin/users".to_owned(),
+            "/ui/admin/users/usr_x/companies".to_owned(),
+            "/ui/admin/keys/key_x/revoke".to_owned(),
+        ];
+        for path in &admin_only {
+            let page = client.post(path, &[("name", "x")]).await;
+            if i > 0 {
+                assert_eq!(page.status, StatusCode::FORBIDDEN, "{role} POST {path}");
+            } else {
+                assert_ne!(page.status, StatusCode::FORBIDDEN, "{role} POST {path}");
+            }
+        }
+        if let Some(id) = &a_payment {
+            for action in ["cancel", "refund", "reverse"] {
+                let path = format!("/ui/payments/{id}/{action}");
+                // Without the confirmation nothing happens even when allowed.
+                let page = client.post(&path, &[]).await;
+                let expected = if i < 2 {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(page.status, expected, "{role} POST {path}");
+            }
+        }
+        let page = client
+            .get("/ui/api/installments?bin=45467112&amount=10,00&currency=TRY")
+            .await;
+        let expected = if i < 3 {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(page.status, expected, "{role} installments");
+        let page = client.post("/ui/collect", &[("idem", "x")]).await;
+        let expected = if i < 3 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(page.status, expected, "{role} POST /ui/collect");
+        let page = client.get("/ui/payments/export?format=csv").await;
+        assert_eq!(page.status, StatusCode::OK, "{role} export");
         // A company that is not one's own cannot be switched to.
         if i > 0 {
             let page = client

@@ -118,6 +118,12 @@ async fn delete_session(conn: &mut AnyConnection, token_hash: &String) -> Result
 
 async fn record_failure(conn: &mut AnyConnection, f: &Failure) -> Result<Option<i64>, StoreError> {
     let window_start_floor = f.now - f.rule.window_ms;
+    // Names tried long ago (often names that do not exist) are forgotten on the way.
+    sqlx::query("DELETE FROM login_throttle WHERE window_start < $1 AND locked_until < $2")
+        .bind(f.now - 24 * 3600 * 1000)
+        .bind(f.now)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO login_throttle (username, failures, window_start, locked_until) VALUES ($1, 1, $2, 0) \
          ON CONFLICT (username) DO UPDATE SET \
