@@ -48,3 +48,45 @@ pub fn parse_percent_bp(text: &str) -> Option<u32> {
     let k = Kurus::parse(&text.trim().replace(',', ".")).ok()?;
     u32::try_from(k.minor()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_as_each_language_writes_them() {
+        let k = |minor| Kurus::from_minor(minor);
+        assert_eq!(parse_amount(Lang::Tr, "1.234,56"), k(123_456));
+        assert_eq!(parse_amount(Lang::Tr, " 150 "), k(15_000));
+        assert_eq!(parse_amount(Lang::Tr, "12.34.5"), None);
+        assert_eq!(parse_amount(Lang::Tr, "-5"), None);
+        assert_eq!(parse_amount(Lang::En, "1,234.56"), k(123_456));
+        assert_eq!(parse_amount(Lang::En, "1.234,56"), None);
+        assert_eq!(
+            money(Lang::Tr, Kurus::from_minor(123_456).unwrap(), Currency::Try),
+            "1.234,56 TL"
+        );
+    }
+
+    #[test]
+    fn percentages_round_trip_as_basis_points() {
+        assert_eq!(parse_percent_bp("2,99"), Some(299));
+        assert_eq!(parse_percent_bp("2.5"), Some(250));
+        assert_eq!(parse_percent_bp("x"), None);
+        assert_eq!(percent_bp(Lang::Tr, 299), "2,99");
+        assert_eq!(percent_bp(Lang::En, 1250), "12.50");
+    }
+
+    #[test]
+    fn times_in_istanbul() {
+        assert_eq!(
+            when(Lang::Tr, "2026-11-29T11:05:00.000Z"),
+            "29.11.2026 14:05"
+        );
+        assert_eq!(
+            when(Lang::En, "2026-11-29T11:05:00.000Z"),
+            "2026-11-29 14:05"
+        );
+        assert_eq!(day(Lang::Tr, "2026-11-29"), "29.11.2026");
+    }
+}

@@ -467,3 +467,29 @@ pub async fn test_connection(
     };
     Ok(pos_form(&ctx, Some(&pos), Some((kind, text))).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installment_table_lines() {
+        let rows = parse_installments("1;1,79;0;1\n\n 3 ; 2.99 ; 2,50 ; 30 ").unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (
+                rows[1].count,
+                rows[1].commission_bp,
+                rows[1].surcharge_bp,
+                rows[1].value_days
+            ),
+            (3, 299, 250, 30)
+        );
+        assert_eq!(parse_installments("1;1,79;0").unwrap_err(), "1: 1;1,79;0");
+        assert!(parse_installments("1;x;0;1").is_err());
+        assert!(
+            parse_installments("300;1;0;1").is_err(),
+            "a count above 255 is not a count"
+        );
+    }
+}

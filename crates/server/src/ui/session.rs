@@ -302,3 +302,48 @@ impl FromRequestParts<AppState> for Ctx {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_rules() {
+        for perm in [
+            Perm::ViewPayments,
+            Perm::Collect,
+            Perm::Reverse,
+            Perm::ViewPos,
+            Perm::ManagePos,
+            Perm::Admin,
+        ] {
+            assert!(allows(Role::Admin, perm));
+        }
+        assert!(allows(Role::Accountant, Perm::Reverse) && !allows(Role::Accountant, Perm::Admin));
+        assert!(!allows(Role::Accountant, Perm::ManagePos));
+        assert!(allows(Role::Collector, Perm::Collect) && !allows(Role::Collector, Perm::Reverse));
+        assert!(!allows(Role::Collector, Perm::ViewPos));
+        assert!(allows(Role::Viewer, Perm::ViewPayments) && !allows(Role::Viewer, Perm::Collect));
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_secure_over_https() {
+        let plain = set_cookie("sp_session", "abc", 60, false);
+        let plain = plain.to_str().unwrap();
+        assert!(
+            plain.contains("HttpOnly")
+                && plain.contains("SameSite=Lax")
+                && plain.contains("Path=/")
+        );
+        assert!(!plain.contains("Secure"));
+        let secure = set_cookie("sp_session", "abc", 60, true);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd") && !same_token("abc", "ab") && !same_token("", ""));
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}
