@@ -101,7 +101,7 @@ async fn all_payments(http: &reqwest::Client, base: &str, key: &str) -> Vec<Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_while_paying_loses_nothing_and_charges_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let log = dir.path().join("server.log");
     let merchant = MerchantConfig::generate();
     let sim = spawn(

@@ -151,7 +151,7 @@ fn run_id(stdout: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recon_pull_then_report() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let s = seed(dir.path()).await;
 
     let mut args = vec!["recon".to_owned(), "pull".to_owned()];
@@ -205,7 +205,7 @@ async fn recon_pull_then_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recon_import_statement_and_a_large_bad_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = sanalpos_store::testing::test_dir();
     let s = seed(dir.path()).await;
     let statement = reqwest::get(format!(
         "{}/_sim/merchants/{}/statement?date={}&encoding=utf-8",

@@ -101,7 +101,7 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         return;
     };
     store.close().await;
-    let data_dir = tempfile::tempdir().unwrap();
+    let data_dir = sanalpos_store::testing::test_dir();
     let one = start(guard.url(), data_dir.path()).await;
     let two = start(guard.url(), data_dir.path()).await;
     let merchant = MerchantConfig::generate();

@@ -10,7 +10,8 @@
 //!
 //! Only calls that start something are guarded: sale, 3D start, cancel, refund, the
 //! installment and commission queries. Finishing a 3D sale, inquiries and reports always
-//! go through, because they settle money that may already have moved.
+//! go through, because they settle money that may already have moved; an inquiry or a
+//! report that gets an answer closes the breaker, since the provider is plainly up.
 //!
 //! The breaker lives in the process (each instance judges for itself) and is rebuilt with
 //! the client when the POS definition changes, so a corrected endpoint starts closed.
@@ -125,6 +126,21 @@ impl Breaker {
                 Permit::Probe
             }
         }
+    }
+
+    /// An unguarded call (inquiry, report) got a verified answer: the provider is up, so
+    /// the failure run ends and an open breaker closes. A probe in flight still counts
+    /// when it ends.
+    fn heard_from_provider(&self) {
+        if self.config.failures == 0 {
+            return;
+        }
+        let mut state = self.lock();
+        if state.open_until.is_some() {
+            tracing::info!("provider answering again: circuit breaker closed");
+        }
+        state.consecutive = 0;
+        state.open_until = None;
     }
 
     /// Counts the end of a call (or of a probe).
@@ -279,11 +295,19 @@ impl Gateway for Guarded {
     }
 
     async fn inquiry(&self, request: &InquiryRequest) -> Result<Inquiry, GatewayError> {
-        self.inner.inquiry(request).await
+        let result = self.inner.inquiry(request).await;
+        if result.is_ok() {
+            self.breaker.heard_from_provider();
+        }
+        result
     }
 
     async fn report(&self, query: &ReportQuery) -> Result<ReportPage, GatewayError> {
-        self.inner.report(query).await
+        let result = self.inner.report(query).await;
+        if result.is_ok() {
+            self.breaker.heard_from_provider();
+        }
+        result
     }
 
     async fn installments(
@@ -363,6 +387,20 @@ mod tests {
         b.record(false, much_later);
         assert_eq!(b.permit(much_later), Permit::Go);
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn an_answer_to_an_unguarded_call_closes_it() {
+        let b = breaker(2);
+        let t = Instant::now();
+        b.record(true, t);
+        b.record(true, t);
+        assert_eq!(b.state(), BreakerState::Open);
+        b.heard_from_provider();
+        assert_eq!(b.permit(t), Permit::Go);
+        // And the run starts from zero again.
+        b.record(true, t);
+        assert_eq!(b.permit(t), Permit::Go);
     }
 
     #[test]

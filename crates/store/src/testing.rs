@@ -1,12 +1,16 @@
 //! Fresh stores for tests, on both engines (feature `testing`).
 //!
-//! - [`sqlite_store`]: a new SQLite file in a temporary directory, removed with the guard.
+//! - [`sqlite_store`]: a new SQLite file in a temporary directory ([`test_dir`]), removed
+//!   with the guard.
 //! - [`postgres_store`]: a new database `sanalpos_t_<random>` on the server named by
 //!   `SANALPOS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
 //!   dropped with the guard. When the server cannot be reached, the test fails if
 //!   `SANALPOS_REQUIRE_POSTGRES=1`, and otherwise prints
 //!   `SKIPPED (PostgreSQL unreachable): <test name>` to stderr and gets `None`.
 //! - [`for_each_engine`]: runs the same test body on SQLite, then on PostgreSQL.
+//!
+//! With `SANALPOS_KEEP_TEST_DATA=<folder>` (set by `.ci/run`) nothing is removed: the
+//! files stay under the folder and the databases on the server, for `.ci/scan-secrets`.
 
 use std::future::Future;
 use std::io::Write as _;
@@ -24,6 +28,34 @@ use crate::Store;
 pub const TEST_DATABASE_URL_ENV: &str = "SANALPOS_TEST_DATABASE_URL";
 /// Set to `1` to make an unreachable PostgreSQL a test failure.
 pub const REQUIRE_POSTGRES_ENV: &str = "SANALPOS_REQUIRE_POSTGRES";
+/// When set to a folder, test files (SQLite databases, WAL, logs) are made under it and
+/// kept, and PostgreSQL test databases are not dropped, so `.ci/scan-secrets` can look
+/// through everything the suite wrote for card numbers and credentials.
+pub const KEEP_TEST_DATA_ENV: &str = "SANALPOS_KEEP_TEST_DATA";
+
+/// A temporary folder for a test's files: removed when dropped, unless
+/// `SANALPOS_KEEP_TEST_DATA` names a folder to make it in and keep it.
+pub fn test_dir() -> tempfile::TempDir {
+    match std::env::var_os(KEEP_TEST_DATA_ENV).filter(|v| !v.is_empty()) {
+        Some(root) => {
+            std::fs::create_dir_all(&root).unwrap_or_else(|e| {
+                panic!("cannot create {}: {e}", PathBuf::from(&root).display())
+            });
+            let mut dir = tempfile::Builder::new()
+                .prefix("t-")
+                .tempdir_in(&root)
+                .unwrap_or_else(|e| panic!("temp dir: {e}"));
+            dir.disable_cleanup(true);
+            dir
+        }
+        None => tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")),
+    }
+}
+
+fn keep_test_data() -> bool {
+    std::env::var_os(KEEP_TEST_DATA_ENV).is_some_and(|v| !v.is_empty())
+}
+
 /// The default admin URL.
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -70,6 +102,10 @@ impl TestGuard {
 
 impl Drop for TestGuard {
     fn drop(&mut self) {
+        if keep_test_data() {
+            // Left for the secrets scan, which drops it afterwards.
+            return;
+        }
         if let Some((admin_url, name)) = self.postgres.take() {
             // Drop runs outside async; use a short-lived runtime on another thread.
             let _ = std::thread::spawn(move || {
@@ -101,7 +137,7 @@ impl Drop for TestGuard {
 
 /// A fresh SQLite store in a temporary directory.
 pub async fn sqlite_store() -> (Store, TestGuard) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let dir = test_dir();
     let url = Store::sqlite_url(&dir.path().join("sanalpos.db"));
     let store = Store::open(&url)
         .await
@@ -183,6 +219,17 @@ pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
         .await
         .unwrap_or_else(|e| panic!("create database {name}: {e}"));
     let _ = admin.close().await;
+    if let Some(root) = std::env::var_os(KEEP_TEST_DATA_ENV).filter(|v| !v.is_empty()) {
+        // The secrets scan dumps (and then drops) exactly the databases listed here.
+        std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("keep folder: {e}"));
+        let list = PathBuf::from(root).join("postgres-databases.txt");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&list)
+            .unwrap_or_else(|e| panic!("{}: {e}", list.display()));
+        writeln!(file, "{name}").unwrap_or_else(|e| panic!("{}: {e}", list.display()));
+    }
     let url = with_database(&admin_url, &name);
     let guard = TestGuard {
         dir: None,

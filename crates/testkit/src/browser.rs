@@ -71,6 +71,23 @@ fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     })
 }
 
+/// A private folder for downloads; kept under `SANALPOS_KEEP_TEST_DATA` when that is
+/// set, so the secrets scan also reads every exported file.
+fn download_dir() -> Result<tempfile::TempDir> {
+    match std::env::var_os("SANALPOS_KEEP_TEST_DATA").filter(|v| !v.is_empty()) {
+        Some(root) => {
+            std::fs::create_dir_all(&root).map_err(|e| error(e.to_string()))?;
+            let mut dir = tempfile::Builder::new()
+                .prefix("downloads-")
+                .tempdir_in(root)
+                .map_err(|e| error(e.to_string()))?;
+            dir.disable_cleanup(true);
+            Ok(dir)
+        }
+        None => tempfile::tempdir().map_err(|e| error(e.to_string())),
+    }
+}
+
 /// A headless Chromium with one open window.
 pub struct Browser {
     http: reqwest::Client,
@@ -125,7 +142,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| error(format!("cannot run {}: {e}", driver.display())))?;
-        let downloads = tempfile::tempdir().map_err(|e| error(e.to_string()))?;
+        let downloads = download_dir()?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

@@ -140,7 +140,12 @@ pub fn parse_amount(text: &str) -> Option<Kurus> {
         return Kurus::parse_tr(text).ok();
     }
     match text.split_once('.') {
-        Some((whole, frac)) if frac.len() > 2 && frac[2..].bytes().all(|b| b == b'0') => {
+        // Byte slicing is safe here: every byte of `frac` is an ASCII digit.
+        Some((whole, frac))
+            if frac.len() > 2
+                && frac.bytes().all(|b| b.is_ascii_digit())
+                && frac[2..].bytes().all(|b| b == b'0') =>
+        {
             Kurus::parse(&format!("{whole}.{}", &frac[..2])).ok()
         }
         _ => Kurus::parse(text).ok(),
@@ -239,6 +244,9 @@ mod tests {
         assert_eq!(parse_amount("150.000").unwrap().minor(), 15_000);
         assert_eq!(parse_amount("1.234,56").unwrap().minor(), 123_456);
         assert_eq!(parse_amount("150.005"), None);
+        // Found by fuzzing: a multi-byte letter after the point used to panic.
+        assert_eq!(parse_amount("1.2şarılı"), None);
+        assert_eq!(parse_amount("1.00ş"), None);
         assert_eq!(parse_rate_bp("2.49"), Some(249));
         assert_eq!(parse_rate_bp("2,5"), Some(250));
         let d = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();

@@ -68,7 +68,7 @@ impl TestApp {
         let (tmp, data_dir) = match guard.dir() {
             Some(dir) => (None, dir.to_owned()),
             None => {
-                let tmp = tempfile::tempdir().unwrap();
+                let tmp = sanalpos_store::testing::test_dir();
                 let dir = tmp.path().to_owned();
                 (Some(tmp), dir)
             }
