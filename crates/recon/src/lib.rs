@@ -2,7 +2,8 @@
 //!
 //! Two halves, both pure (no files, database or network: the caller brings bytes and
 //! rows). [`parse_statement`] reads a bank statement (CSV in UTF-8 or Windows-1254, any
-//! of `;`, `,` or tab, Turkish numbers and dates) through a column-mapping [`Profile`]
+//! of `;`, `,`, tab or `|`, or the first sheet of an XLSX workbook; Turkish numbers and
+//! dates) through a column-mapping [`Profile`]
 //! into [`ProviderRow`]s, the same type the report API's rows convert to. [`reconcile`]
 //! matches those rows with our payments, strongest key first (provider reference; auth
 //! code, amount and date window; client reference; amount and card last four only as a
@@ -18,6 +19,7 @@ mod model;
 mod profile;
 mod row;
 mod statement;
+mod xlsx;
 
 pub use engine::reconcile;
 pub use model::{

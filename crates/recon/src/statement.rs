@@ -1,5 +1,6 @@
-//! Statement import: the bytes of a CSV statement, as a bank or the simulator writes it,
-//! to [`ProviderRow`]s through a [`Profile`].
+//! Statement import: the bytes of a statement, as a bank or the simulator writes it, to
+//! [`ProviderRow`]s through a [`Profile`]. CSV (UTF-8 or Windows-1254, separated by `;`,
+//! tab, `,` or `|`) or an XLSX workbook (its first sheet), told apart by their bytes.
 //!
 //! All or nothing: every bad row is reported with its line number and reason, and a
 //! file with any bad row imports nothing, so a person decides before half a day lands.
@@ -32,6 +33,9 @@ pub enum ImportError {
     /// A column the profile maps is not in the header.
     #[error("the header has no column {0:?}")]
     MissingColumn(String),
+    /// The file looks like a spreadsheet (XLSX) that cannot be read.
+    #[error("the spreadsheet cannot be read: {0}")]
+    Spreadsheet(String),
     /// Rows that could not be read; every one of them, in file order.
     #[error("{} rows could not be read (first: line {}: {})", .0.len(), .0.first().map_or(0, |b| b.line), .0.first().map_or("", |b| b.reason.as_str()))]
     BadRows(Vec<BadRow>),
@@ -51,35 +55,74 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// The separator the header line uses most among `;`, tab and `,` (outside quotes);
+/// The separator the header line uses most among `;`, tab, `,` and `|` (outside quotes);
 /// `;` on a tie or when none is present.
 pub fn detect_delimiter(text: &str) -> u8 {
-    let mut counts = [0usize; 3];
+    const CANDIDATES: [u8; 4] = [b';', b'\t', b',', b'|'];
+    let mut counts = [0usize; 4];
     let mut quoted = false;
     for b in text.bytes() {
         match b {
             b'"' => quoted = !quoted,
             b'\n' if !quoted => break,
-            b';' if !quoted => counts[0] += 1,
-            b'\t' if !quoted => counts[1] += 1,
-            b',' if !quoted => counts[2] += 1,
+            _ if !quoted => {
+                if let Some(i) = CANDIDATES.iter().position(|c| *c == b) {
+                    counts[i] += 1;
+                }
+            }
             _ => {}
         }
     }
-    let candidates = [b';', b'\t', b','];
     let mut best = 0;
-    for i in 1..3 {
+    for i in 1..CANDIDATES.len() {
         if counts[i] > counts[best] {
             best = i;
         }
     }
-    candidates[best]
+    CANDIDATES[best]
 }
 
-/// A CSV record: its fields and the line it starts on.
-struct Record<'a> {
-    line: u32,
-    fields: Vec<Cow<'a, str>>,
+/// One cell of a record: text from a CSV file, or a typed spreadsheet value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cell<'a> {
+    /// Text as written.
+    Text(Cow<'a, str>),
+    /// A spreadsheet number.
+    Number(f64),
+    /// A spreadsheet date (midnight when it has no time).
+    Time(NaiveDateTime),
+}
+
+impl Cell<'_> {
+    /// The cell as text: numbers without a needless `.0`, times as `dd.MM.yyyy HH:mm:ss`.
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Text(t) => Cow::Borrowed(t.as_ref()),
+            Cell::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                Cow::Owned(format!("{}", *n as i64))
+            }
+            Cell::Number(n) => Cow::Owned(n.to_string()),
+            Cell::Time(t) => Cow::Owned(t.format(TR_DATE_TIME).to_string()),
+        }
+    }
+}
+
+/// A spreadsheet number as kuruş: non-negative, at most two decimals.
+fn kurus_of(n: f64) -> Result<Kurus, String> {
+    if !n.is_finite() || !(0.0..1e13).contains(&n) {
+        return Err("not an amount".to_owned());
+    }
+    let cents = (n * 100.0).round();
+    if (n * 100.0 - cents).abs() > 1e-6 {
+        return Err("more than two decimals".to_owned());
+    }
+    Kurus::from_minor(cents as i64).ok_or_else(|| "not an amount".to_owned())
+}
+
+/// A record: its cells and the line (CSV) or sheet row (XLSX) it starts on.
+pub(crate) struct Record<'a> {
+    pub(crate) line: u32,
+    pub(crate) fields: Vec<Cell<'a>>,
 }
 
 /// Splits CSV text into records: quoted fields may hold the separator, `""` for a
@@ -196,7 +239,7 @@ impl<'a> Iterator for Records<'a> {
         let line = self.line;
         let mut fields = Vec::with_capacity(16);
         loop {
-            fields.push(self.field());
+            fields.push(Cell::Text(self.field()));
             match bytes.get(self.pos) {
                 Some(b) if *b == self.delimiter => self.pos += 1,
                 Some(b'\n') => {
@@ -211,18 +254,30 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
-/// Reads a statement file. Detects the encoding and the separator, maps the header
-/// through `profile`, and returns every row, or every problem.
+/// Reads a statement file: an XLSX workbook (its first sheet), or CSV whose encoding and
+/// separator are detected. Maps the header through `profile` and returns every row, or
+/// every problem.
 pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRow>, ImportError> {
+    if crate::xlsx::is_xlsx(bytes) {
+        let records = crate::xlsx::records(bytes)?;
+        return rows_of(records.into_iter(), profile);
+    }
     let text = decode(bytes);
     let delimiter = detect_delimiter(&text);
-    let mut records = Records::new(&text, delimiter);
+    rows_of(Records::new(&text, delimiter), profile)
+}
+
+/// The rows of a header record and the records after it.
+fn rows_of<'a>(
+    mut records: impl Iterator<Item = Record<'a>>,
+    profile: &Profile,
+) -> Result<Vec<ProviderRow>, ImportError> {
     let header = records.next().ok_or(ImportError::Empty)?;
     let positions: HashMap<String, usize> = header
         .fields
         .iter()
         .enumerate()
-        .map(|(i, h)| (fold(h), i))
+        .map(|(i, h)| (fold(&h.text()), i))
         .collect();
     let mut mapping = Vec::with_capacity(profile.columns.len());
     for column in &profile.columns {
@@ -315,8 +370,34 @@ impl<'p> RowReader<'p> {
             line: Some(record.line),
         };
         for (field, index, header) in mapping {
-            let raw = record.fields[*index].trim();
+            let cell = &record.fields[*index];
+            let text = cell.text();
+            let raw = text.trim();
             let bad = |what: &str| format!("{header}: {what} ({raw:?})");
+            // Typed spreadsheet values skip the text formats.
+            match (field, cell) {
+                (Field::Amount, Cell::Number(n)) => {
+                    row.amount = kurus_of(*n).map_err(|e| bad(&e))?;
+                    continue;
+                }
+                (Field::AuthorizedAmount, Cell::Number(n)) => {
+                    row.authorized_amount = Some(kurus_of(*n).map_err(|e| bad(&e))?);
+                    continue;
+                }
+                (Field::Commission, Cell::Number(n)) => {
+                    row.commission = Some(kurus_of(*n).map_err(|e| bad(&e))?);
+                    continue;
+                }
+                (Field::Time, Cell::Time(t)) => {
+                    row.time = Some(*t);
+                    continue;
+                }
+                (Field::ValueDate, Cell::Time(t)) => {
+                    row.value_date = Some(t.date());
+                    continue;
+                }
+                _ => {}
+            }
             if raw.is_empty() {
                 match field {
                     Field::Amount => return Err(format!("{header}: empty")),

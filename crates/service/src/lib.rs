@@ -46,7 +46,8 @@ pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
 pub use reports::{
-    AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason, PaymentTotals,
+    payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
+    PaymentTotals,
 };
 pub use sanalpos_recon::Profile;
 pub use sanalpos_store::{

@@ -419,7 +419,7 @@ pub(crate) async fn get_payment(
     })
 }
 
-fn encode_cursor(created_at: i64, id: &str) -> String {
+pub(crate) fn encode_cursor(created_at: i64, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
 }
 

@@ -114,6 +114,12 @@ pub struct AuditEventView {
     pub details: serde_json::Value,
 }
 
+/// The list cursor that continues after the payment created at `created_at_ms` (Unix
+/// milliseconds) with id `id`, as [`crate::PaymentPage::next_cursor`] would give it.
+pub fn payment_cursor(created_at_ms: i64, id: &str) -> String {
+    crate::payments::encode_cursor(created_at_ms, id)
+}
+
 /// The bank approved these (whatever happened after).
 const BANK_APPROVED: &[PaymentStatus] = &[
     PaymentStatus::Approved,

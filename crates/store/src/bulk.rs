@@ -14,11 +14,21 @@ const COLUMNS: &str = "id, company_id, pos_id, status, amount, currency, install
     order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
     authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at";
 const PER_ROW: usize = 31;
-/// Rows per statement: 31 binds each stays under both engines' bind limits.
+/// Rows per statement on PostgreSQL: 31 binds each stays under its 65,535 bind limit.
 const CHUNK: usize = 500;
+/// Rows per statement on SQLite: binding `$N` parameters costs time quadratic in their
+/// number there (each name is looked up in a list), so statements stay small; 10 rows
+/// insert as fast as any size measured (about 10,000 rows/s on this machine), 500 rows
+/// twenty times slower.
+const SQLITE_CHUNK: usize = 10;
 
 async fn insert_many(conn: &mut AnyConnection, rows: &[PaymentRecord]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(CHUNK) {
+    let chunk_rows = if crate::db::is_postgres(conn) {
+        CHUNK
+    } else {
+        SQLITE_CHUNK
+    };
+    for chunk in rows.chunks(chunk_rows) {
         let mut sql = format!("INSERT INTO payments ({COLUMNS}) VALUES ");
         for r in 0..chunk.len() {
             if r > 0 {

@@ -435,8 +435,9 @@ impl Store {
                 ],
             );
         }
+        let order = crate::reports::list_order(self, company_id, query).await?;
         clause.push(
-            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            order,
             vec![crate::reports::Arg::Int(i64::from(query.limit.max(1)))],
         );
         let sql = format!("SELECT * FROM payments{}", clause.sql);

@@ -19,6 +19,8 @@ use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 pub enum BenchCommand {
     /// Non-3D sales through the HTTP API, against the built-in simulator.
     Payments(PaymentsArgs),
+    /// The payment list, totals and exports over a large seeded table.
+    List(super::bench_list::ListArgs),
 }
 
 /// Options of `bench payments`.
@@ -44,7 +46,6 @@ pub struct PaymentsArgs {
 
 /// Runs a bench command.
 pub fn run(command: BenchCommand) -> ExitCode {
-    let BenchCommand::Payments(args) = command;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -52,7 +53,11 @@ pub fn run(command: BenchCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(payments(args)) {
+    let result = match command {
+        BenchCommand::Payments(args) => runtime.block_on(payments(args)),
+        BenchCommand::List(args) => runtime.block_on(super::bench_list::list(args)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_list;
 pub mod nkolay;
 pub mod recon;
 pub mod serve;

@@ -8,8 +8,9 @@
 -- filtered page is an ordered index range read rather than a scan and a sort (and so the
 -- planner, which prefers an index that gives the order, never picks the plain company
 -- index and scans it for a rare reference). The three 0001 reference indexes are
--- replaced by their ordered versions. Low-selectivity filters (channel, amount range,
--- POS) walk the company index newest first and stop after a page.
+-- replaced by their ordered versions. Low-selectivity filters (channel, POS) walk the
+-- company index newest first and stop after a page; an amount range that matches few
+-- payments is read through the amount index and sorted (see store/src/reports.rs).
 
 ALTER TABLE payments ADD COLUMN card_last4 TEXT GENERATED ALWAYS AS (right(masked_pan, 4)) STORED;
 
@@ -23,6 +24,7 @@ CREATE INDEX payments_company_order_created ON payments (company_id, order_ref, 
 CREATE INDEX payments_company_last4_created ON payments (company_id, card_last4, created_at, id);
 CREATE INDEX payments_company_auth_created ON payments (company_id, auth_code, created_at, id);
 CREATE INDEX payments_company_provider_ref_created ON payments (company_id, provider_ref, created_at, id);
+CREATE INDEX payments_company_amount ON payments (company_id, amount);
 CREATE INDEX payments_company_review ON payments (company_id) WHERE review_reason IS NOT NULL;
 
 CREATE INDEX audit_events_subject ON audit_events (company_id, subject_id, seq);
