@@ -622,6 +622,10 @@ both_engines!(
             "{}",
             page.body
         );
+        // The list shows the POS's last error, in words but without the secrets.
+        let list = client.get("/ui/pos").await;
+        assert!(list.body.contains("credentials"), "{}", list.body);
+        assert_clean(&app, &list);
         assert_clean(&app, &page);
 
         // An unreachable provider is said so.

@@ -128,22 +128,23 @@ impl PaymentService {
     ) -> Result<ConnectionCheck, ServiceError> {
         let pos = self.inner.store.get_pos(company_id, pos_id).await?;
         let gateway = gateway_for(self, &pos)?;
-        let check = match gateway.commission_table().await {
-            Ok(_) => ConnectionCheck::Ok,
+        let (check, error) = match gateway.commission_table().await {
+            Ok(_) => (ConnectionCheck::Ok, None),
             Err(e) => {
                 tracing::info!(pos.id = %pos.id, error = %e, "POS connection test failed");
-                ConnectionCheck::from(&e)
+                (ConnectionCheck::from(&e), Some(e.to_string()))
             }
+        };
+        let event = NewAudit {
+            company_id: company_id.to_owned(),
+            kind: "pos.connection_tested".into(),
+            actor: actor.to_owned(),
+            subject_id: pos.id.clone(),
+            data: json!({ "result": check }),
         };
         self.inner
             .store
-            .append_audit(NewAudit {
-                company_id: company_id.to_owned(),
-                kind: "pos.connection_tested".into(),
-                actor: actor.to_owned(),
-                subject_id: pos.id.clone(),
-                data: json!({ "result": check }),
-            })
+            .record_pos_check(company_id, &pos.id, error, event)
             .await?;
         Ok(check)
     }

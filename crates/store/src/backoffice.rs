@@ -189,6 +189,42 @@ async fn set_memberships(conn: &mut AnyConnection, m: &Membership) -> Result<(),
     Ok(())
 }
 
+struct PosCheck {
+    company_id: String,
+    pos_id: String,
+    error: Option<String>,
+    at: i64,
+    audit: NewAudit,
+}
+
+async fn record_pos_check(conn: &mut AnyConnection, c: &PosCheck) -> Result<(), StoreError> {
+    let done =
+        match &c.error {
+            None => sqlx::query(
+                "UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2 AND company_id = $3",
+            )
+            .bind(c.at)
+            .bind(&c.pos_id)
+            .bind(&c.company_id)
+            .execute(&mut *conn)
+            .await?,
+            Some(error) => {
+                sqlx::query(
+                    "UPDATE pos_definitions SET last_error = $1 WHERE id = $2 AND company_id = $3",
+                )
+                .bind(error)
+                .bind(&c.pos_id)
+                .bind(&c.company_id)
+                .execute(&mut *conn)
+                .await?
+            }
+        };
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(conn, &c.audit).await
+}
+
 fn session_from(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         token_hash: text(row, "token_hash")?,
@@ -342,6 +378,27 @@ impl Store {
             });
         }
         Ok(users)
+    }
+
+    /// Records a POS connection test: its last success or last error, and the audit
+    /// event, together.
+    pub async fn record_pos_check(
+        &self,
+        company_id: &str,
+        pos_id: &str,
+        error: Option<String>,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        let check = PosCheck {
+            company_id: company_id.to_owned(),
+            pos_id: pos_id.to_owned(),
+            error,
+            at: crate::now_ms(),
+            audit,
+        };
+        self.db
+            .write(check, |c, d| Box::pin(record_pos_check(c, d)))
+            .await
     }
 
     /// Replaces a user's companies (sessions in a company they leave end), with audit
