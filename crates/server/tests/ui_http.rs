@@ -297,6 +297,7 @@ both_engines!(role_and_company_matrix, |app: TestApp| async move {
             "/ui/admin/companies".to_owned(),
             "/ui/admin/users".to_owned(),
             "/ui/admin/users/usr_x/companies".to_owned(),
+            "/ui/admin/users/usr_x/role".to_owned(),
             "/ui/admin/keys/key_x/revoke".to_owned(),
         ];
         for path in &admin_only {
@@ -706,6 +707,78 @@ both_engines!(admin_users_keys_and_audit, |app: TestApp| async move {
         fresh.login("yeni.muhasebe", "uzun-parola-1").await.status,
         StatusCode::SEE_OTHER
     );
+
+    // Roles change; a disabled user is signed out at once and cannot sign in.
+    let collector = UiClient::signed_in(&app.base_url, "collector").await;
+    let accountant = UiClient::signed_in(&app.base_url, "accountant").await;
+    assert_eq!(accountant.get("/ui/collect").await.status, StatusCode::OK);
+    let id_of = |name: &str| {
+        let service = app.service.clone();
+        let company = app.a.id.clone();
+        let name = name.to_owned();
+        async move {
+            service
+                .list_company_users(&company)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|(u, _)| u.username == name)
+                .unwrap()
+                .0
+                .id
+        }
+    };
+    client.get("/ui/admin/users").await;
+    let page = client
+        .post(
+            &format!("/ui/admin/users/{}/role", id_of("accountant").await),
+            &[("role", "viewer")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(
+        accountant.get("/ui/collect").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page = client
+        .post(
+            &format!("/ui/admin/users/{}/role", id_of("collector").await),
+            &[("role", "collector"), ("disabled", "on")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        collector.get("/ui/payments").await.location(),
+        Some("/ui/login")
+    );
+    let page = UiClient::new(&app.base_url)
+        .login("collector", PASSWORD)
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    // One's own role is not changed from here.
+    let page = client
+        .post(
+            &format!("/ui/admin/users/{}/role", id_of("admin").await),
+            &[("role", "viewer")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    // Nor is a user of another company.
+    let page = client
+        .post(
+            &format!("/ui/admin/users/{}/role", {
+                let users = app.service.list_company_users(&app.b.id).await.unwrap();
+                users
+                    .into_iter()
+                    .find(|(u, _)| u.username == "admin_b")
+                    .unwrap()
+                    .0
+                    .id
+            }),
+            &[("role", "viewer")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
 
     // A key is shown once.
     client.get("/ui/admin/keys").await;

@@ -13,7 +13,7 @@ use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
 use crate::payments::gateway_for;
 use crate::types::UserView;
-use crate::PaymentService;
+use crate::{PaymentService, Role};
 
 /// One installment choice for a card, as the collection screen lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -159,13 +159,50 @@ impl PaymentService {
             .map(|(user, _)| UserView::from(&user)))
     }
 
-    /// The users of a company.
+    /// The users of a company, each with whether it is disabled.
     pub async fn list_company_users(
         &self,
         company_id: &str,
-    ) -> Result<Vec<UserView>, ServiceError> {
+    ) -> Result<Vec<(UserView, bool)>, ServiceError> {
         let users = self.inner.store.list_company_users(company_id).await?;
-        Ok(users.iter().map(UserView::from).collect())
+        Ok(users
+            .iter()
+            .map(|(u, disabled)| (UserView::from(u), *disabled))
+            .collect())
+    }
+
+    /// Changes a user's role, or disables (enables) them; a disabled user is signed out
+    /// everywhere and cannot sign in. Audited in each of the user's companies.
+    pub async fn set_user_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        disabled: bool,
+        actor: &str,
+    ) -> Result<UserView, ServiceError> {
+        let (mut user, _) = self
+            .inner
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let events = user
+            .company_ids
+            .iter()
+            .map(|company_id| NewAudit {
+                company_id: company_id.clone(),
+                kind: "user.role_changed".into(),
+                actor: actor.to_owned(),
+                subject_id: user.id.clone(),
+                data: json!({ "username": user.username, "role": role, "disabled": disabled }),
+            })
+            .collect();
+        self.inner
+            .store
+            .set_user_role(user_id, role, disabled, events)
+            .await?;
+        user.role = role;
+        Ok(UserView::from(&user))
     }
 
     /// Replaces a user's companies (at least one), audited in every company concerned.

@@ -225,6 +225,35 @@ async fn record_pos_check(conn: &mut AnyConnection, c: &PosCheck) -> Result<(), 
     append(conn, &c.audit).await
 }
 
+struct UserChange {
+    user_id: String,
+    role: Role,
+    disabled: bool,
+    audit: Vec<NewAudit>,
+}
+
+async fn change_user(conn: &mut AnyConnection, c: &UserChange) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE users SET role = $1, disabled = $2 WHERE id = $3")
+        .bind(c.role.as_str())
+        .bind(c.disabled)
+        .bind(&c.user_id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    if c.disabled {
+        sqlx::query("DELETE FROM ui_sessions WHERE user_id = $1")
+            .bind(&c.user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for audit in &c.audit {
+        append(conn, audit).await?;
+    }
+    Ok(())
+}
+
 fn session_from(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         token_hash: text(row, "token_hash")?,
@@ -357,8 +386,12 @@ impl Store {
         .await?)
     }
 
-    /// The users who are members of a company, by username.
-    pub async fn list_company_users(&self, company_id: &str) -> Result<Vec<User>, StoreError> {
+    /// The users who are members of a company, by username, each with whether it is
+    /// disabled.
+    pub async fn list_company_users(
+        &self,
+        company_id: &str,
+    ) -> Result<Vec<(User, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT u.* FROM users u JOIN user_companies uc ON uc.user_id = u.id \
              WHERE uc.company_id = $1 ORDER BY u.username",
@@ -369,13 +402,14 @@ impl Store {
         let mut users = Vec::with_capacity(rows.len());
         for row in &rows {
             let id = text(row, "id")?;
-            users.push(User {
+            let user = User {
                 company_ids: self.user_company_ids(&id).await?,
                 id,
                 username: text(row, "username")?,
                 role: parsed(row, "role", Role::parse)?,
                 created_at: int(row, "created_at")?,
-            });
+            };
+            users.push((user, boolean(row, "disabled")?));
         }
         Ok(users)
     }
@@ -398,6 +432,26 @@ impl Store {
         };
         self.db
             .write(check, |c, d| Box::pin(record_pos_check(c, d)))
+            .await
+    }
+
+    /// Sets a user's role and whether they are disabled (a disabled user's sessions
+    /// end), with audit events.
+    pub async fn set_user_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        disabled: bool,
+        audit: Vec<NewAudit>,
+    ) -> Result<(), StoreError> {
+        let change = UserChange {
+            user_id: user_id.to_owned(),
+            role,
+            disabled,
+            audit,
+        };
+        self.db
+            .write(change, |c, d| Box::pin(change_user(c, d)))
             .await
     }
 

@@ -115,10 +115,21 @@ async fn users_page(
             table #users.dense {
                 thead { tr { th { (t.username) } th { (t.role) } th { (t.user_companies) } } }
                 tbody {
-                    @for u in &users {
-                        tr data-username=(u.username) {
+                    @for (u, disabled) in &users {
+                        tr data-username=(u.username) data-disabled=(disabled) {
                             td { (u.username) }
-                            td { (t.role(u.role)) }
+                            td {
+                                @if u.id == ctx.session.user_id {
+                                    (t.role(u.role))
+                                } @else {
+                                    form.inline method="post" action=(format!("/ui/admin/users/{}/role", u.id)) {
+                                        (csrf(ctx))
+                                        select name="role" { @for r in ROLES { option value=(r.as_str()) selected[*r == u.role] { (t.role(*r)) } } }
+                                        label.check { input type="checkbox" name="disabled" checked[*disabled]; (t.user_disabled) }
+                                        button type="submit" { (t.save) }
+                                    }
+                                }
+                            }
                             td {
                                 form.inline method="post" action=(format!("/ui/admin/users/{}/companies", u.id)) {
                                     (csrf(ctx))
@@ -214,6 +225,48 @@ pub async fn create_user(
                 .into_response())
         }
     }
+}
+
+/// A role change.
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+    #[serde(default)]
+    disabled: Option<String>,
+}
+
+/// `POST /ui/admin/users/{id}/role`: another user of the current company gets a role,
+/// or is disabled (signed out everywhere). One's own account is not changed here, so an
+/// admin cannot lock themselves out.
+pub async fn set_role(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Admin)?;
+    let service = &state.service;
+    let user = service
+        .get_user(&id)
+        .await
+        .map_err(|e| ctx.fail(e))?
+        .ok_or(UiError::NotFound(ctx.lang))?;
+    if !user.company_ids.iter().any(|c| c == ctx.company_id()) {
+        return Err(UiError::NotFound(ctx.lang));
+    }
+    if user.id == ctx.session.user_id {
+        return Err(UiError::BadRequest(
+            ctx.lang,
+            ctx.t().err_own_account.to_owned(),
+        ));
+    }
+    let role = Role::parse(&form.role)
+        .ok_or_else(|| UiError::BadRequest(ctx.lang, ctx.t().err_field.to_owned()))?;
+    service
+        .set_user_role(&id, role, form.disabled.is_some(), &ctx.actor_name())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(Redirect::to("/ui/admin/users").into_response())
 }
 
 /// `POST /ui/admin/users/{id}/companies`: the admin's companies are set as ticked; the

@@ -194,6 +194,8 @@ catalogue! {
     // Admin
     new_company: "Yeni şirket", "New company";
     new_user: "Yeni kullanıcı", "New user";
+    user_disabled: "Pasif", "Disabled";
+    err_own_account: "Kendi hesabınızın rolü buradan değiştirilemez.", "Your own account's role cannot be changed here.";
     user_companies: "Şirket yetkileri", "Company access";
     key_name: "Anahtar adı", "Key name";
     new_key: "Yeni API anahtarı", "New API key";

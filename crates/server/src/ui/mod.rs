@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/users/{id}/companies", post(admin::set_companies))
+        .route("/admin/users/{id}/role", post(admin::set_role))
         .route("/admin/keys", get(admin::keys).post(admin::create_key))
         .route("/admin/keys/{id}/revoke", post(admin::revoke_key))
         .route("/admin/audit", get(admin::audit))
