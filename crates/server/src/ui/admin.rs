@@ -57,6 +57,7 @@ pub async fn companies(ctx: Ctx) -> Result<Markup, UiError> {
 /// A name.
 #[derive(Deserialize)]
 pub struct NameForm {
+    #[serde(default)]
     name: String,
 }
 
@@ -230,6 +231,7 @@ pub async fn create_user(
 /// A role change.
 #[derive(Deserialize)]
 pub struct RoleForm {
+    #[serde(default)]
     role: String,
     #[serde(default)]
     disabled: Option<String>,
