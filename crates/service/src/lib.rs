@@ -212,7 +212,20 @@ impl PaymentService {
         caller: &Actor,
         request: CreatePayment,
     ) -> Result<PaymentView, ServiceError> {
-        payments::create_payment(self, caller, request).await
+        payments::create_payment(self, caller, request, None).await
+    }
+
+    /// [`PaymentService::create_payment`] under an idempotency key: the key is linked to
+    /// the payment in the transaction that creates it, so a request that takes the key
+    /// over after the first one died (its lock expired) gets that payment as it stands
+    /// now, never a second sale. The flag says whether the payment already existed.
+    pub async fn create_payment_once(
+        &self,
+        caller: &Actor,
+        key: &str,
+        request: CreatePayment,
+    ) -> Result<(PaymentView, bool), ServiceError> {
+        payments::create_payment_once(self, caller, key, request).await
     }
 
     /// A payment of the company with its attempts and refunds.

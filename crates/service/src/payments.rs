@@ -234,10 +234,39 @@ pub(crate) async fn record(
     }
 }
 
+pub(crate) async fn create_payment_once(
+    service: &PaymentService,
+    caller: &Actor,
+    key: &str,
+    request: CreatePayment,
+) -> Result<(PaymentView, bool), ServiceError> {
+    let existing = |service: &PaymentService| {
+        let company_id = caller.company_id.clone();
+        let key = key.to_owned();
+        let store = service.inner.store.clone();
+        async move { store.payment_for_key(&company_id, &key).await }
+    };
+    if let Some(payment) = existing(service).await? {
+        return Ok((view(service, &payment), true));
+    }
+    match create_payment(service, caller, request, Some(key)).await {
+        Err(ServiceError::Conflict { code, .. }) if code == "idempotency_key_has_payment" => {
+            match existing(service).await? {
+                Some(payment) => Ok((view(service, &payment), true)),
+                None => Err(ServiceError::Storage(
+                    "the key's payment disappeared".into(),
+                )),
+            }
+        }
+        other => other.map(|v| (v, false)),
+    }
+}
+
 pub(crate) async fn create_payment(
     service: &PaymentService,
     caller: &Actor,
     request: CreatePayment,
+    key: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
@@ -330,11 +359,22 @@ pub(crate) async fn create_payment(
         cardholder_ip: request.cardholder_ip,
     };
     // The attempt is durable before the provider hears of it.
-    service
-        .inner
-        .store
-        .begin_payment(payment.clone(), attempt)
-        .await?;
+    match key {
+        Some(key) => {
+            service
+                .inner
+                .store
+                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
+                .await?
+        }
+        None => {
+            service
+                .inner
+                .store
+                .begin_payment(payment.clone(), attempt)
+                .await?
+        }
+    }
     tracing::debug!(payment.id = %payment.id, pos.id = %pos.id, three_d = request.three_d, "payment dispatched");
 
     let finish = if request.three_d {

@@ -363,6 +363,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_reports.sql"),
         postgres: include_str!("../migrations/postgres/0005_reports.sql"),
     },
+    Migration {
+        version: 6,
+        name: "payment_keys",
+        sqlite: include_str!("../migrations/sqlite/0006_payment_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0006_payment_keys.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -196,6 +196,30 @@ async fn begin_payment(
     insert_attempt(conn, a).await
 }
 
+async fn begin_keyed_payment(
+    conn: &mut AnyConnection,
+    (p, a, key): &(PaymentRecord, AttemptRecord, String),
+) -> Result<(), StoreError> {
+    let linked = sqlx::query(
+        "INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING",
+    )
+    .bind(&p.company_id)
+    .bind(key)
+    .bind(&p.id)
+    .bind(p.created_at)
+    .execute(&mut *conn)
+    .await?;
+    if linked.rows_affected() == 0 {
+        return Err(StoreError::Conflict {
+            code: "idempotency_key_has_payment",
+            message: "this Idempotency-Key already created a payment".into(),
+        });
+    }
+    insert_payment(conn, p).await?;
+    insert_attempt(conn, a).await
+}
+
 /// Inserts a payment row inside the caller's transaction.
 pub(crate) async fn insert_payment(
     conn: &mut AnyConnection,
@@ -374,6 +398,40 @@ impl Store {
         self.db
             .write((payment, attempt), |c, d| Box::pin(begin_payment(c, d)))
             .await
+    }
+
+    /// Like [`Store::begin_payment`], and records that the idempotency `key` created this
+    /// payment, in the same transaction. Refused with the conflict
+    /// `idempotency_key_has_payment` (nothing written) when the key already has one.
+    pub async fn begin_keyed_payment(
+        &self,
+        payment: PaymentRecord,
+        attempt: AttemptRecord,
+        key: String,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((payment, attempt, key), |c, d| {
+                Box::pin(begin_keyed_payment(c, d))
+            })
+            .await
+    }
+
+    /// The payment an idempotency key created, if any.
+    pub async fn payment_for_key(
+        &self,
+        company_id: &str,
+        key: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT p.* FROM payment_keys k JOIN payments p ON p.id = k.payment_id \
+             WHERE k.company_id = $1 AND k.idem_key = $2 AND p.company_id = $3",
+        )
+        .bind(company_id)
+        .bind(key)
+        .bind(company_id)
+        .fetch_optional(&self.db.read)
+        .await?;
+        row.as_ref().map(payment_from).transpose()
     }
 
     /// Writes an attempt (dispatched) for an existing payment, before the call.

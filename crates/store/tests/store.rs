@@ -549,3 +549,53 @@ async fn migrations_apply_once() {
     again.ping().await.unwrap();
     assert_eq!(again.engine(), Engine::Sqlite);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_creates_one_payment() {
+    for_each_engine(
+        "an_idempotency_key_creates_one_payment",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let first = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            store
+                .begin_keyed_payment(first.clone(), attempt(&first, Operation::Sale), "k1".into())
+                .await
+                .unwrap();
+            let second = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let refused = store
+                .begin_keyed_payment(
+                    second.clone(),
+                    attempt(&second, Operation::Sale),
+                    "k1".into(),
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(StoreError::Conflict {
+                        code: "idempotency_key_has_payment",
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+            // Nothing of the second was written.
+            assert!(matches!(
+                store.get_payment(&c.id, &second.id).await,
+                Err(StoreError::NotFound)
+            ));
+            let found = store.payment_for_key(&c.id, "k1").await.unwrap().unwrap();
+            assert_eq!(found.id, first.id);
+            assert!(store.payment_for_key(&c.id, "k2").await.unwrap().is_none());
+            // Keys belong to a company.
+            let other = company(&store, "B").await;
+            assert!(store
+                .payment_for_key(&other.id, "k1")
+                .await
+                .unwrap()
+                .is_none());
+        },
+    )
+    .await;
+}

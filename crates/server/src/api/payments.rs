@@ -38,6 +38,7 @@ pub async fn create(
     let actor = caller.actor();
     let service = state.service.clone();
     let metrics = state.metrics.clone();
+    let payment_key = key.clone();
     idempotency::run(
         &state,
         &caller.company_id,
@@ -45,8 +46,16 @@ pub async fn create(
         "POST /api/v1/payments",
         &body,
         async move {
-            match service.create_payment(&actor, request).await {
-                Ok(view) => {
+            match service
+                .create_payment_once(&actor, &payment_key, request)
+                .await
+            {
+                // The key's first request died after creating its payment: answer with
+                // that payment as it stands, never a second sale.
+                Ok((view, true)) => {
+                    idempotency::Outcome::Done(StatusCode::OK, serde_json::to_string(&view))
+                }
+                Ok((view, false)) => {
                     metrics.payment_created(status_name(view.status));
                     idempotency::Outcome::Done(StatusCode::CREATED, serde_json::to_string(&view))
                 }
