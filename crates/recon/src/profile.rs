@@ -140,6 +140,79 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Whether a person's mapping can read a statement: a name, at least the amount
+    /// column, headers that are neither empty nor repeated, each field mapped once,
+    /// formats `chrono` understands, and non-empty type and status texts. The first
+    /// problem, in English, otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err("name: 1 to 100 characters".to_owned());
+        }
+        if self.columns.len() > 64 {
+            return Err("columns: at most 64".to_owned());
+        }
+        if !self.columns.iter().any(|c| c.field == Field::Amount) {
+            return Err("columns: the amount column must be mapped".to_owned());
+        }
+        let mut headers = std::collections::HashSet::new();
+        let mut fields = std::collections::HashSet::new();
+        for column in &self.columns {
+            let header = column.header.trim();
+            if header.is_empty() || header.chars().count() > 100 {
+                return Err("columns: every header 1 to 100 characters".to_owned());
+            }
+            if !headers.insert(fold(header)) {
+                return Err(format!("columns: header {header:?} is mapped twice"));
+            }
+            if !fields.insert(column.field) {
+                return Err(format!("columns: field {:?} is mapped twice", column.field));
+            }
+        }
+        for (what, formats) in [
+            ("time_formats", &self.time_formats),
+            ("date_formats", &self.date_formats),
+        ] {
+            if formats.len() > 16 {
+                return Err(format!("{what}: at most 16"));
+            }
+            for format in formats {
+                let bad = format.trim().is_empty()
+                    || format.len() > 64
+                    || chrono::format::StrftimeItems::new(format)
+                        .any(|item| matches!(item, chrono::format::Item::Error));
+                if bad {
+                    return Err(format!("{what}: {format:?} is not a date format"));
+                }
+            }
+        }
+        if fields.contains(&Field::Time) && self.time_formats.is_empty() {
+            return Err("time_formats: needed for the time column".to_owned());
+        }
+        if fields.contains(&Field::ValueDate) && self.date_formats.is_empty() {
+            return Err("date_formats: needed for the value date column".to_owned());
+        }
+        if fields.contains(&Field::Kind) && self.kinds.is_empty() {
+            return Err("kinds: needed for the transaction type column".to_owned());
+        }
+        if fields.contains(&Field::Status) && self.statuses.is_empty() {
+            return Err("statuses: needed for the status column".to_owned());
+        }
+        let texts = self
+            .kinds
+            .iter()
+            .map(|(t, _)| t)
+            .chain(self.statuses.iter().map(|(t, _)| t));
+        for text in texts {
+            if text.trim().is_empty() || text.chars().count() > 100 {
+                return Err("kinds and statuses: every text 1 to 100 characters".to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Folds case the same way for headers, types and statuses, Turkish dotted capitals
 /// included (`İ` and `i` compare equal), so `İPTAL`, `İptal` and `iptal` are one text.
 pub(crate) fn fold(text: &str) -> String {
@@ -157,6 +230,23 @@ pub(crate) fn fold(text: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_simulator_profile_passes_its_own_check_and_broken_ones_do_not() {
+        assert_eq!(Profile::simulator().check(), Ok(()));
+        let mut p = Profile::simulator();
+        p.columns.retain(|c| c.field != Field::Amount);
+        assert!(p.check().unwrap_err().contains("amount"));
+        let mut p = Profile::simulator();
+        p.columns[1].header = " işlem tarihi ".into();
+        assert!(p.check().unwrap_err().contains("twice"));
+        let mut p = Profile::simulator();
+        p.time_formats = vec!["%d.%m.%Y %Q".into()];
+        assert!(p.check().unwrap_err().contains("time_formats"));
+        let mut p = Profile::simulator();
+        p.name = "  ".into();
+        assert!(p.check().is_err());
+    }
 
     #[test]
     fn folding_handles_turkish_capitals() {

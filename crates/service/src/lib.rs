@@ -27,6 +27,7 @@ mod payments;
 mod recon;
 mod reports;
 mod reversals;
+mod statement_profiles;
 mod three_d;
 mod time;
 mod types;
@@ -49,11 +50,12 @@ pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
     PaymentTotals,
 };
-pub use sanalpos_recon::Profile;
+pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role,
 };
+pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
 pub use types::*;
 

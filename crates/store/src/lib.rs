@@ -34,6 +34,7 @@ mod recovery;
 mod refunds;
 mod reports;
 mod rows;
+mod statement_profiles;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -53,6 +54,7 @@ pub use payments::{FinishAttempt, PaymentChange, PosHealth};
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
+pub use statement_profiles::StatementProfileRecord;
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
 #[derive(Clone)]

@@ -483,21 +483,7 @@ impl Store {
     ) -> Result<Vec<PaymentRecord>, StoreError> {
         // Keyset paging on (created_at, id): a row-value comparison both engines turn
         // into an index range, so a deep page costs what the first one does.
-        let mut clause = crate::reports::payment_where(company_id, query);
-        if let Some((created_at, id)) = &query.after {
-            clause.push(
-                " AND (created_at, id) < (?, ?)",
-                vec![
-                    crate::reports::Arg::Int(*created_at),
-                    crate::reports::Arg::Text(id.clone()),
-                ],
-            );
-        }
-        let order = crate::reports::list_order(self, company_id, query).await?;
-        clause.push(
-            order,
-            vec![crate::reports::Arg::Int(i64::from(query.limit.max(1)))],
-        );
+        let clause = crate::reports::list_clause(self, company_id, query).await?;
         let sql = format!("SELECT * FROM payments{}", clause.sql);
         let q = clause.bind(sqlx::query(&sql));
         let rows = q.fetch_all(&self.db.read).await?;

@@ -62,6 +62,13 @@ impl Clause {
 
 /// ` WHERE company_id = $1 AND …` for the filters of `q` (not its cursor or limit).
 pub(crate) fn payment_where(company_id: &str, q: &PaymentQuery) -> Clause {
+    filters(company_id, q, true)
+}
+
+/// The filters of `q`; with `amount_index` false, the amount range is written so that
+/// no index serves it (`+amount`), which keeps the planner on the ordered walk.
+fn filters(company_id: &str, q: &PaymentQuery, amount_index: bool) -> Clause {
+    let amount = if amount_index { "amount" } else { "+amount" };
     let mut c = Clause::default();
     c.push(
         " WHERE company_id = ?",
@@ -86,10 +93,10 @@ pub(crate) fn payment_where(company_id: &str, q: &PaymentQuery) -> Clause {
         );
     }
     if let Some(min) = q.min_amount {
-        c.push(" AND amount >= ?", vec![Arg::Int(min.minor())]);
+        c.push(&format!(" AND {amount} >= ?"), vec![Arg::Int(min.minor())]);
     }
     if let Some(max) = q.max_amount {
-        c.push(" AND amount <= ?", vec![Arg::Int(max.minor())]);
+        c.push(&format!(" AND {amount} <= ?"), vec![Arg::Int(max.minor())]);
     }
     for (column, value) in [
         ("pos_id", &q.pos_id),
@@ -117,41 +124,49 @@ const SORTED: &str = " ORDER BY +created_at DESC, id DESC LIMIT ?";
 /// At most this many matching rows are sorted rather than read in index order.
 const SORT_AT_MOST: i64 = 10_000;
 
-/// How to order a list page. Walking the company's (created_at, id) index newest first
-/// and filtering stops after a page when matches are common; for an amount range that
-/// matches few payments (one exact amount over a year) it would read the whole
-/// company. So an amount filter first counts its matches (through the amount index,
-/// stopping at [`SORT_AT_MOST`] + 1): few, and the page is read through that index and
-/// sorted; many, and the ordered walk finds a page quickly.
-pub(crate) async fn list_order(
+/// The whole list query (`WHERE`, keyset, order and limit) of a page. Walking the
+/// company's (created_at, id) index newest first and filtering stops after a page when
+/// matches are common; for an amount range that matches few payments (one exact amount
+/// over a year) it would read the whole company. So an amount filter first counts its
+/// matches (through the amount index, stopping at [`SORT_AT_MOST`] + 1): few, and the
+/// page is read through that index and sorted; many, and the amount index is kept out
+/// of the plan so that the ordered walk finds a page quickly.
+pub(crate) async fn list_clause(
     store: &Store,
     company_id: &str,
     query: &PaymentQuery,
-) -> Result<&'static str, StoreError> {
-    if query.min_amount.is_none() && query.max_amount.is_none() {
-        return Ok(ORDERED);
-    }
-    let mut clause = payment_where(company_id, query);
-    if let Some((created_at, id)) = &query.after {
-        clause.push(
-            " AND (created_at, id) < (?, ?)",
-            vec![Arg::Int(*created_at), Arg::Text(id.clone())],
-        );
-    }
-    clause.push(" LIMIT ?", vec![Arg::Int(SORT_AT_MOST + 1)]);
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM payments{}) matching",
-        clause.sql
-    );
-    let row = clause
-        .bind(sqlx::query(&sql))
-        .fetch_one(&store.db.read)
-        .await?;
-    Ok(if int(&row, "n")? <= SORT_AT_MOST {
-        SORTED
+) -> Result<Clause, StoreError> {
+    let keyset = |clause: &mut Clause| {
+        if let Some((created_at, id)) = &query.after {
+            clause.push(
+                " AND (created_at, id) < (?, ?)",
+                vec![Arg::Int(*created_at), Arg::Text(id.clone())],
+            );
+        }
+    };
+    let sorted = if query.min_amount.is_none() && query.max_amount.is_none() {
+        false
     } else {
-        ORDERED
-    })
+        let mut count = filters(company_id, query, true);
+        keyset(&mut count);
+        count.push(" LIMIT ?", vec![Arg::Int(SORT_AT_MOST + 1)]);
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM payments{}) matching",
+            count.sql
+        );
+        let row = count
+            .bind(sqlx::query(&sql))
+            .fetch_one(&store.db.read)
+            .await?;
+        int(&row, "n")? <= SORT_AT_MOST
+    };
+    let mut clause = filters(company_id, query, sorted);
+    keyset(&mut clause);
+    clause.push(
+        if sorted { SORTED } else { ORDERED },
+        vec![Arg::Int(i64::from(query.limit.max(1)))],
+    );
+    Ok(clause)
 }
 
 /// The statuses of a payment whose sale was approved and still stands (in full or
@@ -377,15 +392,7 @@ impl Store {
         company_id: &str,
         query: &PaymentQuery,
     ) -> Result<Vec<String>, StoreError> {
-        let mut clause = payment_where(company_id, query);
-        if let Some((created_at, id)) = &query.after {
-            clause.push(
-                " AND (created_at, id) < (?, ?)",
-                vec![Arg::Int(*created_at), Arg::Text(id.clone())],
-            );
-        }
-        let order = list_order(self, company_id, query).await?;
-        clause.push(order, vec![Arg::Int(i64::from(query.limit.max(1)))]);
+        let clause = list_clause(self, company_id, query).await?;
         let (prefix, column) = match self.db.engine {
             crate::Engine::Sqlite => ("EXPLAIN QUERY PLAN", "detail"),
             crate::Engine::Postgres => ("EXPLAIN", "QUERY PLAN"),

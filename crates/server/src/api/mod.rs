@@ -5,6 +5,7 @@ mod body;
 pub mod idempotency;
 mod payments;
 mod recon;
+mod statement_profiles;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, Method, StatusCode};
@@ -30,6 +31,16 @@ pub fn router() -> Router<AppState> {
             post(recon::import).layer(DefaultBodyLimit::max(recon::MAX_STATEMENT)),
         )
         .route("/reconciliations/{id}", get(recon::get))
+        .route(
+            "/pos/{pos_id}/statement-profiles",
+            get(statement_profiles::list).post(statement_profiles::create),
+        )
+        .route(
+            "/pos/{pos_id}/statement-profiles/{id}",
+            get(statement_profiles::get)
+                .put(statement_profiles::replace)
+                .delete(statement_profiles::delete),
+        )
         .route(
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),

@@ -69,10 +69,12 @@ pub struct ImportQuery {
     pos_id: String,
     from: String,
     to: String,
+    /// A statement profile saved for the POS; the simulator's layout without it.
+    profile_id: Option<String>,
 }
 
-/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=` with the statement as the
-/// raw body: 201 with the run, or 400 with every bad row.
+/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=[&profile_id=]` with the
+/// statement (CSV or XLSX) as the raw body: 201 with the run, or 400 with every bad row.
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,14 +87,14 @@ pub async fn import(
     };
     match state
         .service
-        .import_statement(
+        .import_statement_with_profile(
             &caller.actor(),
             &caller.company_id,
             &query.pos_id,
             &query.from,
             &query.to,
             &body,
-            None,
+            query.profile_id.as_deref().filter(|id| !id.is_empty()),
         )
         .await
     {

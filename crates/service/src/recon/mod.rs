@@ -476,7 +476,29 @@ pub(crate) async fn run_import(
             bad_rows: Vec::new(),
         },
     })?;
-    classify_and_store(service, actor, &pos, "import", from, to, rows, Vec::new()).await
+    // A statement may hold more days than the period: rows dated outside it belong to
+    // another run, and are listed as left out rather than reported as exceptions.
+    let mut rejected = Vec::new();
+    let rows = rows
+        .into_iter()
+        .filter(|row| match row.time {
+            Some(t) if t.date() < from || t.date() > to => {
+                rejected.push(RejectedRow {
+                    reference: row
+                        .provider_ref
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |r| r.as_str().to_owned()),
+                    reason: format!(
+                        "dated {}, outside the period {from} to {to}",
+                        t.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                });
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    classify_and_store(service, actor, &pos, "import", from, to, rows, rejected).await
 }
 
 pub(crate) fn item_view(record: ReconItemRecord) -> ReconItemView {

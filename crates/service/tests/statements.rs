@@ -1,0 +1,532 @@
+//! Statement imports beyond the simulator's CSV: column-mapping profiles saved per POS
+//! (CRUD, validation, audit) and used for an XLSX statement; sales at 23:59 and 00:01
+//! Istanbul time landing on their own business days; a malformed Windows-1254 file that
+//! imports nothing. On both engines.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+use common::test_config;
+use sanalpos_core::{Currency, Kurus, Secret};
+use sanalpos_service::*;
+use sanalpos_store::testing::for_each_engine;
+use sanalpos_store::{new_client_ref, new_id, Crypto, PaymentRecord, Store};
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap()
+}
+
+struct Setup {
+    service: PaymentService,
+    store: Store,
+    company: Company,
+    pos: PosView,
+    other_pos: PosView,
+    actor: Actor,
+}
+
+fn new_pos(name: &str) -> NewPos {
+    NewPos {
+        name: name.into(),
+        provider: "nkolay".into(),
+        environment: Environment::Simulator,
+        base_url: "http://127.0.0.1:9".into(),
+        credentials: PosCredentials {
+            sx: Secret::new(String::from("sx")),
+            sx_list: Secret::new(String::from("sxl")),
+            sx_cancel: Secret::new(String::from("sxc")),
+            secret_key: Secret::new(String::from("key")),
+        },
+        auto_complete: true,
+        currencies: vec![Currency::Try],
+        installments: vec![InstallmentRow {
+            count: 1,
+            commission_bp: 179,
+            surcharge_bp: 0,
+            value_days: 1,
+        }],
+        onboarding_state: OnboardingState::Active,
+        documents: Vec::new(),
+        is_default: true,
+    }
+}
+
+async fn setup(store: Store) -> Setup {
+    let service = PaymentService::new(store.clone(), Crypto::random(), test_config());
+    let company = service
+        .create_company("Demo Ticaret A.Ş.", "test")
+        .await
+        .unwrap();
+    let pos = service
+        .create_pos(&company.id, new_pos("N Kolay"), "test")
+        .await
+        .unwrap();
+    let mut second = new_pos("Banka X");
+    second.is_default = false;
+    let other_pos = service
+        .create_pos(&company.id, second, "test")
+        .await
+        .unwrap();
+    let actor = Actor {
+        company_id: company.id.clone(),
+        name: "user:muhasebe".into(),
+    };
+    Setup {
+        service,
+        store,
+        company,
+        pos,
+        other_pos,
+        actor,
+    }
+}
+
+/// An approved payment as the service stores it, created at `when`.
+fn approved(s: &Setup, when: DateTime<Utc>, provider_ref: &str, minor: i64) -> PaymentRecord {
+    let ms = when.timestamp_millis();
+    let amount = Kurus::from_minor(minor).unwrap();
+    PaymentRecord {
+        id: new_id("pay"),
+        company_id: s.company.id.clone(),
+        pos_id: s.pos.id.clone(),
+        status: PaymentStatus::Approved,
+        amount,
+        currency: Currency::Try,
+        installments: 1,
+        masked_pan: "454671******7894".into(),
+        card_fingerprint: "fp".into(),
+        card_brand: "visa".into(),
+        auth_code: Some("123456".into()),
+        provider_ref: Some(provider_ref.into()),
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        channel: Channel::Api,
+        order_ref: None,
+        customer_ref: None,
+        description: None,
+        three_d: false,
+        return_url: None,
+        three_d_token: None,
+        three_d_html: None,
+        sale_client_ref: new_client_ref(),
+        authorized_amount: Some(amount),
+        refunded_amount: Kurus::ZERO,
+        business_date: business_date(ms).format("%Y-%m-%d").to_string(),
+        review_reason: None,
+        created_by: "api:test".into(),
+        created_at: ms,
+        updated_at: ms,
+    }
+}
+
+/// A bank's own layout: English headers, dot decimals, ISO times.
+fn bank_profile(name: &str) -> Profile {
+    let columns = [
+        ("Transaction Date", Field::Time),
+        ("Reference", Field::ProviderRef),
+        ("Auth", Field::AuthCode),
+        ("Card", Field::MaskedPan),
+        ("Amount", Field::Amount),
+        ("Type", Field::Kind),
+        ("Result", Field::Status),
+    ];
+    Profile {
+        name: name.into(),
+        columns: columns
+            .into_iter()
+            .map(|(header, field)| Column {
+                header: header.into(),
+                field,
+            })
+            .collect(),
+        numbers: NumberStyle::Dot,
+        time_formats: vec!["%Y-%m-%d %H:%M:%S".into()],
+        date_formats: vec!["%Y-%m-%d".into()],
+        kinds: vec![
+            ("SALE".into(), RowKind::Sale),
+            ("REFUND".into(), RowKind::Refund),
+        ],
+        statuses: vec![
+            ("OK".into(), RowState::Success),
+            ("FAIL".into(), RowState::Error),
+        ],
+    }
+}
+
+/// The bank's XLSX statement: typed dates and amounts.
+/// Year, month, day, hour, minute, second.
+type Stamp = (u16, u8, u8, u16, u8, u8);
+
+fn bank_xlsx(rows: &[(&str, Stamp, f64)]) -> Vec<u8> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let headers = [
+        "Transaction Date",
+        "Reference",
+        "Auth",
+        "Card",
+        "Amount",
+        "Type",
+        "Result",
+        "Note",
+    ];
+    for (col, header) in headers.iter().enumerate() {
+        sheet.write_string(0, col as u16, *header).unwrap();
+    }
+    for (i, (reference, (y, mo, d, h, mi, s), amount)) in rows.iter().enumerate() {
+        let r = 1 + i as u32;
+        let when = ExcelDateTime::from_ymd(*y, *mo, *d)
+            .unwrap()
+            .and_hms(*h, *mi, *s)
+            .unwrap();
+        sheet
+            .write_datetime_with_format(r, 0, &when, &time)
+            .unwrap();
+        sheet.write_string(r, 1, *reference).unwrap();
+        sheet.write_string(r, 2, "123456").unwrap();
+        sheet.write_string(r, 3, "454671******7894").unwrap();
+        sheet.write_number(r, 4, *amount).unwrap();
+        sheet.write_string(r, 5, "SALE").unwrap();
+        sheet.write_string(r, 6, "OK").unwrap();
+        sheet.write_string(r, 7, "ignored column").unwrap();
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[tokio::test]
+async fn saved_profiles_are_managed_per_pos_and_read_an_xlsx_statement() {
+    for_each_engine(
+        "saved_profiles_read_an_xlsx_statement",
+        |store| async move {
+            let s = setup(store).await;
+            let (svc, c) = (&s.service, s.company.id.as_str());
+            let saved = svc
+                .create_statement_profile(&s.actor, c, &s.pos.id, bank_profile(" Banka X günlük "))
+                .await
+                .unwrap();
+            assert_eq!(saved.name, "Banka X günlük");
+            assert_eq!(saved.pos_id, s.pos.id);
+            assert_eq!(saved.created_by, "user:muhasebe");
+            assert_eq!(
+                svc.list_statement_profiles(c, &s.pos.id).await.unwrap(),
+                std::slice::from_ref(&saved)
+            );
+            assert!(svc
+                .list_statement_profiles(c, &s.other_pos.id)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // Refused: the same name on the same POS, a mapping without amount, a bad format.
+            let err = svc
+                .create_statement_profile(&s.actor, c, &s.pos.id, bank_profile("Banka X günlük"))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "profile_name_taken");
+            let mut no_amount = bank_profile("eksik");
+            no_amount.columns.retain(|col| col.field != Field::Amount);
+            let err = svc
+                .create_statement_profile(&s.actor, c, &s.pos.id, no_amount)
+                .await
+                .unwrap_err();
+            assert_eq!(err.field(), Some("profile"), "{err}");
+            let mut bad_format = bank_profile("biçim");
+            bad_format.time_formats = vec!["%Y-%m-%d %Q".into()];
+            let err = svc
+                .create_statement_profile(&s.actor, c, &s.pos.id, bad_format)
+                .await
+                .unwrap_err();
+            assert_eq!(err.field(), Some("profile"), "{err}");
+            // The same name on another POS is fine.
+            svc.create_statement_profile(
+                &s.actor,
+                c,
+                &s.other_pos.id,
+                bank_profile("Banka X günlük"),
+            )
+            .await
+            .unwrap();
+
+            // Another company sees none of it.
+            let other = svc.create_company("B", "test").await.unwrap();
+            assert_eq!(
+                svc.get_statement_profile(&other.id, &saved.id)
+                    .await
+                    .unwrap_err(),
+                ServiceError::NotFound
+            );
+            assert_eq!(
+                svc.list_statement_profiles(&other.id, &s.pos.id)
+                    .await
+                    .unwrap_err(),
+                ServiceError::NotFound
+            );
+
+            // The import through the saved profile: an XLSX statement of the bank.
+            s.store
+                .seed_payments(vec![
+                    approved(&s, at(2026, 11, 29, 7, 0, 0), "BX-1", 123_456),
+                    approved(&s, at(2026, 11, 29, 12, 30, 0), "BX-2", 1_000),
+                ])
+                .await
+                .unwrap();
+            let xlsx = bank_xlsx(&[
+                ("BX-1", (2026, 11, 29, 10, 0, 0), 1234.56),
+                ("BX-2", (2026, 11, 29, 15, 30, 0), 10.0),
+            ]);
+            let run = svc
+                .import_statement_with_profile(
+                    &s.actor,
+                    c,
+                    &s.pos.id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &xlsx,
+                    Some(&saved.id),
+                )
+                .await
+                .unwrap();
+            assert_eq!(run.summary.matched, 2, "{run:?}");
+            assert_eq!(run.open_exceptions, 0, "{run:?}");
+            // The built-in profile cannot read that layout; nothing is stored.
+            let err = svc
+                .import_statement_with_profile(
+                    &s.actor,
+                    c,
+                    &s.pos.id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &xlsx,
+                    None,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), "bad_statement");
+            // A profile of another POS is refused for this one.
+            let theirs = svc
+                .list_statement_profiles(c, &s.other_pos.id)
+                .await
+                .unwrap();
+            let err = svc
+                .import_statement_with_profile(
+                    &s.actor,
+                    c,
+                    &s.pos.id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &xlsx,
+                    Some(&theirs[0].id),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(err.field(), Some("profile_id"));
+            assert_eq!(svc.list_reconciliations(c, 10).await.unwrap().len(), 1);
+
+            // Replace, then delete; each audited.
+            let mut changed = bank_profile("Banka X yeni");
+            changed.numbers = NumberStyle::Turkish;
+            let updated = svc
+                .update_statement_profile(&s.actor, c, &saved.id, changed.clone())
+                .await
+                .unwrap();
+            assert_eq!(updated.name, "Banka X yeni");
+            assert_eq!(
+                svc.get_statement_profile(c, &saved.id)
+                    .await
+                    .unwrap()
+                    .profile,
+                changed
+            );
+            svc.delete_statement_profile(&s.actor, c, &saved.id)
+                .await
+                .unwrap();
+            assert_eq!(
+                svc.get_statement_profile(c, &saved.id).await.unwrap_err(),
+                ServiceError::NotFound
+            );
+            assert_eq!(
+                svc.delete_statement_profile(&s.actor, c, &saved.id)
+                    .await
+                    .unwrap_err(),
+                ServiceError::NotFound
+            );
+            let kinds: Vec<String> = s
+                .store
+                .list_audit(c, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.subject_id == saved.id)
+                .map(|e| format!("{} {}", e.kind, e.actor))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    "statement_profile.deleted user:muhasebe",
+                    "statement_profile.updated user:muhasebe",
+                    "statement_profile.created user:muhasebe",
+                ]
+            );
+            assert!(s
+                .store
+                .verify_audit()
+                .await
+                .unwrap()
+                .iter()
+                .all(|r| r.broken.is_none()));
+        },
+    )
+    .await;
+}
+
+/// The simulator's statement layout with the given rows.
+fn simulator_csv(rows: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut text = String::from(
+        "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Taksit;Tutar;Provizyon Tutarı;Komisyon;Para Birimi\r\n",
+    );
+    for (time, reference, amount) in rows {
+        text.push_str(&format!(
+            "{time};01.12.2026;Satış;Başarılı;{reference};;123456;454671******7894;1;{amount};{amount};0,00;TRY\r\n"
+        ));
+    }
+    text.into_bytes()
+}
+
+#[tokio::test]
+async fn sales_at_2359_and_0001_istanbul_land_on_their_own_business_days() {
+    for_each_engine(
+        "sales_at_2359_and_0001_land_on_their_days",
+        |store| async move {
+            let s = setup(store).await;
+            let (svc, c) = (&s.service, s.company.id.as_str());
+            // 23:59 on 29 November in Istanbul is 20:59 UTC; 00:01 on the 30th is 21:01 UTC,
+            // still the 29th in UTC.
+            let late = approved(&s, at(2026, 11, 29, 20, 59, 0), "IKSIRPF2359", 150_000);
+            let early = approved(&s, at(2026, 11, 29, 21, 1, 0), "IKSIRPF0001", 25_000);
+            assert_eq!(late.business_date, "2026-11-29");
+            assert_eq!(early.business_date, "2026-11-30");
+            s.store
+                .seed_payments(vec![late.clone(), early.clone()])
+                .await
+                .unwrap();
+            let statement = simulator_csv(&[
+                ("29.11.2026 23:59:00", "IKSIRPF2359", "1.500,00"),
+                ("30.11.2026 00:01:00", "IKSIRPF0001", "250,00"),
+            ]);
+            let (actor, pos_id) = (&s.actor, s.pos.id.as_str());
+            let import = |from: &'static str, to: &'static str| {
+                let statement = statement.clone();
+                async move {
+                    svc.import_statement(actor, c, pos_id, from, to, &statement, None)
+                        .await
+                        .unwrap()
+                }
+            };
+
+            let day = import("2026-11-29", "2026-11-29").await;
+            assert_eq!(day.summary.matched, 1, "{day:?}");
+            assert_eq!(day.open_exceptions, 0, "{day:?}");
+            assert_eq!(day.items.len(), 1);
+            assert_eq!(day.items[0].payment_ids, [late.id.as_str()]);
+            assert_eq!(day.rejected_rows.len(), 1);
+            assert_eq!(day.rejected_rows[0].reference, "IKSIRPF0001");
+            assert!(
+                day.rejected_rows[0].reason.contains("outside the period"),
+                "{:?}",
+                day.rejected_rows
+            );
+
+            let next = import("2026-11-30", "2026-11-30").await;
+            assert_eq!(next.summary.matched, 1, "{next:?}");
+            assert_eq!(next.open_exceptions, 0, "{next:?}");
+            assert_eq!(next.items[0].payment_ids, [early.id.as_str()]);
+            assert_eq!(next.rejected_rows[0].reference, "IKSIRPF2359");
+
+            let both = import("2026-11-29", "2026-11-30").await;
+            assert_eq!(both.summary.matched, 2, "{both:?}");
+            assert!(both.rejected_rows.is_empty());
+
+            // The payment list puts them on their days too.
+            let view = svc.get_payment(c, &early.id).await.unwrap();
+            assert_eq!(view.payment.business_date, "2026-11-30");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_windows_1254_statement_imports_nothing() {
+    for_each_engine(
+        "a_malformed_windows_1254_statement_imports_nothing",
+        |store| async move {
+            let s = setup(store).await;
+            let (svc, c) = (&s.service, s.company.id.as_str());
+            s.store
+                .seed_payments(vec![approved(
+                    &s,
+                    at(2026, 11, 29, 9, 0, 0),
+                    "IKSIRPF1",
+                    123_456,
+                )])
+                .await
+                .unwrap();
+            let text = String::from_utf8(simulator_csv(&[
+                ("29.11.2026 12:00:00", "IKSIRPF1", "1.234,56"),
+                ("29.11.2026 12:05:00", "IKSIRPF2", "12,3,4"),
+                ("29.11.2026 12:10:00", "IKSIRPF3", "9,99"),
+            ]))
+            .unwrap()
+            .replace("Satış;Başarılı;IKSIRPF3", "Ödeme;Başarılı;IKSIRPF3");
+            let (bytes, _, unmappable) = encoding_rs::WINDOWS_1254.encode(&text);
+            assert!(!unmappable);
+            let err = svc
+                .import_statement(
+                    &s.actor,
+                    c,
+                    &s.pos.id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &bytes,
+                    None,
+                )
+                .await
+                .unwrap_err();
+            let ServiceError::BadStatement { bad_rows, .. } = err else {
+                panic!("{err:?}")
+            };
+            let lines: Vec<u32> = bad_rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [3, 4]);
+            assert!(bad_rows[0].reason.starts_with("Tutar"), "{:?}", bad_rows);
+            assert!(bad_rows[1].reason.contains("İşlem Tipi"), "{:?}", bad_rows);
+            assert!(
+                svc.list_reconciliations(c, 10).await.unwrap().is_empty(),
+                "nothing stored"
+            );
+
+            // The good file of the same encoding imports.
+            let good = text.replace("12,3,4", "1,00").replace("Ödeme;", "Satış;");
+            let (bytes, _, _) = encoding_rs::WINDOWS_1254.encode(&good);
+            let run = svc
+                .import_statement(
+                    &s.actor,
+                    c,
+                    &s.pos.id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &bytes,
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(run.summary.matched, 1);
+            assert_eq!(run.summary.provider_only, 2);
+        },
+    )
+    .await;
+}
