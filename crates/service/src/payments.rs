@@ -250,14 +250,15 @@ pub(crate) async fn create_payment_once(
         return Ok((view(service, &payment), true));
     }
     match create_payment(service, caller, request, Some(key)).await {
-        Err(ServiceError::Conflict { code, .. }) if code == "idempotency_key_has_payment" => {
-            match existing(service).await? {
-                Some(payment) => Ok((view(service, &payment), true)),
-                None => Err(ServiceError::Storage(
-                    "the key's payment disappeared".into(),
-                )),
-            }
-        }
+        Err(ServiceError::Conflict {
+            code: "idempotency_key_has_payment",
+            ..
+        }) => match existing(service).await? {
+            Some(payment) => Ok((view(service, &payment), true)),
+            None => Err(ServiceError::Storage(
+                "the key's payment disappeared".into(),
+            )),
+        },
         other => other.map(|v| (v, false)),
     }
 }
