@@ -291,8 +291,13 @@ pub async fn submit(
         channel: Channel::Moto,
         cardholder_ip: None,
     };
-    match service.create_payment(&ctx.actor(), request).await {
-        Ok(payment) => {
+    // The key is linked to the payment as it is created: a submission that takes the
+    // key over after the first one died gets that payment, never a second sale.
+    match service
+        .create_payment_once(&ctx.actor(), &key, request)
+        .await
+    {
+        Ok((payment, _existed)) => {
             if let Err(e) = store
                 .idempotency_finish(ctx.company_id(), &key, 201, &payment.id)
                 .await
