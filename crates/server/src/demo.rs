@@ -270,7 +270,8 @@ fn print_welcome(
     println!("sanalpos demo is running");
     println!("  service:    {base_url}");
     println!("  simulator:  {sim_url} (N Kolay, control endpoints under /_sim/)");
-    println!("  admin user: admin / {password} (back office sign-in)");
+    println!("  back office: {base_url}/ui/login");
+    println!("  admin user: admin / {password}");
     println!("  details:    {}", demo_file.display());
     if let Some(company) = demo["companies"].get(0) {
         let key = company["api_key"].as_str().unwrap_or_default();

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod shop;
 mod three_d;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -175,6 +176,10 @@ impl Application {
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/ui/dashboard") }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -182,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .route("/3d/{token}", get(three_d::start))
         .route("/3d/{token}/return", post(three_d::finish))
         .merge(hosted::router())
+        .nest("/ui", ui::router(state.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),

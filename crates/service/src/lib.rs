@@ -14,6 +14,7 @@
 //! decrypted only to build a provider client.
 
 mod admin;
+mod backoffice;
 mod breaker;
 mod checkout;
 mod end_of_day;
@@ -40,6 +41,7 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use backoffice::{ConnectionCheck, InstallmentChoice};
 pub use breaker::{BreakerConfig, BreakerState};
 pub use checkout::{
     return_signature, CheckoutSessionView, HostedPayment, HostedSession, NewCheckoutSession,

@@ -352,6 +352,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0002_reconciliation.sql"),
     },
     Migration {
+        version: 3,
+        name: "backoffice",
+        sqlite: include_str!("../migrations/sqlite/0003_backoffice.sql"),
+        postgres: include_str!("../migrations/postgres/0003_backoffice.sql"),
+    },
+    Migration {
         version: 4,
         name: "webhooks_checkout",
         sqlite: include_str!("../migrations/sqlite/0004_webhooks_checkout.sql"),

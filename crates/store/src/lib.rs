@@ -18,6 +18,7 @@
 //! fingerprint only.
 
 mod audit;
+mod backoffice;
 mod bulk;
 mod checkout;
 mod crypto;
@@ -45,6 +46,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 
 pub use audit::{audit_hash, GENESIS_HASH};
+pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
 pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;

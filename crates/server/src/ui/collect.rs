@@ -1,0 +1,470 @@
+//! Online Tahsilat (Sanal POS): a person takes a card payment over the phone.
+//!
+//! The form carries a one-time key rendered with it; the POST runs at most once per key
+//! (the database's idempotency table, scoped to the company), so a double click or a
+//! reload never charges twice, and answers with a redirect (PRG): to the bank's 3D page,
+//! or to the result page.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use sanalpos_core::{Currency, Kurus, Lang};
+use sanalpos_service::{CardInput, Channel, CreatePayment, PaymentStatus, PosView, ServiceError};
+use sanalpos_store::{new_token, IdempotencyBegin};
+
+use super::format::{money, parse_amount, when};
+use super::layout::{csrf, notice, page, Nav};
+use super::session::{Ctx, Perm, UiError};
+use crate::AppState;
+
+/// How long a repeated submission waits for the first one.
+const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);
+
+/// The collection form as sent (card fields never go back into a page).
+#[derive(Deserialize, Default)]
+pub struct CollectForm {
+    #[serde(default)]
+    idem: String,
+    #[serde(default)]
+    customer_ref: String,
+    #[serde(default)]
+    order_ref: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    pos_id: String,
+    #[serde(default)]
+    card_number: String,
+    #[serde(default)]
+    expiry_month: String,
+    #[serde(default)]
+    expiry_year: String,
+    #[serde(default)]
+    cvv: String,
+    #[serde(default)]
+    holder: String,
+    #[serde(default)]
+    installments: String,
+    #[serde(default)]
+    three_d: Option<String>,
+}
+
+fn active_pos(all: Vec<PosView>) -> Vec<PosView> {
+    all.into_iter()
+        .filter(sanalpos_service::PaymentService::pos_is_active)
+        .collect()
+}
+
+fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&str>) -> Markup {
+    let t = ctx.t();
+    let mut currencies: Vec<Currency> = pos.iter().flat_map(|p| p.currencies.clone()).collect();
+    currencies.sort_by_key(|c| c.numeric());
+    currencies.dedup();
+    if currencies.is_empty() {
+        currencies.push(Currency::Try);
+    }
+    let idem = new_token();
+    let body = html! {
+        @if let Some(error) = error { div.notice.error #form-error role="alert" { (error) } }
+        @if pos.is_empty() { (notice("warn", t.err_no_pos)) }
+        form #collect-form.grid method="post" action="/ui/collect" autocomplete="off" {
+            (csrf(ctx))
+            input type="hidden" name="idem" value=(idem);
+            fieldset {
+                legend { (t.customer_ref) " / " (t.order_ref) }
+                label { (t.customer_ref) input #customer_ref name="customer_ref" value=(previous.customer_ref) maxlength="100"; }
+                label { (t.order_ref) input #order_ref name="order_ref" value=(previous.order_ref) maxlength="100"; }
+                label { (t.description) input #description name="description" value=(previous.description) maxlength="500"; }
+            }
+            fieldset {
+                legend { (t.amount) }
+                label { (t.amount) input #amount name="amount" value=(previous.amount) inputmode="decimal" required placeholder=(if ctx.lang == Lang::Tr { "1.234,56" } else { "1,234.56" }); }
+                label { (t.currency)
+                    select #currency name="currency" {
+                        @for c in &currencies {
+                            option value=(c.alpha()) selected[previous.currency == c.alpha()] { (c.alpha()) }
+                        }
+                    }
+                }
+                @if pos.len() > 1 {
+                    label { (t.pos)
+                        select #pos_id name="pos_id" {
+                            option value="" { (t.pos_auto) }
+                            @for p in pos { option value=(p.id) selected[previous.pos_id == p.id] { (p.name) } }
+                        }
+                    }
+                }
+            }
+            fieldset {
+                legend { (t.card) }
+                label { (t.card_number) input #card_number name="card_number" inputmode="numeric" autocomplete="off" required maxlength="23"; }
+                label { (t.expiry)
+                    span.expiry {
+                        input #expiry_month name="expiry_month" inputmode="numeric" maxlength="2" size="2" required placeholder="MM";
+                        " / "
+                        input #expiry_year name="expiry_year" inputmode="numeric" maxlength="4" size="4" required placeholder="YYYY";
+                    }
+                }
+                label { (t.cvv) input #cvv name="cvv" type="password" inputmode="numeric" maxlength="4" size="4" required autocomplete="off"; }
+                label { (t.card_holder) input #holder name="holder" value=(previous.holder) maxlength="100"; }
+            }
+            fieldset {
+                legend { (t.installments) }
+                label { (t.installments)
+                    select #installments name="installments" data-single=(t.single_payment) {
+                        option value="1" { (t.single_payment) }
+                    }
+                }
+                p.hint #installment-hint { (t.installment_hint) }
+                label.check { input #three_d type="checkbox" name="three_d" checked[previous.three_d.is_some()]; (t.three_d) }
+            }
+            button #collect-submit type="submit" { (t.collect_submit) }
+        }
+    };
+    page(ctx, t.collect_title, Nav::Collect, body)
+}
+
+/// `GET /ui/collect`.
+pub async fn form(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiError> {
+    ctx.require(Perm::Collect)?;
+    let pos = state
+        .service
+        .list_pos(ctx.company_id())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let previous = CollectForm {
+        three_d: None,
+        ..CollectForm::default()
+    };
+    Ok(form_page(&ctx, &active_pos(pos), &previous, None))
+}
+
+fn request_hash(form: &CollectForm, amount: Kurus) -> String {
+    // The card is left out on purpose: a hash of a card number is not stored anywhere.
+    let text = json!([
+        amount.minor(),
+        form.currency,
+        form.installments,
+        form.three_d.is_some(),
+        form.customer_ref,
+        form.order_ref,
+        form.description,
+        form.pos_id,
+    ])
+    .to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn opt(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn error_text(ctx: &Ctx, e: &ServiceError) -> String {
+    let t = ctx.t();
+    match e {
+        ServiceError::Validation { field, message } => match *field {
+            "amount" => t.amount_invalid.into(),
+            "card.number" => t.err_card_number.into(),
+            "card.expiry_month" | "card.expiry_year" | "card.expiry" => t.err_expiry.into(),
+            "card.cvv" => t.err_cvv.into(),
+            "installments" => t.err_installments.into(),
+            other => format!("{} ({other}): {message}", t.err_field),
+        },
+        ServiceError::NoActivePos => t.err_no_pos.into(),
+        ServiceError::Conflict { message, .. } | ServiceError::Provider { message, .. } => {
+            message.clone()
+        }
+        _ => t.error_text.into(),
+    }
+}
+
+fn after_payment(payment_id: &str, next: Option<String>) -> Response {
+    match next {
+        Some(url) => Redirect::to(&url).into_response(),
+        None => Redirect::to(&format!("/ui/payments/{payment_id}/result")).into_response(),
+    }
+}
+
+/// `POST /ui/collect`.
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<CollectForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Collect)?;
+    let t = ctx.t();
+    let service = &state.service;
+    let pos = active_pos(
+        service
+            .list_pos(ctx.company_id())
+            .await
+            .map_err(|e| ctx.fail(e))?,
+    );
+    let retry = |form: &CollectForm, message: &str| -> Response {
+        let kept = CollectForm {
+            customer_ref: form.customer_ref.clone(),
+            order_ref: form.order_ref.clone(),
+            description: form.description.clone(),
+            amount: form.amount.clone(),
+            currency: form.currency.clone(),
+            pos_id: form.pos_id.clone(),
+            holder: form.holder.clone(),
+            three_d: form.three_d.clone(),
+            ..CollectForm::default()
+        };
+        (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&ctx, &pos, &kept, Some(message)),
+        )
+            .into_response()
+    };
+    if form.idem.len() != 64 || !form.idem.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(retry(&form, t.err_form_used));
+    }
+    let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0) else {
+        return Ok(retry(&form, t.amount_invalid));
+    };
+    let Some(currency) = Currency::from_alpha(&form.currency) else {
+        return Ok(retry(&form, t.amount_invalid));
+    };
+    let installments: u8 = form.installments.trim().parse().unwrap_or(1);
+    let store = service.store();
+    let key = format!("ui:{}", form.idem);
+    let hash = request_hash(&form, amount);
+    let started = Instant::now();
+    loop {
+        let begin = store
+            .idempotency_begin(ctx.company_id(), &key, &hash, sanalpos_store::now_ms())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "idempotency lookup failed");
+                UiError::Internal(ctx.lang)
+            })?;
+        match begin {
+            IdempotencyBegin::Started => break,
+            IdempotencyBegin::Replay { body, .. } if body.starts_with("pay_") => {
+                return Ok(Redirect::to(&format!("/ui/payments/{body}/result")).into_response());
+            }
+            IdempotencyBegin::Replay { .. } => return Ok(retry(&form, t.in_progress)),
+            IdempotencyBegin::Mismatch => return Ok(retry(&form, t.err_form_used)),
+            IdempotencyBegin::InProgress if started.elapsed() < WAIT_FOR_FIRST => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            IdempotencyBegin::InProgress => return Ok(retry(&form, t.in_progress)),
+        }
+    }
+    let three_d = form.three_d.is_some();
+    let request = CreatePayment {
+        amount,
+        currency,
+        installments,
+        card: CardInput {
+            number: form.card_number.clone(),
+            expiry_month: form.expiry_month.clone(),
+            expiry_year: form.expiry_year.clone(),
+            cvv: form.cvv.clone(),
+            holder: form.holder.clone(),
+        },
+        three_d,
+        return_url: three_d.then(|| {
+            format!(
+                "{}/ui/collect/return",
+                service.config().public_base_url.trim_end_matches('/')
+            )
+        }),
+        order_ref: opt(&form.order_ref),
+        customer_ref: opt(&form.customer_ref),
+        description: opt(&form.description),
+        pos_id: opt(&form.pos_id),
+        channel: Channel::Moto,
+        cardholder_ip: None,
+    };
+    // The key is linked to the payment as it is created: a submission that takes the
+    // key over after the first one died gets that payment, never a second sale.
+    match service
+        .create_payment_once(&ctx.actor(), &key, request)
+        .await
+    {
+        Ok((payment, _existed)) => {
+            if let Err(e) = store
+                .idempotency_finish(ctx.company_id(), &key, 201, &payment.id)
+                .await
+            {
+                tracing::error!(error = %e, "idempotency answer not stored");
+            }
+            Ok(after_payment(
+                &payment.id,
+                payment.next_action.map(|n| n.redirect_url),
+            ))
+        }
+        Err(e @ ServiceError::Storage(_)) => {
+            // Something may have been attempted: keep the key so a retry cannot charge.
+            let _ = store
+                .idempotency_finish(ctx.company_id(), &key, 500, "")
+                .await;
+            tracing::error!(error = %e, "back office payment failed");
+            Err(UiError::Internal(ctx.lang))
+        }
+        Err(e) => {
+            if let Err(e) = store.idempotency_release(ctx.company_id(), &key).await {
+                tracing::error!(error = %e, "idempotency key not released");
+            }
+            Ok(retry(&form, &error_text(&ctx, &e)))
+        }
+    }
+}
+
+/// Where the 3D round trip comes back.
+#[derive(Deserialize)]
+pub struct ReturnQuery {
+    payment_id: String,
+}
+
+/// `GET /ui/collect/return?payment_id=…`: on to the result page.
+pub async fn three_d_return(ctx: Ctx, Query(q): Query<ReturnQuery>) -> Result<Response, UiError> {
+    ctx.require(Perm::Collect)?;
+    if !q.payment_id.starts_with("pay_")
+        || !q
+            .payment_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(UiError::NotFound(ctx.lang));
+    }
+    Ok(Redirect::to(&format!("/ui/payments/{}/result", q.payment_id)).into_response())
+}
+
+/// `GET /ui/payments/{id}/result`.
+pub async fn result(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Markup, UiError> {
+    ctx.require(Perm::ViewPayments)?;
+    let t = ctx.t();
+    let detail = state
+        .service
+        .get_payment(ctx.company_id(), &id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let p = &detail.payment;
+    let reason = p.message.as_ref().map(|m| match ctx.lang {
+        Lang::Tr => m.tr.clone(),
+        Lang::En => m.en.clone(),
+    });
+    let (class, headline) = match p.status {
+        PaymentStatus::Approved => ("ok", t.result_approved),
+        PaymentStatus::Declined => ("error", t.result_declined),
+        _ => ("warn", t.result_other),
+    };
+    let body = html! {
+        div #result class=(format!("result {class}")) data-status=(p.status.as_str()) {
+            h2 #result-headline { (headline) }
+            table.kv {
+                tr { th { (t.status) } td #result-status { (t.status(p.status)) } }
+                tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
+                @if let Some(authorized) = p.authorized_amount {
+                    @if authorized != p.amount { tr { th { (t.total) } td { (money(ctx.lang, authorized, p.currency)) } } }
+                }
+                tr { th { (t.installments) } td { (p.installments) } }
+                tr { th { (t.card) } td { (p.masked_pan) } }
+                @if let Some(code) = &p.auth_code { tr { th { (t.auth_code) } td #auth-code { (code) } } }
+                @if let Some(r) = &p.provider_ref { tr { th { (t.provider_ref) } td { (r) } } }
+                @if let Some(reason) = &reason { tr { th { (t.reason) } td #result-reason { (reason) } } }
+                @if let Some(code) = &p.bank_code { tr { th { (t.bank_code) } td { (code) } } }
+                tr { th { (t.customer_ref) } td { (p.customer_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.order_ref) } td { (p.order_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.date_time) } td { (when(ctx.lang, &p.created_at)) } }
+            }
+            p.links {
+                @if ctx.can(Perm::Collect) { a #new-payment href="/ui/collect" { (t.new_payment) } " · " }
+                a #see-detail href=(format!("/ui/payments/{}", p.id)) { (t.see_detail) }
+            }
+        }
+    };
+    Ok(page(&ctx, t.result_title, Nav::Collect, body))
+}
+
+/// The installment query of the collection screen.
+#[derive(Deserialize)]
+pub struct InstallmentQuery {
+    bin: String,
+    amount: String,
+    currency: String,
+    #[serde(default)]
+    pos_id: String,
+}
+
+/// `GET /ui/api/installments?bin=454671&amount=1.234,56&currency=TRY`: the options of
+/// this card (count, monthly, total), labelled in the user's language.
+pub async fn installments(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<InstallmentQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Collect)?;
+    let t = ctx.t();
+    let Some(amount) = parse_amount(ctx.lang, &q.amount).filter(|a| a.minor() > 0) else {
+        return Ok(Json(json!({ "options": [], "error": t.amount_invalid })).into_response());
+    };
+    let currency = Currency::from_alpha(&q.currency).unwrap_or(Currency::Try);
+    let bin: String = q.bin.chars().filter(char::is_ascii_digit).take(8).collect();
+    let pos_id = opt(&q.pos_id);
+    match state
+        .service
+        .installment_choices(ctx.company_id(), pos_id.as_deref(), &bin, amount, currency)
+        .await
+    {
+        Ok(choices) => {
+            let options: Vec<_> = choices
+                .iter()
+                .map(|c| {
+                    let label = if c.installments == 1 {
+                        format!(
+                            "{} — {}",
+                            t.single_payment,
+                            money(ctx.lang, c.total, currency)
+                        )
+                    } else if c.surcharge.minor() > 0 {
+                        format!(
+                            "{} × {} = {} ({} {})",
+                            c.installments,
+                            money(ctx.lang, c.monthly, currency),
+                            money(ctx.lang, c.total, currency),
+                            t.surcharge,
+                            money(ctx.lang, c.surcharge, currency)
+                        )
+                    } else {
+                        format!(
+                            "{} × {} = {}",
+                            c.installments,
+                            money(ctx.lang, c.monthly, currency),
+                            money(ctx.lang, c.total, currency)
+                        )
+                    };
+                    json!({
+                        "installments": c.installments,
+                        "monthly": c.monthly,
+                        "total": c.total,
+                        "surcharge": c.surcharge,
+                        "label": label,
+                    })
+                })
+                .collect();
+            Ok(Json(json!({ "options": options })).into_response())
+        }
+        Err(e) => Ok(Json(json!({ "options": [], "error": error_text(&ctx, &e) })).into_response()),
+    }
+}

@@ -1,0 +1,382 @@
+//! Every text of the back office, in one catalogue per language: [`TR`] and [`EN`] are
+//! built from the one table below, so a text missing in a language does not compile.
+
+use sanalpos_core::Lang;
+use sanalpos_service::{
+    Channel, Environment, OnboardingState, PaymentStatus, RefundKind, RefundStatus, Role,
+};
+use sanalpos_store::{AttemptOutcome, Operation};
+
+macro_rules! catalogue {
+    ($($field:ident: $tr:expr, $en:expr;)*) => {
+        /// The texts of one language.
+        #[derive(Debug)]
+        pub struct Texts {
+            $(#[doc = $en] pub $field: &'static str,)*
+        }
+        /// Türkçe.
+        pub const TR: Texts = Texts { $($field: $tr,)* };
+        /// English.
+        pub const EN: Texts = Texts { $($field: $en,)* };
+    };
+}
+
+catalogue! {
+    app_name: "sanalpos", "sanalpos";
+    nav_dashboard: "Gösterge Paneli", "Dashboard";
+    nav_collect: "Online Tahsilat", "Collect payment";
+    nav_payments: "Kredi Kartı Tahsilatları", "Card collections";
+    nav_pos: "Sanal POS Tanımları", "Virtual POS definitions";
+    nav_companies: "Şirketler", "Companies";
+    nav_users: "Kullanıcılar", "Users";
+    nav_keys: "API Anahtarları", "API keys";
+    nav_audit: "Denetim Kaydı", "Audit log";
+    company: "Şirket", "Company";
+    switch_company: "Şirket değiştir", "Switch company";
+    sign_in: "Giriş", "Sign in";
+    sign_out: "Çıkış", "Sign out";
+    username: "Kullanıcı adı", "Username";
+    password: "Şifre", "Password";
+    login_title: "Sanal POS Yönetimi", "Virtual POS back office";
+    login_failed: "Kullanıcı adı veya şifre hatalı.", "Wrong username or password.";
+    login_locked: "Çok fazla hatalı deneme. Bu kullanıcı geçici olarak kilitlendi; lütfen daha sonra tekrar deneyin.", "Too many failed attempts. This user is locked for a while; please try again later.";
+    login_expired_form: "Form süresi doldu; lütfen tekrar deneyin.", "The form expired; please try again.";
+    signed_in_as: "Kullanıcı", "Signed in as";
+    forbidden_title: "Yetkiniz yok", "Not allowed";
+    forbidden_text: "Bu sayfa veya işlem için rolünüzün yetkisi yok.", "Your role does not allow this page or action.";
+    not_found_title: "Bulunamadı", "Not found";
+    not_found_text: "Aradığınız kayıt bu şirkette yok.", "There is no such record in this company.";
+    bad_request_title: "Geçersiz istek", "Invalid request";
+    csrf_failed: "Form doğrulanamadı (oturum değişmiş olabilir). Sayfayı yenileyip tekrar deneyin.", "The form could not be verified (the session may have changed). Reload the page and try again.";
+    error_title: "Hata", "Error";
+    error_text: "Beklenmeyen bir hata oluştu. İşlem kaydedilmiş olabilir; listeyi kontrol edin.", "An unexpected error occurred. The operation may have been recorded; check the list.";
+    back: "Geri", "Back";
+    save: "Kaydet", "Save";
+    search: "Ara", "Search";
+    clear: "Temizle", "Clear";
+    yes: "Evet", "Yes";
+    no: "Hayır", "No";
+    all: "Tümü", "All";
+    none: "—", "—";
+    next_page: "Sonraki sayfa →", "Next page →";
+    first_page: "← İlk sayfa", "← First page";
+    total: "Toplam", "Total";
+    count: "Adet", "Count";
+    actions: "İşlemler", "Actions";
+    created_at: "Oluşturulma", "Created";
+    name: "Ad", "Name";
+    role: "Rol", "Role";
+    companies: "Şirketler", "Companies";
+    // Dashboard
+    today_collections: "Bugünkü tahsilat", "Collected today";
+    approval_rate: "Onay oranı", "Approval rate";
+    last_14_days: "Son 14 gün", "Last 14 days";
+    decline_reasons: "Red nedenleri", "Decline reasons";
+    review_waiting: "İnceleme bekleyen ödemeler", "Payments waiting for review";
+    no_data: "Kayıt yok.", "Nothing here.";
+    // Collect
+    collect_title: "Online Tahsilat (Sanal POS)", "Collect a card payment (virtual POS)";
+    customer_ref: "Cari hesap", "Customer account";
+    order_ref: "Sipariş no", "Order reference";
+    description: "Açıklama", "Description";
+    amount: "Tutar", "Amount";
+    currency: "Para birimi", "Currency";
+    card_number: "Kart numarası", "Card number";
+    card_holder: "Kart sahibi", "Cardholder";
+    expiry: "Son kullanma (AA/YYYY)", "Expiry (MM/YYYY)";
+    cvv: "CVV", "CVV";
+    installments: "Taksit", "Installments";
+    single_payment: "Tek çekim", "Single payment";
+    installment_hint: "Kart numarasını yazınca bu karta uygun taksitler listelenir.", "Options for this card appear as you type its number.";
+    monthly: "Aylık", "Monthly";
+    three_d: "3D Secure ile öde", "Pay with 3D Secure";
+    pos: "Sanal POS", "Virtual POS";
+    pos_auto: "Varsayılan", "Default";
+    collect_submit: "Tahsil et", "Collect";
+    amount_invalid: "Tutar geçersiz (örnek: 1.234,56).", "The amount is invalid (example: 1,234.56).";
+    in_progress: "Bu ödeme hâlâ işleniyor; birazdan listeyi kontrol edin.", "This payment is still being processed; check the list shortly.";
+    err_card_number: "Kart numarası geçersiz.", "The card number is invalid.";
+    err_expiry: "Son kullanma tarihi geçersiz veya geçmiş.", "The expiry date is invalid or past.";
+    err_cvv: "CVV geçersiz.", "The CVV is invalid.";
+    err_no_pos: "Bu ödeme için etkin bir sanal POS yok.", "No active virtual POS can take this payment.";
+    err_installments: "Bu taksit sayısı bu POS'ta tanımlı değil.", "This POS does not offer this installment count.";
+    err_form_used: "Bu form daha önce farklı bilgilerle gönderildi; yeni bir form açıldı.", "This form was already sent with other details; here is a new one.";
+    err_field: "Geçersiz alan", "Invalid field";
+    // Result
+    result_title: "Tahsilat sonucu", "Payment result";
+    result_approved: "Ödeme onaylandı", "Payment approved";
+    result_declined: "Ödeme reddedildi", "Payment declined";
+    result_other: "Ödeme durumu", "Payment status";
+    auth_code: "Onay kodu", "Auth code";
+    provider_ref: "Sağlayıcı ref.", "Provider ref.";
+    reason: "Neden", "Reason";
+    new_payment: "Yeni tahsilat", "New payment";
+    see_detail: "Ayrıntılar", "Details";
+    // List
+    date_from: "Başlangıç tarihi", "From date";
+    date_to: "Bitiş tarihi", "To date";
+    status: "Durum", "Status";
+    channel: "Kanal", "Channel";
+    last_four: "Kartın son 4 hanesi", "Card's last 4";
+    min_amount: "En az tutar", "Minimum amount";
+    max_amount: "En çok tutar", "Maximum amount";
+    auth_or_ref: "Onay kodu / sağlayıcı ref.", "Auth code / provider ref.";
+    date_time: "Tarih/saat", "Date/time";
+    business_day: "İş günü", "Business day";
+    card: "Kart", "Card";
+    taken_by: "İşlemi yapan", "Taken by";
+    refunded: "İade edilen", "Refunded";
+    export_csv: "CSV indir", "Download CSV";
+    export_xlsx: "Excel (XLSX) indir", "Download Excel (XLSX)";
+    filter_invalid: "Filtre geçersiz", "Invalid filter";
+    // Detail
+    detail_title: "Tahsilat ayrıntısı", "Payment detail";
+    attempts: "Sağlayıcı çağrıları", "Provider calls";
+    operation: "İşlem", "Operation";
+    outcome: "Sonuç", "Outcome";
+    latency: "Süre (ms)", "Latency (ms)";
+    bank_code: "Banka kodu", "Bank code";
+    refunds: "İptal ve iadeler", "Cancels and refunds";
+    kind: "Tür", "Kind";
+    audit_events: "Denetim olayları", "Audit events";
+    cancel_payment: "İptal et", "Cancel";
+    refund_payment: "İade et", "Refund";
+    reverse_payment: "Tamamını geri al", "Reverse in full";
+    confirm_box: "Bu işlemi onaylıyorum", "I confirm this operation";
+    confirm_required: "İşlemi onaylamak için kutucuğu işaretleyin.", "Tick the box to confirm the operation.";
+    refund_amount: "İade tutarı", "Refund amount";
+    operation_done: "İşlem tamamlandı.", "Done.";
+    review_reason: "İnceleme nedeni", "Review reason";
+    rev_declined: "Banka işlemi reddetti", "The bank refused";
+    rev_cancel_not_possible: "Banka iptali kabul etmedi (iptal yalnızca satış günü yapılabilir); iade yapın.", "The bank refused the cancel (a cancel is only possible on the sale's day); refund instead.";
+    rev_not_cancellable: "Yalnızca iadesi olmayan onaylı bir ödeme iptal edilebilir.", "Only an approved payment without refunds can be cancelled.";
+    rev_not_refundable: "Bu ödeme geri alınamaz (iade edilecek tutar kalmadı ya da ödeme onaylı değil).", "This payment cannot be taken back (nothing left, or it is not approved).";
+    rev_exceeds: "İade tutarı, çekilen tutardan kalan miktarı aşıyor.", "The refund is more than what remains of the captured amount.";
+    rev_provider_failed: "Sağlayıcıya ulaşılamadı; hiçbir işlem yapılmadı. Biraz sonra tekrar deneyin.", "The provider could not be reached; nothing was done. Try again shortly.";
+    rev_in_progress: "Bu ödeme için başka bir işlem sürüyor; biraz sonra tekrar deneyin.", "Another operation on this payment is running; try again shortly.";
+    op_sale: "Satış", "Sale";
+    op_start_3d: "3D başlatma", "3D start";
+    op_finish_3d: "3D sonucu", "3D result";
+    op_cancel: "İptal", "Cancel";
+    op_refund: "İade", "Refund";
+    op_inquiry: "Sorgu", "Inquiry";
+    oc_dispatched: "Gönderildi, yanıt yok", "Sent, no answer yet";
+    recon_exceptions: "Mutabakat farkları", "Reconciliation exceptions";
+    // POS
+    pos_title: "Sanal POS Tanımları", "Virtual POS definitions";
+    pos_new: "Yeni POS tanımı", "New POS definition";
+    pos_edit: "POS tanımını düzenle", "Edit POS definition";
+    provider: "Sağlayıcı", "Provider";
+    environment: "Ortam", "Environment";
+    base_url: "Servis adresi", "Endpoint URL";
+    credentials: "Erişim bilgileri", "Credentials";
+    credentials_hint: "Kayıtlı değerler gösterilmez. Değiştirmek için dördünü de yeniden girin; boş bırakırsanız eskileri kalır.", "Stored values are never shown. To replace them enter all four; leave them empty to keep the current ones.";
+    auto_complete: "AutoComplete (3D sonrası otomatik tamamla)", "AutoComplete (finish after 3D automatically)";
+    currencies: "Para birimleri", "Currencies";
+    installment_table: "Taksit tablosu", "Installment table";
+    installment_table_hint: "Her satır: taksit;komisyon %;vade farkı %;valör günü (örnek: 3;2,99;2,50;30)", "One row each: count;commission %;surcharge %;value days (example: 3;2.99;2.50;30)";
+    commission: "Komisyon", "Commission";
+    surcharge: "Vade farkı", "Surcharge";
+    value_days: "Valör (gün)", "Value date (days)";
+    is_default: "Varsayılan POS", "Default POS";
+    onboarding: "Başvuru durumu", "Onboarding state";
+    documents: "Belgeler", "Documents";
+    last_success: "Son başarılı çağrı", "Last successful call";
+    last_error: "Son hata", "Last error";
+    deactivate: "Pasif yap", "Deactivate";
+    test_connection: "Bağlantıyı test et", "Test connection";
+    conn_ok: "Bağlantı başarılı: sağlayıcı erişim bilgilerini kabul etti.", "Connection works: the provider accepted the credentials.";
+    conn_bad_credentials: "Erişim bilgileri hatalı: sağlayıcı bu bilgileri kabul etmedi. sx, sx_list, sx_cancel ve gizli anahtarı kontrol edin.", "Wrong credentials: the provider refused them. Check sx, sx_list, sx_cancel and the secret key.";
+    conn_ip: "Sunucunun IP adresine izin verilmiyor: N Kolay'a sunucunuzun yeni IP adresini bildirin.", "This server's IP address is not allowed: tell N Kolay your server's new IP address.";
+    conn_unreachable: "Sağlayıcıya ulaşılamıyor: servis adresini ve ağ bağlantısını kontrol edin.", "The provider cannot be reached: check the endpoint URL and the network.";
+    conn_other: "Sağlayıcı isteği reddetti", "The provider refused the request";
+    pos_saved: "POS tanımı kaydedildi.", "POS definition saved.";
+    // Admin
+    new_company: "Yeni şirket", "New company";
+    new_user: "Yeni kullanıcı", "New user";
+    user_disabled: "Pasif", "Disabled";
+    err_own_account: "Kendi hesabınızın rolü buradan değiştirilemez.", "Your own account's role cannot be changed here.";
+    user_companies: "Şirket yetkileri", "Company access";
+    key_name: "Anahtar adı", "Key name";
+    new_key: "Yeni API anahtarı", "New API key";
+    key_shown_once: "Bu anahtar yalnızca şimdi gösteriliyor; güvenli bir yere kopyalayın.", "This key is shown only now; copy it somewhere safe.";
+    key_prefix: "Ön ek", "Prefix";
+    revoked: "İptal edildi", "Revoked";
+    revoke: "İptal et", "Revoke";
+    active: "Etkin", "Active";
+    audit_chain_ok: "Denetim zinciri doğrulandı", "Audit chain verified";
+    audit_chain_broken: "Denetim zinciri BOZUK", "Audit chain BROKEN";
+    events: "olay", "events";
+    event_kind: "Olay", "Event";
+    actor: "Yapan", "Actor";
+    subject: "Kayıt", "Subject";
+    details: "Ayrıntı", "Details";
+    // Status, role, channel… labels
+    st_processing: "İşleniyor", "Processing";
+    st_pending_3ds: "3D bekleniyor", "Awaiting 3D";
+    st_approved: "Onaylandı", "Approved";
+    st_declined: "Reddedildi", "Declined";
+    st_failed: "Başarısız", "Failed";
+    st_unknown: "Belirsiz", "Unknown";
+    st_cancelled: "İptal edildi", "Cancelled";
+    st_partially_refunded: "Kısmi iade", "Partially refunded";
+    st_refunded: "İade edildi", "Refunded";
+    st_expired: "Süresi doldu", "Expired";
+    st_pending: "Bekliyor", "Pending";
+    ch_api: "Web mağaza (API)", "Web shop (API)";
+    ch_hosted: "Ödeme sayfası", "Hosted page";
+    ch_moto: "Telefon (MOTO)", "Phone (MOTO)";
+    ch_manual: "Manuel", "Manual";
+    ch_reconciliation: "Mutabakat", "Reconciliation";
+    role_admin: "Yönetici", "Administrator";
+    role_accountant: "Muhasebe", "Accountant";
+    role_collector: "Tahsilat", "Collector";
+    role_viewer: "İzleyici", "Viewer";
+    env_simulator: "Simülatör", "Simulator";
+    env_test: "Test", "Test";
+    env_production: "Canlı", "Production";
+    ob_applied: "Başvuru yapıldı", "Applied";
+    ob_offer: "Teklif", "Offer";
+    ob_documents: "Belgeler bekleniyor", "Documents";
+    ob_evaluation: "Değerlendirmede", "Evaluation";
+    ob_approved: "Onaylandı", "Approved";
+    ob_rejected: "Reddedildi", "Rejected";
+    ob_active: "Etkin", "Active";
+    ob_inactive: "Pasif", "Inactive";
+    rk_cancel: "İptal", "Cancel";
+    rk_refund: "İade", "Refund";
+    doc_vergi_levhasi: "Vergi levhası", "Tax certificate";
+    doc_imza_sirkusu: "İmza sirküsü", "Signature circular";
+    doc_faaliyet_belgesi: "Faaliyet belgesi", "Certificate of activity";
+    doc_sicil_kayit_belgesi: "Sicil kayıt belgesi", "Trade registry record";
+    doc_kimlik_fotokopisi: "Kimlik fotokopisi", "ID copy";
+    doc_ticaret_sicil_gazetesi: "Ticaret sicil gazetesi", "Trade registry gazette";
+    doc_iban: "IBAN", "IBAN";
+}
+
+/// The catalogue of a language.
+pub fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::Tr => &TR,
+        Lang::En => &EN,
+    }
+}
+
+impl Texts {
+    /// A payment status.
+    pub fn status(&self, s: PaymentStatus) -> &'static str {
+        match s {
+            PaymentStatus::Processing => self.st_processing,
+            PaymentStatus::Pending3ds => self.st_pending_3ds,
+            PaymentStatus::Approved => self.st_approved,
+            PaymentStatus::Declined => self.st_declined,
+            PaymentStatus::Failed => self.st_failed,
+            PaymentStatus::Unknown => self.st_unknown,
+            PaymentStatus::Cancelled => self.st_cancelled,
+            PaymentStatus::PartiallyRefunded => self.st_partially_refunded,
+            PaymentStatus::Refunded => self.st_refunded,
+            PaymentStatus::Expired => self.st_expired,
+        }
+    }
+
+    /// What a provider call was for.
+    pub fn operation(&self, o: Operation) -> &'static str {
+        match o {
+            Operation::Sale => self.op_sale,
+            Operation::Start3d => self.op_start_3d,
+            Operation::Finish3d => self.op_finish_3d,
+            Operation::Cancel => self.op_cancel,
+            Operation::Refund => self.op_refund,
+            Operation::Inquiry => self.op_inquiry,
+        }
+    }
+
+    /// How a provider call ended (`None`: no answer recorded yet).
+    pub fn attempt_outcome(&self, o: Option<AttemptOutcome>) -> &'static str {
+        match o {
+            None => self.oc_dispatched,
+            Some(AttemptOutcome::Approved) => self.st_approved,
+            Some(AttemptOutcome::Declined) => self.st_declined,
+            Some(AttemptOutcome::Failed) => self.st_failed,
+            Some(AttemptOutcome::Unknown) => self.st_unknown,
+            Some(AttemptOutcome::Pending) => self.st_pending,
+        }
+    }
+
+    /// A refund status.
+    pub fn refund_status(&self, s: RefundStatus) -> &'static str {
+        match s {
+            RefundStatus::Pending => self.st_pending,
+            RefundStatus::Approved => self.st_approved,
+            RefundStatus::Declined => self.st_declined,
+            RefundStatus::Failed => self.st_failed,
+            RefundStatus::Unknown => self.st_unknown,
+        }
+    }
+
+    /// Cancel or refund.
+    pub fn refund_kind(&self, k: RefundKind) -> &'static str {
+        match k {
+            RefundKind::Cancel => self.rk_cancel,
+            RefundKind::Refund => self.rk_refund,
+        }
+    }
+
+    /// How a payment reached us.
+    pub fn channel(&self, c: Channel) -> &'static str {
+        match c {
+            Channel::Api => self.ch_api,
+            Channel::Hosted => self.ch_hosted,
+            Channel::Moto => self.ch_moto,
+            Channel::Manual => self.ch_manual,
+            Channel::Reconciliation => self.ch_reconciliation,
+        }
+    }
+
+    /// A role.
+    pub fn role(&self, r: Role) -> &'static str {
+        match r {
+            Role::Admin => self.role_admin,
+            Role::Accountant => self.role_accountant,
+            Role::Collector => self.role_collector,
+            Role::Viewer => self.role_viewer,
+        }
+    }
+
+    /// A POS environment.
+    pub fn environment(&self, e: Environment) -> &'static str {
+        match e {
+            Environment::Simulator => self.env_simulator,
+            Environment::Test => self.env_test,
+            Environment::Production => self.env_production,
+        }
+    }
+
+    /// An onboarding state.
+    pub fn onboarding(&self, s: OnboardingState) -> &'static str {
+        match s {
+            OnboardingState::Applied => self.ob_applied,
+            OnboardingState::Offer => self.ob_offer,
+            OnboardingState::Documents => self.ob_documents,
+            OnboardingState::Evaluation => self.ob_evaluation,
+            OnboardingState::Approved => self.ob_approved,
+            OnboardingState::Rejected => self.ob_rejected,
+            OnboardingState::Active => self.ob_active,
+            OnboardingState::Inactive => self.ob_inactive,
+        }
+    }
+
+    /// A document of the onboarding checklist, by its stored name.
+    pub fn document(&self, name: &str) -> String {
+        match name {
+            "vergi_levhasi" => self.doc_vergi_levhasi.into(),
+            "imza_sirkusu" => self.doc_imza_sirkusu.into(),
+            "faaliyet_belgesi" => self.doc_faaliyet_belgesi.into(),
+            "sicil_kayit_belgesi" => self.doc_sicil_kayit_belgesi.into(),
+            "kimlik_fotokopisi" => self.doc_kimlik_fotokopisi.into(),
+            "ticaret_sicil_gazetesi" => self.doc_ticaret_sicil_gazetesi.into(),
+            "iban" => self.doc_iban.into(),
+            other => other.to_owned(),
+        }
+    }
+}

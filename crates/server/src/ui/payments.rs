@@ -1,0 +1,649 @@
+//! Kredi Kartı Tahsilatları: the company's payments with filters and keyset paging, a
+//! payment's detail (attempt timeline, refunds, audit events), and cancel / refund /
+//! reverse behind a confirmation.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use sanalpos_core::Lang;
+use sanalpos_service::{
+    Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView, ServiceError,
+};
+
+use super::format::{day, money, parse_amount, when};
+use super::layout::{csrf, notice, page, Nav};
+use super::session::{Ctx, Perm, UiError};
+use crate::AppState;
+
+/// The list's filters as the query string carries them (all optional, as typed).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    pos_id: String,
+    #[serde(default)]
+    customer_ref: String,
+    #[serde(default)]
+    order_ref: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    last_four: String,
+    #[serde(default)]
+    min_amount: String,
+    #[serde(default)]
+    max_amount: String,
+    #[serde(default)]
+    auth_code: String,
+    #[serde(default)]
+    provider_ref: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+fn opt(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The start of an Istanbul day, in UTC.
+fn istanbul_midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
+    sanalpos_core::lang::istanbul()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn parse_day(text: &str) -> Result<Option<NaiveDate>, ()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(text, "%d.%m.%Y"))
+        .map(Some)
+        .map_err(|_| ())
+}
+
+impl ListQuery {
+    /// The service filter; `Err` names the field that is not understood.
+    fn filter(&self, lang: Lang, limit: u32) -> Result<PaymentFilter, &'static str> {
+        let from = parse_day(&self.from).map_err(|_| "from")?;
+        let to = parse_day(&self.to).map_err(|_| "to")?;
+        let status = match opt(&self.status) {
+            Some(s) => Some(PaymentStatus::parse(&s).ok_or("status")?),
+            None => None,
+        };
+        let channel = match opt(&self.channel) {
+            Some(c) => Some(Channel::parse(&c).ok_or("channel")?),
+            None => None,
+        };
+        let last_four = opt(&self.last_four);
+        if last_four
+            .as_deref()
+            .is_some_and(|l| l.len() != 4 || !l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("last_four");
+        }
+        let amount = |text: &str, field| match opt(text) {
+            Some(t) => parse_amount(lang, &t).map(Some).ok_or(field),
+            None => Ok(None),
+        };
+        Ok(PaymentFilter {
+            channel,
+            last_four,
+            min_amount: amount(&self.min_amount, "min_amount")?,
+            max_amount: amount(&self.max_amount, "max_amount")?,
+            auth_code: opt(&self.auth_code),
+            provider_ref: opt(&self.provider_ref),
+            from: from.and_then(istanbul_midnight),
+            to: to.and_then(|d| d.succ_opt()).and_then(istanbul_midnight),
+            status,
+            pos_id: opt(&self.pos_id),
+            order_ref: opt(&self.order_ref),
+            customer_ref: opt(&self.customer_ref),
+            limit: Some(limit),
+            cursor: opt(&self.cursor),
+        })
+    }
+
+    /// The query string of these filters (without the cursor).
+    fn query_string(&self) -> String {
+        let pairs = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("pos_id", &self.pos_id),
+            ("customer_ref", &self.customer_ref),
+            ("order_ref", &self.order_ref),
+            ("channel", &self.channel),
+            ("last_four", &self.last_four),
+            ("min_amount", &self.min_amount),
+            ("max_amount", &self.max_amount),
+            ("auth_code", &self.auth_code),
+            ("provider_ref", &self.provider_ref),
+        ];
+        serde_urlencoded::to_string(
+            pairs
+                .iter()
+                .filter(|(_, v)| !v.trim().is_empty())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+    }
+}
+
+const CHANNELS: &[Channel] = &[
+    Channel::Api,
+    Channel::Hosted,
+    Channel::Moto,
+    Channel::Manual,
+    Channel::Reconciliation,
+];
+
+const STATUSES: &[PaymentStatus] = &[
+    PaymentStatus::Approved,
+    PaymentStatus::Declined,
+    PaymentStatus::Failed,
+    PaymentStatus::Pending3ds,
+    PaymentStatus::Processing,
+    PaymentStatus::Unknown,
+    PaymentStatus::Cancelled,
+    PaymentStatus::PartiallyRefunded,
+    PaymentStatus::Refunded,
+    PaymentStatus::Expired,
+];
+
+/// Page size of the list.
+const PAGE: u32 = 50;
+
+fn filter_form(ctx: &Ctx, q: &ListQuery, pos: &[PosView]) -> Markup {
+    let t = ctx.t();
+    html! {
+        form #filters.filters method="get" action="/ui/payments" {
+            label { (t.date_from) input #f-from type="date" name="from" value=(q.from); }
+            label { (t.date_to) input #f-to type="date" name="to" value=(q.to); }
+            label { (t.status)
+                select #f-status name="status" {
+                    option value="" { (t.all) }
+                    @for s in STATUSES { option value=(s.as_str()) selected[q.status == s.as_str()] { (t.status(*s)) } }
+                }
+            }
+            label { (t.pos)
+                select #f-pos name="pos_id" {
+                    option value="" { (t.all) }
+                    @for p in pos { option value=(p.id) selected[q.pos_id == p.id] { (p.name) } }
+                }
+            }
+            label { (t.customer_ref) input #f-customer name="customer_ref" value=(q.customer_ref); }
+            label { (t.order_ref) input #f-order name="order_ref" value=(q.order_ref); }
+            label { (t.channel)
+                select #f-channel name="channel" {
+                    option value="" { (t.all) }
+                    @for c in CHANNELS { option value=(c.as_str()) selected[q.channel == c.as_str()] { (t.channel(*c)) } }
+                }
+            }
+            label { (t.last_four) input #f-last-four name="last_four" value=(q.last_four) maxlength="4" size="4" inputmode="numeric"; }
+            label { (t.min_amount) input #f-min name="min_amount" value=(q.min_amount) size="10" inputmode="decimal"; }
+            label { (t.max_amount) input #f-max name="max_amount" value=(q.max_amount) size="10" inputmode="decimal"; }
+            label { (t.auth_code) input #f-auth name="auth_code" value=(q.auth_code) size="8"; }
+            label { (t.provider_ref) input #f-provider-ref name="provider_ref" value=(q.provider_ref); }
+            button #f-search type="submit" { (t.search) }
+            a href="/ui/payments" { (t.clear) }
+        }
+    }
+}
+
+/// `GET /ui/payments`.
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::ViewPayments)?;
+    let t = ctx.t();
+    let service = &state.service;
+    let pos = service
+        .list_pos(ctx.company_id())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let filter = match q.filter(ctx.lang, PAGE) {
+        Ok(f) => f,
+        Err(field) => {
+            let body = html! {
+                (notice("error", &format!("{}: {field}", t.filter_invalid)))
+                (filter_form(&ctx, &q, &pos))
+            };
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                page(&ctx, t.nav_payments, Nav::Payments, body),
+            )
+                .into_response());
+        }
+    };
+    let totals = service
+        .payment_totals(ctx.company_id(), &filter)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let found = service
+        .list_payments(ctx.company_id(), filter)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let pos_name = |id: &str| {
+        pos.iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    let qs = q.query_string();
+    let body = html! {
+        (filter_form(&ctx, &q, &pos))
+        div.table-wrap {
+            table #payments.dense {
+                thead { tr {
+                    th { (t.date_time) } th { (t.business_day) } th { (t.customer_ref) } th { (t.order_ref) }
+                    th { (t.pos) } th.num { (t.installments) } th.num { (t.amount) } th.num { (t.refunded) }
+                    th { (t.status) } th { (t.auth_code) } th { (t.provider_ref) } th { (t.card) }
+                    th { (t.channel) } th { (t.taken_by) }
+                } }
+                tbody {
+                    @for p in &found.items {
+                        tr data-id=(p.id) data-status=(p.status.as_str()) {
+                            td { a href=(format!("/ui/payments/{}", p.id)) { (when(ctx.lang, &p.created_at)) } }
+                            td { (day(ctx.lang, &p.business_date)) }
+                            td { (p.customer_ref.as_deref().unwrap_or("")) }
+                            td { (p.order_ref.as_deref().unwrap_or("")) }
+                            td { (pos_name(&p.pos_id)) }
+                            td.num { (p.installments) }
+                            td.num { (money(ctx.lang, p.amount, p.currency)) }
+                            td.num { @if p.refunded_amount.minor() > 0 { (money(ctx.lang, p.refunded_amount, p.currency)) } }
+                            td { span class=(format!("badge {}", p.status.as_str())) { (t.status(p.status)) } }
+                            td { (p.auth_code.as_deref().unwrap_or("")) }
+                            td { (p.provider_ref.as_deref().unwrap_or("")) }
+                            td { (p.masked_pan) }
+                            td { (t.channel(p.channel)) }
+                            td { (p.created_by) }
+                        }
+                    }
+                    @if found.items.is_empty() { tr { td colspan="14" { (t.no_data) } } }
+                }
+                tfoot #totals {
+                    @for c in &totals.by_currency {
+                        tr data-currency=(c.currency.alpha()) {
+                            td colspan="5" { (t.total) " (" (c.currency.alpha()) "): " span.total-count { (c.count) } " " (t.count) }
+                            td.num { }
+                            td.num.total-amount { (money(ctx.lang, c.amount, c.currency)) }
+                            td.num { (money(ctx.lang, c.refunded_amount, c.currency)) }
+                            td colspan="6" { (t.st_approved) ": " (c.approved_count) " / " (money(ctx.lang, c.approved_amount, c.currency)) }
+                        }
+                    }
+                }
+            }
+        }
+        p.exports {
+            a #export-csv.button href=(format!("/ui/payments/export?format=csv&{qs}")) { (t.export_csv) } " "
+            a #export-xlsx.button href=(format!("/ui/payments/export?format=xlsx&{qs}")) { (t.export_xlsx) }
+        }
+        p.paging {
+            @if !q.cursor.is_empty() { a #first-page href=(format!("/ui/payments?{qs}")) { (t.first_page) } " " }
+            @if let Some(next) = &found.next_cursor {
+                a #next-page href=(format!("/ui/payments?{qs}&{}", serde_urlencoded::to_string([("cursor", next)]).unwrap_or_default())) { (t.next_page) }
+            }
+        }
+    };
+    Ok(page(&ctx, t.nav_payments, Nav::Payments, body).into_response())
+}
+
+/// The export's format and the list's filters.
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+    #[serde(flatten)]
+    filters: ListQuery,
+}
+
+/// Most rows one back-office export carries (a narrower filter gets the rest).
+const EXPORT_ROWS: u32 = 200_000;
+
+/// `GET /ui/payments/export?format=csv|xlsx&…`: the filtered list as a file, in the
+/// user's language and formats.
+pub async fn export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::ViewPayments)?;
+    let t = ctx.t();
+    let format = match q.format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => return Err(UiError::BadRequest(ctx.lang, t.filter_invalid.to_owned())),
+    };
+    let filter = q
+        .filters
+        .filter(ctx.lang, PAGE)
+        .map_err(|field| UiError::BadRequest(ctx.lang, format!("{}: {field}", t.filter_invalid)))?;
+    let bytes = state
+        .service
+        .export_payments(ctx.company_id(), &filter, format, ctx.lang, EXPORT_ROWS)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let stem = match ctx.lang {
+        Lang::Tr => "tahsilatlar",
+        Lang::En => "payments",
+    };
+    let name = format!(
+        "{stem}-{}.{}",
+        sanalpos_service::istanbul_today().format("%Y%m%d"),
+        format.extension()
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn detail_page(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    message: Option<(&str, String)>,
+) -> Result<Markup, UiError> {
+    let t = ctx.t();
+    let service = &state.service;
+    let detail = service
+        .get_payment(ctx.company_id(), id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let p = &detail.payment;
+    let pos_name = service
+        .get_pos(ctx.company_id(), &p.pos_id)
+        .await
+        .map(|pos| pos.name)
+        .unwrap_or_else(|_| p.pos_id.clone());
+    let events = service
+        .payment_audit(ctx.company_id(), &p.id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let reason = p.message.as_ref().map(|m| match ctx.lang {
+        Lang::Tr => m.tr.clone(),
+        Lang::En => m.en.clone(),
+    });
+    let reversible = matches!(
+        p.status,
+        PaymentStatus::Approved | PaymentStatus::PartiallyRefunded
+    );
+    let remaining = p
+        .authorized_amount
+        .unwrap_or(p.amount)
+        .checked_sub(p.refunded_amount)
+        .unwrap_or_default();
+    Ok(page(
+        ctx,
+        t.detail_title,
+        Nav::Payments,
+        html! {
+            @if let Some((kind, text)) = &message { (notice(kind, text)) }
+            table.kv #payment-detail {
+                tr { th { "ID" } td #payment-id { (p.id) } }
+                tr { th { (t.status) } td #detail-status data-status=(p.status.as_str()) { (t.status(p.status)) } }
+                tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
+                @if let Some(a) = p.authorized_amount { tr { th { (t.total) } td { (money(ctx.lang, a, p.currency)) } } }
+                tr { th { (t.refunded) } td #detail-refunded { (money(ctx.lang, p.refunded_amount, p.currency)) } }
+                tr { th { (t.installments) } td { (p.installments) } }
+                tr { th { (t.card) } td { (p.masked_pan) } }
+                tr { th { (t.auth_code) } td { (p.auth_code.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.provider_ref) } td { (p.provider_ref.as_deref().unwrap_or(t.none)) } }
+                @if let Some(reason) = &reason { tr { th { (t.reason) } td { (reason) @if let Some(c) = &p.bank_code { " (" (c) ")" } } } }
+                tr { th { (t.pos) } td { (pos_name) } }
+                tr { th { (t.channel) } td { (t.channel(p.channel)) } }
+                tr { th { (t.customer_ref) } td { (p.customer_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.order_ref) } td { (p.order_ref.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.description) } td { (p.description.as_deref().unwrap_or(t.none)) } }
+                tr { th { (t.date_time) } td { (when(ctx.lang, &p.created_at)) } }
+                tr { th { (t.business_day) } td { (day(ctx.lang, &p.business_date)) } }
+                tr { th { (t.taken_by) } td { (p.created_by) } }
+                @if let Some(r) = &p.review_reason { tr { th { (t.review_reason) } td { (r) } } }
+            }
+            @if reversible && ctx.can(Perm::Reverse) {
+                section.actions {
+                    h2 { (t.actions) }
+                    form #refund-form.inline method="post" action=(format!("/ui/payments/{}/refund", p.id)) {
+                        (csrf(ctx))
+                        label { (t.refund_amount) input #refund-amount name="amount" inputmode="decimal" required value=(ctx.lang.amount(remaining)); }
+                        label.check { input #refund-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #refund-submit type="submit" { (t.refund_payment) }
+                    }
+                    form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
+                        (csrf(ctx))
+                        label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #cancel-submit type="submit" { (t.cancel_payment) }
+                    }
+                    form #reverse-form.inline method="post" action=(format!("/ui/payments/{}/reverse", p.id)) {
+                        (csrf(ctx))
+                        label.check { input #reverse-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #reverse-submit type="submit" { (t.reverse_payment) }
+                    }
+                }
+            }
+            h2 { (t.attempts) }
+            table #attempts.dense {
+                thead { tr { th { (t.date_time) } th { (t.operation) } th { (t.outcome) } th { (t.bank_code) } th { (t.reason) } th.num { (t.amount) } th.num { (t.latency) } } }
+                tbody {
+                    @for a in &detail.attempts {
+                        tr {
+                            td { (when(ctx.lang, &a.started_at)) }
+                            td { (t.operation(a.operation)) }
+                            td { (t.attempt_outcome(a.outcome)) }
+                            td { (a.bank_code.as_deref().unwrap_or("")) }
+                            td { (a.message.as_deref().unwrap_or("")) }
+                            td.num { (money(ctx.lang, a.amount, p.currency)) }
+                            td.num { (a.latency_ms.map(|l| l.to_string()).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+            h2 { (t.refunds) }
+            table #refunds.dense {
+                thead { tr { th { (t.date_time) } th { (t.kind) } th.num { (t.amount) } th { (t.status) } th { (t.provider_ref) } th { (t.reason) } } }
+                tbody {
+                    @for r in &detail.refunds {
+                        tr data-status=(r.status.as_str()) {
+                            td { (when(ctx.lang, &r.created_at)) }
+                            td { (t.refund_kind(r.kind)) }
+                            td.num { (money(ctx.lang, r.amount, p.currency)) }
+                            td { (t.refund_status(r.status)) }
+                            td { (r.provider_ref.as_deref().unwrap_or("")) }
+                            td { (r.message.as_ref().map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() }).unwrap_or_default()) }
+                        }
+                    }
+                    @if detail.refunds.is_empty() { tr { td colspan="6" { (t.no_data) } } }
+                }
+            }
+            h2 { (t.audit_events) }
+            table #audit.dense {
+                thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
+                tbody {
+                    @for e in &events {
+                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.mono { (e.details.to_string()) } }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `GET /ui/payments/{id}`.
+pub async fn detail(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Result<Markup, UiError> {
+    ctx.require(Perm::ViewPayments)?;
+    let message = q
+        .done
+        .is_some()
+        .then(|| ("ok", ctx.t().operation_done.to_owned()));
+    detail_page(&state, &ctx, &id, message).await
+}
+
+/// `?done=1` after an action.
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// A cancel, refund or reverse form.
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    amount: String,
+}
+
+enum Action {
+    Cancel,
+    Refund,
+    Reverse,
+}
+
+async fn act(
+    state: AppState,
+    ctx: Ctx,
+    id: String,
+    form: ActionForm,
+    action: Action,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reverse)?;
+    let t = ctx.t();
+    let service = &state.service;
+    // The payment must be the company's before anything else (another's is a 404).
+    service
+        .get_payment(ctx.company_id(), &id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let failed = |text: String| async {
+        let page = detail_page(&state, &ctx, &id, Some(("error", text))).await?;
+        Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    };
+    if form.confirm.is_none() {
+        return failed(t.confirm_required.to_owned()).await;
+    }
+    let done = match action {
+        Action::Cancel => {
+            service
+                .cancel_payment(&ctx.actor(), ctx.company_id(), &id)
+                .await
+        }
+        Action::Reverse => {
+            service
+                .reverse_payment(&ctx.actor(), ctx.company_id(), &id)
+                .await
+        }
+        Action::Refund => {
+            let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0)
+            else {
+                return failed(t.amount_invalid.to_owned()).await;
+            };
+            service
+                .refund_payment(&ctx.actor(), ctx.company_id(), &id, amount)
+                .await
+        }
+    };
+    match done {
+        Ok(_) => Ok(Redirect::to(&format!("/ui/payments/{id}?done=1")).into_response()),
+        Err(ServiceError::Storage(e)) => {
+            tracing::error!(error = %e, "back office reversal failed");
+            Err(UiError::Internal(ctx.lang))
+        }
+        Err(e) => {
+            let text = reversal_error(&state, &ctx, &id, &e).await;
+            failed(text).await
+        }
+    }
+}
+
+/// Why a cancel or refund did not happen, in the user's language (the bank's own
+/// reason when it refused).
+async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError) -> String {
+    let t = ctx.t();
+    match e {
+        ServiceError::Conflict { code, .. } => match *code {
+            "cancel_declined" | "refund_declined" => {
+                let reason = state
+                    .service
+                    .get_payment(ctx.company_id(), id)
+                    .await
+                    .ok()
+                    .and_then(|d| d.refunds.last().and_then(|r| r.message.clone()))
+                    .map(|m| if ctx.lang == Lang::Tr { m.tr } else { m.en })
+                    .unwrap_or_default();
+                format!("{}: {reason}", t.rev_declined)
+            }
+            "cancel_not_possible" => t.rev_cancel_not_possible.into(),
+            "not_cancellable" => t.rev_not_cancellable.into(),
+            "not_refundable" => t.rev_not_refundable.into(),
+            "refund_exceeds_captured" => t.rev_exceeds.into(),
+            "payment_in_progress" => t.rev_in_progress.into(),
+            _ => e.to_string(),
+        },
+        ServiceError::Provider { .. } => t.rev_provider_failed.into(),
+        ServiceError::Validation {
+            field: "amount", ..
+        } => t.amount_invalid.into(),
+        other => other.to_string(),
+    }
+}
+
+/// `POST /ui/payments/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Cancel).await
+}
+
+/// `POST /ui/payments/{id}/refund`.
+pub async fn refund(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Refund).await
+}
+
+/// `POST /ui/payments/{id}/reverse`.
+pub async fn reverse(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Reverse).await
+}

@@ -1,0 +1,352 @@
+//! The back office in a real headless Chromium, driven as a person would: sign in, take
+//! MOTO payments (approved, declined for insufficient funds, 3D with the right and the
+//! wrong SMS code), filter the list and download CSV and XLSX, refund part of a
+//! payment, define a POS and test its connection, and the refusals (a collector on an
+//! admin page, another company's payment by URL). A screenshot of each main page goes
+//! under `target/screenshots/back_office_walkthrough/`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod ui_support;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use sanalpos_testkit::browser::{screenshot_path, Browser};
+use ui_support::*;
+
+const TEST: &str = "back_office_walkthrough";
+const WAIT: Duration = Duration::from_secs(20);
+const APPROVED_CARD: &str = "4546711234567894";
+const NO_FUNDS_CARD: &str = "4000000000000515";
+
+struct Walk<'a> {
+    b: &'a Browser,
+    app: &'a TestApp,
+}
+
+impl Walk<'_> {
+    async fn goto(&self, path: &str) {
+        self.b.goto(&self.app.url(path)).await.unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.b.find(css).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.b.find(css).await.unwrap().click().await.unwrap();
+    }
+
+    async fn shot(&self, page: &str) {
+        self.b
+            .screenshot(&screenshot_path(TEST, page))
+            .await
+            .unwrap();
+    }
+
+    /// The page has no full card number and no POS credential.
+    async fn assert_clean(&self) {
+        let source = self.b.page_source().await.unwrap();
+        for pan in [APPROVED_CARD, NO_FUNDS_CARD] {
+            assert!(!source.contains(pan), "a page shows a card number");
+        }
+        for seeded in [&self.app.a, &self.app.b] {
+            let m = &seeded.merchant;
+            for secret in [&m.sx, &m.sx_list, &m.sx_cancel, &m.secret_key] {
+                assert!(
+                    !source.contains(secret.as_str()),
+                    "a page shows a credential"
+                );
+            }
+        }
+    }
+
+    async fn sign_in(&self, username: &str) {
+        self.goto("/ui/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", PASSWORD).await;
+        self.click("#sign-in").await;
+        self.b.wait_for("#current-user", WAIT).await.unwrap();
+    }
+
+    async fn sign_out(&self) {
+        self.click("#sign-out").await;
+        self.b.wait_for("#sign-in", WAIT).await.unwrap();
+    }
+
+    /// Fills Online Tahsilat and sends it.
+    async fn collect(&self, pan: &str, amount: &str, installments: &str, three_d: bool) {
+        self.goto("/ui/collect").await;
+        self.b.wait_for("#collect-form", WAIT).await.unwrap();
+        self.fill("#customer_ref", "CARI-120.01").await;
+        self.fill("#order_ref", "SIP-2026-77").await;
+        self.fill("#amount", amount).await;
+        self.fill("#card_number", pan).await;
+        if installments != "1" {
+            // The options of this card arrive as its BIN is typed.
+            self.b
+                .wait_for(
+                    &format!("#installments option[value='{installments}']"),
+                    WAIT,
+                )
+                .await
+                .unwrap();
+            self.b
+                .select_value("#installments", installments)
+                .await
+                .unwrap();
+        }
+        self.fill("#expiry_month", "12").await;
+        self.fill("#expiry_year", "2030").await;
+        self.fill("#cvv", "000").await;
+        self.fill("#holder", "Ayşe Yılmaz").await;
+        if three_d {
+            self.click("#three_d").await;
+        }
+    }
+
+    async fn result_status(&self) -> String {
+        let e = self.b.wait_for("#result", WAIT).await.unwrap();
+        e.attr("data-status").await.unwrap().unwrap_or_default()
+    }
+}
+
+fn rows_of_csv(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_office_walkthrough() {
+    let Some(b) = Browser::start_or_skip(TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, TEST).await.unwrap();
+    seed_users(&app).await;
+    // A payment of company B, for the by-URL check.
+    let (status, body) = app
+        .pay(&app.b, &key(), &payment(APPROVED_CARD, "99.00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let b_payment = body["id"].as_str().unwrap().to_owned();
+    let w = Walk { b: &b, app: &app };
+
+    // Sign in (the admin of both companies), into company A.
+    w.goto("/ui/login").await;
+    w.b.wait_for("#sign-in", WAIT).await.unwrap();
+    w.shot("login").await;
+    w.sign_in("admin").await;
+    w.b.select_value("#company-select", &app.a.id)
+        .await
+        .unwrap();
+    w.b.wait_for_text("Gösterge Paneli", WAIT).await.unwrap();
+    let selected =
+        w.b.find("#company-select")
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+    assert_eq!(selected.as_deref(), Some(app.a.id.as_str()));
+
+    // A MOTO payment in 3 installments, approved.
+    w.collect(APPROVED_CARD, "1.234,56", "3", false).await;
+    w.shot("online_tahsilat").await;
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "approved");
+    let text = w.b.body_text().await.unwrap();
+    assert!(text.contains("Ödeme onaylandı"), "{text}");
+    let auth = w.b.find("#auth-code").await.unwrap().text().await.unwrap();
+    assert!(!auth.trim().is_empty());
+    w.shot("result_approved").await;
+    w.assert_clean().await;
+    let approved_url = w.b.current_url().await.unwrap();
+    // A reload of the result page charges nothing.
+    w.b.goto(&approved_url).await.unwrap();
+    assert_eq!(w.result_status().await, "approved");
+    assert_eq!(app.charged(&app.a).len(), 1);
+
+    // Declined: insufficient funds, in Turkish.
+    w.collect(NO_FUNDS_CARD, "10,00", "1", false).await;
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "declined");
+    let reason =
+        w.b.find("#result-reason")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert!(reason.contains("Yetersiz bakiye"), "{reason}");
+    w.shot("result_declined").await;
+
+    // 3D with the right SMS code, then with a wrong one.
+    for (code, expected) in [("123456", "approved"), ("000000", "declined")] {
+        w.collect(APPROVED_CARD, "75,00", "1", true).await;
+        w.click("#collect-submit").await;
+        // Our page takes the browser to the bank's page.
+        let input = w.b.wait_for("#code", WAIT).await.unwrap();
+        if code == "123456" {
+            w.shot("bank_3d_page").await;
+        }
+        input.send_keys(code).await.unwrap();
+        w.click("#submit").await;
+        assert_eq!(w.result_status().await, expected, "3D with {code}");
+        let url = w.b.current_url().await.unwrap();
+        assert!(
+            url.contains("/ui/payments/pay_") && url.ends_with("/result"),
+            "{url}"
+        );
+    }
+    assert_eq!(app.charged(&app.a).len(), 2);
+
+    // The list, filtered to approved payments, and both downloads.
+    w.goto("/ui/payments").await;
+    w.b.wait_for("#payments", WAIT).await.unwrap();
+    assert_eq!(
+        w.b.find_all("#payments tbody tr[data-id]")
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    w.b.select_value("#f-status", "approved").await.unwrap();
+    w.click("#f-search").await;
+    w.b.wait_for("#f-status option[value='approved'][selected]", WAIT)
+        .await
+        .unwrap();
+    let rows = w.b.find_all("#payments tbody tr[data-id]").await.unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(
+            row.attr("data-status").await.unwrap().as_deref(),
+            Some("approved")
+        );
+    }
+    w.shot("kredi_karti_tahsilatlari").await;
+    w.assert_clean().await;
+    w.click("#export-csv").await;
+    let csv = w.b.wait_for_download(".csv", WAIT).await.unwrap();
+    let lines = rows_of_csv(&csv);
+    assert_eq!(
+        lines.len(),
+        3,
+        "header and the two approved rows: {lines:?}"
+    );
+    assert!(lines[0].starts_with("Tarih;Durum"));
+    assert!(lines.iter().any(|l| l.contains("1.234,56")));
+    assert!(lines.iter().any(|l| l.contains("75,00")));
+    assert!(
+        !lines.iter().any(|l| l.contains("10,00")),
+        "the declined one is filtered out"
+    );
+    assert!(!lines.concat().contains(APPROVED_CARD));
+    w.click("#export-xlsx").await;
+    let xlsx = w.b.wait_for_download(".xlsx", WAIT).await.unwrap();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 3);
+    let cells = format!("{:?}", sheet.rows().collect::<Vec<_>>());
+    assert!(cells.contains("454671******7894") && !cells.contains(APPROVED_CARD));
+    assert!(cells.contains("SIP-2026-77"));
+
+    // Refund part of the first payment, after the provider's end of day.
+    app.end_of_day().await;
+    let detail_url = approved_url.trim_end_matches("/result").to_owned();
+    w.b.goto(&detail_url).await.unwrap();
+    w.b.wait_for("#refund-form", WAIT).await.unwrap();
+    w.fill("#refund-amount", "234,56").await;
+    w.click("#refund-confirm").await;
+    w.click("#refund-submit").await;
+    w.b.wait_for_text("İşlem tamamlandı", WAIT).await.unwrap();
+    let status =
+        w.b.find("#detail-status")
+            .await
+            .unwrap()
+            .attr("data-status")
+            .await
+            .unwrap();
+    assert_eq!(status.as_deref(), Some("partially_refunded"));
+    let refunded =
+        w.b.find("#detail-refunded")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert_eq!(refunded, "234,56 TL");
+    w.shot("payment_detail").await;
+
+    // The dashboard with its chart.
+    w.goto("/ui/dashboard").await;
+    w.b.wait_for("#chart svg", WAIT).await.unwrap();
+    w.shot("gosterge_paneli").await;
+
+    // A POS definition: good credentials, then wrong ones.
+    w.goto("/ui/pos/new").await;
+    let m = &app.a.merchant;
+    w.fill("#pos-name", "Yedek N Kolay").await;
+    w.b.select_value("#pos-environment", "test").await.unwrap();
+    w.fill("#pos-base-url", &app.sim.base_url()).await;
+    w.fill("#pos-sx", &m.sx).await;
+    w.fill("#pos-sx_list", &m.sx_list).await;
+    w.fill("#pos-sx_cancel", &m.sx_cancel).await;
+    w.fill("#pos-secret_key", &m.secret_key).await;
+    w.fill("#pos-installments", "1;1,79;0;1\n3;2,99;2,50;30")
+        .await;
+    w.b.select_value("#pos-state", "documents").await.unwrap();
+    w.click("#pos-save").await;
+    w.b.wait_for("#pos-test", WAIT).await.unwrap();
+    w.assert_clean().await;
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Bağlantı başarılı", WAIT).await.unwrap();
+    w.shot("sanal_pos_tanimi").await;
+    w.fill("#pos-sx", "yanlis-sx").await;
+    w.fill("#pos-sx_list", "yanlis-list").await;
+    w.fill("#pos-sx_cancel", "yanlis-cancel").await;
+    w.fill("#pos-secret_key", "yanlis-key").await;
+    w.click("#pos-save").await;
+    w.b.wait_for_text("POS tanımı kaydedildi", WAIT)
+        .await
+        .unwrap();
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Erişim bilgileri hatalı", WAIT)
+        .await
+        .unwrap();
+    let source = w.b.page_source().await.unwrap();
+    assert!(
+        !source.contains("yanlis-sx"),
+        "a replaced credential is never shown"
+    );
+    w.goto("/ui/pos").await;
+    w.b.wait_for("#pos-list", WAIT).await.unwrap();
+    w.shot("sanal_pos_tanimlari").await;
+    w.goto("/ui/admin/audit").await;
+    w.b.wait_for("#audit-state[data-state='ok']", WAIT)
+        .await
+        .unwrap();
+    w.shot("denetim_kaydi").await;
+    w.sign_out().await;
+
+    // A collector: refused an admin page, and company B's payment does not exist.
+    w.sign_in("collector").await;
+    w.goto("/ui/admin/users").await;
+    w.b.wait_for_text("Yetkiniz yok", WAIT).await.unwrap();
+    w.shot("collector_refused").await;
+    w.goto(&format!("/ui/payments/{b_payment}")).await;
+    w.b.wait_for_text("Bulunamadı", WAIT).await.unwrap();
+    let source = w.b.page_source().await.unwrap();
+    assert!(!source.contains("99,00"));
+    w.goto("/ui/payments").await;
+    w.sign_out().await;
+    b.quit().await;
+}
