@@ -44,7 +44,10 @@ pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
-pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
+pub use recon::{
+    recon_class_label, recon_export_headers, ReconCounts, ReconItemView, ReconRunEntry,
+    ReconRunView, RejectedRow, Resolution,
+};
 pub use reports::{
     AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason, PaymentTotals,
 };
