@@ -76,7 +76,13 @@ async fn reconciliation_walkthrough() {
     let run_id = b.find("#run-id").await.unwrap().text().await.unwrap();
     let run_url = b.current_url().await.unwrap();
     assert!(run_url.ends_with(&format!("/ui/reconciliations/{run_id}")));
-    let open = b.find("#open-exceptions").await.unwrap().text().await.unwrap();
+    let open = b
+        .find("#open-exceptions")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(open.trim(), "1");
     let text = b.body_text().await.unwrap();
     assert!(text.contains("Yalnız sağlayıcıda"), "{text}");
@@ -112,7 +118,13 @@ async fn reconciliation_walkthrough() {
         text.contains("Yoksayıldı") && text.contains("Panelden yapılan deneme satışı"),
         "{text}"
     );
-    let open = b.find("#open-exceptions").await.unwrap().text().await.unwrap();
+    let open = b
+        .find("#open-exceptions")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(open.trim(), "0");
     let source = b.page_source().await.unwrap();
     assert!(!source.contains(CARD) && !source.contains(PANEL_CARD));

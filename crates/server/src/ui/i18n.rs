@@ -309,6 +309,29 @@ catalogue! {
     recon_nothing_to_enter: "Bu kalemde girilecek başarılı bir sağlayıcı satışı yok.", "This item has no successful provider sale to enter.";
     recon_not_exception: "Eşleşmiş bir kalem için karar gerekmez.", "A matched item needs no decision.";
     recon_other_pos: "Bu ödeme başka bir sanal POS'tan geçmiş.", "This payment went through another virtual POS.";
+    rr_agreed: "İki taraf uyuşuyor", "Both sides agree";
+    rr_nothing_moved: "İki tarafta da para hareketi yok", "No money moved on either side";
+    rr_reversals_agree: "Dönem dışı satışın iptal/iadeleri uyuşuyor", "The cancels/refunds of a sale outside the period agree";
+    rr_amount_differs: "Tutarlar farklı", "The amounts differ";
+    rr_authorized_amount_differs: "Vade farklı tutarlar farklı", "The charged amounts (with surcharge) differ";
+    rr_charged_there_only: "Sağlayıcıda çekilmiş, bizde çekilmemiş", "Charged at the provider, not here";
+    rr_charged_here_only: "Bizde çekilmiş, sağlayıcıda reddedilmiş ya da tamamlanmamış", "Charged here, refused or unfinished at the provider";
+    rr_uncertain_here: "Bizde belirsiz; sonucu sağlayıcı biliyor", "Uncertain here; the provider has the answer";
+    rr_cancel_differs: "Yalnız bir tarafta iptal edilmiş", "Cancelled on one side only";
+    rr_refund_differs: "İade toplamları farklı", "The refunded totals differ";
+    rr_missing_here: "Sağlayıcıda var, bizde yok", "At the provider, not here";
+    rr_reversal_without_sale: "Satışı bulunamayan iptal/iade", "A cancel or refund without its sale";
+    rr_missing_there: "Bizde var, sağlayıcıda yok", "Here, not at the provider";
+    rr_duplicate_rows: "Aynı referansla birden çok sağlayıcı satışı", "Several provider sales with one reference";
+    rr_duplicate_payments: "Aynı sağlayıcı referansıyla birden çok ödememiz", "Several of our payments with one provider reference";
+    rr_duplicate_reversals: "Aynı iptal/iade iki kez bildirilmiş", "The same cancel or refund reported twice";
+    mk_provider_ref: "sağlayıcı ref. ile", "by provider ref.";
+    mk_auth_code: "onay kodu, tutar ve tarih ile", "by auth code, amount and date";
+    mk_client_ref: "bizim referansımız ile", "by our reference";
+    flag_commission: "Komisyon beklenenden farklı", "Commission differs from the table";
+    flag_value_date: "Valör tarihi beklenenden farklı", "Value date differs from the table";
+    recon_expected: "beklenen", "expected";
+    recon_actual: "gelen", "reported";
     recon_provider_failed: "Sağlayıcının raporu okunamadı; mutabakat kaydedilmedi. Biraz sonra tekrar deneyin.", "The provider's report could not be read; no run was stored. Try again shortly.";
 }
 
@@ -346,6 +369,39 @@ impl Texts {
             "provider_only" => self.cl_provider_only.into(),
             "system_only" => self.cl_system_only.into(),
             "duplicate" => self.cl_duplicate.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// Why an item is in its class, by the engine's name.
+    pub fn recon_reason(&self, reason: &str) -> String {
+        match reason {
+            "agreed" => self.rr_agreed.into(),
+            "nothing_moved" => self.rr_nothing_moved.into(),
+            "reversals_agree" => self.rr_reversals_agree.into(),
+            "amount_differs" => self.rr_amount_differs.into(),
+            "authorized_amount_differs" => self.rr_authorized_amount_differs.into(),
+            "charged_there_only" => self.rr_charged_there_only.into(),
+            "charged_here_only" => self.rr_charged_here_only.into(),
+            "uncertain_here" => self.rr_uncertain_here.into(),
+            "cancel_differs" => self.rr_cancel_differs.into(),
+            "refund_differs" => self.rr_refund_differs.into(),
+            "missing_here" => self.rr_missing_here.into(),
+            "reversal_without_sale" => self.rr_reversal_without_sale.into(),
+            "missing_there" => self.rr_missing_there.into(),
+            "duplicate_rows" => self.rr_duplicate_rows.into(),
+            "duplicate_payments" => self.rr_duplicate_payments.into(),
+            "duplicate_reversals" => self.rr_duplicate_reversals.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// The key that tied both sides of an item, by the engine's name.
+    pub fn recon_match_key(&self, key: &str) -> String {
+        match key {
+            "provider_ref" => self.mk_provider_ref.into(),
+            "auth_code" => self.mk_auth_code.into(),
+            "client_ref" => self.mk_client_ref.into(),
             other => other.to_owned(),
         }
     }

@@ -425,6 +425,30 @@ fn provider_rows(ctx: &Ctx, rows: &Value) -> Markup {
     }
 }
 
+/// A commission or value-date check that did not hold, in words.
+fn flag_text(lang: Lang, flag: &Value) -> String {
+    let t = super::i18n::texts(lang);
+    match flag["kind"].as_str() {
+        Some("commission") => format!(
+            "{}: {} {}, {} {}",
+            t.flag_commission,
+            t.recon_expected,
+            total_money(lang, &flag["expected"]),
+            t.recon_actual,
+            total_money(lang, &flag["actual"]),
+        ),
+        Some("value_date") => format!(
+            "{}: {} {}, {} {}",
+            t.flag_value_date,
+            t.recon_expected,
+            day(lang, flag["expected"].as_str().unwrap_or_default()),
+            t.recon_actual,
+            day(lang, flag["actual"].as_str().unwrap_or_default()),
+        ),
+        _ => format!("{}: {flag}", t.recon_flags),
+    }
+}
+
 fn confirm_box(ctx: &Ctx) -> Markup {
     html! { label.check { input type="checkbox" name="confirm"; (ctx.t().confirm_box) } }
 }
@@ -496,10 +520,10 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
                         tr data-id=(item.id) data-class=(item.class) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
                             td { span class=(format!("badge {}", item.class)) { (t.recon_class(&item.class)) } }
                             td {
-                                (item.reason)
-                                @if let Some(k) = &item.match_key { " (" (k) ")" }
-                                @if item.flags.as_array().is_some_and(|f| !f.is_empty()) {
-                                    br; span.flag { (t.recon_flags) ": " (item.flags.to_string()) }
+                                span.reason data-reason=(item.reason) { (t.recon_reason(&item.reason)) }
+                                @if let Some(k) = &item.match_key { " (" (t.recon_match_key(k)) ")" }
+                                @for flag in item.flags.as_array().map(Vec::as_slice).unwrap_or_default() {
+                                    br; span.flag { (flag_text(ctx.lang, flag)) }
                                 }
                             }
                             td {
@@ -792,6 +816,23 @@ mod tests {
             money(Lang::En, Kurus::from_minor(123_400).unwrap())
         );
         assert_eq!(signed_money(Lang::En, "x"), "x");
+    }
+
+    #[test]
+    fn reasons_and_flags_in_words() {
+        let t = super::super::i18n::texts(Lang::Tr);
+        assert_eq!(t.recon_reason("missing_here"), "Sağlayıcıda var, bizde yok");
+        assert_eq!(t.recon_reason("something_new"), "something_new");
+        let flag = serde_json::json!({"kind": "commission", "expected": "2.99", "actual": "3.50"});
+        assert_eq!(
+            flag_text(Lang::Tr, &flag),
+            "Komisyon beklenenden farklı: beklenen 2,99 TL, gelen 3,50 TL"
+        );
+        let flag = serde_json::json!({"kind": "value_date", "expected": "2026-12-01", "actual": "2026-12-03"});
+        assert_eq!(
+            flag_text(Lang::En, &flag),
+            "Value date differs from the table: expected 2026-12-01, reported 2026-12-03"
+        );
     }
 
     #[test]
