@@ -536,6 +536,7 @@ both_engines!(export_csv_and_xlsx_read_back, |app: TestApp| async move {
         .find(|l| l.starts_with("Yalnız sağlayıcıda;"))
         .unwrap();
     let cells: Vec<&str> = missing.split(';').collect();
+    assert_eq!(cells[1], "Sağlayıcıda var, bizde yok");
     assert_eq!(cells[5], "520019******8608");
     assert_eq!(cells[7], "0,00");
     assert_eq!(cells[8], "12,50");

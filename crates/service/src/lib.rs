@@ -45,8 +45,8 @@ pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use recon::{
-    recon_class_label, recon_export_headers, ReconCounts, ReconItemView, ReconRunEntry,
-    ReconRunView, RejectedRow, Resolution,
+    recon_class_label, recon_export_headers, recon_reason_label, ReconCounts, ReconItemView,
+    ReconRunEntry, ReconRunView, RejectedRow, Resolution,
 };
 pub use reports::{
     AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason, PaymentTotals,

@@ -80,6 +80,66 @@ pub fn recon_class_label(lang: Lang, class: &str) -> &str {
     }
 }
 
+/// Why an item is in its class, in a language (the engine's name when unknown).
+pub fn recon_reason_label(lang: Lang, reason: &str) -> &str {
+    let (tr, en) = match reason {
+        "agreed" => ("İki taraf uyuşuyor", "Both sides agree"),
+        "nothing_moved" => (
+            "İki tarafta da para hareketi yok",
+            "No money moved on either side",
+        ),
+        "reversals_agree" => (
+            "Dönem dışı satışın iptal/iadeleri uyuşuyor",
+            "The cancels/refunds of a sale outside the period agree",
+        ),
+        "amount_differs" => ("Tutarlar farklı", "The amounts differ"),
+        "authorized_amount_differs" => (
+            "Vade farklı tutarlar farklı",
+            "The charged amounts (with surcharge) differ",
+        ),
+        "charged_there_only" => (
+            "Sağlayıcıda çekilmiş, bizde çekilmemiş",
+            "Charged at the provider, not here",
+        ),
+        "charged_here_only" => (
+            "Bizde çekilmiş, sağlayıcıda reddedilmiş ya da tamamlanmamış",
+            "Charged here, refused or unfinished at the provider",
+        ),
+        "uncertain_here" => (
+            "Bizde belirsiz; sonucu sağlayıcı biliyor",
+            "Uncertain here; the provider has the answer",
+        ),
+        "cancel_differs" => (
+            "Yalnız bir tarafta iptal edilmiş",
+            "Cancelled on one side only",
+        ),
+        "refund_differs" => ("İade toplamları farklı", "The refunded totals differ"),
+        "missing_here" => ("Sağlayıcıda var, bizde yok", "At the provider, not here"),
+        "reversal_without_sale" => (
+            "Satışı bulunamayan iptal/iade",
+            "A cancel or refund without its sale",
+        ),
+        "missing_there" => ("Bizde var, sağlayıcıda yok", "Here, not at the provider"),
+        "duplicate_rows" => (
+            "Aynı referansla birden çok sağlayıcı satışı",
+            "Several provider sales with one reference",
+        ),
+        "duplicate_payments" => (
+            "Aynı sağlayıcı referansıyla birden çok ödememiz",
+            "Several of our payments with one provider reference",
+        ),
+        "duplicate_reversals" => (
+            "Aynı iptal/iade iki kez bildirilmiş",
+            "The same cancel or refund reported twice",
+        ),
+        other => (other, other),
+    };
+    match lang {
+        Lang::Tr => tr,
+        Lang::En => en,
+    }
+}
+
 fn resolution_label(lang: Lang, resolution: &str) -> &str {
     match (lang, resolution) {
         (Lang::Tr, "entered") => "Girildi",
@@ -156,7 +216,7 @@ fn csv_rows(items: &[ReconItemView], lang: Lang) -> Vec<Vec<String>> {
             let rows = row_texts(&item.provider_rows);
             vec![
                 recon_class_label(lang, &item.class).to_owned(),
-                item.reason.clone(),
+                recon_reason_label(lang, &item.reason).to_owned(),
                 item.payment_ids.join(" "),
                 neutralize(&rows.refs),
                 neutralize(&rows.auth_codes),
@@ -209,7 +269,7 @@ fn xlsx(items: &[ReconItemView], lang: Lang) -> Result<Vec<u8>, XlsxError> {
         let rows = row_texts(&item.provider_rows);
         let texts = [
             (0u16, recon_class_label(lang, &item.class).to_owned()),
-            (1, item.reason.clone()),
+            (1, recon_reason_label(lang, &item.reason).to_owned()),
             (2, item.payment_ids.join(" ")),
             (3, neutralize(&rows.refs)),
             (4, neutralize(&rows.auth_codes)),
@@ -311,6 +371,19 @@ mod tests {
         assert_eq!(signed_amount(Lang::Tr, -123_456), "-1.234,56");
         assert_eq!(signed_amount(Lang::En, 123_456), "1,234.56");
         assert_eq!(signed_amount(Lang::Tr, 0), "0,00");
+    }
+
+    #[test]
+    fn reasons_in_each_language() {
+        assert_eq!(
+            recon_reason_label(Lang::Tr, "missing_here"),
+            "Sağlayıcıda var, bizde yok"
+        );
+        assert_eq!(
+            recon_reason_label(Lang::En, "missing_there"),
+            "Here, not at the provider"
+        );
+        assert_eq!(recon_reason_label(Lang::Tr, "new_reason"), "new_reason");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 mod export;
 mod resolve;
 
-pub use export::{recon_class_label, recon_export_headers};
+pub use export::{recon_class_label, recon_export_headers, recon_reason_label};
 
 pub(crate) use resolve::resolve;
 pub use resolve::Resolution;
