@@ -26,7 +26,6 @@ mod labels;
 mod outcome;
 mod payments;
 mod recon;
-mod recon_export;
 mod reports;
 mod reversals;
 mod statement_profiles;
@@ -52,8 +51,10 @@ pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
-pub use recon::{ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectedRow, Resolution};
-pub use recon_export::{class_label, recon_export_headers};
+pub use recon::{
+    recon_class_label, recon_export_headers, recon_reason_label, ReconCounts, ReconItemView,
+    ReconRunEntry, ReconRunView, RejectedRow, Resolution,
+};
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
     PaymentTotals,

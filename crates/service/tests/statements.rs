@@ -527,9 +527,9 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
             assert_eq!(run.summary.matched, 1);
             assert_eq!(run.summary.provider_only, 2);
 
-            // The run as a file: exceptions first, amounts in each language's format.
+            // The run as a file, amounts in each language's format.
             let csv = svc
-                .export_reconciliation(c, &run.id, ExportFormat::Csv, sanalpos_core::Lang::Tr)
+                .export_reconciliation(c, &run.id, None, ExportFormat::Csv, sanalpos_core::Lang::Tr)
                 .await
                 .unwrap();
             let text = String::from_utf8(csv).unwrap();
@@ -537,18 +537,29 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
             let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
             assert_eq!(rows.len(), 4);
             assert_eq!(rows[0], recon_export_headers(sanalpos_core::Lang::Tr));
-            let classes: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
-            assert_eq!(
-                classes,
-                ["Yalnız sağlayıcıda", "Yalnız sağlayıcıda", "Eşleşti"]
-            );
-            let refs: Vec<&str> = rows[1..].iter().map(|r| r[4]).collect();
-            assert_eq!(refs, ["IKSIRPF2", "IKSIRPF3", "IKSIRPF1"]);
-            assert_eq!(rows[1][5..8], ["0,00", "1,00", "-1,00"]);
-            assert_eq!(rows[3][5..8], ["1.234,56", "1.234,56", "0,00"]);
+            let by_ref = |reference: &str| {
+                rows[1..]
+                    .iter()
+                    .find(|r| r[3] == reference)
+                    .unwrap_or_else(|| panic!("{reference} not exported: {rows:?}"))
+                    .clone()
+            };
+            for provider_only in ["IKSIRPF2", "IKSIRPF3"] {
+                assert_eq!(by_ref(provider_only)[0], "Yalnız sağlayıcıda");
+            }
+            let matched = by_ref("IKSIRPF1");
+            assert_eq!(matched[0], "Eşleşti");
+            assert_eq!(matched[7..10], ["1.234,56", "1.234,56", "0,00"]);
+            assert_eq!(by_ref("IKSIRPF2")[7..10], ["0,00", "1,00", "1,00"]);
 
             let xlsx = svc
-                .export_reconciliation(c, &run.id, ExportFormat::Xlsx, sanalpos_core::Lang::En)
+                .export_reconciliation(
+                    c,
+                    &run.id,
+                    None,
+                    ExportFormat::Xlsx,
+                    sanalpos_core::Lang::En,
+                )
                 .await
                 .unwrap();
             use calamine::{Data, Reader, Xlsx};
@@ -556,14 +567,19 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
                 calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
             let range = book.worksheet_range_at(0).unwrap().unwrap();
             assert_eq!(range.height(), 4);
-            let row: Vec<Data> = range.rows().nth(2).unwrap().to_vec();
+            let row: Vec<Data> = range
+                .rows()
+                .find(|r| r[3] == Data::String("IKSIRPF3".into()))
+                .unwrap()
+                .to_vec();
             assert_eq!(row[0], Data::String("Provider only".into()));
-            assert_eq!(row[6], Data::Float(9.99));
-            assert_eq!(row[7], Data::Float(-9.99));
+            assert_eq!(row[8], Data::Float(9.99));
+            assert_eq!(row[9], Data::Float(9.99));
             assert_eq!(
                 svc.export_reconciliation(
                     c,
                     "rcn_nope",
+                    None,
                     ExportFormat::Csv,
                     sanalpos_core::Lang::En
                 )

@@ -252,6 +252,89 @@ catalogue! {
     doc_kimlik_fotokopisi: "Kimlik fotokopisi", "ID copy";
     doc_ticaret_sicil_gazetesi: "Ticaret sicil gazetesi", "Trade registry gazette";
     doc_iban: "IBAN", "IBAN";
+    // Reconciliation
+    nav_recon: "Mutabakat", "Reconciliation";
+    recon_runs: "Mutabakat çalışmaları", "Reconciliation runs";
+    recon_new_pull: "Sağlayıcı raporundan mutabakat", "Reconcile against the provider's report";
+    recon_pull_hint: "Seçilen dönemin işlemleri sağlayıcının rapor servisinden okunur ve tahsilatlarla karşılaştırılır.", "The period's transactions are read from the provider's report service and compared with the collections.";
+    recon_start: "Mutabakatı başlat", "Start reconciliation";
+    recon_upload: "Ekstre dosyasıyla mutabakat", "Reconcile against a statement file";
+    recon_upload_hint: "CSV veya XLSX (UTF-8 ya da Windows-1254). Hatalı satırı olan dosyadan hiçbir şey alınmaz.", "CSV or XLSX (UTF-8 or Windows-1254). Nothing is imported from a file with a bad row.";
+    recon_file: "Dosya", "File";
+    recon_import: "Yükle ve karşılaştır", "Upload and reconcile";
+    recon_file_missing: "Bir ekstre dosyası seçin.", "Choose a statement file.";
+    recon_bad_file: "Dosyada okunamayan satırlar var; hiçbir şey alınmadı. Dosyayı düzeltip tekrar yükleyin.", "The file has rows that cannot be read; nothing was imported. Fix the file and upload it again.";
+    recon_line: "Satır", "Line";
+    recon_period: "Dönem", "Period";
+    recon_source: "Kaynak", "Source";
+    src_pull: "Sağlayıcı raporu", "Provider report";
+    src_import: "Ekstre dosyası", "Statement file";
+    recon_completed: "Tamamlandı", "Completed";
+    recon_started_by: "Başlatan", "Started by";
+    recon_run_title: "Mutabakat sonucu", "Reconciliation run";
+    recon_summary: "Özet", "Summary";
+    recon_class: "Sınıf", "Class";
+    recon_ours: "Bizdeki tutar", "Our amount";
+    recon_theirs: "Sağlayıcıdaki tutar", "Provider amount";
+    recon_difference: "Fark", "Difference";
+    recon_ours_reversed: "Bizdeki iptal/iade", "Our cancels/refunds";
+    recon_theirs_reversed: "Sağlayıcıdaki iptal/iade", "Provider cancels/refunds";
+    recon_open: "Karar bekleyen fark", "Open exceptions";
+    recon_exceptions_only: "Yalnız farklar", "Exceptions only";
+    recon_items: "Kalemler", "Items";
+    recon_payments: "Bizdeki ödeme", "Our payment";
+    recon_provider_row: "Sağlayıcı satırı", "Provider row";
+    recon_proposal: "Önerilen ödeme", "Proposed payment";
+    recon_flags: "Komisyon/valör uyarısı", "Commission/value date warning";
+    recon_rejected_rows: "Kullanılamayan sağlayıcı satırları", "Provider rows that could not be used";
+    cl_matched: "Eşleşti", "Matched";
+    cl_amount_mismatch: "Tutar farkı", "Amount mismatch";
+    cl_status_mismatch: "Durum farkı", "Status mismatch";
+    cl_provider_only: "Yalnız sağlayıcıda", "Provider only";
+    cl_system_only: "Yalnız bizde", "System only";
+    cl_duplicate: "Mükerrer", "Duplicate";
+    recon_enter: "Eksik işlemi gir", "Enter the missing transaction";
+    recon_enter_hint: "Sağlayıcının satırından manuel kanallı, onaylı bir tahsilat oluşturulur", "An approved payment with channel manual is created from the provider's row";
+    recon_force_match: "Zorla eşleştir", "Force-match";
+    recon_payment_id: "Ödeme no", "Payment ID";
+    recon_dismiss: "Yoksay", "Dismiss";
+    recon_reason_required: "Yoksaymak için bir neden yazın.", "Write a reason to dismiss.";
+    recon_payment_required: "Eşleştirilecek ödemenin numarasını yazın.", "Enter the ID of the payment to match.";
+    recon_decision: "Karar", "Decision";
+    recon_decided_by: "Karar veren", "Decided by";
+    recon_decided_at: "Karar zamanı", "Decided at";
+    res_entered: "Girildi", "Entered";
+    res_force_matched: "Zorla eşleştirildi", "Force-matched";
+    res_dismissed: "Yoksayıldı", "Dismissed";
+    recon_already_resolved: "Bu fark için daha önce karar verilmiş.", "This exception was decided already.";
+    recon_not_missing: "Yalnızca sağlayıcıda olup bizde olmayan bir işlem girilebilir.", "Only a transaction missing here (provider only) can be entered.";
+    recon_nothing_to_enter: "Bu kalemde girilecek başarılı bir sağlayıcı satışı yok.", "This item has no successful provider sale to enter.";
+    recon_not_exception: "Eşleşmiş bir kalem için karar gerekmez.", "A matched item needs no decision.";
+    recon_other_pos: "Bu ödeme başka bir sanal POS'tan geçmiş.", "This payment went through another virtual POS.";
+    rr_agreed: "İki taraf uyuşuyor", "Both sides agree";
+    rr_nothing_moved: "İki tarafta da para hareketi yok", "No money moved on either side";
+    rr_reversals_agree: "Dönem dışı satışın iptal/iadeleri uyuşuyor", "The cancels/refunds of a sale outside the period agree";
+    rr_amount_differs: "Tutarlar farklı", "The amounts differ";
+    rr_authorized_amount_differs: "Vade farklı tutarlar farklı", "The charged amounts (with surcharge) differ";
+    rr_charged_there_only: "Sağlayıcıda çekilmiş, bizde çekilmemiş", "Charged at the provider, not here";
+    rr_charged_here_only: "Bizde çekilmiş, sağlayıcıda reddedilmiş ya da tamamlanmamış", "Charged here, refused or unfinished at the provider";
+    rr_uncertain_here: "Bizde belirsiz; sonucu sağlayıcı biliyor", "Uncertain here; the provider has the answer";
+    rr_cancel_differs: "Yalnız bir tarafta iptal edilmiş", "Cancelled on one side only";
+    rr_refund_differs: "İade toplamları farklı", "The refunded totals differ";
+    rr_missing_here: "Sağlayıcıda var, bizde yok", "At the provider, not here";
+    rr_reversal_without_sale: "Satışı bulunamayan iptal/iade", "A cancel or refund without its sale";
+    rr_missing_there: "Bizde var, sağlayıcıda yok", "Here, not at the provider";
+    rr_duplicate_rows: "Aynı referansla birden çok sağlayıcı satışı", "Several provider sales with one reference";
+    rr_duplicate_payments: "Aynı sağlayıcı referansıyla birden çok ödememiz", "Several of our payments with one provider reference";
+    rr_duplicate_reversals: "Aynı iptal/iade iki kez bildirilmiş", "The same cancel or refund reported twice";
+    mk_provider_ref: "sağlayıcı ref. ile", "by provider ref.";
+    mk_auth_code: "onay kodu, tutar ve tarih ile", "by auth code, amount and date";
+    mk_client_ref: "bizim referansımız ile", "by our reference";
+    flag_commission: "Komisyon beklenenden farklı", "Commission differs from the table";
+    flag_value_date: "Valör tarihi beklenenden farklı", "Value date differs from the table";
+    recon_expected: "beklenen", "expected";
+    recon_actual: "gelen", "reported";
+    recon_provider_failed: "Sağlayıcının raporu okunamadı; mutabakat kaydedilmedi. Biraz sonra tekrar deneyin.", "The provider's report could not be read; no run was stored. Try again shortly.";
 }
 
 /// The catalogue of a language.
@@ -276,6 +359,71 @@ impl Texts {
             PaymentStatus::PartiallyRefunded => self.st_partially_refunded,
             PaymentStatus::Refunded => self.st_refunded,
             PaymentStatus::Expired => self.st_expired,
+        }
+    }
+
+    /// A reconciliation class by its stored name.
+    pub fn recon_class(&self, class: &str) -> String {
+        match class {
+            "matched" => self.cl_matched.into(),
+            "amount_mismatch" => self.cl_amount_mismatch.into(),
+            "status_mismatch" => self.cl_status_mismatch.into(),
+            "provider_only" => self.cl_provider_only.into(),
+            "system_only" => self.cl_system_only.into(),
+            "duplicate" => self.cl_duplicate.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// Why an item is in its class, by the engine's name.
+    pub fn recon_reason(&self, reason: &str) -> String {
+        match reason {
+            "agreed" => self.rr_agreed.into(),
+            "nothing_moved" => self.rr_nothing_moved.into(),
+            "reversals_agree" => self.rr_reversals_agree.into(),
+            "amount_differs" => self.rr_amount_differs.into(),
+            "authorized_amount_differs" => self.rr_authorized_amount_differs.into(),
+            "charged_there_only" => self.rr_charged_there_only.into(),
+            "charged_here_only" => self.rr_charged_here_only.into(),
+            "uncertain_here" => self.rr_uncertain_here.into(),
+            "cancel_differs" => self.rr_cancel_differs.into(),
+            "refund_differs" => self.rr_refund_differs.into(),
+            "missing_here" => self.rr_missing_here.into(),
+            "reversal_without_sale" => self.rr_reversal_without_sale.into(),
+            "missing_there" => self.rr_missing_there.into(),
+            "duplicate_rows" => self.rr_duplicate_rows.into(),
+            "duplicate_payments" => self.rr_duplicate_payments.into(),
+            "duplicate_reversals" => self.rr_duplicate_reversals.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// The key that tied both sides of an item, by the engine's name.
+    pub fn recon_match_key(&self, key: &str) -> String {
+        match key {
+            "provider_ref" => self.mk_provider_ref.into(),
+            "auth_code" => self.mk_auth_code.into(),
+            "client_ref" => self.mk_client_ref.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// A decision on a reconciliation exception by its stored name.
+    pub fn recon_resolution(&self, resolution: &str) -> String {
+        match resolution {
+            "entered" => self.res_entered.into(),
+            "force_matched" => self.res_force_matched.into(),
+            "dismissed" => self.res_dismissed.into(),
+            other => other.to_owned(),
+        }
+    }
+
+    /// The source of a reconciliation run.
+    pub fn recon_source(&self, source: &str) -> String {
+        match source {
+            "pull" => self.src_pull.into(),
+            "import" => self.src_import.into(),
+            other => other.to_owned(),
         }
     }
 

@@ -21,6 +21,8 @@ pub enum Nav {
     Payments,
     /// Sanal POS Tanımları.
     Pos,
+    /// Mutabakat.
+    Recon,
     /// Şirketler.
     Companies,
     /// Kullanıcılar.
@@ -49,6 +51,12 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
             Perm::ViewPayments,
         ),
         (Nav::Pos, "/ui/pos", t.nav_pos, Perm::ViewPos),
+        (
+            Nav::Recon,
+            "/ui/reconciliations",
+            t.nav_recon,
+            Perm::ViewRecon,
+        ),
         (
             Nav::Companies,
             "/ui/admin/companies",

@@ -15,10 +15,12 @@ mod layout;
 mod login;
 mod payments;
 mod pos;
+mod recon;
 pub mod session;
+mod upload;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -59,6 +61,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/payments/{id}/cancel", post(payments::cancel))
         .route("/payments/{id}/refund", post(payments::refund))
         .route("/payments/{id}/reverse", post(payments::reverse))
+        .route("/reconciliations", get(recon::list).post(recon::pull))
+        .route(
+            "/reconciliations/import",
+            post(recon::import).layer(DefaultBodyLimit::max(upload::MAX_UPLOAD)),
+        )
+        .route("/reconciliations/{id}", get(recon::detail))
+        .route("/reconciliations/{id}/export", get(recon::export))
+        .route(
+            "/reconciliations/{id}/items/{item_id}/{action}",
+            post(recon::resolve),
+        )
         .route("/pos", get(pos::list).post(pos::create))
         .route("/pos/new", get(pos::new_form))
         .route("/pos/{id}", get(pos::edit_form).post(pos::update))
@@ -100,16 +113,35 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let mut request = request;
     if request.method() == Method::POST {
         let (parts, body) = request.into_parts();
-        let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
+        // A file form (a statement upload) comes as multipart and may be larger.
+        let multipart = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(upload::boundary);
+        let limit = if multipart.is_some() {
+            upload::MAX_UPLOAD
+        } else {
+            MAX_FORM
+        };
+        let Ok(bytes) = to_bytes(body, limit).await else {
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         };
-        let fields: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-        let sent = fields
-            .iter()
-            .find(|(k, _)| k == CSRF_FIELD)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default();
+        let sent = match &multipart {
+            Some(boundary) => upload::parse(&bytes, boundary)
+                .map(|fields| upload::text(&fields, CSRF_FIELD).to_owned())
+                .unwrap_or_default(),
+            None => {
+                let fields: Vec<(String, String)> =
+                    serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+                fields
+                    .into_iter()
+                    .find(|(k, _)| k == CSRF_FIELD)
+                    .map(|(_, v)| v)
+                    .unwrap_or_default()
+            }
+        };
+        let sent = sent.as_str();
         // Inside the nest the path has lost its `/ui` prefix.
         if matches!(parts.uri.path(), "/login" | "/ui/login") {
             let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();

@@ -78,6 +78,10 @@ pub enum Perm {
     ManagePos,
     /// Companies, users, API keys, the audit log.
     Admin,
+    /// See reconciliation runs, their items, and export them.
+    ViewRecon,
+    /// Start reconciliation runs (pull or statement upload) and decide exceptions.
+    Reconcile,
 }
 
 /// The role rules of the back office.
@@ -86,10 +90,15 @@ pub fn allows(role: Role, perm: Perm) -> bool {
         Role::Admin => true,
         Role::Accountant => matches!(
             perm,
-            Perm::ViewPayments | Perm::Collect | Perm::Reverse | Perm::ViewPos
+            Perm::ViewPayments
+                | Perm::Collect
+                | Perm::Reverse
+                | Perm::ViewPos
+                | Perm::ViewRecon
+                | Perm::Reconcile
         ),
         Role::Collector => matches!(perm, Perm::ViewPayments | Perm::Collect),
-        Role::Viewer => matches!(perm, Perm::ViewPayments | Perm::ViewPos),
+        Role::Viewer => matches!(perm, Perm::ViewPayments | Perm::ViewPos | Perm::ViewRecon),
     }
 }
 
@@ -324,6 +333,9 @@ mod tests {
         assert!(allows(Role::Collector, Perm::Collect) && !allows(Role::Collector, Perm::Reverse));
         assert!(!allows(Role::Collector, Perm::ViewPos));
         assert!(allows(Role::Viewer, Perm::ViewPayments) && !allows(Role::Viewer, Perm::Collect));
+        assert!(allows(Role::Accountant, Perm::Reconcile) && allows(Role::Admin, Perm::Reconcile));
+        assert!(allows(Role::Viewer, Perm::ViewRecon) && !allows(Role::Viewer, Perm::Reconcile));
+        assert!(!allows(Role::Collector, Perm::ViewRecon));
     }
 
     #[test]

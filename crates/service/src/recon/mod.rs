@@ -4,7 +4,10 @@
 //! exception at a time (enter the missing transaction, force-match, dismiss: the
 //! `resolve` module).
 
+mod export;
 mod resolve;
+
+pub use export::{recon_class_label, recon_export_headers, recon_reason_label};
 
 pub(crate) use resolve::resolve;
 pub use resolve::Resolution;

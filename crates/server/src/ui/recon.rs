@@ -1,0 +1,845 @@
+//! Mutabakat: the company's reconciliation runs, a new run (pulled from the provider's
+//! report or uploaded as a statement file), a run's summary with counts and totals per
+//! class, its exceptions with their decisions (enter the missing transaction,
+//! force-match, dismiss with a reason), and the run's items as CSV or XLSX.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+use serde_json::Value;
+
+use sanalpos_core::{Currency, Kurus, Lang};
+use sanalpos_service::{
+    ExportFormat, PosView, ReconItemView, ReconRunView, Resolution, ServiceError, StatementRow,
+};
+
+use super::format::day;
+use super::layout::{csrf, notice, page, Nav};
+use super::session::{Ctx, Perm, UiError};
+use super::upload;
+use crate::AppState;
+
+/// The classes in the order the pages show them.
+const CLASSES: [&str; 6] = [
+    "matched",
+    "amount_mismatch",
+    "status_mismatch",
+    "provider_only",
+    "system_only",
+    "duplicate",
+];
+
+/// Runs shown in the list.
+const LIST_RUNS: u32 = 50;
+
+fn count_of(run: &sanalpos_service::ReconCounts, class: &str) -> u64 {
+    match class {
+        "matched" => run.matched,
+        "amount_mismatch" => run.amount_mismatch,
+        "status_mismatch" => run.status_mismatch,
+        "provider_only" => run.provider_only,
+        "system_only" => run.system_only,
+        "duplicate" => run.duplicate,
+        _ => 0,
+    }
+}
+
+fn money(lang: Lang, amount: Kurus) -> String {
+    lang.money(amount, Currency::Try)
+}
+
+/// A signed decimal text of the engine (`"-12.50"`) in the user's notation.
+fn signed_money(lang: Lang, text: &str) -> String {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    match (Kurus::parse(digits), lang) {
+        (Ok(k), Lang::Tr) => format!("{sign}{} TL", lang.amount(k)),
+        (Ok(k), Lang::En) => format!("TRY {sign}{}", lang.amount(k)),
+        (Err(_), _) => text.to_owned(),
+    }
+}
+
+/// An amount text of the totals (`"150.00"`) in the user's notation.
+fn total_money(lang: Lang, value: &Value) -> String {
+    value
+        .as_str()
+        .map(|text| signed_money(lang, text))
+        .unwrap_or_default()
+}
+
+/// A provider row's local time (`2026-11-29T14:05:00`) in the user's notation.
+fn row_time(lang: Lang, value: &Value) -> String {
+    let Some(t) = value
+        .as_str()
+        .and_then(|t| t.parse::<chrono::NaiveDateTime>().ok())
+    else {
+        return String::new();
+    };
+    match lang {
+        Lang::Tr => t.format("%d.%m.%Y %H:%M").to_string(),
+        Lang::En => t.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+fn today() -> String {
+    sanalpos_service::istanbul_today().to_string()
+}
+
+/// What a new run form sent, to show it again after a refusal.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RunForm {
+    #[serde(default)]
+    pos_id: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// The outcome of a refused new run, shown above the list.
+enum Refusal {
+    /// A message.
+    Message(String),
+    /// A statement with bad rows: nothing was imported.
+    BadRows(Vec<StatementRow>),
+}
+
+fn pos_name(pos: &[PosView], id: &str) -> String {
+    pos.iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn new_run_forms(ctx: &Ctx, pos: &[PosView], sent: &RunForm) -> Markup {
+    let t = ctx.t();
+    let from = if sent.from.is_empty() {
+        today()
+    } else {
+        sent.from.clone()
+    };
+    let to = if sent.to.is_empty() {
+        today()
+    } else {
+        sent.to.clone()
+    };
+    let pos_select = |id: &str| {
+        html! {
+            label { (t.pos)
+                select id=(id) name="pos_id" required {
+                    @for p in pos {
+                        option value=(p.id) selected[sent.pos_id == p.id] { (p.name) }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        section.new-run {
+            h2 { (t.recon_new_pull) }
+            p.hint { (t.recon_pull_hint) }
+            form #pull-form.filters method="post" action="/ui/reconciliations" {
+                (csrf(ctx))
+                (pos_select("pull-pos"))
+                label { (t.date_from) input #pull-from type="date" name="from" required value=(from); }
+                label { (t.date_to) input #pull-to type="date" name="to" required value=(to); }
+                button #pull-submit type="submit" { (t.recon_start) }
+            }
+            h2 { (t.recon_upload) }
+            p.hint { (t.recon_upload_hint) }
+            form #upload-form.filters method="post" action="/ui/reconciliations/import" enctype="multipart/form-data" {
+                (csrf(ctx))
+                (pos_select("upload-pos"))
+                label { (t.date_from) input #upload-from type="date" name="from" required value=(from); }
+                label { (t.date_to) input #upload-to type="date" name="to" required value=(to); }
+                label { (t.recon_file) input #upload-file type="file" name="file" required accept=".csv,.txt,.xlsx"; }
+                button #upload-submit type="submit" { (t.recon_import) }
+            }
+        }
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    ctx: &Ctx,
+    sent: &RunForm,
+    refusal: Option<Refusal>,
+) -> Result<Markup, UiError> {
+    let t = ctx.t();
+    let service = &state.service;
+    let pos = service
+        .list_pos(ctx.company_id())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let runs = service
+        .list_reconciliations(ctx.company_id(), LIST_RUNS)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let body = html! {
+        @match &refusal {
+            Some(Refusal::Message(text)) => { (notice("error", text)) }
+            Some(Refusal::BadRows(rows)) => {
+                (notice("error", t.recon_bad_file))
+                table #bad-rows.dense {
+                    thead { tr { th.num { (t.recon_line) } th { (t.reason) } } }
+                    tbody {
+                        @for row in rows {
+                            tr data-line=(row.line) { td.num { (row.line) } td { (row.reason) } }
+                        }
+                    }
+                }
+            }
+            None => {}
+        }
+        @if ctx.can(Perm::Reconcile) { (new_run_forms(ctx, &pos, sent)) }
+        h2 { (t.recon_runs) }
+        div.table-wrap {
+            table #runs.dense {
+                thead { tr {
+                    th { (t.created_at) } th { (t.pos) } th { (t.recon_period) } th { (t.recon_source) }
+                    th { (t.status) }
+                    @for class in CLASSES { th.num { (t.recon_class(class)) } }
+                    th { (t.recon_started_by) }
+                } }
+                tbody {
+                    @for run in &runs {
+                        tr data-id=(run.id) data-source=(run.source) {
+                            td { a href=(format!("/ui/reconciliations/{}", run.id)) { (ctx.lang.datetime(run.created_at)) } }
+                            td { (pos_name(&pos, &run.pos_id)) }
+                            td { (day(ctx.lang, &run.from)) " – " (day(ctx.lang, &run.to)) }
+                            td { (t.recon_source(&run.source)) }
+                            td { @if run.status == "completed" { (t.recon_completed) } @else { (run.status) } }
+                            @for class in CLASSES {
+                                td.num data-class=(class) { (count_of(&run.summary, class)) }
+                            }
+                            td { (run.created_by) }
+                        }
+                    }
+                    @if runs.is_empty() { tr { td colspan="12" { (t.no_data) } } }
+                }
+            }
+        }
+    };
+    Ok(page(ctx, t.nav_recon, Nav::Recon, body))
+}
+
+/// `GET /ui/reconciliations`.
+pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiError> {
+    ctx.require(Perm::ViewRecon)?;
+    list_page(&state, &ctx, &RunForm::default(), None).await
+}
+
+/// A service refusal of a new run as the list page with its reason.
+async fn refused(
+    state: &AppState,
+    ctx: &Ctx,
+    sent: &RunForm,
+    error: ServiceError,
+) -> Result<Response, UiError> {
+    let t = ctx.t();
+    let (status, refusal) = match error {
+        ServiceError::BadStatement { message, bad_rows } => {
+            if bad_rows.is_empty() {
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Refusal::Message(format!("{}: {message}", t.recon_bad_file)),
+                )
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, Refusal::BadRows(bad_rows))
+            }
+        }
+        ServiceError::Provider { .. } => (
+            StatusCode::BAD_GATEWAY,
+            Refusal::Message(t.recon_provider_failed.to_owned()),
+        ),
+        ServiceError::Validation { field, message } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Message(format!("{} ({field}): {message}", t.err_field)),
+        ),
+        ServiceError::NotFound => return Err(UiError::NotFound(ctx.lang)),
+        other => return Err(ctx.fail(other)),
+    };
+    let page = list_page(state, ctx, sent, Some(refusal)).await?;
+    Ok((status, page).into_response())
+}
+
+/// `POST /ui/reconciliations`: pulls the provider's report for the period.
+pub async fn pull(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<RunForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reconcile)?;
+    match state
+        .service
+        .run_reconciliation(
+            &ctx.actor(),
+            ctx.company_id(),
+            form.pos_id.trim(),
+            form.from.trim(),
+            form.to.trim(),
+        )
+        .await
+    {
+        Ok(run) => Ok(Redirect::to(&format!("/ui/reconciliations/{}", run.id)).into_response()),
+        Err(e) => refused(&state, &ctx, &form, e).await,
+    }
+}
+
+/// `POST /ui/reconciliations/import` (multipart: `pos_id`, `from`, `to`, `file`).
+pub async fn import(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reconcile)?;
+    let t = ctx.t();
+    let parts = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(upload::boundary)
+        .and_then(|b| upload::parse(&body, &b))
+        .ok_or_else(|| UiError::BadRequest(ctx.lang, t.recon_file_missing.to_owned()))?;
+    let form = RunForm {
+        pos_id: upload::text(&parts, "pos_id").trim().to_owned(),
+        from: upload::text(&parts, "from").trim().to_owned(),
+        to: upload::text(&parts, "to").trim().to_owned(),
+    };
+    let file = parts
+        .iter()
+        .find(|p| p.name == "file" && p.filename.is_some() && !p.data.is_empty());
+    let Some(file) = file else {
+        let page = list_page(
+            &state,
+            &ctx,
+            &form,
+            Some(Refusal::Message(t.recon_file_missing.to_owned())),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    };
+    match state
+        .service
+        .import_statement(
+            &ctx.actor(),
+            ctx.company_id(),
+            &form.pos_id,
+            &form.from,
+            &form.to,
+            file.data,
+            None,
+        )
+        .await
+    {
+        Ok(run) => Ok(Redirect::to(&format!("/ui/reconciliations/{}", run.id)).into_response()),
+        Err(e) => refused(&state, &ctx, &form, e).await,
+    }
+}
+
+/// The detail's filter: empty for the exceptions, `all`, or one class.
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailQuery {
+    #[serde(default)]
+    class: String,
+    done: Option<String>,
+}
+
+/// Which items the detail shows.
+fn selected(class: &str) -> Result<Option<&str>, ()> {
+    match class {
+        "" => Ok(None),
+        "all" => Ok(Some("all")),
+        c if CLASSES.contains(&c) => Ok(Some(c)),
+        _ => Err(()),
+    }
+}
+
+fn shows(filter: Option<&str>, item: &ReconItemView) -> bool {
+    match filter {
+        None => item.class != "matched",
+        Some("all") => true,
+        Some(class) => item.class == class,
+    }
+}
+
+fn summary_table(ctx: &Ctx, run: &ReconRunView) -> Markup {
+    let t = ctx.t();
+    html! {
+        table #summary.dense {
+            thead { tr {
+                th { (t.recon_class) } th.num { (t.count) } th.num { (t.recon_ours) } th.num { (t.recon_theirs) }
+                th.num { (t.recon_difference) } th.num { (t.recon_ours_reversed) } th.num { (t.recon_theirs_reversed) }
+            } }
+            tbody {
+                @for class in CLASSES {
+                    @let totals = &run.totals[class];
+                    tr data-class=(class) {
+                        td { a href=(format!("/ui/reconciliations/{}?class={class}", run.id)) { (t.recon_class(class)) } }
+                        td.num.count { (count_of(&run.summary, class)) }
+                        td.num.ours { (total_money(ctx.lang, &totals["ours"])) }
+                        td.num.theirs { (total_money(ctx.lang, &totals["theirs"])) }
+                        td.num.difference { (total_money(ctx.lang, &totals["difference"])) }
+                        td.num { (total_money(ctx.lang, &totals["ours_reversed"])) }
+                        td.num { (total_money(ctx.lang, &totals["theirs_reversed"])) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn provider_rows(ctx: &Ctx, rows: &Value) -> Markup {
+    let t = ctx.t();
+    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
+    html! {
+        @for row in rows {
+            div.provider-row {
+                @let kind = match row["kind"].as_str() {
+                    Some("sale") => t.op_sale,
+                    Some("cancel") => t.op_cancel,
+                    Some(_) => t.op_refund,
+                    None => "",
+                };
+                @let status = match row["status"].as_str() {
+                    Some("success") => t.st_approved,
+                    Some("error") => t.st_declined,
+                    Some(_) => t.st_pending,
+                    None => "",
+                };
+                (kind) " · " (status) " · " (total_money(ctx.lang, &row["amount"]))
+                @if let Some(r) = row["provider_ref"].as_str() { " · " span.mono { (r) } }
+                @if let Some(a) = row["auth_code"].as_str() { " · " (t.auth_code) " " (a) }
+                @if let Some(m) = row["masked_pan"].as_str() { " · " (m) }
+                @let time = row_time(ctx.lang, &row["time"]);
+                @if !time.is_empty() { " · " (time) }
+                @if let Some(line) = row["line"].as_u64() { " · " (t.recon_line) " " (line) }
+            }
+        }
+    }
+}
+
+/// A commission or value-date check that did not hold, in words.
+fn flag_text(lang: Lang, flag: &Value) -> String {
+    let t = super::i18n::texts(lang);
+    match flag["kind"].as_str() {
+        Some("commission") => format!(
+            "{}: {} {}, {} {}",
+            t.flag_commission,
+            t.recon_expected,
+            total_money(lang, &flag["expected"]),
+            t.recon_actual,
+            total_money(lang, &flag["actual"]),
+        ),
+        Some("value_date") => format!(
+            "{}: {} {}, {} {}",
+            t.flag_value_date,
+            t.recon_expected,
+            day(lang, flag["expected"].as_str().unwrap_or_default()),
+            t.recon_actual,
+            day(lang, flag["actual"].as_str().unwrap_or_default()),
+        ),
+        _ => format!("{}: {flag}", t.recon_flags),
+    }
+}
+
+fn confirm_box(ctx: &Ctx) -> Markup {
+    html! { label.check { input type="checkbox" name="confirm"; (ctx.t().confirm_box) } }
+}
+
+/// The decisions of an open exception.
+fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView) -> Markup {
+    let t = ctx.t();
+    let base = format!("/ui/reconciliations/{}/items/{}", run.id, item.id);
+    let candidate = item
+        .proposal
+        .clone()
+        .or_else(|| item.payment_ids.first().cloned())
+        .unwrap_or_default();
+    let sale = item.provider_rows.as_array().and_then(|rows| {
+        rows.iter()
+            .find(|r| r["kind"] == "sale" && r["status"] == "success")
+    });
+    html! {
+        details.item-actions {
+            summary { (t.actions) }
+            @if item.class == "provider_only" {
+                @if let Some(row) = sale {
+                    form.enter-form.inline method="post" action=(format!("{base}/enter")) {
+                        (csrf(ctx))
+                        p.hint {
+                            (t.recon_enter_hint) ": " (total_money(ctx.lang, &row["amount"]))
+                            @if let Some(m) = row["masked_pan"].as_str() { ", " (m) }
+                            @if let Some(a) = row["auth_code"].as_str() { ", " (t.auth_code) " " (a) }
+                            @if let Some(r) = row["provider_ref"].as_str() { ", " (t.provider_ref) " " (r) }
+                            @let time = row_time(ctx.lang, &row["time"]);
+                            @if !time.is_empty() { ", " (time) }
+                        }
+                        label { (t.reason) input name="reason" maxlength="500"; }
+                        (confirm_box(ctx))
+                        button type="submit" { (t.recon_enter) }
+                    }
+                }
+            }
+            form.force-form.inline method="post" action=(format!("{base}/force-match")) {
+                (csrf(ctx))
+                label { (t.recon_payment_id) input name="payment_id" required value=(candidate) size="30"; }
+                label { (t.reason) input name="reason" maxlength="500"; }
+                (confirm_box(ctx))
+                button type="submit" { (t.recon_force_match) }
+            }
+            form.dismiss-form.inline method="post" action=(format!("{base}/dismiss")) {
+                (csrf(ctx))
+                label { (t.reason) input name="reason" required maxlength="500"; }
+                (confirm_box(ctx))
+                button type="submit" { (t.recon_dismiss) }
+            }
+        }
+    }
+}
+
+fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
+    let t = ctx.t();
+    let items: Vec<&ReconItemView> = run.items.iter().filter(|i| shows(filter, i)).collect();
+    let decide = ctx.can(Perm::Reconcile);
+    html! {
+        div.table-wrap {
+            table #items.dense {
+                thead { tr {
+                    th { (t.recon_class) } th { (t.reason) } th { (t.recon_payments) } th { (t.recon_provider_row) }
+                    th.num { (t.recon_ours) } th.num { (t.recon_theirs) } th { (t.recon_decision) }
+                } }
+                tbody {
+                    @for item in &items {
+                        tr data-id=(item.id) data-class=(item.class) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
+                            td { span class=(format!("badge {}", item.class)) { (t.recon_class(&item.class)) } }
+                            td {
+                                span.reason data-reason=(item.reason) { (t.recon_reason(&item.reason)) }
+                                @if let Some(k) = &item.match_key { " (" (t.recon_match_key(k)) ")" }
+                                @for flag in item.flags.as_array().map(Vec::as_slice).unwrap_or_default() {
+                                    br; span.flag { (flag_text(ctx.lang, flag)) }
+                                }
+                            }
+                            td {
+                                @for id in &item.payment_ids {
+                                    a.mono href=(format!("/ui/payments/{id}")) { (id) } br;
+                                }
+                                @if let Some(p) = &item.proposal {
+                                    (t.recon_proposal) ": " a.mono href=(format!("/ui/payments/{p}")) { (p) }
+                                }
+                            }
+                            td { (provider_rows(ctx, &item.provider_rows)) }
+                            td.num { (money(ctx.lang, item.ours)) }
+                            td.num { (money(ctx.lang, item.theirs)) }
+                            td.decision {
+                                @if let Some(resolution) = &item.resolution {
+                                    b.resolution { (t.recon_resolution(resolution)) }
+                                    @if let Some(p) = &item.resolution_payment_id {
+                                        " → " a.mono href=(format!("/ui/payments/{p}")) { (p) }
+                                    }
+                                    br;
+                                    span.resolved-by { (t.recon_decided_by) ": " (item.resolved_by.as_deref().unwrap_or("")) }
+                                    @if let Some(at) = item.resolved_at { br; span.resolved-at { (t.recon_decided_at) ": " (ctx.lang.datetime(at)) } }
+                                    @if let Some(r) = &item.resolution_reason { br; span.resolution-reason { (t.reason) ": " (r) } }
+                                } @else if item.class != "matched" && decide {
+                                    (item_actions(ctx, run, item))
+                                }
+                            }
+                        }
+                    }
+                    @if items.is_empty() { tr { td colspan="7" { (t.no_data) } } }
+                }
+            }
+        }
+    }
+}
+
+async fn detail_page(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    class: &str,
+    message: Option<(&str, String)>,
+) -> Result<Markup, UiError> {
+    let t = ctx.t();
+    let service = &state.service;
+    let filter = selected(class)
+        .map_err(|_| UiError::BadRequest(ctx.lang, format!("{}: class", t.filter_invalid)))?;
+    let run = service
+        .get_reconciliation(ctx.company_id(), id, None)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let pos_name = service
+        .get_pos(ctx.company_id(), &run.pos_id)
+        .await
+        .map(|p| p.name)
+        .unwrap_or_else(|_| run.pos_id.clone());
+    let export_class = filter.filter(|c| *c != "all").unwrap_or("");
+    let export_qs = if export_class.is_empty() {
+        String::new()
+    } else {
+        format!("&class={export_class}")
+    };
+    let body = html! {
+        @if let Some((kind, text)) = &message { (notice(kind, text)) }
+        table.kv #run-detail {
+            tr { th { "ID" } td #run-id { (run.id) } }
+            tr { th { (t.pos) } td { (pos_name) } }
+            tr { th { (t.recon_period) } td { (day(ctx.lang, &run.from)) " – " (day(ctx.lang, &run.to)) } }
+            tr { th { (t.recon_source) } td { (t.recon_source(&run.source)) } }
+            tr { th { (t.status) } td { @if run.status == "completed" { (t.recon_completed) } @else { (run.status) } } }
+            tr { th { (t.recon_open) } td #open-exceptions { (run.open_exceptions) } }
+            tr { th { (t.created_at) } td { (ctx.lang.datetime(run.created_at)) } }
+            tr { th { (t.recon_started_by) } td { (run.created_by) } }
+        }
+        h2 { (t.recon_summary) }
+        (summary_table(ctx, &run))
+        @if !run.rejected_rows.is_empty() {
+            h2 { (t.recon_rejected_rows) }
+            table #rejected.dense {
+                thead { tr { th { (t.provider_ref) } th { (t.reason) } } }
+                tbody { @for r in &run.rejected_rows { tr { td { (r.reference) } td { (r.reason) } } } }
+            }
+        }
+        h2 { (t.recon_items) }
+        form #class-filter.filters method="get" action=(format!("/ui/reconciliations/{}", run.id)) {
+            label { (t.recon_class)
+                select #f-class name="class" {
+                    option value="" selected[filter.is_none()] { (t.recon_exceptions_only) }
+                    option value="all" selected[filter == Some("all")] { (t.all) }
+                    @for c in CLASSES { option value=(c) selected[filter == Some(c)] { (t.recon_class(c)) } }
+                }
+            }
+            button #f-search type="submit" { (t.search) }
+        }
+        (items_table(ctx, &run, filter))
+        p.exports {
+            a #export-csv.button href=(format!("/ui/reconciliations/{}/export?format=csv{export_qs}", run.id)) { (t.export_csv) } " "
+            a #export-xlsx.button href=(format!("/ui/reconciliations/{}/export?format=xlsx{export_qs}", run.id)) { (t.export_xlsx) }
+        }
+        p { a href="/ui/reconciliations" { (t.back) } }
+    };
+    Ok(page(ctx, t.recon_run_title, Nav::Recon, body))
+}
+
+/// `GET /ui/reconciliations/{id}?class=`.
+pub async fn detail(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Markup, UiError> {
+    ctx.require(Perm::ViewRecon)?;
+    let message = q
+        .done
+        .is_some()
+        .then(|| ("ok", ctx.t().operation_done.to_owned()));
+    detail_page(&state, &ctx, &id, &q.class, message).await
+}
+
+/// A decision form.
+#[derive(Debug, Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    payment_id: String,
+}
+
+/// Why a decision was refused, in the user's language.
+fn resolve_error(ctx: &Ctx, e: &ServiceError) -> String {
+    let t = ctx.t();
+    match e {
+        ServiceError::Conflict { code, .. } => match *code {
+            "already_resolved" => t.recon_already_resolved.into(),
+            "not_missing" => t.recon_not_missing.into(),
+            "nothing_to_enter" => t.recon_nothing_to_enter.into(),
+            "not_an_exception" => t.recon_not_exception.into(),
+            _ => match ctx.lang {
+                Lang::Tr => e.message_tr(),
+                Lang::En => e.message(),
+            },
+        },
+        ServiceError::Validation {
+            field: "payment_id",
+            ..
+        } => t.recon_other_pos.into(),
+        ServiceError::Validation {
+            field: "reason", ..
+        } => t.recon_reason_required.into(),
+        ServiceError::NotFound => t.not_found_text.into(),
+        other => match ctx.lang {
+            Lang::Tr => other.message_tr(),
+            Lang::En => other.message(),
+        },
+    }
+}
+
+/// `POST /ui/reconciliations/{id}/items/{item_id}/{enter|force-match|dismiss}`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, item_id, action)): Path<(String, String, String)>,
+    Form(form): Form<ResolveForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reconcile)?;
+    let t = ctx.t();
+    let service = &state.service;
+    // The run must be the company's before anything else (another's is a 404).
+    service
+        .get_reconciliation(ctx.company_id(), &id, Some("matched"))
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let failed = |text: String| async {
+        let page = detail_page(&state, &ctx, &id, "", Some(("error", text))).await?;
+        Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    };
+    let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
+    let resolution = match action.as_str() {
+        "enter" => Resolution::EnterMissing { reason },
+        "force-match" => {
+            let payment_id = form.payment_id.trim();
+            if payment_id.is_empty() {
+                return failed(t.recon_payment_required.to_owned()).await;
+            }
+            Resolution::ForceMatch {
+                payment_id: payment_id.to_owned(),
+                reason,
+            }
+        }
+        "dismiss" => {
+            let Some(reason) = reason else {
+                return failed(t.recon_reason_required.to_owned()).await;
+            };
+            Resolution::Dismiss { reason }
+        }
+        _ => return Err(UiError::NotFound(ctx.lang)),
+    };
+    if form.confirm.is_none() {
+        return failed(t.confirm_required.to_owned()).await;
+    }
+    match service
+        .resolve_item(&ctx.actor(), ctx.company_id(), &id, &item_id, resolution)
+        .await
+    {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/ui/reconciliations/{id}?done=1&class=all")).into_response())
+        }
+        Err(ServiceError::Storage(e)) => {
+            tracing::error!(error = %e, "back office reconciliation decision failed");
+            Err(UiError::Internal(ctx.lang))
+        }
+        // A payment id of another company is not found: say so on the page.
+        Err(e) => failed(resolve_error(&ctx, &e)).await,
+    }
+}
+
+/// The export's format and class.
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    class: String,
+}
+
+/// `GET /ui/reconciliations/{id}/export?format=csv|xlsx&class=`: the run's items (all,
+/// or one class) as a file in the user's language and formats.
+pub async fn export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::ViewRecon)?;
+    let t = ctx.t();
+    let format = match q.format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        _ => return Err(UiError::BadRequest(ctx.lang, t.filter_invalid.to_owned())),
+    };
+    let class = match selected(&q.class) {
+        Ok(Some("all")) | Ok(None) => None,
+        Ok(Some(c)) => Some(c),
+        Err(()) => {
+            return Err(UiError::BadRequest(
+                ctx.lang,
+                format!("{}: class", t.filter_invalid),
+            ))
+        }
+    };
+    let bytes = state
+        .service
+        .export_reconciliation(ctx.company_id(), &id, class, format, ctx.lang)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    let stem = match ctx.lang {
+        Lang::Tr => "mutabakat",
+        Lang::En => "reconciliation",
+    };
+    let name = format!("{stem}-{id}.{}", format.extension());
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_amounts_in_each_language() {
+        assert_eq!(signed_money(Lang::Tr, "-1234.50"), "-1.234,50 TL");
+        assert_eq!(signed_money(Lang::Tr, "12.00"), "12,00 TL");
+        assert_eq!(signed_money(Lang::En, "-0.05"), "TRY -0.05");
+        assert_eq!(
+            signed_money(Lang::En, "1234.00"),
+            money(Lang::En, Kurus::from_minor(123_400).unwrap())
+        );
+        assert_eq!(signed_money(Lang::En, "x"), "x");
+    }
+
+    #[test]
+    fn reasons_and_flags_in_words() {
+        let t = super::super::i18n::texts(Lang::Tr);
+        assert_eq!(t.recon_reason("missing_here"), "Sağlayıcıda var, bizde yok");
+        assert_eq!(t.recon_reason("something_new"), "something_new");
+        let flag = serde_json::json!({"kind": "commission", "expected": "2.99", "actual": "3.50"});
+        assert_eq!(
+            flag_text(Lang::Tr, &flag),
+            "Komisyon beklenenden farklı: beklenen 2,99 TL, gelen 3,50 TL"
+        );
+        let flag = serde_json::json!({"kind": "value_date", "expected": "2026-12-01", "actual": "2026-12-03"});
+        assert_eq!(
+            flag_text(Lang::En, &flag),
+            "Value date differs from the table: expected 2026-12-01, reported 2026-12-03"
+        );
+    }
+
+    #[test]
+    fn class_filter() {
+        assert_eq!(selected(""), Ok(None));
+        assert_eq!(selected("all"), Ok(Some("all")));
+        assert_eq!(selected("provider_only"), Ok(Some("provider_only")));
+        assert!(selected("x").is_err());
+    }
+}
