@@ -12,7 +12,7 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Every API route, with `{id}`/`{item_id}` to fill.
+/// Every API route, with `{pos_id}`/`{id}`/`{item_id}` to fill.
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/payments"),
     ("GET", "/api/v1/payments"),
@@ -38,6 +38,11 @@ const ROUTES: &[(&str, &str)] = &[
         "POST",
         "/api/v1/webhook-endpoints/{id}/deliveries/{item_id}/resend",
     ),
+    ("GET", "/api/v1/pos/{pos_id}/statement-profiles"),
+    ("POST", "/api/v1/pos/{pos_id}/statement-profiles"),
+    ("GET", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
+    ("PUT", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
+    ("DELETE", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
 ];
 
 /// A request and what it is, for the failure message.
@@ -126,9 +131,11 @@ both_engines!(
         for (method, template) in ROUTES {
             let method: Method = method.parse().unwrap();
             let path = template
+                .replace("{pos_id}", &app.a.pos_id)
                 .replace("{id}", &id)
                 .replace("{item_id}", "rci_nothing");
             let long_id = template
+                .replace("{pos_id}", &app.a.pos_id)
                 .replace("{id}", &"x".repeat(5000))
                 .replace("{item_id}", "y");
             let with = |what: &'static str,
@@ -169,6 +176,7 @@ both_engines!(
                 attempts.push(with(
                     "a traversal id",
                     template
+                        .replace("{pos_id}", "..%2F..%2Fetc")
                         .replace("{id}", "..%2F..%2Fetc")
                         .replace("{item_id}", "z"),
                     None,
@@ -294,9 +302,16 @@ both_engines!(
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
         let (_, runs) = app.get(&app.a, "/api/v1/reconciliations").await;
         assert_eq!(
-            runs["items"].as_array().map(Vec::len).unwrap_or(0),
-            0,
-            "{runs}"
+            runs["runs"].as_array().map(Vec::len),
+            Some(0),
+            "no reconciliation run was made: {runs}"
+        );
+        let profiles_path = format!("/api/v1/pos/{}/statement-profiles", app.a.pos_id);
+        let (_, profiles) = app.get(&app.a, &profiles_path).await;
+        assert_eq!(
+            profiles["items"].as_array().map(Vec::len),
+            Some(0),
+            "no statement profile was saved: {profiles}"
         );
         assert_eq!(
             app.sim

@@ -6,7 +6,7 @@
 //! "statuses": [["Başarılı", "success"], ..]}`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,12 +22,19 @@ fn profile_of(body: &Bytes) -> Result<Profile, ApiError> {
         .map_err(|e| ApiError::invalid("body", format!("not a statement profile: {e}")))
 }
 
+/// The list takes no query parameters; an unknown one is a mistake worth saying.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {}
+
 /// `GET /api/v1/pos/{pos_id}/statement-profiles`.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(pos_id): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let profiles = state
         .service
         .list_statement_profiles(&caller.company_id, &pos_id)

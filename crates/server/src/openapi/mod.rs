@@ -87,6 +87,12 @@ mod ops {
             ("pos_id" = Option<String>, Query, description = "A POS"),
             ("order_ref" = Option<String>, Query, description = "Order reference"),
             ("customer_ref" = Option<String>, Query, description = "Customer account reference"),
+            ("channel" = Option<String>, Query, description = "api, hosted, moto, manual or reconciliation"),
+            ("last_four" = Option<String>, Query, description = "The card's last four digits"),
+            ("min_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
+            ("max_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
+            ("auth_code" = Option<String>, Query, description = "The bank's authorization code"),
+            ("provider_ref" = Option<String>, Query, description = "The provider's reference"),
             ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
             ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
         responses((status = 200, body = PaymentPage), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)),
@@ -153,11 +159,52 @@ mod ops {
         params(
             ("pos_id" = String, Query, description = "The POS"),
             ("from" = String, Query, description = "YYYY-MM-DD"),
-            ("to" = String, Query, description = "YYYY-MM-DD")),
+            ("to" = String, Query, description = "YYYY-MM-DD"),
+            ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent")),
         request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
         responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope)),
         security(("api_key" = [])))]
     fn import_statement() {}
+
+    /// List a POS's statement profiles
+    #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles", tag = "reconciliations",
+        params(("pos_id" = String, Path, description = "pos_…")),
+        responses((status = 200, body = StatementProfileList), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn list_statement_profiles() {}
+
+    /// Save a statement profile
+    ///
+    /// A column mapping for the POS's statement files; use it with
+    /// `POST /api/v1/reconciliations/import?profile_id=`.
+    #[utoipa::path(post, path = "/api/v1/pos/{pos_id}/statement-profiles", tag = "reconciliations",
+        params(("pos_id" = String, Path, description = "pos_…")),
+        request_body = StatementProfileBody,
+        responses((status = 201, body = StatementProfile), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn create_statement_profile() {}
+
+    /// Get a statement profile
+    #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
+        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+        responses((status = 200, body = StatementProfile), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn get_statement_profile() {}
+
+    /// Replace a statement profile
+    #[utoipa::path(put, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
+        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+        request_body = StatementProfileBody,
+        responses((status = 200, body = StatementProfile), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn replace_statement_profile() {}
+
+    /// Delete a statement profile
+    #[utoipa::path(delete, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
+        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+        responses((status = 204, description = "Deleted"), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn delete_statement_profile() {}
 
     /// Get a reconciliation run
     #[utoipa::path(get, path = "/api/v1/reconciliations/{id}", tag = "reconciliations",
@@ -277,6 +324,8 @@ impl Modify for Security {
         ops::reverse_payment, ops::refund_payment,
         ops::create_reconciliation, ops::list_reconciliations, ops::import_statement,
         ops::get_reconciliation, ops::resolve_item,
+        ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,
+        ops::replace_statement_profile, ops::delete_statement_profile,
         ops::create_checkout_session, ops::get_checkout_session,
         ops::create_webhook_endpoint, ops::list_webhook_endpoints, ops::delete_webhook_endpoint,
         ops::list_deliveries, ops::resend_delivery,

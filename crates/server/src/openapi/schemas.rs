@@ -546,3 +546,61 @@ pub struct WebhookEvent {
     #[schema(value_type = Object)]
     pub data: Value,
 }
+
+/// A statement column: a header of the file and the row field it fills.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatementColumn {
+    /// The header text, compared without surrounding spaces and without regard to case.
+    pub header: String,
+    /// `time`, `value_date`, `kind`, `status`, `provider_ref`, `client_ref`, `auth_code`,
+    /// `masked_pan`, `installments`, `amount`, `authorized_amount`, `commission` or
+    /// `currency`.
+    pub field: String,
+}
+
+/// How a bank's or the provider's statement file is read: the body of a create or
+/// replace.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatementProfileBody {
+    /// A name a person recognizes, unique per POS.
+    pub name: String,
+    /// Header to field.
+    pub columns: Vec<StatementColumn>,
+    /// `turkish` (`1.234,56`) or `dot` (`1234.56`).
+    pub numbers: String,
+    /// `chrono` formats tried in order for date-time columns (`%d.%m.%Y %H:%M:%S`).
+    pub time_formats: Vec<String>,
+    /// `chrono` formats tried in order for the value date.
+    pub date_formats: Vec<String>,
+    /// `[text, kind]` pairs: the file's type text and `sale`, `cancel`, `refund` or
+    /// `partial_refund`.
+    pub kinds: Vec<Vec<String>>,
+    /// `[text, status]` pairs: the file's status text and `success`, `error` or `new`.
+    pub statuses: Vec<Vec<String>>,
+}
+
+/// A statement profile saved for a POS.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatementProfile {
+    /// `stp_…`.
+    pub id: String,
+    /// The POS whose statements it reads.
+    pub pos_id: String,
+    /// Its name.
+    pub name: String,
+    /// The mapping.
+    pub profile: StatementProfileBody,
+    /// Who saved it first.
+    pub created_by: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// The statement profiles of a POS.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatementProfileList {
+    /// Newest first.
+    pub items: Vec<StatementProfile>,
+}
