@@ -228,7 +228,9 @@ pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
             .append(true)
             .open(&list)
             .unwrap_or_else(|e| panic!("{}: {e}", list.display()));
-        writeln!(file, "{name}").unwrap_or_else(|e| panic!("{}: {e}", list.display()));
+        // One write of the whole line: tests in other processes append to the same file.
+        file.write_all(format!("{name}\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", list.display()));
     }
     let url = with_database(&admin_url, &name);
     let guard = TestGuard {
