@@ -117,9 +117,13 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "limit must be 1 to 200"));
+    }
     let runs = state
         .service
-        .list_reconciliations(&caller.company_id, query.limit.unwrap_or(50))
+        .list_reconciliations(&caller.company_id, limit)
         .await?;
     Ok(Json(json!({ "runs": runs })).into_response())
 }

@@ -147,7 +147,7 @@ mod ops {
 
     /// List reconciliation runs
     #[utoipa::path(get, path = "/api/v1/reconciliations", tag = "reconciliations",
-        params(("limit" = Option<u32>, Query, description = "At most 200, default 50")),
+        params(("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
         responses((status = 200, body = ReconRunList)),
         security(("api_key" = [])))]
     fn list_reconciliations() {}
@@ -162,7 +162,7 @@ mod ops {
             ("to" = String, Query, description = "YYYY-MM-DD"),
             ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent")),
         request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
-        responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope)),
+        responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = ErrorEnvelope)),
         security(("api_key" = [])))]
     fn import_statement() {}
 
