@@ -2,8 +2,10 @@
 //! [`ProviderRow`]s through a [`Profile`]. CSV (UTF-8 or Windows-1254, separated by `;`,
 //! tab, `,` or `|`) or an XLSX workbook (its first sheet), told apart by their bytes.
 //!
-//! All or nothing: every bad row is reported with its line number and reason, and a
-//! file with any bad row imports nothing, so a person decides before half a day lands.
+//! All or nothing by default: every bad row is reported with its line number and
+//! reason, and [`parse_statement`] imports nothing from a file with any bad row, so a
+//! person decides before half a day lands. [`read_statement`] gives both parts, for
+//! when the person has decided to take the good rows and leave the bad ones out.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -254,10 +256,30 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// A statement read row by row: the rows that could be read and those that could not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// The rows read, in file order.
+    pub rows: Vec<ProviderRow>,
+    /// The rows that could not be read, in file order.
+    pub bad: Vec<BadRow>,
+}
+
 /// Reads a statement file: an XLSX workbook (its first sheet), or CSV whose encoding and
 /// separator are detected. Maps the header through `profile` and returns every row, or
 /// every problem.
 pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRow>, ImportError> {
+    let statement = read_statement(bytes, profile)?;
+    if statement.bad.is_empty() {
+        Ok(statement.rows)
+    } else {
+        Err(ImportError::BadRows(statement.bad))
+    }
+}
+
+/// Like [`parse_statement`], but a file whose header maps keeps its good rows beside
+/// its bad ones; an unreadable file or header is still an error.
+pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, ImportError> {
     if crate::xlsx::is_xlsx(bytes) {
         let records = crate::xlsx::records(bytes)?;
         return rows_of(records.into_iter(), profile);
@@ -271,7 +293,7 @@ pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRo
 fn rows_of<'a>(
     mut records: impl Iterator<Item = Record<'a>>,
     profile: &Profile,
-) -> Result<Vec<ProviderRow>, ImportError> {
+) -> Result<Statement, ImportError> {
     let header = records.next().ok_or(ImportError::Empty)?;
     let positions: HashMap<String, usize> = header
         .fields
@@ -312,11 +334,7 @@ fn rows_of<'a>(
             }),
         }
     }
-    if bad.is_empty() {
-        Ok(rows)
-    } else {
-        Err(ImportError::BadRows(bad))
-    }
+    Ok(Statement { rows, bad })
 }
 
 /// Text to value, by folded text, plus every text as the profile writes it (mapping to

@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use reqwest::StatusCode;
-use sanalpos_testkit::parse_form;
 use serde_json::{json, Value};
 
 both_engines!(approved_and_declined, |app: TestApp| async move {
@@ -354,62 +353,12 @@ both_engines!(three_d_right_and_wrong_code, |app: TestApp| async move {
             .as_str()
             .unwrap()
             .to_owned();
-        // The browser opens our page, which posts itself to the bank's page.
-        let page = app
-            .http
-            .get(&redirect)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let form = parse_form(&page);
-        let acs = app
-            .http
-            .post(&form.action)
-            .form(&form.fields)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let acs_form = parse_form(&acs);
-        let mut fields: Vec<(String, String)> = acs_form
-            .fields
-            .into_iter()
-            .filter(|(k, _)| k != "code" && k != "action")
-            .collect();
-        fields.push(("code".into(), code.into()));
-        fields.push(("action".into(), "submit".into()));
-        let action = if acs_form.action.starts_with("http") {
-            acs_form.action
-        } else {
-            format!("{}{}", app.sim.base_url(), acs_form.action)
-        };
-        let result = app
-            .http
-            .post(&action)
-            .form(&fields)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        // The bank's result page posts itself back to us; we send the browser on.
-        let back = parse_form(&result);
+        // The browser opens our page, which posts itself to the bank's page; the
+        // bank's result page posts itself back to us, and we send the browser on.
+        let walk = app.walk_3d(&redirect, code).await;
+        let back = walk.postback;
         assert!(back.action.starts_with(&app.base_url), "{}", back.action);
-        let response = app
-            .http
-            .post(&back.action)
-            .form(&back.fields)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let location = walk.location;
         assert!(
             location.starts_with("https://shop.example/return?order=1&"),
             "{location}"

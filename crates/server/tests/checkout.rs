@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::*;
 use reqwest::StatusCode;
 use sanalpos_service::SignedReturn;
-use sanalpos_testkit::parse_form;
 use serde_json::{json, Value};
 
 const CARD: &str = "4546711234567894";
@@ -52,69 +51,6 @@ async fn submit(app: &TestApp, id: &str, fields: &[(String, String)]) -> reqwest
         .send()
         .await
         .unwrap()
-}
-
-/// From our `/3d/{token}` through the bank's page with `code`, back to us; returns
-/// where we then send the browser.
-async fn walk_3d(app: &TestApp, redirect: &str, code: &str) -> String {
-    let url = if redirect.starts_with("http") {
-        redirect.to_owned()
-    } else {
-        app.url(redirect)
-    };
-    let page = app
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let form = parse_form(&page);
-    let acs = app
-        .http
-        .post(&form.action)
-        .form(&form.fields)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let acs_form = parse_form(&acs);
-    let mut fields: Vec<(String, String)> = acs_form
-        .fields
-        .into_iter()
-        .filter(|(k, _)| k != "code" && k != "action")
-        .collect();
-    fields.push(("code".into(), code.into()));
-    fields.push(("action".into(), "submit".into()));
-    let action = if acs_form.action.starts_with("http") {
-        acs_form.action
-    } else {
-        format!("{}{}", app.sim.base_url(), acs_form.action)
-    };
-    let result = app
-        .http
-        .post(&action)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let back = parse_form(&result);
-    let response = app
-        .http
-        .post(&back.action)
-        .form(&back.fields)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    response.headers()["location"].to_str().unwrap().to_owned()
 }
 
 fn query_of(url: &str) -> Vec<(String, String)> {
@@ -232,7 +168,7 @@ both_engines!(
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
         assert!(to_3d.contains("/3d/"), "{to_3d}");
-        let result_url = walk_3d(&app, &to_3d, "123456").await;
+        let result_url = app.walk_3d(&to_3d, "123456").await.location;
         assert!(
             result_url.contains(&format!("/pay/{id}/return")),
             "{result_url}"
@@ -348,7 +284,7 @@ both_engines!(expired_and_declined_sessions, |app: TestApp| async move {
     let secret = created["return_secret"].as_str().unwrap().to_owned();
     let response = submit(&app, &id, &card_form(None)).await;
     let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
-    let result_url = walk_3d(&app, &to_3d, "000000").await;
+    let result_url = app.walk_3d(&to_3d, "000000").await.location;
     let html = app
         .http
         .get(&result_url)
@@ -368,7 +304,7 @@ both_engines!(expired_and_declined_sessions, |app: TestApp| async move {
     let response = submit(&app, &id, &card_form(None)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
-    let result_url = walk_3d(&app, &to_3d, "123456").await;
+    let result_url = app.walk_3d(&to_3d, "123456").await.location;
     let html = app
         .http
         .get(&result_url)
@@ -426,7 +362,7 @@ both_engines!(
         let response = submit(&app, &id, &card_form(Some("123,45"))).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
-        let result_url = walk_3d(&app, &to_3d, "123456").await;
+        let result_url = app.walk_3d(&to_3d, "123456").await.location;
         let html = app
             .http
             .get(&result_url)
@@ -479,7 +415,7 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
     let id = created["id"].as_str().unwrap().to_owned();
     let response = submit(&app, &id, &card_form(None)).await;
     let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
-    walk_3d(&app, &to_3d, "123456").await;
+    app.walk_3d(&to_3d, "123456").await.location;
     let (_, list) = app
         .get(
             &app.a,

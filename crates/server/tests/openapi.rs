@@ -263,7 +263,44 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, checked: &mut 
                 }
             }
         }
-        _ => {}
+        Value::Null => {}
+        scalar => {
+            // A value of a documented set (an enum, possibly behind a `$ref`) is one
+            // of the set; a documented pattern of amounts and days holds.
+            let schema = match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => doc.pointer(r.strip_prefix('#').unwrap()).unwrap(),
+                None => schema,
+            };
+            if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+                *checked += 1;
+                assert!(
+                    allowed.contains(scalar),
+                    "{at} = {scalar} is not one of the documented {allowed:?}"
+                );
+            }
+            match (
+                schema.get("pattern").and_then(Value::as_str),
+                scalar.as_str(),
+            ) {
+                (Some(r"^\d+\.\d{2}$"), Some(text)) => {
+                    let (units, cents) = text.split_once('.').unwrap_or(("", ""));
+                    assert!(
+                        !units.is_empty()
+                            && units.bytes().all(|b| b.is_ascii_digit())
+                            && cents.len() == 2
+                            && cents.bytes().all(|b| b.is_ascii_digit()),
+                        "{at} = {text:?} is not an amount"
+                    );
+                }
+                (Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), Some(text)) => {
+                    assert!(
+                        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+                        "{at} = {text:?} is not a day"
+                    );
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -140,6 +140,10 @@ both_engines!(csrf_is_checked_on_every_post, |app: TestApp| async move {
         "/ui/admin/users".to_owned(),
         "/ui/admin/keys".to_owned(),
         "/ui/payments/pay_x/refund".to_owned(),
+        "/ui/links".to_owned(),
+        "/ui/webhooks".to_owned(),
+        "/ui/webhooks/whe_x/delete".to_owned(),
+        "/ui/webhooks/whe_x/deliveries/whd_x/resend".to_owned(),
     ] {
         let page = client.post_raw(&path, &[("name", "x")]).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
@@ -224,6 +228,8 @@ both_engines!(role_and_company_matrix, |app: TestApp| async move {
         ("/ui/admin/users".into(), [ok, no, no, no]),
         ("/ui/admin/keys".into(), [ok, no, no, no]),
         ("/ui/admin/audit".into(), [ok, no, no, no]),
+        ("/ui/links".into(), [ok, ok, ok, no]),
+        ("/ui/webhooks".into(), [ok, no, no, no]),
     ];
     for (i, role) in ["admin", "accountant", "collector", "viewer"]
         .iter()
@@ -299,6 +305,9 @@ both_engines!(role_and_company_matrix, |app: TestApp| async move {
             "/ui/admin/users/usr_x/companies".to_owned(),
             "/ui/admin/users/usr_x/role".to_owned(),
             "/ui/admin/keys/key_x/revoke".to_owned(),
+            "/ui/webhooks".to_owned(),
+            "/ui/webhooks/whe_x/delete".to_owned(),
+            "/ui/webhooks/whe_x/deliveries/whd_x/resend".to_owned(),
         ];
         for path in &admin_only {
             let page = client.post(path, &[("name", "x")]).await;

@@ -304,6 +304,63 @@ both_engines!(
             .unwrap()
             .is_empty());
 
+        // The user decides to leave the bad row out: the page offers it for this file.
+        let bad_file = lines.join("\r\n");
+        let (_, refused, _) = upload(&app, &client, Some(&csrf), &form, bad_file.as_bytes()).await;
+        assert!(refused.contains("id=\"skip-form\""), "{refused}");
+        let sha = hidden(&refused, "skip_sha256");
+        let skip = |confirm: bool| {
+            let mut fields = form.to_vec();
+            fields.push(("profile_id", ""));
+            fields.push(("skip_sha256", sha.as_str()));
+            if confirm {
+                fields.push(("confirm", "on"));
+            }
+            fields
+        };
+        // Not without the confirmation, and not for another file.
+        let (status, body, _) = upload(
+            &app,
+            &client,
+            Some(&csrf),
+            &skip(false),
+            bad_file.as_bytes(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("kutucuğu işaretleyin"), "{body}");
+        let other_file = bad_file.replace("on iki", "on üç");
+        let (status, body, _) = upload(
+            &app,
+            &client,
+            Some(&csrf),
+            &skip(true),
+            other_file.as_bytes(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("gösterilen dosya değil"), "{body}");
+        assert!(store
+            .list_recon_runs(&app.a.id, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let (status, body, location) =
+            upload(&app, &client, Some(&csrf), &skip(true), bad_file.as_bytes()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        let page = client.get(&location.unwrap()).await;
+        assert!(page.body.contains("line 3:"), "the row left out is listed");
+        let runs = store.list_recon_runs(&app.a.id, 10).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        let list = client.get("/ui/reconciliations").await;
+        let row = row_of(&list.body, &runs[0].id);
+        assert_eq!(count_in(row, "matched"), 1, "{row}");
+        assert_eq!(
+            count_in(row, "system_only"),
+            1,
+            "its sale is not in the rest"
+        );
+
         // The untouched statement reconciles: both sales matched.
         let (status, body, location) =
             upload(&app, &client, Some(&csrf), &form, text.as_bytes()).await;
@@ -312,12 +369,88 @@ both_engines!(
         let page = client.get(&location).await;
         assert!(page.body.contains("Ekstre dosyası"), "{}", page.body);
         let runs = store.list_recon_runs(&app.a.id, 10).await.unwrap();
-        assert_eq!(runs.len(), 1);
+        assert_eq!(runs.len(), 2);
         assert_eq!(runs[0].source, "import");
         let list = client.get("/ui/reconciliations").await;
         assert_eq!(count_in(row_of(&list.body, &runs[0].id), "matched"), 2);
     }
 );
+
+both_engines!(upload_through_a_saved_profile, |app: TestApp| async move {
+    seed_users(&app).await;
+    approved(&app, CARD_A, "10.00").await;
+    approved(&app, CARD_B, "20.00").await;
+    // The bank writes "İşlem Tutarı" where the simulator writes "Tutar".
+    let text = statement(&app).await;
+    let (header, rest) = text.split_once("\r\n").unwrap();
+    let header: Vec<&str> = header
+        .split(';')
+        .map(|h| if h == "Tutar" { "İşlem Tutarı" } else { h })
+        .collect();
+    let bank_file = format!("{}\r\n{rest}", header.join(";"));
+    let mut profile = sanalpos_service::Profile::simulator();
+    profile.name = "Banka X günlük".into();
+    for column in &mut profile.columns {
+        if column.header == "Tutar" {
+            column.header = "İşlem Tutarı".into();
+        }
+    }
+    let actor = sanalpos_service::Actor {
+        company_id: app.a.id.clone(),
+        name: "test".into(),
+    };
+    let saved = app
+        .service
+        .create_statement_profile(&actor, &app.a.id, &app.a.pos_id, profile)
+        .await
+        .unwrap();
+    let client = UiClient::signed_in(&app.base_url, "accountant").await;
+    let page = client.get("/ui/reconciliations").await;
+    assert!(
+        page.body.contains(&format!("value=\"{}\"", saved.id)),
+        "the profile is offered"
+    );
+    assert!(page.body.contains("Banka X günlük"));
+    let day = today();
+    let csrf = client.csrf();
+    let with = |profile_id: &str| {
+        vec![
+            ("pos_id", app.a.pos_id.clone()),
+            ("from", day.clone()),
+            ("to", day.clone()),
+            ("profile_id", profile_id.to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let client = &client;
+        let csrf = csrf.clone();
+        let bank_file = bank_file.clone();
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            upload(app, client, Some(&csrf), &fields, bank_file.as_bytes()).await
+        }
+    };
+    // The built-in layout cannot read it.
+    let (status, body, _) = send(with("")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Tutar"), "{body}");
+    // Another company's profile is not found.
+    let (status, _, _) = send(with("stp_00000000000000000000")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Through the saved profile it reconciles.
+    let (status, body, _) = send(with(&saved.id)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let runs = app
+        .service
+        .store()
+        .list_recon_runs(&app.a.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    let list = client.get("/ui/reconciliations").await;
+    assert_eq!(count_in(row_of(&list.body, &runs[0].id), "matched"), 2);
+});
 
 /// The bad-rows table's row of a line.
 fn row_of_line(html: &str, line: u32) -> &str {

@@ -637,6 +637,22 @@ impl PaymentService {
         get(self, company_id, id).await
     }
 
+    /// A company's sessions of one purpose (`order`, or `account` for payment links),
+    /// newest first, at most `limit` (1 to 200).
+    pub async fn list_checkout_sessions(
+        &self,
+        company_id: &str,
+        purpose: SessionPurpose,
+        limit: u32,
+    ) -> Result<Vec<CheckoutSessionView>, ServiceError> {
+        let all = self
+            .inner
+            .store
+            .list_checkout_sessions(company_id, purpose, limit.clamp(1, 200))
+            .await?;
+        Ok(all.iter().map(|s| view(self, s)).collect())
+    }
+
     /// What the hosted page shows for a session id.
     pub async fn hosted_session(&self, id: &str) -> Result<HostedSession, ServiceError> {
         hosted(self, id).await

@@ -63,7 +63,7 @@ pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
-    RefundKind, RefundStatus, Role,
+    RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
 };
 pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
@@ -327,7 +327,10 @@ impl PaymentService {
 
     /// Reconciles a POS's period against a statement file (the simulator's layout when
     /// `profile` is `None`). A file with a bad row stores nothing and answers
-    /// [`ServiceError::BadStatement`] with every bad line.
+    /// [`ServiceError::BadStatement`] with every bad line, unless `skip_bad_rows` says
+    /// a person has seen them and decided: then the good rows are reconciled and the
+    /// bad ones are listed in the run's rejected rows (a file with no good row is still
+    /// refused).
     #[allow(clippy::too_many_arguments)]
     pub async fn import_statement(
         &self,
@@ -338,8 +341,20 @@ impl PaymentService {
         to: &str,
         bytes: &[u8],
         profile: Option<Profile>,
+        skip_bad_rows: bool,
     ) -> Result<ReconRunView, ServiceError> {
-        recon::run_import(self, actor, company_id, pos_id, from, to, bytes, profile).await
+        recon::run_import(
+            self,
+            actor,
+            company_id,
+            pos_id,
+            from,
+            to,
+            bytes,
+            profile,
+            skip_bad_rows,
+        )
+        .await
     }
 
     /// A run of the company with its items, optionally only one class.

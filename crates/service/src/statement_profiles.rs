@@ -200,7 +200,8 @@ impl PaymentService {
 
     /// Imports a statement through a profile saved for this POS (`None`: the built-in
     /// simulator profile). A file with a bad row stores nothing and answers
-    /// [`ServiceError::BadStatement`] with every bad line.
+    /// [`ServiceError::BadStatement`] with every bad line, unless `skip_bad_rows` (see
+    /// [`PaymentService::import_statement`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn import_statement_with_profile(
         &self,
@@ -211,6 +212,7 @@ impl PaymentService {
         to: &str,
         bytes: &[u8],
         profile_id: Option<&str>,
+        skip_bad_rows: bool,
     ) -> Result<ReconRunView, ServiceError> {
         let profile = match profile_id {
             None => None,
@@ -225,7 +227,16 @@ impl PaymentService {
                 Some(saved.profile)
             }
         };
-        self.import_statement(actor, company_id, pos_id, from, to, bytes, profile)
-            .await
+        self.import_statement(
+            actor,
+            company_id,
+            pos_id,
+            from,
+            to,
+            bytes,
+            profile,
+            skip_bad_rows,
+        )
+        .await
     }
 }

@@ -1,7 +1,8 @@
 //! Statement imports beyond the simulator's CSV: column-mapping profiles saved per POS
 //! (CRUD, validation, audit) and used for an XLSX statement; sales at 23:59 and 00:01
-//! Istanbul time landing on their own business days; a malformed Windows-1254 file that
-//! imports nothing. On both engines.
+//! Istanbul time landing on their own business days, in a statement and in the
+//! provider's report; a malformed Windows-1254 file that imports nothing, then its
+//! good rows taken by decision. On both engines.
 
 #![allow(clippy::unwrap_used)]
 
@@ -289,6 +290,7 @@ async fn saved_profiles_are_managed_per_pos_and_read_an_xlsx_statement() {
                     "2026-11-29",
                     &xlsx,
                     Some(&saved.id),
+                    false,
                 )
                 .await
                 .unwrap();
@@ -304,6 +306,7 @@ async fn saved_profiles_are_managed_per_pos_and_read_an_xlsx_statement() {
                     "2026-11-29",
                     &xlsx,
                     None,
+                    false,
                 )
                 .await
                 .unwrap_err();
@@ -322,6 +325,7 @@ async fn saved_profiles_are_managed_per_pos_and_read_an_xlsx_statement() {
                     "2026-11-29",
                     &xlsx,
                     Some(&theirs[0].id),
+                    false,
                 )
                 .await
                 .unwrap_err();
@@ -423,7 +427,7 @@ async fn sales_at_2359_and_0001_istanbul_land_on_their_own_business_days() {
             let import = |from: &'static str, to: &'static str| {
                 let statement = statement.clone();
                 async move {
-                    svc.import_statement(actor, c, pos_id, from, to, &statement, None)
+                    svc.import_statement(actor, c, pos_id, from, to, &statement, None, false)
                         .await
                         .unwrap()
                 }
@@ -460,6 +464,111 @@ async fn sales_at_2359_and_0001_istanbul_land_on_their_own_business_days() {
     .await;
 }
 
+/// A sale keyed in on the simulator's panel at `at` (Istanbul local time); answers its
+/// reference and auth code.
+async fn panel_sale_at(sim: &str, merchant_no: &str, amount: &str, at: &str) -> (String, String) {
+    let response = reqwest::Client::new()
+        .post(format!("{sim}/_sim/merchants/{merchant_no}/panel-sales"))
+        .body(format!(
+            r#"{{"amount":"{amount}","card":"4546711234567894","at":"{at}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (
+        body["reference_code"].as_str().unwrap().to_owned(),
+        body["auth_code"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn pulled_sales_at_2359_and_0001_istanbul_land_on_their_own_business_days() {
+    for_each_engine("pulled_sales_at_2359_and_0001", |store| async move {
+        let s = setup(store).await;
+        let (svc, c) = (&s.service, s.company.id.as_str());
+        let merchant = sanalpos_simulator::MerchantConfig::generate();
+        let sim = sanalpos_simulator::spawn(
+            sanalpos_simulator::SimConfig {
+                merchants: vec![merchant.clone()],
+                test_mode: true,
+                slow_answer_delay: std::time::Duration::from_secs(3),
+            },
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut new = new_pos("N Kolay simülatör");
+        new.base_url = sim.base_url();
+        new.credentials = PosCredentials {
+            sx: Secret::new(merchant.sx.clone()),
+            sx_list: Secret::new(merchant.sx_list.clone()),
+            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
+            secret_key: Secret::new(merchant.secret_key.clone()),
+        };
+        new.is_default = false;
+        let pos = svc.create_pos(c, new, "test").await.unwrap();
+
+        // 23:59 yesterday and 00:01 today, Istanbul time (UTC+3), at the provider…
+        let today = istanbul_today();
+        let yesterday = today.pred_opt().unwrap();
+        let (late_ref, late_auth) = panel_sale_at(
+            &sim.base_url(),
+            &merchant.merchant_no,
+            "1500.00",
+            &format!("{yesterday}T23:59:00"),
+        )
+        .await;
+        let (early_ref, early_auth) = panel_sale_at(
+            &sim.base_url(),
+            &merchant.merchant_no,
+            "250.00",
+            &format!("{today}T00:01:00"),
+        )
+        .await;
+        // …and here, at the same instants.
+        let utc = |day: chrono::NaiveDate, h: u32, m: u32| {
+            let local = day.and_hms_opt(h, m, 0).unwrap();
+            Utc.from_utc_datetime(&(local - chrono::Duration::hours(3)))
+        };
+        let mut late = approved(&s, utc(yesterday, 23, 59), &late_ref, 150_000);
+        let mut early = approved(&s, utc(today, 0, 1), &early_ref, 25_000);
+        for (p, auth) in [(&mut late, late_auth), (&mut early, early_auth)] {
+            p.pos_id = pos.id.clone();
+            p.auth_code = Some(auth);
+        }
+        assert_eq!(late.business_date, yesterday.to_string());
+        assert_eq!(early.business_date, today.to_string());
+        s.store
+            .seed_payments(vec![late.clone(), early.clone()])
+            .await
+            .unwrap();
+
+        let pull = |from: String, to: String| {
+            let (actor, pos_id) = (&s.actor, pos.id.clone());
+            async move {
+                svc.run_reconciliation(actor, c, &pos_id, &from, &to)
+                    .await
+                    .unwrap()
+            }
+        };
+        let day = pull(yesterday.to_string(), yesterday.to_string()).await;
+        assert_eq!(day.summary.matched, 1, "{day:?}");
+        assert_eq!(day.open_exceptions, 0, "{day:?}");
+        assert_eq!(day.items.len(), 1, "{day:?}");
+        assert_eq!(day.items[0].payment_ids, [late.id.as_str()]);
+        let next = pull(today.to_string(), today.to_string()).await;
+        assert_eq!(next.summary.matched, 1, "{next:?}");
+        assert_eq!(next.open_exceptions, 0, "{next:?}");
+        assert_eq!(next.items.len(), 1, "{next:?}");
+        assert_eq!(next.items[0].payment_ids, [early.id.as_str()]);
+        let both = pull(yesterday.to_string(), today.to_string()).await;
+        assert_eq!(both.summary.matched, 2, "{both:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_malformed_windows_1254_statement_imports_nothing() {
     for_each_engine(
@@ -467,6 +576,21 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
         |store| async move {
             let s = setup(store).await;
             let (svc, c) = (&s.service, s.company.id.as_str());
+            // The November 29 statement, read with the built-in profile.
+            let (actor, pos_id) = (&s.actor, s.pos.id.as_str());
+            let import = |bytes: Vec<u8>, skip_bad_rows: bool| async move {
+                svc.import_statement(
+                    actor,
+                    c,
+                    pos_id,
+                    "2026-11-29",
+                    "2026-11-29",
+                    &bytes,
+                    None,
+                    skip_bad_rows,
+                )
+                .await
+            };
             s.store
                 .seed_payments(vec![approved(
                     &s,
@@ -485,18 +609,7 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
             .replace("Satış;Başarılı;IKSIRPF3", "Ödeme;Başarılı;IKSIRPF3");
             let (bytes, _, unmappable) = encoding_rs::WINDOWS_1254.encode(&text);
             assert!(!unmappable);
-            let err = svc
-                .import_statement(
-                    &s.actor,
-                    c,
-                    &s.pos.id,
-                    "2026-11-29",
-                    "2026-11-29",
-                    &bytes,
-                    None,
-                )
-                .await
-                .unwrap_err();
+            let err = import(bytes.to_vec(), false).await.unwrap_err();
             let ServiceError::BadStatement { bad_rows, .. } = err else {
                 panic!("{err:?}")
             };
@@ -509,21 +622,25 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
                 "nothing stored"
             );
 
+            // Having seen them, the user takes the good row and leaves the bad ones out:
+            // they are listed in the run with their lines.
+            let run = import(bytes.to_vec(), true).await.unwrap();
+            assert_eq!(run.summary.matched, 1, "{run:?}");
+            assert_eq!(run.summary.provider_only, 0, "{run:?}");
+            let left_out: Vec<Option<u32>> = run.rejected_rows.iter().map(|r| r.line).collect();
+            assert_eq!(left_out, [Some(3), Some(4)]);
+            assert!(run.rejected_rows[0].reason.contains("Tutar"), "{run:?}");
+            // A file with no readable row is refused even then.
+            let none_good = text.replace("1.234,56", "x").replace("9,99", "y");
+            let (bytes, _, _) = encoding_rs::WINDOWS_1254.encode(&none_good);
+            let err = import(bytes.to_vec(), true).await.unwrap_err();
+            assert_eq!(err.code(), "bad_statement");
+            assert_eq!(svc.list_reconciliations(c, 10).await.unwrap().len(), 1);
+
             // The good file of the same encoding imports.
             let good = text.replace("12,3,4", "1,00").replace("Ödeme;", "Satış;");
             let (bytes, _, _) = encoding_rs::WINDOWS_1254.encode(&good);
-            let run = svc
-                .import_statement(
-                    &s.actor,
-                    c,
-                    &s.pos.id,
-                    "2026-11-29",
-                    "2026-11-29",
-                    &bytes,
-                    None,
-                )
-                .await
-                .unwrap();
+            let run = import(bytes.to_vec(), false).await.unwrap();
             assert_eq!(run.summary.matched, 1);
             assert_eq!(run.summary.provider_only, 2);
 

@@ -170,6 +170,10 @@ struct PanelSale {
     installments: Option<u8>,
     #[serde(default)]
     client_ref: Option<String>,
+    /// When it was keyed in, Istanbul local time (`YYYY-MM-DDTHH:MM:SS`); now when
+    /// absent. Never in the future.
+    #[serde(default)]
+    at: Option<String>,
 }
 
 async fn panel_sale(
@@ -180,7 +184,7 @@ async fn panel_sale(
     let Ok(request) = serde_json::from_slice::<PanelSale>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
-            "body must be {amount, card, installments?, client_ref?}",
+            "body must be {amount, card, installments?, client_ref?, at?}",
         );
     };
     let amount = match Kurus::parse(&request.amount) {
@@ -189,6 +193,23 @@ async fn panel_sale(
     };
     let Ok(card) = CardNumber::parse(&request.card) else {
         return error(StatusCode::BAD_REQUEST, "card is not a valid card number");
+    };
+    let now = clock::now();
+    let at = match request.at.as_deref() {
+        None => now,
+        Some(text) => match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+            .ok()
+            .and_then(|local| local.and_local_timezone(clock::istanbul()).single())
+        {
+            Some(at) if at <= now => at,
+            Some(_) => return error(StatusCode::BAD_REQUEST, "at is in the future"),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "at is not an Istanbul time YYYY-MM-DDTHH:MM:SS",
+                )
+            }
+        },
     };
     let installments = request.installments.unwrap_or(1);
     let bin = cards::bin_info(card.expose());
@@ -219,7 +240,7 @@ async fn panel_sale(
         description: String::new(),
         panel: true,
     };
-    let index = answer::record_sale(&mut state, sale, clock::now());
+    let index = answer::record_sale(&mut state, sale, at);
     answer::apply_outcome(&mut state, index, &Outcome::Approve, true);
     let tx = &state.txs[index];
     wire::json_with_status(

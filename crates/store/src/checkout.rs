@@ -291,6 +291,25 @@ impl Store {
         session_from(&row)
     }
 
+    /// A company's sessions of one purpose, newest first.
+    pub async fn list_checkout_sessions(
+        &self,
+        company_id: &str,
+        purpose: SessionPurpose,
+        limit: u32,
+    ) -> Result<Vec<CheckoutSessionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM checkout_sessions WHERE company_id = $1 AND purpose = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(company_id)
+        .bind(purpose.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(session_from).collect()
+    }
+
     /// Writes a payment started from a session's page, and its first attempt
     /// (dispatched), claiming the session in the same transaction. Fails with the
     /// conflict `session_not_payable` when the session is paid, being paid or expired.

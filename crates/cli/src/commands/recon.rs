@@ -62,6 +62,11 @@ pub enum ReconCommand {
         /// without it.
         #[arg(long)]
         profile_id: Option<String>,
+        /// Reconcile the rows that can be read and list the bad ones in the run, for
+        /// a file whose bad rows you have seen (without it such a file imports
+        /// nothing).
+        #[arg(long)]
+        skip_bad_rows: bool,
         #[command(flatten)]
         period: PeriodArgs,
     },
@@ -109,6 +114,7 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
         ReconCommand::Import {
             file,
             profile_id,
+            skip_bad_rows,
             period,
         } => {
             let bytes = read_with_progress(&file)?;
@@ -122,6 +128,7 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
                     &period.to,
                     &bytes,
                     profile_id.as_deref(),
+                    skip_bad_rows,
                 )
                 .await
                 .map_err(describe)?;

@@ -71,10 +71,14 @@ pub struct ImportQuery {
     to: String,
     /// A statement profile saved for the POS; the simulator's layout without it.
     profile_id: Option<String>,
+    /// `true`: reconcile the readable rows and list the bad ones in the run.
+    #[serde(default)]
+    skip_bad_rows: bool,
 }
 
-/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=[&profile_id=]` with the
-/// statement (CSV or XLSX) as the raw body: 201 with the run, or 400 with every bad row.
+/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=[&profile_id=][&skip_bad_rows=true]`
+/// with the statement (CSV or XLSX) as the raw body: 201 with the run, or 400 with
+/// every bad row (unless `skip_bad_rows`, then they are listed in the run).
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,6 +99,7 @@ pub async fn import(
             &query.to,
             &body,
             query.profile_id.as_deref().filter(|id| !id.is_empty()),
+            query.skip_bad_rows,
         )
         .await
     {

@@ -154,13 +154,16 @@ mod ops {
 
     /// Import a statement file
     ///
-    /// The statement as the raw body; 400 with every bad row, nothing imported.
+    /// The statement as the raw body; 400 with every bad row, nothing imported. After
+    /// seeing them, `skip_bad_rows=true` reconciles the readable rows and lists the bad
+    /// ones in the run's `rejected_rows` (a file with no readable row is still refused).
     #[utoipa::path(post, path = "/api/v1/reconciliations/import", tag = "reconciliations",
         params(
             ("pos_id" = String, Query, description = "The POS"),
             ("from" = String, Query, description = "YYYY-MM-DD"),
             ("to" = String, Query, description = "YYYY-MM-DD"),
-            ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent")),
+            ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent"),
+            ("skip_bad_rows" = Option<bool>, Query, description = "Reconcile the readable rows and list the bad ones in the run (default false)")),
         request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
         responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = ErrorEnvelope)),
         security(("api_key" = [])))]

@@ -5,6 +5,215 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+/// A text field with a fixed set of values, documented as an enum.
+macro_rules! names {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[doc = $text] #[serde(rename = $text)] $variant,)*
+        }
+    };
+}
+
+names!(
+    /// Where a payment stands.
+    PaymentStatus {
+        Processing => "processing",
+        Pending3ds => "pending_3ds",
+        Approved => "approved",
+        Declined => "declined",
+        Failed => "failed",
+        Unknown => "unknown",
+        Cancelled => "cancelled",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        Expired => "expired",
+    }
+);
+
+names!(
+    /// How a payment was taken.
+    Channel {
+        Api => "api",
+        Hosted => "hosted",
+        Moto => "moto",
+        Manual => "manual",
+        Reconciliation => "reconciliation",
+    }
+);
+
+names!(
+    /// ISO 4217 currency code.
+    CurrencyCode {
+        Try => "TRY",
+        Usd => "USD",
+        Eur => "EUR",
+    }
+);
+
+names!(
+    /// What a provider call was for.
+    Operation {
+        Sale => "sale",
+        Start3d => "start_3d",
+        Finish3d => "finish_3d",
+        Cancel => "cancel",
+        Refund => "refund",
+        Inquiry => "inquiry",
+    }
+);
+
+names!(
+    /// Whether a provider call's answer is in.
+    AttemptState {
+        Dispatched => "dispatched",
+        Completed => "completed",
+    }
+);
+
+names!(
+    /// What a provider call ended in.
+    AttemptOutcome {
+        Approved => "approved",
+        Declined => "declined",
+        Failed => "failed",
+        Unknown => "unknown",
+        Pending => "pending",
+    }
+);
+
+names!(
+    /// Cancel (void, on the sale's business day) or refund.
+    RefundKind {
+        Cancel => "cancel",
+        Refund => "refund",
+    }
+);
+
+names!(
+    /// Where a cancel or refund stands.
+    RefundStatus {
+        Pending => "pending",
+        Approved => "approved",
+        Declined => "declined",
+        Failed => "failed",
+        Unknown => "unknown",
+    }
+);
+
+names!(
+    /// The class a reconciliation item ends in.
+    ReconClass {
+        Matched => "matched",
+        AmountMismatch => "amount_mismatch",
+        StatusMismatch => "status_mismatch",
+        ProviderOnly => "provider_only",
+        SystemOnly => "system_only",
+        Duplicate => "duplicate",
+    }
+);
+
+names!(
+    /// A decision on a reconciliation exception.
+    ResolveAction {
+        Enter => "enter",
+        ForceMatch => "force_match",
+        Dismiss => "dismiss",
+    }
+);
+
+names!(
+    /// What became of a decided exception.
+    Resolution {
+        Entered => "entered",
+        ForceMatched => "force_matched",
+        Dismissed => "dismissed",
+    }
+);
+
+names!(
+    /// Where the provider's view of a run came from.
+    ReconSource {
+        Pull => "pull",
+        Import => "import",
+    }
+);
+
+names!(
+    /// What a checkout session is for.
+    SessionPurpose {
+        Order => "order",
+        Account => "account",
+    }
+);
+
+names!(
+    /// Where a checkout session stands.
+    SessionStatus {
+        Open => "open",
+        Completed => "completed",
+        Expired => "expired",
+    }
+);
+
+names!(
+    /// The hosted page's language.
+    Language {
+        Tr => "tr",
+        En => "en",
+    }
+);
+
+names!(
+    /// A webhook event name.
+    EventName {
+        PaymentApproved => "payment.approved",
+        PaymentDeclined => "payment.declined",
+        PaymentCancelled => "payment.cancelled",
+        PaymentRefunded => "payment.refunded",
+        PaymentNeedsReview => "payment.needs_review",
+        CheckoutSessionCompleted => "checkout_session.completed",
+        ReconciliationExceptions => "reconciliation.exceptions",
+    }
+);
+
+names!(
+    /// Where a webhook delivery stands.
+    DeliveryStatus {
+        Pending => "pending",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+);
+
+names!(
+    /// How a statement writes amounts.
+    NumberStyle {
+        Turkish => "turkish",
+        Dot => "dot",
+    }
+);
+
+names!(
+    /// A statement row field a column fills.
+    StatementField {
+        Time => "time",
+        ValueDate => "value_date",
+        Kind => "kind",
+        Status => "status",
+        ProviderRef => "provider_ref",
+        ClientRef => "client_ref",
+        AuthCode => "auth_code",
+        MaskedPan => "masked_pan",
+        Installments => "installments",
+        Amount => "amount",
+        AuthorizedAmount => "authorized_amount",
+        Commission => "commission",
+        Currency => "currency",
+    }
+);
+
 /// The error envelope of every 4xx/5xx answer.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ErrorEnvelope {
@@ -27,12 +236,16 @@ pub struct ErrorBody {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Card {
     /// The card number (spaces allowed).
+    #[schema(pattern = r"^[0-9 ]{12,23}$")]
     pub number: String,
     /// `MM`.
+    #[schema(pattern = r"^(0?[1-9]|1[0-2])$")]
     pub expiry_month: String,
     /// `YYYY` or `YY`.
+    #[schema(pattern = r"^([0-9]{2}|[0-9]{4})$")]
     pub expiry_year: String,
     /// 3 or 4 digits.
+    #[schema(pattern = r"^[0-9]{3,4}$")]
     pub cvv: String,
     /// Name on the card.
     pub holder: Option<String>,
@@ -45,8 +258,9 @@ pub struct CreatePaymentBody {
     #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
     pub amount: String,
     /// `TRY` (default), `USD`, `EUR`.
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// 1 (default) to 12.
+    #[schema(minimum = 1, maximum = 12)]
     pub installments: Option<u8>,
     /// The card.
     pub card: Card,
@@ -87,11 +301,12 @@ pub struct Payment {
     pub id: String,
     /// `processing`, `pending_3ds`, `approved`, `declined`, `failed`, `unknown`,
     /// `cancelled`, `partially_refunded`, `refunded`, `expired`.
-    pub status: String,
+    pub status: PaymentStatus,
     /// Decimal string.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
     pub amount: String,
     /// ISO 4217.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Installment count.
     pub installments: u8,
     /// First 6 and last 4 digits.
@@ -117,14 +332,16 @@ pub struct Payment {
     /// Free text.
     pub description: Option<String>,
     /// `api`, `hosted`, `moto`, `manual`, `reconciliation`.
-    pub channel: String,
+    pub channel: Channel,
     /// Went through 3D Secure.
     pub three_d: bool,
     /// What the bank charged (with any installment surcharge).
     pub authorized_amount: Option<String>,
     /// Refunded so far.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
     pub refunded_amount: String,
     /// Istanbul business day, `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub business_date: String,
     /// Set when a person must look at it.
     pub review_reason: Option<String>,
@@ -140,13 +357,13 @@ pub struct Attempt {
     /// `att_…`.
     pub id: String,
     /// `sale`, `start_3d`, `finish_3d`, `inquiry`, `cancel`, `refund`, …
-    pub operation: String,
+    pub operation: Operation,
     /// Our reference at the provider.
     pub client_ref: String,
     /// `dispatched` or `completed`.
-    pub state: String,
+    pub state: AttemptState,
     /// `approved`, `declined`, `failed`, `unknown`, `pending`.
-    pub outcome: Option<String>,
+    pub outcome: Option<AttemptOutcome>,
     /// Bank answer code.
     pub bank_code: Option<String>,
     /// Short text.
@@ -169,11 +386,12 @@ pub struct Refund {
     /// `ref_…`.
     pub id: String,
     /// `cancel` or `refund`.
-    pub kind: String,
+    pub kind: RefundKind,
     /// Decimal string.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
     pub amount: String,
     /// `pending`, `approved`, `declined`, `unknown`, `failed`.
-    pub status: String,
+    pub status: RefundStatus,
     /// Provider reference.
     pub provider_ref: Option<String>,
     /// Bank answer code.
@@ -211,6 +429,7 @@ pub struct PaymentPage {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RefundBody {
     /// Decimal string; the whole remaining amount when absent.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "25.00")]
     pub amount: Option<String>,
 }
 
@@ -218,10 +437,13 @@ pub struct RefundBody {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ReconBody {
     /// The POS.
+    #[schema(min_length = 1)]
     pub pos_id: String,
     /// First business day, `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub from: String,
     /// Last business day, `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub to: String,
 }
 
@@ -229,7 +451,7 @@ pub struct ReconBody {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ResolveBody {
     /// `enter`, `force_match` or `dismiss`.
-    pub action: String,
+    pub action: ResolveAction,
     /// The payment to match (`force_match`).
     pub payment_id: Option<String>,
     /// Why (`dismiss`).
@@ -256,8 +478,11 @@ pub struct ReconCounts {
 /// A provider row that could not be used.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RejectedRow {
-    /// The provider's reference.
+    /// The provider's reference, or `-`.
     pub reference: String,
+    /// The statement line of a bad row left out on import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// Why.
     pub reason: String,
 }
@@ -269,7 +494,7 @@ pub struct ReconItem {
     pub id: String,
     /// `matched`, `amount_mismatch`, `status_mismatch`, `provider_only`, `system_only`,
     /// `duplicate`.
-    pub class: String,
+    pub class: ReconClass,
     /// Why it is in its class.
     pub reason: String,
     /// The transaction code matched on.
@@ -293,7 +518,7 @@ pub struct ReconItem {
     #[schema(value_type = Object)]
     pub flags: Value,
     /// `entered`, `force_matched`, `dismissed`.
-    pub resolution: Option<String>,
+    pub resolution: Option<Resolution>,
     /// Why it was dismissed.
     pub resolution_reason: Option<String>,
     /// The payment entered or matched.
@@ -311,13 +536,13 @@ pub struct ReconRun {
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `report` (pulled) or `statement` (imported).
-    pub source: String,
+    /// Pulled from the provider's report, or imported from a statement file.
+    pub source: ReconSource,
     /// First business day.
     pub from: String,
     /// Last business day.
     pub to: String,
-    /// `open` while exceptions wait, else `closed`.
+    /// `completed` once classified.
     pub status: String,
     /// Counts per class.
     pub summary: ReconCounts,
@@ -343,13 +568,13 @@ pub struct ReconRunEntry {
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `report` or `statement`.
-    pub source: String,
+    /// Pulled from the provider's report, or imported from a statement file.
+    pub source: ReconSource,
     /// First business day.
     pub from: String,
     /// Last business day.
     pub to: String,
-    /// `open` or `closed`.
+    /// `completed` once classified.
     pub status: String,
     /// Counts per class.
     pub summary: ReconCounts,
@@ -371,15 +596,18 @@ pub struct ReconRunList {
 pub struct CheckoutSessionBody {
     /// `order` (fixed amount, "Siparişi Sonlandır") or `account` (the cardholder picks
     /// an amount within the limits, "Finans Ödeme"; payment links).
-    pub purpose: String,
+    pub purpose: SessionPurpose,
     /// The order's amount (order).
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "249.90")]
     pub amount: Option<String>,
     /// The least (account; default 0.01).
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "10.00")]
     pub min_amount: Option<String>,
     /// The most (account).
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "500.00")]
     pub max_amount: Option<String>,
     /// `TRY` (default).
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
     /// Order reference.
     pub order_ref: Option<String>,
     /// Customer account reference.
@@ -389,10 +617,12 @@ pub struct CheckoutSessionBody {
     /// The shop's page the browser returns to (required for orders).
     pub return_url: Option<String>,
     /// 1 to 12 (default 12).
+    #[schema(minimum = 1, maximum = 12)]
     pub max_installments: Option<u8>,
     /// `tr` (default) or `en`.
-    pub language: Option<String>,
+    pub language: Option<Language>,
     /// Seconds (default 1800 for orders, 7 days for accounts; at most 90 days).
+    #[schema(minimum = 1, maximum = 7776000)]
     pub expires_in: Option<u64>,
 }
 
@@ -406,9 +636,9 @@ pub struct CheckoutSession {
     /// RFC 3339.
     pub expires_at: String,
     /// `order` or `account`.
-    pub purpose: String,
+    pub purpose: SessionPurpose,
     /// `open`, `completed` or `expired`.
-    pub status: String,
+    pub status: SessionStatus,
     /// The order's amount.
     pub amount: Option<String>,
     /// Account: the least.
@@ -416,7 +646,7 @@ pub struct CheckoutSession {
     /// Account: the most.
     pub max_amount: Option<String>,
     /// ISO 4217.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Order reference.
     pub order_ref: Option<String>,
     /// Customer account reference.
@@ -436,11 +666,13 @@ pub struct CheckoutSession {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct WebhookEndpointBody {
     /// Absolute http(s) URL.
+    #[schema(pattern = r"^https?://[^/?#\s]+", max_length = 2000)]
     pub url: String,
     /// Any of `payment.approved`, `payment.declined`, `payment.cancelled`,
     /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`,
     /// `reconciliation.exceptions`.
-    pub events: Vec<String>,
+    #[schema(min_items = 1)]
+    pub events: Vec<EventName>,
 }
 
 /// A webhook endpoint.
@@ -451,7 +683,7 @@ pub struct WebhookEndpoint {
     /// Where events are POSTed.
     pub url: String,
     /// Subscribed events.
-    pub events: Vec<String>,
+    pub events: Vec<EventName>,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -502,9 +734,9 @@ pub struct Delivery {
     /// `evt_…` (the `id` in the body; the same on every try).
     pub event_id: String,
     /// The event name.
-    pub event_type: String,
+    pub event_type: EventName,
     /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Tries made.
     pub tries: i64,
     /// The next try (pending only).
@@ -538,7 +770,7 @@ pub struct WebhookEvent {
     pub id: String,
     /// The event name.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventName,
     /// RFC 3339.
     pub created_at: String,
     /// `{payment}` for payment events; `{checkout_session, payment}` for
@@ -555,7 +787,7 @@ pub struct StatementColumn {
     /// `time`, `value_date`, `kind`, `status`, `provider_ref`, `client_ref`, `auth_code`,
     /// `masked_pan`, `installments`, `amount`, `authorized_amount`, `commission` or
     /// `currency`.
-    pub field: String,
+    pub field: StatementField,
 }
 
 /// How a bank's or the provider's statement file is read: the body of a create or
@@ -563,11 +795,13 @@ pub struct StatementColumn {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct StatementProfileBody {
     /// A name a person recognizes, unique per POS.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Header to field.
+    #[schema(min_items = 1)]
     pub columns: Vec<StatementColumn>,
     /// `turkish` (`1.234,56`) or `dot` (`1234.56`).
-    pub numbers: String,
+    pub numbers: NumberStyle,
     /// `chrono` formats tried in order for date-time columns (`%d.%m.%Y %H:%M:%S`).
     pub time_formats: Vec<String>,
     /// `chrono` formats tried in order for the value date.

@@ -19,6 +19,8 @@ pub enum Nav {
     Collect,
     /// Kredi Kartı Tahsilatları.
     Payments,
+    /// Ödeme Linkleri.
+    Links,
     /// Sanal POS Tanımları.
     Pos,
     /// Mutabakat.
@@ -31,6 +33,8 @@ pub enum Nav {
     Keys,
     /// Denetim kaydı.
     Audit,
+    /// Webhook'lar.
+    Webhooks,
 }
 
 /// A whole page.
@@ -50,6 +54,7 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
             t.nav_payments,
             Perm::ViewPayments,
         ),
+        (Nav::Links, "/ui/links", t.nav_links, Perm::Collect),
         (Nav::Pos, "/ui/pos", t.nav_pos, Perm::ViewPos),
         (
             Nav::Recon,
@@ -65,6 +70,7 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Markup {
         ),
         (Nav::Users, "/ui/admin/users", t.nav_users, Perm::Admin),
         (Nav::Keys, "/ui/admin/keys", t.nav_keys, Perm::Admin),
+        (Nav::Webhooks, "/ui/webhooks", t.nav_webhooks, Perm::Admin),
         (Nav::Audit, "/ui/admin/audit", t.nav_audit, Perm::Admin),
     ];
     html! {

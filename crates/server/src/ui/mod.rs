@@ -12,12 +12,14 @@ mod dashboard;
 mod format;
 pub mod i18n;
 mod layout;
+mod links;
 mod login;
 mod payments;
 mod pos;
 mod recon;
 pub mod session;
 mod upload;
+mod webhooks;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -71,6 +73,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/reconciliations/{id}/items/{item_id}/{action}",
             post(recon::resolve),
+        )
+        .route("/links", get(links::list).post(links::create))
+        .route("/links/{id}", get(links::detail))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::deliveries))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery_id}/resend",
+            post(webhooks::resend),
         )
         .route("/pos", get(pos::list).post(pos::create))
         .route("/pos/new", get(pos::new_form))

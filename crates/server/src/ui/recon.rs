@@ -14,8 +14,10 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::{
-    ExportFormat, PosView, ReconItemView, ReconRunView, Resolution, ServiceError, StatementRow,
+    ExportFormat, PosView, ReconItemView, ReconRunView, Resolution, ServiceError,
+    StatementProfileView, StatementRow,
 };
+use sha2::{Digest, Sha256};
 
 use super::format::day;
 use super::layout::{csrf, notice, page, Nav};
@@ -100,14 +102,52 @@ pub struct RunForm {
     from: String,
     #[serde(default)]
     to: String,
+    /// The statement profile of an upload; empty for the built-in one.
+    #[serde(default)]
+    profile_id: String,
 }
 
 /// The outcome of a refused new run, shown above the list.
 enum Refusal {
     /// A message.
     Message(String),
-    /// A statement with bad rows: nothing was imported.
-    BadRows(Vec<StatementRow>),
+    /// A statement with bad rows: nothing was imported. The user may upload the same
+    /// file (its SHA-256 here) again to take its readable rows.
+    BadRows {
+        rows: Vec<StatementRow>,
+        file_sha256: String,
+    },
+}
+
+/// The statement profiles of the company's POS definitions, with their POS.
+async fn profiles_of(
+    state: &AppState,
+    ctx: &Ctx,
+    pos: &[PosView],
+) -> Result<Vec<(String, StatementProfileView)>, UiError> {
+    let mut out = Vec::new();
+    for p in pos {
+        for profile in state
+            .service
+            .list_statement_profiles(ctx.company_id(), &p.id)
+            .await
+            .map_err(|e| ctx.fail(e))?
+        {
+            out.push((p.name.clone(), profile));
+        }
+    }
+    Ok(out)
+}
+
+/// The hidden fields that carry a refused upload's choices to the decision form.
+fn upload_choices(ctx: &Ctx, sent: &RunForm) -> Markup {
+    html! {
+        (csrf(ctx))
+        input type="hidden" name="pos_id" value=(sent.pos_id);
+        input type="hidden" name="from" value=(sent.from);
+        input type="hidden" name="to" value=(sent.to);
+        input type="hidden" name="profile_id" value=(sent.profile_id);
+    }
 }
 
 fn pos_name(pos: &[PosView], id: &str) -> String {
@@ -117,7 +157,12 @@ fn pos_name(pos: &[PosView], id: &str) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
-fn new_run_forms(ctx: &Ctx, pos: &[PosView], sent: &RunForm) -> Markup {
+fn new_run_forms(
+    ctx: &Ctx,
+    pos: &[PosView],
+    profiles: &[(String, StatementProfileView)],
+    sent: &RunForm,
+) -> Markup {
     let t = ctx.t();
     let from = if sent.from.is_empty() {
         today()
@@ -158,6 +203,14 @@ fn new_run_forms(ctx: &Ctx, pos: &[PosView], sent: &RunForm) -> Markup {
                 (pos_select("upload-pos"))
                 label { (t.date_from) input #upload-from type="date" name="from" required value=(from); }
                 label { (t.date_to) input #upload-to type="date" name="to" required value=(to); }
+                label { (t.recon_profile)
+                    select #upload-profile name="profile_id" {
+                        option value="" { (t.recon_profile_builtin) }
+                        @for (pos_name, p) in profiles {
+                            option value=(p.id) data-pos=(p.pos_id) selected[sent.profile_id == p.id] { (pos_name) " · " (p.name) }
+                        }
+                    }
+                }
                 label { (t.recon_file) input #upload-file type="file" name="file" required accept=".csv,.txt,.xlsx"; }
                 button #upload-submit type="submit" { (t.recon_import) }
             }
@@ -181,10 +234,15 @@ async fn list_page(
         .list_reconciliations(ctx.company_id(), LIST_RUNS)
         .await
         .map_err(|e| ctx.fail(e))?;
+    let profiles = if ctx.can(Perm::Reconcile) {
+        profiles_of(state, ctx, &pos).await?
+    } else {
+        Vec::new()
+    };
     let body = html! {
         @match &refusal {
             Some(Refusal::Message(text)) => { (notice("error", text)) }
-            Some(Refusal::BadRows(rows)) => {
+            Some(Refusal::BadRows { rows, file_sha256 }) => {
                 (notice("error", t.recon_bad_file))
                 table #bad-rows.dense {
                     thead { tr { th.num { (t.recon_line) } th { (t.reason) } } }
@@ -194,10 +252,19 @@ async fn list_page(
                         }
                     }
                 }
+                h2 { (t.recon_skip_title) }
+                p.hint { (t.recon_skip_hint) }
+                form #skip-form.filters method="post" action="/ui/reconciliations/import" enctype="multipart/form-data" {
+                    (upload_choices(ctx, sent))
+                    input type="hidden" name="skip_sha256" value=(file_sha256);
+                    label { (t.recon_same_file) input #skip-file type="file" name="file" required accept=".csv,.txt,.xlsx"; }
+                    label.check { input #skip-confirm type="checkbox" name="confirm" required; (t.recon_skip_confirm) " (" (rows.len()) ")" }
+                    button #skip-submit type="submit" { (t.recon_skip_submit) }
+                }
             }
             None => {}
         }
-        @if ctx.can(Perm::Reconcile) { (new_run_forms(ctx, &pos, sent)) }
+        @if ctx.can(Perm::Reconcile) { (new_run_forms(ctx, &pos, &profiles, sent)) }
         h2 { (t.recon_runs) }
         div.table-wrap {
             table #runs.dense {
@@ -240,30 +307,36 @@ async fn refused(
     state: &AppState,
     ctx: &Ctx,
     sent: &RunForm,
+    file_sha256: Option<String>,
     error: ServiceError,
 ) -> Result<Response, UiError> {
     let t = ctx.t();
-    let (status, refusal) = match error {
-        ServiceError::BadStatement { message, bad_rows } => {
-            if bad_rows.is_empty() {
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Refusal::Message(format!("{}: {message}", t.recon_bad_file)),
-                )
-            } else {
-                (StatusCode::UNPROCESSABLE_ENTITY, Refusal::BadRows(bad_rows))
-            }
+    let (status, refusal) = match (error, file_sha256) {
+        (ServiceError::BadStatement { bad_rows, .. }, Some(file_sha256))
+            if !bad_rows.is_empty() =>
+        {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Refusal::BadRows {
+                    rows: bad_rows,
+                    file_sha256,
+                },
+            )
         }
-        ServiceError::Provider { .. } => (
+        (ServiceError::BadStatement { message, .. }, _) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Message(format!("{}: {message}", t.recon_bad_file)),
+        ),
+        (ServiceError::Provider { .. }, _) => (
             StatusCode::BAD_GATEWAY,
             Refusal::Message(t.recon_provider_failed.to_owned()),
         ),
-        ServiceError::Validation { field, message } => (
+        (ServiceError::Validation { field, message }, _) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::Message(format!("{} ({field}): {message}", t.err_field)),
         ),
-        ServiceError::NotFound => return Err(UiError::NotFound(ctx.lang)),
-        other => return Err(ctx.fail(other)),
+        (ServiceError::NotFound, _) => return Err(UiError::NotFound(ctx.lang)),
+        (other, _) => return Err(ctx.fail(other)),
     };
     let page = list_page(state, ctx, sent, Some(refusal)).await?;
     Ok((status, page).into_response())
@@ -288,7 +361,7 @@ pub async fn pull(
         .await
     {
         Ok(run) => Ok(Redirect::to(&format!("/ui/reconciliations/{}", run.id)).into_response()),
-        Err(e) => refused(&state, &ctx, &form, e).await,
+        Err(e) => refused(&state, &ctx, &form, None, e).await,
     }
 }
 
@@ -311,6 +384,7 @@ pub async fn import(
         pos_id: upload::text(&parts, "pos_id").trim().to_owned(),
         from: upload::text(&parts, "from").trim().to_owned(),
         to: upload::text(&parts, "to").trim().to_owned(),
+        profile_id: upload::text(&parts, "profile_id").trim().to_owned(),
     };
     let file = parts
         .iter()
@@ -325,21 +399,41 @@ pub async fn import(
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
+    let file_sha256 = hex::encode(Sha256::digest(file.data));
+    // Leaving bad rows out is a decision about one file: the one whose bad rows the
+    // user was shown (the same bytes), taken with the confirmation ticked.
+    let skip_for = upload::text(&parts, "skip_sha256").trim();
+    let skip_bad_rows = !skip_for.is_empty();
+    if skip_bad_rows {
+        let refusal = if upload::text(&parts, "confirm").is_empty() {
+            Some(t.confirm_required)
+        } else if skip_for != file_sha256 {
+            Some(t.recon_not_same_file)
+        } else {
+            None
+        };
+        if let Some(text) = refusal {
+            let page =
+                list_page(&state, &ctx, &form, Some(Refusal::Message(text.to_owned()))).await?;
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    }
     match state
         .service
-        .import_statement(
+        .import_statement_with_profile(
             &ctx.actor(),
             ctx.company_id(),
             &form.pos_id,
             &form.from,
             &form.to,
             file.data,
-            None,
+            Some(form.profile_id.as_str()).filter(|id| !id.is_empty()),
+            skip_bad_rows,
         )
         .await
     {
         Ok(run) => Ok(Redirect::to(&format!("/ui/reconciliations/{}", run.id)).into_response()),
-        Err(e) => refused(&state, &ctx, &form, e).await,
+        Err(e) => refused(&state, &ctx, &form, Some(file_sha256), e).await,
     }
 }
 

@@ -3,13 +3,19 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::post;
 
 use reqwest::StatusCode;
 use sanalpos_server::{Application, Config};
 use sanalpos_service::PaymentService;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
 use sanalpos_store::testing::{postgres_store, sqlite_store, TestGuard};
+use sanalpos_testkit::{parse_form, HtmlForm};
 use serde_json::{json, Value};
 
 /// Which database engine a test runs on.
@@ -26,6 +32,14 @@ pub struct Seeded {
     pub api_key: String,
     pub pos_id: String,
     pub merchant: MerchantConfig,
+}
+
+/// How a scripted 3D round trip ended.
+pub struct ThreeDWalk {
+    /// The bank's postback to us, kept to replay it.
+    pub postback: HtmlForm,
+    /// Where we sent the browser after it.
+    pub location: String,
 }
 
 pub struct TestApp {
@@ -161,6 +175,71 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// A browser's 3D Secure round trip, scripted: our `/3d/{token}` page (`redirect`)
+    /// posts itself to the bank's page, where `code` is typed; the bank's result page
+    /// posts itself back to us, and we send the browser on.
+    pub async fn walk_3d(&self, redirect: &str, code: &str) -> ThreeDWalk {
+        let url = if redirect.starts_with("http") {
+            redirect.to_owned()
+        } else {
+            self.url(redirect)
+        };
+        let page = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let form = parse_form(&page);
+        let acs = self
+            .http
+            .post(&form.action)
+            .form(&form.fields)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let acs_form = parse_form(&acs);
+        let mut fields: Vec<(String, String)> = acs_form
+            .fields
+            .into_iter()
+            .filter(|(k, _)| k != "code" && k != "action")
+            .collect();
+        fields.push(("code".into(), code.into()));
+        fields.push(("action".into(), "submit".into()));
+        let action = if acs_form.action.starts_with("http") {
+            acs_form.action
+        } else {
+            format!("{}{}", self.sim.base_url(), acs_form.action)
+        };
+        let result = self
+            .http
+            .post(&action)
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let postback = parse_form(&result);
+        let response = self
+            .http
+            .post(&postback.action)
+            .form(&postback.fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        ThreeDWalk { postback, location }
+    }
+
     /// POST /api/v1/payments as company `who`.
     pub async fn pay(&self, who: &Seeded, key: &str, body: &Value) -> (StatusCode, Value) {
         let response = self
@@ -280,5 +359,84 @@ macro_rules! both_engines {
                 }
             }
         }
+    };
+}
+
+/// One POST the test listener received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub signature: String,
+    pub body: Vec<u8>,
+}
+
+/// A webhook receiver (a shop's endpoint) on a random port that answers the statuses
+/// in `answers` in order (then `fallback`, 200 at first) and records every request.
+pub struct Listener {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    /// What it answers once `answers` are used up.
+    pub fallback: Arc<std::sync::atomic::AtomicU16>,
+}
+
+pub async fn listener(answers: Vec<u16>) -> Listener {
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let answers = Arc::new(Mutex::new(answers.into_iter()));
+    let fallback = Arc::new(std::sync::atomic::AtomicU16::new(200));
+    let then = fallback.clone();
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            let answers = answers.clone();
+            let then = then.clone();
+            async move {
+                seen.lock().unwrap().push(Received {
+                    signature: headers
+                        .get("sanalpos-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    body: body.to_vec(),
+                });
+                let next = answers.lock().unwrap().next();
+                let code = next.unwrap_or_else(|| then.load(std::sync::atomic::Ordering::SeqCst));
+                (
+                    AxumStatus::from_u16(code).unwrap(),
+                    "answer from the shop <ok>",
+                )
+            }
+        }),
+    );
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(tcp, app).await });
+    Listener {
+        url: format!("http://{addr}/hook"),
+        received,
+        fallback,
+    }
+}
+
+impl Listener {
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A delivery worker that polls every 20 ms and waits 40 ms, 80 ms… between tries.
+pub fn fast_worker(config: &mut sanalpos_server::Config) {
+    config.webhooks = sanalpos_service::WebhookWorkerConfig {
+        enabled: true,
+        backoff_base: Duration::from_millis(40),
+        backoff_max: Duration::from_secs(60),
+        retry_for: Duration::from_secs(3 * 24 * 3600),
+        timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(20),
     };
 }

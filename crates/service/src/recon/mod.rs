@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    istanbul_local, parse_statement, reconcile, Class, ClassTotals, Expected, ImportError, Item,
-    Options, OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
+    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Item, Options,
+    OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
 };
 use sanalpos_store::{
     new_id, now_ms, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
@@ -60,6 +60,10 @@ pub struct ReconCounts {
 pub struct RejectedRow {
     /// The row's provider reference, or `-`.
     pub reference: String,
+    /// The statement line of a row that could not be read (left out by a person's
+    /// decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// Why.
     pub reason: String,
 }
@@ -429,6 +433,7 @@ pub(crate) async fn run_pull(
             match ProviderRow::try_from(row) {
                 Ok(row) => theirs.push(row),
                 Err(e) => rejected.push(RejectedRow {
+                    line: None,
                     reference: e.reference,
                     reason: scrub_card_numbers(&e.reason),
                 }),
@@ -454,39 +459,62 @@ pub(crate) async fn run_import(
     to: &str,
     bytes: &[u8],
     profile: Option<Profile>,
+    skip_bad_rows: bool,
 ) -> Result<ReconRunView, ServiceError> {
     let from = parse_day(from, "from")?;
     let to = parse_day(to, "to")?;
     check_period(from, to)?;
     let pos = service.inner.store.get_pos(company_id, pos_id).await?;
     let profile = profile.unwrap_or_else(Profile::simulator);
-    let rows = parse_statement(bytes, &profile).map_err(|e| match e {
-        ImportError::BadRows(rows) => ServiceError::BadStatement {
-            message: format!(
-                "{} rows could not be read; nothing was imported",
-                rows.len()
-            ),
-            bad_rows: rows
-                .into_iter()
-                .map(|b| StatementRow {
-                    line: b.line,
-                    reason: scrub_card_numbers(&b.reason),
-                })
-                .collect(),
-        },
-        other => ServiceError::BadStatement {
-            message: scrub_card_numbers(&other.to_string()),
-            bad_rows: Vec::new(),
-        },
+    let statement = read_statement(bytes, &profile).map_err(|e| ServiceError::BadStatement {
+        message: scrub_card_numbers(&e.to_string()),
+        bad_rows: Vec::new(),
     })?;
+    let bad_rows = || {
+        statement
+            .bad
+            .iter()
+            .map(|b| StatementRow {
+                line: b.line,
+                reason: scrub_card_numbers(&b.reason),
+            })
+            .collect()
+    };
+    if !statement.bad.is_empty() && (!skip_bad_rows || statement.rows.is_empty()) {
+        let message = if skip_bad_rows {
+            format!(
+                "none of the {} rows could be read; nothing was imported",
+                statement.bad.len()
+            )
+        } else {
+            format!(
+                "{} rows could not be read; nothing was imported",
+                statement.bad.len()
+            )
+        };
+        return Err(ServiceError::BadStatement {
+            message,
+            bad_rows: bad_rows(),
+        });
+    }
+    // Left out by the user's decision: listed in the run with their line and reason.
+    let mut rejected: Vec<RejectedRow> = bad_rows()
+        .into_iter()
+        .map(|b: StatementRow| RejectedRow {
+            reference: "-".to_owned(),
+            line: Some(b.line),
+            reason: format!("line {}: {} (left out on import)", b.line, b.reason),
+        })
+        .collect();
+    let rows = statement.rows;
     // A statement may hold more days than the period: rows dated outside it belong to
     // another run, and are listed as left out rather than reported as exceptions.
-    let mut rejected = Vec::new();
     let rows = rows
         .into_iter()
         .filter(|row| match row.time {
             Some(t) if t.date() < from || t.date() > to => {
                 rejected.push(RejectedRow {
+                    line: None,
                     reference: row
                         .provider_ref
                         .as_ref()

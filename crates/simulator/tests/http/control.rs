@@ -227,3 +227,57 @@ async fn shutdown_stops_the_server() {
     sim.handle.shutdown().await;
     assert!(client.post(url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn panel_sales_keyed_in_at_a_chosen_time() {
+    let sim = start().await;
+    let no = sim.merchant.merchant_no.clone();
+    let url = sim.url(&format!("/_sim/merchants/{no}/panel-sales"));
+    let yesterday = today().pred_opt().unwrap();
+    let sale = |at: String| {
+        let client = sim.client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .post(&url)
+                .body(format!(
+                    r#"{{"amount":"15.00","card":"4546711234567894","at":"{at}"}}"#
+                ))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Malformed or future times are refused.
+    for at in [
+        format!("{yesterday} 23:59:00"),
+        format!("{yesterday}T24:00:00"),
+        format!("{}T00:00:00", today().succ_opt().unwrap()),
+    ] {
+        let r = sale(at.clone()).await;
+        assert_eq!(r.status().as_u16(), 400, "{at}");
+    }
+    let r = sale(format!("{yesterday}T23:59:00")).await;
+    assert_eq!(r.status().as_u16(), 201);
+    let panel: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+
+    // Yesterday's report holds it at 23:59 Istanbul time; today's does not.
+    let day = list_date(yesterday);
+    let list = sim.payment_list(&day, &day, "").await;
+    let row = list["LIST"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["REFERENCE_CODE"] == panel["reference_code"])
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        row["TRX_DATE"],
+        format!("{} 23:59:00", list_date(yesterday))
+    );
+    let day = list_date(today());
+    let list = sim.payment_list(&day, &day, "").await;
+    assert!(list["LIST"].as_array().map_or(true, |rows| rows
+        .iter()
+        .all(|r| r["REFERENCE_CODE"] != panel["reference_code"])));
+}

@@ -1,0 +1,331 @@
+#![allow(clippy::unwrap_used)]
+//! The back office's web-shop screens over HTTP, on SQLite and PostgreSQL: payment
+//! links made by staff and paid on the hosted page, and webhook endpoints with their
+//! deliveries, answers and resend.
+
+mod common;
+mod ui_support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use sanalpos_service::{verify_webhook_signature, SessionPurpose};
+use ui_support::*;
+
+const CARD: &str = "4546711234567894";
+
+/// The id in a `/ui/<what>/<id>` redirect.
+fn id_in(page: &Page, prefix: &str) -> String {
+    let location = page.location().unwrap_or_else(|| panic!("{}", page.body));
+    location
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_owned()
+}
+
+/// The `value` of the input with this id.
+fn input_value(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    let value = tag.find("value=\"").unwrap() + 7;
+    tag[value..value + tag[value..].find('"').unwrap()].to_owned()
+}
+
+async fn links_of(app: &TestApp) -> usize {
+    app.service
+        .list_checkout_sessions(&app.a.id, SessionPurpose::Account, 200)
+        .await
+        .unwrap()
+        .len()
+}
+
+both_engines!(payment_links_made_and_paid, |app: TestApp| async move {
+    seed_users(&app).await;
+    let collector = UiClient::signed_in(&app.base_url, "collector").await;
+    let page = collector.get("/ui/links").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"link-form\""));
+    assert!(page.body.contains("href=\"/ui/links\""), "in the menu");
+
+    // Wrong forms are shown again with the reason, and make no link.
+    let good = [
+        ("customer_ref", "CARI-1001"),
+        ("description", "Kasım bakiyesi"),
+        ("min_amount", "10,00"),
+        ("max_amount", "1.500,00"),
+        ("max_installments", "3"),
+        ("language", "tr"),
+        ("days", "7"),
+    ];
+    let with = |field: &str, value: &'static str| -> Vec<(&str, &str)> {
+        good.iter()
+            .map(|(k, v)| if *k == field { (*k, value) } else { (*k, *v) })
+            .collect()
+    };
+    for (fields, reason) in [
+        (with("customer_ref", " "), "Cari hesabı yazın"),
+        (with("max_amount", ""), "Tutar geçersiz"),
+        (with("max_amount", "abc"), "Tutar geçersiz"),
+        (
+            with("min_amount", "2.000,00"),
+            "en çok tutardan büyük olamaz",
+        ),
+        (with("days", "91"), "1 ile 90 gün"),
+        (with("days", "0"), "1 ile 90 gün"),
+        (with("max_installments", "13"), "Geçersiz alan"),
+    ] {
+        let page = collector.post("/ui/links", &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert!(page.body.contains(reason), "{reason}: {}", page.body);
+        assert!(
+            page.body.contains("value=\"CARI-1001\"") || fields[0].1 == " ",
+            "the form keeps what was typed"
+        );
+    }
+    assert_eq!(links_of(&app).await, 0);
+
+    // A good one: the browser goes to the link's own page (a reload makes no second).
+    let page = collector.post("/ui/links", &good).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let id = id_in(&page, "/ui/links/");
+    assert_eq!(links_of(&app).await, 1);
+    let page = collector.get(&format!("/ui/links/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let url = input_value(&page.body, "link-url");
+    assert_eq!(url, app.url(&format!("/pay/{id}")));
+    assert!(page.body.contains("data-status=\"open\""));
+    assert!(
+        page.body.contains("10,00 TL – 1.500,00 TL"),
+        "{}",
+        page.body
+    );
+    let session = app
+        .service
+        .get_checkout_session(&app.a.id, &id)
+        .await
+        .unwrap();
+    assert_eq!(session.purpose, "account");
+    assert_eq!(session.customer_ref.as_deref(), Some("CARI-1001"));
+    assert!(session.return_url.is_none(), "a link has no way back");
+
+    // The customer opens it, types an amount within the limits and pays with 3D.
+    let html = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Şirket 0") && html.contains("CARI-1001"));
+    assert!(html.contains("Kasım bakiyesi"));
+    let fields = [
+        ("card_number", CARD),
+        ("holder", "Ayşe Yılmaz"),
+        ("exp_month", "12"),
+        ("exp_year", "2030"),
+        ("cvv", "123"),
+        ("installments", "1"),
+        ("amount", "750,25"),
+    ];
+    let response = app.http.post(&url).form(&fields).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
+    app.walk_3d(&to_3d, "123456").await;
+
+    // Paid: the link says so and leads to its payment.
+    let page = collector.get(&format!("/ui/links/{id}")).await;
+    assert!(
+        page.body.contains("data-status=\"completed\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("id=\"link-url\""),
+        "nothing left to send"
+    );
+    let payment_id = app
+        .service
+        .get_checkout_session(&app.a.id, &id)
+        .await
+        .unwrap()
+        .payment_id
+        .unwrap();
+    assert!(page.body.contains(&format!("/ui/payments/{payment_id}")));
+    let list = collector.get("/ui/links").await;
+    assert!(list
+        .body
+        .contains(&format!("data-id=\"{id}\" data-status=\"completed\"")));
+    let payment = collector.get(&format!("/ui/payments/{payment_id}")).await;
+    assert_eq!(payment.status, StatusCode::OK);
+    assert!(payment.body.contains("750,25"));
+    assert!(!payment.body.contains(CARD), "no card number on a page");
+
+    // A viewer takes no payments; another company does not see the link.
+    let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
+    assert_eq!(viewer.get("/ui/links").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        viewer.post("/ui/links", &good).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let other = UiClient::signed_in(&app.base_url, "admin_b").await;
+    let page = other.get(&format!("/ui/links/{id}")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!other.get("/ui/links").await.body.contains(&id));
+    assert_eq!(links_of(&app).await, 1);
+});
+
+/// Reloads the endpoint's page until its newest delivery has `status`.
+async fn page_with_delivery(admin: &UiClient, endpoint: &str, status: &str) -> Page {
+    let wanted = format!("data-status=\"{status}\"");
+    for _ in 0..300 {
+        let page = admin.get(&format!("/ui/webhooks/{endpoint}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        if page.body.contains(&wanted) {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {status} delivery shown");
+}
+
+async fn webhook_deliveries_shown_and_resent(db: Db, name: &str) {
+    let Some(app) = TestApp::spawn_with(db, name, |c| {
+        fast_worker(c);
+        // Shorter than the second wait: two tries, then given up.
+        c.webhooks.retry_for = Duration::from_millis(100);
+    })
+    .await
+    else {
+        return;
+    };
+    seed_users(&app).await;
+    let hook = listener(vec![]).await;
+    hook.fallback.store(500, Ordering::SeqCst);
+    let admin = UiClient::signed_in(&app.base_url, "admin").await;
+    let page = admin
+        .post("/ui/company", &[("company_id", &app.a.id)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let page = admin.get("/ui/webhooks").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("value=\"payment.approved\""));
+
+    // A wrong address or no event is refused and stores nothing.
+    for fields in [
+        vec![
+            ("url", "ftp://shop.example/hook"),
+            ("event", "payment.approved"),
+        ],
+        vec![("url", hook.url.as_str())],
+        vec![("url", hook.url.as_str()), ("event", "payment.stolen")],
+    ] {
+        let page = admin.post("/ui/webhooks", &fields).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        assert!(page.body.contains("notice error"), "{}", page.body);
+    }
+    let endpoints = || async { app.service.list_webhook_endpoints(&app.a.id).await.unwrap() };
+    assert!(endpoints().await.is_empty());
+
+    // Made here: the secret is on this answer only.
+    let page = admin
+        .post(
+            "/ui/webhooks",
+            &[("url", hook.url.as_str()), ("event", "payment.approved")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let at = page.body.find("id=\"new-secret\">").unwrap() + 16;
+    let secret = page.body[at..at + page.body[at..].find('<').unwrap()].to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed = endpoints().await;
+    assert_eq!(listed.len(), 1);
+    let endpoint = listed[0].id.clone();
+    assert_eq!(listed[0].events, vec!["payment.approved".to_owned()]);
+    assert!(!admin.get("/ui/webhooks").await.body.contains(&secret));
+
+    // A payment: its delivery fails twice and is given up, with the shop's answers.
+    let (_, paid) = app.pay(&app.a, &key(), &payment(CARD, "42.00")).await;
+    assert_eq!(paid["status"], "approved");
+    let page = page_with_delivery(&admin, &endpoint, "failed").await;
+    assert!(page.body.contains("payment.approved"));
+    assert!(page.body.contains(">500<"), "the HTTP status is shown");
+    assert!(
+        page.body.contains("answer from the shop &lt;ok&gt;"),
+        "the answer is shown, escaped: {}",
+        page.body
+    );
+    let delivery = app
+        .service
+        .list_webhook_deliveries(&app.a.id, &endpoint, 10)
+        .await
+        .unwrap()
+        .remove(0);
+    let tries_when_failed = delivery.tries;
+    assert_eq!(delivery.attempts.len() as i64, tries_when_failed);
+    assert_eq!(hook.received().len() as i64, tries_when_failed);
+
+    // Others may not see or resend it.
+    let resend = format!("/ui/webhooks/{endpoint}/deliveries/{}/resend", delivery.id);
+    let accountant = UiClient::signed_in(&app.base_url, "accountant").await;
+    assert_eq!(
+        accountant.get("/ui/webhooks").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        accountant.post(&resend, &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let other = UiClient::signed_in(&app.base_url, "admin_b").await;
+    assert_eq!(
+        other.get(&format!("/ui/webhooks/{endpoint}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(other.post(&resend, &[]).await.status, StatusCode::NOT_FOUND);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        hook.received().len() as i64,
+        tries_when_failed,
+        "given up stays given up"
+    );
+
+    // Sent again by hand, and now accepted.
+    hook.fallback.store(200, Ordering::SeqCst);
+    let page = admin.post(&resend, &[]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = page_with_delivery(&admin, &endpoint, "delivered").await;
+    assert!(page.body.contains(">200<"));
+    let received = hook.received();
+    assert_eq!(received.len() as i64, tries_when_failed + 1);
+    let last = received.last().unwrap();
+    verify_webhook_signature(&secret, &last.signature, &last.body, now_secs(), 300).unwrap();
+
+    // Deleting needs the confirmation.
+    let delete = format!("/ui/webhooks/{endpoint}/delete");
+    let page = admin.post(&delete, &[]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(endpoints().await.len(), 1);
+    assert_eq!(
+        other.post(&delete, &[("confirm", "on")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = admin.post(&delete, &[("confirm", "on")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(endpoints().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_shown_and_resent_sqlite() {
+    webhook_deliveries_shown_and_resent(Db::Sqlite, "ui_webhook_deliveries").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_shown_and_resent_postgres() {
+    webhook_deliveries_shown_and_resent(Db::Postgres, "ui_webhook_deliveries").await;
+}
