@@ -91,8 +91,9 @@ fn serve(listener: tokio::net::TcpListener, upstream: String) -> watch::Sender<b
 async fn a_provider_restarted_mid_call_loses_no_charge_and_charges_nothing_twice() {
     for_each_engine("provider_restarted_mid_call", |store| async move {
         let config = ServiceConfig {
-            // Longer than the slow answer: only the restart can end the call early.
-            provider_timeout: Duration::from_secs(10),
+            // Longer than the slow answer (3 s): only the restart can end the call early.
+            // The janitor leaves a payment alone for this + 1 s after its last call.
+            provider_timeout: Duration::from_secs(4),
             unknown_grace: Duration::from_millis(200),
             ..test_config()
         };
@@ -138,14 +139,22 @@ async fn a_provider_restarted_mid_call_loses_no_charge_and_charges_nothing_twice
         assert!(!w.charged(&refused.id).await);
         assert_eq!(w.ledger().len(), 1);
 
-        // The janitor cannot ask yet; the payment stays unknown, never failed.
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // The janitor's inquiry cannot reach the provider: the payment stays unknown,
+        // never failed (the provider did not say it has no such sale).
+        let janitor_wait = Duration::from_millis(5_300);
+        tokio::time::sleep(janitor_wait).await;
         w.service.run_janitor_once().await.unwrap();
         let detail = w.service.get_payment(&w.company.id, &cut.id).await.unwrap();
-        assert_eq!(detail.payment.status, PaymentStatus::Unknown);
+        assert_eq!(detail.payment.status, PaymentStatus::Unknown, "{detail:?}");
+        assert_eq!(
+            detail.attempts.len(),
+            2,
+            "the inquiry was tried: {detail:?}"
+        );
 
-        // Back on the same address: the janitor asks and finds the charge.
+        // Back on the same address: the janitor asks again and finds the charge.
         proxy.come_back().await;
+        tokio::time::sleep(janitor_wait).await;
         w.service.run_janitor_once().await.unwrap();
         let detail = w.service.get_payment(&w.company.id, &cut.id).await.unwrap();
         assert_eq!(detail.payment.status, PaymentStatus::Approved, "{detail:?}");

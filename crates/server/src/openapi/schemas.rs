@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 /// A text field with a fixed set of values, documented as an enum.
 macro_rules! names {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal,)* }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:tt,)* }) => {
         $(#[$doc])*
         #[derive(Serialize, Deserialize, ToSchema)]
         pub enum $name {
