@@ -415,7 +415,7 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
     let id = created["id"].as_str().unwrap().to_owned();
     let response = submit(&app, &id, &card_form(None)).await;
     let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
-    app.walk_3d(&to_3d, "123456").await.location;
+    app.walk_3d(&to_3d, "123456").await;
     let (_, list) = app
         .get(
             &app.a,

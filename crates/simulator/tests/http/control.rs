@@ -277,7 +277,7 @@ async fn panel_sales_keyed_in_at_a_chosen_time() {
     );
     let day = list_date(today());
     let list = sim.payment_list(&day, &day, "").await;
-    assert!(list["LIST"].as_array().map_or(true, |rows| rows
+    assert!(list["LIST"].as_array().is_none_or(|rows| rows
         .iter()
         .all(|r| r["REFERENCE_CODE"] != panel["reference_code"])));
 }
