@@ -347,13 +347,11 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
         insert_attempt(conn, attempt).await?;
     }
     // A change that can cause a webhook event reads the status it changes from, so
-    // the event is written (in this transaction: the outbox) only on a real change.
+    // the event is written (in this transaction: the outbox) only on a real change,
+    // and only when someone can receive it.
     let before = match &f.payment {
         Some(change) if crate::webhooks::event_for_status(change.status).is_some() => {
-            sqlx::query_scalar::<_, String>("SELECT status FROM payments WHERE id = $1")
-                .bind(&change.payment_id)
-                .fetch_optional(&mut *conn)
-                .await?
+            crate::webhooks::status_if_observed(conn, &change.payment_id).await?
         }
         _ => None,
     };
