@@ -395,8 +395,24 @@ pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
     let result = apply(db.engine, conn).await;
     if db.engine == Engine::Postgres {
         let _ = conn.execute("SELECT pg_advisory_unlock(727274001)").await;
+        warn_without_autovacuum(conn).await;
     }
     result
+}
+
+/// Every payment change leaves a dead row version behind on PostgreSQL; without
+/// autovacuum they pile up and list queries slow down as the table grows (measured by
+/// `sanalpos soak load`). Said once at start, to the operator.
+async fn warn_without_autovacuum(conn: &mut AnyConnection) {
+    let setting: Result<String, _> = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(&mut *conn)
+        .await;
+    if matches!(setting.as_deref(), Ok("off")) {
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: dead rows of payments will pile up \
+             and lists will slow down as the table grows; turn it on (or vacuum regularly)"
+        );
+    }
 }
 
 async fn apply(engine: Engine, conn: &mut AnyConnection) -> Result<(), StoreError> {

@@ -178,6 +178,15 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, String> {
         .server
         .wait_ready(&http, Duration::from_secs(30))
         .await?;
+    // The server says so at start; without autovacuum the figures grow with the run.
+    if std::fs::read_to_string(fixture.server.log())
+        .is_ok_and(|log| log.contains("autovacuum is off"))
+    {
+        println!(
+            "note: autovacuum is off on this PostgreSQL server: dead rows pile up and \
+             latency grows with the run"
+        );
+    }
     let base = fixture.server.base_url();
     let key = Arc::new(fixture.api_key.clone());
     let samples = Arc::new(Mutex::new(Samples::default()));
