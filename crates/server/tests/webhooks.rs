@@ -212,6 +212,16 @@ async fn given_up_then_resent(db: Db, name: &str) {
         items.first().is_some_and(|d| d["status"] == "failed")
     })
     .await;
+    // A page size outside 1..200 is refused, not clamped.
+    for limit in ["0", "201", "2147483648"] {
+        let (status, body) = app
+            .get(
+                &app.a,
+                &format!("/api/v1/webhook-endpoints/{endpoint}/deliveries?limit={limit}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{limit}: {body}");
+    }
     let tries_when_failed = items[0]["tries"].as_i64().unwrap();
     assert!(tries_when_failed >= 1, "{:?}", items[0]);
     assert_eq!(items[0]["last_http_status"], 500);

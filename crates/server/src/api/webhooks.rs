@@ -97,9 +97,13 @@ pub async fn deliveries(
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "limit must be 1 to 200"));
+    }
     let items = state
         .service
-        .list_webhook_deliveries(&caller.company_id, &id, query.limit.unwrap_or(50))
+        .list_webhook_deliveries(&caller.company_id, &id, limit)
         .await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
