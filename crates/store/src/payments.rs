@@ -365,7 +365,9 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     if let (Some(change), Some(before)) = (&f.payment, before) {
         if let Some(kind) = crate::webhooks::event_for_status(change.status) {
             if before != change.status.as_str() {
-                crate::webhooks::emit_payment_event(conn, &change.payment_id, kind, now).await?;
+                // `before` is only read for an observed payment: no second probe.
+                crate::webhooks::emit_observed_payment_event(conn, &change.payment_id, kind, now)
+                    .await?;
             }
         }
     }

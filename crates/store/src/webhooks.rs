@@ -375,6 +375,17 @@ pub(crate) async fn emit_payment_event(
     if status_if_observed(conn, payment_id).await?.is_none() {
         return Ok(());
     }
+    emit_observed_payment_event(conn, payment_id, kind, now).await
+}
+
+/// [`emit_payment_event`] for a payment the caller already found observed (by
+/// [`status_if_observed`] in the same transaction).
+pub(crate) async fn emit_observed_payment_event(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+    kind: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
         .bind(payment_id)
         .fetch_one(&mut *conn)
