@@ -33,7 +33,7 @@ mod tests {
     fn vector() -> serde_json::Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/nkolay.json"
+            "/../../vectors/nkolay.json"
         );
         let text = std::fs::read_to_string(path).expect("golden vector file");
         serde_json::from_str(&text).unwrap()

@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn golden_vector_through_the_request_builder() {
-        // The PaymentList vector of shared/vectors/nkolay.json, built by the client.
+        // The PaymentList vector of vectors/nkolay.json, built by the client.
         let c = Credentials {
             sx_list: Secret::new("118591467|W8a1JLU8A5Cw+HfadVcO6HiR/GGGxr0NkWr2OGythr8fo0YWdw70cvnI6oKMqvzra3Qu+Wa5u0NRil9gRdJmjocVNd4XciDwfD9+pkVqDErw7/pVZfpcSO+GePg+ZvcqFbOO5A==|3hJpHVF2cqvcCZ4q6F7rcA=="),
             ..credentials()

@@ -194,10 +194,10 @@ mod tests {
     fn vectors() -> Vectors {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/nkolay.json"
+            "/../../vectors/nkolay.json"
         );
         let text =
-            std::fs::read_to_string(path).expect("shared/vectors/nkolay.json beside the repo");
+            std::fs::read_to_string(path).expect("vectors/nkolay.json in the repository");
         serde_json::from_str(&text).expect("vector file parses")
     }
 

@@ -7,7 +7,7 @@ use crate::*;
 fn golden() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/nkolay.json"
+        "/../../vectors/nkolay.json"
     );
     serde_json::from_str(&std::fs::read_to_string(path).expect("golden vectors")).unwrap()
 }
