@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use sanalpos_core::Kurus;
 
 use crate::types::{
-    CancelRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry, InquiryRequest,
-    InstallmentOption, Postback, RefundRequest, ReportPage, ReportQuery, ReturnUrls, SaleRequest,
-    ThreeDStart,
+    CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry,
+    InquiryRequest, InstallmentOption, Postback, RefundRequest, ReportPage, ReportQuery,
+    ReturnUrls, SaleRequest, ThreeDStart,
 };
 
 /// Why a read-only call (inquiry, report, installments, commission table) gave no
@@ -46,10 +46,20 @@ pub enum GatewayError {
 /// provider said, normalized.
 #[async_trait]
 pub trait Gateway: Send + Sync {
-    /// A non-3D sale.
+    /// A non-3D sale, or a pre-authorisation when `request.pre_auth` is set (a protocol
+    /// without pre-authorisation refuses it as [`FailureKind::Invalid`](crate::FailureKind)
+    /// without calling).
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse;
 
-    /// Starts a 3D Secure sale: the answer is the HTML that takes the browser to the bank.
+    /// Captures a pre-authorisation, all of it or part.
+    async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
+        let _ = request;
+        GatewayResponse::not_supported("capture")
+    }
+
+    /// Starts a 3D Secure sale: the answer is the HTML that takes the browser to the bank,
+    /// or why 3D did not start. A protocol that signs a form for the browser makes no
+    /// call here.
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart;
 
     /// Finishes a 3D sale from the browser's postback: verifies it, applies the success
@@ -78,4 +88,9 @@ pub trait Gateway: Send + Sync {
 
     /// The merchant's commission table.
     async fn commission_table(&self) -> Result<CommissionTable, GatewayError>;
+
+    /// A harmless call that proves the provider is reachable and takes our
+    /// credentials: what "test connection" and the circuit breaker's half-open probe
+    /// use. It moves no money.
+    async fn probe(&self) -> Result<(), GatewayError>;
 }

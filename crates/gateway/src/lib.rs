@@ -22,9 +22,11 @@
 
 mod gateway;
 pub mod nkolay;
+pub mod protocol;
 mod scrub;
 mod types;
 
 pub use gateway::{Gateway, GatewayError};
+pub use protocol::{protocol, Protocol, ProtocolInfo, Settings, PROTOCOLS};
 pub use scrub::scrub_card_numbers;
 pub use types::*;

@@ -42,6 +42,23 @@ pub struct SaleRequest {
     pub description: Option<String>,
     /// The cardholder's IP address, when the payment comes from a browser.
     pub cardholder_ip: Option<IpAddr>,
+    /// Block the amount only (pre-authorisation), to capture later.
+    pub pre_auth: bool,
+}
+
+/// Capture a pre-authorisation.
+#[derive(Debug, Clone)]
+pub struct CaptureRequest {
+    /// The pre-authorisation's provider reference.
+    pub provider_ref: ProviderRef,
+    /// Our reference of the pre-authorisation (the order id at banks).
+    pub client_ref: ClientRef,
+    /// The amount pre-authorised.
+    pub authorized: Kurus,
+    /// The amount to capture now.
+    pub amount: Kurus,
+    /// The currency.
+    pub currency: Currency,
 }
 
 /// Where the provider sends the cardholder's browser after 3D authentication.
@@ -100,6 +117,14 @@ pub struct ExpectedSale {
     pub client_ref: ClientRef,
     /// The provider's reference from the 3D start answer, when it gave one.
     pub provider_ref: Option<ProviderRef>,
+    /// The currency asked for.
+    pub currency: Currency,
+    /// The installment count asked for (1 for a single payment).
+    pub installments: u8,
+    /// Whether it was a pre-authorisation.
+    pub pre_auth: bool,
+    /// The cardholder's IP address, when known.
+    pub cardholder_ip: Option<IpAddr>,
 }
 
 /// The answer to a 3D start.
@@ -129,6 +154,8 @@ pub struct CancelRequest {
     pub sale_date: NaiveDate,
     /// The sale's full amount.
     pub amount: Kurus,
+    /// The sale's currency.
+    pub currency: Currency,
 }
 
 /// Refund all or part of a sale after its business day.
@@ -145,6 +172,8 @@ pub struct RefundRequest {
     /// What is still refundable: captured minus everything refunded before. A request
     /// for more is refused without calling the provider.
     pub refundable: Kurus,
+    /// The sale's currency.
+    pub currency: Currency,
 }
 
 /// Look a payment attempt up by our reference.
@@ -354,6 +383,22 @@ pub enum Outcome {
     Unknown(UnknownReason),
 }
 
+impl GatewayResponse {
+    /// The answer of an operation the protocol does not offer: refused here, nothing
+    /// sent.
+    pub fn not_supported(operation: &str) -> GatewayResponse {
+        GatewayResponse {
+            outcome: Outcome::Failed(Failure {
+                kind: FailureKind::Invalid,
+                detail: format!("{operation} is not supported by this POS"),
+            }),
+            raw: None,
+            http_status: None,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
 impl Outcome {
     /// A short machine name: `approved`, `declined`, `failed`, `unknown`.
     pub fn kind(&self) -> &'static str {
@@ -379,9 +424,27 @@ pub struct Approval {
     pub installments: Option<u8>,
 }
 
+/// What a refusal means for the service, in its own words, whatever code the protocol
+/// used to say it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeclineKind {
+    /// The bank or the provider said no.
+    #[default]
+    Refused,
+    /// A cancel after the sale's business day was closed: refund instead.
+    CancelWindowClosed,
+    /// A refund before the sale's business day was closed: cancel instead, or wait for
+    /// the close.
+    DayNotClosed,
+    /// Nothing is left to refund.
+    NothingToRefund,
+}
+
 /// A refusal by the bank or the provider's business rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decline {
+    /// What the refusal means for the service.
+    pub kind: DeclineKind,
     /// The bank's code, when the answer carried one.
     pub bank_code: Option<BankCode>,
     /// The reason in Turkish and English, from the catalogue when the code is known.

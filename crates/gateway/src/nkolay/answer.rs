@@ -9,8 +9,8 @@ use sanalpos_core::{AuthCode, BankCode, Currency, Kurus, MaskedPan, Message, Pro
 use super::codec::{parse_amount, parse_bool, parse_date, parse_datetime, Answer};
 use super::signing::{verify_answer, SignatureError};
 use crate::types::{
-    Approval, Decline, Failure, FailureKind, Outcome, ReportRow, RowStatus, TransactionKind,
-    UnknownReason,
+    Approval, Decline, DeclineKind, Failure, FailureKind, Outcome, ReportRow, RowStatus,
+    TransactionKind, UnknownReason,
 };
 
 /// Looks an answer field up for the signature check.
@@ -163,6 +163,7 @@ pub fn decline(answer: &Answer) -> Decline {
         None => Message::new("İşlem onaylanmadı", "Transaction not approved"),
     };
     Decline {
+        kind: DeclineKind::Refused,
         bank_code,
         message,
         provider_text: text,

@@ -7,8 +7,11 @@
 
 pub mod answer;
 pub mod codec;
+pub mod protocol;
 pub mod request;
 pub mod signing;
+
+pub use protocol::PROTOCOL;
 
 use std::time::{Duration, Instant};
 
@@ -102,6 +105,9 @@ mod path {
     pub const MERCHANT_INFO: &str = "/Vpos/Payment/GetMerchandInformation";
 }
 
+/// Bank codes with which the provider refuses a cancel because the day is closed.
+const CANCEL_TOO_LATE: [&str; 2] = ["21", "29"];
+
 /// The provider accepts report windows of at most one month; we use 31 days.
 const MAX_WINDOW_DAYS: u64 = 31;
 
@@ -159,7 +165,19 @@ impl NkolayGateway {
     ) -> GatewayResponse {
         let started = Instant::now();
         let exchange = self.post(path, form).await;
-        let latency = started.elapsed();
+        let mut response = self.finish_exchange(operation, exchange, interpret);
+        response.latency = started.elapsed();
+        response
+    }
+
+    /// The outcome of an exchange that may have moved money.
+    fn finish_exchange(
+        &self,
+        operation: &'static str,
+        exchange: Exchange,
+        interpret: impl FnOnce(&Answer) -> Outcome,
+    ) -> GatewayResponse {
+        let latency = Duration::ZERO;
         let (outcome, raw, http_status) = match exchange {
             Exchange::Answered { status, body } => {
                 let outcome = match Answer::parse(&body) {
@@ -197,14 +215,12 @@ impl NkolayGateway {
             Outcome::Unknown(reason) => warn!(
                 provider = "nkolay",
                 operation,
-                latency_ms = latency.as_millis() as u64,
-                reason = %reason,
+                                reason = %reason,
                 "provider outcome unknown"
             ),
             other => debug!(
                 provider = "nkolay",
                 operation,
-                latency_ms = latency.as_millis() as u64,
                 outcome = other.kind(),
                 "provider call finished"
             ),
@@ -337,6 +353,9 @@ fn window_end(start: NaiveDate, to: NaiveDate) -> NaiveDate {
 #[async_trait]
 impl Gateway for NkolayGateway {
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
+        if request.pre_auth {
+            return GatewayResponse::not_supported("pre-authorisation");
+        }
         let form = request::payment(&self.config.credentials, request, None, now_istanbul());
         let amount = request.amount;
         self.money_call("sale", path::PAYMENT, &form, |a| {
@@ -346,6 +365,9 @@ impl Gateway for NkolayGateway {
     }
 
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
+        if request.pre_auth {
+            return ThreeDStart::Finished(GatewayResponse::not_supported("pre-authorisation"));
+        }
         let form = request::payment(
             &self.config.credentials,
             request,
@@ -353,31 +375,35 @@ impl Gateway for NkolayGateway {
             now_istanbul(),
         );
         let amount = request.amount;
-        let mut redirect = None;
-        let response = self
-            .money_call("start_3d", path::PAYMENT, &form, |a| {
-                let html = a.non_empty("BANK_REQUEST_MESSAGE");
-                match (a.response_code().as_deref(), html) {
-                    (Some("2"), Some(html)) => {
-                        redirect = Some((html, answer::provider_ref(a)));
-                        // Not an outcome yet; the postback decides.
-                        Outcome::Unknown(UnknownReason::Inconsistent("3D pending".into()))
+        let started = Instant::now();
+        let exchange = self.post(path::PAYMENT, &form).await;
+        // A started 3D sale is not an outcome: the answer carries the bank's form and
+        // the postback decides. Anything else is read like a sale's answer.
+        if let Exchange::Answered { body, .. } = &exchange {
+            if let Ok(answer) = Answer::parse(body) {
+                if answer.response_code().as_deref() == Some("2") {
+                    if let Some(html) = answer.non_empty("BANK_REQUEST_MESSAGE") {
+                        debug!(provider = "nkolay", operation = "start_3d", "3D started");
+                        return ThreeDStart::Redirect {
+                            html,
+                            provider_ref: answer::provider_ref(&answer),
+                            latency: started.elapsed(),
+                        };
                     }
-                    (Some("2"), None) => Outcome::Unknown(UnknownReason::Inconsistent(
-                        "3D answer without the bank's form".into(),
-                    )),
-                    _ => answer::payment_outcome(a, self.secret(), amount),
                 }
-            })
-            .await;
-        match redirect {
-            Some((html, provider_ref)) => ThreeDStart::Redirect {
-                html,
-                provider_ref,
-                latency: response.latency,
-            },
-            None => ThreeDStart::Finished(response),
+            }
         }
+        let mut response = self.finish_exchange("start_3d", exchange, |a| {
+            if a.response_code().as_deref() == Some("2") {
+                Outcome::Unknown(UnknownReason::Inconsistent(
+                    "3D answer without the bank's form".into(),
+                ))
+            } else {
+                answer::payment_outcome(a, self.secret(), amount)
+            }
+        });
+        response.latency = started.elapsed();
+        ThreeDStart::Finished(response)
     }
 
     async fn finish_3d(&self, postback: &Postback, expected: &ExpectedSale) -> GatewayResponse {
@@ -441,12 +467,19 @@ impl Gateway for NkolayGateway {
             request.amount,
             request.sale_date,
         );
-        self.money_call(
-            "cancel",
-            path::CANCEL_REFUND,
-            &form,
-            answer::reversal_outcome,
-        )
+        self.money_call("cancel", path::CANCEL_REFUND, &form, |a| {
+            let mut outcome = answer::reversal_outcome(a);
+            if let Outcome::Declined(decline) = &mut outcome {
+                if decline
+                    .bank_code
+                    .as_ref()
+                    .is_some_and(|c| CANCEL_TOO_LATE.contains(&c.as_str()))
+                {
+                    decline.kind = DeclineKind::CancelWindowClosed;
+                }
+            }
+            outcome
+        })
         .await
     }
 
@@ -588,6 +621,12 @@ impl Gateway for NkolayGateway {
             .collect();
         Ok(CommissionTable { programs })
     }
+
+    async fn probe(&self) -> Result<(), GatewayError> {
+        // The commission table is signed with `sx` and read-only: it proves the address,
+        // the IP allowlist and the credentials at once.
+        self.commission_table().await.map(|_| ())
+    }
 }
 
 fn installment_option(row: &Answer, amount: Kurus) -> Option<InstallmentOption> {
@@ -672,6 +711,7 @@ fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
             }
         }
         RowStatus::Error => Inquiry::Declined(Decline {
+            kind: DeclineKind::Refused,
             bank_code: None,
             message: sanalpos_core::Message::new("İşlem onaylanmadı", "Transaction not approved"),
             provider_text: String::new(),
