@@ -79,6 +79,7 @@ fn sale(n: u64) -> SaleRequest {
         },
         description: None,
         cardholder_ip: None,
+        pre_auth: false,
     }
 }
 

@@ -31,12 +31,11 @@ impl Label {
         Label { tr, en }
     }
 
-    /// The text in a language (`"tr"`, anything else is English).
-    pub fn get(&self, lang: &str) -> &'static str {
-        if lang == "tr" {
-            self.tr
-        } else {
-            self.en
+    /// The text in a language.
+    pub fn get(&self, lang: sanalpos_core::Lang) -> &'static str {
+        match lang {
+            sanalpos_core::Lang::Tr => self.tr,
+            sanalpos_core::Lang::En => self.en,
         }
     }
 }
@@ -272,6 +271,8 @@ pub trait Protocol: Send + Sync {
 /// Every protocol sanalpos speaks. Adding one is one line here.
 pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL];
 
+pub use crate::nkolay::protocol::settings as nkolay_settings;
+
 /// A protocol by id.
 pub fn protocol(id: &str) -> Option<&'static dyn Protocol> {
     PROTOCOLS.iter().copied().find(|p| p.info().id == id)
@@ -376,18 +377,6 @@ pub fn check_url(field: &str, value: &str) -> Result<(), SettingsError> {
     }
 }
 
-/// How a secret is shown once saved: its length hidden, its last two characters kept
-/// when it is long enough that they give nothing away.
-pub fn mask_secret(value: &str) -> String {
-    let count = value.chars().count();
-    if count >= 8 {
-        let tail: String = value.chars().skip(count - 2).collect();
-        format!("••••••{tail}")
-    } else {
-        "••••••".to_owned()
-    }
-}
-
 /// One POS's settings: protocol-defined keys and their text values. It holds
 /// credentials: its `Debug` prints the keys only, and it is wiped when dropped.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -447,16 +436,6 @@ impl Settings {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// These settings with another document's fields laid over them: a field the change
-    /// leaves out is kept (so an edit that leaves a secret empty keeps the secret).
-    pub fn merged(&self, change: &Settings) -> Settings {
-        let mut merged = self.clone();
-        for (k, v) in change.iter() {
-            merged.set(k, v);
-        }
-        merged
-    }
-
     /// The document as JSON text, to be encrypted at rest.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".to_owned())
@@ -474,7 +453,7 @@ impl Settings {
             .filter_map(|field| {
                 let value = self.get(field.name)?;
                 let shown = match field.kind {
-                    FieldKind::Secret => mask_secret(value),
+                    FieldKind::Secret => sanalpos_core::Secret::new(value.to_owned()).masked(),
                     _ => value.to_owned(),
                 };
                 Some((field, shown))
@@ -514,12 +493,12 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_value_removes_and_a_merge_keeps_what_is_left_out() {
-        let old = Settings::from_pairs([("a", "1"), ("secret", "s3cr3t")]);
-        let change = Settings::from_pairs([("a", "2"), ("secret", "")]);
-        let merged = old.merged(&change);
-        assert_eq!(merged.get("a"), Some("2"));
-        assert_eq!(merged.get("secret"), Some("s3cr3t"));
+    fn an_empty_value_is_not_set() {
+        let mut s = Settings::from_pairs([("a", "1"), ("b", "")]);
+        assert_eq!(s.get("b"), None);
+        s.set("a", "");
+        assert_eq!(s.get("a"), None);
+        assert_eq!(s.to_json(), "{}");
     }
 
     #[test]
@@ -529,12 +508,6 @@ mod tests {
         assert!(check_url("u", "ftp://x").is_err());
         assert!(check_url("u", "https://user@host").is_err());
         assert!(check_url("u", "https://").is_err());
-    }
-
-    #[test]
-    fn secrets_are_masked() {
-        assert_eq!(mask_secret("abc"), "••••••");
-        assert_eq!(mask_secret("TRPS0200"), "••••••00");
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn refund(
         sale_date: now_istanbul().date_naive(),
         amount: tl(amount),
         refundable: tl(refundable),
+        currency: sanalpos_core::Currency::Try,
     }
 }
 
@@ -42,6 +43,7 @@ fn cancel(request: &SaleRequest, approval: &Approval) -> CancelRequest {
         client_ref: request.client_ref.clone(),
         sale_date: now_istanbul().date_naive(),
         amount: request.amount,
+        currency: sanalpos_core::Currency::Try,
     }
 }
 

@@ -11,9 +11,9 @@ use rand::distr::Alphanumeric;
 use rand::Rng;
 use serde_json::json;
 
-use sanalpos_core::{Currency, Secret};
+use sanalpos_core::Currency;
 use sanalpos_service::{
-    Environment, InstallmentRow, NewPos, OnboardingState, PosChange, PosCredentials, Role,
+    Environment, InstallmentRow, NewPos, OnboardingState, PosChange, PosView, Role, Settings,
 };
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
@@ -36,6 +36,14 @@ pub enum DemoError {
     Service(String),
 }
 
+/// A POS's shown setting (never a secret's value).
+fn setting<'a>(pos: &'a PosView, name: &str) -> Option<&'a str> {
+    pos.settings
+        .iter()
+        .find(|s| s.name == name && !s.secret)
+        .map(|s| s.value.as_str())
+}
+
 fn service_error(e: impl std::fmt::Display) -> DemoError {
     DemoError::Service(e.to_string())
 }
@@ -45,22 +53,27 @@ fn service_error(e: impl std::fmt::Display) -> DemoError {
 pub fn simulator_pos(base_url: &str, merchant: &MerchantConfig) -> NewPos {
     NewPos {
         name: "N Kolay (simülatör)".into(),
-        provider: "nkolay".into(),
+        protocol: "nkolay".into(),
         environment: Environment::Simulator,
-        base_url: base_url.to_owned(),
-        credentials: PosCredentials {
-            sx: Secret::new(merchant.sx.clone()),
-            sx_list: Secret::new(merchant.sx_list.clone()),
-            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-            secret_key: Secret::new(merchant.secret_key.clone()),
-        },
-        auto_complete: merchant.auto_complete,
+        settings: nkolay_settings(base_url, merchant),
         currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
         installments: demo_installments(),
         onboarding_state: OnboardingState::Active,
         documents: sanalpos_store::empty_checklist(),
         is_default: true,
     }
+}
+
+/// The settings of an N Kolay POS at a simulator merchant.
+pub fn nkolay_settings(base_url: &str, merchant: &MerchantConfig) -> Settings {
+    sanalpos_service::protocols::nkolay_settings(
+        base_url,
+        &merchant.sx,
+        &merchant.sx_list,
+        &merchant.sx_cancel,
+        &merchant.secret_key,
+        merchant.auto_complete,
+    )
 }
 
 /// The installment table of a demo POS (what the simulator's merchant charges).
@@ -136,14 +149,15 @@ pub async fn run(
                 .map_err(service_error)?,
         };
         let pos_list = service.list_pos(&company.id).await.map_err(service_error)?;
-        let pos = match pos_list.into_iter().next() {
-            Some(pos) if pos.base_url == sim.base_url() => pos,
+        let nkolay = pos_list.into_iter().find(|p| p.protocol == "nkolay");
+        let pos = match nkolay {
+            Some(pos) if setting(&pos, "base_url") == Some(sim.base_url().as_str()) => pos,
             Some(pos) => service
                 .update_pos(
                     &company.id,
                     &pos.id,
                     PosChange {
-                        base_url: Some(sim.base_url()),
+                        settings: Some(nkolay_settings(&sim.base_url(), merchant)),
                         ..PosChange::default()
                     },
                     "demo",

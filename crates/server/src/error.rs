@@ -22,7 +22,7 @@ pub struct ApiError {
     /// Readable message.
     pub message: String,
     /// The request field at fault.
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
 }
 
 #[derive(Serialize)]
@@ -47,7 +47,7 @@ impl ApiError {
     /// 400 for a field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
-            field: Some(field),
+            field: Some(field.into()),
             ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
         }
     }
@@ -82,15 +82,14 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        json!({ "error": Body { code: self.code, message: &self.message, field: self.field } })
+        json!({ "error": Body { code: self.code, message: &self.message, field: self.field.as_deref() } })
             .to_string()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({ "error": Body { code: self.code, message: &self.message, field: self.field } });
+        let body = json!({ "error": Body { code: self.code, message: &self.message, field: self.field.as_deref() } });
         (self.status, Json(body)).into_response()
     }
 }
@@ -116,7 +115,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
             }
             ServiceError::BadStatement { message, .. } => ApiError {
-                field: Some("body"),
+                field: Some("body".into()),
                 ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
             },
             ServiceError::Storage(detail) => ApiError::internal(&detail),

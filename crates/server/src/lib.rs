@@ -95,7 +95,7 @@ impl Application {
         } else {
             config.public_base_url.trim_end_matches('/').to_owned()
         };
-        let service = PaymentService::new(
+        let service = PaymentService::start(
             store,
             crypto,
             ServiceConfig {
@@ -111,7 +111,9 @@ impl Application {
                     cooldown: config.breaker_cooldown,
                 },
             },
-        );
+        )
+        .await
+        .map_err(|e| StartError::Database(e.to_string()))?;
         let state = AppState {
             service: service.clone(),
             metrics: Arc::new(Metrics::default()),

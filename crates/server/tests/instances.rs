@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use common::payment;
 use reqwest::StatusCode;
-use sanalpos_core::Secret;
 use sanalpos_server::{Application, Config};
-use sanalpos_service::{PaymentService, PaymentStatus, PosChange, PosCredentials};
+use sanalpos_service::{PaymentService, PaymentStatus, PosChange};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, TxStatus};
 use sanalpos_store::testing::postgres_store;
 use serde_json::Value;
@@ -158,18 +157,14 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
 
     // Wrong credentials saved through instance one: instance two's very next payment
     // uses them (and is refused by the provider); corrected through two, one uses them.
-    let wrong = PosCredentials {
-        sx: Secret::new("wrong-sx".to_owned()),
-        sx_list: Secret::new(merchant.sx_list.clone()),
-        sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-        secret_key: Secret::new(merchant.secret_key.clone()),
-    };
+    let mut wrong = sanalpos_server::demo::nkolay_settings(&sim.base_url(), &merchant);
+    wrong.set("sx", "wrong-sx");
     one.service
         .update_pos(
             &company.id,
             &pos.id,
             PosChange {
-                credentials: Some(wrong),
+                settings: Some(wrong),
                 ..PosChange::default()
             },
             "test",
@@ -186,18 +181,13 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{refused}");
     assert_eq!(refused["status"], "failed", "{refused}");
-    let right = PosCredentials {
-        sx: Secret::new(merchant.sx.clone()),
-        sx_list: Secret::new(merchant.sx_list.clone()),
-        sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-        secret_key: Secret::new(merchant.secret_key.clone()),
-    };
+    let right = sanalpos_server::demo::nkolay_settings(&sim.base_url(), &merchant);
     two.service
         .update_pos(
             &company.id,
             &pos.id,
             PosChange {
-                credentials: Some(right),
+                settings: Some(right),
                 ..PosChange::default()
             },
             "test",

@@ -164,7 +164,7 @@ fn every_error_code_is_documented() {
     let codes: BTreeSet<&str> = ERROR_CODES.iter().map(|(c, _, _)| *c).collect();
     for error in [
         ServiceError::Validation {
-            field: "x",
+            field: "x".into(),
             message: "y".into(),
         },
         ServiceError::NotFound,

@@ -653,6 +653,7 @@ both_engines!(
                 client_ref: sanalpos_core::ClientRef::parse(client_ref).unwrap(),
                 sale_date: sanalpos_service::istanbul_today(),
                 amount: sanalpos_core::Kurus::parse_tr("75,50").unwrap(),
+                currency: sanalpos_core::Currency::Try,
             })
             .await;
         assert!(

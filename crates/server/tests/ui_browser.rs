@@ -293,10 +293,15 @@ async fn back_office_walkthrough() {
 
     // A POS definition: good credentials, then wrong ones.
     w.goto("/ui/pos/new").await;
+    w.b.select_value("#pos-bank", "nkolay:nkolay")
+        .await
+        .unwrap();
+    w.click("#pos-bank-next").await;
+    w.b.wait_for("#pos-name", WAIT).await.unwrap();
     let m = &app.a.merchant;
     w.fill("#pos-name", "Yedek N Kolay").await;
     w.b.select_value("#pos-environment", "test").await.unwrap();
-    w.fill("#pos-base-url", &app.sim.base_url()).await;
+    w.fill("#pos-base_url", &app.sim.base_url()).await;
     w.fill("#pos-sx", &m.sx).await;
     w.fill("#pos-sx_list", &m.sx_list).await;
     w.fill("#pos-sx_cancel", &m.sx_cancel).await;

@@ -559,7 +559,13 @@ both_engines!(
         client
             .post("/ui/company", &[("company_id", &app.a.id)])
             .await;
-        client.get("/ui/pos/new").await;
+        let picker = client.get("/ui/pos/new").await;
+        assert!(picker.body.contains("nkolay:nkolay"), "{}", picker.body);
+        let form = client.get("/ui/pos/new?bank=nkolay:nkolay").await;
+        assert!(form.body.contains("name=\"s_sx_list\""), "{}", form.body);
+        // An unknown bank shows the picker again.
+        let again = client.get("/ui/pos/new?bank=nkolay:nowhere").await;
+        assert!(again.body.contains("pos-bank-form"), "{}", again.body);
         let m = &app.a.merchant;
         let sim = app.sim.base_url();
         let page = client
@@ -567,14 +573,15 @@ both_engines!(
                 "/ui/pos",
                 &[
                     ("name", "Yedek POS"),
-                    ("provider", "nkolay"),
+                    ("protocol", "nkolay"),
+                    ("s_bank", "nkolay"),
                     ("environment", "test"),
-                    ("base_url", &sim),
-                    ("sx", &m.sx),
-                    ("sx_list", &m.sx_list),
-                    ("sx_cancel", &m.sx_cancel),
-                    ("secret_key", &m.secret_key),
-                    ("auto_complete", "on"),
+                    ("s_base_url", &sim),
+                    ("s_sx", &m.sx),
+                    ("s_sx_list", &m.sx_list),
+                    ("s_sx_cancel", &m.sx_cancel),
+                    ("s_secret_key", &m.secret_key),
+                    ("s_auto_complete", "true"),
                     ("cur_TRY", "on"),
                     ("installments", "1;1,79;0;1\n3;2,99;2,50;30"),
                     ("onboarding_state", "documents"),
@@ -613,11 +620,11 @@ both_engines!(
                 &[
                     ("name", "Yedek POS"),
                     ("environment", "test"),
-                    ("base_url", &sim),
-                    ("sx", "wrong-sx-token"),
-                    ("sx_list", "wrong-list-token"),
-                    ("sx_cancel", "wrong-cancel-token"),
-                    ("secret_key", "wrong-secret"),
+                    ("s_base_url", &sim),
+                    ("s_sx", "wrong-sx-token"),
+                    ("s_sx_list", "wrong-list-token"),
+                    ("s_sx_cancel", "wrong-cancel-token"),
+                    ("s_secret_key", "wrong-secret"),
                     ("cur_TRY", "on"),
                     ("installments", "1;1,79;0;1"),
                     ("onboarding_state", "documents"),
@@ -645,7 +652,7 @@ both_engines!(
                 &[
                     ("name", "Yedek POS"),
                     ("environment", "test"),
-                    ("base_url", "http://127.0.0.1:9"),
+                    ("s_base_url", "http://127.0.0.1:9"),
                     ("cur_TRY", "on"),
                     ("installments", "1;1,79;0;1"),
                     ("onboarding_state", "documents"),
@@ -667,7 +674,7 @@ both_engines!(
                 &[
                     ("name", "Yedek POS"),
                     ("environment", "test"),
-                    ("base_url", &sim),
+                    ("s_base_url", &sim),
                     ("cur_TRY", "on"),
                     ("installments", "1;x;0;1"),
                     ("onboarding_state", "documents"),

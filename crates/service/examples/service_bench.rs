@@ -163,16 +163,16 @@ async fn bench_service(
             &company.id,
             NewPos {
                 name: "N Kolay".into(),
-                provider: "nkolay".into(),
+                protocol: "nkolay".into(),
                 environment: Environment::Simulator,
-                base_url: sim.base_url(),
-                credentials: PosCredentials {
-                    sx: Secret::new(merchant.sx.clone()),
-                    sx_list: Secret::new(merchant.sx_list.clone()),
-                    sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-                    secret_key: Secret::new(merchant.secret_key.clone()),
-                },
-                auto_complete: true,
+                settings: sanalpos_service::protocols::nkolay_settings(
+                    &sim.base_url(),
+                    &merchant.sx,
+                    &merchant.sx_list,
+                    &merchant.sx_cancel,
+                    &merchant.secret_key,
+                    true,
+                ),
                 currencies: vec![Currency::Try],
                 installments: vec![InstallmentRow {
                     count: 1,
@@ -252,6 +252,7 @@ async fn main() {
                 },
                 description: None,
                 cardholder_ip: None,
+                pre_auth: false,
             };
             gateway.sale(&sale).await.outcome.kind() == "approved"
         }

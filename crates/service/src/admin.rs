@@ -7,15 +7,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use sanalpos_core::{Currency, Secret};
+use sanalpos_core::Currency;
+use sanalpos_gateway::protocol::{validate, FieldKind};
+use sanalpos_gateway::Settings;
 use sanalpos_store::{
     empty_checklist, new_id, now_ms, ApiKey, Company, NewAudit, OnboardingState, PosRecord, User,
 };
 
 use crate::error::ServiceError;
-use crate::gateways::StoredCredentials;
+use crate::gateways::{environment, open, protocol_of, seal};
 use crate::types::{
-    rfc3339, ApiCaller, ApiKeyView, MaskedCredentials, NewPos, PosChange, PosView, UserView,
+    rfc3339, ApiCaller, ApiKeyView, NewPos, PosChange, PosView, ShownSetting, UserView,
 };
 use crate::{PaymentService, Role};
 
@@ -78,18 +80,6 @@ fn check_pos_fields(pos: &PosRecord) -> Result<(), ServiceError> {
     if pos.name.trim().is_empty() {
         return Err(ServiceError::validation("name", "a POS needs a name"));
     }
-    if pos.provider != "nkolay" {
-        return Err(ServiceError::validation(
-            "provider",
-            "the only provider is \"nkolay\"",
-        ));
-    }
-    if !(pos.base_url.starts_with("http://") || pos.base_url.starts_with("https://")) {
-        return Err(ServiceError::validation(
-            "base_url",
-            "an absolute http(s) URL",
-        ));
-    }
     if pos.currencies.is_empty() {
         return Err(ServiceError::validation(
             "currencies",
@@ -115,18 +105,18 @@ fn check_pos_fields(pos: &PosRecord) -> Result<(), ServiceError> {
     Ok(())
 }
 
-fn check_credentials(c: &StoredCredentials) -> Result<(), ServiceError> {
-    for (field, value) in [
-        ("credentials.sx", &c.sx),
-        ("credentials.sx_list", &c.sx_list),
-        ("credentials.sx_cancel", &c.sx_cancel),
-        ("credentials.secret_key", &c.secret_key),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ServiceError::validation(field, "required"));
-        }
-    }
-    Ok(())
+/// Checks a settings document against its protocol's description; an error names the
+/// field as `settings.<name>`.
+fn check_settings(
+    protocol: &str,
+    settings: &Settings,
+    env: sanalpos_store::Environment,
+) -> Result<(), ServiceError> {
+    let protocol = protocol_of(protocol).map_err(|_| {
+        ServiceError::validation("protocol", "not a protocol this installation speaks")
+    })?;
+    validate(protocol, settings, environment(env))
+        .map_err(|e| ServiceError::validation(format!("settings.{}", e.field), e.message.en))
 }
 
 pub(crate) async fn create_pos(
@@ -136,8 +126,7 @@ pub(crate) async fn create_pos(
     actor: &str,
 ) -> Result<PosView, ServiceError> {
     service.inner.store.get_company(company_id).await?;
-    let credentials = StoredCredentials::from_input(&new.credentials);
-    check_credentials(&credentials)?;
+    check_settings(&new.protocol, &new.settings, new.environment)?;
     let now = now_ms();
     let mut currencies = new.currencies.clone();
     currencies.dedup();
@@ -145,11 +134,9 @@ pub(crate) async fn create_pos(
         id: new_id("pos"),
         company_id: company_id.to_owned(),
         name: new.name.trim().to_owned(),
-        provider: new.provider.clone(),
+        protocol: new.protocol.clone(),
         environment: new.environment,
-        base_url: new.base_url.trim().to_owned(),
-        credentials_enc: credentials.encrypt(&service.inner.crypto)?,
-        auto_complete: new.auto_complete,
+        settings_enc: seal(&service.inner.crypto, &new.settings)?,
         currencies,
         installments: new.installments.clone(),
         onboarding_state: new.onboarding_state,
@@ -173,8 +160,9 @@ pub(crate) async fn create_pos(
         &pos.id,
         json!({
             "name": pos.name,
+            "protocol": pos.protocol,
             "environment": pos.environment,
-            "base_url": pos.base_url,
+            "settings": public_settings(&pos.protocol, &new.settings),
             "onboarding_state": pos.onboarding_state,
             "is_default": pos.is_default,
         }),
@@ -200,20 +188,33 @@ pub(crate) async fn update_pos(
         pos.environment = environment;
         changed.push("environment");
     }
-    if let Some(base_url) = change.base_url {
-        pos.base_url = base_url.trim().to_owned();
-        changed.push("base_url");
+    let old_settings = open(&service.inner.crypto, &pos.settings_enc)?;
+    let mut settings = old_settings.clone();
+    let mut secrets_changed = false;
+    if let Some(change) = &change.settings {
+        let info = protocol_of(&pos.protocol)?.info();
+        settings = change.clone();
+        for field in info.fields.iter().filter(|f| f.kind == FieldKind::Secret) {
+            match (change.get(field.name), old_settings.get(field.name)) {
+                (None, Some(old)) => settings.set(field.name, old),
+                (Some(new), old) if old != Some(new) => secrets_changed = true,
+                _ => {}
+            }
+        }
+        if secrets_changed {
+            changed.push("credentials");
+        }
+        let public_changed = info
+            .fields
+            .iter()
+            .filter(|f| f.kind != FieldKind::Secret)
+            .any(|f| settings.get(f.name) != old_settings.get(f.name));
+        if public_changed {
+            changed.push("settings");
+        }
     }
-    if let Some(credentials) = &change.credentials {
-        let stored = StoredCredentials::from_input(credentials);
-        check_credentials(&stored)?;
-        pos.credentials_enc = stored.encrypt(&service.inner.crypto)?;
-        changed.push("credentials");
-    }
-    if let Some(auto_complete) = change.auto_complete {
-        pos.auto_complete = auto_complete;
-        changed.push("auto_complete");
-    }
+    check_settings(&pos.protocol, &settings, pos.environment)?;
+    pos.settings_enc = seal(&service.inner.crypto, &settings)?;
     if let Some(mut currencies) = change.currencies {
         currencies.dedup();
         pos.currencies = currencies;
@@ -237,7 +238,7 @@ pub(crate) async fn update_pos(
     }
     check_pos_fields(&pos)?;
     pos.updated_at = now_ms();
-    let kind = if changed.contains(&"credentials") {
+    let kind = if secrets_changed {
         "pos.credentials_changed"
     } else {
         "pos.updated"
@@ -250,44 +251,59 @@ pub(crate) async fn update_pos(
         json!({
             "changed": changed,
             "environment": pos.environment,
-            "base_url": pos.base_url,
+            "settings": public_settings(&pos.protocol, &settings),
             "onboarding_state": pos.onboarding_state,
             "is_default": pos.is_default,
-            "auto_complete": pos.auto_complete,
         }),
     );
     let updated = service.inner.store.update_pos(pos, event).await?;
     pos_view(service, &updated)
 }
 
-pub(crate) fn pos_view(service: &PaymentService, pos: &PosRecord) -> Result<PosView, ServiceError> {
-    let credentials = match StoredCredentials::decrypt(&service.inner.crypto, &pos.credentials_enc)
-    {
-        Ok(c) => MaskedCredentials {
-            sx: Secret::new(c.sx.clone()).masked(),
-            sx_list: Secret::new(c.sx_list.clone()).masked(),
-            sx_cancel: Secret::new(c.sx_cancel.clone()).masked(),
-            secret_key: Secret::new(c.secret_key.clone()).masked(),
-        },
-        Err(_) => {
-            let unreadable = "(cannot be decrypted with this master key)".to_owned();
-            MaskedCredentials {
-                sx: unreadable.clone(),
-                sx_list: unreadable.clone(),
-                sx_cancel: unreadable.clone(),
-                secret_key: unreadable,
-            }
-        }
+/// The settings that are not secrets, for the audit trail.
+fn public_settings(protocol: &str, settings: &Settings) -> serde_json::Value {
+    let Ok(protocol) = protocol_of(protocol) else {
+        return json!({});
     };
+    let info = protocol.info();
+    settings
+        .iter()
+        .filter(|(name, _)| {
+            info.field(name)
+                .is_some_and(|f| f.kind != FieldKind::Secret)
+        })
+        .map(|(name, value)| (name.to_owned(), json!(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+pub(crate) fn pos_view(service: &PaymentService, pos: &PosRecord) -> Result<PosView, ServiceError> {
+    let info = protocol_of(&pos.protocol)?.info();
+    let settings = open(&service.inner.crypto, &pos.settings_enc).ok();
+    let bank = settings.as_ref().and_then(|s| info.bank_of(s));
+    let shown = settings
+        .as_ref()
+        .map(|s| {
+            s.shown(info)
+                .into_iter()
+                .map(|(field, value)| ShownSetting {
+                    name: field.name.to_owned(),
+                    value,
+                    secret: field.kind == FieldKind::Secret,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(PosView {
         id: pos.id.clone(),
         company_id: pos.company_id.clone(),
         name: pos.name.clone(),
-        provider: pos.provider.clone(),
+        protocol: pos.protocol.clone(),
+        bank: bank.map(|b| b.id.to_owned()),
+        bank_name: bank.map(|b| b.name.to_owned()),
         environment: pos.environment,
-        base_url: pos.base_url.clone(),
-        credentials,
-        auto_complete: pos.auto_complete,
+        settings: shown,
+        settings_readable: settings.is_some(),
         currencies: pos.currencies.clone(),
         installments: pos.installments.clone(),
         onboarding_state: pos.onboarding_state,

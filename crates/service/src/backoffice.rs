@@ -91,14 +91,12 @@ impl PaymentService {
         }
         .ok_or(ServiceError::NoActivePos)?;
         let gateway = gateway_for(self, pos)?;
-        let options =
-            gateway
-                .installments(bin, amount)
-                .await
-                .map_err(|e| ServiceError::Provider {
-                    code: "installments_unavailable",
-                    message: e.to_string(),
-                })?;
+        let options = crate::gateways::installment_options(gateway.as_ref(), pos, bin, amount)
+            .await
+            .map_err(|e| ServiceError::Provider {
+                code: "installments_unavailable",
+                message: e.to_string(),
+            })?;
         let mut choices: Vec<InstallmentChoice> = options
             .into_iter()
             .filter(|o| {
@@ -118,7 +116,7 @@ impl PaymentService {
         Ok(choices)
     }
 
-    /// Makes a harmless authenticated call (the merchant's commission table) through a
+    /// Makes a harmless authenticated call (the protocol's probe) through a
     /// POS of the company, whatever its onboarding state, and says what happened.
     pub async fn check_pos_connection(
         &self,
@@ -128,7 +126,7 @@ impl PaymentService {
     ) -> Result<ConnectionCheck, ServiceError> {
         let pos = self.inner.store.get_pos(company_id, pos_id).await?;
         let gateway = gateway_for(self, &pos)?;
-        let (check, error) = match gateway.commission_table().await {
+        let (check, error) = match gateway.probe().await {
             Ok(_) => (ConnectionCheck::Ok, None),
             Err(e) => {
                 tracing::info!(pos.id = %pos.id, error = %e, "POS connection test failed");

@@ -1,7 +1,7 @@
 //! A circuit breaker per POS: after repeated technical failures (provider unreachable,
 //! no answer, connection lost, HTTP 5xx) the POS fails fast with "provider unavailable"
-//! instead of making every caller wait out a timeout, and a harmless probe (the
-//! commission table) must succeed before payments go through again.
+//! instead of making every caller wait out a timeout, and a harmless probe
+//! ([`Gateway::probe`], per protocol) must succeed before payments go through again.
 //!
 //! States: closed (calls go through, consecutive technical failures counted), open (calls
 //! refused at once until the cool-down ends), half-open (one caller probes; the others are
@@ -229,7 +229,7 @@ impl Guarded {
             Permit::Go => Ok(()),
             Permit::Refuse { retry_in } => Err(retry_in),
             Permit::Probe => {
-                let probe = self.inner.commission_table().await;
+                let probe = self.inner.probe().await;
                 let failed = probe.as_ref().is_err_and(is_technical_error);
                 self.breaker.record(failed, Instant::now());
                 if failed {
@@ -319,6 +319,12 @@ impl Gateway for Guarded {
             Ok(()) => self.count_error(self.inner.installments(bin, amount).await),
             Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
         }
+    }
+
+    async fn probe(&self) -> Result<(), GatewayError> {
+        // A probe asked for by a person ("test connection") always goes out, and its
+        // result counts like any other call's.
+        self.count_error(self.inner.probe().await)
     }
 
     async fn commission_table(&self) -> Result<CommissionTable, GatewayError> {

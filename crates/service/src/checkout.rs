@@ -509,13 +509,15 @@ pub(crate) async fn installments(
     let amount = amount_of(&h.session, amount)?;
     let pos = choose_pos(service, &h.session).await?;
     let gateway = gateway_for(service, &pos)?;
-    let options = gateway.installments(bin, amount).await.map_err(|e| {
-        tracing::warn!(error = %e, pos.id = %pos.id, "installment options unavailable");
-        ServiceError::Provider {
-            code: "installments_unavailable",
-            message: "the installment options could not be read from the provider".into(),
-        }
-    })?;
+    let options = crate::gateways::installment_options(gateway.as_ref(), &pos, bin, amount)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, pos.id = %pos.id, "installment options unavailable");
+            ServiceError::Provider {
+                code: "installments_unavailable",
+                message: "the installment options could not be read from the provider".into(),
+            }
+        })?;
     Ok(options
         .into_iter()
         .filter(|o| {

@@ -11,7 +11,7 @@ pub enum ServiceError {
     #[error("{field}: {message}")]
     Validation {
         /// The field, as named in the API body (dotted for nested fields).
-        field: &'static str,
+        field: std::borrow::Cow<'static, str>,
         /// What is wrong, in English.
         message: String,
     },
@@ -73,9 +73,9 @@ impl ServiceError {
     }
 
     /// The field at fault, for validation errors.
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<&str> {
         match self {
-            ServiceError::Validation { field, .. } => Some(field),
+            ServiceError::Validation { field, .. } => Some(field.as_ref()),
             _ => None,
         }
     }
@@ -119,9 +119,12 @@ impl ServiceError {
         }
     }
 
-    pub(crate) fn validation(field: &'static str, message: impl Into<String>) -> ServiceError {
+    pub(crate) fn validation(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> ServiceError {
         ServiceError::Validation {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }

@@ -1,76 +1,93 @@
-//! Provider clients per POS, cached by (POS id, version) so each keeps its HTTP
-//! connection pool, and a changed POS definition gets a new client on its next payment.
+//! Provider clients per POS, built through the protocol registry and cached by (POS id,
+//! version) so each keeps its HTTP connection pool, and a changed POS definition gets a
+//! new client on its next payment. The service knows a POS as "protocol id + settings
+//! document": the protocol's module reads the document.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use zeroize::Zeroize;
-
-use sanalpos_core::Secret;
-use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
-use sanalpos_gateway::Gateway;
-use sanalpos_store::{Crypto, PosRecord};
+use sanalpos_gateway::protocol::{self, Environment as ProtocolEnvironment, Protocol, Timeouts};
+use sanalpos_gateway::{Gateway, Settings};
+use sanalpos_store::{Crypto, Environment, PosRecord, Store};
 
 use crate::breaker::{Breaker, BreakerConfig, BreakerState, Guarded};
 use crate::error::ServiceError;
-use crate::types::PosCredentials;
 
-/// The credentials as encrypted at rest (JSON inside the ciphertext).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct StoredCredentials {
-    pub(crate) sx: String,
-    pub(crate) sx_list: String,
-    pub(crate) sx_cancel: String,
-    pub(crate) secret_key: String,
+/// The registry's protocol of a POS.
+pub(crate) fn protocol_of(id: &str) -> Result<&'static dyn Protocol, ServiceError> {
+    protocol::protocol(id).ok_or_else(|| ServiceError::Provider {
+        code: "provider_unsupported",
+        message: format!("protocol {id:?} is not supported"),
+    })
 }
 
-impl Drop for StoredCredentials {
-    fn drop(&mut self) {
-        self.sx.zeroize();
-        self.sx_list.zeroize();
-        self.sx_cancel.zeroize();
-        self.secret_key.zeroize();
+/// The protocol's name for an environment.
+pub(crate) fn environment(environment: Environment) -> ProtocolEnvironment {
+    match environment {
+        Environment::Simulator => ProtocolEnvironment::Simulator,
+        Environment::Test => ProtocolEnvironment::Test,
+        Environment::Production => ProtocolEnvironment::Production,
     }
 }
 
-impl StoredCredentials {
-    pub(crate) fn from_input(c: &PosCredentials) -> StoredCredentials {
-        StoredCredentials {
-            sx: c.sx.expose().to_owned(),
-            sx_list: c.sx_list.expose().to_owned(),
-            sx_cancel: c.sx_cancel.expose().to_owned(),
-            secret_key: c.secret_key.expose().to_owned(),
-        }
-    }
+/// Encrypts a settings document for storage.
+pub(crate) fn seal(crypto: &Crypto, settings: &Settings) -> Result<String, ServiceError> {
+    let json = zeroize::Zeroizing::new(settings.to_json());
+    Ok(crypto.encrypt_credentials(&json)?)
+}
 
-    pub(crate) fn encrypt(&self, crypto: &Crypto) -> Result<String, ServiceError> {
-        let json = zeroize::Zeroizing::new(
-            serde_json::to_string(self)
-                .map_err(|e| ServiceError::Storage(format!("credentials: {e}")))?,
+/// Decrypts a stored settings document.
+pub(crate) fn open(crypto: &Crypto, stored: &str) -> Result<Settings, ServiceError> {
+    let json = zeroize::Zeroizing::new(crypto.decrypt_credentials(stored)?);
+    Settings::from_json(&json).map_err(|_| {
+        ServiceError::Storage("stored POS settings are not in the expected shape".into())
+    })
+}
+
+/// Moves every POS stored before settings documents (migration 7) into its settings
+/// document, under the master key. Runs at start; instances starting together each move
+/// what the other has not.
+pub(crate) async fn move_legacy_pos(store: &Store, crypto: &Crypto) -> Result<(), ServiceError> {
+    for legacy in store.legacy_pos().await? {
+        let credentials = zeroize::Zeroizing::new(
+            crypto
+                .decrypt_credentials(&legacy.credentials_enc)
+                .map_err(|_| {
+                    ServiceError::Storage(format!(
+                        "POS {}: its credentials cannot be decrypted with this master key",
+                        legacy.id
+                    ))
+                })?,
         );
-        Ok(crypto.encrypt_credentials(&json)?)
-    }
-
-    pub(crate) fn decrypt(
-        crypto: &Crypto,
-        stored: &str,
-    ) -> Result<StoredCredentials, ServiceError> {
-        let json = crypto.decrypt_credentials(stored)?;
-        serde_json::from_str(&json).map_err(|_| {
-            ServiceError::Storage("stored credentials are not in the expected shape".into())
-        })
-    }
-
-    pub(crate) fn to_gateway(&self) -> Credentials {
-        Credentials {
-            sx: Secret::new(self.sx.clone()),
-            sx_list: Secret::new(self.sx_list.clone()),
-            sx_cancel: Secret::new(self.sx_cancel.clone()),
-            secret_key: Secret::new(self.secret_key.clone()),
+        let old: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&credentials)
+            .map_err(|_| {
+                ServiceError::Storage(format!(
+                    "POS {}: stored credentials are not in the expected shape",
+                    legacy.id
+                ))
+            })?;
+        let settings = match legacy.protocol.as_str() {
+            "nkolay" => sanalpos_gateway::nkolay::protocol::legacy_settings(
+                &old,
+                &legacy.base_url,
+                legacy.auto_complete,
+            ),
+            other => {
+                return Err(ServiceError::Storage(format!(
+                    "POS {}: no settings move for protocol {other:?}",
+                    legacy.id
+                )))
+            }
+        };
+        if store
+            .move_legacy_pos(&legacy.id, &seal(crypto, &settings)?)
+            .await?
+        {
+            tracing::info!(pos.id = %legacy.id, "POS settings moved into their document");
         }
     }
+    Ok(())
 }
 
 /// A client, the POS version it was built for, and its breaker.
@@ -116,27 +133,66 @@ impl GatewayCache {
     }
 }
 
-fn build(
+/// A client for a POS without the cache or breaker (for "test connection").
+pub(crate) fn build(
     crypto: &Crypto,
     pos: &PosRecord,
     timeout: Duration,
 ) -> Result<Arc<dyn Gateway>, ServiceError> {
-    match pos.provider.as_str() {
-        "nkolay" => {
-            let credentials = StoredCredentials::decrypt(crypto, &pos.credentials_enc)?;
-            let mut config = NkolayConfig::new(pos.base_url.clone(), credentials.to_gateway());
-            config.auto_complete = pos.auto_complete;
-            config.request_timeout = timeout;
-            config.connect_timeout = timeout.min(Duration::from_secs(5));
-            let client = NkolayGateway::new(config).map_err(|e| ServiceError::Provider {
-                code: "provider_unavailable",
-                message: format!("cannot set up the provider client: {e}"),
-            })?;
-            Ok(Arc::new(client))
-        }
-        other => Err(ServiceError::Provider {
-            code: "provider_unsupported",
-            message: format!("provider {other:?} is not supported"),
-        }),
+    let protocol = protocol_of(&pos.protocol)?;
+    let settings = open(crypto, &pos.settings_enc)?;
+    let timeouts = Timeouts {
+        connect: timeout.min(Duration::from_secs(5)),
+        request: timeout,
+    };
+    protocol
+        .build(&settings, environment(pos.environment), timeouts)
+        .map_err(|e| ServiceError::Provider {
+            code: "provider_unavailable",
+            message: format!("cannot set up the provider client: {e}"),
+        })
+}
+
+/// The installment options for a card and an amount: asked of the provider when its
+/// protocol can say, otherwise computed from the POS definition's own table (a bank
+/// POS's installment plan is part of the merchant's agreement).
+pub(crate) async fn installment_options(
+    gateway: &dyn Gateway,
+    pos: &PosRecord,
+    bin: &str,
+    amount: sanalpos_core::Kurus,
+) -> Result<Vec<sanalpos_gateway::InstallmentOption>, sanalpos_gateway::GatewayError> {
+    match gateway.installments(bin, amount).await {
+        Err(sanalpos_gateway::GatewayError::Unsupported(_)) => Ok(table_options(pos, amount)),
+        other => other,
     }
+}
+
+fn table_options(
+    pos: &PosRecord,
+    amount: sanalpos_core::Kurus,
+) -> Vec<sanalpos_gateway::InstallmentOption> {
+    let mut options: Vec<_> = pos
+        .installments
+        .iter()
+        .filter_map(|row| {
+            let surcharge = amount.percent_bp(row.surcharge_bp);
+            let total = amount.checked_add(surcharge)?;
+            let monthly =
+                sanalpos_core::Kurus::from_minor(total.minor() / i64::from(row.count.max(1)))?;
+            Some(sanalpos_gateway::InstallmentOption {
+                installments: row.count,
+                monthly,
+                total,
+                surcharge,
+                commission: amount.percent_bp(row.commission_bp),
+                commission_rate_bp: row.commission_bp,
+                surcharge_rate_bp: row.surcharge_bp,
+                program: None,
+            })
+        })
+        .collect();
+    options.sort_by_key(|o| o.installments);
+    options.dedup_by_key(|o| o.installments);
+    options
 }

@@ -59,6 +59,10 @@ pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
     PaymentTotals,
 };
+pub use sanalpos_gateway::protocol::{
+    self as protocols, Capabilities, FieldKind, FieldSpec, Label, ProtocolInfo, Settings,
+    ThreeDModel,
+};
 pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
 pub use sanalpos_store::{
@@ -105,6 +109,18 @@ impl PaymentService {
                 gateways: gateways::GatewayCache::default(),
             }),
         }
+    }
+
+    /// A service over a store, after moving any POS stored before settings documents
+    /// into its document (migration 7; needs the master key). What `serve` and the
+    /// operator commands use.
+    pub async fn start(
+        store: Store,
+        crypto: Crypto,
+        config: ServiceConfig,
+    ) -> Result<PaymentService, ServiceError> {
+        gateways::move_legacy_pos(&store, &crypto).await?;
+        Ok(PaymentService::new(store, crypto, config))
     }
 
     /// The store underneath (idempotency keys, audit verification, health).

@@ -370,6 +370,7 @@ pub(crate) async fn create_payment_for(
         card: parsed.card,
         description,
         cardholder_ip: request.cardholder_ip,
+        pre_auth: false,
     };
     // The attempt is durable before the provider hears of it.
     match (session_id, key) {

@@ -365,7 +365,7 @@ mod tests {
                 ..PaymentFilter::default()
             };
             assert_eq!(
-                query_of(&filter).err().and_then(|e| e.field()),
+                query_of(&filter).err().as_ref().and_then(|e| e.field()),
                 Some("last_four"),
                 "{bad}"
             );

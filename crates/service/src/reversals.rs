@@ -5,14 +5,14 @@
 //! checked in the same transaction, and commits before calling the provider. Results:
 //! approved → the payment view (cancelled / partially_refunded / refunded); unknown →
 //! the payment view unchanged (the janitor resolves the refund by inquiry); declined →
-//! `Conflict` (`cancel_not_possible` for bank codes 21/29 on a cancel, else
+//! `Conflict` (`cancel_not_possible` when the protocol says the cancel window closed, else
 //! `cancel_declined` / `refund_declined`); failed → `Provider` (`provider_failed`).
 
 use chrono::NaiveDate;
 use serde_json::json;
 
 use sanalpos_core::{ClientRef, Kurus, ProviderRef};
-use sanalpos_gateway::{CancelRequest, GatewayResponse, Outcome, RefundRequest};
+use sanalpos_gateway::{CancelRequest, DeclineKind, GatewayResponse, Outcome, RefundRequest};
 use sanalpos_store::{
     new_id, now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, Operation,
     PaymentRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
@@ -23,9 +23,6 @@ use crate::outcome::{failure_message, unknown_message};
 use crate::payments::{dispatched, gateway_for, view};
 use crate::types::*;
 use crate::PaymentService;
-
-/// Bank codes with which a bank refuses a cancel because the day is closed.
-const CANCEL_TOO_LATE: [&str; 2] = ["21", "29"];
 
 struct Prepared {
     payment: PaymentRecord,
@@ -201,6 +198,7 @@ async fn run(
                     client_ref: prepared.client_ref.clone(),
                     sale_date: prepared.sale_date,
                     amount,
+                    currency: p.currency,
                 })
                 .await
         }
@@ -212,9 +210,14 @@ async fn run(
                     sale_date: prepared.sale_date,
                     amount,
                     refundable,
+                    currency: p.currency,
                 })
                 .await
         }
+    };
+    let decline_kind = match &response.outcome {
+        Outcome::Declined(decline) => decline.kind,
+        _ => DeclineKind::Refused,
     };
     let (result, attempt_result) = refund_result(&refund_id, &attempt_id, &response);
     let audit = refund_audit(p, &caller.name, kind, &refund_id, amount, &result);
@@ -242,10 +245,17 @@ async fn run(
         }
         RefundStatus::Declined => {
             let code = bank_code.unwrap_or_default();
-            if kind == RefundKind::Cancel && CANCEL_TOO_LATE.contains(&code.as_str()) {
+            if decline_kind == DeclineKind::CancelWindowClosed {
                 Err(ServiceError::conflict(
                     "cancel_not_possible",
                     format!("the bank refused the cancel ({code}: {message}); refund instead"),
+                ))
+            } else if decline_kind == DeclineKind::DayNotClosed {
+                Err(ServiceError::conflict(
+                    "refund_not_yet_possible",
+                    format!(
+                        "the sale's day is not closed at the bank yet: cancel it today, or refund after the day's close ({message})"
+                    ),
                 ))
             } else {
                 Err(ServiceError::conflict(

@@ -110,6 +110,10 @@ async fn finish_leased(
             .provider_ref
             .as_deref()
             .and_then(|r| ProviderRef::parse(r).ok()),
+        currency: payment.currency,
+        installments: payment.installments,
+        pre_auth: false,
+        cardholder_ip: None,
     };
     let response = gateway.finish_3d(&postback, &expected).await;
     let actor = format!("3d:{}", payment.created_by);

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use sanalpos_core::{Currency, Kurus, Message, Secret};
+use sanalpos_core::{Currency, Kurus, Message};
+use sanalpos_gateway::Settings;
 use sanalpos_store::{
     ApiKey, AttemptOutcome, AttemptRecord, AttemptState, Channel, DocumentItem, Environment,
     InstallmentRow, OnboardingState, Operation, PaymentStatus, RefundKind, RefundRecord,
@@ -326,34 +327,18 @@ pub struct JanitorReport {
     pub errors: u32,
 }
 
-/// The four N Kolay secrets of a POS.
-#[derive(Debug, Clone)]
-pub struct PosCredentials {
-    /// Payments token.
-    pub sx: Secret,
-    /// Reporting token.
-    pub sx_list: Secret,
-    /// Cancel/refund token.
-    pub sx_cancel: Secret,
-    /// Merchant secret key.
-    pub secret_key: Secret,
-}
-
 /// A new POS definition.
 #[derive(Debug, Clone)]
 pub struct NewPos {
     /// Label.
     pub name: String,
-    /// Protocol; `nkolay`.
-    pub provider: String,
+    /// The protocol's id in the registry (`nkolay`, `nestpay`).
+    pub protocol: String,
     /// Simulator, test, production.
     pub environment: Environment,
-    /// Provider base URL.
-    pub base_url: String,
-    /// Secrets (encrypted at rest).
-    pub credentials: PosCredentials,
-    /// N Kolay AutoComplete.
-    pub auto_complete: bool,
+    /// The protocol's settings (bank, hosts, credentials, switches), checked against
+    /// its description and encrypted at rest as one document.
+    pub settings: Settings,
     /// Currencies it charges (at least one).
     pub currencies: Vec<Currency>,
     /// Installment table (must contain count 1).
@@ -373,12 +358,9 @@ pub struct PosChange {
     pub name: Option<String>,
     /// Environment.
     pub environment: Option<Environment>,
-    /// Base URL.
-    pub base_url: Option<String>,
-    /// New secrets.
-    pub credentials: Option<PosCredentials>,
-    /// AutoComplete.
-    pub auto_complete: Option<bool>,
+    /// The new settings: every field that is not a secret as given (left out = not
+    /// set); a secret left out keeps its stored value, one given replaces it.
+    pub settings: Option<Settings>,
     /// Currencies.
     pub currencies: Option<Vec<Currency>>,
     /// Installment table.
@@ -391,17 +373,15 @@ pub struct PosChange {
     pub is_default: Option<bool>,
 }
 
-/// POS secrets, masked for display.
+/// One setting of a POS as a person may see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MaskedCredentials {
-    /// Masked `sx`.
-    pub sx: String,
-    /// Masked `sx_list`.
-    pub sx_list: String,
-    /// Masked `sx_cancel`.
-    pub sx_cancel: String,
-    /// Masked secret key.
-    pub secret_key: String,
+pub struct ShownSetting {
+    /// The key in the protocol's settings.
+    pub name: String,
+    /// The value; a secret's is masked (`TRPS…(8)`).
+    pub value: String,
+    /// Whether it is a secret.
+    pub secret: bool,
 }
 
 /// A POS definition as shown (credentials masked).
@@ -413,16 +393,19 @@ pub struct PosView {
     pub company_id: String,
     /// Label.
     pub name: String,
-    /// Protocol.
-    pub provider: String,
+    /// The protocol's id.
+    pub protocol: String,
+    /// The bank preset's id (`isbank`; `nkolay` for N Kolay).
+    pub bank: Option<String>,
+    /// The bank's name as people write it (`İş Bankası`).
+    pub bank_name: Option<String>,
     /// Environment.
     pub environment: Environment,
-    /// Base URL.
-    pub base_url: String,
-    /// Masked secrets.
-    pub credentials: MaskedCredentials,
-    /// AutoComplete.
-    pub auto_complete: bool,
+    /// The settings, secrets masked; empty when they cannot be decrypted with this
+    /// master key (then `settings_readable` is false).
+    pub settings: Vec<ShownSetting>,
+    /// Whether the settings could be decrypted.
+    pub settings_readable: bool,
     /// Currencies.
     pub currencies: Vec<Currency>,
     /// Installment table.

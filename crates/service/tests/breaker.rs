@@ -79,7 +79,7 @@ async fn a_failing_provider_is_held_back_then_probed_before_payments_resume() {
     let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
     let proxy = Proxy::start(upstream).await;
     let mut pos = new_pos(&w.sim, &w.merchant);
-    pos.base_url = proxy.addr.clone();
+    pos.settings.set("base_url", proxy.addr.clone());
     pos.name = "N Kolay (proxy)".into();
     pos.is_default = false;
     let pos = w

@@ -293,12 +293,12 @@ async fn pos_changes_take_effect_on_the_next_payment() {
                 .unwrap_err();
             assert_eq!(err, ServiceError::NoActivePos);
             // Active again, with wrong credentials: the provider refuses, the payment fails.
-            let mut wrong = credentials(&w.merchant);
-            wrong.secret_key = sanalpos_core::Secret::new("not-the-secret");
-            wrong.sx = sanalpos_core::Secret::new(format!("{}|AAAA", w.merchant.merchant_no));
+            let mut wrong = nkolay_settings(&w.sim.base_url(), &w.merchant);
+            wrong.set("secret_key", "not-the-secret");
+            wrong.set("sx", format!("{}|AAAA", w.merchant.merchant_no));
             let change = PosChange {
                 onboarding_state: Some(OnboardingState::Active),
-                credentials: Some(wrong),
+                settings: Some(wrong),
                 ..PosChange::default()
             };
             w.service
@@ -309,7 +309,7 @@ async fn pos_changes_take_effect_on_the_next_payment() {
             assert_ne!(view.status, PaymentStatus::Approved, "{view:?}");
             // Right credentials and a new currency: works again, in USD too.
             let change = PosChange {
-                credentials: Some(credentials(&w.merchant)),
+                settings: Some(nkolay_settings(&w.sim.base_url(), &w.merchant)),
                 currencies: Some(vec![Currency::Try, Currency::Usd]),
                 ..PosChange::default()
             };
@@ -318,12 +318,14 @@ async fn pos_changes_take_effect_on_the_next_payment() {
                 .update_pos(&w.company.id, &w.pos.id, change, "user:admin")
                 .await
                 .unwrap();
-            assert!(
-                pos.credentials.secret_key.contains('…'),
-                "masked: {:?}",
-                pos.credentials
-            );
-            assert!(!pos.credentials.secret_key.contains(&w.merchant.secret_key));
+            let secret_key = pos
+                .settings
+                .iter()
+                .find(|s| s.name == "secret_key")
+                .unwrap();
+            assert!(secret_key.secret);
+            assert!(secret_key.value.contains('…'), "masked: {secret_key:?}");
+            assert!(!secret_key.value.contains(&w.merchant.secret_key));
             let mut usd = payment(APPROVED_CARD, "1.00");
             usd.currency = Currency::Usd;
             assert_eq!(

@@ -102,7 +102,7 @@ async fn a_provider_restarted_mid_call_loses_no_charge_and_charges_nothing_twice
         let mut proxy =
             RestartingProxy::start(w.sim.base_url().trim_start_matches("http://").to_owned()).await;
         let mut pos = new_pos(&w.sim, &w.merchant);
-        pos.base_url = proxy.url();
+        pos.settings.set("base_url", proxy.url());
         pos.name = "N Kolay (restarting)".into();
         pos.is_default = false;
         let pos = w

@@ -192,6 +192,7 @@ async fn payments_left_processing_by_a_crash_are_resolved_by_inquiry() {
                 },
                 description: None,
                 cardholder_ip: None,
+                pre_auth: false,
             })
             .await;
         assert_eq!(sale.outcome.kind(), "approved");
@@ -215,12 +216,12 @@ async fn payments_left_processing_by_a_crash_are_resolved_by_inquiry() {
 }
 
 fn credentials_for_gateway(w: &World) -> sanalpos_gateway::nkolay::Credentials {
-    let c = credentials(&w.merchant);
+    let m = &w.merchant;
     sanalpos_gateway::nkolay::Credentials {
-        sx: c.sx,
-        sx_list: c.sx_list,
-        sx_cancel: c.sx_cancel,
-        secret_key: c.secret_key,
+        sx: sanalpos_core::Secret::new(m.sx.clone()),
+        sx_list: sanalpos_core::Secret::new(m.sx_list.clone()),
+        sx_cancel: sanalpos_core::Secret::new(m.sx_cancel.clone()),
+        secret_key: sanalpos_core::Secret::new(m.secret_key.clone()),
     }
 }
 

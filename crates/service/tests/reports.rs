@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::json;
 
 use common::*;
-use sanalpos_core::{Currency, Kurus, Lang, Secret};
+use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
 use sanalpos_store::{
@@ -38,16 +38,16 @@ async fn setup(store: Store) -> (PaymentService, Company, PosView, Company, PosV
                 &company.id,
                 NewPos {
                     name: "N Kolay ana POS".into(),
-                    provider: "nkolay".into(),
+                    protocol: "nkolay".into(),
                     environment: Environment::Simulator,
-                    base_url: "http://127.0.0.1:9".into(),
-                    credentials: PosCredentials {
-                        sx: Secret::new(String::from("sx")),
-                        sx_list: Secret::new(String::from("sxl")),
-                        sx_cancel: Secret::new(String::from("sxc")),
-                        secret_key: Secret::new(String::from("key")),
-                    },
-                    auto_complete: true,
+                    settings: sanalpos_service::protocols::nkolay_settings(
+                        "http://127.0.0.1:9",
+                        "sx",
+                        "sxl",
+                        "sxc",
+                        "key",
+                        true,
+                    ),
                     currencies: vec![Currency::Try, Currency::Eur],
                     installments: vec![InstallmentRow {
                         count: 1,

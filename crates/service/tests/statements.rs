@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
 use common::test_config;
-use sanalpos_core::{Currency, Kurus, Secret};
+use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
 use sanalpos_store::{new_client_ref, new_id, Crypto, PaymentRecord, Store};
@@ -33,16 +33,16 @@ struct Setup {
 fn new_pos(name: &str) -> NewPos {
     NewPos {
         name: name.into(),
-        provider: "nkolay".into(),
+        protocol: "nkolay".into(),
         environment: Environment::Simulator,
-        base_url: "http://127.0.0.1:9".into(),
-        credentials: PosCredentials {
-            sx: Secret::new(String::from("sx")),
-            sx_list: Secret::new(String::from("sxl")),
-            sx_cancel: Secret::new(String::from("sxc")),
-            secret_key: Secret::new(String::from("key")),
-        },
-        auto_complete: true,
+        settings: sanalpos_service::protocols::nkolay_settings(
+            "http://127.0.0.1:9",
+            "sx",
+            "sxl",
+            "sxc",
+            "key",
+            true,
+        ),
         currencies: vec![Currency::Try],
         installments: vec![InstallmentRow {
             count: 1,
@@ -500,13 +500,14 @@ async fn pulled_sales_at_2359_and_0001_istanbul_land_on_their_own_business_days(
         .await
         .unwrap();
         let mut new = new_pos("N Kolay simülatör");
-        new.base_url = sim.base_url();
-        new.credentials = PosCredentials {
-            sx: Secret::new(merchant.sx.clone()),
-            sx_list: Secret::new(merchant.sx_list.clone()),
-            sx_cancel: Secret::new(merchant.sx_cancel.clone()),
-            secret_key: Secret::new(merchant.secret_key.clone()),
-        };
+        new.settings = sanalpos_service::protocols::nkolay_settings(
+            &sim.base_url(),
+            &merchant.sx,
+            &merchant.sx_list,
+            &merchant.sx_cancel,
+            &merchant.secret_key,
+            merchant.auto_complete,
+        );
         new.is_default = false;
         let pos = svc.create_pos(c, new, "test").await.unwrap();
 

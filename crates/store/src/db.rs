@@ -375,10 +375,23 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_payment_keys.sql"),
         postgres: include_str!("../migrations/postgres/0006_payment_keys.sql"),
     },
+    Migration {
+        version: 7,
+        name: "pos_settings",
+        sqlite: include_str!("../migrations/sqlite/0007_pos_settings.sql"),
+        postgres: include_str!("../migrations/postgres/0007_pos_settings.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
 pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
+    migrate_to(db, i64::MAX).await
+}
+
+/// Applies the migrations not applied yet up to `last` (a version), each in its own
+/// transaction. Below the newest only to build the database of an older release in
+/// upgrade tests.
+pub(crate) async fn migrate_to(db: &Db, last: i64) -> Result<(), StoreError> {
     let mut conn = db
         .read
         .acquire()
@@ -392,7 +405,7 @@ pub(crate) async fn migrate(db: &Db) -> Result<(), StoreError> {
             .await
             .map_err(m)?;
     }
-    let result = apply(db.engine, conn).await;
+    let result = apply(db.engine, conn, last).await;
     if db.engine == Engine::Postgres {
         let _ = conn.execute("SELECT pg_advisory_unlock(727274001)").await;
         warn_without_autovacuum(conn).await;
@@ -415,14 +428,14 @@ async fn warn_without_autovacuum(conn: &mut AnyConnection) {
     }
 }
 
-async fn apply(engine: Engine, conn: &mut AnyConnection) -> Result<(), StoreError> {
+async fn apply(engine: Engine, conn: &mut AnyConnection, last: i64) -> Result<(), StoreError> {
     let m = |e: sqlx::Error| StoreError::Migration(e.to_string());
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
     .await
     .map_err(m)?;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(migration.version)

@@ -85,6 +85,15 @@ impl Store {
         Ok(Store { db: Arc::new(db) })
     }
 
+    /// Opens and applies the migrations up to `version` only: the database of an older
+    /// release, for upgrade tests.
+    #[cfg(feature = "testing")]
+    pub async fn open_at_version(url: &str, version: i64) -> Result<Store, StoreError> {
+        let db = db::Db::open(url).await?;
+        db::migrate_to(&db, version).await?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
     /// The URL of a SQLite database file, created when missing.
     pub fn sqlite_url(path: &std::path::Path) -> String {
         format!("sqlite://{}?mode=rwc", path.display())

@@ -102,16 +102,14 @@ pub struct PosRecord {
     pub company_id: String,
     /// A label ("N Kolay ana POS").
     pub name: String,
-    /// Protocol: `nkolay`.
-    pub provider: String,
+    /// The protocol's id in the gateway registry (`nkolay`, `nestpay`).
+    pub protocol: String,
     /// Simulator, test or production.
     pub environment: Environment,
-    /// The provider's base URL.
-    pub base_url: String,
-    /// base64(nonce || AES-256-GCM ciphertext) of the credentials JSON.
-    pub credentials_enc: String,
-    /// N Kolay AutoComplete switch.
-    pub auto_complete: bool,
+    /// base64(nonce || AES-256-GCM ciphertext) of the protocol's settings document
+    /// (JSON: hosts, credentials, switches). Empty only for a row written before
+    /// migration 7 and not yet moved ([`LegacyPos`]).
+    pub settings_enc: String,
     /// Currencies this POS charges.
     pub currencies: Vec<Currency>,
     /// Installment table.
@@ -132,6 +130,24 @@ pub struct PosRecord {
     pub created_at: i64,
     /// Unix milliseconds.
     pub updated_at: i64,
+}
+
+/// The N Kolay columns of a POS written before settings documents (migration 7), read
+/// once so the service can move them into its settings document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyPos {
+    /// `pos_…`.
+    pub id: String,
+    /// Owner.
+    pub company_id: String,
+    /// The protocol (only `nkolay` existed).
+    pub protocol: String,
+    /// The provider's base URL.
+    pub base_url: String,
+    /// base64(nonce || AES-256-GCM ciphertext) of the credentials JSON.
+    pub credentials_enc: String,
+    /// The AutoComplete switch.
+    pub auto_complete: bool,
 }
 
 /// A payment as stored. No card number or CVV, ever: masked PAN and fingerprint only.

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use sanalpos_core::Currency;
 
 use crate::audit::append;
-use crate::model::{Environment, NewAudit, OnboardingState, PosRecord};
+use crate::model::{Environment, LegacyPos, NewAudit, OnboardingState, PosRecord};
 use crate::rows::{boolean, int, json, opt_int, opt_text, parsed, text, to_json};
 use crate::{Store, StoreError};
 
@@ -17,11 +17,9 @@ fn pos_from(row: &AnyRow) -> Result<PosRecord, StoreError> {
         id: text(row, "id")?,
         company_id: text(row, "company_id")?,
         name: text(row, "name")?,
-        provider: text(row, "provider")?,
+        protocol: text(row, "protocol")?,
         environment: parsed(row, "environment", Environment::parse)?,
-        base_url: text(row, "base_url")?,
-        credentials_enc: text(row, "credentials_enc")?,
-        auto_complete: boolean(row, "auto_complete")?,
+        settings_enc: opt_text(row, "settings_enc")?.unwrap_or_default(),
         currencies: currencies
             .iter()
             .map(|c| {
@@ -68,19 +66,18 @@ async fn insert_pos(
 ) -> Result<(), StoreError> {
     clear_other_defaults(conn, pos).await?;
     sqlx::query(
-        "INSERT INTO pos_definitions (id, company_id, name, provider, environment, base_url, credentials_enc, \
-         auto_complete, currencies, installments, onboarding_state, documents, is_default, version, \
-         last_success_at, last_error, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL, NULL, $15, $16)",
+        "INSERT INTO pos_definitions (id, company_id, name, protocol, environment, settings_enc, \
+         base_url, credentials_enc, auto_complete, currencies, installments, onboarding_state, \
+         documents, is_default, version, last_success_at, last_error, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, $8, $9, $10, $11, $12, $13, NULL, NULL, $14, $15)",
     )
     .bind(&pos.id)
     .bind(&pos.company_id)
     .bind(&pos.name)
-    .bind(&pos.provider)
+    .bind(&pos.protocol)
     .bind(pos.environment.as_str())
-    .bind(&pos.base_url)
-    .bind(&pos.credentials_enc)
-    .bind(pos.auto_complete)
+    .bind(&pos.settings_enc)
+    .bind(false)
     .bind(currencies_json(pos)?)
     .bind(to_json(&pos.installments)?)
     .bind(pos.onboarding_state.as_str())
@@ -100,17 +97,15 @@ async fn update_pos(
 ) -> Result<PosRecord, StoreError> {
     clear_other_defaults(conn, pos).await?;
     let done = sqlx::query(
-        "UPDATE pos_definitions SET name = $1, provider = $2, environment = $3, base_url = $4, \
-         credentials_enc = $5, auto_complete = $6, currencies = $7, installments = $8, \
-         onboarding_state = $9, documents = $10, is_default = $11, version = version + 1, updated_at = $12 \
-         WHERE id = $13 AND company_id = $14 AND version = $15",
+        "UPDATE pos_definitions SET name = $1, protocol = $2, environment = $3, settings_enc = $4, \
+         currencies = $5, installments = $6, \
+         onboarding_state = $7, documents = $8, is_default = $9, version = version + 1, updated_at = $10 \
+         WHERE id = $11 AND company_id = $12 AND version = $13",
     )
     .bind(&pos.name)
-    .bind(&pos.provider)
+    .bind(&pos.protocol)
     .bind(pos.environment.as_str())
-    .bind(&pos.base_url)
-    .bind(&pos.credentials_enc)
-    .bind(pos.auto_complete)
+    .bind(&pos.settings_enc)
     .bind(currencies_json(pos)?)
     .bind(to_json(&pos.installments)?)
     .bind(pos.onboarding_state.as_str())
@@ -176,5 +171,54 @@ impl Store {
         .fetch_all(&self.db.read)
         .await?;
         rows.iter().map(pos_from).collect()
+    }
+
+    /// The POS definitions written before settings documents and not moved yet.
+    pub async fn legacy_pos(&self) -> Result<Vec<LegacyPos>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, company_id, protocol, base_url, credentials_enc, auto_complete \
+             FROM pos_definitions WHERE settings_enc IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LegacyPos {
+                    id: text(row, "id")?,
+                    company_id: text(row, "company_id")?,
+                    protocol: text(row, "protocol")?,
+                    base_url: text(row, "base_url")?,
+                    credentials_enc: text(row, "credentials_enc")?,
+                    auto_complete: boolean(row, "auto_complete")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the settings document made from a legacy row and empties the legacy
+    /// columns, in one write. A row another instance moved first is left alone; the
+    /// version is not bumped (the POS itself did not change). Returns whether this call
+    /// moved it.
+    pub async fn move_legacy_pos(&self, id: &str, settings_enc: &str) -> Result<bool, StoreError> {
+        self.db
+            .write(
+                (id.to_owned(), settings_enc.to_owned()),
+                |c, (id, settings)| {
+                    Box::pin(async move {
+                        let done = sqlx::query(
+                            "UPDATE pos_definitions SET settings_enc = $1, base_url = '', \
+                         credentials_enc = '', auto_complete = $2 \
+                         WHERE id = $3 AND settings_enc IS NULL",
+                        )
+                        .bind(settings.as_str())
+                        .bind(false)
+                        .bind(id.as_str())
+                        .execute(&mut *c)
+                        .await?;
+                        Ok(done.rows_affected() == 1)
+                    })
+                },
+            )
+            .await
     }
 }

@@ -135,11 +135,23 @@ impl Drop for TestGuard {
     }
 }
 
+/// Opens a test database, migrated fully or only up to `version`.
+async fn open_at(url: &str, version: Option<i64>) -> Result<Store, crate::StoreError> {
+    match version {
+        Some(version) => Store::open_at_version(url, version).await,
+        None => Store::open(url).await,
+    }
+}
+
 /// A fresh SQLite store in a temporary directory.
 pub async fn sqlite_store() -> (Store, TestGuard) {
+    sqlite_store_at(None).await
+}
+
+async fn sqlite_store_at(version: Option<i64>) -> (Store, TestGuard) {
     let dir = test_dir();
     let url = Store::sqlite_url(&dir.path().join("sanalpos.db"));
-    let store = Store::open(&url)
+    let store = open_at(&url, version)
         .await
         .unwrap_or_else(|e| panic!("open sqlite: {e}"));
     (
@@ -172,6 +184,10 @@ fn with_database(url: &str, name: &str) -> String {
 /// A fresh PostgreSQL database, or `None` (after printing why) when the server is
 /// unreachable and not required.
 pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
+    postgres_store_at(test_name, None).await
+}
+
+async fn postgres_store_at(test_name: &str, version: Option<i64>) -> Option<(Store, TestGuard)> {
     sqlx::any::install_default_drivers();
     let admin_url = std::env::var(TEST_DATABASE_URL_ENV)
         .ok()
@@ -238,7 +254,7 @@ pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
         postgres: Some((admin_url, name)),
         url: url.clone(),
     };
-    let store = Store::open(&url)
+    let store = open_at(&url, version)
         .await
         .unwrap_or_else(|e| panic!("open postgres: {e}"));
     Some((store, guard))
@@ -260,6 +276,55 @@ where
         store.close().await;
         drop(guard);
     }
+}
+
+/// Runs `body` on a fresh database of each engine migrated only up to `version`: the
+/// database an older release made, for upgrade tests. The body gets the URL (to open
+/// it again with today's migrations) and the old store.
+pub async fn for_each_engine_at_version<F, Fut>(test_name: &str, version: i64, body: F)
+where
+    F: Fn(String, Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, guard) = sqlite_store_at(Some(version)).await;
+    body(guard.url().to_owned(), store.clone()).await;
+    store.close().await;
+    drop(guard);
+    if let Some((store, guard)) = postgres_store_at(test_name, Some(version)).await {
+        body(guard.url().to_owned(), store.clone()).await;
+        store.close().await;
+        drop(guard);
+    }
+}
+
+impl Store {
+    /// Runs one SQL statement with text and integer parameters: for upgrade tests that
+    /// write rows the way an older release did.
+    pub async fn execute_for_test(&self, sql: &str, params: &[TestParam<'_>]) {
+        let mut query = sqlx::query(sql);
+        for p in params {
+            query = match p {
+                TestParam::Text(t) => query.bind(t.to_string()),
+                TestParam::Int(i) => query.bind(*i),
+                TestParam::Bool(b) => query.bind(*b),
+            };
+        }
+        query
+            .execute(&self.db.read)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// A parameter of [`Store::execute_for_test`].
+#[derive(Debug, Clone, Copy)]
+pub enum TestParam<'a> {
+    /// Text.
+    Text(&'a str),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
 }
 
 #[cfg(test)]

@@ -138,11 +138,19 @@ pub fn api_key(command: ApiKeyCommand) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let service = sanalpos_service::PaymentService::new(
+        let service = match sanalpos_service::PaymentService::start(
             store,
             crypto,
             sanalpos_service::ServiceConfig::default(),
-        );
+        )
+        .await
+        {
+            Ok(service) => service,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         match service.create_api_key(&company, &name, "cli").await {
             Ok((view, key)) => {
                 println!("{key}");

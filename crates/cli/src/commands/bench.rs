@@ -316,6 +316,7 @@ fn direct_sale(n: u64) -> Result<SaleRequest, String> {
             holder: "Yük Testi".into(),
         },
         description: None,
+        pre_auth: false,
         cardholder_ip: None,
     })
 }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use clap::Args;
-use sanalpos_core::{BankCode, Currency, Kurus, Lang, Secret};
+use sanalpos_core::{BankCode, Currency, Kurus, Lang};
 use sanalpos_service::{
     payment_cursor, Channel, Environment, ExportFormat, InstallmentRow, NewPos, OnboardingState,
-    PaymentFilter, PaymentService, PaymentStatus, PosCredentials, ServiceConfig,
+    PaymentFilter, PaymentService, PaymentStatus, ServiceConfig, Settings,
 };
 use sanalpos_store::{new_id, Crypto, PaymentQuery, PaymentRecord, Store};
 
@@ -232,16 +232,15 @@ async fn seed(
                 &company.id,
                 NewPos {
                     name: name.into(),
-                    provider: "nkolay".into(),
+                    protocol: "nkolay".into(),
                     environment: Environment::Simulator,
-                    base_url: "http://127.0.0.1:9".into(),
-                    credentials: PosCredentials {
-                        sx: Secret::new(String::from("bench")),
-                        sx_list: Secret::new(String::from("bench")),
-                        sx_cancel: Secret::new(String::from("bench")),
-                        secret_key: Secret::new(String::from("bench")),
-                    },
-                    auto_complete: true,
+                    settings: Settings::from_pairs([
+                        ("base_url", "http://127.0.0.1:9"),
+                        ("sx", "bench"),
+                        ("sx_list", "bench"),
+                        ("sx_cancel", "bench"),
+                        ("secret_key", "bench"),
+                    ]),
                     currencies: vec![Currency::Try, Currency::Eur, Currency::Usd],
                     installments: vec![InstallmentRow {
                         count: 1,

@@ -161,7 +161,9 @@ async fn open(database: &DatabaseArgs) -> Result<PaymentService, String> {
         .await
         .map_err(|e| e.to_string())?;
     let (crypto, _) = Crypto::load(&database.data_dir()).map_err(|e| e.to_string())?;
-    Ok(PaymentService::new(store, crypto, ServiceConfig::default()))
+    PaymentService::start(store, crypto, ServiceConfig::default())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn describe(error: ServiceError) -> String {

@@ -175,6 +175,30 @@ impl Protocol for Nkolay {
     }
 }
 
+/// The settings document of an N Kolay POS from its parts (an empty `base_url` means
+/// the environment's host).
+pub fn settings(
+    base_url: &str,
+    sx: &str,
+    sx_list: &str,
+    sx_cancel: &str,
+    secret_key: &str,
+    auto_complete: bool,
+) -> Settings {
+    Settings::from_pairs([
+        (BANK_FIELD, "nkolay"),
+        (key::BASE_URL, base_url),
+        (key::SX, sx),
+        (key::SX_LIST, sx_list),
+        (key::SX_CANCEL, sx_cancel),
+        (key::SECRET_KEY, secret_key),
+        (
+            key::AUTO_COMPLETE,
+            if auto_complete { "true" } else { "false" },
+        ),
+    ])
+}
+
 /// The settings document of an N Kolay POS stored before protocols described
 /// themselves: its four secrets (the old encrypted credentials), its base URL and its
 /// AutoComplete switch, in today's keys.

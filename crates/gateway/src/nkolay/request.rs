@@ -211,6 +211,7 @@ mod tests {
             },
             description: None,
             cardholder_ip: None,
+            pre_auth: false,
         };
         let now = NaiveDate::from_ymd_opt(2025, 8, 29)
             .unwrap()

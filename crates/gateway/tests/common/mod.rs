@@ -125,6 +125,7 @@ pub fn sale(pan: &str, amount: &str) -> SaleRequest {
         card: test_card(pan),
         description: Some("test".into()),
         cardholder_ip: None,
+        pre_auth: false,
     }
 }
 

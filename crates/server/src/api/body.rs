@@ -131,7 +131,7 @@ mod tests {
         let json = JsonBody::parse(body).unwrap();
         let card = json.object().unwrap().child("card").unwrap();
         let err = card.string_as("number", "card.number").unwrap_err();
-        assert_eq!(err.field, Some("card.number"));
+        assert_eq!(err.field.as_deref(), Some("card.number"));
         assert!(!err.body().contains("4546711234567894"));
         let err = JsonBody::parse(br#"{"card": "4546711234567894"#)
             .err()

@@ -174,7 +174,7 @@ fn opt(text: &str) -> Option<String> {
 fn error_text(ctx: &Ctx, e: &ServiceError) -> String {
     let t = ctx.t();
     match e {
-        ServiceError::Validation { field, message } => match *field {
+        ServiceError::Validation { field, message } => match field.as_ref() {
             "amount" => t.amount_invalid.into(),
             "card.number" => t.err_card_number.into(),
             "card.expiry_month" | "card.expiry_year" | "card.expiry" => t.err_expiry.into(),

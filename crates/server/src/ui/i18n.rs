@@ -148,6 +148,7 @@ catalogue! {
     operation_done: "İşlem tamamlandı.", "Done.";
     review_reason: "İnceleme nedeni", "Review reason";
     rev_declined: "Banka işlemi reddetti", "The bank refused";
+    rev_refund_not_yet_possible: "Satışın günü bankada henüz kapanmadı: bugün iptal edebilirsiniz; iade gün sonundan sonra yapılabilir.", "The sale's day is not closed at the bank yet: you can cancel it today; a refund is possible after the day's close.";
     rev_cancel_not_possible: "Banka iptali kabul etmedi (iptal yalnızca satış günü yapılabilir); iade yapın.", "The bank refused the cancel (a cancel is only possible on the sale's day); refund instead.";
     rev_not_cancellable: "Yalnızca iadesi olmayan onaylı bir ödeme iptal edilebilir.", "Only an approved payment without refunds can be cancelled.";
     rev_not_refundable: "Bu ödeme geri alınamaz (iade edilecek tutar kalmadı ya da ödeme onaylı değil).", "This payment cannot be taken back (nothing left, or it is not approved).";
@@ -168,10 +169,12 @@ catalogue! {
     pos_edit: "POS tanımını düzenle", "Edit POS definition";
     provider: "Sağlayıcı", "Provider";
     environment: "Ortam", "Environment";
-    base_url: "Servis adresi", "Endpoint URL";
-    credentials: "Erişim bilgileri", "Credentials";
-    credentials_hint: "Kayıtlı değerler gösterilmez. Değiştirmek için dördünü de yeniden girin; boş bırakırsanız eskileri kalır.", "Stored values are never shown. To replace them enter all four; leave them empty to keep the current ones.";
-    auto_complete: "AutoComplete (3D sonrası otomatik tamamla)", "AutoComplete (finish after 3D automatically)";
+    pos_bank: "Banka veya sağlayıcı", "Bank or provider";
+    pos_change_bank: "(başka banka seç)", "(choose another bank)";
+    next: "Devam", "Continue";
+    credentials: "Bağlantı ve erişim bilgileri", "Connection and credentials";
+    credentials_hint: "Kayıtlı gizli değerler gösterilmez. Boş bırakılan gizli alanın eski değeri kalır; yeni bir değer girerseniz onun yerine geçer.", "Stored secret values are never shown. A secret left empty keeps its current value; a new value replaces it.";
+    pos_settings_unreadable: "Bu POS'un ayarları bu ana anahtarla çözülemiyor: erişim bilgilerini yeniden girin.", "This POS's settings cannot be decrypted with this master key: enter the credentials again.";
     currencies: "Para birimleri", "Currencies";
     installment_table: "Taksit tablosu", "Installment table";
     installment_table_hint: "Her satır: taksit;komisyon %;vade farkı %;valör günü (örnek: 3;2,99;2,50;30)", "One row each: count;commission %;surcharge %;value days (example: 3;2.99;2.50;30)";
@@ -186,8 +189,8 @@ catalogue! {
     deactivate: "Pasif yap", "Deactivate";
     test_connection: "Bağlantıyı test et", "Test connection";
     conn_ok: "Bağlantı başarılı: sağlayıcı erişim bilgilerini kabul etti.", "Connection works: the provider accepted the credentials.";
-    conn_bad_credentials: "Erişim bilgileri hatalı: sağlayıcı bu bilgileri kabul etmedi. sx, sx_list, sx_cancel ve gizli anahtarı kontrol edin.", "Wrong credentials: the provider refused them. Check sx, sx_list, sx_cancel and the secret key.";
-    conn_ip: "Sunucunun IP adresine izin verilmiyor: N Kolay'a sunucunuzun yeni IP adresini bildirin.", "This server's IP address is not allowed: tell N Kolay your server's new IP address.";
+    conn_bad_credentials: "Erişim bilgileri hatalı: sağlayıcı bu bilgileri kabul etmedi. Bu sayfadaki erişim bilgilerini kontrol edin.", "Wrong credentials: the provider refused them. Check the credentials on this page.";
+    conn_ip: "Sunucunun IP adresine izin verilmiyor: bankaya veya sağlayıcıya sunucunuzun IP adresini bildirin.", "This server's IP address is not allowed: tell the bank or provider your server's IP address.";
     conn_unreachable: "Sağlayıcıya ulaşılamıyor: servis adresini ve ağ bağlantısını kontrol edin.", "The provider cannot be reached: check the endpoint URL and the network.";
     conn_other: "Sağlayıcı isteği reddetti", "The provider refused the request";
     pos_saved: "POS tanımı kaydedildi.", "POS definition saved.";

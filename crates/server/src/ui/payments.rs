@@ -604,6 +604,7 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
                 format!("{}: {reason}", t.rev_declined)
             }
             "cancel_not_possible" => t.rev_cancel_not_possible.into(),
+            "refund_not_yet_possible" => t.rev_refund_not_yet_possible.into(),
             "not_cancellable" => t.rev_not_cancellable.into(),
             "not_refundable" => t.rev_not_refundable.into(),
             "refund_exceeds_captured" => t.rev_exceeds.into(),
@@ -611,9 +612,7 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
             _ => e.to_string(),
         },
         ServiceError::Provider { .. } => t.rev_provider_failed.into(),
-        ServiceError::Validation {
-            field: "amount", ..
-        } => t.amount_invalid.into(),
+        ServiceError::Validation { field, .. } if field == "amount" => t.amount_invalid.into(),
         other => other.to_string(),
     }
 }

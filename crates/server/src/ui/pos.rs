@@ -1,17 +1,20 @@
-//! Sanal POS Tanımları: the company's POS definitions. Credentials are shown masked and
-//! can be replaced, never read back. "Test connection" makes a harmless authenticated
-//! call and says in plain words what is wrong.
+//! Sanal POS Tanımları: the company's POS definitions. A new POS starts with the bank
+//! (every bank of every protocol the registry knows), then that protocol's own fields,
+//! drawn from its description: this page knows no protocol's field names. Credentials
+//! are shown masked and can be replaced, never read back. "Test connection" makes the
+//! protocol's harmless authenticated call and says in plain words what is wrong.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 
-use sanalpos_core::{Currency, Secret};
+use sanalpos_core::Currency;
+use sanalpos_service::protocols::{self, FieldKind, FieldSpec, ProtocolInfo, BANK_FIELD};
 use sanalpos_service::{
     ConnectionCheck, DocumentItem, Environment, InstallmentRow, NewPos, OnboardingState, PosChange,
-    PosCredentials, PosView, ServiceError,
+    PosView, ServiceError, Settings,
 };
 use sanalpos_store::DOCUMENT_NAMES;
 
@@ -62,7 +65,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiE
                         tr data-id=(p.id) {
                             td { @if ctx.can(Perm::ManagePos) { a href=(format!("/ui/pos/{}", p.id)) { (p.name) } } @else { (p.name) } }
                             td { (ctx.company_name()) }
-                            td { "N Kolay" }
+                            td { (provider_name(p)) }
                             td { (t.environment(p.environment)) }
                             td { (t.onboarding(p.onboarding_state)) }
                             td { @if p.is_default { (t.yes) } }
@@ -136,7 +139,92 @@ fn parse_installments(text: &str) -> Result<Vec<InstallmentRow>, String> {
     Ok(rows)
 }
 
-fn pos_form(ctx: &Ctx, pos: Option<&PosView>, message: Option<(&str, String)>) -> Markup {
+/// "İş Bankası · NestPay (EST)", or the protocol's name alone when its bank is itself.
+fn provider_name(p: &PosView) -> String {
+    let Some(info) = protocols::protocol(&p.protocol).map(|p| p.info()) else {
+        return p.protocol.clone();
+    };
+    match &p.bank_name {
+        Some(bank) if info.banks.len() > 1 => format!("{bank} · {}", info.name.en),
+        _ => info.name.en.to_owned(),
+    }
+}
+
+/// The form's name of a setting (apart from the POS's own fields).
+fn setting_input(name: &str) -> String {
+    format!("s_{name}")
+}
+
+/// The bank picker: every bank of every protocol, one choice each (`nestpay:isbank`).
+fn bank_picker(ctx: &Ctx) -> Markup {
+    let t = ctx.t();
+    page(
+        ctx,
+        t.pos_new,
+        Nav::Pos,
+        html! {
+            form #pos-bank-form method="get" action="/ui/pos/new" {
+                label { (t.pos_bank)
+                    select #pos-bank name="bank" required {
+                        @for protocol in protocols::PROTOCOLS {
+                            @let info = protocol.info();
+                            optgroup label=(info.name.get(ctx.lang)) {
+                                @for bank in info.banks {
+                                    option value=(format!("{}:{}", info.id, bank.id)) { (bank.name) }
+                                }
+                            }
+                        }
+                    }
+                }
+                button #pos-bank-next type="submit" { (t.next) }
+            }
+        },
+    )
+}
+
+/// One setting's input, drawn from its description.
+fn setting_field(ctx: &Ctx, field: &FieldSpec, value: Option<&str>, editing: bool) -> Markup {
+    let name = setting_input(field.name);
+    let id = format!("pos-{}", field.name);
+    let label = field.label.get(ctx.lang);
+    let help = field.help.map(|h| h.get(ctx.lang));
+    html! {
+        @match field.kind {
+            FieldKind::Flag => {
+                @let on = value.or(field.default).is_some_and(|v| v == "true");
+                label.check { input id=(id) type="checkbox" name=(name) value="true" checked[on]; (label) }
+            }
+            FieldKind::Choice(options) => {
+                @let current = value.or(field.default).unwrap_or("");
+                label { (label)
+                    select id=(id) name=(name) {
+                        @for (v, l) in options { option value=(v) selected[*v == current] { (l.get(ctx.lang)) } }
+                    }
+                }
+            }
+            FieldKind::Secret => {
+                label { (label)
+                    input id=(id) name=(name) type="password" autocomplete="new-password" required[field.required && !editing] value="";
+                    @if let Some(masked) = value { span.masked { (masked) } }
+                }
+            }
+            _ => {
+                label { (label)
+                    input id=(id) name=(name) type=(if field.kind == FieldKind::Url { "url" } else { "text" }) required[field.required] value=(value.unwrap_or(""));
+                }
+            }
+        }
+        @if let Some(help) = help { p.hint { (help) } }
+    }
+}
+
+fn pos_form(
+    ctx: &Ctx,
+    info: &'static ProtocolInfo,
+    bank: &str,
+    pos: Option<&PosView>,
+    message: Option<(&str, String)>,
+) -> Markup {
     let t = ctx.t();
     let action = pos
         .map(|p| format!("/ui/pos/{}", p.id))
@@ -155,6 +243,11 @@ fn pos_form(ctx: &Ctx, pos: Option<&PosView>, message: Option<(&str, String)>) -
     let table = pos
         .map(|p| installments_text(ctx, &p.installments))
         .unwrap_or_else(|| "1;1,79;0;1".into());
+    let shown = |name: &str| {
+        pos.and_then(|p| p.settings.iter().find(|s| s.name == name))
+            .map(|s| s.value.as_str())
+    };
+    let bank_name = info.bank(bank).map(|b| b.name).unwrap_or(bank);
     page(
         ctx,
         title,
@@ -163,31 +256,32 @@ fn pos_form(ctx: &Ctx, pos: Option<&PosView>, message: Option<(&str, String)>) -
             @if let Some((kind, text)) = &message { (notice(kind, text)) }
             form #pos-form.grid method="post" action=(action) autocomplete="off" {
                 (csrf(ctx))
+                input type="hidden" name="protocol" value=(info.id);
                 fieldset {
                     legend { (t.pos) }
-                    label { (t.name) input #pos-name name="name" required value=(pos.map(|p| p.name.as_str()).unwrap_or("")); }
-                    label { (t.provider) select name="provider" { option value="nkolay" selected { "N Kolay (PayNKolay)" } } }
+                    p #pos-provider { strong { (bank_name) } " · " (info.name.get(ctx.lang))
+                        @if pos.is_none() { " " a href="/ui/pos/new" { (t.pos_change_bank) } }
+                    }
+                    @if pos.is_none() || info.banks.len() == 1 {
+                        input type="hidden" name=(setting_input(BANK_FIELD)) value=(bank);
+                    }
+                    label { (t.name) input #pos-name name="name" required value=(pos.map(|p| p.name.as_str()).unwrap_or(bank_name)); }
                     label { (t.environment)
                         select #pos-environment name="environment" {
                             @for e in ENVIRONMENTS { option value=(e.as_str()) selected[*e == env] { (t.environment(*e)) } }
                         }
                     }
-                    label { (t.base_url) input #pos-base-url name="base_url" type="url" required value=(pos.map(|p| p.base_url.as_str()).unwrap_or("")); }
-                    label.check { input #pos-auto-complete type="checkbox" name="auto_complete" checked[pos.is_none_or(|p| p.auto_complete)]; (t.auto_complete) }
                     label.check { input #pos-default type="checkbox" name="is_default" checked[pos.is_some_and(|p| p.is_default)]; (t.is_default) }
                 }
-                fieldset {
+                fieldset #pos-settings {
                     legend { (t.credentials) }
                     p.hint { (t.credentials_hint) }
-                    @for (field, masked) in [
-                        ("sx", pos.map(|p| p.credentials.sx.clone())),
-                        ("sx_list", pos.map(|p| p.credentials.sx_list.clone())),
-                        ("sx_cancel", pos.map(|p| p.credentials.sx_cancel.clone())),
-                        ("secret_key", pos.map(|p| p.credentials.secret_key.clone())),
-                    ] {
-                        label { (field)
-                            input id=(format!("pos-{field}")) name=(field) type="password" autocomplete="new-password" required[pos.is_none()] value="";
-                            @if let Some(m) = masked { span.masked { (m) } }
+                    @if pos.is_some_and(|p| !p.settings_readable) { (notice("error", t.pos_settings_unreadable)) }
+                    @for field in info.fields {
+                        @if field.name != BANK_FIELD {
+                            (setting_field(ctx, field, shown(field.name), pos.is_some()))
+                        } @else if pos.is_some() && info.banks.len() > 1 {
+                            (setting_field(ctx, field, Some(bank), true))
                         }
                     }
                 }
@@ -232,10 +326,35 @@ fn pos_form(ctx: &Ctx, pos: Option<&PosView>, message: Option<(&str, String)>) -
     )
 }
 
-/// `GET /ui/pos/new`.
-pub async fn new_form(ctx: Ctx) -> Result<Markup, UiError> {
+/// The form of an existing POS.
+fn edit_page(ctx: &Ctx, pos: &PosView, message: Option<(&str, String)>) -> Result<Markup, UiError> {
+    let info = protocols::protocol(&pos.protocol)
+        .map(|p| p.info())
+        .ok_or(UiError::Internal(ctx.lang))?;
+    let bank = pos.bank.clone().unwrap_or_default();
+    Ok(pos_form(ctx, info, &bank, Some(pos), message))
+}
+
+/// `?bank=protocol:bank` of the new-POS page.
+#[derive(Debug, serde::Deserialize)]
+pub struct BankQuery {
+    bank: Option<String>,
+}
+
+/// The protocol and bank a `protocol:bank` choice names, when both are known.
+fn chosen_bank(choice: &str) -> Option<(&'static ProtocolInfo, &'static str)> {
+    let (protocol, bank) = choice.split_once(':')?;
+    let info = protocols::protocol(protocol)?.info();
+    Some((info, info.bank(bank)?.id))
+}
+
+/// `GET /ui/pos/new`: the bank first, then that bank's form.
+pub async fn new_form(ctx: Ctx, Query(q): Query<BankQuery>) -> Result<Markup, UiError> {
     ctx.require(Perm::ManagePos)?;
-    Ok(pos_form(&ctx, None, None))
+    match q.bank.as_deref().and_then(chosen_bank) {
+        Some((info, bank)) => Ok(pos_form(&ctx, info, bank, None, None)),
+        None => Ok(bank_picker(&ctx)),
+    }
 }
 
 /// `GET /ui/pos/{id}`.
@@ -250,16 +369,13 @@ pub async fn edit_form(
         .get_pos(ctx.company_id(), &id)
         .await
         .map_err(|e| ctx.fail(e))?;
-    let saved = None;
-    Ok(pos_form(&ctx, Some(&pos), saved))
+    edit_page(&ctx, &pos, None)
 }
 
 struct Parsed {
     name: String,
     environment: Environment,
-    base_url: String,
-    credentials: Option<PosCredentials>,
-    auto_complete: bool,
+    settings: Settings,
     is_default: bool,
     currencies: Vec<Currency>,
     installments: Vec<InstallmentRow>,
@@ -267,31 +383,27 @@ struct Parsed {
     documents: Vec<DocumentItem>,
 }
 
-fn parse_form(ctx: &Ctx, form: &PosForm) -> Result<Parsed, String> {
+/// The protocol's settings as the form sent them: an unchecked flag is `false`, an
+/// empty input is "not set" (for a secret on an edit: keep the stored one).
+fn form_settings(info: &ProtocolInfo, form: &PosForm) -> Settings {
+    let mut settings = Settings::new();
+    for field in info.fields {
+        let value = form.get(&setting_input(field.name));
+        match field.kind {
+            FieldKind::Flag => settings.set(field.name, (value == "true").to_string()),
+            _ => settings.set(field.name, value),
+        }
+    }
+    settings
+}
+
+fn parse_form(ctx: &Ctx, info: &ProtocolInfo, form: &PosForm) -> Result<Parsed, String> {
     let t = ctx.t();
-    let secrets: Vec<&str> = ["sx", "sx_list", "sx_cancel", "secret_key"]
-        .iter()
-        .map(|f| form.get(f))
-        .collect();
-    let credentials = if secrets.iter().all(|s| s.is_empty()) {
-        None
-    } else if secrets.iter().any(|s| s.is_empty()) {
-        return Err(t.credentials_hint.to_owned());
-    } else {
-        Some(PosCredentials {
-            sx: Secret::new(secrets[0].to_owned()),
-            sx_list: Secret::new(secrets[1].to_owned()),
-            sx_cancel: Secret::new(secrets[2].to_owned()),
-            secret_key: Secret::new(secrets[3].to_owned()),
-        })
-    };
     Ok(Parsed {
         name: form.get("name").to_owned(),
         environment: Environment::parse(form.get("environment"))
             .ok_or_else(|| format!("{}: {}", t.err_field, t.environment))?,
-        base_url: form.get("base_url").to_owned(),
-        credentials,
-        auto_complete: form.has("auto_complete"),
+        settings: form_settings(info, form),
         is_default: form.has("is_default"),
         currencies: CURRENCIES
             .iter()
@@ -312,11 +424,26 @@ fn parse_form(ctx: &Ctx, form: &PosForm) -> Result<Parsed, String> {
     })
 }
 
-fn service_message(ctx: &Ctx, e: &ServiceError) -> Result<String, UiError> {
+/// A validation error's field in the reader's words: a setting by its label.
+fn field_label(ctx: &Ctx, info: Option<&ProtocolInfo>, field: &str) -> String {
+    field
+        .strip_prefix("settings.")
+        .and_then(|name| info?.field(name))
+        .map(|f| f.label.get(ctx.lang).to_owned())
+        .unwrap_or_else(|| field.to_owned())
+}
+
+fn service_message(
+    ctx: &Ctx,
+    info: Option<&ProtocolInfo>,
+    e: &ServiceError,
+) -> Result<String, UiError> {
     match e {
-        ServiceError::Validation { field, message } => {
-            Ok(format!("{} ({field}): {message}", ctx.t().err_field))
-        }
+        ServiceError::Validation { field, message } => Ok(format!(
+            "{} ({}): {message}",
+            ctx.t().err_field,
+            field_label(ctx, info, field)
+        )),
         ServiceError::Conflict { message, .. } | ServiceError::Provider { message, .. } => {
             Ok(message.clone())
         }
@@ -336,27 +463,26 @@ pub async fn create(
 ) -> Result<Response, UiError> {
     ctx.require(Perm::ManagePos)?;
     let form = PosForm { fields };
+    let Some(info) = protocols::protocol(form.get("protocol")).map(|p| p.info()) else {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, bank_picker(&ctx)).into_response());
+    };
+    let bank = form.get(&setting_input(BANK_FIELD)).to_owned();
     let invalid = |text: String| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            pos_form(&ctx, None, Some(("error", text))),
+            pos_form(&ctx, info, &bank, None, Some(("error", text))),
         )
             .into_response()
     };
-    let parsed = match parse_form(&ctx, &form) {
+    let parsed = match parse_form(&ctx, info, &form) {
         Ok(p) => p,
         Err(text) => return Ok(invalid(text)),
     };
-    let Some(credentials) = parsed.credentials else {
-        return Ok(invalid(ctx.t().credentials_hint.to_owned()));
-    };
     let new = NewPos {
         name: parsed.name,
-        provider: "nkolay".into(),
+        protocol: info.id.to_owned(),
         environment: parsed.environment,
-        base_url: parsed.base_url,
-        credentials,
-        auto_complete: parsed.auto_complete,
+        settings: parsed.settings,
         currencies: parsed.currencies,
         installments: parsed.installments,
         onboarding_state: parsed.onboarding_state,
@@ -369,7 +495,7 @@ pub async fn create(
         .await
     {
         Ok(pos) => Ok(Redirect::to(&format!("/ui/pos/{}", pos.id)).into_response()),
-        Err(e) => Ok(invalid(service_message(&ctx, &e)?)),
+        Err(e) => Ok(invalid(service_message(&ctx, Some(info), &e)?)),
     }
 }
 
@@ -386,24 +512,25 @@ pub async fn update(
         .get_pos(ctx.company_id(), &id)
         .await
         .map_err(|e| ctx.fail(e))?;
+    let info = protocols::protocol(&current.protocol)
+        .map(|p| p.info())
+        .ok_or(UiError::Internal(ctx.lang))?;
     let form = PosForm { fields };
-    let invalid = |text: String| {
-        (
+    let invalid = |text: String| -> Result<Response, UiError> {
+        Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            pos_form(&ctx, Some(&current), Some(("error", text))),
+            edit_page(&ctx, &current, Some(("error", text)))?,
         )
-            .into_response()
+            .into_response())
     };
-    let parsed = match parse_form(&ctx, &form) {
+    let parsed = match parse_form(&ctx, info, &form) {
         Ok(p) => p,
-        Err(text) => return Ok(invalid(text)),
+        Err(text) => return invalid(text),
     };
     let change = PosChange {
         name: Some(parsed.name),
         environment: Some(parsed.environment),
-        base_url: Some(parsed.base_url),
-        credentials: parsed.credentials,
-        auto_complete: Some(parsed.auto_complete),
+        settings: Some(parsed.settings),
         currencies: Some(parsed.currencies),
         installments: Some(parsed.installments),
         onboarding_state: Some(parsed.onboarding_state),
@@ -414,10 +541,10 @@ pub async fn update(
         .update_pos(ctx.company_id(), &id, change, &ctx.actor_name())
         .await
     {
-        Ok(pos) => Ok(
-            pos_form(&ctx, Some(&pos), Some(("ok", ctx.t().pos_saved.to_owned()))).into_response(),
-        ),
-        Err(e) => Ok(invalid(service_message(&ctx, &e)?)),
+        Ok(pos) => {
+            Ok(edit_page(&ctx, &pos, Some(("ok", ctx.t().pos_saved.to_owned())))?.into_response())
+        }
+        Err(e) => invalid(service_message(&ctx, Some(info), &e)?),
     }
 }
 
@@ -463,9 +590,9 @@ pub async fn test_connection(
         Ok(ConnectionCheck::IpNotAllowed) => ("error", t.conn_ip.to_owned()),
         Ok(ConnectionCheck::Unreachable) => ("error", t.conn_unreachable.to_owned()),
         Ok(ConnectionCheck::Other { detail }) => ("error", format!("{}: {detail}", t.conn_other)),
-        Err(e) => ("error", service_message(&ctx, &e)?),
+        Err(e) => ("error", service_message(&ctx, None, &e)?),
     };
-    Ok(pos_form(&ctx, Some(&pos), Some((kind, text))).into_response())
+    Ok(edit_page(&ctx, &pos, Some((kind, text)))?.into_response())
 }
 
 #[cfg(test)]

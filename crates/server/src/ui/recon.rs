@@ -762,13 +762,10 @@ fn resolve_error(ctx: &Ctx, e: &ServiceError) -> String {
                 Lang::En => e.message(),
             },
         },
-        ServiceError::Validation {
-            field: "payment_id",
-            ..
-        } => t.recon_other_pos.into(),
-        ServiceError::Validation {
-            field: "reason", ..
-        } => t.recon_reason_required.into(),
+        ServiceError::Validation { field, .. } if field == "payment_id" => t.recon_other_pos.into(),
+        ServiceError::Validation { field, .. } if field == "reason" => {
+            t.recon_reason_required.into()
+        }
         ServiceError::NotFound => t.not_found_text.into(),
         other => match ctx.lang {
             Lang::Tr => other.message_tr(),

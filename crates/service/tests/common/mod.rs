@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sanalpos_core::{Currency, Kurus, Secret};
+use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::*;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, Transaction, TxStatus};
 use sanalpos_store::{Crypto, Store};
@@ -48,23 +48,24 @@ pub async fn start_sim(merchant: &MerchantConfig) -> SimHandle {
     .unwrap()
 }
 
-pub fn credentials(m: &MerchantConfig) -> PosCredentials {
-    PosCredentials {
-        sx: Secret::new(m.sx.clone()),
-        sx_list: Secret::new(m.sx_list.clone()),
-        sx_cancel: Secret::new(m.sx_cancel.clone()),
-        secret_key: Secret::new(m.secret_key.clone()),
-    }
+/// The settings of an N Kolay POS at a simulator merchant.
+pub fn nkolay_settings(base_url: &str, m: &MerchantConfig) -> Settings {
+    sanalpos_service::protocols::nkolay_settings(
+        base_url,
+        &m.sx,
+        &m.sx_list,
+        &m.sx_cancel,
+        &m.secret_key,
+        m.auto_complete,
+    )
 }
 
 pub fn new_pos(sim: &SimHandle, m: &MerchantConfig) -> NewPos {
     NewPos {
         name: "N Kolay".into(),
-        provider: "nkolay".into(),
+        protocol: "nkolay".into(),
         environment: Environment::Simulator,
-        base_url: sim.base_url(),
-        credentials: credentials(m),
-        auto_complete: m.auto_complete,
+        settings: nkolay_settings(&sim.base_url(), m),
         currencies: vec![Currency::Try],
         installments: vec![
             InstallmentRow {

@@ -36,11 +36,9 @@ pub async fn pos(store: &Store, company_id: &str) -> PosRecord {
         id: new_id("pos"),
         company_id: company_id.into(),
         name: "N Kolay".into(),
-        provider: "nkolay".into(),
+        protocol: "nkolay".into(),
         environment: Environment::Simulator,
-        base_url: "http://127.0.0.1:1".into(),
-        credentials_enc: Crypto::random().encrypt_credentials("{}").unwrap(),
-        auto_complete: true,
+        settings_enc: Crypto::random().encrypt_credentials("{}").unwrap(),
         currencies: vec![Currency::Try],
         installments: vec![InstallmentRow {
             count: 1,
