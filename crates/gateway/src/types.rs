@@ -136,6 +136,10 @@ pub enum ThreeDStart {
         html: String,
         /// The provider's reference of the pending sale, when the answer carries one.
         provider_ref: Option<ProviderRef>,
+        /// Whether the HTML carries the card (a bank's 3D model where the merchant's
+        /// page posts the card to the bank): then it lives in memory only, never in the
+        /// database, and is served once.
+        holds_card: bool,
         /// Time the call took.
         latency: Duration,
     },

@@ -16,6 +16,7 @@
 mod admin;
 mod backoffice;
 mod breaker;
+mod card_forms;
 mod checkout;
 mod end_of_day;
 mod error;
@@ -88,6 +89,7 @@ struct Inner {
     crypto: Crypto,
     config: ServiceConfig,
     gateways: gateways::GatewayCache,
+    card_forms: card_forms::CardForms,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -107,6 +109,7 @@ impl PaymentService {
                 crypto,
                 config,
                 gateways: gateways::GatewayCache::default(),
+                card_forms: card_forms::CardForms::default(),
             }),
         }
     }

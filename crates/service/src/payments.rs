@@ -412,6 +412,7 @@ pub(crate) async fn create_payment_for(
             ThreeDStart::Redirect {
                 html,
                 provider_ref,
+                holds_card,
                 latency,
             } => {
                 let mut change = PaymentChange::to(
@@ -419,7 +420,14 @@ pub(crate) async fn create_payment_for(
                     &[PaymentStatus::Pending3ds],
                     PaymentStatus::Pending3ds,
                 );
-                change.three_d_html = Some(html);
+                if holds_card {
+                    service
+                        .inner
+                        .card_forms
+                        .hold(&token, html, service.inner.config.three_d_ttl);
+                } else {
+                    change.three_d_html = Some(html);
+                }
                 change.provider_ref = provider_ref.map(|r| r.as_str().to_owned());
                 FinishAttempt {
                     result: Some(AttemptResult {

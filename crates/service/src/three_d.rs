@@ -23,8 +23,15 @@ pub(crate) async fn page(service: &PaymentService, token: &str) -> Result<String
         return Err(ServiceError::NotFound);
     }
     let payment = service.inner.store.get_payment_by_token(token).await?;
+    let held = || service.inner.card_forms.take(token);
     match (&payment.status, payment.three_d_html) {
         (PaymentStatus::Pending3ds, Some(html)) => Ok(html),
+        (PaymentStatus::Pending3ds, None) => held().ok_or_else(|| {
+            ServiceError::conflict(
+                "three_d_finished",
+                "this 3D Secure page was opened already or has expired; start the payment again",
+            )
+        }),
         _ => Err(ServiceError::conflict(
             "three_d_finished",
             "this 3D Secure session is over",

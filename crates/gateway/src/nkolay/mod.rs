@@ -387,6 +387,7 @@ impl Gateway for NkolayGateway {
                         return ThreeDStart::Redirect {
                             html,
                             provider_ref: answer::provider_ref(&answer),
+                            holds_card: false,
                             latency: started.elapsed(),
                         };
                     }
