@@ -270,7 +270,7 @@ pub trait Protocol: Send + Sync {
 }
 
 /// Every protocol sanalpos speaks. Adding one is one line here.
-pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL];
+pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL, &crate::nestpay::PROTOCOL];
 
 /// A protocol by id.
 pub fn protocol(id: &str) -> Option<&'static dyn Protocol> {
