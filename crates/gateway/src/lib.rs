@@ -21,6 +21,7 @@
 //! [`GatewayError::Unsupported`] or read the POS definition's own table.
 
 mod gateway;
+pub mod nestpay;
 pub mod nkolay;
 pub mod protocol;
 mod scrub;

@@ -269,7 +269,7 @@ pub trait Protocol: Send + Sync {
 }
 
 /// Every protocol sanalpos speaks. Adding one is one line here.
-pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL];
+pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL, &crate::nestpay::PROTOCOL];
 
 pub use crate::nkolay::protocol::settings as nkolay_settings;
 
