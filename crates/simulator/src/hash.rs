@@ -31,10 +31,7 @@ mod tests {
     use super::*;
 
     fn vector() -> serde_json::Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../vectors/nkolay.json"
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/nkolay.json");
         let text = std::fs::read_to_string(path).expect("golden vector file");
         serde_json::from_str(&text).unwrap()
     }

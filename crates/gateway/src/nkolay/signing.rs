@@ -192,12 +192,8 @@ mod tests {
     }
 
     fn vectors() -> Vectors {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../vectors/nkolay.json"
-        );
-        let text =
-            std::fs::read_to_string(path).expect("vectors/nkolay.json in the repository");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/nkolay.json");
+        let text = std::fs::read_to_string(path).expect("vectors/nkolay.json in the repository");
         serde_json::from_str(&text).expect("vector file parses")
     }
 

@@ -5,10 +5,7 @@ use serde_json::Value;
 use crate::*;
 
 fn golden() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../vectors/nkolay.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/nkolay.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("golden vectors")).unwrap()
 }
 
