@@ -38,6 +38,7 @@ fn follow_up(
         },
     );
     tx.masked_pan = original.masked_pan.clone();
+    tx.customer = original.customer.clone();
     tx.card_brand = original.card_brand.clone();
     tx.card_issuer = original.card_issuer.clone();
     tx

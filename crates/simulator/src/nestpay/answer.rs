@@ -135,6 +135,7 @@ pub fn new_row(state: &State, row: NewRow<'_>) -> NestpayTransaction {
         error_code: String::new(),
         err_msg: String::new(),
         masked_pan: row.card.map(|c| c.masked.clone()),
+        customer: String::new(),
         card_brand: row.card.map(|c| c.brand.to_owned()).unwrap_or_default(),
         card_issuer: row.card.map(|c| c.issuer.clone()).unwrap_or_default(),
         created_at: row.now,
@@ -203,6 +204,12 @@ pub fn extra_of(
         extra.push(("AVSAPPROVE", "Y".into()));
     }
     extra.push(("HOSTDATE", host_date(&tx.created_at)));
+    if tx.status == TxStatus::Approved && matches!(tx.kind, TxType::Auth | TxType::PreAuth) {
+        extra.push((
+            "AVSERRORCODEDETAIL",
+            "avshatali-avshatali-avshatali-avshatali-".into(),
+        ));
+    }
     extra.push(("NUMCODE", tx.proc_return_code.clone()));
     pairs(&extra)
 }

@@ -390,6 +390,7 @@ fn leak_name(name: &str) -> &'static str {
         ("CARDISSUER", "EXTRA_CARDISSUER"),
         ("AVSAPPROVE", "EXTRA_AVSAPPROVE"),
         ("HOSTDATE", "EXTRA_HOSTDATE"),
+        ("AVSERRORCODEDETAIL", "EXTRA_AVSERRORCODEDETAIL"),
         ("NUMCODE", "EXTRA_NUMCODE"),
     ];
     NAMES

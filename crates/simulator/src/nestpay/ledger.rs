@@ -118,6 +118,8 @@ pub struct NestpayTransaction {
     pub err_msg: String,
     /// The masked card, when the row concerns one.
     pub masked_pan: Option<MaskedPan>,
+    /// The customer's name as sent (`BillTo/Name`, else `BillTo/Company`); not a secret.
+    pub customer: String,
     /// `CARDBRAND`.
     pub card_brand: String,
     /// `CARDISSUER`.

@@ -4,7 +4,9 @@
 //! kuruş here, unlike `Total` everywhere else. Queries change nothing.
 //!
 //! Void rows are not transactions of their own here: the voided transaction shows
-//! `TRANS_STAT` `V` and its `VOID_DTTM` (as in the recorded samples).
+//! `TRANS_STAT` `V` and its `VOID_DTTM` (as in the recorded samples). ORDERSTATUS
+//! describes the order's latest approved transaction, or its latest one when none was
+//! approved (the simulator's choice: a refused Credit does not hide the sale).
 
 use axum::response::Response;
 use chrono::{DateTime, FixedOffset};
@@ -102,7 +104,12 @@ pub fn order_status(
         return refusal(sim, codes::BAD_XML, "", now);
     };
     let txs = order_txs(sim, merchant, order_id);
-    let Some(tx) = txs.last() else {
+    let latest = txs
+        .iter()
+        .rev()
+        .find(|tx| tx.status == TxStatus::Approved)
+        .or(txs.last());
+    let Some(tx) = latest else {
         return xml_answer(&[
             leaf("ErrMsg", format!("No record found for {order_id}")),
             leaf("ProcReturnCode", "99"),

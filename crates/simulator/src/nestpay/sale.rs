@@ -150,6 +150,11 @@ pub async fn sale(
     now: DateTime<FixedOffset>,
 ) -> Response {
     let echo = request.get_or_empty("OrderId").to_owned();
+    let customer = request
+        .non_empty("BillTo/Name")
+        .or_else(|| request.non_empty("BillTo/Company"))
+        .unwrap_or("")
+        .to_owned();
     let mut order = match parse_order(&request, &now) {
         Ok(order) => order,
         Err(err) => return refusal(sim, err, &echo, &now),
@@ -220,6 +225,7 @@ pub async fn sale(
             three_d,
             now,
         );
+        state.txs[index].customer = customer;
         if let Some(auth) = md
             .as_deref()
             .and_then(|md| state.authentications.get_mut(md))

@@ -3,7 +3,7 @@
 //! built-in "simulator" statement profile reads both.
 //!
 //! Differences, all the simulator's choice: `Referans No` is the `TransId`, `Sipariş
-//! No` the `OrderId`; `Kart Sahibi` is empty (the bank does not keep it here); no
+//! No` the `OrderId`; `Kart Sahibi` is the order's `BillTo` name (empty when none); no
 //! commission is modelled (`Komisyon` 0,00, `Net Tutar` = `Tutar`); the value date is
 //! the business day plus one; pre-authorisations are left out (no money moves until
 //! their PostAuth, which reads `Satış`).
@@ -61,7 +61,7 @@ where
                 .as_ref()
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_default(),
-            String::new(),
+            tx.customer.clone(),
             tx.installments.to_string(),
             tx.amount.format_tr(),
             tx.amount.format_tr(),
