@@ -237,7 +237,7 @@ pub fn load_or_create_merchant_file(path: &Path) -> Result<Vec<MerchantConfig>, 
 }
 
 /// Writes a new file that only its owner can read: it holds secrets.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -1,4 +1,5 @@
-//! A faithful simulator of the N Kolay (PayNKolay) virtual POS service.
+//! Faithful simulators of the N Kolay (PayNKolay) virtual POS service and of a NestPay
+//! bank virtual POS ([`nestpay`]).
 //!
 //! No machine of the project reaches a bank, so every integration test, the demo and the
 //! benchmarks talk to this server instead. It speaks the provider's real wire protocol
@@ -21,6 +22,7 @@ pub mod config;
 pub mod control;
 pub mod handlers;
 pub mod hash;
+pub mod nestpay;
 pub mod server;
 pub mod state;
 pub mod statement;

@@ -140,7 +140,13 @@ impl Drop for SimHandle {
     }
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+/// Serves `router` on `listener` until `stop` turns true (or its sender is gone), then
+/// drains the connections in flight. Shared by every protocol's simulator.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -164,7 +170,7 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         connections.abort_all();
     }
-    tracing::info!("N Kolay simulator stopped");
+    tracing::info!("simulator stopped");
 }
 
 async fn serve_connection(

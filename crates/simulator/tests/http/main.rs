@@ -3,6 +3,10 @@
 
 mod control;
 mod faults;
+mod nestpay_after;
+mod nestpay_api;
+mod nestpay_common;
+mod nestpay_threeds;
 mod payment;
 mod refund;
 mod report;
