@@ -21,7 +21,7 @@ enum Command {
     Demo(commands::serve::DemoArgs),
     /// The service (configuration file, SANALPOS_* environment, flags).
     Serve(commands::serve::ServeArgs),
-    /// The N Kolay provider simulator alone.
+    /// A provider simulator alone: N Kolay, or a NestPay bank POS with --protocol nestpay.
     Sim(commands::sim::SimArgs),
     /// N Kolay tools: verify a callback, show how a request hash is built.
     #[command(subcommand)]

@@ -1,4 +1,5 @@
-//! `sanalpos sim`: the provider simulator on its own port.
+//! `sanalpos sim`: a provider simulator on its own port: N Kolay (default) or a NestPay
+//! bank POS (`--protocol nestpay`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -6,11 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sanalpos_simulator::{load_or_create_merchant_file, spawn, SimConfig};
+use sanalpos_simulator::{load_or_create_merchant_file, nestpay, spawn, SimConfig};
 
 /// Options of `sanalpos sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
+    /// The protocol to simulate: `nkolay` or `nestpay` (Garanti and PosNet are not
+    /// supported yet).
+    #[arg(long, default_value = "nkolay")]
+    protocol: String,
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8610)]
     port: u16,
@@ -18,7 +23,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
     /// Merchants to serve: one JSON object or an array. Created with one new test
-    /// merchant when missing.
+    /// merchant when missing. For nestpay a merchant is
+    /// `{"client_id", "api_user", "api_password", "store_key"}`.
     #[arg(long, default_value = "sim-merchants.json")]
     merchant_file: PathBuf,
     /// Serve the control endpoints under /_sim/ (end of day, panel sales, statements).
@@ -29,8 +35,95 @@ pub struct SimArgs {
     slow_answer_secs: u64,
 }
 
+/// The protocols `--protocol` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    NKolay,
+    Nestpay,
+}
+
+fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "nkolay" | "n-kolay" => Ok(Protocol::NKolay),
+        "nestpay" | "est" => Ok(Protocol::Nestpay),
+        "garanti" | "posnet" => Err(format!("protocol {text}: not supported yet")),
+        _ => Err(format!("protocol {text}: unknown (use nkolay or nestpay)")),
+    }
+}
+
 /// Runs until Ctrl-C.
 pub fn run(args: SimArgs) -> ExitCode {
+    match parse_protocol(&args.protocol) {
+        Ok(Protocol::NKolay) => run_nkolay(args),
+        Ok(Protocol::Nestpay) => run_nestpay(args),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_nestpay(args: SimArgs) -> ExitCode {
+    super::init_logging();
+    let merchants = match nestpay::load_or_create_merchant_file(&args.merchant_file) {
+        Ok(merchants) => merchants,
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.merchant_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let count = merchants.len();
+        let config = nestpay::NestpayConfig {
+            merchants,
+            test_mode: args.test_mode,
+            slow_answer_delay: Duration::from_secs(args.slow_answer_secs),
+        };
+        let handle = match nestpay::spawn(config, listener).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                eprintln!("error: cannot start the simulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("NestPay simulator listening on {}", handle.base_url());
+        println!(
+            "XML API {0}/fim/api, 3D gate {0}/fim/est3Dgate",
+            handle.base_url()
+        );
+        println!(
+            "{count} merchant(s) from {}; control endpoints {}",
+            args.merchant_file.display(),
+            if args.test_mode {
+                "on under /_sim/"
+            } else {
+                "off (use --test-mode)"
+            }
+        );
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            eprintln!("error: cannot wait for Ctrl-C: {e}");
+        }
+        handle.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_nkolay(args: SimArgs) -> ExitCode {
     super::init_logging();
     let merchants = match load_or_create_merchant_file(&args.merchant_file) {
         Ok(merchants) => merchants,
@@ -85,4 +178,23 @@ pub fn run(args: SimArgs) -> ExitCode {
         handle.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols() {
+        assert_eq!(parse_protocol("nkolay"), Ok(Protocol::NKolay));
+        assert_eq!(parse_protocol("NestPay"), Ok(Protocol::Nestpay));
+        assert_eq!(
+            parse_protocol("garanti"),
+            Err("protocol garanti: not supported yet".to_owned())
+        );
+        assert!(parse_protocol("posnet")
+            .unwrap_err()
+            .contains("not supported yet"));
+        assert!(parse_protocol("x").is_err());
+    }
 }

@@ -358,7 +358,7 @@ fn finish(
                 answer::extra_of(tx, merchant, batch)
             };
             for (name, value) in flattened {
-                extra.push((leak_name(&name), value));
+                extra.push((extra_name(&name), value));
             }
         }
     }
@@ -379,7 +379,7 @@ fn finish(
 }
 
 /// `EXTRA_<NAME>` as a static name (the `Extra` names are a fixed set).
-fn leak_name(name: &str) -> &'static str {
+fn extra_name(name: &str) -> &'static str {
     const NAMES: &[(&str, &str)] = &[
         ("SETTLEID", "EXTRA_SETTLEID"),
         ("TRXDATE", "EXTRA_TRXDATE"),
