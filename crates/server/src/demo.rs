@@ -1,6 +1,7 @@
-//! `sanalpos demo`: the service and the provider simulator side by side, seeded with two
-//! companies ("Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."), each with an active N Kolay POS
-//! pointed at the simulator, an admin user and an API key per company, and `demo.json`
+//! `sanalpos demo`: the service and the providers' simulators side by side, seeded with
+//! two companies ("Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."), each with an active N
+//! Kolay POS pointed at the N Kolay simulator (the first company also with a simulated
+//! İş Bankası NestPay POS), an admin user and an API key per company, and `demo.json`
 //! describing it all. Safe to run again on the same directory: it reuses what is there.
 
 use std::future::Future;
@@ -15,6 +16,7 @@ use sanalpos_core::Currency;
 use sanalpos_service::{
     Environment, InstallmentRow, NewPos, OnboardingState, PosChange, PosView, Role, Settings,
 };
+use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
 use crate::{Application, Config};
@@ -76,6 +78,20 @@ pub fn nkolay_settings(base_url: &str, merchant: &MerchantConfig) -> Settings {
     )
 }
 
+/// The settings of an İş Bankası NestPay POS at a simulator merchant (3D model `3d`).
+pub fn nestpay_settings(base_url: &str, merchant: &NestpayMerchant) -> Settings {
+    Settings::from_pairs([
+        ("bank", "isbank"),
+        ("api_url", base_url),
+        ("gate_url", base_url),
+        ("client_id", merchant.client_id.as_str()),
+        ("api_user", merchant.api_user.as_str()),
+        ("api_password", merchant.api_password.as_str()),
+        ("store_key", merchant.store_key.as_str()),
+        ("three_d_model", "3d"),
+    ])
+}
+
 /// The installment table of a demo POS (what the simulator's merchant charges).
 fn demo_installments() -> Vec<InstallmentRow> {
     [
@@ -125,6 +141,26 @@ pub async fn run(
     .await
     .map_err(|e| DemoError::Simulator(e.to_string()))?;
 
+    // The NestPay simulator (İş Bankası's POS of the first company), its merchant kept
+    // across runs too.
+    let nestpay_file = data_dir.join("sim-nestpay-merchants.json");
+    let nestpay_merchants = nestpay::load_or_create_merchant_file(&nestpay_file)
+        .map_err(|e| DemoError::Simulator(e.to_string()))?;
+    let nestpay_addr = SocketAddr::from(([127, 0, 0, 1], if port == 0 { 0 } else { port + 2 }));
+    let nestpay_listener = tokio::net::TcpListener::bind(nestpay_addr)
+        .await
+        .map_err(|e| DemoError::Simulator(format!("cannot listen on {nestpay_addr}: {e}")))?;
+    let nestpay_sim = nestpay::spawn(
+        NestpayConfig {
+            merchants: nestpay_merchants.clone(),
+            test_mode: true,
+            ..NestpayConfig::default()
+        },
+        nestpay_listener,
+    )
+    .await
+    .map_err(|e| DemoError::Simulator(e.to_string()))?;
+
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], port)),
         data_dir: data_dir.to_owned(),
@@ -140,7 +176,7 @@ pub async fn run(
         .await
         .map_err(service_error)?;
     let mut companies = Vec::new();
-    for (name, merchant) in COMPANIES.iter().zip(&merchants) {
+    for (index, (name, merchant)) in COMPANIES.iter().zip(&merchants).enumerate() {
         let company = match existing.iter().find(|c| c.name == *name) {
             Some(company) => company.clone(),
             None => service
@@ -149,7 +185,7 @@ pub async fn run(
                 .map_err(service_error)?,
         };
         let pos_list = service.list_pos(&company.id).await.map_err(service_error)?;
-        let nkolay = pos_list.into_iter().find(|p| p.protocol == "nkolay");
+        let nkolay = pos_list.iter().find(|p| p.protocol == "nkolay").cloned();
         let pos = match nkolay {
             Some(pos) if setting(&pos, "base_url") == Some(sim.base_url().as_str()) => pos,
             Some(pos) => service
@@ -173,6 +209,45 @@ pub async fn run(
                 .await
                 .map_err(service_error)?,
         };
+        let mut all_pos = vec![pos.clone()];
+        if let (0, Some(bank_merchant)) = (index, nestpay_merchants.first()) {
+            let existing = pos_list.iter().find(|p| p.protocol == "nestpay").cloned();
+            let settings = nestpay_settings(&nestpay_sim.base_url(), bank_merchant);
+            let bank_pos = match existing {
+                Some(p) if setting(&p, "api_url") == Some(nestpay_sim.base_url().as_str()) => p,
+                Some(p) => service
+                    .update_pos(
+                        &company.id,
+                        &p.id,
+                        PosChange {
+                            settings: Some(settings),
+                            ..PosChange::default()
+                        },
+                        "demo",
+                    )
+                    .await
+                    .map_err(service_error)?,
+                None => service
+                    .create_pos(
+                        &company.id,
+                        NewPos {
+                            name: "İş Bankası sanal POS (simülatör)".into(),
+                            protocol: "nestpay".into(),
+                            environment: Environment::Simulator,
+                            settings,
+                            currencies: vec![Currency::Try],
+                            installments: demo_installments(),
+                            onboarding_state: OnboardingState::Active,
+                            documents: sanalpos_store::empty_checklist(),
+                            is_default: false,
+                        },
+                        "demo",
+                    )
+                    .await
+                    .map_err(service_error)?,
+            };
+            all_pos.push(bank_pos);
+        }
         let (_, api_key) = service
             .create_api_key(&company.id, "demo", "demo")
             .await
@@ -183,6 +258,9 @@ pub async fn run(
             "api_key": api_key,
             "pos_id": pos.id,
             "merchant_no": merchant.merchant_no,
+            "pos": all_pos.iter().map(|p| json!({
+                "id": p.id, "protocol": p.protocol, "bank": p.bank, "name": p.name,
+            })).collect::<Vec<_>>(),
         }));
     }
 
@@ -217,6 +295,7 @@ pub async fn run(
     let demo = json!({
         "base_url": base_url,
         "simulator_url": sim.base_url(),
+        "simulators": { "nkolay": sim.base_url(), "nestpay": nestpay_sim.base_url() },
         "admin": { "username": "admin", "password": password },
         "companies": companies,
     });
@@ -241,6 +320,7 @@ pub async fn run(
         .await
         .map_err(service_error)?;
     sim.shutdown().await;
+    nestpay_sim.shutdown().await;
     Ok(())
 }
 

@@ -49,6 +49,14 @@ impl CardForms {
         }
     }
 
+    /// Whether a form waits for this token.
+    pub(crate) fn holds(&self, token: &str) -> bool {
+        let now = Instant::now();
+        self.forms
+            .lock()
+            .is_ok_and(|forms| forms.get(token).is_some_and(|held| held.until > now))
+    }
+
     /// The form, once: taking it removes it.
     pub(crate) fn take(&self, token: &str) -> Option<String> {
         let mut forms = self.forms.lock().ok()?;
@@ -65,7 +73,9 @@ mod tests {
     fn a_form_is_served_once_and_not_after_its_window() {
         let forms = CardForms::default();
         forms.hold("t1", "<form>".into(), Duration::from_secs(60));
+        assert!(forms.holds("t1"));
         assert_eq!(forms.take("t1").as_deref(), Some("<form>"));
+        assert!(!forms.holds("t1"));
         assert_eq!(forms.take("t1"), None);
         forms.hold("t2", "<form>".into(), Duration::ZERO);
         assert_eq!(forms.take("t2"), None);

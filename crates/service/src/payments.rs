@@ -138,12 +138,16 @@ async fn choose_pos(
 
 pub(crate) fn view(service: &PaymentService, p: &PaymentRecord) -> PaymentView {
     let next_action = match (&p.status, &p.three_d_token) {
-        (PaymentStatus::Pending3ds, Some(token)) if p.three_d_html.is_some() => Some(NextAction {
-            redirect_url: format!(
-                "{}/3d/{token}",
-                service.inner.config.public_base_url.trim_end_matches('/')
-            ),
-        }),
+        (PaymentStatus::Pending3ds, Some(token))
+            if p.three_d_html.is_some() || service.inner.card_forms.holds(token) =>
+        {
+            Some(NextAction {
+                redirect_url: format!(
+                    "{}/3d/{token}",
+                    service.inner.config.public_base_url.trim_end_matches('/')
+                ),
+            })
+        }
         _ => None,
     };
     PaymentView {

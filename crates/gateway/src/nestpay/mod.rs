@@ -336,6 +336,8 @@ impl Gateway for NestpayGateway {
         ThreeDStart::Redirect {
             html: request::redirect_html(self.config.gate_endpoint(), &form),
             provider_ref: None,
+            // In the 3d and 3d_pay models the form posts the card to the bank's gate.
+            holds_card: self.config.three_d_model != ThreeDModel::ThreeDHost,
             latency: started.elapsed(),
         }
     }
