@@ -320,7 +320,6 @@ impl Gateway for NestpayGateway {
             request.client_ref.as_str(),
             request.amount,
             request.authorized,
-            request.currency,
         );
         let sent = Sent {
             operation: Operation::PostAuth,

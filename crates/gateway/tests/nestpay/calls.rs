@@ -164,6 +164,8 @@ async fn cancel_is_a_void_by_order_id() {
     let doc = bank.received()[0].document();
     assert_eq!(doc.get("Type"), Some("Void"));
     assert_eq!(doc.get("OrderId"), Some("20221030B3FF"));
+    let names: Vec<&str> = doc.fields().iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["Name", "Password", "ClientId", "Type", "OrderId"]);
     for _ in 0..2 {
         let r = gateway.cancel(&cancel_of("20221030B3FF")).await;
         let Outcome::Declined(d) = r.outcome else {
@@ -205,6 +207,11 @@ async fn refund_is_a_credit_and_the_day_decides() {
     assert_eq!(doc.get("OrderId"), Some("20221030B3FF"));
     assert_eq!(doc.get("Total"), Some("0.50"));
     assert_eq!(doc.get("Currency"), Some("949"));
+    let names: Vec<&str> = doc.fields().iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Name", "Password", "ClientId", "Type", "OrderId", "Total", "Currency"]
+    );
 
     let r = gateway.refund(&refund_of("2c544d", "1.01", "1.01")).await;
     let Outcome::Declined(d) = r.outcome else {
