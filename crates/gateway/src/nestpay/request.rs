@@ -430,7 +430,7 @@ mod tests {
             fail: "https://shop/fail".into(),
         };
         let card = CardData {
-            number: "4546711234567894",
+            number: "4111111111111111",
             expires: "12/26".into(),
             cvv: "000",
         };
