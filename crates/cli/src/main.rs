@@ -26,6 +26,9 @@ enum Command {
     /// N Kolay tools: verify a callback, show how a request hash is built.
     #[command(subcommand)]
     Nkolay(commands::nkolay::NkolayCommand),
+    /// NestPay tools: verify a 3D callback's HASH, show how a ver3 hash is built.
+    #[command(subcommand)]
+    Nestpay(commands::nestpay::NestpayCommand),
     /// The audit chain.
     #[command(subcommand)]
     Audit(commands::admin::AuditCommand),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::serve(args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Nkolay(command) => commands::nkolay::run(command),
+        Command::Nestpay(command) => commands::nestpay::run(command),
         Command::Audit(command) => commands::admin::audit(command),
         Command::ApiKey(command) => commands::admin::api_key(command),
         Command::Recon(command) => commands::recon::run(command),

@@ -217,6 +217,7 @@ impl NestpayGateway {
         let answer = self
             .read_call(&request::order_status(self.credentials(), order_id))
             .await?;
+        same_order(&answer, order_id)?;
         query::read_status(&answer)
     }
 
@@ -226,6 +227,7 @@ impl NestpayGateway {
         let answer = self
             .read_call(&request::order_history(self.credentials(), order_id))
             .await?;
+        same_order(&answer, order_id)?;
         query::read_history(&answer)
     }
 
@@ -256,6 +258,20 @@ impl NestpayGateway {
             http_status: None,
             latency: Duration::ZERO,
         }
+    }
+}
+
+/// A query answer that names an order must name the one asked about (an unknown
+/// order's answer may name none, or echo the id in its text only).
+fn same_order(answer: &Cc5Response, order_id: &str) -> Result<(), GatewayError> {
+    let named = answer
+        .non_empty("OrderId")
+        .or_else(|| answer.extra_non_empty("ORD_ID"));
+    match named {
+        Some(named) if named != order_id => Err(GatewayError::BadAnswer(
+            "the answer is about another order".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -304,7 +320,6 @@ impl Gateway for NestpayGateway {
             request.client_ref.as_str(),
             request.amount,
             request.authorized,
-            request.currency,
         );
         let sent = Sent {
             operation: Operation::PostAuth,

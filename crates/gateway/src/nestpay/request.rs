@@ -155,20 +155,28 @@ pub fn payment(
 }
 
 /// The `3d` model's charge after the callback: `Number` is the callback's `md`; no
-/// expiry, no CVV.
+/// expiry, no CVV, and only the fields the protocol lists for it.
 pub fn three_d_payment(
     credentials: &Credentials,
     payment: &Payment<'_>,
     auth: &ThreeDAuth,
 ) -> Cc5Request {
-    let mut request = charge_head(credentials, payment);
+    let mut request = signed_in(credentials);
     request
+        .push("Type", payment.tran_type())
+        .push(
+            "IPAddress",
+            payment.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        )
+        .push("OrderId", payment.order_id)
+        .push("Total", format_amount(payment.amount))
+        .push("Currency", format_currency(payment.currency))
+        .push("Taksit", format_installments(payment.installments))
         .push("Number", auth.md.clone())
         .push("PayerTxnId", auth.xid.clone())
         .push("PayerSecurityLevel", auth.eci.clone())
         .push("PayerAuthenticationCode", auth.cavv.clone())
         .push("Mode", "P");
-    bill_to(&mut request, payment);
     request
 }
 
@@ -179,15 +187,12 @@ pub fn post_auth(
     order_id: &str,
     amount: Kurus,
     authorized: Kurus,
-    currency: Currency,
 ) -> Cc5Request {
     let mut request = signed_in(credentials);
     request
         .push("Type", "PostAuth")
         .push("OrderId", order_id)
-        .push("Total", format_amount(amount))
-        .push("Currency", format_currency(currency))
-        .push("Mode", "P");
+        .push("Total", format_amount(amount));
     if amount > authorized {
         request.push_group("Extra", vec![("PREAMT", format_amount(authorized))]);
     }
@@ -197,10 +202,7 @@ pub fn post_auth(
 /// `Void`: cancels the whole order on its business day.
 pub fn void(credentials: &Credentials, order_id: &str) -> Cc5Request {
     let mut request = signed_in(credentials);
-    request
-        .push("Type", "Void")
-        .push("OrderId", order_id)
-        .push("Mode", "P");
+    request.push("Type", "Void").push("OrderId", order_id);
     request
 }
 
@@ -216,8 +218,7 @@ pub fn credit(
         .push("Type", "Credit")
         .push("OrderId", order_id)
         .push("Total", format_amount(amount))
-        .push("Currency", format_currency(currency))
-        .push("Mode", "P");
+        .push("Currency", format_currency(currency));
     request
 }
 
@@ -372,7 +373,6 @@ mod tests {
             "o",
             Kurus::parse("12").unwrap(),
             Kurus::parse("10").unwrap(),
-            Currency::Try,
         );
         assert_eq!(more.get_child("Extra", "PREAMT"), Some("10.00"));
         assert_eq!(more.get("Total"), Some("12.00"));
@@ -381,7 +381,6 @@ mod tests {
             "o",
             Kurus::parse("8").unwrap(),
             Kurus::parse("10").unwrap(),
-            Currency::Try,
         );
         assert_eq!(less.get_child("Extra", "PREAMT"), None);
     }
@@ -402,6 +401,26 @@ mod tests {
         assert_eq!(r.get("Expires"), None);
         assert_eq!(r.get("Cvv2Val"), None);
         assert_eq!(r.get("Type"), Some("Auth"));
+        assert_eq!(r.get("Email"), None);
+        assert_eq!(
+            r.names(),
+            [
+                "Name",
+                "Password",
+                "ClientId",
+                "Type",
+                "IPAddress",
+                "OrderId",
+                "Total",
+                "Currency",
+                "Taksit",
+                "Number",
+                "PayerTxnId",
+                "PayerSecurityLevel",
+                "PayerAuthenticationCode",
+                "Mode"
+            ]
+        );
     }
 
     #[test]
@@ -411,7 +430,7 @@ mod tests {
             fail: "https://shop/fail".into(),
         };
         let card = CardData {
-            number: "4546711234567894",
+            number: "4111111111111111",
             expires: "12/26".into(),
             cvv: "000",
         };
