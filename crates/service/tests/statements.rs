@@ -709,3 +709,97 @@ async fn a_malformed_windows_1254_statement_imports_nothing() {
     )
     .await;
 }
+
+/// A NestPay POS (no transaction list at the bank) reconciled by its statement: a sale
+/// the statement lacks is asked of the bank (ORDERSTATUS) and matched on its answer; one
+/// the bank has never seen stays system-only; a pull is refused in words.
+#[tokio::test]
+async fn a_nestpay_pos_reconciles_by_statement_and_asks_the_bank_for_the_rest() {
+    use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant};
+    for_each_engine("nestpay_statement_and_status", |store| async move {
+        let s = setup(store).await;
+        let (svc, c) = (&s.service, s.company.id.as_str());
+        let merchant = NestpayMerchant::generate();
+        let sim = nestpay::spawn(
+            NestpayConfig {
+                merchants: vec![merchant.clone()],
+                test_mode: true,
+                ..NestpayConfig::default()
+            },
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .await
+        .unwrap();
+        let url = sim.base_url();
+        let mut new = new_pos("İş Bankası");
+        new.protocol = "nestpay".into();
+        new.is_default = false;
+        new.settings = Settings::from_pairs([
+            ("bank", "isbank"),
+            ("api_url", url.as_str()),
+            ("gate_url", url.as_str()),
+            ("client_id", merchant.client_id.as_str()),
+            ("api_user", merchant.api_user.as_str()),
+            ("api_password", merchant.api_password.as_str()),
+            ("store_key", merchant.store_key.as_str()),
+        ]);
+        let pos = svc.create_pos(c, new, "test").await.unwrap();
+        let mut payments = Vec::new();
+        for amount in ["120.00", "80.50"] {
+            let request = CreatePayment {
+                pos_id: Some(pos.id.clone()),
+                ..common::payment(common::APPROVED_CARD, amount)
+            };
+            payments.push(svc.create_payment(&s.actor, request).await.unwrap());
+        }
+        let (in_statement, left_out) = (&payments[0], &payments[1]);
+        assert_eq!(in_statement.status, PaymentStatus::Approved);
+        assert_eq!(left_out.status, PaymentStatus::Approved);
+        // A payment our books call approved that the bank never saw.
+        let mut phantom = approved(&s, Utc::now(), "24003XXXX99999", 4_200);
+        phantom.pos_id = pos.id.clone();
+        s.store.seed_payments(vec![phantom.clone()]).await.unwrap();
+
+        let day = istanbul_today();
+        let statement = sim.statement(&merchant.client_id, day).unwrap();
+        let left_out_ref = left_out.provider_ref.clone().unwrap();
+        assert!(statement.contains(&left_out_ref), "{statement}");
+        // The bank's file is missing one of its sales.
+        let partial: String = statement
+            .lines()
+            .filter(|line| !line.contains(&left_out_ref))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let day = day.to_string();
+        let run = svc
+            .import_statement(
+                &s.actor,
+                c,
+                &pos.id,
+                &day,
+                &day,
+                partial.as_bytes(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.summary.matched, 2, "{run:?}");
+        assert_eq!(run.summary.system_only, 1, "{run:?}");
+        let lonely = run.items.iter().find(|i| i.class == "system_only").unwrap();
+        assert_eq!(lonely.payment_ids, [phantom.id.as_str()]);
+        assert!(run
+            .items
+            .iter()
+            .any(|i| i.class == "matched" && i.payment_ids == [left_out.id.as_str()]));
+
+        // The bank has no transaction list: a pull is refused, and says what to do.
+        let err = svc
+            .run_reconciliation(&s.actor, c, &pos.id, &day, &day)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "report_not_supported", "{err:?}");
+        sim.shutdown().await;
+    })
+    .await;
+}

@@ -35,6 +35,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("payment_in_progress", 409, "The payment is being processed by another request."),
     ("not_cancellable", 409, "Only an approved payment without refunds can be cancelled."),
     ("cancel_not_possible", 409, "The bank refused the cancel; refund instead."),
+    ("report_not_supported", 409, "The POS's bank offers no transaction list to pull: import its statement instead."),
     ("refund_not_yet_possible", 409, "The sale's day is not closed at the bank yet: cancel it today, or refund after the close."),
     ("cancel_declined", 409, "The bank declined the cancel."),
     ("not_refundable", 409, "Only an approved payment can be refunded."),

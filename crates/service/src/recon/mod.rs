@@ -4,6 +4,7 @@
 //! exception at a time (enter the missing transaction, force-match, dismiss: the
 //! `resolve` module).
 
+mod confirm;
 mod export;
 mod resolve;
 
@@ -334,7 +335,7 @@ async fn classify_and_store(
     source: &str,
     from: NaiveDate,
     to: NaiveDate,
-    theirs: Vec<ProviderRow>,
+    mut theirs: Vec<ProviderRow>,
     rejected: Vec<RejectedRow>,
 ) -> Result<ReconRunView, ServiceError> {
     let store = &service.inner.store;
@@ -357,7 +358,19 @@ async fn classify_and_store(
         period: Some((from, to)),
         ..Options::default()
     };
-    let result = reconcile(&ours, &theirs, &options);
+    let mut result = reconcile(&ours, &theirs, &options);
+    // A provider with no transaction list gives us only its statement: what is only in
+    // our books is asked of the provider one by one before it is called system-only.
+    let mut inquiries = confirm::Inquiries::default();
+    let statement_only = crate::gateways::protocol_of(&pos.protocol)
+        .is_ok_and(|p| !p.info().capabilities.report_pull);
+    if statement_only {
+        let found = confirm::ask_provider(service, pos, &payments, &result, &mut inquiries).await;
+        if !found.is_empty() {
+            theirs.extend(found);
+            result = reconcile(&ours, &theirs, &options);
+        }
+    }
     let items: Vec<NewReconItem> = result
         .items
         .iter()
@@ -376,6 +389,7 @@ async fn classify_and_store(
             "counts": summary_counts,
             "totals": result.summary,
             "rejected_rows": rejected,
+            "inquiries": inquiries,
         }),
         created_by: actor.name.clone(),
         created_at: now_ms(),
@@ -392,6 +406,7 @@ async fn classify_and_store(
             "to": run.period_to,
             "summary": summary_counts,
             "rejected_rows": rejected.len(),
+            "inquiries": inquiries,
         }),
     };
     let run_id = run.id.clone();
@@ -412,6 +427,16 @@ pub(crate) async fn run_pull(
     let to = parse_day(to, "to")?;
     check_period(from, to)?;
     let pos = service.inner.store.get_pos(company_id, pos_id).await?;
+    let report_pull = crate::gateways::protocol_of(&pos.protocol)?
+        .info()
+        .capabilities
+        .report_pull;
+    if !report_pull {
+        return Err(ServiceError::conflict(
+            "report_not_supported",
+            "this POS's bank offers no transaction list to pull: import its statement file",
+        ));
+    }
     let gateway = crate::payments::gateway_for(service, &pos)?;
     let mut theirs = Vec::new();
     let mut rejected = Vec::new();
