@@ -25,6 +25,7 @@ pub mod nestpay;
 pub mod nkolay;
 pub mod protocol;
 mod scrub;
+mod transport;
 mod types;
 
 pub use gateway::{Gateway, GatewayError};

@@ -405,6 +405,13 @@ impl Settings {
         self.0.get(name).map(String::as_str)
     }
 
+    /// A value a gateway cannot be built without (the settings were validated, so its
+    /// absence is a bug, said without any value).
+    pub fn require(&self, name: &str) -> Result<&str, crate::GatewayError> {
+        self.get(name)
+            .ok_or_else(|| crate::GatewayError::Invalid(format!("setting {name} is missing")))
+    }
+
     /// A flag's value, falling back to the field's default, then to off.
     pub fn flag(&self, info: &ProtocolInfo, name: &str) -> bool {
         self.get(name)

@@ -363,12 +363,7 @@ impl Protocol for Nestpay {
         environment: Environment,
         timeouts: Timeouts,
     ) -> Result<Arc<dyn Gateway>, GatewayError> {
-        let text = |name: &str| {
-            settings
-                .get(name)
-                .map(str::to_owned)
-                .ok_or_else(|| GatewayError::Invalid(format!("setting {name} is missing")))
-        };
+        let text = |name: &str| settings.require(name).map(str::to_owned);
         let endpoints = Nestpay::endpoints(settings, environment).ok_or_else(|| {
             GatewayError::Invalid("no API or 3D gate address for this environment".into())
         })?;

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{Days, NaiveDate};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use sanalpos_core::{Kurus, Secret};
 
 use self::codec::{now_istanbul, parse_amount, parse_rate_bp, Answer};
 use crate::scrub::scrub_card_numbers;
+use crate::transport::{self, Exchange};
 use crate::types::*;
 use crate::{Gateway, GatewayError};
 
@@ -80,20 +81,6 @@ pub struct NkolayGateway {
     http: reqwest::Client,
 }
 
-/// How an HTTP exchange ended, before looking at the answer.
-enum Exchange {
-    /// A 2xx answer with its body.
-    Answered { status: u16, body: String },
-    /// The request provably never left (connection refused, DNS, TLS handshake).
-    NotSent(String),
-    /// Sent, then no answer in time.
-    Timeout,
-    /// Sent, then the connection broke.
-    Lost,
-    /// A non-2xx status.
-    Status { status: u16, body: String },
-}
-
 /// Endpoint paths.
 mod path {
     pub const PAYMENT: &str = "/Vpos/v1/Payment";
@@ -114,12 +101,7 @@ const MAX_WINDOW_DAYS: u64 = 31;
 impl NkolayGateway {
     /// A client for one POS. Fails only when the TLS stack cannot be set up.
     pub fn new(config: NkolayConfig) -> Result<NkolayGateway, GatewayError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .https_only(false)
-            .build()
-            .map_err(|e| GatewayError::Unreachable(format!("cannot build HTTP client: {e}")))?;
+        let http = transport::client(config.connect_timeout, config.request_timeout)?;
         Ok(NkolayGateway { config, http })
     }
 
@@ -134,25 +116,7 @@ impl NkolayGateway {
 
     async fn post(&self, path: &str, form: &request::Form) -> Exchange {
         let url = format!("{}{}", self.config.base_url.trim_end_matches('/'), path);
-        let sent = self.http.post(&url).form(form).send().await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) if e.is_connect() => return Exchange::NotSent(describe(&e)),
-            Err(e) if e.is_timeout() => return Exchange::Timeout,
-            Err(e) if e.is_builder() => return Exchange::NotSent(describe(&e)),
-            Err(_) => return Exchange::Lost,
-        };
-        let status = response.status().as_u16();
-        let body = match response.text().await {
-            Ok(body) => body,
-            Err(e) if e.is_timeout() => return Exchange::Timeout,
-            Err(_) => return Exchange::Lost,
-        };
-        if (200..300).contains(&status) {
-            Exchange::Answered { status, body }
-        } else {
-            Exchange::Status { status, body }
-        }
+        transport::send(self.http.post(&url).form(form)).await
     }
 
     /// A call that may move money: every way the exchange can break maps to an outcome.
@@ -165,86 +129,14 @@ impl NkolayGateway {
     ) -> GatewayResponse {
         let started = Instant::now();
         let exchange = self.post(path, form).await;
-        let mut response = self.finish_exchange(operation, exchange, interpret);
-        response.latency = started.elapsed();
-        response
-    }
-
-    /// The outcome of an exchange that may have moved money.
-    fn finish_exchange(
-        &self,
-        operation: &'static str,
-        exchange: Exchange,
-        interpret: impl FnOnce(&Answer) -> Outcome,
-    ) -> GatewayResponse {
-        let latency = Duration::ZERO;
-        let (outcome, raw, http_status) = match exchange {
-            Exchange::Answered { status, body } => {
-                let outcome = match Answer::parse(&body) {
-                    Ok(answer) => interpret(&answer),
-                    Err(_) => Outcome::Unknown(UnknownReason::Unparseable),
-                };
-                (outcome, Some(body), Some(status))
-            }
-            Exchange::NotSent(detail) => (
-                Outcome::Failed(Failure {
-                    kind: FailureKind::Unreachable,
-                    detail,
-                }),
-                None,
-                None,
-            ),
-            Exchange::Timeout => (Outcome::Unknown(UnknownReason::Timeout), None, None),
-            Exchange::Lost => (Outcome::Unknown(UnknownReason::ConnectionLost), None, None),
-            Exchange::Status { status, body } if status >= 500 => (
-                Outcome::Unknown(UnknownReason::ServerError(status)),
-                Some(body),
-                Some(status),
-            ),
-            Exchange::Status { status, body } => (
-                // A 4xx is a refusal at the HTTP level, before any processing.
-                Outcome::Failed(Failure {
-                    kind: FailureKind::Rejected,
-                    detail: format!("provider answered HTTP {status}"),
-                }),
-                Some(body),
-                Some(status),
-            ),
-        };
-        match &outcome {
-            Outcome::Unknown(reason) => warn!(
-                provider = "nkolay",
-                operation,
-                                reason = %reason,
-                "provider outcome unknown"
-            ),
-            other => debug!(
-                provider = "nkolay",
-                operation,
-                outcome = other.kind(),
-                "provider call finished"
-            ),
-        }
-        GatewayResponse {
-            outcome,
-            raw: raw.map(|r| scrub_card_numbers(&r)),
-            http_status,
-            latency,
-        }
+        finish_exchange(operation, exchange, started, interpret)
     }
 
     /// A read-only call: the answer, or why there is none.
     async fn read_call(&self, path: &str, form: &request::Form) -> Result<Answer, GatewayError> {
-        let answer = match self.post(path, form).await {
-            Exchange::Answered { body, .. } => Answer::parse(&body)
-                .map_err(|_| GatewayError::BadAnswer("unparseable answer".into()))?,
-            Exchange::NotSent(detail) => return Err(GatewayError::Unreachable(detail)),
-            Exchange::Timeout => return Err(GatewayError::Timeout),
-            Exchange::Lost => return Err(GatewayError::BadAnswer("connection lost".into())),
-            Exchange::Status { status, .. } => {
-                return Err(GatewayError::BadAnswer(format!("HTTP {status}")))
-            }
-        };
+        let body = transport::answered_body(self.post(path, form).await)?;
+        let answer = Answer::parse(&String::from_utf8_lossy(&body))
+            .map_err(|_| GatewayError::BadAnswer("unparseable answer".into()))?;
         match answer::refusal_kind(&answer) {
             Some(FailureKind::BadCredentials) => Err(GatewayError::BadCredentials(
                 answer.non_empty("RESPONSE_DATA").unwrap_or_default(),
@@ -291,19 +183,20 @@ impl NkolayGateway {
     }
 }
 
-/// A transport error in words, without the URL's query or any payload.
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_connect() {
-        "could not connect"
-    } else if error.is_builder() {
-        "invalid provider URL"
-    } else {
-        "transport error"
-    };
-    match error.url().and_then(|u| u.host_str()) {
-        Some(host) => format!("{kind} to {host}"),
-        None => kind.to_owned(),
-    }
+/// The outcome of an N Kolay exchange that may have moved money.
+fn finish_exchange(
+    operation: &'static str,
+    exchange: Exchange,
+    started: Instant,
+    interpret: impl FnOnce(&Answer) -> Outcome,
+) -> GatewayResponse {
+    let raw = |body: &[u8]| scrub_card_numbers(&String::from_utf8_lossy(body));
+    transport::money_response("nkolay", operation, exchange, started, raw, |body| {
+        match Answer::parse(&String::from_utf8_lossy(body)) {
+            Ok(answer) => interpret(&answer),
+            Err(_) => Outcome::Unknown(UnknownReason::Unparseable),
+        }
+    })
 }
 
 fn check_window(from: NaiveDate, to: NaiveDate) -> Result<(), GatewayError> {
@@ -380,7 +273,7 @@ impl Gateway for NkolayGateway {
         // A started 3D sale is not an outcome: the answer carries the bank's form and
         // the postback decides. Anything else is read like a sale's answer.
         if let Exchange::Answered { body, .. } = &exchange {
-            if let Ok(answer) = Answer::parse(body) {
+            if let Ok(answer) = Answer::parse(&String::from_utf8_lossy(body)) {
                 if answer.response_code().as_deref() == Some("2") {
                     if let Some(html) = answer.non_empty("BANK_REQUEST_MESSAGE") {
                         debug!(provider = "nkolay", operation = "start_3d", "3D started");
@@ -394,7 +287,7 @@ impl Gateway for NkolayGateway {
                 }
             }
         }
-        let mut response = self.finish_exchange("start_3d", exchange, |a| {
+        ThreeDStart::Finished(finish_exchange("start_3d", exchange, started, |a| {
             if a.response_code().as_deref() == Some("2") {
                 Outcome::Unknown(UnknownReason::Inconsistent(
                     "3D answer without the bank's form".into(),
@@ -402,9 +295,7 @@ impl Gateway for NkolayGateway {
             } else {
                 answer::payment_outcome(a, self.secret(), amount)
             }
-        });
-        response.latency = started.elapsed();
-        ThreeDStart::Finished(response)
+        }))
     }
 
     async fn finish_3d(&self, postback: &Postback, expected: &ExpectedSale) -> GatewayResponse {

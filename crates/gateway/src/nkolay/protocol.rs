@@ -153,12 +153,7 @@ impl Protocol for Nkolay {
         environment: Environment,
         timeouts: Timeouts,
     ) -> Result<Arc<dyn Gateway>, GatewayError> {
-        let secret = |name: &str| {
-            settings
-                .get(name)
-                .map(|v| Secret::new(v.to_owned()))
-                .ok_or_else(|| GatewayError::Invalid(format!("setting {name} is missing")))
-        };
+        let secret = |name: &str| settings.require(name).map(|v| Secret::new(v.to_owned()));
         let base_url = Nkolay::base_url(settings, environment)
             .ok_or_else(|| GatewayError::Invalid("the simulator needs its URL".into()))?;
         let credentials = Credentials {
