@@ -3,7 +3,8 @@
 //! wrong SMS code), filter the list and download CSV and XLSX, refund part of a
 //! payment, define a POS and test its connection, and the refusals (a collector on an
 //! admin page, another company's payment by URL). A screenshot of each main page goes
-//! under `target/screenshots/back_office_walkthrough/`.
+//! under `target/screenshots/back_office_walkthrough/`. A second walk defines a bank
+//! (NestPay) POS and takes payments on it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -353,5 +354,156 @@ async fn back_office_walkthrough() {
     assert!(!source.contains("99,00"));
     w.goto("/ui/payments").await;
     w.sign_out().await;
+    b.quit().await;
+}
+
+/// A bank POS in the back office, as an admin would set it up: İş Bankası chosen first,
+/// then its NestPay fields; "test connection" with good credentials, a wrong password
+/// and an unreachable bank; then Online Tahsilat on that POS, without and with 3D
+/// through the bank's page. Screenshots in Turkish and English under
+/// `target/screenshots/bank_pos_walkthrough/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_pos_walkthrough() {
+    use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant};
+    const BANK_TEST: &str = "bank_pos_walkthrough";
+    let Some(b) = Browser::start_or_skip(BANK_TEST).await else {
+        return;
+    };
+    let merchant = NestpayMerchant::generate();
+    let bank = nestpay::spawn(
+        NestpayConfig {
+            merchants: vec![merchant.clone()],
+            test_mode: true,
+            ..NestpayConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let bank_url = bank.base_url();
+    let app = TestApp::spawn(Db::Sqlite, BANK_TEST).await.unwrap();
+    seed_users(&app).await;
+    let w = Walk { b: &b, app: &app };
+    let shot = |page: &'static str| {
+        let b = &b;
+        async move {
+            b.screenshot(&screenshot_path(BANK_TEST, page))
+                .await
+                .unwrap()
+        }
+    };
+    w.sign_in("admin").await;
+    w.b.select_value("#company-select", &app.a.id)
+        .await
+        .unwrap();
+    w.b.wait_for_text("Gösterge Paneli", WAIT).await.unwrap();
+
+    // The bank first, then its own fields.
+    w.goto("/ui/pos/new").await;
+    w.b.wait_for("#pos-bank", WAIT).await.unwrap();
+    shot("banka_secimi").await;
+    w.b.select_value("#pos-bank", "nestpay:isbank")
+        .await
+        .unwrap();
+    w.click("#pos-bank-next").await;
+    w.b.wait_for("#pos-client_id", WAIT).await.unwrap();
+    w.b.wait_for_text("İş Bankası", WAIT).await.unwrap();
+    w.fill("#pos-name", "İş Bankası sanal POS").await;
+    w.b.select_value("#pos-environment", "simulator")
+        .await
+        .unwrap();
+    w.fill("#pos-api_url", &bank_url).await;
+    w.fill("#pos-gate_url", &bank_url).await;
+    w.fill("#pos-client_id", &merchant.client_id).await;
+    w.fill("#pos-api_user", &merchant.api_user).await;
+    w.fill("#pos-api_password", &merchant.api_password).await;
+    w.fill("#pos-store_key", &merchant.store_key).await;
+    w.b.select_value("#pos-state", "active").await.unwrap();
+    shot("nestpay_tanimi").await;
+    w.click("#pos-save").await;
+    w.b.wait_for("#pos-test", WAIT).await.unwrap();
+    let edit_url = w.b.current_url().await.unwrap();
+    let source = w.b.page_source().await.unwrap();
+    assert!(
+        !source.contains(&merchant.api_password),
+        "a secret is shown"
+    );
+    assert!(!source.contains(&merchant.store_key), "a secret is shown");
+
+    // Good credentials.
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Bağlantı başarılı", WAIT).await.unwrap();
+    shot("nestpay_baglanti_basarili").await;
+    // A wrong password (the other secret, left empty, is kept).
+    w.fill("#pos-api_password", "yanlis-sifre").await;
+    w.click("#pos-save").await;
+    w.b.wait_for_text("POS tanımı kaydedildi", WAIT)
+        .await
+        .unwrap();
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Erişim bilgileri hatalı", WAIT)
+        .await
+        .unwrap();
+    assert!(!w.b.page_source().await.unwrap().contains("yanlis-sifre"));
+    // An unreachable bank.
+    w.fill("#pos-api_password", &merchant.api_password).await;
+    w.fill("#pos-api_url", "http://127.0.0.1:9").await;
+    w.click("#pos-save").await;
+    w.b.wait_for_text("POS tanımı kaydedildi", WAIT)
+        .await
+        .unwrap();
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Sağlayıcıya ulaşılamıyor", WAIT)
+        .await
+        .unwrap();
+    // Back to the bank, and the same page in English.
+    w.fill("#pos-api_url", &bank_url).await;
+    w.click("#pos-save").await;
+    w.b.wait_for_text("POS tanımı kaydedildi", WAIT)
+        .await
+        .unwrap();
+    let path = edit_url
+        .split_once("/ui/")
+        .map(|(_, p)| format!("/ui/{p}"))
+        .unwrap();
+    w.goto(&format!("/ui/lang?l=en&back={path}")).await;
+    w.b.wait_for_text("Connection and credentials", WAIT)
+        .await
+        .unwrap();
+    shot("nestpay_definition_en").await;
+    w.goto(&format!("/ui/lang?l=tr&back={path}")).await;
+    w.b.wait_for_text("Bağlantı ve erişim bilgileri", WAIT)
+        .await
+        .unwrap();
+    let pos_id = path.trim_start_matches("/ui/pos/").to_owned();
+
+    // Online Tahsilat on the bank POS: non-3D, then 3D through the bank's page.
+    w.collect(APPROVED_CARD, "250,00", "1", false).await;
+    w.b.select_value("#pos_id", &pos_id).await.unwrap();
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "approved");
+    for (code, expected) in [("123456", "approved"), ("000000", "declined")] {
+        w.collect(APPROVED_CARD, "75,00", "1", true).await;
+        w.b.select_value("#pos_id", &pos_id).await.unwrap();
+        w.click("#collect-submit").await;
+        let input = w.b.wait_for("#code", WAIT).await.unwrap();
+        if code == "123456" {
+            shot("isbank_3d_sayfasi").await;
+        }
+        input.send_keys(code).await.unwrap();
+        w.click("#submit").await;
+        assert_eq!(w.result_status().await, expected, "3D with {code}");
+    }
+    shot("nestpay_tahsilat_sonucu").await;
+    w.assert_clean().await;
+    let ledger = bank.transactions(&merchant.client_id).unwrap();
+    let approved = ledger
+        .iter()
+        .filter(|t| {
+            t.status == nestpay::TxStatus::Approved && matches!(t.kind, nestpay::TxType::Auth)
+        })
+        .count();
+    assert_eq!(approved, 2, "{ledger:?}");
+    bank.shutdown().await;
     b.quit().await;
 }
