@@ -286,7 +286,7 @@ async fn forged_replayed_and_foreign_callbacks_change_nothing() {
     on_both_engines("np_forged_callbacks", |store| async move {
         let w = np_world_on(store, "3d").await;
         let a = w.start_3d(APPROVED, "60.00").await;
-        let b = w.start_3d(APPROVED, "61.00").await;
+        let b = w.start_3d(APPROVED, "60.00").await;
         let (token_a, fields_a) = w
             .browse_3d(&a, &np_card(APPROVED), OnBankPage::Code("123456"))
             .await;
@@ -569,6 +569,191 @@ async fn every_fault_card_ends_in_the_state_the_bank_says() {
         let view = w.pay("4000000000009078", "75.00").await;
         assert_eq!(view.status, PaymentStatus::Approved, "{view:?}");
         assert!(w.charged(&view.id).await);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unverified_callbacks_of_paying_models_are_settled_by_the_bank_record() {
+    on_both_engines("np_paying_models_forged", |store| async move {
+        let mut config = test_config();
+        config.three_d_ttl = Duration::from_millis(300);
+        let service = PaymentService::new(store, Crypto::random(), config);
+        for model in ["3d_pay", "3d_host"] {
+            let w = np_world_with(service.clone(), model).await;
+            // The bank authenticated and charged; the callback's HASH is altered.
+            let paid = w.start_3d(APPROVED, "70.00").await;
+            let (token, fields) = w
+                .browse_3d(&paid, &np_card(APPROVED), OnBankPage::Code("123456"))
+                .await;
+            let hash = field(&fields, "HASH");
+            let altered = format!("{}{}", &hash[..hash.len() - 3], "AA=");
+            assert_ne!(altered, hash);
+            let back = w
+                .post_back(&token, &with(&fields, "HASH", &altered))
+                .await
+                .unwrap();
+            assert_eq!(
+                back.payment.status,
+                PaymentStatus::Pending3ds,
+                "{model}: {back:?}"
+            );
+            assert!(w.charged(&paid.id).await, "{model}: the bank charged");
+            // The bank refused the code; the callback is rewritten to say it paid.
+            let refused = w.start_3d(APPROVED, "71.00").await;
+            let (token, fields) = w
+                .browse_3d(&refused, &np_card(APPROVED), OnBankPage::Code("000000"))
+                .await;
+            assert_eq!(field(&fields, "mdStatus"), "0");
+            let mut forged = with(&fields, "mdStatus", "1");
+            for (name, value) in [
+                ("ProcReturnCode", "00"),
+                ("Response", "Approved"),
+                ("AuthCode", "123456"),
+                ("TransId", "26001AbCdE12345"),
+            ] {
+                forged.retain(|(k, _)| k != name);
+                forged.push((name.into(), value.into()));
+            }
+            let back = w.post_back(&token, &forged).await.unwrap();
+            assert_eq!(
+                back.payment.status,
+                PaymentStatus::Pending3ds,
+                "{model}: {back:?}"
+            );
+            assert!(w.rows(&refused.id).await.is_empty(), "{model}");
+            // When the 3D window closes, the janitor asks the bank.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let report = w.service.run_janitor_once().await.unwrap();
+            assert_eq!(
+                (report.resolved, report.expired),
+                (1, 1),
+                "{model}: {report:?}"
+            );
+            let detail = w
+                .service
+                .get_payment(&w.company.id, &paid.id)
+                .await
+                .unwrap();
+            assert_eq!(detail.payment.status, PaymentStatus::Approved, "{model}");
+            let charge = &w.charges(&paid.id).await[0];
+            assert_eq!(
+                detail.payment.provider_ref.as_deref(),
+                Some(charge.trans_id.as_str()),
+                "{model}"
+            );
+            assert_eq!(
+                w.status(&refused.id).await,
+                PaymentStatus::Expired,
+                "{model}"
+            );
+            assert!(!w.charged(&refused.id).await, "{model}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decline_after_three_d_carries_the_bank_code_in_every_model() {
+    on_both_engines("np_three_d_declines", |store| async move {
+        let service = PaymentService::new(store, Crypto::random(), test_config());
+        for model in MODELS {
+            let w = np_world_with(service.clone(), model).await;
+            for (card, code) in [("4000000000000515", "51"), ("4000000000000416", "41")] {
+                let view = w.start_3d(card, "90.00").await;
+                let (token, fields) = w
+                    .browse_3d(&view, &np_card(card), OnBankPage::Code("123456"))
+                    .await;
+                assert_eq!(field(&fields, "mdStatus"), "1", "{model} {card}");
+                let back = w.post_back(&token, &fields).await.unwrap();
+                let payment = &back.payment;
+                assert_eq!(
+                    payment.status,
+                    PaymentStatus::Declined,
+                    "{model} {card}: {payment:?}"
+                );
+                assert_eq!(payment.bank_code.as_deref(), Some(code), "{model} {card}");
+                let message = payment.message.clone().expect("a message");
+                assert_eq!(
+                    message.tr,
+                    BankCode::parse(code).unwrap().message().tr,
+                    "{model} {card}"
+                );
+                let rows = w.rows(&view.id).await;
+                assert_eq!(rows.len(), 1, "{model} {card}: {rows:?}");
+                assert_eq!(rows[0].status, TxStatus::Declined, "{model} {card}");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fault_on_the_three_d_charge_ends_in_the_state_the_bank_says() {
+    on_both_engines("np_three_d_faults", |store| async move {
+        let mut config = test_config();
+        config.three_d_ttl = Duration::from_millis(300);
+        let service = PaymentService::new(store, Crypto::random(), config);
+        let w = np_world_with(service, "3d").await;
+        let mut started = Vec::new();
+        for (card, _, _) in FAULTS {
+            let view = w.start_3d(card, "55.00").await;
+            let (token, fields) = w
+                .browse_3d(&view, &np_card(card), OnBankPage::Code("123456"))
+                .await;
+            started.push((view, token, fields));
+        }
+        let mut tasks = Vec::new();
+        for (_, token, fields) in &started {
+            let body = serde_urlencoded::to_string(fields).unwrap().into_bytes();
+            let (service, token) = (w.service.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                service.three_d_return(&token, &body).await.unwrap()
+            }));
+        }
+        for (task, (card, _, _)) in tasks.into_iter().zip(FAULTS) {
+            let back = task.await.unwrap();
+            // The Auth's answer was lost or unreadable: not proof of anything.
+            assert_eq!(
+                back.payment.status,
+                PaymentStatus::Pending3ds,
+                "{card}: {back:?}"
+            );
+        }
+        // The browser posts the same callback again (a reload of the return page). The
+        // 503-once card is charged by this second Auth, the first one having charged
+        // nothing.
+        let charged_in_the_end = |card: &str, charged: bool| charged || card == "4000000000009078";
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        for ((view, token, fields), (card, charged, _)) in started.iter().zip(FAULTS) {
+            let charged = &charged_in_the_end(card, *charged);
+            let status = match w.post_back(token, fields).await {
+                Ok(back) => back.payment.status,
+                Err(err) => panic!("{card}: {err:?}"),
+            };
+            if *charged {
+                assert!(
+                    matches!(status, PaymentStatus::Pending3ds | PaymentStatus::Approved),
+                    "{card}: the bank charged it, yet {status:?}"
+                );
+            } else {
+                assert_eq!(status, PaymentStatus::Pending3ds, "{card}");
+            }
+            assert!(w.charges(&view.id).await.len() <= 1, "{card}");
+        }
+        // When the 3D window closes, the janitor settles what is left by asking the bank.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        w.service.run_janitor_once().await.unwrap();
+        for ((view, _, _), (card, charged, _)) in started.iter().zip(FAULTS) {
+            let charged = &charged_in_the_end(card, *charged);
+            let status = w.status(&view.id).await;
+            assert_eq!(w.charged(&view.id).await, *charged, "{card}: the ledger");
+            if *charged {
+                assert_eq!(status, PaymentStatus::Approved, "{card}");
+            } else {
+                assert_eq!(status, PaymentStatus::Expired, "{card}");
+            }
+        }
     })
     .await;
 }
