@@ -456,6 +456,30 @@ async fn cancel_and_refund_follow_the_bank_day() {
             .collect();
         assert_eq!(credits.len(), 1, "{credits:?}");
         assert_eq!(credits[0].amount, tl("30.00"));
+        // More than is left is refused before the bank is called; the rest is refunded.
+        let before = w.ledger().len();
+        let err = w
+            .service
+            .refund_payment(&w.actor, &w.company.id, &refunded.id, tl("70.01"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "refund_exceeds_captured", "{err:?}");
+        assert_eq!(w.ledger().len(), before);
+        let view = w
+            .service
+            .refund_payment(&w.actor, &w.company.id, &refunded.id, tl("70.00"))
+            .await
+            .unwrap();
+        assert_eq!(view.status, PaymentStatus::Refunded);
+        assert_eq!(view.refunded_amount, tl("100.00"));
+        let credited: Vec<_> = w
+            .rows(&refunded.id)
+            .await
+            .into_iter()
+            .filter(|t| t.kind == TxType::Credit && t.status == TxStatus::Approved)
+            .map(|t| t.amount)
+            .collect();
+        assert_eq!(credited, vec![tl("30.00"), tl("70.00")]);
 
         // A cancel after the end of day: the bank finds nothing to void (CORE-2008).
         let err = w
