@@ -100,8 +100,8 @@ pub fn trans_id(answer: &Cc5Response) -> Option<ProviderRef> {
 }
 
 /// A `Declined` or `Error` answer: a failure when nothing was processed (credentials,
-/// IP, malformed request), unknown when the order id was used before, a decline
-/// otherwise.
+/// IP, malformed request), unknown when the order id or the 3D authentication was
+/// used before, a decline otherwise.
 fn refusal(answer: &Cc5Response, operation: Operation) -> Outcome {
     match refusal_class(answer) {
         ErrorClass::Credentials => Outcome::Failed(Failure {
@@ -117,7 +117,8 @@ fn refusal(answer: &Cc5Response, operation: Operation) -> Outcome {
             detail: provider_text(answer),
         }),
         ErrorClass::DuplicateOrder => Outcome::Unknown(UnknownReason::Inconsistent(
-            "the bank says this order id was used before: ask the order's status".into(),
+            "the bank says this order id or its 3D authentication was used before: ask the order's status"
+                .into(),
         )),
         ErrorClass::Refused => Outcome::Declined(decline(answer, operation)),
     }

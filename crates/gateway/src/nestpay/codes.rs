@@ -17,8 +17,8 @@ pub enum ErrorClass {
     IpNotAllowed,
     /// The request was refused as malformed before any processing.
     RequestFormat,
-    /// The order id was used before: an earlier attempt with it reached the bank, so
-    /// whether it charged must be asked, not assumed.
+    /// The order id (or the 3D authentication) was used before: an earlier attempt
+    /// with it reached the bank, so whether it charged must be asked, not assumed.
     DuplicateOrder,
     /// The bank processed the request and said no.
     Refused,
@@ -113,6 +113,14 @@ const ERROR_CODES: &[Entry] = &[
         ErrorClass::DuplicateOrder,
         "Bu sipariş numarası daha önce kullanılmış.",
         "This order id has been used before.",
+    ),
+    // The 3D sale sent again with an authentication the bank already charged (the
+    // callback posted twice after an unanswered Auth): the first Auth may have charged.
+    (
+        "CORE-2127",
+        ErrorClass::DuplicateOrder,
+        "Bu 3D doğrulaması daha önce bir işlemde kullanılmış.",
+        "This 3D authentication has been used for a transaction before.",
     ),
 ];
 
@@ -278,6 +286,7 @@ mod tests {
         assert_eq!(classify("CORE-2201"), ErrorClass::Credentials);
         assert_eq!(classify("CORE-2254"), ErrorClass::IpNotAllowed);
         assert_eq!(classify("CORE-2507"), ErrorClass::DuplicateOrder);
+        assert_eq!(classify("CORE-2127"), ErrorClass::DuplicateOrder);
         assert_eq!(classify("CORE-1019"), ErrorClass::RequestFormat);
         assert_eq!(classify("CORE-2012"), ErrorClass::Refused);
         assert_eq!(classify("ISO8583-51"), ErrorClass::Refused);

@@ -10,6 +10,8 @@ use sanalpos_service::*;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, Transaction, TxStatus};
 use sanalpos_store::{Crypto, Store};
 
+pub mod nestpay;
+
 pub const APPROVED_CARD: &str = "4546711234567894";
 
 pub struct World {
