@@ -22,6 +22,7 @@ pub mod config;
 pub mod control;
 pub mod handlers;
 pub mod hash;
+mod merchant_file;
 pub mod nestpay;
 pub mod server;
 pub mod state;

@@ -62,11 +62,7 @@ impl fmt::Debug for SimHandle {
 /// current tokio runtime until [`SimHandle::shutdown`] or drop. Fails when a merchant
 /// definition is inconsistent or the listener has no local address.
 pub async fn spawn(config: SimConfig, listener: TcpListener) -> io::Result<SimHandle> {
-    for merchant in &config.merchants {
-        merchant
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    }
+    crate::merchant_file::validate_all(&config.merchants)?;
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(
         config.merchants,

@@ -86,11 +86,7 @@ impl fmt::Debug for NestpayHandle {
 /// tokio runtime until [`NestpayHandle::shutdown`] or drop. Fails when a merchant
 /// definition is invalid or the listener has no local address.
 pub async fn spawn(config: NestpayConfig, listener: TcpListener) -> io::Result<NestpayHandle> {
-    for merchant in &config.merchants {
-        merchant
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    }
+    crate::merchant_file::validate_all(&config.merchants)?;
     let addr = listener.local_addr()?;
     let sim = Arc::new(Nestpay::new(
         config.merchants,
