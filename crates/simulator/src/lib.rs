@@ -20,6 +20,7 @@ pub mod cards;
 pub mod clock;
 pub mod config;
 pub mod control;
+mod control_common;
 mod day;
 pub mod handlers;
 pub mod hash;
