@@ -16,6 +16,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::merchant_file::{self, MerchantDefinition};
 use crate::SimError;
 
 /// Which `type` value the simulator accepts for a partial refund; the other one is
@@ -182,73 +183,21 @@ impl Default for SimConfig {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Box<MerchantConfig>),
-    Many(Vec<MerchantConfig>),
-}
-
 /// Reads the merchants from `path` (one JSON object or an array of them). When the file
 /// does not exist, creates it (and its parent directory) with one generated merchant,
 /// readable by the owner only, and returns that merchant.
 pub fn load_or_create_merchant_file(path: &Path) -> Result<Vec<MerchantConfig>, SimError> {
-    let io_err = |source| SimError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let parsed: OneOrMany =
-                serde_json::from_slice(&bytes).map_err(|source| SimError::Json {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            let merchants = match parsed {
-                OneOrMany::One(m) => vec![*m],
-                OneOrMany::Many(v) => v,
-            };
-            if merchants.is_empty() {
-                return Err(SimError::InvalidMerchant(
-                    "the merchant file lists no merchant".into(),
-                ));
-            }
-            for m in &merchants {
-                m.validate()?;
-            }
-            Ok(merchants)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(io_err)?;
-            }
-            let merchant = MerchantConfig::generate();
-            let mut text =
-                serde_json::to_string_pretty(&merchant).map_err(|source| SimError::Json {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            text.push('\n');
-            write_private(path, text.as_bytes()).map_err(io_err)?;
-            Ok(vec![merchant])
-        }
-        Err(e) => Err(io_err(e)),
-    }
+    merchant_file::load_or_create(path)
 }
 
-/// Writes a new file that only its owner can read: it holds secrets.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+impl MerchantDefinition for MerchantConfig {
+    fn generate() -> MerchantConfig {
+        MerchantConfig::generate()
     }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+
+    fn validate(&self) -> Result<(), SimError> {
+        MerchantConfig::validate(self)
+    }
 }
 
 #[cfg(test)]

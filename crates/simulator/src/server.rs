@@ -44,16 +44,14 @@ impl std::error::Error for DroppedOnPurpose {}
 /// A running simulator. Dropping it stops the server too; [`SimHandle::shutdown`] also
 /// waits for the requests in flight.
 pub struct SimHandle {
-    addr: SocketAddr,
+    serving: Serving,
     sim: Arc<Sim>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimHandle")
-            .field("addr", &self.addr)
+            .field("addr", &self.serving.local_addr())
             .finish()
     }
 }
@@ -62,43 +60,27 @@ impl fmt::Debug for SimHandle {
 /// current tokio runtime until [`SimHandle::shutdown`] or drop. Fails when a merchant
 /// definition is inconsistent or the listener has no local address.
 pub async fn spawn(config: SimConfig, listener: TcpListener) -> io::Result<SimHandle> {
-    for merchant in &config.merchants {
-        merchant
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    }
-    let addr = listener.local_addr()?;
+    crate::merchant_file::validate_all(&config.merchants)?;
     let sim = Arc::new(Sim::new(
         config.merchants,
         config.test_mode,
         config.slow_answer_delay,
     ));
-    let router = handlers::router(Arc::clone(&sim));
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router, stopped));
+    let serving = Serving::start(listener, handlers::router(Arc::clone(&sim)))?;
+    let addr = serving.local_addr();
     tracing::info!(%addr, test_mode = config.test_mode, "N Kolay simulator listening");
-    Ok(SimHandle {
-        addr,
-        sim,
-        stop,
-        task: Some(task),
-    })
+    Ok(SimHandle { serving, sim })
 }
 
 impl SimHandle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.local_addr()
     }
 
     /// `http://127.0.0.1:PORT` (a wildcard bind is reached through loopback).
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        self.serving.base_url()
     }
 
     /// Adds a merchant, or replaces the one with the same number (keeping its ledger).
@@ -126,7 +108,52 @@ impl SimHandle {
 
     /// Stops accepting, lets requests in flight finish (up to a few seconds) and returns
     /// when the server is gone.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
+    }
+}
+
+/// The part of a running simulator that every protocol's handle has: the address it
+/// listens on and the accept loop's task with its stop switch. Dropping it stops the
+/// server; [`Serving::shutdown`] also waits for the requests in flight.
+pub(crate) struct Serving {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Runs [`accept_loop`] for `router` on `listener` as a task of the current tokio
+    /// runtime. Fails when the listener has no local address.
+    pub(crate) fn start(listener: TcpListener, router: Router) -> io::Result<Serving> {
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, router, stopped));
+        Ok(Serving {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The address the server listens on.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, where a wildcard bind is reached through loopback.
+    pub(crate) fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to [`DRAIN_TIMEOUT`]) and
+    /// returns when the accept loop is gone.
+    pub(crate) async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -134,7 +161,7 @@ impl SimHandle {
     }
 }
 
-impl Drop for SimHandle {
+impl Drop for Serving {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -142,11 +169,7 @@ impl Drop for SimHandle {
 
 /// Serves `router` on `listener` until `stop` turns true (or its sender is gone), then
 /// drains the connections in flight. Shared by every protocol's simulator.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    router: Router,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

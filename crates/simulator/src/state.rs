@@ -7,16 +7,17 @@
 //! reference, so status inquiries stay cheap under load.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rand::Rng;
 use sanalpos_core::{Currency, Kurus, MaskedPan};
 use serde::Serialize;
 
 use crate::cards::Outcome;
 use crate::config::MerchantConfig;
+use crate::day::{self, DayBook};
+use crate::shared::{Shared, SimState};
 
 /// What a ledger row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -194,6 +195,16 @@ pub struct MerchantState {
     pub fault_503_spent: bool,
 }
 
+impl DayBook for MerchantState {
+    fn last_closed(&self) -> Option<NaiveDate> {
+        self.last_closed
+    }
+
+    fn close(&mut self, day: NaiveDate) {
+        self.last_closed = Some(day);
+    }
+}
+
 /// Everything behind the lock.
 #[derive(Debug, Default)]
 pub struct State {
@@ -250,23 +261,12 @@ impl State {
     /// The merchant's open business day: the later of today and the day after the last
     /// closed one.
     pub fn open_day(&self, merchant_no: &str, today: NaiveDate) -> NaiveDate {
-        let after_closed = self
-            .merchants
-            .get(merchant_no)
-            .and_then(|m| m.last_closed)
-            .and_then(|d| d.checked_add_days(Days::new(1)));
-        match after_closed {
-            Some(d) if d > today => d,
-            _ => today,
-        }
+        day::open_day(&self.merchants, merchant_no, today)
     }
 
     /// Whether `day` has been closed for the merchant.
     pub fn is_closed(&self, merchant_no: &str, day: NaiveDate) -> bool {
-        self.merchants
-            .get(merchant_no)
-            .and_then(|m| m.last_closed)
-            .is_some_and(|closed| day <= closed)
+        day::is_closed(&self.merchants, merchant_no, day)
     }
 
     /// Closes the open day of one merchant (or all), returning what was closed.
@@ -275,21 +275,7 @@ impl State {
         merchant_no: Option<&str>,
         today: NaiveDate,
     ) -> Vec<(String, NaiveDate)> {
-        let mut targets: Vec<String> = match merchant_no {
-            Some(no) if self.merchants.contains_key(no) => vec![no.to_owned()],
-            Some(_) => Vec::new(),
-            None => self.merchants.keys().cloned().collect(),
-        };
-        targets.sort();
-        let mut closed = Vec::with_capacity(targets.len());
-        for no in targets {
-            let day = self.open_day(&no, today);
-            if let Some(m) = self.merchants.get_mut(&no) {
-                m.last_closed = Some(day);
-            }
-            closed.push((no, day));
-        }
-        closed
+        day::end_of_day(&mut self.merchants, merchant_no, today)
     }
 
     /// A fresh provider reference: `IKSIRPF` and ten digits, unique in the ledger.
@@ -382,38 +368,14 @@ impl State {
     }
 }
 
-/// The simulator shared by every connection.
-#[derive(Debug)]
-pub struct Sim {
-    state: Mutex<State>,
-    /// Whether `/_sim/` is served.
-    pub test_mode: bool,
-    /// How long card 9011 waits.
-    pub slow_answer_delay: Duration,
-}
+/// The N Kolay simulator shared by every connection.
+pub type Sim = Shared<State>;
 
-impl Sim {
-    /// A simulator serving `merchants`.
-    pub fn new(
-        merchants: Vec<MerchantConfig>,
-        test_mode: bool,
-        slow_answer_delay: Duration,
-    ) -> Sim {
-        let mut state = State::default();
-        for m in merchants {
-            state.upsert_merchant(m);
-        }
-        Sim {
-            state: Mutex::new(state),
-            test_mode,
-            slow_answer_delay,
-        }
-    }
+impl SimState for State {
+    type Merchant = MerchantConfig;
 
-    /// Locks the state. A handler that panicked mid-update cannot leave the ledger in a
-    /// state worse than a half-recorded row, so a poisoned lock is taken over.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn upsert_merchant(&mut self, merchant: MerchantConfig) {
+        State::upsert_merchant(self, merchant);
     }
 }
 

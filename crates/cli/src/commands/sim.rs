@@ -1,13 +1,17 @@
 //! `sanalpos sim`: a provider simulator on its own port: N Kolay (default) or a NestPay
 //! bank POS (`--protocol nestpay`).
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sanalpos_simulator::{load_or_create_merchant_file, nestpay, spawn, SimConfig};
+use sanalpos_simulator::{
+    load_or_create_merchant_file, nestpay, spawn, MerchantConfig, SimConfig, SimError, SimHandle,
+};
+use tokio::net::TcpListener;
 
 /// Options of `sanalpos sim`.
 #[derive(Debug, Args)]
@@ -51,21 +55,112 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
     }
 }
 
-/// Runs until Ctrl-C.
-pub fn run(args: SimArgs) -> ExitCode {
-    match parse_protocol(&args.protocol) {
-        Ok(Protocol::NKolay) => run_nkolay(args),
-        Ok(Protocol::Nestpay) => run_nestpay(args),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+impl Protocol {
+    /// How the simulator introduces itself on start.
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::NKolay => "N Kolay",
+            Protocol::Nestpay => "NestPay",
+        }
+    }
+
+    /// Reads the protocol's merchant file, creating it when missing.
+    fn load_merchants(self, path: &Path) -> Result<Merchants, SimError> {
+        Ok(match self {
+            Protocol::NKolay => Merchants::NKolay(load_or_create_merchant_file(path)?),
+            Protocol::Nestpay => Merchants::Nestpay(nestpay::load_or_create_merchant_file(path)?),
+        })
+    }
+}
+
+/// The merchants of the chosen protocol: each simulator has its own merchant type.
+enum Merchants {
+    NKolay(Vec<MerchantConfig>),
+    Nestpay(Vec<nestpay::NestpayMerchant>),
+}
+
+impl Merchants {
+    fn len(&self) -> usize {
+        match self {
+            Merchants::NKolay(merchants) => merchants.len(),
+            Merchants::Nestpay(merchants) => merchants.len(),
+        }
+    }
+
+    /// Starts the protocol's simulator on `listener`, serving these merchants.
+    async fn spawn(
+        self,
+        test_mode: bool,
+        slow_answer_delay: Duration,
+        listener: TcpListener,
+    ) -> io::Result<Running> {
+        Ok(match self {
+            Merchants::NKolay(merchants) => {
+                let config = SimConfig {
+                    merchants,
+                    test_mode,
+                    slow_answer_delay,
+                };
+                Running::NKolay(spawn(config, listener).await?)
+            }
+            Merchants::Nestpay(merchants) => {
+                let config = nestpay::NestpayConfig {
+                    merchants,
+                    test_mode,
+                    slow_answer_delay,
+                };
+                Running::Nestpay(nestpay::spawn(config, listener).await?)
+            }
+        })
+    }
+}
+
+/// A running simulator of either protocol.
+enum Running {
+    NKolay(SimHandle),
+    Nestpay(nestpay::NestpayHandle),
+}
+
+impl Running {
+    fn base_url(&self) -> String {
+        match self {
+            Running::NKolay(handle) => handle.base_url(),
+            Running::Nestpay(handle) => handle.base_url(),
+        }
+    }
+
+    /// Where the protocol's endpoints are, when they are not plain to see from the base
+    /// URL.
+    fn endpoints(&self) -> Option<String> {
+        match self {
+            Running::NKolay(_) => None,
+            Running::Nestpay(_) => Some(format!(
+                "XML API {0}/fim/api, 3D gate {0}/fim/est3Dgate",
+                self.base_url()
+            )),
+        }
+    }
+
+    /// Stops accepting and lets the requests in flight finish.
+    async fn shutdown(self) {
+        match self {
+            Running::NKolay(handle) => handle.shutdown().await,
+            Running::Nestpay(handle) => handle.shutdown().await,
         }
     }
 }
 
-fn run_nestpay(args: SimArgs) -> ExitCode {
+/// Runs until Ctrl-C.
+pub fn run(args: SimArgs) -> ExitCode {
+    let protocol = match parse_protocol(&args.protocol) {
+        Ok(protocol) => protocol,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     super::init_logging();
-    let merchants = match nestpay::load_or_create_merchant_file(&args.merchant_file) {
+    let merchants = match protocol.load_merchants(&args.merchant_file) {
         Ok(merchants) => merchants,
         Err(e) => {
             eprintln!("error: {}: {e}", args.merchant_file.display());
@@ -81,7 +176,7 @@ fn run_nestpay(args: SimArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let addr = SocketAddr::new(args.host, args.port);
-        let listener = match tokio::net::TcpListener::bind(addr).await {
+        let listener = match TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {
                 eprintln!("error: cannot listen on {addr}: {e}");
@@ -89,79 +184,22 @@ fn run_nestpay(args: SimArgs) -> ExitCode {
             }
         };
         let count = merchants.len();
-        let config = nestpay::NestpayConfig {
-            merchants,
-            test_mode: args.test_mode,
-            slow_answer_delay: Duration::from_secs(args.slow_answer_secs),
-        };
-        let handle = match nestpay::spawn(config, listener).await {
+        let delay = Duration::from_secs(args.slow_answer_secs);
+        let handle = match merchants.spawn(args.test_mode, delay, listener).await {
             Ok(handle) => handle,
             Err(e) => {
                 eprintln!("error: cannot start the simulator: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        println!("NestPay simulator listening on {}", handle.base_url());
         println!(
-            "XML API {0}/fim/api, 3D gate {0}/fim/est3Dgate",
+            "{} simulator listening on {}",
+            protocol.name(),
             handle.base_url()
         );
-        println!(
-            "{count} merchant(s) from {}; control endpoints {}",
-            args.merchant_file.display(),
-            if args.test_mode {
-                "on under /_sim/"
-            } else {
-                "off (use --test-mode)"
-            }
-        );
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("error: cannot wait for Ctrl-C: {e}");
+        if let Some(endpoints) = handle.endpoints() {
+            println!("{endpoints}");
         }
-        handle.shutdown().await;
-        ExitCode::SUCCESS
-    })
-}
-
-fn run_nkolay(args: SimArgs) -> ExitCode {
-    super::init_logging();
-    let merchants = match load_or_create_merchant_file(&args.merchant_file) {
-        Ok(merchants) => merchants,
-        Err(e) => {
-            eprintln!("error: {}: {e}", args.merchant_file.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let addr = SocketAddr::new(args.host, args.port);
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("error: cannot listen on {addr}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let count = merchants.len();
-        let config = SimConfig {
-            merchants,
-            test_mode: args.test_mode,
-            slow_answer_delay: Duration::from_secs(args.slow_answer_secs),
-        };
-        let handle = match spawn(config, listener).await {
-            Ok(handle) => handle,
-            Err(e) => {
-                eprintln!("error: cannot start the simulator: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        println!("N Kolay simulator listening on {}", handle.base_url());
         println!(
             "{count} merchant(s) from {}; control endpoints {}",
             args.merchant_file.display(),

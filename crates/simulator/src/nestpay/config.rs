@@ -13,6 +13,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::merchant_file::{self, MerchantDefinition};
 use crate::SimError;
 
 /// The installment counts a merchant gets when its definition names none.
@@ -157,52 +158,20 @@ impl Default for NestpayConfig {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(Box<NestpayMerchant>),
-    Many(Vec<NestpayMerchant>),
-}
-
 /// Reads the merchants from `path` (one JSON object or an array of them). When the file
 /// does not exist, creates it (and its directory) with one generated merchant as
 /// `{"client_id", "api_user", "api_password", "store_key"}`, readable by the owner only.
 pub fn load_or_create_merchant_file(path: &Path) -> Result<Vec<NestpayMerchant>, SimError> {
-    let io_err = |source| SimError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let json_err = |source| SimError::Json {
-        path: path.to_path_buf(),
-        source,
-    };
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let merchants = match serde_json::from_slice(&bytes).map_err(json_err)? {
-                OneOrMany::One(m) => vec![*m],
-                OneOrMany::Many(v) => v,
-            };
-            if merchants.is_empty() {
-                return Err(SimError::InvalidMerchant(
-                    "the merchant file lists no merchant".into(),
-                ));
-            }
-            for m in &merchants {
-                m.validate()?;
-            }
-            Ok(merchants)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(io_err)?;
-            }
-            let merchant = NestpayMerchant::generate();
-            let mut text = serde_json::to_string_pretty(&merchant).map_err(json_err)?;
-            text.push('\n');
-            crate::config::write_private(path, text.as_bytes()).map_err(io_err)?;
-            Ok(vec![merchant])
-        }
-        Err(e) => Err(io_err(e)),
+    merchant_file::load_or_create(path)
+}
+
+impl MerchantDefinition for NestpayMerchant {
+    fn generate() -> NestpayMerchant {
+        NestpayMerchant::generate()
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        NestpayMerchant::validate(self)
     }
 }
 

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use chrono::{Datelike, NaiveDate};
-use sanalpos_core::{CardNumber, Currency, Kurus};
+use sanalpos_core::{Currency, Kurus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,7 +24,10 @@ use super::ledger::{Nestpay, NestpayTransaction, TxStatus};
 use super::statement::statement_csv;
 use super::{api, sale, NestpayMerchant};
 use crate::clock;
-use crate::statement::{encode_statement, StatementEncoding};
+use crate::control_common::{
+    apply_settings, end_of_day_answer, iso_day, new_merchant, panel_sale_basics,
+    panel_sale_request, rows_answer, settings_changes, statement_answer, Refusal,
+};
 use crate::wire;
 
 /// The `/_sim/` routes (to be nested under that prefix).
@@ -36,14 +39,6 @@ pub fn router() -> Router<Arc<Nestpay>> {
         .route("/merchants/{client_id}/panel-sales", post(panel_sale))
         .route("/merchants/{client_id}/transactions", get(transactions))
         .route("/merchants/{client_id}/statement", get(statement_file))
-}
-
-fn error(status: StatusCode, text: &str) -> Response {
-    wire::json_with_status(status, &json!({ "error": text }))
-}
-
-fn unknown_merchant() -> Response {
-    error(StatusCode::NOT_FOUND, "unknown merchant")
 }
 
 fn merchant_json(sim: &Nestpay, client_id: &str) -> Value {
@@ -58,7 +53,7 @@ fn merchant_json(sim: &Nestpay, client_id: &str) -> Value {
         "api_user": m.config.api_user,
         "allowed_ips": m.config.allowed_ips,
         "installments": m.config.installments,
-        "business_day": state.open_day(client_id, today).format("%Y-%m-%d").to_string(),
+        "business_day": iso_day(state.open_day(client_id, today)),
     })
 }
 
@@ -69,55 +64,42 @@ async fn list_merchants(State(sim): State<Arc<Nestpay>>) -> Response {
     wire::json_answer(&Value::Array(all))
 }
 
-async fn add_merchant(State(sim): State<Arc<Nestpay>>, body: Bytes) -> Response {
-    let merchant: NestpayMerchant = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid merchant: {e}")),
-    };
-    if let Err(e) = merchant.validate() {
-        return error(StatusCode::BAD_REQUEST, &e.to_string());
-    }
+async fn add_merchant(State(sim): State<Arc<Nestpay>>, body: Bytes) -> Result<Response, Refusal> {
+    let merchant: NestpayMerchant = new_merchant(&body)?;
     let id = merchant.client_id.clone();
     sim.lock().upsert_merchant(merchant);
-    wire::json_with_status(
+    Ok(wire::json_with_status(
         StatusCode::CREATED,
         &json!({ "merchant_no": id, "client_id": id }),
-    )
+    ))
 }
 
 async fn update_settings(
     State(sim): State<Arc<Nestpay>>,
     Path(client_id): Path<String>,
     body: Bytes,
-) -> Response {
-    let Ok(Value::Object(changes)) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "body must be a JSON object");
-    };
+) -> Result<Response, Refusal> {
+    let changes = settings_changes(&body)?;
     let mut state = sim.lock();
     let Some(current) = state.merchant(&client_id) else {
-        return unknown_merchant();
+        return Err(Refusal::unknown_merchant());
     };
     let mut updated = (*current).clone();
-    for (key, value) in changes {
-        let ok = match key.as_str() {
-            "allowed_ips" => serde_json::from_value::<Option<Vec<IpAddr>>>(value)
-                .map(|ips| updated.allowed_ips = ips)
-                .is_ok(),
-            "installments" => serde_json::from_value::<Vec<u8>>(value)
-                .map(|counts| updated.installments = counts)
-                .is_ok(),
-            _ => false,
-        };
-        if !ok {
-            return error(StatusCode::BAD_REQUEST, &format!("invalid setting: {key}"));
-        }
-    }
-    if let Err(e) = updated.validate() {
-        return error(StatusCode::BAD_REQUEST, &e.to_string());
-    }
+    apply_settings(changes, |key, value| match key {
+        "allowed_ips" => serde_json::from_value::<Option<Vec<IpAddr>>>(value)
+            .map(|ips| updated.allowed_ips = ips)
+            .is_ok(),
+        "installments" => serde_json::from_value::<Vec<u8>>(value)
+            .map(|counts| updated.installments = counts)
+            .is_ok(),
+        _ => false,
+    })?;
+    updated
+        .validate()
+        .map_err(|e| Refusal::bad_request(e.to_string()))?;
     state.upsert_merchant(updated);
     drop(state);
-    wire::json_answer(&merchant_json(&sim, &client_id))
+    Ok(wire::json_answer(&merchant_json(&sim, &client_id)))
 }
 
 /// Closes the open business day of one merchant (or all), returning what closed.
@@ -137,17 +119,11 @@ async fn end_of_day(
         .get("client_id")
         .or_else(|| query.get("merchant_no"))
         .map(String::as_str);
-    let closed = close_day(&sim, only);
-    if only.is_some() && closed.is_empty() {
-        return unknown_merchant();
-    }
-    let closed: Vec<Value> = closed
-        .into_iter()
-        .map(|(id, day)| {
-            json!({"merchant_no": id, "client_id": id, "business_day": day.format("%Y-%m-%d").to_string()})
-        })
-        .collect();
-    wire::json_answer(&json!({ "closed": closed }))
+    end_of_day_answer(
+        only,
+        close_day(&sim, only),
+        |id, day| json!({"merchant_no": id, "client_id": id, "business_day": day}),
+    )
 }
 
 #[derive(Deserialize)]
@@ -168,37 +144,11 @@ async fn panel_sale(
     State(sim): State<Arc<Nestpay>>,
     Path(client_id): Path<String>,
     body: Bytes,
-) -> Response {
-    let Ok(request) = serde_json::from_slice::<PanelSale>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "body must be {amount, card, installments?, client_ref?, at?}",
-        );
-    };
-    let amount = match Kurus::parse(&request.amount) {
-        Ok(a) if a > Kurus::ZERO => a,
-        _ => return error(StatusCode::BAD_REQUEST, "amount is not a positive amount"),
-    };
-    let Ok(card) = CardNumber::parse(&request.card) else {
-        return error(StatusCode::BAD_REQUEST, "card is not a valid card number");
-    };
+) -> Result<Response, Refusal> {
+    let request: PanelSale = panel_sale_request(&body)?;
     let now = clock::now();
-    let at = match request.at.as_deref() {
-        None => now,
-        Some(text) => match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-            .ok()
-            .and_then(|local| local.and_local_timezone(clock::istanbul()).single())
-        {
-            Some(at) if at <= now => at,
-            Some(_) => return error(StatusCode::BAD_REQUEST, "at is in the future"),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "at is not an Istanbul time YYYY-MM-DDTHH:MM:SS",
-                )
-            }
-        },
-    };
+    let (amount, card, at) =
+        panel_sale_basics(&request.amount, &request.card, request.at.as_deref(), now)?;
     let facts = CardFacts::judge(&card, (9999, 12), (now.year() as u16, now.month() as u8));
     drop(card);
     let facts = CardFacts {
@@ -206,7 +156,7 @@ async fn panel_sale(
         ..facts
     };
     let Some(merchant) = sim.lock().merchant(&client_id) else {
-        return unknown_merchant();
+        return Err(Refusal::unknown_merchant());
     };
     let installments = request.installments.unwrap_or(1).max(1);
     let order_id = request
@@ -225,7 +175,7 @@ async fn panel_sale(
     );
     let tx = &mut state.txs[index];
     tx.panel = true;
-    wire::json_with_status(
+    Ok(wire::json_with_status(
         StatusCode::CREATED,
         &json!({
             "reference_code": tx.trans_id,
@@ -234,7 +184,7 @@ async fn panel_sale(
             "auth_code": tx.auth_code,
             "amount": tx.amount.to_string(),
         }),
-    )
+    ))
 }
 
 /// Every ledger row of a merchant, in insertion order; `None` for an unknown merchant.
@@ -245,13 +195,7 @@ pub fn merchant_transactions(sim: &Nestpay, client_id: &str) -> Option<Vec<Nestp
 }
 
 async fn transactions(State(sim): State<Arc<Nestpay>>, Path(client_id): Path<String>) -> Response {
-    match merchant_transactions(&sim, &client_id) {
-        Some(rows) => match serde_json::to_value(rows) {
-            Ok(value) => wire::json_answer(&value),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "serialization failed"),
-        },
-        None => unknown_merchant(),
-    }
+    rows_answer(merchant_transactions(&sim, &client_id))
 }
 
 /// The statement of one business day of a merchant; `None` for an unknown merchant.
@@ -282,40 +226,7 @@ async fn statement_file(
     Path(client_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(day) = query
-        .get("date")
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    else {
-        return error(StatusCode::BAD_REQUEST, "date must be YYYY-MM-DD");
-    };
-    let encoding = match query.get("encoding") {
-        None => StatementEncoding::Utf8,
-        Some(e) => match StatementEncoding::parse(e) {
-            Some(e) => e,
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "encoding must be utf-8 or windows-1254",
-                )
-            }
-        },
-    };
-    let Some(csv) = day_statement(&sim, &client_id, day) else {
-        return unknown_merchant();
-    };
-    let mut response = (StatusCode::OK, encode_statement(&csv, encoding)).into_response();
-    let content_type = format!("text/csv; charset={}", encoding.charset());
-    if let Ok(value) = HeaderValue::from_str(&content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    let disposition = format!(
-        "attachment; filename=\"ekstre-{client_id}-{}.csv\"",
-        day.format("%Y%m%d")
-    );
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    statement_answer(&client_id, &query, |day| {
+        day_statement(&sim, &client_id, day)
+    })
 }

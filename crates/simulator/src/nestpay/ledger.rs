@@ -6,10 +6,9 @@
 //! answer the merchant never saw. Only the masked card number is stored.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
 use sanalpos_core::{Currency, Kurus, MaskedPan};
@@ -17,6 +16,8 @@ use serde::Serialize;
 
 use super::cards::CardFacts;
 use super::config::NestpayMerchant;
+use crate::day::{self, DayBook};
+use crate::shared::{Shared, SimState};
 
 /// The operation of a ledger row (`Type` of the XML API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -212,6 +213,18 @@ pub struct MerchantState {
     pub fault_503_spent: bool,
 }
 
+impl DayBook for MerchantState {
+    fn last_closed(&self) -> Option<NaiveDate> {
+        self.last_closed
+    }
+
+    /// The day's settlement batch closes with it (`SETTLEID` counts up).
+    fn close(&mut self, day: NaiveDate) {
+        self.last_closed = Some(day);
+        self.batch += 1;
+    }
+}
+
 /// Everything behind the lock.
 #[derive(Debug, Default)]
 pub struct State {
@@ -256,23 +269,12 @@ impl State {
 
     /// The open business day: the later of today and the day after the last closed.
     pub fn open_day(&self, client_id: &str, today: NaiveDate) -> NaiveDate {
-        let after_closed = self
-            .merchants
-            .get(client_id)
-            .and_then(|m| m.last_closed)
-            .and_then(|d| d.checked_add_days(Days::new(1)));
-        match after_closed {
-            Some(d) if d > today => d,
-            _ => today,
-        }
+        day::open_day(&self.merchants, client_id, today)
     }
 
     /// Whether `day` has been closed for the merchant.
     pub fn is_closed(&self, client_id: &str, day: NaiveDate) -> bool {
-        self.merchants
-            .get(client_id)
-            .and_then(|m| m.last_closed)
-            .is_some_and(|closed| day <= closed)
+        day::is_closed(&self.merchants, client_id, day)
     }
 
     /// The merchant's open batch number (`SETTLEID`).
@@ -280,28 +282,14 @@ impl State {
         self.merchants.get(client_id).map_or(1, |m| m.batch)
     }
 
-    /// Closes the open day of one merchant (or all), returning what closed.
+    /// Closes the open day of one merchant (or all), returning what closed; each closed
+    /// merchant moves on to its next batch.
     pub fn end_of_day(
         &mut self,
         client_id: Option<&str>,
         today: NaiveDate,
     ) -> Vec<(String, NaiveDate)> {
-        let mut targets: Vec<String> = match client_id {
-            Some(id) if self.merchants.contains_key(id) => vec![id.to_owned()],
-            Some(_) => Vec::new(),
-            None => self.merchants.keys().cloned().collect(),
-        };
-        targets.sort();
-        let mut closed = Vec::with_capacity(targets.len());
-        for id in targets {
-            let day = self.open_day(&id, today);
-            if let Some(m) = self.merchants.get_mut(&id) {
-                m.last_closed = Some(day);
-                m.batch += 1;
-            }
-            closed.push((id, day));
-        }
-        closed
+        day::end_of_day(&mut self.merchants, client_id, today)
     }
 
     /// A fresh `TransId` like the bank's `24003Vl7F13152`: year, day of year, four
@@ -384,38 +372,14 @@ impl State {
     }
 }
 
-/// The simulator shared by every connection.
-#[derive(Debug)]
-pub struct Nestpay {
-    state: Mutex<State>,
-    /// Whether `/_sim/` is served.
-    pub test_mode: bool,
-    /// How long fault card 9011 waits.
-    pub slow_answer_delay: Duration,
-}
+/// The NestPay simulator shared by every connection.
+pub type Nestpay = Shared<State>;
 
-impl Nestpay {
-    /// A simulator serving `merchants`.
-    pub fn new(
-        merchants: Vec<NestpayMerchant>,
-        test_mode: bool,
-        slow_answer_delay: Duration,
-    ) -> Nestpay {
-        let mut state = State::default();
-        for m in merchants {
-            state.upsert_merchant(m);
-        }
-        Nestpay {
-            state: Mutex::new(state),
-            test_mode,
-            slow_answer_delay,
-        }
-    }
+impl SimState for State {
+    type Merchant = NestpayMerchant;
 
-    /// Locks the state; a poisoned lock is taken over (a panicking handler leaves at
-    /// worst a half-recorded row).
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn upsert_merchant(&mut self, merchant: NestpayMerchant) {
+        State::upsert_merchant(self, merchant);
     }
 }
 

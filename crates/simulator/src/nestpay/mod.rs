@@ -36,19 +36,18 @@ pub mod xml;
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::routing::post;
 use axum::Router;
 use chrono::NaiveDate;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 pub use config::{load_or_create_merchant_file, NestpayConfig, NestpayMerchant};
 pub use ledger::{NestpayTransaction, ThreeD, TxStatus, TxType};
 
+use crate::server::Serving;
 use crate::SimError;
 use ledger::Nestpay;
 
@@ -68,16 +67,14 @@ fn router(sim: Arc<Nestpay>) -> Router {
 /// A running NestPay simulator. Dropping it stops the server too;
 /// [`NestpayHandle::shutdown`] also waits for the requests in flight.
 pub struct NestpayHandle {
-    addr: SocketAddr,
+    serving: Serving,
     sim: Arc<Nestpay>,
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl fmt::Debug for NestpayHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NestpayHandle")
-            .field("addr", &self.addr)
+            .field("addr", &self.serving.local_addr())
             .finish()
     }
 }
@@ -86,47 +83,28 @@ impl fmt::Debug for NestpayHandle {
 /// tokio runtime until [`NestpayHandle::shutdown`] or drop. Fails when a merchant
 /// definition is invalid or the listener has no local address.
 pub async fn spawn(config: NestpayConfig, listener: TcpListener) -> io::Result<NestpayHandle> {
-    for merchant in &config.merchants {
-        merchant
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    }
-    let addr = listener.local_addr()?;
+    crate::merchant_file::validate_all(&config.merchants)?;
     let sim = Arc::new(Nestpay::new(
         config.merchants,
         config.test_mode,
         config.slow_answer_delay,
     ));
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(crate::server::accept_loop(
-        listener,
-        router(Arc::clone(&sim)),
-        stopped,
-    ));
+    let serving = Serving::start(listener, router(Arc::clone(&sim)))?;
+    let addr = serving.local_addr();
     tracing::info!(%addr, test_mode = config.test_mode, "NestPay simulator listening");
-    Ok(NestpayHandle {
-        addr,
-        sim,
-        stop,
-        task: Some(task),
-    })
+    Ok(NestpayHandle { serving, sim })
 }
 
 impl NestpayHandle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.local_addr()
     }
 
     /// `http://127.0.0.1:PORT` (a wildcard bind is reached through loopback). The API
     /// is at `{base_url}/fim/api`, the 3D gate at `{base_url}/fim/est3Dgate`.
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        self.serving.base_url()
     }
 
     /// Adds a merchant, or replaces the one with the same client id (keeping its
@@ -157,16 +135,7 @@ impl NestpayHandle {
 
     /// Stops accepting, lets requests in flight finish (up to a few seconds) and
     /// returns when the server is gone.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for NestpayHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
     }
 }
