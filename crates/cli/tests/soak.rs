@@ -1,5 +1,6 @@
 //! The short version of `sanalpos soak crash` for CI: a mixed load (sales, 3D walks with
-//! right and wrong codes, declines, fault cards, cancels, refunds, list queries) while
+//! right and wrong codes, declines, fault cards, cancels, refunds, list queries; a third
+//! of the sales on a NestPay POS, judged against the NestPay simulator's ledger) while
 //! `sanalpos serve` is killed with SIGKILL three times, on SQLite and on PostgreSQL. The
 //! simulator's ledger judges the database; then every file the run left (database, WAL,
 //! log) and, on PostgreSQL, every table row is scanned for the card numbers, CVVs, POS
@@ -54,6 +55,12 @@ fn assert_sound(report: &sanalpos::soak::crash::CrashReport, engine: &str) {
         "no request was cut by a kill:\n{summary}"
     );
     assert!(report.scanned.0 >= 2, "{summary}");
+    // A share of the sales went to the NestPay POS and was judged against its ledger.
+    assert!(tally("nestpay sale:") > 0, "{summary}");
+    assert!(
+        v.nestpay.payments() > 0 && v.nestpay.charges > 0,
+        "{summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

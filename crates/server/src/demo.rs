@@ -78,6 +78,22 @@ pub fn nkolay_settings(base_url: &str, merchant: &MerchantConfig) -> Settings {
     )
 }
 
+/// An active İş Bankası NestPay POS definition (not the default) for a simulator bank
+/// merchant: what the demo gives its first company, and the crash soak too.
+pub fn nestpay_pos(base_url: &str, merchant: &NestpayMerchant) -> NewPos {
+    NewPos {
+        name: "İş Bankası sanal POS (simülatör)".into(),
+        protocol: "nestpay".into(),
+        environment: Environment::Simulator,
+        settings: nestpay_settings(base_url, merchant),
+        currencies: vec![Currency::Try],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: false,
+    }
+}
+
 /// The settings of an İş Bankası NestPay POS at a simulator merchant (3D model `3d`).
 pub fn nestpay_settings(base_url: &str, merchant: &NestpayMerchant) -> Settings {
     Settings::from_pairs([
@@ -230,17 +246,7 @@ pub async fn run(
                 None => service
                     .create_pos(
                         &company.id,
-                        NewPos {
-                            name: "İş Bankası sanal POS (simülatör)".into(),
-                            protocol: "nestpay".into(),
-                            environment: Environment::Simulator,
-                            settings,
-                            currencies: vec![Currency::Try],
-                            installments: demo_installments(),
-                            onboarding_state: OnboardingState::Active,
-                            documents: sanalpos_store::empty_checklist(),
-                            is_default: false,
-                        },
+                        nestpay_pos(&nestpay_sim.base_url(), bank_merchant),
                         "demo",
                     )
                     .await

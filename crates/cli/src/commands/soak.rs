@@ -57,6 +57,10 @@ pub struct CrashArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     workers: u32,
+    /// Percent of the sales sent to the company's NestPay bank POS (non-3D sales,
+    /// declines, fault cards; then cancelled and refunded like the others), 0 to 100.
+    #[arg(long, default_value_t = 33, value_parser = clap::value_parser!(u8).range(0..=100))]
+    nestpay_share: u8,
     /// After the janitor has settled, send again the requests whose idempotency key was
     /// still held by a killed request, as a client would once the key's 5-minute lock has
     /// expired (the locks are moved into the past in the database).
@@ -106,6 +110,7 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     options.kills = args.kills;
     options.seed = seed;
     options.workers = args.workers.max(1);
+    options.nestpay_share = args.nestpay_share;
     options.verbose = true;
     options.late_retries = args.late_retries;
     let engine = if args.database_url.is_some() {
@@ -114,9 +119,10 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
         "sqlite"
     };
     println!(
-        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients; data in {}",
+        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients, {}% of the sales on NestPay; data in {}",
         options.kills,
         options.workers,
+        options.nestpay_share,
         dir.path().display()
     );
     let Some(rt) = runtime() else {

@@ -1,13 +1,14 @@
 //! The crash soak: a steady mixed load, `sanalpos serve` killed with SIGKILL at random
 //! (seeded) moments and started again on the same database, then the judge.
 //!
-//! The run: set up the simulator and the database, start the server, start the
-//! workers; `kills` times: wait a random while, SIGKILL the server, leave it down a
-//! random moment, start it again, close the provider's business day (so earlier sales
-//! become refundable) and send again the sales that got no answer. Then the workers stop,
-//! the last unanswered sales are sent again, the janitor is given its schedule to settle
-//! what the crashes left open, and the judge compares the ledger and the database. Last,
-//! every file the run left is scanned for card data and credentials.
+//! The run: set up the simulators (N Kolay, and NestPay for a share of the sales) and the
+//! database, start the server, start the workers; `kills` times: wait a random while,
+//! SIGKILL the server, leave it down a random moment, start it again, close both
+//! providers' business day (so earlier sales become refundable) and send again the sales
+//! that got no answer. Then the workers stop, the last unanswered sales are sent again,
+//! the janitor is given its schedule to settle what the crashes left open, and the judge
+//! compares each ledger and the database. Last, every file the run left is scanned for
+//! card data and credentials.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -38,6 +39,9 @@ pub struct CrashOptions {
     pub seed: u64,
     /// Concurrent clients.
     pub workers: u32,
+    /// Percent of the sales sent to the company's NestPay POS (0 to 100; 3D sales stay
+    /// on N Kolay).
+    pub nestpay_share: u8,
     /// Time between a restart and the next kill: drawn from this range.
     pub run_between_kills: (Duration, Duration),
     /// The server's 3D time limit (`THREE_D_TTL_SECS`).
@@ -61,6 +65,7 @@ impl CrashOptions {
             kills: 20,
             seed: 1,
             workers: 8,
+            nestpay_share: 33,
             run_between_kills: (Duration::from_millis(800), Duration::from_millis(3_000)),
             three_d_ttl: Duration::from_secs(8),
             settle_limit: Duration::from_secs(90),
@@ -142,8 +147,25 @@ impl CrashReport {
         );
         let _ = writeln!(
             out,
-            "provider ledger {} charges ({} through 3D), {} cancels, {} refunds ({} TL)",
+            "N Kolay ledger  {} charges ({} through 3D), {} cancels, {} refunds ({} TL)",
             v.charges, v.charges_3d, v.cancels, v.refunds, v.refunded
+        );
+        let n = &v.nestpay;
+        let statuses: Vec<String> = n
+            .by_status
+            .iter()
+            .map(|(s, count)| format!("{s} {count}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "of which NestPay {} payments ({})",
+            n.payments(),
+            statuses.join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "NestPay ledger  {} sales, {} voids, {} credits ({} TL); {} same-day credits refused (expected)",
+            n.charges, n.voids, n.credits, n.credited, n.credits_refused_same_day
         );
         let _ = writeln!(
             out,
@@ -281,13 +303,18 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         .wait_ready(&http, Duration::from_secs(30))
         .await?;
 
-    let traffic = Arc::new(Traffic::new(
+    let traffic = Traffic::new(
         http.clone(),
         base.clone(),
         fixture.sim.base_url(),
         fixture.api_key.clone(),
         Duration::from_secs(ttl_secs),
-    ));
+    );
+    let traffic = Arc::new(if options.nestpay_share > 0 {
+        traffic.with_nestpay(fixture.nestpay_pos_id.clone(), options.nestpay_share)
+    } else {
+        traffic
+    });
     let mut workers = Vec::new();
     for index in 0..options.workers {
         workers.push(tokio::spawn(
@@ -312,6 +339,9 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
             .wait_ready(&http, Duration::from_secs(30))
             .await?;
         fixture.sim.end_of_day(Some(&fixture.merchant.merchant_no));
+        fixture
+            .nestpay
+            .end_of_day(Some(&fixture.bank_merchant.client_id));
         traffic.next_day();
         if options.verbose {
             println!(
@@ -364,16 +394,26 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         .sim
         .transactions(&fixture.merchant.merchant_no)
         .ok_or("the simulator lost the merchant")?;
+    let bank_ledger = fixture
+        .nestpay
+        .transactions(&fixture.bank_merchant.client_id)
+        .ok_or("the NestPay simulator lost the merchant")?;
     let mut verdict = judge(&Evidence {
         payments,
         details,
         ledger,
+        nestpay: Some((fixture.nestpay_pos_id.clone(), bank_ledger)),
         clients: traffic.client_view(),
     });
     if verdict.charges == 0 {
         verdict
             .violations
             .push("no charge was made: the load did not run".into());
+    }
+    if options.nestpay_share > 0 && verdict.nestpay.charges == 0 {
+        verdict
+            .violations
+            .push("no NestPay charge was made: its share of the load did not run".into());
     }
     report.janitor = janitor_totals(fixture.server.log());
     match audit_verify(&options) {
@@ -387,6 +427,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     report.requests = traffic.requests();
     report.tally = traffic.tally();
     fixture.sim.shutdown().await;
+    fixture.nestpay.shutdown().await;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -12,13 +12,18 @@
 //!   the janitor's schedule;
 //! - a payment the clients were shown as approved that is not approved-like now;
 //! - whatever the clients already found (two payments for one key, a replay refused).
+//!
+//! Payments on the NestPay POS are held against the NestPay ledger by
+//! [`nestpay_judge`]; the open, idempotency and clients' checks here cover them too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sanalpos_core::Kurus;
+use sanalpos_simulator::nestpay::NestpayTransaction;
 use sanalpos_simulator::{Transaction, TxKind, TxStatus};
 use serde_json::Value;
 
+use super::nestpay_judge::{self, NestpayFigures};
 use super::traffic::ClientView;
 
 /// Everything the judge looks at.
@@ -30,6 +35,10 @@ pub struct Evidence {
     pub details: HashMap<String, Value>,
     /// The merchant's ledger at the simulator.
     pub ledger: Vec<Transaction>,
+    /// The NestPay POS: its id, and the bank merchant's ledger at the NestPay simulator.
+    /// Its payments are judged against that ledger ([`nestpay_judge`]), the others
+    /// against the N Kolay one.
+    pub nestpay: Option<(String, Vec<NestpayTransaction>)>,
     /// What the clients saw.
     pub clients: ClientView,
 }
@@ -51,6 +60,8 @@ pub struct Verdict {
     pub refunds: usize,
     /// Their total.
     pub refunded: Kurus,
+    /// The NestPay share: our payments on that POS and the bank's ledger.
+    pub nestpay: NestpayFigures,
 }
 
 const APPROVED_LIKE: [&str; 4] = ["approved", "cancelled", "partially_refunded", "refunded"];
@@ -88,10 +99,13 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             .entry(text(&p["status"]).to_owned())
             .or_insert(0) += 1;
     }
-    let by_ref: HashMap<&str, &Value> = evidence
-        .payments
+    let nestpay_pos = evidence.nestpay.as_ref().map(|(pos, _)| pos.as_str());
+    let on_nestpay = |p: &Value| nestpay_pos.is_some() && p["pos_id"].as_str() == nestpay_pos;
+    let (nestpay_payments, nkolay_payments): (Vec<&Value>, Vec<&Value>) =
+        evidence.payments.iter().partition(|p| on_nestpay(p));
+    let by_ref: HashMap<&str, &Value> = nkolay_payments
         .iter()
-        .filter_map(|p| p["provider_ref"].as_str().map(|r| (r, p)))
+        .filter_map(|p| p["provider_ref"].as_str().map(|r| (r, *p)))
         .collect();
     let by_id: HashMap<&str, &Value> = evidence
         .payments
@@ -195,7 +209,10 @@ pub fn judge(evidence: &Evidence) -> Verdict {
     let charged_refs: HashSet<&str> = charged.iter().map(|t| t.reference_code.as_str()).collect();
     for p in &evidence.payments {
         let status = text(&p["status"]);
-        if APPROVED_LIKE.contains(&status) && !charged_refs.contains(text(&p["provider_ref"])) {
+        if APPROVED_LIKE.contains(&status)
+            && !on_nestpay(p)
+            && !charged_refs.contains(text(&p["provider_ref"]))
+        {
             v.push(format!(
                 "payment {} is {status} but the provider has no charge for it (provider ref {:?})",
                 text(&p["id"]),
@@ -254,7 +271,12 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             ));
         }
     }
+    let mut nestpay_details = Vec::new();
     for (id, detail) in &evidence.details {
+        if on_nestpay(detail) {
+            nestpay_details.push((id.as_str(), detail));
+            continue;
+        }
         let refunds = detail["refunds"].as_array().cloned().unwrap_or_default();
         let mut approved_cancels = 0;
         let mut approved_refunds = Kurus::ZERO;
@@ -305,6 +327,12 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             )),
             Some(_) => {}
         }
+    }
+
+    if let Some((_, ledger)) = &evidence.nestpay {
+        let (figures, found) = nestpay_judge::judge(&nestpay_payments, &nestpay_details, ledger);
+        verdict.nestpay = figures;
+        v.extend(found);
     }
 
     v.sort();
@@ -378,6 +406,67 @@ mod tests {
         let verdict = judge(&evidence);
         assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
         assert_eq!(verdict.charges, 1);
+    }
+
+    #[test]
+    fn nestpay_payments_are_judged_against_the_nestpay_ledger_only() {
+        let mut on_bank = payment("pay_2", "approved", Some("24001AbCd12345"), "k2");
+        on_bank["pos_id"] = json!("pos_np");
+        let mut stray = payment("pay_3", "approved", Some("24001XyZw54321"), "k3");
+        stray["pos_id"] = json!("pos_np");
+        let now = chrono::Utc::now().fixed_offset();
+        let bank_sale = NestpayTransaction {
+            seq: 1,
+            client_id: "700000000001".into(),
+            order_id: "o2".into(),
+            kind: sanalpos_simulator::nestpay::TxType::Auth,
+            status: sanalpos_simulator::nestpay::TxStatus::Approved,
+            amount: Kurus::parse("10.00").unwrap(),
+            currency: sanalpos_core::Currency::Try,
+            installments: 1,
+            auth_code: "P12345".into(),
+            trans_id: "24001AbCd12345".into(),
+            host_ref: String::new(),
+            proc_return_code: "00".into(),
+            error_code: String::new(),
+            err_msg: String::new(),
+            masked_pan: None,
+            customer: String::new(),
+            card_brand: String::new(),
+            card_issuer: String::new(),
+            created_at: now,
+            business_day: now.date_naive(),
+            voided_at: None,
+            voids: None,
+            three_d: None,
+            panel: false,
+        };
+        let evidence = Evidence {
+            payments: vec![
+                payment("pay_1", "approved", Some("R1"), "k1"),
+                on_bank,
+                stray,
+            ],
+            ledger: vec![sale("R1", "c1", "10.00")],
+            nestpay: Some(("pos_np".into(), vec![bank_sale])),
+            clients: ClientView {
+                approved: vec!["pay_1".into(), "pay_2".into()],
+                ..ClientView::default()
+            },
+            ..Evidence::default()
+        };
+        let verdict = judge(&evidence);
+        assert_eq!(verdict.charges, 1);
+        assert_eq!(verdict.nestpay.charges, 1);
+        assert_eq!(verdict.nestpay.payments(), 2);
+        assert_eq!(
+            verdict.violations,
+            vec![
+                "NestPay: payment pay_3 is approved but the bank has no approved sale for it \
+                 (provider ref Some(\"24001XyZw54321\"))"
+                    .to_owned()
+            ]
+        );
     }
 
     #[test]

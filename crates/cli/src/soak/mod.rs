@@ -1,9 +1,10 @@
 //! Soaks: long runs that prove what the service survives.
 //!
 //! - [`crash`]: a mixed load against `sanalpos serve` (a child process) and the built-in
-//!   simulator, the server killed with SIGKILL at random moments and started again; at
-//!   the end the simulator's ledger judges the database ([`judge`]) and every file the
-//!   run left is scanned for card data and credentials ([`scan`]).
+//!   simulators (N Kolay, and a NestPay bank POS taking a share of the sales), the server
+//!   killed with SIGKILL at random moments and started again; at the end each
+//!   simulator's ledger judges the database ([`judge`], [`nestpay_judge`]) and every file
+//!   the run left is scanned for card data and credentials ([`scan`]).
 //! - [`load`]: a steady open-loop load of sales and list queries, with latency and the
 //!   server's memory printed every minute.
 //!
@@ -14,6 +15,7 @@ pub mod crash;
 pub mod form;
 pub mod judge;
 pub mod load;
+pub mod nestpay_judge;
 pub mod scan;
 pub mod server;
 pub mod traffic;
@@ -23,19 +25,27 @@ use std::time::Duration;
 
 use sanalpos_service::{PaymentService, ServiceConfig};
 use sanalpos_simulator::cards::SANDBOX_CARDS;
+use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayHandle, NestpayMerchant};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
 use sanalpos_store::{Crypto, Store};
 
 use self::scan::Needles;
 use self::server::{free_port, Server, ServerSpec};
 
-/// The simulator, a seeded company with its POS and API key, and the `serve` child
-/// that works on them.
+/// The simulators, a seeded company with its POS (N Kolay, the default, and a NestPay
+/// bank POS as `sanalpos demo` gives its first company) and API key, and the `serve`
+/// child that works on them.
 pub struct Fixture {
-    /// The simulator, in this process.
+    /// The N Kolay simulator, in this process.
     pub sim: SimHandle,
-    /// The merchant the POS points at.
+    /// The merchant the N Kolay POS points at.
     pub merchant: MerchantConfig,
+    /// The NestPay simulator, in this process.
+    pub nestpay: NestpayHandle,
+    /// The bank merchant the NestPay POS points at.
+    pub bank_merchant: NestpayMerchant,
+    /// The id of the company's NestPay POS (sales reach it with `pos_id`).
+    pub nestpay_pos_id: String,
     /// The seeded company.
     pub company_id: String,
     /// The company's API key.
@@ -52,6 +62,7 @@ impl std::fmt::Debug for Fixture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fixture")
             .field("sim", &self.sim.base_url())
+            .field("nestpay", &self.nestpay.base_url())
             .field("data_dir", &self.data_dir)
             .field("postgres", &self.database_url.is_some())
             .finish_non_exhaustive()
@@ -67,14 +78,15 @@ pub struct FixtureOptions {
     pub data_dir: PathBuf,
     /// `postgres://…`, or `None` for SQLite in `data_dir`.
     pub database_url: Option<String>,
-    /// How long the slow-answer fault card keeps the caller waiting.
+    /// How long the slow-answer fault card keeps the caller waiting (at both
+    /// simulators).
     pub slow_answer: Duration,
     /// `SANALPOS_*` settings of the server (without the prefix).
     pub settings: Vec<(String, String)>,
 }
 
-/// Starts the simulator, seeds the database (company, POS, API key) and prepares the
-/// server child.
+/// Starts the simulators, seeds the database (company, its two POS, API key) and
+/// prepares the server child.
 pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     let merchant = MerchantConfig::generate();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -90,6 +102,20 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     )
     .await
     .map_err(|e| format!("simulator: {e}"))?;
+    let bank_merchant = NestpayMerchant::generate();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("NestPay simulator port: {e}"))?;
+    let nestpay = nestpay::spawn(
+        NestpayConfig {
+            merchants: vec![bank_merchant.clone()],
+            test_mode: true,
+            slow_answer_delay: options.slow_answer,
+        },
+        listener,
+    )
+    .await
+    .map_err(|e| format!("NestPay simulator: {e}"))?;
 
     let (crypto, _) = Crypto::load_file(&options.data_dir).map_err(|e| e.to_string())?;
     let url = options
@@ -112,6 +138,14 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    let nestpay_pos = service
+        .create_pos(
+            &company.id,
+            sanalpos_server::demo::nestpay_pos(&nestpay.base_url(), &bank_merchant),
+            "soak",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     let (_, api_key) = service
         .create_api_key(&company.id, "soak", "soak")
         .await
@@ -129,6 +163,9 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     Ok(Fixture {
         sim,
         merchant,
+        nestpay,
+        bank_merchant,
+        nestpay_pos_id: nestpay_pos.id,
         company_id: company.id,
         api_key,
         server,
@@ -166,7 +203,7 @@ impl Fixture {
     }
 
     /// What must never be found at rest: every card the traffic uses (number and CVV),
-    /// the POS credentials and the API key; the marker is a masked PAN of a sale.
+    /// both POS' credentials and the API key; the marker is a masked PAN of a sale.
     pub fn needles(&self) -> Needles {
         let mut needles = Needles::default();
         for card in cards::all_cards() {
@@ -176,6 +213,8 @@ impl Fixture {
         needles.secret("POS list token (sx_list)", &self.merchant.sx_list);
         needles.secret("POS cancel token (sx_cancel)", &self.merchant.sx_cancel);
         needles.secret("POS secret key", &self.merchant.secret_key);
+        needles.secret("NestPay API password", &self.bank_merchant.api_password);
+        needles.secret("NestPay store key", &self.bank_merchant.store_key);
         needles.secret("API key", &self.api_key);
         needles.marker = Some(scan::mask(SANDBOX_CARDS[6].number));
         needles

@@ -5,6 +5,12 @@
 //! and, after a crash, the requests that got no answer sent again with the same
 //! `Idempotency-Key`.
 //!
+//! With a NestPay POS ([`Traffic::with_nestpay`]) a share of the non-3D sales, declines
+//! and fault cards goes to it with `pos_id`; its sales are cancelled and refunded like the
+//! others, and now and then refunded on their own business day on purpose, which the bank
+//! refuses (409 `refund_not_yet_possible`, an expected refusal). Their tally keys start
+//! with `nestpay `.
+//!
 //! Each worker draws its actions from its own seeded random generator. What the clients
 //! saw is kept for the judge: the payment each idempotency key was answered with, the
 //! payments shown as approved, the payments a cancel or refund was sent for.
@@ -26,6 +32,8 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone)]
 struct Paid {
     id: String,
+    /// Made on the NestPay POS.
+    nestpay: bool,
     day: u32,
     amount: i64,
     refunded: i64,
@@ -56,6 +64,14 @@ pub struct ClientView {
     pub violations: Vec<String>,
 }
 
+/// Where the NestPay share of the sales goes.
+#[derive(Debug, Clone)]
+struct NestpayRoute {
+    pos_id: String,
+    /// Percent of the sales (0 to 100).
+    share: u32,
+}
+
 /// The shared state of the load: where to send it, and what came back.
 #[derive(Debug)]
 pub struct Traffic {
@@ -64,6 +80,7 @@ pub struct Traffic {
     sim_base: String,
     key: String,
     three_d_ttl: Duration,
+    nestpay: Option<NestpayRoute>,
     stop: AtomicBool,
     day: AtomicU32,
     requests: AtomicU64,
@@ -110,12 +127,29 @@ impl Traffic {
             sim_base,
             key,
             three_d_ttl,
+            nestpay: None,
             stop: AtomicBool::new(false),
             day: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             tally: Mutex::new(BTreeMap::new()),
             seen: Mutex::new(Seen::default()),
         }
+    }
+
+    /// Sends `share_percent` of the sales (non-3D sales, declines and fault cards; 3D
+    /// stays on the default POS) to the POS `pos_id` (NestPay).
+    pub fn with_nestpay(mut self, pos_id: String, share_percent: u8) -> Traffic {
+        self.nestpay = Some(NestpayRoute {
+            pos_id,
+            share: u32::from(share_percent.min(100)),
+        });
+        self
+    }
+
+    fn is_nestpay(&self, payment: &Value) -> bool {
+        self.nestpay
+            .as_ref()
+            .is_some_and(|n| payment["pos_id"].as_str() == Some(n.pos_id.as_str()))
     }
 
     /// Tells the workers to finish their current action and return.
@@ -172,7 +206,14 @@ impl Traffic {
         }
     }
 
-    fn sale_body(&self, rng: &mut StdRng, key: &str, card: &TestCard, three_d: bool) -> String {
+    fn sale_body(
+        &self,
+        rng: &mut StdRng,
+        key: &str,
+        card: &TestCard,
+        three_d: bool,
+        pos_id: Option<&str>,
+    ) -> String {
         let mut body = json!({
             "amount": money(rng.random_range(100..100_000)),
             "currency": "TRY",
@@ -184,6 +225,9 @@ impl Traffic {
             "customer_ref": format!("cari-{}", rng.random_range(1..50)),
             "description": "soak",
         });
+        if let Some(pos_id) = pos_id {
+            body["pos_id"] = json!(pos_id);
+        }
         if three_d {
             body["three_d"] = json!(true);
             body["return_url"] = json!(format!("https://shop.example/return?order={key}"));
@@ -229,10 +273,12 @@ impl Traffic {
             return;
         };
         let day = self.day.load(Ordering::SeqCst);
+        let nestpay = self.is_nestpay(payment);
         let mut seen = lock(&self.seen);
         seen.approved.push(id.to_owned());
         seen.pool.push(Paid {
             id: id.to_owned(),
+            nestpay,
             day,
             amount,
             refunded: 0,
@@ -245,14 +291,26 @@ impl Traffic {
 
     /// One sale of a drawn kind; `false` when the server did not answer.
     async fn sale(&self, rng: &mut StdRng, key: &str) -> bool {
+        let nestpay = self
+            .nestpay
+            .as_ref()
+            .filter(|n| rng.random_range(0..100) < n.share)
+            .map(|n| n.pos_id.as_str());
         let roll = rng.random_range(0..100);
-        let (kind, card, three_d) = match roll {
-            0..=59 => ("sale", pick(rng, approving_cards()), false),
-            60..=74 => ("3d", pick(rng, approving_cards()), true),
-            75..=87 => ("decline", test_card(pick(rng, &DECLINE_CARDS)), false),
-            _ => ("fault", test_card(pick(rng, &FAULT_CARDS)), false),
+        let (kind, card, three_d) = match (nestpay.is_some(), roll) {
+            (false, 0..=59) => ("sale", pick(rng, approving_cards()), false),
+            (false, 60..=74) => ("3d", pick(rng, approving_cards()), true),
+            (false, 75..=87) => ("decline", test_card(pick(rng, &DECLINE_CARDS)), false),
+            (false, _) => ("fault", test_card(pick(rng, &FAULT_CARDS)), false),
+            (true, 0..=69) => ("nestpay sale", pick(rng, approving_cards()), false),
+            (true, 70..=84) => (
+                "nestpay decline",
+                test_card(pick(rng, &DECLINE_CARDS)),
+                false,
+            ),
+            (true, _) => ("nestpay fault", test_card(pick(rng, &FAULT_CARDS)), false),
         };
-        let body = self.sale_body(rng, key, &card, three_d);
+        let body = self.sale_body(rng, key, &card, three_d, nestpay);
         let started = Instant::now();
         let (status, payment) = match self.post_sale(key, &body).await {
             Ok(answer) => answer,
@@ -386,7 +444,7 @@ impl Traffic {
     /// A same-day cancel of an approved sale; `false` when the server did not answer.
     async fn cancel(&self, rng: &mut StdRng) -> bool {
         let day = self.day.load(Ordering::SeqCst);
-        let id = {
+        let (id, what) = {
             let mut seen = lock(&self.seen);
             let today: Vec<usize> = (0..seen.pool.len())
                 .filter(|&i| seen.pool[i].day == day && seen.pool[i].refunds == 0)
@@ -396,7 +454,14 @@ impl Traffic {
             }
             let paid = seen.pool.remove(today[rng.random_range(0..today.len())]);
             seen.reversed.insert(paid.id.clone());
-            paid.id
+            (
+                paid.id,
+                if paid.nestpay {
+                    "nestpay cancel"
+                } else {
+                    "cancel"
+                },
+            )
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let answer = self
@@ -409,42 +474,54 @@ impl Traffic {
             Ok(r) => {
                 let status = r.status().as_u16();
                 self.count(if status == 200 {
-                    "cancel: done".to_owned()
+                    format!("{what}: done")
                 } else {
-                    format!("cancel: HTTP {status}")
+                    format!("{what}: HTTP {status}")
                 });
                 true
             }
             Err(_) => {
-                self.count("cancel: no answer");
+                self.count(format!("{what}: no answer"));
                 false
             }
         }
     }
 
-    /// A partial refund of a sale from a closed business day; `false` when the server
-    /// did not answer.
+    /// A partial refund of a sale from a closed business day (now and then, of a NestPay
+    /// sale of the open day, which the bank must refuse); `false` when the server did
+    /// not answer.
     async fn refund(&self, rng: &mut StdRng) -> bool {
         let day = self.day.load(Ordering::SeqCst);
-        let (id, amount) = {
+        let same_day = self.nestpay.is_some() && rng.random_bool(0.2);
+        let (id, amount, what) = {
             let mut seen = lock(&self.seen);
-            let earlier: Vec<usize> = (0..seen.pool.len())
+            let candidates: Vec<usize> = (0..seen.pool.len())
                 .filter(|&i| {
                     let p = &seen.pool[i];
-                    p.day < day && p.refunds < 3 && p.amount - p.refunded >= 2
+                    let when = if same_day {
+                        p.nestpay && p.day == day
+                    } else {
+                        p.day < day
+                    };
+                    when && p.refunds < 3 && p.amount - p.refunded >= 2
                 })
                 .collect();
-            if earlier.is_empty() {
+            if candidates.is_empty() {
                 return true;
             }
-            let i = earlier[rng.random_range(0..earlier.len())];
+            let i = candidates[rng.random_range(0..candidates.len())];
             let paid = &mut seen.pool[i];
             let amount = rng.random_range(1..=(paid.amount - paid.refunded) / 2);
             paid.refunded += amount;
             paid.refunds += 1;
+            let what = match (paid.nestpay, same_day) {
+                (true, true) => "nestpay same-day refund",
+                (true, false) => "nestpay refund",
+                (false, _) => "refund",
+            };
             let id = paid.id.clone();
             seen.reversed.insert(id.clone());
-            (id, amount)
+            (id, amount, what)
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let answer = self
@@ -455,21 +532,34 @@ impl Traffic {
             .body(json!({ "amount": money(amount) }).to_string())
             .send()
             .await;
-        match answer {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                self.count(if status == 201 {
-                    "refund: done".to_owned()
-                } else {
-                    format!("refund: HTTP {status}")
-                });
-                true
-            }
+        let response = match answer {
+            Ok(r) => r,
             Err(_) => {
-                self.count("refund: no answer");
-                false
+                self.count(format!("{what}: no answer"));
+                return false;
             }
+        };
+        let status = response.status().as_u16();
+        if status == 201 {
+            self.count(format!("{what}: done"));
+            return true;
         }
+        let code = match response.text().await {
+            Ok(text) => serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["error"]["code"].as_str().map(str::to_owned)),
+            Err(_) => None,
+        };
+        // NestPay: the sale's business day is not closed at the bank yet, so only a
+        // cancel is possible; an expected refusal (nothing moves), not a fault.
+        match code.as_deref() {
+            Some("refund_not_yet_possible") => {
+                self.count(format!("{what}: 409 (expected)"));
+            }
+            Some(code) => self.count(format!("{what}: HTTP {status} {code}")),
+            None => self.count(format!("{what}: HTTP {status}")),
+        }
+        true
     }
 
     /// A list query with a filter, as the back office sends them.
