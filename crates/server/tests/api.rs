@@ -407,3 +407,149 @@ both_engines!(health_metrics_and_headers, |app: TestApp| async move {
         "{metrics}"
     );
 });
+
+both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
+    use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant, TxStatus, TxType};
+    let merchant = NestpayMerchant::generate();
+    let bank = nestpay::spawn(
+        NestpayConfig {
+            merchants: vec![merchant.clone()],
+            test_mode: true,
+            ..NestpayConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let pos = app
+        .service
+        .create_pos(
+            &app.a.id,
+            sanalpos_server::demo::nestpay_pos(&bank.base_url(), &merchant),
+            "test",
+        )
+        .await
+        .unwrap();
+    let on_bank = |pan: &str, amount: &str| {
+        let mut body = payment(pan, amount);
+        body["pos_id"] = json!(pos.id);
+        body
+    };
+    let approved_at_bank = || {
+        bank.transactions(&merchant.client_id)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == TxType::Auth && t.status == TxStatus::Approved)
+            .count()
+    };
+
+    // A sale, and a decline in the bank's words.
+    let (status, sale) = app
+        .pay(&app.a, &key(), &on_bank("4546711234567894", "150.00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sale}");
+    assert_eq!(sale["status"], "approved", "{sale}");
+    assert_eq!(sale["pos_id"], json!(pos.id));
+    assert!(sale["auth_code"].as_str().is_some_and(|c| !c.is_empty()));
+    let (_, declined) = app
+        .pay(&app.a, &key(), &on_bank("4000000000000515", "20.00"))
+        .await;
+    assert_eq!(declined["status"], "declined", "{declined}");
+    assert_eq!(declined["bank_code"], "51");
+    assert!(declined["message"]["tr"]
+        .as_str()
+        .unwrap()
+        .starts_with("Yetersiz bakiye"));
+    assert_eq!(approved_at_bank(), 1);
+
+    // 3D (the bank's `3d` model): the card goes from our page to the bank's gate; the
+    // right code charges once, a replayed callback changes nothing, a wrong code
+    // charges nothing.
+    for (code, expected) in [("123456", "approved"), ("000000", "declined")] {
+        let mut body = on_bank("5200190006338608", "75.00");
+        body["three_d"] = json!(true);
+        body["return_url"] = json!("https://shop.example/return");
+        let (_, created) = app.pay(&app.a, &key(), &body).await;
+        assert_eq!(created["status"], "pending_3ds", "{created}");
+        let redirect = created["next_action"]["redirect_url"].as_str().unwrap();
+        let walk = app.walk_3d_at(&bank.base_url(), redirect, code).await;
+        assert!(
+            walk.location.contains(&format!("status={expected}")),
+            "{}",
+            walk.location
+        );
+        let again = app
+            .http
+            .post(&walk.postback.action)
+            .form(&walk.postback.fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let id = created["id"].as_str().unwrap();
+        let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+        assert_eq!(detail["status"], expected, "{detail}");
+        // The page carrying the card is served once, and only from memory.
+        let reopened = app.http.get(redirect).send().await.unwrap();
+        assert!(reopened.status().is_client_error(), "{}", reopened.status());
+    }
+    assert_eq!(approved_at_bank(), 2);
+
+    // Cancel today; a partial refund must wait for the bank's end of day.
+    let id = sale["id"].as_str().unwrap();
+    let (status, refused) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{id}/refunds"),
+            Some(json!({"amount": "50.00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "refund_not_yet_possible");
+    let (_, second) = app
+        .pay(&app.a, &key(), &on_bank("4546711234567894", "80.00"))
+        .await;
+    let (_, late) = app
+        .pay(&app.a, &key(), &on_bank("4546711234567894", "40.00"))
+        .await;
+    let (status, cancelled) = app
+        .post(&app.a, &format!("/api/v1/payments/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    bank.end_of_day(None);
+    let second = second["id"].as_str().unwrap();
+    let (status, refunded) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{second}/refunds"),
+            Some(json!({"amount": "30.00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{refunded}");
+    assert_eq!(refunded["status"], "partially_refunded", "{refunded}");
+    // A sale of the closed day cannot be cancelled any more: the bank says so.
+    let late = late["id"].as_str().unwrap();
+    let (status, too_late) = app
+        .post(&app.a, &format!("/api/v1/payments/{late}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{too_late}");
+    assert_eq!(too_late["error"]["code"], "cancel_not_possible");
+    let ledger = bank.transactions(&merchant.client_id).unwrap();
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|t| t.kind == TxType::Void && t.status == TxStatus::Approved)
+            .count(),
+        1
+    );
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|t| t.kind == TxType::Credit && t.status == TxStatus::Approved)
+            .map(|t| t.amount.minor())
+            .sum::<i64>(),
+        3000
+    );
+    bank.shutdown().await;
+});

@@ -179,6 +179,11 @@ impl TestApp {
     /// posts itself to the bank's page, where `code` is typed; the bank's result page
     /// posts itself back to us, and we send the browser on.
     pub async fn walk_3d(&self, redirect: &str, code: &str) -> ThreeDWalk {
+        self.walk_3d_at(&self.sim.base_url(), redirect, code).await
+    }
+
+    /// [`TestApp::walk_3d`] through the bank page of another simulator (at `bank`).
+    pub async fn walk_3d_at(&self, bank: &str, redirect: &str, code: &str) -> ThreeDWalk {
         let url = if redirect.starts_with("http") {
             redirect.to_owned()
         } else {
@@ -215,7 +220,7 @@ impl TestApp {
         let action = if acs_form.action.starts_with("http") {
             acs_form.action
         } else {
-            format!("{}{}", self.sim.base_url(), acs_form.action)
+            format!("{bank}{}", acs_form.action)
         };
         let result = self
             .http
