@@ -181,7 +181,7 @@ impl Browser {
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
-                "--window-size=1280,900",
+                "--window-size=1366,900",
                 "--lang=tr-TR",
             ],
             "prefs": {
