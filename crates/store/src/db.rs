@@ -383,9 +383,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8,
-        name: "audit_v2",
-        sqlite: include_str!("../migrations/sqlite/0008_audit_v2.sql"),
-        postgres: include_str!("../migrations/postgres/0008_audit_v2.sql"),
+        name: "audit_v2_last_company",
+        sqlite: include_str!("../migrations/sqlite/0008_audit_v2_last_company.sql"),
+        postgres: include_str!("../migrations/postgres/0008_audit_v2_last_company.sql"),
     },
 ];
 
