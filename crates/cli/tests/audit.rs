@@ -1,6 +1,6 @@
 //! `sanalpos audit verify` on a real database that someone edited behind the service's
-//! back: an altered row and a deleted row each make it fail and name the event, on
-//! SQLite and on PostgreSQL.
+//! back: an altered row (its content or its id) and a deleted row each make it fail and
+//! name the event, on SQLite and on PostgreSQL.
 
 #![allow(clippy::unwrap_used)]
 
@@ -83,6 +83,35 @@ async fn tampering_is_named(url: &str, company_id: &str) {
         url,
         &format!(
             "UPDATE audit_events SET actor = 'test' WHERE company_id = '{company_id}' AND seq = 3"
+        ),
+    )
+    .await;
+    let (ok, text) = verify(url);
+    assert!(ok, "restored, the chain verifies again: {text}");
+
+    // The id is inside the hash too: an edited id is named by its seq and new id.
+    execute(
+        url,
+        &format!(
+            "UPDATE audit_events SET id = id || 'x' WHERE company_id = '{company_id}' AND seq = 4"
+        ),
+    )
+    .await;
+    let (ok, text) = verify(url);
+    assert!(
+        !ok,
+        "an event with an edited id must fail verification: {text}"
+    );
+    assert!(
+        text.contains("BROKEN")
+            && text.contains("seq 4")
+            && text.contains("x: hash does not match"),
+        "{text}"
+    );
+    execute(
+        url,
+        &format!(
+            "UPDATE audit_events SET id = substr(id, 1, length(id) - 1) WHERE company_id = '{company_id}' AND seq = 4"
         ),
     )
     .await;

@@ -896,3 +896,65 @@ both_engines!(
         assert!(!page.body.contains(" style=") && !page.body.contains("<script>"));
     }
 );
+
+/// The dashboard's company switch shows `company_id` as the current company.
+fn current_company_is(page: &Page, company_id: &str) -> bool {
+    page.body
+        .contains(&format!("<option value=\"{company_id}\" selected"))
+}
+
+both_engines!(
+    sign_in_lands_on_the_last_chosen_company,
+    |app: TestApp| async move {
+        // Ids in the opposite order of the names: the first company by name is not the
+        // first by id, nor the last created.
+        let store = app.service.store();
+        let mut ids = Vec::new();
+        for (id, name) in [
+            ("cmp_zz_alfa", "Alfa Tekstil"),
+            ("cmp_aa_zeta", "Zeta Gıda"),
+        ] {
+            let company = sanalpos_store::Company {
+                id: id.to_owned(),
+                name: name.to_owned(),
+                created_at: sanalpos_store::now_ms(),
+            };
+            let audit = sanalpos_store::NewAudit {
+                company_id: id.to_owned(),
+                kind: "company.created".into(),
+                actor: "test".into(),
+                subject_id: id.to_owned(),
+                data: serde_json::json!({}),
+            };
+            store.insert_company(company, audit).await.unwrap();
+            ids.push(id.to_owned());
+        }
+        app.service
+            .create_user("two", PASSWORD, sanalpos_service::Role::Admin, &ids, "test")
+            .await
+            .unwrap();
+
+        // The first sign-in: the first company by name.
+        let first = UiClient::signed_in(&app.base_url, "two").await;
+        let page = first.get("/ui/dashboard").await;
+        assert!(current_company_is(&page, "cmp_zz_alfa"), "{}", page.body);
+
+        // The company chosen is remembered for the next sign-in.
+        let page = first
+            .post("/ui/company", &[("company_id", "cmp_aa_zeta")])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        let second = UiClient::signed_in(&app.base_url, "two").await;
+        let page = second.get("/ui/dashboard").await;
+        assert!(current_company_is(&page, "cmp_aa_zeta"), "{}", page.body);
+
+        // A company that is not the user's is neither entered nor remembered.
+        let page = second
+            .post("/ui/company", &[("company_id", &app.a.id)])
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        let third = UiClient::signed_in(&app.base_url, "two").await;
+        let page = third.get("/ui/dashboard").await;
+        assert!(current_company_is(&page, "cmp_aa_zeta"), "{}", page.body);
+    }
+);

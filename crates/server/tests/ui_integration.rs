@@ -299,6 +299,13 @@ async fn webhook_deliveries_shown_and_resent(db: Db, name: &str) {
     hook.fallback.store(200, Ordering::SeqCst);
     let page = admin.post(&resend, &[]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let audit = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.kind == "webhook_delivery.resent"
+            && e.actor == "user:admin"
+            && e.subject_id == delivery.id),
+        "the resend is audited with who and which delivery: {audit:?}"
+    );
     let page = page_with_delivery(&admin, &endpoint, "delivered").await;
     assert!(page.body.contains(">200<"));
     let received = hook.received();

@@ -241,6 +241,17 @@ async fn given_up_then_resent(db: Db, name: &str) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "pending");
+    // The resend is in the audit log: who asked, for which delivery.
+    let audit = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    let resent = audit
+        .iter()
+        .find(|e| e.kind == "webhook_delivery.resent")
+        .expect("a resend leaves an audit event");
+    assert_eq!(resent.subject_id, id);
+    assert!(resent.actor.starts_with("api:"), "{resent:?}");
+    let data: Value = serde_json::from_str(&resent.data).unwrap();
+    assert_eq!(data["endpoint_id"], endpoint.as_str());
+    assert_eq!(data["status_before"], "failed");
     let items = wait_deliveries(&app, &app.a, &endpoint, |items| {
         items.first().is_some_and(|d| d["status"] == "delivered")
     })

@@ -307,15 +307,15 @@ pub(crate) async fn list_deliveries(
 ) -> Result<Vec<DeliveryView>, ServiceError> {
     let store = &service.inner.store;
     store.get_webhook_endpoint(company_id, endpoint_id).await?;
-    let mut out = Vec::new();
-    for d in store
+    let deliveries = store
         .list_deliveries(company_id, endpoint_id, limit.clamp(1, 200))
-        .await?
-    {
-        let tries = store.list_delivery_tries(&d.id).await?;
-        out.push(delivery_view(&d, &tries));
-    }
-    Ok(out)
+        .await?;
+    let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
+    let tries = store.list_tries_of_deliveries(&ids).await?;
+    Ok(deliveries
+        .iter()
+        .map(|d| delivery_view(d, tries.get(&d.id).map_or(&[][..], Vec::as_slice)))
+        .collect())
 }
 
 pub(crate) async fn resend(
@@ -323,13 +323,28 @@ pub(crate) async fn resend(
     company_id: &str,
     endpoint_id: &str,
     delivery_id: &str,
+    actor: &str,
 ) -> Result<DeliveryView, ServiceError> {
     let store = &service.inner.store;
     let (delivery, _) = store.get_delivery(company_id, delivery_id).await?;
     if delivery.endpoint_id != endpoint_id {
         return Err(ServiceError::NotFound);
     }
-    store.resend_delivery(company_id, delivery_id).await?;
+    let audit = NewAudit {
+        company_id: company_id.to_owned(),
+        kind: "webhook_delivery.resent".into(),
+        actor: actor.to_owned(),
+        subject_id: delivery_id.to_owned(),
+        data: serde_json::json!({
+            "endpoint_id": endpoint_id,
+            "event_id": delivery.event_id,
+            "event_kind": delivery.event_kind,
+            "status_before": delivery.status.as_str(),
+        }),
+    };
+    store
+        .resend_delivery(company_id, delivery_id, audit)
+        .await?;
     let (delivery, _) = store.get_delivery(company_id, delivery_id).await?;
     let tries = store.list_delivery_tries(delivery_id).await?;
     Ok(delivery_view(&delivery, &tries))
@@ -592,14 +607,16 @@ impl PaymentService {
         list_deliveries(self, company_id, endpoint_id, limit).await
     }
 
-    /// Sends a delivery again now (with a fresh retry window).
+    /// Sends a delivery again now (with a fresh retry window); audited as
+    /// `webhook_delivery.resent` with `actor` and the delivery.
     pub async fn resend_webhook_delivery(
         &self,
         company_id: &str,
         endpoint_id: &str,
         delivery_id: &str,
+        actor: &str,
     ) -> Result<DeliveryView, ServiceError> {
-        resend(self, company_id, endpoint_id, delivery_id).await
+        resend(self, company_id, endpoint_id, delivery_id, actor).await
     }
 
     /// One pass of the delivery worker: sends every due delivery once.

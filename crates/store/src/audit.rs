@@ -3,10 +3,11 @@
 //! Each event stores the hash of the one before it, so editing an event changes its
 //! hash, and deleting one leaves a gap in `seq` or a `prev_hash` that no longer matches.
 //!
-//! The hash of an event is, exactly:
+//! The hash of an event covers every column stored beside it. Since migration 8 it is,
+//! exactly (`hash_version` 2):
 //!
 //! ```text
-//! hash = hex(SHA-256(f(prev_hash) f(company_id) f(seq) f(kind) f(actor) f(subject_id) f(data) f(created_at)))
+//! hash = hex(SHA-256(f("2") f(id) f(prev_hash) f(company_id) f(seq) f(kind) f(actor) f(subject_id) f(data) f(created_at)))
 //! f(x) = <length of x in bytes, decimal ASCII> ":" <x as UTF-8 bytes>
 //! ```
 //!
@@ -14,6 +15,17 @@
 //! the stored JSON text, and `prev_hash` of the first event (`seq` 1) is
 //! [`GENESIS_HASH`], 64 zeros. The length prefixes make the encoding unambiguous: no
 //! two different events hash the same bytes.
+//!
+//! Events written before migration 8 (`hash_version` 1) were hashed without the
+//! version and the id:
+//!
+//! ```text
+//! hash = hex(SHA-256(f(prev_hash) f(company_id) f(seq) f(kind) f(actor) f(subject_id) f(data) f(created_at)))
+//! ```
+//!
+//! and are still verified that way: their ids stay outside the chain, which cannot be
+//! mended without rewriting the hashes an auditor may already hold. Within a chain the
+//! version never goes down, so a version-2 event relabelled as version 1 is reported too.
 
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -25,7 +37,11 @@ use crate::{new_id, now_ms, Store, StoreError};
 /// The `prev_hash` of every chain's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash of one event, as defined in the module documentation.
+/// The version every event is written with now (see the module documentation).
+pub const AUDIT_HASH_VERSION: i64 = 2;
+
+/// The hash of one event written before migration 8 (`hash_version` 1, the id outside
+/// the hash), as defined in the module documentation.
 #[allow(clippy::too_many_arguments)]
 pub fn audit_hash(
     prev_hash: &str,
@@ -37,10 +53,9 @@ pub fn audit_hash(
     data: &str,
     created_at: i64,
 ) -> String {
-    let mut hasher = Sha256::new();
     let seq = seq.to_string();
     let created_at = created_at.to_string();
-    for field in [
+    hash_fields(&[
         prev_hash,
         company_id,
         &seq,
@@ -49,7 +64,48 @@ pub fn audit_hash(
         subject_id,
         data,
         &created_at,
-    ] {
+    ])
+}
+
+/// The hash of `event` by the formula its `hash_version` names; `None` for a version
+/// this code does not know.
+pub fn event_hash(event: &AuditEvent) -> Option<String> {
+    match event.hash_version {
+        1 => Some(audit_hash(
+            &event.prev_hash,
+            &event.company_id,
+            event.seq,
+            &event.kind,
+            &event.actor,
+            &event.subject_id,
+            &event.data,
+            event.created_at,
+        )),
+        2 => {
+            let version = event.hash_version.to_string();
+            let seq = event.seq.to_string();
+            let created_at = event.created_at.to_string();
+            Some(hash_fields(&[
+                &version,
+                &event.id,
+                &event.prev_hash,
+                &event.company_id,
+                &seq,
+                &event.kind,
+                &event.actor,
+                &event.subject_id,
+                &event.data,
+                &created_at,
+            ]))
+        }
+        _ => None,
+    }
+}
+
+/// SHA-256 over the length-prefixed fields, in hex.
+fn hash_fields(fields: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for field in fields {
         hasher.update(field.len().to_string().as_bytes());
         hasher.update(b":");
         hasher.update(field.as_bytes());
@@ -80,31 +136,36 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
     };
     let data = serde_json::to_string(&event.data)
         .map_err(|e| StoreError::corrupt(format!("audit data: {e}")))?;
-    let created_at = now_ms();
-    let hash = audit_hash(
-        &prev_hash,
-        &event.company_id,
+    let mut stored = AuditEvent {
+        id: new_id("aud"),
+        company_id: event.company_id.clone(),
         seq,
-        &event.kind,
-        &event.actor,
-        &event.subject_id,
-        &data,
-        created_at,
-    );
+        kind: event.kind.clone(),
+        actor: event.actor.clone(),
+        subject_id: event.subject_id.clone(),
+        data,
+        prev_hash,
+        hash: String::new(),
+        created_at: now_ms(),
+        hash_version: AUDIT_HASH_VERSION,
+    };
+    stored.hash = event_hash(&stored)
+        .ok_or_else(|| StoreError::corrupt("the current audit hash version has no formula"))?;
     sqlx::query(
-        "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(new_id("aud"))
-    .bind(&event.company_id)
-    .bind(seq)
-    .bind(&event.kind)
-    .bind(&event.actor)
-    .bind(&event.subject_id)
-    .bind(data)
-    .bind(prev_hash)
-    .bind(hash)
-    .bind(created_at)
+    .bind(stored.id)
+    .bind(stored.company_id)
+    .bind(stored.seq)
+    .bind(stored.kind)
+    .bind(stored.actor)
+    .bind(stored.subject_id)
+    .bind(stored.data)
+    .bind(stored.prev_hash)
+    .bind(stored.hash)
+    .bind(stored.created_at)
+    .bind(stored.hash_version)
     .execute(&mut *conn)
     .await
     .map_err(|e| crate::db::map_audit_race(e.into()))?;
@@ -123,6 +184,7 @@ pub(crate) fn event_from(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreErr
         prev_hash: text(row, "prev_hash")?,
         hash: text(row, "hash")?,
         created_at: int(row, "created_at")?,
+        hash_version: int(row, "hash_version")?,
     })
 }
 
@@ -176,6 +238,8 @@ impl Store {
         let mut prev_hash = GENESIS_HASH.to_owned();
         let mut events = 0u64;
         let mut broken = None;
+        // The hash version of the event before: a chain never goes back to an older one.
+        let mut version_floor = 1i64;
         'pages: loop {
             let rows = sqlx::query(
                 "SELECT * FROM audit_events WHERE company_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
@@ -198,19 +262,17 @@ impl Store {
                     ))
                 } else if event.prev_hash != prev_hash {
                     Some("prev_hash does not match the previous event's hash".to_owned())
+                } else if event.hash_version < version_floor {
+                    Some(format!(
+                        "hash version {} follows version {version_floor} (relabelled)",
+                        event.hash_version
+                    ))
                 } else {
-                    let recomputed = audit_hash(
-                        &event.prev_hash,
-                        &event.company_id,
-                        event.seq,
-                        &event.kind,
-                        &event.actor,
-                        &event.subject_id,
-                        &event.data,
-                        event.created_at,
-                    );
-                    (recomputed != event.hash)
-                        .then(|| "hash does not match the event's content (edited)".to_owned())
+                    match event_hash(&event) {
+                        None => Some(format!("unknown hash version {}", event.hash_version)),
+                        Some(recomputed) => (recomputed != event.hash)
+                            .then(|| "hash does not match the event's content (edited)".to_owned()),
+                    }
                 };
                 if let Some(reason) = reason {
                     broken = Some(BrokenEvent {
@@ -221,6 +283,7 @@ impl Store {
                     break 'pages;
                 }
                 prev_hash = event.hash;
+                version_floor = event.hash_version;
                 expected_seq += 1;
             }
             if count < PAGE {

@@ -105,6 +105,14 @@ async fn set_company(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
+    // Remembered for the user's next sign-in.
+    sqlx::query(
+        "UPDATE users SET last_company_id = $1 WHERE id = (SELECT user_id FROM ui_sessions WHERE token_hash = $2)",
+    )
+    .bind(company_id)
+    .bind(token_hash)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -311,6 +319,20 @@ impl Store {
                 Box::pin(set_company(c, d))
             })
             .await
+    }
+
+    /// The company a user lands on when signing in: the one they last switched to while
+    /// they still belong to it, else their first company by name; `None` for a user of
+    /// no company.
+    pub async fn sign_in_company(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.id FROM user_companies uc JOIN companies c ON c.id = uc.company_id \
+             JOIN users u ON u.id = uc.user_id WHERE uc.user_id = $1 \
+             ORDER BY CASE WHEN u.last_company_id = c.id THEN 0 ELSE 1 END, c.name, c.id LIMIT 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.db.read)
+        .await?)
     }
 
     /// Ends a session.

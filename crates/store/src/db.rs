@@ -381,6 +381,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_pos_settings.sql"),
         postgres: include_str!("../migrations/postgres/0007_pos_settings.sql"),
     },
+    Migration {
+        version: 8,
+        name: "audit_v2_last_company",
+        sqlite: include_str!("../migrations/sqlite/0008_audit_v2_last_company.sql"),
+        postgres: include_str!("../migrations/postgres/0008_audit_v2_last_company.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

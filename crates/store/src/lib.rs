@@ -45,7 +45,7 @@ use std::sync::Arc;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 
-pub use audit::{audit_hash, GENESIS_HASH};
+pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
 pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
 pub use checkout::{session_payload, CheckoutSessionRecord, SessionPurpose, SessionStatus};
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};

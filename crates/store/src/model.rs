@@ -359,6 +359,9 @@ pub struct AuditEvent {
     pub hash: String,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Which formula `hash` was computed by: 1 for events written before migration 8
+    /// (the id outside the hash), 2 since (every stored column inside).
+    pub hash_version: i64,
 }
 
 /// The result of checking one company's audit chain.

@@ -7,6 +7,8 @@
 //! per-row lease ([`Store::lease_due_deliveries`]), so two instances never send the same
 //! one at once, and records every try ([`Store::finish_delivery_try`]).
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -570,20 +572,38 @@ impl Store {
         .bind(delivery_id)
         .fetch_all(&self.db.read)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeliveryTryRecord {
-                    try_no: int(row, "try_no")?,
-                    signed_at: int(row, "signed_at")?,
-                    http_status: opt_int(row, "http_status")?,
-                    response: opt_text(row, "response")?,
-                    error: opt_text(row, "error")?,
-                    next_attempt_at: opt_int(row, "next_attempt_at")?,
-                    started_at: int(row, "started_at")?,
-                    finished_at: int(row, "finished_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(delivery_try_from).collect()
+    }
+
+    /// The tries of several deliveries (a page of an endpoint's list) in one query,
+    /// oldest first, by delivery id; a delivery never tried has no entry.
+    pub async fn list_tries_of_deliveries(
+        &self,
+        delivery_ids: &[String],
+    ) -> Result<HashMap<String, Vec<DeliveryTryRecord>>, StoreError> {
+        let mut by_delivery: HashMap<String, Vec<DeliveryTryRecord>> = HashMap::new();
+        if delivery_ids.is_empty() {
+            return Ok(by_delivery);
+        }
+        let placeholders = (1..=delivery_ids.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT * FROM webhook_delivery_tries WHERE delivery_id IN ({placeholders}) \
+             ORDER BY delivery_id, try_no"
+        );
+        let mut query = sqlx::query(&sql);
+        for id in delivery_ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&self.db.read).await? {
+            by_delivery
+                .entry(text(&row, "delivery_id")?)
+                .or_default()
+                .push(delivery_try_from(&row)?);
+        }
+        Ok(by_delivery)
     }
 
     /// The events recorded about a subject (a payment or a checkout session), oldest
@@ -603,11 +623,17 @@ impl Store {
             .collect()
     }
 
-    /// Sends a delivery again now: pending, with a fresh retry window.
-    pub async fn resend_delivery(&self, company_id: &str, id: &str) -> Result<(), StoreError> {
-        let args = (company_id.to_owned(), id.to_owned(), crate::now_ms());
+    /// Sends a delivery again now: pending, with a fresh retry window; `audit` records
+    /// who asked, in the same transaction.
+    pub async fn resend_delivery(
+        &self,
+        company_id: &str,
+        id: &str,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        let args = (company_id.to_owned(), id.to_owned(), crate::now_ms(), audit);
         self.db
-            .write(args, |c, (company_id, id, now)| {
+            .write(args, |c, (company_id, id, now, audit)| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, retry_from = $3, \
@@ -625,7 +651,7 @@ impl Store {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    Ok(())
+                    crate::audit::append(c, audit).await
                 })
             })
             .await
@@ -755,4 +781,17 @@ impl Store {
             })
             .await
     }
+}
+
+fn delivery_try_from(row: &AnyRow) -> Result<DeliveryTryRecord, StoreError> {
+    Ok(DeliveryTryRecord {
+        try_no: int(row, "try_no")?,
+        signed_at: int(row, "signed_at")?,
+        http_status: opt_int(row, "http_status")?,
+        response: opt_text(row, "response")?,
+        error: opt_text(row, "error")?,
+        next_attempt_at: opt_int(row, "next_attempt_at")?,
+        started_at: int(row, "started_at")?,
+        finished_at: int(row, "finished_at")?,
+    })
 }

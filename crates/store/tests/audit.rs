@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use sanalpos_store::testing::{postgres_store, sqlite_store};
+use sanalpos_store::testing::{
+    for_each_engine_at_version, postgres_store, sqlite_store, TestParam,
+};
 use sanalpos_store::*;
 use serde_json::json;
 
@@ -132,4 +134,112 @@ async fn concurrent_audit_appends_on_two_stores() {
         case(guard.url().to_owned(), store.clone()).await;
         store.close().await;
     }
+}
+
+#[tokio::test]
+async fn an_edited_event_id_breaks_the_chain() {
+    async fn case(store: Store, url: String) {
+        let c = company(&store, "Alfa").await;
+        for i in 0..4 {
+            store
+                .append_audit(audit(&c.id, "x", &format!("s{i}")))
+                .await
+                .unwrap();
+        }
+        let reports = store.verify_audit().await.unwrap();
+        assert!(reports[0].broken.is_none(), "{reports:?}");
+        tamper(
+            &url,
+            &format!(
+                "UPDATE audit_events SET id = 'aud_forged' WHERE company_id = '{}' AND seq = 3",
+                c.id
+            ),
+        )
+        .await;
+        let reports = store.verify_audit().await.unwrap();
+        let broken = reports[0].broken.as_ref().unwrap();
+        assert_eq!(broken.seq, 3);
+        assert_eq!(broken.id, "aud_forged");
+        assert!(broken.reason.contains("edited"), "{broken:?}");
+    }
+    let (store, guard) = sqlite_store().await;
+    case(store, guard.url().to_owned()).await;
+    if let Some((store, guard)) = postgres_store("an_edited_event_id_breaks_the_chain").await {
+        case(store.clone(), guard.url().to_owned()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_chain_hashed_before_migration_8_still_verifies_and_grows() {
+    for_each_engine_at_version("audit_chain_before_v2", 7, |url, old| async move {
+        // What the release before wrote: three events hashed without their ids.
+        let now = 1_764_000_000_000_i64;
+        old.execute_for_test(
+            "INSERT INTO companies (id, name, created_at) VALUES ($1, $2, $3)",
+            &[
+                TestParam::Text("cmp_old"),
+                TestParam::Text("Eski A.Ş."),
+                TestParam::Int(now),
+            ],
+        )
+        .await;
+        let mut prev = GENESIS_HASH.to_owned();
+        for seq in 1..=3_i64 {
+            let hash = audit_hash(&prev, "cmp_old", seq, "x", "test", "s", "{}", now + seq);
+            old.execute_for_test(
+                "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    TestParam::Text(&format!("aud_old{seq}")),
+                    TestParam::Text("cmp_old"),
+                    TestParam::Int(seq),
+                    TestParam::Text("x"),
+                    TestParam::Text("test"),
+                    TestParam::Text("s"),
+                    TestParam::Text("{}"),
+                    TestParam::Text(&prev),
+                    TestParam::Text(&hash),
+                    TestParam::Int(now + seq),
+                ],
+            )
+            .await;
+            prev = hash;
+        }
+        let store = Store::open(&url).await.unwrap();
+        for _ in 0..2 {
+            store.append_audit(audit("cmp_old", "x", "s")).await.unwrap();
+        }
+        let events = store.list_audit("cmp_old", 10).await.unwrap();
+        let versions: Vec<i64> = events.iter().map(|e| e.hash_version).collect();
+        assert_eq!(versions, [2, 2, 1, 1, 1]);
+        let reports = store.verify_audit().await.unwrap();
+        assert_eq!(reports[0].events, 5);
+        assert!(reports[0].broken.is_none(), "{reports:?}");
+
+        // A version-2 event relabelled as version 1 is caught.
+        tamper(
+            &url,
+            "UPDATE audit_events SET hash_version = 1 WHERE company_id = 'cmp_old' AND seq = 5",
+        )
+        .await;
+        let reports = store.verify_audit().await.unwrap();
+        assert_eq!(reports[0].broken.as_ref().unwrap().seq, 5, "{reports:?}");
+        tamper(
+            &url,
+            "UPDATE audit_events SET hash_version = 2 WHERE company_id = 'cmp_old' AND seq = 5",
+        )
+        .await;
+        // The new events' ids are inside the chain.
+        tamper(
+            &url,
+            "UPDATE audit_events SET id = 'aud_forged' WHERE company_id = 'cmp_old' AND seq = 4",
+        )
+        .await;
+        let reports = store.verify_audit().await.unwrap();
+        let broken = reports[0].broken.as_ref().unwrap();
+        assert_eq!((broken.seq, broken.id.as_str()), (4, "aud_forged"));
+        store.close().await;
+    })
+    .await;
 }

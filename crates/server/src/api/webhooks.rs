@@ -116,7 +116,7 @@ pub async fn resend(
 ) -> Result<Response, ApiError> {
     let view = state
         .service
-        .resend_webhook_delivery(&caller.company_id, &id, &delivery_id)
+        .resend_webhook_delivery(&caller.company_id, &id, &delivery_id, &caller.actor().name)
         .await?;
     Ok(Json(view).into_response())
 }

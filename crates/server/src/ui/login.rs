@@ -168,7 +168,14 @@ pub async fn submit(
         }
         Err(e) => return UiError::from_service(lang, e).into_response(),
     };
-    let Some(company_id) = user.company_ids.first().cloned() else {
+    let company_id = match store.sign_in_company(&user.id).await {
+        Ok(company_id) => company_id,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in company lookup failed");
+            return UiError::Internal(lang).into_response();
+        }
+    };
+    let Some(company_id) = company_id else {
         return login_page(
             StatusCode::UNAUTHORIZED,
             lang,

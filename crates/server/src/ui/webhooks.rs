@@ -278,7 +278,7 @@ pub async fn resend(
     ctx.require(Perm::Admin)?;
     state
         .service
-        .resend_webhook_delivery(ctx.company_id(), &id, &delivery_id)
+        .resend_webhook_delivery(ctx.company_id(), &id, &delivery_id, &ctx.actor_name())
         .await
         .map_err(|e| ctx.fail(e))?;
     Ok(Redirect::to(&format!("/ui/webhooks/{id}")).into_response())
