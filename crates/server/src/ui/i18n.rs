@@ -214,6 +214,10 @@ catalogue! {
     actor: "Yapan", "Actor";
     subject: "Kayıt", "Subject";
     details: "Ayrıntı", "Details";
+    ev_authorized_amount: "Onaylanan tutar", "Authorized amount";
+    ev_attempt_id: "Sağlayıcı çağrısı", "Provider call";
+    ev_refund_id: "İade kaydı", "Refund record";
+    ev_result: "Sonuç", "Result";
     // Payment links
     nav_links: "Ödeme Linkleri", "Payment links";
     link_title: "Ödeme linki", "Payment link";

@@ -9,6 +9,7 @@
 mod admin;
 mod collect;
 mod dashboard;
+mod event_details;
 mod format;
 pub mod i18n;
 mod layout;
