@@ -18,6 +18,7 @@ mod login;
 mod payments;
 mod pos;
 mod recon;
+mod reject_reason;
 pub mod session;
 mod upload;
 mod webhooks;
