@@ -29,5 +29,6 @@ pub use model::{
 pub use profile::{Column, Field, NumberStyle, Profile, TR_DATE, TR_DATE_TIME};
 pub use row::{ProviderRow, RowError, RowKind, RowState};
 pub use statement::{
-    decode, detect_delimiter, parse_statement, read_statement, BadRow, ImportError, Statement,
+    decode, detect_delimiter, parse_statement, read_statement, BadRow, ExpectedValue, ImportError,
+    RowProblem, Statement,
 };

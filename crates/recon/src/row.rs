@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sanalpos_core::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
 use sanalpos_gateway::{ReportRow, RowStatus, TransactionKind};
 
+use crate::statement::RowProblem;
+
 /// What a provider row does to money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,8 +84,10 @@ pub struct ProviderRow {
 pub struct RowError {
     /// The row's provider reference, or `-` when it has none, so a person can find it.
     pub reference: String,
-    /// What is wrong.
+    /// What is wrong (English, for logs and API clients).
     pub reason: String,
+    /// The same as data, for a page to write in its reader's language.
+    pub problem: RowProblem,
 }
 
 impl TryFrom<&ReportRow> for ProviderRow {
@@ -92,12 +96,13 @@ impl TryFrom<&ReportRow> for ProviderRow {
     /// Takes what the N Kolay client normalized; refuses a row without an amount and a
     /// kind or status the engine cannot reason about, rather than guessing.
     fn try_from(row: &ReportRow) -> Result<ProviderRow, RowError> {
-        let fail = |reason: String| RowError {
+        let fail = |reason: String, problem: RowProblem| RowError {
             reference: row
                 .provider_ref
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |r| r.as_str().to_owned()),
             reason,
+            problem,
         };
         let kind = match &row.kind {
             TransactionKind::Sale | TransactionKind::PreAuth => RowKind::Sale,
@@ -105,19 +110,27 @@ impl TryFrom<&ReportRow> for ProviderRow {
             TransactionKind::Refund => RowKind::Refund,
             TransactionKind::PartialRefund => RowKind::PartialRefund,
             TransactionKind::Other(text) => {
-                return Err(fail(format!("unknown transaction type {text:?}")))
+                return Err(fail(
+                    format!("unknown transaction type {text:?}"),
+                    RowProblem::UnknownTransactionType { text: text.clone() },
+                ))
             }
         };
         let status = match &row.status {
             RowStatus::Success => RowState::Success,
             RowStatus::Error => RowState::Error,
             RowStatus::New => RowState::New,
-            RowStatus::Other(text) => return Err(fail(format!("unknown status {text:?}"))),
+            RowStatus::Other(text) => {
+                return Err(fail(
+                    format!("unknown status {text:?}"),
+                    RowProblem::UnknownStatus { text: text.clone() },
+                ))
+            }
         };
         let amount = row
             .amount
             .or(row.authorized_amount)
-            .ok_or_else(|| fail("the row has no amount".to_owned()))?;
+            .ok_or_else(|| fail("the row has no amount".to_owned(), RowProblem::NoAmount))?;
         Ok(ProviderRow {
             provider_ref: row.provider_ref.clone(),
             sale_ref: row.sale_ref.clone(),

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use serde::{Deserialize, Serialize};
 
 use sanalpos_core::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
 
@@ -22,8 +23,74 @@ use crate::row::{ProviderRow, RowKind, RowState};
 pub struct BadRow {
     /// The 1-based line of the file where the row starts (the header is line 1).
     pub line: u32,
-    /// What is wrong, naming the column.
+    /// What is wrong, naming the column (English, for logs and API clients).
     pub reason: String,
+    /// The same as data, for a page to write in its reader's language.
+    pub problem: RowProblem,
+}
+
+/// What is wrong with a row, as data: a kind and its parameters, so every language
+/// writes it from its own catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RowProblem {
+    /// The row has `found` fields where the header has `expected`.
+    FieldCount {
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A column that must hold a value is empty.
+    Empty {
+        /// The column's header as the file writes it.
+        column: String,
+    },
+    /// A cell does not hold what its column should.
+    Invalid {
+        /// The column's header as the file writes it.
+        column: String,
+        /// What the cell holds.
+        value: String,
+        /// What it should hold.
+        expected: ExpectedValue,
+    },
+    /// A report row of a transaction type the engine cannot reason about.
+    UnknownTransactionType {
+        /// The type as the provider wrote it.
+        text: String,
+    },
+    /// A report row of a status the engine cannot reason about.
+    UnknownStatus {
+        /// The status as the provider wrote it.
+        text: String,
+    },
+    /// A report row without an amount.
+    NoAmount,
+}
+
+/// What a cell should have held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedValue {
+    /// An amount (at most two decimals, not negative).
+    Amount,
+    /// A provider reference.
+    Reference,
+    /// A transaction type the profile knows.
+    TransactionType,
+    /// A status the profile knows.
+    Status,
+    /// An installment count.
+    Installments,
+    /// A masked card number.
+    MaskedPan,
+    /// A date and time.
+    DateTime,
+    /// A date.
+    Date,
+    /// A currency code.
+    Currency,
 }
 
 /// Why a statement imported nothing.
@@ -323,14 +390,19 @@ fn rows_of<'a>(
                     "{} fields where the header has {width}",
                     record.fields.len()
                 ),
+                problem: RowProblem::FieldCount {
+                    found: record.fields.len(),
+                    expected: width,
+                },
             });
             continue;
         }
         match reader.read(&record, &mapping) {
             Ok(row) => rows.push(row),
-            Err(reason) => bad.push(BadRow {
+            Err((reason, problem)) => bad.push(BadRow {
                 line: record.line,
                 reason,
+                problem,
             }),
         }
     }
@@ -369,7 +441,7 @@ impl<'p> RowReader<'p> {
         &self,
         record: &Record<'_>,
         mapping: &[(Field, usize, &str)],
-    ) -> Result<ProviderRow, String> {
+    ) -> Result<ProviderRow, (String, RowProblem)> {
         let mut row = ProviderRow {
             provider_ref: None,
             sale_ref: None,
@@ -391,19 +463,38 @@ impl<'p> RowReader<'p> {
             let cell = &record.fields[*index];
             let text = cell.text();
             let raw = text.trim();
-            let bad = |what: &str| format!("{header}: {what} ({raw:?})");
+            let bad = |what: &str, expected: ExpectedValue| {
+                (
+                    format!("{header}: {what} ({raw:?})"),
+                    RowProblem::Invalid {
+                        column: (*header).to_owned(),
+                        value: raw.to_owned(),
+                        expected,
+                    },
+                )
+            };
+            let empty = || {
+                (
+                    format!("{header}: empty"),
+                    RowProblem::Empty {
+                        column: (*header).to_owned(),
+                    },
+                )
+            };
             // Typed spreadsheet values skip the text formats.
             match (field, cell) {
                 (Field::Amount, Cell::Number(n)) => {
-                    row.amount = kurus_of(*n).map_err(|e| bad(&e))?;
+                    row.amount = kurus_of(*n).map_err(|e| bad(&e, ExpectedValue::Amount))?;
                     continue;
                 }
                 (Field::AuthorizedAmount, Cell::Number(n)) => {
-                    row.authorized_amount = Some(kurus_of(*n).map_err(|e| bad(&e))?);
+                    row.authorized_amount =
+                        Some(kurus_of(*n).map_err(|e| bad(&e, ExpectedValue::Amount))?);
                     continue;
                 }
                 (Field::Commission, Cell::Number(n)) => {
-                    row.commission = Some(kurus_of(*n).map_err(|e| bad(&e))?);
+                    row.commission =
+                        Some(kurus_of(*n).map_err(|e| bad(&e, ExpectedValue::Amount))?);
                     continue;
                 }
                 (Field::Time, Cell::Time(t)) => {
@@ -418,19 +509,22 @@ impl<'p> RowReader<'p> {
             }
             if raw.is_empty() {
                 match field {
-                    Field::Amount => return Err(format!("{header}: empty")),
-                    Field::Kind => return Err(format!("{header}: empty")),
-                    Field::Status => return Err(format!("{header}: empty")),
+                    Field::Amount | Field::Kind | Field::Status => return Err(empty()),
                     _ => continue,
                 }
             }
             match field {
                 Field::ProviderRef => {
-                    row.provider_ref =
-                        Some(ProviderRef::parse(raw).map_err(|e| bad(&e.to_string()))?)
+                    row.provider_ref = Some(
+                        ProviderRef::parse(raw)
+                            .map_err(|e| bad(&e.to_string(), ExpectedValue::Reference))?,
+                    )
                 }
                 Field::SaleRef => {
-                    row.sale_ref = Some(ProviderRef::parse(raw).map_err(|e| bad(&e.to_string()))?)
+                    row.sale_ref = Some(
+                        ProviderRef::parse(raw)
+                            .map_err(|e| bad(&e.to_string(), ExpectedValue::Reference))?,
+                    )
                 }
                 Field::AuthCode => row.auth_code = AuthCode::parse_approval(raw),
                 Field::ClientRef => row.client_ref = Some(raw.to_owned()),
@@ -439,39 +533,62 @@ impl<'p> RowReader<'p> {
                         .kinds
                         .get(raw)
                         .or_else(|| self.kinds.get(&fold(raw)))
-                        .ok_or_else(|| bad("unknown transaction type"))?
+                        .ok_or_else(|| {
+                            bad("unknown transaction type", ExpectedValue::TransactionType)
+                        })?
                 }
                 Field::Status => {
                     row.status = *self
                         .statuses
                         .get(raw)
                         .or_else(|| self.statuses.get(&fold(raw)))
-                        .ok_or_else(|| bad("unknown status"))?
+                        .ok_or_else(|| bad("unknown status", ExpectedValue::Status))?
                 }
-                Field::Amount => row.amount = self.money(raw).map_err(|e| bad(&e))?,
+                Field::Amount => {
+                    row.amount = self
+                        .money(raw)
+                        .map_err(|e| bad(&e, ExpectedValue::Amount))?
+                }
                 Field::AuthorizedAmount => {
-                    row.authorized_amount = Some(self.money(raw).map_err(|e| bad(&e))?)
+                    row.authorized_amount = Some(
+                        self.money(raw)
+                            .map_err(|e| bad(&e, ExpectedValue::Amount))?,
+                    )
                 }
-                Field::Commission => row.commission = Some(self.money(raw).map_err(|e| bad(&e))?),
+                Field::Commission => {
+                    row.commission = Some(
+                        self.money(raw)
+                            .map_err(|e| bad(&e, ExpectedValue::Amount))?,
+                    )
+                }
                 Field::Installments => {
-                    row.installments =
-                        Some(raw.parse().map_err(|_| bad("not an installment count"))?)
+                    row.installments = Some(raw.parse().map_err(|_| {
+                        bad("not an installment count", ExpectedValue::Installments)
+                    })?)
                 }
                 Field::MaskedPan => {
                     row.masked_pan =
-                        Some(MaskedPan::parse(raw).ok_or_else(|| bad("not a masked card number"))?)
+                        Some(MaskedPan::parse(raw).ok_or_else(|| {
+                            bad("not a masked card number", ExpectedValue::MaskedPan)
+                        })?)
                 }
                 Field::Time => {
-                    row.time = Some(self.time(raw).ok_or_else(|| bad("not a date and time"))?)
+                    row.time = Some(
+                        self.time(raw)
+                            .ok_or_else(|| bad("not a date and time", ExpectedValue::DateTime))?,
+                    )
                 }
                 Field::ValueDate => {
-                    row.value_date = Some(self.date(raw).ok_or_else(|| bad("not a date"))?)
+                    row.value_date = Some(
+                        self.date(raw)
+                            .ok_or_else(|| bad("not a date", ExpectedValue::Date))?,
+                    )
                 }
                 Field::Currency => {
                     row.currency = Some(
                         Currency::from_alpha(raw)
                             .or_else(|| Currency::from_numeric(raw))
-                            .ok_or_else(|| bad("unknown currency"))?,
+                            .ok_or_else(|| bad("unknown currency", ExpectedValue::Currency))?,
                     )
                 }
             }

@@ -507,3 +507,98 @@ async fn bank_pos_walkthrough() {
     bank.shutdown().await;
     b.quit().await;
 }
+
+const WIDTH_TEST: &str = "collect_currency_and_audit_width";
+
+/// Issue 13, items 2 and 4 in a browser: Online Tahsilat opens on lira even when the POS
+/// takes dollars too, and the payment page's audit events wrap inside the window (no
+/// horizontal scrolling). Screenshots under `target/screenshots/{WIDTH_TEST}/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_currency_and_audit_width() {
+    let Some(b) = Browser::start_or_skip(WIDTH_TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, WIDTH_TEST).await.unwrap();
+    seed_users(&app).await;
+    app.service
+        .update_pos(
+            &app.a.id,
+            &app.a.pos_id,
+            sanalpos_service::PosChange {
+                currencies: Some(vec![
+                    sanalpos_core::Currency::Usd,
+                    sanalpos_core::Currency::Eur,
+                    sanalpos_core::Currency::Try,
+                ]),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let w = Walk { b: &b, app: &app };
+    let shot = |page: &'static str| {
+        let b = &b;
+        async move {
+            b.screenshot(&screenshot_path(WIDTH_TEST, page))
+                .await
+                .unwrap();
+        }
+    };
+    w.sign_in("collector").await;
+    w.collect(APPROVED_CARD, "1.250,00", "1", false).await;
+    let chosen = b
+        .find("#currency")
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("TRY"));
+    let unit = b
+        .find("#amount-currency")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(unit, "TRY");
+    shot("01-collect-form-try").await;
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "approved");
+    let amount = b
+        .find("#result-amount")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(amount, "1.250,00 TL");
+    shot("02-result").await;
+
+    w.click("#see-detail").await;
+    b.wait_for("#audit", WAIT).await.unwrap();
+    let audit = b.find("#audit").await.unwrap().text().await.unwrap();
+    assert!(
+        audit.contains("1.250,00 TL") && !audit.contains('{'),
+        "{audit}"
+    );
+    let fits = b
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let scroll = fits[0].as_i64().unwrap();
+    let inner = fits[1].as_i64().unwrap();
+    assert!(
+        scroll <= inner,
+        "the page is {scroll} px wide in a {inner} px window"
+    );
+    b.execute("document.getElementById('audit').scrollIntoView();", vec![])
+        .await
+        .unwrap();
+    shot("03-payment-audit").await;
+    b.quit().await;
+}

@@ -958,3 +958,106 @@ both_engines!(
         assert!(current_company_is(&page, "cmp_aa_zeta"), "{}", page.body);
     }
 );
+
+// Issue 13, item 2: a POS that takes dollars and euros too must not open the form on
+// USD (the first option by number): the company's currency, TRY, is chosen, written
+// beside the amount, and the result page shows it beside the amount.
+both_engines!(
+    collect_form_defaults_to_the_company_currency,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        app.service
+            .update_pos(
+                &app.a.id,
+                &app.a.pos_id,
+                sanalpos_service::PosChange {
+                    currencies: Some(vec![
+                        sanalpos_core::Currency::Usd,
+                        sanalpos_core::Currency::Eur,
+                        sanalpos_core::Currency::Try,
+                    ]),
+                    ..Default::default()
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let client = UiClient::signed_in(&app.base_url, "collector").await;
+        let form = client.get("/ui/collect").await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(
+            form.body
+                .contains("<option value=\"TRY\" selected>TRY</option>"),
+            "{}",
+            form.body
+        );
+        let select = &form.body[form.body.find("id=\"currency\"").unwrap()..];
+        let select = &select[..select.find("</select>").unwrap()];
+        assert_eq!(select.matches(" selected>").count(), 1, "{select}");
+        assert!(form.body.contains("id=\"amount-currency\">TRY<"));
+
+        // The form as a browser sends it, currency and all: lira, shown as such.
+        let mut fields = card_fields(APPROVED_CARD, "1.250,00");
+        fields.retain(|(name, _)| *name != "currency");
+        fields.push(("currency", "TRY"));
+        let page = client.collect(&fields).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let result = client.get(page.location().unwrap()).await;
+        assert!(
+            result
+                .body
+                .contains("id=\"result-amount\" data-currency=\"TRY\">1.250,00 TL<"),
+            "{}",
+            result.body
+        );
+        client.get("/ui/lang?l=en").await;
+        let result = client.get(page.location().unwrap()).await;
+        assert!(result.body.contains(">TRY 1,250.00<"), "{}", result.body);
+    }
+);
+
+// Issue 13, item 4: the payment page's audit events show labelled values in the page's
+// language, never the raw JSON on one line.
+both_engines!(
+    payment_audit_shows_labelled_values,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        let client = UiClient::signed_in(&app.base_url, "collector").await;
+        let page = client
+            .collect(&card_fields(APPROVED_CARD, "1.234,56"))
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let detail_url = page
+            .location()
+            .unwrap()
+            .trim_end_matches("/result")
+            .to_owned();
+        let audit_of = |body: &str| -> String {
+            let start = body.find("id=\"audit\"").expect("an audit section");
+            let rest = &body[start..];
+            rest[..rest.find("</table>").unwrap()].to_owned()
+        };
+        let page = client.get(&detail_url).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let audit = audit_of(&page.body);
+        assert!(!audit.contains('{') && !audit.contains('}'), "{audit}");
+        assert!(
+            audit.contains("<dt>Tutar</dt><dd>1.234,56 TL</dd>"),
+            "{audit}"
+        );
+        assert!(
+            audit.contains("<dt>Durum</dt><dd>Onaylandı</dd>"),
+            "{audit}"
+        );
+        assert!(audit.contains("<dt>Onay kodu</dt>"), "{audit}");
+        assert!(!audit.contains(">auth_code<"), "{audit}");
+
+        client.get("/ui/lang?l=en").await;
+        let audit = audit_of(&client.get(&detail_url).await.body);
+        assert!(!audit.contains('{'), "{audit}");
+        assert!(
+            audit.contains("<dt>Amount</dt><dd>TRY 1,234.56</dd>"),
+            "{audit}"
+        );
+    }
+);

@@ -830,3 +830,101 @@ both_engines!(roles_companies_and_csrf, |app: TestApp| async move {
     assert_eq!(view.open_exceptions, 1);
     assert!(view.items.iter().all(|i| i.resolution.is_none()));
 });
+
+/// The visible text of the rejected rows' reasons (not their attributes).
+fn reject_reasons(body: &str) -> Vec<String> {
+    body.split("<td class=\"reject-reason\"")
+        .skip(1)
+        .map(|rest| {
+            let text = &rest[rest.find('>').unwrap() + 1..];
+            text[..text.find("</td>").unwrap()].to_owned()
+        })
+        .collect()
+}
+
+// Issue 13, item 5: a row left out on import is listed with its reason in the page's
+// language, from the catalogue; the API keeps its English `reason`.
+both_engines!(
+    rejected_row_reason_in_the_page_language,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        approved(&app, CARD_A, "10.00").await;
+        approved(&app, CARD_B, "20.00").await;
+        let client = UiClient::signed_in(&app.base_url, "accountant").await;
+        let text = statement(&app).await;
+        let mut lines: Vec<String> = text.split("\r\n").map(str::to_owned).collect();
+        let mut fields: Vec<String> = lines[2].split(';').map(str::to_owned).collect();
+        fields[10] = "on iki".into();
+        lines[2] = fields.join(";");
+        let bad_file = lines.join("\r\n");
+        let day = today();
+        let form = [
+            ("pos_id", app.a.pos_id.as_str()),
+            ("from", day.as_str()),
+            ("to", day.as_str()),
+        ];
+        let csrf = client.csrf();
+        let (_, refused, _) = upload(&app, &client, Some(&csrf), &form, bad_file.as_bytes()).await;
+        let sha = hidden(&refused, "skip_sha256");
+        let mut skip = form.to_vec();
+        skip.extend([
+            ("profile_id", ""),
+            ("skip_sha256", sha.as_str()),
+            ("confirm", "on"),
+        ]);
+        let (status, body, location) =
+            upload(&app, &client, Some(&csrf), &skip, bad_file.as_bytes()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        let location = location.unwrap();
+
+        let page = client.get(&location).await;
+        let reasons = reject_reasons(&page.body);
+        assert_eq!(
+            reasons,
+            vec![
+                "3. satır: Tutar: geçerli bir tutar değil (&quot;on iki&quot;) \
+                 (içe aktarımda dışarıda bırakıldı)"
+                    .to_owned()
+            ],
+            "{}",
+            page.body
+        );
+        client.get("/ui/lang?l=en").await;
+        let page = client.get(&location).await;
+        assert_eq!(
+            reject_reasons(&page.body),
+            vec![
+                "line 3: Tutar: not a valid amount (&quot;on iki&quot;) (left out on import)"
+                    .to_owned()
+            ]
+        );
+
+        // The API keeps its English reason and adds the reason as data.
+        let run_id = location.rsplit('/').next().unwrap();
+        let run = reqwest::Client::new()
+            .get(app.url(&format!("/api/v1/reconciliations/{run_id}")))
+            .bearer_auth(&app.a.api_key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let run: serde_json::Value = serde_json::from_str(&run).unwrap();
+        let row = &run["rejected_rows"][0];
+        assert!(
+            row["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("line 3: Tutar: "),
+            "{run}"
+        );
+        assert!(row["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("(left out on import)"));
+        assert_eq!(row["cause"]["kind"], "left_out_on_import", "{run}");
+        assert_eq!(row["cause"]["problem"]["kind"], "invalid");
+        assert_eq!(row["cause"]["problem"]["expected"], "amount");
+    }
+);

@@ -54,7 +54,7 @@ pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, ReconCounts, ReconItemView,
-    ReconRunEntry, ReconRunView, RejectedRow, Resolution,
+    ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
 };
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
@@ -66,6 +66,8 @@ pub use sanalpos_gateway::protocol::{
 };
 pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
+/// What is wrong with a provider row, as data (from the reconciliation engine).
+pub use sanalpos_recon::{ExpectedValue, RowProblem};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,

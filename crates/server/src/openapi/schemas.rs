@@ -483,8 +483,13 @@ pub struct RejectedRow {
     /// The statement line of a bad row left out on import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
-    /// Why.
+    /// Why, in English.
     pub reason: String,
+    /// Why, as data: `kind` (`left_out_on_import`, `outside_period`, `unusable`) and its
+    /// parameters, for a client that writes the reason in its own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cause: Option<Value>,
 }
 
 /// One decision unit of a run.

@@ -66,6 +66,24 @@ fn active_pos(all: Vec<PosView>) -> Vec<PosView> {
         .collect()
 }
 
+/// The company's own currency, the one a clerk means when they type an amount.
+///
+/// Companies carry no currency setting yet, so every company collects in lira by
+/// default; a setting would replace this one function.
+fn company_currency(_ctx: &Ctx) -> Currency {
+    Currency::Try
+}
+
+/// The currency chosen on the form: the one sent back, else the company's when a POS
+/// takes it, else the first one offered. Never left to the browser, which would pick
+/// the first option (USD sorts before TRY).
+fn chosen_currency(previous: &str, home: Currency, offered: &[Currency]) -> Option<Currency> {
+    Currency::from_alpha(previous)
+        .filter(|c| offered.contains(c))
+        .or_else(|| offered.contains(&home).then_some(home))
+        .or_else(|| offered.first().copied())
+}
+
 fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&str>) -> Markup {
     let t = ctx.t();
     let mut currencies: Vec<Currency> = pos.iter().flat_map(|p| p.currencies.clone()).collect();
@@ -74,6 +92,7 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
     if currencies.is_empty() {
         currencies.push(Currency::Try);
     }
+    let chosen = chosen_currency(&previous.currency, company_currency(ctx), &currencies);
     let idem = new_token();
     let body = html! {
         @if let Some(error) = error { div.notice.error #form-error role="alert" { (error) } }
@@ -89,11 +108,13 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
             }
             fieldset {
                 legend { (t.amount) }
-                label { (t.amount) input #amount name="amount" value=(previous.amount) inputmode="decimal" required placeholder=(if ctx.lang == Lang::Tr { "1.234,56" } else { "1,234.56" }); }
+                label { (t.amount) input #amount name="amount" value=(previous.amount) inputmode="decimal" required placeholder=(if ctx.lang == Lang::Tr { "1.234,56" } else { "1,234.56" });
+                    " " span.unit #amount-currency { (chosen.map(Currency::alpha).unwrap_or_default()) }
+                }
                 label { (t.currency)
                     select #currency name="currency" {
                         @for c in &currencies {
-                            option value=(c.alpha()) selected[previous.currency == c.alpha()] { (c.alpha()) }
+                            option value=(c.alpha()) selected[chosen == Some(*c)] { (c.alpha()) }
                         }
                     }
                 }
@@ -374,7 +395,7 @@ pub async fn result(
             h2 #result-headline { (headline) }
             table.kv {
                 tr { th { (t.status) } td #result-status { (t.status(p.status)) } }
-                tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
+                tr { th { (t.amount) } td #result-amount data-currency=(p.currency.alpha()) { (money(ctx.lang, p.amount, p.currency)) } }
                 @if let Some(authorized) = p.authorized_amount {
                     @if authorized != p.amount { tr { th { (t.total) } td { (money(ctx.lang, authorized, p.currency)) } } }
                 }

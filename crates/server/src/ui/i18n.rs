@@ -214,6 +214,10 @@ catalogue! {
     actor: "Yapan", "Actor";
     subject: "Kayıt", "Subject";
     details: "Ayrıntı", "Details";
+    ev_authorized_amount: "Onaylanan tutar", "Authorized amount";
+    ev_attempt_id: "Sağlayıcı çağrısı", "Provider call";
+    ev_refund_id: "İade kaydı", "Refund record";
+    ev_result: "Sonuç", "Result";
     // Payment links
     nav_links: "Ödeme Linkleri", "Payment links";
     link_title: "Ödeme linki", "Payment link";
@@ -335,6 +339,23 @@ catalogue! {
     recon_proposal: "Önerilen ödeme", "Proposed payment";
     recon_flags: "Komisyon/valör uyarısı", "Commission/value date warning";
     recon_rejected_rows: "Kullanılamayan sağlayıcı satırları", "Provider rows that could not be used";
+    rj_left_out: "{line}. satır: {problem} (içe aktarımda dışarıda bırakıldı)", "line {line}: {problem} (left out on import)";
+    rj_outside_period: "{at} tarihli; {from} – {to} döneminin dışında", "dated {at}, outside the period {from} to {to}";
+    rj_field_count: "başlıkta {expected} alan var, satırda {found}", "{found} fields where the header has {expected}";
+    rj_empty: "{column}: boş", "{column}: empty";
+    rj_invalid: "{column}: {expected} değil ({value})", "{column}: not {expected} ({value})";
+    rj_unknown_type: "bilinmeyen işlem türü ({text})", "unknown transaction type ({text})";
+    rj_unknown_status: "bilinmeyen durum ({text})", "unknown status ({text})";
+    rj_no_amount: "satırda tutar yok", "the row has no amount";
+    rjx_amount: "geçerli bir tutar", "a valid amount";
+    rjx_reference: "geçerli bir referans", "a valid reference";
+    rjx_transaction_type: "tanınan bir işlem türü", "a known transaction type";
+    rjx_status: "tanınan bir durum", "a known status";
+    rjx_installments: "taksit sayısı", "an installment count";
+    rjx_masked_pan: "maskeli kart numarası", "a masked card number";
+    rjx_date_time: "tarih ve saat", "a date and time";
+    rjx_date: "tarih", "a date";
+    rjx_currency: "tanınan bir para birimi", "a known currency";
     cl_matched: "Eşleşti", "Matched";
     cl_amount_mismatch: "Tutar farkı", "Amount mismatch";
     cl_status_mismatch: "Durum farkı", "Status mismatch";

@@ -9,6 +9,7 @@
 mod admin;
 mod collect;
 mod dashboard;
+mod event_details;
 mod format;
 pub mod i18n;
 mod layout;
@@ -17,6 +18,7 @@ mod login;
 mod payments;
 mod pos;
 mod recon;
+mod reject_reason;
 pub mod session;
 mod upload;
 mod webhooks;

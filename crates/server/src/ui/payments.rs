@@ -486,7 +486,7 @@ async fn detail_page(
                 thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
                 tbody {
                     @for e in &events {
-                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.mono { (e.details.to_string()) } }
+                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.event-data-cell { (super::event_details::details(ctx.lang, &e.details, p.currency)) } }
                     }
                 }
             }

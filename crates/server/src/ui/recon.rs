@@ -698,7 +698,7 @@ async fn detail_page(
             h2 { (t.recon_rejected_rows) }
             table #rejected.dense {
                 thead { tr { th { (t.provider_ref) } th { (t.reason) } } }
-                tbody { @for r in &run.rejected_rows { tr { td { (r.reference) } td { (r.reason) } } } }
+                tbody { @for r in &run.rejected_rows { tr { td { (r.reference) } td.reject-reason data-reason=(r.reason) { (super::reject_reason::reject_reason(ctx.lang, r)) } } } }
             }
         }
         h2 { (t.recon_items) }

@@ -21,7 +21,7 @@ use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
     istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Item, Options,
-    OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
+    OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
 };
 use sanalpos_store::{
     new_id, now_ms, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
@@ -65,8 +65,61 @@ pub struct RejectedRow {
     /// decision).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
-    /// Why.
+    /// Why, in English (kept as it always was for API clients).
     pub reason: String,
+    /// Why, as data (a kind and its parameters), for a page to write in its reader's
+    /// language. Runs stored before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<RejectCause>,
+}
+
+/// Why a provider row was left out of a run, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RejectCause {
+    /// A statement row that could not be read, left out by the person importing.
+    LeftOutOnImport {
+        /// The statement line.
+        line: u32,
+        /// What is wrong with it.
+        problem: RowProblem,
+    },
+    /// A row dated outside the run's period.
+    OutsidePeriod {
+        /// The row's time, `YYYY-MM-DD HH:MM:SS` (Istanbul).
+        at: String,
+        /// The period's first day, `YYYY-MM-DD`.
+        from: String,
+        /// The period's last day.
+        to: String,
+    },
+    /// A row of the provider's report the engine cannot reason about.
+    Unusable {
+        /// What is wrong with it.
+        problem: RowProblem,
+    },
+}
+
+/// A problem with card numbers masked wherever the row's text is quoted.
+fn scrub_problem(problem: RowProblem) -> RowProblem {
+    match problem {
+        RowProblem::Invalid {
+            column,
+            value,
+            expected,
+        } => RowProblem::Invalid {
+            column,
+            value: scrub_card_numbers(&value),
+            expected,
+        },
+        RowProblem::UnknownTransactionType { text } => RowProblem::UnknownTransactionType {
+            text: scrub_card_numbers(&text),
+        },
+        RowProblem::UnknownStatus { text } => RowProblem::UnknownStatus {
+            text: scrub_card_numbers(&text),
+        },
+        other => other,
+    }
 }
 
 /// One item of a run, as the API shows it.
@@ -461,6 +514,9 @@ pub(crate) async fn run_pull(
                     line: None,
                     reference: e.reference,
                     reason: scrub_card_numbers(&e.reason),
+                    cause: Some(RejectCause::Unusable {
+                        problem: scrub_problem(e.problem),
+                    }),
                 }),
             }
         }
@@ -525,10 +581,15 @@ pub(crate) async fn run_import(
     // Left out by the user's decision: listed in the run with their line and reason.
     let mut rejected: Vec<RejectedRow> = bad_rows()
         .into_iter()
-        .map(|b: StatementRow| RejectedRow {
+        .zip(&statement.bad)
+        .map(|(b, bad): (StatementRow, _)| RejectedRow {
             reference: "-".to_owned(),
             line: Some(b.line),
             reason: format!("line {}: {} (left out on import)", b.line, b.reason),
+            cause: Some(RejectCause::LeftOutOnImport {
+                line: b.line,
+                problem: scrub_problem(bad.problem.clone()),
+            }),
         })
         .collect();
     let rows = statement.rows;
@@ -548,6 +609,11 @@ pub(crate) async fn run_import(
                         "dated {}, outside the period {from} to {to}",
                         t.format("%Y-%m-%d %H:%M:%S")
                     ),
+                    cause: Some(RejectCause::OutsidePeriod {
+                        at: t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        from: from.to_string(),
+                        to: to.to_string(),
+                    }),
                 });
                 false
             }

@@ -68,6 +68,11 @@ function setupCollectForm(form) {
   card.addEventListener("input", later);
   amount.addEventListener("change", later);
   if (currency) currency.addEventListener("change", later);
+  // The currency stays written beside the amount, so nobody charges dollars by mistake.
+  const unit = form.querySelector("#amount-currency");
+  if (currency && unit) {
+    currency.addEventListener("change", function () { unit.textContent = currency.value; });
+  }
   if (pos) pos.addEventListener("change", later);
 
   // One submission per rendered form (the server refuses a second charge anyway).
