@@ -45,6 +45,82 @@ pub struct Config {
     pub breaker_failures: u32,
     /// How long an open circuit breaker holds calls back before probing.
     pub breaker_cooldown: Duration,
+    /// The mail server payment links are sent through; `None` (no `smtp_host`): links
+    /// cannot be sent by e-mail.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// A secret setting: its `Debug` prints nothing of it, and nothing logs it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one call that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "[hidden]" })
+    }
+}
+
+/// How the connection to the mail server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same host or network only).
+    None,
+    /// Plain connection upgraded with STARTTLS (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+}
+
+impl SmtpTls {
+    fn parse(text: &str) -> Option<SmtpTls> {
+        match text.trim() {
+            "none" => Some(SmtpTls::None),
+            "starttls" => Some(SmtpTls::Starttls),
+            "tls" => Some(SmtpTls::Tls),
+            _ => None,
+        }
+    }
+
+    /// The usual port of this mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        }
+    }
+}
+
+/// The mail server payment links are sent through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Host name (also the name the TLS certificate must carry).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection protection.
+    pub tls: SmtpTls,
+    /// Login name; empty for a server that takes mail without logging in.
+    pub username: String,
+    /// Login password.
+    pub password: Secret,
+    /// The sender: `odeme@firma.com.tr` or `Firma <odeme@firma.com.tr>`.
+    pub from: String,
+    /// How long one sending may take.
+    pub timeout: Duration,
 }
 
 /// Log line format.
@@ -73,6 +149,7 @@ impl Default for Config {
             webhooks: WebhookWorkerConfig::default(),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
+            smtp: None,
         }
     }
 }
@@ -125,6 +202,13 @@ struct Layer {
     webhook_timeout_secs: Option<u64>,
     breaker_failures: Option<u32>,
     breaker_cooldown_secs: Option<u64>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<SmtpTls>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
+    smtp_timeout_secs: Option<u64>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -179,7 +263,38 @@ impl Config {
             config.apply(layer);
         }
         config.apply(env_layer(env)?);
+        config.check_smtp()?;
         Ok(config)
+    }
+
+    /// A mail server needs its sender; a sender without a server is a mistake too.
+    fn check_smtp(&self) -> Result<(), ConfigError> {
+        let Some(smtp) = &self.smtp else {
+            return Ok(());
+        };
+        let bad = |name: &str, reason: &str| ConfigError::Env {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if smtp.host.trim().is_empty() {
+            return Err(bad(
+                "smtp_host (SANALPOS_SMTP_HOST)",
+                "the other smtp_* settings need the mail server's host",
+            ));
+        }
+        if smtp.from.trim().parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad(
+                "smtp_from (SANALPOS_SMTP_FROM)",
+                "the sender must be an address like odeme@firma.com.tr or Firma <odeme@firma.com.tr>",
+            ));
+        }
+        if smtp.password.expose().is_empty() != smtp.username.is_empty() {
+            return Err(bad(
+                "smtp_username (SANALPOS_SMTP_USERNAME)",
+                "a login needs both smtp_username and smtp_password",
+            ));
+        }
+        Ok(())
     }
 
     /// The process's own environment.
@@ -234,6 +349,50 @@ impl Config {
         }
         if let Some(v) = layer.breaker_cooldown_secs {
             self.breaker_cooldown = secs(v);
+        }
+        let any_smtp = layer.smtp_host.is_some()
+            || layer.smtp_port.is_some()
+            || layer.smtp_tls.is_some()
+            || layer.smtp_username.is_some()
+            || layer.smtp_password.is_some()
+            || layer.smtp_from.is_some()
+            || layer.smtp_timeout_secs.is_some();
+        if any_smtp {
+            let smtp = self.smtp.get_or_insert_with(|| SmtpConfig {
+                host: String::new(),
+                port: 0,
+                tls: SmtpTls::Starttls,
+                username: String::new(),
+                password: Secret::default(),
+                from: String::new(),
+                timeout: secs(15),
+            });
+            if let Some(v) = layer.smtp_host {
+                smtp.host = v.trim().to_owned();
+            }
+            if let Some(v) = layer.smtp_tls {
+                smtp.tls = v;
+            }
+            if let Some(v) = layer.smtp_port {
+                smtp.port = v;
+            }
+            if let Some(v) = layer.smtp_username {
+                smtp.username = v;
+            }
+            if let Some(v) = layer.smtp_password {
+                smtp.password = Secret::new(v);
+            }
+            if let Some(v) = layer.smtp_from {
+                smtp.from = v.trim().to_owned();
+            }
+            if let Some(v) = layer.smtp_timeout_secs {
+                smtp.timeout = secs(v.max(1));
+            }
+        }
+        if let Some(smtp) = self.smtp.as_mut() {
+            if smtp.port == 0 {
+                smtp.port = smtp.tls.default_port();
+            }
         }
     }
 
@@ -308,6 +467,26 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             }
             "WEBHOOK_BACKOFF_BASE_SECS" => layer.webhook_backoff_base_secs = Some(number()?),
             "WEBHOOK_TIMEOUT_SECS" => layer.webhook_timeout_secs = Some(number()?),
+            "SMTP_HOST" => layer.smtp_host = Some(value.clone()),
+            "SMTP_PORT" => {
+                layer.smtp_port = Some(
+                    value
+                        .trim()
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| bad(format!("{value:?} is not a port number")))?,
+                )
+            }
+            "SMTP_TLS" => {
+                layer.smtp_tls = Some(SmtpTls::parse(value).ok_or_else(|| {
+                    bad(format!("{value:?} is none of none, starttls, tls"))
+                })?)
+            }
+            "SMTP_USERNAME" => layer.smtp_username = Some(value.clone()),
+            "SMTP_PASSWORD" => layer.smtp_password = Some(value.clone()),
+            "SMTP_FROM" => layer.smtp_from = Some(value.clone()),
+            "SMTP_TIMEOUT_SECS" => layer.smtp_timeout_secs = Some(number()?),
             _ => return Err(bad("unknown setting".into())),
         }
     }
@@ -389,6 +568,69 @@ mod tests {
         std::fs::write(&file, "end_of_day = \"later\"\n").unwrap();
         let err = Config::load(Some(&file), &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("end_of_day"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn smtp_settings_and_a_hidden_password() {
+        assert_eq!(Config::default().smtp, None);
+        let config = Config::load(
+            None,
+            &env(&[
+                ("SANALPOS_SMTP_HOST", "mail.example.com"),
+                ("SANALPOS_SMTP_USERNAME", "odeme"),
+                ("SANALPOS_SMTP_PASSWORD", "çok-gizli-parola"),
+                ("SANALPOS_SMTP_FROM", "Firma <odeme@example.com>"),
+            ]),
+        )
+        .unwrap();
+        let smtp = config.smtp.clone().unwrap();
+        assert_eq!(smtp.port, 587);
+        assert_eq!(smtp.tls, SmtpTls::Starttls);
+        assert_eq!(smtp.password.expose(), "çok-gizli-parola");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("çok-gizli-parola"), "{shown}");
+        assert!(shown.contains("[hidden]"), "{shown}");
+
+        let config = Config::load(
+            None,
+            &env(&[
+                ("SANALPOS_SMTP_HOST", "mail.example.com"),
+                ("SANALPOS_SMTP_TLS", "tls"),
+                ("SANALPOS_SMTP_FROM", "odeme@example.com"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.smtp.unwrap().port, 465);
+
+        let err = Config::load(None, &env(&[("SANALPOS_SMTP_TLS", "ssl")])).unwrap_err();
+        assert!(err.to_string().contains("SANALPOS_SMTP_TLS"), "{err}");
+        let err = Config::load(None, &env(&[("SANALPOS_SMTP_FROM", "odeme@example.com")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("smtp_host"), "{err}");
+        let err = Config::load(
+            None,
+            &env(&[
+                ("SANALPOS_SMTP_HOST", "mail.example.com"),
+                ("SANALPOS_SMTP_FROM", "not an address"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("smtp_from"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("sanalpos-config-smtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("smtp.toml");
+        std::fs::write(
+            &file,
+            "smtp_host = \"127.0.0.1\"\nsmtp_port = 2525\nsmtp_tls = \"none\"\nsmtp_from = \"odeme@example.com\"\n",
+        )
+        .unwrap();
+        let smtp = Config::load(Some(&file), &BTreeMap::new())
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!((smtp.port, smtp.tls), (2525, SmtpTls::None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 mod hosted;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod shop;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub service: PaymentService,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The mail server payment links are sent through; `None` when not configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 /// Why the service could not start.
@@ -59,6 +62,9 @@ pub enum StartError {
     /// The port could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    /// The mail server settings cannot make a client.
+    #[error("mail server: {0}")]
+    Mail(String),
 }
 
 /// A built, not yet running, service.
@@ -78,6 +84,12 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        let mailer = match &config.smtp {
+            Some(smtp) => Some(Arc::new(
+                mail::Mailer::new(smtp).map_err(StartError::Mail)?,
+            )),
+            None => None,
+        };
         let (crypto, _source) =
             Crypto::load(&config.data_dir).map_err(|e| StartError::MasterKey(e.to_string()))?;
         // The store logs a warning when it had to create the key file.
@@ -117,6 +129,7 @@ impl Application {
         let state = AppState {
             service: service.clone(),
             metrics: Arc::new(Metrics::default()),
+            mailer,
         };
         Ok(Application {
             listener,

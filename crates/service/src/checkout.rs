@@ -90,6 +90,10 @@ pub struct CheckoutSessionView {
     pub order_ref: Option<String>,
     /// Customer account reference.
     pub customer_ref: Option<String>,
+    /// Shown on the page.
+    pub description: Option<String>,
+    /// The page's language: `tr` or `en`.
+    pub language: String,
     /// Where the browser goes back to.
     pub return_url: Option<String>,
     /// The latest payment made through the page.
@@ -249,6 +253,8 @@ pub(crate) fn view(service: &PaymentService, s: &CheckoutSessionRecord) -> Check
         currency: s.currency,
         order_ref: s.order_ref.clone(),
         customer_ref: s.customer_ref.clone(),
+        description: s.description.clone(),
+        language: s.language.clone(),
         return_url: s.return_url.clone(),
         payment_id: s.payment_id.clone(),
         created_at: rfc3339(s.created_at),
@@ -637,22 +643,6 @@ impl PaymentService {
         id: &str,
     ) -> Result<CheckoutSessionView, ServiceError> {
         get(self, company_id, id).await
-    }
-
-    /// A company's sessions of one purpose (`order`, or `account` for payment links),
-    /// newest first, at most `limit` (1 to 200).
-    pub async fn list_checkout_sessions(
-        &self,
-        company_id: &str,
-        purpose: SessionPurpose,
-        limit: u32,
-    ) -> Result<Vec<CheckoutSessionView>, ServiceError> {
-        let all = self
-            .inner
-            .store
-            .list_checkout_sessions(company_id, purpose, limit.clamp(1, 200))
-            .await?;
-        Ok(all.iter().map(|s| view(self, s)).collect())
     }
 
     /// What the hosted page shows for a session id.

@@ -24,6 +24,7 @@ mod export;
 mod gateways;
 mod janitor;
 mod labels;
+mod links;
 mod outcome;
 mod payments;
 mod recon;
@@ -52,6 +53,7 @@ pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
+pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, ReconCounts, ReconItemView,
     ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,

@@ -324,18 +324,19 @@ impl PaymentService {
             .store
             .audit_of_subject(company_id, payment_id)
             .await?;
-        Ok(events
-            .into_iter()
-            .map(|e| AuditEventView {
-                details: serde_json::from_str(&e.data)
-                    .unwrap_or(serde_json::Value::String(e.data.clone())),
-                id: e.id,
-                seq: e.seq,
-                actor: e.actor,
-                action: e.kind,
-                at: rfc3339(e.created_at),
-            })
-            .collect())
+        Ok(events.into_iter().map(audit_view).collect())
+    }
+}
+
+/// An audit event as pages and the API show it (its data parsed back into JSON).
+pub(crate) fn audit_view(e: sanalpos_store::AuditEvent) -> AuditEventView {
+    AuditEventView {
+        details: serde_json::from_str(&e.data).unwrap_or(serde_json::Value::String(e.data.clone())),
+        id: e.id,
+        seq: e.seq,
+        actor: e.actor,
+        action: e.kind,
+        at: rfc3339(e.created_at),
     }
 }
 

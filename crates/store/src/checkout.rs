@@ -13,7 +13,9 @@ use sqlx::AnyConnection;
 
 use sanalpos_core::{Currency, Kurus};
 
+use crate::db::Engine;
 use crate::model::{AttemptRecord, NewAudit, PaymentRecord, PaymentStatus};
+use crate::reports::{Arg, Clause};
 use crate::rows::{currency, int, opt_int, opt_money, opt_text, text};
 use crate::{Store, StoreError};
 
@@ -62,6 +64,129 @@ impl SessionStatus {
             SessionStatus::Completed => "completed",
         }
     }
+}
+
+/// Where a session stands as a list filter sees it: an open session past its
+/// `expires_at` is expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Open and not expired.
+    Open,
+    /// Paid.
+    Completed,
+    /// Open, but past its expiry.
+    Expired,
+}
+
+/// A page of a company's sessions: filters, the keyset position and the page size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// Order sessions or payment links.
+    pub purpose: SessionPurpose,
+    /// Only sessions in this state (expiry judged against `now`).
+    pub state: Option<SessionState>,
+    /// Unix ms: the instant expiry is judged against.
+    pub now: i64,
+    /// created_at ≥ this (Unix ms).
+    pub from: Option<i64>,
+    /// created_at < this (Unix ms).
+    pub to: Option<i64>,
+    /// A piece of the customer reference, order reference, description or the id
+    /// (case-insensitive for ASCII letters on both engines).
+    pub text: Option<String>,
+    /// The session's largest amount (its fixed amount for an order) at least this.
+    pub min_amount: Option<Kurus>,
+    /// The session's largest amount (its fixed amount for an order) at most this.
+    pub max_amount: Option<Kurus>,
+    /// Continue after this (created_at, id), newest first.
+    pub after: Option<(i64, String)>,
+    /// Rows wanted.
+    pub limit: u32,
+}
+
+/// `text` as a `LIKE` pattern that matches it anywhere, its wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// ` WHERE …  ORDER BY … LIMIT ?` of a page of sessions.
+fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause {
+    let mut c = Clause::default();
+    c.push(
+        " WHERE company_id = ? AND purpose = ?",
+        vec![
+            Arg::Text(company_id.to_owned()),
+            Arg::Text(q.purpose.as_str().to_owned()),
+        ],
+    );
+    let open = Arg::Text(SessionStatus::Open.as_str().to_owned());
+    match q.state {
+        None => {}
+        Some(SessionState::Open) => {
+            c.push(" AND status = ? AND expires_at > ?", vec![open, Arg::Int(q.now)])
+        }
+        Some(SessionState::Expired) => {
+            c.push(" AND status = ? AND expires_at <= ?", vec![open, Arg::Int(q.now)])
+        }
+        Some(SessionState::Completed) => c.push(
+            " AND status = ?",
+            vec![Arg::Text(SessionStatus::Completed.as_str().to_owned())],
+        ),
+    }
+    if let Some(from) = q.from {
+        c.push(" AND created_at >= ?", vec![Arg::Int(from)]);
+    }
+    if let Some(to) = q.to {
+        c.push(" AND created_at < ?", vec![Arg::Int(to)]);
+    }
+    // SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE does the same
+    // (and more, by its locale).
+    let like = match engine {
+        Engine::Sqlite => "LIKE",
+        Engine::Postgres => "ILIKE",
+    };
+    if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = contains_pattern(text);
+        let mut fragment = String::from(" AND (");
+        for (i, column) in ["customer_ref", "order_ref", "description", "id"]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                fragment.push_str(" OR ");
+            }
+            fragment.push_str(&format!("{column} {like} ? ESCAPE '\\'"));
+        }
+        fragment.push(')');
+        c.push(&fragment, vec![Arg::Text(pattern); 4]);
+    }
+    let top = "COALESCE(max_amount, amount)";
+    if let Some(min) = q.min_amount {
+        c.push(&format!(" AND {top} >= ?"), vec![Arg::Int(min.minor())]);
+    }
+    if let Some(max) = q.max_amount {
+        c.push(&format!(" AND {top} <= ?"), vec![Arg::Int(max.minor())]);
+    }
+    if let Some((created_at, id)) = &q.after {
+        c.push(
+            " AND (created_at, id) < (?, ?)",
+            vec![Arg::Int(*created_at), Arg::Text(id.clone())],
+        );
+    }
+    c.push(
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        vec![Arg::Int(i64::from(q.limit.max(1)))],
+    );
+    c
 }
 
 /// A checkout session.
@@ -291,22 +416,17 @@ impl Store {
         session_from(&row)
     }
 
-    /// A company's sessions of one purpose, newest first.
+    /// A page of a company's sessions of one purpose, newest first, filtered by
+    /// `query`. Keyset paging on (created_at, id), as the payment list pages, served
+    /// by the index of migration 10.
     pub async fn list_checkout_sessions(
         &self,
         company_id: &str,
-        purpose: SessionPurpose,
-        limit: u32,
+        query: &SessionQuery,
     ) -> Result<Vec<CheckoutSessionRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM checkout_sessions WHERE company_id = $1 AND purpose = $2 \
-             ORDER BY created_at DESC, id DESC LIMIT $3",
-        )
-        .bind(company_id)
-        .bind(purpose.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.read)
-        .await?;
+        let clause = session_clause(self.db.engine, company_id, query);
+        let sql = format!("SELECT * FROM checkout_sessions{}", clause.sql);
+        let rows = clause.bind(sqlx::query(&sql)).fetch_all(&self.db.read).await?;
         rows.iter().map(session_from).collect()
     }
 

@@ -387,6 +387,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_audit_v2_last_company.sql"),
         postgres: include_str!("../migrations/postgres/0008_audit_v2_last_company.sql"),
     },
+    Migration {
+        version: 10,
+        name: "link_list",
+        sqlite: include_str!("../migrations/sqlite/0010_link_list.sql"),
+        postgres: include_str!("../migrations/postgres/0010_link_list.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -36,6 +36,9 @@ fn label<'a>(t: &Texts, key: &'a str) -> &'a str {
         "description" => t.description,
         "order_ref" => t.order_ref,
         "customer_ref" => t.customer_ref,
+        "recipient" => t.ev_recipient,
+        "language" => t.ev_language,
+        "with_note" => t.ev_with_note,
         other => other,
     }
 }

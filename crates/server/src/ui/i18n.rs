@@ -236,6 +236,27 @@ catalogue! {
     link_customer_required: "Cari hesabı yazın.", "Enter the customer account.";
     link_limits_invalid: "En az tutar, en çok tutardan büyük olamaz.", "The minimum amount cannot be more than the maximum.";
     link_days_invalid: "Geçerlilik 1 ile 90 gün arasında olmalı.", "The link must be valid for 1 to 90 days.";
+    link_filter_text: "Ara (cari, sipariş, açıklama)", "Search (customer, order, description)";
+    link_send_title: "E-posta ile gönder", "Send by e-mail";
+    link_send_email: "Alıcı e-posta adresi", "Recipient's e-mail address";
+    link_send_note: "Kişisel not (isteğe bağlı)", "Personal note (optional)";
+    link_send_submit: "Gönder", "Send";
+    link_sent: "Link e-posta ile gönderildi:", "The link was sent by e-mail to:";
+    link_send_not_configured: "E-posta gönderimi ayarlanmamış (SMTP sunucusu yok). Yöneticiniz sanalpos ayarlarına smtp_host ve smtp_from eklemeli. Hiçbir şey gönderilmedi.", "Sending e-mail is not set up (no SMTP server). Your administrator must add smtp_host and smtp_from to the sanalpos settings. Nothing was sent.";
+    link_send_bad_email: "Geçerli bir e-posta adresi yazın (örnek: musteri@firma.com.tr). Hiçbir şey gönderilmedi.", "Enter a valid e-mail address (for example customer@company.com). Nothing was sent.";
+    link_send_bad_note: "Not en fazla 1000 karakter olabilir. Hiçbir şey gönderilmedi.", "The note can be at most 1000 characters. Nothing was sent.";
+    link_send_not_open: "Bu link ödenmiş ya da süresi dolmuş; gönderilemez. Yeni bir link oluşturun.", "This link is paid or expired and cannot be sent. Make a new link.";
+    link_send_refused: "E-posta sunucusu iletiyi kabul etmedi; link gönderilmedi. Sunucunun yanıtı:", "The mail server did not accept the message; the link was not sent. The server said:";
+    link_sends: "Gönderimler", "Sendings";
+    ev_recipient: "Alıcı", "Recipient";
+    ev_language: "Dil", "Language";
+    ev_with_note: "Not eklendi", "Note added";
+    // The e-mail of a payment link ({company}: the company's name)
+    mail_link_subject: "{company} ödeme linki", "Payment link from {company}";
+    mail_link_greeting: "Merhaba,", "Hello,";
+    mail_link_intro: "{company} sizin için bir ödeme linki hazırladı. Ödemenizi kredi kartınızla, 3D Secure ile güvenle yapabilirsiniz.", "{company} has prepared a payment link for you. You can pay securely by card, with 3D Secure.";
+    mail_link_open: "Ödeme sayfası:", "Payment page:";
+    mail_link_footer: "Bu e-posta {company} adına gönderildi. Linki siz istemediyseniz bu e-postayı dikkate almayın.", "This e-mail was sent on behalf of {company}. If you did not expect it, please ignore it.";
     payment: "Ödeme", "Payment";
     // Webhooks
     nav_webhooks: "Webhook'lar", "Webhooks";

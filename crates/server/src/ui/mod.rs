@@ -14,6 +14,7 @@ mod format;
 pub mod i18n;
 mod layout;
 mod links;
+mod listing;
 mod login;
 mod payments;
 mod pos;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/links", get(links::list).post(links::create))
         .route("/links/{id}", get(links::detail))
+        .route("/links/{id}/send", post(links::send))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::deliveries))
         .route("/webhooks/{id}/delete", post(webhooks::delete))

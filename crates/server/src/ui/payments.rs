@@ -6,7 +6,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -17,6 +16,7 @@ use sanalpos_service::{
 
 use super::format::{day, money, parse_amount, when};
 use super::layout::{csrf, notice, page, Nav};
+use super::listing::{day_range, opt, paging, query_string};
 use super::session::{Ctx, Perm, UiError};
 use crate::AppState;
 
@@ -51,35 +51,10 @@ pub struct ListQuery {
     cursor: String,
 }
 
-fn opt(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// The start of an Istanbul day, in UTC.
-fn istanbul_midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
-    sanalpos_core::lang::istanbul()
-        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn parse_day(text: &str) -> Result<Option<NaiveDate>, ()> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(text, "%d.%m.%Y"))
-        .map(Some)
-        .map_err(|_| ())
-}
-
 impl ListQuery {
     /// The service filter; `Err` names the field that is not understood.
     fn filter(&self, lang: Lang, limit: u32) -> Result<PaymentFilter, &'static str> {
-        let from = parse_day(&self.from).map_err(|_| "from")?;
-        let to = parse_day(&self.to).map_err(|_| "to")?;
+        let (from, to) = day_range(&self.from, &self.to)?;
         let status = match opt(&self.status) {
             Some(s) => Some(PaymentStatus::parse(&s).ok_or("status")?),
             None => None,
@@ -106,8 +81,8 @@ impl ListQuery {
             max_amount: amount(&self.max_amount, "max_amount")?,
             auth_code: opt(&self.auth_code),
             provider_ref: opt(&self.provider_ref),
-            from: from.and_then(istanbul_midnight),
-            to: to.and_then(|d| d.succ_opt()).and_then(istanbul_midnight),
+            from,
+            to,
             status,
             pos_id: opt(&self.pos_id),
             order_ref: opt(&self.order_ref),
@@ -133,13 +108,7 @@ impl ListQuery {
             ("auth_code", &self.auth_code),
             ("provider_ref", &self.provider_ref),
         ];
-        serde_urlencoded::to_string(
-            pairs
-                .iter()
-                .filter(|(_, v)| !v.trim().is_empty())
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default()
+        query_string(&pairs)
     }
 }
 
@@ -294,12 +263,7 @@ pub async fn list(
             a #export-csv.button href=(format!("/ui/payments/export?format=csv&{qs}")) { (t.export_csv) } " "
             a #export-xlsx.button href=(format!("/ui/payments/export?format=xlsx&{qs}")) { (t.export_xlsx) }
         }
-        p.paging {
-            @if !q.cursor.is_empty() { a #first-page href=(format!("/ui/payments?{qs}")) { (t.first_page) } " " }
-            @if let Some(next) = &found.next_cursor {
-                a #next-page href=(format!("/ui/payments?{qs}&{}", serde_urlencoded::to_string([("cursor", next)]).unwrap_or_default())) { (t.next_page) }
-            }
-        }
+        (paging(t, "/ui/payments", &qs, !q.cursor.is_empty(), found.next_cursor.as_deref()))
     };
     Ok(page(&ctx, t.nav_payments, Nav::Payments, body).into_response())
 }
