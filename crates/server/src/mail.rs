@@ -114,14 +114,19 @@ impl From<ServiceError> for SendError {
     }
 }
 
-/// A link's limits as the mail writes them: one amount, or a range.
+/// A link's limits as the mail writes them: one amount, a range, or "up to" the
+/// most when the least is the smallest possible (no lower limit was set).
 fn amount_text(lang: Lang, mail: &LinkMail) -> String {
     let link = &mail.link;
+    let t = texts(lang);
     let money = |k: Kurus| lang.money(k, link.currency);
     match (link.amount, link.min_amount, link.max_amount) {
         (Some(a), _, _) => money(a),
-        (None, Some(min), Some(max)) if min < max => format!("{} – {}", money(min), money(max)),
-        (None, _, Some(max)) => money(max),
+        (None, Some(min), Some(max)) if min.minor() > 1 && min < max => {
+            format!("{} – {}", money(min), money(max))
+        }
+        (None, Some(min), Some(max)) if min == max => money(max),
+        (None, _, Some(max)) => t.mail_link_up_to.replace("{amount}", &money(max)),
         _ => String::new(),
     }
 }

@@ -441,3 +441,6 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
     assert_eq!(event["data"]["checkout_session"]["status"], "completed");
     assert_eq!(event["data"]["payment"]["channel"], "hosted");
 });
+
+#[path = "checkout/payment_links.rs"]
+mod payment_links;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use reqwest::StatusCode;
-use sanalpos_service::{verify_webhook_signature, SessionPurpose};
+use sanalpos_service::verify_webhook_signature;
 use ui_support::*;
 
 const CARD: &str = "4546711234567894";
@@ -37,10 +37,15 @@ fn input_value(html: &str, id: &str) -> String {
 }
 
 async fn links_of(app: &TestApp) -> usize {
+    let filter = sanalpos_service::LinkFilter {
+        limit: Some(200),
+        ..Default::default()
+    };
     app.service
-        .list_checkout_sessions(&app.a.id, SessionPurpose::Account, 200)
+        .list_payment_links(&app.a.id, &filter)
         .await
         .unwrap()
+        .items
         .len()
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
+pub mod smtp;
 
 /// An HTML form as a browser sees it: where it posts and its named inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]

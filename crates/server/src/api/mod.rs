@@ -4,6 +4,7 @@
 mod body;
 mod checkout;
 pub mod idempotency;
+mod links;
 mod payments;
 mod recon;
 mod statement_profiles;
@@ -51,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(crate::openapi::docs))
         .route("/checkout-sessions", post(checkout::create))
         .route("/checkout-sessions/{id}", get(checkout::get))
+        .route("/payment-links", get(links::list))
+        .route("/payment-links/{id}", get(links::get))
+        .route("/payment-links/{id}/send", post(links::send))
         .route(
             "/webhook-endpoints",
             post(webhooks::create).get(webhooks::list),

@@ -201,7 +201,7 @@ pub async fn list(
 }
 
 /// A decimal amount with up to two places (`150.00`).
-fn parse_amount(text: Option<&str>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
+pub(super) fn parse_amount(text: Option<&str>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
     match text {
         None | Some("") => Ok(None),
         Some(text) => Kurus::parse(text).map(Some).map_err(|_| {
@@ -211,7 +211,7 @@ fn parse_amount(text: Option<&str>, field: &'static str) -> Result<Option<Kurus>
 }
 
 /// `2026-11-29` (start of that day, Istanbul) or an RFC 3339 time.
-fn parse_time(
+pub(super) fn parse_time(
     text: Option<&str>,
     field: &'static str,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {

@@ -49,6 +49,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("session_not_payable", 409, "The checkout session is paid, being paid, or expired."),
     ("session_completed", 409, "The checkout session is already paid."),
     ("session_expired", 409, "The checkout session has expired."),
+    ("link_not_open", 409, "The payment link is paid or expired; it cannot be sent."),
+    ("mail_not_configured", 503, "No mail server is configured (smtp_host, smtp_from); nothing was sent."),
+    ("mail_refused", 502, "The mail server did not take the message; nothing was sent."),
     ("amount_mismatch", 409, "The amount submitted is not the order session's amount."),
     ("provider_unavailable", 503, "The provider could not be used; nothing was sent."),
     ("installments_unavailable", 503, "The provider's installment options could not be read."),
@@ -244,6 +247,50 @@ mod ops {
         security(("api_key" = [])))]
     fn get_checkout_session() {}
 
+    /// List payment links
+    ///
+    /// The company's payment links (account checkout sessions), newest first, with
+    /// filters and cursor paging.
+    #[utoipa::path(get, path = "/api/v1/payment-links", tag = "checkout",
+        params(
+            ("from" = Option<String>, Query, description = "Created from: YYYY-MM-DD (Istanbul) or RFC 3339"),
+            ("to" = Option<String>, Query, description = "Created before: YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
+            ("status" = Option<String>, Query, description = "open, completed or expired"),
+            ("q" = Option<String>, Query, description = "A piece of the customer reference, order reference, description or id (ASCII letters in any case)"),
+            ("min_amount" = Option<String>, Query, description = "The link's largest amount at least this (decimal string)"),
+            ("max_amount" = Option<String>, Query, description = "The link's largest amount at most this (decimal string)"),
+            ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+            ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        responses((status = 200, body = PaymentLinkPage), (status = 400, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn list_payment_links() {}
+
+    /// Get a payment link
+    #[utoipa::path(get, path = "/api/v1/payment-links/{id}", tag = "checkout",
+        params(("id" = String, Path, description = "cs_…")),
+        responses((status = 200, body = CheckoutSession), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn get_payment_link() {}
+
+    /// Send a payment link by e-mail
+    ///
+    /// Through the configured mail server, in the link's language: the company's name,
+    /// the amount or range, the description, the expiry and the address. Answers once
+    /// the mail server took the message; every try is in the audit log with its
+    /// recipient.
+    #[utoipa::path(post, path = "/api/v1/payment-links/{id}/send", tag = "checkout",
+        params(("id" = String, Path, description = "cs_…")),
+        request_body = SendLinkBody,
+        responses(
+            (status = 200, body = LinkSent),
+            (status = 400, description = "Not an e-mail address, or a bad note", body = ErrorEnvelope),
+            (status = 404, body = ErrorEnvelope),
+            (status = 409, description = "The link is paid or expired (`link_not_open`)", body = ErrorEnvelope),
+            (status = 502, description = "The mail server refused (`mail_refused`)", body = ErrorEnvelope),
+            (status = 503, description = "No mail server configured (`mail_not_configured`)", body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn send_payment_link() {}
+
     /// Add a webhook endpoint
     ///
     /// The answer's `secret` is shown only here; it is stored encrypted.
@@ -332,6 +379,7 @@ impl Modify for Security {
         ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,
         ops::replace_statement_profile, ops::delete_statement_profile,
         ops::create_checkout_session, ops::get_checkout_session,
+        ops::list_payment_links, ops::get_payment_link, ops::send_payment_link,
         ops::create_webhook_endpoint, ops::list_webhook_endpoints, ops::delete_webhook_endpoint,
         ops::list_deliveries, ops::resend_delivery,
         ops::openapi_json, ops::docs_page,

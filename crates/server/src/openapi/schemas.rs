@@ -656,6 +656,10 @@ pub struct CheckoutSession {
     pub order_ref: Option<String>,
     /// Customer account reference.
     pub customer_ref: Option<String>,
+    /// Shown on the page (and in a payment link's e-mail).
+    pub description: Option<String>,
+    /// The page's language (and a payment link's e-mail's).
+    pub language: Language,
     /// The shop's return page.
     pub return_url: Option<String>,
     /// The latest payment made on the page.
@@ -666,6 +670,44 @@ pub struct CheckoutSession {
     /// signed return (HMAC-SHA256 of `"<t>.<session_id>.<payment_id>.<status>"`).
     pub return_secret: Option<String>,
 }
+
+/// A page of payment links, newest first.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PaymentLinkPage {
+    /// The links (account checkout sessions).
+    pub items: Vec<CheckoutSession>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/payment-links/{id}/send`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SendLinkBody {
+    /// One plain address.
+    #[schema(max_length = 254, example = "musteri@firma.com.tr")]
+    pub email: String,
+    /// A personal note put above the link's details.
+    #[schema(max_length = 1000)]
+    pub note: Option<String>,
+}
+
+/// A payment link the mail server took.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct LinkSent {
+    /// `cs_…`.
+    pub id: String,
+    /// The address it went to.
+    pub recipient: String,
+    /// Always `sent`.
+    pub status: SentStatus,
+}
+
+names!(
+    /// The outcome of a sending that succeeded.
+    SentStatus {
+        Sent => "sent",
+    }
+);
 
 /// `POST /api/v1/webhook-endpoints`.
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -256,6 +256,7 @@ catalogue! {
     mail_link_greeting: "Merhaba,", "Hello,";
     mail_link_intro: "{company} sizin için bir ödeme linki hazırladı. Ödemenizi kredi kartınızla, 3D Secure ile güvenle yapabilirsiniz.", "{company} has prepared a payment link for you. You can pay securely by card, with 3D Secure.";
     mail_link_open: "Ödeme sayfası:", "Payment page:";
+    mail_link_up_to: "en fazla {amount}", "up to {amount}";
     mail_link_footer: "Bu e-posta {company} adına gönderildi. Linki siz istemediyseniz bu e-postayı dikkate almayın.", "This e-mail was sent on behalf of {company}. If you did not expect it, please ignore it.";
     payment: "Ödeme", "Payment";
     // Webhooks

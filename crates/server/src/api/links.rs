@@ -1,0 +1,123 @@
+//! `/api/v1/payment-links`: the company's payment links (account checkout sessions,
+//! made with `POST /api/v1/checkout-sessions`), listed with filters and cursor paging,
+//! and sent to a customer by e-mail.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use sanalpos_service::LinkFilter;
+
+use super::body::JsonBody;
+use super::payments::{parse_amount, parse_time};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::mail::{send_link, SendError};
+use crate::AppState;
+
+/// Query of `GET /api/v1/payment-links`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    min_amount: Option<String>,
+    max_amount: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/payment-links`: newest first, filters and cursor paging.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let filter = LinkFilter {
+        from: parse_time(query.from.as_deref(), "from")?,
+        to: parse_time(query.to.as_deref(), "to")?,
+        status: query.status,
+        text: query.q,
+        min_amount: parse_amount(query.min_amount.as_deref(), "min_amount")?,
+        max_amount: parse_amount(query.max_amount.as_deref(), "max_amount")?,
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = state
+        .service
+        .list_payment_links(&caller.company_id, &filter)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/v1/payment-links/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let link = state
+        .service
+        .get_payment_link(&caller.company_id, &id)
+        .await?;
+    Ok(Json(link).into_response())
+}
+
+/// The answer of a sending.
+#[derive(Debug, Serialize)]
+struct Sent {
+    id: String,
+    recipient: String,
+    status: &'static str,
+}
+
+/// `POST /api/v1/payment-links/{id}/send` `{email, note?}`: 200 once the mail server
+/// took the message.
+pub async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let json = JsonBody::parse(&body)?;
+    let root = json.object()?;
+    let email = root.string("email")?;
+    let note = root.optional_string("note")?.unwrap_or_default();
+    match send_link(&state, &caller.actor(), &id, &email, &note).await {
+        Ok(recipient) => Ok((
+            StatusCode::OK,
+            Json(Sent {
+                id,
+                recipient,
+                status: "sent",
+            }),
+        )
+            .into_response()),
+        Err(SendError::NotConfigured) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "mail_not_configured",
+            "no mail server is configured (smtp_host, smtp_from); nothing was sent",
+        )),
+        Err(SendError::BadRecipient) => Err(ApiError::invalid(
+            "email",
+            "email must be one plain e-mail address such as customer@example.com",
+        )),
+        Err(SendError::BadNote) => Err(ApiError::invalid(
+            "note",
+            "note must be at most 1000 characters, without control characters",
+        )),
+        Err(SendError::Refused(reason)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "mail_refused",
+            format!("the mail server did not take the message; nothing was sent: {reason}"),
+        )),
+        // Not found, or `link_not_open` (409).
+        Err(SendError::Service(e)) => Err(e.into()),
+    }
+}
