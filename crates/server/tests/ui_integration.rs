@@ -341,3 +341,215 @@ async fn webhook_deliveries_shown_and_resent_sqlite() {
 async fn webhook_deliveries_shown_and_resent_postgres() {
     webhook_deliveries_shown_and_resent(Db::Postgres, "ui_webhook_deliveries").await;
 }
+
+/// The link ids of a `/ui/links` page, in the order shown.
+fn listed_links(html: &str) -> Vec<String> {
+    html.split("<tr data-id=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect()
+}
+
+/// The `href` of the anchor with this id, unescaped.
+fn href_of(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = html[..at].rfind('<')?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    let href = tag.find("href=\"")? + 6;
+    Some(sanalpos_testkit::unescape(
+        &tag[href..href + tag[href..].find('"')?],
+    ))
+}
+
+both_engines!(
+    payment_link_list_filters_pages_and_says_mail_is_not_set_up,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        let mut made = Vec::new();
+        for i in 0..60 {
+            let description = match i {
+                0 => format!("Uzun açıklama {}", "ve devamı ".repeat(12)),
+                i if i % 3 == 0 => format!("Ekim ekstresi {i}"),
+                i => format!("Aidat {i}"),
+            };
+            let (status, body) = app
+                .post(
+                    &app.a,
+                    "/api/v1/checkout-sessions",
+                    Some(serde_json::json!({"purpose": "account", "max_amount": format!("{}.00", 900 + i * 10),
+                        "customer_ref": format!("CARI-{i}"), "description": description})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            made.push(body["id"].as_str().unwrap().to_owned());
+        }
+        let collector = UiClient::signed_in(&app.base_url, "collector").await;
+
+        // Pages of 50 by keyset: the next-page link carries the cursor and the filters.
+        let first = collector.get("/ui/links").await;
+        assert_eq!(first.status, StatusCode::OK);
+        let mut shown = listed_links(&first.body);
+        assert_eq!(shown.len(), 50);
+        assert!(first.body.contains("Aidat 59"), "the description is listed");
+        let next = href_of(&first.body, "next-page").expect("a next page");
+        assert!(next.contains("cursor="), "{next}");
+        let second = collector.get(&next).await;
+        assert_eq!(second.status, StatusCode::OK);
+        shown.extend(listed_links(&second.body));
+        assert!(href_of(&second.body, "next-page").is_none());
+        assert!(href_of(&second.body, "first-page").is_some());
+        let unique: std::collections::BTreeSet<_> = shown.iter().collect();
+        assert_eq!((shown.len(), unique.len()), (60, 60), "no gap, no repeat");
+        let long = format!("Uzun açıklama {}", "ve devamı ".repeat(12));
+        let cut: String = long.chars().take(59).collect();
+        assert!(
+            second.body.contains(&format!(">{cut}…</td>")),
+            "a long description is cut in the list: {}",
+            second.body
+        );
+
+        // Text, status and TR amount filters; the filters ride along the paging.
+        let page = collector.get("/ui/links?q=EKSTRESI").await;
+        assert_eq!(listed_links(&page.body).len(), 19);
+        assert!(page.body.contains("value=\"EKSTRESI\""), "the filter is kept");
+        let page = collector.get("/ui/links?min_amount=1.400,00").await;
+        assert_eq!(listed_links(&page.body).len(), 10, "900 + i*10 ≥ 1400");
+        let page = collector.get("/ui/links?status=expired").await;
+        assert!(listed_links(&page.body).is_empty());
+        assert!(page.body.contains("Kayıt yok."));
+        let page = collector.get("/ui/links?q=cari&status=open").await;
+        assert_eq!(listed_links(&page.body).len(), 50);
+        let filtered_next = href_of(&page.body, "next-page").unwrap();
+        assert!(
+            filtered_next.contains("q=cari") && filtered_next.contains("status=open"),
+            "{filtered_next}"
+        );
+        assert_eq!(listed_links(&collector.get(&filtered_next).await.body).len(), 10);
+        for bad in ["status=paid_maybe", "from=31.02.2026", "max_amount=abc"] {
+            let page = collector.get(&format!("/ui/links?{bad}")).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(page.body.contains("Filtre geçersiz"), "{bad}: {}", page.body);
+        }
+
+        // English.
+        collector.get("/ui/lang?l=en").await;
+        let page = collector.get("/ui/links").await;
+        assert!(page.body.contains("Search (customer, order, description)"));
+        assert!(page.body.contains("Waiting for payment"));
+        collector.get("/ui/lang?l=tr").await;
+
+        // No mail server: the form says so, and nothing is recorded.
+        let id = &made[5];
+        let page = collector.get(&format!("/ui/links/{id}")).await;
+        assert!(page.body.contains("id=\"link-send\""), "{}", page.body);
+        assert!(page.body.contains("Aidat 5"));
+        let page = collector
+            .post(
+                &format!("/ui/links/{id}/send"),
+                &[("email", "musteri@ornek.com.tr"), ("note", "")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            page.body.contains("E-posta gönderimi ayarlanmamış"),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("value=\"musteri@ornek.com.tr\""));
+        assert!(!page.body.contains("id=\"link-sends\""));
+        let events = app.service.payment_link_audit(&app.a.id, id).await.unwrap();
+        assert!(events.iter().all(|e| !e.action.starts_with("payment_link.")));
+        // A viewer cannot send.
+        let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
+        let page = viewer
+            .post(&format!("/ui/links/{id}/send"), &[("email", "musteri@ornek.com.tr")])
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+    }
+);
+
+async fn sent_from_the_back_office(db: Db) {
+    let smtp = sanalpos_testkit::smtp::SmtpServer::start().await;
+    let port = smtp.port();
+    let Some(app) = TestApp::spawn_with(db, "link_sent_from_the_back_office", move |c| {
+        c.smtp = Some(sanalpos_server::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: sanalpos_server::config::SmtpTls::None,
+            username: String::new(),
+            password: sanalpos_server::config::Secret::default(),
+            from: "odeme@sirket.example".into(),
+            timeout: Duration::from_secs(10),
+        });
+    })
+    .await
+    else {
+        return;
+    };
+    seed_users(&app).await;
+    let collector = UiClient::signed_in(&app.base_url, "collector").await;
+    let page = collector
+        .post(
+            "/ui/links",
+            &[
+                ("customer_ref", "ACME-9"),
+                ("description", "October statement"),
+                ("min_amount", "100,00"),
+                ("max_amount", "2.500,00"),
+                ("max_installments", "3"),
+                ("language", "en"),
+                ("days", "10"),
+            ],
+        )
+        .await;
+    let id = id_in(&page, "/ui/links/");
+
+    // A wrong address: said in the user's language, the form kept, nothing sent.
+    let page = collector
+        .post(
+            &format!("/ui/links/{id}/send"),
+            &[("email", "ap at acme"), ("note", "Thanks")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Geçerli bir e-posta adresi yazın"));
+    assert!(page.body.contains("value=\"ap at acme\"") && page.body.contains(">Thanks</textarea>"));
+    assert!(smtp.mails().is_empty());
+
+    // Sent: back to the link, which lists the sending; the mail speaks the link's
+    // language (English), not the user's (Turkish).
+    let page = collector
+        .post(
+            &format!("/ui/links/{id}/send"),
+            &[("email", "ap@acme.example.com"), ("note", "Thank you for your business.")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(page.location(), Some(format!("/ui/links/{id}?sent=1").as_str()));
+    let page = collector.get(&format!("/ui/links/{id}?sent=1")).await;
+    assert!(page.body.contains("Link e-posta ile gönderildi"));
+    assert!(page.body.contains("id=\"link-sends\""));
+    assert!(page.body.contains("<dt>Alıcı</dt><dd>ap@acme.example.com</dd>"), "{}", page.body);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].rcpt_to, ["ap@acme.example.com"]);
+    assert_eq!(mails[0].login, None, "no login configured");
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Payment link from Şirket 0")
+    );
+    let body = mails[0].body();
+    assert!(body.contains("Amount: TRY 100.00 – TRY 2,500.00"), "{body}");
+    assert!(body.contains("Thank you for your business."), "{body}");
+    assert!(body.contains(&app.url(&format!("/pay/{id}"))), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_sent_from_the_back_office_sqlite() {
+    sent_from_the_back_office(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_sent_from_the_back_office_postgres() {
+    sent_from_the_back_office(Db::Postgres).await;
+}
