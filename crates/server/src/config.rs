@@ -68,7 +68,11 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "[hidden]" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "[hidden]"
+        })
     }
 }
 
@@ -282,7 +286,12 @@ impl Config {
                 "the other smtp_* settings need the mail server's host",
             ));
         }
-        if smtp.from.trim().parse::<lettre::message::Mailbox>().is_err() {
+        if smtp
+            .from
+            .trim()
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
             return Err(bad(
                 "smtp_from (SANALPOS_SMTP_FROM)",
                 "the sender must be an address like odeme@firma.com.tr or Firma <odeme@firma.com.tr>",
@@ -479,9 +488,10 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
                 )
             }
             "SMTP_TLS" => {
-                layer.smtp_tls = Some(SmtpTls::parse(value).ok_or_else(|| {
-                    bad(format!("{value:?} is none of none, starttls, tls"))
-                })?)
+                layer.smtp_tls = Some(
+                    SmtpTls::parse(value)
+                        .ok_or_else(|| bad(format!("{value:?} is none of none, starttls, tls")))?,
+                )
             }
             "SMTP_USERNAME" => layer.smtp_username = Some(value.clone()),
             "SMTP_PASSWORD" => layer.smtp_password = Some(value.clone()),
@@ -605,8 +615,8 @@ mod tests {
 
         let err = Config::load(None, &env(&[("SANALPOS_SMTP_TLS", "ssl")])).unwrap_err();
         assert!(err.to_string().contains("SANALPOS_SMTP_TLS"), "{err}");
-        let err = Config::load(None, &env(&[("SANALPOS_SMTP_FROM", "odeme@example.com")]))
-            .unwrap_err();
+        let err =
+            Config::load(None, &env(&[("SANALPOS_SMTP_FROM", "odeme@example.com")])).unwrap_err();
         assert!(err.to_string().contains("smtp_host"), "{err}");
         let err = Config::load(
             None,

@@ -85,9 +85,7 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let mailer = match &config.smtp {
-            Some(smtp) => Some(Arc::new(
-                mail::Mailer::new(smtp).map_err(StartError::Mail)?,
-            )),
+            Some(smtp) => Some(Arc::new(mail::Mailer::new(smtp).map_err(StartError::Mail)?)),
             None => None,
         };
         let (crypto, _source) =

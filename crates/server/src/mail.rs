@@ -44,16 +44,12 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// The client for `config` (no connection is made until the first mail).
     pub fn new(config: &SmtpConfig) -> Result<Mailer, String> {
-        let from: Mailbox = config
-            .from
-            .parse()
-            .map_err(|e| format!("smtp_from: {e}"))?;
+        let from: Mailbox = config.from.parse().map_err(|e| format!("smtp_from: {e}"))?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
             .port(config.port)
             .timeout(Some(config.timeout));
-        let tls = |host: &str| {
-            TlsParameters::new(host.to_owned()).map_err(|e| format!("smtp_tls: {e}"))
-        };
+        let tls =
+            |host: &str| TlsParameters::new(host.to_owned()).map_err(|e| format!("smtp_tls: {e}"));
         builder = match config.tls {
             SmtpTls::None => builder.tls(Tls::None),
             SmtpTls::Starttls => builder.tls(Tls::Required(tls(&config.host)?)),

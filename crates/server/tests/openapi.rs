@@ -406,6 +406,37 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
         &fetched,
     );
 
+    let (_, link) = app
+        .post(
+            &app.a,
+            "/api/v1/checkout-sessions",
+            Some(json!({"purpose": "account", "max_amount": "50.00", "description": "Aidat"})),
+        )
+        .await;
+    let (_, links) = app.get(&app.a, "/api/v1/payment-links?limit=1").await;
+    assert_eq!(links["items"].as_array().unwrap().len(), 1, "{links}");
+    compared += check(&doc, "get", "/api/v1/payment-links", "200", &links);
+    let lid = link["id"].as_str().unwrap();
+    let (_, fetched) = app
+        .get(&app.a, &format!("/api/v1/payment-links/{lid}"))
+        .await;
+    compared += check(&doc, "get", "/api/v1/payment-links/{id}", "200", &fetched);
+    let (status, refused) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payment-links/{lid}/send"),
+            Some(json!({"email": "musteri@ornek.com.tr"})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 503, "{refused}");
+    compared += check(
+        &doc,
+        "post",
+        "/api/v1/payment-links/{id}/send",
+        "503",
+        &refused,
+    );
+
     let (_, endpoint) = app
         .post(
             &app.a,

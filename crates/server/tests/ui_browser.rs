@@ -602,3 +602,74 @@ async fn collect_currency_and_audit_width() {
     shot("03-payment-audit").await;
     b.quit().await;
 }
+
+const LINKS_WIDTH_TEST: &str = "payment_links_fit_the_window";
+
+/// Issue 13, item 6 in a browser: the payment-link list (filters, descriptions, paging)
+/// and a link's page with its e-mail form fit a 1366 px window in Turkish and English.
+/// Screenshots under `target/screenshots/{LINKS_WIDTH_TEST}/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_links_fit_the_window() {
+    let Some(b) = Browser::start_or_skip(LINKS_WIDTH_TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, LINKS_WIDTH_TEST).await.unwrap();
+    seed_users(&app).await;
+    let mut first = String::new();
+    for i in 0..55 {
+        let (status, body) = app
+            .post(
+                &app.a,
+                "/api/v1/checkout-sessions",
+                Some(serde_json::json!({
+                    "purpose": "account",
+                    "min_amount": "1000.00",
+                    "max_amount": "1250000.00",
+                    "customer_ref": format!("CARI-UZUN-HESAP-KODU-{i:04}"),
+                    "description": format!("{i}. taksit: Kasım ayı cari hesap ekstresi ve gecikmiş faturaların toplu ödemesi için bağlantı"),
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        if i == 54 {
+            first = body["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let w = Walk { b: &b, app: &app };
+    w.sign_in("collector").await;
+    let fits = || async {
+        let sizes = b
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+        assert!(
+            scroll <= inner,
+            "the page is {scroll} px wide in a {inner} px window"
+        );
+    };
+    for (lang, label) in [
+        ("tr", "Ara (cari, sipariş, açıklama)"),
+        ("en", "Search (customer, order, description)"),
+    ] {
+        w.goto(&format!("/ui/lang?l={lang}")).await;
+        w.goto("/ui/links").await;
+        b.wait_for("#links", WAIT).await.unwrap();
+        assert!(b.body_text().await.unwrap().contains(label));
+        assert!(b.find("#next-page").await.is_ok(), "a next page");
+        fits().await;
+        b.screenshot(&screenshot_path(LINKS_WIDTH_TEST, &format!("list-{lang}")))
+            .await
+            .unwrap();
+        w.goto(&format!("/ui/links/{first}")).await;
+        b.wait_for("#link-send", WAIT).await.unwrap();
+        fits().await;
+        b.screenshot(&screenshot_path(LINKS_WIDTH_TEST, &format!("link-{lang}")))
+            .await
+            .unwrap();
+    }
+    b.quit().await;
+}

@@ -411,7 +411,10 @@ both_engines!(
         // Text, status and TR amount filters; the filters ride along the paging.
         let page = collector.get("/ui/links?q=EKSTRESI").await;
         assert_eq!(listed_links(&page.body).len(), 19);
-        assert!(page.body.contains("value=\"EKSTRESI\""), "the filter is kept");
+        assert!(
+            page.body.contains("value=\"EKSTRESI\""),
+            "the filter is kept"
+        );
         let page = collector.get("/ui/links?min_amount=1.400,00").await;
         assert_eq!(listed_links(&page.body).len(), 10, "900 + i*10 ≥ 1400");
         let page = collector.get("/ui/links?status=expired").await;
@@ -424,11 +427,18 @@ both_engines!(
             filtered_next.contains("q=cari") && filtered_next.contains("status=open"),
             "{filtered_next}"
         );
-        assert_eq!(listed_links(&collector.get(&filtered_next).await.body).len(), 10);
+        assert_eq!(
+            listed_links(&collector.get(&filtered_next).await.body).len(),
+            10
+        );
         for bad in ["status=paid_maybe", "from=31.02.2026", "max_amount=abc"] {
             let page = collector.get(&format!("/ui/links?{bad}")).await;
             assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
-            assert!(page.body.contains("Filtre geçersiz"), "{bad}: {}", page.body);
+            assert!(
+                page.body.contains("Filtre geçersiz"),
+                "{bad}: {}",
+                page.body
+            );
         }
 
         // English.
@@ -458,11 +468,16 @@ both_engines!(
         assert!(page.body.contains("value=\"musteri@ornek.com.tr\""));
         assert!(!page.body.contains("id=\"link-sends\""));
         let events = app.service.payment_link_audit(&app.a.id, id).await.unwrap();
-        assert!(events.iter().all(|e| !e.action.starts_with("payment_link.")));
+        assert!(events
+            .iter()
+            .all(|e| !e.action.starts_with("payment_link.")));
         // A viewer cannot send.
         let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
         let page = viewer
-            .post(&format!("/ui/links/{id}/send"), &[("email", "musteri@ornek.com.tr")])
+            .post(
+                &format!("/ui/links/{id}/send"),
+                &[("email", "musteri@ornek.com.tr")],
+            )
             .await;
         assert_eq!(page.status, StatusCode::FORBIDDEN);
     }
@@ -521,15 +536,26 @@ async fn sent_from_the_back_office(db: Db) {
     let page = collector
         .post(
             &format!("/ui/links/{id}/send"),
-            &[("email", "ap@acme.example.com"), ("note", "Thank you for your business.")],
+            &[
+                ("email", "ap@acme.example.com"),
+                ("note", "Thank you for your business."),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert_eq!(page.location(), Some(format!("/ui/links/{id}?sent=1").as_str()));
+    assert_eq!(
+        page.location(),
+        Some(format!("/ui/links/{id}?sent=1").as_str())
+    );
     let page = collector.get(&format!("/ui/links/{id}?sent=1")).await;
     assert!(page.body.contains("Link e-posta ile gönderildi"));
     assert!(page.body.contains("id=\"link-sends\""));
-    assert!(page.body.contains("<dt>Alıcı</dt><dd>ap@acme.example.com</dd>"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<dt>Alıcı</dt><dd>ap@acme.example.com</dd>"),
+        "{}",
+        page.body
+    );
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].rcpt_to, ["ap@acme.example.com"]);

@@ -234,10 +234,7 @@ impl PaymentService {
     ) -> Result<Vec<crate::AuditEventView>, ServiceError> {
         self.get_payment_link(company_id, id).await?;
         let events = self.inner.store.audit_of_subject(company_id, id).await?;
-        Ok(events
-            .into_iter()
-            .map(crate::reports::audit_view)
-            .collect())
+        Ok(events.into_iter().map(crate::reports::audit_view).collect())
     }
 }
 

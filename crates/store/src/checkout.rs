@@ -131,12 +131,14 @@ fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause 
     let open = Arg::Text(SessionStatus::Open.as_str().to_owned());
     match q.state {
         None => {}
-        Some(SessionState::Open) => {
-            c.push(" AND status = ? AND expires_at > ?", vec![open, Arg::Int(q.now)])
-        }
-        Some(SessionState::Expired) => {
-            c.push(" AND status = ? AND expires_at <= ?", vec![open, Arg::Int(q.now)])
-        }
+        Some(SessionState::Open) => c.push(
+            " AND status = ? AND expires_at > ?",
+            vec![open, Arg::Int(q.now)],
+        ),
+        Some(SessionState::Expired) => c.push(
+            " AND status = ? AND expires_at <= ?",
+            vec![open, Arg::Int(q.now)],
+        ),
         Some(SessionState::Completed) => c.push(
             " AND status = ?",
             vec![Arg::Text(SessionStatus::Completed.as_str().to_owned())],
@@ -426,7 +428,10 @@ impl Store {
     ) -> Result<Vec<CheckoutSessionRecord>, StoreError> {
         let clause = session_clause(self.db.engine, company_id, query);
         let sql = format!("SELECT * FROM checkout_sessions{}", clause.sql);
-        let rows = clause.bind(sqlx::query(&sql)).fetch_all(&self.db.read).await?;
+        let rows = clause
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.db.read)
+            .await?;
         rows.iter().map(session_from).collect()
     }
 

@@ -48,7 +48,8 @@ use rand::RngCore;
 pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
 pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
 pub use checkout::{
-    session_payload, CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState, SessionStatus,
+    session_payload, CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState,
+    SessionStatus,
 };
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;

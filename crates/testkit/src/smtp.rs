@@ -275,7 +275,9 @@ fn decode_words(value: &str) -> String {
         let word = after
             .split_once('?')
             .and_then(|(charset, r)| r.split_once('?').map(|(enc, r)| (charset, enc, r)))
-            .and_then(|(charset, enc, r)| r.split_once("?=").map(|(text, r)| (charset, enc, text, r)));
+            .and_then(|(charset, enc, r)| {
+                r.split_once("?=").map(|(text, r)| (charset, enc, text, r))
+            });
         let Some((_charset, enc, text, tail)) = word else {
             break;
         };
@@ -307,7 +309,10 @@ mod tests {
             decode_words("=?utf-8?b?w5ZkZW1l?= =?utf-8?b?IGxpbmtp?="),
             "Ödeme linki"
         );
-        assert_eq!(decode_words("=?utf-8?q?=C3=96deme_linki?= x"), "Ödeme linki x");
+        assert_eq!(
+            decode_words("=?utf-8?q?=C3=96deme_linki?= x"),
+            "Ödeme linki x"
+        );
         assert_eq!(decode_words("plain"), "plain");
         let mail = CapturedMail {
             login: None,

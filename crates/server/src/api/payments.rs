@@ -201,7 +201,10 @@ pub async fn list(
 }
 
 /// A decimal amount with up to two places (`150.00`).
-pub(super) fn parse_amount(text: Option<&str>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
+pub(super) fn parse_amount(
+    text: Option<&str>,
+    field: &'static str,
+) -> Result<Option<Kurus>, ApiError> {
     match text {
         None | Some("") => Ok(None),
         Some(text) => Kurus::parse(text).map(Some).map_err(|_| {

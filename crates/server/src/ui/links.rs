@@ -13,8 +13,8 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use sanalpos_core::{Currency, Kurus};
 use sanalpos_core::Lang;
+use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
     CheckoutSessionView, LinkFilter, LinkPage, NewCheckoutSession, ServiceError, SessionPurpose,
     LINK_STATUSES,
@@ -292,7 +292,11 @@ pub async fn list(
     } else {
         StatusCode::BAD_REQUEST
     };
-    Ok((status, list_page(&ctx, &q, &found, &LinkForm::default(), None)).into_response())
+    Ok((
+        status,
+        list_page(&ctx, &q, &found, &LinkForm::default(), None),
+    )
+        .into_response())
 }
 
 /// Reads the form into a session request, or says what is wrong in the user's words.

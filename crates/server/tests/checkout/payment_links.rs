@@ -93,7 +93,11 @@ both_engines!(
             let (status, body) = session(
                 &app,
                 &app.a,
-                link(&format!("CARI-{i:03}"), &description, &format!("{}.00", 100 + i)),
+                link(
+                    &format!("CARI-{i:03}"),
+                    &description,
+                    &format!("{}.00", 100 + i),
+                ),
             )
             .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -103,7 +107,8 @@ both_engines!(
         // Neither an order session nor another company's link is listed.
         let (status, _) = session(&app, &app.a, order("5.00")).await;
         assert_eq!(status, StatusCode::CREATED);
-        let (status, other) = session(&app, &app.b, link("CARI-B", "Kasım ekstresi", "10.00")).await;
+        let (status, other) =
+            session(&app, &app.b, link("CARI-B", "Kasım ekstresi", "10.00")).await;
         assert_eq!(status, StatusCode::CREATED);
 
         // Every link once, in order, over pages of 60: no gap, no duplicate.
@@ -270,12 +275,16 @@ async fn payment_links_sent_by_email(db: Db) {
     let mail = &mails[0];
     assert_eq!(mail.rcpt_to, ["musteri@ornek.com.tr"]);
     assert_eq!(mail.mail_from, "tahsilat@sirket.example");
-    assert_eq!(mail.login.as_deref(), Some("tahsilat"), "the configured login");
-    assert_eq!(mail.header("Subject").as_deref(), Some("Şirket 0 ödeme linki"));
     assert_eq!(
-        mail.header("To").as_deref(),
-        Some("musteri@ornek.com.tr")
+        mail.login.as_deref(),
+        Some("tahsilat"),
+        "the configured login"
     );
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("Şirket 0 ödeme linki")
+    );
+    assert_eq!(mail.header("To").as_deref(), Some("musteri@ornek.com.tr"));
     let body = mail.body();
     let expires = |v: &Value, lang: Lang| {
         let at = chrono::DateTime::parse_from_rfc3339(v["expires_at"].as_str().unwrap()).unwrap();
@@ -293,7 +302,10 @@ async fn payment_links_sent_by_email(db: Db) {
     ] {
         assert!(body.contains(part), "{part:?} in {body}");
     }
-    assert!(!body.contains("Hello") && !body.contains("Amount"), "{body}");
+    assert!(
+        !body.contains("Hello") && !body.contains("Amount"),
+        "{body}"
+    );
 
     // English link, English mail, whatever the caller's language.
     let (status, sent) = app
@@ -324,7 +336,10 @@ async fn payment_links_sent_by_email(db: Db) {
     ] {
         assert!(body.contains(part), "{part:?} in {body}");
     }
-    assert!(!body.contains("Merhaba") && !body.contains("Tutar"), "{body}");
+    assert!(
+        !body.contains("Merhaba") && !body.contains("Tutar"),
+        "{body}"
+    );
 
     // Audited with the recipient (not the note).
     let events = audit_kinds(&app, &tr_id).await;
@@ -333,7 +348,10 @@ async fn payment_links_sent_by_email(db: Db) {
     assert_eq!(events[0].1["recipient"], "musteri@ornek.com.tr");
     assert_eq!(events[0].1["language"], "tr");
     assert_eq!(events[0].1["with_note"], true);
-    assert!(!events[0].1.to_string().contains("Ayşe"), "the note stays out");
+    assert!(
+        !events[0].1.to_string().contains("Ayşe"),
+        "the note stays out"
+    );
 
     // Refusals send nothing and record nothing.
     for (body, field) in [
@@ -343,10 +361,17 @@ async fn payment_links_sent_by_email(db: Db) {
         (json!({"email": "ayse@localhost"}), "email"),
         (json!({}), "email"),
         (json!({"email": 5}), "email"),
-        (json!({"email": "ayse@ornek.com.tr", "note": "x".repeat(1001)}), "note"),
+        (
+            json!({"email": "ayse@ornek.com.tr", "note": "x".repeat(1001)}),
+            "note",
+        ),
     ] {
         let (status, answer) = app
-            .post(&app.a, &format!("/api/v1/payment-links/{tr_id}/send"), Some(body.clone()))
+            .post(
+                &app.a,
+                &format!("/api/v1/payment-links/{tr_id}/send"),
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], json!(field), "{answer}");
@@ -364,7 +389,10 @@ async fn payment_links_sent_by_email(db: Db) {
     let (status, _) = app
         .post(
             &app.a,
-            &format!("/api/v1/payment-links/{}/send", order_session["id"].as_str().unwrap()),
+            &format!(
+                "/api/v1/payment-links/{}/send",
+                order_session["id"].as_str().unwrap()
+            ),
             Some(json!({"email": "ayse@ornek.com.tr"})),
         )
         .await;
@@ -446,8 +474,46 @@ both_engines!(
         assert_eq!(answer["error"]["code"], "mail_not_configured");
         assert!(audit_kinds(&app, &id).await.is_empty());
         // The link itself is readable through its own route.
-        let (status, fetched) = app.get(&app.a, &format!("/api/v1/payment-links/{id}")).await;
+        let (status, fetched) = app
+            .get(&app.a, &format!("/api/v1/payment-links/{id}"))
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(fetched["description"], "Aidat");
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_never_falls_back_to_plain_text() {
+    // The test server offers no STARTTLS: a `starttls` setting must refuse to send the
+    // login and the mail in clear text.
+    let smtp = SmtpServer::start().await;
+    let port = smtp.port();
+    let app = TestApp::spawn_with(Db::Sqlite, "starttls_required", move |config| {
+        config.smtp = Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: SmtpTls::Starttls,
+            username: "tahsilat".into(),
+            password: Secret::new("posta-parolasi"),
+            from: "tahsilat@sirket.example".into(),
+            timeout: Duration::from_secs(10),
+        });
+    })
+    .await
+    .unwrap();
+    let (_, link) = session(&app, &app.a, link("CARI-1", "Aidat", "100.00")).await;
+    let id = link["id"].as_str().unwrap().to_owned();
+    let (status, answer) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payment-links/{id}/send"),
+            Some(json!({"email": "musteri@ornek.com.tr"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    assert_eq!(answer["error"]["code"], "mail_refused");
+    assert!(smtp.mails().is_empty());
+    let events = audit_kinds(&app, &id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "payment_link.send_failed");
+}
