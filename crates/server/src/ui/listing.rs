@@ -33,12 +33,12 @@ pub fn parse_day(text: &str) -> Result<Option<NaiveDate>, ()> {
         .map_err(|_| ())
 }
 
+/// A range of instants, each end optional: `[from, to)`.
+pub type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A `from`–`to` day range as instants: from the start of `from` to the end of `to`
 /// (the start of the next day, exclusive). `Err` names the field not understood.
-pub fn day_range(
-    from: &str,
-    to: &str,
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), &'static str> {
+pub fn day_range(from: &str, to: &str) -> Result<Range, &'static str> {
     let from = parse_day(from).map_err(|_| "from")?;
     let to = parse_day(to).map_err(|_| "to")?;
     Ok((
