@@ -71,3 +71,33 @@ pub fn paging(t: &Texts, path: &str, qs: &str, on_later_page: bool, next: Option
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::i18n::TR;
+
+    #[test]
+    fn paging_links_carry_the_filters_and_the_cursor() {
+        let only_next = paging(&TR, "/ui/links", "", false, Some("abc")).into_string();
+        assert!(
+            only_next.contains("href=\"/ui/links?cursor=abc\""),
+            "{only_next}"
+        );
+        assert!(!only_next.contains("first-page"));
+        let both = paging(&TR, "/ui/links", "status=open", true, Some("a+b")).into_string();
+        assert!(
+            both.contains("href=\"/ui/links?status=open&amp;cursor=a%2Bb\""),
+            "{both}"
+        );
+        assert!(both.contains("href=\"/ui/links?status=open\""), "{both}");
+        let last = paging(&TR, "/ui/links", "", true, None).into_string();
+        assert!(!last.contains("next-page"));
+        assert_eq!(
+            day_range("29.11.2026", "2026-11-29")
+                .map(|(f, t)| t.zip(f).map(|(t, f)| (t - f).num_hours())),
+            Ok(Some(24))
+        );
+        assert_eq!(day_range("x", ""), Err("from"));
+    }
+}
