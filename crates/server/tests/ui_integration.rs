@@ -529,6 +529,14 @@ async fn sent_from_the_back_office(db: Db) {
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("Geçerli bir e-posta adresi yazın"));
     assert!(page.body.contains("value=\"ap at acme\"") && page.body.contains(">Thanks</textarea>"));
+    // A forged form (no CSRF token) sends nothing either.
+    let page = collector
+        .post_raw(
+            &format!("/ui/links/{id}/send"),
+            &[("email", "ap@acme.example.com")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(smtp.mails().is_empty());
 
     // Sent: back to the link, which lists the sending; the mail speaks the link's
@@ -568,6 +576,36 @@ async fn sent_from_the_back_office(db: Db) {
     assert!(body.contains("Amount: TRY 100.00 – TRY 2,500.00"), "{body}");
     assert!(body.contains("Thank you for your business."), "{body}");
     assert!(body.contains(&app.url(&format!("/pay/{id}"))), "{body}");
+
+    // A paid link has no form, and a sending is refused with the reason.
+    app.service.get_payment_link(&app.a.id, &id).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(app.guard.url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE checkout_sessions SET status = 'completed' WHERE id = $1")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let page = collector.get(&format!("/ui/links/{id}")).await;
+    assert!(!page.body.contains("id=\"link-send\""));
+    let page = collector
+        .post(
+            &format!("/ui/links/{id}/send"),
+            &[("email", "ap@acme.example.com")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(
+        page.body.contains("ödenmiş ya da süresi dolmuş"),
+        "{}",
+        page.body
+    );
+    assert_eq!(smtp.mails().len(), 1, "nothing more was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
