@@ -172,7 +172,13 @@ fn message(
     // Base64 keeps every Turkish letter intact through any relay.
     let body = Body::new_with_encoding(text, ContentTransferEncoding::Base64)
         .map_err(|_| "the mail's body could not be encoded".to_owned())?;
+    // The id names the sender's domain (a mail server may frown on `@localhost`).
+    let token: String = rand::Rng::sample_iter(rand::rng(), &rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
     Message::builder()
+        .message_id(Some(format!("<{token}@{}>", from.email.domain())))
         .from(from.clone())
         .to(Mailbox::new(None, to))
         .subject(subject)

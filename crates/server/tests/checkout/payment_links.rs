@@ -285,6 +285,16 @@ async fn payment_links_sent_by_email(db: Db) {
         Some("Şirket 0 ödeme linki")
     );
     assert_eq!(mail.header("To").as_deref(), Some("musteri@ornek.com.tr"));
+    let message_id = mail.header("Message-ID").unwrap();
+    assert!(message_id.ends_with("@sirket.example>"), "{message_id}");
+    assert!(mail.header("Date").is_some());
+    assert!(
+        mail.header("Content-Type")
+            .unwrap()
+            .starts_with("text/plain; charset=utf-8"),
+        "{:?}",
+        mail.header("Content-Type")
+    );
     let body = mail.body();
     let expires = |v: &Value, lang: Lang| {
         let at = chrono::DateTime::parse_from_rfc3339(v["expires_at"].as_str().unwrap()).unwrap();
