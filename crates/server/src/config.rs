@@ -177,6 +177,14 @@ pub enum ConfigError {
         /// What is wrong, with the key.
         reason: String,
     },
+    /// Settings that are each well-formed do not fit together.
+    #[error("setting {key}: {reason}")]
+    Setting {
+        /// The key, with its environment variable.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An environment variable is unknown or has a bad value.
     #[error("environment variable {name}: {reason}")]
     Env {
@@ -276,8 +284,8 @@ impl Config {
         let Some(smtp) = &self.smtp else {
             return Ok(());
         };
-        let bad = |name: &str, reason: &str| ConfigError::Env {
-            name: name.to_owned(),
+        let bad = |key: &str, reason: &str| ConfigError::Setting {
+            key: key.to_owned(),
             reason: reason.to_owned(),
         };
         if smtp.host.trim().is_empty() {
