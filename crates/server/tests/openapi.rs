@@ -533,3 +533,50 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
         assert!(page.contains(code));
     }
 });
+
+/// The answer of a sending that succeeded (it needs a mail server: a local test one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_link_answer_matches_its_schema() {
+    let smtp = sanalpos_testkit::smtp::SmtpServer::start().await;
+    let port = smtp.port();
+    let app = TestApp::spawn_with(Db::Sqlite, "sent_link_schema", move |config| {
+        config.smtp = Some(sanalpos_server::config::SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: sanalpos_server::config::SmtpTls::None,
+            username: String::new(),
+            password: sanalpos_server::config::Secret::default(),
+            from: "odeme@sirket.example".into(),
+            timeout: std::time::Duration::from_secs(10),
+        });
+    })
+    .await
+    .unwrap();
+    let doc = document();
+    let (_, link) = app
+        .post(
+            &app.a,
+            "/api/v1/checkout-sessions",
+            Some(json!({"purpose": "account", "max_amount": "50.00"})),
+        )
+        .await;
+    let (status, sent) = app
+        .post(
+            &app.a,
+            &format!(
+                "/api/v1/payment-links/{}/send",
+                link["id"].as_str().unwrap()
+            ),
+            Some(json!({"email": "musteri@ornek.com.tr"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    check(
+        &doc,
+        "post",
+        "/api/v1/payment-links/{id}/send",
+        "200",
+        &sent,
+    );
+    assert_eq!(smtp.mails().len(), 1);
+}
