@@ -17,7 +17,7 @@ pub struct DatabaseArgs {
     data_dir: Option<PathBuf>,
     /// `postgres://…` instead of the SQLite file (the master key still comes from
     /// SANALPOS_MASTER_KEY or the data directory).
-    #[arg(long, env = "SANALPOS_DATABASE_URL")]
+    #[arg(long, env = "SANALPOS_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 }
 
