@@ -32,6 +32,12 @@ enum Command {
     /// The audit chain.
     #[command(subcommand)]
     Audit(commands::admin::AuditCommand),
+    /// Companies: create the first one on an empty database, list them.
+    #[command(subcommand)]
+    Company(commands::org::CompanyCommand),
+    /// Back-office users: create the first admin.
+    #[command(subcommand)]
+    User(commands::org::UserCommand),
     /// API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(commands::admin::ApiKeyCommand),
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Command::Nkolay(command) => commands::nkolay::run(command),
         Command::Nestpay(command) => commands::nestpay::run(command),
         Command::Audit(command) => commands::admin::audit(command),
+        Command::Company(command) => commands::org::company(command),
+        Command::User(command) => commands::org::user(command),
         Command::ApiKey(command) => commands::admin::api_key(command),
         Command::Recon(command) => commands::recon::run(command),
         Command::Bench(command) => commands::bench::run(command),

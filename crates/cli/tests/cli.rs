@@ -201,3 +201,291 @@ fn sim_creates_its_merchant_file_and_serves() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the binary with `args` and the database flags, `stdin` piped in; the server's
+/// the test's environment never lends it a master key or a database, so the flags and
+/// the data directory's key file are what count.
+fn operator(args: &[&str], database: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(database)
+        .env_remove("SANALPOS_MASTER_KEY")
+        .env_remove("SANALPOS_DATA_DIR")
+        .env_remove("SANALPOS_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn set_cookie(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()?
+                .strip_prefix(&format!("{name}="))
+                .map(str::to_owned)
+        })
+}
+
+/// The `value` of the hidden input `name` in a page.
+fn hidden_value(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {page}"));
+    let rest = &page[at..];
+    let start = rest.find("value=\"").unwrap() + "value=\"".len();
+    rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+}
+
+/// What a new operator does on an empty database: a company, an admin, a key, then
+/// `serve`; the admin signs in and sees the dashboard, the key lists payments.
+/// `database_url` is `None` for the data directory's SQLite file.
+fn first_steps(database_url: Option<&str>) {
+    let dir = sanalpos_store::testing::test_dir();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap().to_owned();
+    let mut database = vec!["--data-dir", data_arg.as_str()];
+    if let Some(url) = database_url {
+        database.extend(["--database-url", url]);
+    }
+    const NAME: &str = "Kuzey Tekstil A.Ş.";
+    const PASSWORD: &str = "ilk-giris-parolasi-42";
+
+    // Nothing yet: no company to list.
+    let (code, out, err) = operator(&["company", "list"], &database, "");
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(
+        data.join("master.key").exists(),
+        "the master key is made once, in the data directory"
+    );
+    let key_file = std::fs::read(data.join("master.key")).unwrap();
+
+    let (code, out, err) = operator(&["company", "create", "--name", NAME], &database, "");
+    assert_eq!(code, 0, "{err}");
+    let company = out.trim().to_owned();
+    assert!(company.starts_with("cmp_"), "{out}");
+    let (_, out, _) = operator(&["company", "list"], &database, "");
+    assert_eq!(out, format!("{company}\t{NAME}\n"));
+
+    // Refusals change nothing and say why.
+    let user = |company: &str, username: &str, password: &str| {
+        operator(
+            &[
+                "user",
+                "create",
+                "--company",
+                company,
+                "--email",
+                username,
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            &database,
+            &format!("{password}\n"),
+        )
+    };
+    let (code, _, err) = user("cmp_unknown", "finans@kuzey.example", PASSWORD);
+    assert_eq!(code, 1);
+    assert!(err.contains("no company with id cmp_unknown"), "{err}");
+    let (code, _, err) = user(&company, "finans@kuzey.example", "kisa");
+    assert_eq!(code, 1);
+    assert!(err.contains("password: at least 10 characters"), "{err}");
+    let (code, _, err) = operator(
+        &[
+            "user",
+            "create",
+            "--company",
+            &company,
+            "--username",
+            "x",
+            "--role",
+            "owner",
+        ],
+        &database,
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("owner"), "{err}");
+
+    let (code, out, err) = user(&company, "finans@kuzey.example", PASSWORD);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().starts_with("usr_"), "{out}");
+    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD));
+    let (code, _, err) = user(&company, "finans@kuzey.example", "baska-bir-parola-9");
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+
+    // Without a password and without a terminal, one is generated and shown once.
+    let (code, out, err) = operator(
+        &[
+            "user",
+            "create",
+            "--company",
+            &company,
+            "--username",
+            "izleyici",
+            "--role",
+            "viewer",
+        ],
+        &database,
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    assert!(generated.len() >= 16, "{generated}");
+
+    let (code, out, err) = operator(
+        &["api-key", "create", "--company", &company, "--name", "erp"],
+        &database,
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let api_key = out.trim().to_owned();
+    assert!(api_key.starts_with("sk_live_"), "{out}");
+    assert_eq!(
+        std::fs::read(data.join("master.key")).unwrap(),
+        key_file,
+        "the tools keep the key they made"
+    );
+
+    // The service on the same data directory.
+    let mut serve = Command::new(BIN);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(&database)
+        .env_remove("SANALPOS_MASTER_KEY")
+        .env_remove("SANALPOS_DATA_DIR")
+        .env_remove("SANALPOS_DATABASE_URL")
+        .env_remove("SANALPOS_LISTEN")
+        .env_remove("SANALPOS_PUBLIC_BASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut server = Killed(serve.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("sanalpos listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Sign in as the admin: the form's token is bound to its cookie.
+    let page = http.get(format!("{base}/ui/login")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let form_cookie = set_cookie(&page, "sp_login_csrf").unwrap();
+    let token = hidden_value(&page.text().unwrap(), "_csrf");
+    let sign_in = |password: &str| {
+        http.post(format!("{base}/ui/login"))
+            .header(
+                reqwest::header::COOKIE,
+                format!("sp_login_csrf={form_cookie}"),
+            )
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("username", "finans@kuzey.example"),
+                ("password", password),
+            ])
+            .send()
+            .unwrap()
+    };
+    assert_eq!(sign_in("yanlis-parola-123").status(), 401);
+    let signed_in = sign_in(PASSWORD);
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(
+        signed_in.headers()[reqwest::header::LOCATION],
+        "/ui/dashboard"
+    );
+    let session = set_cookie(&signed_in, "sp_session").unwrap();
+    let page = |path: &str| {
+        let response = http
+            .get(format!("{base}{path}"))
+            .header(reqwest::header::COOKIE, format!("sp_session={session}"))
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let (status, dashboard) = page("/ui/dashboard");
+    assert_eq!(status, 200, "{dashboard}");
+    assert!(dashboard.contains(NAME), "{dashboard}");
+    // An admin: the POS definitions and the users are open to them.
+    let (status, body) = page("/ui/pos");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = page("/ui/admin/users");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("izleyici"), "{body}");
+
+    // The key works on the API; a wrong one does not.
+    let list = |key: &str| {
+        http.get(format!("{base}/api/v1/payments"))
+            .bearer_auth(key)
+            .send()
+            .unwrap()
+    };
+    let answer = list(&api_key);
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&answer.text().unwrap()).unwrap();
+    assert_eq!(body["items"], serde_json::json!([]), "{body}");
+    let mut wrong = api_key.clone();
+    wrong.pop();
+    wrong.push(if api_key.ends_with('a') { 'b' } else { 'a' });
+    assert_eq!(list(&wrong).status(), 401);
+    drop(server);
+}
+
+#[test]
+fn an_operator_starts_from_an_empty_data_dir_on_sqlite() {
+    first_steps(None);
+}
+
+#[test]
+fn an_operator_starts_from_an_empty_database_on_postgres() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some((store, guard)) =
+        runtime.block_on(sanalpos_store::testing::postgres_store("cli_first_steps"))
+    else {
+        return;
+    };
+    runtime.block_on(store.close());
+    drop(runtime);
+    first_steps(Some(guard.url()));
+}

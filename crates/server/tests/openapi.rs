@@ -237,6 +237,7 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, checked: &mut 
         },
         None => schema,
     };
+    has_documented_type(doc, schema, value, at);
     match value {
         Value::Object(map) => {
             let Some((props, required)) = object_schema(doc, schema) else {
@@ -302,6 +303,32 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, checked: &mut 
             }
         }
     }
+}
+
+/// The value is of the JSON type the schema (or the component it refers to) names, when
+/// it names one: an array where an object is documented is a mismatch.
+fn has_documented_type(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc.pointer(r.strip_prefix('#').unwrap()).unwrap(),
+        None => schema,
+    };
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return,
+    };
+    let fits = |t: &str| match value {
+        Value::Null => t == "null",
+        Value::Bool(_) => t == "boolean",
+        Value::Number(n) => t == "number" || (t == "integer" && (n.is_i64() || n.is_u64())),
+        Value::String(_) => t == "string",
+        Value::Array(_) => t == "array",
+        Value::Object(_) => t == "object",
+    };
+    assert!(
+        types.iter().any(|t| fits(t)),
+        "{at} = {value} is not of the documented type {types:?}"
+    );
 }
 
 fn answer_schema(doc: &Value, method: &str, path: &str, status: &str) -> Value {

@@ -322,14 +322,18 @@ both_engines!(
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(body["error"]["field"], "events");
-        let (status, body) = app
-            .post(
-                &app.a,
-                "/api/v1/webhook-endpoints",
-                Some(json!({"url": "ftp://x", "events": ["payment.approved"]})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        // Not http(s), or not a URL at all (a bracket that opens no IPv6 address).
+        for url in ["ftp://x", "http://[zz/in", "https://hooks]example/in"] {
+            let (status, body) = app
+                .post(
+                    &app.a,
+                    "/api/v1/webhook-endpoints",
+                    Some(json!({"url": url, "events": ["payment.approved"]})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+            assert_eq!(body["error"]["field"], "url", "{url}: {body}");
+        }
         let (_, listed) = app.get(&app.a, "/api/v1/webhook-endpoints").await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
         assert!(

@@ -213,12 +213,7 @@ fn check_text(
 
 fn check_url(value: &str) -> Result<String, ServiceError> {
     let url = value.trim();
-    let host_ok = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
-        .is_some_and(|h| !h.is_empty());
-    if host_ok && url.len() <= 2000 && !url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if url.len() <= 2000 && crate::payments::is_absolute_http(url) {
         Ok(url.to_owned())
     } else {
         Err(ServiceError::validation(

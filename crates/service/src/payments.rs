@@ -79,17 +79,28 @@ fn check_text(
     }
 }
 
-fn is_absolute_http(url: &str) -> bool {
-    let rest = url
+/// An absolute http(s) URL with a host that parses as a URL: what a browser can be sent
+/// to and a webhook can be posted to. Square brackets in the authority only around an
+/// IPv6 address (`http://[zz/` is not a URL; generic URL parsers refuse it).
+pub(crate) fn is_absolute_http(url: &str) -> bool {
+    let Some(rest) = url
         .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(rest) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        }
-        None => false,
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
     }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let brackets = authority.matches(['[', ']']).count();
+    brackets == 0 || (brackets == 2 && host.starts_with('[') && authority.contains(host))
 }
 
 /// Picks the POS of a payment: the one asked for, else the default, else the first
@@ -560,5 +571,17 @@ mod tests {
         assert!(!is_absolute_http("/relative"));
         assert!(!is_absolute_http("javascript:alert(1)"));
         assert!(!is_absolute_http("https:///nohost"));
+        assert!(is_absolute_http("http://[::1]:8080/r"));
+        assert!(is_absolute_http("https://user:pass@hooks.example/in"));
+        for broken in [
+            "http://[zz/",
+            "https://[::1/r",
+            "http://a]b/",
+            "http://us[er@shop.example/",
+            "http://a[@[::1]/",
+            "https://exa%mple.com/",
+        ] {
+            assert!(!is_absolute_http(broken), "{broken}");
+        }
     }
 }

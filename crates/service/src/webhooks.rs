@@ -225,14 +225,7 @@ pub fn verify_webhook_signature(
 
 fn check_url(url: &str) -> Result<String, ServiceError> {
     let url = url.trim();
-    let ok = url.len() <= 2000
-        && (url.starts_with("https://") || url.starts_with("http://"))
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && url
-            .split_once("://")
-            .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
-            .is_some_and(|host| !host.is_empty());
-    if ok {
+    if url.len() <= 2000 && crate::payments::is_absolute_http(url) {
         Ok(url.to_owned())
     } else {
         Err(ServiceError::validation(

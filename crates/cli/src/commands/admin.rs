@@ -4,24 +4,32 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use sanalpos_store::{Crypto, Store};
+use sanalpos_service::{PaymentService, ServiceConfig};
+use sanalpos_store::{Crypto, KeySource, Store, MASTER_KEY_ENV, MASTER_KEY_FILE};
 
-/// Which database: the SQLite file of a data directory, or a URL.
+/// Which database, and where the master key is: the same settings `sanalpos serve`
+/// reads, so what a tool writes the service can read.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// Data directory holding sanalpos.db (default `data`).
-    #[arg(long, conflicts_with = "database_url")]
+    /// Data directory: the SQLite file sanalpos.db and the master key file master.key
+    /// (default `data`).
+    #[arg(long, env = "SANALPOS_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// `postgres://…`.
-    #[arg(long)]
+    /// `postgres://…` instead of the SQLite file (the master key still comes from
+    /// SANALPOS_MASTER_KEY or the data directory).
+    #[arg(long, env = "SANALPOS_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 }
 
 impl DatabaseArgs {
     /// The database URL to open.
     pub(crate) fn url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
+        match self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => url.to_owned(),
             None => Store::sqlite_url(
                 &self
                     .data_dir
@@ -30,6 +38,13 @@ impl DatabaseArgs {
                     .join("sanalpos.db"),
             ),
         }
+    }
+
+    /// Whether the database is the SQLite file in the data directory.
+    pub(crate) fn uses_sqlite(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_none_or(|u| u.trim().is_empty())
     }
 
     /// Where the master key file is.
@@ -72,6 +87,30 @@ pub(crate) fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitC
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the database (migrating it, as `serve` does) and the service on top, with the
+/// master key `serve` uses: `SANALPOS_MASTER_KEY`, else `<data dir>/master.key`, created
+/// (0600) when missing. The error is the line to print.
+pub(crate) async fn open_service(database: &DatabaseArgs) -> Result<PaymentService, String> {
+    if database.uses_sqlite() {
+        let dir = database.data_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let store = Store::open(&database.url())
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    let data_dir = database.data_dir();
+    let (crypto, source) = Crypto::load(&data_dir).map_err(|e| format!("master key: {e}"))?;
+    if source == KeySource::CreatedFile {
+        eprintln!(
+            "note: created a new master key in {}; back it up (or move it to {MASTER_KEY_ENV}): without it the POS credentials cannot be decrypted",
+            data_dir.join(MASTER_KEY_FILE).display()
+        );
+    }
+    PaymentService::start(store, crypto, ServiceConfig::default())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `sanalpos audit verify`.
@@ -124,27 +163,7 @@ pub fn api_key(command: ApiKeyCommand) -> ExitCode {
         database,
     } = command;
     block_on(async move {
-        let store = match Store::open(&database.url()).await {
-            Ok(store) => store,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let crypto = match Crypto::load(&database.data_dir()) {
-            Ok((crypto, _)) => crypto,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let service = match sanalpos_service::PaymentService::start(
-            store,
-            crypto,
-            sanalpos_service::ServiceConfig::default(),
-        )
-        .await
-        {
+        let service = match open_service(&database).await {
             Ok(service) => service,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_list;
 pub mod nestpay;
 pub mod nkolay;
+pub mod org;
 pub mod recon;
 pub mod serve;
 pub mod sim;

@@ -492,6 +492,26 @@ pub struct RejectedRow {
     pub cause: Option<Value>,
 }
 
+names!(
+    /// Which installment-table check did not hold.
+    ReconFlagKind {
+        Commission => "commission",
+        ValueDate => "value_date",
+    }
+);
+
+/// A check against the POS's installment table that did not hold on an item.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconFlag {
+    /// `commission`: the provider kept another commission than the table promises;
+    /// `value_date`: the money arrives on another day.
+    pub kind: ReconFlagKind,
+    /// What the table promises: an amount (`"1.79"`) or a day (`"2026-12-05"`).
+    pub expected: String,
+    /// What the provider reports, in the same form.
+    pub actual: String,
+}
+
 /// One decision unit of a run.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ReconItem {
@@ -519,8 +539,9 @@ pub struct ReconItem {
     pub theirs_reversed: String,
     /// The suggested action.
     pub proposal: Option<String>,
-    /// Notes on the rows.
-    #[schema(value_type = Object)]
+    /// Checks against the POS's installment table that did not hold (commission, value
+    /// date); empty when all held. They never change the item's class.
+    #[schema(value_type = Vec<ReconFlag>)]
     pub flags: Value,
     /// `entered`, `force_matched`, `dismissed`.
     pub resolution: Option<Resolution>,
