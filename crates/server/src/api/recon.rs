@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use sanalpos_service::{Resolution, ServiceError};
+use sanalpos_service::{EntryDetails, Resolution, ServiceError};
 
 use super::body::JsonBody;
 use crate::auth::Caller;
@@ -156,7 +156,8 @@ pub async fn get(
 }
 
 /// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`
-/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?}`.
+/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?, customer_ref?,
+/// order_ref?, description?}` (the last three for `enter`: the entered payment's links).
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,7 +168,14 @@ pub async fn resolve(
     let root = json.object()?;
     let reason = root.optional_string("reason")?;
     let resolution = match root.string("action")?.as_str() {
-        "enter" => Resolution::EnterMissing { reason },
+        "enter" => Resolution::EnterMissing {
+            reason,
+            details: EntryDetails {
+                customer_ref: root.optional_string("customer_ref")?,
+                order_ref: root.optional_string("order_ref")?,
+                description: root.optional_string("description")?,
+            },
+        },
         "force_match" => Resolution::ForceMatch {
             payment_id: root.string("payment_id")?,
             reason,

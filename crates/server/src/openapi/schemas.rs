@@ -454,8 +454,19 @@ pub struct ResolveBody {
     pub action: ResolveAction,
     /// The payment to match (`force_match`).
     pub payment_id: Option<String>,
-    /// Why (`dismiss`).
+    /// Why (required for `dismiss`, a note otherwise).
     pub reason: Option<String>,
+    /// `enter`: the customer account (cari hesap) the entered payment credits.
+    #[schema(max_length = 100)]
+    pub customer_ref: Option<String>,
+    /// `enter`: the entered payment's order reference; the provider row's order number
+    /// when absent.
+    #[schema(max_length = 100)]
+    pub order_ref: Option<String>,
+    /// `enter`: the entered payment's description; "Entered from reconciliation run …"
+    /// when absent.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
 }
 
 /// How many items of a run fall in each class.
