@@ -156,7 +156,10 @@ both_engines!(
                 app.a.merchant.merchant_no
             ))
             .header("Content-Type", "application/json")
-            .body(json!({"amount": "12.50", "card": "5200190006338608"}).to_string())
+            .body(
+                json!({"amount": "12.50", "card": "5200190006338608", "client_ref": "SIP-PANEL-9"})
+                    .to_string(),
+            )
             .send()
             .await
             .unwrap();
@@ -186,11 +189,32 @@ both_engines!(
         // Enter it by hand: a manual payment prefilled from the provider's row.
         let item_id = item["id"].as_str().unwrap();
         let path = format!("/api/v1/reconciliations/{run_id}/items/{item_id}/resolve");
+        // A customer reference that is not text, or too long, is refused: nothing entered.
+        for bad in [json!(12), json!("C".repeat(101))] {
+            let (status, body) = app
+                .post(
+                    &app.a,
+                    &path,
+                    Some(json!({"action": "enter", "customer_ref": bad})),
+                )
+                .await;
+            assert!(status.is_client_error(), "{status} {body}");
+            assert_eq!(body["error"]["field"], "customer_ref", "{body}");
+        }
+        let (_, open) = app
+            .get(&app.a, &format!("/api/v1/reconciliations/{run_id}"))
+            .await;
+        assert_eq!(open["open_exceptions"], 1, "{open}");
         let (status, resolved) = app
             .post(
                 &app.a,
                 &path,
-                Some(json!({"action": "enter", "reason": "panel sale"})),
+                Some(json!({
+                    "action": "enter",
+                    "reason": "panel sale",
+                    "customer_ref": "CARI-1",
+                    "description": "Panelden girilen satış"
+                })),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{resolved}");
@@ -210,6 +234,21 @@ both_engines!(
         assert!(text.contains("\"approved\""), "{detail}");
         assert!(text.contains("12.50"), "{detail}");
         assert!(text.contains(panel["reference_code"].as_str().unwrap()));
+        // With the customer it credits, the provider's order number and the description;
+        // in that customer's list.
+        let entered = if detail["payment"].is_object() {
+            &detail["payment"]
+        } else {
+            &detail
+        };
+        assert_eq!(entered["customer_ref"], "CARI-1", "{detail}");
+        assert_eq!(entered["order_ref"], "SIP-PANEL-9", "{detail}");
+        assert_eq!(entered["description"], "Panelden girilen satış", "{detail}");
+        let (status, list) = app
+            .get(&app.a, "/api/v1/payments?customer_ref=CARI-1")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(list.to_string().contains(payment_id), "{list}");
 
         // A second decision on the same item is refused.
         let (status, _) = app
