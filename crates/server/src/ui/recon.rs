@@ -564,7 +564,7 @@ const CUSTOMER_REFS_LIST: &str = "customer-refs";
 const OFFERED_CUSTOMER_REFS: u32 = 200;
 
 /// One candidate payment as a choice.
-fn candidate_choice(ctx: &Ctx, c: &MatchCandidate, checked: bool) -> Markup {
+fn candidate_choice(ctx: &Ctx, item: &ReconItemView, c: &MatchCandidate, checked: bool) -> Markup {
     let t = ctx.t();
     let status = PaymentStatus::parse(&c.status)
         .map(|s| t.status(s))
@@ -579,7 +579,11 @@ fn candidate_choice(ctx: &Ctx, c: &MatchCandidate, checked: bool) -> Markup {
                 @if let Some(r) = &c.customer_ref { " · " (t.customer_ref) " " b { (r) } }
                 @if let Some(r) = &c.order_ref { " · " (t.order_ref) " " (r) }
                 " · " a.mono href=(format!("/ui/payments/{}", c.payment_id)) { (c.payment_id) }
-                @if c.of_item { " (" (t.recon_candidate_of_item) ")" }
+                @if item.proposal.as_ref() == Some(&c.payment_id) {
+                    " (" (t.recon_proposal) ")"
+                } @else if c.of_item {
+                    " (" (t.recon_candidate_of_item) ")"
+                }
             }
         }
     }
@@ -642,7 +646,7 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
                     fieldset.candidates {
                         legend { (t.recon_candidates) }
                         @for (i, c) in candidates.iter().enumerate() {
-                            (candidate_choice(ctx, c, i == 0 && candidates.len() == 1))
+                            (candidate_choice(ctx, item, c, i == 0 && candidates.len() == 1))
                         }
                         @if candidates.is_empty() { p.hint.no-candidates { (t.recon_no_candidates) } }
                     }
