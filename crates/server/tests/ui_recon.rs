@@ -294,6 +294,9 @@ both_engines!(
         assert!(body.contains("hiçbir şey alınmadı"), "{body}");
         let bad = row_of_line(&body, 3);
         assert!(bad.contains("Tutar"), "{bad}");
+        // In the page's language, from the catalogue.
+        assert!(bad.contains("geçerli bir tutar değil"), "{bad}");
+        assert!(!bad.contains("not a valid amount"), "{bad}");
         assert_eq!(body.matches("<tr data-line=").count(), 1);
         let store = app.service.store();
         assert!(store

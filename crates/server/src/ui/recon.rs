@@ -250,7 +250,7 @@ async fn list_page(
                     thead { tr { th.num { (t.recon_line) } th { (t.reason) } } }
                     tbody {
                         @for row in rows {
-                            tr data-line=(row.line) { td.num { (row.line) } td { (row.reason) } }
+                            tr data-line=(row.line) { td.num { (row.line) } td.bad-reason { (super::reject_reason::bad_row_reason(ctx.lang, row)) } }
                         }
                     }
                 }

@@ -561,6 +561,7 @@ pub(crate) async fn run_import(
             .map(|b| StatementRow {
                 line: b.line,
                 reason: scrub_card_numbers(&b.reason),
+                problem: Some(scrub_problem(b.problem.clone())),
             })
             .collect()
     };
