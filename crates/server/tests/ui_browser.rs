@@ -701,7 +701,10 @@ async fn issue13_walkthrough() {
     // Item 3: the first sign-in lands on the first company by name.
     w.sign_in("yonetici").await;
     let (id, name) = current_company(&b).await;
-    assert_eq!((id.as_str(), name.as_str()), (anadolu.id.as_str(), "Anadolu Ticaret A.Ş."));
+    assert_eq!(
+        (id.as_str(), name.as_str()),
+        (anadolu.id.as_str(), "Anadolu Ticaret A.Ş.")
+    );
     // The dashboard's chart keeps every day's label inside itself.
     let labels_inside = b
         .execute(
@@ -756,9 +759,21 @@ async fn issue13_walkthrough() {
     // Lira is not simply the first option: it is chosen because it is the company's.
     assert_ne!(offered[0], "TRY", "{offered:?}");
     w.collect(APPROVED_CARD, "1.250,00", "1", false).await;
-    let chosen = b.find("#currency").await.unwrap().prop("value").await.unwrap();
+    let chosen = b
+        .find("#currency")
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
     assert_eq!(chosen.as_deref(), Some("TRY"));
-    let unit = b.find("#amount-currency").await.unwrap().text().await.unwrap();
+    let unit = b
+        .find("#amount-currency")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(unit, "TRY");
     // Beside the amount, not under it.
     let beside = b
@@ -776,7 +791,10 @@ async fn issue13_walkthrough() {
     assert_eq!(w.result_status().await, "approved");
     let amount = b.find("#result-amount").await.unwrap();
     assert_eq!(amount.text().await.unwrap(), "1.250,00 TL");
-    assert_eq!(amount.attr("data-currency").await.unwrap().as_deref(), Some("TRY"));
+    assert_eq!(
+        amount.attr("data-currency").await.unwrap().as_deref(),
+        Some("TRY")
+    );
     shots.push(issue13_shot(&b, "05-result-amount-with-currency").await);
 
     // Item 4: the payment page's audit events as labelled values, in the page's
@@ -791,8 +809,20 @@ async fn issue13_walkthrough() {
         .unwrap()
         .name;
     for (lang, amount_text, label, approved, step) in [
-        ("tr", "1.250,00 TL", "Tutar", "Onaylandı", "06-payment-audit-tr"),
-        ("en", "TRY 1,250.00", "Amount", "Approved", "07-payment-audit-en"),
+        (
+            "tr",
+            "1.250,00 TL",
+            "Tutar",
+            "Onaylandı",
+            "06-payment-audit-tr",
+        ),
+        (
+            "en",
+            "TRY 1,250.00",
+            "Amount",
+            "Approved",
+            "07-payment-audit-en",
+        ),
     ] {
         if lang == "en" {
             w.goto("/ui/lang?l=en").await;
@@ -801,9 +831,15 @@ async fn issue13_walkthrough() {
         }
         let audit = b.find("#audit").await.unwrap().text().await.unwrap();
         assert!(audit.contains(amount_text), "{lang}: {audit}");
-        assert!(!audit.contains('{') && !audit.contains("\":"), "{lang}: {audit}");
+        assert!(
+            !audit.contains('{') && !audit.contains("\":"),
+            "{lang}: {audit}"
+        );
         // The POS by its name, as the page's own POS line shows it.
-        assert!(audit.contains(&pos_name) && !audit.contains(&app.a.pos_id), "{lang}: {audit}");
+        assert!(
+            audit.contains(&pos_name) && !audit.contains(&app.a.pos_id),
+            "{lang}: {audit}"
+        );
         // The provider call's reason in the page's language, not the provider's word.
         let reason = b
             .find("#attempts td.attempt-reason")
@@ -829,7 +865,10 @@ async fn issue13_walkthrough() {
         assert!(labels.contains(&label), "{lang}: {labels:?}");
         let (overflow, inner) = page_overflow(&b).await;
         assert!(inner >= 1300, "the window is 1366 px wide, not {inner}");
-        assert!(overflow <= 0, "{lang}: the page is {overflow} px wider than the window");
+        assert!(
+            overflow <= 0,
+            "{lang}: the page is {overflow} px wider than the window"
+        );
         let scroll = b
             .execute("return document.documentElement.scrollWidth;", vec![])
             .await

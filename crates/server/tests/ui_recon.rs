@@ -498,7 +498,9 @@ both_engines!(
         let actions = actions_of(&page.body, item);
         assert!(actions.contains("enter-form"), "{actions}");
         assert!(
-            actions.contains("name=\"customer_ref\" required maxlength=\"100\" list=\"customer-refs\""),
+            actions.contains(
+                "name=\"customer_ref\" required maxlength=\"100\" list=\"customer-refs\""
+            ),
             "{actions}"
         );
         assert!(actions.contains("name=\"order_ref\""), "{actions}");
@@ -510,7 +512,8 @@ both_engines!(
             "{actions}"
         );
         assert!(
-            page.body.contains("<datalist id=\"customer-refs\"><option value=\"CARI-1\">"),
+            page.body
+                .contains("<datalist id=\"customer-refs\"><option value=\"CARI-1\">"),
             "{}",
             page.body
         );
@@ -536,7 +539,8 @@ both_engines!(
         let page = client.post(&path, &entry("  ", true)).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
-            page.body.contains("Girilen tahsilatın alacak yazılacağı cari hesabı yazın."),
+            page.body
+                .contains("Girilen tahsilatın alacak yazılacağı cari hesabı yazın."),
             "{}",
             page.body
         );
@@ -544,7 +548,8 @@ both_engines!(
         let page = client.post(&path, &entry(&long, true)).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
-            page.body.contains("Cari hesap: en çok 100 karakter olabilir"),
+            page.body
+                .contains("Cari hesap: en çok 100 karakter olabilir"),
             "{}",
             page.body
         );

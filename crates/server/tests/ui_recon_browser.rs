@@ -203,7 +203,10 @@ async fn overflow(b: &Browser) -> (i64, i64) {
         .iter()
         .map(|v| v.as_i64().unwrap())
         .collect();
-    assert!(numbers[2] >= 1300, "the window is 1366 px wide: {numbers:?}");
+    assert!(
+        numbers[2] >= 1300,
+        "the window is 1366 px wide: {numbers:?}"
+    );
     (numbers[0], numbers[1])
 }
 
@@ -269,7 +272,9 @@ async fn reconciliation_enter_with_customer() {
             app.a.merchant.merchant_no
         ))
         .header("Content-Type", "application/json")
-        .body(json!({"amount": "12.50", "card": PANEL_CARD, "client_ref": "SIP-PANEL-9"}).to_string())
+        .body(
+            json!({"amount": "12.50", "card": PANEL_CARD, "client_ref": "SIP-PANEL-9"}).to_string(),
+        )
         .send()
         .await
         .unwrap();
@@ -288,17 +293,24 @@ async fn reconciliation_enter_with_customer() {
     b.find("#pull-submit").await.unwrap().click().await.unwrap();
     b.wait_for("#run-detail", WAIT).await.unwrap();
     let run_url = b.current_url().await.unwrap();
-    let open = b.find("#open-exceptions").await.unwrap().text().await.unwrap();
+    let open = b
+        .find("#open-exceptions")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(open.trim(), "2", "the panel sale and our lost payment");
 
     // English first: the table and the page fit with every decision open.
     b.goto(&app.url("/ui/lang?l=en")).await.unwrap();
     b.goto(&run_url).await.unwrap();
-    b.wait_for_text("Decide", WAIT)
-        .await
-        .unwrap();
+    b.wait_for_text("Decide", WAIT).await.unwrap();
     let (table, page) = overflow(&b).await;
-    assert!(table <= 0 && page <= 0, "EN overflow: table {table}, page {page}");
+    assert!(
+        table <= 0 && page <= 0,
+        "EN overflow: table {table}, page {page}"
+    );
     b.screenshot(&screenshot_path(ENTER_TEST, "decisions_en"))
         .await
         .unwrap();
@@ -308,7 +320,10 @@ async fn reconciliation_enter_with_customer() {
     b.goto(&run_url).await.unwrap();
     b.wait_for_text("Karar ver", WAIT).await.unwrap();
     let (table, page) = overflow(&b).await;
-    assert!(table <= 0 && page <= 0, "TR overflow: table {table}, page {page}");
+    assert!(
+        table <= 0 && page <= 0,
+        "TR overflow: table {table}, page {page}"
+    );
     let refs = b
         .execute(
             "return Array.from(document.querySelectorAll('#customer-refs option')).map(o => o.value);",
@@ -321,12 +336,18 @@ async fn reconciliation_enter_with_customer() {
         .find("form.enter-form input[name='customer_ref']")
         .await
         .unwrap();
-    assert_eq!(input.attr("list").await.unwrap().as_deref(), Some("customer-refs"));
+    assert_eq!(
+        input.attr("list").await.unwrap().as_deref(),
+        Some("customer-refs")
+    );
     let order = b
         .find("form.enter-form input[name='order_ref']")
         .await
         .unwrap();
-    assert_eq!(order.prop("value").await.unwrap().as_deref(), Some("SIP-PANEL-9"));
+    assert_eq!(
+        order.prop("value").await.unwrap().as_deref(),
+        Some("SIP-PANEL-9")
+    );
     // The panel sale's force-match offers our lost payment (same amount, card, day).
     let offered = b
         .execute(

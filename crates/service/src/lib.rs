@@ -54,8 +54,7 @@ pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, MatchCandidate,
-    ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause, RejectedRow,
-    Resolution,
+    ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
 };
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
