@@ -712,3 +712,79 @@ both_engines!(
         assert_eq!(run["open_exceptions"], 1, "{run}");
     }
 );
+
+// Issue 13, item 12: the payments offered for a force-match over the API are those of
+// the provider row's amount, card and day that nothing matched; one id is still taken.
+both_engines!(force_match_candidates_offered, |app: TestApp| async move {
+    approved(&app, "4546711234567894", "12.50").await;
+    let response = app
+        .http
+        .post(format!(
+            "{}/_sim/merchants/{}/panel-sales",
+            app.sim.base_url(),
+            app.a.merchant.merchant_no
+        ))
+        .header("Content-Type", "application/json")
+        .body(json!({"amount": "12.50", "card": "5200190006338608"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
+    let other_amount = stored_payment(&app, 1260, "520019******8608", "IKSIRLOST2", "CARI-ZETA");
+    let other_card = stored_payment(&app, 1250, "454671******1111", "IKSIRLOST3", "CARI-ZETA");
+    app.service
+        .store()
+        .seed_payments(vec![lost.clone(), other_amount, other_card])
+        .await
+        .unwrap();
+    let run = pull(&app, &app.a).await;
+    assert_eq!(run["summary"]["provider_only"], 1, "{run}");
+    let run_id = run["id"].as_str().unwrap();
+    let item = run["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["class"] == "provider_only")
+        .unwrap();
+    let item_id = item["id"].as_str().unwrap();
+    let path = format!("/api/v1/reconciliations/{run_id}/items/{item_id}/candidates");
+    let (status, body) = app.get(&app.a, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offered: Vec<&str> = body["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["payment_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, [lost.id.as_str()], "{body}");
+    let offer = &body["candidates"][0];
+    assert_eq!(offer["amount"], "12.50");
+    assert_eq!(offer["masked_pan"], "520019******8608");
+    assert_eq!(offer["customer_ref"], "CARI-ZETA");
+    assert_eq!(offer["status"], "approved");
+    // Another company sees no such item.
+    let (status, _) = app.get(&app.b, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(
+            &app.a,
+            &format!("/api/v1/reconciliations/{run_id}/items/rci_nope/candidates"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // One id, as before.
+    let (status, resolved) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/reconciliations/{run_id}/items/{item_id}/resolve"),
+            Some(json!({"action": "force_match", "payment_id": lost.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["resolution"], "force_matched");
+    let (status, body) = app.get(&app.a, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["candidates"], json!([]));
+});

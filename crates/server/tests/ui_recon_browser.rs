@@ -210,46 +210,6 @@ async fn overflow(b: &Browser) -> (i64, i64) {
     (numbers[0], numbers[1])
 }
 
-/// Our payment that the provider's report lacks (so the run has it system-only): the
-/// panel sale's amount and card, a reference and auth code of its own.
-fn lost_payment(app: &TestApp, amount_minor: i64) -> sanalpos_store::PaymentRecord {
-    let now = chrono::Utc::now().timestamp_millis();
-    let amount = sanalpos_core::Kurus::from_minor(amount_minor).unwrap();
-    sanalpos_store::PaymentRecord {
-        id: sanalpos_store::new_id("pay"),
-        company_id: app.a.id.clone(),
-        pos_id: app.a.pos_id.clone(),
-        status: sanalpos_store::PaymentStatus::Approved,
-        amount,
-        currency: sanalpos_core::Currency::Try,
-        installments: 1,
-        masked_pan: "520019******8608".into(),
-        card_fingerprint: "fp".into(),
-        card_brand: "mastercard".into(),
-        auth_code: Some("777111".into()),
-        provider_ref: Some("IKSIRLOST1".into()),
-        bank_code: None,
-        message_tr: None,
-        message_en: None,
-        channel: sanalpos_store::Channel::Api,
-        order_ref: Some("SIP-LOST".into()),
-        customer_ref: Some("CARI-ZETA".into()),
-        description: None,
-        three_d: false,
-        return_url: None,
-        three_d_token: None,
-        three_d_html: None,
-        sale_client_ref: sanalpos_store::new_client_ref(),
-        authorized_amount: Some(amount),
-        refunded_amount: sanalpos_core::Kurus::ZERO,
-        business_date: sanalpos_service::istanbul_today().to_string(),
-        review_reason: None,
-        created_by: "api:test".into(),
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 const ENTER_TEST: &str = "reconciliation_enter_with_customer";
 
 // Issue 13, item 12: at 1366 px, in Turkish and in English, the exceptions table fits
@@ -279,7 +239,7 @@ async fn reconciliation_enter_with_customer() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let lost = lost_payment(&app, 1250);
+    let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
     app.service
         .store()
         .seed_payments(vec![lost.clone()])

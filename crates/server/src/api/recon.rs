@@ -155,6 +155,35 @@ pub async fn get(
     Ok(Json(view).into_response())
 }
 
+/// `GET /api/v1/reconciliations/{id}/items/{item_id}/candidates`: the payments the
+/// item may be force-matched with (empty once it is matched or decided).
+pub async fn candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, item_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let mut all = state
+        .service
+        .match_candidates(&caller.company_id, &id)
+        .await?;
+    let candidates = match all.remove(&item_id) {
+        Some(list) => list,
+        None => {
+            // Known but matched or decided: nothing to offer. Unknown: 404.
+            state
+                .service
+                .get_reconciliation(&caller.company_id, &id, None)
+                .await?
+                .items
+                .iter()
+                .find(|i| i.id == item_id)
+                .ok_or(ServiceError::NotFound)?;
+            Vec::new()
+        }
+    };
+    Ok(Json(json!({ "candidates": candidates })).into_response())
+}
+
 /// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`
 /// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?, customer_ref?,
 /// order_ref?, description?}` (the last three for `enter`: the entered payment's links).
