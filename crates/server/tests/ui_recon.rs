@@ -518,6 +518,19 @@ both_engines!(
             page.body
         );
 
+        // As a person types, the references starting with the text (for a company with
+        // more than the page brings); only for those who decide.
+        let typed = client.get("/ui/api/customer-refs?q=CARI").await;
+        assert_eq!(typed.status, StatusCode::OK);
+        let typed: Value = serde_json::from_str(&typed.body).unwrap();
+        assert_eq!(typed, json!({"refs": ["CARI-1"]}));
+        let typed = client.get("/ui/api/customer-refs?q=SIP").await;
+        assert_eq!(typed.body, r#"{"refs":[]}"#);
+        let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
+        let refused = viewer.get("/ui/api/customer-refs?q=CARI").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!refused.body.contains("CARI-1"));
+
         let path = format!("/ui/reconciliations/{run_id}/items/{item}/enter");
         fn entry(customer: &str, confirm: bool) -> Vec<(&str, &str)> {
             let mut fields = vec![

@@ -322,7 +322,13 @@ async fn reconciliation_enter_with_customer() {
         .await
         .unwrap();
 
-    // Enter the panel sale for a customer, typed as the datalist offers it.
+    // As a person types, the list holds the references starting with the text.
+    input.send_keys("CARI-Z").await.unwrap();
+    b.wait_for("#customer-refs option:only-child[value='CARI-ZETA']", WAIT)
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    // Enter the panel sale for a customer, typed as the list offers it.
     input.send_keys("CARI-1").await.unwrap();
     b.find("form.enter-form input[name='confirm']")
         .await

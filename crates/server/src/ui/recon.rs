@@ -625,7 +625,7 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
                                 @if !time.is_empty() { ", " (time) }
                             }
                             label { (t.customer_ref)
-                                input name="customer_ref" required maxlength="100" list=(CUSTOMER_REFS_LIST) autocomplete="off";
+                                input name="customer_ref" required maxlength="100" list=(CUSTOMER_REFS_LIST) data-suggest="/ui/api/customer-refs" autocomplete="off";
                             }
                             p.hint { (t.recon_customer_hint) }
                             label { (t.order_ref)
@@ -726,7 +726,7 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Off
                 }
             }
         }
-        @if !offers.customer_refs.is_empty() {
+        @if decide {
             datalist id=(CUSTOMER_REFS_LIST) {
                 @for r in &offers.customer_refs { option value=(r) {} }
             }
@@ -962,6 +962,33 @@ pub async fn resolve(
         // A payment id of another company is not found: say so on the page.
         Err(e) => failed(resolve_error(&ctx, &e)).await,
     }
+}
+
+/// What a person has typed of a customer reference.
+#[derive(Debug, Deserialize)]
+pub struct CustomerRefQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Customer references offered per keystroke.
+const TYPED_CUSTOMER_REFS: u32 = 50;
+
+/// `GET /ui/api/customer-refs?q=CARI`: the company's customer references starting with
+/// what was typed, for the entry form's list as a person types.
+pub async fn customer_refs(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<CustomerRefQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reconcile)?;
+    let prefix: String = q.q.trim().chars().take(100).collect();
+    let refs = state
+        .service
+        .customer_refs(ctx.company_id(), &prefix, TYPED_CUSTOMER_REFS)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(axum::Json(serde_json::json!({ "refs": refs })).into_response())
 }
 
 /// The export's format and class.
