@@ -566,6 +566,18 @@ both_engines!(
             "{}",
             page.body
         );
+        // The refused form is shown again open, with what was typed.
+        let actions = actions_of(&page.body, item);
+        assert!(
+            actions.contains("<details class=\"item-actions\" open>"),
+            "{actions}"
+        );
+        assert!(actions.contains("value=\"SIP-PANEL-9\""), "{actions}");
+        assert!(
+            actions.contains("value=\"Panelden girilen satış\""),
+            "{actions}"
+        );
+        assert!(actions.contains(&format!("value=\"{long}\"")), "{actions}");
         let listed = app
             .service
             .list_payments(&app.a.id, Default::default())

@@ -555,6 +555,8 @@ fn confirm_box(ctx: &Ctx) -> Markup {
 struct Offers {
     customer_refs: Vec<String>,
     candidates: BTreeMap<String, Vec<MatchCandidate>>,
+    /// A refused decision's item and what was sent, shown again open and filled in.
+    refused: Option<(String, ResolveForm)>,
 }
 
 /// The id of the page's one list of customer references.
@@ -603,15 +605,25 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
         rows.iter()
             .find(|r| r["kind"] == "sale" && r["status"] == "success")
     });
+    let sent = offers
+        .refused
+        .as_ref()
+        .filter(|(id, _)| *id == item.id)
+        .map(|(_, form)| form);
     html! {
-        details.item-actions {
+        details.item-actions open[sent.is_some()] {
             summary { (t.recon_decide) }
             div.decision-forms {
                 @if item.class == "provider_only" {
                     @if let Some(row) = sale {
-                        @let description = match row["provider_ref"].as_str() {
-                            Some(r) => format!("{} ({r})", t.recon_entry_description),
-                            None => t.recon_entry_description.to_owned(),
+                        @let description = match (sent, row["provider_ref"].as_str()) {
+                            (Some(form), _) => form.description.clone(),
+                            (None, Some(r)) => format!("{} ({r})", t.recon_entry_description),
+                            (None, None) => t.recon_entry_description.to_owned(),
+                        };
+                        @let order = match sent {
+                            Some(form) => Some(form.order_ref.clone()),
+                            None => row["client_ref"].as_str().map(str::to_owned),
                         };
                         form.enter-form.decision-form method="post" action=(format!("{base}/enter")) {
                             (csrf(ctx))
@@ -625,16 +637,16 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
                                 @if !time.is_empty() { ", " (time) }
                             }
                             label { (t.customer_ref)
-                                input name="customer_ref" required maxlength="100" list=(CUSTOMER_REFS_LIST) data-suggest="/ui/api/customer-refs" autocomplete="off";
+                                input name="customer_ref" required maxlength="100" list=(CUSTOMER_REFS_LIST) data-suggest="/ui/api/customer-refs" autocomplete="off" value=[sent.map(|f| f.customer_ref.as_str())];
                             }
                             p.hint { (t.recon_customer_hint) }
                             label { (t.order_ref)
-                                input name="order_ref" maxlength="100" value=[row["client_ref"].as_str()];
+                                input name="order_ref" maxlength="100" value=[order];
                             }
                             label { (t.description)
                                 input name="description" maxlength="500" value=(description);
                             }
-                            label { (t.reason) input name="reason" maxlength="500"; }
+                            label { (t.reason) input name="reason" maxlength="500" value=[sent.map(|f| f.reason.as_str())]; }
                             (confirm_box(ctx))
                             button type="submit" { (t.recon_enter) }
                         }
@@ -740,6 +752,7 @@ async fn detail_page(
     id: &str,
     class: &str,
     message: Option<(&str, String)>,
+    refused: Option<(&str, &ResolveForm)>,
 ) -> Result<Markup, UiError> {
     let t = ctx.t();
     let service = &state.service;
@@ -764,6 +777,7 @@ async fn detail_page(
                 .match_candidates(ctx.company_id(), &run.id)
                 .await
                 .map_err(|e| ctx.fail(e))?,
+            refused: refused.map(|(item, form)| (item.to_owned(), form.clone())),
         }
     } else {
         Offers::default()
@@ -828,11 +842,11 @@ pub async fn detail(
         .done
         .is_some()
         .then(|| ("ok", ctx.t().operation_done.to_owned()));
-    detail_page(&state, &ctx, &id, &q.class, message).await
+    detail_page(&state, &ctx, &id, &q.class, message, None).await
 }
 
 /// A decision form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResolveForm {
     #[serde(default)]
     confirm: Option<String>,
@@ -902,7 +916,8 @@ pub async fn resolve(
         .await
         .map_err(|e| ctx.fail(e))?;
     let failed = |text: String| async {
-        let page = detail_page(&state, &ctx, &id, "", Some(("error", text))).await?;
+        let sent = Some((item_id.as_str(), &form));
+        let page = detail_page(&state, &ctx, &id, "", Some(("error", text)), sent).await?;
         Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
