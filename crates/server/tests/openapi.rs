@@ -503,6 +503,14 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
         &deliveries,
     );
 
+    // A payment the provider's report lacks, so the run has an exception to offer
+    // force-match candidates for.
+    let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
+    app.service
+        .store()
+        .seed_payments(vec![lost.clone()])
+        .await
+        .unwrap();
     app.end_of_day().await;
     let day = sanalpos_service::istanbul_today().to_string();
     let (status, run) = app
@@ -517,6 +525,35 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
     compared += check(&doc, "post", "/api/v1/reconciliations", "201", &run);
     let (_, runs) = app.get(&app.a, "/api/v1/reconciliations").await;
     compared += check(&doc, "get", "/api/v1/reconciliations", "200", &runs);
+    let lonely = run["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["payment_ids"] == json!([lost.id]))
+        .unwrap();
+    let (status, offers) = app
+        .get(
+            &app.a,
+            &format!(
+                "/api/v1/reconciliations/{}/items/{}/candidates",
+                run["id"].as_str().unwrap(),
+                lonely["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{offers}");
+    assert_eq!(
+        offers["candidates"][0]["payment_id"],
+        json!(lost.id),
+        "{offers}"
+    );
+    compared += check(
+        &doc,
+        "get",
+        "/api/v1/reconciliations/{id}/items/{item_id}/candidates",
+        "200",
+        &offers,
+    );
     assert!(compared >= 25, "{compared} objects compared");
     // The comparison can fail: an undocumented field, or a missing required one.
     let schema = answer_schema(&doc, "get", "/api/v1/payments/{id}", "200");

@@ -156,7 +156,10 @@ both_engines!(
                 app.a.merchant.merchant_no
             ))
             .header("Content-Type", "application/json")
-            .body(json!({"amount": "12.50", "card": "5200190006338608"}).to_string())
+            .body(
+                json!({"amount": "12.50", "card": "5200190006338608", "client_ref": "SIP-PANEL-9"})
+                    .to_string(),
+            )
             .send()
             .await
             .unwrap();
@@ -186,11 +189,32 @@ both_engines!(
         // Enter it by hand: a manual payment prefilled from the provider's row.
         let item_id = item["id"].as_str().unwrap();
         let path = format!("/api/v1/reconciliations/{run_id}/items/{item_id}/resolve");
+        // A customer reference that is not text, or too long, is refused: nothing entered.
+        for bad in [json!(12), json!("C".repeat(101))] {
+            let (status, body) = app
+                .post(
+                    &app.a,
+                    &path,
+                    Some(json!({"action": "enter", "customer_ref": bad})),
+                )
+                .await;
+            assert!(status.is_client_error(), "{status} {body}");
+            assert_eq!(body["error"]["field"], "customer_ref", "{body}");
+        }
+        let (_, open) = app
+            .get(&app.a, &format!("/api/v1/reconciliations/{run_id}"))
+            .await;
+        assert_eq!(open["open_exceptions"], 1, "{open}");
         let (status, resolved) = app
             .post(
                 &app.a,
                 &path,
-                Some(json!({"action": "enter", "reason": "panel sale"})),
+                Some(json!({
+                    "action": "enter",
+                    "reason": "panel sale",
+                    "customer_ref": "CARI-1",
+                    "description": "Panelden girilen satış"
+                })),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{resolved}");
@@ -210,6 +234,21 @@ both_engines!(
         assert!(text.contains("\"approved\""), "{detail}");
         assert!(text.contains("12.50"), "{detail}");
         assert!(text.contains(panel["reference_code"].as_str().unwrap()));
+        // With the customer it credits, the provider's order number and the description;
+        // in that customer's list.
+        let entered = if detail["payment"].is_object() {
+            &detail["payment"]
+        } else {
+            &detail
+        };
+        assert_eq!(entered["customer_ref"], "CARI-1", "{detail}");
+        assert_eq!(entered["order_ref"], "SIP-PANEL-9", "{detail}");
+        assert_eq!(entered["description"], "Panelden girilen satış", "{detail}");
+        let (status, list) = app
+            .get(&app.a, "/api/v1/payments?customer_ref=CARI-1")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(list.to_string().contains(payment_id), "{list}");
 
         // A second decision on the same item is refused.
         let (status, _) = app
@@ -673,3 +712,79 @@ both_engines!(
         assert_eq!(run["open_exceptions"], 1, "{run}");
     }
 );
+
+// Issue 13, item 12: the payments offered for a force-match over the API are those of
+// the provider row's amount, card and day that nothing matched; one id is still taken.
+both_engines!(force_match_candidates_offered, |app: TestApp| async move {
+    approved(&app, "4546711234567894", "12.50").await;
+    let response = app
+        .http
+        .post(format!(
+            "{}/_sim/merchants/{}/panel-sales",
+            app.sim.base_url(),
+            app.a.merchant.merchant_no
+        ))
+        .header("Content-Type", "application/json")
+        .body(json!({"amount": "12.50", "card": "5200190006338608"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
+    let other_amount = stored_payment(&app, 1260, "520019******8608", "IKSIRLOST2", "CARI-ZETA");
+    let other_card = stored_payment(&app, 1250, "454671******1111", "IKSIRLOST3", "CARI-ZETA");
+    app.service
+        .store()
+        .seed_payments(vec![lost.clone(), other_amount, other_card])
+        .await
+        .unwrap();
+    let run = pull(&app, &app.a).await;
+    assert_eq!(run["summary"]["provider_only"], 1, "{run}");
+    let run_id = run["id"].as_str().unwrap();
+    let item = run["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["class"] == "provider_only")
+        .unwrap();
+    let item_id = item["id"].as_str().unwrap();
+    let path = format!("/api/v1/reconciliations/{run_id}/items/{item_id}/candidates");
+    let (status, body) = app.get(&app.a, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let offered: Vec<&str> = body["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["payment_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, [lost.id.as_str()], "{body}");
+    let offer = &body["candidates"][0];
+    assert_eq!(offer["amount"], "12.50");
+    assert_eq!(offer["masked_pan"], "520019******8608");
+    assert_eq!(offer["customer_ref"], "CARI-ZETA");
+    assert_eq!(offer["status"], "approved");
+    // Another company sees no such item.
+    let (status, _) = app.get(&app.b, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(
+            &app.a,
+            &format!("/api/v1/reconciliations/{run_id}/items/rci_nope/candidates"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // One id, as before.
+    let (status, resolved) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/reconciliations/{run_id}/items/{item_id}/resolve"),
+            Some(json!({"action": "force_match", "payment_id": lost.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["resolution"], "force_matched");
+    let (status, body) = app.get(&app.a, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["candidates"], json!([]));
+});

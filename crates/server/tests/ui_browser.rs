@@ -603,6 +603,290 @@ async fn collect_currency_and_audit_width() {
     b.quit().await;
 }
 
+const ISSUE13: &str = "issue13";
+
+/// A step's screenshot under `target/screenshots/issue13/`, checked to be a PNG.
+async fn issue13_shot(b: &Browser, step: &str) -> std::path::PathBuf {
+    let path = screenshot_path(ISSUE13, step);
+    b.screenshot(&path).await.unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000,
+        "{} is not a PNG screenshot",
+        path.display()
+    );
+    path
+}
+
+/// How much wider than the window the page is (0 or less when it fits), with the
+/// window's width.
+async fn page_overflow(b: &Browser) -> (i64, i64) {
+    let fits = b
+        .execute(
+            "const d = document.documentElement; \
+             return [Math.max(d.scrollWidth, document.body.scrollWidth) - d.clientWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (fits[0].as_i64().unwrap(), fits[1].as_i64().unwrap())
+}
+
+/// The company the header's switcher shows as current: its id and name.
+async fn current_company(b: &Browser) -> (String, String) {
+    let value = b
+        .execute(
+            "const s = document.getElementById('company-select'); \
+             return [s.value, s.options[s.selectedIndex].text];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (
+        value[0].as_str().unwrap().to_owned(),
+        value[1].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Issue 13, items 2, 3 and 4 walked as a person: an admin of two companies lands on
+/// the first by name, switches, signs out and in and lands on the last one; Online
+/// Tahsilat opens on the company's currency and shows it beside the amount and in the
+/// result; the payment page's audit events are labelled values that fit a 1366 px
+/// window, in Turkish and in English. A screenshot of every step goes under
+/// `target/screenshots/issue13/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue13_walkthrough() {
+    let Some(b) = Browser::start_or_skip(ISSUE13).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, ISSUE13).await.unwrap();
+    seed_users(&app).await;
+    // A second company whose name sorts before company A's ("Şirket 0"), created after
+    // it: landing on it first is landing on the first by name.
+    let anadolu = app
+        .service
+        .create_company("Anadolu Ticaret A.Ş.", "test")
+        .await
+        .unwrap();
+    app.service
+        .create_user(
+            "yonetici",
+            PASSWORD,
+            sanalpos_service::Role::Admin,
+            &[app.a.id.clone(), anadolu.id.clone()],
+            "test",
+        )
+        .await
+        .unwrap();
+    // Company A's POS takes dollars and euros too, listed before lira.
+    app.service
+        .update_pos(
+            &app.a.id,
+            &app.a.pos_id,
+            sanalpos_service::PosChange {
+                currencies: Some(vec![
+                    sanalpos_core::Currency::Usd,
+                    sanalpos_core::Currency::Eur,
+                    sanalpos_core::Currency::Try,
+                ]),
+                ..Default::default()
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let w = Walk { b: &b, app: &app };
+    let mut shots = Vec::new();
+
+    // Item 3: the first sign-in lands on the first company by name.
+    w.sign_in("yonetici").await;
+    let (id, name) = current_company(&b).await;
+    assert_eq!(
+        (id.as_str(), name.as_str()),
+        (anadolu.id.as_str(), "Anadolu Ticaret A.Ş.")
+    );
+    // The dashboard's chart keeps every day's label inside itself.
+    let labels_inside = b
+        .execute(
+            "const svg = document.querySelector('#chart svg'); \
+             const right = svg.getBoundingClientRect().right; \
+             return Array.from(svg.querySelectorAll('text')) \
+               .every(t => t.getBoundingClientRect().right <= right + 0.5);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(labels_inside, serde_json::json!(true));
+    shots.push(issue13_shot(&b, "01-first-sign-in-first-company-by-name").await);
+
+    // Switch to company A (the switcher sends itself on change).
+    b.select_value("#company-select", &app.a.id).await.unwrap();
+    b.wait_for(
+        &format!("#company-select option[value='{}'][selected]", app.a.id),
+        WAIT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(current_company(&b).await.0, app.a.id);
+    shots.push(issue13_shot(&b, "02-switched-company").await);
+
+    // Signing out and in again lands on the last company used.
+    w.sign_out().await;
+    w.sign_in("yonetici").await;
+    let (id, name) = current_company(&b).await;
+    assert_eq!(id, app.a.id, "{name}");
+    shots.push(issue13_shot(&b, "03-second-sign-in-last-company").await);
+
+    // Item 2: Online Tahsilat, from the menu, opens on the company's currency (lira),
+    // shown beside the amount.
+    w.click("nav.menu a[href='/ui/collect']").await;
+    b.wait_for("#collect-form", WAIT).await.unwrap();
+    let offered = b
+        .execute(
+            "return Array.from(document.querySelectorAll('#currency option')).map(o => o.value);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let offered: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    assert!(["USD", "EUR", "TRY"].iter().all(|c| offered.contains(c)));
+    // Lira is not simply the first option: it is chosen because it is the company's.
+    assert_ne!(offered[0], "TRY", "{offered:?}");
+    w.collect(APPROVED_CARD, "1.250,00", "1", false).await;
+    let chosen = b
+        .find("#currency")
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("TRY"));
+    let unit = b
+        .find("#amount-currency")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(unit, "TRY");
+    // Beside the amount, not under it.
+    let beside = b
+        .execute(
+            "const a = document.getElementById('amount').getBoundingClientRect(); \
+             const u = document.getElementById('amount-currency').getBoundingClientRect(); \
+             return u.left >= a.right && u.top < a.bottom && u.bottom > a.top;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(beside, serde_json::json!(true));
+    shots.push(issue13_shot(&b, "04-collect-form-company-currency").await);
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "approved");
+    let amount = b.find("#result-amount").await.unwrap();
+    assert_eq!(amount.text().await.unwrap(), "1.250,00 TL");
+    assert_eq!(
+        amount.attr("data-currency").await.unwrap().as_deref(),
+        Some("TRY")
+    );
+    shots.push(issue13_shot(&b, "05-result-amount-with-currency").await);
+
+    // Item 4: the payment page's audit events as labelled values, in the page's
+    // language, and no page wider than the window.
+    w.click("#see-detail").await;
+    b.wait_for("#audit", WAIT).await.unwrap();
+    let payment_url = b.current_url().await.unwrap();
+    let pos_name = app
+        .service
+        .get_pos(&app.a.id, &app.a.pos_id)
+        .await
+        .unwrap()
+        .name;
+    for (lang, amount_text, label, approved, step) in [
+        (
+            "tr",
+            "1.250,00 TL",
+            "Tutar",
+            "Onaylandı",
+            "06-payment-audit-tr",
+        ),
+        (
+            "en",
+            "TRY 1,250.00",
+            "Amount",
+            "Approved",
+            "07-payment-audit-en",
+        ),
+    ] {
+        if lang == "en" {
+            w.goto("/ui/lang?l=en").await;
+            b.goto(&payment_url).await.unwrap();
+            b.wait_for_text("Audit", WAIT).await.unwrap();
+        }
+        let audit = b.find("#audit").await.unwrap().text().await.unwrap();
+        assert!(audit.contains(amount_text), "{lang}: {audit}");
+        assert!(
+            !audit.contains('{') && !audit.contains("\":"),
+            "{lang}: {audit}"
+        );
+        // The POS by its name, as the page's own POS line shows it.
+        assert!(
+            audit.contains(&pos_name) && !audit.contains(&app.a.pos_id),
+            "{lang}: {audit}"
+        );
+        // The provider call's reason in the page's language, not the provider's word.
+        let reason = b
+            .find("#attempts td.attempt-reason")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(reason, approved, "{lang}");
+        let labels = b
+            .execute(
+                "return Array.from(document.querySelectorAll('#audit dl.event-data dt')).map(d => d.textContent);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let labels: Vec<&str> = labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(labels.contains(&label), "{lang}: {labels:?}");
+        let (overflow, inner) = page_overflow(&b).await;
+        assert!(inner >= 1300, "the window is 1366 px wide, not {inner}");
+        assert!(
+            overflow <= 0,
+            "{lang}: the page is {overflow} px wider than the window"
+        );
+        let scroll = b
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await
+            .unwrap();
+        assert!(scroll.as_i64().unwrap() <= 1366, "{lang}: {scroll}");
+        b.execute("document.getElementById('audit').scrollIntoView();", vec![])
+            .await
+            .unwrap();
+        shots.push(issue13_shot(&b, step).await);
+    }
+    for path in &shots {
+        let size = std::fs::metadata(path).unwrap().len();
+        assert!(size > 1000, "{}: {size} bytes", path.display());
+        println!("screenshot: {}", path.display());
+    }
+    b.quit().await;
+}
+
 const LINKS_WIDTH_TEST: &str = "payment_links_fit_the_window";
 
 /// Issue 13, item 6 in a browser: the payment-link list (filters, descriptions, paging)

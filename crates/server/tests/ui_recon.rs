@@ -146,6 +146,15 @@ fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</tr>").unwrap()]
 }
 
+/// The decisions' row below an open item.
+fn actions_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-actions-for=\"{id}\""))
+        .unwrap_or_else(|| panic!("no decisions for {id} in {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
 /// The summary table's row of a class.
 fn summary_row<'a>(html: &'a str, class: &str) -> &'a str {
     let start = html
@@ -285,6 +294,9 @@ both_engines!(
         assert!(body.contains("hiçbir şey alınmadı"), "{body}");
         let bad = row_of_line(&body, 3);
         assert!(bad.contains("Tutar"), "{bad}");
+        // In the page's language, from the catalogue.
+        assert!(bad.contains("geçerli bir tutar değil"), "{bad}");
+        assert!(!bad.contains("not a valid amount"), "{bad}");
         assert_eq!(body.matches("<tr data-line=").count(), 1);
         let store = app.service.store();
         assert!(store
@@ -349,7 +361,12 @@ both_engines!(
             upload(&app, &client, Some(&csrf), &skip(true), bad_file.as_bytes()).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
         let page = client.get(&location.unwrap()).await;
-        assert!(page.body.contains("line 3:"), "the row left out is listed");
+        // The row left out is listed in the page's language (the catalogue's Turkish),
+        // not with the English reason the API keeps.
+        let reasons = reject_reasons(&page.body);
+        assert_eq!(reasons.len(), 1, "{}", page.body);
+        assert!(reasons[0].starts_with("3. satır: Tutar: "), "{reasons:?}");
+        assert!(!reasons[0].contains("line 3"), "{reasons:?}");
         let runs = store.list_recon_runs(&app.a.id, 10).await.unwrap();
         assert_eq!(runs.len(), 1);
         let list = client.get("/ui/reconciliations").await;
@@ -473,17 +490,94 @@ both_engines!(
         let items = items_of(&page.body, "provider_only");
         assert_eq!(items.len(), 1, "{}", page.body);
         let item = &items[0];
-        // The form shows what will be entered, from the provider's row.
+        // The form shows what will be entered, from the provider's row, on a row of its
+        // own below the item; it asks for the customer account, offering the company's.
         let row = row_of(&page.body, item);
-        assert!(row.contains("enter-form"), "{row}");
         assert!(row.contains(panel["reference_code"].as_str().unwrap()));
         assert!(row.contains("12,50 TL") && row.contains("520019******8608"));
+        let actions = actions_of(&page.body, item);
+        assert!(actions.contains("enter-form"), "{actions}");
+        assert!(
+            actions.contains(
+                "name=\"customer_ref\" required maxlength=\"100\" list=\"customer-refs\""
+            ),
+            "{actions}"
+        );
+        assert!(actions.contains("name=\"order_ref\""), "{actions}");
+        assert!(
+            actions.contains(&format!(
+                "value=\"Mutabakatta eksik bulunan işlem ({})\"",
+                panel["reference_code"].as_str().unwrap()
+            )),
+            "{actions}"
+        );
+        assert!(
+            page.body
+                .contains("<datalist id=\"customer-refs\"><option value=\"CARI-1\">"),
+            "{}",
+            page.body
+        );
+
+        // As a person types, the references starting with the text (for a company with
+        // more than the page brings); only for those who decide.
+        let typed = client.get("/ui/api/customer-refs?q=CARI").await;
+        assert_eq!(typed.status, StatusCode::OK);
+        let typed: Value = serde_json::from_str(&typed.body).unwrap();
+        assert_eq!(typed, json!({"refs": ["CARI-1"]}));
+        let typed = client.get("/ui/api/customer-refs?q=SIP").await;
+        assert_eq!(typed.body, r#"{"refs":[]}"#);
+        let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
+        let refused = viewer.get("/ui/api/customer-refs?q=CARI").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!refused.body.contains("CARI-1"));
 
         let path = format!("/ui/reconciliations/{run_id}/items/{item}/enter");
-        // Without the confirmation nothing happens.
-        let page = client.post(&path, &[("reason", "panel sale")]).await;
+        fn entry(customer: &str, confirm: bool) -> Vec<(&str, &str)> {
+            let mut fields = vec![
+                ("customer_ref", customer),
+                ("order_ref", "SIP-PANEL-9"),
+                ("description", "Panelden girilen satış"),
+                ("reason", "panel sale"),
+            ];
+            if confirm {
+                fields.push(("confirm", "on"));
+            }
+            fields
+        }
+        // Without the confirmation, without a customer, or with a customer too long,
+        // nothing happens.
+        let page = client.post(&path, &entry("CARI-1", false)).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(page.body.contains("kutucuğu işaretleyin"));
+        let page = client.post(&path, &entry("  ", true)).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            page.body
+                .contains("Girilen tahsilatın alacak yazılacağı cari hesabı yazın."),
+            "{}",
+            page.body
+        );
+        let long = "C".repeat(101);
+        let page = client.post(&path, &entry(&long, true)).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            page.body
+                .contains("Cari hesap: en çok 100 karakter olabilir"),
+            "{}",
+            page.body
+        );
+        // The refused form is shown again open, with what was typed.
+        let actions = actions_of(&page.body, item);
+        assert!(
+            actions.contains("<details class=\"item-actions\" open>"),
+            "{actions}"
+        );
+        assert!(actions.contains("value=\"SIP-PANEL-9\""), "{actions}");
+        assert!(
+            actions.contains("value=\"Panelden girilen satış\""),
+            "{actions}"
+        );
+        assert!(actions.contains(&format!("value=\"{long}\"")), "{actions}");
         let listed = app
             .service
             .list_payments(&app.a.id, Default::default())
@@ -491,9 +585,7 @@ both_engines!(
             .unwrap();
         assert_eq!(listed.items.len(), 1);
 
-        let page = client
-            .post(&path, &[("reason", "panel sale"), ("confirm", "on")])
-            .await;
+        let page = client.post(&path, &entry("CARI-1", true)).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         let page = client.get(page.location().unwrap()).await;
         let row = row_of(&page.body, item);
@@ -514,6 +606,16 @@ both_engines!(
             .unwrap();
         assert_eq!(detail.payment.channel, sanalpos_service::Channel::Manual);
         assert_eq!(detail.payment.amount.to_string(), "12.50");
+        assert_eq!(detail.payment.customer_ref.as_deref(), Some("CARI-1"));
+        assert_eq!(detail.payment.order_ref.as_deref(), Some("SIP-PANEL-9"));
+        assert_eq!(
+            detail.payment.description.as_deref(),
+            Some("Panelden girilen satış")
+        );
+        // It is in that customer's collections.
+        let list = client.get("/ui/payments?customer_ref=CARI-1").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains(&payment_id), "{}", list.body);
         assert_eq!(
             detail.payment.provider_ref.as_deref(),
             panel["reference_code"].as_str()

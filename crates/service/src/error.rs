@@ -143,8 +143,12 @@ pub struct StatementRow {
     /// The 1-based line of the file (the header is line 1).
     pub line: u32,
     /// What is wrong, naming the column (never a card number: the engine reads masked
-    /// numbers only).
+    /// numbers only), in English.
     pub reason: String,
+    /// The same as data, for a page to write in its reader's language (not part of the
+    /// API's answer, which keeps `reason`).
+    #[serde(skip)]
+    pub problem: Option<sanalpos_recon::RowProblem>,
 }
 
 impl From<StoreError> for ServiceError {

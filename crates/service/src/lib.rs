@@ -55,8 +55,8 @@ pub use janitor::MAX_INQUIRIES;
 pub use labels::{channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
 pub use recon::{
-    recon_class_label, recon_export_headers, recon_reason_label, ReconCounts, ReconItemView,
-    ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
+    recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, MatchCandidate,
+    ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
 };
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
@@ -397,6 +397,32 @@ impl PaymentService {
         limit: u32,
     ) -> Result<Vec<ReconRunEntry>, ServiceError> {
         recon::list_runs(self, company_id, limit).await
+    }
+
+    /// The payments each open exception of a run may be force-matched with, by item
+    /// id: the item's own first, then the POS's payments of the provider row's amount,
+    /// card and day (give or take one) that nothing in the run has matched.
+    pub async fn match_candidates(
+        &self,
+        company_id: &str,
+        run_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, Vec<MatchCandidate>>, ServiceError> {
+        recon::match_candidates(self, company_id, run_id).await
+    }
+
+    /// The customer references the company's payments already carry, distinct and in
+    /// order, those starting with `prefix` (all when empty), at most `limit` (up to 200).
+    pub async fn customer_refs(
+        &self,
+        company_id: &str,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(self
+            .inner
+            .store
+            .customer_refs(company_id, prefix.trim(), limit.clamp(1, 200))
+            .await?)
     }
 
     /// Decides an exception of a run (audited with the state before).

@@ -61,7 +61,7 @@ fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
     })
 }
 
-fn check_text(
+pub(crate) fn check_text(
     field: &'static str,
     value: &Option<String>,
     max: usize,

@@ -803,3 +803,193 @@ async fn a_nestpay_pos_reconciles_by_statement_and_asks_the_bank_for_the_rest() 
     })
     .await;
 }
+
+/// A statement row of the simulator's layout with its own card and order number.
+fn statement_line(time: &str, reference: &str, order: &str, card: &str, amount: &str) -> String {
+    format!(
+        "{time};01.12.2026;Satış;Başarılı;{reference};{order};123456;{card};1;{amount};{amount};0,00;TRY\r\n"
+    )
+}
+
+/// Our payment with a customer, a card and an auth code of its own (so the engine does
+/// not pair it with a statement row by auth code).
+fn ours(
+    s: &Setup,
+    when: DateTime<Utc>,
+    provider_ref: &str,
+    minor: i64,
+    card: &str,
+    customer: &str,
+) -> PaymentRecord {
+    let mut p = approved(s, when, provider_ref, minor);
+    p.masked_pan = card.into();
+    p.auth_code = Some("654321".into());
+    p.customer_ref = Some(customer.into());
+    p
+}
+
+// Issue 13, item 12: a missing sale is entered with the customer it credits, and the
+// payments offered for a force-match are those of the same amount, card and day.
+#[tokio::test]
+async fn missing_sale_entered_with_its_customer_and_candidates_offered() {
+    for_each_engine("missing_sale_entered_with_customer", |store| async move {
+        let s = setup(store).await;
+        let (svc, c) = (&s.service, s.company.id.as_str());
+        let visa = "454671******7894";
+        let master = "520019******8608";
+        // Istanbul is UTC+3: 09:00 UTC is 12:00 there.
+        let matched = ours(&s, at(2026, 11, 30, 9, 0, 0), "IKSIRPF1", 10_000, visa, "CARI-ACME");
+        let candidate = ours(&s, at(2026, 11, 29, 9, 0, 0), "IKSIRPFOURS", 25_000, visa, "CARI-BETA");
+        let other_amount = ours(&s, at(2026, 11, 30, 8, 0, 0), "IKSIRPFD1", 25_100, visa, "CARI-GAMMA");
+        let other_card = ours(&s, at(2026, 11, 30, 8, 30, 0), "IKSIRPFD2", 25_000, master, "CARI-GAMMA");
+        let other_day = ours(&s, at(2026, 11, 28, 9, 0, 0), "IKSIRPFD3", 25_000, visa, "CARI-GAMMA");
+        let mut other_pos = ours(&s, at(2026, 11, 30, 9, 0, 0), "IKSIRPFD4", 25_000, visa, "CARI-DELTA");
+        other_pos.pos_id = s.other_pos.id.clone();
+        let taken = ours(&s, at(2026, 11, 30, 7, 0, 0), "IKSIRPF2", 25_000, visa, "CARI-ACME");
+        let second = ours(&s, at(2026, 11, 30, 20, 0, 0), "IKSIRPFOURS2", 25_000, visa, "CARI-ACME");
+        assert_eq!(other_day.business_date, "2026-11-28");
+        s.store
+            .seed_payments(vec![
+                matched.clone(),
+                candidate.clone(),
+                other_amount.clone(),
+                other_card.clone(),
+                other_day.clone(),
+                other_pos.clone(),
+                taken.clone(),
+                second.clone(),
+            ])
+            .await
+            .unwrap();
+        let mut csv = String::from(
+            "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Taksit;Tutar;Provizyon Tutarı;Komisyon;Para Birimi\r\n",
+        );
+        csv.push_str(&statement_line("30.11.2026 12:00:00", "IKSIRPF1", "", visa, "100,00"));
+        csv.push_str(&statement_line("30.11.2026 10:00:00", "IKSIRPF2", "", visa, "250,00"));
+        // The sale we never saw: the provider knows its order number.
+        csv.push_str(&statement_line("30.11.2026 15:00:00", "IKSIRPFX", "SIP-77", visa, "250,00"));
+        let run = svc
+            .import_statement(&s.actor, c, &s.pos.id, "2026-11-29", "2026-11-30", csv.as_bytes(), None, false)
+            .await
+            .unwrap();
+        assert_eq!(run.summary.matched, 2, "{run:?}");
+        assert_eq!(run.summary.provider_only, 1, "{run:?}");
+        let missing = run.items.iter().find(|i| i.class == "provider_only").unwrap();
+
+        // The candidates: the same amount, card and day (±1) that nothing matched; not the
+        // other amount, card, day or POS, nor the payment the run matched already.
+        let offers = svc.match_candidates(c, &run.id).await.unwrap();
+        let mut offered: Vec<&str> = offers[&missing.id]
+            .iter()
+            .map(|o| o.payment_id.as_str())
+            .collect();
+        offered.sort_unstable();
+        let mut want = vec![candidate.id.as_str(), second.id.as_str()];
+        want.sort_unstable();
+        assert_eq!(offered, want, "{offers:?}");
+        // The engine's proposal (when it has one) comes first, marked as the item's.
+        let first = &offers[&missing.id][0];
+        if let Some(proposal) = &missing.proposal {
+            assert_eq!(&first.payment_id, proposal);
+            assert!(first.of_item);
+        }
+        assert!(offers[&missing.id].iter().skip(1).all(|o| !o.of_item));
+        let offer = offers[&missing.id]
+            .iter()
+            .find(|o| o.payment_id == candidate.id)
+            .unwrap();
+        assert_eq!(offer.customer_ref.as_deref(), Some("CARI-BETA"));
+        assert_eq!(offer.masked_pan, visa);
+        assert_eq!(offer.amount, Kurus::from_minor(25_000).unwrap());
+        assert_eq!(offer.business_date, "2026-11-29");
+        assert!(!offers.contains_key(
+            &run.items.iter().find(|i| i.class == "matched").unwrap().id
+        ));
+        // A system-only item is offered its own payment first.
+        let lonely = run
+            .items
+            .iter()
+            .find(|i| i.payment_ids == [other_amount.id.clone()])
+            .unwrap();
+        assert_eq!(offers[&lonely.id][0].payment_id, other_amount.id);
+        assert!(offers[&lonely.id][0].of_item);
+
+        // The customer references the company uses, distinct and in order, by prefix;
+        // a LIKE wildcard is a plain character.
+        assert_eq!(
+            svc.customer_refs(c, "", 50).await.unwrap(),
+            ["CARI-ACME", "CARI-BETA", "CARI-DELTA", "CARI-GAMMA"]
+        );
+        assert_eq!(svc.customer_refs(c, "CARI-B", 50).await.unwrap(), ["CARI-BETA"]);
+        assert_eq!(svc.customer_refs(c, "CARI-", 2).await.unwrap(), ["CARI-ACME", "CARI-BETA"]);
+        assert!(svc.customer_refs(c, "CARI%", 50).await.unwrap().is_empty());
+        assert!(svc.customer_refs(c, "_", 50).await.unwrap().is_empty());
+
+        // A customer reference that is too long is refused and changes nothing.
+        let enter = |customer: &str, description: Option<&str>| Resolution::EnterMissing {
+            reason: Some("panelden".into()),
+            details: EntryDetails {
+                customer_ref: Some(customer.into()),
+                order_ref: None,
+                description: description.map(str::to_owned),
+            },
+        };
+        let err = svc
+            .resolve_item(&s.actor, c, &run.id, &missing.id, enter(&"C".repeat(101), None))
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, ServiceError::Validation { field, .. } if field == "customer_ref"), "{err:?}");
+        let err = svc
+            .resolve_item(&s.actor, c, &run.id, &missing.id, enter("CARI-BETA", Some("a\u{7}b")))
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, ServiceError::Validation { field, .. } if field == "description"), "{err:?}");
+        let again = svc.get_reconciliation(c, &run.id, Some("provider_only")).await.unwrap();
+        assert_eq!(again.items[0].resolution, None);
+        let all = svc.list_payments(c, PaymentFilter::default()).await.unwrap();
+        assert_eq!(all.items.len(), 8);
+
+        // Entered with its customer: the payment carries the customer, the provider's
+        // order number and the description, and is in that customer's list.
+        let item = svc
+            .resolve_item(
+                &s.actor,
+                c,
+                &run.id,
+                &missing.id,
+                enter(" CARI-BETA ", Some("Kartla ödenen fatura")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(item.resolution.as_deref(), Some("entered"));
+        let entered = item.resolution_payment_id.unwrap();
+        let view = svc.get_payment(c, &entered).await.unwrap();
+        assert_eq!(view.payment.customer_ref.as_deref(), Some("CARI-BETA"));
+        assert_eq!(view.payment.order_ref.as_deref(), Some("SIP-77"));
+        assert_eq!(view.payment.description.as_deref(), Some("Kartla ödenen fatura"));
+        assert_eq!(view.payment.channel, Channel::Manual);
+        let beta = svc
+            .list_payments(
+                c,
+                PaymentFilter {
+                    customer_ref: Some("CARI-BETA".into()),
+                    ..PaymentFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut ids: Vec<&str> = beta.items.iter().map(|p| p.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut want = vec![entered.as_str(), candidate.id.as_str()];
+        want.sort_unstable();
+        assert_eq!(ids, want);
+        let events = s.store.list_audit(c, 50).await.unwrap();
+        let decision = events.iter().find(|e| e.kind == "recon.item_resolved").unwrap();
+        assert!(decision.data.contains("CARI-BETA"), "{}", decision.data);
+
+        // Decided: no longer offered anything.
+        let offers = svc.match_candidates(c, &run.id).await.unwrap();
+        assert!(!offers.contains_key(&missing.id));
+    })
+    .await;
+}

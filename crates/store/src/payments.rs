@@ -512,6 +512,32 @@ impl Store {
         rows.iter().map(payment_from).collect()
     }
 
+    /// The customer references a company's payments carry, distinct, in order, at most
+    /// `limit`; only those starting with `prefix` when it is not empty. Offered as a
+    /// person types a customer reference, so an entry uses the company's own spelling.
+    pub async fn customer_refs(
+        &self,
+        company_id: &str,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        // `substr` compares characters on both engines, with no LIKE wildcards to escape.
+        let rows = sqlx::query(
+            "SELECT DISTINCT customer_ref FROM payments WHERE company_id = $1 \
+             AND customer_ref IS NOT NULL AND customer_ref <> '' \
+             AND ($2 = '' OR substr(customer_ref, 1, CAST($3 AS INTEGER)) = $4) \
+             ORDER BY customer_ref LIMIT $5",
+        )
+        .bind(company_id)
+        .bind(prefix)
+        .bind(prefix.chars().count() as i64)
+        .bind(prefix)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(|row| text(row, "customer_ref")).collect()
+    }
+
     /// A payment's attempts, oldest first.
     pub async fn list_attempts(&self, payment_id: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         let rows =

@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
                 .delete(statement_profiles::delete),
         )
         .route(
+            "/reconciliations/{id}/items/{item_id}/candidates",
+            get(recon::candidates),
+        )
+        .route(
             "/reconciliations/{id}/items/{item_id}/resolve",
             post(recon::resolve),
         )

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use sanalpos_service::{Resolution, ServiceError};
+use sanalpos_service::{EntryDetails, Resolution, ServiceError};
 
 use super::body::JsonBody;
 use crate::auth::Caller;
@@ -155,8 +155,38 @@ pub async fn get(
     Ok(Json(view).into_response())
 }
 
+/// `GET /api/v1/reconciliations/{id}/items/{item_id}/candidates`: the payments the
+/// item may be force-matched with (empty once it is matched or decided).
+pub async fn candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, item_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let mut all = state
+        .service
+        .match_candidates(&caller.company_id, &id)
+        .await?;
+    let candidates = match all.remove(&item_id) {
+        Some(list) => list,
+        None => {
+            // Known but matched or decided: nothing to offer. Unknown: 404.
+            state
+                .service
+                .get_reconciliation(&caller.company_id, &id, None)
+                .await?
+                .items
+                .iter()
+                .find(|i| i.id == item_id)
+                .ok_or(ServiceError::NotFound)?;
+            Vec::new()
+        }
+    };
+    Ok(Json(json!({ "candidates": candidates })).into_response())
+}
+
 /// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`
-/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?}`.
+/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?, customer_ref?,
+/// order_ref?, description?}` (the last three for `enter`: the entered payment's links).
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,7 +197,14 @@ pub async fn resolve(
     let root = json.object()?;
     let reason = root.optional_string("reason")?;
     let resolution = match root.string("action")?.as_str() {
-        "enter" => Resolution::EnterMissing { reason },
+        "enter" => Resolution::EnterMissing {
+            reason,
+            details: EntryDetails {
+                customer_ref: root.optional_string("customer_ref")?,
+                order_ref: root.optional_string("order_ref")?,
+                description: root.optional_string("description")?,
+            },
+        },
         "force_match" => Resolution::ForceMatch {
             payment_id: root.string("payment_id")?,
             reason,

@@ -222,6 +222,13 @@ mod ops {
         security(("api_key" = [])))]
     fn get_reconciliation() {}
 
+    /// The payments an exception may be force-matched with
+    #[utoipa::path(get, path = "/api/v1/reconciliations/{id}/items/{item_id}/candidates", tag = "reconciliations",
+        params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
+        responses((status = 200, body = MatchCandidates), (status = 404, body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn match_candidates() {}
+
     /// Resolve a reconciliation exception
     #[utoipa::path(post, path = "/api/v1/reconciliations/{id}/items/{item_id}/resolve", tag = "reconciliations",
         params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
@@ -375,7 +382,7 @@ impl Modify for Security {
         ops::create_payment, ops::list_payments, ops::get_payment, ops::cancel_payment,
         ops::reverse_payment, ops::refund_payment,
         ops::create_reconciliation, ops::list_reconciliations, ops::import_statement,
-        ops::get_reconciliation, ops::resolve_item,
+        ops::get_reconciliation, ops::match_candidates, ops::resolve_item,
         ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,
         ops::replace_statement_profile, ops::delete_statement_profile,
         ops::create_checkout_session, ops::get_checkout_session,

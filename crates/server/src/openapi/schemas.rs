@@ -454,8 +454,56 @@ pub struct ResolveBody {
     pub action: ResolveAction,
     /// The payment to match (`force_match`).
     pub payment_id: Option<String>,
-    /// Why (`dismiss`).
+    /// Why (required for `dismiss`, a note otherwise).
     pub reason: Option<String>,
+    /// `enter`: the customer account (cari hesap) the entered payment credits.
+    #[schema(max_length = 100)]
+    pub customer_ref: Option<String>,
+    /// `enter`: the entered payment's order reference; the provider row's order number
+    /// when absent.
+    #[schema(max_length = 100)]
+    pub order_ref: Option<String>,
+    /// `enter`: the entered payment's description; "Entered from reconciliation run …"
+    /// when absent.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// A payment offered for a force-match.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MatchCandidate {
+    /// The payment.
+    pub payment_id: String,
+    /// When it was created, Unix milliseconds.
+    pub created_at: i64,
+    /// Its business day.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub business_date: String,
+    /// Decimal string.
+    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
+    pub amount: String,
+    /// ISO 4217.
+    pub currency: CurrencyCode,
+    /// Its status.
+    pub status: PaymentStatus,
+    /// First 6 and last 4 digits.
+    pub masked_pan: String,
+    /// Customer account reference.
+    pub customer_ref: Option<String>,
+    /// Order reference.
+    pub order_ref: Option<String>,
+    /// One of the item's own payments (or the engine's proposal) rather than one found
+    /// by amount, card and day.
+    pub of_item: bool,
+}
+
+/// `GET /api/v1/reconciliations/{id}/items/{item_id}/candidates`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MatchCandidates {
+    /// The item's own payments first, then the POS's payments of the provider row's
+    /// amount, card (last four digits) and day give or take one that nothing in the run
+    /// has matched; at most 10. Empty for a matched or decided item.
+    pub candidates: Vec<MatchCandidate>,
 }
 
 /// How many items of a run fall in each class.

@@ -108,8 +108,11 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
             }
             fieldset {
                 legend { (t.amount) }
-                label { (t.amount) input #amount name="amount" value=(previous.amount) inputmode="decimal" required placeholder=(if ctx.lang == Lang::Tr { "1.234,56" } else { "1,234.56" });
-                    " " span.unit #amount-currency { (chosen.map(Currency::alpha).unwrap_or_default()) }
+                label { (t.amount)
+                    span.with-unit {
+                        input #amount name="amount" value=(previous.amount) inputmode="decimal" required placeholder=(if ctx.lang == Lang::Tr { "1.234,56" } else { "1,234.56" });
+                        span.unit #amount-currency { (chosen.map(Currency::alpha).unwrap_or_default()) }
+                    }
                 }
                 label { (t.currency)
                     select #currency name="currency" {

@@ -36,6 +36,8 @@ fn chart(lang: Lang, days: &[(NaiveDate, Kurus)]) -> Result<String, String> {
             .collect();
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
+            // Room for the last day's label, centred on the right edge.
+            .margin_right(28)
             .x_label_area_size(28)
             .y_label_area_size(80)
             .build_cartesian_2d(0..(n - 1).max(1), 0f64..max * 1.1)

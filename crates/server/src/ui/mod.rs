@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/collect", get(collect::form).post(collect::submit))
         .route("/collect/return", get(collect::three_d_return))
         .route("/api/installments", get(collect::installments))
+        .route("/api/customer-refs", get(recon::customer_refs))
         .route("/payments", get(payments::list))
         .route("/payments/export", get(payments::export))
         .route("/payments/{id}", get(payments::detail))

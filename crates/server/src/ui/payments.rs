@@ -421,7 +421,7 @@ async fn detail_page(
                             td { (t.operation(a.operation)) }
                             td { (t.attempt_outcome(a.outcome)) }
                             td { (a.bank_code.as_deref().unwrap_or("")) }
-                            td { (a.message.as_deref().unwrap_or("")) }
+                            td.attempt-reason { (attempt_reason(ctx.lang, a.bank_code.as_deref(), a.message.as_deref())) }
                             td.num { (money(ctx.lang, a.amount, p.currency)) }
                             td.num { (a.latency_ms.map(|l| l.to_string()).unwrap_or_default()) }
                         }
@@ -450,12 +450,39 @@ async fn detail_page(
                 thead { tr { th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.details) } } }
                 tbody {
                     @for e in &events {
-                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.event-data-cell { (super::event_details::details(ctx.lang, &e.details, p.currency)) } }
+                        tr { td { (when(ctx.lang, &e.at)) } td { (e.action) } td { (e.actor) } td.event-data-cell { (super::event_details::details(ctx.lang, &with_pos_name(&e.details, &p.pos_id, &pos_name), p.currency)) } }
                     }
                 }
             }
         },
     ))
+}
+
+/// An attempt's reason in the page's language: the catalogue's text of a bank code it
+/// knows, else the provider's own words.
+fn attempt_reason(lang: Lang, bank_code: Option<&str>, message: Option<&str>) -> String {
+    match bank_code.and_then(sanalpos_core::BankCode::parse) {
+        Some(code) if code.is_known() => {
+            let text = code.message();
+            match lang {
+                Lang::Tr => text.tr,
+                Lang::En => text.en,
+            }
+        }
+        _ => message.unwrap_or_default().to_owned(),
+    }
+}
+
+/// An event's data with the payment's POS by name rather than by id, as the page's
+/// own POS line shows it.
+fn with_pos_name(data: &serde_json::Value, pos_id: &str, pos_name: &str) -> serde_json::Value {
+    let mut data = data.clone();
+    if let Some(field) = data.get_mut("pos_id") {
+        if field.as_str() == Some(pos_id) {
+            *field = serde_json::Value::String(pos_name.to_owned());
+        }
+    }
+    data
 }
 
 /// `GET /ui/payments/{id}`.

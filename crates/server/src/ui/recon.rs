@@ -3,6 +3,8 @@
 //! class, its exceptions with their decisions (enter the missing transaction,
 //! force-match, dismiss with a reason), and the run's items as CSV or XLSX.
 
+use std::collections::BTreeMap;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,8 +16,8 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::{
-    ExportFormat, PosView, ReconItemView, ReconRunView, Resolution, ServiceError,
-    StatementProfileView, StatementRow,
+    EntryDetails, ExportFormat, MatchCandidate, PaymentStatus, PosView, ReconItemView,
+    ReconRunView, Resolution, ServiceError, StatementProfileView, StatementRow,
 };
 use sha2::{Digest, Sha256};
 
@@ -248,7 +250,7 @@ async fn list_page(
                     thead { tr { th.num { (t.recon_line) } th { (t.reason) } } }
                     tbody {
                         @for row in rows {
-                            tr data-line=(row.line) { td.num { (row.line) } td { (row.reason) } }
+                            tr data-line=(row.line) { td.num { (row.line) } td.bad-reason { (super::reject_reason::bad_row_reason(ctx.lang, row)) } }
                         }
                     }
                 }
@@ -547,58 +549,137 @@ fn confirm_box(ctx: &Ctx) -> Markup {
     html! { label.check { input type="checkbox" name="confirm"; (ctx.t().confirm_box) } }
 }
 
-/// The decisions of an open exception.
-fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView) -> Markup {
+/// What the page needs to offer the decisions: the customer references the company
+/// already uses, and each open item's force-match candidates.
+#[derive(Default)]
+struct Offers {
+    customer_refs: Vec<String>,
+    candidates: BTreeMap<String, Vec<MatchCandidate>>,
+    /// A refused decision's item and what was sent, shown again open and filled in.
+    refused: Option<(String, ResolveForm)>,
+}
+
+/// The id of the page's one list of customer references.
+const CUSTOMER_REFS_LIST: &str = "customer-refs";
+
+/// Customer references offered on a page.
+const OFFERED_CUSTOMER_REFS: u32 = 200;
+
+/// One candidate payment as a choice.
+fn candidate_choice(ctx: &Ctx, item: &ReconItemView, c: &MatchCandidate, checked: bool) -> Markup {
     let t = ctx.t();
-    let base = format!("/ui/reconciliations/{}/items/{}", run.id, item.id);
-    let candidate = item
-        .proposal
-        .clone()
-        .or_else(|| item.payment_ids.first().cloned())
-        .unwrap_or_default();
-    let sale = item.provider_rows.as_array().and_then(|rows| {
-        rows.iter()
-            .find(|r| r["kind"] == "sale" && r["status"] == "success")
-    });
+    let status = PaymentStatus::parse(&c.status)
+        .map(|s| t.status(s))
+        .unwrap_or(c.status.as_str());
     html! {
-        details.item-actions {
-            summary { (t.actions) }
-            @if item.class == "provider_only" {
-                @if let Some(row) = sale {
-                    form.enter-form.inline method="post" action=(format!("{base}/enter")) {
-                        (csrf(ctx))
-                        p.hint {
-                            (t.recon_enter_hint) ": " (total_money(ctx.lang, &row["amount"]))
-                            @if let Some(m) = row["masked_pan"].as_str() { ", " (m) }
-                            @if let Some(a) = row["auth_code"].as_str() { ", " (t.auth_code) " " (a) }
-                            @if let Some(r) = row["provider_ref"].as_str() { ", " (t.provider_ref) " " (r) }
-                            @let time = row_time(ctx.lang, &row["time"]);
-                            @if !time.is_empty() { ", " (time) }
-                        }
-                        label { (t.reason) input name="reason" maxlength="500"; }
-                        (confirm_box(ctx))
-                        button type="submit" { (t.recon_enter) }
-                    }
+        label.check.candidate data-payment=(c.payment_id) {
+            input type="radio" name="payment_id" value=(c.payment_id) checked[checked];
+            span {
+                (ctx.lang.datetime(c.created_at)) " · " b { (ctx.lang.money(c.amount, c.currency)) }
+                @if !c.masked_pan.is_empty() { " · " span.masked { (c.masked_pan) } }
+                " · " (status)
+                @if let Some(r) = &c.customer_ref { " · " (t.customer_ref) " " b { (r) } }
+                @if let Some(r) = &c.order_ref { " · " (t.order_ref) " " (r) }
+                " · " a.mono href=(format!("/ui/payments/{}", c.payment_id)) { (c.payment_id) }
+                @if item.proposal.as_ref() == Some(&c.payment_id) {
+                    " (" (t.recon_proposal) ")"
+                } @else if c.of_item {
+                    " (" (t.recon_candidate_of_item) ")"
                 }
-            }
-            form.force-form.inline method="post" action=(format!("{base}/force-match")) {
-                (csrf(ctx))
-                label { (t.recon_payment_id) input name="payment_id" required value=(candidate) size="30"; }
-                label { (t.reason) input name="reason" maxlength="500"; }
-                (confirm_box(ctx))
-                button type="submit" { (t.recon_force_match) }
-            }
-            form.dismiss-form.inline method="post" action=(format!("{base}/dismiss")) {
-                (csrf(ctx))
-                label { (t.reason) input name="reason" required maxlength="500"; }
-                (confirm_box(ctx))
-                button type="submit" { (t.recon_dismiss) }
             }
         }
     }
 }
 
-fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
+/// The decisions of an open exception, in a disclosure on a row of their own below the
+/// item so that the table keeps its width.
+fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Offers) -> Markup {
+    let t = ctx.t();
+    let base = format!("/ui/reconciliations/{}/items/{}", run.id, item.id);
+    let candidates = offers
+        .candidates
+        .get(&item.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let sale = item.provider_rows.as_array().and_then(|rows| {
+        rows.iter()
+            .find(|r| r["kind"] == "sale" && r["status"] == "success")
+    });
+    let sent = offers
+        .refused
+        .as_ref()
+        .filter(|(id, _)| *id == item.id)
+        .map(|(_, form)| form);
+    html! {
+        details.item-actions open[sent.is_some()] {
+            summary { (t.recon_decide) }
+            div.decision-forms {
+                @if item.class == "provider_only" {
+                    @if let Some(row) = sale {
+                        @let description = match (sent, row["provider_ref"].as_str()) {
+                            (Some(form), _) => form.description.clone(),
+                            (None, Some(r)) => format!("{} ({r})", t.recon_entry_description),
+                            (None, None) => t.recon_entry_description.to_owned(),
+                        };
+                        @let order = match sent {
+                            Some(form) => Some(form.order_ref.clone()),
+                            None => row["client_ref"].as_str().map(str::to_owned),
+                        };
+                        form.enter-form.decision-form method="post" action=(format!("{base}/enter")) {
+                            (csrf(ctx))
+                            h3 { (t.recon_enter) }
+                            p.hint {
+                                (t.recon_enter_hint) ": " (total_money(ctx.lang, &row["amount"]))
+                                @if let Some(m) = row["masked_pan"].as_str() { ", " (m) }
+                                @if let Some(a) = row["auth_code"].as_str() { ", " (t.auth_code) " " (a) }
+                                @if let Some(r) = row["provider_ref"].as_str() { ", " (t.provider_ref) " " (r) }
+                                @let time = row_time(ctx.lang, &row["time"]);
+                                @if !time.is_empty() { ", " (time) }
+                            }
+                            label { (t.customer_ref)
+                                input name="customer_ref" required maxlength="100" list=(CUSTOMER_REFS_LIST) data-suggest="/ui/api/customer-refs" autocomplete="off" value=[sent.map(|f| f.customer_ref.as_str())];
+                            }
+                            p.hint { (t.recon_customer_hint) }
+                            label { (t.order_ref)
+                                input name="order_ref" maxlength="100" value=[order];
+                            }
+                            label { (t.description)
+                                input name="description" maxlength="500" value=(description);
+                            }
+                            label { (t.reason) input name="reason" maxlength="500" value=[sent.map(|f| f.reason.as_str())]; }
+                            (confirm_box(ctx))
+                            button type="submit" { (t.recon_enter) }
+                        }
+                    }
+                }
+                form.force-form.decision-form method="post" action=(format!("{base}/force-match")) {
+                    (csrf(ctx))
+                    h3 { (t.recon_force_match) }
+                    fieldset.candidates {
+                        legend { (t.recon_candidates) }
+                        @for (i, c) in candidates.iter().enumerate() {
+                            (candidate_choice(ctx, item, c, i == 0 && candidates.len() == 1))
+                        }
+                        @if candidates.is_empty() { p.hint.no-candidates { (t.recon_no_candidates) } }
+                    }
+                    label { (t.recon_other_payment) input name="other_payment_id" maxlength="64" autocomplete="off"; }
+                    label { (t.reason) input name="reason" maxlength="500"; }
+                    (confirm_box(ctx))
+                    button type="submit" { (t.recon_force_match) }
+                }
+                form.dismiss-form.decision-form method="post" action=(format!("{base}/dismiss")) {
+                    (csrf(ctx))
+                    h3 { (t.recon_dismiss) }
+                    label { (t.reason) input name="reason" required maxlength="500"; }
+                    (confirm_box(ctx))
+                    button type="submit" { (t.recon_dismiss) }
+                }
+            }
+        }
+    }
+}
+
+fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Offers) -> Markup {
     let t = ctx.t();
     let items: Vec<&ReconItemView> = run.items.iter().filter(|i| shows(filter, i)).collect();
     let decide = ctx.can(Perm::Reconcile);
@@ -611,9 +692,10 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
                 } }
                 tbody {
                     @for item in &items {
+                        @let open = item.resolution.is_none() && item.class != "matched" && decide;
                         tr data-id=(item.id) data-class=(item.class) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
                             td { span class=(format!("badge {}", item.class)) { (t.recon_class(&item.class)) } }
-                            td {
+                            td.reason-cell {
                                 span.reason data-reason=(item.reason) { (t.recon_reason(&item.reason)) }
                                 @if let Some(k) = &item.match_key { " (" (t.recon_match_key(k)) ")" }
                                 @for flag in item.flags.as_array().map(Vec::as_slice).unwrap_or_default() {
@@ -628,7 +710,7 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
                                     (t.recon_proposal) ": " a.mono href=(format!("/ui/payments/{p}")) { (p) }
                                 }
                             }
-                            td { (provider_rows(ctx, &item.provider_rows)) }
+                            td.provider-rows { (provider_rows(ctx, &item.provider_rows)) }
                             td.num { (money(ctx.lang, item.ours)) }
                             td.num { (money(ctx.lang, item.theirs)) }
                             td.decision {
@@ -641,14 +723,24 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>) -> Markup {
                                     span.resolved-by { (t.recon_decided_by) ": " (item.resolved_by.as_deref().unwrap_or("")) }
                                     @if let Some(at) = item.resolved_at { br; span.resolved-at { (t.recon_decided_at) ": " (ctx.lang.datetime(at)) } }
                                     @if let Some(r) = &item.resolution_reason { br; span.resolution-reason { (t.reason) ": " (r) } }
-                                } @else if item.class != "matched" && decide {
-                                    (item_actions(ctx, run, item))
+                                } @else if open {
+                                    span.open-item { (t.recon_open_item) " ↓" }
                                 }
+                            }
+                        }
+                        @if open {
+                            tr.item-actions-row data-actions-for=(item.id) {
+                                td colspan="7" { (item_actions(ctx, run, item, offers)) }
                             }
                         }
                     }
                     @if items.is_empty() { tr { td colspan="7" { (t.no_data) } } }
                 }
+            }
+        }
+        @if decide {
+            datalist id=(CUSTOMER_REFS_LIST) {
+                @for r in &offers.customer_refs { option value=(r) {} }
             }
         }
     }
@@ -660,6 +752,7 @@ async fn detail_page(
     id: &str,
     class: &str,
     message: Option<(&str, String)>,
+    refused: Option<(&str, &ResolveForm)>,
 ) -> Result<Markup, UiError> {
     let t = ctx.t();
     let service = &state.service;
@@ -674,6 +767,21 @@ async fn detail_page(
         .await
         .map(|p| p.name)
         .unwrap_or_else(|_| run.pos_id.clone());
+    let offers = if ctx.can(Perm::Reconcile) && run.open_exceptions > 0 {
+        Offers {
+            customer_refs: service
+                .customer_refs(ctx.company_id(), "", OFFERED_CUSTOMER_REFS)
+                .await
+                .map_err(|e| ctx.fail(e))?,
+            candidates: service
+                .match_candidates(ctx.company_id(), &run.id)
+                .await
+                .map_err(|e| ctx.fail(e))?,
+            refused: refused.map(|(item, form)| (item.to_owned(), form.clone())),
+        }
+    } else {
+        Offers::default()
+    };
     let export_class = filter.filter(|c| *c != "all").unwrap_or("");
     let export_qs = if export_class.is_empty() {
         String::new()
@@ -712,7 +820,7 @@ async fn detail_page(
             }
             button #f-search type="submit" { (t.search) }
         }
-        (items_table(ctx, &run, filter))
+        (items_table(ctx, &run, filter, &offers))
         p.exports {
             a #export-csv.button href=(format!("/ui/reconciliations/{}/export?format=csv{export_qs}", run.id)) { (t.export_csv) } " "
             a #export-xlsx.button href=(format!("/ui/reconciliations/{}/export?format=xlsx{export_qs}", run.id)) { (t.export_xlsx) }
@@ -734,11 +842,11 @@ pub async fn detail(
         .done
         .is_some()
         .then(|| ("ok", ctx.t().operation_done.to_owned()));
-    detail_page(&state, &ctx, &id, &q.class, message).await
+    detail_page(&state, &ctx, &id, &q.class, message, None).await
 }
 
 /// A decision form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResolveForm {
     #[serde(default)]
     confirm: Option<String>,
@@ -746,6 +854,15 @@ pub struct ResolveForm {
     reason: String,
     #[serde(default)]
     payment_id: String,
+    /// A payment id typed in rather than picked from the candidates.
+    #[serde(default)]
+    other_payment_id: String,
+    #[serde(default)]
+    customer_ref: String,
+    #[serde(default)]
+    order_ref: String,
+    #[serde(default)]
+    description: String,
 }
 
 /// Why a decision was refused, in the user's language.
@@ -763,6 +880,15 @@ fn resolve_error(ctx: &Ctx, e: &ServiceError) -> String {
             },
         },
         ServiceError::Validation { field, .. } if field == "payment_id" => t.recon_other_pos.into(),
+        ServiceError::Validation { field, .. } if field == "customer_ref" => {
+            format!("{}: {}", t.customer_ref, t.recon_text_limit_100)
+        }
+        ServiceError::Validation { field, .. } if field == "order_ref" => {
+            format!("{}: {}", t.order_ref, t.recon_text_limit_100)
+        }
+        ServiceError::Validation { field, .. } if field == "description" => {
+            format!("{}: {}", t.description, t.recon_text_limit_500)
+        }
         ServiceError::Validation { field, .. } if field == "reason" => {
             t.recon_reason_required.into()
         }
@@ -790,14 +916,34 @@ pub async fn resolve(
         .await
         .map_err(|e| ctx.fail(e))?;
     let failed = |text: String| async {
-        let page = detail_page(&state, &ctx, &id, "", Some(("error", text))).await?;
+        let sent = Some((item_id.as_str(), &form));
+        let page = detail_page(&state, &ctx, &id, "", Some(("error", text)), sent).await?;
         Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
     let resolution = match action.as_str() {
-        "enter" => Resolution::EnterMissing { reason },
+        "enter" => {
+            let text = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+            let Some(customer_ref) = text(&form.customer_ref) else {
+                return failed(t.recon_customer_required.to_owned()).await;
+            };
+            Resolution::EnterMissing {
+                reason,
+                details: EntryDetails {
+                    customer_ref: Some(customer_ref),
+                    order_ref: text(&form.order_ref),
+                    description: text(&form.description),
+                },
+            }
+        }
         "force-match" => {
-            let payment_id = form.payment_id.trim();
+            // A typed id wins over a picked one: typing is the deliberate act.
+            let typed = form.other_payment_id.trim();
+            let payment_id = if typed.is_empty() {
+                form.payment_id.trim()
+            } else {
+                typed
+            };
             if payment_id.is_empty() {
                 return failed(t.recon_payment_required.to_owned()).await;
             }
@@ -831,6 +977,33 @@ pub async fn resolve(
         // A payment id of another company is not found: say so on the page.
         Err(e) => failed(resolve_error(&ctx, &e)).await,
     }
+}
+
+/// What a person has typed of a customer reference.
+#[derive(Debug, Deserialize)]
+pub struct CustomerRefQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// Customer references offered per keystroke.
+const TYPED_CUSTOMER_REFS: u32 = 50;
+
+/// `GET /ui/api/customer-refs?q=CARI`: the company's customer references starting with
+/// what was typed, for the entry form's list as a person types.
+pub async fn customer_refs(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<CustomerRefQuery>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reconcile)?;
+    let prefix: String = q.q.trim().chars().take(100).collect();
+    let refs = state
+        .service
+        .customer_refs(ctx.company_id(), &prefix, TYPED_CUSTOMER_REFS)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(axum::Json(serde_json::json!({ "refs": refs })).into_response())
 }
 
 /// The export's format and class.

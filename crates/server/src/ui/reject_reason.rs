@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 
 use sanalpos_core::Lang;
-use sanalpos_service::{ExpectedValue, RejectCause, RejectedRow, RowProblem};
+use sanalpos_service::{ExpectedValue, RejectCause, RejectedRow, RowProblem, StatementRow};
 
 use super::format::day;
 use super::i18n::{texts, Texts};
@@ -91,6 +91,15 @@ pub fn reject_reason(lang: Lang, row: &RejectedRow) -> String {
             ],
         ),
         Some(RejectCause::Unusable { problem: p }) => problem(t, p),
+        None => row.reason.clone(),
+    }
+}
+
+/// Why a statement row could not be read, in the page's language; the English text
+/// when the row carries no data.
+pub fn bad_row_reason(lang: Lang, row: &StatementRow) -> String {
+    match &row.problem {
+        Some(p) => problem(texts(lang), p),
         None => row.reason.clone(),
     }
 }

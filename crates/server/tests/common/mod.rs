@@ -346,6 +346,53 @@ pub fn payment(pan: &str, amount: &str) -> Value {
     })
 }
 
+/// An approved payment of company A as the service stores it, made today, that the
+/// provider's report lacks (its reference and auth code are its own): for a run to
+/// find it system-only, and to offer it for a force-match.
+pub fn stored_payment(
+    app: &TestApp,
+    amount_minor: i64,
+    masked_pan: &str,
+    provider_ref: &str,
+    customer_ref: &str,
+) -> sanalpos_store::PaymentRecord {
+    let now = chrono::Utc::now().timestamp_millis();
+    let amount = sanalpos_core::Kurus::from_minor(amount_minor).unwrap();
+    sanalpos_store::PaymentRecord {
+        id: sanalpos_store::new_id("pay"),
+        company_id: app.a.id.clone(),
+        pos_id: app.a.pos_id.clone(),
+        status: sanalpos_store::PaymentStatus::Approved,
+        amount,
+        currency: sanalpos_core::Currency::Try,
+        installments: 1,
+        masked_pan: masked_pan.into(),
+        card_fingerprint: "fp".into(),
+        card_brand: "mastercard".into(),
+        auth_code: Some("777111".into()),
+        provider_ref: Some(provider_ref.into()),
+        bank_code: None,
+        message_tr: None,
+        message_en: None,
+        channel: sanalpos_store::Channel::Api,
+        order_ref: Some("SIP-LOST".into()),
+        customer_ref: Some(customer_ref.into()),
+        description: None,
+        three_d: false,
+        return_url: None,
+        three_d_token: None,
+        three_d_html: None,
+        sale_client_ref: sanalpos_store::new_client_ref(),
+        authorized_amount: Some(amount),
+        refunded_amount: sanalpos_core::Kurus::ZERO,
+        business_date: sanalpos_service::istanbul_today().to_string(),
+        review_reason: None,
+        created_by: "api:test".into(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// Runs a test body on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! both_engines {

@@ -4,14 +4,17 @@
 //! exception at a time (enter the missing transaction, force-match, dismiss: the
 //! `resolve` module).
 
+mod candidates;
 mod confirm;
 mod export;
 mod resolve;
 
 pub use export::{recon_class_label, recon_export_headers, recon_reason_label};
 
+pub(crate) use candidates::match_candidates;
+pub use candidates::MatchCandidate;
 pub(crate) use resolve::resolve;
-pub use resolve::Resolution;
+pub use resolve::{EntryDetails, Resolution};
 
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -558,6 +561,7 @@ pub(crate) async fn run_import(
             .map(|b| StatementRow {
                 line: b.line,
                 reason: scrub_card_numbers(&b.reason),
+                problem: Some(scrub_problem(b.problem.clone())),
             })
             .collect()
     };

@@ -21,10 +21,12 @@ use crate::PaymentService;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
     /// Enter the missing transaction: a `manual` payment prefilled from the provider's
-    /// sale row, so the next run matches it.
+    /// sale row, so the next run matches it, with the customer account it credits.
     EnterMissing {
         /// Optional note.
         reason: Option<String>,
+        /// What the person adds to the provider's row.
+        details: EntryDetails,
     },
     /// The item belongs with this payment of ours.
     ForceMatch {
@@ -38,6 +40,31 @@ pub enum Resolution {
         /// Required.
         reason: String,
     },
+}
+
+/// The links of an entered payment: who paid, for what. The provider's row has none of
+/// them, and without a customer account nobody's balance is credited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryDetails {
+    /// The customer account (cari hesap) reference.
+    pub customer_ref: Option<String>,
+    /// The order reference; the provider row's order number when absent.
+    pub order_ref: Option<String>,
+    /// A description; "Entered from reconciliation run …" when empty.
+    pub description: Option<String>,
+}
+
+impl EntryDetails {
+    /// Trimmed, empty as `None`; refused when too long or holding control characters
+    /// (the limits of a payment's own fields).
+    fn checked(self) -> Result<EntryDetails, ServiceError> {
+        use crate::payments::check_text;
+        Ok(EntryDetails {
+            customer_ref: check_text("customer_ref", &self.customer_ref, 100)?,
+            order_ref: check_text("order_ref", &self.order_ref, 100)?,
+            description: check_text("description", &self.description, 500)?,
+        })
+    }
 }
 
 /// The provider's successful sale row of an item, to enter it as a payment.
@@ -61,6 +88,7 @@ fn manual_payment(
     run_id: &str,
     row: &ProviderRow,
     fallback_date: &str,
+    details: EntryDetails,
 ) -> PaymentRecord {
     let now = now_ms();
     let masked = row.masked_pan.as_ref().map(|m| m.as_str().to_owned());
@@ -89,9 +117,18 @@ fn manual_payment(
         message_tr: None,
         message_en: None,
         channel: Channel::Manual,
-        order_ref: None,
-        customer_ref: None,
-        description: Some(format!("Entered from reconciliation run {run_id}")),
+        // The provider's order number (its `Sipariş No`) unless the person gave one.
+        order_ref: details.order_ref.or_else(|| {
+            row.client_ref
+                .clone()
+                .filter(|r| r.chars().count() <= 100 && !r.chars().any(char::is_control))
+        }),
+        customer_ref: details.customer_ref,
+        description: Some(
+            details
+                .description
+                .unwrap_or_else(|| format!("Entered from reconciliation run {run_id}")),
+        ),
         three_d: false,
         return_url: None,
         three_d_token: None,
@@ -136,7 +173,8 @@ pub(crate) async fn resolve(
     }
     let clean = |r: Option<String>| r.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
     let (kind, reason, payment_id, new_payment) = match resolution {
-        Resolution::EnterMissing { reason } => {
+        Resolution::EnterMissing { reason, details } => {
+            let details = details.checked()?;
             if item.item.class != "provider_only" {
                 return Err(ServiceError::conflict(
                     "not_missing",
@@ -151,6 +189,7 @@ pub(crate) async fn resolve(
                 run_id,
                 &row,
                 &run.period_from,
+                details,
             );
             (
                 "entered",
@@ -186,6 +225,8 @@ pub(crate) async fn resolve(
             "resolution": kind,
             "reason": reason,
             "payment_id": payment_id,
+            "customer_ref": new_payment.as_ref().and_then(|p| p.customer_ref.clone()),
+            "order_ref": new_payment.as_ref().and_then(|p| p.order_ref.clone()),
             "resolved_at": resolved_at,
             "before": {
                 "class": item.item.class,

@@ -82,7 +82,53 @@ function setupCollectForm(form) {
   });
 }
 
+// A customer reference field: the company's references starting with what is typed,
+// fetched into the field's list (the page brings only the first ones).
+function setupSuggestions(input) {
+  const list = document.getElementById(input.getAttribute("list"));
+  if (!list) {
+    return;
+  }
+  let lastQuery = null;
+  let timer = null;
+  async function refresh() {
+    const query = input.value.trim();
+    if (query === lastQuery) {
+      return;
+    }
+    lastQuery = query;
+    try {
+      const answer = await fetch(input.dataset.suggest + "?" + new URLSearchParams({ q: query }), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (!answer.ok || query !== lastQuery) {
+        return;
+      }
+      const data = await answer.json();
+      if (query !== lastQuery) {
+        return;
+      }
+      list.textContent = "";
+      for (const ref of data.refs || []) {
+        const option = document.createElement("option");
+        option.value = ref;
+        list.appendChild(option);
+      }
+    } catch (e) {
+      // The list the page brought stays.
+    }
+  }
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 200);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  for (const input of document.querySelectorAll("input[data-suggest]")) {
+    setupSuggestions(input);
+  }
   const form = document.getElementById("collect-form");
   if (form) {
     setupCollectForm(form);
