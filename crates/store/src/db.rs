@@ -387,6 +387,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_audit_v2_last_company.sql"),
         postgres: include_str!("../migrations/postgres/0008_audit_v2_last_company.sql"),
     },
+    Migration {
+        version: 9,
+        name: "scheduled_refunds",
+        sqlite: include_str!("../migrations/sqlite/0009_scheduled_refunds.sql"),
+        postgres: include_str!("../migrations/postgres/0009_scheduled_refunds.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
