@@ -5,9 +5,11 @@
 mod common;
 
 use common::*;
+use sanalpos_core::Kurus;
 use sanalpos_service::*;
-use sanalpos_simulator::{TxKind, TxStatus};
+use sanalpos_simulator::{MerchantConfig, TxKind, TxStatus};
 use sanalpos_store::testing::for_each_engine;
+use sanalpos_store::{Crypto, Store};
 
 #[tokio::test]
 async fn cancel_on_the_same_day() {
@@ -193,5 +195,323 @@ async fn reverse_before_and_after_end_of_day() {
         assert_eq!(view.status, PaymentStatus::Refunded);
         assert_eq!(view.refunded_amount, tl("50.00"));
     })
+    .await;
+}
+
+/// The refund rows the simulator made for a payment's sale (successful ones).
+async fn refunds_at_provider(w: &World, payment_id: &str) -> Vec<Kurus> {
+    let sale = w.sale_rows(payment_id).await;
+    let sale_ref = sale[0].reference_code.clone();
+    w.ledger()
+        .into_iter()
+        .filter(|t| {
+            t.sale_reference_code.as_deref() == Some(sale_ref.as_str())
+                && t.status == TxStatus::Success
+                && t.kind != TxKind::Cancel
+        })
+        .map(|t| t.amount)
+        .collect()
+}
+
+#[tokio::test]
+async fn same_day_partial_refund_is_scheduled_and_carried_out_after_the_close() {
+    for_each_engine("same_day_partial_refund_scheduled", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let answer = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("30.00"))
+            .await
+            .unwrap();
+        assert_eq!(answer.refund.status, RefundStatus::Scheduled, "{answer:?}");
+        assert_eq!(answer.refund.kind, RefundKind::Refund);
+        let reason = answer.refund.message.clone().unwrap();
+        assert_eq!(reason.tr, "Banka günü kapanınca iade edilecek");
+        assert_eq!(reason.en, "Will be refunded when the bank's day closes");
+        assert_eq!(answer.payment.status, PaymentStatus::Approved);
+        assert_eq!(answer.payment.refunded_amount, tl("0.00"));
+        assert!(refunds_at_provider(&w, &paid.id).await.is_empty());
+        // It holds its amount at once: 70.01 more does not fit, 70.00 would.
+        let err = w
+            .service
+            .refund_payment(&w.actor, &w.company.id, &paid.id, tl("70.01"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "refund_exceeds_captured");
+        // A scheduled refund holds the payment: no cancel of the whole any more.
+        let err = w
+            .service
+            .cancel_payment(&w.actor, &w.company.id, &paid.id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_cancellable");
+
+        // The provider closes its day; only the janitor runs.
+        w.end_of_day();
+        let report = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.payment.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(detail.payment.refunded_amount, tl("30.00"));
+        assert_eq!(detail.refunds.len(), 1);
+        assert_eq!(detail.refunds[0].id, answer.refund.id);
+        assert_eq!(detail.refunds[0].status, RefundStatus::Approved);
+        assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("30.00")]);
+        let events = w
+            .service
+            .store()
+            .list_audit(&w.company.id, 20)
+            .await
+            .unwrap();
+        assert!(events.iter().any(|e| e.kind == "refund.scheduled"));
+        assert!(events
+            .iter()
+            .any(|e| e.kind == "refund.approved" && e.actor == "scheduled-refunds"));
+        // Done once: another pass sends nothing.
+        let before = w.ledger().len();
+        let again = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(again.refunds_carried_out, 0);
+        assert_eq!(w.ledger().len(), before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn whole_amount_refund_on_the_sale_day_stays_a_cancel() {
+    for_each_engine("whole_amount_refund_is_a_cancel", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "40.00").await;
+        let answer = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("40.00"))
+            .await
+            .unwrap();
+        assert_eq!(answer.refund.kind, RefundKind::Cancel, "{answer:?}");
+        assert_eq!(answer.refund.status, RefundStatus::Approved);
+        assert_eq!(answer.payment.status, PaymentStatus::Cancelled);
+        assert!(w
+            .ledger()
+            .iter()
+            .any(|t| t.kind == TxKind::Cancel && t.status == TxStatus::Success));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scheduled_refund_waits_while_the_day_is_open_then_the_end_of_day_job_sends_it() {
+    for_each_engine("scheduled_refund_end_of_day_job", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let answer = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("10.00"))
+            .await
+            .unwrap();
+        assert_eq!(answer.refund.status, RefundStatus::Scheduled);
+        // The janitor tries it; the provider's day is still open: it stays scheduled.
+        let report = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_still_scheduled, 1, "{report:?}");
+        assert_eq!(report.refunds_carried_out, 0, "{report:?}");
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.refunds[0].status, RefundStatus::Scheduled);
+        assert_eq!(detail.payment.status, PaymentStatus::Approved);
+        assert!(refunds_at_provider(&w, &paid.id).await.is_empty());
+        // The end-of-day job runs after the providers' close and sends every one.
+        w.end_of_day();
+        let report = w
+            .service
+            .run_end_of_day_once(istanbul_today())
+            .await
+            .unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        let view = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(view.payment.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(view.payment.refunded_amount, tl("10.00"));
+        assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("10.00")]);
+        // Reconciliation of the sale's day: the payment is matched, not an exception.
+        let runs = w.service.list_reconciliations(&w.company.id, 5).await.unwrap();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!(runs[0].summary.matched, 1, "{runs:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scheduled_refunds_cannot_exceed_the_sale() {
+    for_each_engine("concurrent_scheduled_refunds", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let service = w.service.clone();
+            let actor = w.actor.clone();
+            let (company, id) = (w.company.id.clone(), paid.id.clone());
+            tasks.push(tokio::spawn(async move {
+                service
+                    .request_refund(&actor, &company, &id, tl("60.00"))
+                    .await
+            }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(a) => {
+                    assert_eq!(a.refund.status, RefundStatus::Scheduled, "{a:?}");
+                    accepted += 1;
+                }
+                Err(e) => assert_eq!(e.code(), "refund_exceeds_captured", "{e:?}"),
+            }
+        }
+        assert_eq!(accepted, 1);
+        w.end_of_day();
+        w.service.run_janitor_once().await.unwrap();
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.payment.refunded_amount, tl("60.00"), "{detail:#?}");
+        assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("60.00")]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn withdrawn_scheduled_refund_releases_its_amount_and_is_never_sent() {
+    for_each_engine("withdraw_scheduled_refund", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let first = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("80.00"))
+            .await
+            .unwrap();
+        assert_eq!(first.refund.status, RefundStatus::Scheduled);
+        let err = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("30.00"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "refund_exceeds_captured");
+        // Another company's actor sees nothing.
+        let stranger = Actor {
+            company_id: "cmp_other".into(),
+            name: "api:other".into(),
+        };
+        let err = w
+            .service
+            .withdraw_refund(&stranger, &w.company.id, &paid.id, &first.refund.id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_found");
+        let detail = w
+            .service
+            .withdraw_refund(&w.actor, &w.company.id, &paid.id, &first.refund.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.refunds[0].status, RefundStatus::Withdrawn);
+        assert_eq!(detail.refundable(), tl("100.00"));
+        // Twice: refused, nothing changes.
+        let err = w
+            .service
+            .withdraw_refund(&w.actor, &w.company.id, &paid.id, &first.refund.id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_withdrawable");
+        // The amount is free again.
+        let second = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("30.00"))
+            .await
+            .unwrap();
+        assert_eq!(second.refund.status, RefundStatus::Scheduled);
+        // After the close, only the second one is carried out.
+        w.end_of_day();
+        let report = w
+            .service
+            .run_end_of_day_once(istanbul_today())
+            .await
+            .unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("30.00")]);
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.payment.refunded_amount, tl("30.00"));
+        let statuses: Vec<RefundStatus> = detail.refunds.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![RefundStatus::Withdrawn, RefundStatus::Approved]);
+        let err = w
+            .service
+            .withdraw_refund(&w.actor, &w.company.id, &paid.id, &second.refund.id)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "not_withdrawable");
+        let events = w
+            .service
+            .store()
+            .list_audit(&w.company.id, 30)
+            .await
+            .unwrap();
+        assert!(events
+            .iter()
+            .any(|e| e.kind == "refund.withdrawn" && e.actor == "api:test"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_scheduled_refund_survives_a_restart() {
+    sanalpos_store::testing::for_each_engine_at_version(
+        "scheduled_refund_survives_restart",
+        i64::MAX,
+        |url, store| async move {
+            let crypto = Crypto::random();
+            let first = PaymentService::new(store.clone(), crypto.clone(), test_config());
+            let w = world_with(first, "A", MerchantConfig::generate()).await;
+            let paid = w.pay(APPROVED_CARD, "100.00").await;
+            let answer = w
+                .service
+                .request_refund(&w.actor, &w.company.id, &paid.id, tl("45.50"))
+                .await
+                .unwrap();
+            assert_eq!(answer.refund.status, RefundStatus::Scheduled);
+            // The instance goes away; another opens the same database.
+            let World {
+                service, sim, merchant, company, ..
+            } = w;
+            drop(service);
+            let reopened = Store::open(&url).await.unwrap();
+            let second = PaymentService::new(reopened.clone(), crypto, test_config());
+            sim.end_of_day(Some(&merchant.merchant_no));
+            let report = second.run_janitor_once().await.unwrap();
+            assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+            let detail = second.get_payment(&company.id, &paid.id).await.unwrap();
+            assert_eq!(detail.payment.status, PaymentStatus::PartiallyRefunded);
+            assert_eq!(detail.payment.refunded_amount, tl("45.50"));
+            let refunds: Vec<Kurus> = sim
+                .transactions(&merchant.merchant_no)
+                .unwrap()
+                .into_iter()
+                .filter(|t| !t.kind.is_sale() && t.status == TxStatus::Success)
+                .map(|t| t.amount)
+                .collect();
+            assert_eq!(refunds, vec![tl("45.50")]);
+            reopened.close().await;
+        },
+    )
     .await;
 }
