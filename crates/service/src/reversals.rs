@@ -276,13 +276,6 @@ async fn run(
                     "cancel_not_possible",
                     format!("the bank refused the cancel ({code}: {message}); refund instead"),
                 ))
-            } else if decline_kind == DeclineKind::DayNotClosed {
-                Err(ServiceError::conflict(
-                    "refund_not_yet_possible",
-                    format!(
-                        "the sale's day is not closed at the bank yet: cancel it today, or refund after the day's close ({message})"
-                    ),
-                ))
             } else {
                 Err(ServiceError::conflict(
                     match kind {

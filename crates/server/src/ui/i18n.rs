@@ -152,7 +152,6 @@ catalogue! {
     rev_not_withdrawable: "Yalnızca planlanmış (henüz yapılmamış) bir iade geri çekilebilir.", "Only a scheduled refund (not carried out yet) can be withdrawn.";
     review_reason: "İnceleme nedeni", "Review reason";
     rev_declined: "Banka işlemi reddetti", "The bank refused";
-    rev_refund_not_yet_possible: "Satışın günü bankada henüz kapanmadı: bugün iptal edebilirsiniz; iade gün sonundan sonra yapılabilir.", "The sale's day is not closed at the bank yet: you can cancel it today; a refund is possible after the day's close.";
     rev_cancel_not_possible: "Banka iptali kabul etmedi (iptal yalnızca satış günü yapılabilir); iade yapın.", "The bank refused the cancel (a cancel is only possible on the sale's day); refund instead.";
     rev_not_cancellable: "Yalnızca iadesi olmayan onaylı bir ödeme iptal edilebilir.", "Only an approved payment without refunds can be cancelled.";
     rev_not_refundable: "Bu ödeme geri alınamaz (iade edilecek tutar kalmadı ya da ödeme onaylı değil).", "This payment cannot be taken back (nothing left, or it is not approved).";

@@ -625,7 +625,6 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
                 format!("{}: {reason}", t.rev_declined)
             }
             "cancel_not_possible" => t.rev_cancel_not_possible.into(),
-            "refund_not_yet_possible" => t.rev_refund_not_yet_possible.into(),
             "not_cancellable" => t.rev_not_cancellable.into(),
             "not_refundable" => t.rev_not_refundable.into(),
             "refund_exceeds_captured" => t.rev_exceeds.into(),
