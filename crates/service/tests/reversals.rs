@@ -515,3 +515,104 @@ async fn a_scheduled_refund_survives_a_restart() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_scheduled_refund_cut_short_mid_send_is_found_out_not_sent_twice() {
+    for_each_engine("scheduled_refund_cut_short", |store| async move {
+        let config = ServiceConfig {
+            provider_timeout: std::time::Duration::from_millis(200),
+            unknown_grace: std::time::Duration::from_millis(0),
+            ..test_config()
+        };
+        let service = PaymentService::new(store.clone(), Crypto::random(), config);
+        let w = world_with(service, "A", MerchantConfig::generate()).await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let answer = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("20.00"))
+            .await
+            .unwrap();
+        assert_eq!(answer.refund.status, RefundStatus::Scheduled);
+        // A pass took it (pending, attempt dispatched) and the process died before the
+        // provider was called.
+        let record = store.get_payment(&w.company.id, &paid.id).await.unwrap();
+        let now = sanalpos_store::now_ms();
+        let attempt = sanalpos_store::AttemptRecord {
+            id: sanalpos_store::new_id("att"),
+            payment_id: record.id.clone(),
+            company_id: record.company_id.clone(),
+            operation: sanalpos_store::Operation::Refund,
+            client_ref: record.sale_client_ref.clone(),
+            state: sanalpos_store::AttemptState::Dispatched,
+            outcome: None,
+            bank_code: None,
+            message: None,
+            http_status: None,
+            latency_ms: None,
+            raw: None,
+            amount: tl("20.00"),
+            started_at: now,
+            finished_at: None,
+        };
+        let refundable = store
+            .dispatch_scheduled_refund(&answer.refund.id, attempt.clone())
+            .await
+            .unwrap();
+        assert_eq!(refundable, Some(tl("100.00")));
+        // Taken already: a second pass cannot take it again.
+        let again = sanalpos_store::AttemptRecord {
+            id: sanalpos_store::new_id("att"),
+            ..attempt
+        };
+        assert_eq!(
+            store
+                .dispatch_scheduled_refund(&answer.refund.id, again)
+                .await
+                .unwrap(),
+            None
+        );
+        // While pending it still holds its amount.
+        let err = w
+            .service
+            .refund_payment(&w.actor, &w.company.id, &paid.id, tl("80.01"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "refund_exceeds_captured");
+        // The janitor asks the provider (never sends blindly): nothing there, so the
+        // refund is owed still and goes back to scheduled, not to failed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let status = loop {
+            w.service.run_janitor_once().await.unwrap();
+            let detail = w
+                .service
+                .get_payment(&w.company.id, &paid.id)
+                .await
+                .unwrap();
+            let status = detail.refunds[0].status;
+            if status != RefundStatus::Pending || std::time::Instant::now() > deadline {
+                break status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        assert_eq!(status, RefundStatus::Scheduled);
+        assert!(refunds_at_provider(&w, &paid.id).await.is_empty());
+        // After the close it is carried out, once.
+        w.end_of_day();
+        let report = w
+            .service
+            .run_end_of_day_once(istanbul_today())
+            .await
+            .unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        w.service.run_janitor_once().await.unwrap();
+        assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("20.00")]);
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.payment.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(detail.payment.refunded_amount, tl("20.00"));
+    })
+    .await;
+}
