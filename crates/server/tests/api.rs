@@ -534,7 +534,10 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, withdrawn) = app.post(&app.a, &withdraw, None).await;
     assert_eq!(status, StatusCode::OK, "{withdrawn}");
-    assert_eq!(withdrawn["refunds"][0]["status"], "withdrawn", "{withdrawn}");
+    assert_eq!(
+        withdrawn["refunds"][0]["status"], "withdrawn",
+        "{withdrawn}"
+    );
     assert_eq!(withdrawn["status"], "approved", "{withdrawn}");
     let (status, again) = app.post(&app.a, &withdraw, None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
@@ -547,12 +550,7 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
-    let events = app
-        .service
-        .store()
-        .list_audit(&app.a.id, 50)
-        .await
-        .unwrap();
+    let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "refund.withdrawn"));
     let (_, second) = app
         .pay(&app.a, &key(), &on_bank("4546711234567894", "80.00"))

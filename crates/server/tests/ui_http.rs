@@ -586,8 +586,16 @@ both_engines!(
         // In English too.
         client.get("/ui/lang?l=en").await;
         let english = client.get(&format!("/ui/payments/{id}")).await;
-        assert!(english.body.contains("Will be refunded when the bank&#39;s day closes")
-            || english.body.contains("Will be refunded when the bank's day closes"), "{}", english.body);
+        assert!(
+            english
+                .body
+                .contains("Will be refunded when the bank&#39;s day closes")
+                || english
+                    .body
+                    .contains("Will be refunded when the bank's day closes"),
+            "{}",
+            english.body
+        );
         assert!(english.body.contains(">Scheduled<"), "{}", english.body);
         assert!(english.body.contains(">Withdraw<"), "{}", english.body);
         client.get("/ui/lang?l=tr").await;
@@ -598,17 +606,27 @@ both_engines!(
         let page = client.post(&withdraw, &[]).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
-        assert_eq!(p.refunds[0].status, sanalpos_service::RefundStatus::Scheduled);
+        assert_eq!(
+            p.refunds[0].status,
+            sanalpos_service::RefundStatus::Scheduled
+        );
         // Withdrawn: on record, its amount free again, no button any more.
         let page = client.post(&withdraw, &[("confirm", "on")]).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         let detail = client.get(page.location().unwrap()).await;
-        assert!(detail.body.contains("Planlanan iade geri çekildi"), "{}", detail.body);
+        assert!(
+            detail.body.contains("Planlanan iade geri çekildi"),
+            "{}",
+            detail.body
+        );
         assert!(detail.body.contains(">Geri çekildi<"), "{}", detail.body);
         assert!(!detail.body.contains(&withdraw));
         assert!(detail.body.contains("value=\"100,00\""), "{}", detail.body);
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
-        assert_eq!(p.refunds[0].status, sanalpos_service::RefundStatus::Withdrawn);
+        assert_eq!(
+            p.refunds[0].status,
+            sanalpos_service::RefundStatus::Withdrawn
+        );
         // Again: refused in Turkish, nothing changes.
         let page = client.post(&withdraw, &[("confirm", "on")]).await;
         assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -423,6 +423,8 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             left = report.left,
             review = report.review,
             errors = report.errors,
+            refunds_carried_out = report.refunds_carried_out,
+            refunds_still_scheduled = report.refunds_still_scheduled,
             "janitor pass"
         );
     }

@@ -388,7 +388,11 @@ pub(crate) async fn withdraw(
     let m = withdrawn_message();
     let audit = NewAudit {
         company_id: company_id.to_owned(),
-        kind: format!("{}.{}", refund.kind.as_str(), RefundStatus::Withdrawn.as_str()),
+        kind: format!(
+            "{}.{}",
+            refund.kind.as_str(),
+            RefundStatus::Withdrawn.as_str()
+        ),
         actor: caller.name.clone(),
         subject_id: payment.id.clone(),
         data: json!({

@@ -72,9 +72,7 @@ fn lease_ms(service: &PaymentService) -> i64 {
 pub(crate) async fn run_due(service: &PaymentService, all: bool) -> Result<Pass, ServiceError> {
     let store = &service.inner.store;
     let owner = format!("{}:{ACTOR}", service.inner.config.instance_id);
-    let due = store
-        .scheduled_refunds((!all).then(now_ms), BATCH)
-        .await?;
+    let due = store.scheduled_refunds((!all).then(now_ms), BATCH).await?;
     let mut pass = Pass::default();
     for item in &due {
         if !store

@@ -290,10 +290,7 @@ impl PaymentDetail {
             })
             .map(|r| r.amount)
             .sum();
-        self.payment
-            .amount
-            .checked_sub(held)
-            .unwrap_or(Kurus::ZERO)
+        self.payment.amount.checked_sub(held).unwrap_or(Kurus::ZERO)
     }
 }
 

@@ -245,6 +245,15 @@ async fn same_day_partial_refund_is_scheduled_and_carried_out_after_the_close() 
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_cancellable");
+        // Reconciliation while it waits: no money moved yet on either side, matched.
+        let day = istanbul_today().to_string();
+        let run = w
+            .service
+            .run_reconciliation(&w.actor, &w.company.id, &w.pos.id, &day, &day)
+            .await
+            .unwrap();
+        assert_eq!(run.open_exceptions, 0, "{run:?}");
+        assert_eq!(run.summary.matched, 1, "{run:?}");
 
         // The provider closes its day; only the janitor runs.
         w.end_of_day();
@@ -341,7 +350,11 @@ async fn scheduled_refund_waits_while_the_day_is_open_then_the_end_of_day_job_se
         assert_eq!(view.payment.refunded_amount, tl("10.00"));
         assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("10.00")]);
         // Reconciliation of the sale's day: the payment is matched, not an exception.
-        let runs = w.service.list_reconciliations(&w.company.id, 5).await.unwrap();
+        let runs = w
+            .service
+            .list_reconciliations(&w.company.id, 5)
+            .await
+            .unwrap();
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert_eq!(runs[0].summary.matched, 1, "{runs:?}");
     })
@@ -453,7 +466,10 @@ async fn withdrawn_scheduled_refund_releases_its_amount_and_is_never_sent() {
             .unwrap();
         assert_eq!(detail.payment.refunded_amount, tl("30.00"));
         let statuses: Vec<RefundStatus> = detail.refunds.iter().map(|r| r.status).collect();
-        assert_eq!(statuses, vec![RefundStatus::Withdrawn, RefundStatus::Approved]);
+        assert_eq!(
+            statuses,
+            vec![RefundStatus::Withdrawn, RefundStatus::Approved]
+        );
         let err = w
             .service
             .withdraw_refund(&w.actor, &w.company.id, &paid.id, &second.refund.id)
@@ -491,7 +507,11 @@ async fn a_scheduled_refund_survives_a_restart() {
             assert_eq!(answer.refund.status, RefundStatus::Scheduled);
             // The instance goes away; another opens the same database.
             let World {
-                service, sim, merchant, company, ..
+                service,
+                sim,
+                merchant,
+                company,
+                ..
             } = w;
             drop(service);
             let reopened = Store::open(&url).await.unwrap();

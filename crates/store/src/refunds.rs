@@ -7,13 +7,13 @@ use sqlx::AnyConnection;
 
 use sanalpos_core::Kurus;
 
+use crate::audit::append;
+use crate::model::NewAudit;
 use crate::model::{
     AttemptRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
 };
 use crate::payments::{insert_attempt_in, payment_from};
 use crate::recovery::StaleRefund;
-use crate::audit::append;
-use crate::model::NewAudit;
 use crate::rows::{int, money, opt_int, opt_text, parsed, text};
 use crate::{Store, StoreError};
 
@@ -124,13 +124,14 @@ async fn withdraw(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let row = sqlx::query("SELECT * FROM refunds WHERE id = $1 AND payment_id = $2 AND company_id = $3")
-        .bind(refund_id)
-        .bind(payment_id)
-        .bind(company_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row =
+        sqlx::query("SELECT * FROM refunds WHERE id = $1 AND payment_id = $2 AND company_id = $3")
+            .bind(refund_id)
+            .bind(payment_id)
+            .bind(company_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
     let refund = refund_from(&row)?;
     if done == 0 {
         return Err(StoreError::conflict(

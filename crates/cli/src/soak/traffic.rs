@@ -499,11 +499,7 @@ impl Traffic {
             let candidates: Vec<usize> = (0..seen.pool.len())
                 .filter(|&i| {
                     let p = &seen.pool[i];
-                    let when = if same_day {
-                        p.day == day
-                    } else {
-                        p.day < day
-                    };
+                    let when = if same_day { p.day == day } else { p.day < day };
                     when && p.refunds < 3 && p.amount - p.refunded >= 2
                 })
                 .collect();

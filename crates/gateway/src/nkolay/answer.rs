@@ -212,7 +212,12 @@ pub fn refund_before_day_close(outcome: &mut Outcome) {
     };
     let text = decline.provider_text.to_lowercase();
     let says_day_end = text.contains("gün sonu") || text.contains("gun sonu");
-    if decline.bank_code.as_ref().is_some_and(|c| c.as_str() == "12") && says_day_end {
+    if decline
+        .bank_code
+        .as_ref()
+        .is_some_and(|c| c.as_str() == "12")
+        && says_day_end
+    {
         decline.kind = DeclineKind::DayNotClosed;
         decline.message = Message::new(
             "Satışın günü henüz kapanmadı: bugün iptal edilebilir, iade gün sonundan sonra yapılır.",
