@@ -417,9 +417,11 @@ pub(crate) async fn reverse(
     let prepared = prepare(service, caller, company_id, id).await?;
     let same_day = prepared.payment.business_date == crate::time::istanbul_today().to_string();
     if same_day && prepared.payment.status == PaymentStatus::Approved {
+        // A refund already held (e.g. scheduled) rules the cancel out: the rest is
+        // refunded instead.
         match cancel(service, caller, company_id, id).await {
             Err(ServiceError::Conflict {
-                code: "cancel_not_possible",
+                code: "cancel_not_possible" | "not_cancellable",
                 ..
             }) => {}
             other => return other.map(|a| a.payment),

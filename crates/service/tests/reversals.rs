@@ -636,3 +636,51 @@ async fn a_scheduled_refund_cut_short_mid_send_is_found_out_not_sent_twice() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reverse_on_the_sale_day_with_a_scheduled_refund_schedules_the_rest() {
+    for_each_engine("reverse_with_scheduled_refund", |store| async move {
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        w.service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("30.00"))
+            .await
+            .unwrap();
+        // The held 30.00 rules the cancel out: the other 70.00 waits for the close too.
+        let view = w
+            .service
+            .reverse_payment(&w.actor, &w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(view.status, PaymentStatus::Approved);
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        let waiting: Vec<(RefundStatus, Kurus)> =
+            detail.refunds.iter().map(|r| (r.status, r.amount)).collect();
+        assert_eq!(
+            waiting,
+            vec![
+                (RefundStatus::Scheduled, tl("30.00")),
+                (RefundStatus::Scheduled, tl("70.00"))
+            ]
+        );
+        assert_eq!(detail.refundable(), Kurus::ZERO);
+        w.end_of_day();
+        let report = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_carried_out, 2, "{report:?}");
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        assert_eq!(detail.payment.status, PaymentStatus::Refunded);
+        assert_eq!(detail.payment.refunded_amount, tl("100.00"));
+        let mut at_provider = refunds_at_provider(&w, &paid.id).await;
+        at_provider.sort();
+        assert_eq!(at_provider, vec![tl("30.00"), tl("70.00")]);
+    })
+    .await;
+}
