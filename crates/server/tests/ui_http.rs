@@ -577,8 +577,10 @@ both_engines!(
         assert!(detail.body.contains("Banka günü kapanınca iade edilecek"));
         assert!(detail.body.contains("data-status=\"scheduled\""));
         assert!(detail.body.contains(">Planlandı<"), "{}", detail.body);
-        // What is left to refund already excludes it.
+        // What is left to refund already excludes it; the whole can no longer be
+        // cancelled.
         assert!(detail.body.contains("value=\"70,00\""), "{}", detail.body);
+        assert!(!detail.body.contains("id=\"cancel-form\""));
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
         let refund_id = p.refunds[0].id.clone();
         let withdraw = format!("/ui/payments/{id}/refunds/{refund_id}/withdraw");
@@ -622,6 +624,7 @@ both_engines!(
         assert!(detail.body.contains(">Geri çekildi<"), "{}", detail.body);
         assert!(!detail.body.contains(&withdraw));
         assert!(detail.body.contains("value=\"100,00\""), "{}", detail.body);
+        assert!(detail.body.contains("id=\"cancel-form\""));
         let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
         assert_eq!(
             p.refunds[0].status,

@@ -395,6 +395,8 @@ async fn detail_page(
         PaymentStatus::Approved | PaymentStatus::PartiallyRefunded
     );
     let remaining = detail.refundable();
+    // A cancel takes the whole sale back, so not once a refund holds part of it.
+    let cancellable = p.status == PaymentStatus::Approved && remaining == p.amount;
     Ok(page(
         ctx,
         t.detail_title,
@@ -431,10 +433,12 @@ async fn detail_page(
                         label.check { input #refund-confirm type="checkbox" name="confirm"; (t.confirm_box) }
                         button #refund-submit type="submit" { (t.refund_payment) }
                     }
-                    form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
-                        (csrf(ctx))
-                        label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
-                        button #cancel-submit type="submit" { (t.cancel_payment) }
+                    @if cancellable {
+                        form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
+                            (csrf(ctx))
+                            label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                            button #cancel-submit type="submit" { (t.cancel_payment) }
+                        }
                     }
                     form #reverse-form.inline method="post" action=(format!("/ui/payments/{}/reverse", p.id)) {
                         (csrf(ctx))
