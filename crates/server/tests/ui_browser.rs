@@ -270,7 +270,10 @@ async fn back_office_walkthrough() {
     w.click("#refund-submit").await;
     w.b.wait_for_text("İade planlandı", WAIT).await.unwrap();
     let text = w.b.body_text().await.unwrap();
-    assert!(text.contains("Banka günü kapanınca iade edilecek"), "{text}");
+    assert!(
+        text.contains("Banka günü kapanınca iade edilecek"),
+        "{text}"
+    );
     w.shot("refund_scheduled").await;
     w.click(".withdraw-confirm").await;
     w.click(".withdraw-submit").await;

@@ -658,8 +658,11 @@ async fn reverse_on_the_sale_day_with_a_scheduled_refund_schedules_the_rest() {
             .get_payment(&w.company.id, &paid.id)
             .await
             .unwrap();
-        let waiting: Vec<(RefundStatus, Kurus)> =
-            detail.refunds.iter().map(|r| (r.status, r.amount)).collect();
+        let waiting: Vec<(RefundStatus, Kurus)> = detail
+            .refunds
+            .iter()
+            .map(|r| (r.status, r.amount))
+            .collect();
         assert_eq!(
             waiting,
             vec![
