@@ -403,7 +403,7 @@ pub(crate) async fn withdraw(
         }),
     };
     store
-        .withdraw_refund(company_id, &payment.id, &refund.id, audit)
+        .withdraw_refund(company_id, &payment.id, &refund.id, (m.tr, m.en), audit)
         .await?;
     crate::payments::get_payment(service, company_id, payment_id).await
 }

@@ -435,6 +435,8 @@ async fn withdrawn_scheduled_refund_releases_its_amount_and_is_never_sent() {
             .await
             .unwrap();
         assert_eq!(detail.refunds[0].status, RefundStatus::Withdrawn);
+        let reason = detail.refunds[0].message.clone().unwrap();
+        assert!(reason.en.contains("withdrawn"), "{reason:?}");
         assert_eq!(detail.refundable(), tl("100.00"));
         // Twice: refused, nothing changes.
         let err = w

@@ -104,15 +104,20 @@ async fn dispatch_scheduled(
     ))
 }
 
+/// A refund to withdraw: company, payment, refund, its new message (TR, EN), and the
+/// audit event.
+type Withdrawal = (String, String, String, (String, String), NewAudit);
+
 /// Marks a scheduled refund withdrawn and appends its audit event; refused when it is
 /// not scheduled (any more).
 async fn withdraw(
     conn: &mut AnyConnection,
-    (company_id, payment_id, refund_id, audit): &(String, String, String, NewAudit),
+    (company_id, payment_id, refund_id, (message_tr, message_en), audit): &Withdrawal,
 ) -> Result<RefundRecord, StoreError> {
     let now = crate::now_ms();
     let done = sqlx::query(
-        "UPDATE refunds SET status = $1, next_try_at = NULL, updated_at = $2 \
+        "UPDATE refunds SET status = $1, next_try_at = NULL, updated_at = $2, \
+         message_tr = $7, message_en = $8 \
          WHERE id = $3 AND payment_id = $4 AND company_id = $5 AND status = $6",
     )
     .bind(RefundStatus::Withdrawn.as_str())
@@ -121,6 +126,8 @@ async fn withdraw(
     .bind(payment_id)
     .bind(company_id)
     .bind(RefundStatus::Scheduled.as_str())
+    .bind(message_tr)
+    .bind(message_en)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -339,14 +346,15 @@ impl Store {
             .await
     }
 
-    /// Withdraws a scheduled refund (its amount is refundable again) and appends
-    /// `audit`, in one transaction. Conflict `not_withdrawable` when it is not
+    /// Withdraws a scheduled refund (its amount is refundable again), sets its message
+    /// (`message`: Turkish, English) and appends `audit`, in one transaction. Conflict `not_withdrawable` when it is not
     /// scheduled; not found when the payment has no such refund.
     pub async fn withdraw_refund(
         &self,
         company_id: &str,
         payment_id: &str,
         refund_id: &str,
+        message: (String, String),
         audit: NewAudit,
     ) -> Result<RefundRecord, StoreError> {
         self.db
@@ -355,6 +363,7 @@ impl Store {
                     company_id.to_owned(),
                     payment_id.to_owned(),
                     refund_id.to_owned(),
+                    message,
                     audit,
                 ),
                 |c, d| Box::pin(withdraw(c, d)),
