@@ -689,3 +689,83 @@ async fn reverse_on_the_sale_day_with_a_scheduled_refund_schedules_the_rest() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_scheduled_refund_the_bank_refuses_for_good_is_declined_and_released() {
+    for_each_engine("scheduled_refund_declined", |store| async move {
+        use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
+        use sanalpos_gateway::{Gateway, Outcome, RefundRequest};
+        let w = world_on(store, "A").await;
+        let paid = w.pay(APPROVED_CARD, "100.00").await;
+        let answer = w
+            .service
+            .request_refund(&w.actor, &w.company.id, &paid.id, tl("30.00"))
+            .await
+            .unwrap();
+        assert_eq!(answer.refund.status, RefundStatus::Scheduled);
+        // After the close, 80.00 is refunded at the provider behind our back (its own
+        // panel): only 20.00 is left there, so our 30.00 is refused for good.
+        w.end_of_day();
+        let m = &w.merchant;
+        let panel = NkolayGateway::new(NkolayConfig::new(
+            w.sim.base_url(),
+            Credentials {
+                sx: sanalpos_core::Secret::new(m.sx.clone()),
+                sx_list: sanalpos_core::Secret::new(m.sx_list.clone()),
+                sx_cancel: sanalpos_core::Secret::new(m.sx_cancel.clone()),
+                secret_key: sanalpos_core::Secret::new(m.secret_key.clone()),
+            },
+        ))
+        .unwrap();
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        let behind = panel
+            .refund(&RefundRequest {
+                provider_ref: sanalpos_core::ProviderRef::parse(
+                    paid.provider_ref.as_deref().unwrap(),
+                )
+                .unwrap(),
+                client_ref: sanalpos_core::ClientRef::parse(&detail.attempts[0].client_ref)
+                    .unwrap(),
+                sale_date: paid.business_date.parse().unwrap(),
+                amount: tl("80.00"),
+                refundable: tl("100.00"),
+                currency: paid.currency,
+            })
+            .await;
+        assert!(matches!(behind.outcome, Outcome::Approved(_)), "{behind:?}");
+        let report = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        let detail = w
+            .service
+            .get_payment(&w.company.id, &paid.id)
+            .await
+            .unwrap();
+        let refund = &detail.refunds[0];
+        assert_eq!(refund.status, RefundStatus::Declined, "{refund:?}");
+        assert_eq!(refund.bank_code.as_deref(), Some("13"), "{refund:?}");
+        assert!(refund.message.is_some(), "{refund:?}");
+        // Its amount is released; it is never sent again.
+        assert_eq!(detail.refundable(), tl("100.00"));
+        let before = w.ledger().len();
+        w.service
+            .run_end_of_day_once(istanbul_today())
+            .await
+            .unwrap();
+        w.service.run_janitor_once().await.unwrap();
+        assert_eq!(w.ledger().len(), before);
+        let events = w
+            .service
+            .store()
+            .list_audit(&w.company.id, 30)
+            .await
+            .unwrap();
+        assert!(events
+            .iter()
+            .any(|e| e.kind == "refund.declined" && e.actor == "scheduled-refunds"));
+    })
+    .await;
+}
