@@ -49,6 +49,12 @@ fn assert_sound(report: &sanalpos::soak::crash::CrashReport, engine: &str) {
             .sum()
     };
     assert!(tally("fault:") > 0, "{summary}");
+    // Same-day partial refunds were accepted as scheduled (and, the judge says, carried
+    // out after the providers' close, or withdrawn and never sent).
+    assert!(
+        tally("same-day refund: scheduled") + tally("nestpay same-day refund: scheduled") > 0,
+        "{summary}"
+    );
     assert!(tally("decline: declined") > 0, "{summary}");
     assert!(
         report.tally.keys().any(|k| k.ends_with("no answer")),

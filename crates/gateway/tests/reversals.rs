@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use sanalpos_gateway::nkolay::codec::now_istanbul;
 use sanalpos_gateway::{
-    Approval, CancelRequest, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome, RefundRequest,
-    SaleRequest,
+    Approval, CancelRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome,
+    RefundRequest, SaleRequest,
 };
 use sanalpos_simulator::{MerchantConfig, PartialRefundType, TxKind};
 
@@ -80,7 +80,20 @@ async fn refund_before_end_of_day_is_refused() {
         .refund(&refund(&request, &approval, "100.00", "100.00"))
         .await
         .outcome;
-    assert!(matches!(outcome, Outcome::Declined(_)), "{outcome:?}");
+    // Told apart from other refusals, so the service can keep it for after the close.
+    assert!(
+        matches!(&outcome, Outcome::Declined(d) if d.kind == DeclineKind::DayNotClosed),
+        "{outcome:?}"
+    );
+    let partial = sim
+        .gateway()
+        .refund(&refund(&request, &approval, "30.00", "100.00"))
+        .await
+        .outcome;
+    assert!(
+        matches!(&partial, Outcome::Declined(d) if d.kind == DeclineKind::DayNotClosed),
+        "{partial:?}"
+    );
 }
 
 #[tokio::test]

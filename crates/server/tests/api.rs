@@ -495,17 +495,63 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
     }
     assert_eq!(approved_at_bank(), 2);
 
-    // Cancel today; a partial refund must wait for the bank's end of day.
+    // A partial refund on the sale's day: accepted (202) as scheduled for after the
+    // bank's end of day, holding its amount; withdrawn, it frees the amount again.
     let id = sale["id"].as_str().unwrap();
-    let (status, refused) = app
+    let (status, scheduled) = app
         .post(
             &app.a,
             &format!("/api/v1/payments/{id}/refunds"),
             Some(json!({"amount": "50.00"})),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
-    assert_eq!(refused["error"]["code"], "refund_not_yet_possible");
+    assert_eq!(status, StatusCode::ACCEPTED, "{scheduled}");
+    assert_eq!(scheduled["id"], json!(id), "{scheduled}");
+    assert_eq!(scheduled["status"], "approved", "{scheduled}");
+    assert_eq!(scheduled["refunded_amount"], "0.00", "{scheduled}");
+    assert_eq!(scheduled["refund"]["status"], "scheduled", "{scheduled}");
+    assert_eq!(scheduled["refund"]["kind"], "refund", "{scheduled}");
+    assert_eq!(scheduled["refund"]["amount"], "50.00", "{scheduled}");
+    assert_eq!(
+        scheduled["refund"]["message"],
+        json!({"tr": "Banka günü kapanınca iade edilecek", "en": "Will be refunded when the bank's day closes"})
+    );
+    let refund_id = scheduled["refund"]["id"].as_str().unwrap().to_owned();
+    let (status, over) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{id}/refunds"),
+            Some(json!({"amount": "100.01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{over}");
+    assert_eq!(over["error"]["code"], "refund_exceeds_captured");
+    let (_, detail) = app.get(&app.a, &format!("/api/v1/payments/{id}")).await;
+    assert_eq!(detail["refunds"][0]["status"], "scheduled", "{detail}");
+    // Another company cannot see it, let alone withdraw it.
+    let withdraw = format!("/api/v1/payments/{id}/refunds/{refund_id}/withdraw");
+    let (status, _) = app.post(&app.b, &withdraw, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, withdrawn) = app.post(&app.a, &withdraw, None).await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    assert_eq!(
+        withdrawn["refunds"][0]["status"], "withdrawn",
+        "{withdrawn}"
+    );
+    assert_eq!(withdrawn["status"], "approved", "{withdrawn}");
+    let (status, again) = app.post(&app.a, &withdraw, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "not_withdrawable");
+    let (status, unknown) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{id}/refunds/ref_nope/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "refund.withdrawn"));
     let (_, second) = app
         .pay(&app.a, &key(), &on_bank("4546711234567894", "80.00"))
         .await;

@@ -20,6 +20,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/payments/{id}/cancel"),
     ("POST", "/api/v1/payments/{id}/reverse"),
     ("POST", "/api/v1/payments/{id}/refunds"),
+    ("POST", "/api/v1/payments/{id}/refunds/{item_id}/withdraw"),
     ("POST", "/api/v1/reconciliations"),
     ("GET", "/api/v1/reconciliations"),
     ("POST", "/api/v1/reconciliations/import"),

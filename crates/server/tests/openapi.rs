@@ -413,6 +413,44 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
         &cancelled,
     );
 
+    // A partial refund on the sale's day: scheduled (202), then withdrawn.
+    let (_, to_refund) = app
+        .pay(&app.a, &key(), &payment("4546711234567894", "20.00"))
+        .await;
+    let rid = to_refund["id"].as_str().unwrap();
+    let (status, scheduled) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{rid}/refunds"),
+            Some(json!({"amount": "5.00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{scheduled}");
+    assert_eq!(scheduled["refund"]["status"], "scheduled", "{scheduled}");
+    compared += check(
+        &doc,
+        "post",
+        "/api/v1/payments/{id}/refunds",
+        "202",
+        &scheduled,
+    );
+    let refund_id = scheduled["refund"]["id"].as_str().unwrap();
+    let (status, withdrawn) = app
+        .post(
+            &app.a,
+            &format!("/api/v1/payments/{rid}/refunds/{refund_id}/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    compared += check(
+        &doc,
+        "post",
+        "/api/v1/payments/{id}/refunds/{refund_id}/withdraw",
+        "200",
+        &withdrawn,
+    );
+
     let (_, session) = app
         .post(
             &app.a,

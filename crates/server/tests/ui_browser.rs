@@ -260,9 +260,30 @@ async fn back_office_walkthrough() {
     assert!(cells.contains("454671******7894") && !cells.contains(APPROVED_CARD));
     assert!(cells.contains("SIP-2026-77"));
 
+    // The same day a partial refund is scheduled for after the bank's close, shown with
+    // its reason, and withdrawn behind the confirmation box.
+    let detail_url = approved_url.trim_end_matches("/result").to_owned();
+    w.b.goto(&detail_url).await.unwrap();
+    w.b.wait_for("#refund-form", WAIT).await.unwrap();
+    w.fill("#refund-amount", "10,00").await;
+    w.click("#refund-confirm").await;
+    w.click("#refund-submit").await;
+    w.b.wait_for_text("İade planlandı", WAIT).await.unwrap();
+    let text = w.b.body_text().await.unwrap();
+    assert!(
+        text.contains("Banka günü kapanınca iade edilecek"),
+        "{text}"
+    );
+    w.shot("refund_scheduled").await;
+    w.click(".withdraw-confirm").await;
+    w.click(".withdraw-submit").await;
+    w.b.wait_for_text("Planlanan iade geri çekildi", WAIT)
+        .await
+        .unwrap();
+    assert!(w.b.find_all(".withdraw-submit").await.unwrap().is_empty());
+
     // Refund part of the first payment, after the provider's end of day.
     app.end_of_day().await;
-    let detail_url = approved_url.trim_end_matches("/result").to_owned();
     w.b.goto(&detail_url).await.unwrap();
     w.b.wait_for("#refund-form", WAIT).await.unwrap();
     w.fill("#refund-amount", "234,56").await;

@@ -140,6 +140,7 @@ both_engines!(csrf_is_checked_on_every_post, |app: TestApp| async move {
         "/ui/admin/users".to_owned(),
         "/ui/admin/keys".to_owned(),
         "/ui/payments/pay_x/refund".to_owned(),
+        "/ui/payments/pay_x/refunds/ref_x/withdraw".to_owned(),
         "/ui/links".to_owned(),
         "/ui/webhooks".to_owned(),
         "/ui/webhooks/whe_x/delete".to_owned(),
@@ -548,6 +549,91 @@ both_engines!(
             .collect();
         assert_eq!(approved.len(), 1);
         assert_eq!(approved[0].amount.minor(), 3000);
+    }
+);
+
+both_engines!(
+    same_day_refund_is_scheduled_and_can_be_withdrawn,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        let (status, body) = app
+            .pay(&app.a, &key(), &payment(APPROVED_CARD, "100.00"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = body["id"].as_str().unwrap().to_owned();
+        let client = UiClient::signed_in(&app.base_url, "accountant").await;
+        // A partial refund on the sale's day: scheduled, said so, with its reason.
+        let page = client
+            .post(
+                &format!("/ui/payments/{id}/refund"),
+                &[("amount", "30,00"), ("confirm", "on")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let location = page.location().unwrap().to_owned();
+        assert!(location.ends_with("done=scheduled"), "{location}");
+        let detail = client.get(&location).await;
+        assert!(detail.body.contains("İade planlandı"), "{}", detail.body);
+        assert!(detail.body.contains("Banka günü kapanınca iade edilecek"));
+        assert!(detail.body.contains("data-status=\"scheduled\""));
+        assert!(detail.body.contains(">Planlandı<"), "{}", detail.body);
+        // What is left to refund already excludes it; the whole can no longer be
+        // cancelled.
+        assert!(detail.body.contains("value=\"70,00\""), "{}", detail.body);
+        assert!(!detail.body.contains("id=\"cancel-form\""));
+        let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
+        let refund_id = p.refunds[0].id.clone();
+        let withdraw = format!("/ui/payments/{id}/refunds/{refund_id}/withdraw");
+        assert!(detail.body.contains(&withdraw), "{}", detail.body);
+        // In English too.
+        client.get("/ui/lang?l=en").await;
+        let english = client.get(&format!("/ui/payments/{id}")).await;
+        assert!(
+            english
+                .body
+                .contains("Will be refunded when the bank&#39;s day closes")
+                || english
+                    .body
+                    .contains("Will be refunded when the bank's day closes"),
+            "{}",
+            english.body
+        );
+        assert!(english.body.contains(">Scheduled<"), "{}", english.body);
+        assert!(english.body.contains(">Withdraw<"), "{}", english.body);
+        client.get("/ui/lang?l=tr").await;
+        // A viewer may not withdraw; without the confirmation nothing happens.
+        let viewer = UiClient::signed_in(&app.base_url, "viewer").await;
+        let page = viewer.post(&withdraw, &[("confirm", "on")]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        let page = client.post(&withdraw, &[]).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
+        assert_eq!(
+            p.refunds[0].status,
+            sanalpos_service::RefundStatus::Scheduled
+        );
+        // Withdrawn: on record, its amount free again, no button any more.
+        let page = client.post(&withdraw, &[("confirm", "on")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        let detail = client.get(page.location().unwrap()).await;
+        assert!(
+            detail.body.contains("Planlanan iade geri çekildi"),
+            "{}",
+            detail.body
+        );
+        assert!(detail.body.contains(">Geri çekildi<"), "{}", detail.body);
+        assert!(!detail.body.contains(&withdraw));
+        assert!(detail.body.contains("value=\"100,00\""), "{}", detail.body);
+        assert!(detail.body.contains("id=\"cancel-form\""));
+        let p = app.service.get_payment(&app.a.id, &id).await.unwrap();
+        assert_eq!(
+            p.refunds[0].status,
+            sanalpos_service::RefundStatus::Withdrawn
+        );
+        // Again: refused in Turkish, nothing changes.
+        let page = client.post(&withdraw, &[("confirm", "on")]).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.body.contains("Yalnızca planlanmış"), "{}", page.body);
     }
 );
 

@@ -355,8 +355,8 @@ both_engines!(
             .post(&app.a, &format!("/api/v1/payments/{id}/cancel"), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        // Refunds come after the sale's business day.
-        app.end_of_day().await;
+        // A partial refund on the sale's day is scheduled (202): no event yet. After the
+        // provider's close the janitor carries it out, and `payment.refunded` goes out.
         let id = to_refund["id"].as_str().unwrap();
         let (status, body) = app
             .post(
@@ -365,7 +365,11 @@ both_engines!(
                 Some(json!({"amount": "10.00"})),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["refund"]["status"], "scheduled", "{body}");
+        app.end_of_day().await;
+        let report = app.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
 
         let items = wait_deliveries(&app, &app.a, &all_id, |items| {
             items.len() == 5 && items.iter().all(|d| d["status"] == "delivered")

@@ -1,5 +1,6 @@
 //! The end-of-day job: once a day, after a configured Istanbul local time, every active
 //! POS of every company is reconciled for the closed business day (the day before).
+//! First, every scheduled refund is sent: the providers' days are closed by then.
 //!
 //! Several instances may run the loop on one database: each (POS, day) is leased first
 //! (`recon:<pos_id>:<date>`), and a day this job already stored a run for is never run
@@ -33,6 +34,10 @@ pub struct EndOfDayReport {
     pub skipped: u32,
     /// POS whose run failed (logged; retried once the lease expires).
     pub errors: u32,
+    /// Scheduled refunds carried out (or refused for good) by this pass.
+    pub refunds_carried_out: u32,
+    /// Scheduled refunds the provider still could not take.
+    pub refunds_still_scheduled: u32,
 }
 
 /// Reconciles `day` for every active POS that nobody has reconciled yet.
@@ -43,8 +48,11 @@ pub(crate) async fn run_once(
     let store = &service.inner.store;
     let owner = format!("{}:end-of-day", service.inner.config.instance_id);
     let date = day.to_string();
+    let scheduled = crate::scheduled_refunds::run_due(service, true).await?;
     let mut report = EndOfDayReport {
         day: Some(day),
+        refunds_carried_out: scheduled.settled,
+        refunds_still_scheduled: scheduled.still_scheduled,
         ..EndOfDayReport::default()
     };
     for company in store.list_companies().await? {

@@ -7,7 +7,10 @@
 //! - `pending_3ds` payments older than `three_d_ttl`: approved if the provider says so,
 //!   otherwise expired.
 //! - cancels/refunds left `pending` or `unknown`: decided by the reversal rows the
-//!   provider lists under the sale's reference.
+//!   provider lists under the sale's reference. A refund that was scheduled and whose
+//!   execution the provider does not show after the grace period goes back to
+//!   `scheduled` (it is still owed), never to `failed`;
+//! - scheduled refunds that are due: sent ([`crate::scheduled_refunds`]).
 //!
 //! Each payment is leased first, so on PostgreSQL only one instance works on it. Every
 //! inquiry is an attempt in the log; every resolution an audit event. A payment still
@@ -261,7 +264,19 @@ async fn resolve_refund(
 ) -> Result<Verdict, ServiceError> {
     let (r, p) = (&stale.refund, &stale.payment);
     let started = now_ms();
-    let grace_over = started - r.created_at > service.inner.config.unknown_grace.as_millis() as i64;
+    // A scheduled refund was sent long after it was created: its grace runs from the
+    // send.
+    let since = if r.scheduled_at.is_some() {
+        r.updated_at
+    } else {
+        r.created_at
+    };
+    let grace_over = started - since > service.inner.config.unknown_grace.as_millis() as i64;
+    let unseen = if r.scheduled_at.is_some() {
+        RefundStatus::Scheduled
+    } else {
+        RefundStatus::Failed
+    };
     let refunds = service.inner.store.list_refunds(&p.id).await?;
     let approved_before: Kurus = refunds
         .iter()
@@ -283,7 +298,7 @@ async fn resolve_refund(
             {
                 Some(RefundStatus::Approved)
             }
-            _ if grace_over => Some(RefundStatus::Failed),
+            _ if grace_over => Some(unseen),
             _ => None,
         },
         _ => None,
@@ -308,18 +323,23 @@ async fn resolve_refund(
             Verdict::Left
         });
     };
-    let result = RefundResult {
+    let mut result = RefundResult {
         refund_id: r.id.clone(),
         status,
         provider_ref: None,
         bank_code: None,
         message_tr: None,
         message_en: None,
+        retry_at: None,
     };
-    let outcome = if status == RefundStatus::Approved {
-        AttemptOutcome::Approved
-    } else {
-        AttemptOutcome::Failed
+    if status == RefundStatus::Scheduled {
+        // Not done at the provider: owed still, sent again by the next pass.
+        crate::reversals::reschedule(&mut result, now_ms());
+    }
+    let outcome = match status {
+        RefundStatus::Approved => AttemptOutcome::Approved,
+        RefundStatus::Scheduled => AttemptOutcome::Unknown,
+        _ => AttemptOutcome::Failed,
     };
     let attempt = inquiry_attempt(p, outcome, format!("{} {}", r.kind, status), started);
     let audit = refund_audit(p, ACTOR, r.kind, &r.id, r.amount, &result);
@@ -391,6 +411,10 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
         store.release_payment(&item.payment.id, &owner).await?;
         count(&mut report, verdict?);
     }
+    let scheduled = crate::scheduled_refunds::run_due(service, false).await?;
+    report.refunds_carried_out += scheduled.settled;
+    report.refunds_still_scheduled += scheduled.still_scheduled;
+    report.errors += scheduled.errors;
     store.purge_idempotency(now).await?;
     if report != JanitorReport::default() {
         tracing::info!(
@@ -399,6 +423,8 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             left = report.left,
             review = report.review,
             errors = report.errors,
+            refunds_carried_out = report.refunds_carried_out,
+            refunds_still_scheduled = report.refunds_still_scheduled,
             "janitor pass"
         );
     }

@@ -30,6 +30,7 @@ mod payments;
 mod recon;
 mod reports;
 mod reversals;
+mod scheduled_refunds;
 mod statement_profiles;
 mod three_d;
 mod time;
@@ -292,10 +293,13 @@ impl PaymentService {
         company_id: &str,
         id: &str,
     ) -> Result<PaymentView, ServiceError> {
-        reversals::cancel(self, caller, company_id, id).await
+        reversals::cancel(self, caller, company_id, id)
+            .await
+            .map(|a| a.payment)
     }
 
-    /// Refunds part or all of what was captured.
+    /// Refunds part or all of what was captured: see [`PaymentService::request_refund`];
+    /// answers the payment only.
     pub async fn refund_payment(
         &self,
         caller: &Actor,
@@ -303,7 +307,35 @@ impl PaymentService {
         id: &str,
         amount: Kurus,
     ) -> Result<PaymentView, ServiceError> {
+        reversals::refund(self, caller, company_id, id, amount)
+            .await
+            .map(|a| a.payment)
+    }
+
+    /// Refunds part or all of what was captured. The whole sale on its business day is
+    /// cancelled instead. A refund the provider cannot take yet (its business day is
+    /// still open) is kept as `scheduled`: it counts against the refundable amount at
+    /// once and is carried out by the janitor / end-of-day job after the close.
+    pub async fn request_refund(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+        amount: Kurus,
+    ) -> Result<RefundAnswer, ServiceError> {
         reversals::refund(self, caller, company_id, id, amount).await
+    }
+
+    /// Withdraws a scheduled refund before it is carried out; its amount can be
+    /// refunded again. Conflict `not_withdrawable` when it is no longer scheduled.
+    pub async fn withdraw_refund(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        payment_id: &str,
+        refund_id: &str,
+    ) -> Result<PaymentDetail, ServiceError> {
+        reversals::withdraw(self, caller, company_id, payment_id, refund_id).await
     }
 
     /// Takes the whole payment back: a cancel on the sale's business day, a refund of

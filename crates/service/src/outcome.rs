@@ -45,6 +45,23 @@ pub(crate) fn unknown_message() -> Message {
     )
 }
 
+/// The reason a refund waits: the provider takes refunds only after its business day
+/// closes.
+pub(crate) fn scheduled_message() -> Message {
+    Message::new(
+        "Banka günü kapanınca iade edilecek",
+        "Will be refunded when the bank's day closes",
+    )
+}
+
+/// A scheduled refund taken back before it was carried out.
+pub(crate) fn withdrawn_message() -> Message {
+    Message::new(
+        "Planlanan iade geri çekildi; tutar yeniden iade edilebilir",
+        "The scheduled refund was withdrawn; its amount can be refunded again",
+    )
+}
+
 /// The audit event of a payment reaching `status`.
 pub(crate) fn payment_audit(
     payment: &PaymentRecord,

@@ -4,9 +4,18 @@
 //! Each writes the refund record (pending) and its attempt (dispatched), with the cap
 //! checked in the same transaction, and commits before calling the provider. Results:
 //! approved → the payment view (cancelled / partially_refunded / refunded); unknown →
-//! the payment view unchanged (the janitor resolves the refund by inquiry); declined →
-//! `Conflict` (`cancel_not_possible` when the protocol says the cancel window closed, else
-//! `cancel_declined` / `refund_declined`); failed → `Provider` (`provider_failed`).
+//! the payment view unchanged (the janitor resolves the refund by inquiry); a refund the
+//! provider refuses because the sale's business day is not closed yet → `scheduled`
+//! (kept, counted against the cap, carried out after the close by
+//! [`crate::scheduled_refunds`]); other declines → `Conflict` (`cancel_not_possible`
+//! when the protocol says the cancel window closed, else `cancel_declined` /
+//! `refund_declined`); failed → `Provider` (`provider_failed`).
+//!
+//! A refund of the whole sale on its own business day is a cancel, as the provider
+//! wants it; when the provider says the cancel window has closed, it is a refund.
+//!
+//! Scheduling on the provider's answer, not on a clock of ours, works for every
+//! protocol without knowing its cut-off time.
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -19,7 +28,7 @@ use sanalpos_store::{
 };
 
 use crate::error::ServiceError;
-use crate::outcome::{failure_message, unknown_message};
+use crate::outcome::{failure_message, scheduled_message, unknown_message, withdrawn_message};
 use crate::payments::{dispatched, gateway_for, view};
 use crate::types::*;
 use crate::PaymentService;
@@ -79,7 +88,22 @@ fn refund_record(p: &PaymentRecord, kind: RefundKind, amount: Kurus) -> RefundRe
         client_ref: p.sale_client_ref.clone(),
         created_at: now,
         updated_at: now,
+        scheduled_at: None,
+        next_try_at: None,
+        tries: 0,
     }
+}
+
+/// Turns a result into "scheduled": the provider's day is still open, so the refund
+/// waits (its amount stays held) and is sent again from `retry_at`.
+pub(crate) fn reschedule(result: &mut RefundResult, retry_at: i64) {
+    let m = scheduled_message();
+    result.status = RefundStatus::Scheduled;
+    result.provider_ref = None;
+    result.bank_code = None;
+    result.message_tr = Some(m.tr);
+    result.message_en = Some(m.en);
+    result.retry_at = Some(retry_at);
 }
 
 /// The refund's result and the attempt's, from the provider's answer.
@@ -95,6 +119,7 @@ pub(crate) fn refund_result(
         bank_code: None,
         message_tr: None,
         message_en: None,
+        retry_at: None,
     };
     let mut a = AttemptResult {
         attempt_id: attempt_id.to_owned(),
@@ -174,7 +199,7 @@ async fn run(
     prepared: Prepared,
     kind: RefundKind,
     amount: Kurus,
-) -> Result<PaymentView, ServiceError> {
+) -> Result<RefundAnswer, ServiceError> {
     let p = &prepared.payment;
     let pos = service
         .inner
@@ -219,7 +244,11 @@ async fn run(
         Outcome::Declined(decline) => decline.kind,
         _ => DeclineKind::Refused,
     };
-    let (result, attempt_result) = refund_result(&refund_id, &attempt_id, &response);
+    let (mut result, attempt_result) = refund_result(&refund_id, &attempt_id, &response);
+    if kind == RefundKind::Refund && decline_kind == DeclineKind::DayNotClosed {
+        // Kept for after the close; the next background pass may try it.
+        reschedule(&mut result, now_ms());
+    }
     let audit = refund_audit(p, &caller.name, kind, &refund_id, amount, &result);
     let status = result.status;
     let bank_code = result.bank_code.clone();
@@ -235,27 +264,17 @@ async fn run(
         })
         .await?;
     match status {
-        RefundStatus::Approved | RefundStatus::Unknown | RefundStatus::Pending => {
-            let payment = service
-                .inner
-                .store
-                .get_payment(&p.company_id, &p.id)
-                .await?;
-            Ok(view(service, &payment))
-        }
+        RefundStatus::Approved
+        | RefundStatus::Unknown
+        | RefundStatus::Pending
+        | RefundStatus::Scheduled
+        | RefundStatus::Withdrawn => answer(service, p, &refund_id).await,
         RefundStatus::Declined => {
             let code = bank_code.unwrap_or_default();
             if decline_kind == DeclineKind::CancelWindowClosed {
                 Err(ServiceError::conflict(
                     "cancel_not_possible",
                     format!("the bank refused the cancel ({code}: {message}); refund instead"),
-                ))
-            } else if decline_kind == DeclineKind::DayNotClosed {
-                Err(ServiceError::conflict(
-                    "refund_not_yet_possible",
-                    format!(
-                        "the sale's day is not closed at the bank yet: cancel it today, or refund after the day's close ({message})"
-                    ),
                 ))
             } else {
                 Err(ServiceError::conflict(
@@ -274,12 +293,33 @@ async fn run(
     }
 }
 
+/// The payment as it now stands and one of its refunds.
+async fn answer(
+    service: &PaymentService,
+    p: &PaymentRecord,
+    refund_id: &str,
+) -> Result<RefundAnswer, ServiceError> {
+    let store = &service.inner.store;
+    let payment = store.get_payment(&p.company_id, &p.id).await?;
+    let refund = store
+        .list_refunds(&p.id)
+        .await?
+        .iter()
+        .find(|r| r.id == refund_id)
+        .map(RefundView::from)
+        .ok_or(ServiceError::NotFound)?;
+    Ok(RefundAnswer {
+        payment: view(service, &payment),
+        refund,
+    })
+}
+
 pub(crate) async fn cancel(
     service: &PaymentService,
     caller: &Actor,
     company_id: &str,
     id: &str,
-) -> Result<PaymentView, ServiceError> {
+) -> Result<RefundAnswer, ServiceError> {
     let prepared = prepare(service, caller, company_id, id).await?;
     if prepared.payment.status != PaymentStatus::Approved {
         return Err(ServiceError::conflict(
@@ -300,12 +340,72 @@ pub(crate) async fn refund(
     company_id: &str,
     id: &str,
     amount: Kurus,
-) -> Result<PaymentView, ServiceError> {
+) -> Result<RefundAnswer, ServiceError> {
     if amount == Kurus::ZERO {
         return Err(ServiceError::validation("amount", "must be more than zero"));
     }
     let prepared = prepare(service, caller, company_id, id).await?;
+    let p = &prepared.payment;
+    let whole_on_its_day = amount == p.amount
+        && p.status == PaymentStatus::Approved
+        && p.business_date == crate::time::istanbul_today().to_string();
+    if whole_on_its_day {
+        // The whole sale on its own day: a cancel. When the provider says the cancel
+        // window closed, or a refund already holds part of it, a refund it is.
+        match cancel(service, caller, company_id, id).await {
+            Err(ServiceError::Conflict {
+                code: "cancel_not_possible" | "not_cancellable",
+                ..
+            }) => {}
+            other => return other,
+        }
+        let prepared = prepare(service, caller, company_id, id).await?;
+        return run(service, caller, prepared, RefundKind::Refund, amount).await;
+    }
     run(service, caller, prepared, RefundKind::Refund, amount).await
+}
+
+/// Withdraws a scheduled refund: it will not be carried out, and its amount can be
+/// refunded again. Audited.
+pub(crate) async fn withdraw(
+    service: &PaymentService,
+    caller: &Actor,
+    company_id: &str,
+    payment_id: &str,
+    refund_id: &str,
+) -> Result<PaymentDetail, ServiceError> {
+    if caller.company_id != company_id {
+        return Err(ServiceError::NotFound);
+    }
+    let store = &service.inner.store;
+    let payment = store.get_payment(company_id, payment_id).await?;
+    let refund = store
+        .list_refunds(&payment.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == refund_id)
+        .ok_or(ServiceError::NotFound)?;
+    let m = withdrawn_message();
+    let audit = NewAudit {
+        company_id: company_id.to_owned(),
+        kind: format!(
+            "{}.{}",
+            refund.kind.as_str(),
+            RefundStatus::Withdrawn.as_str()
+        ),
+        actor: caller.name.clone(),
+        subject_id: payment.id.clone(),
+        data: json!({
+            "refund_id": refund.id,
+            "amount": refund.amount,
+            "status": RefundStatus::Withdrawn,
+            "message": { "tr": m.tr, "en": m.en },
+        }),
+    };
+    store
+        .withdraw_refund(company_id, &payment.id, &refund.id, (m.tr, m.en), audit)
+        .await?;
+    crate::payments::get_payment(service, company_id, payment_id).await
 }
 
 pub(crate) async fn reverse(
@@ -317,24 +417,25 @@ pub(crate) async fn reverse(
     let prepared = prepare(service, caller, company_id, id).await?;
     let same_day = prepared.payment.business_date == crate::time::istanbul_today().to_string();
     if same_day && prepared.payment.status == PaymentStatus::Approved {
+        // A refund already held (e.g. scheduled) rules the cancel out: the rest is
+        // refunded instead.
         match cancel(service, caller, company_id, id).await {
             Err(ServiceError::Conflict {
-                code: "cancel_not_possible",
+                code: "cancel_not_possible" | "not_cancellable",
                 ..
             }) => {}
-            other => return other,
+            other => return other.map(|a| a.payment),
         }
     }
-    let payment = service.inner.store.get_payment(company_id, id).await?;
-    let remaining = payment
-        .amount
-        .checked_sub(payment.refunded_amount)
-        .unwrap_or(Kurus::ZERO);
+    let detail = crate::payments::get_payment(service, company_id, id).await?;
+    let remaining = detail.refundable();
     if remaining == Kurus::ZERO {
         return Err(ServiceError::conflict(
             "not_refundable",
             "nothing is left to refund",
         ));
     }
-    refund(service, caller, company_id, id, remaining).await
+    refund(service, caller, company_id, id, remaining)
+        .await
+        .map(|a| a.payment)
 }

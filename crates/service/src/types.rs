@@ -249,6 +249,17 @@ pub struct RefundView {
     pub updated_at: String,
 }
 
+/// The answer to a refund request: the payment as it now stands, and the refund the
+/// request made (`approved`, or `scheduled` when the provider's day is still open).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundAnswer {
+    /// The payment's fields, at the top level.
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    /// The cancel or refund the request made.
+    pub refund: RefundView,
+}
+
 /// A payment with its attempts and refunds (`GET /payments/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentDetail {
@@ -259,6 +270,28 @@ pub struct PaymentDetail {
     pub attempts: Vec<AttemptView>,
     /// Cancels and refunds, oldest first.
     pub refunds: Vec<RefundView>,
+}
+
+impl PaymentDetail {
+    /// What can still be refunded: the sale amount less every refund that counts
+    /// against it (approved, scheduled, or with its outcome still open).
+    pub fn refundable(&self) -> Kurus {
+        let held: Kurus = self
+            .refunds
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    RefundStatus::Approved
+                        | RefundStatus::Pending
+                        | RefundStatus::Unknown
+                        | RefundStatus::Scheduled
+                )
+            })
+            .map(|r| r.amount)
+            .sum();
+        self.payment.amount.checked_sub(held).unwrap_or(Kurus::ZERO)
+    }
 }
 
 /// Filters of the payment list.
@@ -325,6 +358,11 @@ pub struct JanitorReport {
     pub review: u32,
     /// Inquiries that failed (provider unreachable…).
     pub errors: u32,
+    /// Scheduled refunds carried out (or refused by the bank) now that the provider's
+    /// day is closed.
+    pub refunds_carried_out: u32,
+    /// Scheduled refunds sent and found the provider's day still open.
+    pub refunds_still_scheduled: u32,
 }
 
 /// A new POS definition.

@@ -411,26 +411,25 @@ async fn cancel_and_refund_follow_the_bank_day() {
         assert_eq!(void.status, TxStatus::Approved);
         assert_eq!(void.voids.as_deref(), Some(sale.trans_id.as_str()));
 
-        // The same day: a partial refund is refused by the bank (CORE-2508), and the
-        // error says why and what to do.
-        let err = w
+        // The same day: the bank refuses a partial refund (CORE-2508), so it is kept
+        // as scheduled, with the reason, and already counts against the sale.
+        let answer = w
             .service
-            .refund_payment(&w.actor, &w.company.id, &refunded.id, tl("30.00"))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "refund_not_yet_possible", "{err:?}");
-        assert!(
-            err.message().contains("not closed") && err.message().contains("cancel it today"),
-            "{}",
-            err.message()
-        );
-        let detail = w
-            .service
-            .get_payment(&w.company.id, &refunded.id)
+            .request_refund(&w.actor, &w.company.id, &refunded.id, tl("30.00"))
             .await
             .unwrap();
-        assert_eq!(detail.payment.status, PaymentStatus::Approved);
-        assert_eq!(detail.payment.refunded_amount, tl("0.00"));
+        assert_eq!(answer.refund.status, RefundStatus::Scheduled, "{answer:?}");
+        let reason = answer.refund.message.clone().unwrap();
+        assert_eq!(reason.tr, "Banka günü kapanınca iade edilecek");
+        assert_eq!(reason.en, "Will be refunded when the bank's day closes");
+        assert_eq!(answer.payment.status, PaymentStatus::Approved);
+        assert_eq!(answer.payment.refunded_amount, tl("0.00"));
+        let err = w
+            .service
+            .refund_payment(&w.actor, &w.company.id, &refunded.id, tl("70.01"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "refund_exceeds_captured", "{err:?}");
         let rows = w.rows(&refunded.id).await;
         assert!(
             rows.iter()
@@ -439,15 +438,20 @@ async fn cancel_and_refund_follow_the_bank_day() {
             "{rows:?}"
         );
 
-        // After the bank's end of day.
+        // After the bank's end of day the janitor's pass carries it out, with no
+        // further call from the client.
         w.end_of_day();
-        let view = w
+        let report = w.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.refunds_carried_out, 1, "{report:?}");
+        let detail = w
             .service
-            .refund_payment(&w.actor, &w.company.id, &refunded.id, tl("30.00"))
+            .get_payment(&w.company.id, &refunded.id)
             .await
             .unwrap();
-        assert_eq!(view.status, PaymentStatus::PartiallyRefunded);
-        assert_eq!(view.refunded_amount, tl("30.00"));
+        assert_eq!(detail.payment.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(detail.payment.refunded_amount, tl("30.00"));
+        assert_eq!(detail.refunds.len(), 1, "{:?}", detail.refunds);
+        assert_eq!(detail.refunds[0].status, RefundStatus::Approved);
         let credits: Vec<_> = w
             .rows(&refunded.id)
             .await

@@ -388,6 +388,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_audit_v2_last_company.sql"),
     },
     Migration {
+        version: 9,
+        name: "scheduled_refunds",
+        sqlite: include_str!("../migrations/sqlite/0009_scheduled_refunds.sql"),
+        postgres: include_str!("../migrations/postgres/0009_scheduled_refunds.sql"),
+    },
+    Migration {
         version: 10,
         name: "link_list",
         sqlite: include_str!("../migrations/sqlite/0010_link_list.sql"),

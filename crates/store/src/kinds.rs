@@ -208,5 +208,10 @@ text_enum!(
         Failed => "failed",
         /// Cannot tell; the janitor finds out.
         Unknown => "unknown",
+        /// Asked before the provider's business day closed: kept, counted against the
+        /// refundable amount, and carried out after the close.
+        Scheduled => "scheduled",
+        /// A scheduled refund taken back before it was carried out; releases its amount.
+        Withdrawn => "withdrawn",
     }
 );

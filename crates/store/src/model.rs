@@ -302,6 +302,13 @@ pub struct RefundRecord {
     pub created_at: i64,
     /// Unix milliseconds.
     pub updated_at: i64,
+    /// When it was first scheduled (the provider's day was still open), Unix ms; set
+    /// for every refund that was ever scheduled.
+    pub scheduled_at: Option<i64>,
+    /// While scheduled: when a background pass may next send it, Unix ms.
+    pub next_try_at: Option<i64>,
+    /// How often it was sent again and found the day still open.
+    pub tries: i64,
 }
 
 /// What a finished cancel/refund attempt says about the refund.
@@ -319,6 +326,9 @@ pub struct RefundResult {
     pub message_tr: Option<String>,
     /// English message.
     pub message_en: Option<String>,
+    /// With [`RefundStatus::Scheduled`]: when a background pass may next send it
+    /// (Unix ms); ignored otherwise.
+    pub retry_at: Option<i64>,
 }
 
 /// An audit event to append; the store assigns seq, prev_hash, hash and id.

@@ -96,6 +96,7 @@ async fn outbox_rows_commit_and_roll_back_with_the_change() {
                 bank_code: None,
                 message_tr: None,
                 message_en: None,
+                retry_at: None,
             });
             assert!(store.finish_attempt(broken).await.is_err());
             assert_eq!(

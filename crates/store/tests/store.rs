@@ -140,6 +140,7 @@ async fn refund_cap_holds_under_concurrency() {
                         bank_code: None,
                         message_tr: None,
                         message_en: None,
+                        retry_at: None,
                     }),
                     ..FinishAttempt::default()
                 })

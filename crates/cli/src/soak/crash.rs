@@ -276,7 +276,12 @@ fn open(payments: &[Value], details: &HashMap<String, Value>) -> usize {
     let refunds_open = details
         .values()
         .flat_map(|d| d["refunds"].as_array().cloned().unwrap_or_default())
-        .filter(|r| matches!(r["status"].as_str(), Some("pending" | "unknown")))
+        .filter(|r| {
+            matches!(
+                r["status"].as_str(),
+                Some("pending" | "unknown" | "scheduled")
+            )
+        })
         .count();
     payments_open + refunds_open
 }
@@ -358,6 +363,12 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     for task in workers {
         let _ = task.await;
     }
+    // The providers close the last day: every scheduled refund can now be carried out,
+    // and the janitor's schedule must see to it.
+    fixture.sim.end_of_day(Some(&fixture.merchant.merchant_no));
+    fixture
+        .nestpay
+        .end_of_day(Some(&fixture.bank_merchant.client_id));
     // What the last kill and the faults left open, before the janitor's schedule.
     let load_done = Instant::now();
     let at_stop = all_payments(&http, &base, &fixture.api_key).await?;

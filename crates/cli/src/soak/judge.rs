@@ -9,7 +9,9 @@
 //!   reference), two payments for one order (one idempotency key), a refund above the
 //!   sale;
 //! - a payment or refund left `processing`, `unknown`, `pending` or `pending_3ds` after
-//!   the janitor's schedule;
+//!   the janitor's schedule, or a refund still `scheduled` after the providers' last
+//!   day close (a scheduled or withdrawn refund is no money moved: the provider must
+//!   have nothing for it, which the refunded totals below check);
 //! - a payment the clients were shown as approved that is not approved-like now;
 //! - whatever the clients already found (two payments for one key, a replay refused).
 //!
@@ -273,6 +275,14 @@ pub fn judge(evidence: &Evidence) -> Verdict {
     }
     let mut nestpay_details = Vec::new();
     for (id, detail) in &evidence.details {
+        for r in detail["refunds"].as_array().into_iter().flatten() {
+            if text(&r["status"]) == "scheduled" {
+                v.push(format!(
+                    "payment {id}: refund {} still scheduled after the providers' day close",
+                    text(&r["id"])
+                ));
+            }
+        }
         if on_nestpay(detail) {
             nestpay_details.push((id.as_str(), detail));
             continue;

@@ -1,15 +1,14 @@
 //! The mixed load of the crash soak, as a shop's and a cardholder's clients would send it
 //! over HTTP: non-3D sales, 3D sales walked through the simulator's bank page with the
 //! right and sometimes the wrong SMS code, declines (magic cards), transport faults
-//! (fault cards), same-day cancels, partial refunds of earlier days' sales, list queries,
-//! and, after a crash, the requests that got no answer sent again with the same
-//! `Idempotency-Key`.
+//! (fault cards), same-day cancels, partial refunds of earlier days' sales, same-day
+//! partial refunds (accepted as `scheduled`, 202, carried out after the provider's day
+//! closes; now and then withdrawn at once), list queries, and, after a crash, the
+//! requests that got no answer sent again with the same `Idempotency-Key`.
 //!
 //! With a NestPay POS ([`Traffic::with_nestpay`]) a share of the non-3D sales, declines
 //! and fault cards goes to it with `pos_id`; its sales are cancelled and refunded like the
-//! others, and now and then refunded on their own business day on purpose, which the bank
-//! refuses (409 `refund_not_yet_possible`, an expected refusal). Their tally keys start
-//! with `nestpay `.
+//! others, same-day refunds included. Their tally keys start with `nestpay `.
 //!
 //! Each worker draws its actions from its own seeded random generator. What the clients
 //! saw is kept for the judge: the payment each idempotency key was answered with, the
@@ -487,22 +486,20 @@ impl Traffic {
         }
     }
 
-    /// A partial refund of a sale from a closed business day (now and then, of a NestPay
-    /// sale of the open day, which the bank must refuse); `false` when the server did
-    /// not answer.
+    /// A partial refund of a sale from a closed business day, or (one in three) of a
+    /// sale of the open day, which the server must accept as scheduled (202) and carry
+    /// out after the provider's close; a scheduled one is now and then withdrawn at once.
+    /// `false` when the server did not answer.
     async fn refund(&self, rng: &mut StdRng) -> bool {
         let day = self.day.load(Ordering::SeqCst);
-        let same_day = self.nestpay.is_some() && rng.random_bool(0.2);
+        let same_day = rng.random_bool(0.33);
+        let withdraw = rng.random_bool(0.25);
         let (id, amount, what) = {
             let mut seen = lock(&self.seen);
             let candidates: Vec<usize> = (0..seen.pool.len())
                 .filter(|&i| {
                     let p = &seen.pool[i];
-                    let when = if same_day {
-                        p.nestpay && p.day == day
-                    } else {
-                        p.day < day
-                    };
+                    let when = if same_day { p.day == day } else { p.day < day };
                     when && p.refunds < 3 && p.amount - p.refunded >= 2
                 })
                 .collect();
@@ -517,7 +514,8 @@ impl Traffic {
             let what = match (paid.nestpay, same_day) {
                 (true, true) => "nestpay same-day refund",
                 (true, false) => "nestpay refund",
-                (false, _) => "refund",
+                (false, true) => "same-day refund",
+                (false, false) => "refund",
             };
             let id = paid.id.clone();
             seen.reversed.insert(id.clone());
@@ -540,24 +538,79 @@ impl Traffic {
             }
         };
         let status = response.status().as_u16();
-        if status == 201 {
-            self.count(format!("{what}: done"));
-            return true;
-        }
-        let code = match response.text().await {
-            Ok(text) => serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"]["code"].as_str().map(str::to_owned)),
-            Err(_) => None,
+        let body = match response.text().await {
+            Ok(text) => serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
         };
-        // NestPay: the sale's business day is not closed at the bank yet, so only a
-        // cancel is possible; an expected refusal (nothing moves), not a fault.
-        match code.as_deref() {
-            Some("refund_not_yet_possible") => {
-                self.count(format!("{what}: 409 (expected)"));
+        match status {
+            201 => self.count(format!("{what}: done")),
+            202 => {
+                let refund = &body["refund"];
+                if refund["status"] != "scheduled" || refund["message"]["tr"].as_str().is_none() {
+                    lock(&self.seen).violations.push(format!(
+                        "payment {id}: a 202 refund answer without a scheduled refund and its reason: {body}"
+                    ));
+                }
+                self.count(format!("{what}: scheduled"));
+                if withdraw {
+                    if let Some(refund_id) = refund["id"].as_str() {
+                        return self.withdraw(&id, refund_id, amount, what).await;
+                    }
+                }
             }
-            Some(code) => self.count(format!("{what}: HTTP {status} {code}")),
-            None => self.count(format!("{what}: HTTP {status}")),
+            _ => match body["error"]["code"].as_str() {
+                Some(code) => self.count(format!("{what}: HTTP {status} {code}")),
+                None => self.count(format!("{what}: HTTP {status}")),
+            },
+        }
+        true
+    }
+
+    /// Withdraws a scheduled refund just made. Withdrawn, its amount is refundable
+    /// again; 409 `not_withdrawable` means it was carried out first (the day closed
+    /// meanwhile), which is fine. `false` when the server did not answer.
+    async fn withdraw(&self, id: &str, refund_id: &str, amount: i64, what: &str) -> bool {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let answer = self
+            .http
+            .post(format!(
+                "{}/api/v1/payments/{id}/refunds/{refund_id}/withdraw",
+                self.base
+            ))
+            .bearer_auth(&self.key)
+            .send()
+            .await;
+        let Ok(response) = answer else {
+            self.count(format!("{what} withdraw: no answer"));
+            return false;
+        };
+        let status = response.status().as_u16();
+        let body = match response.text().await {
+            Ok(text) => serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        if status == 200 {
+            let withdrawn = body["refunds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["id"] == refund_id && r["status"] == "withdrawn");
+            if !withdrawn {
+                lock(&self.seen).violations.push(format!(
+                    "payment {id}: refund {refund_id} answered withdrawn but is not: {body}"
+                ));
+            }
+            let mut seen = lock(&self.seen);
+            if let Some(paid) = seen.pool.iter_mut().find(|p| p.id == id) {
+                paid.refunded -= amount;
+            }
+            drop(seen);
+            self.count(format!("{what} withdraw: done"));
+        } else {
+            match body["error"]["code"].as_str() {
+                Some(code) => self.count(format!("{what} withdraw: HTTP {status} {code}")),
+                None => self.count(format!("{what} withdraw: HTTP {status}")),
+            }
         }
         true
     }

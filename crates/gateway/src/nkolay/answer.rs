@@ -203,6 +203,29 @@ pub fn refusal_kind(answer: &Answer) -> Option<FailureKind> {
     }
 }
 
+/// A refused refund that says the sale's business day is not closed yet: N Kolay
+/// answers it with the generic bank code 12 and a text naming the day's end ("İade
+/// işlemi gün sonundan sonra yapılabilir"), so the text tells it apart from other 12s.
+pub fn refund_before_day_close(outcome: &mut Outcome) {
+    let Outcome::Declined(decline) = outcome else {
+        return;
+    };
+    let text = decline.provider_text.to_lowercase();
+    let says_day_end = text.contains("gün sonu") || text.contains("gun sonu");
+    if decline
+        .bank_code
+        .as_ref()
+        .is_some_and(|c| c.as_str() == "12")
+        && says_day_end
+    {
+        decline.kind = DeclineKind::DayNotClosed;
+        decline.message = Message::new(
+            "Satışın günü henüz kapanmadı: bugün iptal edilebilir, iade gün sonundan sonra yapılır.",
+            "The sale's business day is not closed yet: it can be cancelled today; a refund is possible after the day's close.",
+        );
+    }
+}
+
 /// Whether a refused refund says the operation type was wrong (`refund` vs `refundp`).
 pub fn rejects_type(answer: &Answer) -> bool {
     let text = provider_text(answer).to_lowercase();
@@ -298,6 +321,31 @@ mod tests {
         );
         fields["hashDataV2"] = json!(hash);
         Answer::parse(&fields.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_refund_before_the_day_close_is_told_apart_from_other_12s() {
+        let early = Answer::parse(
+            r#"{"RESPONSE_CODE":"0","RESPONSE_DATA":"İade işlemi gün sonundan sonra yapılabilir","ERROR_CODE":"12"}"#,
+        )
+        .unwrap();
+        let mut outcome = reversal_outcome(&early);
+        refund_before_day_close(&mut outcome);
+        let Outcome::Declined(d) = outcome else {
+            panic!("not a decline: {outcome:?}")
+        };
+        assert_eq!(d.kind, DeclineKind::DayNotClosed);
+        assert!(d.message.en.contains("not closed"), "{:?}", d.message);
+        let other = Answer::parse(
+            r#"{"RESPONSE_CODE":"0","RESPONSE_DATA":"Geçersiz işlem","ERROR_CODE":"12"}"#,
+        )
+        .unwrap();
+        let mut outcome = reversal_outcome(&other);
+        refund_before_day_close(&mut outcome);
+        let Outcome::Declined(d) = outcome else {
+            panic!("not a decline: {outcome:?}")
+        };
+        assert_eq!(d.kind, DeclineKind::Refused);
     }
 
     fn approved_fields() -> Value {

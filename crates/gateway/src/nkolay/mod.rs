@@ -176,7 +176,9 @@ impl NkolayGateway {
             .money_call("refund", path::CANCEL_REFUND, &form, |a| {
                 type_rejected =
                     a.response_code().as_deref() != Some("2") && answer::rejects_type(a);
-                answer::reversal_outcome(a)
+                let mut outcome = answer::reversal_outcome(a);
+                answer::refund_before_day_close(&mut outcome);
+                outcome
             })
             .await;
         (response, type_rejected)

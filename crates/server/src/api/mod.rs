@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/payments/{id}/cancel", post(payments::cancel))
         .route("/payments/{id}/reverse", post(payments::reverse))
         .route("/payments/{id}/refunds", post(payments::refund))
+        .route(
+            "/payments/{id}/refunds/{refund_id}/withdraw",
+            post(payments::withdraw_refund),
+        )
         .route("/reconciliations", post(recon::create).get(recon::list))
         .route(
             "/reconciliations/import",

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
-use sanalpos_service::{Actor, CardInput, Channel, CreatePayment, PaymentFilter, PaymentStatus};
+use sanalpos_service::{
+    Actor, CardInput, Channel, CreatePayment, PaymentFilter, PaymentStatus, RefundStatus,
+};
 
 use super::body::JsonBody;
 use super::idempotency;
@@ -280,7 +282,9 @@ pub async fn reverse(
 }
 
 /// `POST /api/v1/payments/{id}/refunds` `{amount}` (the whole remaining amount when
-/// absent).
+/// absent). 201 with the payment and the refund when it was carried out (or cancelled:
+/// the whole sale on its day); 202 when the provider's day is still open and the refund
+/// is `scheduled` for after its close.
 pub async fn refund(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,28 +305,40 @@ pub async fn refund(
         }
     };
     let actor = caller.actor();
-    let view = match amount {
-        Some(amount) => {
-            state
-                .service
-                .refund_payment(&actor, &caller.company_id, &id, amount)
-                .await?
-        }
-        None => {
-            let detail = state.service.get_payment(&caller.company_id, &id).await?;
-            let remaining = detail
-                .payment
-                .authorized_amount
-                .unwrap_or(detail.payment.amount)
-                .checked_sub(detail.payment.refunded_amount)
-                .unwrap_or(Kurus::ZERO);
-            state
-                .service
-                .refund_payment(&actor, &caller.company_id, &id, remaining)
-                .await?
-        }
+    let amount = match amount {
+        Some(amount) => amount,
+        None => state
+            .service
+            .get_payment(&caller.company_id, &id)
+            .await?
+            .refundable(),
     };
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    let answer = state
+        .service
+        .request_refund(&actor, &caller.company_id, &id, amount)
+        .await?;
+    let status = if answer.refund.status == RefundStatus::Scheduled {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
+/// `POST /api/v1/payments/{id}/refunds/{refund_id}/withdraw`: takes a scheduled refund
+/// back before it is carried out; answers the payment with its refunds.
+pub async fn withdraw_refund(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, refund_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    no_fields(&body)?;
+    let detail = state
+        .service
+        .withdraw_refund(&caller.actor(), &caller.company_id, &id, &refund_id)
+        .await?;
+    Ok(Json(detail).into_response())
 }
 
 /// An actor for the audit log.

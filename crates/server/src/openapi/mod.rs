@@ -36,7 +36,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("not_cancellable", 409, "Only an approved payment without refunds can be cancelled."),
     ("cancel_not_possible", 409, "The bank refused the cancel; refund instead."),
     ("report_not_supported", 409, "The POS's bank offers no transaction list to pull: import its statement instead."),
-    ("refund_not_yet_possible", 409, "The sale's day is not closed at the bank yet: cancel it today, or refund after the close."),
+    ("not_withdrawable", 409, "Only a scheduled refund (not carried out yet) can be withdrawn."),
     ("cancel_declined", 409, "The bank declined the cancel."),
     ("not_refundable", 409, "Only an approved payment can be refunded."),
     ("refund_exceeds_captured", 409, "The refund is more than what is still refundable."),
@@ -133,13 +133,35 @@ mod ops {
 
     /// Refund a payment
     ///
-    /// Part or all of what was captured; never more.
+    /// Part or all of what was captured; never more (approved, scheduled and still
+    /// open refunds all count). The whole sale on its business day is cancelled
+    /// instead. When the provider's business day is not closed yet, a partial refund is
+    /// accepted as `scheduled` (202): it counts against the refundable amount at once,
+    /// is carried out automatically after the provider's close (the payment then becomes
+    /// `partially_refunded` / `refunded`, with the usual webhook), and can be withdrawn
+    /// until then.
     #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", tag = "payments",
         params(("id" = String, Path, description = "pay_…")),
         request_body(content = Option<RefundBody>, description = "Empty for the whole remaining amount"),
-        responses((status = 201, body = Payment), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+        responses(
+            (status = 201, description = "Carried out (or cancelled)", body = RefundAnswer),
+            (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = RefundAnswer),
+            (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
         security(("api_key" = [])))]
     fn refund_payment() {}
+
+    /// Withdraw a scheduled refund
+    ///
+    /// Takes back a refund that is still `scheduled`: it will not be carried out, and its
+    /// amount is refundable again. Audited. No body (or `{}`).
+    #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds/{refund_id}/withdraw", tag = "payments",
+        params(("id" = String, Path, description = "pay_…"), ("refund_id" = String, Path, description = "ref_…")),
+        responses(
+            (status = 200, description = "Withdrawn; the payment with its refunds", body = PaymentDetail),
+            (status = 404, body = ErrorEnvelope),
+            (status = 409, description = "Not scheduled (`not_withdrawable`)", body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn withdraw_refund() {}
 
     /// Reconcile a period
     ///
@@ -380,7 +402,7 @@ impl Modify for Security {
     ),
     paths(
         ops::create_payment, ops::list_payments, ops::get_payment, ops::cancel_payment,
-        ops::reverse_payment, ops::refund_payment,
+        ops::reverse_payment, ops::refund_payment, ops::withdraw_refund,
         ops::create_reconciliation, ops::list_reconciliations, ops::import_statement,
         ops::get_reconciliation, ops::match_candidates, ops::resolve_item,
         ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,

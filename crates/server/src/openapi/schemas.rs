@@ -99,6 +99,8 @@ names!(
         Declined => "declined",
         Failed => "failed",
         Unknown => "unknown",
+        Scheduled => "scheduled",
+        Withdrawn => "withdrawn",
     }
 );
 
@@ -390,7 +392,10 @@ pub struct Refund {
     /// Decimal string.
     #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
     pub amount: String,
-    /// `pending`, `approved`, `declined`, `unknown`, `failed`.
+    /// `pending`, `approved`, `declined`, `unknown`, `failed`; `scheduled` (asked
+    /// before the provider's business day closed: it already counts against the
+    /// refundable amount and is carried out after the close), `withdrawn` (a scheduled
+    /// refund taken back; its amount is refundable again).
     pub status: RefundStatus,
     /// Provider reference.
     pub provider_ref: Option<String>,
@@ -402,6 +407,18 @@ pub struct Refund {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+}
+
+/// The answer to a refund request: the payment's fields at the top level, and the
+/// cancel or refund the request made.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RefundAnswer {
+    /// The payment as it now stands.
+    #[serde(flatten)]
+    pub payment: Payment,
+    /// The refund made (`approved`, `scheduled`, …), or the cancel when the whole sale
+    /// was asked back on its business day.
+    pub refund: Refund,
 }
 
 /// A payment with its attempts and refunds (the payment's fields at the top level).

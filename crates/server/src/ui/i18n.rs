@@ -146,9 +146,12 @@ catalogue! {
     confirm_required: "İşlemi onaylamak için kutucuğu işaretleyin.", "Tick the box to confirm the operation.";
     refund_amount: "İade tutarı", "Refund amount";
     operation_done: "İşlem tamamlandı.", "Done.";
+    refund_scheduled: "İade planlandı: banka günü kapanınca yapılacak. O zamana kadar geri çekilebilir.", "Refund scheduled: it will be made when the bank's day closes. Until then it can be withdrawn.";
+    refund_withdrawn: "Planlanan iade geri çekildi; tutar yeniden iade edilebilir.", "The scheduled refund was withdrawn; its amount can be refunded again.";
+    withdraw_refund: "Geri çek", "Withdraw";
+    rev_not_withdrawable: "Yalnızca planlanmış (henüz yapılmamış) bir iade geri çekilebilir.", "Only a scheduled refund (not carried out yet) can be withdrawn.";
     review_reason: "İnceleme nedeni", "Review reason";
     rev_declined: "Banka işlemi reddetti", "The bank refused";
-    rev_refund_not_yet_possible: "Satışın günü bankada henüz kapanmadı: bugün iptal edebilirsiniz; iade gün sonundan sonra yapılabilir.", "The sale's day is not closed at the bank yet: you can cancel it today; a refund is possible after the day's close.";
     rev_cancel_not_possible: "Banka iptali kabul etmedi (iptal yalnızca satış günü yapılabilir); iade yapın.", "The bank refused the cancel (a cancel is only possible on the sale's day); refund instead.";
     rev_not_cancellable: "Yalnızca iadesi olmayan onaylı bir ödeme iptal edilebilir.", "Only an approved payment without refunds can be cancelled.";
     rev_not_refundable: "Bu ödeme geri alınamaz (iade edilecek tutar kalmadı ya da ödeme onaylı değil).", "This payment cannot be taken back (nothing left, or it is not approved).";
@@ -289,6 +292,8 @@ catalogue! {
     st_refunded: "İade edildi", "Refunded";
     st_expired: "Süresi doldu", "Expired";
     st_pending: "Bekliyor", "Pending";
+    st_scheduled: "Planlandı", "Scheduled";
+    st_withdrawn: "Geri çekildi", "Withdrawn";
     ch_api: "Web mağaza (API)", "Web shop (API)";
     ch_hosted: "Ödeme sayfası", "Hosted page";
     ch_moto: "Telefon (MOTO)", "Phone (MOTO)";
@@ -561,6 +566,8 @@ impl Texts {
             RefundStatus::Declined => self.st_declined,
             RefundStatus::Failed => self.st_failed,
             RefundStatus::Unknown => self.st_unknown,
+            RefundStatus::Scheduled => self.st_scheduled,
+            RefundStatus::Withdrawn => self.st_withdrawn,
         }
     }
 

@@ -67,6 +67,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/payments/{id}/cancel", post(payments::cancel))
         .route("/payments/{id}/refund", post(payments::refund))
         .route("/payments/{id}/reverse", post(payments::reverse))
+        .route(
+            "/payments/{id}/refunds/{refund_id}/withdraw",
+            post(payments::withdraw),
+        )
         .route("/reconciliations", get(recon::list).post(recon::pull))
         .route(
             "/reconciliations/import",

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use sanalpos_core::Lang;
 use sanalpos_service::{
-    Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView, ServiceError,
+    Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView, RefundStatus, ServiceError,
 };
 
 use super::format::{day, money, parse_amount, when};
@@ -358,11 +358,9 @@ async fn detail_page(
         p.status,
         PaymentStatus::Approved | PaymentStatus::PartiallyRefunded
     );
-    let remaining = p
-        .authorized_amount
-        .unwrap_or(p.amount)
-        .checked_sub(p.refunded_amount)
-        .unwrap_or_default();
+    let remaining = detail.refundable();
+    // A cancel takes the whole sale back, so not once a refund holds part of it.
+    let cancellable = p.status == PaymentStatus::Approved && remaining == p.amount;
     Ok(page(
         ctx,
         t.detail_title,
@@ -399,10 +397,12 @@ async fn detail_page(
                         label.check { input #refund-confirm type="checkbox" name="confirm"; (t.confirm_box) }
                         button #refund-submit type="submit" { (t.refund_payment) }
                     }
-                    form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
-                        (csrf(ctx))
-                        label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
-                        button #cancel-submit type="submit" { (t.cancel_payment) }
+                    @if cancellable {
+                        form #cancel-form.inline method="post" action=(format!("/ui/payments/{}/cancel", p.id)) {
+                            (csrf(ctx))
+                            label.check { input #cancel-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                            button #cancel-submit type="submit" { (t.cancel_payment) }
+                        }
                     }
                     form #reverse-form.inline method="post" action=(format!("/ui/payments/{}/reverse", p.id)) {
                         (csrf(ctx))
@@ -430,19 +430,28 @@ async fn detail_page(
             }
             h2 { (t.refunds) }
             table #refunds.dense {
-                thead { tr { th { (t.date_time) } th { (t.kind) } th.num { (t.amount) } th { (t.status) } th { (t.provider_ref) } th { (t.reason) } } }
+                thead { tr { th { (t.date_time) } th { (t.kind) } th.num { (t.amount) } th { (t.status) } th { (t.provider_ref) } th { (t.reason) } th { (t.actions) } } }
                 tbody {
                     @for r in &detail.refunds {
-                        tr data-status=(r.status.as_str()) {
+                        tr data-status=(r.status.as_str()) data-refund=(r.id) {
                             td { (when(ctx.lang, &r.created_at)) }
                             td { (t.refund_kind(r.kind)) }
                             td.num { (money(ctx.lang, r.amount, p.currency)) }
-                            td { (t.refund_status(r.status)) }
+                            td.refund-status { (t.refund_status(r.status)) }
                             td { (r.provider_ref.as_deref().unwrap_or("")) }
-                            td { (r.message.as_ref().map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() }).unwrap_or_default()) }
+                            td.refund-reason { (r.message.as_ref().map(|m| if ctx.lang == Lang::Tr { m.tr.clone() } else { m.en.clone() }).unwrap_or_default()) }
+                            td {
+                                @if r.status == RefundStatus::Scheduled && ctx.can(Perm::Reverse) {
+                                    form.withdraw-form.inline method="post" action=(format!("/ui/payments/{}/refunds/{}/withdraw", p.id, r.id)) {
+                                        (csrf(ctx))
+                                        label.check { input.withdraw-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                                        button.withdraw-submit type="submit" { (t.withdraw_refund) }
+                                    }
+                                }
+                            }
                         }
                     }
-                    @if detail.refunds.is_empty() { tr { td colspan="6" { (t.no_data) } } }
+                    @if detail.refunds.is_empty() { tr { td colspan="7" { (t.no_data) } } }
                 }
             }
             h2 { (t.audit_events) }
@@ -493,10 +502,15 @@ pub async fn detail(
     Query(q): Query<DoneQuery>,
 ) -> Result<Markup, UiError> {
     ctx.require(Perm::ViewPayments)?;
-    let message = q
-        .done
-        .is_some()
-        .then(|| ("ok", ctx.t().operation_done.to_owned()));
+    let t = ctx.t();
+    let message = q.done.as_deref().map(|done| {
+        let text = match done {
+            "scheduled" => t.refund_scheduled,
+            "withdrawn" => t.refund_withdrawn,
+            _ => t.operation_done,
+        };
+        ("ok", text.to_owned())
+    });
     detail_page(&state, &ctx, &id, message).await
 }
 
@@ -519,6 +533,8 @@ enum Action {
     Cancel,
     Refund,
     Reverse,
+    /// Withdraw the scheduled refund with this id.
+    Withdraw(String),
 }
 
 async fn act(
@@ -544,28 +560,37 @@ async fn act(
         return failed(t.confirm_required.to_owned()).await;
     }
     let done = match action {
-        Action::Cancel => {
-            service
-                .cancel_payment(&ctx.actor(), ctx.company_id(), &id)
-                .await
-        }
-        Action::Reverse => {
-            service
-                .reverse_payment(&ctx.actor(), ctx.company_id(), &id)
-                .await
-        }
+        Action::Cancel => service
+            .cancel_payment(&ctx.actor(), ctx.company_id(), &id)
+            .await
+            .map(|_| "1"),
+        Action::Reverse => service
+            .reverse_payment(&ctx.actor(), ctx.company_id(), &id)
+            .await
+            .map(|_| "1"),
         Action::Refund => {
             let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0)
             else {
                 return failed(t.amount_invalid.to_owned()).await;
             };
             service
-                .refund_payment(&ctx.actor(), ctx.company_id(), &id, amount)
+                .request_refund(&ctx.actor(), ctx.company_id(), &id, amount)
                 .await
+                .map(|a| {
+                    if a.refund.status == RefundStatus::Scheduled {
+                        "scheduled"
+                    } else {
+                        "1"
+                    }
+                })
         }
+        Action::Withdraw(refund_id) => service
+            .withdraw_refund(&ctx.actor(), ctx.company_id(), &id, &refund_id)
+            .await
+            .map(|_| "withdrawn"),
     };
     match done {
-        Ok(_) => Ok(Redirect::to(&format!("/ui/payments/{id}?done=1")).into_response()),
+        Ok(done) => Ok(Redirect::to(&format!("/ui/payments/{id}?done={done}")).into_response()),
         Err(ServiceError::Storage(e)) => {
             tracing::error!(error = %e, "back office reversal failed");
             Err(UiError::Internal(ctx.lang))
@@ -595,11 +620,11 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
                 format!("{}: {reason}", t.rev_declined)
             }
             "cancel_not_possible" => t.rev_cancel_not_possible.into(),
-            "refund_not_yet_possible" => t.rev_refund_not_yet_possible.into(),
             "not_cancellable" => t.rev_not_cancellable.into(),
             "not_refundable" => t.rev_not_refundable.into(),
             "refund_exceeds_captured" => t.rev_exceeds.into(),
             "payment_in_progress" => t.rev_in_progress.into(),
+            "not_withdrawable" => t.rev_not_withdrawable.into(),
             _ => e.to_string(),
         },
         ServiceError::Provider { .. } => t.rev_provider_failed.into(),
@@ -626,6 +651,16 @@ pub async fn refund(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, UiError> {
     act(state, ctx, id, form, Action::Refund).await
+}
+
+/// `POST /ui/payments/{id}/refunds/{refund_id}/withdraw`: withdraws a scheduled refund.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, refund_id)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Withdraw(refund_id)).await
 }
 
 /// `POST /ui/payments/{id}/reverse`.

@@ -139,5 +139,8 @@ pub fn refund(p: &PaymentRecord, amount: i64) -> RefundRecord {
         client_ref: p.sale_client_ref.clone(),
         created_at: now_ms(),
         updated_at: now_ms(),
+        scheduled_at: None,
+        next_try_at: None,
+        tries: 0,
     }
 }
