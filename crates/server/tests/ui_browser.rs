@@ -942,10 +942,14 @@ async fn payment_links_fit_the_window() {
     }
     let w = Walk { b: &b, app: &app };
     w.sign_in("collector").await;
+    // The page must not scroll sideways, and no table may hide columns behind its own
+    // scroll bar either.
     let fits = || async {
         let sizes = b
             .execute(
-                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                "return [document.documentElement.scrollWidth, window.innerWidth,
+                    Math.max(0, ...Array.from(document.querySelectorAll('.table-wrap'))
+                        .map(w => w.scrollWidth - w.clientWidth))];",
                 vec![],
             )
             .await
@@ -954,6 +958,11 @@ async fn payment_links_fit_the_window() {
         assert!(
             scroll <= inner,
             "the page is {scroll} px wide in a {inner} px window"
+        );
+        let hidden = sizes[2].as_i64().unwrap();
+        assert!(
+            hidden <= 0,
+            "a table hides {hidden} px behind its scroll bar"
         );
     };
     for (lang, label) in [
