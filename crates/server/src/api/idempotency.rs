@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sanalpos_service::ServiceError;
 use sanalpos_store::IdempotencyBegin;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -94,15 +95,18 @@ fn request_hash(route: &str, body: &[u8]) -> String {
         .collect()
 }
 
-/// Runs `work` at most once per (company, key).
+/// Runs `work` at most once per (company, key). The request is counted against the
+/// caller's rate limits only when it is about to run: a replayed answer is not counted,
+/// and a request over a limit gives its key back and is refused (429) before `work`.
 pub async fn run(
     state: &AppState,
-    company_id: &str,
+    caller: &Caller,
     key: &str,
     route: &str,
     body: &[u8],
     work: impl Future<Output = Outcome>,
 ) -> Response {
+    let company_id = caller.company_id.as_str();
     let store = state.service.store();
     let hash = request_hash(route, body);
     let started = Instant::now();
@@ -143,6 +147,12 @@ pub async fn run(
             }
             Err(e) => return ApiError::internal(&e.to_string()).into_response(),
         }
+    }
+    if let Err(refused) = caller.count_write(state).await {
+        if let Err(e) = store.idempotency_release(company_id, key).await {
+            tracing::error!(error = %e, "idempotency key not released");
+        }
+        return refused.into_response();
     }
     match work.await {
         Outcome::Done(status, Ok(body)) => {

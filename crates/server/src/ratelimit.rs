@@ -1,0 +1,250 @@
+//! Request rate limits: per API key and per company on the API, per user on the back
+//! office's "Online Tahsilat" form.
+//!
+//! Fixed windows counted in the database (`rate_counters`), so every instance on one
+//! database shares the counts; a request costs one upsert on the primary key that adds
+//! a hit to each of its counters and returns the new counts. A request over any of its
+//! limits is refused before its handler runs, with the seconds left in the window.
+//! Idempotent replays are answered before they are counted (see `api::idempotency`).
+//! If the counters cannot be reached the request is let through and the error logged:
+//! the limits protect the service, they must not take it down.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+
+use sanalpos_store::{RateHit, Store};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// The limits, from the configuration. A limit of 0 is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Length of one API window, seconds.
+    pub api_window_secs: u64,
+    /// Writes (POST, PUT, DELETE: payments, refunds, sessions…) per API key per window.
+    pub writes_per_key: u32,
+    /// Writes per company (all its keys together) per window.
+    pub writes_per_company: u32,
+    /// Reads (GET) per API key per window.
+    pub reads_per_key: u32,
+    /// Reads per company per window.
+    pub reads_per_company: u32,
+    /// Charges from the back office's "Online Tahsilat" form per user per window.
+    pub collect_per_user: u32,
+    /// Length of one "Online Tahsilat" window, seconds.
+    pub collect_window_secs: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> RateLimits {
+        RateLimits {
+            api_window_secs: 60,
+            writes_per_key: 60,
+            writes_per_company: 120,
+            reads_per_key: 600,
+            reads_per_company: 1200,
+            collect_per_user: 20,
+            collect_window_secs: 600,
+        }
+    }
+}
+
+/// What an API request is counted as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiClass {
+    /// Changes something (and may reach a bank).
+    Write,
+    /// Only looks.
+    Read,
+}
+
+impl ApiClass {
+    /// The class of a request method.
+    pub fn of(method: &Method) -> ApiClass {
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            ApiClass::Read
+        } else {
+            ApiClass::Write
+        }
+    }
+}
+
+/// A refused request: which limit, and when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The scope whose limit was reached (`api_write_key`, …).
+    pub scope: &'static str,
+    /// The limit of that scope.
+    pub limit: u32,
+    /// The window's length, seconds.
+    pub window_secs: u64,
+    /// Seconds until the window ends (at least 1).
+    pub retry_after: u64,
+}
+
+impl Refusal {
+    /// The API's 429 answer.
+    pub fn api_error(&self) -> ApiError {
+        let whose = if self.scope.ends_with("_company") {
+            "this company"
+        } else {
+            "this API key"
+        };
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests: {whose} may send {} of these in {} seconds; retry after {} seconds",
+                self.limit, self.window_secs, self.retry_after
+            ),
+        );
+        error.retry_after = Some(self.retry_after);
+        error
+    }
+}
+
+/// Counts requests against the limits.
+pub struct Limiter {
+    limits: RateLimits,
+    store: Store,
+    metrics: Arc<Metrics>,
+    /// When this instance last deleted ended windows, Unix seconds.
+    last_purge: AtomicI64,
+}
+
+/// How often an instance deletes ended windows, at most.
+const PURGE_EVERY_SECS: i64 = 60;
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Limiter {
+    /// A limiter over the store's counters.
+    pub fn new(limits: RateLimits, store: Store, metrics: Arc<Metrics>) -> Limiter {
+        Limiter {
+            limits,
+            store,
+            metrics,
+            last_purge: AtomicI64::new(0),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// Counts one API request of a key; `Err` when it is over a limit.
+    pub async fn api(&self, company_id: &str, key_id: &str, class: ApiClass) -> Result<(), Refusal> {
+        let l = &self.limits;
+        let (key_scope, key_limit, company_scope, company_limit) = match class {
+            ApiClass::Write => (
+                "api_write_key",
+                l.writes_per_key,
+                "api_write_company",
+                l.writes_per_company,
+            ),
+            ApiClass::Read => (
+                "api_read_key",
+                l.reads_per_key,
+                "api_read_company",
+                l.reads_per_company,
+            ),
+        };
+        self.count(
+            l.api_window_secs,
+            &[
+                (key_scope, key_id, key_limit),
+                (company_scope, company_id, company_limit),
+            ],
+        )
+        .await
+    }
+
+    /// Counts one charge from the "Online Tahsilat" form; `Err` when it is over the limit.
+    pub async fn collect(&self, user_id: &str) -> Result<(), Refusal> {
+        let l = &self.limits;
+        self.count(
+            l.collect_window_secs,
+            &[("ui_collect_user", user_id, l.collect_per_user)],
+        )
+        .await
+    }
+
+    /// Adds a hit to each counter whose limit is on, in one statement; the first
+    /// counter over its limit refuses.
+    async fn count(&self, window_secs: u64, counters: &[(&'static str, &str, u32)]) -> Result<(), Refusal> {
+        let window = i64::try_from(window_secs.max(1)).unwrap_or(i64::MAX);
+        let now = now_secs();
+        let window_start = now - now.rem_euclid(window);
+        let on: Vec<&(&'static str, &str, u32)> =
+            counters.iter().filter(|(_, _, limit)| *limit > 0).collect();
+        if on.is_empty() {
+            return Ok(());
+        }
+        self.purge_now_and_then(now);
+        let hits = on
+            .iter()
+            .map(|(scope, subject, _)| RateHit {
+                scope: (*scope).to_owned(),
+                subject: (*subject).to_owned(),
+                window_start,
+            })
+            .collect();
+        let counts = match self.store.rate_hit(hits).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::warn!(error = %e, "rate counters unavailable; request let through");
+                return Ok(());
+            }
+        };
+        for (scope, _, limit) in on {
+            let over = counts
+                .iter()
+                .any(|(s, count)| s == scope && *count > i64::from(*limit));
+            if over {
+                self.metrics.rate_limited(scope);
+                let left = window_start.saturating_add(window) - now;
+                return Err(Refusal {
+                    scope,
+                    limit: *limit,
+                    window_secs,
+                    retry_after: u64::try_from(left.max(1)).unwrap_or(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the ended windows of every scope, at most once a minute per instance,
+    /// beside the request rather than in its way.
+    fn purge_now_and_then(&self, now: i64) {
+        let last = self.last_purge.load(Ordering::Relaxed);
+        if now - last < PURGE_EVERY_SECS {
+            return;
+        }
+        if self
+            .last_purge
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let longest = self
+            .limits
+            .api_window_secs
+            .max(self.limits.collect_window_secs)
+            .max(1);
+        let before = now.saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.purge_rate_counters(before).await {
+                tracing::warn!(error = %e, "ended rate windows not deleted");
+            }
+        });
+    }
+}
