@@ -25,7 +25,7 @@ impl FromRequestParts<AppState> for Caller {
         let caller = authenticate(parts, state).await?;
         state
             .limiter
-            .api(&caller.company_id, &caller.key_id, ApiClass::of(&parts.method))
+            .api(&caller.company_id, &caller.key_id, ApiClass::Other)
             .await
             .map_err(|refusal| refusal.api_error())?;
         Ok(caller)
@@ -49,11 +49,12 @@ impl FromRequestParts<AppState> for UncountedCaller {
 }
 
 impl Caller {
-    /// Counts one write of this caller; the 429 answer when it is over a limit.
-    pub async fn count_write(&self, state: &AppState) -> Result<(), ApiError> {
+    /// Counts one payment creation of this caller; the 429 answer when it is over a
+    /// limit.
+    pub async fn count_payment(&self, state: &AppState) -> Result<(), ApiError> {
         state
             .limiter
-            .api(&self.company_id, &self.key_id, ApiClass::Write)
+            .api(&self.company_id, &self.key_id, ApiClass::Payment)
             .await
             .map_err(|refusal| refusal.api_error())
     }

@@ -50,7 +50,7 @@ pub struct Config {
     /// The mail server payment links are sent through; `None` (no `smtp_host`): links
     /// cannot be sent by e-mail.
     pub smtp: Option<SmtpConfig>,
-    /// Request rate limits: API writes and reads per key and per company, "Online
+    /// Request rate limits: API payments and other requests per key and per company, "Online
     /// Tahsilat" charges per back-office user (0 switches one off).
     pub rate_limits: RateLimits,
 }
@@ -228,10 +228,10 @@ struct Layer {
     smtp_from: Option<String>,
     smtp_timeout_secs: Option<u64>,
     rate_limit_window_secs: Option<u64>,
-    rate_limit_writes_per_key: Option<u32>,
-    rate_limit_writes_per_company: Option<u32>,
-    rate_limit_reads_per_key: Option<u32>,
-    rate_limit_reads_per_company: Option<u32>,
+    rate_limit_payments_per_key: Option<u32>,
+    rate_limit_payments_per_company: Option<u32>,
+    rate_limit_requests_per_key: Option<u32>,
+    rate_limit_requests_per_company: Option<u32>,
     collect_limit_per_user: Option<u32>,
     collect_limit_window_secs: Option<u64>,
 }
@@ -384,17 +384,17 @@ impl Config {
         if let Some(v) = layer.rate_limit_window_secs {
             limits.api_window_secs = v.max(1);
         }
-        if let Some(v) = layer.rate_limit_writes_per_key {
-            limits.writes_per_key = v;
+        if let Some(v) = layer.rate_limit_payments_per_key {
+            limits.payments_per_key = v;
         }
-        if let Some(v) = layer.rate_limit_writes_per_company {
-            limits.writes_per_company = v;
+        if let Some(v) = layer.rate_limit_payments_per_company {
+            limits.payments_per_company = v;
         }
-        if let Some(v) = layer.rate_limit_reads_per_key {
-            limits.reads_per_key = v;
+        if let Some(v) = layer.rate_limit_requests_per_key {
+            limits.requests_per_key = v;
         }
-        if let Some(v) = layer.rate_limit_reads_per_company {
-            limits.reads_per_company = v;
+        if let Some(v) = layer.rate_limit_requests_per_company {
+            limits.requests_per_company = v;
         }
         if let Some(v) = layer.collect_limit_per_user {
             limits.collect_per_user = v;
@@ -547,12 +547,12 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "SMTP_FROM" => layer.smtp_from = Some(value.clone()),
             "SMTP_TIMEOUT_SECS" => layer.smtp_timeout_secs = Some(number()?),
             "RATE_LIMIT_WINDOW_SECS" => layer.rate_limit_window_secs = Some(number()?),
-            "RATE_LIMIT_WRITES_PER_KEY" => layer.rate_limit_writes_per_key = Some(count()?),
-            "RATE_LIMIT_WRITES_PER_COMPANY" => {
-                layer.rate_limit_writes_per_company = Some(count()?)
+            "RATE_LIMIT_PAYMENTS_PER_KEY" => layer.rate_limit_payments_per_key = Some(count()?),
+            "RATE_LIMIT_PAYMENTS_PER_COMPANY" => {
+                layer.rate_limit_payments_per_company = Some(count()?)
             }
-            "RATE_LIMIT_READS_PER_KEY" => layer.rate_limit_reads_per_key = Some(count()?),
-            "RATE_LIMIT_READS_PER_COMPANY" => layer.rate_limit_reads_per_company = Some(count()?),
+            "RATE_LIMIT_REQUESTS_PER_KEY" => layer.rate_limit_requests_per_key = Some(count()?),
+            "RATE_LIMIT_REQUESTS_PER_COMPANY" => layer.rate_limit_requests_per_company = Some(count()?),
             "COLLECT_LIMIT_PER_USER" => layer.collect_limit_per_user = Some(count()?),
             "COLLECT_LIMIT_WINDOW_SECS" => layer.collect_limit_window_secs = Some(number()?),
             _ => return Err(bad("unknown setting".into())),
@@ -597,29 +597,29 @@ mod tests {
     fn rate_limits_from_file_and_env() {
         let defaults = Config::load(None, &env(&[])).unwrap().rate_limits;
         assert_eq!(defaults, RateLimits::default());
-        assert_eq!((defaults.writes_per_key, defaults.writes_per_company), (60, 120));
+        assert_eq!((defaults.payments_per_key, defaults.payments_per_company), (60, 120));
         let dir = std::env::temp_dir().join(format!("sanalpos-limits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("sanalpos.toml");
         std::fs::write(
             &file,
-            "rate_limit_writes_per_key = 5\ncollect_limit_per_user = 3\ncollect_limit_window_secs = 120\n",
+            "rate_limit_payments_per_key = 5\ncollect_limit_per_user = 3\ncollect_limit_window_secs = 120\n",
         )
         .unwrap();
         let config = Config::load(
             Some(&file),
             &env(&[
-                ("SANALPOS_RATE_LIMIT_WRITES_PER_COMPANY", "0"),
-                ("SANALPOS_RATE_LIMIT_READS_PER_KEY", "7"),
+                ("SANALPOS_RATE_LIMIT_PAYMENTS_PER_COMPANY", "0"),
+                ("SANALPOS_RATE_LIMIT_REQUESTS_PER_KEY", "7"),
                 ("SANALPOS_RATE_LIMIT_WINDOW_SECS", "30"),
             ]),
         )
         .unwrap();
         let limits = config.rate_limits;
-        assert_eq!(limits.writes_per_key, 5);
-        assert_eq!(limits.writes_per_company, 0);
-        assert_eq!(limits.reads_per_key, 7);
-        assert_eq!(limits.reads_per_company, 1200);
+        assert_eq!(limits.payments_per_key, 5);
+        assert_eq!(limits.payments_per_company, 0);
+        assert_eq!(limits.requests_per_key, 7);
+        assert_eq!(limits.requests_per_company, 2400);
         assert_eq!(limits.api_window_secs, 30);
         assert_eq!((limits.collect_per_user, limits.collect_window_secs), (3, 120));
         std::fs::remove_dir_all(&dir).unwrap();

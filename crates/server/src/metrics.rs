@@ -17,10 +17,10 @@ pub struct Metrics {
 
 /// The rate-limit scopes counted when they refuse a request, in exposition order.
 pub const RATE_SCOPES: [&str; 5] = [
-    "api_write_key",
-    "api_write_company",
-    "api_read_key",
-    "api_read_company",
+    "api_payment_key",
+    "api_payment_company",
+    "api_request_key",
+    "api_request_company",
     "ui_collect_user",
 ];
 
@@ -132,15 +132,15 @@ mod tests {
         m.http_request(503);
         m.payment_created("approved");
         m.payment_created("weird");
-        m.rate_limited("api_write_key");
-        m.rate_limited("api_write_key");
+        m.rate_limited("api_payment_key");
+        m.rate_limited("api_payment_key");
         m.rate_limited("no_such_scope");
         let text = m.render();
         assert!(text.contains("sanalpos_http_requests_total 2"));
         assert!(text.contains("sanalpos_http_server_errors_total 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"approved\"} 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"other\"} 1"));
-        assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_write_key\"} 2"));
+        assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_payment_key\"} 2"));
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0"));
     }
 }

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 
 use sanalpos_store::{RateHit, Store};
 
@@ -24,14 +24,15 @@ use crate::metrics::Metrics;
 pub struct RateLimits {
     /// Length of one API window, seconds.
     pub api_window_secs: u64,
-    /// Writes (POST, PUT, DELETE: payments, refunds, sessions…) per API key per window.
-    pub writes_per_key: u32,
-    /// Writes per company (all its keys together) per window.
-    pub writes_per_company: u32,
-    /// Reads (GET) per API key per window.
-    pub reads_per_key: u32,
-    /// Reads per company per window.
-    pub reads_per_company: u32,
+    /// Payments created (`POST /api/v1/payments`: a call to the bank) per API key per
+    /// window.
+    pub payments_per_key: u32,
+    /// Payments created per company (all its keys together) per window.
+    pub payments_per_company: u32,
+    /// Every other API request (reads, refunds, sessions, links…) per API key per window.
+    pub requests_per_key: u32,
+    /// Every other API request per company per window.
+    pub requests_per_company: u32,
     /// Charges from the back office's "Online Tahsilat" form per user per window.
     pub collect_per_user: u32,
     /// Length of one "Online Tahsilat" window, seconds.
@@ -42,12 +43,26 @@ impl Default for RateLimits {
     fn default() -> RateLimits {
         RateLimits {
             api_window_secs: 60,
-            writes_per_key: 60,
-            writes_per_company: 120,
-            reads_per_key: 600,
-            reads_per_company: 1200,
+            payments_per_key: 60,
+            payments_per_company: 120,
+            requests_per_key: 1200,
+            requests_per_company: 2400,
             collect_per_user: 20,
             collect_window_secs: 600,
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every limit off (load tools and tests that are not about the limits).
+    pub fn off() -> RateLimits {
+        RateLimits {
+            payments_per_key: 0,
+            payments_per_company: 0,
+            requests_per_key: 0,
+            requests_per_company: 0,
+            collect_per_user: 0,
+            ..RateLimits::default()
         }
     }
 }
@@ -55,27 +70,16 @@ impl Default for RateLimits {
 /// What an API request is counted as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiClass {
-    /// Changes something (and may reach a bank).
-    Write,
-    /// Only looks.
-    Read,
-}
-
-impl ApiClass {
-    /// The class of a request method.
-    pub fn of(method: &Method) -> ApiClass {
-        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            ApiClass::Read
-        } else {
-            ApiClass::Write
-        }
-    }
+    /// `POST /api/v1/payments`: a new charge, sent to the bank (what a card tester needs).
+    Payment,
+    /// Any other request.
+    Other,
 }
 
 /// A refused request: which limit, and when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal {
-    /// The scope whose limit was reached (`api_write_key`, …).
+    /// The scope whose limit was reached (`api_payment_key`, …).
     pub scope: &'static str,
     /// The limit of that scope.
     pub limit: u32,
@@ -142,17 +146,17 @@ impl Limiter {
     pub async fn api(&self, company_id: &str, key_id: &str, class: ApiClass) -> Result<(), Refusal> {
         let l = &self.limits;
         let (key_scope, key_limit, company_scope, company_limit) = match class {
-            ApiClass::Write => (
-                "api_write_key",
-                l.writes_per_key,
-                "api_write_company",
-                l.writes_per_company,
+            ApiClass::Payment => (
+                "api_payment_key",
+                l.payments_per_key,
+                "api_payment_company",
+                l.payments_per_company,
             ),
-            ApiClass::Read => (
-                "api_read_key",
-                l.reads_per_key,
-                "api_read_company",
-                l.reads_per_company,
+            ApiClass::Other => (
+                "api_request_key",
+                l.requests_per_key,
+                "api_request_company",
+                l.requests_per_company,
             ),
         };
         self.count(

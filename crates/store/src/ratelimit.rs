@@ -11,7 +11,7 @@ use crate::{Store, StoreError};
 /// One counter to add a hit to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateHit {
-    /// What is limited: `api_write_key`, `ui_collect_user`, …
+    /// What is limited: `api_payment_key`, `ui_collect_user`, …
     pub scope: String,
     /// Whose counter: an API key id, a company id, a user id.
     pub subject: String,

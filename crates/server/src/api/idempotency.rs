@@ -148,7 +148,7 @@ pub async fn run(
             Err(e) => return ApiError::internal(&e.to_string()).into_response(),
         }
     }
-    if let Err(refused) = caller.count_write(state).await {
+    if let Err(refused) = caller.count_payment(state).await {
         if let Err(e) = store.idempotency_release(company_id, key).await {
             tracing::error!(error = %e, "idempotency key not released");
         }

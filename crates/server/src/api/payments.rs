@@ -36,7 +36,7 @@ pub async fn create(
     let (key, request) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
-            if let Err(refused) = caller.count_write(&state).await {
+            if let Err(refused) = caller.count_payment(&state).await {
                 return refused.into_response();
             }
             return e.into_response();
