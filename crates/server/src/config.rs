@@ -552,7 +552,9 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
                 layer.rate_limit_payments_per_company = Some(count()?)
             }
             "RATE_LIMIT_REQUESTS_PER_KEY" => layer.rate_limit_requests_per_key = Some(count()?),
-            "RATE_LIMIT_REQUESTS_PER_COMPANY" => layer.rate_limit_requests_per_company = Some(count()?),
+            "RATE_LIMIT_REQUESTS_PER_COMPANY" => {
+                layer.rate_limit_requests_per_company = Some(count()?)
+            }
             "COLLECT_LIMIT_PER_USER" => layer.collect_limit_per_user = Some(count()?),
             "COLLECT_LIMIT_WINDOW_SECS" => layer.collect_limit_window_secs = Some(number()?),
             _ => return Err(bad("unknown setting".into())),
@@ -597,7 +599,10 @@ mod tests {
     fn rate_limits_from_file_and_env() {
         let defaults = Config::load(None, &env(&[])).unwrap().rate_limits;
         assert_eq!(defaults, RateLimits::default());
-        assert_eq!((defaults.payments_per_key, defaults.payments_per_company), (60, 120));
+        assert_eq!(
+            (defaults.payments_per_key, defaults.payments_per_company),
+            (60, 120)
+        );
         let dir = std::env::temp_dir().join(format!("sanalpos-limits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("sanalpos.toml");
@@ -621,11 +626,17 @@ mod tests {
         assert_eq!(limits.requests_per_key, 7);
         assert_eq!(limits.requests_per_company, 2400);
         assert_eq!(limits.api_window_secs, 30);
-        assert_eq!((limits.collect_per_user, limits.collect_window_secs), (3, 120));
+        assert_eq!(
+            (limits.collect_per_user, limits.collect_window_secs),
+            (3, 120)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
-        let err = Config::load(None, &env(&[("SANALPOS_COLLECT_LIMIT_PER_USER", "-1")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("SANALPOS_COLLECT_LIMIT_PER_USER"), "{err}");
+        let err =
+            Config::load(None, &env(&[("SANALPOS_COLLECT_LIMIT_PER_USER", "-1")])).unwrap_err();
+        assert!(
+            err.to_string().contains("SANALPOS_COLLECT_LIMIT_PER_USER"),
+            "{err}"
+        );
     }
 
     #[test]

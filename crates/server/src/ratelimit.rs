@@ -143,7 +143,12 @@ impl Limiter {
     }
 
     /// Counts one API request of a key; `Err` when it is over a limit.
-    pub async fn api(&self, company_id: &str, key_id: &str, class: ApiClass) -> Result<(), Refusal> {
+    pub async fn api(
+        &self,
+        company_id: &str,
+        key_id: &str,
+        class: ApiClass,
+    ) -> Result<(), Refusal> {
         let l = &self.limits;
         let (key_scope, key_limit, company_scope, company_limit) = match class {
             ApiClass::Payment => (
@@ -181,7 +186,11 @@ impl Limiter {
 
     /// Adds a hit to each counter whose limit is on, in one statement; the first
     /// counter over its limit refuses.
-    async fn count(&self, window_secs: u64, counters: &[(&'static str, &str, u32)]) -> Result<(), Refusal> {
+    async fn count(
+        &self,
+        window_secs: u64,
+        counters: &[(&'static str, &str, u32)],
+    ) -> Result<(), Refusal> {
         let window = i64::try_from(window_secs.max(1)).unwrap_or(i64::MAX);
         let now = now_secs();
         let window_start = now - now.rem_euclid(window);

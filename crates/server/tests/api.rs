@@ -682,7 +682,8 @@ async fn rate_limits_refuse_bursts_and_skip_replays(app: TestApp) {
         .unwrap();
     let response = pay_raw(&app, &key_b, &key(), &payment(card, "15.00")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let message = assert_limited(pay_raw(&app, &key_b, &key(), &payment(card, "16.00")).await).await;
+    let message =
+        assert_limited(pay_raw(&app, &key_b, &key(), &payment(card, "16.00")).await).await;
     assert!(message.contains("this company"), "{message}");
 
     // Another company is not held back.

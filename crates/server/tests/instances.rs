@@ -344,5 +344,9 @@ async fn two_instances_share_the_rate_limit_counts() {
         .into_iter()
         .filter(|t| t.status == TxStatus::Success)
         .collect();
-    assert_eq!(sales.len(), 4, "the refused requests never reached the bank");
+    assert_eq!(
+        sales.len(),
+        4,
+        "the refused requests never reached the bank"
+    );
 }

@@ -1237,8 +1237,7 @@ mod collect_form_is_limited_per_user {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        if let Some(app) = TestApp::spawn_with(Db::Postgres, "collect_limit", collect_limit).await
-        {
+        if let Some(app) = TestApp::spawn_with(Db::Postgres, "collect_limit", collect_limit).await {
             collect_form_is_limited_per_user(app).await;
         }
     }
