@@ -110,6 +110,29 @@ impl Refusal {
     }
 }
 
+/// The counters one request adds to (those whose limit is on), in its window.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    counters: Vec<(&'static str, String, u32)>,
+    window_secs: u64,
+    window_start: i64,
+    now: i64,
+}
+
+impl Tally {
+    /// The upsert's rows: empty when every limit of the request is off.
+    pub fn hits(&self) -> Vec<RateHit> {
+        self.counters
+            .iter()
+            .map(|(scope, subject, _)| RateHit {
+                scope: (*scope).to_owned(),
+                subject: subject.clone(),
+                window_start: self.window_start,
+            })
+            .collect()
+    }
+}
+
 /// Counts requests against the limits.
 pub struct Limiter {
     limits: RateLimits,
@@ -149,6 +172,14 @@ impl Limiter {
         key_id: &str,
         class: ApiClass,
     ) -> Result<(), Refusal> {
+        let tally = self.api_tally(company_id, key_id, class);
+        self.count(tally).await
+    }
+
+    /// The counters one API request adds to, for a caller that runs the upsert inside
+    /// its own transaction ([`Tally::hits`]) and judges the counts after
+    /// ([`Limiter::judge`]).
+    pub fn api_tally(&self, company_id: &str, key_id: &str, class: ApiClass) -> Tally {
         let l = &self.limits;
         let (key_scope, key_limit, company_scope, company_limit) = match class {
             ApiClass::Payment => (
@@ -164,68 +195,73 @@ impl Limiter {
                 l.requests_per_company,
             ),
         };
-        self.count(
+        self.tally(
             l.api_window_secs,
             &[
                 (key_scope, key_id, key_limit),
                 (company_scope, company_id, company_limit),
             ],
         )
-        .await
     }
 
     /// Counts one charge from the "Online Tahsilat" form; `Err` when it is over the limit.
     pub async fn collect(&self, user_id: &str) -> Result<(), Refusal> {
         let l = &self.limits;
-        self.count(
+        let tally = self.tally(
             l.collect_window_secs,
             &[("ui_collect_user", user_id, l.collect_per_user)],
-        )
-        .await
+        );
+        self.count(tally).await
     }
 
-    /// Adds a hit to each counter whose limit is on, in one statement; the first
-    /// counter over its limit refuses.
-    async fn count(
-        &self,
-        window_secs: u64,
-        counters: &[(&'static str, &str, u32)],
-    ) -> Result<(), Refusal> {
+    fn tally(&self, window_secs: u64, counters: &[(&'static str, &str, u32)]) -> Tally {
         let window = i64::try_from(window_secs.max(1)).unwrap_or(i64::MAX);
         let now = now_secs();
         let window_start = now - now.rem_euclid(window);
-        let on: Vec<&(&'static str, &str, u32)> =
-            counters.iter().filter(|(_, _, limit)| *limit > 0).collect();
-        if on.is_empty() {
+        let counters: Vec<(&'static str, String, u32)> = counters
+            .iter()
+            .filter(|(_, _, limit)| *limit > 0)
+            .map(|(scope, subject, limit)| (*scope, (*subject).to_owned(), *limit))
+            .collect();
+        if !counters.is_empty() {
+            self.purge_now_and_then(now);
+        }
+        Tally {
+            counters,
+            window_secs,
+            window_start,
+            now,
+        }
+    }
+
+    /// Adds a hit to each counter whose limit is on, in one statement, and judges.
+    async fn count(&self, tally: Tally) -> Result<(), Refusal> {
+        if tally.counters.is_empty() {
             return Ok(());
         }
-        self.purge_now_and_then(now);
-        let hits = on
-            .iter()
-            .map(|(scope, subject, _)| RateHit {
-                scope: (*scope).to_owned(),
-                subject: (*subject).to_owned(),
-                window_start,
-            })
-            .collect();
-        let counts = match self.store.rate_hit(hits).await {
-            Ok(counts) => counts,
+        match self.store.rate_hit(tally.hits()).await {
+            Ok(counts) => self.judge(&tally, &counts),
             Err(e) => {
                 tracing::warn!(error = %e, "rate counters unavailable; request let through");
-                return Ok(());
+                Ok(())
             }
-        };
-        for (scope, _, limit) in on {
+        }
+    }
+
+    /// The first counter over its limit refuses (and is counted in the metrics).
+    pub fn judge(&self, tally: &Tally, counts: &[(String, i64)]) -> Result<(), Refusal> {
+        for (scope, _, limit) in &tally.counters {
             let over = counts
                 .iter()
                 .any(|(s, count)| s == scope && *count > i64::from(*limit));
             if over {
                 self.metrics.rate_limited(scope);
-                let left = window_start.saturating_add(window) - now;
+                let window = i64::try_from(tally.window_secs.max(1)).unwrap_or(i64::MAX);
+                let left = tally.window_start.saturating_add(window) - tally.now;
                 return Err(Refusal {
                     scope,
                     limit: *limit,
-                    window_secs,
+                    window_secs: tally.window_secs,
                     retry_after: u64::try_from(left.max(1)).unwrap_or(1),
                 });
             }

@@ -19,10 +19,13 @@ pub struct RateHit {
     pub window_start: i64,
 }
 
-async fn hit(
+pub(crate) async fn hit(
     conn: &mut sqlx::AnyConnection,
     hits: &[RateHit],
 ) -> Result<Vec<(String, i64)>, StoreError> {
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut sql =
         String::from("INSERT INTO rate_counters (scope, subject, window_start, hits) VALUES ");
     for i in 0..hits.len() {

@@ -19,6 +19,7 @@ use sanalpos_store::IdempotencyBegin;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ratelimit::ApiClass;
 use crate::AppState;
 
 /// How long a repeated request waits for the first one before answering 409.
@@ -110,23 +111,37 @@ pub async fn run(
     let store = state.service.store();
     let hash = request_hash(route, body);
     let started = Instant::now();
+    // The rate counters are added to in the claim's own transaction: a claimed request
+    // costs no extra commit, and a replay adds nothing.
+    let tally = state
+        .limiter
+        .api_tally(company_id, &caller.key_id, ApiClass::Payment);
     loop {
         let begin = store
-            .idempotency_begin(
+            .idempotency_begin_counted(
                 company_id,
                 key,
                 &hash,
                 chrono::Utc::now().timestamp_millis(),
+                tally.hits(),
             )
             .await;
         match begin {
-            Ok(IdempotencyBegin::Started) => break,
-            Ok(IdempotencyBegin::Replay { status, body }) => {
+            Ok((IdempotencyBegin::Started, counts)) => {
+                if let Err(refused) = state.limiter.judge(&tally, &counts) {
+                    if let Err(e) = store.idempotency_release(company_id, key).await {
+                        tracing::error!(error = %e, "idempotency key not released");
+                    }
+                    return refused.api_error().into_response();
+                }
+                break;
+            }
+            Ok((IdempotencyBegin::Replay { status, body }, _)) => {
                 state.metrics.idempotent_replay();
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
                 return json_response(status, body, true);
             }
-            Ok(IdempotencyBegin::Mismatch) => {
+            Ok((IdempotencyBegin::Mismatch, _)) => {
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "idempotency_key_reused",
@@ -134,10 +149,10 @@ pub async fn run(
                 )
                 .into_response()
             }
-            Ok(IdempotencyBegin::InProgress) if started.elapsed() < WAIT_FOR_FIRST => {
+            Ok((IdempotencyBegin::InProgress, _)) if started.elapsed() < WAIT_FOR_FIRST => {
                 tokio::time::sleep(POLL).await;
             }
-            Ok(IdempotencyBegin::InProgress) => {
+            Ok((IdempotencyBegin::InProgress, _)) => {
                 return ApiError::new(
                     StatusCode::CONFLICT,
                     "idempotency_in_progress",
@@ -147,12 +162,6 @@ pub async fn run(
             }
             Err(e) => return ApiError::internal(&e.to_string()).into_response(),
         }
-    }
-    if let Err(refused) = caller.count_payment(state).await {
-        if let Err(e) = store.idempotency_release(company_id, key).await {
-            tracing::error!(error = %e, "idempotency key not released");
-        }
-        return refused.into_response();
     }
     match work.await {
         Outcome::Done(status, Ok(body)) => {
