@@ -718,6 +718,25 @@ async fn rate_limits_refuse_bursts_and_skip_replays(app: TestApp) {
         .await
         .unwrap();
     assert_limited(response).await;
+    // A refused write is refused before its handler: no payment link is made.
+    let response = app
+        .http
+        .post(app.url("/api/v1/checkout-sessions"))
+        .bearer_auth(&key_a)
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"purpose": "account", "min_amount": "10.00", "max_amount": "20.00"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_limited(response).await;
+    let links = app
+        .service
+        .list_payment_links(&app.a.id, &sanalpos_service::LinkFilter::default())
+        .await
+        .unwrap();
+    assert!(links.items.is_empty(), "{links:?}");
 
     let metrics = app
         .http
@@ -731,7 +750,7 @@ async fn rate_limits_refuse_bursts_and_skip_replays(app: TestApp) {
     for line in [
         "sanalpos_rate_limited_total{scope=\"api_payment_key\"} 1",
         "sanalpos_rate_limited_total{scope=\"api_payment_company\"} 1",
-        "sanalpos_rate_limited_total{scope=\"api_request_key\"} 1",
+        "sanalpos_rate_limited_total{scope=\"api_request_key\"} 2",
         "sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
