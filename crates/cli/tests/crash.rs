@@ -50,6 +50,8 @@ fn start_server(dir: &Path, port: u16, log: &Path) -> Child {
         .env("SANALPOS_UNKNOWN_GRACE_SECS", "1")
         .env("SANALPOS_JANITOR_INTERVAL_SECS", "1")
         .env("SANALPOS_END_OF_DAY", "off")
+        .env("SANALPOS_RATE_LIMIT_PAYMENTS_PER_KEY", "0")
+        .env("SANALPOS_RATE_LIMIT_PAYMENTS_PER_COMPANY", "0")
         .env("RUST_LOG", "info")
         .env_remove("SANALPOS_MASTER_KEY")
         .env_remove("SANALPOS_DATABASE_URL")

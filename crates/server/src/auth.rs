@@ -4,6 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
+use crate::ratelimit::ApiClass;
 use crate::AppState;
 
 /// The authenticated caller of an API route.
@@ -18,25 +19,65 @@ pub struct Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// Authenticates, then counts the request against the key's and the company's rate
+    /// limits: a request over a limit is refused (429) before its handler runs.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthorized)?;
-        let key = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
-        match state.service.authenticate(key).await {
-            Ok(Some(caller)) => Ok(Caller {
-                company_id: caller.company_id,
-                key_id: caller.key_id,
-            }),
-            Ok(None) => Err(ApiError::unauthorized()),
-            Err(e) => Err(ApiError::from(e)),
-        }
+        let caller = authenticate(parts, state).await?;
+        state
+            .limiter
+            .api(&caller.company_id, &caller.key_id, ApiClass::Other)
+            .await
+            .map_err(|refusal| refusal.api_error())?;
+        Ok(caller)
+    }
+}
+
+/// An authenticated caller not counted yet: for the idempotent routes, which count a
+/// request only once it runs (a replayed answer is not counted).
+#[derive(Debug, Clone)]
+pub struct UncountedCaller(pub Caller);
+
+impl FromRequestParts<AppState> for UncountedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<UncountedCaller, ApiError> {
+        authenticate(parts, state).await.map(UncountedCaller)
+    }
+}
+
+impl Caller {
+    /// Counts one payment creation of this caller; the 429 answer when it is over a
+    /// limit.
+    pub async fn count_payment(&self, state: &AppState) -> Result<(), ApiError> {
+        state
+            .limiter
+            .api(&self.company_id, &self.key_id, ApiClass::Payment)
+            .await
+            .map_err(|refusal| refusal.api_error())
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
+    let key = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    match state.service.authenticate(key).await {
+        Ok(Some(caller)) => Ok(Caller {
+            company_id: caller.company_id,
+            key_id: caller.key_id,
+        }),
+        Ok(None) => Err(ApiError::unauthorized()),
+        Err(e) => Err(ApiError::from(e)),
     }
 }

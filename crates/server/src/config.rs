@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use sanalpos_service::WebhookWorkerConfig;
 
+use crate::ratelimit::RateLimits;
+
 /// Everything `sanalpos serve` needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -48,6 +50,9 @@ pub struct Config {
     /// The mail server payment links are sent through; `None` (no `smtp_host`): links
     /// cannot be sent by e-mail.
     pub smtp: Option<SmtpConfig>,
+    /// Request rate limits: API payments and other requests per key and per company, "Online
+    /// Tahsilat" charges per back-office user (0 switches one off).
+    pub rate_limits: RateLimits,
 }
 
 /// A secret setting: its `Debug` prints nothing of it, and nothing logs it.
@@ -154,6 +159,7 @@ impl Default for Config {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
             smtp: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -221,6 +227,13 @@ struct Layer {
     smtp_password: Option<String>,
     smtp_from: Option<String>,
     smtp_timeout_secs: Option<u64>,
+    rate_limit_window_secs: Option<u64>,
+    rate_limit_payments_per_key: Option<u32>,
+    rate_limit_payments_per_company: Option<u32>,
+    rate_limit_requests_per_key: Option<u32>,
+    rate_limit_requests_per_company: Option<u32>,
+    collect_limit_per_user: Option<u32>,
+    collect_limit_window_secs: Option<u64>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -367,6 +380,28 @@ impl Config {
         if let Some(v) = layer.breaker_cooldown_secs {
             self.breaker_cooldown = secs(v);
         }
+        let limits = &mut self.rate_limits;
+        if let Some(v) = layer.rate_limit_window_secs {
+            limits.api_window_secs = v.max(1);
+        }
+        if let Some(v) = layer.rate_limit_payments_per_key {
+            limits.payments_per_key = v;
+        }
+        if let Some(v) = layer.rate_limit_payments_per_company {
+            limits.payments_per_company = v;
+        }
+        if let Some(v) = layer.rate_limit_requests_per_key {
+            limits.requests_per_key = v;
+        }
+        if let Some(v) = layer.rate_limit_requests_per_company {
+            limits.requests_per_company = v;
+        }
+        if let Some(v) = layer.collect_limit_per_user {
+            limits.collect_per_user = v;
+        }
+        if let Some(v) = layer.collect_limit_window_secs {
+            limits.collect_window_secs = v.max(1);
+        }
         let any_smtp = layer.smtp_host.is_some()
             || layer.smtp_port.is_some()
             || layer.smtp_tls.is_some()
@@ -446,6 +481,12 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
                 .parse::<u64>()
                 .map_err(|_| bad(format!("{value:?} is not a whole number of seconds")))
         };
+        let count = || {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| bad(format!("{value:?} is not a whole number (0 is off)")))
+        };
         match key {
             "LISTEN" => {
                 layer.listen =
@@ -505,6 +546,17 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
             "SMTP_PASSWORD" => layer.smtp_password = Some(value.clone()),
             "SMTP_FROM" => layer.smtp_from = Some(value.clone()),
             "SMTP_TIMEOUT_SECS" => layer.smtp_timeout_secs = Some(number()?),
+            "RATE_LIMIT_WINDOW_SECS" => layer.rate_limit_window_secs = Some(number()?),
+            "RATE_LIMIT_PAYMENTS_PER_KEY" => layer.rate_limit_payments_per_key = Some(count()?),
+            "RATE_LIMIT_PAYMENTS_PER_COMPANY" => {
+                layer.rate_limit_payments_per_company = Some(count()?)
+            }
+            "RATE_LIMIT_REQUESTS_PER_KEY" => layer.rate_limit_requests_per_key = Some(count()?),
+            "RATE_LIMIT_REQUESTS_PER_COMPANY" => {
+                layer.rate_limit_requests_per_company = Some(count()?)
+            }
+            "COLLECT_LIMIT_PER_USER" => layer.collect_limit_per_user = Some(count()?),
+            "COLLECT_LIMIT_WINDOW_SECS" => layer.collect_limit_window_secs = Some(number()?),
             _ => return Err(bad("unknown setting".into())),
         }
     }
@@ -541,6 +593,50 @@ mod tests {
         assert_eq!(config.janitor_interval, Duration::from_secs(3));
         assert_eq!(config.provider_timeout, Duration::from_secs(30));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rate_limits_from_file_and_env() {
+        let defaults = Config::load(None, &env(&[])).unwrap().rate_limits;
+        assert_eq!(defaults, RateLimits::default());
+        assert_eq!(
+            (defaults.payments_per_key, defaults.payments_per_company),
+            (60, 120)
+        );
+        let dir = std::env::temp_dir().join(format!("sanalpos-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sanalpos.toml");
+        std::fs::write(
+            &file,
+            "rate_limit_payments_per_key = 5\ncollect_limit_per_user = 3\ncollect_limit_window_secs = 120\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            &env(&[
+                ("SANALPOS_RATE_LIMIT_PAYMENTS_PER_COMPANY", "0"),
+                ("SANALPOS_RATE_LIMIT_REQUESTS_PER_KEY", "7"),
+                ("SANALPOS_RATE_LIMIT_WINDOW_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        let limits = config.rate_limits;
+        assert_eq!(limits.payments_per_key, 5);
+        assert_eq!(limits.payments_per_company, 0);
+        assert_eq!(limits.requests_per_key, 7);
+        assert_eq!(limits.requests_per_company, 2400);
+        assert_eq!(limits.api_window_secs, 30);
+        assert_eq!(
+            (limits.collect_per_user, limits.collect_window_secs),
+            (3, 120)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err =
+            Config::load(None, &env(&[("SANALPOS_COLLECT_LIMIT_PER_USER", "-1")])).unwrap_err();
+        assert!(
+            err.to_string().contains("SANALPOS_COLLECT_LIMIT_PER_USER"),
+            "{err}"
+        );
     }
 
     #[test]

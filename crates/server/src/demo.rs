@@ -180,6 +180,11 @@ pub async fn run(
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], port)),
         data_dir: data_dir.to_owned(),
+        // The rate limits may be set from the environment (`SANALPOS_RATE_LIMIT_*`,
+        // `SANALPOS_COLLECT_LIMIT_*`), e.g. off for a fuzzing run; defaults otherwise.
+        rate_limits: Config::from_process(None)
+            .map(|c| c.rate_limits)
+            .unwrap_or_default(),
         ..Config::default()
     };
     let app = Application::build(config).await.map_err(service_error)?;

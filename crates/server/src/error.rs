@@ -23,6 +23,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault.
     pub field: Option<std::borrow::Cow<'static, str>>,
+    /// Seconds for the `Retry-After` header (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -90,7 +93,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": Body { code: self.code, message: &self.message, field: self.field.as_deref() } });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -14,6 +14,7 @@ mod hosted;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod shop;
 mod three_d;
 pub mod ui;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The mail server payment links are sent through; `None` when not configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// The request rate limits (API keys, companies, back-office users).
+    pub limiter: Arc<ratelimit::Limiter>,
 }
 
 /// Why the service could not start.
@@ -124,10 +127,17 @@ impl Application {
         )
         .await
         .map_err(|e| StartError::Database(e.to_string()))?;
+        let metrics = Arc::new(Metrics::default());
+        let limiter = Arc::new(ratelimit::Limiter::new(
+            config.rate_limits,
+            service.store().clone(),
+            metrics.clone(),
+        ));
         let state = AppState {
             service: service.clone(),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             mailer,
+            limiter,
         };
         Ok(Application {
             listener,

@@ -12,7 +12,17 @@ pub struct Metrics {
     payments_created: AtomicU64,
     idempotent_replays: AtomicU64,
     outcomes: [AtomicU64; OUTCOMES.len()],
+    rate_limited: [AtomicU64; RATE_SCOPES.len()],
 }
+
+/// The rate-limit scopes counted when they refuse a request, in exposition order.
+pub const RATE_SCOPES: [&str; 5] = [
+    "api_payment_key",
+    "api_payment_company",
+    "api_request_key",
+    "api_request_company",
+    "ui_collect_user",
+];
 
 /// The payment statuses counted on creation, in exposition order.
 const OUTCOMES: [&str; 6] = [
@@ -46,6 +56,13 @@ impl Metrics {
     /// One answer replayed from the idempotency store.
     pub fn idempotent_replay(&self) {
         self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One request refused by the rate limit of `scope`.
+    pub fn rate_limited(&self, scope: &str) {
+        if let Some(index) = RATE_SCOPES.iter().position(|s| *s == scope) {
+            self.rate_limited[index].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The Prometheus text exposition.
@@ -89,6 +106,17 @@ impl Metrics {
                 get(value)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP sanalpos_rate_limited_total Requests refused by a rate limit, by scope.\n# TYPE sanalpos_rate_limited_total counter"
+        );
+        for (scope, value) in RATE_SCOPES.iter().zip(&self.rate_limited) {
+            let _ = writeln!(
+                out,
+                "sanalpos_rate_limited_total{{scope=\"{scope}\"}} {}",
+                get(value)
+            );
+        }
         out
     }
 }
@@ -104,10 +132,15 @@ mod tests {
         m.http_request(503);
         m.payment_created("approved");
         m.payment_created("weird");
+        m.rate_limited("api_payment_key");
+        m.rate_limited("api_payment_key");
+        m.rate_limited("no_such_scope");
         let text = m.render();
         assert!(text.contains("sanalpos_http_requests_total 2"));
         assert!(text.contains("sanalpos_http_server_errors_total 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"approved\"} 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"other\"} 1"));
+        assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_payment_key\"} 2"));
+        assert!(text.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0"));
     }
 }

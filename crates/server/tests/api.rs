@@ -599,3 +599,179 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
     );
     bank.shutdown().await;
 });
+
+/// Small limits in a window far longer than the test (so no window ends in it).
+fn small_limits(config: &mut sanalpos_server::Config) {
+    config.rate_limits = sanalpos_server::ratelimit::RateLimits {
+        api_window_secs: 1_000_000_000,
+        payments_per_key: 3,
+        payments_per_company: 5,
+        requests_per_key: 4,
+        requests_per_company: 0,
+        ..sanalpos_server::ratelimit::RateLimits::default()
+    };
+}
+
+/// POST /api/v1/payments with the raw answer, for its headers.
+async fn pay_raw(app: &TestApp, api_key: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(api_key)
+        .header("Idempotency-Key", key)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A 429 in the error envelope with a `Retry-After` in the window; its message.
+async fn assert_limited(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1_000_000_000).contains(&retry_after), "{retry_after}");
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    let message = body["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("retry after"), "{message}");
+    message
+}
+
+async fn rate_limits_refuse_bursts_and_skip_replays(app: TestApp) {
+    let card = "4546711234567894";
+    let key_a = app.a.api_key.clone();
+
+    // One payment, then its answer replayed ten times: the replays are not counted.
+    let first_key = key();
+    let first_body = payment(card, "11.00");
+    let (status, first) = app.pay(&app.a, &first_key, &first_body).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    for _ in 0..10 {
+        let response = pay_raw(&app, &key_a, &first_key, &first_body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()["idempotent-replayed"], "true");
+        let replayed: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(replayed, first, "the stored answer");
+    }
+    // So the key still has two payments of its three.
+    for amount in ["12.00", "13.00"] {
+        let (status, body) = app.pay(&app.a, &key(), &payment(card, amount)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // The fourth new payment is refused before it runs; its key is given back, so the
+    // same request is refused again rather than replayed.
+    let over_key = key();
+    let over_body = payment(card, "14.00");
+    let message = assert_limited(pay_raw(&app, &key_a, &over_key, &over_body).await).await;
+    assert!(message.contains("this API key"), "{message}");
+    // A replay is still answered over the limit: it changes nothing.
+    let response = pay_raw(&app, &key_a, &first_key, &first_body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["idempotent-replayed"], "true");
+
+    // The company's limit (5) counts every key: 3 made + 1 refused by key A; key B
+    // makes one more, then its next is refused on the company's count.
+    let (_, key_b) = app
+        .service
+        .create_api_key(&app.a.id, "second", "test")
+        .await
+        .unwrap();
+    let response = pay_raw(&app, &key_b, &key(), &payment(card, "15.00")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message =
+        assert_limited(pay_raw(&app, &key_b, &key(), &payment(card, "16.00")).await).await;
+    assert!(message.contains("this company"), "{message}");
+
+    // Another company is not held back.
+    let (status, body) = app.pay(&app.b, &key(), &payment(card, "17.00")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Nothing refused reached the bank or the payment list.
+    assert_eq!(app.charged(&app.a).len(), 4, "three by key A, one by key B");
+    let (status, list) = app.get(&app.a, "/api/v1/payments").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let amounts: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts.len(), 4, "{amounts:?}");
+    for refused in ["14.00", "16.00"] {
+        assert!(!amounts.contains(&refused), "{amounts:?}");
+    }
+
+    // Other requests have their own count (4 per key): the list above was one.
+    for _ in 0..3 {
+        let (status, body) = app.get(&app.a, "/api/v1/payment-links").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let response = app
+        .http
+        .get(app.url("/api/v1/payments"))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap();
+    assert_limited(response).await;
+    // A refused write is refused before its handler: no payment link is made.
+    let response = app
+        .http
+        .post(app.url("/api/v1/checkout-sessions"))
+        .bearer_auth(&key_a)
+        .header("Content-Type", "application/json")
+        .body(
+            json!({"purpose": "account", "min_amount": "10.00", "max_amount": "20.00"}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_limited(response).await;
+    let links = app
+        .service
+        .list_payment_links(&app.a.id, &sanalpos_service::LinkFilter::default())
+        .await
+        .unwrap();
+    assert!(links.items.is_empty(), "{links:?}");
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "sanalpos_rate_limited_total{scope=\"api_payment_key\"} 1",
+        "sanalpos_rate_limited_total{scope=\"api_payment_company\"} 1",
+        "sanalpos_rate_limited_total{scope=\"api_request_key\"} 2",
+        "sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
+
+mod rate_limits_refuse_bursts_and_skip_replays {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = TestApp::spawn_with(Db::Sqlite, "rate_limits", small_limits)
+            .await
+            .unwrap();
+        rate_limits_refuse_bursts_and_skip_replays(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Db::Postgres, "rate_limits", small_limits).await {
+            rate_limits_refuse_bursts_and_skip_replays(app).await;
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Two `serve` instances on one PostgreSQL database, as in production behind a load
 //! balancer: the same idempotency key sent to both at once makes one sale; a POS changed
 //! through one is used by the other's next payment; the janitor and the end-of-day job
-//! running on both at once do each piece of work once.
+//! running on both at once do each piece of work once; the API rate limits count the
+//! requests of both instances together.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use common::payment;
 use reqwest::StatusCode;
+use sanalpos_server::ratelimit::RateLimits;
 use sanalpos_server::{Application, Config};
 use sanalpos_service::{PaymentService, PaymentStatus, PosChange};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, TxStatus};
@@ -24,6 +26,14 @@ struct Instance {
 }
 
 async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
+    start_with(database_url, data_dir, RateLimits::off()).await
+}
+
+async fn start_with(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    rate_limits: RateLimits,
+) -> Instance {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_owned(),
@@ -33,6 +43,7 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
         // The background loops are driven by hand below, on both instances at once.
         janitor_interval: Duration::from_secs(3600),
         end_of_day: None,
+        rate_limits,
         ..Config::default()
     };
     let app = Application::build(config).await.unwrap();
@@ -249,4 +260,93 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         .await
         .unwrap();
     assert_eq!(runs.len(), 1);
+}
+
+/// The rate limits are counted in the database: requests spread over two instances
+/// add up, and a key over its limit is refused by both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_the_rate_limit_counts() {
+    let Some((store, guard)) = postgres_store("two_instances_rate").await else {
+        return;
+    };
+    store.close().await;
+    let data_dir = sanalpos_store::testing::test_dir();
+    // A window far longer than the test, so no window ends in the middle of it.
+    let limits = RateLimits {
+        api_window_secs: 1_000_000_000,
+        payments_per_key: 4,
+        payments_per_company: 0,
+        requests_per_key: 0,
+        requests_per_company: 0,
+        ..RateLimits::default()
+    };
+    let one = start_with(guard.url(), data_dir.path(), limits).await;
+    let two = start_with(guard.url(), data_dir.path(), limits).await;
+    let merchant = MerchantConfig::generate();
+    let sim = simulator(&merchant).await;
+    let company = one
+        .service
+        .create_company("Sayaç A.Ş.", "test")
+        .await
+        .unwrap();
+    one.service
+        .create_pos(
+            &company.id,
+            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            "test",
+        )
+        .await
+        .unwrap();
+    let (_, api_key) = one
+        .service
+        .create_api_key(&company.id, "test", "test")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let card = "4546711234567894";
+
+    // Two payments through each instance: four in all, the key's limit.
+    for (n, instance) in [&one, &two, &one, &two].into_iter().enumerate() {
+        let (status, view) = pay(
+            &http,
+            instance,
+            &api_key,
+            &format!("shared-{n}"),
+            &payment(card, &format!("{}.00", 20 + n)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "payment {n}: {view}");
+    }
+    // Each instance alone has seen two; together they have seen four: both refuse.
+    for (n, instance) in [&one, &two].into_iter().enumerate() {
+        let response = http
+            .post(format!("{}/api/v1/payments", instance.base_url))
+            .bearer_auth(&api_key)
+            .header("Idempotency-Key", format!("over-{n}"))
+            .header("Content-Type", "application/json")
+            .body(payment(card, "99.00").to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry_after >= 1);
+        let body = response.json_value().await;
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    }
+    let sales: Vec<_> = sim
+        .transactions(&merchant.merchant_no)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.status == TxStatus::Success)
+        .collect();
+    assert_eq!(
+        sales.len(),
+        4,
+        "the refused requests never reached the bank"
+    );
 }

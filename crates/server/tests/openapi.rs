@@ -182,6 +182,7 @@ fn every_error_code_is_documented() {
         "invalid_request",
         "body_too_large",
         "unauthorized",
+        "rate_limited",
         "internal_error",
     ] {
         assert!(codes.contains(api_only));
@@ -681,4 +682,31 @@ async fn a_sent_link_answer_matches_its_schema() {
         &sent,
     );
     assert_eq!(smtp.mails().len(), 1);
+}
+
+#[test]
+fn every_authenticated_operation_documents_the_rate_limit() {
+    let doc = document();
+    let mut seen = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("security").is_none() {
+                continue;
+            }
+            seen += 1;
+            let limited = &op["responses"]["429"];
+            assert_eq!(
+                limited["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorEnvelope",
+                "{method} {path}: 429 in the error envelope"
+            );
+            assert_eq!(
+                limited["headers"]["Retry-After"]["schema"]["type"], "integer",
+                "{method} {path}: 429 names Retry-After"
+            );
+        }
+    }
+    assert!(seen > 10, "authenticated operations found: {seen}");
+    let codes = doc["info"]["x-error-codes"].as_array().unwrap();
+    assert!(codes.iter().any(|c| c.to_string().contains("rate_limited")));
 }

@@ -1147,3 +1147,98 @@ both_engines!(
         );
     }
 );
+
+/// "Online Tahsilat" is limited per user: over the limit the form says so in the
+/// user's language and nothing is sent; a reload of a sent form is not counted; another
+/// user is not held back.
+async fn collect_form_is_limited_per_user(app: TestApp) {
+    seed_users(&app).await;
+    let client = UiClient::signed_in(&app.base_url, "collector").await;
+    let form = client.get("/ui/collect").await;
+    let idem = hidden(&form.body, "idem");
+    let mut first = card_fields(APPROVED_CARD, "100,00");
+    first.push(("idem", &idem));
+    let page = client.post("/ui/collect", &first).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let result_url = page.location().unwrap().to_owned();
+    // The same form sent again three times: its payment, not counted.
+    for _ in 0..3 {
+        let page = client.post("/ui/collect", &first).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(page.location(), Some(result_url.as_str()));
+    }
+    let page = client.collect(&card_fields(APPROVED_CARD, "101,00")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(app.charged(&app.a).len(), 2);
+
+    // The third charge is over the limit of two.
+    let page = client.collect(&card_fields(APPROVED_CARD, "102,00")).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    assert!(page.body.contains("id=\"form-error\""), "{}", page.body);
+    assert!(
+        page.body.contains("Çok fazla tahsilat denemesi") && page.body.contains("en fazla 2"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Kart bilgisi gönderilmedi"));
+    assert_clean(&app, &page);
+    client.get("/ui/lang?l=en").await;
+    let page = client.collect(&card_fields(APPROVED_CARD, "103,00")).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.body.contains("Too many collection attempts")
+            && page.body.contains("at most 2 payments"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("The card was not sent"));
+    assert_clean(&app, &page);
+    assert_eq!(app.charged(&app.a).len(), 2, "nothing was sent to the bank");
+
+    // Another user of the company has a count of their own.
+    let admin = UiClient::signed_in(&app.base_url, "admin").await;
+    let page = admin.collect(&card_fields(APPROVED_CARD, "104,00")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_eq!(app.charged(&app.a).len(), 3);
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 2"),
+        "{metrics}"
+    );
+}
+
+fn collect_limit(config: &mut sanalpos_server::Config) {
+    config.rate_limits = sanalpos_server::ratelimit::RateLimits {
+        collect_per_user: 2,
+        collect_window_secs: 1_000_000_000,
+        ..sanalpos_server::ratelimit::RateLimits::off()
+    };
+}
+
+mod collect_form_is_limited_per_user {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let app = TestApp::spawn_with(Db::Sqlite, "collect_limit", collect_limit)
+            .await
+            .unwrap();
+        collect_form_is_limited_per_user(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = TestApp::spawn_with(Db::Postgres, "collect_limit", collect_limit).await {
+            collect_form_is_limited_per_user(app).await;
+        }
+    }
+}

@@ -399,6 +399,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_link_list.sql"),
         postgres: include_str!("../migrations/postgres/0010_link_list.sql"),
     },
+    Migration {
+        version: 12,
+        name: "rate_counters",
+        sqlite: include_str!("../migrations/sqlite/0012_rate_counters.sql"),
+        postgres: include_str!("../migrations/postgres/0012_rate_counters.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

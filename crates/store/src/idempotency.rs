@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use crate::model::IdempotencyBegin;
+use crate::ratelimit::RateHit;
 use crate::rows::{int, opt_int, opt_text, text};
 use crate::{Store, StoreError};
 
@@ -93,6 +94,38 @@ impl Store {
             now,
         };
         self.db.write(b, |c, b| Box::pin(begin(c, b))).await
+    }
+
+    /// [`Store::idempotency_begin`], and when the key is claimed, one hit added to each
+    /// rate counter of `hits` in the same transaction (no commit of its own); the new
+    /// counts come back beside the answer (empty unless claimed).
+    pub async fn idempotency_begin_counted(
+        &self,
+        company_id: &str,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+        hits: Vec<RateHit>,
+    ) -> Result<(IdempotencyBegin, Vec<(String, i64)>), StoreError> {
+        let b = Begin {
+            company_id: company_id.to_owned(),
+            key: key.to_owned(),
+            request_hash: request_hash.to_owned(),
+            now,
+        };
+        self.db
+            .write((b, hits), |c, (b, hits)| {
+                Box::pin(async move {
+                    let answer = begin(c, b).await?;
+                    let counts = if matches!(answer, IdempotencyBegin::Started) {
+                        crate::ratelimit::hit(c, hits).await?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((answer, counts))
+                })
+            })
+            .await
     }
 
     /// Stores the answer of a request that claimed the key; later requests replay it.

@@ -469,3 +469,48 @@ async fn an_idempotency_key_creates_one_payment() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn rate_counters_add_up_in_one_statement_and_ended_windows_go() {
+    for_each_engine("rate_counters", |store| async move {
+        let hit = |scope: &str, subject: &str, window_start: i64| RateHit {
+            scope: scope.to_owned(),
+            subject: subject.to_owned(),
+            window_start,
+        };
+        // Two counters at once, each with its own count.
+        for n in 1..=3i64 {
+            let mut counts = store
+                .rate_hit(vec![hit("key", "k1", 600), hit("company", "c1", 600)])
+                .await
+                .unwrap();
+            counts.sort();
+            assert_eq!(counts, vec![("company".into(), n), ("key".into(), n)]);
+        }
+        // Another subject, another window: counted apart.
+        let counts = store.rate_hit(vec![hit("key", "k2", 600)]).await.unwrap();
+        assert_eq!(counts, vec![("key".to_owned(), 1)]);
+        let counts = store.rate_hit(vec![hit("key", "k1", 660)]).await.unwrap();
+        assert_eq!(counts, vec![("key".to_owned(), 1)]);
+        assert!(store.rate_hit(Vec::new()).await.unwrap().is_empty());
+        // Concurrent hits on one counter are all counted.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.rate_hit(vec![hit("key", "busy", 600)]).await.unwrap()
+            }));
+        }
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.unwrap()[0].1);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=20).collect::<Vec<i64>>(), "each count once");
+        // Windows started before 660 are deleted; the one at 660 stays.
+        assert_eq!(store.purge_rate_counters(660).await.unwrap(), 4);
+        assert_eq!(store.rate_count("key", "k1", 600).await.unwrap(), 0);
+        assert_eq!(store.rate_count("key", "k1", 660).await.unwrap(), 1);
+    })
+    .await;
+}

@@ -42,6 +42,10 @@ pub struct PaymentsArgs {
     /// Requests per second in the fixed-rate phase.
     #[arg(long, default_value_t = 500)]
     rate: u32,
+    /// Skip the rate-limit counters (the cost of the limits is the difference):
+    /// by default every request is counted against limits it never reaches.
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 /// Runs a bench command.
@@ -157,6 +161,18 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         data_dir: dir.path().to_owned(),
         database_url,
         end_of_day: None,
+        // Counted on every request (the hot path measured), never reached.
+        rate_limits: if args.no_rate_limits {
+            sanalpos_server::ratelimit::RateLimits::off()
+        } else {
+            sanalpos_server::ratelimit::RateLimits {
+                payments_per_key: u32::MAX,
+                payments_per_company: u32::MAX,
+                requests_per_key: u32::MAX,
+                requests_per_company: u32::MAX,
+                ..sanalpos_server::ratelimit::RateLimits::default()
+            }
+        },
         ..Config::default()
     })
     .await
@@ -192,8 +208,9 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         key,
     });
     println!(
-        "engine {}; simulator, service and load generator in one process on {} cores",
+        "engine {}; rate limits {}; simulator, service and load generator in one process on {} cores",
         args.engine,
+        if args.no_rate_limits { "off" } else { "counted" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 

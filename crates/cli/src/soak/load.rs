@@ -169,7 +169,14 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, String> {
         data_dir: options.data_dir.clone(),
         database_url: options.database_url.clone(),
         slow_answer: Duration::from_secs(40),
-        settings: vec![("END_OF_DAY".into(), "off".into())],
+        settings: vec![
+            ("END_OF_DAY".into(), "off".into()),
+            // Load, not abuse: the rate limits are off.
+            ("RATE_LIMIT_PAYMENTS_PER_KEY".into(), "0".into()),
+            ("RATE_LIMIT_PAYMENTS_PER_COMPANY".into(), "0".into()),
+            ("RATE_LIMIT_REQUESTS_PER_KEY".into(), "0".into()),
+            ("RATE_LIMIT_REQUESTS_PER_COMPANY".into(), "0".into()),
+        ],
     })
     .await?;
     let http = http_client()?;

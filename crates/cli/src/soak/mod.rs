@@ -264,6 +264,11 @@ pub fn fast_settings(three_d_ttl_secs: u64) -> Vec<(String, String)> {
         ("THREE_D_TTL_SECS", three_d_ttl_secs.to_string()),
         ("BREAKER_COOLDOWN_SECS", "2".to_owned()),
         ("END_OF_DAY", "off".to_owned()),
+        // The soaks are load, not abuse: the rate limits are off.
+        ("RATE_LIMIT_PAYMENTS_PER_KEY", "0".to_owned()),
+        ("RATE_LIMIT_PAYMENTS_PER_COMPANY", "0".to_owned()),
+        ("RATE_LIMIT_REQUESTS_PER_KEY", "0".to_owned()),
+        ("RATE_LIMIT_REQUESTS_PER_COMPANY", "0".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

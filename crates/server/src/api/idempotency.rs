@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use sanalpos_service::ServiceError;
 use sanalpos_store::IdempotencyBegin;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ratelimit::ApiClass;
 use crate::AppState;
 
 /// How long a repeated request waits for the first one before answering 409.
@@ -94,35 +96,52 @@ fn request_hash(route: &str, body: &[u8]) -> String {
         .collect()
 }
 
-/// Runs `work` at most once per (company, key).
+/// Runs `work` at most once per (company, key). The request is counted against the
+/// caller's rate limits only when it is about to run: a replayed answer is not counted,
+/// and a request over a limit gives its key back and is refused (429) before `work`.
 pub async fn run(
     state: &AppState,
-    company_id: &str,
+    caller: &Caller,
     key: &str,
     route: &str,
     body: &[u8],
     work: impl Future<Output = Outcome>,
 ) -> Response {
+    let company_id = caller.company_id.as_str();
     let store = state.service.store();
     let hash = request_hash(route, body);
     let started = Instant::now();
+    // The rate counters are added to in the claim's own transaction: a claimed request
+    // costs no extra commit, and a replay adds nothing.
+    let tally = state
+        .limiter
+        .api_tally(company_id, &caller.key_id, ApiClass::Payment);
     loop {
         let begin = store
-            .idempotency_begin(
+            .idempotency_begin_counted(
                 company_id,
                 key,
                 &hash,
                 chrono::Utc::now().timestamp_millis(),
+                tally.hits(),
             )
             .await;
         match begin {
-            Ok(IdempotencyBegin::Started) => break,
-            Ok(IdempotencyBegin::Replay { status, body }) => {
+            Ok((IdempotencyBegin::Started, counts)) => {
+                if let Err(refused) = state.limiter.judge(&tally, &counts) {
+                    if let Err(e) = store.idempotency_release(company_id, key).await {
+                        tracing::error!(error = %e, "idempotency key not released");
+                    }
+                    return refused.api_error().into_response();
+                }
+                break;
+            }
+            Ok((IdempotencyBegin::Replay { status, body }, _)) => {
                 state.metrics.idempotent_replay();
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
                 return json_response(status, body, true);
             }
-            Ok(IdempotencyBegin::Mismatch) => {
+            Ok((IdempotencyBegin::Mismatch, _)) => {
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "idempotency_key_reused",
@@ -130,10 +149,10 @@ pub async fn run(
                 )
                 .into_response()
             }
-            Ok(IdempotencyBegin::InProgress) if started.elapsed() < WAIT_FOR_FIRST => {
+            Ok((IdempotencyBegin::InProgress, _)) if started.elapsed() < WAIT_FOR_FIRST => {
                 tokio::time::sleep(POLL).await;
             }
-            Ok(IdempotencyBegin::InProgress) => {
+            Ok((IdempotencyBegin::InProgress, _)) => {
                 return ApiError::new(
                     StatusCode::CONFLICT,
                     "idempotency_in_progress",

@@ -17,25 +17,30 @@ use sanalpos_service::{
 
 use super::body::JsonBody;
 use super::idempotency;
-use crate::auth::Caller;
+use crate::auth::{Caller, UncountedCaller};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// `POST /api/v1/payments`: 201 for every attempt made, whatever its outcome.
+/// `POST /api/v1/payments`: 201 for every attempt made, whatever its outcome. Counted
+/// against the rate limits when it runs or is refused as malformed, never when its
+/// answer is replayed.
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    UncountedCaller(caller): UncountedCaller,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let key = match idempotency::key(&headers) {
-        Ok(key) => key,
-        Err(e) => return e.into_response(),
-    };
-    let request = match parse_create(&body, peer) {
-        Ok(request) => request,
-        Err(e) => return e.into_response(),
+    let parsed = idempotency::key(&headers)
+        .and_then(|key| parse_create(&body, peer).map(|request| (key, request)));
+    let (key, request) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            if let Err(refused) = caller.count_payment(&state).await {
+                return refused.into_response();
+            }
+            return e.into_response();
+        }
     };
     let actor = caller.actor();
     let service = state.service.clone();
@@ -43,7 +48,7 @@ pub async fn create(
     let payment_key = key.clone();
     idempotency::run(
         &state,
-        &caller.company_id,
+        &caller,
         &key,
         "POST /api/v1/payments",
         &body,

@@ -28,6 +28,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("method_not_allowed", 405, "The route does not accept that method."),
     ("bad_statement", 400, "A statement file could not be read; nothing was imported (`bad_rows` lists every bad row)."),
     ("unauthorized", 401, "No valid API key (`Authorization: Bearer <key>`)."),
+    ("rate_limited", 429, "Too many requests from this API key or company in the window; nothing was done. Retry after the `Retry-After` seconds (an idempotent replay is not counted)."),
     ("not_found", 404, "No such record for this company."),
     ("no_active_pos", 422, "No active POS definition can take the payment (currency, state)."),
     ("idempotency_key_reused", 422, "The Idempotency-Key was used with another body."),
@@ -443,8 +444,9 @@ pub fn document() -> Value {
 }
 
 /// The answers every authenticated operation can give whatever its own: a malformed
-/// request (400), no valid key (401), a body that is not JSON (415, writes), and an
-/// internal failure (500), all in the error envelope.
+/// request (400), no valid key (401), a body that is not JSON (415, writes), a rate
+/// limit reached (429, with `Retry-After`), and an internal failure (500), all in the
+/// error envelope.
 fn add_common_errors(doc: &mut Value) {
     let envelope = |description: &str| {
         serde_json::json!({
@@ -482,6 +484,18 @@ fn add_common_errors(doc: &mut Value) {
                 add("415", "The body is not JSON (`unsupported_media_type`)");
             }
             add("500", "Internal failure (`internal_error`)");
+            if !responses.contains_key("429") {
+                let mut limited = envelope(
+                    "Rate limit of the API key or the company reached (`rate_limited`); nothing was done",
+                );
+                limited["headers"] = serde_json::json!({
+                    "Retry-After": {
+                        "description": "Seconds until the window ends and the request may be sent again",
+                        "schema": {"type": "integer", "minimum": 1}
+                    }
+                });
+                responses.insert("429".to_owned(), limited);
+            }
         }
     }
 }

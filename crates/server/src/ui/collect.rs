@@ -289,6 +289,21 @@ pub async fn submit(
             IdempotencyBegin::InProgress => return Ok(retry(&form, t.in_progress)),
         }
     }
+    // Counted once the charge is about to run (a reload answered from its key is not);
+    // over the user's limit the key is given back and nothing is sent.
+    if let Err(refused) = state.limiter.collect(&ctx.session.user_id).await {
+        if let Err(e) = store.idempotency_release(ctx.company_id(), &key).await {
+            tracing::error!(error = %e, "idempotency key not released");
+        }
+        let message = t
+            .collect_rate_limited
+            .replace("{limit}", &refused.limit.to_string())
+            .replace("{minutes}", &refused.window_secs.div_ceil(60).to_string())
+            .replace("{seconds}", &refused.retry_after.to_string());
+        let mut response = retry(&form, &message);
+        *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        return Ok(response);
+    }
     let three_d = form.three_d.is_some();
     let request = CreatePayment {
         amount,

@@ -95,6 +95,7 @@ catalogue! {
     collect_submit: "Tahsil et", "Collect";
     amount_invalid: "Tutar geçersiz (örnek: 1.234,56).", "The amount is invalid (example: 1,234.56).";
     in_progress: "Bu ödeme hâlâ işleniyor; birazdan listeyi kontrol edin.", "This payment is still being processed; check the list shortly.";
+    collect_rate_limited: "Çok fazla tahsilat denemesi: bir kullanıcı {minutes} dakikada en fazla {limit} tahsilat yapabilir. Kart bilgisi gönderilmedi; {seconds} saniye sonra tekrar deneyin.", "Too many collection attempts: one user may collect at most {limit} payments in {minutes} minutes. The card was not sent; try again in {seconds} seconds.";
     err_card_number: "Kart numarası geçersiz.", "The card number is invalid.";
     err_expiry: "Son kullanma tarihi geçersiz veya geçmiş.", "The expiry date is invalid or past.";
     err_cvv: "CVV geçersiz.", "The CVV is invalid.";

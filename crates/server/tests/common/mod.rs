@@ -106,6 +106,9 @@ impl TestApp {
             janitor_interval: Duration::from_secs(3600),
             three_d_ttl: Duration::from_secs(600),
             end_of_day: None,
+            // Off unless a test is about them (`spawn_with`): bursts in other tests are
+            // not abuse.
+            rate_limits: sanalpos_server::ratelimit::RateLimits::off(),
             ..Config::default()
         };
         let mut config = config;
