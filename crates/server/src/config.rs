@@ -2,14 +2,14 @@
 //! environment variables. A bad key or value stops the start with its name.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use sanalpos_service::WebhookWorkerConfig;
+use sanalpos_service::{AbuseLimits, WebhookWorkerConfig};
 
 /// Everything `sanalpos serve` needs to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,15 @@ pub struct Config {
     /// The mail server payment links are sent through; `None` (no `smtp_host`): links
     /// cannot be sent by e-mail.
     pub smtp: Option<SmtpConfig>,
+    /// Card-testing limits: a checkout session or payment link locks after
+    /// `session_failed_attempts`; a card with `card_declines` declines within
+    /// `card_decline_window`, or a client IP with `ip_declines` within
+    /// `ip_decline_window`, is refused before the provider. 0 switches a limit off.
+    pub abuse: AbuseLimits,
+    /// Reverse proxies (load balancers) whose `X-Forwarded-For` is believed: a request
+    /// from one of them is from the last address of that header not in this list.
+    /// Empty (the default): the connection's peer address is the client's.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A secret setting: its `Debug` prints nothing of it, and nothing logs it.
@@ -154,6 +163,8 @@ impl Default for Config {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(30),
             smtp: None,
+            abuse: AbuseLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -221,6 +232,12 @@ struct Layer {
     smtp_password: Option<String>,
     smtp_from: Option<String>,
     smtp_timeout_secs: Option<u64>,
+    session_failed_attempts: Option<u32>,
+    card_declines: Option<u32>,
+    card_decline_window_secs: Option<u64>,
+    ip_declines: Option<u32>,
+    ip_decline_window_secs: Option<u64>,
+    trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -367,6 +384,24 @@ impl Config {
         if let Some(v) = layer.breaker_cooldown_secs {
             self.breaker_cooldown = secs(v);
         }
+        if let Some(v) = layer.session_failed_attempts {
+            self.abuse.session_failures = v;
+        }
+        if let Some(v) = layer.card_declines {
+            self.abuse.card_declines = v;
+        }
+        if let Some(v) = layer.card_decline_window_secs {
+            self.abuse.card_window = secs(v.max(1));
+        }
+        if let Some(v) = layer.ip_declines {
+            self.abuse.ip_declines = v;
+        }
+        if let Some(v) = layer.ip_decline_window_secs {
+            self.abuse.ip_window = secs(v.max(1));
+        }
+        if let Some(v) = layer.trusted_proxies {
+            self.trusted_proxies = v;
+        }
         let any_smtp = layer.smtp_host.is_some()
             || layer.smtp_port.is_some()
             || layer.smtp_tls.is_some()
@@ -472,6 +507,30 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
                     Some(u32::try_from(number()?).map_err(|_| bad("too large".into()))?)
             }
             "BREAKER_COOLDOWN_SECS" => layer.breaker_cooldown_secs = Some(number()?),
+            "SESSION_FAILED_ATTEMPTS" | "CARD_DECLINES" | "IP_DECLINES" => {
+                let n = value
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad(format!("{value:?} is not a whole number")))?;
+                match key {
+                    "SESSION_FAILED_ATTEMPTS" => layer.session_failed_attempts = Some(n),
+                    "CARD_DECLINES" => layer.card_declines = Some(n),
+                    _ => layer.ip_declines = Some(n),
+                }
+            }
+            "CARD_DECLINE_WINDOW_SECS" => layer.card_decline_window_secs = Some(number()?),
+            "IP_DECLINE_WINDOW_SECS" => layer.ip_decline_window_secs = Some(number()?),
+            "TRUSTED_PROXIES" => {
+                let mut list = Vec::new();
+                for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    list.push(part.parse::<IpAddr>().map_err(|_| {
+                        bad(format!(
+                            "{part:?} is not an IP address (a comma-separated list)"
+                        ))
+                    })?);
+                }
+                layer.trusted_proxies = Some(list);
+            }
             "END_OF_DAY" => {
                 layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
             }

@@ -7,6 +7,7 @@
 
 pub mod api;
 mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The mail server payment links are sent through; `None` when not configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client_ip`]).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// Why the service could not start.
@@ -120,6 +123,7 @@ impl Application {
                     failures: config.breaker_failures,
                     cooldown: config.breaker_cooldown,
                 },
+                abuse: config.abuse,
             },
         )
         .await
@@ -128,6 +132,7 @@ impl Application {
             service: service.clone(),
             metrics: Arc::new(Metrics::default()),
             mailer,
+            trusted_proxies: config.trusted_proxies.clone().into(),
         };
         Ok(Application {
             listener,
@@ -222,7 +227,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render_with(&state.service.blocked_counts()),
     )
         .into_response()
 }

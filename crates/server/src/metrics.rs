@@ -15,12 +15,13 @@ pub struct Metrics {
 }
 
 /// The payment statuses counted on creation, in exposition order.
-const OUTCOMES: [&str; 6] = [
+const OUTCOMES: [&str; 7] = [
     "approved",
     "declined",
     "failed",
     "unknown",
     "pending_3ds",
+    "blocked",
     "other",
 ];
 
@@ -46,6 +47,23 @@ impl Metrics {
     /// One answer replayed from the idempotency store.
     pub fn idempotent_replay(&self) {
         self.idempotent_replays.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition, with the service's counts of attempts refused
+    /// by an abuse limit (`blocked`: reason and count).
+    pub fn render_with(&self, blocked: &[(&str, u64)]) -> String {
+        let mut out = self.render();
+        let _ = writeln!(
+            out,
+            "# HELP sanalpos_blocked_attempts_total Attempts refused before the provider by an abuse limit, by reason.\n# TYPE sanalpos_blocked_attempts_total counter"
+        );
+        for (reason, value) in blocked {
+            let _ = writeln!(
+                out,
+                "sanalpos_blocked_attempts_total{{reason=\"{reason}\"}} {value}"
+            );
+        }
+        out
     }
 
     /// The Prometheus text exposition.

@@ -399,6 +399,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_link_list.sql"),
         postgres: include_str!("../migrations/postgres/0010_link_list.sql"),
     },
+    Migration {
+        version: 11,
+        name: "abuse_limits",
+        sqlite: include_str!("../migrations/sqlite/0011_abuse_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0011_abuse_limits.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
