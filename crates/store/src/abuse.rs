@@ -82,7 +82,42 @@ async fn reopen_session(
     Ok(true)
 }
 
+/// The statement of [`Store::recent_declines`], after `prefix` (`EXPLAIN …` or nothing).
+fn declines_sql(prefix: &str) -> String {
+    // The literal status matches the partial indexes' condition (a bound parameter
+    // would keep SQLite from using them).
+    let declined = PaymentStatus::Declined.as_str();
+    format!(
+        "{prefix}SELECT \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE card_fingerprint = $1 \
+           AND status = '{declined}' AND created_at >= $2 LIMIT $3) c) AS card, \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE client_ip = $4 \
+           AND status = '{declined}' AND client_ip IS NOT NULL AND created_at >= $5 LIMIT $6) i) AS ip"
+    )
+}
+
 impl Store {
+    /// The database's plan of [`Store::recent_declines`] (SQLite `EXPLAIN QUERY PLAN`,
+    /// PostgreSQL `EXPLAIN`), one line per step: to check that it reads the indexes.
+    pub async fn explain_recent_declines(&self) -> Result<Vec<String>, StoreError> {
+        let (prefix, column) = match self.db.engine {
+            crate::Engine::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+            crate::Engine::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        };
+        let rows = sqlx::query(&declines_sql(prefix))
+            .bind("fp")
+            .bind(0_i64)
+            .bind(3_i64)
+            .bind("192.0.2.1")
+            .bind(0_i64)
+            .bind(3_i64)
+            .fetch_all(&self.db.read)
+            .await?;
+        rows.iter()
+            .map(|row| crate::rows::text(row, column))
+            .collect()
+    }
+
     /// Declined payments since `since` (Unix ms) with the card fingerprint, and from the
     /// client IP when one is given: one statement over two partial indexes of migration
     /// 11, each read stopping at `cap` rows (the check only needs to know whether the
@@ -94,18 +129,7 @@ impl Store {
         since: i64,
         cap: i64,
     ) -> Result<DeclineCounts, StoreError> {
-        // The literal status matches the partial indexes' condition (a bound parameter
-        // would keep SQLite from using them).
-        let declined = PaymentStatus::Declined.as_str();
-        debug_assert!(declined.bytes().all(|b| b.is_ascii_lowercase()));
-        let sql = format!(
-            "SELECT \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE card_fingerprint = $1 \
-               AND status = '{declined}' AND created_at >= $2 LIMIT $3) c) AS card, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE client_ip = $4 \
-               AND status = '{declined}' AND client_ip IS NOT NULL AND created_at >= $5 LIMIT $6) i) AS ip"
-        );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(&declines_sql(""))
             .bind(card_fingerprint)
             .bind(since)
             .bind(cap)
