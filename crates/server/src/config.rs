@@ -624,6 +624,63 @@ mod tests {
     }
 
     #[test]
+    fn abuse_limits_and_trusted_proxies() {
+        let defaults = Config::default();
+        assert_eq!(defaults.abuse, AbuseLimits::default());
+        assert_eq!(defaults.abuse.session_failures, 5);
+        assert_eq!(defaults.abuse.card_declines, 3);
+        assert_eq!(defaults.abuse.ip_declines, 10);
+        assert!(defaults.trusted_proxies.is_empty());
+        let config = Config::load(
+            None,
+            &env(&[
+                ("SANALPOS_SESSION_FAILED_ATTEMPTS", "3"),
+                ("SANALPOS_CARD_DECLINES", "0"),
+                ("SANALPOS_CARD_DECLINE_WINDOW_SECS", "600"),
+                ("SANALPOS_IP_DECLINES", "20"),
+                ("SANALPOS_IP_DECLINE_WINDOW_SECS", "7200"),
+                ("SANALPOS_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.abuse,
+            AbuseLimits {
+                session_failures: 3,
+                card_declines: 0,
+                card_window: Duration::from_secs(600),
+                ip_declines: 20,
+                ip_window: Duration::from_secs(7200),
+            }
+        );
+        let proxies: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(config.trusted_proxies, proxies);
+        for (name, value) in [
+            ("SANALPOS_CARD_DECLINES", "many"),
+            ("SANALPOS_TRUSTED_PROXIES", "10.0.0.1,lb.example"),
+        ] {
+            let err = Config::load(None, &env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let dir =
+            std::env::temp_dir().join(format!("sanalpos-config-abuse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("abuse.toml");
+        std::fs::write(
+            &file,
+            "ip_declines = 4\ntrusted_proxies = [\"192.0.2.10\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &BTreeMap::new()).unwrap();
+        assert_eq!(config.abuse.ip_declines, 4);
+        assert_eq!(
+            config.trusted_proxies,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn end_of_day_time_or_off() {
         assert_eq!(
             Config::default().end_of_day,
