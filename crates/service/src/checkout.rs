@@ -411,7 +411,42 @@ pub(crate) async fn get(
     if s.company_id != company_id {
         return Err(ServiceError::NotFound);
     }
+    let s = settle_lock(service, s).await?;
     Ok(view(service, &s))
+}
+
+/// Whether a session's payment ended without taking money (a new one may start).
+fn ended_unpaid(status: sanalpos_store::PaymentStatus) -> bool {
+    matches!(
+        status,
+        sanalpos_store::PaymentStatus::Declined
+            | sanalpos_store::PaymentStatus::Failed
+            | sanalpos_store::PaymentStatus::Expired
+            | sanalpos_store::PaymentStatus::Blocked
+    )
+}
+
+/// Locks a session whose unsuccessful attempts used up its allowance, if that has not
+/// happened yet (the attempt that used it up may have ended anywhere: the 3D return,
+/// the janitor's expiry). Reads the last payment only when the count is reached.
+async fn settle_lock(
+    service: &PaymentService,
+    s: CheckoutSessionRecord,
+) -> Result<CheckoutSessionRecord, ServiceError> {
+    let expired = s.status == SessionStatus::Open && s.expires_at <= now_ms();
+    if expired || !crate::abuse::lock_due(service, &s, true) {
+        return Ok(s);
+    }
+    let Some(pid) = &s.payment_id else {
+        return Ok(s);
+    };
+    let store = &service.inner.store;
+    let last = store.get_payment(&s.company_id, pid).await?;
+    if !ended_unpaid(last.status) {
+        return Ok(s);
+    }
+    crate::abuse::lock(service, &s).await?;
+    Ok(store.get_checkout_session(&s.id).await?)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -426,7 +461,7 @@ pub(crate) async fn hosted(
         return Err(ServiceError::NotFound);
     }
     let store = &service.inner.store;
-    let mut session = store.get_checkout_session(id).await?;
+    let session = settle_lock(service, store.get_checkout_session(id).await?).await?;
     let company = store.get_company(&session.company_id).await?;
     let payment = match &session.payment_id {
         Some(pid) => Some(crate::payments::view(
@@ -436,21 +471,6 @@ pub(crate) async fn hosted(
         None => None,
     };
     let expired = session.status == SessionStatus::Open && session.expires_at <= now_ms();
-    // The attempt that used up the session's allowance locks it as soon as anyone
-    // looks: the customer's result page, the next submit.
-    let last_failed = payment.as_ref().is_some_and(|p| {
-        matches!(
-            p.status,
-            sanalpos_store::PaymentStatus::Declined
-                | sanalpos_store::PaymentStatus::Failed
-                | sanalpos_store::PaymentStatus::Expired
-                | sanalpos_store::PaymentStatus::Blocked
-        )
-    });
-    if !expired && crate::abuse::lock_due(service, &session, last_failed) {
-        crate::abuse::lock(service, &session).await?;
-        session = store.get_checkout_session(id).await?;
-    }
     Ok(HostedSession {
         expired,
         locked: session.status == SessionStatus::Open && session.locked_at.is_some(),
@@ -578,13 +598,7 @@ pub(crate) async fn pay(
     open_session(&h)?;
     let s = &h.session;
     if let Some(p) = &h.payment {
-        if !matches!(
-            p.status,
-            sanalpos_store::PaymentStatus::Declined
-                | sanalpos_store::PaymentStatus::Failed
-                | sanalpos_store::PaymentStatus::Expired
-                | sanalpos_store::PaymentStatus::Blocked
-        ) {
+        if !ended_unpaid(p.status) {
             return Err(ServiceError::conflict(
                 "session_not_payable",
                 "a payment of this checkout session is already under way or done",
