@@ -76,6 +76,8 @@ pub enum SessionState {
     Completed,
     /// Open, but past its expiry.
     Expired,
+    /// Open and not expired, but locked after too many unsuccessful attempts.
+    Locked,
 }
 
 /// A page of a company's sessions: filters, the keyset position and the page size.
@@ -132,7 +134,11 @@ fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause 
     match q.state {
         None => {}
         Some(SessionState::Open) => c.push(
-            " AND status = ? AND expires_at > ?",
+            " AND status = ? AND expires_at > ? AND locked_at IS NULL",
+            vec![open, Arg::Int(q.now)],
+        ),
+        Some(SessionState::Locked) => c.push(
+            " AND status = ? AND expires_at > ? AND locked_at IS NOT NULL",
             vec![open, Arg::Int(q.now)],
         ),
         Some(SessionState::Expired) => c.push(

@@ -229,6 +229,20 @@ async fn fraudster(app: TestApp) {
         .map(|d| d["event_type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, vec!["checkout_session.locked"]);
+    // The link list finds it under "locked", not under "open".
+    for (filter, expected) in [("locked", vec![link.clone()]), ("open", vec![])] {
+        let (status, page) = app
+            .get(&app.a, &format!("/api/v1/payment-links?status={filter}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, expected, "{filter}");
+    }
 
     // 3. Across many links from the same address: the per-IP limit (10 declines an
     // hour) lets five more reach the provider, then refuses everything from there.
