@@ -478,7 +478,7 @@ async fn recent_declines_by_card_and_ip() {
     for_each_engine("recent_declines_by_card_and_ip", |store| async move {
         let c = company(&store, "Hız").await;
         let p = pos(&store, &c.id).await;
-        let mut write = |status: PaymentStatus, fp: &str, ip: Option<&str>, at: i64| {
+        let write = |status: PaymentStatus, fp: &str, ip: Option<&str>, at: i64| {
             let mut r = payment(&c.id, &p.id, status, 100);
             r.card_fingerprint = fp.to_owned();
             r.client_ip = ip.map(str::to_owned);
