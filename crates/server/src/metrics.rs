@@ -127,5 +127,11 @@ mod tests {
         assert!(text.contains("sanalpos_http_server_errors_total 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"approved\"} 1"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"other\"} 1"));
+        m.payment_created("blocked");
+        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)]);
+        assert!(text.contains("sanalpos_payment_outcomes_total{status=\"blocked\"} 1"));
+        assert!(text.contains("# TYPE sanalpos_blocked_attempts_total counter"));
+        assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"velocity_card\"} 4"));
+        assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"session_locked\"} 0"));
     }
 }
