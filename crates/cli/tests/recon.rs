@@ -100,6 +100,7 @@ async fn seed(dir: &Path) -> Seeded {
                     pos_id: None,
                     channel: Channel::Api,
                     cardholder_ip: None,
+                    client_ip: None,
                 },
             )
             .await

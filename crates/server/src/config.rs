@@ -2,14 +2,14 @@
 //! environment variables. A bad key or value stops the start with its name.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use sanalpos_service::WebhookWorkerConfig;
+use sanalpos_service::{AbuseLimits, WebhookWorkerConfig};
 
 use crate::ratelimit::RateLimits;
 
@@ -53,6 +53,15 @@ pub struct Config {
     /// Request rate limits: API payments and other requests per key and per company, "Online
     /// Tahsilat" charges per back-office user (0 switches one off).
     pub rate_limits: RateLimits,
+    /// Card-testing limits: a checkout session or payment link locks after
+    /// `session_failed_attempts`; a card with `card_declines` declines within
+    /// `card_decline_window`, or a client IP with `ip_declines` within
+    /// `ip_decline_window`, is refused before the provider. 0 switches a limit off.
+    pub abuse: AbuseLimits,
+    /// Reverse proxies (load balancers) whose `X-Forwarded-For` is believed: a request
+    /// from one of them is from the last address of that header not in this list.
+    /// Empty (the default): the connection's peer address is the client's.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A secret setting: its `Debug` prints nothing of it, and nothing logs it.
@@ -160,6 +169,8 @@ impl Default for Config {
             breaker_cooldown: Duration::from_secs(30),
             smtp: None,
             rate_limits: RateLimits::default(),
+            abuse: AbuseLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -234,6 +245,12 @@ struct Layer {
     rate_limit_requests_per_company: Option<u32>,
     collect_limit_per_user: Option<u32>,
     collect_limit_window_secs: Option<u64>,
+    session_failed_attempts: Option<u32>,
+    card_declines: Option<u32>,
+    card_decline_window_secs: Option<u64>,
+    ip_declines: Option<u32>,
+    ip_decline_window_secs: Option<u64>,
+    trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 /// The `end_of_day` setting: `"HH:MM"` (Istanbul time) or `"off"`.
@@ -402,6 +419,24 @@ impl Config {
         if let Some(v) = layer.collect_limit_window_secs {
             limits.collect_window_secs = v.max(1);
         }
+        if let Some(v) = layer.session_failed_attempts {
+            self.abuse.session_failures = v;
+        }
+        if let Some(v) = layer.card_declines {
+            self.abuse.card_declines = v;
+        }
+        if let Some(v) = layer.card_decline_window_secs {
+            self.abuse.card_window = secs(v.max(1));
+        }
+        if let Some(v) = layer.ip_declines {
+            self.abuse.ip_declines = v;
+        }
+        if let Some(v) = layer.ip_decline_window_secs {
+            self.abuse.ip_window = secs(v.max(1));
+        }
+        if let Some(v) = layer.trusted_proxies {
+            self.trusted_proxies = v;
+        }
         let any_smtp = layer.smtp_host.is_some()
             || layer.smtp_port.is_some()
             || layer.smtp_tls.is_some()
@@ -513,6 +548,30 @@ fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
                     Some(u32::try_from(number()?).map_err(|_| bad("too large".into()))?)
             }
             "BREAKER_COOLDOWN_SECS" => layer.breaker_cooldown_secs = Some(number()?),
+            "SESSION_FAILED_ATTEMPTS" | "CARD_DECLINES" | "IP_DECLINES" => {
+                let n = value
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad(format!("{value:?} is not a whole number")))?;
+                match key {
+                    "SESSION_FAILED_ATTEMPTS" => layer.session_failed_attempts = Some(n),
+                    "CARD_DECLINES" => layer.card_declines = Some(n),
+                    _ => layer.ip_declines = Some(n),
+                }
+            }
+            "CARD_DECLINE_WINDOW_SECS" => layer.card_decline_window_secs = Some(number()?),
+            "IP_DECLINE_WINDOW_SECS" => layer.ip_decline_window_secs = Some(number()?),
+            "TRUSTED_PROXIES" => {
+                let mut list = Vec::new();
+                for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    list.push(part.parse::<IpAddr>().map_err(|_| {
+                        bad(format!(
+                            "{part:?} is not an IP address (a comma-separated list)"
+                        ))
+                    })?);
+                }
+                layer.trusted_proxies = Some(list);
+            }
             "END_OF_DAY" => {
                 layer.end_of_day = Some(EndOfDay::try_from(value.clone()).map_err(bad)?)
             }
@@ -657,6 +716,63 @@ mod tests {
         std::fs::write(&file, "lisen = \"1\"\n").unwrap();
         let err = Config::load(Some(&file), &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn abuse_limits_and_trusted_proxies() {
+        let defaults = Config::default();
+        assert_eq!(defaults.abuse, AbuseLimits::default());
+        assert_eq!(defaults.abuse.session_failures, 5);
+        assert_eq!(defaults.abuse.card_declines, 3);
+        assert_eq!(defaults.abuse.ip_declines, 10);
+        assert!(defaults.trusted_proxies.is_empty());
+        let config = Config::load(
+            None,
+            &env(&[
+                ("SANALPOS_SESSION_FAILED_ATTEMPTS", "3"),
+                ("SANALPOS_CARD_DECLINES", "0"),
+                ("SANALPOS_CARD_DECLINE_WINDOW_SECS", "600"),
+                ("SANALPOS_IP_DECLINES", "20"),
+                ("SANALPOS_IP_DECLINE_WINDOW_SECS", "7200"),
+                ("SANALPOS_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.abuse,
+            AbuseLimits {
+                session_failures: 3,
+                card_declines: 0,
+                card_window: Duration::from_secs(600),
+                ip_declines: 20,
+                ip_window: Duration::from_secs(7200),
+            }
+        );
+        let proxies: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        assert_eq!(config.trusted_proxies, proxies);
+        for (name, value) in [
+            ("SANALPOS_CARD_DECLINES", "many"),
+            ("SANALPOS_TRUSTED_PROXIES", "10.0.0.1,lb.example"),
+        ] {
+            let err = Config::load(None, &env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let dir =
+            std::env::temp_dir().join(format!("sanalpos-config-abuse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("abuse.toml");
+        std::fs::write(
+            &file,
+            "ip_declines = 4\ntrusted_proxies = [\"192.0.2.10\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &BTreeMap::new()).unwrap();
+        assert_eq!(config.abuse.ip_declines, 4);
+        assert_eq!(
+            config.trusted_proxies,
+            vec!["192.0.2.10".parse::<IpAddr>().unwrap()]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

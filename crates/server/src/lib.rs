@@ -7,6 +7,7 @@
 
 pub mod api;
 mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// The request rate limits (API keys, companies, back-office users).
     pub limiter: Arc<ratelimit::Limiter>,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client_ip`]).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// Why the service could not start.
@@ -123,6 +126,7 @@ impl Application {
                     failures: config.breaker_failures,
                     cooldown: config.breaker_cooldown,
                 },
+                abuse: config.abuse,
             },
         )
         .await
@@ -138,6 +142,7 @@ impl Application {
             metrics,
             mailer,
             limiter,
+            trusted_proxies: config.trusted_proxies.clone().into(),
         };
         Ok(Application {
             listener,
@@ -232,7 +237,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render_with(&state.service.blocked_counts()),
     )
         .into_response()
 }

@@ -25,12 +25,13 @@ pub const RATE_SCOPES: [&str; 5] = [
 ];
 
 /// The payment statuses counted on creation, in exposition order.
-const OUTCOMES: [&str; 6] = [
+const OUTCOMES: [&str; 7] = [
     "approved",
     "declined",
     "failed",
     "unknown",
     "pending_3ds",
+    "blocked",
     "other",
 ];
 
@@ -63,6 +64,23 @@ impl Metrics {
         if let Some(index) = RATE_SCOPES.iter().position(|s| *s == scope) {
             self.rate_limited[index].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The Prometheus text exposition, with the service's counts of attempts refused
+    /// by an abuse limit (`blocked`: reason and count).
+    pub fn render_with(&self, blocked: &[(&str, u64)]) -> String {
+        let mut out = self.render();
+        let _ = writeln!(
+            out,
+            "# HELP sanalpos_blocked_attempts_total Attempts refused before the provider by an abuse limit, by reason.\n# TYPE sanalpos_blocked_attempts_total counter"
+        );
+        for (reason, value) in blocked {
+            let _ = writeln!(
+                out,
+                "sanalpos_blocked_attempts_total{{reason=\"{reason}\"}} {value}"
+            );
+        }
+        out
     }
 
     /// The Prometheus text exposition.
@@ -142,5 +160,11 @@ mod tests {
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"other\"} 1"));
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_payment_key\"} 2"));
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0"));
+        m.payment_created("blocked");
+        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)]);
+        assert!(text.contains("sanalpos_payment_outcomes_total{status=\"blocked\"} 1"));
+        assert!(text.contains("# TYPE sanalpos_blocked_attempts_total counter"));
+        assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"velocity_card\"} 4"));
+        assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"session_locked\"} 0"));
     }
 }

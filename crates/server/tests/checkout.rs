@@ -444,3 +444,6 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
 
 #[path = "checkout/payment_links.rs"]
 mod payment_links;
+
+#[path = "checkout/card_testing.rs"]
+mod card_testing;

@@ -350,3 +350,98 @@ async fn two_instances_share_the_rate_limit_counts() {
         "the refused requests never reached the bank"
     );
 }
+
+/// The velocity counts live in the database: declines of one card taken by one instance
+/// stop the card on the other, and both refuse it without calling the provider; the
+/// same for one client IP (as API callers pass it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_the_velocity_counts() {
+    let Some((store, guard)) = postgres_store("two_instances_velocity").await else {
+        return;
+    };
+    store.close().await;
+    let data_dir = sanalpos_store::testing::test_dir();
+    let one = start(guard.url(), data_dir.path()).await;
+    let two = start(guard.url(), data_dir.path()).await;
+    let merchant = MerchantConfig::generate();
+    let sim = simulator(&merchant).await;
+    let company = one
+        .service
+        .create_company("Hız Sınırı A.Ş.", "test")
+        .await
+        .unwrap();
+    one.service
+        .create_pos(
+            &company.id,
+            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            "test",
+        )
+        .await
+        .unwrap();
+    let (_, api_key) = one
+        .service
+        .create_api_key(&company.id, "test", "test")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let calls = || sim.transactions(&merchant.merchant_no).unwrap().len();
+    let declining = "4000000000000051";
+
+    // Declines alternate between the instances: 3 per card reach the provider in all.
+    let mut outcomes = Vec::new();
+    for round in 0..8 {
+        let instance = if round % 2 == 0 { &one } else { &two };
+        let (status, view) = pay(
+            &http,
+            instance,
+            &api_key,
+            &format!("card-{round}"),
+            &payment(declining, "5.00"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+        outcomes.push(view["status"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        outcomes,
+        [
+            "declined", "declined", "declined", "blocked", "blocked", "blocked", "blocked",
+            "blocked"
+        ]
+    );
+    assert_eq!(calls(), 3);
+
+    // Ten declines from one address (different cards), five through each instance:
+    // the eleventh is refused by either.
+    let cards = [
+        "4000000000000127",
+        "4000000000000143",
+        "4000000000000416",
+        "4000000000000432",
+        "4000000000000515",
+        "4000000000000549",
+        "4000000000000572",
+        "4000000000000622",
+        "4000000000000820",
+        "4000000000000911",
+    ];
+    for (i, card) in cards.iter().enumerate() {
+        let instance = if i % 2 == 0 { &one } else { &two };
+        let mut body = payment(card, "5.00");
+        body["cardholder_ip"] = Value::String("203.0.113.7".into());
+        let (_, view) = pay(&http, instance, &api_key, &format!("ip-{i}"), &body).await;
+        assert_eq!(view["status"], "declined", "{view}");
+    }
+    for (i, instance) in [&one, &two].iter().enumerate() {
+        let mut body = payment("4546711234567894", "5.00");
+        body["cardholder_ip"] = Value::String("203.0.113.7".into());
+        let (_, view) = pay(&http, instance, &api_key, &format!("ip-last-{i}"), &body).await;
+        assert_eq!(view["status"], "blocked", "{view}");
+    }
+    assert_eq!(calls(), 13);
+    // Another address with the same good card is served.
+    let mut body = payment("4546711234567894", "5.00");
+    body["cardholder_ip"] = Value::String("198.51.100.9".into());
+    let (_, view) = pay(&http, &two, &api_key, "other-ip", &body).await;
+    assert_eq!(view["status"], "approved", "{view}");
+}

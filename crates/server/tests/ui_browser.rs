@@ -987,3 +987,158 @@ async fn payment_links_fit_the_window() {
     }
     b.quit().await;
 }
+
+const LOCKED_LINK_TEST: &str = "locked_link_reopened";
+
+/// A payment link locked after its unsuccessful attempts, as its customer sees it (no
+/// card form, the seller's contact asked for), counted on the dashboard and found by
+/// the payment list's "blocked" filter; then the accountant reopens it behind the
+/// confirmation box and the page takes cards again. Screenshots under
+/// `target/screenshots/locked_link_reopened/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_link_reopened() {
+    let Some(b) = Browser::start_or_skip(LOCKED_LINK_TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(Db::Sqlite, LOCKED_LINK_TEST, |c| {
+        c.abuse.session_failures = 2;
+    })
+    .await
+    .unwrap();
+    seed_users(&app).await;
+    let (status, link) = app
+        .post(
+            &app.a,
+            "/api/v1/checkout-sessions",
+            Some(serde_json::json!({
+                "purpose": "account",
+                "max_amount": "900.00",
+                "customer_ref": "CARI-KILIT",
+                "language": "tr",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let id = link["id"].as_str().unwrap().to_owned();
+    let submit = |pan: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let fields = [
+                ("card_number", pan),
+                ("holder", "Deneme Kişi"),
+                ("exp_month", "12"),
+                ("exp_year", "2030"),
+                ("cvv", "123"),
+                ("installments", "1"),
+                ("amount", "15,00"),
+            ];
+            app.http
+                .post(app.url(&format!("/pay/{id}")))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Two attempts the issuer refuses use up the link's allowance.
+    for _ in 0..2 {
+        let to_3d = submit(NO_FUNDS_CARD).await.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        app.walk_3d(&to_3d, "123456").await;
+    }
+    // The third is refused here, never sent.
+    let refused = submit(APPROVED_CARD).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let calls = app
+        .sim
+        .transactions(&app.a.merchant.merchant_no)
+        .unwrap()
+        .len();
+    assert_eq!(calls, 2);
+
+    // The customer's page.
+    b.goto(&app.url(&format!("/pay/{id}"))).await.unwrap();
+    let text = b.body_text().await.unwrap();
+    assert!(
+        text.contains("Çok sayıda başarısız deneme; lütfen satıcıyla iletişime geçin."),
+        "{text}"
+    );
+    assert!(b.find("#pay").await.is_err(), "a locked page asks no card");
+    b.screenshot(&screenshot_path(LOCKED_LINK_TEST, "locked-page"))
+        .await
+        .unwrap();
+
+    let w = Walk { b: &b, app: &app };
+    w.sign_in("accountant").await;
+    for (lang, label) in [
+        ("tr", "Bugün engellenen denemeler"),
+        ("en", "Blocked attempts today"),
+    ] {
+        w.goto(&format!("/ui/lang?l={lang}")).await;
+        w.goto("/ui").await;
+        let count = b.wait_for("#blocked-today", WAIT).await.unwrap();
+        assert_eq!(count.text().await.unwrap().trim(), "1");
+        assert!(b.body_text().await.unwrap().contains(label));
+    }
+    w.click("#blocked-today a").await;
+    b.wait_for("#payments", WAIT).await.unwrap();
+    let rows = b.find_all("#payments tbody tr[data-status]").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].attr("data-status").await.unwrap().as_deref(),
+        Some("blocked")
+    );
+    w.shot("blocked-list").await;
+
+    // The link's page: locked, with the reopen button behind its confirmation.
+    w.goto(&format!("/ui/links/{id}")).await;
+    b.wait_for("#link-locked", WAIT).await.unwrap();
+    assert!(b
+        .body_text()
+        .await
+        .unwrap()
+        .contains("Locked: too many unsuccessful attempts"));
+    b.screenshot(&screenshot_path(LOCKED_LINK_TEST, "link-locked"))
+        .await
+        .unwrap();
+    w.click("#reopen-submit").await;
+    b.wait_for("#reopen-confirm", WAIT).await.unwrap();
+    assert!(b
+        .body_text()
+        .await
+        .unwrap()
+        .contains("Tick the box to confirm the operation."));
+    let (_, still) = app
+        .get(&app.a, &format!("/api/v1/checkout-sessions/{id}"))
+        .await;
+    assert_eq!(still["status"], "locked");
+    w.click("#reopen-confirm").await;
+    w.click("#reopen-submit").await;
+    b.wait_for("#link-url", WAIT).await.unwrap();
+    assert!(b
+        .body_text()
+        .await
+        .unwrap()
+        .contains("The link was reopened."));
+    assert!(b.find("#link-locked").await.is_err());
+    b.screenshot(&screenshot_path(LOCKED_LINK_TEST, "link-reopened"))
+        .await
+        .unwrap();
+    let audit = app
+        .service
+        .store()
+        .list_audit(&app.a.id, 100)
+        .await
+        .unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.kind == "checkout_session.reopened" && e.actor.contains("accountant")));
+
+    // The customer's page takes a card again.
+    b.goto(&app.url(&format!("/pay/{id}"))).await.unwrap();
+    b.wait_for("#pay", WAIT).await.unwrap();
+    b.quit().await;
+}

@@ -104,6 +104,7 @@ fn request() -> CreatePayment {
         pos_id: None,
         channel: Channel::Api,
         cardholder_ip: None,
+        client_ip: None,
     }
 }
 

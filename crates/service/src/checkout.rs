@@ -76,7 +76,8 @@ pub struct CheckoutSessionView {
     pub expires_at: String,
     /// `order` or `account`.
     pub purpose: &'static str,
-    /// `open`, `completed` or `expired`.
+    /// `open`, `completed`, `expired` or `locked` (too many unsuccessful attempts;
+    /// the owner reopens it).
     pub status: &'static str,
     /// The order's amount.
     pub amount: Option<Kurus>,
@@ -114,6 +115,8 @@ pub struct HostedSession {
     pub company_name: String,
     /// Expired and not paid.
     pub expired: bool,
+    /// Locked after too many unsuccessful attempts, until the owner reopens it.
+    pub locked: bool,
     /// The latest payment made through the page.
     pub payment: Option<PaymentView>,
 }
@@ -239,6 +242,8 @@ pub(crate) fn view(service: &PaymentService, s: &CheckoutSessionRecord) -> Check
         purpose: s.purpose.as_str(),
         status: if expired {
             "expired"
+        } else if s.status == SessionStatus::Open && s.locked_at.is_some() {
+            "locked"
         } else {
             s.status.as_str()
         },
@@ -378,6 +383,7 @@ pub(crate) async fn create(
         created_by: caller.name.clone(),
         created_at: now,
         completed_at: None,
+        locked_at: None,
     };
     let audit = sanalpos_store::NewAudit {
         company_id: record.company_id.clone(),
@@ -405,7 +411,42 @@ pub(crate) async fn get(
     if s.company_id != company_id {
         return Err(ServiceError::NotFound);
     }
+    let s = settle_lock(service, s).await?;
     Ok(view(service, &s))
+}
+
+/// Whether a session's payment ended without taking money (a new one may start).
+fn ended_unpaid(status: sanalpos_store::PaymentStatus) -> bool {
+    matches!(
+        status,
+        sanalpos_store::PaymentStatus::Declined
+            | sanalpos_store::PaymentStatus::Failed
+            | sanalpos_store::PaymentStatus::Expired
+            | sanalpos_store::PaymentStatus::Blocked
+    )
+}
+
+/// Locks a session whose unsuccessful attempts used up its allowance, if that has not
+/// happened yet (the attempt that used it up may have ended anywhere: the 3D return,
+/// the janitor's expiry). Reads the last payment only when the count is reached.
+async fn settle_lock(
+    service: &PaymentService,
+    s: CheckoutSessionRecord,
+) -> Result<CheckoutSessionRecord, ServiceError> {
+    let expired = s.status == SessionStatus::Open && s.expires_at <= now_ms();
+    if expired || !crate::abuse::lock_due(service, &s, true) {
+        return Ok(s);
+    }
+    let Some(pid) = &s.payment_id else {
+        return Ok(s);
+    };
+    let store = &service.inner.store;
+    let last = store.get_payment(&s.company_id, pid).await?;
+    if !ended_unpaid(last.status) {
+        return Ok(s);
+    }
+    crate::abuse::lock(service, &s).await?;
+    Ok(store.get_checkout_session(&s.id).await?)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -420,7 +461,7 @@ pub(crate) async fn hosted(
         return Err(ServiceError::NotFound);
     }
     let store = &service.inner.store;
-    let session = store.get_checkout_session(id).await?;
+    let session = settle_lock(service, store.get_checkout_session(id).await?).await?;
     let company = store.get_company(&session.company_id).await?;
     let payment = match &session.payment_id {
         Some(pid) => Some(crate::payments::view(
@@ -429,8 +470,10 @@ pub(crate) async fn hosted(
         )),
         None => None,
     };
+    let expired = session.status == SessionStatus::Open && session.expires_at <= now_ms();
     Ok(HostedSession {
-        expired: session.status == SessionStatus::Open && session.expires_at <= now_ms(),
+        expired,
+        locked: session.status == SessionStatus::Open && session.locked_at.is_some(),
         session,
         company_name: company.name,
         payment,
@@ -502,6 +545,12 @@ pub(crate) async fn installments(
 ) -> Result<Vec<InstallmentOption>, ServiceError> {
     let h = hosted(service, id).await?;
     open_session(&h)?;
+    if h.locked {
+        return Err(ServiceError::conflict(
+            "session_locked",
+            "too many unsuccessful attempts; contact the seller",
+        ));
+    }
     let digits: String = bin.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ServiceError::validation("bin", "the card's first 8 digits"));
@@ -549,12 +598,7 @@ pub(crate) async fn pay(
     open_session(&h)?;
     let s = &h.session;
     if let Some(p) = &h.payment {
-        if !matches!(
-            p.status,
-            sanalpos_store::PaymentStatus::Declined
-                | sanalpos_store::PaymentStatus::Failed
-                | sanalpos_store::PaymentStatus::Expired
-        ) {
+        if !ended_unpaid(p.status) {
             return Err(ServiceError::conflict(
                 "session_not_payable",
                 "a payment of this checkout session is already under way or done",
@@ -586,8 +630,10 @@ pub(crate) async fn pay(
         pos_id: Some(pos.id),
         channel: Channel::Hosted,
         cardholder_ip: form.cardholder_ip,
+        client_ip: form.cardholder_ip,
     };
-    create_payment_for(service, &caller, request, None, Some(&s.id)).await
+    let blocked = h.locked.then_some(crate::abuse::BlockReason::SessionLocked);
+    create_payment_for(service, &caller, request, None, Some(&s.id), blocked).await
 }
 
 /// Where the browser goes back to the shop: `return_url` with the signed parameters,

@@ -17,6 +17,7 @@ pub fn status_label(lang: Lang, status: PaymentStatus) -> &'static str {
         (Lang::Tr, S::PartiallyRefunded) => "Kısmen iade edildi",
         (Lang::Tr, S::Refunded) => "İade edildi",
         (Lang::Tr, S::Expired) => "Süresi doldu",
+        (Lang::Tr, S::Blocked) => "Engellendi",
         (Lang::En, S::Processing) => "Processing",
         (Lang::En, S::Pending3ds) => "Awaiting 3D Secure",
         (Lang::En, S::Approved) => "Approved",
@@ -27,6 +28,7 @@ pub fn status_label(lang: Lang, status: PaymentStatus) -> &'static str {
         (Lang::En, S::PartiallyRefunded) => "Partially refunded",
         (Lang::En, S::Refunded) => "Refunded",
         (Lang::En, S::Expired) => "Expired",
+        (Lang::En, S::Blocked) => "Blocked",
     }
 }
 
@@ -43,5 +45,22 @@ pub fn channel_label(lang: Lang, channel: Channel) -> &'static str {
         (Lang::En, Channel::Moto) => "Phone (MOTO)",
         (Lang::En, Channel::Manual) => "Manual entry",
         (Lang::En, Channel::Reconciliation) => "Reconciliation",
+    }
+}
+
+/// What the cardholder reads when an abuse limit refuses a payment, by reason
+/// (`velocity_card`, `velocity_ip`, `session_locked`).
+pub fn block_message(lang: Lang, reason: &str) -> &'static str {
+    match (lang, reason) {
+        (Lang::Tr, "session_locked") => {
+            "Çok sayıda başarısız deneme; lütfen satıcıyla iletişime geçin."
+        }
+        (Lang::En, "session_locked") => "Too many unsuccessful attempts; contact the seller.",
+        (Lang::Tr, _) => {
+            "Çok sayıda başarısız deneme nedeniyle işlem şu anda kabul edilmiyor; lütfen daha sonra tekrar deneyin veya satıcıyla iletişime geçin."
+        }
+        (Lang::En, _) => {
+            "Too many unsuccessful attempts: the payment is not accepted right now; try again later or contact the seller."
+        }
     }
 }

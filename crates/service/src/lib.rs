@@ -13,6 +13,7 @@
 //! the database gets the masked PAN and a keyed fingerprint. POS credentials are
 //! decrypted only to build a provider client.
 
+mod abuse;
 mod admin;
 mod backoffice;
 mod breaker;
@@ -43,6 +44,7 @@ use chrono::NaiveDate;
 use sanalpos_core::Kurus;
 use sanalpos_store::{Crypto, Store};
 
+pub use abuse::{AbuseLimits, BlockReason};
 pub use backoffice::{ConnectionCheck, InstallmentChoice};
 pub use breaker::{BreakerConfig, BreakerState};
 pub use checkout::{
@@ -53,7 +55,7 @@ pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
 pub use janitor::MAX_INQUIRIES;
-pub use labels::{channel_label, status_label};
+pub use labels::{block_message, channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, MatchCandidate,
@@ -95,6 +97,7 @@ struct Inner {
     config: ServiceConfig,
     gateways: gateways::GatewayCache,
     card_forms: card_forms::CardForms,
+    blocked: abuse::BlockCounters,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -115,6 +118,7 @@ impl PaymentService {
                 config,
                 gateways: gateways::GatewayCache::default(),
                 card_forms: card_forms::CardForms::default(),
+                blocked: abuse::BlockCounters::default(),
             }),
         }
     }

@@ -61,7 +61,7 @@ pub struct LinkMail {
 }
 
 /// The statuses a link filter takes.
-pub const LINK_STATUSES: &[&str] = &["open", "completed", "expired"];
+pub const LINK_STATUSES: &[&str] = &["open", "locked", "completed", "expired"];
 
 /// Most characters of the text filter.
 const MAX_TEXT: usize = 100;
@@ -76,10 +76,11 @@ fn query_of(filter: &LinkFilter) -> Result<SessionQuery, ServiceError> {
         Some("open") => Some(SessionState::Open),
         Some("completed") => Some(SessionState::Completed),
         Some("expired") => Some(SessionState::Expired),
+        Some("locked") => Some(SessionState::Locked),
         Some(_) => {
             return Err(ServiceError::validation(
                 "status",
-                "open, completed or expired",
+                "open, locked, completed or expired",
             ))
         }
     };

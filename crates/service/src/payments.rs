@@ -14,8 +14,12 @@ use sanalpos_store::{
     PosRecord,
 };
 
+use sanalpos_core::Lang;
+
+use crate::abuse::BlockReason;
 use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
+use crate::labels::block_message;
 use crate::outcome::{apply_local, sale_finish};
 use crate::time::business_date;
 use crate::types::*;
@@ -284,17 +288,20 @@ pub(crate) async fn create_payment(
     request: CreatePayment,
     key: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
-    create_payment_for(service, caller, request, key, None).await
+    create_payment_for(service, caller, request, key, None, None).await
 }
 
 /// Makes a payment; with `session_id`, the payment is written together with the claim
-/// of that checkout session (which fails when the session cannot be paid).
+/// of that checkout session (which fails when the session cannot be paid). With
+/// `blocked` (a locked session), or when a velocity limit refuses the card or the
+/// client IP, the attempt is written as `blocked` and the provider never hears of it.
 pub(crate) async fn create_payment_for(
     service: &PaymentService,
     caller: &Actor,
     request: CreatePayment,
     key: Option<&str>,
     session_id: Option<&str>,
+    blocked: Option<BlockReason>,
 ) -> Result<PaymentView, ServiceError> {
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
@@ -326,9 +333,16 @@ pub(crate) async fn create_payment_for(
     let pos = choose_pos(service, &caller.company_id, &request).await?;
     let gateway = gateway_for(service, &pos)?;
 
+    let card = &parsed.card;
+    let card_fingerprint = service.inner.crypto.card_fingerprint(&card.number);
+    let client_ip = request.client_ip.map(|ip| ip.to_string());
+    let blocked = match blocked {
+        Some(reason) => Some(reason),
+        None => crate::abuse::velocity(service, &card_fingerprint, client_ip.as_deref()).await?,
+    };
+
     let now = now_ms();
     let client_ref = new_client_ref();
-    let card = &parsed.card;
     let payment = PaymentRecord {
         id: new_id("pay"),
         company_id: caller.company_id.clone(),
@@ -342,7 +356,7 @@ pub(crate) async fn create_payment_for(
         currency: request.currency,
         installments: request.installments,
         masked_pan: card.number.masked().as_str().to_owned(),
-        card_fingerprint: service.inner.crypto.card_fingerprint(&card.number),
+        card_fingerprint,
         card_brand: serde_json::to_value(card.number.brand())
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -368,6 +382,7 @@ pub(crate) async fn create_payment_for(
         created_by: caller.name.clone(),
         created_at: now,
         updated_at: now,
+        client_ip,
     };
     let operation = if request.three_d {
         Operation::Start3d
@@ -375,6 +390,10 @@ pub(crate) async fn create_payment_for(
         Operation::Sale
     };
     let attempt = dispatched(&payment, operation, &client_ref, request.amount);
+    if let Some(reason) = blocked {
+        drop(parsed);
+        return record_blocked(service, payment, attempt, key, session_id, reason).await;
+    }
     let attempt_id = attempt.id.clone();
     let sale = SaleRequest {
         client_ref: ClientRef::parse(&client_ref)
@@ -485,6 +504,44 @@ pub(crate) async fn create_payment_for(
     };
     drop(sale);
     let payment = record(service, payment, finish).await?;
+    Ok(view(service, &payment))
+}
+
+/// Writes a refused attempt: the payment as `blocked` with the cardholder's message,
+/// its attempt completed at once with the reason; nothing goes to the provider.
+async fn record_blocked(
+    service: &PaymentService,
+    mut payment: PaymentRecord,
+    mut attempt: AttemptRecord,
+    key: Option<&str>,
+    session_id: Option<&str>,
+    reason: BlockReason,
+) -> Result<PaymentView, ServiceError> {
+    payment.status = PaymentStatus::Blocked;
+    payment.three_d_token = None;
+    payment.message_tr = Some(block_message(Lang::Tr, reason.as_str()).to_owned());
+    payment.message_en = Some(block_message(Lang::En, reason.as_str()).to_owned());
+    attempt.state = AttemptState::Completed;
+    attempt.outcome = Some(AttemptOutcome::Failed);
+    attempt.message = Some(format!("blocked: {}", reason.as_str()));
+    attempt.latency_ms = Some(0);
+    attempt.finished_at = Some(attempt.started_at);
+    let store = &service.inner.store;
+    match (session_id, key) {
+        (Some(session_id), _) => {
+            store
+                .begin_session_payment(session_id, payment.clone(), attempt)
+                .await?
+        }
+        (None, Some(key)) => {
+            store
+                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
+                .await?
+        }
+        (None, None) => store.begin_payment(payment.clone(), attempt).await?,
+    }
+    service.inner.blocked.count(reason);
+    tracing::info!(payment.id = %payment.id, reason = reason.as_str(), "attempt refused before the provider");
     Ok(view(service, &payment))
 }
 

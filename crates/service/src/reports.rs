@@ -95,6 +95,8 @@ pub struct DashboardView {
     pub review_count: u64,
     /// Undecided reconciliation exceptions (latest run of each POS and period).
     pub recon_exceptions: u64,
+    /// Attempts refused today by an abuse limit (velocity, locked session); never sent.
+    pub blocked_today: u64,
 }
 
 /// One audit event about a payment.
@@ -308,6 +310,8 @@ impl PaymentService {
             decline_reasons,
             review_count: store.review_count(company_id).await?,
             recon_exceptions: store.open_recon_exceptions(company_id).await?,
+            blocked_today: u64::try_from(store.count_blocked_since(company_id, today_start).await?)
+                .unwrap_or(0),
         })
     }
 

@@ -38,6 +38,8 @@ pub struct ServiceConfig {
     pub end_of_day: Option<chrono::NaiveTime>,
     /// When a POS stops sending calls after repeated technical failures.
     pub breaker: crate::breaker::BreakerConfig,
+    /// Card-testing limits: session lock and velocity per card and per client IP.
+    pub abuse: crate::abuse::AbuseLimits,
 }
 
 impl Default for ServiceConfig {
@@ -51,6 +53,7 @@ impl Default for ServiceConfig {
             instance_id: format!("sanalpos-{}", std::process::id()),
             end_of_day: chrono::NaiveTime::from_hms_opt(3, 0, 0),
             breaker: crate::breaker::BreakerConfig::default(),
+            abuse: crate::abuse::AbuseLimits::default(),
         }
     }
 }
@@ -135,6 +138,10 @@ pub struct CreatePayment {
     pub channel: Channel,
     /// The cardholder's IP, when from a browser.
     pub cardholder_ip: Option<IpAddr>,
+    /// The cardholder's own IP as the per-IP velocity limit counts it (and the payment
+    /// records it): the browser's on the hosted page, what an API caller says; `None`
+    /// when unknown (back office: the staff's address is not the cardholder's).
+    pub client_ip: Option<IpAddr>,
 }
 
 /// What the browser must do next (3D).

@@ -72,6 +72,12 @@ async fn a_failing_provider_is_held_back_then_probed_before_payments_resume() {
             failures: 3,
             cooldown: Duration::from_millis(300),
         },
+        // The same declining card four times below: the card velocity limit (which
+        // would refuse the fourth before the provider) is not what this test is about.
+        abuse: sanalpos_service::AbuseLimits {
+            card_declines: 0,
+            ..Default::default()
+        },
         ..test_config()
     };
     let service = PaymentService::new(store, Crypto::random(), config);

@@ -142,6 +142,7 @@ async fn crashed_payment(w: &World, client_ref: &str, amount: Kurus) -> String {
         created_by: "api:test".into(),
         created_at: now,
         updated_at: now,
+        client_ip: None,
     };
     let attempt = AttemptRecord {
         id: new_id("att"),

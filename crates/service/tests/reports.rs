@@ -110,6 +110,7 @@ fn record(
         created_by: "api:test".into(),
         created_at: ms,
         updated_at: ms,
+        client_ip: None,
     }
 }
 

@@ -122,6 +122,7 @@ fn approved(s: &Setup, when: DateTime<Utc>, provider_ref: &str, minor: i64) -> P
         created_by: "api:test".into(),
         created_at: ms,
         updated_at: ms,
+        client_ip: None,
     }
 }
 

@@ -76,6 +76,8 @@ pub enum SessionState {
     Completed,
     /// Open, but past its expiry.
     Expired,
+    /// Open and not expired, but locked after too many unsuccessful attempts.
+    Locked,
 }
 
 /// A page of a company's sessions: filters, the keyset position and the page size.
@@ -132,7 +134,11 @@ fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause 
     match q.state {
         None => {}
         Some(SessionState::Open) => c.push(
-            " AND status = ? AND expires_at > ?",
+            " AND status = ? AND expires_at > ? AND locked_at IS NULL",
+            vec![open, Arg::Int(q.now)],
+        ),
+        Some(SessionState::Locked) => c.push(
+            " AND status = ? AND expires_at > ? AND locked_at IS NOT NULL",
             vec![open, Arg::Int(q.now)],
         ),
         Some(SessionState::Expired) => c.push(
@@ -237,6 +243,8 @@ pub struct CheckoutSessionRecord {
     pub created_at: i64,
     /// Unix ms.
     pub completed_at: Option<i64>,
+    /// Unix ms: locked after too many unsuccessful attempts, until reopened.
+    pub locked_at: Option<i64>,
 }
 
 pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreError> {
@@ -269,6 +277,7 @@ pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreE
         created_by: text(row, "created_by")?,
         created_at: int(row, "created_at")?,
         completed_at: opt_int(row, "completed_at")?,
+        locked_at: opt_int(row, "locked_at")?,
     })
 }
 
@@ -342,7 +351,7 @@ async fn begin_session_payment(
         "UPDATE checkout_sessions SET payment_id = $1, tries = tries + 1 \
          WHERE id = $2 AND company_id = $3 AND status = $4 AND expires_at > $5 \
          AND (payment_id IS NULL OR payment_id IN \
-              (SELECT id FROM payments WHERE status IN ($6, $7, $8)))",
+              (SELECT id FROM payments WHERE status IN ($6, $7, $8, $9)))",
     )
     .bind(&payment.id)
     .bind(session_id)
@@ -352,6 +361,7 @@ async fn begin_session_payment(
     .bind(PaymentStatus::Declined.as_str())
     .bind(PaymentStatus::Failed.as_str())
     .bind(PaymentStatus::Expired.as_str())
+    .bind(PaymentStatus::Blocked.as_str())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {

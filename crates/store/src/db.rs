@@ -400,6 +400,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0010_link_list.sql"),
     },
     Migration {
+        version: 11,
+        name: "abuse_limits",
+        sqlite: include_str!("../migrations/sqlite/0011_abuse_limits.sql"),
+        postgres: include_str!("../migrations/postgres/0011_abuse_limits.sql"),
+    },
+    Migration {
         version: 12,
         name: "rate_counters",
         sqlite: include_str!("../migrations/sqlite/0012_rate_counters.sql"),

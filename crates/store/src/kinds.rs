@@ -64,6 +64,9 @@ text_enum!(
         Refunded => "refunded",
         /// 3D never finished.
         Expired => "expired",
+        /// Refused by an abuse limit before the provider heard of it (card or IP
+        /// velocity, or a locked checkout session): nothing sent, nothing charged.
+        Blocked => "blocked",
     }
 );
 

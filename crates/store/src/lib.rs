@@ -17,6 +17,7 @@
 //! Nothing here stores a card number or CVV: payments carry the masked PAN and a keyed
 //! fingerprint only.
 
+mod abuse;
 mod audit;
 mod backoffice;
 mod bulk;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
 
+pub use abuse::DeclineCounts;
 pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
 pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
 pub use checkout::{

@@ -215,6 +215,9 @@ pub struct PaymentRecord {
     pub created_at: i64,
     /// Unix milliseconds.
     pub updated_at: i64,
+    /// The cardholder's own IP (hosted page, or as an API caller gave it), counted by
+    /// the per-IP velocity limit; `None` when unknown.
+    pub client_ip: Option<String>,
 }
 
 /// One provider call on behalf of a payment.

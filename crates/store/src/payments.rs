@@ -53,6 +53,7 @@ pub(crate) fn payment_from(row: &AnyRow) -> Result<PaymentRecord, StoreError> {
         created_by: text(row, "created_by")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
+        client_ip: opt_text(row, "client_ip")?,
     })
 }
 
@@ -229,9 +230,9 @@ pub(crate) async fn insert_payment(
         "INSERT INTO payments (id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
          card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
          order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
-         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at) \
+         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at, client_ip) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
     )
     .bind(&p.id)
     .bind(&p.company_id)
@@ -264,6 +265,7 @@ pub(crate) async fn insert_payment(
     .bind(&p.created_by)
     .bind(p.created_at)
     .bind(p.updated_at)
+    .bind(&p.client_ip)
     .execute(&mut *conn)
     .await?;
     Ok(())

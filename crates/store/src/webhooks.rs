@@ -26,6 +26,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "payment.refunded",
     "payment.needs_review",
     "checkout_session.completed",
+    "checkout_session.locked",
     "reconciliation.exceptions",
 ];
 

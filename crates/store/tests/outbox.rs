@@ -66,6 +66,7 @@ fn session(company_id: &str, expires_at: i64) -> CheckoutSessionRecord {
         created_by: "test".into(),
         created_at: now_ms(),
         completed_at: None,
+        locked_at: None,
     }
 }
 

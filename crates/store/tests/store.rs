@@ -514,3 +514,90 @@ async fn rate_counters_add_up_in_one_statement_and_ended_windows_go() {
     })
     .await;
 }
+
+/// The velocity counts: declines only (not approvals, not refused attempts), of one
+/// card or one client IP, since the window's start, stopping at the cap; served by the
+/// partial indexes of migration 11 (SQLite's plan names them).
+#[tokio::test]
+async fn recent_declines_by_card_and_ip() {
+    for_each_engine("recent_declines_by_card_and_ip", |store| async move {
+        let c = company(&store, "Hız").await;
+        let p = pos(&store, &c.id).await;
+        let write = |status: PaymentStatus, fp: &str, ip: Option<&str>, at: i64| {
+            let mut r = payment(&c.id, &p.id, status, 100);
+            r.card_fingerprint = fp.to_owned();
+            r.client_ip = ip.map(str::to_owned);
+            r.created_at = at;
+            r
+        };
+        let now = now_ms();
+        let rows = vec![
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 10,
+            ),
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.2"),
+                now - 20,
+            ),
+            write(
+                PaymentStatus::Declined,
+                "card-b",
+                Some("192.0.2.1"),
+                now - 30,
+            ),
+            // Outside the window, approved, refused, or without an address: not counted.
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 7_200_000,
+            ),
+            write(
+                PaymentStatus::Approved,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 5,
+            ),
+            write(PaymentStatus::Blocked, "card-a", Some("192.0.2.1"), now - 5),
+            write(PaymentStatus::Declined, "card-c", None, now - 5),
+        ];
+        for r in rows {
+            let a = attempt(&r, Operation::Sale);
+            store.begin_payment(r, a).await.unwrap();
+        }
+        let since = now - 3_600_000;
+        let counts = store
+            .recent_declines("card-a", Some("192.0.2.1"), since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 2, ip: 2 });
+        // No address: no IP count; the cap stops the reads.
+        let counts = store
+            .recent_declines("card-a", None, since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 2, ip: 0 });
+        let counts = store
+            .recent_declines("card-a", Some("192.0.2.1"), since, 1)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 1, ip: 1 });
+        let counts = store
+            .recent_declines("card-z", Some("198.51.100.1"), since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts::default());
+        assert_eq!(store.count_blocked_since(&c.id, since).await.unwrap(), 1);
+        let plan = store.explain_recent_declines().await.unwrap().join("\n");
+        if store.engine() == Engine::Sqlite {
+            assert!(plan.contains("payments_declines_by_card"), "{plan}");
+            assert!(plan.contains("payments_declines_by_ip"), "{plan}");
+        }
+    })
+    .await;
+}

@@ -169,6 +169,7 @@ fn record(
         created_by: "api:bench".into(),
         created_at,
         updated_at: created_at,
+        client_ip: None,
     }
 }
 

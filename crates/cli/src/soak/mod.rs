@@ -255,7 +255,10 @@ impl Fixture {
     }
 }
 
-/// The server settings the soaks use: short timeouts so the janitor settles quickly.
+/// The server settings the soaks use: short timeouts so the janitor settles quickly,
+/// and the card-testing limits off: the soak sends the same few magic and sandbox cards
+/// (declines, wrong 3D codes) thousands of times on purpose, to load the payment path,
+/// not the abuse limits (tested on their own in the server's `checkout` tests).
 pub fn fast_settings(three_d_ttl_secs: u64) -> Vec<(String, String)> {
     [
         ("PROVIDER_TIMEOUT_SECS", "2".to_owned()),
@@ -269,6 +272,9 @@ pub fn fast_settings(three_d_ttl_secs: u64) -> Vec<(String, String)> {
         ("RATE_LIMIT_PAYMENTS_PER_COMPANY", "0".to_owned()),
         ("RATE_LIMIT_REQUESTS_PER_KEY", "0".to_owned()),
         ("RATE_LIMIT_REQUESTS_PER_COMPANY", "0".to_owned()),
+        ("CARD_DECLINES", "0".to_owned()),
+        ("IP_DECLINES", "0".to_owned()),
+        ("SESSION_FAILED_ATTEMPTS", "0".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

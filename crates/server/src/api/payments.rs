@@ -31,8 +31,9 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let peer_ip = crate::client_ip::client_ip(peer, &headers, &state.trusted_proxies);
     let parsed = idempotency::key(&headers)
-        .and_then(|key| parse_create(&body, peer).map(|request| (key, request)));
+        .and_then(|key| parse_create(&body, peer_ip).map(|request| (key, request)));
     let (key, request) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -80,13 +81,14 @@ fn status_name(status: PaymentStatus) -> &'static str {
         PaymentStatus::Failed => "failed",
         PaymentStatus::Unknown => "unknown",
         PaymentStatus::Pending3ds => "pending_3ds",
+        PaymentStatus::Blocked => "blocked",
         _ => "other",
     }
 }
 
 /// Reads the create body field by field, so an error names the field and never echoes
 /// a value (a card number must not come back in an error text).
-fn parse_create(body: &[u8], peer: SocketAddr) -> Result<CreatePayment, ApiError> {
+fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, ApiError> {
     let json = JsonBody::parse(body)?;
     let root = json.object()?;
     let amount_text = root.string("amount")?;
@@ -115,6 +117,18 @@ fn parse_create(body: &[u8], peer: SocketAddr) -> Result<CreatePayment, ApiError
         cvv: card.string_as("cvv", "card.cvv")?,
         holder: card.optional_string("holder")?.unwrap_or_default(),
     };
+    // The cardholder's own address, as the shop saw it: counted by the per-IP
+    // velocity limit. Without it only the per-card limit applies (the caller's own
+    // address is the shop's server, shared by all its customers).
+    let client_ip = match root.optional_string("cardholder_ip")? {
+        None => None,
+        Some(text) => Some(text.trim().parse::<std::net::IpAddr>().map_err(|_| {
+            ApiError::invalid(
+                "cardholder_ip",
+                "cardholder_ip must be an IPv4 or IPv6 address",
+            )
+        })?),
+    };
     Ok(CreatePayment {
         amount,
         currency,
@@ -127,7 +141,8 @@ fn parse_create(body: &[u8], peer: SocketAddr) -> Result<CreatePayment, ApiError
         description: root.optional_string("description")?,
         pos_id: root.optional_string("pos_id")?,
         channel: Channel::Api,
-        cardholder_ip: Some(peer.ip()),
+        cardholder_ip: Some(client_ip.unwrap_or(peer)),
+        client_ip,
     })
 }
 

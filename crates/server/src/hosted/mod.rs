@@ -205,6 +205,18 @@ fn session_error(h: &HostedSession) -> Option<Response> {
     None
 }
 
+/// The page of a session locked after too many unsuccessful attempts.
+fn locked_page(h: &HostedSession) -> Response {
+    let t = text(&h.session.language);
+    message_page(
+        StatusCode::FORBIDDEN,
+        t,
+        &h.company_name,
+        t.locked,
+        t.locked_text,
+    )
+}
+
 async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let h = match state.service.hosted_session(&id).await {
         Ok(h) => h,
@@ -213,6 +225,9 @@ async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Response
     };
     if let Some(r) = session_error(&h) {
         return r;
+    }
+    if h.locked {
+        return locked_page(&h);
     }
     if let Some(p) = &h.payment {
         if matches!(
@@ -247,6 +262,7 @@ async fn pay(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let h = match state.service.hosted_session(&id).await {
@@ -274,10 +290,18 @@ async fn pay(
             cvv: take("cvv"),
             holder: take("holder"),
         },
-        cardholder_ip: Some(peer.ip()),
+        cardholder_ip: Some(crate::client_ip::client_ip(
+            peer,
+            &headers,
+            &state.trusted_proxies,
+        )),
     };
     drop(fields);
+    // A submit to a locked session still goes to the service: it is written as a
+    // blocked attempt (never sent), then the customer reads why.
+    let locked = h.locked;
     match state.service.hosted_pay(&id, payment).await {
+        Ok(view) if locked && view.status == PaymentStatus::Blocked => locked_page(&h),
         Ok(view) => match &view.next_action {
             Some(next) => Redirect::to(&next.redirect_url).into_response(),
             None => Redirect::to(&format!("/pay/{id}/return")).into_response(),
@@ -430,11 +454,20 @@ async fn result(State(state): State<AppState>, Path(id): Path<String>) -> Respon
         Err(e) => return internal(e),
     };
     let (title, line, class) = status_line(t, p);
+    let line = if h.locked {
+        format!("{line} {}", t.locked_text).trim().to_owned()
+    } else {
+        line
+    };
     let retry = h.session.status == SessionStatus::Open
         && !h.expired
+        && !h.locked
         && matches!(
             p.status,
-            PaymentStatus::Declined | PaymentStatus::Failed | PaymentStatus::Expired
+            PaymentStatus::Declined
+                | PaymentStatus::Failed
+                | PaymentStatus::Expired
+                | PaymentStatus::Blocked
         );
     let body = html! {
         h2 #result .(class) data-status=(p.status.as_str()) { (title) }

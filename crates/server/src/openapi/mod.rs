@@ -285,7 +285,7 @@ mod ops {
         params(
             ("from" = Option<String>, Query, description = "Created from: YYYY-MM-DD (Istanbul) or RFC 3339"),
             ("to" = Option<String>, Query, description = "Created before: YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
-            ("status" = Option<String>, Query, description = "open, completed or expired"),
+            ("status" = Option<String>, Query, description = "open, locked, completed or expired"),
             ("q" = Option<String>, Query, description = "A piece of the customer reference, order reference, description or id (ASCII letters in any case)"),
             ("min_amount" = Option<String>, Query, description = "The link's largest amount at least this (decimal string)"),
             ("max_amount" = Option<String>, Query, description = "The link's largest amount at most this (decimal string)"),

@@ -29,6 +29,7 @@ names!(
         PartiallyRefunded => "partially_refunded",
         Refunded => "refunded",
         Expired => "expired",
+        Blocked => "blocked",
     }
 );
 
@@ -156,6 +157,7 @@ names!(
         Open => "open",
         Completed => "completed",
         Expired => "expired",
+        Locked => "locked",
     }
 );
 
@@ -176,6 +178,7 @@ names!(
         PaymentRefunded => "payment.refunded",
         PaymentNeedsReview => "payment.needs_review",
         CheckoutSessionCompleted => "checkout_session.completed",
+        CheckoutSessionLocked => "checkout_session.locked",
         ReconciliationExceptions => "reconciliation.exceptions",
     }
 );
@@ -278,6 +281,9 @@ pub struct CreatePaymentBody {
     pub description: Option<String>,
     /// A specific POS; otherwise the default.
     pub pos_id: Option<String>,
+    /// The cardholder's own IP address, as the shop saw it (IPv4 or IPv6). Counted by
+    /// the per-IP velocity limit; without it only the per-card limit applies.
+    pub cardholder_ip: Option<String>,
 }
 
 /// A text in Turkish and English.
@@ -302,7 +308,9 @@ pub struct Payment {
     /// `pay_…`.
     pub id: String,
     /// `processing`, `pending_3ds`, `approved`, `declined`, `failed`, `unknown`,
-    /// `cancelled`, `partially_refunded`, `refunded`, `expired`.
+    /// `cancelled`, `partially_refunded`, `refunded`, `expired`, `blocked` (refused by
+    /// a card-testing limit before the provider: nothing sent, nothing charged;
+    /// `message` says why).
     pub status: PaymentStatus,
     /// Decimal string.
     #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
@@ -728,7 +736,8 @@ pub struct CheckoutSession {
     pub expires_at: String,
     /// `order` or `account`.
     pub purpose: SessionPurpose,
-    /// `open`, `completed` or `expired`.
+    /// `open`, `completed`, `expired` or `locked` (too many unsuccessful attempts;
+    /// the owner reopens it from the back office).
     pub status: SessionStatus,
     /// The order's amount.
     pub amount: Option<String>,
@@ -803,7 +812,7 @@ pub struct WebhookEndpointBody {
     pub url: String,
     /// Any of `payment.approved`, `payment.declined`, `payment.cancelled`,
     /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`,
-    /// `reconciliation.exceptions`.
+    /// `checkout_session.locked`, `reconciliation.exceptions`.
     #[schema(min_items = 1)]
     pub events: Vec<EventName>,
 }
@@ -907,7 +916,8 @@ pub struct WebhookEvent {
     /// RFC 3339.
     pub created_at: String,
     /// `{payment}` for payment events; `{checkout_session, payment}` for
-    /// `checkout_session.completed`; `{reconciliation}` for `reconciliation.exceptions`.
+    /// `checkout_session.completed`; `{checkout_session, failed_attempts}` for
+    /// `checkout_session.locked`; `{reconciliation}` for `reconciliation.exceptions`.
     #[schema(value_type = Object)]
     pub data: Value,
 }

@@ -329,6 +329,9 @@ pub async fn submit(
         pos_id: opt(&form.pos_id),
         channel: Channel::Moto,
         cardholder_ip: None,
+        // The staff's own address is not the cardholder's: the per-IP velocity limit
+        // does not apply here (the per-card one does).
+        client_ip: None,
     };
     // The key is linked to the payment as it is created: a submission that takes the
     // key over after the first one died gets that payment, never a second sale.

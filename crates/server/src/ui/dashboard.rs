@@ -107,6 +107,7 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiE
                 div.card { h2 { (t.approval_rate) } p.big #approval-rate { (rate) } p { (d.today_attempted) " " (t.count) } }
                 div.card { h2 { (t.review_waiting) } p.big #review-count { (d.review_count) } }
             div.card { h2 { (t.recon_exceptions) } p.big #recon-exceptions { (d.recon_exceptions) } }
+                div.card { h2 { (t.blocked_today) } p.big #blocked-today { a href="/ui/payments?status=blocked" { (d.blocked_today) } } }
             }
             h2 { (t.last_14_days) " (TL)" }
             figure.chart #chart { (PreEscaped(svg)) }

@@ -73,6 +73,12 @@ catalogue! {
     last_14_days: "Son 14 gün", "Last 14 days";
     decline_reasons: "Red nedenleri", "Decline reasons";
     review_waiting: "İnceleme bekleyen ödemeler", "Payments waiting for review";
+    blocked_today: "Bugün engellenen denemeler", "Blocked attempts today";
+    link_locked: "Kilitli: çok sayıda başarısız deneme", "Locked: too many unsuccessful attempts";
+    link_reopen: "Bağlantıyı yeniden aç", "Reopen the link";
+    link_reopen_confirm: "Başarısız deneme sayacı sıfırlanacak ve bağlantı yeniden ödeme kabul edecek. Devam edilsin mi?", "The failed-attempt count will be reset and the link will accept payments again. Continue?";
+    link_reopened: "Bağlantı yeniden açıldı.", "The link was reopened.";
+    st_link_locked: "Kilitli", "Locked";
     no_data: "Kayıt yok.", "Nothing here.";
     // Collect
     collect_title: "Online Tahsilat (Sanal POS)", "Collect a card payment (virtual POS)";
@@ -292,6 +298,7 @@ catalogue! {
     st_partially_refunded: "Kısmi iade", "Partially refunded";
     st_refunded: "İade edildi", "Refunded";
     st_expired: "Süresi doldu", "Expired";
+    st_blocked: "Engellendi", "Blocked";
     st_pending: "Bekliyor", "Pending";
     st_scheduled: "Planlandı", "Scheduled";
     st_withdrawn: "Geri çekildi", "Withdrawn";
@@ -467,6 +474,7 @@ impl Texts {
             PaymentStatus::PartiallyRefunded => self.st_partially_refunded,
             PaymentStatus::Refunded => self.st_refunded,
             PaymentStatus::Expired => self.st_expired,
+            PaymentStatus::Blocked => self.st_blocked,
         }
     }
 

@@ -60,6 +60,7 @@ fn status_label(t: &Texts, status: &str) -> &'static str {
     match status {
         "open" => t.link_open,
         "completed" => t.link_paid,
+        "locked" => t.st_link_locked,
         _ => t.st_expired,
     }
 }
@@ -398,6 +399,8 @@ pub struct SendForm {
 #[derive(Debug, Default, Deserialize)]
 pub struct SentQuery {
     sent: Option<String>,
+    #[serde(default)]
+    reopened: Option<String>,
 }
 
 async fn detail_page(
@@ -419,7 +422,11 @@ async fn detail_page(
         .await
         .map_err(|e| ctx.fail(e))?
         .into_iter()
-        .filter(|e| e.action.starts_with("payment_link."))
+        .filter(|e| {
+            e.action.starts_with("payment_link.")
+                || e.action == "checkout_session.locked"
+                || e.action == "checkout_session.reopened"
+        })
         .collect();
     let language = match link.language.as_str() {
         "en" => "English",
@@ -435,6 +442,18 @@ async fn detail_page(
                 div.notice.ok #link-box {
                     p { (t.link_send_hint) }
                     input #link-url.wide type="text" readonly value=(link.url);
+                }
+            } @else if link.status == "locked" {
+                div.notice.error #link-box {
+                    p #link-locked { (t.link_locked) }
+                    @if ctx.can(Perm::Reverse) {
+                        form #link-reopen.inline method="post" action=(format!("/ui/links/{}/reopen", link.id)) {
+                            (csrf(ctx))
+                            p { (t.link_reopen_confirm) }
+                            label.check { input #reopen-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                            button #reopen-submit type="submit" { (t.link_reopen) }
+                        }
+                    }
                 }
             } @else {
                 div.notice #link-box { (status_label(t, link.status)) }
@@ -492,11 +511,55 @@ pub async fn detail(
     Query(q): Query<SentQuery>,
 ) -> Result<Markup, UiError> {
     ctx.require(Perm::Collect)?;
-    let message = q
-        .sent
-        .is_some()
-        .then(|| ("ok", ctx.t().link_sent.to_owned()));
+    let message = if q.reopened.is_some() {
+        Some(("ok", ctx.t().link_reopened.to_owned()))
+    } else {
+        q.sent
+            .is_some()
+            .then(|| ("ok", ctx.t().link_sent.to_owned()))
+    };
     detail_page(&state, &ctx, &id, &SendForm::default(), message).await
+}
+
+/// The reopen form: its confirmation box.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReopenForm {
+    confirm: Option<String>,
+}
+
+/// `POST /ui/links/{id}/reopen`: reopens a link locked after too many unsuccessful
+/// attempts (resets its count), behind the confirmation box; audited.
+pub async fn reopen(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ReopenForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Reverse)?;
+    let t = ctx.t();
+    if form.confirm.is_none() {
+        let page = detail_page(
+            &state,
+            &ctx,
+            &id,
+            &SendForm::default(),
+            Some(("error", t.confirm_required.to_owned())),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    // Only a link of this company (the service checks the owner).
+    state
+        .service
+        .get_payment_link(ctx.company_id(), &id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    state
+        .service
+        .reopen_checkout_session(&ctx.actor(), &id)
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    Ok(Redirect::to(&format!("/ui/links/{id}?reopened=1")).into_response())
 }
 
 /// `POST /ui/links/{id}/send`: e-mails the link; on success back to its page, which

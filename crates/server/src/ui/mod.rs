@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/links", get(links::list).post(links::create))
         .route("/links/{id}", get(links::detail))
         .route("/links/{id}/send", post(links::send))
+        .route("/links/{id}/reopen", post(links::reopen))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::deliveries))
         .route("/webhooks/{id}/delete", post(webhooks::delete))

@@ -131,6 +131,7 @@ const STATUSES: &[PaymentStatus] = &[
     PaymentStatus::PartiallyRefunded,
     PaymentStatus::Refunded,
     PaymentStatus::Expired,
+    PaymentStatus::Blocked,
 ];
 
 /// Page size of the list.

@@ -393,6 +393,7 @@ pub fn stored_payment(
         created_by: "api:test".into(),
         created_at: now,
         updated_at: now,
+        client_ip: None,
     }
 }
 

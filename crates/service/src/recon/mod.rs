@@ -260,6 +260,8 @@ fn engine_status(status: PaymentStatus) -> EngineStatus {
         PaymentStatus::PartiallyRefunded => EngineStatus::PartiallyRefunded,
         PaymentStatus::Refunded => EngineStatus::Refunded,
         PaymentStatus::Expired => EngineStatus::Expired,
+        // Refused before the provider: nothing sent, nothing charged.
+        PaymentStatus::Blocked => EngineStatus::Failed,
     }
 }
 

@@ -144,6 +144,7 @@ fn manual_payment(
         created_by: actor.name.clone(),
         created_at: now,
         updated_at: now,
+        client_ip: None,
     }
 }
 

@@ -33,6 +33,7 @@ pub fn test_config() -> ServiceConfig {
         instance_id: "test".into(),
         end_of_day: None,
         breaker: Default::default(),
+        abuse: Default::default(),
     }
 }
 
@@ -144,6 +145,7 @@ pub fn payment(number: &str, amount: &str) -> CreatePayment {
         pos_id: None,
         channel: Channel::Api,
         cardholder_ip: None,
+        client_ip: None,
     }
 }
 

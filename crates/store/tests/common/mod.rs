@@ -101,6 +101,7 @@ pub fn payment(
         created_by: "test".into(),
         created_at: now,
         updated_at: now,
+        client_ip: None,
     }
 }
 
