@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("POST", "/api/v1/checkout-sessions"),
     ("GET", "/api/v1/checkout-sessions/{id}"),
+    ("POST", "/api/v1/checkout-sessions/{id}/reopen"),
     ("POST", "/api/v1/webhook-endpoints"),
     ("GET", "/api/v1/webhook-endpoints"),
     ("DELETE", "/api/v1/webhook-endpoints/{id}"),

@@ -81,3 +81,22 @@ pub async fn get(
         .await?;
     Ok(Json(view).into_response())
 }
+
+/// `POST /api/v1/checkout-sessions/{id}/reopen`: unlocks a session or payment link locked
+/// after too many unsuccessful attempts and resets its count (audited); 200 with the
+/// session.
+pub async fn reopen(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .reopen_checkout_session(&caller.actor(), &id)
+        .await?;
+    let view = state
+        .service
+        .get_checkout_session(&caller.company_id, &id)
+        .await?;
+    Ok(Json(view).into_response())
+}

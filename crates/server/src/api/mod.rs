@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(crate::openapi::docs))
         .route("/checkout-sessions", post(checkout::create))
         .route("/checkout-sessions/{id}", get(checkout::get))
+        .route("/checkout-sessions/{id}/reopen", post(checkout::reopen))
         .route("/payment-links", get(links::list))
         .route("/payment-links/{id}", get(links::get))
         .route("/payment-links/{id}/send", post(links::send))

@@ -48,6 +48,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("nothing_to_enter", 409, "The reconciliation item has no provider row to enter."),
     ("not_missing", 409, "The reconciliation item is not missing on our side."),
     ("session_not_payable", 409, "The checkout session is paid, being paid, or expired."),
+    ("session_not_open", 409, "Only an open or locked checkout session can be reopened (not a completed or expired one)."),
     ("session_completed", 409, "The checkout session is already paid."),
     ("session_expired", 409, "The checkout session has expired."),
     ("link_not_open", 409, "The payment link is paid or expired; it cannot be sent."),
@@ -277,6 +278,19 @@ mod ops {
         security(("api_key" = [])))]
     fn get_checkout_session() {}
 
+    /// Reopen a locked checkout session or payment link
+    ///
+    /// A session or link locks after too many unsuccessful attempts (card testing). This
+    /// unlocks it and resets its count of failed attempts; audited as
+    /// `checkout_session.reopened`.
+    #[utoipa::path(post, path = "/api/v1/checkout-sessions/{id}/reopen", tag = "checkout",
+        params(("id" = String, Path, description = "cs_…")),
+        responses((status = 200, body = CheckoutSession),
+            (status = 404, body = ErrorEnvelope),
+            (status = 409, description = "Completed or expired (`session_not_open`)", body = ErrorEnvelope)),
+        security(("api_key" = [])))]
+    fn reopen_checkout_session() {}
+
     /// List payment links
     ///
     /// The company's payment links (account checkout sessions), newest first, with
@@ -408,7 +422,7 @@ impl Modify for Security {
         ops::get_reconciliation, ops::match_candidates, ops::resolve_item,
         ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,
         ops::replace_statement_profile, ops::delete_statement_profile,
-        ops::create_checkout_session, ops::get_checkout_session,
+        ops::create_checkout_session, ops::get_checkout_session, ops::reopen_checkout_session,
         ops::list_payment_links, ops::get_payment_link, ops::send_payment_link,
         ops::create_webhook_endpoint, ops::list_webhook_endpoints, ops::delete_webhook_endpoint,
         ops::list_deliveries, ops::resend_delivery,

@@ -328,25 +328,15 @@ async fn fraudster(app: TestApp) {
     let attempts = detail["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "{detail}");
 
-    // 7. The owner reopens the locked link (audited); a customer pays it.
-    let owner = sanalpos_service::Actor {
-        company_id: app.a.id.clone(),
-        name: "user:owner".into(),
-    };
-    let stranger = sanalpos_service::Actor {
-        company_id: app.b.id.clone(),
-        name: "user:other".into(),
-    };
-    assert!(app
-        .service
-        .reopen_checkout_session(&stranger, &link)
-        .await
-        .is_err());
+    // 7. The owner reopens the locked link through the API (audited); another company
+    // cannot; a customer pays it.
+    let path = format!("/api/v1/checkout-sessions/{link}/reopen");
+    let (status, body) = app.post(&app.b, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(status_of(&app, &link).await, "locked");
-    app.service
-        .reopen_checkout_session(&owner, &link)
-        .await
-        .unwrap();
+    let (status, body) = app.post(&app.a, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "open", "{body}");
     assert_eq!(status_of(&app, &link).await, "open");
     let audit = app
         .service
@@ -354,9 +344,16 @@ async fn fraudster(app: TestApp) {
         .list_audit(&app.a.id, 1000)
         .await
         .unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.kind == "checkout_session.reopened" && e.subject_id == link)
+            .count(),
+        1
+    );
     assert!(audit.iter().any(|e| e.kind == "checkout_session.reopened"
         && e.subject_id == link
-        && e.actor == "user:owner"));
+        && e.actor.starts_with("api:")));
     match attempt(&app, &link, "192.0.2.45", &generated_card(901), "123456").await {
         Submitted::ThreeD(_) => {}
         other => panic!("{other:?}"),
