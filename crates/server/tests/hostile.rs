@@ -32,6 +32,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/checkout-sessions"),
     ("GET", "/api/v1/checkout-sessions/{id}"),
     ("POST", "/api/v1/checkout-sessions/{id}/reopen"),
+    ("GET", "/api/v1/payment-links"),
+    ("GET", "/api/v1/payment-links/{id}"),
+    ("POST", "/api/v1/payment-links/{id}/send"),
+    (
+        "GET",
+        "/api/v1/reconciliations/{id}/items/{item_id}/candidates",
+    ),
     ("POST", "/api/v1/webhook-endpoints"),
     ("GET", "/api/v1/webhook-endpoints"),
     ("DELETE", "/api/v1/webhook-endpoints/{id}"),
@@ -46,6 +53,37 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
     ("DELETE", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
 ];
+
+/// The route list above is every operation the OpenAPI description documents (with
+/// `{item_id}` standing for any second id), so a new endpoint is never left out of the
+/// hostile requests.
+#[test]
+fn every_documented_operation_is_attacked() {
+    let doc = sanalpos_server::openapi::document();
+    let mut documented = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let method = method.to_ascii_uppercase();
+            if ["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&method.as_str()) {
+                documented.push(format!("{method} {path}"));
+            }
+        }
+    }
+    let normal = |path: &str| {
+        path.replace("{refund_id}", "{item_id}")
+            .replace("{delivery_id}", "{item_id}")
+    };
+    let listed: Vec<String> = ROUTES
+        .iter()
+        .map(|(method, path)| format!("{method} {}", normal(path)))
+        .collect();
+    let missing: Vec<&String> = documented
+        .iter()
+        .filter(|d| !listed.contains(&normal(d)))
+        .filter(|d| !d.ends_with("/openapi.json") && !d.ends_with("/docs"))
+        .collect();
+    assert!(missing.is_empty(), "not in ROUTES: {missing:?}");
+}
 
 /// A request and what it is, for the failure message.
 struct Attempt {

@@ -42,10 +42,12 @@ pub struct PaymentsArgs {
     /// Requests per second in the fixed-rate phase.
     #[arg(long, default_value_t = 500)]
     rate: u32,
-    /// Skip the rate-limit counters (the cost of the limits is the difference):
-    /// by default every request is counted against limits it never reaches.
+    /// Skip the abuse limits: the rate-limit counters and the card/IP velocity read (the
+    /// cost of the limits is the difference). By default every request is counted
+    /// against rate limits it never reaches, and every sale's card and address are
+    /// checked against the decline counts.
     #[arg(long)]
-    no_rate_limits: bool,
+    no_abuse_limits: bool,
 }
 
 /// Runs a bench command.
@@ -162,7 +164,17 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         database_url,
         end_of_day: None,
         // Counted on every request (the hot path measured), never reached.
-        rate_limits: if args.no_rate_limits {
+        abuse: if args.no_abuse_limits {
+            sanalpos_service::AbuseLimits {
+                session_failures: 0,
+                card_declines: 0,
+                ip_declines: 0,
+                ..sanalpos_service::AbuseLimits::default()
+            }
+        } else {
+            sanalpos_service::AbuseLimits::default()
+        },
+        rate_limits: if args.no_abuse_limits {
             sanalpos_server::ratelimit::RateLimits::off()
         } else {
             sanalpos_server::ratelimit::RateLimits {
@@ -208,9 +220,9 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         key,
     });
     println!(
-        "engine {}; rate limits {}; simulator, service and load generator in one process on {} cores",
+        "engine {}; abuse limits (rate counters, card/IP velocity) {}; simulator, service and load generator in one process on {} cores",
         args.engine,
-        if args.no_rate_limits { "off" } else { "counted" },
+        if args.no_abuse_limits { "off" } else { "checked" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
