@@ -113,20 +113,9 @@ async fn concurrent_refunds_cannot_exceed_the_sale() {
             let w = world_on(store, "A").await;
             let paid = w.pay(APPROVED_CARD, "100.00").await;
             w.end_of_day();
-            let mut tasks = Vec::new();
-            for _ in 0..6 {
-                let service = w.service.clone();
-                let actor = w.actor.clone();
-                let (company, id) = (w.company.id.clone(), paid.id.clone());
-                tasks.push(tokio::spawn(async move {
-                    service
-                        .refund_payment(&actor, &company, &id, tl("40.00"))
-                        .await
-                }));
-            }
             let mut ok = 0;
-            for t in tasks {
-                match t.await.unwrap() {
+            for answer in refunds_at_once(&w, &paid.id, 6, "40.00").await {
+                match answer {
                     Ok(_) => ok += 1,
                     Err(e) => assert_eq!(e.code(), "refund_exceeds_captured", "{e:?}"),
                 }
@@ -196,6 +185,29 @@ async fn reverse_before_and_after_end_of_day() {
         assert_eq!(view.refunded_amount, tl("50.00"));
     })
     .await;
+}
+
+/// `n` refunds of `amount` on one payment, all at once; their answers.
+async fn refunds_at_once(
+    w: &World,
+    payment_id: &str,
+    n: usize,
+    amount: &str,
+) -> Vec<Result<RefundAnswer, ServiceError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let service = w.service.clone();
+            let actor = w.actor.clone();
+            let (company, id) = (w.company.id.clone(), payment_id.to_owned());
+            let amount = tl(amount);
+            tokio::spawn(async move { service.request_refund(&actor, &company, &id, amount).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers
 }
 
 /// The refund rows the simulator made for a payment's sale (successful ones).
@@ -366,20 +378,9 @@ async fn concurrent_scheduled_refunds_cannot_exceed_the_sale() {
     for_each_engine("concurrent_scheduled_refunds", |store| async move {
         let w = world_on(store, "A").await;
         let paid = w.pay(APPROVED_CARD, "100.00").await;
-        let mut tasks = Vec::new();
-        for _ in 0..4 {
-            let service = w.service.clone();
-            let actor = w.actor.clone();
-            let (company, id) = (w.company.id.clone(), paid.id.clone());
-            tasks.push(tokio::spawn(async move {
-                service
-                    .request_refund(&actor, &company, &id, tl("60.00"))
-                    .await
-            }));
-        }
         let mut accepted = 0;
-        for t in tasks {
-            match t.await.unwrap() {
+        for answer in refunds_at_once(&w, &paid.id, 4, "60.00").await {
+            match answer {
                 Ok(a) => {
                     assert_eq!(a.refund.status, RefundStatus::Scheduled, "{a:?}");
                     accepted += 1;
