@@ -191,11 +191,7 @@ pub async fn run(
     let service = app.service().clone();
 
     // Companies, POS definitions, keys: reuse what an earlier run made.
-    let existing = service
-        .store()
-        .list_companies()
-        .await
-        .map_err(service_error)?;
+    let existing = service.list_companies().await.map_err(service_error)?;
     let mut companies = Vec::new();
     for (index, (name, merchant)) in COMPANIES.iter().zip(&merchants).enumerate() {
         let company = match existing.iter().find(|c| c.name == *name) {

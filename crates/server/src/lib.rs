@@ -134,7 +134,7 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let limiter = Arc::new(ratelimit::Limiter::new(
             config.rate_limits,
-            service.store().clone(),
+            service.clone(),
             metrics.clone(),
         ));
         let state = AppState {
@@ -225,7 +225,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.service.store().ping().await {
+    match state.service.ping().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "database not ready");

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 
-use sanalpos_store::{RateHit, Store};
+use sanalpos_service::PaymentService;
+use sanalpos_store::RateHit;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -136,7 +137,7 @@ impl Tally {
 /// Counts requests against the limits.
 pub struct Limiter {
     limits: RateLimits,
-    store: Store,
+    service: PaymentService,
     metrics: Arc<Metrics>,
     /// When this instance last deleted ended windows, Unix seconds.
     last_purge: AtomicI64,
@@ -150,11 +151,11 @@ fn now_secs() -> i64 {
 }
 
 impl Limiter {
-    /// A limiter over the store's counters.
-    pub fn new(limits: RateLimits, store: Store, metrics: Arc<Metrics>) -> Limiter {
+    /// A limiter over the service's shared counters.
+    pub fn new(limits: RateLimits, service: PaymentService, metrics: Arc<Metrics>) -> Limiter {
         Limiter {
             limits,
-            store,
+            service,
             metrics,
             last_purge: AtomicI64::new(0),
         }
@@ -239,7 +240,7 @@ impl Limiter {
         if tally.counters.is_empty() {
             return Ok(());
         }
-        match self.store.rate_hit(tally.hits()).await {
+        match self.service.count_rate_hits(tally.hits()).await {
             Ok(counts) => self.judge(&tally, &counts),
             Err(e) => {
                 tracing::warn!(error = %e, "rate counters unavailable; request let through");
@@ -289,9 +290,9 @@ impl Limiter {
             .max(self.limits.collect_window_secs)
             .max(1);
         let before = now.saturating_sub(i64::try_from(longest).unwrap_or(i64::MAX));
-        let store = self.store.clone();
+        let service = self.service.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.purge_rate_counters(before).await {
+            if let Err(e) = service.purge_rate_windows(before).await {
                 tracing::warn!(error = %e, "ended rate windows not deleted");
             }
         });

@@ -550,7 +550,7 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
-    let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    let events = app.store.list_audit(&app.a.id, 50).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "refund.withdrawn"));
     let (_, second) = app
         .pay(&app.a, &key(), &on_bank("4546711234567894", "80.00"))

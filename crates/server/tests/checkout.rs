@@ -387,12 +387,7 @@ both_engines!(
         assert_eq!(payment["customer_ref"], "CARI-9");
         assert_eq!(payment["channel"], "hosted");
         // Who made the link is in the audit chain.
-        let audit = app
-            .service
-            .store()
-            .list_audit(&app.a.id, 500)
-            .await
-            .unwrap();
+        let audit = app.store.list_audit(&app.a.id, 500).await.unwrap();
         assert!(audit
             .iter()
             .any(|e| e.kind == "checkout_session.created" && e.subject_id == id));
@@ -433,7 +428,7 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
         kinds,
         vec!["checkout_session.completed", "payment.approved"]
     );
-    let events = app.service.store().list_events_of(&id).await.unwrap();
+    let events = app.store.list_events_of(&id).await.unwrap();
     assert_eq!(events.len(), 1);
     let event: Value = serde_json::from_str(&events[0].1).unwrap();
     assert_eq!(event["type"], "checkout_session.completed");

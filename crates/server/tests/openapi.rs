@@ -545,11 +545,7 @@ both_engines!(answers_match_their_schemas, |app: TestApp| async move {
     // A payment the provider's report lacks, so the run has an exception to offer
     // force-match candidates for.
     let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
-    app.service
-        .store()
-        .seed_payments(vec![lost.clone()])
-        .await
-        .unwrap();
+    app.store.seed_payments(vec![lost.clone()]).await.unwrap();
     app.end_of_day().await;
     let day = sanalpos_service::istanbul_today().to_string();
     let (status, run) = app

@@ -266,7 +266,7 @@ both_engines!(
         assert_eq!(item_of(&next, payment_id)["class"], "matched");
 
         // The audit log has the run and the decision.
-        let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+        let events = app.store.list_audit(&app.a.id, 50).await.unwrap();
         let resolved_event = events
             .iter()
             .find(|e| e.kind == "recon.item_resolved")
@@ -284,16 +284,9 @@ both_engines!(
                 file.display()
             );
         }
-        for run in app
-            .service
-            .store()
-            .list_recon_runs(&app.a.id, 10)
-            .await
-            .unwrap()
-        {
+        for run in app.store.list_recon_runs(&app.a.id, 10).await.unwrap() {
             let items = app
-                .service
-                .store()
+                .store
                 .list_recon_items(&app.a.id, &run.id, None)
                 .await
                 .unwrap();
@@ -414,14 +407,9 @@ both_engines!(
             "{body}"
         );
 
-        let runs = app
-            .service
-            .store()
-            .list_recon_runs(&app.a.id, 10)
-            .await
-            .unwrap();
+        let runs = app.store.list_recon_runs(&app.a.id, 10).await.unwrap();
         assert!(runs.is_empty());
-        let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+        let events = app.store.list_audit(&app.a.id, 50).await.unwrap();
         assert!(events.iter().all(|e| !e.kind.starts_with("recon.")));
     }
 );
@@ -601,7 +589,7 @@ both_engines!(
         assert_eq!(list["runs"][0]["summary"]["matched"], 2);
         let (_, other) = app.get(&app.b, "/api/v1/reconciliations").await;
         assert_eq!(other["runs"], json!([]));
-        for report in app.service.store().verify_audit().await.unwrap() {
+        for report in app.store.verify_audit().await.unwrap() {
             assert!(report.broken.is_none(), "{report:?}");
         }
     }
@@ -649,12 +637,7 @@ both_engines!(bad_requests_store_nothing, |app: TestApp| async move {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let runs = app
-        .service
-        .store()
-        .list_recon_runs(&app.a.id, 10)
-        .await
-        .unwrap();
+    let runs = app.store.list_recon_runs(&app.a.id, 10).await.unwrap();
     assert!(runs.is_empty());
 });
 
@@ -733,8 +716,7 @@ both_engines!(force_match_candidates_offered, |app: TestApp| async move {
     let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
     let other_amount = stored_payment(&app, 1260, "520019******8608", "IKSIRLOST2", "CARI-ZETA");
     let other_card = stored_payment(&app, 1250, "454671******1111", "IKSIRLOST3", "CARI-ZETA");
-    app.service
-        .store()
+    app.store
         .seed_payments(vec![lost.clone(), other_amount, other_card])
         .await
         .unwrap();

@@ -1127,12 +1127,7 @@ async fn locked_link_reopened() {
     b.screenshot(&screenshot_path(LOCKED_LINK_TEST, "link-reopened"))
         .await
         .unwrap();
-    let audit = app
-        .service
-        .store()
-        .list_audit(&app.a.id, 100)
-        .await
-        .unwrap();
+    let audit = app.store.list_audit(&app.a.id, 100).await.unwrap();
     assert!(audit
         .iter()
         .any(|e| e.kind == "checkout_session.reopened" && e.actor.contains("accountant")));

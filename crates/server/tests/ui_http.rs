@@ -60,10 +60,10 @@ both_engines!(sign_in_session_and_sign_out, |app: TestApp| async move {
     assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     // Only a hash of the token is stored: the token itself finds no session.
     let token = client.cookie("sp_session").unwrap();
-    let store = app.service.store();
+    let store = &app.store;
     let now = sanalpos_store::now_ms();
     assert!(store.find_session(&token, now).await.unwrap().is_none());
-    let hash = sanalpos_server::ui::session::token_hash(&token);
+    let hash = sanalpos_service::session_token_hash(&token);
     assert!(store.find_session(&hash, now).await.unwrap().is_some());
 
     let page = client.get("/ui/dashboard").await;
@@ -191,8 +191,7 @@ both_engines!(
         assert_eq!(page.status, StatusCode::SEE_OTHER);
         // The lock is shared with every instance on the database.
         let until = app
-            .service
-            .store()
+            .store
             .login_locked_until("collector", sanalpos_store::now_ms())
             .await
             .unwrap();
@@ -994,7 +993,7 @@ both_engines!(
     |app: TestApp| async move {
         // Ids in the opposite order of the names: the first company by name is not the
         // first by id, nor the last created.
-        let store = app.service.store();
+        let store = &app.store;
         let mut ids = Vec::new();
         for (id, name) in [
             ("cmp_zz_alfa", "Alfa Tekstil"),

@@ -304,7 +304,7 @@ async fn webhook_deliveries_shown_and_resent(db: Db, name: &str) {
     hook.fallback.store(200, Ordering::SeqCst);
     let page = admin.post(&resend, &[]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    let audit = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    let audit = app.store.list_audit(&app.a.id, 50).await.unwrap();
     assert!(
         audit.iter().any(|e| e.kind == "webhook_delivery.resent"
             && e.actor == "user:admin"

@@ -298,7 +298,7 @@ both_engines!(
         assert!(bad.contains("geçerli bir tutar değil"), "{bad}");
         assert!(!bad.contains("not a valid amount"), "{bad}");
         assert_eq!(body.matches("<tr data-line=").count(), 1);
-        let store = app.service.store();
+        let store = &app.store;
         assert!(store
             .list_recon_runs(&app.a.id, 10)
             .await
@@ -458,12 +458,7 @@ both_engines!(upload_through_a_saved_profile, |app: TestApp| async move {
     // Through the saved profile it reconciles.
     let (status, body, _) = send(with(&saved.id)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    let runs = app
-        .service
-        .store()
-        .list_recon_runs(&app.a.id, 10)
-        .await
-        .unwrap();
+    let runs = app.store.list_recon_runs(&app.a.id, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     let list = client.get("/ui/reconciliations").await;
     assert_eq!(count_in(row_of(&list.body, &runs[0].id), "matched"), 2);
@@ -715,7 +710,7 @@ both_engines!(force_match_and_dismiss_audited, |app: TestApp| async move {
     );
     assert!(page.body.contains("id=\"open-exceptions\">0<"));
 
-    let events = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    let events = app.store.list_audit(&app.a.id, 50).await.unwrap();
     let decisions: Vec<_> = events
         .iter()
         .filter(|e| e.kind == "recon.item_resolved")

@@ -240,11 +240,7 @@ async fn reconciliation_enter_with_customer() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     let lost = stored_payment(&app, 1250, "520019******8608", "IKSIRLOST1", "CARI-ZETA");
-    app.service
-        .store()
-        .seed_payments(vec![lost.clone()])
-        .await
-        .unwrap();
+    app.store.seed_payments(vec![lost.clone()]).await.unwrap();
 
     sign_in(&b, &app, "accountant").await;
     b.goto(&app.url("/ui/reconciliations")).await.unwrap();

@@ -242,7 +242,7 @@ async fn given_up_then_resent(db: Db, name: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "pending");
     // The resend is in the audit log: who asked, for which delivery.
-    let audit = app.service.store().list_audit(&app.a.id, 50).await.unwrap();
+    let audit = app.store.list_audit(&app.a.id, 50).await.unwrap();
     let resent = audit
         .iter()
         .find(|e| e.kind == "webhook_delivery.resent")
@@ -423,12 +423,7 @@ both_engines!(
         let (_, listed) = app.get(&app.a, "/api/v1/webhook-endpoints").await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 1);
         // Both are in the company's audit chain, which still verifies.
-        let audit = app
-            .service
-            .store()
-            .list_audit(&app.a.id, 500)
-            .await
-            .unwrap();
+        let audit = app.store.list_audit(&app.a.id, 500).await.unwrap();
         let created = audit
             .iter()
             .filter(|e| e.kind == "webhook_endpoint.created")
@@ -437,7 +432,7 @@ both_engines!(
         assert!(audit
             .iter()
             .any(|e| e.kind == "webhook_endpoint.deleted" && e.subject_id == declines_id));
-        for report in app.service.store().verify_audit().await.unwrap() {
+        for report in app.store.verify_audit().await.unwrap() {
             assert!(report.broken.is_none(), "{report:?}");
         }
     }

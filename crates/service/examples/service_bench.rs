@@ -154,7 +154,7 @@ async fn bench_service(
     merchant: &MerchantConfig,
     sim: &SimHandle,
 ) {
-    let service = PaymentService::new(store, Crypto::random(), ServiceConfig::default());
+    let service = PaymentService::new(store.clone(), Crypto::random(), ServiceConfig::default());
     let company = service
         .create_company("Bench A.Ş.", "bench")
         .await
@@ -208,7 +208,7 @@ async fn bench_service(
     let _ = drive(args.sales / 10, args.callers, call.clone()).await; // warm-up
     let (ok, latencies, elapsed) = drive(args.sales, args.callers, call).await;
     report(name, args.sales, ok, elapsed, latencies);
-    service.store().close().await;
+    store.close().await;
 }
 
 #[tokio::main]

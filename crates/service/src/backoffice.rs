@@ -9,7 +9,6 @@ use sanalpos_core::{Currency, Kurus};
 use sanalpos_gateway::GatewayError;
 use sanalpos_store::{NewAudit, OnboardingState};
 
-use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
 use crate::payments::gateway_for;
 use crate::types::UserView;
@@ -79,17 +78,7 @@ impl PaymentService {
         if amount.minor() <= 0 {
             return Err(ServiceError::validation("amount", "must be above zero"));
         }
-        let all = self.inner.store.list_pos(company_id).await?;
-        let pos = match pos_id {
-            Some(id) => all
-                .iter()
-                .find(|p| p.id == id && pos_can_charge(p, currency)),
-            None => all
-                .iter()
-                .find(|p| p.is_default && pos_can_charge(p, currency))
-                .or_else(|| all.iter().find(|p| pos_can_charge(p, currency))),
-        }
-        .ok_or(ServiceError::NoActivePos)?;
+        let pos = &crate::pos_choice::choose_pos(self, company_id, pos_id, currency).await?;
         let gateway = gateway_for(self, pos)?;
         let options = crate::gateways::installment_options(gateway.as_ref(), pos, bin, amount)
             .await

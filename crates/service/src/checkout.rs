@@ -557,7 +557,9 @@ pub(crate) async fn installments(
     }
     let bin = &digits[..8];
     let amount = amount_of(&h.session, amount)?;
-    let pos = choose_pos(service, &h.session).await?;
+    let pos =
+        crate::pos_choice::choose_pos(service, &h.session.company_id, None, h.session.currency)
+            .await?;
     let gateway = gateway_for(service, &pos)?;
     let options = crate::gateways::installment_options(gateway.as_ref(), &pos, bin, amount)
         .await
@@ -575,18 +577,6 @@ pub(crate) async fn installments(
                 && pos.installments.iter().any(|r| r.count == o.installments)
         })
         .collect())
-}
-
-async fn choose_pos(
-    service: &PaymentService,
-    s: &CheckoutSessionRecord,
-) -> Result<sanalpos_store::PosRecord, ServiceError> {
-    let all = service.inner.store.list_pos(&s.company_id).await?;
-    all.iter()
-        .find(|p| p.is_default && pos_can_charge(p, s.currency))
-        .or_else(|| all.iter().find(|p| pos_can_charge(p, s.currency)))
-        .cloned()
-        .ok_or(ServiceError::NoActivePos)
 }
 
 pub(crate) async fn pay(
@@ -612,7 +602,7 @@ pub(crate) async fn pay(
             format!("1 to {}", s.max_installments),
         ));
     }
-    let pos = choose_pos(service, s).await?;
+    let pos = crate::pos_choice::choose_pos(service, &s.company_id, None, s.currency).await?;
     let caller = Actor {
         company_id: s.company_id.clone(),
         name: format!("hosted:{}", s.id),

@@ -23,15 +23,18 @@ mod end_of_day;
 mod error;
 mod export;
 mod gateways;
+mod idempotency;
 mod janitor;
 mod labels;
 mod links;
 mod outcome;
 mod payments;
+mod pos_choice;
 mod recon;
 mod reports;
 mod reversals;
 mod scheduled_refunds;
+mod sign_in;
 mod statement_profiles;
 mod three_d;
 mod time;
@@ -54,6 +57,7 @@ pub use checkout::{
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
+pub use idempotency::{Claim, WAIT_FOR_FIRST};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{block_message, channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
@@ -77,6 +81,7 @@ pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
 };
+pub use sign_in::{session_token_hash, SignIn, SignedIn, SESSION_SECS, SIGN_IN_THROTTLE};
 pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
 pub use types::*;
@@ -133,11 +138,6 @@ impl PaymentService {
     ) -> Result<PaymentService, ServiceError> {
         gateways::move_legacy_pos(&store, &crypto).await?;
         Ok(PaymentService::new(store, crypto, config))
-    }
-
-    /// The store underneath (idempotency keys, audit verification, health).
-    pub fn store(&self) -> &Store {
-        &self.inner.store
     }
 
     /// The configuration.

@@ -17,7 +17,6 @@ use sanalpos_store::{
 use sanalpos_core::Lang;
 
 use crate::abuse::BlockReason;
-use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
 use crate::labels::block_message;
 use crate::outcome::{apply_local, sale_finish};
@@ -107,37 +106,20 @@ pub(crate) fn is_absolute_http(url: &str) -> bool {
     brackets == 0 || (brackets == 2 && host.starts_with('[') && authority.contains(host))
 }
 
-/// Picks the POS of a payment: the one asked for, else the default, else the first
-/// active one allowing the currency.
+/// Picks the POS of a payment ([`choose_pos`](crate::pos_choice::choose_pos)) and
+/// checks that its installment table offers the count asked for.
 async fn choose_pos(
     service: &PaymentService,
     company_id: &str,
     request: &CreatePayment,
 ) -> Result<PosRecord, ServiceError> {
-    let all = service.inner.store.list_pos(company_id).await?;
-    let pos = match &request.pos_id {
-        Some(pos_id) => {
-            let pos = all.into_iter().find(|p| &p.id == pos_id).ok_or_else(|| {
-                ServiceError::validation("pos_id", "no such POS for this company")
-            })?;
-            if pos.onboarding_state != sanalpos_store::OnboardingState::Active {
-                return Err(ServiceError::NoActivePos);
-            }
-            if !pos.currencies.contains(&request.currency) {
-                return Err(ServiceError::validation(
-                    "currency",
-                    "this POS does not take the currency",
-                ));
-            }
-            pos
-        }
-        None => all
-            .iter()
-            .find(|p| p.is_default && pos_can_charge(p, request.currency))
-            .or_else(|| all.iter().find(|p| pos_can_charge(p, request.currency)))
-            .cloned()
-            .ok_or(ServiceError::NoActivePos)?,
-    };
+    let pos = crate::pos_choice::choose_pos(
+        service,
+        company_id,
+        request.pos_id.as_deref(),
+        request.currency,
+    )
+    .await?;
     if !pos
         .installments
         .iter()

@@ -330,6 +330,34 @@ impl PaymentService {
             .await?;
         Ok(events.into_iter().map(audit_view).collect())
     }
+
+    /// The company's latest `limit` audit events, newest first, and the check of its
+    /// chain (`None` when it has no events yet).
+    pub async fn company_audit(
+        &self,
+        company_id: &str,
+        limit: u32,
+    ) -> Result<
+        (
+            Vec<sanalpos_store::AuditEvent>,
+            Option<sanalpos_store::AuditReport>,
+        ),
+        ServiceError,
+    > {
+        let store = &self.inner.store;
+        let events = store.list_audit(company_id, limit).await?;
+        let report = store
+            .verify_audit()
+            .await?
+            .into_iter()
+            .find(|r| r.company_id == company_id);
+        Ok((events, report))
+    }
+
+    /// Whether the database answers (for the readiness probe).
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.inner.store.ping().await?)
+    }
 }
 
 /// An audit event as pages and the API show it (its data parsed back into JSON).

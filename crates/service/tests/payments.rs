@@ -60,14 +60,9 @@ async fn approved_sale() {
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1);
-        let audit = w.service.store().verify_audit().await.unwrap();
-        assert!(audit.iter().all(|r| r.broken.is_none()));
-        let events = w
-            .service
-            .store()
-            .list_audit(&w.company.id, 10)
-            .await
-            .unwrap();
+        let (_, audit) = w.service.company_audit(&w.company.id, 1).await.unwrap();
+        assert!(audit.is_some_and(|r| r.broken.is_none()));
+        let events = w.service.company_audit(&w.company.id, 10).await.unwrap().0;
         assert_eq!(events[0].kind, "payment.approved");
         let pos = w.service.get_pos(&w.company.id, &w.pos.id).await.unwrap();
         assert!(pos.last_success_at.is_some());
@@ -336,12 +331,7 @@ async fn pos_changes_take_effect_on_the_next_payment() {
                     .status,
                 PaymentStatus::Approved
             );
-            let events = w
-                .service
-                .store()
-                .list_audit(&w.company.id, 50)
-                .await
-                .unwrap();
+            let events = w.service.company_audit(&w.company.id, 50).await.unwrap().0;
             assert!(events.iter().any(|e| e.kind == "pos.credentials_changed"));
         },
     )

@@ -50,12 +50,7 @@ async fn cancel_on_the_same_day() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_cancellable");
-        let events = w
-            .service
-            .store()
-            .list_audit(&w.company.id, 5)
-            .await
-            .unwrap();
+        let events = w.service.company_audit(&w.company.id, 5).await.unwrap().0;
         assert!(events.iter().any(|e| e.kind == "cancel.approved"));
     })
     .await;
@@ -282,12 +277,7 @@ async fn same_day_partial_refund_is_scheduled_and_carried_out_after_the_close() 
         assert_eq!(detail.refunds[0].id, answer.refund.id);
         assert_eq!(detail.refunds[0].status, RefundStatus::Approved);
         assert_eq!(refunds_at_provider(&w, &paid.id).await, vec![tl("30.00")]);
-        let events = w
-            .service
-            .store()
-            .list_audit(&w.company.id, 20)
-            .await
-            .unwrap();
+        let events = w.service.company_audit(&w.company.id, 20).await.unwrap().0;
         assert!(events.iter().any(|e| e.kind == "refund.scheduled"));
         assert!(events
             .iter()
@@ -479,12 +469,7 @@ async fn withdrawn_scheduled_refund_releases_its_amount_and_is_never_sent() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "not_withdrawable");
-        let events = w
-            .service
-            .store()
-            .list_audit(&w.company.id, 30)
-            .await
-            .unwrap();
+        let events = w.service.company_audit(&w.company.id, 30).await.unwrap().0;
         assert!(events
             .iter()
             .any(|e| e.kind == "refund.withdrawn" && e.actor == "api:test"));
@@ -758,12 +743,7 @@ async fn a_scheduled_refund_the_bank_refuses_for_good_is_declined_and_released()
             .unwrap();
         w.service.run_janitor_once().await.unwrap();
         assert_eq!(w.ledger().len(), before);
-        let events = w
-            .service
-            .store()
-            .list_audit(&w.company.id, 30)
-            .await
-            .unwrap();
+        let events = w.service.company_audit(&w.company.id, 30).await.unwrap().0;
         assert!(events
             .iter()
             .any(|e| e.kind == "refund.declined" && e.actor == "scheduled-refunds"));

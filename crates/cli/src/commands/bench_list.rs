@@ -219,6 +219,7 @@ where
 
 async fn seed(
     service: &PaymentService,
+    store: &Store,
     rows: u64,
     now_ms: i64,
 ) -> Result<(String, Vec<String>), String> {
@@ -270,8 +271,7 @@ async fn seed(
         let batch: Vec<PaymentRecord> = (done..done + n)
             .map(|i| record(&mut rng, i, &company.id, &pos_ids, start_ms, step_ms))
             .collect();
-        service
-            .store()
+        store
             .seed_payments(batch)
             .await
             .map_err(|e| e.to_string())?;
@@ -368,7 +368,7 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
             println!("reusing {} seeded payments", totals.count);
             company.id
         }
-        None => seed(&service, args.rows, now_ms).await?.0,
+        None => seed(&service, &store, args.rows, now_ms).await?.0,
     };
     if args.database_url.is_some() {
         // What autovacuum does after a bulk load; SQLite is measured as it runs, with no
@@ -474,8 +474,7 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
     }
 
     // A deep page: the cursor of a payment about eleven months back.
-    let deep = service
-        .store()
+    let deep = store
         .list_payments(
             company,
             &PaymentQuery {
@@ -524,8 +523,7 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
     }
 
     // Exports of the newest 10,000 payments.
-    let tenth = service
-        .store()
+    let tenth = store
         .list_payments(
             company,
             &PaymentQuery {
@@ -536,8 +534,7 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let (t, fetched) = time(args.repeat.min(3), || async {
-        service
-            .store()
+        store
             .list_payments(
                 company,
                 &PaymentQuery {

@@ -1,31 +1,20 @@
-//! `Idempotency-Key` with Stripe's semantics, stored in the database so it holds across
-//! instances and restarts.
-//!
-//! Same key and same body: the first answer is replayed. Same key, another body: 422.
-//! Same key while the first request still runs: the second waits a little for the
-//! first to finish (so a double click gets the same answer), then gives 409. Answers to
-//! requests that attempted nothing (validation errors) are not kept, so a corrected
-//! request may reuse the key.
+//! The API's `Idempotency-Key` header: the key's syntax, and the answers the service's
+//! idempotency claim turns into (a replay, 422 for another body, 409 while the first
+//! request still runs). The protocol itself is the service's
+//! ([`PaymentService::claim_idempotency_key`](sanalpos_service::PaymentService::claim_idempotency_key)).
 
 use std::future::Future;
-use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use sanalpos_service::ServiceError;
-use sanalpos_store::IdempotencyBegin;
+use sanalpos_service::{Claim, ServiceError};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ratelimit::ApiClass;
 use crate::AppState;
-
-/// How long a repeated request waits for the first one before answering 409.
-const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);
-/// How often it looks.
-const POLL: Duration = Duration::from_millis(15);
 
 /// The key from the header: 1 to 255 printable ASCII characters.
 pub fn key(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -89,11 +78,7 @@ fn request_hash(route: &str, body: &[u8]) -> String {
     hasher.update(route.as_bytes());
     hasher.update([0]);
     hasher.update(body);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Runs `work` at most once per (company, key). The request is counted against the
@@ -108,88 +93,73 @@ pub async fn run(
     work: impl Future<Output = Outcome>,
 ) -> Response {
     let company_id = caller.company_id.as_str();
-    let store = state.service.store();
+    let service = &state.service;
     let hash = request_hash(route, body);
-    let started = Instant::now();
-    // The rate counters are added to in the claim's own transaction: a claimed request
-    // costs no extra commit, and a replay adds nothing.
     let tally = state
         .limiter
         .api_tally(company_id, &caller.key_id, ApiClass::Payment);
-    loop {
-        let begin = store
-            .idempotency_begin_counted(
-                company_id,
-                key,
-                &hash,
-                chrono::Utc::now().timestamp_millis(),
-                tally.hits(),
-            )
-            .await;
-        match begin {
-            Ok((IdempotencyBegin::Started, counts)) => {
-                if let Err(refused) = state.limiter.judge(&tally, &counts) {
-                    if let Err(e) = store.idempotency_release(company_id, key).await {
-                        tracing::error!(error = %e, "idempotency key not released");
-                    }
-                    return refused.api_error().into_response();
+    let claim = service
+        .claim_idempotency_key(company_id, key, &hash, tally.hits())
+        .await;
+    match claim {
+        Ok(Claim::Started(counts)) => {
+            if let Err(refused) = state.limiter.judge(&tally, &counts) {
+                if let Err(e) = service.release_idempotency_key(company_id, key).await {
+                    tracing::error!(error = %e, "idempotency key not released");
                 }
-                break;
+                return refused.api_error().into_response();
             }
-            Ok((IdempotencyBegin::Replay { status, body }, _)) => {
-                state.metrics.idempotent_replay();
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return json_response(status, body, true);
-            }
-            Ok((IdempotencyBegin::Mismatch, _)) => {
-                return ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with another request body",
-                )
-                .into_response()
-            }
-            Ok((IdempotencyBegin::InProgress, _)) if started.elapsed() < WAIT_FOR_FIRST => {
-                tokio::time::sleep(POLL).await;
-            }
-            Ok((IdempotencyBegin::InProgress, _)) => {
-                return ApiError::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_in_progress",
-                    "a request with this Idempotency-Key is still being processed",
-                )
-                .into_response()
-            }
-            Err(e) => return ApiError::internal(&e.to_string()).into_response(),
         }
+        Ok(Claim::Replay { status, body }) => {
+            state.metrics.idempotent_replay();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return json_response(status, body, true);
+        }
+        Ok(Claim::Mismatch) => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request body",
+            )
+            .into_response()
+        }
+        Ok(Claim::InProgress) => {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .into_response()
+        }
+        Err(e) => return ApiError::from(e).into_response(),
     }
+    let keep = |status: StatusCode, body: String| async move {
+        if let Err(e) = service
+            .keep_idempotent_answer(company_id, key, status.as_u16(), &body)
+            .await
+        {
+            tracing::error!(error = %e, "idempotency answer not stored");
+        }
+        body
+    };
     match work.await {
         Outcome::Done(status, Ok(body)) => {
-            if let Err(e) = store
-                .idempotency_finish(company_id, key, status.as_u16(), &body)
-                .await
-            {
-                tracing::error!(error = %e, "idempotency answer not stored");
-            }
+            let body = keep(status, body).await;
             json_response(status, body, false)
         }
         Outcome::Done(_, Err(e)) => {
             let error = ApiError::internal(&format!("answer not serializable: {e}"));
-            let _ = store
-                .idempotency_finish(company_id, key, error.status.as_u16(), &error.body())
-                .await;
+            keep(error.status, error.body()).await;
             error.into_response()
         }
         Outcome::Release(error) => {
-            if let Err(e) = store.idempotency_release(company_id, key).await {
+            if let Err(e) = service.release_idempotency_key(company_id, key).await {
                 tracing::error!(error = %e, "idempotency key not released");
             }
             error.into_response()
         }
         Outcome::Keep(error) => {
-            let _ = store
-                .idempotency_finish(company_id, key, error.status.as_u16(), &error.body())
-                .await;
+            keep(error.status, error.body()).await;
             error.into_response()
         }
     }

@@ -412,19 +412,11 @@ pub async fn revoke_key(
 pub async fn audit(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiError> {
     ctx.require(Perm::Admin)?;
     let t = ctx.t();
-    let store = state.service.store();
-    let internal = |e: sanalpos_store::StoreError| {
-        tracing::error!(error = %e, "audit read failed");
-        UiError::Internal(ctx.lang)
-    };
-    let events = store
-        .list_audit(ctx.company_id(), 200)
+    let (events, report) = state
+        .service
+        .company_audit(ctx.company_id(), 200)
         .await
-        .map_err(internal)?;
-    let reports = store.verify_audit().await.map_err(internal)?;
-    let report = reports
-        .into_iter()
-        .find(|r| r.company_id == ctx.company_id());
+        .map_err(|e| ctx.fail(e))?;
     Ok(page(
         &ctx,
         t.nav_audit,

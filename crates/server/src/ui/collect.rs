@@ -5,27 +5,24 @@
 //! reload never charges twice, and answers with a redirect (PRG): to the bank's 3D page,
 //! or to the result page.
 
-use std::time::{Duration, Instant};
-
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use maud::{html, Markup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use sanalpos_core::{Currency, Kurus, Lang};
-use sanalpos_service::{CardInput, Channel, CreatePayment, PaymentStatus, PosView, ServiceError};
-use sanalpos_store::{new_token, IdempotencyBegin};
+use sanalpos_service::{
+    CardInput, Channel, Claim, CreatePayment, PaymentStatus, PosView, ServiceError,
+};
+use sanalpos_store::new_token;
 
 use super::format::{money, parse_amount, when};
 use super::layout::{csrf, notice, page, Nav};
 use super::session::{Ctx, Perm, UiError};
 use crate::AppState;
-
-/// How long a repeated submission waits for the first one.
-const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);
 
 /// The collection form as sent (card fields never go back into a page).
 #[derive(Deserialize, Default)]
@@ -264,37 +261,36 @@ pub async fn submit(
         return Ok(retry(&form, t.amount_invalid));
     };
     let installments: u8 = form.installments.trim().parse().unwrap_or(1);
-    let store = service.store();
     let key = format!("ui:{}", form.idem);
     let hash = request_hash(&form, amount);
-    let started = Instant::now();
-    loop {
-        let begin = store
-            .idempotency_begin(ctx.company_id(), &key, &hash, sanalpos_store::now_ms())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "idempotency lookup failed");
-                UiError::Internal(ctx.lang)
-            })?;
-        match begin {
-            IdempotencyBegin::Started => break,
-            IdempotencyBegin::Replay { body, .. } if body.starts_with("pay_") => {
-                return Ok(Redirect::to(&format!("/ui/payments/{body}/result")).into_response());
-            }
-            IdempotencyBegin::Replay { .. } => return Ok(retry(&form, t.in_progress)),
-            IdempotencyBegin::Mismatch => return Ok(retry(&form, t.err_form_used)),
-            IdempotencyBegin::InProgress if started.elapsed() < WAIT_FOR_FIRST => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            IdempotencyBegin::InProgress => return Ok(retry(&form, t.in_progress)),
+    let claim = service
+        .claim_idempotency_key(ctx.company_id(), &key, &hash, Vec::new())
+        .await
+        .map_err(|e| ctx.fail(e))?;
+    match claim {
+        Claim::Started(_) => {}
+        Claim::Replay { body, .. } => {
+            return Ok(match KeptAnswer::parse(&body) {
+                Some(kept) => Redirect::to(&format!("/ui/payments/{}/result", kept.payment_id))
+                    .into_response(),
+                None => retry(&form, t.in_progress),
+            })
         }
+        Claim::Mismatch => return Ok(retry(&form, t.err_form_used)),
+        Claim::InProgress => return Ok(retry(&form, t.in_progress)),
     }
+    let release = || async {
+        if let Err(e) = service
+            .release_idempotency_key(ctx.company_id(), &key)
+            .await
+        {
+            tracing::error!(error = %e, "idempotency key not released");
+        }
+    };
     // Counted once the charge is about to run (a reload answered from its key is not);
     // over the user's limit the key is given back and nothing is sent.
     if let Err(refused) = state.limiter.collect(&ctx.session.user_id).await {
-        if let Err(e) = store.idempotency_release(ctx.company_id(), &key).await {
-            tracing::error!(error = %e, "idempotency key not released");
-        }
+        release().await;
         let message = t
             .collect_rate_limited
             .replace("{limit}", &refused.limit.to_string())
@@ -340,8 +336,11 @@ pub async fn submit(
         .await
     {
         Ok((payment, _existed)) => {
-            if let Err(e) = store
-                .idempotency_finish(ctx.company_id(), &key, 201, &payment.id)
+            let kept = KeptAnswer {
+                payment_id: payment.id.clone(),
+            };
+            if let Err(e) = service
+                .keep_idempotent_answer(ctx.company_id(), &key, 201, &kept.to_json())
                 .await
             {
                 tracing::error!(error = %e, "idempotency answer not stored");
@@ -353,18 +352,36 @@ pub async fn submit(
         }
         Err(e @ ServiceError::Storage(_)) => {
             // Something may have been attempted: keep the key so a retry cannot charge.
-            let _ = store
-                .idempotency_finish(ctx.company_id(), &key, 500, "")
+            let _ = service
+                .keep_idempotent_answer(ctx.company_id(), &key, 500, "{}")
                 .await;
             tracing::error!(error = %e, "back office payment failed");
             Err(UiError::Internal(ctx.lang))
         }
         Err(e) => {
-            if let Err(e) = store.idempotency_release(ctx.company_id(), &key).await {
-                tracing::error!(error = %e, "idempotency key not released");
-            }
+            release().await;
             Ok(retry(&form, &error_text(&ctx, &e)))
         }
+    }
+}
+
+/// What a submitted form's key keeps: the payment it made, which a reload of the same
+/// form is shown instead of charging again.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeptAnswer {
+    payment_id: String,
+}
+
+impl KeptAnswer {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The kept answer, when it names a payment (a failed submission keeps none).
+    fn parse(body: &str) -> Option<KeptAnswer> {
+        serde_json::from_str::<KeptAnswer>(body)
+            .ok()
+            .filter(|k| k.payment_id.starts_with("pay_"))
     }
 }
 

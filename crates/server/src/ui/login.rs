@@ -7,28 +7,17 @@ use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
-use serde_json::json;
 
 use sanalpos_core::Lang;
-use sanalpos_service::ServiceError;
-use sanalpos_store::{new_token, now_ms, NewAudit, NewSession, SessionRecord, ThrottleRule};
+use sanalpos_service::{SignIn, SESSION_SECS};
+use sanalpos_store::{new_token, SessionRecord};
 
 use super::i18n::texts;
 use super::session::{
-    is_secure, lang_of, set_cookie, token_hash, Ctx, UiError, CSRF_FIELD, LANG_COOKIE,
-    LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+    is_secure, lang_of, set_cookie, Ctx, UiError, CSRF_FIELD, LANG_COOKIE, LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
 };
 use crate::AppState;
-
-/// How long a session lasts (a working day).
-const SESSION_SECS: i64 = 10 * 3600;
-
-/// Five wrong passwords within 15 minutes lock the username for 15 minutes.
-pub const THROTTLE: ThrottleRule = ThrottleRule {
-    max_failures: 5,
-    window_ms: 15 * 60 * 1000,
-    lock_ms: 15 * 60 * 1000,
-};
 
 fn login_page(
     status: StatusCode,
@@ -121,95 +110,15 @@ pub async fn submit(
     let lang = lang_of(&headers);
     let t = texts(lang);
     let secure = is_secure(&state);
-    let store = state.service.store();
     let username = form.username.trim().to_owned();
-    let now = now_ms();
-    match store.login_locked_until(&username, now).await {
-        Ok(Some(_)) => {
-            return login_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                lang,
-                Some(t.login_locked),
-                &username,
-                secure,
-            )
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::error!(error = %e, "login throttle lookup failed");
-            return UiError::Internal(lang).into_response();
-        }
-    }
-    let user = match state.service.login(&username, &form.password).await {
-        Ok(user) => user,
-        Err(ServiceError::Unauthorized) => {
-            let locked = store.record_login_failure(&username, now, THROTTLE).await;
-            tracing::info!(user = %username, "back office sign-in refused");
-            return match locked {
-                Ok(Some(_)) => login_page(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    lang,
-                    Some(t.login_locked),
-                    &username,
-                    secure,
-                ),
-                Ok(None) => login_page(
-                    StatusCode::UNAUTHORIZED,
-                    lang,
-                    Some(t.login_failed),
-                    &username,
-                    secure,
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "login throttle update failed");
-                    UiError::Internal(lang).into_response()
-                }
-            };
-        }
+    let refused = |status, message| login_page(status, lang, Some(message), &username, secure);
+    let signed_in = match state.service.sign_in(&username, &form.password).await {
+        Ok(SignIn::Started(signed_in)) => signed_in,
+        Ok(SignIn::Refused) => return refused(StatusCode::UNAUTHORIZED, t.login_failed),
+        Ok(SignIn::Locked) => return refused(StatusCode::TOO_MANY_REQUESTS, t.login_locked),
         Err(e) => return UiError::from_service(lang, e).into_response(),
     };
-    let company_id = match store.sign_in_company(&user.id).await {
-        Ok(company_id) => company_id,
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in company lookup failed");
-            return UiError::Internal(lang).into_response();
-        }
-    };
-    let Some(company_id) = company_id else {
-        return login_page(
-            StatusCode::UNAUTHORIZED,
-            lang,
-            Some(t.login_failed),
-            &username,
-            secure,
-        );
-    };
-    let token = new_token();
-    let session = NewSession {
-        token_hash: token_hash(&token),
-        user_id: user.id.clone(),
-        company_id: company_id.clone(),
-        csrf_token: new_token(),
-        created_at: now,
-        expires_at: now + SESSION_SECS * 1000,
-    };
-    let saved = async {
-        store.clear_login_failures(&username).await?;
-        store.insert_session(session).await?;
-        store
-            .append_audit(NewAudit {
-                company_id,
-                kind: "user.signed_in".into(),
-                actor: format!("user:{}", user.username),
-                subject_id: user.id.clone(),
-                data: json!({}),
-            })
-            .await
-    };
-    if let Err(e) = saved.await {
-        tracing::error!(error = %e, "session not stored");
-        return UiError::Internal(lang).into_response();
-    }
+    let token = signed_in.token;
     (
         AppendHeaders([
             (
@@ -228,14 +137,8 @@ pub async fn submit(
 
 /// `POST /ui/logout`.
 pub async fn logout(State(state): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(e) = state
-        .service
-        .store()
-        .delete_session(&ctx.session.token_hash)
-        .await
-    {
-        tracing::error!(error = %e, "session not deleted");
-        return UiError::Internal(ctx.lang).into_response();
+    if let Err(e) = state.service.sign_out(&ctx.session).await {
+        return UiError::from_service(ctx.lang, e).into_response();
     }
     (
         [(
@@ -259,19 +162,12 @@ pub async fn switch_company(
     ctx: Ctx,
     Form(form): Form<CompanyForm>,
 ) -> Result<Response, UiError> {
-    match state
+    state
         .service
-        .store()
-        .set_session_company(&ctx.session.token_hash, &form.company_id)
+        .switch_company(&ctx.session, &form.company_id)
         .await
-    {
-        Ok(()) => Ok(Redirect::to("/ui/dashboard").into_response()),
-        Err(sanalpos_store::StoreError::NotFound) => Err(UiError::NotFound(ctx.lang)),
-        Err(e) => {
-            tracing::error!(error = %e, "company switch failed");
-            Err(UiError::Internal(ctx.lang))
-        }
-    }
+        .map_err(|e| UiError::from_service(ctx.lang, e))?;
+    Ok(Redirect::to("/ui/dashboard").into_response())
 }
 
 /// The language switch.

@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use session::{
-    cookie, lang_of, same_token, token_hash, UiError, CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+    cookie, lang_of, same_token, UiError, CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 
 use crate::AppState;
@@ -115,20 +115,13 @@ pub fn router(state: AppState) -> Router<AppState> {
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let lang = lang_of(request.headers());
     let session = match cookie(request.headers(), SESSION_COOKIE) {
-        Some(token) if !token.is_empty() => {
-            match state
-                .service
-                .store()
-                .find_session(&token_hash(&token), sanalpos_store::now_ms())
-                .await
-            {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::error!(error = %e, "session lookup failed");
-                    return UiError::Internal(lang).into_response();
-                }
+        Some(token) if !token.is_empty() => match state.service.find_session(&token).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "session lookup failed");
+                return UiError::Internal(lang).into_response();
             }
-        }
+        },
         _ => None,
     };
     let mut request = request;

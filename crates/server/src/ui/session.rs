@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use sanalpos_core::Lang;
@@ -43,11 +42,6 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE)
         .and_then(|v| Lang::parse(&v))
         .unwrap_or_default()
-}
-
-/// SHA-256 (hex) of a session token: what the database keeps.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Equal in constant time.
@@ -286,22 +280,20 @@ impl FromRequestParts<AppState> for Ctx {
         let Some(session) = parts.extensions.get::<SessionRecord>().cloned() else {
             return Err(UiError::SignIn);
         };
-        let store = state.service.store();
-        let user = store
+        let user = state
+            .service
             .get_user(&session.user_id)
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "session user lookup failed");
-                UiError::Internal(lang)
-            })?
+            .map_err(|e| UiError::from_service(lang, e))?
             .ok_or(UiError::SignIn)?;
-        let all = store.list_companies().await.map_err(|e| {
-            tracing::error!(error = %e, "company list failed");
-            UiError::Internal(lang)
-        })?;
+        let all = state
+            .service
+            .list_companies()
+            .await
+            .map_err(|e| UiError::from_service(lang, e))?;
         let companies = all
             .into_iter()
-            .filter(|c| user.0.company_ids.contains(&c.id))
+            .filter(|c| user.company_ids.contains(&c.id))
             .collect();
         Ok(Ctx {
             session,
@@ -356,6 +348,5 @@ mod tests {
     fn tokens_compare_whole() {
         assert!(same_token("abc", "abc"));
         assert!(!same_token("abc", "abd") && !same_token("abc", "ab") && !same_token("", ""));
-        assert_eq!(token_hash("x").len(), 64);
     }
 }

@@ -205,12 +205,7 @@ async fn fraudster(app: TestApp) {
     let page = page.text().await.unwrap();
     assert!(page.contains("lütfen satıcıyla iletişime geçin") && !page.contains("card_number"));
     // The lock is audited once, and told to the shop's webhook once.
-    let audit = app
-        .service
-        .store()
-        .list_audit(&app.a.id, 1000)
-        .await
-        .unwrap();
+    let audit = app.store.list_audit(&app.a.id, 1000).await.unwrap();
     let locks: Vec<_> = audit
         .iter()
         .filter(|e| e.kind == "checkout_session.locked" && e.subject_id == link)
@@ -338,12 +333,7 @@ async fn fraudster(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "open", "{body}");
     assert_eq!(status_of(&app, &link).await, "open");
-    let audit = app
-        .service
-        .store()
-        .list_audit(&app.a.id, 1000)
-        .await
-        .unwrap();
+    let audit = app.store.list_audit(&app.a.id, 1000).await.unwrap();
     assert_eq!(
         audit
             .iter()

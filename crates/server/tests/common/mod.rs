@@ -46,6 +46,9 @@ pub struct TestApp {
     pub base_url: String,
     pub sim: SimHandle,
     pub service: PaymentService,
+    /// The app's database, opened beside it: what tests read to check what was written,
+    /// and write to plant what only a crash or another version would leave.
+    pub store: sanalpos_store::Store,
     pub a: Seeded,
     pub b: Seeded,
     pub http: reqwest::Client,
@@ -76,7 +79,6 @@ impl TestApp {
             Db::Sqlite => sqlite_store().await,
             Db::Postgres => postgres_store(test_name).await?,
         };
-        store.close().await;
         let merchants = vec![MerchantConfig::generate(), MerchantConfig::generate()];
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sim = spawn(
@@ -149,6 +151,7 @@ impl TestApp {
             base_url,
             sim,
             service,
+            store,
             a,
             b,
             http: reqwest::Client::builder()
