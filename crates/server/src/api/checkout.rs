@@ -12,6 +12,7 @@ use sanalpos_service::NewCheckoutSession;
 use super::body::JsonBody;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi as doc;
 use crate::AppState;
 
 fn amount(text: Option<String>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
@@ -55,7 +56,14 @@ fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
     })
 }
 
-/// `POST /api/v1/checkout-sessions`: 201 with `{id, url, expires_at, return_secret, …}`.
+/// Create a checkout session
+///
+/// A hosted payment page for an order, or an account payment (payment link). The
+/// answer's `return_secret` signs the return; it is shown only here.
+#[utoipa::path(post, path = "/api/v1/checkout-sessions", operation_id = "create_checkout_session", tag = "checkout",
+    request_body = doc::CheckoutSessionBody,
+    responses((status = 201, body = doc::CheckoutSession), (status = 400, body = doc::ErrorEnvelope), (status = 422, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,7 +77,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// `GET /api/v1/checkout-sessions/{id}`.
+/// Get a checkout session
+#[utoipa::path(get, path = "/api/v1/checkout-sessions/{id}", operation_id = "get_checkout_session", tag = "checkout",
+    params(("id" = String, Path, description = "cs_…")),
+    responses((status = 200, body = doc::CheckoutSession), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,9 +94,17 @@ pub async fn get(
     Ok(Json(view).into_response())
 }
 
-/// `POST /api/v1/checkout-sessions/{id}/reopen`: unlocks a session or payment link locked
-/// after too many unsuccessful attempts and resets its count (audited); 200 with the
-/// session.
+/// Reopen a locked checkout session or payment link
+///
+/// A session or link locks after too many unsuccessful attempts (card testing). This
+/// unlocks it and resets its count of failed attempts; audited as
+/// `checkout_session.reopened`.
+#[utoipa::path(post, path = "/api/v1/checkout-sessions/{id}/reopen", operation_id = "reopen_checkout_session", tag = "checkout",
+    params(("id" = String, Path, description = "cs_…")),
+    responses((status = 200, body = doc::CheckoutSession),
+        (status = 404, body = doc::ErrorEnvelope),
+        (status = 409, description = "Completed or expired (`session_not_open`)", body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn reopen(
     State(state): State<AppState>,
     caller: Caller,

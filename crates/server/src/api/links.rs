@@ -16,6 +16,7 @@ use super::payments::{parse_amount, parse_time};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::mail::{send_link, SendError};
+use crate::openapi as doc;
 use crate::AppState;
 
 /// Query of `GET /api/v1/payment-links`.
@@ -32,7 +33,22 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/payment-links`: newest first, filters and cursor paging.
+/// List payment links
+///
+/// The company's payment links (account checkout sessions), newest first, with
+/// filters and cursor paging.
+#[utoipa::path(get, path = "/api/v1/payment-links", operation_id = "list_payment_links", tag = "checkout",
+    params(
+        ("from" = Option<String>, Query, description = "Created from: YYYY-MM-DD (Istanbul) or RFC 3339"),
+        ("to" = Option<String>, Query, description = "Created before: YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
+        ("status" = Option<String>, Query, description = "open, locked, completed or expired"),
+        ("q" = Option<String>, Query, description = "A piece of the customer reference, order reference, description or id (ASCII letters in any case)"),
+        ("min_amount" = Option<String>, Query, description = "The link's largest amount at least this (decimal string)"),
+        ("max_amount" = Option<String>, Query, description = "The link's largest amount at most this (decimal string)"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = doc::PaymentLinkPage), (status = 400, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,7 +72,11 @@ pub async fn list(
     Ok(Json(page).into_response())
 }
 
-/// `GET /api/v1/payment-links/{id}`.
+/// Get a payment link
+#[utoipa::path(get, path = "/api/v1/payment-links/{id}", operation_id = "get_payment_link", tag = "checkout",
+    params(("id" = String, Path, description = "cs_…")),
+    responses((status = 200, body = doc::CheckoutSession), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,8 +97,23 @@ struct Sent {
     status: &'static str,
 }
 
-/// `POST /api/v1/payment-links/{id}/send` `{email, note?}`: 200 once the mail server
-/// took the message.
+/// Send a payment link by e-mail
+///
+/// Through the configured mail server, in the link's language: the company's name,
+/// the amount or range, the description, the expiry and the address. Answers once
+/// the mail server took the message; every try is in the audit log with its
+/// recipient.
+#[utoipa::path(post, path = "/api/v1/payment-links/{id}/send", operation_id = "send_payment_link", tag = "checkout",
+    params(("id" = String, Path, description = "cs_…")),
+    request_body = doc::SendLinkBody,
+    responses(
+        (status = 200, body = doc::LinkSent),
+        (status = 400, description = "Not an e-mail address, or a bad note", body = doc::ErrorEnvelope),
+        (status = 404, body = doc::ErrorEnvelope),
+        (status = 409, description = "The link is paid or expired (`link_not_open`)", body = doc::ErrorEnvelope),
+        (status = 502, description = "The mail server refused (`mail_refused`)", body = doc::ErrorEnvelope),
+        (status = 503, description = "No mail server configured (`mail_not_configured`)", body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn send(
     State(state): State<AppState>,
     caller: Caller,

@@ -2,13 +2,13 @@
 //! envelope.
 
 mod body;
-mod checkout;
+pub(crate) mod checkout;
 pub mod idempotency;
-mod links;
-mod payments;
-mod recon;
-mod statement_profiles;
-mod webhooks;
+pub(crate) mod links;
+pub(crate) mod payments;
+pub(crate) mod recon;
+pub(crate) mod statement_profiles;
+pub(crate) mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, Method, StatusCode};

@@ -19,11 +19,23 @@ use super::body::JsonBody;
 use super::idempotency;
 use crate::auth::{Caller, UncountedCaller};
 use crate::error::ApiError;
+use crate::openapi as doc;
 use crate::AppState;
 
-/// `POST /api/v1/payments`: 201 for every attempt made, whatever its outcome. Counted
-/// against the rate limits when it runs or is refused as malformed, never when its
-/// answer is replayed.
+/// Create a payment
+///
+/// Non-3D sale or 3D start. Answers 201 for every attempt that was made, whatever
+/// its outcome; 4xx only when nothing was attempted.
+#[utoipa::path(post, path = "/api/v1/payments", operation_id = "create_payment", tag = "payments",
+    params(("Idempotency-Key" = String, Header, description = "Unique per payment; same key and body replays the first answer")),
+    request_body = doc::CreatePaymentBody,
+    responses(
+        (status = 201, description = "Attempted", body = doc::Payment),
+        (status = 400, description = "Invalid", body = doc::ErrorEnvelope),
+        (status = 401, description = "No valid API key", body = doc::ErrorEnvelope),
+        (status = 409, description = "Same key still running", body = doc::ErrorEnvelope),
+        (status = 422, description = "Key reused with another body, or no active POS", body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     UncountedCaller(caller): UncountedCaller,
@@ -146,7 +158,13 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
     })
 }
 
-/// `GET /api/v1/payments/{id}`: with attempts and refunds.
+/// Get a payment
+///
+/// With its attempts and refunds.
+#[utoipa::path(get, path = "/api/v1/payments/{id}", operation_id = "get_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…")),
+    responses((status = 200, body = doc::PaymentDetail), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,7 +194,27 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/payments`: filters and cursor paging.
+/// List payments
+///
+/// Newest first, with filters and cursor paging.
+#[utoipa::path(get, path = "/api/v1/payments", operation_id = "list_payments", tag = "payments",
+    params(
+        ("from" = Option<String>, Query, description = "YYYY-MM-DD (Istanbul) or RFC 3339"),
+        ("to" = Option<String>, Query, description = "YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
+        ("status" = Option<String>, Query, description = "A payment status"),
+        ("pos_id" = Option<String>, Query, description = "A POS"),
+        ("order_ref" = Option<String>, Query, description = "Order reference"),
+        ("customer_ref" = Option<String>, Query, description = "Customer account reference"),
+        ("channel" = Option<String>, Query, description = "api, hosted, moto, manual or reconciliation"),
+        ("last_four" = Option<String>, Query, description = "The card's last four digits"),
+        ("min_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
+        ("max_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
+        ("auth_code" = Option<String>, Query, description = "The bank's authorization code"),
+        ("provider_ref" = Option<String>, Query, description = "The provider's reference"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, body = doc::PaymentPage), (status = 400, body = doc::ErrorEnvelope), (status = 401, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,7 +292,13 @@ pub(super) fn parse_time(
     Ok(Some(start.with_timezone(&chrono::Utc)))
 }
 
-/// `POST /api/v1/payments/{id}/cancel`.
+/// Cancel a payment
+///
+/// Void on the sale's business day, only without refunds.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/cancel", operation_id = "cancel_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…")),
+    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -286,7 +330,13 @@ fn no_fields(body: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /api/v1/payments/{id}/reverse`: cancel on the sale's business day, refund after.
+/// Reverse a payment
+///
+/// A cancel on the sale's business day, a refund of what remains after it.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/reverse", operation_id = "reverse_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…")),
+    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn reverse(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,10 +351,23 @@ pub async fn reverse(
     Ok(Json(view).into_response())
 }
 
-/// `POST /api/v1/payments/{id}/refunds` `{amount}` (the whole remaining amount when
-/// absent). 201 with the payment and the refund when it was carried out (or cancelled:
-/// the whole sale on its day); 202 when the provider's day is still open and the refund
-/// is `scheduled` for after its close.
+/// Refund a payment
+///
+/// Part or all of what was captured; never more (approved, scheduled and still
+/// open refunds all count). The whole sale on its business day is cancelled
+/// instead. When the provider's business day is not closed yet, a partial refund is
+/// accepted as `scheduled` (202): it counts against the refundable amount at once,
+/// is carried out automatically after the provider's close (the payment then becomes
+/// `partially_refunded` / `refunded`, with the usual webhook), and can be withdrawn
+/// until then.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", operation_id = "refund_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…")),
+    request_body(content = Option<doc::RefundBody>, description = "Empty for the whole remaining amount"),
+    responses(
+        (status = 201, description = "Carried out (or cancelled)", body = doc::RefundAnswer),
+        (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = doc::RefundAnswer),
+        (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn refund(
     State(state): State<AppState>,
     caller: Caller,
@@ -345,8 +408,17 @@ pub async fn refund(
     Ok((status, Json(answer)).into_response())
 }
 
-/// `POST /api/v1/payments/{id}/refunds/{refund_id}/withdraw`: takes a scheduled refund
-/// back before it is carried out; answers the payment with its refunds.
+/// Withdraw a scheduled refund
+///
+/// Takes back a refund that is still `scheduled`: it will not be carried out, and its
+/// amount is refundable again. Audited. No body (or `{}`).
+#[utoipa::path(post, path = "/api/v1/payments/{id}/refunds/{refund_id}/withdraw", operation_id = "withdraw_refund", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), ("refund_id" = String, Path, description = "ref_…")),
+    responses(
+        (status = 200, description = "Withdrawn; the payment with its refunds", body = doc::PaymentDetail),
+        (status = 404, body = doc::ErrorEnvelope),
+        (status = 409, description = "Not scheduled (`not_withdrawable`)", body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn withdraw_refund(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,6 +14,7 @@ use sanalpos_service::{EntryDetails, Resolution, ServiceError};
 use super::body::JsonBody;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi as doc;
 use crate::AppState;
 
 /// Largest statement file the import reads (the rest of the API takes 64 KiB).
@@ -37,7 +38,13 @@ fn failure(error: ServiceError) -> Response {
     }
 }
 
-/// `POST /api/v1/reconciliations` `{pos_id, from, to}`: 201 with the run.
+/// Reconcile a period
+///
+/// Pulls the provider's report for the POS and business days, and matches it.
+#[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "create_reconciliation", tag = "reconciliations",
+    request_body = doc::ReconBody,
+    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     let parsed = (|| {
         let json = JsonBody::parse(&body)?;
@@ -76,9 +83,21 @@ pub struct ImportQuery {
     skip_bad_rows: bool,
 }
 
-/// `POST /api/v1/reconciliations/import?pos_id=&from=&to=[&profile_id=][&skip_bad_rows=true]`
-/// with the statement (CSV or XLSX) as the raw body: 201 with the run, or 400 with
-/// every bad row (unless `skip_bad_rows`, then they are listed in the run).
+/// Import a statement file
+///
+/// The statement as the raw body; 400 with every bad row, nothing imported. After
+/// seeing them, `skip_bad_rows=true` reconciles the readable rows and lists the bad
+/// ones in the run's `rejected_rows` (a file with no readable row is still refused).
+#[utoipa::path(post, path = "/api/v1/reconciliations/import", operation_id = "import_statement", tag = "reconciliations",
+    params(
+        ("pos_id" = String, Query, description = "The POS"),
+        ("from" = String, Query, description = "YYYY-MM-DD"),
+        ("to" = String, Query, description = "YYYY-MM-DD"),
+        ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent"),
+        ("skip_bad_rows" = Option<bool>, Query, description = "Reconcile the readable rows and list the bad ones in the run (default false)")),
+    request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
+    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,7 +134,11 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/reconciliations?limit=`: the latest runs without their items.
+/// List reconciliation runs
+#[utoipa::path(get, path = "/api/v1/reconciliations", operation_id = "list_reconciliations", tag = "reconciliations",
+    params(("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
+    responses((status = 200, body = doc::ReconRunList)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -140,7 +163,12 @@ pub struct GetQuery {
     class: Option<String>,
 }
 
-/// `GET /api/v1/reconciliations/{id}?class=`.
+/// Get a reconciliation run
+#[utoipa::path(get, path = "/api/v1/reconciliations/{id}", operation_id = "get_reconciliation", tag = "reconciliations",
+    params(("id" = String, Path, description = "The run"),
+           ("class" = Option<String>, Query, description = "Only items of this class")),
+    responses((status = 200, body = doc::ReconRun), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,8 +183,11 @@ pub async fn get(
     Ok(Json(view).into_response())
 }
 
-/// `GET /api/v1/reconciliations/{id}/items/{item_id}/candidates`: the payments the
-/// item may be force-matched with (empty once it is matched or decided).
+/// The payments an exception may be force-matched with
+#[utoipa::path(get, path = "/api/v1/reconciliations/{id}/items/{item_id}/candidates", operation_id = "match_candidates", tag = "reconciliations",
+    params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
+    responses((status = 200, body = doc::MatchCandidates), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn candidates(
     State(state): State<AppState>,
     caller: Caller,
@@ -184,9 +215,12 @@ pub async fn candidates(
     Ok(Json(json!({ "candidates": candidates })).into_response())
 }
 
-/// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`
-/// `{action: "enter"|"force_match"|"dismiss", payment_id?, reason?, customer_ref?,
-/// order_ref?, description?}` (the last three for `enter`: the entered payment's links).
+/// Resolve a reconciliation exception
+#[utoipa::path(post, path = "/api/v1/reconciliations/{id}/items/{item_id}/resolve", operation_id = "resolve_item", tag = "reconciliations",
+    params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
+    request_body = doc::ResolveBody,
+    responses((status = 200, body = doc::ReconItem), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,

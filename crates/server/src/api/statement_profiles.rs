@@ -15,6 +15,7 @@ use sanalpos_service::Profile;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi as doc;
 use crate::AppState;
 
 fn profile_of(body: &Bytes) -> Result<Profile, ApiError> {
@@ -27,7 +28,11 @@ fn profile_of(body: &Bytes) -> Result<Profile, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {}
 
-/// `GET /api/v1/pos/{pos_id}/statement-profiles`.
+/// List a POS's statement profiles
+#[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles", operation_id = "list_statement_profiles", tag = "reconciliations",
+    params(("pos_id" = String, Path, description = "pos_…")),
+    responses((status = 200, body = doc::StatementProfileList), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,7 +47,15 @@ pub async fn list(
     Ok(Json(serde_json::json!({ "items": profiles })).into_response())
 }
 
-/// `POST /api/v1/pos/{pos_id}/statement-profiles`: 201 with the saved profile.
+/// Save a statement profile
+///
+/// A column mapping for the POS's statement files; use it with
+/// `POST /api/v1/reconciliations/import?profile_id=`.
+#[utoipa::path(post, path = "/api/v1/pos/{pos_id}/statement-profiles", operation_id = "create_statement_profile", tag = "reconciliations",
+    params(("pos_id" = String, Path, description = "pos_…")),
+    request_body = doc::StatementProfileBody,
+    responses((status = 201, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,7 +70,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
-/// `GET /api/v1/pos/{pos_id}/statement-profiles/{id}`.
+/// Get a statement profile
+#[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "get_statement_profile", tag = "reconciliations",
+    params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+    responses((status = 200, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +90,12 @@ pub async fn get(
     Ok(Json(saved).into_response())
 }
 
-/// `PUT /api/v1/pos/{pos_id}/statement-profiles/{id}`: replaces the mapping.
+/// Replace a statement profile
+#[utoipa::path(put, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "replace_statement_profile", tag = "reconciliations",
+    params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+    request_body = doc::StatementProfileBody,
+    responses((status = 200, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +117,11 @@ pub async fn replace(
     Ok(Json(saved).into_response())
 }
 
-/// `DELETE /api/v1/pos/{pos_id}/statement-profiles/{id}`: 204.
+/// Delete a statement profile
+#[utoipa::path(delete, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "delete_statement_profile", tag = "reconciliations",
+    params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,10 +11,16 @@ use serde_json::{json, Value};
 use super::body::JsonBody;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::openapi as doc;
 use crate::AppState;
 
-/// `POST /api/v1/webhook-endpoints` `{url, events}`: 201 with the endpoint and its
-/// `secret`, shown only this once.
+/// Add a webhook endpoint
+///
+/// The answer's `secret` is shown only here; it is stored encrypted.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks",
+    request_body = doc::WebhookEndpointBody,
+    responses((status = 201, body = doc::WebhookEndpointCreated), (status = 400, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,7 +61,10 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct NoQuery {}
 
-/// `GET /api/v1/webhook-endpoints`.
+/// List webhook endpoints
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
+    responses((status = 200, body = doc::WebhookEndpointList)),
+    security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,7 +78,13 @@ pub async fn list(
     Ok(Json(json!({ "items": items })).into_response())
 }
 
-/// `DELETE /api/v1/webhook-endpoints/{id}`: 204.
+/// Delete a webhook endpoint
+///
+/// Its pending deliveries are dropped.
+#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
+    params(("id" = String, Path, description = "whe_…")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,7 +104,13 @@ pub struct DeliveriesQuery {
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/webhook-endpoints/{id}/deliveries`: newest first, each with its tries.
+/// List an endpoint's deliveries
+///
+/// Newest first, each with every try and the endpoint's answers.
+#[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "whe_…"), ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
+    responses((status = 200, body = doc::DeliveryList), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,7 +129,13 @@ pub async fn deliveries(
     Ok(Json(json!({ "items": items })).into_response())
 }
 
-/// `POST /api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/resend`.
+/// Send a delivery again
+///
+/// Now, with a fresh three-day retry window.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/resend", operation_id = "resend_delivery", tag = "webhooks",
+    params(("id" = String, Path, description = "whe_…"), ("delivery_id" = String, Path, description = "whd_…")),
+    responses((status = 200, body = doc::Delivery), (status = 404, body = doc::ErrorEnvelope)),
+    security(("api_key" = [])))]
 pub async fn resend(
     State(state): State<AppState>,
     caller: Caller,

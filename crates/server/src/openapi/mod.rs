@@ -2,10 +2,10 @@
 //! declarations below, served at `/api/v1/openapi.json`, and rendered as a readable
 //! reference at `/api/v1/docs` (server-side HTML, no script).
 //!
-//! The operations are declared here, in one place, rather than on the handlers, so the
-//! handler files stay about behaviour. Two tests keep this honest: every route of the
-//! API router must be in the document, and the schemas of the answers must have
-//! exactly the fields the real answers have.
+//! Each operation is declared on its handler (`#[utoipa::path]` in `api/`), so the route,
+//! its parameters and its answers are read in one place. Two tests keep this honest:
+//! every route of the API router must be in the document, and the schemas of the
+//! answers must have exactly the fields the real answers have.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -60,334 +60,6 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("internal_error", 500, "Internal failure; retry with the same Idempotency-Key."),
 ];
 
-// ----- operations ------------------------------------------------------------------------
-
-/// Documentation-only declarations of the operations (the handlers live in `api/`).
-#[allow(dead_code)]
-mod ops {
-    use super::*;
-
-    /// Create a payment
-    ///
-    /// Non-3D sale or 3D start. Answers 201 for every attempt that was made, whatever
-    /// its outcome; 4xx only when nothing was attempted.
-    #[utoipa::path(post, path = "/api/v1/payments", tag = "payments",
-        params(("Idempotency-Key" = String, Header, description = "Unique per payment; same key and body replays the first answer")),
-        request_body = CreatePaymentBody,
-        responses(
-            (status = 201, description = "Attempted", body = Payment),
-            (status = 400, description = "Invalid", body = ErrorEnvelope),
-            (status = 401, description = "No valid API key", body = ErrorEnvelope),
-            (status = 409, description = "Same key still running", body = ErrorEnvelope),
-            (status = 422, description = "Key reused with another body, or no active POS", body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn create_payment() {}
-
-    /// List payments
-    ///
-    /// Newest first, with filters and cursor paging.
-    #[utoipa::path(get, path = "/api/v1/payments", tag = "payments",
-        params(
-            ("from" = Option<String>, Query, description = "YYYY-MM-DD (Istanbul) or RFC 3339"),
-            ("to" = Option<String>, Query, description = "YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
-            ("status" = Option<String>, Query, description = "A payment status"),
-            ("pos_id" = Option<String>, Query, description = "A POS"),
-            ("order_ref" = Option<String>, Query, description = "Order reference"),
-            ("customer_ref" = Option<String>, Query, description = "Customer account reference"),
-            ("channel" = Option<String>, Query, description = "api, hosted, moto, manual or reconciliation"),
-            ("last_four" = Option<String>, Query, description = "The card's last four digits"),
-            ("min_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
-            ("max_amount" = Option<String>, Query, description = "Decimal string, inclusive"),
-            ("auth_code" = Option<String>, Query, description = "The bank's authorization code"),
-            ("provider_ref" = Option<String>, Query, description = "The provider's reference"),
-            ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-            ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-        responses((status = 200, body = PaymentPage), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn list_payments() {}
-
-    /// Get a payment
-    ///
-    /// With its attempts and refunds.
-    #[utoipa::path(get, path = "/api/v1/payments/{id}", tag = "payments",
-        params(("id" = String, Path, description = "pay_…")),
-        responses((status = 200, body = PaymentDetail), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn get_payment() {}
-
-    /// Cancel a payment
-    ///
-    /// Void on the sale's business day, only without refunds.
-    #[utoipa::path(post, path = "/api/v1/payments/{id}/cancel", tag = "payments",
-        params(("id" = String, Path, description = "pay_…")),
-        responses((status = 200, body = Payment), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn cancel_payment() {}
-
-    /// Reverse a payment
-    ///
-    /// A cancel on the sale's business day, a refund of what remains after it.
-    #[utoipa::path(post, path = "/api/v1/payments/{id}/reverse", tag = "payments",
-        params(("id" = String, Path, description = "pay_…")),
-        responses((status = 200, body = Payment), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn reverse_payment() {}
-
-    /// Refund a payment
-    ///
-    /// Part or all of what was captured; never more (approved, scheduled and still
-    /// open refunds all count). The whole sale on its business day is cancelled
-    /// instead. When the provider's business day is not closed yet, a partial refund is
-    /// accepted as `scheduled` (202): it counts against the refundable amount at once,
-    /// is carried out automatically after the provider's close (the payment then becomes
-    /// `partially_refunded` / `refunded`, with the usual webhook), and can be withdrawn
-    /// until then.
-    #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", tag = "payments",
-        params(("id" = String, Path, description = "pay_…")),
-        request_body(content = Option<RefundBody>, description = "Empty for the whole remaining amount"),
-        responses(
-            (status = 201, description = "Carried out (or cancelled)", body = RefundAnswer),
-            (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = RefundAnswer),
-            (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn refund_payment() {}
-
-    /// Withdraw a scheduled refund
-    ///
-    /// Takes back a refund that is still `scheduled`: it will not be carried out, and its
-    /// amount is refundable again. Audited. No body (or `{}`).
-    #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds/{refund_id}/withdraw", tag = "payments",
-        params(("id" = String, Path, description = "pay_…"), ("refund_id" = String, Path, description = "ref_…")),
-        responses(
-            (status = 200, description = "Withdrawn; the payment with its refunds", body = PaymentDetail),
-            (status = 404, body = ErrorEnvelope),
-            (status = 409, description = "Not scheduled (`not_withdrawable`)", body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn withdraw_refund() {}
-
-    /// Reconcile a period
-    ///
-    /// Pulls the provider's report for the POS and business days, and matches it.
-    #[utoipa::path(post, path = "/api/v1/reconciliations", tag = "reconciliations",
-        request_body = ReconBody,
-        responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn create_reconciliation() {}
-
-    /// List reconciliation runs
-    #[utoipa::path(get, path = "/api/v1/reconciliations", tag = "reconciliations",
-        params(("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-        responses((status = 200, body = ReconRunList)),
-        security(("api_key" = [])))]
-    fn list_reconciliations() {}
-
-    /// Import a statement file
-    ///
-    /// The statement as the raw body; 400 with every bad row, nothing imported. After
-    /// seeing them, `skip_bad_rows=true` reconciles the readable rows and lists the bad
-    /// ones in the run's `rejected_rows` (a file with no readable row is still refused).
-    #[utoipa::path(post, path = "/api/v1/reconciliations/import", tag = "reconciliations",
-        params(
-            ("pos_id" = String, Query, description = "The POS"),
-            ("from" = String, Query, description = "YYYY-MM-DD"),
-            ("to" = String, Query, description = "YYYY-MM-DD"),
-            ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent"),
-            ("skip_bad_rows" = Option<bool>, Query, description = "Reconcile the readable rows and list the bad ones in the run (default false)")),
-        request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
-        responses((status = 201, body = ReconRun), (status = 400, body = ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn import_statement() {}
-
-    /// List a POS's statement profiles
-    #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles", tag = "reconciliations",
-        params(("pos_id" = String, Path, description = "pos_…")),
-        responses((status = 200, body = StatementProfileList), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn list_statement_profiles() {}
-
-    /// Save a statement profile
-    ///
-    /// A column mapping for the POS's statement files; use it with
-    /// `POST /api/v1/reconciliations/import?profile_id=`.
-    #[utoipa::path(post, path = "/api/v1/pos/{pos_id}/statement-profiles", tag = "reconciliations",
-        params(("pos_id" = String, Path, description = "pos_…")),
-        request_body = StatementProfileBody,
-        responses((status = 201, body = StatementProfile), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn create_statement_profile() {}
-
-    /// Get a statement profile
-    #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
-        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-        responses((status = 200, body = StatementProfile), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn get_statement_profile() {}
-
-    /// Replace a statement profile
-    #[utoipa::path(put, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
-        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-        request_body = StatementProfileBody,
-        responses((status = 200, body = StatementProfile), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn replace_statement_profile() {}
-
-    /// Delete a statement profile
-    #[utoipa::path(delete, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", tag = "reconciliations",
-        params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-        responses((status = 204, description = "Deleted"), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn delete_statement_profile() {}
-
-    /// Get a reconciliation run
-    #[utoipa::path(get, path = "/api/v1/reconciliations/{id}", tag = "reconciliations",
-        params(("id" = String, Path, description = "The run"),
-               ("class" = Option<String>, Query, description = "Only items of this class")),
-        responses((status = 200, body = ReconRun), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn get_reconciliation() {}
-
-    /// The payments an exception may be force-matched with
-    #[utoipa::path(get, path = "/api/v1/reconciliations/{id}/items/{item_id}/candidates", tag = "reconciliations",
-        params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
-        responses((status = 200, body = MatchCandidates), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn match_candidates() {}
-
-    /// Resolve a reconciliation exception
-    #[utoipa::path(post, path = "/api/v1/reconciliations/{id}/items/{item_id}/resolve", tag = "reconciliations",
-        params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
-        request_body = ResolveBody,
-        responses((status = 200, body = ReconItem), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn resolve_item() {}
-
-    /// Create a checkout session
-    ///
-    /// A hosted payment page for an order, or an account payment (payment link). The
-    /// answer's `return_secret` signs the return; it is shown only here.
-    #[utoipa::path(post, path = "/api/v1/checkout-sessions", tag = "checkout",
-        request_body = CheckoutSessionBody,
-        responses((status = 201, body = CheckoutSession), (status = 400, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn create_checkout_session() {}
-
-    /// Get a checkout session
-    #[utoipa::path(get, path = "/api/v1/checkout-sessions/{id}", tag = "checkout",
-        params(("id" = String, Path, description = "cs_…")),
-        responses((status = 200, body = CheckoutSession), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn get_checkout_session() {}
-
-    /// Reopen a locked checkout session or payment link
-    ///
-    /// A session or link locks after too many unsuccessful attempts (card testing). This
-    /// unlocks it and resets its count of failed attempts; audited as
-    /// `checkout_session.reopened`.
-    #[utoipa::path(post, path = "/api/v1/checkout-sessions/{id}/reopen", tag = "checkout",
-        params(("id" = String, Path, description = "cs_…")),
-        responses((status = 200, body = CheckoutSession),
-            (status = 404, body = ErrorEnvelope),
-            (status = 409, description = "Completed or expired (`session_not_open`)", body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn reopen_checkout_session() {}
-
-    /// List payment links
-    ///
-    /// The company's payment links (account checkout sessions), newest first, with
-    /// filters and cursor paging.
-    #[utoipa::path(get, path = "/api/v1/payment-links", tag = "checkout",
-        params(
-            ("from" = Option<String>, Query, description = "Created from: YYYY-MM-DD (Istanbul) or RFC 3339"),
-            ("to" = Option<String>, Query, description = "Created before: YYYY-MM-DD (Istanbul) or RFC 3339, exclusive"),
-            ("status" = Option<String>, Query, description = "open, locked, completed or expired"),
-            ("q" = Option<String>, Query, description = "A piece of the customer reference, order reference, description or id (ASCII letters in any case)"),
-            ("min_amount" = Option<String>, Query, description = "The link's largest amount at least this (decimal string)"),
-            ("max_amount" = Option<String>, Query, description = "The link's largest amount at most this (decimal string)"),
-            ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
-            ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-        responses((status = 200, body = PaymentLinkPage), (status = 400, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn list_payment_links() {}
-
-    /// Get a payment link
-    #[utoipa::path(get, path = "/api/v1/payment-links/{id}", tag = "checkout",
-        params(("id" = String, Path, description = "cs_…")),
-        responses((status = 200, body = CheckoutSession), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn get_payment_link() {}
-
-    /// Send a payment link by e-mail
-    ///
-    /// Through the configured mail server, in the link's language: the company's name,
-    /// the amount or range, the description, the expiry and the address. Answers once
-    /// the mail server took the message; every try is in the audit log with its
-    /// recipient.
-    #[utoipa::path(post, path = "/api/v1/payment-links/{id}/send", tag = "checkout",
-        params(("id" = String, Path, description = "cs_…")),
-        request_body = SendLinkBody,
-        responses(
-            (status = 200, body = LinkSent),
-            (status = 400, description = "Not an e-mail address, or a bad note", body = ErrorEnvelope),
-            (status = 404, body = ErrorEnvelope),
-            (status = 409, description = "The link is paid or expired (`link_not_open`)", body = ErrorEnvelope),
-            (status = 502, description = "The mail server refused (`mail_refused`)", body = ErrorEnvelope),
-            (status = 503, description = "No mail server configured (`mail_not_configured`)", body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn send_payment_link() {}
-
-    /// Add a webhook endpoint
-    ///
-    /// The answer's `secret` is shown only here; it is stored encrypted.
-    #[utoipa::path(post, path = "/api/v1/webhook-endpoints", tag = "webhooks",
-        request_body = WebhookEndpointBody,
-        responses((status = 201, body = WebhookEndpointCreated), (status = 400, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn create_webhook_endpoint() {}
-
-    /// List webhook endpoints
-    #[utoipa::path(get, path = "/api/v1/webhook-endpoints", tag = "webhooks",
-        responses((status = 200, body = WebhookEndpointList)),
-        security(("api_key" = [])))]
-    fn list_webhook_endpoints() {}
-
-    /// Delete a webhook endpoint
-    ///
-    /// Its pending deliveries are dropped.
-    #[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks",
-        params(("id" = String, Path, description = "whe_…")),
-        responses((status = 204, description = "Deleted"), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn delete_webhook_endpoint() {}
-
-    /// List an endpoint's deliveries
-    ///
-    /// Newest first, each with every try and the endpoint's answers.
-    #[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
-        params(("id" = String, Path, description = "whe_…"), ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-        responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn list_deliveries() {}
-
-    /// Send a delivery again
-    ///
-    /// Now, with a fresh three-day retry window.
-    #[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/resend", tag = "webhooks",
-        params(("id" = String, Path, description = "whe_…"), ("delivery_id" = String, Path, description = "whd_…")),
-        responses((status = 200, body = Delivery), (status = 404, body = ErrorEnvelope)),
-        security(("api_key" = [])))]
-    fn resend_delivery() {}
-
-    /// This document
-    #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "reference",
-        responses((status = 200, description = "OpenAPI 3.1 JSON", content_type = "application/json")))]
-    fn openapi_json() {}
-
-    /// This reference, as a page
-    #[utoipa::path(get, path = "/api/v1/docs", tag = "reference",
-        responses((status = 200, description = "HTML", content_type = "text/html")))]
-    fn docs_page() {}
-}
-
 struct Security;
 
 impl Modify for Security {
@@ -416,17 +88,37 @@ impl Modify for Security {
         version = "1"
     ),
     paths(
-        ops::create_payment, ops::list_payments, ops::get_payment, ops::cancel_payment,
-        ops::reverse_payment, ops::refund_payment, ops::withdraw_refund,
-        ops::create_reconciliation, ops::list_reconciliations, ops::import_statement,
-        ops::get_reconciliation, ops::match_candidates, ops::resolve_item,
-        ops::list_statement_profiles, ops::create_statement_profile, ops::get_statement_profile,
-        ops::replace_statement_profile, ops::delete_statement_profile,
-        ops::create_checkout_session, ops::get_checkout_session, ops::reopen_checkout_session,
-        ops::list_payment_links, ops::get_payment_link, ops::send_payment_link,
-        ops::create_webhook_endpoint, ops::list_webhook_endpoints, ops::delete_webhook_endpoint,
-        ops::list_deliveries, ops::resend_delivery,
-        ops::openapi_json, ops::docs_page,
+        crate::api::payments::create,
+        crate::api::payments::list,
+        crate::api::payments::get,
+        crate::api::payments::cancel,
+        crate::api::payments::reverse,
+        crate::api::payments::refund,
+        crate::api::payments::withdraw_refund,
+        crate::api::recon::create,
+        crate::api::recon::list,
+        crate::api::recon::import,
+        crate::api::statement_profiles::list,
+        crate::api::statement_profiles::create,
+        crate::api::statement_profiles::get,
+        crate::api::statement_profiles::replace,
+        crate::api::statement_profiles::delete,
+        crate::api::recon::get,
+        crate::api::recon::candidates,
+        crate::api::recon::resolve,
+        crate::api::checkout::create,
+        crate::api::checkout::get,
+        crate::api::checkout::reopen,
+        crate::api::links::list,
+        crate::api::links::get,
+        crate::api::links::send,
+        crate::api::webhooks::create,
+        crate::api::webhooks::list,
+        crate::api::webhooks::delete,
+        crate::api::webhooks::deliveries,
+        crate::api::webhooks::resend,
+        crate::openapi::json,
+        crate::openapi::page::docs,
     ),
     components(schemas(WebhookEvent)),
     modifiers(&Security),
@@ -514,7 +206,9 @@ fn add_common_errors(doc: &mut Value) {
     }
 }
 
-/// `GET /api/v1/openapi.json`.
+/// This document
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "openapi_json", tag = "reference",
+    responses((status = 200, description = "OpenAPI 3.1 JSON", content_type = "application/json")))]
 pub async fn json() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -139,7 +139,9 @@ fn render(doc: &Value) -> Markup {
     }
 }
 
-/// `GET /api/v1/docs`: the reference page, rendered from the same document.
+/// This reference, as a page
+#[utoipa::path(get, path = "/api/v1/docs", operation_id = "docs_page", tag = "reference",
+    responses((status = 200, description = "HTML", content_type = "text/html")))]
 pub async fn docs() -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
