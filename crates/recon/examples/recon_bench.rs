@@ -354,7 +354,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match duckdb(&dir) {
         Ok(Some(d)) => {
             println!(
-                "DuckDB {} ({} threads; we use one), FULL OUTER JOIN on provider_ref, {} result rows:",
+                "DuckDB {} ({} threads; we use two), FULL OUTER JOIN on provider_ref, {} result rows:",
                 d.version, d.threads, d.count
             );
             println!(

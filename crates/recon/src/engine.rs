@@ -552,15 +552,20 @@ fn finish(
         let (class, reason) = verdicts[g];
         build_item(&m, class, reason, group.key, proposal, ours, theirs)
     };
-    // Built in two halves on two threads, joined in order.
-    let (low, high) = order.split_at(order.len() / 2);
+    // Built on two threads, a pair of pieces at a time: the first piece straight into
+    // the result, the second beside it and then appended, so the order is kept and
+    // only one piece (at most `ITEM_PIECE` items) is ever held apart.
+    let piece = order.len().div_ceil(2).clamp(1, ITEM_PIECE);
     let mut items: Vec<Item> = Vec::with_capacity(order.len());
-    let high = std::thread::scope(|s| {
-        let high = s.spawn(|| high.iter().map(build).collect::<Vec<Item>>());
-        items.extend(low.iter().map(build));
-        join(high)
-    });
-    items.extend(high);
+    for pair in order.chunks(2 * piece) {
+        let (low, high) = pair.split_at(piece.min(pair.len()));
+        let high = std::thread::scope(|s| {
+            let high = s.spawn(|| high.iter().map(build).collect::<Vec<Item>>());
+            items.extend(low.iter().map(build));
+            join(high)
+        });
+        items.extend(high);
+    }
     drop(order);
     let mut summary = Summary::default();
     for item in &items {
@@ -583,6 +588,9 @@ fn finish(
     }
     Reconciliation { items, summary }
 }
+
+/// The most items one thread builds apart before they join the result.
+const ITEM_PIECE: usize = 1 << 16;
 
 /// Per class, in class order: (has a payment, first 16 bytes of the first payment id or
 /// reference, group).

@@ -376,54 +376,64 @@ pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, Impo
     let header = records.next().ok_or(ImportError::Empty)?;
     let layout = Layout::new(&header, profile)?;
     let body = &text[records.pos..];
-    // A large file without quotes is cut in two at a line break and read on two
-    // threads: without quotes every line break ends a record, so each half is whole
-    // records, and the second half's line numbers start where the first half's end.
-    // The halves are joined in file order, so the result is the same as one pass.
+    // A file without quotes is read on two threads, a pair of pieces at a time, each
+    // piece cut at a line break: without quotes every line break ends a record, so a
+    // piece is whole records, and a piece's line numbers start where the one before
+    // ended. The second piece of a pair is appended after the first, so the result is
+    // the same as one pass, and only one piece's rows are ever held apart (pieces of
+    // at most `PIECE_BYTES`, so a large file costs little more memory than one pass).
     if body.len() < PARALLEL_MIN_BYTES || body.as_bytes().contains(&b'"') {
         return Ok(layout.rows(|record| records.fill(record), 0));
     }
-    let cut = body.as_bytes()[body.len() / 2..]
-        .iter()
-        .position(|b| *b == b'\n')
-        .map_or(body.len(), |n| body.len() / 2 + n + 1);
-    let (first, second) = body.split_at(cut);
-    let first_lines = count_byte(first.as_bytes(), b'\n');
-    let second_line = records.line + first_lines;
-    let mut first_records = Records {
-        text: first,
-        pos: 0,
-        line: records.line,
-        delimiter,
+    let piece = body.len().div_ceil(2).min(PIECE_BYTES);
+    let mut out = Statement {
+        rows: Vec::new(),
+        bad: Vec::new(),
     };
-    let mut second_records = Records {
-        text: second,
-        pos: 0,
-        line: second_line,
-        delimiter,
-    };
-    let (mut head, tail) = std::thread::scope(|s| {
-        // The halves are about the same size, so the first one's vector is made large
-        // enough for both: joining them then copies the second half once.
-        let tail = s.spawn(|| {
-            layout.rows(
-                |record| second_records.fill(record),
-                first_lines as usize + 16,
-            )
-        });
-        let head = layout.rows(
-            |record| first_records.fill(record),
-            2 * first_lines as usize + 16,
-        );
-        (
-            head,
+    let mut line = records.line;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (first, after) = cut_at_line(rest, piece);
+        let (second, after) = cut_at_line(after, piece);
+        rest = after;
+        let first_lines = count_byte(first.as_bytes(), b'\n');
+        let mut first_records = Records {
+            text: first,
+            pos: 0,
+            line,
+            delimiter,
+        };
+        let mut second_records = Records {
+            text: second,
+            pos: 0,
+            line: line + first_lines,
+            delimiter,
+        };
+        line += first_lines + count_byte(second.as_bytes(), b'\n');
+        let tail = std::thread::scope(|s| {
+            let tail = s.spawn(|| layout.rows(|record| second_records.fill(record), 0));
+            layout.read_into(&mut out, |record| first_records.fill(record));
             tail.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        )
-    });
-    head.rows.extend(tail.rows);
-    head.bad.extend(tail.bad);
-    Ok(head)
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        out.rows.extend(tail.rows);
+        out.bad.extend(tail.bad);
+    }
+    Ok(out)
+}
+
+/// The largest piece of a statement one thread reads at a time.
+const PIECE_BYTES: usize = 4 << 20;
+
+/// `text` cut after the first line break at or after `at` bytes (all of it when there
+/// is none).
+fn cut_at_line(text: &str, at: usize) -> (&str, &str) {
+    let cut = text
+        .as_bytes()
+        .get(at..)
+        .and_then(|tail| tail.iter().position(|b| *b == b'\n'))
+        .map_or(text.len(), |n| at + n + 1);
+    text.split_at(cut)
 }
 
 /// Below this many bytes of rows a statement is read on one thread. Kept tiny on
@@ -469,14 +479,19 @@ impl<'p> Layout<'p> {
     }
 
     /// The rows of the records after the header, and the bad ones, in record order.
-    fn rows<'a>(
-        &self,
-        mut next: impl FnMut(&mut Record<'a>) -> bool,
-        capacity: usize,
-    ) -> Statement {
+    fn rows<'a>(&self, next: impl FnMut(&mut Record<'a>) -> bool, capacity: usize) -> Statement {
+        let mut out = Statement {
+            rows: Vec::with_capacity(capacity),
+            bad: Vec::new(),
+        };
+        self.read_into(&mut out, next);
+        out
+    }
+
+    /// Like [`Layout::rows`], appending to `out`.
+    fn read_into<'a>(&self, out: &mut Statement, mut next: impl FnMut(&mut Record<'a>) -> bool) {
         let width = self.width;
-        let mut rows = Vec::with_capacity(capacity);
-        let mut bad = Vec::new();
+        let Statement { rows, bad } = out;
         let mut record = Record {
             line: 0,
             fields: Vec::with_capacity(width),
@@ -505,7 +520,6 @@ impl<'p> Layout<'p> {
                 }),
             }
         }
-        Statement { rows, bad }
     }
 }
 
