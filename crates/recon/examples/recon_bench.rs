@@ -82,6 +82,7 @@ const DUCKDB_SCRIPT: &str = r#"
 import sys, time, duckdb
 ours, theirs = (p.replace("'", "''") for p in sys.argv[1:3])
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
 join = "SELECT count(*) FROM {} o FULL OUTER JOIN {} t ON o.provider_ref = t.provider_ref"
 t = time.perf_counter()
