@@ -138,11 +138,19 @@ impl MaskedPan {
     /// `4546 71** **** 7894`, `454671XXXXXX7894`), normalizing the mask to `*`. Refuses
     /// anything that shows more than the first six and last four digits.
     pub fn parse(text: &str) -> Option<MaskedPan> {
-        let cleaned: String = text
-            .chars()
-            .filter(|c| *c != ' ' && *c != '-')
-            .map(|c| if matches!(c, 'X' | 'x' | '#') { '*' } else { c })
-            .collect();
+        // Already in the normal form (the usual case in a statement): one copy, no
+        // character-by-character rebuild.
+        let plain = text
+            .bytes()
+            .all(|b| !matches!(b, b' ' | b'-' | b'X' | b'x' | b'#'));
+        let cleaned: String = if plain {
+            text.to_owned()
+        } else {
+            text.chars()
+                .filter(|c| *c != ' ' && *c != '-')
+                .map(|c| if matches!(c, 'X' | 'x' | '#') { '*' } else { c })
+                .collect()
+        };
         let len = cleaned.len();
         if !(12..=19).contains(&len) {
             return None;

@@ -13,6 +13,7 @@ pub mod currency;
 pub mod lang;
 pub mod money;
 pub mod refs;
+pub mod report;
 pub mod secret;
 
 pub use bank_code::{BankCode, Message};
@@ -21,4 +22,5 @@ pub use currency::Currency;
 pub use lang::Lang;
 pub use money::{Kurus, MoneyError};
 pub use refs::{AuthCode, ClientRef, ProviderRef, RefError};
+pub use report::{ReportRow, RowStatus, TransactionKind};
 pub use secret::Secret;

@@ -110,25 +110,41 @@ fn parse_with(text: &str, decimal: char, group: Option<char>) -> Result<Kurus, M
         Some((w, f)) => (w, Some(f)),
         None => (text, None),
     };
-    let whole_digits: String = match group {
+    // The whole part, its digits read straight into the number (no copy of the text:
+    // statements carry millions of amounts). Overflow is told only after the fraction
+    // is known to be well formed, as a malformed amount is the stronger complaint.
+    let mut whole_value: Option<i64> = Some(0);
+    let mut whole_len = 0usize;
+    let mut digits_of = |part: &str| -> Result<(), MoneyError> {
+        for b in part.bytes() {
+            if !b.is_ascii_digit() {
+                return Err(MoneyError::Malformed);
+            }
+            whole_value = whole_value
+                .and_then(|v| v.checked_mul(10))
+                .and_then(|v| v.checked_add(i64::from(b - b'0')));
+            whole_len += 1;
+        }
+        Ok(())
+    };
+    match group {
         Some(sep) if whole.contains(sep) => {
             let mut parts = whole.split(sep);
             let first = parts.next().unwrap_or_default();
             if first.is_empty() || first.len() > 3 {
                 return Err(MoneyError::Malformed);
             }
-            let mut digits = first.to_owned();
+            digits_of(first)?;
             for part in parts {
                 if part.len() != 3 {
                     return Err(MoneyError::Malformed);
                 }
-                digits.push_str(part);
+                digits_of(part)?;
             }
-            digits
         }
-        _ => whole.to_owned(),
-    };
-    if whole_digits.is_empty() || !whole_digits.bytes().all(|b| b.is_ascii_digit()) {
+        _ => digits_of(whole)?,
+    }
+    if whole_len == 0 {
         return Err(MoneyError::Malformed);
     }
     let cents = match fraction {
@@ -140,9 +156,8 @@ fn parse_with(text: &str, decimal: char, group: Option<char>) -> Result<Kurus, M
         Some(f) if f.len() == 1 => i64::from(f.as_bytes()[0] - b'0') * 10,
         Some(f) => i64::from(f.as_bytes()[0] - b'0') * 10 + i64::from(f.as_bytes()[1] - b'0'),
     };
-    let whole: i64 = whole_digits.parse().map_err(|_| MoneyError::Overflow)?;
-    whole
-        .checked_mul(100)
+    whole_value
+        .and_then(|w| w.checked_mul(100))
         .and_then(|w| w.checked_add(cents))
         .map(Kurus)
         .ok_or(MoneyError::Overflow)

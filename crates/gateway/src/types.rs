@@ -3,13 +3,16 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use sanalpos_core::{
-    AuthCode, BankCode, CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, MaskedPan, Message,
-    ProviderRef,
+    AuthCode, BankCode, CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Message, ProviderRef,
 };
+
+/// The report rows live in the core crate (the reconciliation engine reads them without
+/// this crate); they stay reachable here under their old paths.
+pub use sanalpos_core::{ReportRow, RowStatus, TransactionKind};
 
 /// Card data for one call. Lives only as long as the request that carries it; its
 /// `Debug` shows the masked number and hides the CVV.
@@ -220,73 +223,6 @@ pub struct ReportPage {
     pub rows: Vec<ReportRow>,
     /// The next page, or `None` at the end.
     pub next: Option<ReportCursor>,
-}
-
-/// What kind of transaction a report row is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransactionKind {
-    /// A sale.
-    Sale,
-    /// A pre-authorisation.
-    PreAuth,
-    /// A cancel (void) of a sale.
-    Cancel,
-    /// A full refund.
-    Refund,
-    /// A partial refund.
-    PartialRefund,
-    /// Something else; the provider's text.
-    Other(String),
-}
-
-/// The provider's status of a report row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowStatus {
-    /// Done.
-    Success,
-    /// Refused.
-    Error,
-    /// Started, never finished (3D abandoned, not completed).
-    New,
-    /// Something else; the provider's text.
-    Other(String),
-}
-
-/// One transaction in the provider's records, normalized across report shapes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReportRow {
-    /// The provider's reference of this row.
-    pub provider_ref: Option<ProviderRef>,
-    /// For a cancel or refund, the sale's reference when the provider gives it apart.
-    pub sale_ref: Option<ProviderRef>,
-    /// The authorization code.
-    pub auth_code: Option<AuthCode>,
-    /// Our reference, when the transaction came from us.
-    pub client_ref: Option<String>,
-    /// Sale, cancel, refund...
-    pub kind: TransactionKind,
-    /// Success, error, new.
-    pub status: RowStatus,
-    /// The transaction amount.
-    pub amount: Option<Kurus>,
-    /// What the cardholder was charged (amount plus surcharge).
-    pub authorized_amount: Option<Kurus>,
-    /// Installment count.
-    pub installments: Option<u8>,
-    /// The masked card.
-    pub masked_pan: Option<MaskedPan>,
-    /// When it happened, Turkish local time.
-    pub time: Option<NaiveDateTime>,
-    /// When the money reaches the merchant.
-    pub value_date: Option<NaiveDate>,
-    /// The provider's commission.
-    pub commission: Option<Kurus>,
-    /// The currency.
-    pub currency: Option<Currency>,
-    /// Whether it went through 3D Secure.
-    pub is_3d: Option<bool>,
 }
 
 /// What an inquiry found.

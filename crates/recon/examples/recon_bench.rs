@@ -82,6 +82,7 @@ const DUCKDB_SCRIPT: &str = r#"
 import sys, time, duckdb
 ours, theirs = (p.replace("'", "''") for p in sys.argv[1:3])
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 threads = con.sql("SELECT current_setting('threads')").fetchall()[0][0]
 join = "SELECT count(*) FROM {} o FULL OUTER JOIN {} t ON o.provider_ref = t.provider_ref"
 t = time.perf_counter()
@@ -354,7 +355,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match duckdb(&dir) {
         Ok(Some(d)) => {
             println!(
-                "DuckDB {} ({} threads; we use one), FULL OUTER JOIN on provider_ref, {} result rows:",
+                "DuckDB {} ({} threads; we use two), FULL OUTER JOIN on provider_ref, {} result rows:",
                 d.version, d.threads, d.count
             );
             println!(

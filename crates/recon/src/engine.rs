@@ -23,7 +23,8 @@ use sanalpos_core::{Kurus, ProviderRef};
 
 use crate::classify::{build_item, row_cmp, verdict, Members};
 use crate::model::{
-    within, Class, Flag, Item, MatchKey, Money, Options, OurPayment, Reconciliation, Summary,
+    within, Class, Flag, Item, MatchKey, Money, Options, OurPayment, Reason, Reconciliation,
+    Summary,
 };
 use crate::row::{ProviderRow, RowKind, RowState};
 
@@ -463,35 +464,56 @@ fn finish(
             .cmp(&y.kind.is_reversal())
             .then_with(|| row_cmp(x, y))
     };
-    let mut verdicts = Vec::with_capacity(groups.len());
-    // Per class, in class order: (has a payment, first 16 bytes of the first payment id
-    // or reference, group). `class as usize` is the class's place in `Class::ALL`, which is
-    // also its order.
-    let mut by_class: [Vec<(bool, u128, u32)>; Class::ALL.len()] = Default::default();
-    for g in 0..groups.len() {
-        let pr = pays.range(g);
-        if pr.len() > 1 {
-            pays.members[pr.clone()].sort_unstable_by(by_id);
-        }
-        let rr = rows.range(g);
-        if rr.len() > 1 {
-            rows.members[rr.clone()].sort_unstable_by(by_row);
-        }
-        let m = Members::new(&pays.members[pr], &rows.members[rr], theirs);
-        let (class, reason) = verdict(&m, ours, theirs, options);
-        verdicts.push((class, reason));
-        let (has_payment, text) = match m.payments.first() {
-            Some(p) => (true, ours[*p as usize].id.as_str()),
-            None => (
-                false,
-                m.rows
-                    .first()
-                    .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
-                    .map_or("", |r| r.as_str()),
-            ),
+    // The groups are judged in two halves on two threads (each half's members are
+    // its own part of the member arrays), then put back together in group order.
+    let mid = groups.len() / 2;
+    let (pay_lo, pay_hi) = pays.members.split_at_mut(pays.start[mid] as usize);
+    let (row_lo, row_hi) = rows.members.split_at_mut(rows.start[mid] as usize);
+    let judge =
+        |range: std::ops::Range<usize>, pay_members: &mut [u32], row_members: &mut [u32]| {
+            let (pay_base, row_base) = (
+                pays.start[range.start] as usize,
+                rows.start[range.start] as usize,
+            );
+            let mut judged = Judged {
+                verdicts: Vec::with_capacity(range.len()),
+                by_class: Default::default(),
+            };
+            for g in range {
+                let pr = pays.start[g] as usize - pay_base..pays.start[g + 1] as usize - pay_base;
+                if pr.len() > 1 {
+                    pay_members[pr.clone()].sort_unstable_by(by_id);
+                }
+                let rr = rows.start[g] as usize - row_base..rows.start[g + 1] as usize - row_base;
+                if rr.len() > 1 {
+                    row_members[rr.clone()].sort_unstable_by(by_row);
+                }
+                let m = Members::new(&pay_members[pr], &row_members[rr], theirs);
+                let (class, reason) = verdict(&m, ours, theirs, options);
+                judged.verdicts.push((class, reason));
+                let (has_payment, text) = match m.payments.first() {
+                    Some(p) => (true, ours[*p as usize].id.as_str()),
+                    None => (
+                        false,
+                        m.rows
+                            .first()
+                            .and_then(|r| theirs[*r as usize].provider_ref.as_ref())
+                            .map_or("", |r| r.as_str()),
+                    ),
+                };
+                judged.by_class[class as usize].push((has_payment, prefix(text), idx(g)));
+            }
+            judged
         };
-        by_class[class as usize].push((has_payment, prefix(text), idx(g)));
+    let (mut judged, high) = std::thread::scope(|s| {
+        let high = s.spawn(|| judge(mid..groups.len(), pay_hi, row_hi));
+        (judge(0..mid, pay_lo, row_lo), join(high))
+    });
+    judged.verdicts.extend(high.verdicts);
+    for (low, high) in judged.by_class.iter_mut().zip(high.by_class) {
+        low.extend(high);
     }
+    let Judged { verdicts, by_class } = judged;
     // Sort by (class, first payment id, first row); the first 16 bytes of the id or the
     // reference ride in the key, so most comparisons never leave the key arrays.
     let full = |a: u32, b: u32| {
@@ -530,7 +552,20 @@ fn finish(
         let (class, reason) = verdicts[g];
         build_item(&m, class, reason, group.key, proposal, ours, theirs)
     };
-    let items: Vec<Item> = order.iter().map(build).collect();
+    // Built on two threads, a pair of pieces at a time: the first piece straight into
+    // the result, the second beside it and then appended, so the order is kept and
+    // only one piece (at most `ITEM_PIECE` items) is ever held apart.
+    let piece = order.len().div_ceil(2).clamp(1, ITEM_PIECE);
+    let mut items: Vec<Item> = Vec::with_capacity(order.len());
+    for pair in order.chunks(2 * piece) {
+        let (low, high) = pair.split_at(piece.min(pair.len()));
+        let high = std::thread::scope(|s| {
+            let high = s.spawn(|| high.iter().map(build).collect::<Vec<Item>>());
+            items.extend(low.iter().map(build));
+            join(high)
+        });
+        items.extend(high);
+    }
     drop(order);
     let mut summary = Summary::default();
     for item in &items {
@@ -552,6 +587,26 @@ fn finish(
         t.difference.0 = i128::from(t.theirs.minor()) - i128::from(t.ours.minor());
     }
     Reconciliation { items, summary }
+}
+
+/// The most items one thread builds apart before they join the result.
+const ITEM_PIECE: usize = 1 << 16;
+
+/// Per class, in class order: (has a payment, first 16 bytes of the first payment id or
+/// reference, group).
+type ClassKeys = [Vec<(bool, u128, u32)>; Class::ALL.len()];
+
+/// The verdicts of a run of groups, in group order, and their sort keys by class.
+struct Judged {
+    verdicts: Vec<(Class, Reason)>,
+    by_class: ClassKeys,
+}
+
+/// The result of a scoped thread; its panic goes on in the caller.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// The first 16 bytes of a text, big-endian, zero-padded: compares like the text's

@@ -4,8 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use sanalpos_core::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
-use sanalpos_gateway::{ReportRow, RowStatus, TransactionKind};
+use sanalpos_core::{
+    AuthCode, Currency, Kurus, MaskedPan, ProviderRef, ReportRow, RowStatus, TransactionKind,
+};
 
 use crate::statement::RowProblem;
 

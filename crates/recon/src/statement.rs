@@ -285,10 +285,22 @@ impl<'a> Iterator for Records<'a> {
     type Item = Record<'a>;
 
     fn next(&mut self) -> Option<Record<'a>> {
+        let mut record = Record {
+            line: 0,
+            fields: Vec::with_capacity(16),
+        };
+        self.fill(&mut record).then_some(record)
+    }
+}
+
+impl<'a> Records<'a> {
+    /// The next record into `record`, reusing its field vector (one allocation per
+    /// file instead of one per line); `false` at the end.
+    fn fill(&mut self, record: &mut Record<'a>) -> bool {
         let bytes = self.text.as_bytes();
         loop {
             if self.pos >= bytes.len() {
-                return None;
+                return false;
             }
             // Skip blank lines.
             let rest = &bytes[self.pos..];
@@ -305,10 +317,11 @@ impl<'a> Iterator for Records<'a> {
             self.pos += blank;
             self.line += 1;
         }
-        let line = self.line;
-        let mut fields = Vec::with_capacity(16);
+        record.line = self.line;
+        record.fields.clear();
         loop {
-            fields.push(Cell::Text(self.field()));
+            let field = self.field();
+            record.fields.push(Cell::Text(field));
             match bytes.get(self.pos) {
                 Some(b) if *b == self.delimiter => self.pos += 1,
                 Some(b'\n') => {
@@ -319,7 +332,7 @@ impl<'a> Iterator for Records<'a> {
                 _ => break,
             }
         }
-        Some(Record { line, fields })
+        true
     }
 }
 
@@ -348,71 +361,176 @@ pub fn parse_statement(bytes: &[u8], profile: &Profile) -> Result<Vec<ProviderRo
 /// its bad ones; an unreadable file or header is still an error.
 pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, ImportError> {
     if crate::xlsx::is_xlsx(bytes) {
-        let records = crate::xlsx::records(bytes)?;
-        return rows_of(records.into_iter(), profile);
+        let mut records = crate::xlsx::records(bytes)?.into_iter();
+        let header = records.next().ok_or(ImportError::Empty)?;
+        let layout = Layout::new(&header, profile)?;
+        let capacity = records.len();
+        return Ok(layout.rows(
+            |record| records.next().map(|next| *record = next).is_some(),
+            capacity,
+        ));
     }
     let text = decode(bytes);
     let delimiter = detect_delimiter(&text);
-    rows_of(Records::new(&text, delimiter), profile)
+    let mut records = Records::new(&text, delimiter);
+    let header = records.next().ok_or(ImportError::Empty)?;
+    let layout = Layout::new(&header, profile)?;
+    let body = &text[records.pos..];
+    // A file without quotes is read on two threads, a pair of pieces at a time, each
+    // piece cut at a line break: without quotes every line break ends a record, so a
+    // piece is whole records, and a piece's line numbers start where the one before
+    // ended. The second piece of a pair is appended after the first, so the result is
+    // the same as one pass, and only one piece's rows are ever held apart (pieces of
+    // at most `PIECE_BYTES`, so a large file costs little more memory than one pass).
+    if body.len() < PARALLEL_MIN_BYTES || body.as_bytes().contains(&b'"') {
+        return Ok(layout.rows(|record| records.fill(record), 0));
+    }
+    let piece = body.len().div_ceil(2).min(PIECE_BYTES);
+    let mut out = Statement {
+        rows: Vec::new(),
+        bad: Vec::new(),
+    };
+    let mut line = records.line;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (first, after) = cut_at_line(rest, piece);
+        let (second, after) = cut_at_line(after, piece);
+        rest = after;
+        let first_lines = count_byte(first.as_bytes(), b'\n');
+        let mut first_records = Records {
+            text: first,
+            pos: 0,
+            line,
+            delimiter,
+        };
+        let mut second_records = Records {
+            text: second,
+            pos: 0,
+            line: line + first_lines,
+            delimiter,
+        };
+        line += first_lines + count_byte(second.as_bytes(), b'\n');
+        let tail = std::thread::scope(|s| {
+            let tail = s.spawn(|| layout.rows(|record| second_records.fill(record), 0));
+            layout.read_into(&mut out, |record| first_records.fill(record));
+            tail.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        out.rows.extend(tail.rows);
+        out.bad.extend(tail.bad);
+    }
+    Ok(out)
 }
 
-/// The rows of a header record and the records after it.
-fn rows_of<'a>(
-    mut records: impl Iterator<Item = Record<'a>>,
-    profile: &Profile,
-) -> Result<Statement, ImportError> {
-    let header = records.next().ok_or(ImportError::Empty)?;
-    let positions: HashMap<String, usize> = header
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (fold(&h.text()), i))
-        .collect();
-    let mut mapping = Vec::with_capacity(profile.columns.len());
-    for column in &profile.columns {
-        let index = positions
-            .get(&fold(&column.header))
-            .ok_or_else(|| ImportError::MissingColumn(column.header.clone()))?;
-        mapping.push((column.field, *index, column.header.as_str()));
-    }
-    if !profile.columns.iter().any(|c| c.field == Field::Amount) {
-        return Err(ImportError::MissingColumn("amount".to_owned()));
-    }
-    let reader = RowReader::new(profile);
-    let width = header.fields.len();
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    for record in records {
-        if record.fields.len() != width {
-            bad.push(BadRow {
-                line: record.line,
-                reason: format!(
-                    "{} fields where the header has {width}",
-                    record.fields.len()
-                ),
-                problem: RowProblem::FieldCount {
-                    found: record.fields.len(),
-                    expected: width,
-                },
-            });
-            continue;
-        }
-        match reader.read(&record, &mapping) {
-            Ok(row) => rows.push(row),
-            Err((reason, problem)) => bad.push(BadRow {
-                line: record.line,
-                reason,
-                problem,
-            }),
-        }
-    }
-    Ok(Statement { rows, bad })
+/// The largest piece of a statement one thread reads at a time.
+const PIECE_BYTES: usize = 4 << 20;
+
+/// `text` cut after the first line break at or after `at` bytes (all of it when there
+/// is none).
+fn cut_at_line(text: &str, at: usize) -> (&str, &str) {
+    let cut = text
+        .as_bytes()
+        .get(at..)
+        .and_then(|tail| tail.iter().position(|b| *b == b'\n'))
+        .map_or(text.len(), |n| at + n + 1);
+    text.split_at(cut)
 }
+
+/// Below this many bytes of rows a statement is read on one thread. Kept tiny on
+/// purpose: a thread costs some microseconds, next to nothing beside an import, and
+/// every statement test then runs the same two-thread path as a large file does.
+const PARALLEL_MIN_BYTES: usize = 2;
+
+/// How many times `byte` occurs in `bytes`, as a line number step.
+fn count_byte(bytes: &[u8], byte: u8) -> u32 {
+    u32::try_from(bytes.iter().filter(|b| **b == byte).count()).unwrap_or(u32::MAX)
+}
+
+/// What a header says: where each mapped field stands and how many fields a row has.
+struct Layout<'p> {
+    reader: RowReader<'p>,
+    mapping: Vec<(Field, usize, &'p str)>,
+    width: usize,
+}
+
+impl<'p> Layout<'p> {
+    fn new(header: &Record<'_>, profile: &'p Profile) -> Result<Layout<'p>, ImportError> {
+        let positions: HashMap<String, usize> = header
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (fold(&h.text()), i))
+            .collect();
+        let mut mapping = Vec::with_capacity(profile.columns.len());
+        for column in &profile.columns {
+            let index = positions
+                .get(&fold(&column.header))
+                .ok_or_else(|| ImportError::MissingColumn(column.header.clone()))?;
+            mapping.push((column.field, *index, column.header.as_str()));
+        }
+        if !profile.columns.iter().any(|c| c.field == Field::Amount) {
+            return Err(ImportError::MissingColumn("amount".to_owned()));
+        }
+        Ok(Layout {
+            reader: RowReader::new(profile),
+            mapping,
+            width: header.fields.len(),
+        })
+    }
+
+    /// The rows of the records after the header, and the bad ones, in record order.
+    fn rows<'a>(&self, next: impl FnMut(&mut Record<'a>) -> bool, capacity: usize) -> Statement {
+        let mut out = Statement {
+            rows: Vec::with_capacity(capacity),
+            bad: Vec::new(),
+        };
+        self.read_into(&mut out, next);
+        out
+    }
+
+    /// Like [`Layout::rows`], appending to `out`.
+    fn read_into<'a>(&self, out: &mut Statement, mut next: impl FnMut(&mut Record<'a>) -> bool) {
+        let width = self.width;
+        let Statement { rows, bad } = out;
+        let mut record = Record {
+            line: 0,
+            fields: Vec::with_capacity(width),
+        };
+        while next(&mut record) {
+            if record.fields.len() != width {
+                bad.push(BadRow {
+                    line: record.line,
+                    reason: format!(
+                        "{} fields where the header has {width}",
+                        record.fields.len()
+                    ),
+                    problem: RowProblem::FieldCount {
+                        found: record.fields.len(),
+                        expected: width,
+                    },
+                });
+                continue;
+            }
+            match self.reader.read(&record, &self.mapping) {
+                Ok(row) => rows.push(row),
+                Err((reason, problem)) => bad.push(BadRow {
+                    line: record.line,
+                    reason,
+                    problem,
+                }),
+            }
+        }
+    }
+}
+
+/// A profile's few type or status texts, asked once per row: FxHash, not SipHash (the
+/// keys are the profile's own, not an attacker's).
+type Lookup<T> = HashMap<String, T, rustc_hash::FxBuildHasher>;
 
 /// Text to value, by folded text, plus every text as the profile writes it (mapping to
 /// what its folded form maps to), so the usual row finds its text without folding it.
-fn lookup<T: Copy>(pairs: &[(String, T)]) -> HashMap<String, T> {
-    let mut map: HashMap<String, T> = pairs.iter().map(|(t, v)| (fold(t), *v)).collect();
+fn lookup<T: Copy>(pairs: &[(String, T)]) -> Lookup<T> {
+    let mut map: Lookup<T> = pairs.iter().map(|(t, v)| (fold(t), *v)).collect();
     for (text, _) in pairs {
         if let Some(value) = map.get(&fold(text)).copied() {
             map.entry(text.trim().to_owned()).or_insert(value);
@@ -424,8 +542,8 @@ fn lookup<T: Copy>(pairs: &[(String, T)]) -> HashMap<String, T> {
 /// The profile's lookups, folded once.
 struct RowReader<'p> {
     profile: &'p Profile,
-    kinds: HashMap<String, RowKind>,
-    statuses: HashMap<String, RowState>,
+    kinds: Lookup<RowKind>,
+    statuses: Lookup<RowState>,
 }
 
 impl<'p> RowReader<'p> {

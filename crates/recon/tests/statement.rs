@@ -182,3 +182,57 @@ fn a_custom_profile_round_trips_and_reads_dot_numbers() {
     assert_eq!(rows[0].status, RowState::Success);
     assert_eq!(rows[1].time.unwrap().to_string(), "2025-08-30 00:00:00");
 }
+
+/// A file of several pieces (read two at a time on two threads) keeps every row in file
+/// order with its own line number, blank lines included, and reports bad rows in every
+/// piece with the right line.
+#[test]
+fn a_large_file_read_in_pieces_keeps_order_and_line_numbers() {
+    let mut text = format!("{HEADER}\r\n");
+    let mut expected = Vec::new(); // (line, reference) of every good row
+    let mut bad_lines = Vec::new();
+    let mut line = 1u32;
+    let mut i = 0u32;
+    while text.len() < 19 << 20 {
+        line += 1;
+        if i % 20_011 == 7 {
+            text.push_str("\r\n"); // a blank line
+            i += 1;
+            continue;
+        }
+        if i % 30_011 == 5 {
+            text.push_str("bozuk satır\r\n"); // one field only
+            bad_lines.push(line);
+        } else {
+            text.push_str(&SALE.replace("IKSIRPF1", &format!("IKSIRPF{i}")));
+            text.push_str("\r\n");
+            expected.push((line, format!("IKSIRPF{i}")));
+        }
+        i += 1;
+    }
+    let err = parse_statement(text.as_bytes(), &Profile::simulator()).unwrap_err();
+    let ImportError::BadRows(bad) = err else {
+        panic!("expected bad rows");
+    };
+    assert!(
+        bad_lines.len() > 3,
+        "the file must have bad rows in several pieces"
+    );
+    assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), bad_lines);
+    let statement = sanalpos_recon::read_statement(text.as_bytes(), &Profile::simulator()).unwrap();
+    let got: Vec<(u32, String)> = statement
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.line.unwrap(),
+                r.provider_ref.as_ref().unwrap().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected,
+        "rows out of order or with wrong line numbers"
+    );
+}
