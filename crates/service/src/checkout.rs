@@ -390,7 +390,7 @@ pub(crate) async fn create(
         kind: "checkout_session.created".into(),
         actor: caller.name.clone(),
         subject_id: record.id.clone(),
-        data: sanalpos_store::session_payload(&record),
+        data: crate::events::session_payload(&record),
     };
     service
         .inner

@@ -215,6 +215,7 @@ async fn resolve_payment(
             store
                 .finish_attempt(FinishAttempt {
                     new_attempt: Some(attempt),
+                    events: crate::events::for_change(&change),
                     payment: Some(change),
                     audit: vec![audit],
                     ..FinishAttempt::default()
@@ -237,7 +238,9 @@ async fn resolve_payment(
                     subject_id: p.id.clone(),
                     data: serde_json::json!({ "status": p.status, "reason": reason }),
                 };
-                store.set_review_reason(&p.id, &reason, audit).await?;
+                store
+                    .set_review_reason(&p.id, &reason, audit, crate::events::for_review())
+                    .await?;
             } else {
                 store.release_payment(&p.id, owner).await?;
             }
@@ -348,6 +351,7 @@ async fn resolve_refund(
         .store
         .finish_attempt(FinishAttempt {
             new_attempt: Some(attempt),
+            events: crate::events::for_refund(&result),
             refund: Some(result),
             audit: vec![audit],
             ..FinishAttempt::default()

@@ -173,43 +173,12 @@ pub(crate) fn sale_finish(
     FinishAttempt {
         result: Some(result),
         new_attempt: None,
+        events: crate::events::for_change(&change),
         payment: Some(change),
         refund: None,
         audit: vec![audit],
         pos_health: Some(health),
     }
-}
-
-/// Applies a change to an in-memory copy, as the store applied it.
-pub(crate) fn apply_local(payment: &mut PaymentRecord, change: &PaymentChange) {
-    payment.status = change.status;
-    let set = |field: &mut Option<String>, value: &Option<String>| {
-        if value.is_some() {
-            field.clone_from(value);
-        }
-    };
-    if change.clear_message {
-        payment.bank_code.clone_from(&change.bank_code);
-        payment.message_tr.clone_from(&change.message_tr);
-        payment.message_en.clone_from(&change.message_en);
-    }
-    set(&mut payment.auth_code, &change.auth_code);
-    set(&mut payment.provider_ref, &change.provider_ref);
-    set(&mut payment.bank_code, &change.bank_code);
-    set(&mut payment.message_tr, &change.message_tr);
-    set(&mut payment.message_en, &change.message_en);
-    if change.authorized_amount.is_some() {
-        payment.authorized_amount = change.authorized_amount;
-    }
-    if let Some(refunded) = change.refunded_amount {
-        payment.refunded_amount = refunded;
-    }
-    if change.clear_three_d_html {
-        payment.three_d_html = None;
-    } else if change.three_d_html.is_some() {
-        payment.three_d_html.clone_from(&change.three_d_html);
-    }
-    payment.updated_at = now_ms();
 }
 
 /// "Onaylandı" / "Approved": the catalogue text of bank code 00, shown on approvals.

@@ -20,7 +20,7 @@ use crate::abuse::BlockReason;
 use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
 use crate::labels::block_message;
-use crate::outcome::{apply_local, sale_finish};
+use crate::outcome::sale_finish;
 use crate::time::business_date;
 use crate::types::*;
 use crate::PaymentService;
@@ -232,20 +232,16 @@ pub(crate) fn dispatched(
     }
 }
 
-/// Records a finish; when the payment moved on meanwhile, reads it back.
+/// Records a finish; the payment as the store left it.
 pub(crate) async fn record(
     service: &PaymentService,
-    mut payment: PaymentRecord,
+    payment: PaymentRecord,
     finish: FinishAttempt,
 ) -> Result<PaymentRecord, ServiceError> {
-    let change = finish.payment.clone();
-    let applied = service.inner.store.finish_attempt(finish).await?;
-    match (applied, change) {
-        (true, Some(change)) => {
-            apply_local(&mut payment, &change);
-            Ok(payment)
-        }
-        _ => Ok(service
+    let finished = service.inner.store.finish_attempt(finish).await?;
+    match finished.payment {
+        Some(now) => Ok(now),
+        None => Ok(service
             .inner
             .store
             .get_payment(&payment.company_id, &payment.id)
@@ -475,6 +471,7 @@ pub(crate) async fn create_payment_for(
                         finished_at: now_ms(),
                     }),
                     new_attempt: None,
+                    events: crate::events::for_change(&change),
                     payment: Some(change),
                     refund: None,
                     audit: Vec::new(),

@@ -44,15 +44,21 @@ async fn payments_attempts_and_paging() {
                 })
                 .await
                 .unwrap();
-            assert!(applied);
+            assert!(applied.applied);
+            assert_eq!(
+                applied.payment.as_ref().map(|p| p.status),
+                Some(PaymentStatus::Approved)
+            );
             // The guard: a second change from `processing` does not apply.
-            assert!(!store
+            let refused = store
                 .finish_attempt(FinishAttempt {
                     payment: Some(change),
                     ..FinishAttempt::default()
                 })
                 .await
-                .unwrap());
+                .unwrap();
+            assert!(!refused.applied);
+            assert_eq!(refused.payment, applied.payment);
             ids.push(pay.id);
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
