@@ -140,12 +140,6 @@ pub fn new_id(prefix: &str) -> String {
     )
 }
 
-/// A new provider reference for one attempt: 24 random base62 characters, which the
-/// provider accepts as `clientRefCode`.
-pub fn new_client_ref() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 24)
-}
-
 /// An unguessable token (256 bits, hex) for URLs that stand for a payment.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
