@@ -439,7 +439,7 @@ pub(crate) async fn create_payment_for(
                 } else {
                     change.three_d_html = Some(html);
                 }
-                change.provider_ref = provider_ref.map(|r| r.as_str().to_owned());
+                change.provider_ref = provider_ref;
                 FinishAttempt {
                     result: Some(AttemptResult {
                         attempt_id,

@@ -6,7 +6,7 @@
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use sanalpos_core::Kurus;
+use sanalpos_core::{AuthCode, BankCode, Kurus, Message, ProviderRef};
 
 use crate::audit::append;
 use crate::model::{
@@ -89,15 +89,13 @@ pub struct PaymentChange {
     /// The new status.
     pub status: PaymentStatus,
     /// Authorization code.
-    pub auth_code: Option<String>,
+    pub auth_code: Option<AuthCode>,
     /// Provider reference.
-    pub provider_ref: Option<String>,
+    pub provider_ref: Option<ProviderRef>,
     /// Bank code.
-    pub bank_code: Option<String>,
-    /// Turkish message.
-    pub message_tr: Option<String>,
-    /// English message.
-    pub message_en: Option<String>,
+    pub bank_code: Option<BankCode>,
+    /// The message, in Turkish and English.
+    pub message: Option<Message>,
     /// Amount charged.
     pub authorized_amount: Option<Kurus>,
     /// Refunded so far.
@@ -120,8 +118,7 @@ impl PaymentChange {
             auth_code: None,
             provider_ref: None,
             bank_code: None,
-            message_tr: None,
-            message_en: None,
+            message: None,
             authorized_amount: None,
             refunded_amount: None,
             three_d_html: None,
@@ -333,19 +330,22 @@ async fn apply_change(
         sql.push(')');
     }
     sql.push_str(" RETURNING *");
+    let bank_code = c.bank_code.as_ref().map(BankCode::as_str);
+    let message_tr = c.message.as_ref().map(|m| m.tr.as_str());
+    let message_en = c.message.as_ref().map(|m| m.en.as_str());
     let mut q = sqlx::query(&sql)
         .bind(c.status.as_str())
-        .bind(&c.auth_code)
-        .bind(&c.provider_ref)
+        .bind(c.auth_code.as_ref().map(AuthCode::as_str))
+        .bind(c.provider_ref.as_ref().map(ProviderRef::as_str))
         .bind(c.clear_message)
-        .bind(&c.bank_code)
-        .bind(&c.bank_code)
+        .bind(bank_code)
+        .bind(bank_code)
         .bind(c.clear_message)
-        .bind(&c.message_tr)
-        .bind(&c.message_tr)
+        .bind(message_tr)
+        .bind(message_tr)
         .bind(c.clear_message)
-        .bind(&c.message_en)
-        .bind(&c.message_en)
+        .bind(message_en)
+        .bind(message_en)
         .bind(c.authorized_amount.map(Kurus::minor))
         .bind(c.refunded_amount.map(Kurus::minor))
         .bind(c.clear_three_d_html)

@@ -65,7 +65,7 @@ fn rules(changed: &PaymentChanged<'_>) -> Consequences {
 
 fn approve(p: &PaymentRecord, expect: PaymentStatus) -> FinishAttempt {
     let mut change = PaymentChange::to(&p.id, &[expect], PaymentStatus::Approved);
-    change.auth_code = Some("123456".into());
+    change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
     FinishAttempt {
         payment: Some(change),
         events: Some(rules),

@@ -25,7 +25,7 @@ async fn payments_attempts_and_paging() {
                 &[PaymentStatus::Processing],
                 PaymentStatus::Approved,
             );
-            change.auth_code = Some("123456".into());
+            change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
             let applied = store
                 .finish_attempt(FinishAttempt {
                     result: Some(AttemptResult {
