@@ -31,6 +31,11 @@ impl BankCode {
         &self.0
     }
 
+    /// `00`, the code of an approval.
+    pub fn approval() -> BankCode {
+        BankCode("00".to_owned())
+    }
+
     /// `00`: approved.
     pub fn is_approval(&self) -> bool {
         self.0 == "00"

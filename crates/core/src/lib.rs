@@ -10,6 +10,7 @@
 pub mod bank_code;
 pub mod card;
 pub mod currency;
+pub mod fields;
 pub mod lang;
 pub mod money;
 pub mod refs;
@@ -19,6 +20,7 @@ pub mod secret;
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};
 pub use currency::Currency;
+pub use fields::{CustomerRef, OrderRef, ReturnUrl, TextError, UrlError};
 pub use lang::Lang;
 pub use money::{Kurus, MoneyError};
 pub use refs::{AuthCode, ClientRef, ProviderRef, RefError};

@@ -84,6 +84,15 @@ reference!(
     ClientRef, "client reference", 64
 );
 
+impl ClientRef {
+    /// A new reference for one provider call: 24 random base62 characters, which
+    /// every provider accepts (N Kolay `clientRefCode`, NestPay `oid`).
+    pub fn generate() -> ClientRef {
+        use rand::distr::{Alphanumeric, SampleString};
+        ClientRef(Alphanumeric.sample_string(&mut rand::rng(), 24))
+    }
+}
+
 impl AuthCode {
     /// Like [`AuthCode::parse`], but `None` for empty or all-zero codes, which the
     /// provider sends on declines.
@@ -107,6 +116,10 @@ mod tests {
         assert!(ClientRef::parse("a|b").is_err());
         assert!(ClientRef::parse("with space").is_err());
         assert!(ClientRef::parse(&"x".repeat(65)).is_err());
+        let fresh = ClientRef::generate();
+        assert_eq!(ClientRef::parse(fresh.as_str()), Ok(fresh.clone()));
+        assert_eq!(fresh.as_str().len(), 24);
+        assert_ne!(fresh, ClientRef::generate());
         assert_eq!(AuthCode::parse_approval("00"), None);
         assert_eq!(AuthCode::parse_approval(""), None);
         assert_eq!(AuthCode::parse_approval("0"), None);

@@ -182,7 +182,7 @@ pub(crate) async fn lock(
     let locked = service
         .inner
         .store
-        .lock_checkout_session(&s.id, now_ms(), audit)
+        .lock_checkout_session(&s.id, now_ms(), audit, crate::events::for_lock())
         .await?;
     if locked {
         tracing::info!(session.id = %s.id, tries = s.tries, "checkout session locked");

@@ -10,6 +10,10 @@
 //! (given to the shop once, when it creates the session), of
 //! `"<t>.<session_id>.<payment_id>.<status>"`.
 
+use sanalpos_core::fields::optional_text;
+use sanalpos_core::{OrderRef, ReturnUrl};
+
+use crate::payments::check_refs;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -197,33 +201,15 @@ impl SignedReturn {
     }
 }
 
-fn check_text(
-    field: &'static str,
-    value: &Option<String>,
-    max: usize,
-) -> Result<Option<String>, ServiceError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(ServiceError::validation(
-                field,
-                format!("at most {max} characters, no control characters"),
-            ))
-        }
-        Some(v) => Ok(Some(v.to_owned())),
-    }
+/// A session's refusal of a free-text field names both of its rules.
+fn text_message(max: usize) -> String {
+    format!("at most {max} characters, no control characters")
 }
 
 fn check_url(value: &str) -> Result<String, ServiceError> {
-    let url = value.trim();
-    if url.len() <= 2000 && crate::payments::is_absolute_http(url) {
-        Ok(url.to_owned())
-    } else {
-        Err(ServiceError::validation(
-            "return_url",
-            "an absolute http(s) URL of at most 2000 characters",
-        ))
-    }
+    ReturnUrl::parse(value)
+        .map(String::from)
+        .map_err(|e| ServiceError::validation("return_url", e.to_string()))
 }
 
 fn page_url(service: &PaymentService, id: &str) -> String {
@@ -348,9 +334,12 @@ pub(crate) async fn create(
         },
     };
     let currency = request.currency.unwrap_or(Currency::Try);
-    let order_ref = check_text("order_ref", &request.order_ref, 100)?;
-    let customer_ref = check_text("customer_ref", &request.customer_ref, 100)?;
-    let description = check_text("description", &request.description, 500)?;
+    let (order_ref, customer_ref) = check_refs(&request.order_ref, &request.customer_ref, |_| {
+        text_message(OrderRef::MAX_CHARS)
+    })?;
+    let (order_ref, customer_ref) = (order_ref.map(String::from), customer_ref.map(String::from));
+    let description = optional_text(request.description.as_deref(), 500)
+        .map_err(|_| ServiceError::validation("description", text_message(500)))?;
     // The company must be able to take the payment at all.
     let all = service.inner.store.list_pos(&caller.company_id).await?;
     if !all.iter().any(|p| pos_can_charge(p, currency)) {
@@ -390,7 +379,7 @@ pub(crate) async fn create(
         kind: "checkout_session.created".into(),
         actor: caller.name.clone(),
         subject_id: record.id.clone(),
-        data: sanalpos_store::session_payload(&record),
+        data: crate::events::session_payload(&record),
     };
     service
         .inner

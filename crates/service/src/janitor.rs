@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use sanalpos_core::{ClientRef, Kurus, Message};
+use sanalpos_core::{BankCode, ClientRef, Kurus, Message};
 use sanalpos_gateway::{Inquiry, InquiryRequest};
 use sanalpos_store::{
     new_id, now_ms, AttemptOutcome, AttemptRecord, AttemptState, FinishAttempt, NewAudit,
@@ -134,14 +134,12 @@ async fn resolve_payment(
             } else {
                 PaymentStatus::Approved
             };
-            change.auth_code = approval.auth_code.as_ref().map(|c| c.as_str().to_owned());
-            change.provider_ref = Some(approval.provider_ref.as_str().to_owned());
+            change.auth_code.clone_from(&approval.auth_code);
+            change.provider_ref = Some(approval.provider_ref.clone());
             change.authorized_amount = Some(approval.authorized_amount.unwrap_or(p.amount));
             change.refunded_amount = Some(*reversed);
-            change.bank_code = Some("00".into());
-            let approved = crate::outcome::approved_message();
-            change.message_tr = Some(approved.tr);
-            change.message_en = Some(approved.en);
+            change.bank_code = Some(BankCode::approval());
+            change.message = Some(crate::outcome::approved_message());
             (
                 Verdict::Resolved,
                 AttemptOutcome::Approved,
@@ -150,9 +148,8 @@ async fn resolve_payment(
         }
         Ok(Inquiry::Declined(decline)) => {
             change.status = PaymentStatus::Declined;
-            change.bank_code = decline.bank_code.as_ref().map(|c| c.as_str().to_owned());
-            change.message_tr = Some(decline.message.tr.clone());
-            change.message_en = Some(decline.message.en.clone());
+            change.bank_code.clone_from(&decline.bank_code);
+            change.message = Some(decline.message.clone());
             (
                 Verdict::Resolved,
                 AttemptOutcome::Declined,
@@ -161,7 +158,7 @@ async fn resolve_payment(
         }
         Ok(Inquiry::Pending) if three_d_over => {
             change.status = PaymentStatus::Expired;
-            set_message(&mut change, expired_message());
+            change.message = Some(expired_message());
             (
                 Verdict::Expired,
                 AttemptOutcome::Pending,
@@ -175,7 +172,7 @@ async fn resolve_payment(
         ),
         Ok(Inquiry::NotFound) if p.status == PaymentStatus::Pending3ds => {
             change.status = PaymentStatus::Expired;
-            set_message(&mut change, expired_message());
+            change.message = Some(expired_message());
             (
                 Verdict::Expired,
                 AttemptOutcome::Failed,
@@ -184,13 +181,10 @@ async fn resolve_payment(
         }
         Ok(Inquiry::NotFound) if grace_over => {
             change.status = PaymentStatus::Failed;
-            set_message(
-                &mut change,
-                Message::new(
-                    "İşlem sağlayıcıya ulaşmadı; karttan çekim yapılmadı",
-                    "The provider has no record of the payment; the card was not charged",
-                ),
-            );
+            change.message = Some(Message::new(
+                "İşlem sağlayıcıya ulaşmadı; karttan çekim yapılmadı",
+                "The provider has no record of the payment; the card was not charged",
+            ));
             (
                 Verdict::Resolved,
                 AttemptOutcome::Failed,
@@ -215,6 +209,7 @@ async fn resolve_payment(
             store
                 .finish_attempt(FinishAttempt {
                     new_attempt: Some(attempt),
+                    events: crate::events::for_change(&change),
                     payment: Some(change),
                     audit: vec![audit],
                     ..FinishAttempt::default()
@@ -237,7 +232,9 @@ async fn resolve_payment(
                     subject_id: p.id.clone(),
                     data: serde_json::json!({ "status": p.status, "reason": reason }),
                 };
-                store.set_review_reason(&p.id, &reason, audit).await?;
+                store
+                    .set_review_reason(&p.id, &reason, audit, crate::events::for_review())
+                    .await?;
             } else {
                 store.release_payment(&p.id, owner).await?;
             }
@@ -251,11 +248,6 @@ fn expired_message() -> Message {
         "3D doğrulama tamamlanmadı; karttan çekim yapılmadı",
         "3D Secure was never completed; the card was not charged",
     )
-}
-
-fn set_message(change: &mut PaymentChange, m: Message) {
-    change.message_tr = Some(m.tr);
-    change.message_en = Some(m.en);
 }
 
 async fn resolve_refund(
@@ -348,6 +340,7 @@ async fn resolve_refund(
         .store
         .finish_attempt(FinishAttempt {
             new_attempt: Some(attempt),
+            events: crate::events::for_refund(&result),
             refund: Some(result),
             audit: vec![audit],
             ..FinishAttempt::default()

@@ -21,6 +21,7 @@ mod card_forms;
 mod checkout;
 mod end_of_day;
 mod error;
+mod events;
 mod export;
 mod gateways;
 mod idempotency;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use sanalpos_core::Message;
+use sanalpos_core::{AuthCode, BankCode, Message, ProviderRef};
 use sanalpos_gateway::{FailureKind, GatewayResponse, Outcome};
 use sanalpos_store::{
     now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, PaymentChange, PaymentRecord,
@@ -81,8 +81,8 @@ pub(crate) fn payment_audit(
             "currency": payment.currency,
             "installments": payment.installments,
             "pos_id": payment.pos_id,
-            "auth_code": change.auth_code.as_ref().or(payment.auth_code.as_ref()),
-            "provider_ref": change.provider_ref.as_ref().or(payment.provider_ref.as_ref()),
+            "auth_code": change.auth_code.as_ref().map(AuthCode::as_str).or(payment.auth_code.as_deref()),
+            "provider_ref": change.provider_ref.as_ref().map(ProviderRef::as_str).or(payment.provider_ref.as_deref()),
             "bank_code": change.bank_code,
             "authorized_amount": change.authorized_amount,
             "attempt_id": attempt_id,
@@ -117,25 +117,22 @@ pub(crate) fn sale_finish(
     match &response.outcome {
         Outcome::Approved(approval) => {
             change.status = PaymentStatus::Approved;
-            change.auth_code = approval.auth_code.as_ref().map(|c| c.as_str().to_owned());
-            change.provider_ref = Some(approval.provider_ref.as_str().to_owned());
+            change.auth_code.clone_from(&approval.auth_code);
+            change.provider_ref = Some(approval.provider_ref.clone());
             change.authorized_amount = Some(approval.authorized_amount.unwrap_or(payment.amount));
-            change.bank_code = Some("00".into());
-            let approved = approved_message();
-            change.message_tr = Some(approved.tr);
-            change.message_en = Some(approved.en);
+            change.bank_code = Some(BankCode::approval());
+            change.message = Some(approved_message());
             result.outcome = AttemptOutcome::Approved;
             result.bank_code = Some("00".into());
             result.message = Some("approved".into());
         }
         Outcome::Declined(decline) => {
             change.status = PaymentStatus::Declined;
-            change.bank_code = decline.bank_code.as_ref().map(|c| c.as_str().to_owned());
-            change.message_tr = Some(decline.message.tr.clone());
-            change.message_en = Some(decline.message.en.clone());
-            change.provider_ref = decline.provider_ref.as_ref().map(|r| r.as_str().to_owned());
+            change.bank_code.clone_from(&decline.bank_code);
+            change.message = Some(decline.message.clone());
+            change.provider_ref.clone_from(&decline.provider_ref);
             result.outcome = AttemptOutcome::Declined;
-            result.bank_code = change.bank_code.clone();
+            result.bank_code = change.bank_code.as_ref().map(|c| c.as_str().to_owned());
             result.message = Some(if decline.provider_text.is_empty() {
                 decline.message.en.clone()
             } else {
@@ -143,10 +140,8 @@ pub(crate) fn sale_finish(
             });
         }
         Outcome::Failed(failure) => {
-            let message = failure_message(failure.kind);
             change.status = PaymentStatus::Failed;
-            change.message_tr = Some(message.tr);
-            change.message_en = Some(message.en);
+            change.message = Some(failure_message(failure.kind));
             result.outcome = AttemptOutcome::Failed;
             result.message = Some(failure.detail.clone());
             if matches!(
@@ -157,10 +152,8 @@ pub(crate) fn sale_finish(
             }
         }
         Outcome::Unknown(reason) => {
-            let message = unknown_message();
             change.status = PaymentStatus::Unknown;
-            change.message_tr = Some(message.tr);
-            change.message_en = Some(message.en);
+            change.message = Some(unknown_message());
             result.outcome = AttemptOutcome::Unknown;
             result.message = Some(reason.to_string());
             health.error = Some(reason.to_string());
@@ -173,6 +166,7 @@ pub(crate) fn sale_finish(
     FinishAttempt {
         result: Some(result),
         new_attempt: None,
+        events: crate::events::for_change(&change),
         payment: Some(change),
         refund: None,
         audit: vec![audit],
@@ -180,41 +174,7 @@ pub(crate) fn sale_finish(
     }
 }
 
-/// Applies a change to an in-memory copy, as the store applied it.
-pub(crate) fn apply_local(payment: &mut PaymentRecord, change: &PaymentChange) {
-    payment.status = change.status;
-    let set = |field: &mut Option<String>, value: &Option<String>| {
-        if value.is_some() {
-            field.clone_from(value);
-        }
-    };
-    if change.clear_message {
-        payment.bank_code.clone_from(&change.bank_code);
-        payment.message_tr.clone_from(&change.message_tr);
-        payment.message_en.clone_from(&change.message_en);
-    }
-    set(&mut payment.auth_code, &change.auth_code);
-    set(&mut payment.provider_ref, &change.provider_ref);
-    set(&mut payment.bank_code, &change.bank_code);
-    set(&mut payment.message_tr, &change.message_tr);
-    set(&mut payment.message_en, &change.message_en);
-    if change.authorized_amount.is_some() {
-        payment.authorized_amount = change.authorized_amount;
-    }
-    if let Some(refunded) = change.refunded_amount {
-        payment.refunded_amount = refunded;
-    }
-    if change.clear_three_d_html {
-        payment.three_d_html = None;
-    } else if change.three_d_html.is_some() {
-        payment.three_d_html.clone_from(&change.three_d_html);
-    }
-    payment.updated_at = now_ms();
-}
-
 /// "Onaylandı" / "Approved": the catalogue text of bank code 00, shown on approvals.
-pub(crate) fn approved_message() -> sanalpos_core::Message {
-    sanalpos_core::BankCode::parse("00")
-        .map(|code| code.message())
-        .unwrap_or_else(|| sanalpos_core::Message::new("Onaylandı", "Approved"))
+pub(crate) fn approved_message() -> Message {
+    BankCode::approval().message()
 }

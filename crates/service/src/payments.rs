@@ -6,12 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::Datelike;
 
-use sanalpos_core::{CardNumber, ClientRef, Cvv, Expiry, Kurus};
+use sanalpos_core::fields::optional_text;
+use sanalpos_core::{
+    CardNumber, ClientRef, CustomerRef, Cvv, Expiry, Kurus, OrderRef, ReturnUrl, TextError,
+};
 use sanalpos_gateway::{Card, Gateway, ReturnUrls, SaleRequest, ThreeDStart};
 use sanalpos_store::{
-    new_client_ref, new_id, new_token, now_ms, AttemptOutcome, AttemptRecord, AttemptResult,
-    AttemptState, FinishAttempt, Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth,
-    PosRecord,
+    new_id, new_token, now_ms, AttemptOutcome, AttemptRecord, AttemptResult, AttemptState,
+    FinishAttempt, Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth, PosRecord,
 };
 
 use sanalpos_core::Lang;
@@ -19,7 +21,7 @@ use sanalpos_core::Lang;
 use crate::abuse::BlockReason;
 use crate::error::ServiceError;
 use crate::labels::block_message;
-use crate::outcome::{apply_local, sale_finish};
+use crate::outcome::sale_finish;
 use crate::time::business_date;
 use crate::types::*;
 use crate::PaymentService;
@@ -64,46 +66,27 @@ fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
     })
 }
 
+/// A free-text field of a payment by the one rule ([`optional_text`]), refused as a
+/// validation error of `field`.
 pub(crate) fn check_text(
     field: &'static str,
     value: &Option<String>,
     max: usize,
 ) -> Result<Option<String>, ServiceError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max => Err(ServiceError::validation(
-            field,
-            format!("at most {max} characters"),
-        )),
-        Some(v) if v.chars().any(char::is_control) => {
-            Err(ServiceError::validation(field, "no control characters"))
-        }
-        Some(v) => Ok(Some(v.to_owned())),
-    }
+    optional_text(value.as_deref(), max).map_err(|e| ServiceError::validation(field, e.to_string()))
 }
 
-/// An absolute http(s) URL with a host that parses as a URL: what a browser can be sent
-/// to and a webhook can be posted to. Square brackets in the authority only around an
-/// IPv6 address (`http://[zz/` is not a URL; generic URL parsers refuse it).
-pub(crate) fn is_absolute_http(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    let Some(host) = parsed.host_str() else {
-        return false;
-    };
-    let brackets = authority.matches(['[', ']']).count();
-    brackets == 0 || (brackets == 2 && host.starts_with('[') && authority.contains(host))
+/// The order and customer references of a request, by their types' rules.
+pub(crate) fn check_refs(
+    order_ref: &Option<String>,
+    customer_ref: &Option<String>,
+    message: fn(TextError) -> String,
+) -> Result<(Option<OrderRef>, Option<CustomerRef>), ServiceError> {
+    let order = OrderRef::parse_optional(order_ref.as_deref())
+        .map_err(|e| ServiceError::validation("order_ref", message(e)))?;
+    let customer = CustomerRef::parse_optional(customer_ref.as_deref())
+        .map_err(|e| ServiceError::validation("customer_ref", message(e)))?;
+    Ok((order, customer))
 }
 
 /// Picks the POS of a payment ([`choose_pos`](crate::pos_choice::choose_pos)) and
@@ -214,20 +197,16 @@ pub(crate) fn dispatched(
     }
 }
 
-/// Records a finish; when the payment moved on meanwhile, reads it back.
+/// Records a finish; the payment as the store left it.
 pub(crate) async fn record(
     service: &PaymentService,
-    mut payment: PaymentRecord,
+    payment: PaymentRecord,
     finish: FinishAttempt,
 ) -> Result<PaymentRecord, ServiceError> {
-    let change = finish.payment.clone();
-    let applied = service.inner.store.finish_attempt(finish).await?;
-    match (applied, change) {
-        (true, Some(change)) => {
-            apply_local(&mut payment, &change);
-            Ok(payment)
-        }
-        _ => Ok(service
+    let finished = service.inner.store.finish_attempt(finish).await?;
+    match finished.payment {
+        Some(now) => Ok(now),
+        None => Ok(service
             .inner
             .store
             .get_payment(&payment.company_id, &payment.id)
@@ -297,20 +276,19 @@ pub(crate) async fn create_payment_for(
     }
     let parsed = parse_card(&request.card)?;
     let return_url = if request.three_d {
-        match request.return_url.as_deref().map(str::trim) {
-            Some(url) if is_absolute_http(url) && url.len() <= 2000 => Some(url.to_owned()),
-            _ => {
-                return Err(ServiceError::validation(
-                    "return_url",
-                    "3D payments need an absolute http(s) return_url",
-                ))
-            }
-        }
+        let url = request.return_url.as_deref().map(ReturnUrl::parse);
+        let Some(Ok(url)) = url else {
+            return Err(ServiceError::validation(
+                "return_url",
+                "3D payments need an absolute http(s) return_url",
+            ));
+        };
+        Some(url)
     } else {
         None
     };
-    let order_ref = check_text("order_ref", &request.order_ref, 100)?;
-    let customer_ref = check_text("customer_ref", &request.customer_ref, 100)?;
+    let (order_ref, customer_ref) =
+        check_refs(&request.order_ref, &request.customer_ref, |e| e.to_string())?;
     let description = check_text("description", &request.description, 500)?;
     let pos = choose_pos(service, &caller.company_id, &request).await?;
     let gateway = gateway_for(service, &pos)?;
@@ -324,7 +302,7 @@ pub(crate) async fn create_payment_for(
     };
 
     let now = now_ms();
-    let client_ref = new_client_ref();
+    let client_ref = ClientRef::generate();
     let payment = PaymentRecord {
         id: new_id("pay"),
         company_id: caller.company_id.clone(),
@@ -349,14 +327,14 @@ pub(crate) async fn create_payment_for(
         message_tr: None,
         message_en: None,
         channel: request.channel,
-        order_ref,
-        customer_ref,
+        order_ref: order_ref.map(String::from),
+        customer_ref: customer_ref.map(String::from),
         description: description.clone(),
         three_d: request.three_d,
-        return_url,
+        return_url: return_url.map(String::from),
         three_d_token: request.three_d.then(new_token),
         three_d_html: None,
-        sale_client_ref: client_ref.clone(),
+        sale_client_ref: client_ref.to_string(),
         authorized_amount: None,
         refunded_amount: Kurus::ZERO,
         business_date: business_date(now).to_string(),
@@ -371,15 +349,14 @@ pub(crate) async fn create_payment_for(
     } else {
         Operation::Sale
     };
-    let attempt = dispatched(&payment, operation, &client_ref, request.amount);
+    let attempt = dispatched(&payment, operation, client_ref.as_str(), request.amount);
     if let Some(reason) = blocked {
         drop(parsed);
         return record_blocked(service, payment, attempt, key, session_id, reason).await;
     }
     let attempt_id = attempt.id.clone();
     let sale = SaleRequest {
-        client_ref: ClientRef::parse(&client_ref)
-            .map_err(|_| ServiceError::Storage("generated client reference is invalid".into()))?,
+        client_ref,
         amount: request.amount,
         currency: request.currency,
         installments: request.installments,
@@ -444,7 +421,7 @@ pub(crate) async fn create_payment_for(
                 } else {
                     change.three_d_html = Some(html);
                 }
-                change.provider_ref = provider_ref.map(|r| r.as_str().to_owned());
+                change.provider_ref = provider_ref;
                 FinishAttempt {
                     result: Some(AttemptResult {
                         attempt_id,
@@ -457,6 +434,7 @@ pub(crate) async fn create_payment_for(
                         finished_at: now_ms(),
                     }),
                     new_attempt: None,
+                    events: crate::events::for_change(&change),
                     payment: Some(change),
                     refund: None,
                     audit: Vec::new(),
@@ -601,26 +579,5 @@ mod tests {
             Some((1_700_000_000_123, "pay_abc".into()))
         );
         assert_eq!(decode_cursor("!!"), None);
-    }
-
-    #[test]
-    fn return_urls() {
-        assert!(is_absolute_http("https://shop.example/return?x=1"));
-        assert!(is_absolute_http("http://127.0.0.1:8080/r"));
-        assert!(!is_absolute_http("/relative"));
-        assert!(!is_absolute_http("javascript:alert(1)"));
-        assert!(!is_absolute_http("https:///nohost"));
-        assert!(is_absolute_http("http://[::1]:8080/r"));
-        assert!(is_absolute_http("https://user:pass@hooks.example/in"));
-        for broken in [
-            "http://[zz/",
-            "https://[::1/r",
-            "http://a]b/",
-            "http://us[er@shop.example/",
-            "http://a[@[::1]/",
-            "https://exa%mple.com/",
-        ] {
-            assert!(!is_absolute_http(broken), "{broken}");
-        }
     }
 }

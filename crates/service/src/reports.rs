@@ -130,24 +130,6 @@ const BANK_APPROVED: &[PaymentStatus] = &[
     PaymentStatus::Cancelled,
 ];
 
-fn trimmed(
-    field: &'static str,
-    value: &Option<String>,
-    max: usize,
-) -> Result<Option<String>, ServiceError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > max => Err(ServiceError::validation(
-            field,
-            format!("at most {max} characters"),
-        )),
-        Some(v) if v.chars().any(char::is_control) => {
-            Err(ServiceError::validation(field, "no control characters"))
-        }
-        Some(v) => Ok(Some(v.to_owned())),
-    }
-}
-
 /// The store query of a filter, validated (cursor and limit are the caller's).
 pub(crate) fn query_of(filter: &PaymentFilter) -> Result<PaymentQuery, ServiceError> {
     let last4 = match filter.last_four.as_deref().map(str::trim) {
@@ -177,15 +159,15 @@ pub(crate) fn query_of(filter: &PaymentFilter) -> Result<PaymentQuery, ServiceEr
         from: filter.from.map(|t| t.timestamp_millis()),
         to: filter.to.map(|t| t.timestamp_millis()),
         status: filter.status,
-        pos_id: trimmed("pos_id", &filter.pos_id, 100)?,
-        order_ref: trimmed("order_ref", &filter.order_ref, 100)?,
-        customer_ref: trimmed("customer_ref", &filter.customer_ref, 100)?,
+        pos_id: crate::payments::check_text("pos_id", &filter.pos_id, 100)?,
+        order_ref: crate::payments::check_text("order_ref", &filter.order_ref, 100)?,
+        customer_ref: crate::payments::check_text("customer_ref", &filter.customer_ref, 100)?,
         channel: filter.channel,
         last4,
         min_amount: filter.min_amount,
         max_amount: filter.max_amount,
-        auth_code: trimmed("auth_code", &filter.auth_code, 100)?,
-        provider_ref: trimmed("provider_ref", &filter.provider_ref, 100)?,
+        auth_code: crate::payments::check_text("auth_code", &filter.auth_code, 100)?,
+        provider_ref: crate::payments::check_text("provider_ref", &filter.provider_ref, 100)?,
         after: None,
         limit: 0,
     })

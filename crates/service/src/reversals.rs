@@ -258,6 +258,7 @@ async fn run(
         .store
         .finish_attempt(FinishAttempt {
             result: Some(attempt_result),
+            events: crate::events::for_refund(&result),
             refund: Some(result),
             audit: vec![audit],
             ..FinishAttempt::default()

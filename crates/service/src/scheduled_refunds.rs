@@ -184,6 +184,7 @@ async fn carry_out(
     store
         .finish_attempt(FinishAttempt {
             result: Some(attempt_result),
+            events: crate::events::for_refund(&result),
             refund: Some(result),
             audit,
             ..FinishAttempt::default()

@@ -225,7 +225,7 @@ pub fn verify_webhook_signature(
 
 fn check_url(url: &str) -> Result<String, ServiceError> {
     let url = url.trim();
-    if url.len() <= 2000 && crate::payments::is_absolute_http(url) {
+    if url.len() <= 2000 && sanalpos_core::fields::is_absolute_http(url) {
         Ok(url.to_owned())
     } else {
         Err(ServiceError::validation(

@@ -16,8 +16,7 @@ use sanalpos_gateway::{Card, Gateway, SaleRequest};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
 use sanalpos_store::{
-    new_client_ref, new_id, now_ms, AttemptRecord, AttemptState, Crypto, Operation, PaymentRecord,
-    Store,
+    new_id, now_ms, AttemptRecord, AttemptState, Crypto, Operation, PaymentRecord, Store,
 };
 
 /// (card, charged by the simulator, final status).
@@ -171,7 +170,7 @@ async fn payments_left_processing_by_a_crash_are_resolved_by_inquiry() {
     for_each_engine("payments_left_processing_by_a_crash", |store| async move {
         let w = world_on(store.clone(), "A").await;
         // One the provider charged before we died, one it never saw.
-        let charged_ref = new_client_ref();
+        let charged_ref = ClientRef::generate().to_string();
         let mut config = NkolayConfig::new(w.sim.base_url(), credentials_for_gateway(&w));
         config.request_timeout = Duration::from_secs(5);
         let gateway = NkolayGateway::new(config).unwrap();
@@ -194,7 +193,7 @@ async fn payments_left_processing_by_a_crash_are_resolved_by_inquiry() {
             .await;
         assert_eq!(sale.outcome.kind(), "approved");
         let charged = crashed_payment(&store, &w, &charged_ref, tl("42.00")).await;
-        let lost = crashed_payment(&store, &w, &new_client_ref(), tl("43.00")).await;
+        let lost = crashed_payment(&store, &w, ClientRef::generate().as_str(), tl("43.00")).await;
         let report = w.service.run_janitor_once().await.unwrap();
         assert_eq!(report.resolved, 2, "{report:?}");
         let a = w

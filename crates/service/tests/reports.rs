@@ -17,7 +17,7 @@ use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
 use sanalpos_store::{
-    new_client_ref, new_id, Crypto, NewAudit, NewReconItem, PaymentRecord, ReconRunRecord, Store,
+    new_id, Crypto, NewAudit, NewReconItem, PaymentRecord, ReconRunRecord, Store,
 };
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
@@ -102,7 +102,7 @@ fn record(
         return_url: None,
         three_d_token: None,
         three_d_html: None,
-        sale_client_ref: new_client_ref(),
+        sale_client_ref: sanalpos_core::ClientRef::generate().to_string(),
         authorized_amount: None,
         refunded_amount: Kurus::ZERO,
         business_date: business_date(ms).format("%Y-%m-%d").to_string(),

@@ -15,7 +15,7 @@ use common::test_config;
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
-use sanalpos_store::{new_client_ref, new_id, Crypto, PaymentRecord, Store};
+use sanalpos_store::{new_id, Crypto, PaymentRecord, Store};
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap()
@@ -114,7 +114,7 @@ fn approved(s: &Setup, when: DateTime<Utc>, provider_ref: &str, minor: i64) -> P
         return_url: None,
         three_d_token: None,
         three_d_html: None,
-        sale_client_ref: new_client_ref(),
+        sale_client_ref: sanalpos_core::ClientRef::generate().to_string(),
         authorized_amount: Some(amount),
         refunded_amount: Kurus::ZERO,
         business_date: business_date(ms).format("%Y-%m-%d").to_string(),

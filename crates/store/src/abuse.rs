@@ -5,11 +5,11 @@
 //!
 //! The store counts and writes; the limits and windows are the service's.
 
-use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
-use crate::checkout::{session_payload, SessionStatus};
+use crate::checkout::SessionStatus;
 use crate::model::{NewAudit, PaymentStatus};
+use crate::outbox::SessionRules;
 use crate::rows::int;
 use crate::{Store, StoreError};
 
@@ -25,7 +25,7 @@ pub struct DeclineCounts {
 
 async fn lock_session(
     conn: &mut AnyConnection,
-    (session_id, now, audit): &(String, i64, NewAudit),
+    (session_id, now, audit, events): &(String, i64, NewAudit, SessionRules),
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE checkout_sessions SET locked_at = $1 \
@@ -45,19 +45,7 @@ async fn lock_session(
         .fetch_one(&mut *conn)
         .await?;
     let session = crate::checkout::session_from(&row)?;
-    let data: Value = json!({
-        "checkout_session": session_payload(&session),
-        "failed_attempts": session.tries,
-    });
-    crate::webhooks::emit(
-        conn,
-        &session.company_id,
-        "checkout_session.locked",
-        &session.id,
-        data,
-        *now,
-    )
-    .await?;
+    crate::outbox::write_all(conn, &events(&session), *now).await?;
     crate::audit::append(conn, audit).await?;
     Ok(true)
 }
@@ -144,17 +132,18 @@ impl Store {
         })
     }
 
-    /// Locks an open session (sets `locked_at`), with its audit event and the
-    /// `checkout_session.locked` webhook, in one transaction; `false` (and nothing
-    /// written) when it was already locked, or is not open.
+    /// Locks an open session (sets `locked_at`), with its audit event and the events
+    /// the service's `events` rules give for the locked session, in one transaction;
+    /// `false` (and nothing written) when it was already locked, or is not open.
     pub async fn lock_checkout_session(
         &self,
         session_id: &str,
         now: i64,
         audit: NewAudit,
+        events: SessionRules,
     ) -> Result<bool, StoreError> {
         self.db
-            .write((session_id.to_owned(), now, audit), |c, d| {
+            .write((session_id.to_owned(), now, audit, events), |c, d| {
                 Box::pin(lock_session(c, d))
             })
             .await

@@ -7,7 +7,6 @@
 //! the session is open, unexpired, and has no payment that is still running or
 //! succeeded. Two concurrent submits therefore never both start a payment.
 
-use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -281,29 +280,6 @@ pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreE
     })
 }
 
-/// A session as webhook payloads show it.
-pub fn session_payload(s: &CheckoutSessionRecord) -> Value {
-    let at = |ms: i64| {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    };
-    json!({
-        "id": s.id,
-        "purpose": s.purpose.as_str(),
-        "status": s.status.as_str(),
-        "amount": s.amount,
-        "min_amount": s.min_amount,
-        "max_amount": s.max_amount,
-        "currency": s.currency,
-        "order_ref": s.order_ref,
-        "customer_ref": s.customer_ref,
-        "payment_id": s.payment_id,
-        "expires_at": at(s.expires_at),
-        "completed_at": s.completed_at.map(at),
-    })
-}
-
 /// The session a payment was started from, read in the caller's transaction.
 pub(crate) async fn session_of_payment(
     conn: &mut AnyConnection,
@@ -314,27 +290,6 @@ pub(crate) async fn session_of_payment(
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(session_from).transpose()
-}
-
-/// Marks a session completed by its payment; `false` when it already was.
-pub(crate) async fn complete_session(
-    conn: &mut AnyConnection,
-    session_id: &str,
-    payment_id: &str,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE checkout_sessions SET status = $1, completed_at = $2 \
-         WHERE id = $3 AND payment_id = $4 AND status = $5",
-    )
-    .bind(SessionStatus::Completed.as_str())
-    .bind(now)
-    .bind(session_id)
-    .bind(payment_id)
-    .bind(SessionStatus::Open.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
 }
 
 async fn begin_session_payment(

@@ -29,6 +29,7 @@ mod idempotency;
 mod kinds;
 mod model;
 mod org;
+mod outbox;
 mod payments;
 mod pos;
 mod ratelimit;
@@ -51,23 +52,26 @@ pub use abuse::DeclineCounts;
 pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
 pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
 pub use checkout::{
-    session_payload, CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState,
-    SessionStatus,
+    CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState, SessionStatus,
 };
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;
 pub use error::StoreError;
 pub use idempotency::{IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
 pub use model::*;
-pub use payments::{FinishAttempt, PaymentChange, PosHealth};
+pub use outbox::{
+    Consequences, NewEvent, PaymentCause, PaymentChanged, PaymentRules, SessionCompletion,
+    SessionRules,
+};
+pub use payments::{FinishAttempt, Finished, PaymentChange, PosHealth};
 pub use ratelimit::RateHit;
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 pub use statement_profiles::StatementProfileRecord;
 pub use webhooks::{
-    payment_payload, DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult,
-    DueDelivery, WebhookEndpointRecord, WEBHOOK_EVENTS,
+    DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult, DueDelivery,
+    WebhookEndpointRecord, WEBHOOK_EVENTS,
 };
 
 /// The database: cheap to clone (an `Arc` inside), safe to share between tasks.
@@ -134,12 +138,6 @@ pub fn new_id(prefix: &str) -> String {
         "{prefix}_{}",
         Alphanumeric.sample_string(&mut rand::rng(), 22)
     )
-}
-
-/// A new provider reference for one attempt: 24 random base62 characters, which the
-/// provider accepts as `clientRefCode`.
-pub fn new_client_ref() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 24)
 }
 
 /// An unguessable token (256 bits, hex) for URLs that stand for a payment.

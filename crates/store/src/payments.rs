@@ -6,13 +6,14 @@
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
-use sanalpos_core::Kurus;
+use sanalpos_core::{AuthCode, BankCode, Kurus, Message, ProviderRef};
 
 use crate::audit::append;
 use crate::model::{
     AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, Channel, NewAudit, Operation,
     PaymentQuery, PaymentRecord, PaymentStatus, RefundResult,
 };
+use crate::outbox::{follow, status_if_observed, PaymentCause, PaymentRules};
 use crate::rows::{
     boolean, currency, int, money, opt_int, opt_money, opt_parsed, opt_text, parsed, text,
 };
@@ -88,15 +89,13 @@ pub struct PaymentChange {
     /// The new status.
     pub status: PaymentStatus,
     /// Authorization code.
-    pub auth_code: Option<String>,
+    pub auth_code: Option<AuthCode>,
     /// Provider reference.
-    pub provider_ref: Option<String>,
+    pub provider_ref: Option<ProviderRef>,
     /// Bank code.
-    pub bank_code: Option<String>,
-    /// Turkish message.
-    pub message_tr: Option<String>,
-    /// English message.
-    pub message_en: Option<String>,
+    pub bank_code: Option<BankCode>,
+    /// The message, in Turkish and English.
+    pub message: Option<Message>,
     /// Amount charged.
     pub authorized_amount: Option<Kurus>,
     /// Refunded so far.
@@ -119,8 +118,7 @@ impl PaymentChange {
             auth_code: None,
             provider_ref: None,
             bank_code: None,
-            message_tr: None,
-            message_en: None,
+            message: None,
             authorized_amount: None,
             refunded_amount: None,
             three_d_html: None,
@@ -131,7 +129,7 @@ impl PaymentChange {
 }
 
 /// Everything recorded when a provider call ends, in one transaction.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct FinishAttempt {
     /// Completes an attempt written as dispatched.
     pub result: Option<AttemptResult>,
@@ -143,8 +141,23 @@ pub struct FinishAttempt {
     pub refund: Option<RefundResult>,
     /// Audit events, appended only when the payment change applied.
     pub audit: Vec<NewAudit>,
+    /// The service's rules of what the payment change or refund result causes
+    /// (webhook events, completing a checkout session), followed in the same
+    /// transaction for a payment someone observes; `None`: nothing.
+    pub events: Option<PaymentRules>,
     /// The POS whose call succeeded (`last_success_at`), or failed (`last_error`).
     pub pos_health: Option<PosHealth>,
+}
+
+/// What [`Store::finish_attempt`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Whether the payment change applied (`false`: the payment had moved on meanwhile;
+    /// the attempt is still completed, nothing else changes). `true` without a change.
+    pub applied: bool,
+    /// The payment as the transaction left it, when the finish named one (a payment
+    /// change or a refund result).
+    pub payment: Option<PaymentRecord>,
 }
 
 /// What a call says about its POS.
@@ -290,11 +303,12 @@ async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result
     Ok(())
 }
 
+/// Applies a change; the payment as it left it, or `None` when it did not apply.
 async fn apply_change(
     conn: &mut AnyConnection,
     c: &PaymentChange,
     now: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<PaymentRecord>, StoreError> {
     let mut sql = String::from(
         "UPDATE payments SET status = $1, auth_code = COALESCE($2, auth_code), \
          provider_ref = COALESCE($3, provider_ref), \
@@ -315,19 +329,23 @@ async fn apply_change(
         }
         sql.push(')');
     }
+    sql.push_str(" RETURNING *");
+    let bank_code = c.bank_code.as_ref().map(BankCode::as_str);
+    let message_tr = c.message.as_ref().map(|m| m.tr.as_str());
+    let message_en = c.message.as_ref().map(|m| m.en.as_str());
     let mut q = sqlx::query(&sql)
         .bind(c.status.as_str())
-        .bind(&c.auth_code)
-        .bind(&c.provider_ref)
+        .bind(c.auth_code.as_ref().map(AuthCode::as_str))
+        .bind(c.provider_ref.as_ref().map(ProviderRef::as_str))
         .bind(c.clear_message)
-        .bind(&c.bank_code)
-        .bind(&c.bank_code)
+        .bind(bank_code)
+        .bind(bank_code)
         .bind(c.clear_message)
-        .bind(&c.message_tr)
-        .bind(&c.message_tr)
+        .bind(message_tr)
+        .bind(message_tr)
         .bind(c.clear_message)
-        .bind(&c.message_en)
-        .bind(&c.message_en)
+        .bind(message_en)
+        .bind(message_en)
         .bind(c.authorized_amount.map(Kurus::minor))
         .bind(c.refunded_amount.map(Kurus::minor))
         .bind(c.clear_three_d_html)
@@ -337,10 +355,31 @@ async fn apply_change(
     for status in &c.expect {
         q = q.bind(status.as_str());
     }
-    Ok(q.execute(&mut *conn).await?.rows_affected() > 0)
+    q.fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(payment_from)
+        .transpose()
 }
 
-async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<bool, StoreError> {
+/// A payment read in the caller's transaction.
+async fn read_payment(
+    conn: &mut AnyConnection,
+    payment_id: &str,
+) -> Result<Option<PaymentRecord>, StoreError> {
+    sqlx::query("SELECT * FROM payments WHERE id = $1")
+        .bind(payment_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(payment_from)
+        .transpose()
+}
+
+async fn finish_attempt(
+    conn: &mut AnyConnection,
+    f: &FinishAttempt,
+) -> Result<Finished, StoreError> {
     let now = crate::now_ms();
     if let Some(result) = &f.result {
         complete_attempt(conn, result).await?;
@@ -348,37 +387,33 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     if let Some(attempt) = &f.new_attempt {
         insert_attempt(conn, attempt).await?;
     }
-    // A change that can cause a webhook event reads the status it changes from, so
-    // the event is written (in this transaction: the outbox) only on a real change,
-    // and only when someone can receive it.
-    let before = match &f.payment {
-        Some(change) if crate::webhooks::event_for_status(change.status).is_some() => {
-            crate::webhooks::status_if_observed(conn, &change.payment_id).await?
-        }
+    // A change that has rules to follow reads the status it changes from, so the rules
+    // see what really changed; only for a payment someone can observe.
+    let before = match (&f.payment, f.events) {
+        (Some(change), Some(_)) => status_if_observed(conn, &change.payment_id).await?,
         _ => None,
     };
-    let applied = match &f.payment {
-        Some(change) => apply_change(conn, change, now).await?,
-        None => true,
-    };
-    if !applied {
-        return Ok(false);
-    }
-    if let (Some(change), Some(before)) = (&f.payment, before) {
-        if let Some(kind) = crate::webhooks::event_for_status(change.status) {
-            if before != change.status.as_str() {
-                // `before` is only read for an observed payment: no second probe.
-                crate::webhooks::emit_observed_payment_event(conn, &change.payment_id, kind, now)
-                    .await?;
-            }
+    let mut payment = None;
+    if let Some(change) = &f.payment {
+        let Some(changed) = apply_change(conn, change, now).await? else {
+            return Ok(Finished {
+                applied: false,
+                payment: read_payment(conn, &change.payment_id).await?,
+            });
+        };
+        if let (Some(before), Some(rules)) = (before, f.events) {
+            follow(conn, rules, PaymentCause::Status { before }, &changed, now).await?;
         }
+        payment = Some(changed);
     }
     if let Some(refund) = &f.refund {
-        if let Some((payment_id, kind)) =
-            crate::refunds::apply_refund_result(conn, refund, now).await?
-        {
-            crate::webhooks::emit_payment_event(conn, &payment_id, kind, now).await?;
+        let changed = crate::refunds::apply_refund_result(conn, refund, now).await?;
+        if let Some(rules) = f.events {
+            if status_if_observed(conn, &changed.id).await?.is_some() {
+                follow(conn, rules, PaymentCause::Refund(refund), &changed, now).await?;
+            }
         }
+        payment = Some(changed);
     }
     // The audit append goes last: on PostgreSQL it locks the company's chain until
     // commit, so the less that follows it, the less concurrent payments wait.
@@ -409,7 +444,10 @@ async fn finish_attempt(conn: &mut AnyConnection, f: &FinishAttempt) -> Result<b
     for audit in &f.audit {
         append(conn, audit).await?;
     }
-    Ok(true)
+    Ok(Finished {
+        applied: true,
+        payment,
+    })
 }
 
 impl Store {
@@ -465,10 +503,11 @@ impl Store {
             .await
     }
 
-    /// Records how a call ended. Returns whether the payment change applied (`false`:
-    /// the payment had moved on meanwhile; the attempt is still completed, nothing else
-    /// changes).
-    pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<bool, StoreError> {
+    /// Records how a call ended, in one transaction: the attempt, the payment's change,
+    /// a refund result, what the service's rules say they cause, the POS's health and
+    /// the audit events. Returns whether the payment change applied and the payment as
+    /// it now stands.
+    pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<Finished, StoreError> {
         self.db
             .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
             .await

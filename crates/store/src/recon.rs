@@ -250,15 +250,13 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
             "from": run.period_from, "to": run.period_to, "summary": run.summary,
             "open_exceptions": open_exceptions,
         }});
-        crate::webhooks::emit(
-            conn,
-            &run.company_id,
-            "reconciliation.exceptions",
-            &run.id,
+        let event = crate::outbox::NewEvent {
+            company_id: run.company_id.clone(),
+            kind: "reconciliation.exceptions".into(),
+            subject_id: run.id.clone(),
             data,
-            run.created_at,
-        )
-        .await?;
+        };
+        crate::outbox::write(conn, &event, run.created_at).await?;
     }
     append(conn, audit).await
 }

@@ -3,6 +3,7 @@
 
 use crate::audit::append;
 use crate::model::{NewAudit, Operation, PaymentRecord, PaymentStatus};
+use crate::outbox::{follow, status_if_observed, PaymentCause, PaymentRules};
 use crate::payments::payment_from;
 use crate::rows::int;
 use crate::{Store, StoreError};
@@ -151,31 +152,34 @@ impl Store {
             .await
     }
 
-    /// Marks a payment for a person to review (the janitor gave up), with an audit event.
+    /// Marks a payment for a person to review (the janitor gave up), with an audit event
+    /// and what the service's `events` rules say the mark causes, in one transaction.
     pub async fn set_review_reason(
         &self,
         payment_id: &str,
         reason: &str,
         audit: NewAudit,
+        events: Option<PaymentRules>,
     ) -> Result<(), StoreError> {
-        let args = (payment_id.to_owned(), reason.to_owned(), audit);
+        let args = (payment_id.to_owned(), reason.to_owned(), audit, events);
         self.db
-            .write(args, |c, (id, reason, audit)| {
+            .write(args, |c, (id, reason, audit, events)| {
                 Box::pin(async move {
-                    sqlx::query(
-                        "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
+                    let row = sqlx::query(
+                        "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL \
+                         WHERE id = $2 RETURNING *",
                     )
                     .bind(reason)
                     .bind(id)
-                    .execute(&mut *c)
+                    .fetch_optional(&mut *c)
                     .await?;
-                    crate::webhooks::emit_payment_event(
-                        c,
-                        id,
-                        "payment.needs_review",
-                        crate::now_ms(),
-                    )
-                    .await?;
+                    if let (Some(row), Some(rules)) = (row, *events) {
+                        if status_if_observed(c, id).await?.is_some() {
+                            let payment = payment_from(&row)?;
+                            follow(c, rules, PaymentCause::Review, &payment, crate::now_ms())
+                                .await?;
+                        }
+                    }
                     append(c, audit).await
                 })
             })

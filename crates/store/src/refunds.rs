@@ -234,13 +234,12 @@ async fn begin_refund(
 }
 
 /// Records a cancel/refund outcome and brings the payment's refunded amount and status
-/// in line with its approved refunds. Returns the payment and the webhook event to
-/// emit when the cancel/refund was approved.
+/// in line with its approved refunds. Returns the payment as it now stands.
 pub(crate) async fn apply_refund_result(
     conn: &mut AnyConnection,
     r: &RefundResult,
     now: i64,
-) -> Result<Option<(String, &'static str)>, StoreError> {
+) -> Result<crate::model::PaymentRecord, StoreError> {
     let payment_id: String = sqlx::query_scalar("SELECT payment_id FROM refunds WHERE id = $1")
         .bind(&r.refund_id)
         .fetch_one(&mut *conn)
@@ -298,21 +297,17 @@ pub(crate) async fn apply_refund_result(
     } else {
         payment.status
     };
-    sqlx::query(
-        "UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4",
+    let row = sqlx::query(
+        "UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4 \
+         RETURNING *",
     )
     .bind(approved)
     .bind(status.as_str())
     .bind(now)
     .bind(&payment_id)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let event = match (r.status, status) {
-        (RefundStatus::Approved, PaymentStatus::Cancelled) => Some("payment.cancelled"),
-        (RefundStatus::Approved, _) => Some("payment.refunded"),
-        _ => None,
-    };
-    Ok(event.map(|kind| (payment_id, kind)))
+    payment_from(&row)
 }
 
 impl Store {

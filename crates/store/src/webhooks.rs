@@ -1,20 +1,16 @@
-//! Webhook endpoints, the event outbox and its deliveries.
+//! Webhook endpoints and the deliveries of their events.
 //!
-//! The outbox rule: an event row and one delivery row per subscribed endpoint are
-//! written by [`emit_payment_event`] *inside* the transaction of the payment change that
-//! causes them (finishing an attempt, a refund result, a review mark), so a crash can
-//! never keep one without the other. A delivery worker then takes due deliveries with a
-//! per-row lease ([`Store::lease_due_deliveries`]), so two instances never send the same
-//! one at once, and records every try ([`Store::finish_delivery_try`]).
+//! Events and their delivery rows are written by the outbox ([`crate::outbox`]) inside
+//! the transaction of the change that causes them. A delivery worker then takes due
+//! deliveries with a per-row lease ([`Store::lease_due_deliveries`]), so two instances
+//! never send the same one at once, and records every try
+//! ([`Store::finish_delivery_try`]).
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 
-use crate::model::{NewAudit, PaymentRecord};
-use crate::payments::payment_from;
+use crate::model::NewAudit;
 use crate::rows::{int, opt_int, opt_text, text};
 use crate::{new_id, Store, StoreError};
 
@@ -177,7 +173,7 @@ pub struct DeliveryTryResult {
     pub finished_at: i64,
 }
 
-fn endpoint_from(row: &AnyRow) -> Result<WebhookEndpointRecord, StoreError> {
+pub(crate) fn endpoint_from(row: &AnyRow) -> Result<WebhookEndpointRecord, StoreError> {
     let events: Vec<String> = serde_json::from_str(&text(row, "events")?)
         .map_err(|e| StoreError::corrupt(format!("events: {e}")))?;
     Ok(WebhookEndpointRecord {
@@ -216,214 +212,6 @@ fn delivery_from(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
 const DELIVERY_SELECT: &str = "SELECT d.*, e.kind, e.payload, w.url, w.secret_enc \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
      JOIN webhook_endpoints w ON w.id = d.endpoint_id";
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// The payment as webhook payloads show it (no card data beyond the masked PAN).
-pub fn payment_payload(p: &PaymentRecord) -> Value {
-    json!({
-        "id": p.id,
-        "status": p.status,
-        "amount": p.amount,
-        "currency": p.currency,
-        "installments": p.installments,
-        "masked_pan": p.masked_pan,
-        "auth_code": p.auth_code,
-        "provider_ref": p.provider_ref,
-        "bank_code": p.bank_code,
-        "message": match (&p.message_tr, &p.message_en) {
-            (Some(tr), Some(en)) => json!({"tr": tr, "en": en}),
-            _ => Value::Null,
-        },
-        "channel": p.channel,
-        "order_ref": p.order_ref,
-        "customer_ref": p.customer_ref,
-        "description": p.description,
-        "authorized_amount": p.authorized_amount,
-        "refunded_amount": p.refunded_amount,
-        "review_reason": p.review_reason,
-        "business_date": p.business_date,
-        "created_at": rfc3339(p.created_at),
-        "updated_at": rfc3339(p.updated_at),
-    })
-}
-
-/// The company's live endpoints subscribed to `kind`.
-async fn subscribed(
-    conn: &mut AnyConnection,
-    company_id: &str,
-    kind: &str,
-) -> Result<Vec<String>, StoreError> {
-    let rows =
-        sqlx::query("SELECT * FROM webhook_endpoints WHERE company_id = $1 AND deleted_at IS NULL")
-            .bind(company_id)
-            .fetch_all(&mut *conn)
-            .await?;
-    let mut ids = Vec::new();
-    for row in &rows {
-        let endpoint = endpoint_from(row)?;
-        if endpoint.events.iter().any(|e| e == kind) {
-            ids.push(endpoint.id);
-        }
-    }
-    Ok(ids)
-}
-
-/// Writes an event and its deliveries (one per subscribed endpoint), in the caller's
-/// transaction. Nothing is written when no endpoint wants it.
-pub(crate) async fn emit(
-    conn: &mut AnyConnection,
-    company_id: &str,
-    kind: &str,
-    subject_id: &str,
-    data: Value,
-    now: i64,
-) -> Result<(), StoreError> {
-    let endpoints = subscribed(conn, company_id, kind).await?;
-    if endpoints.is_empty() {
-        return Ok(());
-    }
-    let event_id = new_id("evt");
-    let payload = json!({
-        "id": event_id,
-        "type": kind,
-        "created_at": rfc3339(now),
-        "data": data,
-    })
-    .to_string();
-    sqlx::query(
-        "INSERT INTO webhook_events (id, company_id, kind, subject_id, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&event_id)
-    .bind(company_id)
-    .bind(kind)
-    .bind(subject_id)
-    .bind(&payload)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    for endpoint_id in endpoints {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, company_id, status, tries, \
-             next_attempt_at, retry_from, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)",
-        )
-        .bind(new_id("whd"))
-        .bind(&event_id)
-        .bind(&endpoint_id)
-        .bind(company_id)
-        .bind(DeliveryStatus::Pending.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// The event a payment status change causes, if any.
-pub(crate) fn event_for_status(status: crate::model::PaymentStatus) -> Option<&'static str> {
-    use crate::model::PaymentStatus as S;
-    match status {
-        S::Approved => Some("payment.approved"),
-        S::Declined => Some("payment.declined"),
-        S::Cancelled => Some("payment.cancelled"),
-        S::Refunded | S::PartiallyRefunded => Some("payment.refunded"),
-        _ => None,
-    }
-}
-
-/// The payment's status, when a change of it can matter to anyone: its company has a
-/// live webhook endpoint, or it was made through a checkout session. `None` otherwise
-/// (most payments), found with one indexed read so the common path reads nothing more.
-pub(crate) async fn status_if_observed(
-    conn: &mut AnyConnection,
-    payment_id: &str,
-) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query(
-        "SELECT p.status, \
-         (SELECT COUNT(*) FROM webhook_endpoints e \
-          WHERE e.company_id = p.company_id AND e.deleted_at IS NULL) AS endpoints, \
-         (SELECT COUNT(*) FROM checkout_sessions s WHERE s.payment_id = p.id) AS sessions \
-         FROM payments p WHERE p.id = $1",
-    )
-    .bind(payment_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    if int(&row, "endpoints")? == 0 && int(&row, "sessions")? == 0 {
-        return Ok(None);
-    }
-    Ok(Some(text(&row, "status")?))
-}
-
-/// Emits `kind` for a payment, in the caller's transaction. An approval also completes
-/// the checkout session the payment was made through (and emits
-/// `checkout_session.completed`).
-pub(crate) async fn emit_payment_event(
-    conn: &mut AnyConnection,
-    payment_id: &str,
-    kind: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    if status_if_observed(conn, payment_id).await?.is_none() {
-        return Ok(());
-    }
-    emit_observed_payment_event(conn, payment_id, kind, now).await
-}
-
-/// [`emit_payment_event`] for a payment the caller already found observed (by
-/// [`status_if_observed`] in the same transaction).
-pub(crate) async fn emit_observed_payment_event(
-    conn: &mut AnyConnection,
-    payment_id: &str,
-    kind: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
-        .bind(payment_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let payment = payment_from(&row)?;
-    let session = crate::checkout::session_of_payment(conn, payment_id).await?;
-    let mut data = json!({ "payment": payment_payload(&payment) });
-    if let Some(session) = &session {
-        data["checkout_session_id"] = json!(session.id);
-    }
-    emit(conn, &payment.company_id, kind, payment_id, data, now).await?;
-    if kind == "payment.approved" {
-        if let Some(session) = session {
-            if crate::checkout::complete_session(conn, &session.id, payment_id, now).await? {
-                let mut session = session;
-                session.status = crate::checkout::SessionStatus::Completed;
-                session.completed_at = Some(now);
-                let data = json!({
-                    "checkout_session": crate::checkout::session_payload(&session),
-                    "payment": payment_payload(&payment),
-                });
-                emit(
-                    conn,
-                    &payment.company_id,
-                    "checkout_session.completed",
-                    &session.id,
-                    data,
-                    now,
-                )
-                .await?;
-            }
-        }
-    }
-    Ok(())
-}
 
 impl Store {
     /// Adds a webhook endpoint, with its audit event.

@@ -33,11 +33,42 @@ async fn endpoint(store: &Store, company_id: &str, events: &[&str]) -> String {
     e.id
 }
 
+/// Rules like the service's: an event per real status change, review mark or refund,
+/// with the payment's id, amount and auth code; an approval completes the session.
+fn rules(changed: &PaymentChanged<'_>) -> Consequences {
+    let p = changed.payment;
+    let kind = match changed.cause {
+        PaymentCause::Status { before } if before != p.status => {
+            format!("payment.{}", p.status.as_str())
+        }
+        PaymentCause::Status { .. } => return Consequences::default(),
+        PaymentCause::Refund(_) => "payment.refunded".into(),
+        PaymentCause::Review => "payment.needs_review".into(),
+    };
+    let event = |kind: &str, subject_id: &str| NewEvent {
+        company_id: p.company_id.clone(),
+        kind: kind.into(),
+        subject_id: subject_id.into(),
+        data: json!({ "payment": { "id": p.id, "amount": p.amount, "auth_code": p.auth_code } }),
+    };
+    Consequences {
+        events: vec![event(&kind, &p.id)],
+        complete_session: changed
+            .session
+            .filter(|_| p.status == PaymentStatus::Approved)
+            .map(|s| SessionCompletion {
+                session_id: s.id.clone(),
+                events: vec![event("checkout_session.completed", &s.id)],
+            }),
+    }
+}
+
 fn approve(p: &PaymentRecord, expect: PaymentStatus) -> FinishAttempt {
     let mut change = PaymentChange::to(&p.id, &[expect], PaymentStatus::Approved);
-    change.auth_code = Some("123456".into());
+    change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
     FinishAttempt {
         payment: Some(change),
+        events: Some(rules),
         audit: vec![audit(&p.company_id, "payment.approved", &p.id)],
         ..FinishAttempt::default()
     }
@@ -112,10 +143,13 @@ async fn outbox_rows_commit_and_roll_back_with_the_change() {
                 .is_empty());
 
             // The change commits: one event, one delivery for the subscribed endpoint only.
-            assert!(store
-                .finish_attempt(approve(&pay, PaymentStatus::Processing))
-                .await
-                .unwrap());
+            assert!(
+                store
+                    .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                    .await
+                    .unwrap()
+                    .applied
+            );
             let events = store.list_events_of(&pay.id).await.unwrap();
             assert_eq!(events.len(), 1);
             assert_eq!(events[0].0, "payment.approved");
@@ -138,10 +172,13 @@ async fn outbox_rows_commit_and_roll_back_with_the_change() {
                 .is_empty());
 
             // A change that does not apply (the payment moved on) writes no event.
-            assert!(!store
-                .finish_attempt(approve(&pay, PaymentStatus::Processing))
-                .await
-                .unwrap());
+            assert!(
+                !store
+                    .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                    .await
+                    .unwrap()
+                    .applied
+            );
             assert_eq!(store.list_events_of(&pay.id).await.unwrap().len(), 1);
 
             // A review mark is an event too.
@@ -155,6 +192,7 @@ async fn outbox_rows_commit_and_roll_back_with_the_change() {
                     &unclear.id,
                     "still unclear",
                     audit(&c.id, "payment.needs_review", &unclear.id),
+                    Some(rules),
                 )
                 .await
                 .unwrap();
@@ -261,17 +299,20 @@ async fn a_session_is_paid_at_most_once() {
             )),
             ..FinishAttempt::default()
         };
-        assert!(store.finish_attempt(declined).await.unwrap());
+        assert!(store.finish_attempt(declined).await.unwrap().applied);
         let second = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
         store
             .begin_session_payment(&s.id, second.clone(), attempt(&second, Operation::Start3d))
             .await
             .unwrap();
         // Approved: the session completes in the same transaction, with its event.
-        assert!(store
-            .finish_attempt(approve(&second, PaymentStatus::Pending3ds))
-            .await
-            .unwrap());
+        assert!(
+            store
+                .finish_attempt(approve(&second, PaymentStatus::Pending3ds))
+                .await
+                .unwrap()
+                .applied
+        );
         let done = store.get_checkout_session(&s.id).await.unwrap();
         assert_eq!(done.status, SessionStatus::Completed);
         assert_eq!(done.tries, 2);

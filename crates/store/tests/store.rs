@@ -25,7 +25,7 @@ async fn payments_attempts_and_paging() {
                 &[PaymentStatus::Processing],
                 PaymentStatus::Approved,
             );
-            change.auth_code = Some("123456".into());
+            change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
             let applied = store
                 .finish_attempt(FinishAttempt {
                     result: Some(AttemptResult {
@@ -44,15 +44,21 @@ async fn payments_attempts_and_paging() {
                 })
                 .await
                 .unwrap();
-            assert!(applied);
+            assert!(applied.applied);
+            assert_eq!(
+                applied.payment.as_ref().map(|p| p.status),
+                Some(PaymentStatus::Approved)
+            );
             // The guard: a second change from `processing` does not apply.
-            assert!(!store
+            let refused = store
                 .finish_attempt(FinishAttempt {
                     payment: Some(change),
                     ..FinishAttempt::default()
                 })
                 .await
-                .unwrap());
+                .unwrap();
+            assert!(!refused.applied);
+            assert_eq!(refused.payment, applied.payment);
             ids.push(pay.id);
             tokio::time::sleep(Duration::from_millis(2)).await;
         }

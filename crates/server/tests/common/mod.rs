@@ -388,7 +388,7 @@ pub fn stored_payment(
         return_url: None,
         three_d_token: None,
         three_d_html: None,
-        sale_client_ref: sanalpos_store::new_client_ref(),
+        sale_client_ref: sanalpos_core::ClientRef::generate().to_string(),
         authorized_amount: Some(amount),
         refunded_amount: sanalpos_core::Kurus::ZERO,
         business_date: sanalpos_service::istanbul_today().to_string(),

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_recon::{ProviderRow, RowKind, RowState};
 use sanalpos_store::{
-    new_client_ref, new_id, now_ms, Channel, NewAudit, PaymentRecord, PaymentStatus,
-    ReconItemRecord, ReconResolution,
+    new_id, now_ms, Channel, NewAudit, PaymentRecord, PaymentStatus, ReconItemRecord,
+    ReconResolution,
 };
 
 use super::{item_view, name, ReconItemView};
@@ -133,7 +133,7 @@ fn manual_payment(
         return_url: None,
         three_d_token: None,
         three_d_html: None,
-        sale_client_ref: new_client_ref(),
+        sale_client_ref: sanalpos_core::ClientRef::generate().to_string(),
         authorized_amount: Some(row.authorized_amount.unwrap_or(row.amount)),
         refunded_amount: Kurus::default(),
         business_date: row

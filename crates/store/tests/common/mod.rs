@@ -93,7 +93,7 @@ pub fn payment(
         return_url: None,
         three_d_token: None,
         three_d_html: None,
-        sale_client_ref: new_client_ref(),
+        sale_client_ref: sanalpos_core::ClientRef::generate().to_string(),
         authorized_amount: Some(Kurus::from_minor(amount).unwrap()),
         refunded_amount: Kurus::ZERO,
         business_date: "2026-01-01".into(),
