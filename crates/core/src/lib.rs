@@ -14,6 +14,7 @@ pub mod lang;
 pub mod money;
 pub mod refs;
 pub mod secret;
+pub mod time;
 
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};

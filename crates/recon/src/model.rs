@@ -1,8 +1,9 @@
 //! What the engine takes from our side and what it gives back.
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use sanalpos_core::time::istanbul;
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 
 /// Our status of a payment (the service's payment statuses).
@@ -339,15 +340,9 @@ pub struct Reconciliation {
     pub summary: Summary,
 }
 
-/// Europe/Istanbul has been UTC+3 all year since September 2016.
-const ISTANBUL_OFFSET_SECONDS: i32 = 3 * 3600;
-
 /// Istanbul local time of an instant: what `created_at` and provider times are in.
 pub fn istanbul_local(instant: DateTime<Utc>) -> NaiveDateTime {
-    match FixedOffset::east_opt(ISTANBUL_OFFSET_SECONDS) {
-        Some(offset) => instant.with_timezone(&offset).naive_local(),
-        None => instant.naive_utc(),
-    }
+    instant.with_timezone(&istanbul()).naive_local()
 }
 
 /// The business day of an instant: its Istanbul calendar date. 23:59 and 00:01 Istanbul

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use sanalpos_core::time::rfc3339;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -216,12 +217,6 @@ fn delivery_from(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
 const DELIVERY_SELECT: &str = "SELECT d.*, e.kind, e.payload, w.url, w.secret_enc \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
      JOIN webhook_endpoints w ON w.id = d.endpoint_id";
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// The payment as webhook payloads show it (no card data beyond the masked PAN).
 pub fn payment_payload(p: &PaymentRecord) -> Value {

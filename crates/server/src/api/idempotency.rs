@@ -89,11 +89,7 @@ fn request_hash(route: &str, body: &[u8]) -> String {
     hasher.update(route.as_bytes());
     hasher.update([0]);
     hasher.update(body);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Runs `work` at most once per (company, key). The request is counted against the

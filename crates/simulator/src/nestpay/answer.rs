@@ -33,7 +33,7 @@ pub fn dttm(time: &DateTime<FixedOffset>) -> String {
 pub fn trace_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn leaf(name: &str, value: impl Into<String>) -> Node {
