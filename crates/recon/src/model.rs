@@ -270,7 +270,7 @@ impl Serialize for Difference {
 /// Count and exact totals of one class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct ClassTotals {
-    /// Items.
+    /// Items of the class (a matched pair is one item).
     pub count: u64,
     /// Sum of our amounts.
     pub ours: Kurus,
@@ -293,15 +293,16 @@ pub struct ClassTotals {
 pub struct Summary {
     /// Both sides agree.
     pub matched: ClassTotals,
-    /// Amounts differ.
+    /// Paired, but the amounts differ.
     pub amount_mismatch: ClassTotals,
-    /// Outcomes differ.
+    /// Paired, but the outcomes differ (approved here, cancelled there, …).
     pub status_mismatch: ClassTotals,
-    /// Missing here.
+    /// In the provider's records, not in ours.
     pub provider_only: ClassTotals,
-    /// Missing there.
+    /// In our records, not in the provider's.
     pub system_only: ClassTotals,
-    /// Duplicates.
+    /// One reference claimed twice: by provider rows, by our payments, or by a
+    /// reported cancel or refund.
     pub duplicate: ClassTotals,
 }
 
