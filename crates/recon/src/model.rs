@@ -83,7 +83,7 @@ pub struct OurPayment {
     pub auth_code: Option<AuthCode>,
     /// The sale attempt's `clientRefCode`.
     pub client_ref: Option<String>,
-    /// Our status.
+    /// Our status of the payment, as read for the run.
     pub status: PaymentStatus,
     /// The amount asked for.
     pub amount: Kurus,
@@ -230,9 +230,9 @@ pub enum Flag {
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
-    /// The class.
+    /// Where the item belongs (matched, a mismatch, one-sided, duplicate).
     pub class: Class,
-    /// Why.
+    /// Why it is in its class, in the engine's words; the pages turn it into text.
     pub reason: Reason,
     /// The key that tied the two sides, when both are present.
     pub key: Option<MatchKey>,

@@ -31,10 +31,10 @@ pub enum DemoError {
     /// A file of the demo directory.
     #[error("{0}: {1}")]
     File(String, std::io::Error),
-    /// The simulator.
+    /// A simulator could not bind its port or load its merchants.
     #[error("simulator: {0}")]
     Simulator(String),
-    /// The service.
+    /// The service could not start or refused a seeding step.
     #[error("{0}")]
     Service(String),
 }

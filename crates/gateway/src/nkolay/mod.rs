@@ -43,7 +43,7 @@ pub struct Credentials {
     pub sx: Secret,
     /// PaymentList and PfTransactionReportList.
     pub sx_list: Secret,
-    /// CancelRefundPayment.
+    /// CancelRefundPayment only: cancels and refunds are signed with it.
     pub sx_cancel: Secret,
     /// The last element of every request hash; verifies answers.
     pub secret_key: Secret,
