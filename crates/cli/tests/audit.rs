@@ -50,7 +50,7 @@ async fn seed(store: Store) -> String {
     service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos("http://127.0.0.1:9", &merchant),
+            sanalpos::demo::simulator_pos("http://127.0.0.1:9", &merchant),
             "test",
         )
         .await

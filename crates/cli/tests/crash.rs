@@ -128,7 +128,7 @@ async fn sigkill_while_paying_loses_nothing_and_charges_nothing_twice() {
     service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
             "test",
         )
         .await

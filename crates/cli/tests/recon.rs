@@ -68,7 +68,7 @@ async fn seed(dir: &Path) -> Seeded {
     let pos = service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
             "test",
         )
         .await

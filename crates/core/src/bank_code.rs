@@ -90,9 +90,9 @@ impl From<BankCode> for String {
 /// A text in both languages of the product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    /// Turkish.
+    /// The Turkish text, what a Turkish user reads (the default language).
     pub tr: String,
-    /// English.
+    /// The English text, shown when the user chose English.
     pub en: String,
 }
 

@@ -4,10 +4,12 @@
 //! Times are shown in Europe/Istanbul (UTC+3 all year since 2016) whatever the language,
 //! because that is where the business day of every POS is kept.
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{Currency, Kurus};
+
+// Kept here too: the API and back office reached them as `lang::istanbul*`.
+pub use crate::time::{istanbul, istanbul_time};
 
 /// A language of the user interface and of the texts sent to people.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -93,22 +95,10 @@ impl std::fmt::Display for Lang {
     }
 }
 
-/// Europe/Istanbul: UTC+3 all year since 2016.
-pub fn istanbul() -> FixedOffset {
-    FixedOffset::east_opt(3 * 3600).unwrap_or_else(|| unreachable!("+03:00 is a valid offset"))
-}
-
-/// A Unix-millisecond instant in Istanbul time.
-pub fn istanbul_time(ms: i64) -> DateTime<FixedOffset> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .with_timezone(&istanbul())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{TimeZone, Utc};
 
     fn kurus(minor: i64) -> Kurus {
         Kurus::from_minor(minor).unwrap_or(Kurus::ZERO)

@@ -16,6 +16,7 @@ pub mod money;
 pub mod refs;
 pub mod report;
 pub mod secret;
+pub mod time;
 
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};

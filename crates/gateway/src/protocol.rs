@@ -19,9 +19,9 @@ use crate::{Gateway, GatewayError};
 /// A text in Turkish and English, fixed at compile time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label {
-    /// Turkish.
+    /// The Turkish text, what a Turkish user reads (the default language).
     pub tr: &'static str,
-    /// English.
+    /// The English text, shown when the user chose English.
     pub en: &'static str,
 }
 
@@ -62,9 +62,9 @@ pub enum FieldKind {
     },
     /// Only digits, between two lengths.
     Digits {
-        /// Fewest digits.
+        /// The fewest digits accepted.
         min_len: usize,
-        /// Most digits.
+        /// The most digits accepted.
         max_len: usize,
     },
     /// A credential: stored encrypted like everything else, never shown again, shown
@@ -231,9 +231,9 @@ pub struct SettingsError {
 /// A settings error's text in Turkish and English (owned: it may name a value's length).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsMessage {
-    /// Turkish.
+    /// The Turkish text, what a Turkish user reads (the default language).
     pub tr: String,
-    /// English.
+    /// The English text, shown when the user chose English.
     pub en: String,
 }
 

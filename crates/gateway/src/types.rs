@@ -22,7 +22,7 @@ pub struct Card {
     pub number: CardNumber,
     /// Expiry month and year.
     pub expiry: Expiry,
-    /// The CVV.
+    /// The card security code; sent once to the provider, never stored or logged.
     pub cvv: Cvv,
     /// Name on the card.
     pub holder: String,
@@ -35,11 +35,11 @@ pub struct SaleRequest {
     pub client_ref: ClientRef,
     /// The amount to collect, before any installment surcharge.
     pub amount: Kurus,
-    /// The currency.
+    /// The currency of `amount`; the POS must accept it.
     pub currency: Currency,
     /// 1 for a single payment.
     pub installments: u8,
-    /// The card.
+    /// The card to charge (for a 3D sale, sent with the start).
     pub card: Card,
     /// Free text shown in the provider's panel.
     pub description: Option<String>,
@@ -60,7 +60,7 @@ pub struct CaptureRequest {
     pub authorized: Kurus,
     /// The amount to capture now.
     pub amount: Kurus,
-    /// The currency.
+    /// The currency of the pre-authorisation.
     pub currency: Currency,
 }
 
@@ -219,7 +219,7 @@ pub struct ReportCursor {
 /// One page of the provider's records.
 #[derive(Debug, Clone, Default)]
 pub struct ReportPage {
-    /// The rows.
+    /// The page's rows in the provider's order; empty when the window has none.
     pub rows: Vec<ReportRow>,
     /// The next page, or `None` at the end.
     pub next: Option<ReportCursor>,
@@ -250,7 +250,7 @@ pub enum Inquiry {
 pub struct InstallmentOption {
     /// Number of installments; 1 is a single payment.
     pub installments: u8,
-    /// Each installment.
+    /// One monthly installment; the last may differ by the rounding.
     pub monthly: Kurus,
     /// What the cardholder pays in total.
     pub total: Kurus,
@@ -287,7 +287,7 @@ pub struct ProgramCommissions {
 /// The rates for one installment count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommissionRate {
-    /// Installment count.
+    /// Installment count these rates apply to (1 = single payment).
     pub installments: u8,
     /// What the merchant pays, basis points.
     pub commission_bp: u32,
@@ -298,7 +298,8 @@ pub struct CommissionRate {
 /// The normalized result of a call that may move money.
 #[derive(Debug, Clone)]
 pub struct GatewayResponse {
-    /// What happened.
+    /// What happened to the money: approved, declined, failed before processing, or
+    /// unknown (then resolved by inquiry, never by sending again).
     pub outcome: Outcome,
     /// The provider's answer with card numbers masked, for the attempt log.
     pub raw: Option<String>,

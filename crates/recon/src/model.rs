@@ -1,8 +1,9 @@
 //! What the engine takes from our side and what it gives back.
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use sanalpos_core::time::istanbul;
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 
 /// Our status of a payment (the service's payment statuses).
@@ -82,7 +83,7 @@ pub struct OurPayment {
     pub auth_code: Option<AuthCode>,
     /// The sale attempt's `clientRefCode`.
     pub client_ref: Option<String>,
-    /// Our status.
+    /// Our status of the payment, as read for the run.
     pub status: PaymentStatus,
     /// The amount asked for.
     pub amount: Kurus,
@@ -229,9 +230,9 @@ pub enum Flag {
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
-    /// The class.
+    /// Where the item belongs (matched, a mismatch, one-sided, duplicate).
     pub class: Class,
-    /// Why.
+    /// Why it is in its class, in the engine's words; the pages turn it into text.
     pub reason: Reason,
     /// The key that tied the two sides, when both are present.
     pub key: Option<MatchKey>,
@@ -269,7 +270,7 @@ impl Serialize for Difference {
 /// Count and exact totals of one class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct ClassTotals {
-    /// Items.
+    /// Items of the class (a matched pair is one item).
     pub count: u64,
     /// Sum of our amounts.
     pub ours: Kurus,
@@ -292,15 +293,16 @@ pub struct ClassTotals {
 pub struct Summary {
     /// Both sides agree.
     pub matched: ClassTotals,
-    /// Amounts differ.
+    /// Paired, but the amounts differ.
     pub amount_mismatch: ClassTotals,
-    /// Outcomes differ.
+    /// Paired, but the outcomes differ (approved here, cancelled there, …).
     pub status_mismatch: ClassTotals,
-    /// Missing here.
+    /// In the provider's records, not in ours.
     pub provider_only: ClassTotals,
-    /// Missing there.
+    /// In our records, not in the provider's.
     pub system_only: ClassTotals,
-    /// Duplicates.
+    /// One reference claimed twice: by provider rows, by our payments, or by a
+    /// reported cancel or refund.
     pub duplicate: ClassTotals,
 }
 
@@ -339,15 +341,9 @@ pub struct Reconciliation {
     pub summary: Summary,
 }
 
-/// Europe/Istanbul has been UTC+3 all year since September 2016.
-const ISTANBUL_OFFSET_SECONDS: i32 = 3 * 3600;
-
 /// Istanbul local time of an instant: what `created_at` and provider times are in.
 pub fn istanbul_local(instant: DateTime<Utc>) -> NaiveDateTime {
-    match FixedOffset::east_opt(ISTANBUL_OFFSET_SECONDS) {
-        Some(offset) => instant.with_timezone(&offset).naive_local(),
-        None => instant.naive_utc(),
-    }
+    instant.with_timezone(&istanbul()).naive_local()
 }
 
 /// The business day of an instant: its Istanbul calendar date. 23:59 and 00:01 Istanbul

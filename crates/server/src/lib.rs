@@ -9,14 +9,12 @@ pub mod api;
 mod auth;
 pub mod client_ip;
 pub mod config;
-pub mod demo;
 pub mod error;
 mod hosted;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
-pub mod shop;
 mod three_d;
 pub mod ui;
 
@@ -165,13 +163,14 @@ impl Application {
         &self.base_url
     }
 
-    /// Serves `routes` beside the service's own (the demo shop).
+    /// Serves `routes` beside the service's own: how `sanalpos demo` adds its shop
+    /// without the service knowing about it.
     pub fn with_routes(mut self, routes: Router) -> Application {
         self.router = self.router.merge(routes);
         self
     }
 
-    /// The service, for set-up (demo seeding, tests).
+    /// The service, for set-up (the demo's seeding, tests).
     pub fn service(&self) -> &PaymentService {
         &self.service
     }

@@ -425,7 +425,7 @@ both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
         .service
         .create_pos(
             &app.a.id,
-            sanalpos_server::demo::nestpay_pos(&bank.base_url(), &merchant),
+            common::pos::nestpay_pos(&bank.base_url(), &merchant),
             "test",
         )
         .await

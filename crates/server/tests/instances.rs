@@ -125,7 +125,7 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         .service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            common::pos::simulator_pos(&sim.base_url(), &merchant),
             "test",
         )
         .await
@@ -168,7 +168,7 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
 
     // Wrong credentials saved through instance one: instance two's very next payment
     // uses them (and is refused by the provider); corrected through two, one uses them.
-    let mut wrong = sanalpos_server::demo::nkolay_settings(&sim.base_url(), &merchant);
+    let mut wrong = common::pos::nkolay_settings(&sim.base_url(), &merchant);
     wrong.set("sx", "wrong-sx");
     one.service
         .update_pos(
@@ -192,7 +192,7 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{refused}");
     assert_eq!(refused["status"], "failed", "{refused}");
-    let right = sanalpos_server::demo::nkolay_settings(&sim.base_url(), &merchant);
+    let right = common::pos::nkolay_settings(&sim.base_url(), &merchant);
     two.service
         .update_pos(
             &company.id,
@@ -292,7 +292,7 @@ async fn two_instances_share_the_rate_limit_counts() {
     one.service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            common::pos::simulator_pos(&sim.base_url(), &merchant),
             "test",
         )
         .await
@@ -373,7 +373,7 @@ async fn two_instances_share_the_velocity_counts() {
     one.service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            common::pos::simulator_pos(&sim.base_url(), &merchant),
             "test",
         )
         .await

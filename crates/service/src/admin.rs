@@ -323,11 +323,7 @@ pub(crate) fn pos_can_charge(pos: &PosRecord, currency: Currency) -> bool {
 }
 
 fn key_hash(key: &str) -> String {
-    hex_encode(&Sha256::digest(key.as_bytes()))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 pub(crate) async fn create_api_key(

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use chrono::{Duration as Days, FixedOffset, NaiveDate, Utc};
+use chrono::{Duration as Days, NaiveDate, Utc};
 
 use sanalpos_store::OnboardingState;
 
@@ -100,8 +100,7 @@ pub(crate) async fn run_once(
 /// The business day to reconcile at `now`: yesterday in Istanbul once the local time
 /// has passed `at`, otherwise none.
 pub(crate) fn due_day(now: chrono::DateTime<Utc>, at: chrono::NaiveTime) -> Option<NaiveDate> {
-    let offset = FixedOffset::east_opt(3 * 3600).unwrap_or_else(|| unreachable!("+03:00 is valid"));
-    let local = now.with_timezone(&offset);
+    let local = now.with_timezone(&sanalpos_core::time::istanbul());
     if local.time() < at {
         return None;
     }

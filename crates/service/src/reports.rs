@@ -175,10 +175,7 @@ pub(crate) fn query_of(filter: &PaymentFilter) -> Result<PaymentQuery, ServiceEr
 
 /// Midnight of an Istanbul day, in Unix milliseconds.
 fn day_start_ms(date: NaiveDate) -> i64 {
-    // Istanbul is UTC+3 all year since 2016.
-    date.and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp_millis() - 3 * 3_600_000)
-        .unwrap_or_default()
+    sanalpos_core::time::istanbul_midnight(date).map_or(0, |t| t.timestamp_millis())
 }
 
 fn rate_bp(approved: u64, finished: u64) -> Option<u32> {

@@ -1,10 +1,7 @@
 //! Business days are Europe/Istanbul days (UTC+3 all year since 2016).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
-
-fn istanbul() -> FixedOffset {
-    FixedOffset::east_opt(3 * 3600).unwrap_or_else(|| unreachable!("+03:00 is a valid offset"))
-}
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use sanalpos_core::time::istanbul;
 
 /// The Istanbul date of a Unix-millisecond instant.
 pub fn business_date(ms: i64) -> NaiveDate {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use sanalpos_core::{Currency, Kurus, Message};
@@ -505,13 +505,7 @@ pub struct UserView {
     pub created_at: String,
 }
 
-/// Unix milliseconds as RFC 3339 UTC (`2026-03-01T10:00:00.123Z`).
-pub fn rfc3339(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+pub use sanalpos_core::time::rfc3339;
 
 pub(crate) fn message_of(tr: &Option<String>, en: &Option<String>) -> Option<Message> {
     match (tr, en) {

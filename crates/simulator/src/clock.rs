@@ -3,16 +3,13 @@
 //! Business dates are Europe/Istanbul, which has been a fixed UTC+3 since 2016 (no
 //! daylight saving time), so a fixed offset is exact.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 
-/// UTC+3.
-pub fn istanbul() -> FixedOffset {
-    FixedOffset::east_opt(3 * 3600).expect("UTC+3 is a valid offset")
-}
+pub use sanalpos_core::time::istanbul;
 
 /// The current time in Istanbul.
 pub fn now() -> DateTime<FixedOffset> {
-    Utc::now().with_timezone(&istanbul())
+    sanalpos_core::time::now_istanbul()
 }
 
 /// Whether `text` has exactly the shape of `pattern`, where `d` stands for an ASCII digit

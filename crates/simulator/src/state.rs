@@ -114,7 +114,7 @@ pub struct Transaction {
     pub surcharge_rate_bp: u32,
     /// Installment count (1 = single payment).
     pub installments: u8,
-    /// The currency.
+    /// The currency the request named; the amounts above are in it.
     pub currency: Currency,
     /// First six and last four digits only.
     pub masked_pan: MaskedPan,
@@ -166,7 +166,7 @@ pub enum SxKind {
 /// decided when the payment arrived, never the card number.
 #[derive(Debug, Clone)]
 pub struct AcsSession {
-    /// The merchant.
+    /// The merchant number whose sale waits; its ledger holds the row.
     pub merchant_no: String,
     /// Index of the sale row in the ledger.
     pub tx_index: usize,

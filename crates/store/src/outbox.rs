@@ -10,6 +10,7 @@
 //! change left them. The store adds only the envelope (`id`, `type`, `created_at`) and
 //! writes nothing when no endpoint is subscribed.
 
+use sanalpos_core::time::rfc3339;
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
@@ -110,12 +111,6 @@ async fn subscribed(
         }
     }
     Ok(ids)
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Writes an event and its deliveries (one per subscribed endpoint), in the caller's

@@ -197,7 +197,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
     service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
             "bench",
         )
         .await

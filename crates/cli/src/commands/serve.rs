@@ -116,7 +116,7 @@ pub fn demo(args: DemoArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async move {
-        match sanalpos_server::demo::run(args.port, &args.data_dir, stop_signal()).await {
+        match sanalpos::demo::run(args.port, &args.data_dir, stop_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -33,7 +33,7 @@ pub struct CrashOptions {
     pub data_dir: PathBuf,
     /// `postgres://…`, or `None` for SQLite.
     pub database_url: Option<String>,
-    /// SIGKILLs.
+    /// How many times the server is killed with SIGKILL mid-traffic (and restarted).
     pub kills: u32,
     /// Seeds the workers' choices and the kill moments.
     pub seed: u64,

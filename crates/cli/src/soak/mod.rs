@@ -133,7 +133,7 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::simulator_pos(&sim.base_url(), &merchant),
+            crate::demo::simulator_pos(&sim.base_url(), &merchant),
             "soak",
         )
         .await
@@ -141,7 +141,7 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     let nestpay_pos = service
         .create_pos(
             &company.id,
-            sanalpos_server::demo::nestpay_pos(&nestpay.base_url(), &bank_merchant),
+            crate::demo::nestpay_pos(&nestpay.base_url(), &bank_merchant),
             "soak",
         )
         .await

@@ -101,10 +101,6 @@ fn cvv_near_label(lower: &str, cvv: &str) -> bool {
     false
 }
 
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Scans one blob of bytes named `source`. The needles are ASCII, so searching the
 /// bytes read as (lossy) UTF-8 finds exactly what a byte search would.
 pub fn scan_bytes(source: &str, bytes: &[u8], needles: &Needles, with_hex: bool) -> ScanReport {
@@ -116,7 +112,7 @@ pub fn scan_bytes(source: &str, bytes: &[u8], needles: &Needles, with_hex: bool)
     let text = String::from_utf8_lossy(bytes);
     for (label, needle) in &needles.exact {
         let found = (!needle.is_empty() && text.contains(needle.as_str()))
-            || (with_hex && !needle.is_empty() && text.contains(hex(needle).as_str()));
+            || (with_hex && !needle.is_empty() && text.contains(hex::encode(needle).as_str()));
         if found {
             report.findings.push(format!("{source}: {label}"));
         }
@@ -236,7 +232,7 @@ mod tests {
             .findings
             .iter()
             .any(|f| f.contains("4000000000009011")));
-        let in_hex = scan_bytes("c", hex("s3cr3tK3y").as_bytes(), &needles, true);
+        let in_hex = scan_bytes("c", hex::encode("s3cr3tK3y").as_bytes(), &needles, true);
         assert_eq!(in_hex.findings, vec!["c: POS secret key".to_owned()]);
         assert!(!cvv_near_label("cvv=4170", "417"));
         assert!(cvv_near_label("cvc2: 417;", "417"));

@@ -49,7 +49,8 @@ impl Operation {
 /// What the answer says, amounts and installments of the request beside it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sent {
-    /// The operation.
+    /// The request's `Type`: which fields an approval must carry (a sale needs an
+    /// `AuthCode`) and which refusal texts apply.
     pub operation: Operation,
     /// The amount sent (charges only).
     pub amount: Option<Kurus>,

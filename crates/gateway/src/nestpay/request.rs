@@ -44,7 +44,8 @@ pub struct CardData<'a> {
     pub number: &'a str,
     /// `MM/YY`.
     pub expires: String,
-    /// The CVV.
+    /// The card security code (`Cvv2Val`); masked in the document's `Debug` and in
+    /// [`masked`](super::xml::Cc5Request::masked).
     pub cvv: &'a str,
 }
 

@@ -67,22 +67,18 @@ fn compress(state: &mut [u32; 5], block: &[u8]) {
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     #[test]
     fn known_answers() {
         assert_eq!(
-            hex(&digest(b"")),
+            hex::encode(digest(b"")),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
         assert_eq!(
-            hex(&digest(b"abc")),
+            hex::encode(digest(b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
         assert_eq!(
-            hex(&digest(
+            hex::encode(digest(
                 b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"
             )),
             "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
@@ -90,7 +86,7 @@ mod tests {
         // Several blocks.
         let million = vec![b'a'; 1_000_000];
         assert_eq!(
-            hex(&digest(&million)),
+            hex::encode(digest(&million)),
             "34aa973cd4c4daa4f61eeb2bdbad27316534016f"
         );
     }

@@ -4,20 +4,12 @@
 //! `{"id":"","result":{...}}`; keys come as `RESPONSE_CODE` or `responseCode`; numbers as
 //! JSON numbers or strings. [`Answer`] hides all of that behind one lookup.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
 use sanalpos_core::Kurus;
 
-/// Europe/Istanbul: UTC+3 all year since 2016.
-pub fn istanbul() -> FixedOffset {
-    FixedOffset::east_opt(3 * 3600).expect("+03:00 is a valid offset")
-}
-
-/// Now, in Turkish local time.
-pub fn now_istanbul() -> DateTime<FixedOffset> {
-    Utc::now().with_timezone(&istanbul())
-}
+pub use sanalpos_core::time::{istanbul, now_istanbul};
 
 /// A parsed answer: one JSON object, reached through any wrapping, looked up by key
 /// without regard to case or underscores (keys are normalized once, on construction).

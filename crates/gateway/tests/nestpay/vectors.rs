@@ -115,10 +115,7 @@ fn the_recorded_sale_request_is_built_byte_for_byte() {
     let bytes = built.to_bytes();
     assert_eq!(bytes, vector["text"].as_str().unwrap().as_bytes());
     assert_eq!(bytes.len() as u64, vector["length"].as_u64().unwrap());
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(Sha256::digest(&bytes));
     assert_eq!(digest, vector["sha256"].as_str().unwrap());
     // And its Debug form hides the password and the card.
     let shown = format!("{built:?}");

@@ -284,12 +284,9 @@ pub(super) fn parse_time(
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| ApiError::invalid(field, format!("{field} must be YYYY-MM-DD or RFC 3339")))?;
-    let istanbul = chrono::FixedOffset::east_opt(3 * 3600).expect("valid offset");
-    let start = date
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(istanbul).single())
+    let start = sanalpos_core::time::istanbul_midnight(date)
         .ok_or_else(|| ApiError::invalid(field, "no such time"))?;
-    Ok(Some(start.with_timezone(&chrono::Utc)))
+    Ok(Some(start))
 }
 
 /// Cancel a payment

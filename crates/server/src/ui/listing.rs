@@ -2,7 +2,7 @@
 //! typed (days in either notation, Istanbul midnights), carrying the filters in links,
 //! and the keyset paging links ("first page", "next page" with the cursor; no offset).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use maud::{html, Markup};
 
 use super::i18n::Texts;
@@ -15,10 +15,7 @@ pub fn opt(text: &str) -> Option<String> {
 
 /// The start of an Istanbul day, in UTC.
 pub fn istanbul_midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
-    sanalpos_core::lang::istanbul()
-        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    sanalpos_core::time::istanbul_midnight(d)
 }
 
 /// A day as typed (`2026-11-29`, or `29.11.2026`); `Ok(None)` when empty.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod pos;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -128,7 +130,7 @@ impl TestApp {
                 .create_company(&format!("Şirket {i}"), "test")
                 .await
                 .unwrap();
-            let mut new_pos = sanalpos_server::demo::simulator_pos(&sim.base_url(), merchant);
+            let mut new_pos = pos::simulator_pos(&sim.base_url(), merchant);
             new_pos.currencies = vec![sanalpos_core::Currency::Try];
             let pos = service
                 .create_pos(&company.id, new_pos, "test")

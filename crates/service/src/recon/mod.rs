@@ -16,7 +16,7 @@ pub use candidates::MatchCandidate;
 pub(crate) use resolve::resolve;
 pub use resolve::{EntryDetails, Resolution};
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -306,11 +306,7 @@ fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, Service
 
 /// Unix milliseconds of 00:00 Istanbul time on `day` (UTC+3 all year since 2016).
 fn istanbul_midnight_ms(day: NaiveDate) -> i64 {
-    let offset = FixedOffset::east_opt(3 * 3600);
-    day.and_hms_opt(0, 0, 0)
-        .zip(offset)
-        .and_then(|(t, o)| t.and_local_timezone(o).single())
-        .map_or(0, |t| t.timestamp_millis())
+    sanalpos_core::time::istanbul_midnight(day).map_or(0, |t| t.timestamp_millis())
 }
 
 /// A key that names the same item in every run of the same period, so decisions carry

@@ -20,7 +20,7 @@ pub const CODE_3D_CANCELLED: &str = "3D0002";
 
 /// Everything about a new sale except its outcome.
 pub struct NewSale {
-    /// The merchant.
+    /// The merchant number whose ledger gets the row.
     pub merchant_no: String,
     /// The merchant's reference (may be empty for panel sales).
     pub client_ref: String,
@@ -30,7 +30,7 @@ pub struct NewSale {
     pub pricing: Pricing,
     /// The tariff line of the installment count.
     pub line: TariffLine,
-    /// The currency.
+    /// The currency the request named; the pricing is in it.
     pub currency: Currency,
     /// The masked card.
     pub masked_pan: MaskedPan,

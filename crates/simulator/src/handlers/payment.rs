@@ -315,7 +315,7 @@ fn start_3d(
 ) -> Response {
     let mut token_bytes = [0u8; 32];
     rand::rng().fill(&mut token_bytes);
-    let token: String = token_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = hex::encode(token_bytes);
     let reference = {
         let mut state = sim.lock();
         let index = answer::record_sale(&mut state, sale, clock::now());

@@ -33,7 +33,7 @@ pub fn dttm(time: &DateTime<FixedOffset>) -> String {
 pub fn trace_id() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn leaf(name: &str, value: impl Into<String>) -> Node {
@@ -98,21 +98,21 @@ fn core_shape(
 
 /// Everything about a new row except its outcome.
 pub struct NewRow<'a> {
-    /// The merchant.
+    /// The merchant's `ClientId`.
     pub client_id: &'a str,
-    /// The order.
+    /// The order id the request sent (the bank's key for cancel, refund and queries).
     pub order_id: &'a str,
-    /// The operation.
+    /// Sale, pre-authorisation, capture, void or credit.
     pub kind: TxType,
-    /// The amount.
+    /// The amount of this transaction (for a credit, the part refunded).
     pub amount: Kurus,
-    /// The currency.
+    /// The currency the request named.
     pub currency: Currency,
     /// Installments (1 = single).
     pub installments: u8,
     /// The card, when known.
     pub card: Option<&'a CardFacts>,
-    /// When.
+    /// The simulator's clock at the request, Istanbul time: the row's time and day.
     pub now: DateTime<FixedOffset>,
 }
 

@@ -282,7 +282,7 @@ pub async fn gate(State(sim): State<Arc<Nestpay>>, body: Bytes) -> Response {
     };
     let mut token_bytes = [0u8; 24];
     rand::rng().fill(&mut token_bytes);
-    let token: String = token_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = hex::encode(token_bytes);
     let session = GateSession {
         client_id: merchant.client_id.clone(),
         order_id: checked.order_id,

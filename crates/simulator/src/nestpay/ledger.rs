@@ -89,19 +89,19 @@ pub struct ThreeD {
 /// One ledger row. Serialized as-is by `GET /_sim/merchants/{id}/transactions`.
 #[derive(Debug, Clone, Serialize)]
 pub struct NestpayTransaction {
-    /// Insertion order.
+    /// Insertion order across all merchants, from 1; orders rows of the same time.
     pub seq: u64,
     /// The merchant's client id.
     pub client_id: String,
     /// The order (`OrderId`) the row belongs to.
     pub order_id: String,
-    /// The operation.
+    /// Sale, pre-authorisation, capture, void or credit.
     pub kind: TxType,
     /// Approved, declined or refused.
     pub status: TxStatus,
     /// The amount in kuruş (asked for, charged, captured, voided or refunded).
     pub amount: Kurus,
-    /// The currency.
+    /// The currency the request named.
     pub currency: Currency,
     /// Installment count (1 = single payment).
     pub installments: u8,
@@ -150,7 +150,7 @@ impl NestpayTransaction {
 /// never the card number.
 #[derive(Debug, Clone)]
 pub struct GateSession {
-    /// The merchant.
+    /// The merchant's `clientid` the form was posted with.
     pub client_id: String,
     /// `oid`.
     pub order_id: String,
@@ -180,7 +180,7 @@ pub struct GateSession {
 /// 3D Auth (keyed by `md`).
 #[derive(Debug, Clone)]
 pub struct Authentication {
-    /// The merchant.
+    /// The merchant's `clientid`; only that merchant's 3D Auth may use it.
     pub client_id: String,
     /// `oid`.
     pub order_id: String,
@@ -190,7 +190,7 @@ pub struct Authentication {
     pub currency: Currency,
     /// The 3D data the merchant must send back.
     pub three_d: ThreeD,
-    /// The card.
+    /// The facts of the authenticated card (masked number, brand), never its number.
     pub card: CardFacts,
     /// Set once a charge used it.
     pub used: bool,

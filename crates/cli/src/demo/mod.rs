@@ -12,14 +12,15 @@ use rand::distr::Alphanumeric;
 use rand::Rng;
 use serde_json::json;
 
-use sanalpos_core::Currency;
-use sanalpos_service::{
-    Environment, InstallmentRow, NewPos, OnboardingState, PosChange, PosView, Role, Settings,
-};
-use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant};
+use sanalpos_server::{Application, Config};
+use sanalpos_service::{PosChange, PosView, Role};
+use sanalpos_simulator::nestpay::{self, NestpayConfig};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
-use crate::{Application, Config};
+pub mod pos;
+pub mod shop;
+
+pub use pos::{nestpay_pos, nestpay_settings, nkolay_settings, simulator_pos};
 
 /// The two demo companies.
 pub const COMPANIES: [&str; 2] = ["Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."];
@@ -30,10 +31,10 @@ pub enum DemoError {
     /// A file of the demo directory.
     #[error("{0}: {1}")]
     File(String, std::io::Error),
-    /// The simulator.
+    /// A simulator could not bind its port or load its merchants.
     #[error("simulator: {0}")]
     Simulator(String),
-    /// The service.
+    /// The service could not start or refused a seeding step.
     #[error("{0}")]
     Service(String),
 }
@@ -48,86 +49,6 @@ fn setting<'a>(pos: &'a PosView, name: &str) -> Option<&'a str> {
 
 fn service_error(e: impl std::fmt::Display) -> DemoError {
     DemoError::Service(e.to_string())
-}
-
-/// An active, default N Kolay POS definition for a simulator merchant: what the demo,
-/// the benchmarks and the black-box tests set up.
-pub fn simulator_pos(base_url: &str, merchant: &MerchantConfig) -> NewPos {
-    NewPos {
-        name: "N Kolay (simülatör)".into(),
-        protocol: "nkolay".into(),
-        environment: Environment::Simulator,
-        settings: nkolay_settings(base_url, merchant),
-        currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
-        installments: demo_installments(),
-        onboarding_state: OnboardingState::Active,
-        documents: sanalpos_store::empty_checklist(),
-        is_default: true,
-    }
-}
-
-/// The settings of an N Kolay POS at a simulator merchant.
-pub fn nkolay_settings(base_url: &str, merchant: &MerchantConfig) -> Settings {
-    sanalpos_service::protocols::nkolay_settings(
-        base_url,
-        &merchant.sx,
-        &merchant.sx_list,
-        &merchant.sx_cancel,
-        &merchant.secret_key,
-        merchant.auto_complete,
-    )
-}
-
-/// An active İş Bankası NestPay POS definition (not the default) for a simulator bank
-/// merchant: what the demo gives its first company, and the crash soak too.
-pub fn nestpay_pos(base_url: &str, merchant: &NestpayMerchant) -> NewPos {
-    NewPos {
-        name: "İş Bankası sanal POS (simülatör)".into(),
-        protocol: "nestpay".into(),
-        environment: Environment::Simulator,
-        settings: nestpay_settings(base_url, merchant),
-        currencies: vec![Currency::Try],
-        installments: demo_installments(),
-        onboarding_state: OnboardingState::Active,
-        documents: sanalpos_store::empty_checklist(),
-        is_default: false,
-    }
-}
-
-/// The settings of an İş Bankası NestPay POS at a simulator merchant (3D model `3d`).
-pub fn nestpay_settings(base_url: &str, merchant: &NestpayMerchant) -> Settings {
-    Settings::from_pairs([
-        ("bank", "isbank"),
-        ("api_url", base_url),
-        ("gate_url", base_url),
-        ("client_id", merchant.client_id.as_str()),
-        ("api_user", merchant.api_user.as_str()),
-        ("api_password", merchant.api_password.as_str()),
-        ("store_key", merchant.store_key.as_str()),
-        ("three_d_model", "3d"),
-    ])
-}
-
-/// The installment table of a demo POS (what the simulator's merchant charges).
-fn demo_installments() -> Vec<InstallmentRow> {
-    [
-        (1, 179, 0, 1),
-        (2, 249, 150, 30),
-        (3, 299, 250, 30),
-        (6, 399, 450, 30),
-        (9, 499, 650, 30),
-        (12, 599, 850, 30),
-    ]
-    .into_iter()
-    .map(
-        |(count, commission_bp, surcharge_bp, value_days)| InstallmentRow {
-            count,
-            commission_bp,
-            surcharge_bp,
-            value_days,
-        },
-    )
-    .collect()
 }
 
 /// Runs the demo until `shutdown`.
@@ -315,7 +236,7 @@ pub async fn run(
     let app = match companies.first() {
         Some(company) => {
             println!("Demo shop (hosted page, signed webhooks): {base_url}/shop");
-            app.with_routes(crate::shop::router(crate::shop::ShopConfig {
+            app.with_routes(shop::router(shop::ShopConfig {
                 base_url: base_url.clone(),
                 api_key: company["api_key"].as_str().unwrap_or_default().to_owned(),
                 name: company["name"].as_str().unwrap_or_default().to_owned(),

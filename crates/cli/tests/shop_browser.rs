@@ -27,7 +27,7 @@ async fn start_demo() -> Demo {
     let data = dir.path().to_owned();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        sanalpos_server::demo::run(0, &data, async move {
+        sanalpos::demo::run(0, &data, async move {
             let _ = stopped.await;
         })
         .await

@@ -1,0 +1,87 @@
+//! The POS definitions that point at the simulators' merchants: what the demo seeds,
+//! and the benchmarks, the soaks and the CLI's tests set up.
+
+use sanalpos_core::Currency;
+use sanalpos_service::{Environment, InstallmentRow, NewPos, OnboardingState, Settings};
+use sanalpos_simulator::nestpay::NestpayMerchant;
+use sanalpos_simulator::MerchantConfig;
+
+/// An active, default N Kolay POS definition for a simulator merchant: what the demo,
+/// the benchmarks and the black-box tests set up.
+pub fn simulator_pos(base_url: &str, merchant: &MerchantConfig) -> NewPos {
+    NewPos {
+        name: "N Kolay (simülatör)".into(),
+        protocol: "nkolay".into(),
+        environment: Environment::Simulator,
+        settings: nkolay_settings(base_url, merchant),
+        currencies: vec![Currency::Try, Currency::Usd, Currency::Eur],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: true,
+    }
+}
+
+/// The settings of an N Kolay POS at a simulator merchant.
+pub fn nkolay_settings(base_url: &str, merchant: &MerchantConfig) -> Settings {
+    sanalpos_service::protocols::nkolay_settings(
+        base_url,
+        &merchant.sx,
+        &merchant.sx_list,
+        &merchant.sx_cancel,
+        &merchant.secret_key,
+        merchant.auto_complete,
+    )
+}
+
+/// An active İş Bankası NestPay POS definition (not the default) for a simulator bank
+/// merchant: what the demo gives its first company, and the crash soak too.
+pub fn nestpay_pos(base_url: &str, merchant: &NestpayMerchant) -> NewPos {
+    NewPos {
+        name: "İş Bankası sanal POS (simülatör)".into(),
+        protocol: "nestpay".into(),
+        environment: Environment::Simulator,
+        settings: nestpay_settings(base_url, merchant),
+        currencies: vec![Currency::Try],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: false,
+    }
+}
+
+/// The settings of an İş Bankası NestPay POS at a simulator merchant (3D model `3d`).
+pub fn nestpay_settings(base_url: &str, merchant: &NestpayMerchant) -> Settings {
+    Settings::from_pairs([
+        ("bank", "isbank"),
+        ("api_url", base_url),
+        ("gate_url", base_url),
+        ("client_id", merchant.client_id.as_str()),
+        ("api_user", merchant.api_user.as_str()),
+        ("api_password", merchant.api_password.as_str()),
+        ("store_key", merchant.store_key.as_str()),
+        ("three_d_model", "3d"),
+    ])
+}
+
+/// The installment table of a demo POS (what the simulator's merchant charges).
+fn demo_installments() -> Vec<InstallmentRow> {
+    [
+        (1, 179, 0, 1),
+        (2, 249, 150, 30),
+        (3, 299, 250, 30),
+        (6, 399, 450, 30),
+        (9, 499, 650, 30),
+        (12, 599, 850, 30),
+    ]
+    .into_iter()
+    .map(
+        |(count, commission_bp, surcharge_bp, value_days)| InstallmentRow {
+            count,
+            commission_bp,
+            surcharge_bp,
+            value_days,
+        },
+    )
+    .collect()
+}

@@ -1,0 +1,79 @@
+//! Inquiry: what the provider's PaymentList rows say about one payment attempt.
+
+use sanalpos_core::Kurus;
+
+use super::NkolayGateway;
+use crate::types::*;
+use crate::GatewayError;
+
+impl NkolayGateway {
+    pub(super) async fn inquire(&self, request: &InquiryRequest) -> Result<Inquiry, GatewayError> {
+        let from = request.date.pred_opt().unwrap_or(request.date);
+        let to = request.date.succ_opt().unwrap_or(request.date);
+        let rows = self
+            .payment_list(from, to, request.client_ref.as_str())
+            .await?;
+        Ok(summarize(&rows, request))
+    }
+}
+
+/// What the provider's rows say about one attempt.
+fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
+    let ours = |r: &&ReportRow| r.client_ref.as_deref() == Some(request.client_ref.as_str());
+    let sale = rows
+        .iter()
+        .filter(ours)
+        .find(|r| matches!(r.kind, TransactionKind::Sale | TransactionKind::PreAuth));
+    let Some(sale) = sale else {
+        return Inquiry::NotFound;
+    };
+    match &sale.status {
+        RowStatus::Success => {
+            let (Some(provider_ref), Some(auth_code)) =
+                (sale.provider_ref.clone(), sale.auth_code.clone())
+            else {
+                return Inquiry::Pending;
+            };
+            let authorized = sale.authorized_amount.or(sale.amount);
+            if authorized.is_none_or(|a| a < request.amount) {
+                // Reported as charged, but for less than we asked: a person must look.
+                return Inquiry::Pending;
+            }
+            let reversals = rows.iter().filter(ours).filter(|r| {
+                r.status == RowStatus::Success
+                    && matches!(
+                        r.kind,
+                        TransactionKind::Cancel
+                            | TransactionKind::Refund
+                            | TransactionKind::PartialRefund
+                    )
+            });
+            let mut reversed = Kurus::ZERO;
+            let mut cancelled = false;
+            for r in reversals {
+                cancelled |= r.kind == TransactionKind::Cancel;
+                reversed = reversed
+                    .checked_add(r.amount.unwrap_or(Kurus::ZERO))
+                    .unwrap_or(reversed);
+            }
+            Inquiry::Approved {
+                approval: Approval {
+                    auth_code: Some(auth_code),
+                    provider_ref,
+                    authorized_amount: authorized,
+                    installments: sale.installments,
+                },
+                reversed,
+                cancelled,
+            }
+        }
+        RowStatus::Error => Inquiry::Declined(Decline {
+            kind: DeclineKind::Refused,
+            bank_code: None,
+            message: sanalpos_core::Message::new("İşlem onaylanmadı", "Transaction not approved"),
+            provider_text: String::new(),
+            provider_ref: sale.provider_ref.clone(),
+        }),
+        RowStatus::New | RowStatus::Other(_) => Inquiry::Pending,
+    }
+}
