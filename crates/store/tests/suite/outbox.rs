@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_store::testing::for_each_engine;
 use sanalpos_store::*;

@@ -1,7 +1,7 @@
 //! Records for the store tests: a company with its audit event, an active POS, payments,
 //! attempts and refunds in the shapes the service writes them.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_store::*;

@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use sanalpos_store::testing::{for_each_engine, sqlite_store};
 use sanalpos_store::*;
 
