@@ -1,5 +1,5 @@
 //! Builders shared by the engine tests.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use chrono::{NaiveDate, NaiveDateTime};
 use sanalpos_core::{AuthCode, Kurus, MaskedPan, ProviderRef};

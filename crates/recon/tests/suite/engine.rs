@@ -1,10 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! The matching engine, one class and one key at a time.
 
-mod common;
-
+use crate::helpers::*;
 use chrono::{TimeZone, Utc};
-use common::*;
 use sanalpos_recon::{
     business_date, reconcile, Class, Expected, Flag, Item, MatchKey, Options, PaymentStatus,
     Reason, Reconciliation, RowKind, RowState,

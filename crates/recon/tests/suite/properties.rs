@@ -2,9 +2,7 @@
 //! Properties of the engine on random inputs with many collisions: every payment and
 //! every row lands in exactly one item, shuffling changes nothing, totals are exact.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use proptest::prelude::*;
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 use sanalpos_recon::{
