@@ -1,7 +1,7 @@
 //! Shared set-up of the tests that drive the N Kolay client against the simulator
 //! over real HTTP on loopback.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

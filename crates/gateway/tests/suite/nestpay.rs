@@ -7,13 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "nestpay/answers.rs"]
 mod answers;
-#[path = "nestpay/callbacks.rs"]
+
 mod callbacks;
-#[path = "nestpay/calls.rs"]
+
 mod calls;
-#[path = "nestpay/helpers.rs"]
+
 mod helpers;
-#[path = "nestpay/vectors.rs"]
+
 mod vectors;

@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashSet;
 
+use crate::helpers::*;
 use chrono::Days;
-use common::*;
 use sanalpos_gateway::nkolay::codec::now_istanbul;
 use sanalpos_gateway::{Gateway, Outcome, ReportQuery, RowStatus, TransactionKind};
 

@@ -2,9 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_gateway::nkolay::codec::now_istanbul;
 use sanalpos_gateway::{
     Approval, CancelRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome,

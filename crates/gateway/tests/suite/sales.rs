@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::BankCode;
 use sanalpos_gateway::{
     FailureKind, Gateway, Inquiry, InquiryRequest, Outcome, SaleRequest, UnknownReason,
@@ -64,21 +62,7 @@ async fn official_test_cards_are_approved_and_found_by_inquiry() {
 async fn every_magic_card_gives_its_bank_code_and_turkish_message() {
     let sim = start_sim().await;
     let gateway = sim.gateway();
-    let cards = [
-        ("4000000000000051", "05"),
-        ("4000000000000127", "12"),
-        ("4000000000000143", "14"),
-        ("4000000000000416", "41"),
-        ("4000000000000432", "43"),
-        ("4000000000000515", "51"),
-        ("4000000000000549", "54"),
-        ("4000000000000572", "57"),
-        ("4000000000000622", "62"),
-        ("4000000000000820", "82"),
-        ("4000000000000911", "91"),
-        ("4000000000000960", "96"),
-    ];
-    for (pan, code) in cards {
+    for &(pan, code) in sanalpos_simulator::cards::MAGIC_DECLINES {
         let response = gateway.sale(&sale(pan, "10.00")).await;
         let Outcome::Declined(decline) = response.outcome else {
             panic!("{pan}: {:?}", response.outcome)

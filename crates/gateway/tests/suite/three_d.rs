@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_gateway::{
     ExpectedSale, Gateway, GatewayResponse, Outcome, Postback, ThreeDStart, UnknownReason,
 };

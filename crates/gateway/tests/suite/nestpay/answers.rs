@@ -10,7 +10,7 @@ use sanalpos_gateway::nestpay::query::{
 use sanalpos_gateway::nestpay::xml::Cc5Response;
 use sanalpos_gateway::{DeclineKind, Inquiry, Outcome};
 
-use crate::helpers::{answer, answer_bytes, vectors};
+use super::helpers::{answer, answer_bytes, vectors};
 
 /// What each recorded answer must map to.
 enum Expect {
@@ -80,7 +80,7 @@ fn recorded_bytes_decode_to_the_recorded_values() {
     assert_eq!(answer(0).extra("CARDISSUER"), Some("ZİRAAT BANKASI"));
     // The same answer as UTF-8 bytes declared UTF-8 reads the same.
     assert!(answer_bytes(2).contains(&0xDD), "İ is one ISO-8859-9 byte");
-    let utf8 = crate::helpers::render(&v["answers"][2]["decoded"]).replace("ISO-8859-9", "UTF-8");
+    let utf8 = super::helpers::render(&v["answers"][2]["decoded"]).replace("ISO-8859-9", "UTF-8");
     let from_utf8 = Cc5Response::parse(utf8.as_bytes()).unwrap();
     assert_eq!(from_utf8.extra("CARDISSUER"), Some("ZİRAAT BANKASI"));
     assert_eq!(from_utf8, answer(2));

@@ -6,7 +6,7 @@ use sanalpos_gateway::nestpay::{NestpayGateway, ThreeDModel};
 use sanalpos_gateway::{Gateway, Outcome, Postback, ReturnUrls, ThreeDStart, UnknownReason};
 use sanalpos_testkit::parse_form;
 
-use crate::helpers::*;
+use super::helpers::*;
 
 const ORDER: &str = "20230910AF6A";
 

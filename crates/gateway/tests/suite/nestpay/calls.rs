@@ -16,7 +16,7 @@ use sanalpos_gateway::{
     UnknownReason,
 };
 
-use crate::helpers::*;
+use super::helpers::*;
 
 fn cancel_of(order: &str) -> CancelRequest {
     CancelRequest {

@@ -1,8 +1,6 @@
 //! Shared set-up: the vector file, recorded answers as bytes, a fake bank on loopback,
 //! and requests.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -12,7 +12,7 @@ use sanalpos_gateway::nestpay::signing::{
 };
 use sanalpos_gateway::nestpay::Credentials;
 
-use crate::helpers::{kurus, pairs, vectors};
+use super::helpers::{kurus, pairs, vectors};
 
 #[test]
 fn every_ver3_vector_reproduces_and_verifies() {
