@@ -5,11 +5,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::{ClientRef, Currency, Kurus};
 use sanalpos_gateway::nkolay::{NkolayConfig, NkolayGateway};
 use sanalpos_gateway::{Card, Gateway, SaleRequest};

@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use chrono::{DateTime, TimeZone, Utc};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-use common::test_config;
+use crate::helpers::test_config;
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;
@@ -749,7 +747,7 @@ async fn a_nestpay_pos_reconciles_by_statement_and_asks_the_bank_for_the_rest() 
         for amount in ["120.00", "80.50"] {
             let request = CreatePayment {
                 pos_id: Some(pos.id.clone()),
-                ..common::payment(common::APPROVED_CARD, amount)
+                ..crate::helpers::payment(crate::helpers::APPROVED_CARD, amount)
             };
             payments.push(svc.create_payment(&s.actor, request).await.unwrap());
         }

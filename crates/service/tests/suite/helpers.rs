@@ -1,7 +1,7 @@
 //! Shared set-up: a simulator in-process on loopback, a service on a fresh store, a
 //! company with an active N Kolay POS pointed at the simulator.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 

@@ -7,13 +7,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::future::Future;
 use std::time::Duration;
 
-use common::nestpay::*;
-use common::{test_config, tl};
+use crate::helpers::nestpay::*;
+use crate::helpers::{test_config, tl};
 use sanalpos_core::BankCode;
 use sanalpos_service::*;
 use sanalpos_simulator::nestpay::cards::MD_STATUS_CARDS;

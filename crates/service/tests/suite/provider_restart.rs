@@ -5,12 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
 use sanalpos_store::testing::for_each_engine;

@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
 use sanalpos_store::testing::sqlite_store;

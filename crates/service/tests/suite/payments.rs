@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::Currency;
 use sanalpos_service::*;
 use sanalpos_simulator::TxStatus;

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
 use sanalpos_store::testing::{for_each_engine, postgres_store};

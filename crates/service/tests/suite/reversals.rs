@@ -2,9 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::Kurus;
 use sanalpos_service::*;
 use sanalpos_simulator::{MerchantConfig, TxKind, TxStatus};

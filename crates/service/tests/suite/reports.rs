@@ -4,15 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::json;
 
-use common::*;
+use crate::helpers::*;
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::*;
 use sanalpos_store::testing::for_each_engine;

@@ -2,9 +2,7 @@
 //! N Kolay POS stored in the old columns, opened by today's code: the POS moves into
 //! its encrypted settings document losing nothing, and takes payments as before.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
 use sanalpos_store::testing::{for_each_engine_at_version, TestParam};
