@@ -2,11 +2,9 @@
 //! Checkout sessions and the hosted page, driven over HTTP as a browser would (forms
 //! read by the testkit), 3D Secure through the simulator's bank page included.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use sanalpos_service::SignedReturn;
 use serde_json::{json, Value};
@@ -442,8 +440,6 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
     assert_eq!(event["data"]["payment"]["channel"], "hosted");
 });
 
-#[path = "checkout/payment_links.rs"]
 mod payment_links;
 
-#[path = "checkout/card_testing.rs"]
 mod card_testing;

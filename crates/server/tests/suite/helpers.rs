@@ -1,7 +1,9 @@
 //! A real service and a real simulator on random loopback ports, one fresh database per
 //! test (SQLite file or PostgreSQL database), driven over HTTP as a client would.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
+
+pub mod ui;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -398,7 +400,6 @@ pub fn stored_payment(
 }
 
 /// Runs a test body on SQLite and on PostgreSQL.
-#[macro_export]
 macro_rules! both_engines {
     ($name:ident, $body:expr) => {
         mod $name {

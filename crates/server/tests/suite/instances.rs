@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::payment;
+use crate::helpers::payment;
 use reqwest::StatusCode;
 use sanalpos_server::ratelimit::RateLimits;
 use sanalpos_server::{Application, Config};

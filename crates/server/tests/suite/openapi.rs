@@ -4,11 +4,9 @@
 //! is routed), the answers' schemas have exactly the fields of real answers, and every
 //! service error code is documented.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use sanalpos_server::openapi::{document, ERROR_CODES};
 use sanalpos_service::ServiceError;
@@ -18,7 +16,7 @@ use serde_json::{json, Value};
 /// (`crates/server/src/api/mod.rs`): a new route there fails this test until it is
 /// documented.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let source = include_str!("../src/api/mod.rs");
+    let source = include_str!("../../src/api/mod.rs");
     let mut routes = BTreeSet::new();
     let mut rest = source;
     while let Some(at) = rest.find(".route(") {

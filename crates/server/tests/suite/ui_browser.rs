@@ -8,15 +8,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod ui_support;
-
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::ui::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use sanalpos_testkit::browser::{screenshot_path, Browser};
-use ui_support::*;
 
 const TEST: &str = "back_office_walkthrough";
 const WAIT: Duration = Duration::from_secs(20);

@@ -4,12 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod ui_support;
-
-use common::*;
+use crate::helpers::ui::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
-use ui_support::*;
 
 const APPROVED_CARD: &str = "4546711234567894";
 const NO_FUNDS_CARD: &str = "4000000000000515";

@@ -3,16 +3,13 @@
 //! links made by staff and paid on the hosted page, and webhook endpoints with their
 //! deliveries, answers and resend.
 
-mod common;
-mod ui_support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::ui::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use sanalpos_service::verify_webhook_signature;
-use ui_support::*;
 
 const CARD: &str = "4546711234567894";
 

@@ -6,13 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-mod ui_support;
-
-use common::*;
+use crate::helpers::ui::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use ui_support::*;
 
 const CARD_A: &str = "4546711234567894";
 const CARD_B: &str = "5200190006338608";

@@ -2,11 +2,9 @@
 //! Webhooks end to end: the outbox survives a stopped server, failing endpoints are
 //! retried with backoff, signatures verify, events reach only their subscribers.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
 use reqwest::StatusCode;
 use sanalpos_service::verify_webhook_signature;
 use serde_json::{json, Value};

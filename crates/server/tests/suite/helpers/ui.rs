@@ -1,7 +1,7 @@
 //! Driving the back office over HTTP as a browser would (cookies, CSRF fields,
 //! redirects by hand), and the demo-like set-up: users of every role.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use sanalpos_service::Role;
 
-use crate::common::TestApp;
+use crate::helpers::TestApp;
 
 /// The password of every test user.
 pub const PASSWORD: &str = "parola-12345";
