@@ -2,9 +2,9 @@
 //! break the transport on purpose, the official sandbox cards' 3D passwords, and the BIN
 //! table that gives a card its issuer bank and card program (for installments).
 
-/// Cards whose outcome is a fixed bank decline code (spec/simulator.md). The 14th and
-/// 15th digits are the code.
-const MAGIC_DECLINES: &[(&str, &str)] = &[
+/// Cards whose outcome is a fixed bank decline code (spec/simulator.md), with that code.
+/// The 14th and 15th digits are the code.
+pub const MAGIC_DECLINES: &[(&str, &str)] = &[
     ("4000000000000051", "05"),
     ("4000000000000127", "12"),
     ("4000000000000143", "14"),

@@ -1,0 +1,14 @@
+//! The payment service's integration tests, in one binary: one module per area, each
+//! against the simulator and on both engines.
+
+mod breaker;
+mod end_of_day;
+mod helpers;
+mod nestpay;
+mod payments;
+mod provider_restart;
+mod recovery;
+mod reports;
+mod reversals;
+mod statements;
+mod upgrade;

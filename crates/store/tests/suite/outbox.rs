@@ -1,0 +1,420 @@
+//! The webhook outbox and checkout-session claims on both engines: events are written
+//! in the transaction of the change that causes them, and a session is paid at most
+//! once even under concurrent claims.
+
+#![allow(clippy::unwrap_used)]
+
+use crate::helpers::*;
+use sanalpos_core::{Currency, Kurus};
+use sanalpos_store::testing::for_each_engine;
+use sanalpos_store::*;
+use serde_json::json;
+
+async fn endpoint(store: &Store, company_id: &str, events: &[&str]) -> String {
+    let e = WebhookEndpointRecord {
+        id: new_id("whe"),
+        company_id: company_id.into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret_enc: Crypto::random().encrypt_credentials("whsec_x").unwrap(),
+        created_by: "test".into(),
+        created_at: now_ms(),
+        deleted_at: None,
+    };
+    store
+        .insert_webhook_endpoint(
+            e.clone(),
+            audit(company_id, "webhook_endpoint.created", &e.id),
+        )
+        .await
+        .unwrap();
+    e.id
+}
+
+/// Rules like the service's: an event per real status change, review mark or refund,
+/// with the payment's id, amount and auth code; an approval completes the session.
+fn rules(changed: &PaymentChanged<'_>) -> Consequences {
+    let p = changed.payment;
+    let kind = match changed.cause {
+        PaymentCause::Status { before } if before != p.status => {
+            format!("payment.{}", p.status.as_str())
+        }
+        PaymentCause::Status { .. } => return Consequences::default(),
+        PaymentCause::Refund(_) => "payment.refunded".into(),
+        PaymentCause::Review => "payment.needs_review".into(),
+    };
+    let event = |kind: &str, subject_id: &str| NewEvent {
+        company_id: p.company_id.clone(),
+        kind: kind.into(),
+        subject_id: subject_id.into(),
+        data: json!({ "payment": { "id": p.id, "amount": p.amount, "auth_code": p.auth_code } }),
+    };
+    Consequences {
+        events: vec![event(&kind, &p.id)],
+        complete_session: changed
+            .session
+            .filter(|_| p.status == PaymentStatus::Approved)
+            .map(|s| SessionCompletion {
+                session_id: s.id.clone(),
+                events: vec![event("checkout_session.completed", &s.id)],
+            }),
+    }
+}
+
+fn approve(p: &PaymentRecord, expect: PaymentStatus) -> FinishAttempt {
+    let mut change = PaymentChange::to(&p.id, &[expect], PaymentStatus::Approved);
+    change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
+    FinishAttempt {
+        payment: Some(change),
+        events: Some(rules),
+        audit: vec![audit(&p.company_id, "payment.approved", &p.id)],
+        ..FinishAttempt::default()
+    }
+}
+
+fn session(company_id: &str, expires_at: i64) -> CheckoutSessionRecord {
+    CheckoutSessionRecord {
+        id: new_id("cs"),
+        company_id: company_id.into(),
+        purpose: SessionPurpose::Order,
+        amount: Some(Kurus::from_minor(5_000).unwrap()),
+        min_amount: None,
+        max_amount: None,
+        currency: Currency::Try,
+        order_ref: Some("SO-9".into()),
+        customer_ref: None,
+        description: None,
+        return_url: Some("https://shop.example/r".into()),
+        return_secret_enc: None,
+        max_installments: 1,
+        language: "tr".into(),
+        status: SessionStatus::Open,
+        payment_id: None,
+        tries: 0,
+        expires_at,
+        created_by: "test".into(),
+        created_at: now_ms(),
+        completed_at: None,
+        locked_at: None,
+    }
+}
+
+#[tokio::test]
+async fn outbox_rows_commit_and_roll_back_with_the_change() {
+    for_each_engine(
+        "outbox_rows_commit_and_roll_back_with_the_change",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let other = company(&store, "B").await;
+            let p = pos(&store, &c.id).await;
+            let all = endpoint(&store, &c.id, &["payment.approved", "payment.needs_review"]).await;
+            let declines = endpoint(&store, &c.id, &["payment.declined"]).await;
+            let foreign = endpoint(&store, &other.id, &["payment.approved"]).await;
+
+            // A failing transaction takes the payment change and its event with it: the
+            // refund result names no refund, so the whole finish is rolled back.
+            let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 1_000);
+            store
+                .begin_payment(pay.clone(), attempt(&pay, Operation::Sale))
+                .await
+                .unwrap();
+            let mut broken = approve(&pay, PaymentStatus::Processing);
+            broken.refund = Some(RefundResult {
+                refund_id: "ref_missing".into(),
+                status: RefundStatus::Approved,
+                provider_ref: None,
+                bank_code: None,
+                message_tr: None,
+                message_en: None,
+                retry_at: None,
+            });
+            assert!(store.finish_attempt(broken).await.is_err());
+            assert_eq!(
+                store.get_payment(&c.id, &pay.id).await.unwrap().status,
+                PaymentStatus::Processing
+            );
+            assert!(store.list_events_of(&pay.id).await.unwrap().is_empty());
+            assert!(store
+                .list_deliveries(&c.id, &all, 10)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // The change commits: one event, one delivery for the subscribed endpoint only.
+            assert!(
+                store
+                    .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                    .await
+                    .unwrap()
+                    .applied
+            );
+            let events = store.list_events_of(&pay.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "payment.approved");
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["payment"]["id"], pay.id.as_str());
+            assert_eq!(body["data"]["payment"]["amount"], "10.00");
+            assert_eq!(body["data"]["payment"]["auth_code"], "123456");
+            let delivered = store.list_deliveries(&c.id, &all, 10).await.unwrap();
+            assert_eq!(delivered.len(), 1);
+            assert_eq!(delivered[0].status, DeliveryStatus::Pending);
+            assert!(store
+                .list_deliveries(&c.id, &declines, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store
+                .list_deliveries(&other.id, &foreign, 10)
+                .await
+                .unwrap()
+                .is_empty());
+
+            // A change that does not apply (the payment moved on) writes no event.
+            assert!(
+                !store
+                    .finish_attempt(approve(&pay, PaymentStatus::Processing))
+                    .await
+                    .unwrap()
+                    .applied
+            );
+            assert_eq!(store.list_events_of(&pay.id).await.unwrap().len(), 1);
+
+            // A review mark is an event too.
+            let unclear = payment(&c.id, &p.id, PaymentStatus::Unknown, 2_000);
+            store
+                .begin_payment(unclear.clone(), attempt(&unclear, Operation::Sale))
+                .await
+                .unwrap();
+            store
+                .set_review_reason(
+                    &unclear.id,
+                    "still unclear",
+                    audit(&c.id, "payment.needs_review", &unclear.id),
+                    Some(rules),
+                )
+                .await
+                .unwrap();
+            let events = store.list_events_of(&unclear.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "payment.needs_review");
+
+            // Two workers never hold the same delivery.
+            let (first, second) = tokio::join!(
+                store.lease_due_deliveries("one", 60_000, 10),
+                store.lease_due_deliveries("two", 60_000, 10)
+            );
+            let (first, second) = (first.unwrap(), second.unwrap());
+            assert_eq!(first.len() + second.len(), 2, "both deliveries taken once");
+            for d in &first {
+                assert!(second.iter().all(|e| e.delivery.id != d.delivery.id));
+            }
+            assert!(store
+                .lease_due_deliveries("three", 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty());
+            // A result is only recorded by the holder of the lease.
+            let held = first.first().or(second.first()).unwrap();
+            let owner = if first.is_empty() { "two" } else { "one" };
+            let result = |owner: &str| DeliveryTryResult {
+                delivery_id: held.delivery.id.clone(),
+                owner: owner.into(),
+                signed_at: now_ms() / 1000,
+                http_status: Some(200),
+                response: Some("ok".into()),
+                error: None,
+                status: DeliveryStatus::Delivered,
+                next_attempt_at: None,
+                started_at: now_ms(),
+                finished_at: now_ms(),
+            };
+            assert!(!store.finish_delivery_try(result("intruder")).await.unwrap());
+            assert!(store.finish_delivery_try(result(owner)).await.unwrap());
+            let (d, _) = store.get_delivery(&c.id, &held.delivery.id).await.unwrap();
+            assert_eq!(d.status, DeliveryStatus::Delivered);
+            assert_eq!(d.tries, 1);
+            assert_eq!(store.list_delivery_tries(&d.id).await.unwrap().len(), 1);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_is_paid_at_most_once() {
+    for_each_engine("a_session_is_paid_at_most_once", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        endpoint(&store, &c.id, &["checkout_session.completed"]).await;
+        let s = session(&c.id, now_ms() + 600_000);
+        store
+            .insert_checkout_session(s.clone(), audit(&c.id, "checkout_session.created", &s.id))
+            .await
+            .unwrap();
+
+        // Ten concurrent claims: exactly one payment is written.
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let store = store.clone();
+            let pay = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+            let sid = s.id.clone();
+            tasks.push(tokio::spawn(async move {
+                let result = store
+                    .begin_session_payment(&sid, pay.clone(), attempt(&pay, Operation::Start3d))
+                    .await;
+                (pay, result)
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            let (pay, result) = t.await.unwrap();
+            match result {
+                Ok(()) => winners.push(pay),
+                Err(e) => {
+                    assert_eq!(e.code(), "session_not_payable");
+                    // The loser's payment was rolled back with its claim.
+                    assert!(store.get_payment(&c.id, &pay.id).await.is_err());
+                }
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let first = winners.pop().unwrap();
+        assert_eq!(
+            store
+                .get_checkout_session(&s.id)
+                .await
+                .unwrap()
+                .payment_id
+                .as_deref(),
+            Some(first.id.as_str())
+        );
+
+        // Declined: the session may be tried again.
+        let declined = FinishAttempt {
+            payment: Some(PaymentChange::to(
+                &first.id,
+                &[PaymentStatus::Pending3ds],
+                PaymentStatus::Declined,
+            )),
+            ..FinishAttempt::default()
+        };
+        assert!(store.finish_attempt(declined).await.unwrap().applied);
+        let second = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        store
+            .begin_session_payment(&s.id, second.clone(), attempt(&second, Operation::Start3d))
+            .await
+            .unwrap();
+        // Approved: the session completes in the same transaction, with its event.
+        assert!(
+            store
+                .finish_attempt(approve(&second, PaymentStatus::Pending3ds))
+                .await
+                .unwrap()
+                .applied
+        );
+        let done = store.get_checkout_session(&s.id).await.unwrap();
+        assert_eq!(done.status, SessionStatus::Completed);
+        assert_eq!(done.tries, 2);
+        let events = store.list_events_of(&s.id).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, "checkout_session.completed");
+        let third = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        let err = store
+            .begin_session_payment(&s.id, third.clone(), attempt(&third, Operation::Start3d))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "session_not_payable");
+
+        // An expired session cannot be claimed.
+        let old = session(&c.id, now_ms() - 1);
+        store
+            .insert_checkout_session(
+                old.clone(),
+                audit(&c.id, "checkout_session.created", &old.id),
+            )
+            .await
+            .unwrap();
+        let late = payment(&c.id, &p.id, PaymentStatus::Pending3ds, 5_000);
+        let err = store
+            .begin_session_payment(&old.id, late.clone(), attempt(&late, Operation::Start3d))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "session_not_payable");
+    })
+    .await;
+}
+
+fn run(company_id: &str, pos_id: &str) -> ReconRunRecord {
+    ReconRunRecord {
+        id: new_id("rec"),
+        company_id: company_id.into(),
+        pos_id: pos_id.into(),
+        source: "report".into(),
+        period_from: "2026-11-28".into(),
+        period_to: "2026-11-28".into(),
+        status: "open".into(),
+        summary: json!({"matched": 1}),
+        created_by: "test".into(),
+        created_at: now_ms(),
+    }
+}
+
+fn item(class: &str, key: &str) -> NewReconItem {
+    NewReconItem {
+        item_key: key.into(),
+        class: class.into(),
+        reason: "test".into(),
+        match_key: Some(key.into()),
+        payment_ids: vec![],
+        provider_rows: json!([]),
+        ours: Kurus::from_minor(100).unwrap(),
+        theirs: Kurus::from_minor(100).unwrap(),
+        ours_reversed: Kurus::ZERO,
+        theirs_reversed: Kurus::ZERO,
+        proposal: None,
+        flags: json!({}),
+    }
+}
+
+#[tokio::test]
+async fn reconciliation_exceptions_are_an_event() {
+    for_each_engine(
+        "reconciliation_exceptions_are_an_event",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let hook = endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
+            // All matched: nothing to tell.
+            let clean = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    clean.clone(),
+                    vec![item("matched", "k1")],
+                    audit(&c.id, "recon.run", &clean.id),
+                )
+                .await
+                .unwrap();
+            assert!(store.list_events_of(&clean.id).await.unwrap().is_empty());
+            // One exception: an event, written with the run.
+            let open = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    open.clone(),
+                    vec![item("matched", "k1"), item("provider_only", "k2")],
+                    audit(&c.id, "recon.run", &open.id),
+                )
+                .await
+                .unwrap();
+            let events = store.list_events_of(&open.id).await.unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].0, "reconciliation.exceptions");
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["reconciliation"]["id"], open.id.as_str());
+            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 1);
+            assert_eq!(
+                store.list_deliveries(&c.id, &hook, 10).await.unwrap().len(),
+                1
+            );
+        },
+    )
+    .await;
+}

@@ -1,0 +1,607 @@
+//! The store on both engines: the same test bodies run on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use sanalpos_store::testing::{for_each_engine, sqlite_store};
+use sanalpos_store::*;
+
+#[tokio::test]
+async fn payments_attempts_and_paging() {
+    for_each_engine("payments_attempts_and_paging", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 1000 + i);
+            let a = attempt(&pay, Operation::Sale);
+            store.begin_payment(pay.clone(), a.clone()).await.unwrap();
+            let mut change = PaymentChange::to(
+                &pay.id,
+                &[PaymentStatus::Processing],
+                PaymentStatus::Approved,
+            );
+            change.auth_code = sanalpos_core::AuthCode::parse("123456").ok();
+            let applied = store
+                .finish_attempt(FinishAttempt {
+                    result: Some(AttemptResult {
+                        attempt_id: a.id.clone(),
+                        outcome: AttemptOutcome::Approved,
+                        bank_code: Some("00".into()),
+                        message: None,
+                        http_status: Some(200),
+                        latency_ms: 5,
+                        raw: Some("{}".into()),
+                        finished_at: now_ms(),
+                    }),
+                    payment: Some(change.clone()),
+                    audit: vec![audit(&c.id, "payment.approved", &pay.id)],
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap();
+            assert!(applied.applied);
+            assert_eq!(
+                applied.payment.as_ref().map(|p| p.status),
+                Some(PaymentStatus::Approved)
+            );
+            // The guard: a second change from `processing` does not apply.
+            let refused = store
+                .finish_attempt(FinishAttempt {
+                    payment: Some(change),
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap();
+            assert!(!refused.applied);
+            assert_eq!(refused.payment, applied.payment);
+            ids.push(pay.id);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let got = store.get_payment(&c.id, &ids[0]).await.unwrap();
+        assert_eq!(got.status, PaymentStatus::Approved);
+        assert_eq!(got.auth_code.as_deref(), Some("123456"));
+        let attempts = store.list_attempts(&ids[0]).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].state, AttemptState::Completed);
+        // Another company does not see it.
+        let other = company(&store, "B").await;
+        assert_eq!(
+            store.get_payment(&other.id, &ids[0]).await,
+            Err(StoreError::NotFound)
+        );
+        // Paging, newest first.
+        let mut query = PaymentQuery {
+            limit: 2,
+            ..PaymentQuery::default()
+        };
+        let page1 = store.list_payments(&c.id, &query).await.unwrap();
+        assert_eq!(
+            page1.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+            vec![ids[4].clone(), ids[3].clone()]
+        );
+        query.after = page1.last().map(|p| (p.created_at, p.id.clone()));
+        let page2 = store.list_payments(&c.id, &query).await.unwrap();
+        assert_eq!(page2[0].id, ids[2]);
+        let filtered = store
+            .list_payments(
+                &c.id,
+                &PaymentQuery {
+                    order_ref: Some("SO-1".into()),
+                    status: Some(PaymentStatus::Approved),
+                    limit: 50,
+                    ..PaymentQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(filtered.len(), 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refund_cap_holds_under_concurrency() {
+    for_each_engine("refund_cap_holds_under_concurrency", |store| async move {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let pay = payment(&c.id, &p.id, PaymentStatus::Approved, 10_000);
+        store
+            .begin_payment(pay.clone(), attempt(&pay, Operation::Sale))
+            .await
+            .unwrap();
+        // Ten concurrent refunds of 30.00 against 100.00: exactly three fit.
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let store = store.clone();
+            let pay = pay.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .begin_refund(refund(&pay, 3_000), attempt(&pay, Operation::Refund))
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert_eq!(e.code(), "refund_exceeds_captured"),
+            }
+        }
+        assert_eq!(ok, 3);
+        let refunds = store.list_refunds(&pay.id).await.unwrap();
+        assert_eq!(refunds.len(), 3);
+        // Approving them moves the payment to partially refunded with 90.00.
+        for r in &refunds {
+            store
+                .finish_attempt(FinishAttempt {
+                    refund: Some(RefundResult {
+                        refund_id: r.id.clone(),
+                        status: RefundStatus::Approved,
+                        provider_ref: Some("IKSIRPF9".into()),
+                        bank_code: None,
+                        message_tr: None,
+                        message_en: None,
+                        retry_at: None,
+                    }),
+                    ..FinishAttempt::default()
+                })
+                .await
+                .unwrap();
+        }
+        let after = store.get_payment(&c.id, &pay.id).await.unwrap();
+        assert_eq!(after.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(after.refunded_amount.minor(), 9_000);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idempotency_semantics() {
+    for_each_engine("idempotency_semantics", |store| async move {
+        let c = company(&store, "A").await;
+        let now = now_ms();
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k1", "h1", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Started
+        );
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k1", "h1", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::InProgress
+        );
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k1", "h2", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Mismatch
+        );
+        store
+            .idempotency_finish(&c.id, "k1", 201, "{\"id\":1}")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k1", "h1", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Replay {
+                status: 201,
+                body: "{\"id\":1}".into()
+            }
+        );
+        // Another company has its own keys.
+        let other = company(&store, "B").await;
+        assert_eq!(
+            store
+                .idempotency_begin(&other.id, "k1", "h9", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Started
+        );
+        // A stuck key is taken over after its lock; a released key starts afresh.
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k2", "h", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Started
+        );
+        let later = now + IDEMPOTENCY_LOCK.as_millis() as i64 + 1;
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k2", "h", later)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Started
+        );
+        store.idempotency_release(&c.id, "k2").await.unwrap();
+        assert_eq!(
+            store
+                .idempotency_begin(&c.id, "k2", "other", now)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Started
+        );
+        // Kept a day, purged after.
+        assert_eq!(store.purge_idempotency(now + 3_600_000).await.unwrap(), 0);
+        assert!(store.purge_idempotency(now + 26 * 3_600_000).await.unwrap() >= 3);
+        // Fifty concurrent claims: exactly one starts.
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            let id = c.id.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .idempotency_begin(&id, "k3", "h", now_ms())
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut started = 0;
+        for t in tasks {
+            if t.await.unwrap() == IdempotencyBegin::Started {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leases() {
+    for_each_engine("leases", |store| async move {
+        assert!(store
+            .try_lease("eod", "a", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(!store
+            .try_lease("eod", "b", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(store
+            .try_lease("eod", "a", Duration::from_secs(60))
+            .await
+            .unwrap());
+        assert!(store
+            .try_lease("eod2", "b", Duration::from_millis(1))
+            .await
+            .unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(store
+            .try_lease("eod2", "a", Duration::from_secs(60))
+            .await
+            .unwrap());
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let pay = payment(&c.id, &p.id, PaymentStatus::Unknown, 100);
+        store
+            .begin_payment(pay.clone(), attempt(&pay, Operation::Sale))
+            .await
+            .unwrap();
+        assert!(store.lease_payment(&pay.id, "a", 60_000).await.unwrap());
+        assert!(!store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
+        store.release_payment(&pay.id, "a").await.unwrap();
+        assert!(store.lease_payment(&pay.id, "b", 60_000).await.unwrap());
+        store.release_payment(&pay.id, "b").await.unwrap();
+        // Leasing from an older reading fails once the payment has changed since.
+        let stored = store.get_payment(&c.id, &pay.id).await.unwrap();
+        assert!(!store
+            .lease_payment_unchanged(&pay.id, "c", 60_000, stored.updated_at - 1)
+            .await
+            .unwrap());
+        assert!(store
+            .lease_payment_unchanged(&pay.id, "c", 60_000, stored.updated_at)
+            .await
+            .unwrap());
+        assert!(!store
+            .lease_payment_unchanged(&pay.id, "d", 60_000, stored.updated_at)
+            .await
+            .unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pos_versions_and_defaults() {
+    for_each_engine("pos_versions_and_defaults", |store| async move {
+        let c = company(&store, "A").await;
+        let first = pos(&store, &c.id).await;
+        let second = pos(&store, &c.id).await;
+        let list = store.list_pos(&c.id).await.unwrap();
+        assert_eq!(list.iter().filter(|p| p.is_default).count(), 1);
+        assert_eq!(list[0].id, second.id);
+        let mut change = store.get_pos(&c.id, &first.id).await.unwrap();
+        change.onboarding_state = OnboardingState::Inactive;
+        let updated = store
+            .update_pos(change.clone(), audit(&c.id, "pos.updated", &first.id))
+            .await
+            .unwrap();
+        assert_eq!(updated.version, change.version + 1);
+        assert_eq!(updated.onboarding_state, OnboardingState::Inactive);
+        // A stale version is refused.
+        let err = store
+            .update_pos(change, audit(&c.id, "pos.updated", &first.id))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "stale_version");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn users_and_keys() {
+    for_each_engine("users_and_keys", |store| async move {
+        let c = company(&store, "A").await;
+        let user = User {
+            id: new_id("usr"),
+            username: "ayse".into(),
+            role: Role::Accountant,
+            company_ids: vec![c.id.clone()],
+            created_at: now_ms(),
+        };
+        store
+            .insert_user(
+                user.clone(),
+                "hash".into(),
+                vec![audit(&c.id, "user.created", &user.id)],
+            )
+            .await
+            .unwrap();
+        let dup = User {
+            id: new_id("usr"),
+            ..user.clone()
+        };
+        assert_eq!(
+            store
+                .insert_user(dup, "h".into(), vec![])
+                .await
+                .unwrap_err()
+                .code(),
+            "username_taken"
+        );
+        let (found, hash) = store.find_user("ayse").await.unwrap().unwrap();
+        assert_eq!(
+            (found.role, hash.as_str(), found.company_ids.len()),
+            (Role::Accountant, "hash", 1)
+        );
+        let key = ApiKey {
+            id: new_id("key"),
+            company_id: c.id.clone(),
+            name: "shop".into(),
+            prefix: "sk_live_abcdefgh".into(),
+            created_at: now_ms(),
+            revoked_at: None,
+        };
+        store
+            .insert_api_key(
+                key.clone(),
+                "h".into(),
+                audit(&c.id, "api_key.created", &key.id),
+            )
+            .await
+            .unwrap();
+        assert!(store
+            .find_api_key("sk_live_abcdefgh")
+            .await
+            .unwrap()
+            .is_some());
+        store
+            .revoke_api_key(&c.id, &key.id, audit(&c.id, "api_key.revoked", &key.id))
+            .await
+            .unwrap();
+        let (k, _) = store
+            .find_api_key("sk_live_abcdefgh")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(k.revoked_at.is_some());
+        assert_eq!(
+            store
+                .revoke_api_key(&c.id, &key.id, audit(&c.id, "x", "y"))
+                .await,
+            Err(StoreError::NotFound)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once() {
+    let (store, guard) = sqlite_store().await;
+    store.close().await;
+    let again = Store::open(guard.url()).await.unwrap();
+    again.ping().await.unwrap();
+    assert_eq!(again.engine(), Engine::Sqlite);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_creates_one_payment() {
+    for_each_engine(
+        "an_idempotency_key_creates_one_payment",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let first = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            store
+                .begin_keyed_payment(first.clone(), attempt(&first, Operation::Sale), "k1".into())
+                .await
+                .unwrap();
+            let second = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let refused = store
+                .begin_keyed_payment(
+                    second.clone(),
+                    attempt(&second, Operation::Sale),
+                    "k1".into(),
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(StoreError::Conflict {
+                        code: "idempotency_key_has_payment",
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+            // Nothing of the second was written.
+            assert!(matches!(
+                store.get_payment(&c.id, &second.id).await,
+                Err(StoreError::NotFound)
+            ));
+            let found = store.payment_for_key(&c.id, "k1").await.unwrap().unwrap();
+            assert_eq!(found.id, first.id);
+            assert!(store.payment_for_key(&c.id, "k2").await.unwrap().is_none());
+            // Keys belong to a company.
+            let other = company(&store, "B").await;
+            assert!(store
+                .payment_for_key(&other.id, "k1")
+                .await
+                .unwrap()
+                .is_none());
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rate_counters_add_up_in_one_statement_and_ended_windows_go() {
+    for_each_engine("rate_counters", |store| async move {
+        let hit = |scope: &str, subject: &str, window_start: i64| RateHit {
+            scope: scope.to_owned(),
+            subject: subject.to_owned(),
+            window_start,
+        };
+        // Two counters at once, each with its own count.
+        for n in 1..=3i64 {
+            let mut counts = store
+                .rate_hit(vec![hit("key", "k1", 600), hit("company", "c1", 600)])
+                .await
+                .unwrap();
+            counts.sort();
+            assert_eq!(counts, vec![("company".into(), n), ("key".into(), n)]);
+        }
+        // Another subject, another window: counted apart.
+        let counts = store.rate_hit(vec![hit("key", "k2", 600)]).await.unwrap();
+        assert_eq!(counts, vec![("key".to_owned(), 1)]);
+        let counts = store.rate_hit(vec![hit("key", "k1", 660)]).await.unwrap();
+        assert_eq!(counts, vec![("key".to_owned(), 1)]);
+        assert!(store.rate_hit(Vec::new()).await.unwrap().is_empty());
+        // Concurrent hits on one counter are all counted.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.rate_hit(vec![hit("key", "busy", 600)]).await.unwrap()
+            }));
+        }
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.unwrap()[0].1);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=20).collect::<Vec<i64>>(), "each count once");
+        // Windows started before 660 are deleted; the one at 660 stays.
+        assert_eq!(store.purge_rate_counters(660).await.unwrap(), 4);
+        assert_eq!(store.rate_count("key", "k1", 600).await.unwrap(), 0);
+        assert_eq!(store.rate_count("key", "k1", 660).await.unwrap(), 1);
+    })
+    .await;
+}
+
+/// The velocity counts: declines only (not approvals, not refused attempts), of one
+/// card or one client IP, since the window's start, stopping at the cap; served by the
+/// partial indexes of migration 11 (SQLite's plan names them).
+#[tokio::test]
+async fn recent_declines_by_card_and_ip() {
+    for_each_engine("recent_declines_by_card_and_ip", |store| async move {
+        let c = company(&store, "Hız").await;
+        let p = pos(&store, &c.id).await;
+        let write = |status: PaymentStatus, fp: &str, ip: Option<&str>, at: i64| {
+            let mut r = payment(&c.id, &p.id, status, 100);
+            r.card_fingerprint = fp.to_owned();
+            r.client_ip = ip.map(str::to_owned);
+            r.created_at = at;
+            r
+        };
+        let now = now_ms();
+        let rows = vec![
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 10,
+            ),
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.2"),
+                now - 20,
+            ),
+            write(
+                PaymentStatus::Declined,
+                "card-b",
+                Some("192.0.2.1"),
+                now - 30,
+            ),
+            // Outside the window, approved, refused, or without an address: not counted.
+            write(
+                PaymentStatus::Declined,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 7_200_000,
+            ),
+            write(
+                PaymentStatus::Approved,
+                "card-a",
+                Some("192.0.2.1"),
+                now - 5,
+            ),
+            write(PaymentStatus::Blocked, "card-a", Some("192.0.2.1"), now - 5),
+            write(PaymentStatus::Declined, "card-c", None, now - 5),
+        ];
+        for r in rows {
+            let a = attempt(&r, Operation::Sale);
+            store.begin_payment(r, a).await.unwrap();
+        }
+        let since = now - 3_600_000;
+        let counts = store
+            .recent_declines("card-a", Some("192.0.2.1"), since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 2, ip: 2 });
+        // No address: no IP count; the cap stops the reads.
+        let counts = store
+            .recent_declines("card-a", None, since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 2, ip: 0 });
+        let counts = store
+            .recent_declines("card-a", Some("192.0.2.1"), since, 1)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts { card: 1, ip: 1 });
+        let counts = store
+            .recent_declines("card-z", Some("198.51.100.1"), since, 10)
+            .await
+            .unwrap();
+        assert_eq!(counts, DeclineCounts::default());
+        assert_eq!(store.count_blocked_since(&c.id, since).await.unwrap(), 1);
+        let plan = store.explain_recent_declines().await.unwrap().join("\n");
+        if store.engine() == Engine::Sqlite {
+            assert!(plan.contains("payments_declines_by_card"), "{plan}");
+            assert!(plan.contains("payments_declines_by_ip"), "{plan}");
+        }
+    })
+    .await;
+}
