@@ -8,6 +8,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use sanalpos_core::Currency;
 use sanalpos_service::{Role, ServiceError};
 
 use super::layout::{csrf, notice, page, Nav};
@@ -433,10 +434,16 @@ pub async fn audit(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, Ui
                 thead { tr { th { "#" } th { (t.date_time) } th { (t.event_kind) } th { (t.actor) } th { (t.subject) } th { (t.details) } } }
                 tbody {
                     @for e in &events {
-                        tr { td.num { (e.seq) } td { (ctx.lang.datetime(e.created_at)) } td { (e.kind) } td { (e.actor) } td.mono { (e.subject_id) } td.mono { (e.data) } }
+                        tr { td.num { (e.seq) } td { (ctx.lang.datetime(e.created_at)) } td { (e.kind) } td { (e.actor) } td.mono { (e.subject_id) } td.event-data-cell { (super::event_details::details(ctx.lang, &event_data(&e.data), Currency::Try)) } }
                     }
                 }
             }
         },
     ))
+}
+
+/// An audit event's stored data as JSON for display; text that is not JSON is shown
+/// as it is.
+fn event_data(data: &str) -> serde_json::Value {
+    serde_json::from_str(data).unwrap_or_else(|_| serde_json::Value::String(data.to_owned()))
 }

@@ -358,6 +358,15 @@ async fn back_office_walkthrough() {
     w.b.wait_for("#audit-state[data-state='ok']", WAIT)
         .await
         .unwrap();
+    // Each event's data as labelled values, wrapped: the log fits the window.
+    w.b.wait_for("#audit-log dl.event-data dt", WAIT)
+        .await
+        .unwrap();
+    let (overflow, _) = page_overflow(w.b).await;
+    assert!(
+        overflow <= 0,
+        "the audit log is {overflow} px wider than the window"
+    );
     w.shot("denetim_kaydi").await;
     w.sign_out().await;
 
