@@ -9,6 +9,7 @@
 
 pub mod bank_code;
 pub mod card;
+pub mod clock;
 pub mod currency;
 pub mod fields;
 pub mod lang;
@@ -20,6 +21,7 @@ pub mod time;
 
 pub use bank_code::{BankCode, Message};
 pub use card::{CardBrand, CardError, CardNumber, Cvv, Expiry, MaskedPan};
+pub use clock::Clock;
 pub use currency::Currency;
 pub use fields::{CustomerRef, OrderRef, ReturnUrl, TextError, UrlError};
 pub use lang::Lang;

@@ -58,6 +58,9 @@ pub struct Config {
     /// `card_decline_window`, or a client IP with `ip_declines` within
     /// `ip_decline_window`, is refused before the provider. 0 switches a limit off.
     pub abuse: AbuseLimits,
+    /// Where the service reads the time: the system clock; tests set one they can move
+    /// forward. Not a setting of the file or the environment.
+    pub clock: sanalpos_core::Clock,
     /// Reverse proxies (load balancers) whose `X-Forwarded-For` is believed: a request
     /// from one of them is from the last address of that header not in this list.
     /// Empty (the default): the connection's peer address is the client's.
@@ -170,6 +173,7 @@ impl Default for Config {
             smtp: None,
             rate_limits: RateLimits::default(),
             abuse: AbuseLimits::default(),
+            clock: sanalpos_core::Clock::system(),
             trusted_proxies: Vec::new(),
         }
     }

@@ -125,6 +125,7 @@ impl Application {
                     cooldown: config.breaker_cooldown,
                 },
                 abuse: config.abuse,
+                clock: config.clock.clone(),
             },
         )
         .await

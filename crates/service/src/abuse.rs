@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use sanalpos_store::{now_ms, CheckoutSessionRecord, NewAudit, SessionStatus};
+use sanalpos_store::{CheckoutSessionRecord, NewAudit, SessionStatus};
 
 use crate::error::ServiceError;
 use crate::types::Actor;
@@ -114,7 +114,7 @@ pub(crate) async fn velocity(
     if !card_on && !ip_on {
         return Ok(None);
     }
-    let now = now_ms();
+    let now = service.now_ms();
     let store = &service.inner.store;
     // One window per read when the two are equal (the default); otherwise two reads.
     let since = |w: Duration| now - w.as_millis() as i64;
@@ -182,7 +182,7 @@ pub(crate) async fn lock(
     let locked = service
         .inner
         .store
-        .lock_checkout_session(&s.id, now_ms(), audit, crate::events::for_lock())
+        .lock_checkout_session(&s.id, service.now_ms(), audit, crate::events::for_lock())
         .await?;
     if locked {
         tracing::info!(session.id = %s.id, tries = s.tries, "checkout session locked");

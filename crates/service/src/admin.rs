@@ -11,7 +11,7 @@ use sanalpos_core::Currency;
 use sanalpos_gateway::protocol::{validate, FieldKind};
 use sanalpos_gateway::Settings;
 use sanalpos_store::{
-    empty_checklist, new_id, now_ms, ApiKey, Company, NewAudit, OnboardingState, PosRecord, User,
+    empty_checklist, new_id, ApiKey, Company, NewAudit, OnboardingState, PosRecord, User,
 };
 
 use crate::error::ServiceError;
@@ -59,7 +59,7 @@ pub(crate) async fn create_company(
     let company = Company {
         id: new_id("cmp"),
         name: name.to_owned(),
-        created_at: now_ms(),
+        created_at: service.now_ms(),
     };
     let event = audit(
         &company.id,
@@ -127,7 +127,7 @@ pub(crate) async fn create_pos(
 ) -> Result<PosView, ServiceError> {
     service.inner.store.get_company(company_id).await?;
     check_settings(&new.protocol, &new.settings, new.environment)?;
-    let now = now_ms();
+    let now = service.now_ms();
     let mut currencies = new.currencies.clone();
     currencies.dedup();
     let pos = PosRecord {
@@ -237,7 +237,7 @@ pub(crate) async fn update_pos(
         changed.push("is_default");
     }
     check_pos_fields(&pos)?;
-    pos.updated_at = now_ms();
+    pos.updated_at = service.now_ms();
     let kind = if secrets_changed {
         "pos.credentials_changed"
     } else {
@@ -349,7 +349,7 @@ pub(crate) async fn create_api_key(
         company_id: company_id.to_owned(),
         name: name.to_owned(),
         prefix: secret[..KEY_LOOKUP_LEN].to_owned(),
-        created_at: now_ms(),
+        created_at: service.now_ms(),
         revoked_at: None,
     };
     let event = audit(
@@ -456,7 +456,7 @@ pub(crate) async fn create_user(
         username: username.to_owned(),
         role,
         company_ids: company_ids.to_vec(),
-        created_at: now_ms(),
+        created_at: service.now_ms(),
     };
     let events = company_ids
         .iter()

@@ -24,7 +24,7 @@ use subtle::ConstantTimeEq;
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_gateway::InstallmentOption;
 use sanalpos_store::{
-    new_id, new_token, now_ms, Channel, CheckoutSessionRecord, SessionPurpose, SessionStatus,
+    new_id, new_token, Channel, CheckoutSessionRecord, SessionPurpose, SessionStatus,
 };
 
 use crate::admin::pos_can_charge;
@@ -220,7 +220,7 @@ fn page_url(service: &PaymentService, id: &str) -> String {
 }
 
 pub(crate) fn view(service: &PaymentService, s: &CheckoutSessionRecord) -> CheckoutSessionView {
-    let expired = s.status == SessionStatus::Open && s.expires_at <= now_ms();
+    let expired = s.status == SessionStatus::Open && s.expires_at <= service.now_ms();
     CheckoutSessionView {
         id: s.id.clone(),
         url: page_url(service, &s.id),
@@ -346,7 +346,7 @@ pub(crate) async fn create(
         return Err(ServiceError::NoActivePos);
     }
     let secret = return_url.as_ref().map(|_| format!("rs_{}", new_token()));
-    let now = now_ms();
+    let now = service.now_ms();
     let record = CheckoutSessionRecord {
         id: new_id("cs"),
         company_id: caller.company_id.clone(),
@@ -422,7 +422,7 @@ async fn settle_lock(
     service: &PaymentService,
     s: CheckoutSessionRecord,
 ) -> Result<CheckoutSessionRecord, ServiceError> {
-    let expired = s.status == SessionStatus::Open && s.expires_at <= now_ms();
+    let expired = s.status == SessionStatus::Open && s.expires_at <= service.now_ms();
     if expired || !crate::abuse::lock_due(service, &s, true) {
         return Ok(s);
     }
@@ -459,7 +459,7 @@ pub(crate) async fn hosted(
         )),
         None => None,
     };
-    let expired = session.status == SessionStatus::Open && session.expires_at <= now_ms();
+    let expired = session.status == SessionStatus::Open && session.expires_at <= service.now_ms();
     Ok(HostedSession {
         expired,
         locked: session.status == SessionStatus::Open && session.locked_at.is_some(),
@@ -626,7 +626,7 @@ pub(crate) fn signed_return(
         return Ok(None);
     };
     let secret = service.inner.crypto.decrypt_credentials(secret_enc)?;
-    let t = now_ms() / 1000;
+    let t = service.now_ms() / 1000;
     let status = payment.status.as_str();
     let signature = return_signature(&secret, t, &s.id, &payment.id, status);
     let (base, fragment) = match url.split_once('#') {

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use sanalpos_store::{now_ms, IdempotencyBegin, RateHit};
+use sanalpos_store::{IdempotencyBegin, RateHit};
 
 use crate::{PaymentService, ServiceError};
 
@@ -61,7 +61,7 @@ impl PaymentService {
                     company_id,
                     key,
                     request_hash,
-                    now_ms(),
+                    self.now_ms(),
                     rate_hits.clone(),
                 )
                 .await?;

@@ -23,8 +23,8 @@ use chrono::NaiveDate;
 use sanalpos_core::{BankCode, ClientRef, Kurus, Message};
 use sanalpos_gateway::{Inquiry, InquiryRequest};
 use sanalpos_store::{
-    new_id, now_ms, AttemptOutcome, AttemptRecord, AttemptState, FinishAttempt, NewAudit,
-    Operation, PaymentChange, PaymentRecord, PaymentStatus, RefundKind, RefundResult, RefundStatus,
+    new_id, AttemptOutcome, AttemptRecord, AttemptState, FinishAttempt, NewAudit, Operation,
+    PaymentChange, PaymentRecord, PaymentStatus, RefundKind, RefundResult, RefundStatus,
     StalePayment, StaleRefund,
 };
 
@@ -46,8 +46,8 @@ fn inquiry_attempt(
     outcome: AttemptOutcome,
     message: String,
     started: i64,
+    now: i64,
 ) -> AttemptRecord {
-    let now = now_ms();
     AttemptRecord {
         id: new_id("att"),
         payment_id: p.id.clone(),
@@ -106,11 +106,11 @@ async fn resolve_payment(
     let store = &service.inner.store;
     let p = &stale.payment;
     let config = &service.inner.config;
-    let now = now_ms();
+    let now = service.now_ms();
     let three_d_over = p.status == PaymentStatus::Pending3ds
         || (p.three_d && now - p.created_at > config.three_d_ttl.as_millis() as i64);
     let grace_over = now - stale.last_call_at > config.unknown_grace.as_millis() as i64;
-    let started = now_ms();
+    let started = service.now_ms();
     let answer = inquire(service, p).await;
     let expect = [
         PaymentStatus::Processing,
@@ -202,7 +202,7 @@ async fn resolve_payment(
             format!("inquiry failed: {e}"),
         ),
     };
-    let attempt = inquiry_attempt(p, outcome, note, started);
+    let attempt = inquiry_attempt(p, outcome, note, started, service.now_ms());
     match verdict {
         Verdict::Resolved | Verdict::Expired => {
             let audit = payment_audit(p, ACTOR, change.status, &change, &attempt.id);
@@ -255,7 +255,7 @@ async fn resolve_refund(
     stale: &StaleRefund,
 ) -> Result<Verdict, ServiceError> {
     let (r, p) = (&stale.refund, &stale.payment);
-    let started = now_ms();
+    let started = service.now_ms();
     // A scheduled refund was sent long after it was created: its grace runs from the
     // send.
     let since = if r.scheduled_at.is_some() {
@@ -300,7 +300,7 @@ async fn resolve_refund(
             Err(e) => format!("inquiry failed: {e}"),
             Ok(_) => "reversal not visible at the provider yet".to_owned(),
         };
-        let attempt = inquiry_attempt(p, AttemptOutcome::Unknown, note, started);
+        let attempt = inquiry_attempt(p, AttemptOutcome::Unknown, note, started, service.now_ms());
         service
             .inner
             .store
@@ -326,14 +326,20 @@ async fn resolve_refund(
     };
     if status == RefundStatus::Scheduled {
         // Not done at the provider: owed still, sent again by the next pass.
-        crate::reversals::reschedule(&mut result, now_ms());
+        crate::reversals::reschedule(&mut result, service.now_ms());
     }
     let outcome = match status {
         RefundStatus::Approved => AttemptOutcome::Approved,
         RefundStatus::Scheduled => AttemptOutcome::Unknown,
         _ => AttemptOutcome::Failed,
     };
-    let attempt = inquiry_attempt(p, outcome, format!("{} {}", r.kind, status), started);
+    let attempt = inquiry_attempt(
+        p,
+        outcome,
+        format!("{} {}", r.kind, status),
+        started,
+        service.now_ms(),
+    );
     let audit = refund_audit(p, ACTOR, r.kind, &r.id, r.amount, &result);
     service
         .inner
@@ -362,7 +368,7 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     let store = &service.inner.store;
     let config = &service.inner.config;
     let owner = format!("{}:janitor", config.instance_id);
-    let now = now_ms();
+    let now = service.now_ms();
     let over_ms = config.provider_timeout.as_millis() as i64 + 1_000;
     let mut report = JanitorReport::default();
     let stale = store

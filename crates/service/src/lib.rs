@@ -146,6 +146,12 @@ impl PaymentService {
         &self.inner.config
     }
 
+    /// Now, in Unix milliseconds, from the configured clock: every time the service
+    /// decides by (grace periods, leases, windows, timestamps it writes) is read here.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.config.clock.now_ms()
+    }
+
     // ----- companies, POS definitions, keys, users -------------------------------------
 
     /// Creates a company.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use sanalpos_core::{Kurus, Lang};
-use sanalpos_store::{now_ms, SessionPurpose, SessionQuery, SessionState};
+use sanalpos_store::{SessionPurpose, SessionQuery, SessionState};
 
 use crate::checkout::{view, CheckoutSessionView};
 use crate::error::ServiceError;
@@ -66,7 +66,7 @@ pub const LINK_STATUSES: &[&str] = &["open", "locked", "completed", "expired"];
 /// Most characters of the text filter.
 const MAX_TEXT: usize = 100;
 
-fn query_of(filter: &LinkFilter) -> Result<SessionQuery, ServiceError> {
+fn query_of(filter: &LinkFilter, now: i64) -> Result<SessionQuery, ServiceError> {
     let limit = filter.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ServiceError::validation("limit", "1 to 200"));
@@ -117,7 +117,7 @@ fn query_of(filter: &LinkFilter) -> Result<SessionQuery, ServiceError> {
     Ok(SessionQuery {
         purpose: SessionPurpose::Account,
         state,
-        now: now_ms(),
+        now,
         from: filter.from.map(|t| t.timestamp_millis()),
         to: filter.to.map(|t| t.timestamp_millis()),
         text,
@@ -136,7 +136,7 @@ impl PaymentService {
         company_id: &str,
         filter: &LinkFilter,
     ) -> Result<LinkPage, ServiceError> {
-        let query = query_of(filter)?;
+        let query = query_of(filter, self.now_ms())?;
         let limit = (query.limit - 1) as usize;
         let mut rows = self
             .inner
@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn filters_are_checked() {
-        let bad = |f: LinkFilter| match query_of(&f) {
+        let bad = |f: LinkFilter| match query_of(&f, 0) {
             Err(ServiceError::Validation { field, .. }) => field,
             other => panic!("{other:?}"),
         };
@@ -270,14 +270,18 @@ mod tests {
             }),
             "cursor"
         );
-        let q = query_of(&LinkFilter {
-            status: Some("expired".into()),
-            text: Some("  ACME  ".into()),
-            limit: Some(10),
-            ..LinkFilter::default()
-        })
+        let q = query_of(
+            &LinkFilter {
+                status: Some("expired".into()),
+                text: Some("  ACME  ".into()),
+                limit: Some(10),
+                ..LinkFilter::default()
+            },
+            1_000,
+        )
         .unwrap();
         assert_eq!(q.state, Some(SessionState::Expired));
+        assert_eq!(q.now, 1_000);
         assert_eq!(q.text.as_deref(), Some("ACME"));
         assert_eq!(q.limit, 11);
     }

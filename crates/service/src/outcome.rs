@@ -6,7 +6,7 @@ use serde_json::json;
 use sanalpos_core::{AuthCode, BankCode, Message, ProviderRef};
 use sanalpos_gateway::{FailureKind, GatewayResponse, Outcome};
 use sanalpos_store::{
-    now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, PaymentChange, PaymentRecord,
+    AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, PaymentChange, PaymentRecord,
     PaymentStatus, PosHealth,
 };
 
@@ -98,6 +98,7 @@ pub(crate) fn sale_finish(
     actor: &str,
     response: &GatewayResponse,
     expect: &[PaymentStatus],
+    now: i64,
 ) -> FinishAttempt {
     let mut change = PaymentChange::to(&payment.id, expect, PaymentStatus::Unknown);
     let mut result = AttemptResult {
@@ -108,7 +109,7 @@ pub(crate) fn sale_finish(
         http_status: response.http_status.map(i64::from),
         latency_ms: response.latency.as_millis() as i64,
         raw: response.raw.clone(),
-        finished_at: now_ms(),
+        finished_at: now,
     };
     let mut health = PosHealth {
         pos_id: payment.pos_id.clone(),

@@ -12,8 +12,8 @@ use sanalpos_core::{
 };
 use sanalpos_gateway::{Card, Gateway, ReturnUrls, SaleRequest, ThreeDStart};
 use sanalpos_store::{
-    new_id, new_token, now_ms, AttemptOutcome, AttemptRecord, AttemptResult, AttemptState,
-    FinishAttempt, Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth, PosRecord,
+    new_id, new_token, AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, FinishAttempt,
+    Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth, PosRecord,
 };
 
 use sanalpos_core::Lang;
@@ -177,6 +177,7 @@ pub(crate) fn dispatched(
     operation: Operation,
     client_ref: &str,
     amount: Kurus,
+    now: i64,
 ) -> AttemptRecord {
     AttemptRecord {
         id: new_id("att"),
@@ -192,7 +193,7 @@ pub(crate) fn dispatched(
         latency_ms: None,
         raw: None,
         amount,
-        started_at: now_ms(),
+        started_at: now,
         finished_at: None,
     }
 }
@@ -301,7 +302,7 @@ pub(crate) async fn create_payment_for(
         None => crate::abuse::velocity(service, &card_fingerprint, client_ip.as_deref()).await?,
     };
 
-    let now = now_ms();
+    let now = service.now_ms();
     let client_ref = ClientRef::generate();
     let payment = PaymentRecord {
         id: new_id("pay"),
@@ -349,7 +350,13 @@ pub(crate) async fn create_payment_for(
     } else {
         Operation::Sale
     };
-    let attempt = dispatched(&payment, operation, client_ref.as_str(), request.amount);
+    let attempt = dispatched(
+        &payment,
+        operation,
+        client_ref.as_str(),
+        request.amount,
+        service.now_ms(),
+    );
     if let Some(reason) = blocked {
         drop(parsed);
         return record_blocked(service, payment, attempt, key, session_id, reason).await;
@@ -431,7 +438,7 @@ pub(crate) async fn create_payment_for(
                         http_status: Some(200),
                         latency_ms: latency.as_millis() as i64,
                         raw: None,
-                        finished_at: now_ms(),
+                        finished_at: service.now_ms(),
                     }),
                     new_attempt: None,
                     events: crate::events::for_change(&change),
@@ -450,6 +457,7 @@ pub(crate) async fn create_payment_for(
                 &caller.name,
                 &response,
                 &[PaymentStatus::Pending3ds],
+                service.now_ms(),
             ),
         }
     } else {
@@ -460,6 +468,7 @@ pub(crate) async fn create_payment_for(
             &caller.name,
             &response,
             &[PaymentStatus::Processing],
+            service.now_ms(),
         )
     };
     drop(sale);

@@ -23,8 +23,8 @@ use serde_json::json;
 use sanalpos_core::{ClientRef, Kurus, ProviderRef};
 use sanalpos_gateway::{CancelRequest, DeclineKind, GatewayResponse, Outcome, RefundRequest};
 use sanalpos_store::{
-    new_id, now_ms, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, Operation,
-    PaymentRecord, PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
+    new_id, AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, Operation, PaymentRecord,
+    PaymentStatus, RefundKind, RefundRecord, RefundResult, RefundStatus,
 };
 
 use crate::error::ServiceError;
@@ -72,8 +72,7 @@ async fn prepare(
     })
 }
 
-fn refund_record(p: &PaymentRecord, kind: RefundKind, amount: Kurus) -> RefundRecord {
-    let now = now_ms();
+fn refund_record(p: &PaymentRecord, kind: RefundKind, amount: Kurus, now: i64) -> RefundRecord {
     RefundRecord {
         id: new_id("ref"),
         payment_id: p.id.clone(),
@@ -111,6 +110,7 @@ pub(crate) fn refund_result(
     refund_id: &str,
     attempt_id: &str,
     response: &GatewayResponse,
+    now: i64,
 ) -> (RefundResult, AttemptResult) {
     let mut r = RefundResult {
         refund_id: refund_id.to_owned(),
@@ -129,7 +129,7 @@ pub(crate) fn refund_result(
         http_status: response.http_status.map(i64::from),
         latency_ms: response.latency.as_millis() as i64,
         raw: response.raw.clone(),
-        finished_at: now_ms(),
+        finished_at: now,
     };
     match &response.outcome {
         Outcome::Approved(approval) => {
@@ -207,12 +207,12 @@ async fn run(
         .get_pos(&p.company_id, &p.pos_id)
         .await?;
     let gateway = gateway_for(service, &pos)?;
-    let refund = refund_record(p, kind, amount);
+    let refund = refund_record(p, kind, amount, service.now_ms());
     let operation = match kind {
         RefundKind::Cancel => Operation::Cancel,
         RefundKind::Refund => Operation::Refund,
     };
-    let attempt = dispatched(p, operation, &p.sale_client_ref, amount);
+    let attempt = dispatched(p, operation, &p.sale_client_ref, amount, service.now_ms());
     let (refund_id, attempt_id) = (refund.id.clone(), attempt.id.clone());
     let refundable = service.inner.store.begin_refund(refund, attempt).await?;
     let response = match kind {
@@ -244,10 +244,11 @@ async fn run(
         Outcome::Declined(decline) => decline.kind,
         _ => DeclineKind::Refused,
     };
-    let (mut result, attempt_result) = refund_result(&refund_id, &attempt_id, &response);
+    let (mut result, attempt_result) =
+        refund_result(&refund_id, &attempt_id, &response, service.now_ms());
     if kind == RefundKind::Refund && decline_kind == DeclineKind::DayNotClosed {
         // Kept for after the close; the next background pass may try it.
-        reschedule(&mut result, now_ms());
+        reschedule(&mut result, service.now_ms());
     }
     let audit = refund_audit(p, &caller.name, kind, &refund_id, amount, &result);
     let status = result.status;

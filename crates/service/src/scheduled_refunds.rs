@@ -61,7 +61,7 @@ pub(crate) fn next_try(service: &PaymentService, tries: i64) -> i64 {
         .max(Duration::from_secs(1));
     let factor = 1u32 << tries.clamp(0, 16);
     let pause = base.saturating_mul(factor).min(MAX_PAUSE);
-    now_ms() + pause.as_millis() as i64
+    service.now_ms() + pause.as_millis() as i64
 }
 
 fn lease_ms(service: &PaymentService) -> i64 {
@@ -140,7 +140,13 @@ async fn carry_out(
     let (provider_ref, client_ref, sale_date) = sale_of(p)?;
     let pos = store.get_pos(&p.company_id, &p.pos_id).await?;
     let gateway = gateway_for(service, &pos)?;
-    let attempt = dispatched(p, Operation::Refund, &p.sale_client_ref, r.amount);
+    let attempt = dispatched(
+        p,
+        Operation::Refund,
+        &p.sale_client_ref,
+        r.amount,
+        service.now_ms(),
+    );
     let attempt_id = attempt.id.clone();
     let Some(refundable) = store.dispatch_scheduled_refund(&r.id, attempt).await? else {
         return Ok(None);
@@ -167,7 +173,8 @@ async fn carry_out(
         ),
         _ => false,
     };
-    let (mut result, attempt_result) = refund_result(&r.id, &attempt_id, &response);
+    let (mut result, attempt_result) =
+        refund_result(&r.id, &attempt_id, &response, service.now_ms());
     let audit = if day_still_open {
         reschedule(&mut result, next_try(service, r.tries + 1));
         Vec::new()

@@ -7,7 +7,7 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use sanalpos_store::{new_token, now_ms, NewAudit, NewSession, SessionRecord, ThrottleRule};
+use sanalpos_store::{new_token, NewAudit, NewSession, SessionRecord, ThrottleRule};
 
 use crate::{PaymentService, ServiceError, UserView};
 
@@ -61,7 +61,7 @@ impl PaymentService {
     /// session (audited as `user.signed_in`) in the user's last company.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignIn, ServiceError> {
         let store = &self.inner.store;
-        let now = now_ms();
+        let now = self.now_ms();
         if store.login_locked_until(username, now).await?.is_some() {
             return Ok(SignIn::Locked);
         }
@@ -117,7 +117,7 @@ impl PaymentService {
         Ok(self
             .inner
             .store
-            .find_session(&session_token_hash(token), now_ms())
+            .find_session(&session_token_hash(token), self.now_ms())
             .await?)
     }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use sanalpos_recon::Profile;
-use sanalpos_store::{new_id, now_ms, NewAudit, StatementProfileRecord, StoreError};
+use sanalpos_store::{new_id, NewAudit, StatementProfileRecord, StoreError};
 
 use crate::error::ServiceError;
 use crate::types::{rfc3339, Actor};
@@ -89,7 +89,7 @@ impl PaymentService {
         let store = &self.inner.store;
         store.get_pos(company_id, pos_id).await?;
         let (profile, text) = checked(profile)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let record = StatementProfileRecord {
             id: new_id("stp"),
             company_id: company_id.to_owned(),
@@ -127,7 +127,7 @@ impl PaymentService {
         let record = StatementProfileRecord {
             name: profile.name.clone(),
             profile: text,
-            updated_at: now_ms(),
+            updated_at: self.now_ms(),
             ..before.clone()
         };
         let before_profile: serde_json::Value =

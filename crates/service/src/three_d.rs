@@ -4,9 +4,7 @@
 
 use sanalpos_core::{ClientRef, ProviderRef};
 use sanalpos_gateway::{ExpectedSale, Outcome, Postback};
-use sanalpos_store::{
-    now_ms, AttemptOutcome, AttemptResult, FinishAttempt, Operation, PaymentStatus,
-};
+use sanalpos_store::{AttemptOutcome, AttemptResult, FinishAttempt, Operation, PaymentStatus};
 
 use crate::error::ServiceError;
 use crate::outcome::sale_finish;
@@ -106,6 +104,7 @@ async fn finish_leased(
         Operation::Finish3d,
         &payment.sale_client_ref,
         payment.amount,
+        service.now_ms(),
     );
     let attempt_id = attempt.id.clone();
     store.insert_attempt(attempt).await?;
@@ -138,7 +137,7 @@ async fn finish_leased(
                     http_status: response.http_status.map(i64::from),
                     latency_ms: response.latency.as_millis() as i64,
                     raw: response.raw.clone(),
-                    finished_at: now_ms(),
+                    finished_at: service.now_ms(),
                 }),
                 ..FinishAttempt::default()
             })
@@ -152,6 +151,7 @@ async fn finish_leased(
             &actor,
             &response,
             &[PaymentStatus::Pending3ds],
+            service.now_ms(),
         );
         record(service, payment, finish).await?
     };

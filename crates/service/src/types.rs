@@ -40,6 +40,8 @@ pub struct ServiceConfig {
     pub breaker: crate::breaker::BreakerConfig,
     /// Card-testing limits: session lock and velocity per card and per client IP.
     pub abuse: crate::abuse::AbuseLimits,
+    /// Where the time is read: the system clock, or in tests one they move forward.
+    pub clock: sanalpos_core::Clock,
 }
 
 impl Default for ServiceConfig {
@@ -54,6 +56,7 @@ impl Default for ServiceConfig {
             end_of_day: chrono::NaiveTime::from_hms_opt(3, 0, 0),
             breaker: crate::breaker::BreakerConfig::default(),
             abuse: crate::abuse::AbuseLimits::default(),
+            clock: sanalpos_core::Clock::system(),
         }
     }
 }

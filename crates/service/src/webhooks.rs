@@ -17,8 +17,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use sanalpos_store::{
-    new_id, new_token, now_ms, DeliveryRecord, DeliveryStatus, DeliveryTryRecord,
-    DeliveryTryResult, DueDelivery, NewAudit, WebhookEndpointRecord, WEBHOOK_EVENTS,
+    new_id, new_token, DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult,
+    DueDelivery, NewAudit, WebhookEndpointRecord, WEBHOOK_EVENTS,
 };
 
 use crate::error::ServiceError;
@@ -274,7 +274,7 @@ pub(crate) async fn create_endpoint(
         events,
         secret_enc: service.inner.crypto.encrypt_credentials(&secret)?,
         created_by: actor.to_owned(),
-        created_at: now_ms(),
+        created_at: service.now_ms(),
         deleted_at: None,
     };
     let audit = NewAudit {
@@ -377,7 +377,7 @@ async fn send_one(
     owner: &str,
     due: DueDelivery,
 ) -> Result<DeliveryStatus, ServiceError> {
-    let started_at = now_ms();
+    let started_at = service.now_ms();
     let t = started_at / 1000;
     let (http_status, response, error) =
         match service.inner.crypto.decrypt_credentials(&due.secret_enc) {
@@ -431,7 +431,7 @@ async fn send_one(
             }
         };
     let ok = http_status.is_some_and(|s| (200..300).contains(&s));
-    let now = now_ms();
+    let now = service.now_ms();
     let tries = due.delivery.tries + 1;
     let (status, next) = if ok {
         (DeliveryStatus::Delivered, None)

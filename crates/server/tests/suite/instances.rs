@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use sanalpos_core::Clock;
 use std::time::Duration;
 
 use crate::helpers::payment;
@@ -23,14 +24,15 @@ struct Instance {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
-    start_with(database_url, data_dir, RateLimits::off()).await
+async fn start(database_url: &str, data_dir: &std::path::Path, clock: &Clock) -> Instance {
+    start_with(database_url, data_dir, RateLimits::off(), clock).await
 }
 
 async fn start_with(
     database_url: &str,
     data_dir: &std::path::Path,
     rate_limits: RateLimits,
+    clock: &Clock,
 ) -> Instance {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -42,6 +44,7 @@ async fn start_with(
         janitor_interval: Duration::from_secs(3600),
         end_of_day: None,
         rate_limits,
+        clock: clock.clone(),
         ..Config::default()
     };
     let app = Application::build(config).await.unwrap();
@@ -110,8 +113,10 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
     };
     store.close().await;
     let data_dir = sanalpos_store::testing::test_dir();
-    let one = start(guard.url(), data_dir.path()).await;
-    let two = start(guard.url(), data_dir.path()).await;
+    // One clock for both instances, moved forward by hand where time must pass.
+    let clock = Clock::adjustable();
+    let one = start(guard.url(), data_dir.path(), &clock).await;
+    let two = start(guard.url(), data_dir.path(), &clock).await;
     let merchant = MerchantConfig::generate();
     let sim = simulator(&merchant).await;
     let company = one
@@ -225,7 +230,7 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         unknown.push(view["id"].as_str().unwrap().to_owned());
     }
     // Past the provider timeout plus a second: the janitor leaves younger calls alone.
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    clock.advance(Duration::from_millis(2600));
     let (r1, r2) = tokio::join!(
         one.service.run_janitor_once(),
         two.service.run_janitor_once()
@@ -278,8 +283,8 @@ async fn two_instances_share_the_rate_limit_counts() {
         requests_per_company: 0,
         ..RateLimits::default()
     };
-    let one = start_with(guard.url(), data_dir.path(), limits).await;
-    let two = start_with(guard.url(), data_dir.path(), limits).await;
+    let one = start_with(guard.url(), data_dir.path(), limits, &Clock::system()).await;
+    let two = start_with(guard.url(), data_dir.path(), limits, &Clock::system()).await;
     let merchant = MerchantConfig::generate();
     let sim = simulator(&merchant).await;
     let company = one
@@ -359,8 +364,8 @@ async fn two_instances_share_the_velocity_counts() {
     };
     store.close().await;
     let data_dir = sanalpos_store::testing::test_dir();
-    let one = start(guard.url(), data_dir.path()).await;
-    let two = start(guard.url(), data_dir.path()).await;
+    let one = start(guard.url(), data_dir.path(), &Clock::system()).await;
+    let two = start(guard.url(), data_dir.path(), &Clock::system()).await;
     let merchant = MerchantConfig::generate();
     let sim = simulator(&merchant).await;
     let company = one

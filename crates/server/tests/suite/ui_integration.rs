@@ -290,12 +290,20 @@ async fn webhook_deliveries_shown_and_resent(db: Db, name: &str) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(other.post(&resend, &[]).await.status, StatusCode::NOT_FOUND);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The refused resends queued nothing: the delivery is as it was (given up, with the
+    // same tries), so no worker pass can send it again.
+    let after = app
+        .service
+        .list_webhook_deliveries(&app.a.id, &endpoint, 10)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(
-        hook.received().len() as i64,
-        tries_when_failed,
-        "given up stays given up"
+        (after.status, after.tries, after.next_attempt_at.is_none()),
+        ("failed", tries_when_failed, true),
+        "given up stays given up: {after:?}"
     );
+    assert_eq!(hook.received().len() as i64, tries_when_failed);
 
     // Sent again by hand, and now accepted.
     hook.fallback.store(200, Ordering::SeqCst);

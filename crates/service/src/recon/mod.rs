@@ -27,8 +27,8 @@ use sanalpos_recon::{
     OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
 };
 use sanalpos_store::{
-    new_id, now_ms, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
-    ReconItemRecord, ReconRunRecord,
+    new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
+    ReconRunRecord,
 };
 
 use crate::error::{ServiceError, StatementRow};
@@ -446,7 +446,7 @@ async fn classify_and_store(
             "inquiries": inquiries,
         }),
         created_by: actor.name.clone(),
-        created_at: now_ms(),
+        created_at: service.now_ms(),
     };
     let audit = NewAudit {
         company_id: pos.company_id.clone(),

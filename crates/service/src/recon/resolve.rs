@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_recon::{ProviderRow, RowKind, RowState};
 use sanalpos_store::{
-    new_id, now_ms, Channel, NewAudit, PaymentRecord, PaymentStatus, ReconItemRecord,
-    ReconResolution,
+    new_id, Channel, NewAudit, PaymentRecord, PaymentStatus, ReconItemRecord, ReconResolution,
+    ReconRunRecord,
 };
 
 use super::{item_view, name, ReconItemView};
@@ -81,16 +81,17 @@ fn sale_row(item: &ReconItemRecord) -> Result<ProviderRow, ServiceError> {
         })
 }
 
+/// The payment a person enters from a provider row of `run` (a sale the provider has
+/// and we do not), dated by the row, else by the run's first day.
 fn manual_payment(
     actor: &Actor,
-    company_id: &str,
-    pos_id: &str,
-    run_id: &str,
+    run: &ReconRunRecord,
     row: &ProviderRow,
-    fallback_date: &str,
     details: EntryDetails,
+    now: i64,
 ) -> PaymentRecord {
-    let now = now_ms();
+    let (company_id, pos_id, run_id, fallback_date) =
+        (&run.company_id, &run.pos_id, &run.id, &run.period_from);
     let masked = row.masked_pan.as_ref().map(|m| m.as_str().to_owned());
     let brand = masked
         .as_deref()
@@ -183,15 +184,7 @@ pub(crate) async fn resolve(
                 ));
             }
             let row = sale_row(&item)?;
-            let payment = manual_payment(
-                actor,
-                company_id,
-                &run.pos_id,
-                run_id,
-                &row,
-                &run.period_from,
-                details,
-            );
+            let payment = manual_payment(actor, &run, &row, details, service.now_ms());
             (
                 "entered",
                 clean(reason),
@@ -215,7 +208,7 @@ pub(crate) async fn resolve(
             ("dismissed", Some(reason), None, None)
         }
     };
-    let resolved_at = now_ms();
+    let resolved_at = service.now_ms();
     let audit = NewAudit {
         company_id: company_id.to_owned(),
         kind: "recon.item_resolved".into(),

@@ -34,6 +34,8 @@ pub fn test_config() -> ServiceConfig {
         end_of_day: None,
         breaker: Default::default(),
         abuse: Default::default(),
+        // Moved forward by the tests that wait for a window to close.
+        clock: sanalpos_core::Clock::adjustable(),
     }
 }
 

@@ -658,7 +658,7 @@ async fn unverified_callbacks_of_paying_models_are_settled_by_the_bank_record() 
             );
             assert!(w.rows(&refused.id).await.is_empty(), "{model}");
             // When the 3D window closes, the janitor asks the bank.
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            assert!(w.service.config().clock.advance(Duration::from_millis(400)));
             let report = w.service.run_janitor_once().await.unwrap();
             assert_eq!(
                 (report.resolved, report.expired),
@@ -777,7 +777,7 @@ async fn a_fault_on_the_three_d_charge_ends_in_the_state_the_bank_says() {
             assert!(w.charges(&view.id).await.len() <= 1, "{card}");
         }
         // When the 3D window closes, the janitor settles what is left by asking the bank.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(w.service.config().clock.advance(Duration::from_millis(400)));
         w.service.run_janitor_once().await.unwrap();
         for ((view, _, _), (card, charged, _)) in started.iter().zip(FAULTS) {
             let charged = &charged_in_the_end(card, *charged);

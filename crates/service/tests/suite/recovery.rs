@@ -237,7 +237,7 @@ async fn abandoned_three_d_expires_and_finished_at_the_bank_is_approved() {
         // This cardholder passes 3D at the bank, but the postback never reaches us.
         let finished = w.service.create_payment(&w.actor, request).await.unwrap();
         let _ = browse_3d(&w, &finished, Some("123456")).await;
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(w.service.config().clock.advance(Duration::from_millis(400)));
         let report = w.service.run_janitor_once().await.unwrap();
         assert_eq!((report.expired, report.resolved), (1, 1), "{report:?}");
         let a = w
