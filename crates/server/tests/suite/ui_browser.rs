@@ -368,6 +368,24 @@ async fn back_office_walkthrough() {
         "the audit log is {overflow} px wider than the window"
     );
     w.shot("denetim_kaydi").await;
+    // The same log in English: labels from the English catalogue, and it still fits.
+    w.goto("/ui/lang?l=en&back=/ui/admin/audit").await;
+    w.b.wait_for_text("Audit chain verified", WAIT)
+        .await
+        .unwrap();
+    w.b.wait_for("#audit-log dl.event-data dt", WAIT)
+        .await
+        .unwrap();
+    let (overflow, _) = page_overflow(w.b).await;
+    assert!(
+        overflow <= 0,
+        "English: {overflow} px wider than the window"
+    );
+    w.shot("audit_log_en").await;
+    w.goto("/ui/lang?l=tr&back=/ui/admin/audit").await;
+    w.b.wait_for_text("Denetim zinciri doğrulandı", WAIT)
+        .await
+        .unwrap();
     w.sign_out().await;
 
     // A collector: refused an admin page, and company B's payment does not exist.
