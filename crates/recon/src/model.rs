@@ -153,6 +153,23 @@ impl Class {
         Class::SystemOnly,
         Class::Duplicate,
     ];
+
+    /// The class's name as it is stored and as the API writes it (`provider_only`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Matched => "matched",
+            Class::AmountMismatch => "amount_mismatch",
+            Class::StatusMismatch => "status_mismatch",
+            Class::ProviderOnly => "provider_only",
+            Class::SystemOnly => "system_only",
+            Class::Duplicate => "duplicate",
+        }
+    }
+
+    /// The class of a name written by [`Class::as_str`]; `None` for any other text.
+    pub fn parse(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 /// The key that tied a payment to a provider row.

@@ -75,7 +75,9 @@ pub use sanalpos_gateway::protocol::{
     ThreeDModel,
 };
 pub use sanalpos_gateway::InstallmentOption;
-pub use sanalpos_recon::{Column, Field, NumberStyle, Profile, RowKind, RowState};
+pub use sanalpos_recon::{
+    Class as ReconClass, Column, Field, NumberStyle, Profile, RowKind, RowState,
+};
 /// What is wrong with a provider row, as data (from the reconciliation engine).
 pub use sanalpos_recon::{ExpectedValue, RowProblem};
 pub use sanalpos_store::{

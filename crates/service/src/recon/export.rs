@@ -215,7 +215,7 @@ fn csv_rows(items: &[ReconItemView], lang: Lang) -> Vec<Vec<String>> {
         .map(|item| {
             let rows = row_texts(&item.provider_rows);
             vec![
-                recon_class_label(lang, &item.class).to_owned(),
+                recon_class_label(lang, item.class.as_str()).to_owned(),
                 recon_reason_label(lang, &item.reason).to_owned(),
                 item.payment_ids.join(" "),
                 neutralize(&rows.refs),
@@ -268,7 +268,10 @@ fn xlsx(items: &[ReconItemView], lang: Lang) -> Result<Vec<u8>, XlsxError> {
         let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let rows = row_texts(&item.provider_rows);
         let texts = [
-            (0u16, recon_class_label(lang, &item.class).to_owned()),
+            (
+                0u16,
+                recon_class_label(lang, item.class.as_str()).to_owned(),
+            ),
             (1, recon_reason_label(lang, &item.reason).to_owned()),
             (2, item.payment_ids.join(" ")),
             (3, neutralize(&rows.refs)),

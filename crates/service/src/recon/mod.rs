@@ -58,6 +58,20 @@ pub struct ReconCounts {
     pub duplicate: u64,
 }
 
+impl ReconCounts {
+    /// The count of one class.
+    pub fn of(&self, class: Class) -> u64 {
+        match class {
+            Class::Matched => self.matched,
+            Class::AmountMismatch => self.amount_mismatch,
+            Class::StatusMismatch => self.status_mismatch,
+            Class::ProviderOnly => self.provider_only,
+            Class::SystemOnly => self.system_only,
+            Class::Duplicate => self.duplicate,
+        }
+    }
+}
+
 /// A provider report row that could not be used (kept in the run, never dropped
 /// silently).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,9 +144,9 @@ fn scrub_problem(problem: RowProblem) -> RowProblem {
 pub struct ReconItemView {
     /// `rci_…`.
     pub id: String,
-    /// `matched`, `amount_mismatch`, `status_mismatch`, `provider_only`, `system_only`,
-    /// `duplicate`.
-    pub class: String,
+    /// The item's class (written `matched`, `amount_mismatch`, `status_mismatch`,
+    /// `provider_only`, `system_only` or `duplicate`).
+    pub class: Class,
     /// Why it is in its class.
     pub reason: String,
     /// The key that tied both sides.
@@ -625,11 +639,19 @@ pub(crate) async fn run_import(
     classify_and_store(service, actor, &pos, "import", from, to, rows, rejected).await
 }
 
-pub(crate) fn item_view(record: ReconItemRecord) -> ReconItemView {
+/// An item as pages and the API show it; a class name the engine never writes is a
+/// damaged record, not something to guess at.
+pub(crate) fn item_view(record: ReconItemRecord) -> Result<ReconItemView, ServiceError> {
     let item = record.item;
-    ReconItemView {
+    let class = Class::parse(&item.class).ok_or_else(|| {
+        ServiceError::Storage(format!(
+            "reconciliation item {} has an unknown class",
+            record.id
+        ))
+    })?;
+    Ok(ReconItemView {
         id: record.id,
-        class: item.class,
+        class,
         reason: item.reason,
         match_key: item.match_key,
         payment_ids: item.payment_ids,
@@ -645,7 +667,7 @@ pub(crate) fn item_view(record: ReconItemRecord) -> ReconItemView {
         resolution_payment_id: record.resolution_payment_id,
         resolved_by: record.resolved_by,
         resolved_at: record.resolved_at,
-    }
+    })
 }
 
 /// A run of the company with its items (optionally of one class).
@@ -656,7 +678,7 @@ pub(crate) async fn get_run(
     class: Option<&str>,
 ) -> Result<ReconRunView, ServiceError> {
     if let Some(class) = class {
-        if !Class::ALL.iter().any(|c| name(c) == class) {
+        if Class::parse(class).is_none() {
             return Err(ServiceError::validation("class", "unknown class"));
         }
     }
@@ -671,7 +693,7 @@ pub(crate) async fn get_run(
         .into_iter()
         .filter(|i| class.is_none_or(|c| i.item.class == c))
         .map(item_view)
-        .collect();
+        .collect::<Result<_, _>>()?;
     let summary = serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default();
     let rejected_rows =
         serde_json::from_value(run.summary["rejected_rows"].clone()).unwrap_or_default();

@@ -247,5 +247,5 @@ pub(crate) async fn resolve(
         })
         .await?;
     let item = store.get_recon_item(company_id, run_id, item_id).await?;
-    Ok(item_view(item))
+    item_view(item)
 }

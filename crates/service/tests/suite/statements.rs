@@ -785,12 +785,12 @@ async fn a_nestpay_pos_reconciles_by_statement_and_asks_the_bank_for_the_rest() 
             .unwrap();
         assert_eq!(run.summary.matched, 2, "{run:?}");
         assert_eq!(run.summary.system_only, 1, "{run:?}");
-        let lonely = run.items.iter().find(|i| i.class == "system_only").unwrap();
+        let lonely = run.items.iter().find(|i| i.class.as_str() == "system_only").unwrap();
         assert_eq!(lonely.payment_ids, [phantom.id.as_str()]);
         assert!(run
             .items
             .iter()
-            .any(|i| i.class == "matched" && i.payment_ids == [left_out.id.as_str()]));
+            .any(|i| i.class.as_str() == "matched" && i.payment_ids == [left_out.id.as_str()]));
 
         // The bank has no transaction list: a pull is refused, and says what to do.
         let err = svc
@@ -873,7 +873,7 @@ async fn missing_sale_entered_with_its_customer_and_candidates_offered() {
             .unwrap();
         assert_eq!(run.summary.matched, 2, "{run:?}");
         assert_eq!(run.summary.provider_only, 1, "{run:?}");
-        let missing = run.items.iter().find(|i| i.class == "provider_only").unwrap();
+        let missing = run.items.iter().find(|i| i.class.as_str() == "provider_only").unwrap();
 
         // The candidates: the same amount, card and day (±1) that nothing matched; not the
         // other amount, card, day or POS, nor the payment the run matched already.
@@ -902,7 +902,7 @@ async fn missing_sale_entered_with_its_customer_and_candidates_offered() {
         assert_eq!(offer.amount, Kurus::from_minor(25_000).unwrap());
         assert_eq!(offer.business_date, "2026-11-29");
         assert!(!offers.contains_key(
-            &run.items.iter().find(|i| i.class == "matched").unwrap().id
+            &run.items.iter().find(|i| i.class.as_str() == "matched").unwrap().id
         ));
         // A system-only item is offered its own payment first.
         let lonely = run

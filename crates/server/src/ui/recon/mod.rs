@@ -23,17 +23,8 @@ use sha2::{Digest, Sha256};
 use super::session::{Ctx, Perm, UiError};
 use super::upload;
 use crate::AppState;
+use sanalpos_service::ReconClass;
 use views::{Offers, Refusal};
-
-/// The classes in the order the pages show them.
-const CLASSES: [&str; 6] = [
-    "matched",
-    "amount_mismatch",
-    "status_mismatch",
-    "provider_only",
-    "system_only",
-    "duplicate",
-];
 
 /// Runs shown in the list.
 const LIST_RUNS: u32 = 50;
@@ -250,7 +241,7 @@ fn selected(class: &str) -> Result<Option<&str>, ()> {
     match class {
         "" => Ok(None),
         "all" => Ok(Some("all")),
-        c if CLASSES.contains(&c) => Ok(Some(c)),
+        c if ReconClass::parse(c).is_some() => Ok(Some(c)),
         _ => Err(()),
     }
 }

@@ -8,15 +8,16 @@ use maud::{html, Markup};
 use serde_json::Value;
 
 use sanalpos_service::{
-    MatchCandidate, PaymentStatus, PosView, ReconCounts, ReconItemView, ReconRunEntry,
-    ReconRunView, StatementProfileView, StatementRow,
+    MatchCandidate, PaymentStatus, PosView, ReconItemView, ReconRunEntry, ReconRunView,
+    StatementProfileView, StatementRow,
 };
 
 use super::text::{flag_text, money, row_time, total_money};
-use super::{ResolveForm, RunForm, CLASSES};
+use super::{ResolveForm, RunForm};
 use crate::ui::format::day;
 use crate::ui::layout::{csrf, notice, page, Nav};
 use crate::ui::session::{Ctx, Perm};
+use sanalpos_service::ReconClass;
 
 /// The outcome of a refused new run, shown above the list.
 pub(super) enum Refusal {
@@ -28,18 +29,6 @@ pub(super) enum Refusal {
         rows: Vec<StatementRow>,
         file_sha256: String,
     },
-}
-
-fn count_of(run: &ReconCounts, class: &str) -> u64 {
-    match class {
-        "matched" => run.matched,
-        "amount_mismatch" => run.amount_mismatch,
-        "status_mismatch" => run.status_mismatch,
-        "provider_only" => run.provider_only,
-        "system_only" => run.system_only,
-        "duplicate" => run.duplicate,
-        _ => 0,
-    }
 }
 
 fn today() -> String {
@@ -168,7 +157,7 @@ pub(super) fn list_page(
                 thead { tr {
                     th { (t.created_at) } th { (t.pos) } th { (t.recon_period) } th { (t.recon_source) }
                     th { (t.status) }
-                    @for class in CLASSES { th.num { (t.recon_class(class)) } }
+                    @for class in ReconClass::ALL { th.num { (t.recon_class(class.as_str())) } }
                     th { (t.recon_started_by) }
                 } }
                 tbody {
@@ -179,8 +168,8 @@ pub(super) fn list_page(
                             td { (day(ctx.lang, &run.from)) " – " (day(ctx.lang, &run.to)) }
                             td { (t.recon_source(&run.source)) }
                             td { @if run.status == "completed" { (t.recon_completed) } @else { (run.status) } }
-                            @for class in CLASSES {
-                                td.num data-class=(class) { (count_of(&run.summary, class)) }
+                            @for class in ReconClass::ALL {
+                                td.num data-class=(class.as_str()) { (run.summary.of(class)) }
                             }
                             td { (run.created_by) }
                         }
@@ -195,9 +184,9 @@ pub(super) fn list_page(
 
 fn shows(filter: Option<&str>, item: &ReconItemView) -> bool {
     match filter {
-        None => item.class != "matched",
+        None => item.class != ReconClass::Matched,
         Some("all") => true,
-        Some(class) => item.class == class,
+        Some(class) => item.class.as_str() == class,
     }
 }
 
@@ -210,11 +199,11 @@ fn summary_table(ctx: &Ctx, run: &ReconRunView) -> Markup {
                 th.num { (t.recon_difference) } th.num { (t.recon_ours_reversed) } th.num { (t.recon_theirs_reversed) }
             } }
             tbody {
-                @for class in CLASSES {
-                    @let totals = &run.totals[class];
-                    tr data-class=(class) {
-                        td { a href=(format!("/ui/reconciliations/{}?class={class}", run.id)) { (t.recon_class(class)) } }
-                        td.num.count { (count_of(&run.summary, class)) }
+                @for class in ReconClass::ALL {
+                    @let totals = &run.totals[class.as_str()];
+                    tr data-class=(class.as_str()) {
+                        td { a href=(format!("/ui/reconciliations/{}?class={}", run.id, class.as_str())) { (t.recon_class(class.as_str())) } }
+                        td.num.count { (run.summary.of(class)) }
                         td.num.ours { (total_money(ctx.lang, &totals["ours"])) }
                         td.num.theirs { (total_money(ctx.lang, &totals["theirs"])) }
                         td.num.difference { (total_money(ctx.lang, &totals["difference"])) }
@@ -323,7 +312,7 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
         details.item-actions open[sent.is_some()] {
             summary { (t.recon_decide) }
             div.decision-forms {
-                @if item.class == "provider_only" {
+                @if item.class == ReconClass::ProviderOnly {
                     @if let Some(row) = sale {
                         @let description = match (sent, row["provider_ref"].as_str()) {
                             (Some(form), _) => form.description.clone(),
@@ -401,9 +390,9 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Off
                 } }
                 tbody {
                     @for item in &items {
-                        @let open = item.resolution.is_none() && item.class != "matched" && decide;
-                        tr data-id=(item.id) data-class=(item.class) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
-                            td { span class=(format!("badge {}", item.class)) { (t.recon_class(&item.class)) } }
+                        @let open = item.resolution.is_none() && item.class != ReconClass::Matched && decide;
+                        tr data-id=(item.id) data-class=(item.class.as_str()) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
+                            td { span class=(format!("badge {}", item.class.as_str())) { (t.recon_class(item.class.as_str())) } }
                             td.reason-cell {
                                 span.reason data-reason=(item.reason) { (t.recon_reason(&item.reason)) }
                                 @if let Some(k) = &item.match_key { " (" (t.recon_match_key(k)) ")" }
@@ -499,7 +488,7 @@ pub(super) fn detail_page(
                 select #f-class name="class" {
                     option value="" selected[filter.is_none()] { (t.recon_exceptions_only) }
                     option value="all" selected[filter == Some("all")] { (t.all) }
-                    @for c in CLASSES { option value=(c) selected[filter == Some(c)] { (t.recon_class(c)) } }
+                    @for c in ReconClass::ALL.map(ReconClass::as_str) { option value=(c) selected[filter == Some(c)] { (t.recon_class(c)) } }
                 }
             }
             button #f-search type="submit" { (t.search) }
