@@ -5,6 +5,10 @@
 
 pub mod ui;
 
+/// The POS definitions at the simulators' merchants, the very file `sanalpos demo`
+/// seeds from: the CLI depends on this crate, so the tests read its source rather
+/// than depend on it back.
+#[path = "../../../cli/src/demo/pos.rs"]
 pub mod pos;
 
 use std::sync::{Arc, Mutex};
