@@ -785,7 +785,11 @@ async fn a_nestpay_pos_reconciles_by_statement_and_asks_the_bank_for_the_rest() 
             .unwrap();
         assert_eq!(run.summary.matched, 2, "{run:?}");
         assert_eq!(run.summary.system_only, 1, "{run:?}");
-        let lonely = run.items.iter().find(|i| i.class.as_str() == "system_only").unwrap();
+        let lonely = run
+            .items
+            .iter()
+            .find(|i| i.class.as_str() == "system_only")
+            .unwrap();
         assert_eq!(lonely.payment_ids, [phantom.id.as_str()]);
         assert!(run
             .items
