@@ -84,7 +84,7 @@ pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
     RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
 };
-pub use sign_in::{session_token_hash, SignIn, SignedIn, SESSION_SECS, SIGN_IN_THROTTLE};
+pub use sign_in::{session_token_hash, SignIn, SignedIn, SESSION_SECS};
 pub use statement_profiles::StatementProfileView;
 pub use time::{business_date, istanbul_today};
 pub use types::*;

@@ -311,7 +311,7 @@ impl PaymentService {
     }
 
     /// The company's latest `limit` audit events, newest first, and the check of its
-    /// chain (`None` when it has no events yet).
+    /// chain alone (`None` for an unknown company without events).
     pub async fn company_audit(
         &self,
         company_id: &str,
@@ -325,11 +325,7 @@ impl PaymentService {
     > {
         let store = &self.inner.store;
         let events = store.list_audit(company_id, limit).await?;
-        let report = store
-            .verify_audit()
-            .await?
-            .into_iter()
-            .find(|r| r.company_id == company_id);
+        let report = store.verify_company_audit(company_id).await?;
         Ok((events, report))
     }
 

@@ -15,7 +15,7 @@ use crate::{PaymentService, ServiceError, UserView};
 pub const SESSION_SECS: i64 = 10 * 3600;
 
 /// Five wrong passwords within 15 minutes lock the username for 15 minutes.
-pub const SIGN_IN_THROTTLE: ThrottleRule = ThrottleRule {
+const SIGN_IN_THROTTLE: ThrottleRule = ThrottleRule {
     max_failures: 5,
     window_ms: 15 * 60 * 1000,
     lock_ms: 15 * 60 * 1000,

@@ -213,6 +213,33 @@ impl Store {
         rows.iter().map(event_from).collect()
     }
 
+    /// Recomputes one company's chain; `None` when the company is unknown and has no
+    /// events either (what [`Store::verify_audit`] reports for that company).
+    pub async fn verify_company_audit(
+        &self,
+        company_id: &str,
+    ) -> Result<Option<AuditReport>, StoreError> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM companies WHERE id = $1")
+            .bind(company_id)
+            .fetch_optional(&self.db.read)
+            .await?;
+        let name = match name {
+            Some(name) => name,
+            None => {
+                let events: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE company_id = $1")
+                        .bind(company_id)
+                        .fetch_one(&self.db.read)
+                        .await?;
+                if events == 0 {
+                    return Ok(None);
+                }
+                String::new()
+            }
+        };
+        Ok(Some(self.verify_chain(company_id.to_owned(), name).await?))
+    }
+
     /// Recomputes every company's chain and names the first broken event of each.
     pub async fn verify_audit(&self) -> Result<Vec<AuditReport>, StoreError> {
         let companies: Vec<(String, String)> = sqlx::query_as(
