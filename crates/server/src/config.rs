@@ -130,13 +130,13 @@ impl SmtpTls {
 pub struct SmtpConfig {
     /// Host name (also the name the TLS certificate must carry).
     pub host: String,
-    /// Port.
+    /// The mail server's port (587 with STARTTLS, 465 with implicit TLS).
     pub port: u16,
     /// Connection protection.
     pub tls: SmtpTls,
     /// Login name; empty for a server that takes mail without logging in.
     pub username: String,
-    /// Login password.
+    /// The password of `username`; never printed (`Secret` hides it from `Debug`).
     pub password: Secret,
     /// The sender: `odeme@firma.com.tr` or `Firma <odeme@firma.com.tr>`.
     pub from: String,

@@ -91,9 +91,9 @@ pub struct CheckoutSessionView {
     pub max_amount: Option<Kurus>,
     /// The currency.
     pub currency: Currency,
-    /// Order reference.
+    /// The shop's order number, carried to the payment and the webhook.
     pub order_ref: Option<String>,
-    /// Customer account reference.
+    /// The customer account (cari) in the shop's ERP, carried to the payment.
     pub customer_ref: Option<String>,
     /// Shown on the page.
     pub description: Option<String>,
@@ -131,9 +131,9 @@ pub struct HostedPayment {
     /// The amount field (account) or the page's amount (order, checked against the
     /// session's).
     pub amount: Option<String>,
-    /// Installment count.
+    /// How many installments the cardholder chose (1 = single payment).
     pub installments: u8,
-    /// The card.
+    /// The card as typed on the hosted page; never stored or logged.
     pub card: CardInput,
     /// The browser's IP.
     pub cardholder_ip: Option<std::net::IpAddr>,

@@ -15,7 +15,7 @@ use crate::{Store, StoreError};
 pub struct SessionRecord {
     /// SHA-256 (hex) of the cookie's token.
     pub token_hash: String,
-    /// The user.
+    /// The signed-in user (`usr_…`).
     pub user_id: String,
     /// The user's login name.
     pub username: String,
@@ -34,7 +34,7 @@ pub struct SessionRecord {
 pub struct NewSession {
     /// SHA-256 (hex) of the cookie's token.
     pub token_hash: String,
-    /// The user.
+    /// The signed-in user (`usr_…`).
     pub user_id: String,
     /// The company to start in.
     pub company_id: String,

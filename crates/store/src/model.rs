@@ -11,7 +11,7 @@ pub use crate::kinds::*;
 pub struct Company {
     /// `cmp_…`.
     pub id: String,
-    /// Trade name.
+    /// The legal trade name (ticari unvan), as printed on invoices and statements.
     pub name: String,
     /// Unix milliseconds.
     pub created_at: i64,
@@ -37,7 +37,7 @@ pub struct User {
 pub struct ApiKey {
     /// `key_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// A label ("web shop").
     pub name: String,
@@ -98,7 +98,7 @@ pub fn empty_checklist() -> Vec<DocumentItem> {
 pub struct PosRecord {
     /// `pos_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// A label ("N Kolay ana POS").
     pub name: String,
@@ -112,11 +112,11 @@ pub struct PosRecord {
     pub settings_enc: String,
     /// Currencies this POS charges.
     pub currencies: Vec<Currency>,
-    /// Installment table.
+    /// Which installment counts this POS offers, with their commission and surcharge.
     pub installments: Vec<InstallmentRow>,
-    /// Onboarding progress.
+    /// How far the merchant agreement has come; only `active` charges.
     pub onboarding_state: OnboardingState,
-    /// Document checklist.
+    /// The documents the provider asked for, and which have been handed in.
     pub documents: Vec<DocumentItem>,
     /// The company's default POS.
     pub is_default: bool,
@@ -138,7 +138,7 @@ pub struct PosRecord {
 pub struct LegacyPos {
     /// `pos_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// The protocol (only `nkolay` existed).
     pub protocol: String,
@@ -155,7 +155,7 @@ pub struct LegacyPos {
 pub struct PaymentRecord {
     /// `pay_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// The POS it went through.
     pub pos_id: String,
@@ -163,7 +163,7 @@ pub struct PaymentRecord {
     pub status: PaymentStatus,
     /// Amount asked for.
     pub amount: Kurus,
-    /// Currency.
+    /// The currency of `amount` and of every refund of this payment.
     pub currency: Currency,
     /// Installment count.
     pub installments: u8,
@@ -179,9 +179,9 @@ pub struct PaymentRecord {
     pub provider_ref: Option<String>,
     /// Bank response code of a decline.
     pub bank_code: Option<String>,
-    /// Turkish message.
+    /// What happened, in Turkish, as users read it (for a decline, the bank's reason).
     pub message_tr: Option<String>,
-    /// English message.
+    /// The same text in English.
     pub message_en: Option<String>,
     /// How it reached us.
     pub channel: Channel,
@@ -189,7 +189,7 @@ pub struct PaymentRecord {
     pub order_ref: Option<String>,
     /// Customer account (cari) reference.
     pub customer_ref: Option<String>,
-    /// Free text.
+    /// The caller's own note, shown in lists and exports; never card data.
     pub description: Option<String>,
     /// Whether it went through 3D Secure.
     pub three_d: bool,
@@ -227,7 +227,7 @@ pub struct AttemptRecord {
     pub id: String,
     /// The payment.
     pub payment_id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// What the call was.
     pub operation: Operation,
@@ -239,11 +239,11 @@ pub struct AttemptRecord {
     pub outcome: Option<AttemptOutcome>,
     /// Bank code in the answer.
     pub bank_code: Option<String>,
-    /// Readable result.
+    /// The provider's message, or why no answer came (timeout, refused connection).
     pub message: Option<String>,
     /// HTTP status of the answer.
     pub http_status: Option<i64>,
-    /// Call duration.
+    /// How long the provider took to answer, in milliseconds.
     pub latency_ms: Option<i64>,
     /// The answer with card numbers masked.
     pub raw: Option<String>,
@@ -258,19 +258,19 @@ pub struct AttemptRecord {
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptResult {
-    /// The attempt.
+    /// The attempt being completed (`att_…`), written as dispatched before the call.
     pub attempt_id: String,
     /// Outcome.
     pub outcome: AttemptOutcome,
     /// Bank code in the answer.
     pub bank_code: Option<String>,
-    /// Readable result.
+    /// The provider's message, or why no answer came (timeout, refused connection).
     pub message: Option<String>,
     /// HTTP status.
     pub http_status: Option<i64>,
-    /// Call duration.
+    /// How long the provider took to answer, in milliseconds.
     pub latency_ms: i64,
-    /// Scrubbed answer.
+    /// The provider's answer with card numbers and secrets masked, kept for support.
     pub raw: Option<String>,
     /// Unix milliseconds.
     pub finished_at: i64,
@@ -283,11 +283,11 @@ pub struct RefundRecord {
     pub id: String,
     /// The payment.
     pub payment_id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`); every read is filtered by it.
     pub company_id: String,
     /// Cancel or refund.
     pub kind: RefundKind,
-    /// Amount.
+    /// The amount to give back, in kuruş; never more than is still refundable.
     pub amount: Kurus,
     /// Where it stands.
     pub status: RefundStatus,
@@ -295,9 +295,9 @@ pub struct RefundRecord {
     pub provider_ref: Option<String>,
     /// Bank code of a refusal.
     pub bank_code: Option<String>,
-    /// Turkish message.
+    /// What happened, in Turkish, as users read it (for a decline, the bank's reason).
     pub message_tr: Option<String>,
-    /// English message.
+    /// The same text in English.
     pub message_en: Option<String>,
     /// Our reference of the attempt.
     pub client_ref: String,
@@ -317,17 +317,17 @@ pub struct RefundRecord {
 /// What a finished cancel/refund attempt says about the refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundResult {
-    /// The refund.
+    /// The refund being updated (`ref_…`).
     pub refund_id: String,
-    /// New status.
+    /// The status the refund moves to.
     pub status: RefundStatus,
     /// Provider's reference.
     pub provider_ref: Option<String>,
-    /// Bank code.
+    /// The bank's response code of a refusal (`51`, `05`); absent on approval.
     pub bank_code: Option<String>,
-    /// Turkish message.
+    /// What happened, in Turkish, as users read it (for a decline, the bank's reason).
     pub message_tr: Option<String>,
-    /// English message.
+    /// The same text in English.
     pub message_en: Option<String>,
     /// With [`RefundStatus::Scheduled`]: when a background pass may next send it
     /// (Unix ms); ignored otherwise.
@@ -337,7 +337,7 @@ pub struct RefundResult {
 /// An audit event to append; the store assigns seq, prev_hash, hash and id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAudit {
-    /// Owner chain.
+    /// The company whose chain it is in: each company has its own sequence and hashes.
     pub company_id: String,
     /// `payment.approved`, `pos.updated`, …
     pub kind: String,
@@ -354,15 +354,15 @@ pub struct NewAudit {
 pub struct AuditEvent {
     /// `aud_…`.
     pub id: String,
-    /// Owner chain.
+    /// The company whose chain it is in: each company has its own sequence and hashes.
     pub company_id: String,
     /// 1, 2, 3 … per company.
     pub seq: i64,
-    /// Event kind.
+    /// What happened, as a dotted name (`payment.approved`, `pos.updated`).
     pub kind: String,
-    /// Who.
+    /// Who did it: `api:<key id>`, `user:<username>`, `janitor` or `system`.
     pub actor: String,
-    /// About what.
+    /// The id of the record it concerns (`pay_…`, `pos_…`, `usr_…`).
     pub subject_id: String,
     /// Canonical JSON text of the details.
     pub data: String,
@@ -382,9 +382,9 @@ pub struct AuditEvent {
 pub struct AuditReport {
     /// The company.
     pub company_id: String,
-    /// Its name.
+    /// The company's name, so a report can be read without another lookup.
     pub company_name: String,
-    /// Events checked.
+    /// How many events were read and their hashes recomputed.
     pub events: u64,
     /// The first broken event, if any.
     pub broken: Option<BrokenEvent>,
@@ -397,7 +397,7 @@ pub struct BrokenEvent {
     pub seq: i64,
     /// Its id (empty when the event is missing altogether).
     pub id: String,
-    /// Why.
+    /// What did not check out (a hash that differs, a gap in `seq`), for the operator.
     pub reason: String,
 }
 
@@ -410,7 +410,7 @@ pub enum IdempotencyBegin {
     Replay {
         /// HTTP status.
         status: u16,
-        /// Body.
+        /// The JSON body of the first answer, byte for byte.
         body: String,
     },
     /// The key was used with another request body.
@@ -426,13 +426,13 @@ pub struct PaymentQuery {
     pub from: Option<i64>,
     /// created_at < this (Unix ms).
     pub to: Option<i64>,
-    /// Status.
+    /// Only payments in this status.
     pub status: Option<PaymentStatus>,
-    /// POS.
+    /// Only payments through this POS (`pos_…`).
     pub pos_id: Option<String>,
-    /// Order reference.
+    /// Only payments carrying exactly this order reference.
     pub order_ref: Option<String>,
-    /// Customer reference.
+    /// Only payments carrying exactly this customer (cari) reference.
     pub customer_ref: Option<String>,
     /// How the payment reached us.
     pub channel: Option<Channel>,
@@ -448,6 +448,6 @@ pub struct PaymentQuery {
     pub provider_ref: Option<String>,
     /// Continue after this (created_at, id), newest first.
     pub after: Option<(i64, String)>,
-    /// Rows wanted.
+    /// The most rows to return; callers cap what users ask for.
     pub limit: u32,
 }

@@ -82,23 +82,23 @@ pub(crate) fn attempt_from(row: &AnyRow) -> Result<AttemptRecord, StoreError> {
 /// `None` fields are left as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentChange {
-    /// The payment.
+    /// The payment to change (`pay_…`).
     pub payment_id: String,
     /// The statuses the payment may be in for the change to apply.
     pub expect: Vec<PaymentStatus>,
-    /// The new status.
+    /// The status it moves to, when it is still in one of `expect`.
     pub status: PaymentStatus,
-    /// Authorization code.
+    /// The bank's authorization code of an approval.
     pub auth_code: Option<AuthCode>,
-    /// Provider reference.
+    /// The provider's reference of the sale, used for inquiries, cancels and refunds.
     pub provider_ref: Option<ProviderRef>,
-    /// Bank code.
+    /// The bank's response code of a refusal (`51`, `05`).
     pub bank_code: Option<BankCode>,
     /// The message, in Turkish and English.
     pub message: Option<Message>,
-    /// Amount charged.
+    /// What the bank approved, in kuruş (it can differ from the amount asked).
     pub authorized_amount: Option<Kurus>,
-    /// Refunded so far.
+    /// The sum of approved refunds after this change, in kuruş.
     pub refunded_amount: Option<Kurus>,
     /// Store the 3D HTML (3D start).
     pub three_d_html: Option<String>,

@@ -31,7 +31,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
 pub struct WebhookEndpointRecord {
     /// `whe_…`.
     pub id: String,
-    /// The company.
+    /// The company it belongs to (`cmp_…`).
     pub company_id: String,
     /// Where events are POSTed.
     pub url: String,
@@ -39,7 +39,7 @@ pub struct WebhookEndpointRecord {
     pub events: Vec<String>,
     /// The signing secret, encrypted with the store's [`Crypto`](crate::Crypto).
     pub secret_enc: String,
-    /// Who created it.
+    /// Who created it: `user:<username>` or `api:<key id>`.
     pub created_by: String,
     /// Unix ms.
     pub created_at: i64,
@@ -86,13 +86,13 @@ pub struct DeliveryRecord {
     pub id: String,
     /// The event (`evt_…`).
     pub event_id: String,
-    /// The event name.
+    /// The event's name (`payment.approved`), which endpoints subscribe to.
     pub event_kind: String,
-    /// The endpoint.
+    /// The endpoint it goes to (`whe_…`).
     pub endpoint_id: String,
-    /// The company.
+    /// The company it belongs to (`cmp_…`).
     pub company_id: String,
-    /// Where it stands.
+    /// Pending until the endpoint accepts it or the retry window runs out.
     pub status: DeliveryStatus,
     /// Tries made so far.
     pub tries: i64,
@@ -117,7 +117,7 @@ pub struct DeliveryRecord {
 /// A delivery taken by the worker: what to send and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueDelivery {
-    /// The delivery.
+    /// The delivery it is about (`whd_…`).
     pub delivery: DeliveryRecord,
     /// The endpoint URL.
     pub url: String,
@@ -151,7 +151,7 @@ pub struct DeliveryTryRecord {
 /// How a try ended, and what follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryTryResult {
-    /// The delivery.
+    /// The delivery it is about (`whd_…`).
     pub delivery_id: String,
     /// The worker's lease owner (the result is only recorded while it holds the lease).
     pub owner: String,
@@ -163,7 +163,7 @@ pub struct DeliveryTryResult {
     pub response: Option<String>,
     /// Why there was no answer.
     pub error: Option<String>,
-    /// The new status.
+    /// What the try leaves it as: delivered, pending (with `next_attempt_at`) or failed.
     pub status: DeliveryStatus,
     /// When pending: the next try, Unix ms.
     pub next_attempt_at: Option<i64>,

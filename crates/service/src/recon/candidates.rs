@@ -21,15 +21,15 @@ const MAX_CANDIDATES: usize = 10;
 /// A payment offered for a force-match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatchCandidate {
-    /// The payment.
+    /// Our payment that might be the statement line (`pay_…`).
     pub payment_id: String,
     /// When it was created, Unix milliseconds.
     pub created_at: i64,
     /// Its business day, `YYYY-MM-DD`.
     pub business_date: String,
-    /// Its amount.
+    /// Its amount in kuruş.
     pub amount: Kurus,
-    /// Its currency.
+    /// The currency of the amount.
     pub currency: Currency,
     /// Its status (`approved`, `declined`, …).
     pub status: String,
@@ -37,7 +37,7 @@ pub struct MatchCandidate {
     pub masked_pan: String,
     /// Its customer account reference.
     pub customer_ref: Option<String>,
-    /// Its order reference.
+    /// Its order reference, when the caller gave one.
     pub order_ref: Option<String>,
     /// Whether it is one of the item's own payments (or the engine's proposal) rather
     /// than one found by amount, card and day.

@@ -50,11 +50,11 @@ pub struct ReconCounts {
     pub amount_mismatch: u64,
     /// Same transaction, different outcome.
     pub status_mismatch: u64,
-    /// Missing here.
+    /// On the provider's statement but not in our records: to be entered.
     pub provider_only: u64,
     /// Missing at the provider.
     pub system_only: u64,
-    /// Duplicates.
+    /// More than one of our payments, or of their lines, claim the same reference.
     pub duplicate: u64,
 }
 
@@ -151,13 +151,13 @@ pub struct ReconItemView {
     pub reason: String,
     /// The key that tied both sides.
     pub match_key: Option<String>,
-    /// Our payments.
+    /// The ids of our payments the item is about (`pay_…`); empty for a line missing here.
     pub payment_ids: Vec<String>,
     /// The provider's rows, normalized (masked card numbers only).
     pub provider_rows: Value,
-    /// Our amount.
+    /// What our records say, in kuruş.
     pub ours: Kurus,
-    /// Their amount.
+    /// What the provider's statement says, in kuruş.
     pub theirs: Kurus,
     /// What we cancelled or refunded.
     pub ours_reversed: Kurus,
@@ -173,7 +173,7 @@ pub struct ReconItemView {
     pub resolution_reason: Option<String>,
     /// The payment entered or force-matched.
     pub resolution_payment_id: Option<String>,
-    /// Who decided.
+    /// Who resolved it: `user:<username>` or `api:<key id>`.
     pub resolved_by: Option<String>,
     /// When (Unix milliseconds).
     pub resolved_at: Option<i64>,
@@ -188,13 +188,13 @@ pub struct ReconRunView {
     pub pos_id: String,
     /// `pull` or `import`.
     pub source: String,
-    /// First business day.
+    /// The first business day the run covers (inclusive).
     pub from: String,
-    /// Last business day.
+    /// The last business day the run covers (inclusive).
     pub to: String,
     /// `completed`.
     pub status: String,
-    /// Items per class.
+    /// How many items fell into each class, for the run's summary.
     pub summary: ReconCounts,
     /// Exceptions (everything not matched) still waiting for a decision.
     pub open_exceptions: u64,
@@ -204,9 +204,9 @@ pub struct ReconRunView {
     pub rejected_rows: Vec<RejectedRow>,
     /// The items (all, or one class when asked).
     pub items: Vec<ReconItemView>,
-    /// Who ran it.
+    /// Who started the run: a user, an API key, or `end_of_day`.
     pub created_by: String,
-    /// Unix milliseconds.
+    /// When the run was made, Unix milliseconds.
     pub created_at: i64,
 }
 
@@ -219,17 +219,17 @@ pub struct ReconRunEntry {
     pub pos_id: String,
     /// `pull` or `import`.
     pub source: String,
-    /// First business day.
+    /// The first business day the run covers (inclusive).
     pub from: String,
-    /// Last business day.
+    /// The last business day the run covers (inclusive).
     pub to: String,
     /// `completed`.
     pub status: String,
-    /// Items per class.
+    /// How many items fell into each class, for the run's summary.
     pub summary: ReconCounts,
-    /// Who ran it.
+    /// Who started the run: a user, an API key, or `end_of_day`.
     pub created_by: String,
-    /// Unix milliseconds.
+    /// When the run was made, Unix milliseconds.
     pub created_at: i64,
 }
 
