@@ -132,6 +132,15 @@ impl Tally {
             })
             .collect()
     }
+
+    /// The most hits each counter may reach, by scope (for a store that judges inside
+    /// its own transaction; [`Limiter::judge`] says which limit refused).
+    pub fn limits(&self) -> Vec<(String, i64)> {
+        self.counters
+            .iter()
+            .map(|(scope, _, limit)| ((*scope).to_owned(), i64::from(*limit)))
+            .collect()
+    }
 }
 
 /// Counts requests against the limits.

@@ -29,7 +29,7 @@ use sanalpos_store::{
 
 use crate::admin::pos_can_charge;
 use crate::error::ServiceError;
-use crate::payments::{create_payment_for, gateway_for};
+use crate::payments::{create_payment_for, gateway_for, KeyUse, Made};
 use crate::types::{rfc3339, Actor, CardInput, CreatePayment, PaymentView};
 use crate::PaymentService;
 
@@ -612,7 +612,22 @@ pub(crate) async fn pay(
         client_ip: form.cardholder_ip,
     };
     let blocked = h.locked.then_some(crate::abuse::BlockReason::SessionLocked);
-    create_payment_for(service, &caller, request, None, Some(&s.id), blocked).await
+    match create_payment_for(
+        service,
+        &caller,
+        request,
+        KeyUse::None,
+        Some(&s.id),
+        blocked,
+        None,
+    )
+    .await?
+    {
+        Made::Payment(view, _) => Ok(*view),
+        Made::KeyTaken | Made::OverLimit(_) => Err(ServiceError::Storage(
+            "a session payment was refused as a claim".into(),
+        )),
+    }
 }
 
 /// Where the browser goes back to the shop: `return_url` with the signed parameters,

@@ -12,11 +12,45 @@
 //! Rate-limit counters can be added to in the claim's own transaction: a claimed request
 //! costs no extra commit, and a replay adds nothing.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sanalpos_store::{IdempotencyBegin, RateHit};
 
-use crate::{PaymentService, ServiceError};
+use crate::{PaymentService, PaymentView, ServiceError};
+
+/// How a front end answers a payment request under its key (status code and body, in
+/// its own format), so the service can store the answer in the transaction that records
+/// the payment's outcome instead of in a commit of its own.
+pub type KeyAnswerFn = Arc<dyn Fn(&PaymentView) -> (u16, String) + Send + Sync>;
+
+/// What [`PaymentService::create_payment_claiming`] ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimedPayment {
+    /// The key was claimed and the payment made (or found: see [`CreatedOnce::existed`]).
+    Done(Box<CreatedOnce>),
+    /// The key is not free (answered before, used with another request, or still
+    /// running): nothing was written. Claim it the usual way
+    /// ([`PaymentService::claim_idempotency_key`]) to learn which.
+    KeyTaken,
+    /// A rate counter went over its limit: the request is counted, nothing was sent,
+    /// and the key is free again. Every counter's new count by scope.
+    OverLimit(Vec<(String, i64)>),
+}
+
+/// What [`PaymentService::create_payment_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedOnce {
+    /// The payment as it stands.
+    pub payment: PaymentView,
+    /// The key had created this payment before (its first request died after sending
+    /// it): nothing new was sent, the payment is answered as it stands now.
+    pub existed: bool,
+    /// The key's answer was stored with the payment's outcome; the front end must not
+    /// store another. `false` when the payment existed, was refused before the
+    /// provider, or its outcome was written by someone else first.
+    pub answer_kept: bool,
+}
 
 /// How long a repeated request waits for the first one before it is told "in progress".
 pub const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);

@@ -58,7 +58,7 @@ pub use checkout::{
 pub use end_of_day::{EndOfDayReport, END_OF_DAY_ACTOR};
 pub use error::{ServiceError, StatementRow};
 pub use export::{payment_export_headers, ExportFormat, MAX_EXPORT_ROWS};
-pub use idempotency::{Claim, WAIT_FOR_FIRST};
+pub use idempotency::{Claim, ClaimedPayment, CreatedOnce, KeyAnswerFn, WAIT_FOR_FIRST};
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{block_message, channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
@@ -81,8 +81,8 @@ pub use sanalpos_recon::{
 /// What is wrong with a provider row, as data (from the reconciliation engine).
 pub use sanalpos_recon::{ExpectedValue, RowProblem};
 pub use sanalpos_store::{
-    Channel, Company, DocumentItem, Environment, InstallmentRow, OnboardingState, PaymentStatus,
-    RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
+    Channel, Company, DocumentItem, Environment, InstallmentRow, KeyClaim, OnboardingState,
+    PaymentStatus, RateHit, RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
 };
 pub use sign_in::{session_token_hash, SignIn, SignedIn, SESSION_SECS};
 pub use statement_profiles::StatementProfileView;
@@ -271,14 +271,32 @@ impl PaymentService {
     /// [`PaymentService::create_payment`] under an idempotency key: the key is linked to
     /// the payment in the transaction that creates it, so a request that takes the key
     /// over after the first one died (its lock expired) gets that payment as it stands
-    /// now, never a second sale. The flag says whether the payment already existed.
+    /// now, never a second sale. `answer` turns the payment into the key's answer, which
+    /// is stored in the transaction that records the payment's outcome
+    /// ([`CreatedOnce::answer_kept`]), so a sale costs the key no commit of its own.
     pub async fn create_payment_once(
         &self,
         caller: &Actor,
         key: &str,
         request: CreatePayment,
-    ) -> Result<(PaymentView, bool), ServiceError> {
-        payments::create_payment_once(self, caller, key, request).await
+        answer: KeyAnswerFn,
+    ) -> Result<CreatedOnce, ServiceError> {
+        payments::create_payment_once(self, caller, key, request, answer).await
+    }
+
+    /// [`PaymentService::create_payment_once`] for a key not claimed yet: the key is
+    /// claimed, the request counted against `claim`'s rate limits, and the payment
+    /// written, in one transaction, so a sale commits twice (before and after the
+    /// provider call) and nothing else. When the key is not free, or a limit is
+    /// reached, nothing is sent ([`ClaimedPayment`]).
+    pub async fn create_payment_claiming(
+        &self,
+        caller: &Actor,
+        claim: &KeyClaim,
+        request: CreatePayment,
+        answer: KeyAnswerFn,
+    ) -> Result<ClaimedPayment, ServiceError> {
+        payments::create_payment_claiming(self, caller, claim, request, answer).await
     }
 
     /// A payment of the company with its attempts and refunds.

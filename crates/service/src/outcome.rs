@@ -172,6 +172,7 @@ pub(crate) fn sale_finish(
         refund: None,
         audit: vec![audit],
         pos_health: Some(health),
+        answer: None,
     }
 }
 

@@ -12,14 +12,16 @@ use sanalpos_core::{
 };
 use sanalpos_gateway::{Card, Gateway, ReturnUrls, SaleRequest, ThreeDStart};
 use sanalpos_store::{
-    new_id, new_token, AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, FinishAttempt,
-    Operation, PaymentChange, PaymentRecord, PaymentStatus, PosHealth, PosRecord,
+    new_id, new_token, AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, ClaimedBegin,
+    FinishAttempt, KeyAnswer, KeyClaim, Operation, PaymentChange, PaymentRecord, PaymentStatus,
+    PosHealth, PosRecord,
 };
 
 use sanalpos_core::Lang;
 
 use crate::abuse::BlockReason;
 use crate::error::ServiceError;
+use crate::idempotency::{ClaimedPayment, CreatedOnce, KeyAnswerFn};
 use crate::labels::block_message;
 use crate::outcome::sale_finish;
 use crate::time::business_date;
@@ -220,27 +222,96 @@ pub(crate) async fn create_payment_once(
     caller: &Actor,
     key: &str,
     request: CreatePayment,
-) -> Result<(PaymentView, bool), ServiceError> {
-    let existing = |service: &PaymentService| {
-        let company_id = caller.company_id.clone();
-        let key = key.to_owned();
-        let store = service.inner.store.clone();
-        async move { store.payment_for_key(&company_id, &key).await }
-    };
-    if let Some(payment) = existing(service).await? {
-        return Ok((view(service, &payment), true));
+    answer: KeyAnswerFn,
+) -> Result<CreatedOnce, ServiceError> {
+    if let Some(payment) = service
+        .inner
+        .store
+        .payment_for_key(&caller.company_id, key)
+        .await?
+    {
+        return Ok(existed(service, &payment));
     }
-    match create_payment(service, caller, request, Some(key)).await {
+    let made = create_payment_for(
+        service,
+        caller,
+        request,
+        KeyUse::Held(key),
+        None,
+        None,
+        Some(answer),
+    )
+    .await;
+    match once(service, caller, key, made).await? {
+        ClaimedPayment::Done(created) => Ok(*created),
+        ClaimedPayment::KeyTaken | ClaimedPayment::OverLimit(_) => Err(ServiceError::Storage(
+            "a held key was refused as a claim".into(),
+        )),
+    }
+}
+
+pub(crate) async fn create_payment_claiming(
+    service: &PaymentService,
+    caller: &Actor,
+    claim: &KeyClaim,
+    request: CreatePayment,
+    answer: KeyAnswerFn,
+) -> Result<ClaimedPayment, ServiceError> {
+    let made = create_payment_for(
+        service,
+        caller,
+        request,
+        KeyUse::Claim(claim),
+        None,
+        None,
+        Some(answer),
+    )
+    .await;
+    once(service, caller, &claim.key, made).await
+}
+
+fn existed(service: &PaymentService, payment: &PaymentRecord) -> CreatedOnce {
+    CreatedOnce {
+        payment: view(service, payment),
+        existed: true,
+        answer_kept: false,
+    }
+}
+
+/// What a payment made under a key answers: a key that already created a payment (its
+/// first request died after sending it) gets that payment as it stands, never a second
+/// sale.
+async fn once(
+    service: &PaymentService,
+    caller: &Actor,
+    key: &str,
+    made: Result<Made, ServiceError>,
+) -> Result<ClaimedPayment, ServiceError> {
+    match made {
         Err(ServiceError::Conflict {
             code: "idempotency_key_has_payment",
             ..
-        }) => match existing(service).await? {
-            Some(payment) => Ok((view(service, &payment), true)),
+        }) => match service
+            .inner
+            .store
+            .payment_for_key(&caller.company_id, key)
+            .await?
+        {
+            Some(payment) => Ok(ClaimedPayment::Done(Box::new(existed(service, &payment)))),
             None => Err(ServiceError::Storage(
                 "the key's payment disappeared".into(),
             )),
         },
-        other => other.map(|v| (v, false)),
+        Err(e) => Err(e),
+        Ok(Made::Payment(payment, answer_kept)) => {
+            Ok(ClaimedPayment::Done(Box::new(CreatedOnce {
+                payment: *payment,
+                existed: false,
+                answer_kept,
+            })))
+        }
+        Ok(Made::KeyTaken) => Ok(ClaimedPayment::KeyTaken),
+        Ok(Made::OverLimit(counts)) => Ok(ClaimedPayment::OverLimit(counts)),
     }
 }
 
@@ -250,21 +321,30 @@ pub(crate) async fn create_payment(
     request: CreatePayment,
     key: Option<&str>,
 ) -> Result<PaymentView, ServiceError> {
-    create_payment_for(service, caller, request, key, None, None).await
+    let key = key.map_or(KeyUse::None, KeyUse::Held);
+    match create_payment_for(service, caller, request, key, None, None, None).await? {
+        Made::Payment(view, _) => Ok(*view),
+        Made::KeyTaken | Made::OverLimit(_) => Err(ServiceError::Storage(
+            "a payment without a claim was refused as a claim".into(),
+        )),
+    }
 }
 
 /// Makes a payment; with `session_id`, the payment is written together with the claim
 /// of that checkout session (which fails when the session cannot be paid). With
 /// `blocked` (a locked session), or when a velocity limit refuses the card or the
 /// client IP, the attempt is written as `blocked` and the provider never hears of it.
+/// With `key` and `answer`, the key's answer is stored in the transaction that records
+/// the outcome; the flag says whether it was.
 pub(crate) async fn create_payment_for(
     service: &PaymentService,
     caller: &Actor,
     request: CreatePayment,
-    key: Option<&str>,
+    key: KeyUse<'_>,
     session_id: Option<&str>,
     blocked: Option<BlockReason>,
-) -> Result<PaymentView, ServiceError> {
+    answer: Option<KeyAnswerFn>,
+) -> Result<Made, ServiceError> {
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
         return Err(ServiceError::validation("amount", "must be more than zero"));
@@ -373,28 +453,8 @@ pub(crate) async fn create_payment_for(
         pre_auth: false,
     };
     // The attempt is durable before the provider hears of it.
-    match (session_id, key) {
-        (Some(session_id), _) => {
-            service
-                .inner
-                .store
-                .begin_session_payment(session_id, payment.clone(), attempt)
-                .await?
-        }
-        (None, Some(key)) => {
-            service
-                .inner
-                .store
-                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
-                .await?
-        }
-        (None, None) => {
-            service
-                .inner
-                .store
-                .begin_payment(payment.clone(), attempt)
-                .await?
-        }
+    if let Some(instead) = begin(service, &payment, attempt, key, session_id).await? {
+        return Ok(instead);
     }
     tracing::debug!(payment.id = %payment.id, pos.id = %pos.id, three_d = request.three_d, "payment dispatched");
 
@@ -449,6 +509,7 @@ pub(crate) async fn create_payment_for(
                         pos_id: pos.id.clone(),
                         error: None,
                     }),
+                    answer: None,
                 }
             }
             ThreeDStart::Finished(response) => sale_finish(
@@ -472,8 +533,97 @@ pub(crate) async fn create_payment_for(
         )
     };
     drop(sale);
-    let payment = record(service, payment, finish).await?;
-    Ok(view(service, &payment))
+    let mut finish = finish;
+    if let (Some(key), Some(answer)) = (key.name(), answer) {
+        let owner = service.clone();
+        finish.answer = Some(KeyAnswer {
+            company_id: payment.company_id.clone(),
+            key: key.to_owned(),
+            render: Arc::new(move |stored| answer(&view(&owner, stored))),
+        });
+    }
+    let finished = service.inner.store.finish_attempt(finish).await?;
+    let answered = finished.answered;
+    let payment = match finished.payment {
+        Some(now) => now,
+        None => {
+            service
+                .inner
+                .store
+                .get_payment(&payment.company_id, &payment.id)
+                .await?
+        }
+    };
+    Ok(Made::Payment(Box::new(view(service, &payment)), answered))
+}
+
+/// The idempotency key a payment is made under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyUse<'a> {
+    /// None (the hosted page and the back office's own calls).
+    None,
+    /// A key the front end claimed before: linked to the payment as it is written.
+    Held(&'a str),
+    /// A key claimed, and the request counted, in the transaction that writes the
+    /// payment.
+    Claim(&'a KeyClaim),
+}
+
+impl KeyUse<'_> {
+    fn name(&self) -> Option<&str> {
+        match self {
+            KeyUse::None => None,
+            KeyUse::Held(key) => Some(key),
+            KeyUse::Claim(claim) => Some(&claim.key),
+        }
+    }
+}
+
+/// What making a payment under a key ended in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Made {
+    /// The payment, and whether the key's answer was stored with its outcome.
+    Payment(Box<PaymentView>, bool),
+    /// The key was not free: nothing was written.
+    KeyTaken,
+    /// A rate limit was reached: nothing sent, the counts by scope.
+    OverLimit(Vec<(String, i64)>),
+}
+
+/// Writes the payment and its dispatched attempt, with the session's claim or the
+/// key's link (or claim); `Some` with what to answer when the payment was not written.
+async fn begin(
+    service: &PaymentService,
+    payment: &PaymentRecord,
+    attempt: AttemptRecord,
+    key: KeyUse<'_>,
+    session_id: Option<&str>,
+) -> Result<Option<Made>, ServiceError> {
+    let store = &service.inner.store;
+    match (session_id, key) {
+        (Some(session_id), _) => {
+            store
+                .begin_session_payment(session_id, payment.clone(), attempt)
+                .await?
+        }
+        (None, KeyUse::Held(key)) => {
+            store
+                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
+                .await?
+        }
+        (None, KeyUse::Claim(claim)) => {
+            match store
+                .begin_claimed_payment(payment.clone(), attempt, claim.clone())
+                .await?
+            {
+                ClaimedBegin::Started => {}
+                ClaimedBegin::KeyTaken => return Ok(Some(Made::KeyTaken)),
+                ClaimedBegin::OverLimit(counts) => return Ok(Some(Made::OverLimit(counts))),
+            }
+        }
+        (None, KeyUse::None) => store.begin_payment(payment.clone(), attempt).await?,
+    }
+    Ok(None)
 }
 
 /// Writes a refused attempt: the payment as `blocked` with the cardholder's message,
@@ -482,10 +632,10 @@ async fn record_blocked(
     service: &PaymentService,
     mut payment: PaymentRecord,
     mut attempt: AttemptRecord,
-    key: Option<&str>,
+    key: KeyUse<'_>,
     session_id: Option<&str>,
     reason: BlockReason,
-) -> Result<PaymentView, ServiceError> {
+) -> Result<Made, ServiceError> {
     payment.status = PaymentStatus::Blocked;
     payment.three_d_token = None;
     payment.message_tr = Some(block_message(Lang::Tr, reason.as_str()).to_owned());
@@ -495,23 +645,12 @@ async fn record_blocked(
     attempt.message = Some(format!("blocked: {}", reason.as_str()));
     attempt.latency_ms = Some(0);
     attempt.finished_at = Some(attempt.started_at);
-    let store = &service.inner.store;
-    match (session_id, key) {
-        (Some(session_id), _) => {
-            store
-                .begin_session_payment(session_id, payment.clone(), attempt)
-                .await?
-        }
-        (None, Some(key)) => {
-            store
-                .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
-                .await?
-        }
-        (None, None) => store.begin_payment(payment.clone(), attempt).await?,
+    if let Some(instead) = begin(service, &payment, attempt, key, session_id).await? {
+        return Ok(instead);
     }
     service.inner.blocked.count(reason);
     tracing::info!(payment.id = %payment.id, reason = reason.as_str(), "attempt refused before the provider");
-    Ok(view(service, &payment))
+    Ok(Made::Payment(Box::new(view(service, &payment)), false))
 }
 
 pub(crate) async fn get_payment(

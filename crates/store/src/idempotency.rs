@@ -77,6 +77,69 @@ async fn begin(conn: &mut sqlx::AnyConnection, b: &Begin) -> Result<IdempotencyB
     Ok(IdempotencyBegin::InProgress)
 }
 
+/// An idempotency key claimed in the transaction that writes the payment it guards,
+/// with the rate counters the request adds to: one commit instead of two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    /// The company the key belongs to.
+    pub company_id: String,
+    /// The `Idempotency-Key`.
+    pub key: String,
+    /// What identifies the request's content (the caller hashes it).
+    pub request_hash: String,
+    /// The counters to add a hit to once the key is claimed.
+    pub hits: Vec<RateHit>,
+    /// The most hits each counter may reach, by scope; a scope not listed has no limit.
+    pub limits: Vec<(String, i64)>,
+}
+
+/// What claiming a key together with writing its payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimedBegin {
+    /// The key is claimed, counted, and the payment and its attempt are written.
+    Started,
+    /// The key was not free (answered before, used with another request, or still
+    /// running): nothing was written.
+    KeyTaken,
+    /// A counter went over its limit: the hits are counted, the key is free again, no
+    /// payment was written. Every counter's new count by scope.
+    OverLimit(Vec<(String, i64)>),
+}
+
+/// Claims the key and counts the request inside the caller's transaction; `Some` with
+/// what to answer instead when the payment must not be written.
+pub(crate) async fn claim_in(
+    conn: &mut sqlx::AnyConnection,
+    claim: &KeyClaim,
+    now: i64,
+) -> Result<Option<ClaimedBegin>, StoreError> {
+    let b = Begin {
+        company_id: claim.company_id.clone(),
+        key: claim.key.clone(),
+        request_hash: claim.request_hash.clone(),
+        now,
+    };
+    if begin(conn, &b).await? != IdempotencyBegin::Started {
+        return Ok(Some(ClaimedBegin::KeyTaken));
+    }
+    let counts = crate::ratelimit::hit(conn, &claim.hits).await?;
+    let over = counts.iter().any(|(scope, count)| {
+        claim
+            .limits
+            .iter()
+            .any(|(limited, most)| limited == scope && count > most)
+    });
+    if over {
+        sqlx::query("DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2")
+            .bind(&claim.company_id)
+            .bind(&claim.key)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(Some(ClaimedBegin::OverLimit(counts)));
+    }
+    Ok(None)
+}
+
 impl Store {
     /// Claims an idempotency key for a request, or says what to answer instead.
     /// `request_hash` identifies the request body (the caller hashes it); `now` is Unix ms.

@@ -57,13 +57,13 @@ pub use checkout::{
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
 pub use db::Engine;
 pub use error::StoreError;
-pub use idempotency::{IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
+pub use idempotency::{ClaimedBegin, KeyClaim, IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
 pub use model::*;
 pub use outbox::{
     Consequences, NewEvent, PaymentCause, PaymentChanged, PaymentRules, SessionCompletion,
     SessionRules,
 };
-pub use payments::{FinishAttempt, Finished, PaymentChange, PosHealth};
+pub use payments::{FinishAttempt, Finished, KeyAnswer, PaymentChange, PosHealth, RenderAnswer};
 pub use ratelimit::RateHit;
 pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};

@@ -3,12 +3,15 @@
 //! it together with the payment's new state and the audit event, in one transaction
 //! ([`Store::finish_attempt`]).
 
+use std::sync::Arc;
+
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use sanalpos_core::{AuthCode, BankCode, Kurus, Message, ProviderRef};
 
 use crate::audit::append;
+use crate::idempotency::{claim_in, ClaimedBegin, KeyClaim};
 use crate::model::{
     AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, Channel, NewAudit, Operation,
     PaymentQuery, PaymentRecord, PaymentStatus, RefundResult,
@@ -147,6 +150,33 @@ pub struct FinishAttempt {
     pub events: Option<PaymentRules>,
     /// The POS whose call succeeded (`last_success_at`), or failed (`last_error`).
     pub pos_health: Option<PosHealth>,
+    /// The answer of the request that holds an idempotency key for this payment, stored
+    /// in this transaction so the key needs no commit of its own.
+    pub answer: Option<KeyAnswer>,
+}
+
+/// What a request's idempotency key replays, rendered from the payment as the
+/// transaction leaves it (the caller's own answer format: the store only keeps it).
+#[derive(Clone)]
+pub struct KeyAnswer {
+    /// The company the key belongs to.
+    pub company_id: String,
+    /// The `Idempotency-Key` the request claimed.
+    pub key: String,
+    /// Turns the payment into the answer's status code and body.
+    pub render: RenderAnswer,
+}
+
+/// Renders a key's answer (status code, body) from the payment row.
+pub type RenderAnswer = Arc<dyn Fn(&PaymentRecord) -> (u16, String) + Send + Sync>;
+
+impl std::fmt::Debug for KeyAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyAnswer")
+            .field("company_id", &self.company_id)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Store::finish_attempt`] did.
@@ -158,6 +188,9 @@ pub struct Finished {
     /// The payment as the transaction left it, when the finish named one (a payment
     /// change or a refund result).
     pub payment: Option<PaymentRecord>,
+    /// Whether the [`FinishAttempt::answer`] was stored for its key (only when the
+    /// change applied and the key was still waiting for its answer).
+    pub answered: bool,
 }
 
 /// What a call says about its POS.
@@ -212,7 +245,9 @@ async fn begin_payment(
 
 async fn begin_keyed_payment(
     conn: &mut AnyConnection,
-    (p, a, key): &(PaymentRecord, AttemptRecord, String),
+    p: &PaymentRecord,
+    a: &AttemptRecord,
+    key: &str,
 ) -> Result<(), StoreError> {
     let linked = sqlx::query(
         "INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) VALUES ($1, $2, $3, $4) \
@@ -399,6 +434,7 @@ async fn finish_attempt(
             return Ok(Finished {
                 applied: false,
                 payment: read_payment(conn, &change.payment_id).await?,
+                answered: false,
             });
         };
         if let (Some(before), Some(rules)) = (before, f.events) {
@@ -415,6 +451,10 @@ async fn finish_attempt(
         }
         payment = Some(changed);
     }
+    let answered = match (&f.answer, &payment) {
+        (Some(answer), Some(payment)) => keep_answer(conn, answer, payment).await?,
+        _ => false,
+    };
     // The audit append goes last: on PostgreSQL it locks the company's chain until
     // commit, so the less that follows it, the less concurrent payments wait.
     if let Some(health) = &f.pos_health {
@@ -447,10 +487,60 @@ async fn finish_attempt(
     Ok(Finished {
         applied: true,
         payment,
+        answered,
     })
 }
 
+/// Stores a key's answer, if the key is still waiting for one (claimed, not answered,
+/// not given back).
+async fn keep_answer(
+    conn: &mut AnyConnection,
+    answer: &KeyAnswer,
+    payment: &PaymentRecord,
+) -> Result<bool, StoreError> {
+    let (status, body) = (answer.render)(payment);
+    let done = sqlx::query(
+        "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
+         WHERE company_id = $3 AND idem_key = $4 AND state = 'in_progress'",
+    )
+    .bind(i64::from(status))
+    .bind(body)
+    .bind(&answer.company_id)
+    .bind(&answer.key)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+async fn begin_claimed_payment(
+    conn: &mut AnyConnection,
+    (p, a, claim): &(PaymentRecord, AttemptRecord, KeyClaim),
+) -> Result<ClaimedBegin, StoreError> {
+    if let Some(instead) = claim_in(conn, claim, p.created_at).await? {
+        return Ok(instead);
+    }
+    begin_keyed_payment(conn, p, a, &claim.key).await?;
+    Ok(ClaimedBegin::Started)
+}
+
 impl Store {
+    /// Claims an idempotency key, counts the request against its rate limits, and
+    /// writes the payment and its first attempt (dispatched), all in one transaction,
+    /// before the provider call. Nothing but the counts is written when the key is not
+    /// free or a limit is reached.
+    pub async fn begin_claimed_payment(
+        &self,
+        payment: PaymentRecord,
+        attempt: AttemptRecord,
+        claim: KeyClaim,
+    ) -> Result<ClaimedBegin, StoreError> {
+        self.db
+            .write((payment, attempt, claim), |c, d| {
+                Box::pin(begin_claimed_payment(c, d))
+            })
+            .await
+    }
+
     /// Writes a new payment and its first attempt (dispatched), before the provider call.
     pub async fn begin_payment(
         &self,
@@ -472,8 +562,8 @@ impl Store {
         key: String,
     ) -> Result<(), StoreError> {
         self.db
-            .write((payment, attempt, key), |c, d| {
-                Box::pin(begin_keyed_payment(c, d))
+            .write((payment, attempt, key), |c, (p, a, key)| {
+                Box::pin(begin_keyed_payment(c, p, a, key))
             })
             .await
     }

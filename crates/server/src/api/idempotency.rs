@@ -43,6 +43,8 @@ pub fn key(headers: &HeaderMap) -> Result<String, ApiError> {
 pub enum Outcome {
     /// An answer to keep and replay.
     Done(StatusCode, Result<String, serde_json::Error>),
+    /// An answer the work already stored for the key (with the payment's outcome).
+    Kept(StatusCode, String),
     /// Nothing was attempted: answer, and forget the key.
     Release(ApiError),
     /// Something may have been attempted: keep this answer for the key.
@@ -63,7 +65,8 @@ impl Outcome {
     }
 }
 
-fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
+/// A JSON answer; `replayed` marks one given again for its key.
+pub fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
     let mut response = (status, [("content-type", "application/json")], body).into_response();
     if replayed {
         response
@@ -73,12 +76,31 @@ fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
     response
 }
 
-fn request_hash(route: &str, body: &[u8]) -> String {
+/// What identifies a request under its key: the route and the exact body.
+pub fn request_hash(route: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(route.as_bytes());
     hasher.update([0]);
     hasher.update(body);
     hex::encode(hasher.finalize())
+}
+
+/// Stores the answer of a request that holds its key; gives the body back.
+pub async fn keep(
+    state: &AppState,
+    company_id: &str,
+    key: &str,
+    status: StatusCode,
+    body: String,
+) -> String {
+    if let Err(e) = state
+        .service
+        .keep_idempotent_answer(company_id, key, status.as_u16(), &body)
+        .await
+    {
+        tracing::error!(error = %e, "idempotency answer not stored");
+    }
+    body
 }
 
 /// Runs `work` at most once per (company, key). The request is counted against the
@@ -133,16 +155,9 @@ pub async fn run(
         }
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let keep = |status: StatusCode, body: String| async move {
-        if let Err(e) = service
-            .keep_idempotent_answer(company_id, key, status.as_u16(), &body)
-            .await
-        {
-            tracing::error!(error = %e, "idempotency answer not stored");
-        }
-        body
-    };
+    let keep = |status: StatusCode, body: String| keep(state, company_id, key, status, body);
     match work.await {
+        Outcome::Kept(status, body) => json_response(status, body, false),
         Outcome::Done(status, Ok(body)) => {
             let body = keep(status, body).await;
             json_response(status, body, false)

@@ -1,6 +1,7 @@
 //! `/api/v1/payments`: create (idempotent), get, list, cancel, refund, reverse.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -12,7 +13,8 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CardInput, Channel, CreatePayment, PaymentFilter, PaymentStatus, RefundStatus,
+    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim, PaymentFilter,
+    PaymentStatus, RefundStatus, ServiceError,
 };
 
 use super::body::JsonBody;
@@ -56,33 +58,128 @@ pub async fn create(
         }
     };
     let actor = caller.actor();
-    let service = state.service.clone();
-    let metrics = state.metrics.clone();
-    let payment_key = key.clone();
-    idempotency::run(
-        &state,
-        &caller,
-        &key,
-        "POST /api/v1/payments",
-        &body,
-        async move {
-            match service
-                .create_payment_once(&actor, &payment_key, request)
-                .await
-            {
-                // The key's first request died after creating its payment: answer with
-                // that payment as it stands, never a second sale.
-                Ok((view, true)) => {
-                    idempotency::Outcome::Done(StatusCode::OK, serde_json::to_string(&view))
+    let answer = answer_of_create();
+    let tally = state.limiter.api_tally(
+        &caller.company_id,
+        &caller.key_id,
+        crate::ratelimit::ApiClass::Payment,
+    );
+    // The usual case, a key not seen before: claimed, counted and written with the
+    // payment in one commit.
+    let claim = KeyClaim {
+        company_id: caller.company_id.clone(),
+        key: key.clone(),
+        request_hash: idempotency::request_hash(CREATE_ROUTE, &body),
+        hits: tally.hits(),
+        limits: tally.limits(),
+    };
+    let claimed = state
+        .service
+        .create_payment_claiming(&actor, &claim, request, answer.clone())
+        .await;
+    match claimed {
+        Ok(ClaimedPayment::Done(created)) => {
+            let status = if created.existed {
+                StatusCode::OK
+            } else {
+                state
+                    .metrics
+                    .payment_created(status_name(created.payment.status));
+                StatusCode::CREATED
+            };
+            let body = match serde_json::to_string(&created.payment) {
+                Ok(body) => body,
+                Err(e) => {
+                    return ApiError::internal(&format!("answer not serializable: {e}"))
+                        .into_response()
                 }
-                Ok((view, false)) => {
-                    metrics.payment_created(status_name(view.status));
-                    idempotency::Outcome::Done(StatusCode::CREATED, serde_json::to_string(&view))
-                }
-                Err(error) => idempotency::Outcome::from_error(error),
+            };
+            let body = if created.answer_kept {
+                body
+            } else {
+                idempotency::keep(&state, &caller.company_id, &key, status, body).await
+            };
+            idempotency::json_response(status, body, false)
+        }
+        Ok(ClaimedPayment::OverLimit(counts)) => match state.limiter.judge(&tally, &counts) {
+            Err(refused) => refused.api_error().into_response(),
+            Ok(()) => {
+                ApiError::internal("a rate counter was over a limit no scope has").into_response()
             }
         },
-    )
+        // Answered before, used with another body, or still running: the claim protocol
+        // tells which (and waits a little for a running first request).
+        Ok(ClaimedPayment::KeyTaken) => match parse_create(&body, peer_ip) {
+            Ok(request) => claimed_before(&state, &caller, &key, &body, request).await,
+            Err(e) => e.into_response(),
+        },
+        // Nothing was written, or the key stays claimed until its lock runs out (an
+        // internal error after the payment was written): a retry then finds the
+        // payment, never sends a second one. Refusals are counted like malformed
+        // requests.
+        Err(error) => {
+            if !matches!(error, ServiceError::Storage(_)) {
+                if let Err(refused) = caller.count_payment(&state).await {
+                    return refused.into_response();
+                }
+            }
+            ApiError::from(error).into_response()
+        }
+    }
+}
+
+const CREATE_ROUTE: &str = "POST /api/v1/payments";
+
+/// The answer a payment request keeps for its key: 201 with the payment.
+fn answer_of_create() -> KeyAnswerFn {
+    Arc::new(|view| match serde_json::to_string(view) {
+        Ok(body) => (StatusCode::CREATED.as_u16(), body),
+        Err(e) => {
+            let error = ApiError::internal(&format!("answer not serializable: {e}"));
+            (error.status.as_u16(), error.body())
+        }
+    })
+}
+
+/// A payment request whose key was taken when it came: claimed the usual way, so an
+/// answered key replays, another body is refused and a running first request is waited
+/// for; when the key has come free meanwhile, the payment is made under it.
+async fn claimed_before(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    body: &[u8],
+    request: CreatePayment,
+) -> Response {
+    let actor = caller.actor();
+    let service = state.service.clone();
+    let metrics = state.metrics.clone();
+    let payment_key = key.to_owned();
+    idempotency::run(state, caller, key, CREATE_ROUTE, body, async move {
+        let answer = answer_of_create();
+        match service
+            .create_payment_once(&actor, &payment_key, request, answer.clone())
+            .await
+        {
+            // The key's first request died after creating its payment: answer with
+            // that payment as it stands, never a second sale.
+            Ok(created) if created.existed => {
+                idempotency::Outcome::Done(StatusCode::OK, serde_json::to_string(&created.payment))
+            }
+            Ok(created) => {
+                metrics.payment_created(status_name(created.payment.status));
+                let (status, body) = answer(&created.payment);
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if created.answer_kept {
+                    idempotency::Outcome::Kept(status, body)
+                } else {
+                    idempotency::Outcome::Done(status, Ok(body))
+                }
+            }
+            Err(error) => idempotency::Outcome::from_error(error),
+        }
+    })
     .await
 }
 

@@ -5,6 +5,8 @@
 //! reload never charges twice, and answers with a redirect (PRG): to the bank's 3D page,
 //! or to the result page.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
@@ -15,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::{
-    CardInput, Channel, Claim, CreatePayment, PaymentStatus, PosView, ServiceError,
+    CardInput, Channel, Claim, CreatePayment, KeyAnswerFn, PaymentStatus, PosView, ServiceError,
 };
 use sanalpos_store::new_token;
 
@@ -331,19 +333,26 @@ pub async fn submit(
     };
     // The key is linked to the payment as it is created: a submission that takes the
     // key over after the first one died gets that payment, never a second sale.
+    let answer: KeyAnswerFn = Arc::new(|payment| {
+        let kept = KeptAnswer {
+            payment_id: payment.id.clone(),
+        };
+        (201, kept.to_json())
+    });
     match service
-        .create_payment_once(&ctx.actor(), &key, request)
+        .create_payment_once(&ctx.actor(), &key, request, answer.clone())
         .await
     {
-        Ok((payment, _existed)) => {
-            let kept = KeptAnswer {
-                payment_id: payment.id.clone(),
-            };
-            if let Err(e) = service
-                .keep_idempotent_answer(ctx.company_id(), &key, 201, &kept.to_json())
-                .await
-            {
-                tracing::error!(error = %e, "idempotency answer not stored");
+        Ok(created) => {
+            let payment = created.payment;
+            if !created.answer_kept {
+                let (status, body) = answer(&payment);
+                if let Err(e) = service
+                    .keep_idempotent_answer(ctx.company_id(), &key, status, &body)
+                    .await
+                {
+                    tracing::error!(error = %e, "idempotency answer not stored");
+                }
             }
             Ok(after_payment(
                 &payment.id,

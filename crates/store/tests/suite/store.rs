@@ -605,3 +605,139 @@ async fn recent_declines_by_card_and_ip() {
     })
     .await;
 }
+
+/// A key claimed with its payment: one transaction claims, counts and writes; a taken
+/// key writes nothing; a limit reached counts, frees the key and writes no payment; the
+/// answer is stored with the outcome only while the key waits for one.
+#[tokio::test]
+async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
+    for_each_engine(
+        "a_key_is_claimed_counted_and_answered_with_its_payment",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let hit = |subject: &str| RateHit {
+                scope: "api_payment_key".into(),
+                subject: subject.into(),
+                window_start: 0,
+            };
+            let claim = |key: &str, limit: i64| KeyClaim {
+                company_id: c.id.clone(),
+                key: key.into(),
+                request_hash: "h1".into(),
+                hits: vec![hit("key_1")],
+                limits: vec![("api_payment_key".into(), limit)],
+            };
+
+            let first = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let a = attempt(&first, Operation::Sale);
+            let begun = store
+                .begin_claimed_payment(first.clone(), a.clone(), claim("k1", 5))
+                .await
+                .unwrap();
+            assert_eq!(begun, ClaimedBegin::Started);
+            assert_eq!(
+                store
+                    .rate_count("api_payment_key", "key_1", 0)
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .payment_for_key(&c.id, "k1")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+                first.id
+            );
+
+            // The same key again, while the first still runs: nothing written, not counted.
+            let second = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let begun = store
+                .begin_claimed_payment(
+                    second.clone(),
+                    attempt(&second, Operation::Sale),
+                    claim("k1", 5),
+                )
+                .await
+                .unwrap();
+            assert_eq!(begun, ClaimedBegin::KeyTaken);
+            assert!(matches!(
+                store.get_payment(&c.id, &second.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(
+                store
+                    .rate_count("api_payment_key", "key_1", 0)
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store.idempotency_begin(&c.id, "k1", "h1", 0).await.unwrap(),
+                IdempotencyBegin::InProgress
+            );
+
+            // The outcome stores the key's answer, rendered from the row it leaves.
+            let mut finish = FinishAttempt {
+                payment: Some(PaymentChange::to(
+                    &first.id,
+                    &[PaymentStatus::Processing],
+                    PaymentStatus::Approved,
+                )),
+                answer: Some(KeyAnswer {
+                    company_id: c.id.clone(),
+                    key: "k1".into(),
+                    render: std::sync::Arc::new(|p| {
+                        (201, format!("{{\"status\":\"{}\"}}", p.status))
+                    }),
+                }),
+                ..FinishAttempt::default()
+            };
+            let finished = store.finish_attempt(finish.clone()).await.unwrap();
+            assert!(finished.answered);
+            assert_eq!(
+                store.idempotency_begin(&c.id, "k1", "h1", 0).await.unwrap(),
+                IdempotencyBegin::Replay {
+                    status: 201,
+                    body: "{\"status\":\"approved\"}".into()
+                }
+            );
+            // An answered key is not answered twice.
+            finish.payment = Some(PaymentChange::to(
+                &first.id,
+                &[PaymentStatus::Approved],
+                PaymentStatus::Approved,
+            ));
+            assert!(!store.finish_attempt(finish).await.unwrap().answered);
+
+            // A limit reached: counted, the key free again, no payment.
+            let third = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let begun = store
+                .begin_claimed_payment(
+                    third.clone(),
+                    attempt(&third, Operation::Sale),
+                    claim("k2", 1),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                begun,
+                ClaimedBegin::OverLimit(vec![("api_payment_key".into(), 2)])
+            );
+            assert!(matches!(
+                store.get_payment(&c.id, &third.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert!(store.payment_for_key(&c.id, "k2").await.unwrap().is_none());
+            assert_eq!(
+                store.idempotency_begin(&c.id, "k2", "h2", 0).await.unwrap(),
+                IdempotencyBegin::Started,
+                "the refused request gave its key back"
+            );
+        },
+    )
+    .await;
+}
