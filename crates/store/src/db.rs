@@ -4,8 +4,8 @@
 //! placeholders and engine-neutral types, and every write goes through the same
 //! group-committing writer.
 //!
-//! A writer task owns a dedicated write connection and commits in *groups*: it takes
-//! every write waiting in the queue, runs them in one transaction
+//! One writer task per instance owns a dedicated write connection and commits in
+//! *groups*: it takes every write waiting in its queue, runs them in one transaction
 //! (`BEGIN IMMEDIATE` on SQLite, `BEGIN` on PostgreSQL) and answers each caller after the
 //! commit is durable. A commit costs one fsync, so grouping is what lets a burst of
 //! payments share a commit instead of queueing one commit each (on PostgreSQL, behind
@@ -13,11 +13,9 @@
 //! `SQLITE_BUSY` lock upgrades. If any write of a group fails, the group is rolled back
 //! and each write is run again in a transaction of its own, so one failure never undoes
 //! another caller's work; on PostgreSQL a write that lost an audit-chain race to another
-//! instance is tried again. An instance runs one writer on SQLite and
-//! [`POSTGRES_WRITERS`] on PostgreSQL, taking groups from one queue. Reads use a
-//! separate pool (WAL lets them run beside the writer on SQLite); the PostgreSQL writers
-//! of one or several instances write concurrently, and database locks and constraints
-//! arbitrate between them.
+//! instance is tried again. Reads use a separate pool (WAL lets them run beside the
+//! writer on SQLite); several PostgreSQL instances write concurrently, and database
+//! locks and constraints arbitrate between them.
 
 use std::any::Any as StdAny;
 use std::future::Future;
@@ -80,16 +78,6 @@ pub(crate) struct Db {
 /// Most writes a group commit takes at once.
 const MAX_GROUP: usize = 256;
 
-/// How many group-committing writers an instance runs on PostgreSQL. Every statement is
-/// a round trip to the server, so one connection caps the instance at the speed of its
-/// round trips, not of its commits; several writers take groups from one queue and the
-/// server's locks arbitrate between them as they do between instances. SQLite has one
-/// (the file allows one writer at a time).
-const POSTGRES_WRITERS: u32 = 4;
-
-/// The queue the writers take their groups from.
-type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>;
-
 impl Db {
     pub(crate) async fn open(url: &str) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
@@ -106,8 +94,8 @@ impl Db {
                 // commits once, so concurrent payments share a commit instead of queueing
                 // one commit each behind their company's audit-chain lock.
                 let write = AnyPoolOptions::new()
-                    .max_connections(POSTGRES_WRITERS)
-                    .min_connections(POSTGRES_WRITERS)
+                    .max_connections(1)
+                    .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .acquire_timeout(Duration::from_secs(10))
@@ -115,10 +103,7 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
-                let queue: Queue = Arc::new(tokio::sync::Mutex::new(rx));
-                for _ in 0..POSTGRES_WRITERS {
-                    tokio::spawn(writer_loop(write.clone(), queue.clone(), engine));
-                }
+                tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
                     read: pool,
@@ -158,7 +143,7 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(writer_loop(write, Arc::new(tokio::sync::Mutex::new(rx)), engine));
+                tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
                     read,
@@ -227,7 +212,7 @@ pub(crate) fn map_audit_race(e: StoreError) -> StoreError {
     audit_race(e)
 }
 
-async fn writer_loop(pool: AnyPool, queue: Queue, engine: Engine) {
+async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engine) {
     // SQLite takes the write lock up front, so a group never deadlocks on an upgrade.
     let begin = match engine {
         Engine::Sqlite => "BEGIN IMMEDIATE",
@@ -238,19 +223,12 @@ async fn writer_loop(pool: AnyPool, queue: Queue, engine: Engine) {
     // group); after any failure it is returned and a fresh one checked out, so a broken
     // connection is never reused.
     let mut held: Option<PoolConnection<Any>> = None;
-    loop {
-        {
-            // One writer at a time takes a group; the others wait for the next.
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                break;
-            };
-            batch.push(first);
-            while batch.len() < MAX_GROUP {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
         }
         let mut conn = match held.take() {
