@@ -6,7 +6,7 @@ use zeroize::Zeroize;
 
 /// A secret text (an `sx` token, a merchant secret key). `Debug` and `Display` print
 /// `[redacted]`; the memory is wiped on drop; [`Secret::expose`] is the only way in.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {

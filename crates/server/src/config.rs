@@ -67,31 +67,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
-/// A secret setting: its `Debug` prints nothing of it, and nothing logs it.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one call that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "[hidden]"
-        })
-    }
-}
+/// A secret setting (the SMTP password): core's [`Secret`], which prints as
+/// `[redacted]` and is wiped from memory when dropped.
+pub use sanalpos_core::Secret;
 
 /// How the connection to the mail server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -824,7 +802,7 @@ mod tests {
         assert_eq!(smtp.password.expose(), "çok-gizli-parola");
         let shown = format!("{config:?}");
         assert!(!shown.contains("çok-gizli-parola"), "{shown}");
-        assert!(shown.contains("[hidden]"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
 
         let config = Config::load(
             None,
