@@ -1,9 +1,9 @@
 //! The Garanti BBVA client against its golden vectors, its recorded answers, and a tiny
 //! in-test bank on loopback that answers with those recorded answers.
 //!
-//! The full client-against-simulator tests live beside the simulator; these pin the
-//! protocol facts: hashes, exact request bytes, answer mapping, callback judging, and
-//! what each call sends.
+//! These pin the protocol facts (hashes, exact request bytes, answer mapping, callback
+//! judging, what each call sends); [`simulator`] runs the client against the Garanti
+//! simulator over real HTTP.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,5 +14,7 @@ mod callbacks;
 mod calls;
 
 mod helpers;
+
+mod simulator;
 
 mod vectors;
