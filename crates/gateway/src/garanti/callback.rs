@@ -4,9 +4,10 @@
 //! The order of the checks is the point. The callback must be for the order we expect
 //! (another order's callback changes nothing), and no field may be posted twice. Then
 //! `mdstatus` (only `1` proceeds, unless the POS accepts half-secure 2–4) and `response`
-//! `Error`, which always fails. In the `3D` model nothing has been charged yet, so a
-//! failed authentication or a bad or missing hash is a refusal with nothing sent; only a
-//! verified, authenticated callback leads to the provision request. In `3D_PAY` the bank
+//! `Error`, which always fails: nothing has been charged, whatever the hash says. In the
+//! `3D` model an authenticated callback with a bad or missing hash sends nothing and
+//! proves nothing (unknown: the payment waits for the genuine callback or the 3D
+//! window); only a verified, authenticated callback leads to the provision request. In `3D_PAY` the bank
 //! may already have charged: a bad or missing hash is unknown, settled by `orderinq`,
 //! never by the browser's word, and approval needs a verified hash, `mdstatus` 1 and
 //! `procreturncode` `00`.
@@ -93,18 +94,16 @@ pub fn judge(fields: &[(String, String)], expected: &ExpectedSale, rules: Rules<
         // 3D_PAY the bank charges only after a full authentication).
         return Verdict::Final(Outcome::Declined(authentication_decline(fields)));
     }
-    if callback_version != rules.version {
+    let verified = callback_version == rules.version
+        && verify_callback(rules.version, fields, rules.store_key, pay).is_ok();
+    if !verified {
+        // In 3D nothing was charged and no provision is sent; the payment stays open for
+        // the genuine callback (a forger must not be able to close it). In 3D_PAY the
+        // bank may have charged: its record decides.
         return if pay {
             Verdict::AskStatus
         } else {
-            Verdict::Final(Outcome::Declined(unverified()))
-        };
-    }
-    if verify_callback(rules.version, fields, rules.store_key, pay).is_err() {
-        return if pay {
-            Verdict::AskStatus
-        } else {
-            Verdict::Final(Outcome::Declined(unverified()))
+            Verdict::Final(Outcome::Unknown(UnknownReason::SignatureInvalid))
         };
     }
     // From here on every value read is signed (hashparams names them all).
@@ -197,16 +196,6 @@ fn authentication_decline(fields: &[(String, String)]) -> Decline {
         bank_code: None,
         message,
         provider_text,
-        provider_ref: None,
-    }
-}
-
-fn unverified() -> Decline {
-    Decline {
-        kind: DeclineKind::Refused,
-        bank_code: None,
-        message: codes::unverified_callback(),
-        provider_text: "callback hash missing or not verified".into(),
         provider_ref: None,
     }
 }

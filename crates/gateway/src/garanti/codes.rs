@@ -212,14 +212,6 @@ pub fn md_status_message(md_status: Option<&str>) -> Message {
         })
 }
 
-/// The text of a callback that could not be verified.
-pub fn unverified_callback() -> Message {
-    Message::new(
-        "Bankanın 3D yanıtı doğrulanamadı; karttan çekim yapılmadı.",
-        "The bank's 3D answer could not be verified; the card was not charged.",
-    )
-}
-
 /// Every `ReasonCode` in the catalogue (for tests and documentation).
 pub fn known_reason_codes() -> impl Iterator<Item = &'static str> {
     REASON_CODES.iter().map(|(c, ..)| *c)

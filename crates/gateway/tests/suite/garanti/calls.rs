@@ -219,7 +219,7 @@ async fn three_d_posts_the_signed_form_then_provisions_with_the_callbacks_values
             &expected("20231223D98E", "1.01"),
         )
         .await;
-    assert!(matches!(r.outcome, Outcome::Declined(_)));
+    assert_eq!(r.outcome, Outcome::Unknown(UnknownReason::SignatureInvalid));
     assert_eq!(bank.received().len(), 1);
 }
 

@@ -11,7 +11,7 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Kurus, ProviderRef};
 use sanalpos_gateway::garanti::{Credentials, GarantiConfig, GarantiGateway, ThreeDModel};
 use sanalpos_gateway::{
     CancelRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome, Postback,
-    RefundRequest, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart,
+    RefundRequest, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart, UnknownReason,
 };
 use sanalpos_simulator::garanti::{
     self, GarantiConfig as SimConfig, GarantiHandle, GarantiMerchant,
@@ -373,7 +373,11 @@ async fn forged_and_foreign_callbacks_charge_nothing() {
     let r = gateway
         .finish_3d(&Postback::from_pairs(forged), &expected(&order, "9"))
         .await;
-    assert!(matches!(r.outcome, Outcome::Declined(_)), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::Unknown(UnknownReason::SignatureInvalid)),
+        "{:?}",
+        r.outcome
+    );
     // Another order's genuine callback.
     let r = gateway
         .finish_3d(
