@@ -194,7 +194,8 @@ pub fn summarize(status: &OrderInq, history: &[HistoryTxn], amount: Kurus) -> In
         return Inquiry::Declined(declined(status));
     }
     let authorized = match upper.as_str() {
-        "APPROVED" => status.auth_amount,
+        // A captured pre-authorisation: what was asked is the pre-authorised amount.
+        "APPROVED" => status.auth_amount.max(status.pre_auth_amount),
         "WAITINGPOSTAUTH" => status.pre_auth_amount,
         s if s.contains("VOID") || s.contains("CANCEL") || s.contains("REFUND") => {
             status.auth_amount.or(status.pre_auth_amount)

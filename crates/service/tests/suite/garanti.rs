@@ -414,3 +414,47 @@ async fn every_fault_card_ends_in_the_state_the_bank_says() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reconciliation_pulls_the_order_list() {
+    on_both_engines("gt_reconciliation", |store| async move {
+        let w = gt_world_on(store, "3d").await;
+        let kept = w.pay(APPROVED, "120.00").await;
+        let voided = w.pay(APPROVED, "30.00").await;
+        w.service
+            .cancel_payment(&w.actor, &w.company.id, &voided.id)
+            .await
+            .unwrap();
+        let declined = w.pay("4000000000000051", "10.00").await;
+        assert_eq!(declined.status, PaymentStatus::Declined);
+        // A sale keyed in on the bank's panel: in the bank only.
+        let panel = reqwest::Client::new()
+            .post(format!(
+                "{}/_sim/merchants/{}/panel-sales",
+                w.sim.base_url(),
+                w.merchant.terminal_id
+            ))
+            .header("Content-Type", "application/json")
+            .body(r#"{"amount": "33.00", "card": "4282209027132016"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(panel.status(), 201);
+        let day = istanbul_today().to_string();
+        let run = w
+            .service
+            .run_reconciliation(&w.actor, &w.company.id, &w.pos.id, &day, &day)
+            .await
+            .unwrap();
+        assert!(run.rejected_rows.is_empty(), "{run:?}");
+        assert_eq!(run.summary.provider_only, 1, "{run:?}");
+        assert_eq!(run.summary.system_only, 0, "{run:?}");
+        assert_eq!(run.summary.amount_mismatch, 0, "{run:?}");
+        assert_eq!(run.summary.status_mismatch, 0, "{run:?}");
+        // The kept sale, the voided one and the declined one: each side says the same.
+        assert_eq!(run.summary.matched, 3, "{:?}", run.summary);
+        assert_eq!(run.open_exceptions, 1, "{run:?}");
+        assert_eq!(w.status(&kept.id).await, PaymentStatus::Approved);
+    })
+    .await;
+}

@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 use sanalpos_core::{CardNumber, ClientRef, Currency, Kurus, ProviderRef};
 use sanalpos_gateway::garanti::{Credentials, GarantiConfig, GarantiGateway, ThreeDModel};
 use sanalpos_gateway::{
-    CancelRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome, Postback,
-    RefundRequest, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart, UnknownReason,
+    CancelRequest, CaptureRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest,
+    Outcome, Postback, RefundRequest, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart,
+    UnknownReason,
 };
 use sanalpos_simulator::garanti::{
     self, GarantiConfig as SimConfig, GarantiHandle, GarantiMerchant,
@@ -527,4 +528,51 @@ async fn the_order_list_is_the_reconciliation_view() {
     assert_eq!(row.amount, Some(kurus("20")));
     assert_eq!(row.status, sanalpos_core::RowStatus::Success);
     assert_eq!(row.kind, sanalpos_core::TransactionKind::Sale);
+}
+
+#[tokio::test]
+async fn a_pre_authorisation_is_captured_once_for_part_of_it() {
+    let bank = bank().await;
+    let gateway = bank.gateway(ThreeDModel::ThreeD);
+    let order = unique("a");
+    let mut request = sale(&order, "80");
+    request.pre_auth = true;
+    let Outcome::Approved(a) = gateway.sale(&request).await.outcome else {
+        panic!()
+    };
+    let Inquiry::Approved { approval, .. } =
+        gateway.inquiry(&inquiry_of(&order, "80")).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(approval.authorized_amount, Some(kurus("80")));
+    let capture = |amount: &str| CaptureRequest {
+        provider_ref: a.provider_ref.clone(),
+        client_ref: ClientRef::parse(&order).unwrap(),
+        authorized: kurus("80"),
+        amount: kurus(amount),
+        currency: Currency::Try,
+    };
+    let r = gateway.capture(&capture("65")).await;
+    let Outcome::Approved(c) = r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(c.authorized_amount, Some(kurus("65")));
+    let rows = bank.rows();
+    let post = rows
+        .iter()
+        .find(|t| t.kind == garanti::TxType::PostAuth)
+        .unwrap();
+    assert_eq!(post.amount, kurus("65"));
+    assert_eq!(
+        post.original_retref.as_deref(),
+        Some(a.provider_ref.as_str())
+    );
+    // Captured once: a second capture is refused by the bank.
+    let r = gateway.capture(&capture("10")).await;
+    assert!(matches!(r.outcome, Outcome::Declined(_)), "{:?}", r.outcome);
+    // More than was pre-authorised is refused here, nothing sent.
+    let r = gateway.capture(&capture("81")).await;
+    assert!(matches!(r.outcome, Outcome::Failed(ref f) if f.kind == FailureKind::Invalid));
+    assert_eq!(bank.rows().len(), 2);
 }
