@@ -10,7 +10,8 @@
 //! window); only a verified, authenticated callback leads to the provision request. In `3D_PAY` the bank
 //! may already have charged: a bad or missing hash is unknown, settled by `orderinq`,
 //! never by the browser's word, and approval needs a verified hash, `mdstatus` 1 and
-//! `procreturncode` `00`.
+//! `procreturncode` `00`; when `hashparams` leaves `hostrefnum` out (the usual list
+//! does), the approval and its `RetrefNum` are read from `orderinq` too.
 
 use sanalpos_core::{AuthCode, BankCode, Message, ProviderRef};
 
@@ -106,7 +107,9 @@ pub fn judge(fields: &[(String, String)], expected: &ExpectedSale, rules: Rules<
             Verdict::Final(Outcome::Unknown(UnknownReason::SignatureInvalid))
         };
     }
-    // From here on every value read is signed (hashparams names them all).
+    // From here on the values the decision rests on are signed (clientid, oid,
+    // mdstatus, md, rnd; in 3D_PAY the result too). The security level is not: it is a
+    // sanity check only.
     if non_empty(fields, "clientid") != Some(rules.terminal_id) {
         return unknown("the callback is for another terminal");
     }
@@ -124,6 +127,12 @@ pub fn judge(fields: &[(String, String)], expected: &ExpectedSale, rules: Rules<
             }),
             None => unknown("an authenticated callback without md"),
         };
+    }
+    let signed = super::signing::hash_params(field(fields, "hashparams").unwrap_or_default());
+    if non_empty(fields, "procreturncode") == Some("00") && !signed.contains(&"hostrefnum") {
+        // Approved, but the reference later cancels and refunds name is not signed:
+        // take the approval and its RetrefNum from the bank's record instead.
+        return Verdict::AskStatus;
     }
     Verdict::Final(pay_outcome(fields, expected))
 }

@@ -2,7 +2,8 @@
 //! `Transaction/Type`. Every refusal is a `GVPSResponse` in the bank's shape; none
 //! echoes a card number.
 //!
-//! Checks run in this order: document → terminal and merchant number → the user the
+//! Checks run in this order: document, `Type` and `Mode` (`TEST` or `PROD`) → terminal
+//! and merchant number → the user the
 //! type needs (PROVRFN for `void`/`refund`, PROVAUT otherwise) → `HashData`, judged by
 //! the request's `Version` (`512`: SHA-512 with the currency; anything else: legacy
 //! SHA-1) with that user's password → caller IP → the type's own fields → business
@@ -95,6 +96,9 @@ pub async fn api(
     let Some(kind) = request.non_empty("Transaction/Type").and_then(kind_of) else {
         return gvps_error(&echo, codes::MANDATORY, 1, &now);
     };
+    if !matches!(echo.mode.trim(), "TEST" | "PROD") {
+        return gvps_error(&echo, codes::MANDATORY, 1, &now);
+    }
     let merchant = match authenticate(&sim, &request, kind, peer) {
         Ok(merchant) => merchant,
         Err(error) => return gvps_error(&echo, error, 1, &now),

@@ -409,6 +409,11 @@ async fn day_rules_users_and_the_ledger() {
     let mut m = GarantiMerchant::generate();
     m.refund_password = format!("{}x", m.prov_password);
     let bank = start(m.clone()).await;
+    // A Mode other than TEST or PROD is refused before anything else.
+    let odd = signed_sale(&m, "o0", "4282209027132016", "1000")
+        .replace("<Mode>TEST</Mode>", "<Mode>LIVE</Mode>");
+    let (_, text) = bank.post(&odd).await;
+    assert_eq!(leaf(&text, "ReasonCode"), "0002", "{text}");
     let (_, text) = bank
         .post(&signed_sale(&m, "o1", "4282209027132016", "1000"))
         .await;

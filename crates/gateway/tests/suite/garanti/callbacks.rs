@@ -2,7 +2,7 @@
 //! tampered, another order's, and the error callback without a hash.
 
 use sanalpos_gateway::garanti::callback::{judge, masked_json, Rules, Verdict};
-use sanalpos_gateway::garanti::signing::HashVersion;
+use sanalpos_gateway::garanti::signing::{callback_hash, hash_params, HashVersion};
 use sanalpos_gateway::garanti::ThreeDModel;
 use sanalpos_gateway::{DeclineKind, Outcome, UnknownReason};
 
@@ -132,8 +132,37 @@ fn legacy_callbacks_pass_only_on_a_legacy_pos() {
     let approved = &v["legacy_v001"]["callback_hash"][1];
     let fields = pairs(&approved["fields"]);
     let sale = expected("20221101657A", "1.01");
+    // Approved, but hostrefnum is not in its hashparams: the bank's record decides.
+    assert_eq!(
+        judge(
+            &fields,
+            &sale,
+            rules(ThreeDModel::ThreeDPay, HashVersion::Legacy)
+        ),
+        Verdict::AskStatus
+    );
+    // With hostrefnum signed too, the callback alone is enough.
+    let params =
+        "clientid:oid:authcode:procreturncode:response:mdstatus:cavv:eci:md:rnd:hostrefnum:";
+    let mut signed = fields.clone();
+    for f in &mut signed {
+        if f.0 == "hashparams" {
+            f.1 = params.into();
+        }
+    }
+    let hash = callback_hash(
+        HashVersion::Legacy,
+        &signed,
+        &hash_params(params),
+        "12345678",
+    );
+    for f in &mut signed {
+        if f.0 == "hash" {
+            f.1 = hash.clone();
+        }
+    }
     let Verdict::Final(Outcome::Approved(a)) = judge(
-        &fields,
+        &signed,
         &sale,
         rules(ThreeDModel::ThreeDPay, HashVersion::Legacy),
     ) else {
