@@ -458,3 +458,111 @@ async fn reconciliation_pulls_the_order_list() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn unverified_three_d_pay_callbacks_are_settled_by_the_bank_record() {
+    on_both_engines("gt_three_d_pay_forged", |store| async move {
+        let mut config = test_config();
+        config.three_d_ttl = Duration::from_millis(300);
+        let service = PaymentService::new(store, Crypto::random(), config);
+        let w = gt_world_with(service, "3d_pay").await;
+        // The bank authenticated and charged; the callback's hash is altered on the way:
+        // the bank's record (orderinq) says what happened.
+        let paid = w.start_3d(APPROVED, "70.00").await;
+        let (token, fields) = w.browse_3d(&paid, Some("123456")).await;
+        let back = w
+            .post_back(&token, &with(&fields, "hash", &"0".repeat(128)))
+            .await
+            .unwrap();
+        assert_eq!(back.payment.status, PaymentStatus::Approved, "{back:?}");
+        let charge = &w.charges(&paid.id).await[0];
+        assert_eq!(
+            back.payment.provider_ref.as_deref(),
+            Some(charge.retref.as_str())
+        );
+        // The bank refused the code; the callback is rewritten to say it paid.
+        let refused = w.start_3d(APPROVED, "71.00").await;
+        let (token, fields) = w.browse_3d(&refused, Some("000000")).await;
+        assert_eq!(field(&fields, "mdstatus"), "0");
+        let mut forged = with(&fields, "mdstatus", "1");
+        for (name, value) in [
+            ("procreturncode", "00"),
+            ("response", "Approved"),
+            ("authcode", "123456"),
+            ("hostrefnum", "999999999999"),
+        ] {
+            forged = with(&forged, name, value);
+        }
+        let back = w.post_back(&token, &forged).await.unwrap();
+        assert_eq!(back.payment.status, PaymentStatus::Pending3ds, "{back:?}");
+        assert!(w.rows(&refused.id).await.is_empty());
+        // When the 3D window closes, the janitor asks the bank: nothing there, expired.
+        assert!(w.service.config().clock.advance(Duration::from_millis(400)));
+        w.service.run_janitor_once().await.unwrap();
+        assert_eq!(w.status(&refused.id).await, PaymentStatus::Expired);
+        assert_eq!(w.status(&paid.id).await, PaymentStatus::Approved);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fault_on_the_three_d_provision_ends_in_the_state_the_bank_says() {
+    on_both_engines("gt_three_d_faults", |store| async move {
+        let mut config = test_config();
+        config.three_d_ttl = Duration::from_millis(300);
+        let service = PaymentService::new(store, Crypto::random(), config);
+        let w = gt_world_with(service, "3d").await;
+        let mut started = Vec::new();
+        for (card, _, _) in FAULTS {
+            let view = w.start_3d(card, "55.00").await;
+            let (token, fields) = w.browse_3d(&view, Some("123456")).await;
+            started.push((view, token, fields));
+        }
+        let mut tasks = Vec::new();
+        for (_, token, fields) in &started {
+            let body = serde_urlencoded::to_string(fields).unwrap().into_bytes();
+            let (service, token) = (w.service.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                service.three_d_return(&token, &body).await.unwrap()
+            }));
+        }
+        for (task, (card, _, _)) in tasks.into_iter().zip(FAULTS) {
+            let back = task.await.unwrap();
+            assert_eq!(
+                back.payment.status,
+                PaymentStatus::Pending3ds,
+                "{card}: {back:?}"
+            );
+        }
+        // The browser posts the same callback again: the 503-once card is charged by
+        // this second provision; the others are refused as already used.
+        let charged_in_the_end = |card: &str, charged: bool| charged || card == "4000000000009078";
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        for ((view, token, fields), (card, charged, _)) in started.iter().zip(FAULTS) {
+            let status = w.post_back(token, fields).await.unwrap().payment.status;
+            if charged_in_the_end(card, *charged) {
+                assert!(
+                    matches!(status, PaymentStatus::Pending3ds | PaymentStatus::Approved),
+                    "{card}: the bank charged it, yet {status:?}"
+                );
+            } else {
+                assert_eq!(status, PaymentStatus::Pending3ds, "{card}");
+            }
+            assert!(w.charges(&view.id).await.len() <= 1, "{card}");
+        }
+        // When the 3D window closes, the janitor settles what is left by asking the bank.
+        assert!(w.service.config().clock.advance(Duration::from_millis(400)));
+        w.service.run_janitor_once().await.unwrap();
+        for ((view, _, _), (card, charged, _)) in started.iter().zip(FAULTS) {
+            let charged = charged_in_the_end(card, *charged);
+            assert_eq!(w.charged(&view.id).await, charged, "{card}: the ledger");
+            let expected = if charged {
+                PaymentStatus::Approved
+            } else {
+                PaymentStatus::Expired
+            };
+            assert_eq!(w.status(&view.id).await, expected, "{card}");
+        }
+    })
+    .await;
+}
