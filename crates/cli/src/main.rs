@@ -21,7 +21,7 @@ enum Command {
     Demo(commands::serve::DemoArgs),
     /// The service (configuration file, SANALPOS_* environment, flags).
     Serve(commands::serve::ServeArgs),
-    /// A provider simulator alone: N Kolay, or a NestPay bank POS with --protocol nestpay.
+    /// A provider simulator alone: N Kolay, or a bank POS with --protocol nestpay|garanti.
     Sim(commands::sim::SimArgs),
     /// N Kolay tools: verify a callback, show how a request hash is built.
     #[command(subcommand)]
@@ -29,6 +29,10 @@ enum Command {
     /// NestPay tools: verify a 3D callback's HASH, show how a ver3 hash is built.
     #[command(subcommand)]
     Nestpay(commands::nestpay::NestpayCommand),
+    /// Garanti BBVA tools: verify a 3D callback's hash, show how HashData or
+    /// secure3dhash is built.
+    #[command(subcommand)]
+    Garanti(commands::garanti::GarantiCommand),
     /// The audit chain.
     #[command(subcommand)]
     Audit(commands::admin::AuditCommand),
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => commands::sim::run(args),
         Command::Nkolay(command) => commands::nkolay::run(command),
         Command::Nestpay(command) => commands::nestpay::run(command),
+        Command::Garanti(command) => commands::garanti::run(command),
         Command::Audit(command) => commands::admin::audit(command),
         Command::Company(command) => commands::org::company(command),
         Command::User(command) => commands::org::user(command),

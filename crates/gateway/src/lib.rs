@@ -20,6 +20,7 @@
 //! `inquiry` is `OrderInquiry`; `report` and `installments` return
 //! [`GatewayError::Unsupported`] or read the POS definition's own table.
 
+pub mod garanti;
 mod gateway;
 pub mod nestpay;
 pub mod nkolay;

@@ -269,7 +269,11 @@ pub trait Protocol: Send + Sync {
 }
 
 /// Every protocol sanalpos speaks. Adding one is one line here.
-pub static PROTOCOLS: &[&dyn Protocol] = &[&crate::nkolay::PROTOCOL, &crate::nestpay::PROTOCOL];
+pub static PROTOCOLS: &[&dyn Protocol] = &[
+    &crate::nkolay::PROTOCOL,
+    &crate::nestpay::PROTOCOL,
+    &crate::garanti::PROTOCOL,
+];
 
 pub use crate::nkolay::protocol::settings as nkolay_settings;
 

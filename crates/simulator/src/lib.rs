@@ -1,5 +1,5 @@
-//! Faithful simulators of the N Kolay (PayNKolay) virtual POS service and of a NestPay
-//! bank virtual POS ([`nestpay`]).
+//! Faithful simulators of the N Kolay (PayNKolay) virtual POS service, of a NestPay
+//! bank virtual POS ([`nestpay`]) and of Garanti BBVA's own virtual POS ([`garanti`]).
 //!
 //! No machine of the project reaches a bank, so every integration test, the demo and the
 //! benchmarks talk to this server instead. It speaks the provider's real wire protocol
@@ -22,6 +22,7 @@ pub mod config;
 pub mod control;
 mod control_common;
 mod day;
+pub mod garanti;
 pub mod handlers;
 pub mod hash;
 mod merchant_file;

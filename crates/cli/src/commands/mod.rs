@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bench;
 pub mod bench_list;
+pub mod garanti;
 pub mod nestpay;
 pub mod nkolay;
 pub mod org;

@@ -1,5 +1,5 @@
-//! `sanalpos sim`: a provider simulator on its own port: N Kolay (default) or a NestPay
-//! bank POS (`--protocol nestpay`).
+//! `sanalpos sim`: a provider simulator on its own port: N Kolay (default), a NestPay
+//! bank POS (`--protocol nestpay`) or Garanti BBVA's own POS (`--protocol garanti`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use clap::Args;
 use sanalpos_simulator::{
-    load_or_create_merchant_file, nestpay, spawn, MerchantConfig, SimConfig, SimError, SimHandle,
+    garanti, load_or_create_merchant_file, nestpay, spawn, MerchantConfig, SimConfig, SimError,
+    SimHandle,
 };
 use tokio::net::TcpListener;
 
 /// Options of `sanalpos sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The protocol to simulate: `nkolay` or `nestpay` (Garanti and PosNet are not
+    /// The protocol to simulate: `nkolay`, `nestpay` or `garanti` (PosNet is not
     /// supported yet).
     #[arg(long, default_value = "nkolay")]
     protocol: String,
@@ -28,7 +29,8 @@ pub struct SimArgs {
     host: IpAddr,
     /// Merchants to serve: one JSON object or an array. Created with one new test
     /// merchant when missing. For nestpay a merchant is
-    /// `{"client_id", "api_user", "api_password", "store_key"}`.
+    /// `{"client_id", "api_user", "api_password", "store_key"}`; for garanti
+    /// `{"merchant_id", "terminal_id", "prov_password", "refund_password", "store_key"}`.
     #[arg(long, default_value = "sim-merchants.json")]
     merchant_file: PathBuf,
     /// Serve the control endpoints under /_sim/ (end of day, panel sales, statements).
@@ -44,14 +46,18 @@ pub struct SimArgs {
 enum Protocol {
     NKolay,
     Nestpay,
+    Garanti,
 }
 
 fn parse_protocol(text: &str) -> Result<Protocol, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "nkolay" | "n-kolay" => Ok(Protocol::NKolay),
         "nestpay" | "est" => Ok(Protocol::Nestpay),
-        "garanti" | "posnet" => Err(format!("protocol {text}: not supported yet")),
-        _ => Err(format!("protocol {text}: unknown (use nkolay or nestpay)")),
+        "garanti" | "gvp" => Ok(Protocol::Garanti),
+        "posnet" => Err(format!("protocol {text}: not supported yet")),
+        _ => Err(format!(
+            "protocol {text}: unknown (use nkolay, nestpay or garanti)"
+        )),
     }
 }
 
@@ -61,6 +67,7 @@ impl Protocol {
         match self {
             Protocol::NKolay => "N Kolay",
             Protocol::Nestpay => "NestPay",
+            Protocol::Garanti => "Garanti BBVA",
         }
     }
 
@@ -69,6 +76,7 @@ impl Protocol {
         Ok(match self {
             Protocol::NKolay => Merchants::NKolay(load_or_create_merchant_file(path)?),
             Protocol::Nestpay => Merchants::Nestpay(nestpay::load_or_create_merchant_file(path)?),
+            Protocol::Garanti => Merchants::Garanti(garanti::load_or_create_merchant_file(path)?),
         })
     }
 }
@@ -77,6 +85,7 @@ impl Protocol {
 enum Merchants {
     NKolay(Vec<MerchantConfig>),
     Nestpay(Vec<nestpay::NestpayMerchant>),
+    Garanti(Vec<garanti::GarantiMerchant>),
 }
 
 impl Merchants {
@@ -84,6 +93,7 @@ impl Merchants {
         match self {
             Merchants::NKolay(merchants) => merchants.len(),
             Merchants::Nestpay(merchants) => merchants.len(),
+            Merchants::Garanti(merchants) => merchants.len(),
         }
     }
 
@@ -111,6 +121,14 @@ impl Merchants {
                 };
                 Running::Nestpay(nestpay::spawn(config, listener).await?)
             }
+            Merchants::Garanti(merchants) => {
+                let config = garanti::GarantiConfig {
+                    merchants,
+                    test_mode,
+                    slow_answer_delay,
+                };
+                Running::Garanti(garanti::spawn(config, listener).await?)
+            }
         })
     }
 }
@@ -119,6 +137,7 @@ impl Merchants {
 enum Running {
     NKolay(SimHandle),
     Nestpay(nestpay::NestpayHandle),
+    Garanti(garanti::GarantiHandle),
 }
 
 impl Running {
@@ -126,6 +145,7 @@ impl Running {
         match self {
             Running::NKolay(handle) => handle.base_url(),
             Running::Nestpay(handle) => handle.base_url(),
+            Running::Garanti(handle) => handle.base_url(),
         }
     }
 
@@ -138,6 +158,10 @@ impl Running {
                 "XML API {0}/fim/api, 3D gate {0}/fim/est3Dgate",
                 self.base_url()
             )),
+            Running::Garanti(_) => Some(format!(
+                "XML API {0}/VPServlet, 3D engine {0}/servlet/gt3dengine",
+                self.base_url()
+            )),
         }
     }
 
@@ -146,6 +170,7 @@ impl Running {
         match self {
             Running::NKolay(handle) => handle.shutdown().await,
             Running::Nestpay(handle) => handle.shutdown().await,
+            Running::Garanti(handle) => handle.shutdown().await,
         }
     }
 }
@@ -226,10 +251,8 @@ mod tests {
     fn protocols() {
         assert_eq!(parse_protocol("nkolay"), Ok(Protocol::NKolay));
         assert_eq!(parse_protocol("NestPay"), Ok(Protocol::Nestpay));
-        assert_eq!(
-            parse_protocol("garanti"),
-            Err("protocol garanti: not supported yet".to_owned())
-        );
+        assert_eq!(parse_protocol("garanti"), Ok(Protocol::Garanti));
+        assert_eq!(parse_protocol("GVP"), Ok(Protocol::Garanti));
         assert!(parse_protocol("posnet")
             .unwrap_err()
             .contains("not supported yet"));

@@ -1,8 +1,8 @@
 //! `sanalpos demo`: the service and the providers' simulators side by side, seeded with
 //! two companies ("Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."), each with an active N
 //! Kolay POS pointed at the N Kolay simulator (the first company also with a simulated
-//! İş Bankası NestPay POS), an admin user and an API key per company, and `demo.json`
-//! describing it all. Safe to run again on the same directory: it reuses what is there.
+//! İş Bankası NestPay POS, the second with a simulated Garanti BBVA POS), an admin user
+//! and an API key per company, and `demo.json` describing it all. Safe to run again on the same directory: it reuses what is there.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,13 +14,16 @@ use serde_json::json;
 
 use sanalpos_server::{Application, Config};
 use sanalpos_service::{PosChange, PosView, Role};
+use sanalpos_simulator::garanti::{self, GarantiConfig};
 use sanalpos_simulator::nestpay::{self, NestpayConfig};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
 pub mod pos;
 pub mod shop;
 
-pub use pos::{nestpay_pos, nestpay_settings, nkolay_settings, simulator_pos};
+pub use pos::{
+    garanti_pos, garanti_settings, nestpay_pos, nestpay_settings, nkolay_settings, simulator_pos,
+};
 
 /// The two demo companies.
 pub const COMPANIES: [&str; 2] = ["Demo Ticaret A.Ş.", "Örnek Gıda Ltd. Şti."];
@@ -94,6 +97,25 @@ pub async fn run(
             ..NestpayConfig::default()
         },
         nestpay_listener,
+    )
+    .await
+    .map_err(|e| DemoError::Simulator(e.to_string()))?;
+
+    // The Garanti simulator (the second company's bank POS), its merchant kept too.
+    let garanti_file = data_dir.join("sim-garanti-merchants.json");
+    let garanti_merchants = garanti::load_or_create_merchant_file(&garanti_file)
+        .map_err(|e| DemoError::Simulator(e.to_string()))?;
+    let garanti_addr = SocketAddr::from(([127, 0, 0, 1], if port == 0 { 0 } else { port + 3 }));
+    let garanti_listener = tokio::net::TcpListener::bind(garanti_addr)
+        .await
+        .map_err(|e| DemoError::Simulator(format!("cannot listen on {garanti_addr}: {e}")))?;
+    let garanti_sim = garanti::spawn(
+        GarantiConfig {
+            merchants: garanti_merchants.clone(),
+            test_mode: true,
+            ..GarantiConfig::default()
+        },
+        garanti_listener,
     )
     .await
     .map_err(|e| DemoError::Simulator(e.to_string()))?;
@@ -176,6 +198,30 @@ pub async fn run(
             };
             all_pos.push(bank_pos);
         }
+        if let (1, Some(bank_merchant)) = (index, garanti_merchants.first()) {
+            let existing = pos_list.iter().find(|p| p.protocol == "garanti").cloned();
+            let base = garanti_sim.base_url();
+            let bank_pos = match existing {
+                Some(p) if setting(&p, "api_url") == Some(base.as_str()) => p,
+                Some(p) => service
+                    .update_pos(
+                        &company.id,
+                        &p.id,
+                        PosChange {
+                            settings: Some(garanti_settings(&base, bank_merchant)),
+                            ..PosChange::default()
+                        },
+                        "demo",
+                    )
+                    .await
+                    .map_err(service_error)?,
+                None => service
+                    .create_pos(&company.id, garanti_pos(&base, bank_merchant), "demo")
+                    .await
+                    .map_err(service_error)?,
+            };
+            all_pos.push(bank_pos);
+        }
         let (_, api_key) = service
             .create_api_key(&company.id, "demo", "demo")
             .await
@@ -223,7 +269,11 @@ pub async fn run(
     let demo = json!({
         "base_url": base_url,
         "simulator_url": sim.base_url(),
-        "simulators": { "nkolay": sim.base_url(), "nestpay": nestpay_sim.base_url() },
+        "simulators": {
+            "nkolay": sim.base_url(),
+            "nestpay": nestpay_sim.base_url(),
+            "garanti": garanti_sim.base_url(),
+        },
         "admin": { "username": "admin", "password": password },
         "companies": companies,
     });
@@ -249,6 +299,7 @@ pub async fn run(
         .map_err(service_error)?;
     sim.shutdown().await;
     nestpay_sim.shutdown().await;
+    garanti_sim.shutdown().await;
     Ok(())
 }
 

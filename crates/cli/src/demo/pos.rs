@@ -3,6 +3,7 @@
 
 use sanalpos_core::Currency;
 use sanalpos_service::{Environment, InstallmentRow, NewPos, OnboardingState, Settings};
+use sanalpos_simulator::garanti::GarantiMerchant;
 use sanalpos_simulator::nestpay::NestpayMerchant;
 use sanalpos_simulator::MerchantConfig;
 
@@ -59,6 +60,39 @@ pub fn nestpay_settings(base_url: &str, merchant: &NestpayMerchant) -> Settings 
         ("client_id", merchant.client_id.as_str()),
         ("api_user", merchant.api_user.as_str()),
         ("api_password", merchant.api_password.as_str()),
+        ("store_key", merchant.store_key.as_str()),
+        ("three_d_model", "3d"),
+    ])
+}
+
+/// An active Garanti BBVA POS definition (not the default) for a simulator merchant:
+/// what the demo gives its second company.
+pub fn garanti_pos(base_url: &str, merchant: &GarantiMerchant) -> NewPos {
+    NewPos {
+        name: "Garanti BBVA sanal POS (simülatör)".into(),
+        protocol: "garanti".into(),
+        environment: Environment::Simulator,
+        settings: garanti_settings(base_url, merchant),
+        currencies: vec![Currency::Try],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: false,
+    }
+}
+
+/// The settings of a Garanti BBVA POS at a simulator merchant (3D model `3d`).
+pub fn garanti_settings(base_url: &str, merchant: &GarantiMerchant) -> Settings {
+    Settings::from_pairs([
+        ("bank", "garanti"),
+        ("api_url", base_url),
+        ("gate_url", base_url),
+        ("merchant_id", merchant.merchant_id.as_str()),
+        ("terminal_id", merchant.terminal_id.as_str()),
+        ("prov_user", merchant.prov_user.as_str()),
+        ("prov_password", merchant.prov_password.as_str()),
+        ("refund_user", merchant.refund_user.as_str()),
+        ("refund_password", merchant.refund_password.as_str()),
         ("store_key", merchant.store_key.as_str()),
         ("three_d_model", "3d"),
     ])

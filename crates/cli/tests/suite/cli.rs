@@ -489,3 +489,85 @@ fn an_operator_starts_from_an_empty_database_on_postgres() {
     drop(runtime);
     first_steps(Some(guard.url()));
 }
+
+/// The Garanti vector file of the repository.
+fn garanti_vectors() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors/garanti.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn form_of(fields: &serde_json::Value) -> String {
+    let pairs: Vec<(String, String)> = fields
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    serde_urlencoded::to_string(pairs).unwrap()
+}
+
+#[test]
+fn garanti_verify_callback_takes_the_recorded_callbacks_and_refuses_tampering() {
+    let v = garanti_vectors();
+    for entry in v["callback_hash"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(v["legacy_v001"]["callback_hash"].as_array().unwrap())
+    {
+        let form = form_of(&entry["fields"]);
+        let (code, out, _) = run(
+            &["garanti", "verify-callback", "--store-key", "12345678"],
+            &form,
+        );
+        assert_eq!((code, out.trim()), (0, "valid"), "{}", entry["what"]);
+        let (code, out, _) = run(
+            &["garanti", "verify-callback", "--store-key", "1234567"],
+            &form,
+        );
+        assert_eq!(code, 1);
+        assert!(out.starts_with("invalid: hash does not match"), "{out}");
+    }
+    let (code, out, _) = run(
+        &["garanti", "verify-callback", "--store-key", "12345678"],
+        &form_of(&v["callback_without_hash"]["fields"]),
+    );
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: no hash"), "{out}");
+}
+
+#[test]
+fn garanti_hash_explains_hash_data_and_the_form_hash() {
+    let v = garanti_vectors();
+    let request = v["xml_requests"][0]["text"].as_str().unwrap();
+    let (code, out, _) = run(&["garanti", "hash", "--password", "123qweASD/"], request);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3732634F78053D42304B0966E263629FE44E258B (matches)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("5555444433332222"),
+        "the card is masked: {out}"
+    );
+    let (code, out, _) = run(&["garanti", "hash", "--password", "wrong"], request);
+    assert_eq!(code, 1);
+    assert!(out.contains("DOES NOT match"));
+    let entry = &v["form_hash"][0];
+    let mut form = form_of(&entry["fields"]);
+    form.push_str("&secure3dhash=");
+    form.push_str(entry["secure3dhash"].as_str().unwrap());
+    let (code, out, _) = run(
+        &[
+            "garanti",
+            "hash",
+            "--password",
+            "123qweASD/",
+            "--store-key",
+            "12345678",
+        ],
+        &form,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(matches)"), "{out}");
+}

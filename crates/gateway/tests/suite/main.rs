@@ -1,7 +1,8 @@
 //! The gateway's integration tests, in one binary: the N Kolay client against the
-//! simulator over real HTTP, and the NestPay client against its vectors and recorded
-//! answers.
+//! simulator over real HTTP, the NestPay and Garanti
+//! clients against their vectors and recorded answers.
 
+mod garanti;
 mod helpers;
 mod nestpay;
 mod reports;

@@ -3,6 +3,7 @@
 
 mod breaker;
 mod end_of_day;
+mod garanti;
 mod helpers;
 mod nestpay;
 mod payments;

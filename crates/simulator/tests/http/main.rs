@@ -3,6 +3,7 @@
 
 mod control;
 mod faults;
+mod garanti;
 mod nestpay_after;
 mod nestpay_api;
 mod nestpay_common;
