@@ -69,6 +69,8 @@ struct Job {
 /// The connections of a store.
 pub(crate) struct Db {
     pub(crate) engine: Engine,
+    /// The URL it was opened with (bulk loads open a native connection of their own).
+    pub(crate) url: String,
     /// Reads.
     pub(crate) read: AnyPool,
     /// The queue of the group-committing writer.
@@ -106,6 +108,7 @@ impl Db {
                 tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
+                    url: url.to_owned(),
                     read: pool,
                     writer: tx,
                 })
@@ -146,6 +149,7 @@ impl Db {
                 tokio::spawn(writer_loop(write, rx, engine));
                 Ok(Db {
                     engine,
+                    url: url.to_owned(),
                     read,
                     writer: tx,
                 })
