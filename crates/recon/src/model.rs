@@ -126,8 +126,21 @@ impl Default for Options {
 
 /// The class of an item. Every payment and every provider row ends in exactly one
 /// item, and so in exactly one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReconClass)]
 pub enum Class {
     /// Both sides agree (including "no money moved on either side").
     Matched,
@@ -225,8 +238,9 @@ pub enum Reason {
 
 /// A check against the POS's installment table that did not hold. Flags ride on items
 /// and never change their class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = ReconFlag)]
 pub enum Flag {
     /// The provider kept a different commission.
     Commission {
@@ -237,9 +251,11 @@ pub enum Flag {
     },
     /// The money arrives on another day.
     ValueDate {
-        /// What the table promises.
+        /// What the table promises, `YYYY-MM-DD`.
+        #[schema(value_type = String, format = Date)]
         expected: NaiveDate,
-        /// What the provider reports.
+        /// What the provider reports, `YYYY-MM-DD`.
+        #[schema(value_type = String, format = Date)]
         actual: NaiveDate,
     },
 }

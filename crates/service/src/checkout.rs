@@ -70,7 +70,8 @@ pub struct NewCheckoutSession {
 }
 
 /// A session as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = CheckoutSession)]
 pub struct CheckoutSessionView {
     /// `cs_…`.
     pub id: String,
@@ -79,9 +80,11 @@ pub struct CheckoutSessionView {
     /// RFC 3339.
     pub expires_at: String,
     /// `order` or `account`.
+    #[schema(value_type = sanalpos_store::SessionPurpose)]
     pub purpose: &'static str,
     /// `open`, `completed`, `expired` or `locked` (too many unsuccessful attempts;
     /// the owner reopens it).
+    #[schema(value_type = sanalpos_store::SessionState)]
     pub status: &'static str,
     /// The order's amount.
     pub amount: Option<Kurus>,
@@ -98,6 +101,7 @@ pub struct CheckoutSessionView {
     /// Shown on the page.
     pub description: Option<String>,
     /// The page's language: `tr` or `en`.
+    #[schema(value_type = sanalpos_core::Lang)]
     pub language: String,
     /// Where the browser goes back to.
     pub return_url: Option<String>,

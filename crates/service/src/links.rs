@@ -40,7 +40,8 @@ pub struct LinkFilter {
 }
 
 /// One page of payment links, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = PaymentLinkPage)]
 pub struct LinkPage {
     /// The links.
     pub items: Vec<CheckoutSessionView>,

@@ -41,8 +41,15 @@ const REPORT_PAGE_SIZE: u32 = 500;
 /// Longest period one run may cover.
 const MAX_PERIOD_DAYS: i64 = 366;
 
+/// Where a run's provider rows came from: `pull` (the report API) or `import` (a
+/// statement file), as a run's `source` writes it.
+pub(crate) const SOURCES: &[&str] = &["pull", "import"];
+
+/// What a decided exception became, as an item's `resolution` writes it.
+pub(crate) const RESOLUTIONS: &[&str] = &["entered", "force_matched", "dismissed"];
+
 /// Items per class of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconCounts {
     /// Both sides agree.
     pub matched: u64,
@@ -74,7 +81,7 @@ impl ReconCounts {
 
 /// A provider report row that could not be used (kept in the run, never dropped
 /// silently).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedRow {
     /// The row's provider reference, or `-`.
     pub reference: String,
@@ -85,8 +92,10 @@ pub struct RejectedRow {
     /// Why, in English (kept as it always was for API clients).
     pub reason: String,
     /// Why, as data (a kind and its parameters), for a page to write in its reader's
-    /// language. Runs stored before it existed have none.
+    /// language. Runs stored before it existed have none. `kind` is
+    /// `left_out_on_import`, `outside_period` or `unusable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub cause: Option<RejectCause>,
 }
 
@@ -140,7 +149,8 @@ fn scrub_problem(problem: RowProblem) -> RowProblem {
 }
 
 /// One item of a run, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReconItem)]
 pub struct ReconItemView {
     /// `rci_…`.
     pub id: String,
@@ -154,6 +164,7 @@ pub struct ReconItemView {
     /// Our payments.
     pub payment_ids: Vec<String>,
     /// The provider's rows, normalized (masked card numbers only).
+    #[schema(value_type = Vec<Object>)]
     pub provider_rows: Value,
     /// Our amount.
     pub ours: Kurus,
@@ -165,9 +176,12 @@ pub struct ReconItemView {
     pub theirs_reversed: Kurus,
     /// A payment of ours proposed for a provider-only sale.
     pub proposal: Option<String>,
-    /// Commission and value-date checks that did not hold.
+    /// Checks against the POS's installment table that did not hold (commission, value
+    /// date); empty when all held. They never change the item's class.
+    #[schema(value_type = Vec<sanalpos_recon::Flag>)]
     pub flags: Value,
     /// `entered`, `force_matched`, `dismissed`, or `null` while open.
+    #[schema(value_type = Option<crate::names::ReconResolutionName>)]
     pub resolution: Option<String>,
     /// The person's reason.
     pub resolution_reason: Option<String>,
@@ -180,13 +194,15 @@ pub struct ReconItemView {
 }
 
 /// A run with its summary, totals and items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReconRun)]
 pub struct ReconRunView {
     /// `rcn_…`.
     pub id: String,
     /// The POS.
     pub pos_id: String,
     /// `pull` or `import`.
+    #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// First business day.
     pub from: String,
@@ -199,6 +215,7 @@ pub struct ReconRunView {
     /// Exceptions (everything not matched) still waiting for a decision.
     pub open_exceptions: u64,
     /// Counts and exact amounts per class.
+    #[schema(value_type = Object)]
     pub totals: Value,
     /// Provider rows that could not be used.
     pub rejected_rows: Vec<RejectedRow>,
@@ -211,13 +228,14 @@ pub struct ReconRunView {
 }
 
 /// A run in a list: what it covered and its counts, without items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReconRunEntry {
     /// `rcn_…`.
     pub id: String,
     /// The POS.
     pub pos_id: String,
     /// `pull` or `import`.
+    #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// First business day.
     pub from: String,
