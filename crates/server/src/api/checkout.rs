@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use sanalpos_core::{Currency, Kurus};
-use sanalpos_service::NewCheckoutSession;
+use sanalpos_service::{CheckoutSessionView, NewCheckoutSession};
 
 use super::body::JsonBody;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::openapi as doc;
 use crate::AppState;
 
@@ -62,7 +62,7 @@ fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
 /// answer's `return_secret` signs the return; it is shown only here.
 #[utoipa::path(post, path = "/api/v1/checkout-sessions", operation_id = "create_checkout_session", tag = "checkout",
     request_body = doc::CheckoutSessionBody,
-    responses((status = 201, body = doc::CheckoutSession), (status = 400, body = doc::ErrorEnvelope), (status = 422, body = doc::ErrorEnvelope)),
+    responses((status = 201, body = CheckoutSessionView), (status = 400, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -80,7 +80,7 @@ pub async fn create(
 /// Get a checkout session
 #[utoipa::path(get, path = "/api/v1/checkout-sessions/{id}", operation_id = "get_checkout_session", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    responses((status = 200, body = doc::CheckoutSession), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = CheckoutSessionView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -101,9 +101,9 @@ pub async fn get(
 /// `checkout_session.reopened`.
 #[utoipa::path(post, path = "/api/v1/checkout-sessions/{id}/reopen", operation_id = "reopen_checkout_session", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    responses((status = 200, body = doc::CheckoutSession),
-        (status = 404, body = doc::ErrorEnvelope),
-        (status = 409, description = "Completed or expired (`session_not_open`)", body = doc::ErrorEnvelope)),
+    responses((status = 200, body = CheckoutSessionView),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Completed or expired (`session_not_open`)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reopen(
     State(state): State<AppState>,

@@ -12,13 +12,14 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CardInput, Channel, CreatePayment, PaymentFilter, PaymentStatus, RefundStatus,
+    Actor, CardInput, Channel, CreatePayment, PaymentDetail, PaymentFilter, PaymentPage,
+    PaymentStatus, PaymentView, RefundAnswer, RefundStatus,
 };
 
 use super::body::JsonBody;
 use super::idempotency;
 use crate::auth::{Caller, UncountedCaller};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::openapi as doc;
 use crate::AppState;
 
@@ -30,11 +31,11 @@ use crate::AppState;
     params(("Idempotency-Key" = String, Header, description = "Unique per payment; same key and body replays the first answer")),
     request_body = doc::CreatePaymentBody,
     responses(
-        (status = 201, description = "Attempted", body = doc::Payment),
-        (status = 400, description = "Invalid", body = doc::ErrorEnvelope),
-        (status = 401, description = "No valid API key", body = doc::ErrorEnvelope),
-        (status = 409, description = "Same key still running", body = doc::ErrorEnvelope),
-        (status = 422, description = "Key reused with another body, or no active POS", body = doc::ErrorEnvelope)),
+        (status = 201, description = "Attempted", body = PaymentView),
+        (status = 400, description = "Invalid", body = ErrorEnvelope),
+        (status = 401, description = "No valid API key", body = ErrorEnvelope),
+        (status = 409, description = "Same key still running", body = ErrorEnvelope),
+        (status = 422, description = "Key reused with another body, or no active POS", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -163,7 +164,7 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
 /// With its attempts and refunds.
 #[utoipa::path(get, path = "/api/v1/payments/{id}", operation_id = "get_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::PaymentDetail), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentDetail), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -213,7 +214,7 @@ pub struct ListQuery {
         ("provider_ref" = Option<String>, Query, description = "The provider's reference"),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = doc::PaymentPage), (status = 400, body = doc::ErrorEnvelope), (status = 401, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentPage), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -294,7 +295,7 @@ pub(super) fn parse_time(
 /// Void on the sale's business day, only without refunds.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/cancel", operation_id = "cancel_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -332,7 +333,7 @@ fn no_fields(body: &[u8]) -> Result<(), ApiError> {
 /// A cancel on the sale's business day, a refund of what remains after it.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/reverse", operation_id = "reverse_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reverse(
     State(state): State<AppState>,
@@ -361,9 +362,9 @@ pub async fn reverse(
     params(("id" = String, Path, description = "pay_…")),
     request_body(content = Option<doc::RefundBody>, description = "Empty for the whole remaining amount"),
     responses(
-        (status = 201, description = "Carried out (or cancelled)", body = doc::RefundAnswer),
-        (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = doc::RefundAnswer),
-        (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+        (status = 201, description = "Carried out (or cancelled)", body = RefundAnswer),
+        (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = RefundAnswer),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn refund(
     State(state): State<AppState>,
@@ -412,9 +413,9 @@ pub async fn refund(
 #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds/{refund_id}/withdraw", operation_id = "withdraw_refund", tag = "payments",
     params(("id" = String, Path, description = "pay_…"), ("refund_id" = String, Path, description = "ref_…")),
     responses(
-        (status = 200, description = "Withdrawn; the payment with its refunds", body = doc::PaymentDetail),
-        (status = 404, body = doc::ErrorEnvelope),
-        (status = 409, description = "Not scheduled (`not_withdrawable`)", body = doc::ErrorEnvelope)),
+        (status = 200, description = "Withdrawn; the payment with its refunds", body = PaymentDetail),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Not scheduled (`not_withdrawable`)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn withdraw_refund(
     State(state): State<AppState>,

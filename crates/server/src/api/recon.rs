@@ -6,14 +6,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use sanalpos_service::{EntryDetails, Resolution, ServiceError};
+use sanalpos_service::{
+    EntryDetails, MatchCandidate, ReconItemView, ReconRunEntry, ReconRunView, Resolution,
+    ServiceError,
+};
 
 use super::body::JsonBody;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::openapi as doc;
 use crate::AppState;
 
@@ -43,7 +46,7 @@ fn failure(error: ServiceError) -> Response {
 /// Pulls the provider's report for the POS and business days, and matches it.
 #[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "create_reconciliation", tag = "reconciliations",
     request_body = doc::ReconBody,
-    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 201, body = ReconRunView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     let parsed = (|| {
@@ -96,7 +99,7 @@ pub struct ImportQuery {
         ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent"),
         ("skip_bad_rows" = Option<bool>, Query, description = "Reconcile the readable rows and list the bad ones in the run (default false)")),
     request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
-    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = doc::ErrorEnvelope)),
+    responses((status = 201, body = ReconRunView), (status = 400, body = ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn import(
     State(state): State<AppState>,
@@ -127,6 +130,22 @@ pub async fn import(
     }
 }
 
+/// The latest runs, without their items.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReconRunList {
+    /// Newest first.
+    pub runs: Vec<ReconRunEntry>,
+}
+
+/// The payments offered for a force-match of one item.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchCandidates {
+    /// The item's own payments first, then the POS's payments of the provider row's
+    /// amount, card (last four digits) and day give or take one that nothing in the run
+    /// has matched; at most 10. Empty for a matched or decided item.
+    pub candidates: Vec<MatchCandidate>,
+}
+
 /// The query of a run list.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +156,7 @@ pub struct ListQuery {
 /// List reconciliation runs
 #[utoipa::path(get, path = "/api/v1/reconciliations", operation_id = "list_reconciliations", tag = "reconciliations",
     params(("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-    responses((status = 200, body = doc::ReconRunList)),
+    responses((status = 200, body = ReconRunList)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -153,7 +172,7 @@ pub async fn list(
         .service
         .list_reconciliations(&caller.company_id, limit)
         .await?;
-    Ok(Json(json!({ "runs": runs })).into_response())
+    Ok(Json(ReconRunList { runs }).into_response())
 }
 
 /// The query of a run read.
@@ -167,7 +186,7 @@ pub struct GetQuery {
 #[utoipa::path(get, path = "/api/v1/reconciliations/{id}", operation_id = "get_reconciliation", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"),
            ("class" = Option<String>, Query, description = "Only items of this class")),
-    responses((status = 200, body = doc::ReconRun), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = ReconRunView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -186,7 +205,7 @@ pub async fn get(
 /// The payments an exception may be force-matched with
 #[utoipa::path(get, path = "/api/v1/reconciliations/{id}/items/{item_id}/candidates", operation_id = "match_candidates", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
-    responses((status = 200, body = doc::MatchCandidates), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = MatchCandidates), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn candidates(
     State(state): State<AppState>,
@@ -212,14 +231,14 @@ pub async fn candidates(
             Vec::new()
         }
     };
-    Ok(Json(json!({ "candidates": candidates })).into_response())
+    Ok(Json(MatchCandidates { candidates }).into_response())
 }
 
 /// Resolve a reconciliation exception
 #[utoipa::path(post, path = "/api/v1/reconciliations/{id}/items/{item_id}/resolve", operation_id = "resolve_item", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
     request_body = doc::ResolveBody,
-    responses((status = 200, body = doc::ReconItem), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = ReconItemView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,

@@ -5,21 +5,47 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use sanalpos_service::{DeliveryView, WebhookEndpointView};
 
 use super::body::JsonBody;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::openapi as doc;
 use crate::AppState;
+
+/// A new endpoint and its signing secret, shown only this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookEndpointCreated {
+    /// The endpoint.
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpointView,
+    /// `whsec_…`: the key of the `Sanalpos-Signature` HMAC.
+    pub secret: String,
+}
+
+/// The company's endpoints.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookEndpointList {
+    /// Oldest first.
+    pub items: Vec<WebhookEndpointView>,
+}
+
+/// An endpoint's deliveries.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub items: Vec<DeliveryView>,
+}
 
 /// Add a webhook endpoint
 ///
 /// The answer's `secret` is shown only here; it is stored encrypted.
 #[utoipa::path(post, path = "/api/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks",
     request_body = doc::WebhookEndpointBody,
-    responses((status = 201, body = doc::WebhookEndpointCreated), (status = 400, body = doc::ErrorEnvelope)),
+    responses((status = 201, body = WebhookEndpointCreated), (status = 400, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -51,9 +77,11 @@ pub async fn create(
         .service
         .create_webhook_endpoint(&caller.company_id, &url, &events, &caller.actor().name)
         .await?;
-    let mut out = serde_json::to_value(endpoint).map_err(|e| ApiError::internal(&e.to_string()))?;
-    out["secret"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookEndpointCreated { endpoint, secret }),
+    )
+        .into_response())
 }
 
 /// The list takes no query.
@@ -63,7 +91,7 @@ pub struct NoQuery {}
 
 /// List webhook endpoints
 #[utoipa::path(get, path = "/api/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
-    responses((status = 200, body = doc::WebhookEndpointList)),
+    responses((status = 200, body = WebhookEndpointList)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -75,7 +103,7 @@ pub async fn list(
         .service
         .list_webhook_endpoints(&caller.company_id)
         .await?;
-    Ok(Json(json!({ "items": items })).into_response())
+    Ok(Json(WebhookEndpointList { items }).into_response())
 }
 
 /// Delete a webhook endpoint
@@ -83,7 +111,7 @@ pub async fn list(
 /// Its pending deliveries are dropped.
 #[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "whe_…")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -109,7 +137,7 @@ pub struct DeliveriesQuery {
 /// Newest first, each with every try and the endpoint's answers.
 #[utoipa::path(get, path = "/api/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "whe_…"), ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-    responses((status = 200, body = doc::DeliveryList), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn deliveries(
     State(state): State<AppState>,
@@ -126,7 +154,7 @@ pub async fn deliveries(
         .service
         .list_webhook_deliveries(&caller.company_id, &id, limit)
         .await?;
-    Ok(Json(json!({ "items": items })).into_response())
+    Ok(Json(DeliveryList { items }).into_response())
 }
 
 /// Send a delivery again
@@ -134,7 +162,7 @@ pub async fn deliveries(
 /// Now, with a fresh three-day retry window.
 #[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/resend", operation_id = "resend_delivery", tag = "webhooks",
     params(("id" = String, Path, description = "whe_…"), ("delivery_id" = String, Path, description = "whd_…")),
-    responses((status = 200, body = doc::Delivery), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = DeliveryView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn resend(
     State(state): State<AppState>,
