@@ -65,6 +65,14 @@ impl ApiError {
         }
     }
 
+    /// 400 for a field named at run time (`card.number`).
+    pub fn invalid_at(field: String, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        }
+    }
+
     /// 401.
     pub fn unauthorized() -> ApiError {
         ApiError::new(

@@ -1,12 +1,45 @@
-//! Reading JSON bodies field by field.
+//! Reading JSON bodies.
 //!
 //! serde's error texts quote the offending value, and a value may be a card number, so
-//! bodies are read as a JSON tree and each field is checked here with an error that
-//! names the field and never repeats what was sent.
+//! a body is first read as a JSON tree (an error says where, not what), then into its
+//! body type through [`parse`], whose errors name the field and never repeat what was
+//! sent. `Fields` reads the bodies still checked field by field.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+
+/// Reads a JSON object body into `T`, whose fields are of the types of
+/// [`super::fields`]: an error names the field by its path (`card.number`) and says what
+/// it must be, and never repeats what was sent.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let json = JsonBody::parse(body)?;
+    json.object()?;
+    serde_path_to_error::deserialize(json.0).map_err(|e| {
+        let at = e.path().to_string();
+        let message = e.inner().to_string();
+        let (field, tail) = match message.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                let field = if at == "." {
+                    name.to_owned()
+                } else {
+                    format!("{at}.{name}")
+                };
+                (field, " is required")
+            }
+            // One of `super::fields`' sentence ends.
+            None if message.starts_with([' ', ':']) => (at, message.as_str()),
+            // serde's own: a nested object that is something else.
+            None if message.starts_with("invalid type: null") => (at, " is required"),
+            None if message.contains("expected struct") => (at, " must be an object"),
+            None => (at, " is not valid"),
+        };
+        let text = format!("{field}{tail}");
+        ApiError::invalid_at(field, text)
+    })
+}
 
 /// A parsed JSON body.
 pub struct JsonBody(Value);
@@ -71,16 +104,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A required string or whole number, as text (`"01"` or `1`).
-    pub fn digits_as(&self, name: &str, field: &'static str) -> Result<String, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
-            Some(_) => Err(wrong(field, "a string or a whole number")),
-            None => Err(ApiError::invalid(field, format!("{field} is required"))),
-        }
-    }
-
     /// An optional string.
     pub fn optional_string(&self, name: &'static str) -> Result<Option<String>, ApiError> {
         match self.get(name) {
@@ -101,38 +124,48 @@ impl<'a> Fields<'a> {
             None => Ok(None),
         }
     }
-
-    /// An optional boolean.
-    pub fn optional_bool(&self, name: &'static str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(wrong(name, "true or false")),
-            None => Ok(None),
-        }
-    }
-
-    /// A required nested object.
-    pub fn child(&self, name: &'static str) -> Result<Fields<'a>, ApiError> {
-        match self.get(name) {
-            Some(Value::Object(map)) => Ok(Fields { map }),
-            Some(_) => Err(wrong(name, "an object")),
-            None => Err(ApiError::invalid(name, format!("{name} is required"))),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::fields::Text;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Card {
+        #[allow(dead_code)]
+        number: Text,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[allow(dead_code)]
+        card: Card,
+    }
+
+    fn refused(body: &[u8]) -> ApiError {
+        parse::<Body>(body).err().unwrap()
+    }
 
     #[test]
-    fn errors_never_echo_values() {
-        let body = br#"{"card": {"number": 4546711234567894}}"#;
-        let json = JsonBody::parse(body).unwrap();
-        let card = json.object().unwrap().child("card").unwrap();
-        let err = card.string_as("number", "card.number").unwrap_err();
+    fn errors_name_the_field_and_never_echo_values() {
+        let err = refused(br#"{"card": {"number": 4546711234567894}}"#);
         assert_eq!(err.field.as_deref(), Some("card.number"));
+        assert_eq!(err.message, "card.number must be a string");
         assert!(!err.body().contains("4546711234567894"));
+        let err = refused(br#"{"card": "4546711234567894"}"#);
+        assert_eq!(err.message, "card must be an object");
+        assert!(!err.body().contains("4546711234567894"), "{}", err.body());
+        assert_eq!(
+            refused(br#"{"card": {}}"#).message,
+            "card.number is required"
+        );
+        assert_eq!(
+            refused(br#"{"card": {"number": null}}"#).message,
+            "card.number is required"
+        );
+        assert_eq!(refused(br#"{}"#).message, "card is required");
+        assert_eq!(refused(br#"[]"#).message, "the body must be a JSON object");
         let err = JsonBody::parse(br#"{"card": "4546711234567894"#)
             .err()
             .unwrap();

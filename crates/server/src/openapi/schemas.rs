@@ -29,55 +29,6 @@ names!(
     }
 );
 
-/// A card. Sent only to create a payment; never stored or echoed.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Card {
-    /// The card number (spaces allowed).
-    #[schema(pattern = r"^[0-9 ]{12,23}$")]
-    pub number: String,
-    /// `MM`.
-    #[schema(pattern = r"^(0?[1-9]|1[0-2])$")]
-    pub expiry_month: String,
-    /// `YYYY` or `YY`.
-    #[schema(pattern = r"^([0-9]{2}|[0-9]{4})$")]
-    pub expiry_year: String,
-    /// 3 or 4 digits.
-    #[schema(pattern = r"^[0-9]{3,4}$")]
-    pub cvv: String,
-    /// Name on the card.
-    pub holder: Option<String>,
-}
-
-/// `POST /api/v1/payments`.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct CreatePaymentBody {
-    /// Decimal string with two places, `"150.00"`.
-    #[schema(pattern = r"^\d+\.\d{2}$", example = "150.00")]
-    pub amount: String,
-    /// `TRY` (default), `USD`, `EUR`.
-    pub currency: Option<Currency>,
-    /// 1 (default) to 12.
-    #[schema(minimum = 1, maximum = 12)]
-    pub installments: Option<u8>,
-    /// The card.
-    pub card: Card,
-    /// Go through 3D Secure (then `return_url` is required).
-    pub three_d: Option<bool>,
-    /// Where the cardholder's browser goes after 3D.
-    pub return_url: Option<String>,
-    /// Order (sipariş) reference.
-    pub order_ref: Option<String>,
-    /// Customer account (cari) reference.
-    pub customer_ref: Option<String>,
-    /// Free text.
-    pub description: Option<String>,
-    /// A specific POS; otherwise the default.
-    pub pos_id: Option<String>,
-    /// The cardholder's own IP address, as the shop saw it (IPv4 or IPv6). Counted by
-    /// the per-IP velocity limit; without it only the per-card limit applies.
-    pub cardholder_ip: Option<String>,
-}
-
 /// `POST /api/v1/payments/{id}/refunds`.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RefundBody {
