@@ -78,7 +78,8 @@ pub use sanalpos_gateway::protocol::{
 };
 pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{
-    Class as ReconClass, Column, Field, NumberStyle, Profile, RowKind, RowState,
+    Class as ReconClass, ClassTotals, Column, Difference, Field, Flag, NumberStyle, Profile,
+    ProviderRow, RowKind, RowState, Summary,
 };
 /// What is wrong with a provider row, as data (from the reconciliation engine).
 pub use sanalpos_recon::{ExpectedValue, RowProblem};

@@ -23,8 +23,9 @@ use serde_json::{json, Value};
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Item, Options,
+    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Flag, Item, Options,
     OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
+    Summary,
 };
 use sanalpos_store::{
     new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
@@ -164,8 +165,7 @@ pub struct ReconItemView {
     /// Our payments.
     pub payment_ids: Vec<String>,
     /// The provider's rows, normalized (masked card numbers only).
-    #[schema(value_type = Vec<Object>)]
-    pub provider_rows: Value,
+    pub provider_rows: Vec<ProviderRow>,
     /// Our amount.
     pub ours: Kurus,
     /// Their amount.
@@ -178,8 +178,7 @@ pub struct ReconItemView {
     pub proposal: Option<String>,
     /// Checks against the POS's installment table that did not hold (commission, value
     /// date); empty when all held. They never change the item's class.
-    #[schema(value_type = Vec<sanalpos_recon::Flag>)]
-    pub flags: Value,
+    pub flags: Vec<Flag>,
     /// `entered`, `force_matched`, `dismissed`, or `null` while open.
     #[schema(value_type = Option<crate::names::ReconResolutionName>)]
     pub resolution: Option<String>,
@@ -215,8 +214,7 @@ pub struct ReconRunView {
     /// Exceptions (everything not matched) still waiting for a decision.
     pub open_exceptions: u64,
     /// Counts and exact amounts per class.
-    #[schema(value_type = Object)]
-    pub totals: Value,
+    pub totals: Summary,
     /// Provider rows that could not be used.
     pub rejected_rows: Vec<RejectedRow>,
     /// The items (all, or one class when asked).
@@ -667,19 +665,31 @@ pub(crate) fn item_view(record: ReconItemRecord) -> Result<ReconItemView, Servic
             record.id
         ))
     })?;
+    let stored = |what: &str, e: serde_json::Error| {
+        ServiceError::Storage(format!(
+            "reconciliation item {}: unreadable {what}: {e}",
+            record.id
+        ))
+    };
+    let provider_rows =
+        serde_json::from_value(item.provider_rows).map_err(|e| stored("provider rows", e))?;
+    let flags = match item.flags {
+        Value::Null => Vec::new(),
+        flags => serde_json::from_value(flags).map_err(|e| stored("flags", e))?,
+    };
     Ok(ReconItemView {
         id: record.id,
         class,
         reason: item.reason,
         match_key: item.match_key,
         payment_ids: item.payment_ids,
-        provider_rows: item.provider_rows,
+        provider_rows,
         ours: item.ours,
         theirs: item.theirs,
         ours_reversed: item.ours_reversed,
         theirs_reversed: item.theirs_reversed,
         proposal: item.proposal,
-        flags: item.flags,
+        flags,
         resolution: record.resolution,
         resolution_reason: record.resolution_reason,
         resolution_payment_id: record.resolution_payment_id,
@@ -715,6 +725,7 @@ pub(crate) async fn get_run(
     let summary = serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default();
     let rejected_rows =
         serde_json::from_value(run.summary["rejected_rows"].clone()).unwrap_or_default();
+    let totals = serde_json::from_value(run.summary["totals"].clone()).unwrap_or_default();
     Ok(ReconRunView {
         id: run.id,
         pos_id: run.pos_id,
@@ -724,7 +735,7 @@ pub(crate) async fn get_run(
         status: run.status,
         summary,
         open_exceptions,
-        totals: run.summary["totals"].clone(),
+        totals,
         rejected_rows,
         items,
         created_by: run.created_by,
