@@ -3,7 +3,7 @@
 //! serde's error texts quote the offending value, and a value may be a card number, so
 //! a body is first read as a JSON tree (an error says where, not what), then into its
 //! body type through [`parse`], whose errors name the field and never repeat what was
-//! sent. `Fields` reads the bodies still checked field by field.
+//! sent.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -44,11 +44,6 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// A parsed JSON body.
 pub struct JsonBody(Value);
 
-/// An object inside a body, with its path for error texts.
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-}
-
 impl JsonBody {
     /// Parses bytes as JSON; the error says where, not what.
     pub fn parse(body: &[u8]) -> Result<JsonBody, ApiError> {
@@ -68,60 +63,10 @@ impl JsonBody {
     }
 
     /// The top-level object.
-    pub fn object(&self) -> Result<Fields<'_>, ApiError> {
+    pub fn object(&self) -> Result<&Map<String, Value>, ApiError> {
         match &self.0 {
-            Value::Object(map) => Ok(Fields { map }),
+            Value::Object(map) => Ok(map),
             _ => Err(ApiError::invalid("body", "the body must be a JSON object")),
-        }
-    }
-}
-
-fn wrong(field: &'static str, expected: &str) -> ApiError {
-    ApiError::invalid(field, format!("{field} must be {expected}"))
-}
-
-impl<'a> Fields<'a> {
-    /// Whether the object has no fields at all.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    /// A required string.
-    pub fn string(&self, name: &'static str) -> Result<String, ApiError> {
-        self.string_as(name, name)
-    }
-
-    /// A required string, reported as `field` (`card.number`).
-    pub fn string_as(&self, name: &str, field: &'static str) -> Result<String, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(wrong(field, "a string")),
-            None => Err(ApiError::invalid(field, format!("{field} is required"))),
-        }
-    }
-
-    /// An optional string.
-    pub fn optional_string(&self, name: &'static str) -> Result<Option<String>, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(wrong(name, "a string")),
-            None => Ok(None),
-        }
-    }
-
-    /// An optional whole number.
-    pub fn optional_integer(&self, name: &'static str) -> Result<Option<u64>, ApiError> {
-        match self.get(name) {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| wrong(name, "a whole number")),
-            Some(_) => Err(wrong(name, "a whole number")),
-            None => Ok(None),
         }
     }
 }
@@ -133,13 +78,11 @@ mod tests {
 
     #[derive(Debug, serde::Deserialize)]
     struct Card {
-        #[allow(dead_code)]
         number: Text,
     }
 
     #[derive(Debug, serde::Deserialize)]
     struct Body {
-        #[allow(dead_code)]
         card: Card,
     }
 
@@ -149,6 +92,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_never_echo_values() {
+        let read: Body = parse(br#"{"card": {"number": "4546"}, "other": 1}"#).unwrap();
+        assert_eq!(read.card.number.0, "4546", "unknown fields are ignored");
         let err = refused(br#"{"card": {"number": 4546711234567894}}"#);
         assert_eq!(err.field.as_deref(), Some("card.number"));
         assert_eq!(err.message, "card.number must be a string");
@@ -171,5 +116,82 @@ mod tests {
             .unwrap();
         assert!(!err.body().contains("4546711234567894"), "{}", err.body());
         assert!(JsonBody::parse(b"\xff\xfe").is_err());
+    }
+
+    fn refusal<T: DeserializeOwned>(body: &str) -> (String, String) {
+        let err = parse::<T>(body.as_bytes()).err().unwrap();
+        (err.field.unwrap_or_default().into_owned(), err.message)
+    }
+
+    fn said(field: &str, message: &str) -> (String, String) {
+        (field.to_owned(), message.to_owned())
+    }
+
+    #[test]
+    fn every_body_refuses_with_its_field_and_a_sentence() {
+        use crate::api::checkout::CheckoutSessionBody;
+        use crate::api::links::SendLinkBody;
+        use crate::api::payments::RefundBody;
+        use crate::api::recon::{ReconBody, ResolveBody};
+        use crate::api::webhooks::WebhookEndpointBody;
+        assert_eq!(
+            refusal::<RefundBody>(r#"{"amount": "1.005"}"#),
+            said("amount", "amount: amount has more than two decimal places")
+        );
+        assert_eq!(
+            refusal::<RefundBody>(r#"{"amount": 5}"#),
+            said("amount", "amount must be a string")
+        );
+        assert_eq!(
+            refusal::<ReconBody>(r#"{"from": "2026-12-01", "to": "2026-12-01"}"#),
+            said("pos_id", "pos_id is required")
+        );
+        assert_eq!(
+            refusal::<ReconBody>(r#"{"pos_id": 7, "from": "2026-12-01", "to": "2026-12-01"}"#),
+            said("pos_id", "pos_id must be a string")
+        );
+        assert_eq!(
+            refusal::<ResolveBody>(r#"{"action": "merge"}"#),
+            said("action", "action must be enter, force_match or dismiss")
+        );
+        assert_eq!(
+            refusal::<ResolveBody>(r#"{"reason": 5, "action": "dismiss"}"#),
+            said("reason", "reason must be a string")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "currency": "GBP"}"#),
+            said("currency", "currency must be TRY, USD or EUR")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "max_installments": 0}"#),
+            said("max_installments", "max_installments must be 1 to 12")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "expires_in": -1}"#),
+            said("expires_in", "expires_in must be a whole number")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "min_amount": "x"}"#),
+            said(
+                "min_amount",
+                "min_amount: amount is not a decimal number with at most two decimal places"
+            )
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"amount": "5.00"}"#),
+            said("purpose", "purpose is required")
+        );
+        assert_eq!(
+            refusal::<SendLinkBody>(r#"{"note": "hi"}"#),
+            said("email", "email is required")
+        );
+        assert_eq!(
+            refusal::<WebhookEndpointBody>(r#"{"url": "https://x.example", "events": "all"}"#),
+            said("events", "events must be a list of event names")
+        );
+        assert_eq!(
+            refusal::<WebhookEndpointBody>(r#"{"url": "https://x.example", "events": [1]}"#),
+            said("events", "events must be event names")
+        );
     }
 }

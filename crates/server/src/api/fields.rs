@@ -120,3 +120,16 @@ impl<'de> Deserialize<'de> for Ip {
         }
     }
 }
+
+/// A whole number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whole(pub u64);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        value(deserializer)?
+            .as_u64()
+            .map(Whole)
+            .ok_or_else(|| D::Error::custom(" must be a whole number"))
+    }
+}

@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use sanalpos_service::{CheckoutSessionView, LinkFilter, LinkPage};
 
-use super::body::JsonBody;
+use super::fields::Text;
 use super::payments::{parse_amount, parse_time};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::mail::{send_link, SendError};
-use crate::openapi as doc;
 use crate::AppState;
 
 /// Query of `GET /api/v1/payment-links`.
@@ -108,6 +107,18 @@ pub enum SentStatus {
     Sent,
 }
 
+/// `POST /api/v1/payment-links/{id}/send`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SendLinkBody {
+    /// One plain address.
+    #[schema(value_type = String, max_length = 254, example = "musteri@firma.com.tr")]
+    email: Text,
+    /// A personal note put above the link's details.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    note: Option<Text>,
+}
+
 /// Send a payment link by e-mail
 ///
 /// Through the configured mail server, in the link's language: the company's name,
@@ -116,7 +127,7 @@ pub enum SentStatus {
 /// recipient.
 #[utoipa::path(post, path = "/api/v1/payment-links/{id}/send", operation_id = "send_payment_link", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    request_body = doc::SendLinkBody,
+    request_body = SendLinkBody,
     responses(
         (status = 200, body = LinkSent),
         (status = 400, description = "Not an e-mail address, or a bad note", body = ErrorEnvelope),
@@ -131,10 +142,9 @@ pub async fn send(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = JsonBody::parse(&body)?;
-    let root = json.object()?;
-    let email = root.string("email")?;
-    let note = root.optional_string("note")?.unwrap_or_default();
+    let body: SendLinkBody = super::body::parse(&body)?;
+    let email = body.email.0;
+    let note = body.note.map(|Text(note)| note).unwrap_or_default();
     match send_link(&state, &caller.actor(), &id, &email, &note).await {
         Ok(recipient) => Ok((
             StatusCode::OK,

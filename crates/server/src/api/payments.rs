@@ -21,7 +21,6 @@ use super::fields::{Amount, CurrencyCode, Digits, Installments, Ip, Switch, Text
 use super::idempotency;
 use crate::auth::{Caller, UncountedCaller};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::openapi as doc;
 use crate::AppState;
 
 /// Create a payment
@@ -392,6 +391,15 @@ pub async fn reverse(
     Ok(Json(view).into_response())
 }
 
+/// `POST /api/v1/payments/{id}/refunds`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefundBody {
+    /// Decimal string; the whole remaining amount when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "25.00")]
+    amount: Option<Amount>,
+}
+
 /// Refund a payment
 ///
 /// Part or all of what was captured; never more (approved, scheduled and still
@@ -403,7 +411,7 @@ pub async fn reverse(
 /// until then.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", operation_id = "refund_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    request_body(content = Option<doc::RefundBody>, description = "Empty for the whole remaining amount"),
+    request_body(content = Option<RefundBody>, description = "Empty for the whole remaining amount"),
     responses(
         (status = 201, description = "Carried out (or cancelled)", body = RefundAnswer),
         (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = RefundAnswer),
@@ -418,15 +426,9 @@ pub async fn refund(
     let amount = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let json = JsonBody::parse(&body)?;
-        let root = json.object()?;
-        match root.optional_string("amount")? {
-            None => None,
-            Some(text) => Some(
-                Kurus::parse(&text)
-                    .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?,
-            ),
-        }
+        super::body::parse::<RefundBody>(&body)?
+            .amount
+            .map(|Amount(amount)| amount)
     };
     let actor = caller.actor();
     let amount = match amount {

@@ -8,12 +8,11 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use sanalpos_service::{DeliveryView, WebhookEndpointView};
+use sanalpos_service::{DeliveryView, EventName, WebhookEndpointView};
 
-use super::body::JsonBody;
+use super::fields::Text;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::openapi as doc;
 use crate::AppState;
 
 /// A new endpoint and its signing secret, shown only this once.
@@ -40,11 +39,45 @@ pub struct DeliveryList {
     pub items: Vec<DeliveryView>,
 }
 
+/// Event names, each a text.
+pub struct EventNames(Vec<String>);
+
+impl<'de> Deserialize<'de> for EventNames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(deserializer)? {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(name) => Ok(name),
+                    _ => Err(D::Error::custom(" must be event names")),
+                })
+                .collect::<Result<_, _>>()
+                .map(EventNames),
+            _ => Err(D::Error::custom(" must be a list of event names")),
+        }
+    }
+}
+
+/// `POST /api/v1/webhook-endpoints`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct WebhookEndpointBody {
+    /// Absolute http(s) URL.
+    #[schema(value_type = String, pattern = r"^https?://[^/?#\s]+", max_length = 2000)]
+    url: Text,
+    /// Any of `payment.approved`, `payment.declined`, `payment.cancelled`,
+    /// `payment.refunded`, `payment.needs_review`, `checkout_session.completed`,
+    /// `checkout_session.locked`, `reconciliation.exceptions`.
+    #[serde(default)]
+    #[schema(value_type = Vec<EventName>, min_items = 1, required = true)]
+    events: Option<EventNames>,
+}
+
 /// Add a webhook endpoint
 ///
 /// The answer's `secret` is shown only here; it is stored encrypted.
 #[utoipa::path(post, path = "/api/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks",
-    request_body = doc::WebhookEndpointBody,
+    request_body = WebhookEndpointBody,
     responses((status = 201, body = WebhookEndpointCreated), (status = 400, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
@@ -52,26 +85,13 @@ pub async fn create(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = JsonBody::parse(&body)?;
-    let root = json.object()?;
-    let url = root.string("url")?;
-    // Valid JSON (checked above); the event names are no secret.
-    let tree: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let events = match tree.get("events") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| ApiError::invalid("events", "events must be event names"))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => {
-            return Err(ApiError::invalid(
-                "events",
-                "events must be a list of event names",
-            ))
-        }
+    let body: WebhookEndpointBody = super::body::parse(&body)?;
+    let url = body.url.0;
+    let Some(EventNames(events)) = body.events else {
+        return Err(ApiError::invalid(
+            "events",
+            "events must be a list of event names",
+        ));
     };
     let (endpoint, secret) = state
         .service

@@ -15,10 +15,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 mod page;
-mod schemas;
+mod webhook_event;
 
 pub use page::docs;
-pub use schemas::*;
+pub use webhook_event::WebhookEvent;
 
 /// Every stable error code: `(code, HTTP status, meaning)`.
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
