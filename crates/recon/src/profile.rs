@@ -73,7 +73,7 @@ pub struct Profile {
     /// Header to field.
     #[schema(min_items = 1)]
     pub columns: Vec<Column>,
-    /// How amounts are written.
+    /// How amounts are written: `turkish` (`1.234,56`) or `dot` (`1234.56`).
     pub numbers: NumberStyle,
     /// `chrono` formats tried in order for date-time columns; a date-only format is
     /// accepted too and means midnight.

@@ -43,9 +43,9 @@ pub struct LinkFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[schema(as = PaymentLinkPage)]
 pub struct LinkPage {
-    /// The links.
+    /// The links (account checkout sessions).
     pub items: Vec<CheckoutSessionView>,
-    /// Pass as `cursor` for the next page; `None` at the end.
+    /// Pass as `cursor` for the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
 

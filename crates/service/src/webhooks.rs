@@ -106,13 +106,13 @@ pub struct DeliveryTryView {
     pub http_status: Option<i64>,
     /// The start of the answer's body.
     pub response: Option<String>,
-    /// Why there was no answer.
+    /// Why there was no answer (timeout, refused).
     pub error: Option<String>,
     /// When the next try was scheduled (RFC 3339), if one was.
     pub next_attempt_at: Option<String>,
     /// RFC 3339.
     pub started_at: String,
-    /// Milliseconds from the try's start to the next try it scheduled.
+    /// Milliseconds from this try's answer (its end) to the next try it scheduled.
     pub backoff_ms: Option<i64>,
 }
 
@@ -137,7 +137,8 @@ impl From<&DeliveryTryRecord> for DeliveryTryView {
 pub struct DeliveryView {
     /// `whd_…`.
     pub id: String,
-    /// `evt_…`.
+    /// `evt_…`: the `id` in the body, the same on every try (receivers deduplicate on
+    /// it).
     pub event_id: String,
     /// The event name.
     #[schema(value_type = crate::names::EventName)]

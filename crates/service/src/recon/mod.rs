@@ -200,14 +200,14 @@ pub struct ReconRunView {
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `pull` or `import`.
+    /// `pull` (the provider's report API) or `import` (a statement file).
     #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// First business day.
     pub from: String,
     /// Last business day.
     pub to: String,
-    /// `completed`.
+    /// `completed` once classified.
     pub status: String,
     /// Items per class.
     pub summary: ReconCounts,
@@ -232,14 +232,14 @@ pub struct ReconRunEntry {
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `pull` or `import`.
+    /// `pull` (the provider's report API) or `import` (a statement file).
     #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// First business day.
     pub from: String,
     /// Last business day.
     pub to: String,
-    /// `completed`.
+    /// `completed` once classified.
     pub status: String,
     /// Items per class.
     pub summary: ReconCounts,
