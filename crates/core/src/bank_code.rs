@@ -88,7 +88,7 @@ impl From<BankCode> for String {
 }
 
 /// A text in both languages of the product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// The Turkish text, what a Turkish user reads (the default language).
     pub tr: String,

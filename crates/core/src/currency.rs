@@ -5,8 +5,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A currency with its ISO 4217 alpha and numeric codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
+#[schema(as = CurrencyCode)]
 pub enum Currency {
     /// Turkish lira, 949.
     #[default]

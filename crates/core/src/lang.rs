@@ -12,7 +12,10 @@ use crate::{Currency, Kurus};
 pub use crate::time::{istanbul, istanbul_time};
 
 /// A language of the user interface and of the texts sent to people.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[schema(as = Language)]
 pub enum Lang {
     /// Türkçe, the default.
     #[default]

@@ -212,6 +212,25 @@ impl Serialize for Kurus {
     }
 }
 
+/// In the API's description: the decimal string with two places.
+impl utoipa::PartialSchema for Kurus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        #[allow(deprecated)]
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An amount: a decimal string with two places."))
+            .pattern(Some(r"^\d+\.\d{2}$"))
+            .example(Some("150.00".into()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Kurus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Amount".into()
+    }
+}
+
 impl<'de> Deserialize<'de> for Kurus {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

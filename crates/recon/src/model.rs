@@ -126,8 +126,21 @@ impl Default for Options {
 
 /// The class of an item. Every payment and every provider row ends in exactly one
 /// item, and so in exactly one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReconClass)]
 pub enum Class {
     /// Both sides agree (including "no money moved on either side").
     Matched,
@@ -225,8 +238,9 @@ pub enum Reason {
 
 /// A check against the POS's installment table that did not hold. Flags ride on items
 /// and never change their class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = ReconFlag)]
 pub enum Flag {
     /// The provider kept a different commission.
     Commission {
@@ -237,9 +251,11 @@ pub enum Flag {
     },
     /// The money arrives on another day.
     ValueDate {
-        /// What the table promises.
+        /// What the table promises, `YYYY-MM-DD`.
+        #[schema(value_type = String, format = Date)]
         expected: NaiveDate,
-        /// What the provider reports.
+        /// What the provider reports, `YYYY-MM-DD`.
+        #[schema(value_type = String, format = Date)]
         actual: NaiveDate,
     },
 }
@@ -276,6 +292,38 @@ pub struct Item {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Difference(pub i128);
 
+impl<'de> Deserialize<'de> for Difference {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let amount = Kurus::parse(digits).map_err(serde::de::Error::custom)?;
+        let minor = i128::from(amount.minor());
+        Ok(Difference(if negative { -minor } else { minor }))
+    }
+}
+
+/// In the API's description: a signed decimal string with two places.
+impl utoipa::PartialSchema for Difference {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        #[allow(deprecated)]
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A signed amount: a decimal string with two places."))
+            .pattern(Some(r"^-?\d+\.\d{2}$"))
+            .example(Some("-12.50".into()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Difference {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "SignedAmount".into()
+    }
+}
+
 impl Serialize for Difference {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -285,7 +333,7 @@ impl Serialize for Difference {
 }
 
 /// Count and exact totals of one class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClassTotals {
     /// Items of the class (a matched pair is one item).
     pub count: u64,
@@ -306,7 +354,8 @@ pub struct ClassTotals {
 }
 
 /// Counts and totals per class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReconTotals)]
 pub struct Summary {
     /// Both sides agree.
     pub matched: ClassTotals,

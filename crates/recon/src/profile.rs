@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::row::{RowKind, RowState};
 
 /// A field of [`crate::ProviderRow`] a statement column can fill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = StatementField)]
 pub enum Field {
     /// The provider's reference of the row.
     ProviderRef,
@@ -41,7 +42,8 @@ pub enum Field {
 }
 
 /// One column of the mapping.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StatementColumn)]
 pub struct Column {
     /// The header text, compared without surrounding spaces and without regard to case.
     pub header: String,
@@ -50,7 +52,7 @@ pub struct Column {
 }
 
 /// How amounts are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NumberStyle {
     /// `1.234,56` (Turkish, what Excel in Türkiye writes).
@@ -62,23 +64,30 @@ pub enum NumberStyle {
 
 /// A statement layout. Columns not in the mapping are ignored; a mapped column missing
 /// from the file's header stops the import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = StatementProfileBody)]
 pub struct Profile {
-    /// A name a person recognizes (`N Kolay simulator`, `Bank X daily`).
+    /// A name a person recognizes (`N Kolay simulator`, `Bank X daily`), unique per POS.
+    #[schema(min_length = 1)]
     pub name: String,
     /// Header to field.
+    #[schema(min_items = 1)]
     pub columns: Vec<Column>,
-    /// How amounts are written.
+    /// How amounts are written: `turkish` (`1.234,56`) or `dot` (`1234.56`).
     pub numbers: NumberStyle,
     /// `chrono` formats tried in order for date-time columns; a date-only format is
     /// accepted too and means midnight.
     pub time_formats: Vec<String>,
     /// `chrono` formats tried in order for the value date.
     pub date_formats: Vec<String>,
-    /// Type text to kind, compared without regard to case.
+    /// Type text to kind, compared without regard to case: `[text, kind]` pairs, the kind
+    /// `sale`, `cancel`, `refund` or `partial_refund`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub kinds: Vec<(String, RowKind)>,
     /// Status text to status, compared without regard to case. When the profile maps
     /// no status column, every row counts as a success (a statement of settled money).
+    /// `[text, status]` pairs, the status `success`, `error` or `new`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub statuses: Vec<(String, RowState)>,
 }
 

@@ -11,7 +11,19 @@ use sanalpos_core::{
 use crate::statement::RowProblem;
 
 /// What a provider row does to money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RowKind {
     /// A sale (a pre-authorisation counts as one: it holds the cardholder's money).
@@ -32,7 +44,19 @@ impl RowKind {
 }
 
 /// The provider's status of a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RowState {
     /// Done: money moved.
@@ -45,13 +69,16 @@ pub enum RowState {
 
 /// One transaction as the provider sees it, normalized across report shapes and
 /// statement layouts. The matching engine reads nothing else from the provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProviderRow {
     /// The provider's reference of this row.
+    #[schema(value_type = Option<String>)]
     pub provider_ref: Option<ProviderRef>,
     /// For a cancel or refund, the sale's reference when the provider gives it apart.
+    #[schema(value_type = Option<String>)]
     pub sale_ref: Option<ProviderRef>,
     /// The bank's authorization code.
+    #[schema(value_type = Option<String>)]
     pub auth_code: Option<AuthCode>,
     /// Our reference (the sale attempt's `clientRefCode`), when the row came from us.
     pub client_ref: Option<String>,
@@ -66,10 +93,13 @@ pub struct ProviderRow {
     /// Installment count.
     pub installments: Option<u8>,
     /// The masked card number.
+    #[schema(value_type = Option<String>)]
     pub masked_pan: Option<MaskedPan>,
-    /// When it happened, Europe/Istanbul local time.
+    /// When it happened, Europe/Istanbul local time (`2026-11-29T14:05:00`).
+    #[schema(value_type = Option<String>)]
     pub time: Option<NaiveDateTime>,
     /// When the money reaches the merchant.
+    #[schema(value_type = Option<String>, format = Date)]
     pub value_date: Option<NaiveDate>,
     /// What the provider keeps.
     pub commission: Option<Kurus>,

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::json;
 
 use sanalpos_service::ServiceError;
 
@@ -27,12 +26,23 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The envelope of every 4xx/5xx answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    /// The error.
+    pub error: ErrorBody<'a>,
+}
+
+/// An error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// Stable machine code (see the error code table).
+    pub code: &'a str,
+    /// For people, in English.
+    pub message: &'a str,
+    /// The request field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<&'a str>,
 }
 
 impl ApiError {
@@ -49,6 +59,14 @@ impl ApiError {
 
     /// 400 for a field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        }
+    }
+
+    /// 400 for a field named at run time (`card.number`).
+    pub fn invalid_at(field: String, message: impl Into<String>) -> ApiError {
         ApiError {
             field: Some(field.into()),
             ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
@@ -83,17 +101,26 @@ impl ApiError {
         )
     }
 
+    /// The envelope of this error.
+    fn envelope(&self) -> ErrorEnvelope<'_> {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+            },
+        }
+    }
+
     /// The JSON body.
     pub fn body(&self) -> String {
-        json!({ "error": Body { code: self.code, message: &self.message, field: self.field.as_deref() } })
-            .to_string()
+        serde_json::to_string(&self.envelope()).unwrap_or_default()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": Body { code: self.code, message: &self.message, field: self.field.as_deref() } });
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (self.status, Json(self.envelope())).into_response();
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -70,18 +70,21 @@ pub struct NewCheckoutSession {
 }
 
 /// A session as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = CheckoutSession)]
 pub struct CheckoutSessionView {
     /// `cs_…`.
     pub id: String,
-    /// The hosted page.
+    /// The hosted page: send the cardholder here (or send it as a payment link).
     pub url: String,
     /// RFC 3339.
     pub expires_at: String,
     /// `order` or `account`.
+    #[schema(value_type = sanalpos_store::SessionPurpose)]
     pub purpose: &'static str,
     /// `open`, `completed`, `expired` or `locked` (too many unsuccessful attempts;
     /// the owner reopens it).
+    #[schema(value_type = sanalpos_store::SessionState)]
     pub status: &'static str,
     /// The order's amount.
     pub amount: Option<Kurus>,
@@ -95,9 +98,10 @@ pub struct CheckoutSessionView {
     pub order_ref: Option<String>,
     /// The customer account (cari) in the shop's ERP, carried to the payment.
     pub customer_ref: Option<String>,
-    /// Shown on the page.
+    /// Shown on the page (and in a payment link's e-mail).
     pub description: Option<String>,
-    /// The page's language: `tr` or `en`.
+    /// The page's language (and a payment link's e-mail's): `tr` or `en`.
+    #[schema(value_type = sanalpos_core::Lang)]
     pub language: String,
     /// Where the browser goes back to.
     pub return_url: Option<String>,
@@ -105,7 +109,9 @@ pub struct CheckoutSessionView {
     pub payment_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
-    /// The key of the signed return; only in the answer that created the session.
+    /// Only in the answer that created the session, and only with a `return_url`: the
+    /// key of the signed return (HMAC-SHA256 of
+    /// `"<t>.<session_id>.<payment_id>.<status>"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_secret: Option<String>,
 }

@@ -28,6 +28,7 @@ mod idempotency;
 mod janitor;
 mod labels;
 mod links;
+mod names;
 mod outcome;
 mod payments;
 mod pos_choice;
@@ -62,6 +63,7 @@ pub use idempotency::{Claim, ClaimedPayment, CreatedOnce, KeyAnswerFn, WAIT_FOR_
 pub use janitor::MAX_INQUIRIES;
 pub use labels::{block_message, channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
+pub use names::{EventName, ReconResolutionName, ReconSource};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, MatchCandidate,
     ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
@@ -76,7 +78,8 @@ pub use sanalpos_gateway::protocol::{
 };
 pub use sanalpos_gateway::InstallmentOption;
 pub use sanalpos_recon::{
-    Class as ReconClass, Column, Field, NumberStyle, Profile, RowKind, RowState,
+    Class as ReconClass, ClassTotals, Column, Difference, Field, Flag, NumberStyle, Profile,
+    ProviderRow, RowKind, RowState, Summary,
 };
 /// What is wrong with a provider row, as data (from the reconciliation engine).
 pub use sanalpos_recon::{ExpectedValue, RowProblem};

@@ -40,11 +40,12 @@ pub struct LinkFilter {
 }
 
 /// One page of payment links, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = PaymentLinkPage)]
 pub struct LinkPage {
-    /// The links.
+    /// The links (account checkout sessions).
     pub items: Vec<CheckoutSessionView>,
-    /// Pass as `cursor` for the next page; `None` at the end.
+    /// Pass as `cursor` for the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
 

@@ -12,7 +12,8 @@ use crate::types::{rfc3339, Actor};
 use crate::{PaymentService, ReconRunView};
 
 /// A saved statement profile as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = StatementProfile)]
 pub struct StatementProfileView {
     /// `stp_…`.
     pub id: String,

@@ -148,14 +148,15 @@ pub struct CreatePayment {
 }
 
 /// What the browser must do next (3D).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NextAction {
     /// Send the cardholder's browser here.
     pub redirect_url: String,
 }
 
 /// A payment as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Payment)]
 pub struct PaymentView {
     /// `pay_…`.
     pub id: String,
@@ -198,6 +199,7 @@ pub struct PaymentView {
     /// Refunded so far.
     pub refunded_amount: Kurus,
     /// Europe/Istanbul day of the sale.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub business_date: String,
     /// Set when a person must look at it.
     pub review_reason: Option<String>,
@@ -208,7 +210,8 @@ pub struct PaymentView {
 }
 
 /// One provider call, as shown with a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Attempt)]
 pub struct AttemptView {
     /// `att_…`.
     pub id: String,
@@ -237,7 +240,8 @@ pub struct AttemptView {
 }
 
 /// A cancel or refund, as shown with a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Refund)]
 pub struct RefundView {
     /// `ref_…`.
     pub id: String,
@@ -261,7 +265,7 @@ pub struct RefundView {
 
 /// The answer to a refund request: the payment as it now stands, and the refund the
 /// request made (`approved`, or `scheduled` when the provider's day is still open).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RefundAnswer {
     /// The payment's fields, at the top level.
     #[serde(flatten)]
@@ -271,7 +275,7 @@ pub struct RefundAnswer {
 }
 
 /// A payment with its attempts and refunds (`GET /payments/{id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PaymentDetail {
     /// The payment's fields, at the top level.
     #[serde(flatten)]
@@ -338,7 +342,7 @@ pub struct PaymentFilter {
 }
 
 /// One page of payments, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PaymentPage {
     /// The payments.
     pub items: Vec<PaymentView>,

@@ -69,13 +69,15 @@ impl WebhookWorkerConfig {
 }
 
 /// A webhook endpoint as the API shows it (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 pub struct WebhookEndpointView {
     /// `whe_…`.
     pub id: String,
     /// Where events are POSTed.
     pub url: String,
     /// The subscribed events.
+    #[schema(value_type = Vec<crate::names::EventName>)]
     pub events: Vec<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -93,7 +95,8 @@ impl From<&WebhookEndpointRecord> for WebhookEndpointView {
 }
 
 /// One try of a delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = DeliveryTry)]
 pub struct DeliveryTryView {
     /// 1 for the first.
     pub try_no: i64,
@@ -103,13 +106,13 @@ pub struct DeliveryTryView {
     pub http_status: Option<i64>,
     /// The start of the answer's body.
     pub response: Option<String>,
-    /// Why there was no answer.
+    /// Why there was no answer (timeout, refused).
     pub error: Option<String>,
     /// When the next try was scheduled (RFC 3339), if one was.
     pub next_attempt_at: Option<String>,
     /// RFC 3339.
     pub started_at: String,
-    /// Milliseconds from the try's start to the next try it scheduled.
+    /// Milliseconds from this try's answer (its end) to the next try it scheduled.
     pub backoff_ms: Option<i64>,
 }
 
@@ -129,15 +132,19 @@ impl From<&DeliveryTryRecord> for DeliveryTryView {
 }
 
 /// A delivery with its tries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = Delivery)]
 pub struct DeliveryView {
     /// `whd_…`.
     pub id: String,
-    /// `evt_…`.
+    /// `evt_…`: the `id` in the body, the same on every try (receivers deduplicate on
+    /// it).
     pub event_id: String,
     /// The event name.
+    #[schema(value_type = crate::names::EventName)]
     pub event_type: String,
     /// `pending`, `delivered` or `failed`.
+    #[schema(value_type = sanalpos_store::DeliveryStatus)]
     pub status: &'static str,
     /// Tries made.
     pub tries: i64,

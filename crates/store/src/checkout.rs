@@ -19,7 +19,8 @@ use crate::rows::{currency, int, opt_int, opt_money, opt_text, text};
 use crate::{Store, StoreError};
 
 /// What a session is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum SessionPurpose {
     /// "Siparişi Sonlandır": the order's amount, fixed.
     Order,
@@ -67,7 +68,8 @@ impl SessionStatus {
 
 /// Where a session stands as a list filter sees it: an open session past its
 /// `expires_at` is expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case", as = SessionStatus)]
 pub enum SessionState {
     /// Open and not expired.
     Open,

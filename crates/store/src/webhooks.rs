@@ -48,7 +48,8 @@ pub struct WebhookEndpointRecord {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next try.
     Pending,

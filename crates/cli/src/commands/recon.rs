@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use sanalpos_core::Kurus;
-use sanalpos_service::{Actor, PaymentService, ReconRunView, ServiceConfig, ServiceError};
+use sanalpos_service::{
+    Actor, PaymentService, ReconClass, ReconRunView, ServiceConfig, ServiceError,
+};
 use sanalpos_store::{Crypto, Store};
-use serde_json::Value;
 
 use super::admin::{block_on, DatabaseArgs};
 
@@ -20,13 +21,13 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Bad statement rows listed in an error; the count names the rest.
 const SHOWN_BAD_ROWS: usize = 20;
 /// Exceptions first, then what matched.
-const CLASSES: [&str; 6] = [
-    "amount_mismatch",
-    "status_mismatch",
-    "provider_only",
-    "system_only",
-    "duplicate",
-    "matched",
+const CLASSES: [ReconClass; 6] = [
+    ReconClass::AmountMismatch,
+    ReconClass::StatusMismatch,
+    ReconClass::ProviderOnly,
+    ReconClass::SystemOnly,
+    ReconClass::Duplicate,
+    ReconClass::Matched,
 ];
 
 /// The POS and period of a new run.
@@ -231,14 +232,6 @@ fn signed_tr(minor: i64) -> String {
     }
 }
 
-fn minor(totals: &Value, key: &str) -> i64 {
-    totals[key]
-        .as_str()
-        .and_then(|t| Kurus::parse(t).ok())
-        .map(Kurus::minor)
-        .unwrap_or(0)
-}
-
 fn print_run(run: &ReconRunView) -> Result<(), String> {
     println!(
         "run {}  POS {}  {} .. {}  ({})",
@@ -249,12 +242,13 @@ fn print_run(run: &ReconRunView) -> Result<(), String> {
         "class", "count", "ours", "theirs", "difference"
     );
     for class in CLASSES {
-        let totals = &run.totals[class];
-        let count = totals["count"].as_u64().unwrap_or(0);
-        let ours = minor(totals, "ours");
-        let theirs = minor(totals, "theirs");
+        let totals = run.totals.get(class);
+        let count = totals.count;
+        let ours = totals.ours.minor();
+        let theirs = totals.theirs.minor();
         println!(
-            "{class:<16} {count:>8} {:>18} {:>18} {:>18}",
+            "{:<16} {count:>8} {:>18} {:>18} {:>18}",
+            class.as_str(),
             signed_tr(ours),
             signed_tr(theirs),
             signed_tr(theirs - ours)

@@ -1,20 +1,48 @@
-//! Reading JSON bodies field by field.
+//! Reading JSON bodies.
 //!
 //! serde's error texts quote the offending value, and a value may be a card number, so
-//! bodies are read as a JSON tree and each field is checked here with an error that
-//! names the field and never repeats what was sent.
+//! a body is first read as a JSON tree (an error says where, not what), then into its
+//! body type through [`parse`], whose errors name the field and never repeat what was
+//! sent.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
+/// Reads a JSON object body into `T`, whose fields are of the types of
+/// [`super::fields`]: an error names the field by its path (`card.number`) and says what
+/// it must be, and never repeats what was sent.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let json = JsonBody::parse(body)?;
+    json.object()?;
+    serde_path_to_error::deserialize(json.0).map_err(|e| {
+        let at = e.path().to_string();
+        let message = e.inner().to_string();
+        let (field, tail) = match message.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                let field = if at == "." {
+                    name.to_owned()
+                } else {
+                    format!("{at}.{name}")
+                };
+                (field, " is required")
+            }
+            // One of `super::fields`' sentence ends.
+            None if message.starts_with([' ', ':']) => (at, message.as_str()),
+            // serde's own: a nested object that is something else.
+            None if message.starts_with("invalid type: null") => (at, " is required"),
+            None if message.contains("expected struct") => (at, " must be an object"),
+            None => (at, " is not valid"),
+        };
+        let text = format!("{field}{tail}");
+        ApiError::invalid_at(field, text)
+    })
+}
+
 /// A parsed JSON body.
 pub struct JsonBody(Value);
-
-/// An object inside a body, with its path for error texts.
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-}
 
 impl JsonBody {
     /// Parses bytes as JSON; the error says where, not what.
@@ -35,88 +63,10 @@ impl JsonBody {
     }
 
     /// The top-level object.
-    pub fn object(&self) -> Result<Fields<'_>, ApiError> {
+    pub fn object(&self) -> Result<&Map<String, Value>, ApiError> {
         match &self.0 {
-            Value::Object(map) => Ok(Fields { map }),
+            Value::Object(map) => Ok(map),
             _ => Err(ApiError::invalid("body", "the body must be a JSON object")),
-        }
-    }
-}
-
-fn wrong(field: &'static str, expected: &str) -> ApiError {
-    ApiError::invalid(field, format!("{field} must be {expected}"))
-}
-
-impl<'a> Fields<'a> {
-    /// Whether the object has no fields at all.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
-    }
-
-    /// A required string.
-    pub fn string(&self, name: &'static str) -> Result<String, ApiError> {
-        self.string_as(name, name)
-    }
-
-    /// A required string, reported as `field` (`card.number`).
-    pub fn string_as(&self, name: &str, field: &'static str) -> Result<String, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(_) => Err(wrong(field, "a string")),
-            None => Err(ApiError::invalid(field, format!("{field} is required"))),
-        }
-    }
-
-    /// A required string or whole number, as text (`"01"` or `1`).
-    pub fn digits_as(&self, name: &str, field: &'static str) -> Result<String, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
-            Some(_) => Err(wrong(field, "a string or a whole number")),
-            None => Err(ApiError::invalid(field, format!("{field} is required"))),
-        }
-    }
-
-    /// An optional string.
-    pub fn optional_string(&self, name: &'static str) -> Result<Option<String>, ApiError> {
-        match self.get(name) {
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(wrong(name, "a string")),
-            None => Ok(None),
-        }
-    }
-
-    /// An optional whole number.
-    pub fn optional_integer(&self, name: &'static str) -> Result<Option<u64>, ApiError> {
-        match self.get(name) {
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| wrong(name, "a whole number")),
-            Some(_) => Err(wrong(name, "a whole number")),
-            None => Ok(None),
-        }
-    }
-
-    /// An optional boolean.
-    pub fn optional_bool(&self, name: &'static str) -> Result<Option<bool>, ApiError> {
-        match self.get(name) {
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(wrong(name, "true or false")),
-            None => Ok(None),
-        }
-    }
-
-    /// A required nested object.
-    pub fn child(&self, name: &'static str) -> Result<Fields<'a>, ApiError> {
-        match self.get(name) {
-            Some(Value::Object(map)) => Ok(Fields { map }),
-            Some(_) => Err(wrong(name, "an object")),
-            None => Err(ApiError::invalid(name, format!("{name} is required"))),
         }
     }
 }
@@ -124,19 +74,124 @@ impl<'a> Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::fields::Text;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Card {
+        number: Text,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        card: Card,
+    }
+
+    fn refused(body: &[u8]) -> ApiError {
+        parse::<Body>(body).err().unwrap()
+    }
 
     #[test]
-    fn errors_never_echo_values() {
-        let body = br#"{"card": {"number": 4546711234567894}}"#;
-        let json = JsonBody::parse(body).unwrap();
-        let card = json.object().unwrap().child("card").unwrap();
-        let err = card.string_as("number", "card.number").unwrap_err();
+    fn errors_name_the_field_and_never_echo_values() {
+        let read: Body = parse(br#"{"card": {"number": "4546"}, "other": 1}"#).unwrap();
+        assert_eq!(read.card.number.0, "4546", "unknown fields are ignored");
+        let err = refused(br#"{"card": {"number": 4546711234567894}}"#);
         assert_eq!(err.field.as_deref(), Some("card.number"));
+        assert_eq!(err.message, "card.number must be a string");
         assert!(!err.body().contains("4546711234567894"));
+        let err = refused(br#"{"card": "4546711234567894"}"#);
+        assert_eq!(err.message, "card must be an object");
+        assert!(!err.body().contains("4546711234567894"), "{}", err.body());
+        assert_eq!(
+            refused(br#"{"card": {}}"#).message,
+            "card.number is required"
+        );
+        assert_eq!(
+            refused(br#"{"card": {"number": null}}"#).message,
+            "card.number is required"
+        );
+        assert_eq!(refused(br#"{}"#).message, "card is required");
+        assert_eq!(refused(br#"[]"#).message, "the body must be a JSON object");
         let err = JsonBody::parse(br#"{"card": "4546711234567894"#)
             .err()
             .unwrap();
         assert!(!err.body().contains("4546711234567894"), "{}", err.body());
         assert!(JsonBody::parse(b"\xff\xfe").is_err());
+    }
+
+    fn refusal<T: DeserializeOwned>(body: &str) -> (String, String) {
+        let err = parse::<T>(body.as_bytes()).err().unwrap();
+        (err.field.unwrap_or_default().into_owned(), err.message)
+    }
+
+    fn said(field: &str, message: &str) -> (String, String) {
+        (field.to_owned(), message.to_owned())
+    }
+
+    #[test]
+    fn every_body_refuses_with_its_field_and_a_sentence() {
+        use crate::api::checkout::CheckoutSessionBody;
+        use crate::api::links::SendLinkBody;
+        use crate::api::payments::RefundBody;
+        use crate::api::recon::{ReconBody, ResolveBody};
+        use crate::api::webhooks::WebhookEndpointBody;
+        assert_eq!(
+            refusal::<RefundBody>(r#"{"amount": "1.005"}"#),
+            said("amount", "amount: amount has more than two decimal places")
+        );
+        assert_eq!(
+            refusal::<RefundBody>(r#"{"amount": 5}"#),
+            said("amount", "amount must be a string")
+        );
+        assert_eq!(
+            refusal::<ReconBody>(r#"{"from": "2026-12-01", "to": "2026-12-01"}"#),
+            said("pos_id", "pos_id is required")
+        );
+        assert_eq!(
+            refusal::<ReconBody>(r#"{"pos_id": 7, "from": "2026-12-01", "to": "2026-12-01"}"#),
+            said("pos_id", "pos_id must be a string")
+        );
+        assert_eq!(
+            refusal::<ResolveBody>(r#"{"action": "merge"}"#),
+            said("action", "action must be enter, force_match or dismiss")
+        );
+        assert_eq!(
+            refusal::<ResolveBody>(r#"{"reason": 5, "action": "dismiss"}"#),
+            said("reason", "reason must be a string")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "currency": "GBP"}"#),
+            said("currency", "currency must be TRY, USD or EUR")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "max_installments": 0}"#),
+            said("max_installments", "max_installments must be 1 to 12")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "expires_in": -1}"#),
+            said("expires_in", "expires_in must be a whole number")
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"purpose": "order", "min_amount": "x"}"#),
+            said(
+                "min_amount",
+                "min_amount: amount is not a decimal number with at most two decimal places"
+            )
+        );
+        assert_eq!(
+            refusal::<CheckoutSessionBody>(r#"{"amount": "5.00"}"#),
+            said("purpose", "purpose is required")
+        );
+        assert_eq!(
+            refusal::<SendLinkBody>(r#"{"note": "hi"}"#),
+            said("email", "email is required")
+        );
+        assert_eq!(
+            refusal::<WebhookEndpointBody>(r#"{"url": "https://x.example", "events": "all"}"#),
+            said("events", "events must be a list of event names")
+        );
+        assert_eq!(
+            refusal::<WebhookEndpointBody>(r#"{"url": "https://x.example", "events": [1]}"#),
+            said("events", "events must be event names")
+        );
     }
 }

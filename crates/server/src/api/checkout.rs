@@ -6,53 +6,85 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use sanalpos_core::{Currency, Kurus};
-use sanalpos_service::NewCheckoutSession;
+use sanalpos_core::{Currency, Lang};
+use sanalpos_service::{CheckoutSessionView, NewCheckoutSession, SessionPurpose};
+use serde::Deserialize;
 
-use super::body::JsonBody;
+use super::fields::{Amount, CurrencyCode, Installments, Text, Whole};
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::openapi as doc;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 
-fn amount(text: Option<String>, field: &'static str) -> Result<Option<Kurus>, ApiError> {
-    text.map(|t| Kurus::parse(&t).map_err(|e| ApiError::invalid(field, format!("{field}: {e}"))))
-        .transpose()
+/// `POST /api/v1/checkout-sessions`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CheckoutSessionBody {
+    /// `order` (fixed amount, "Siparişi Sonlandır") or `account` (the cardholder picks
+    /// an amount within the limits, "Finans Ödeme"; payment links).
+    #[schema(value_type = SessionPurpose)]
+    purpose: Text,
+    /// The order's amount (order).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "249.90")]
+    amount: Option<Amount>,
+    /// The least (account; default 0.01).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "10.00")]
+    min_amount: Option<Amount>,
+    /// The most (account).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "500.00")]
+    max_amount: Option<Amount>,
+    /// `TRY` (default).
+    #[serde(default)]
+    #[schema(value_type = Option<Currency>)]
+    currency: Option<CurrencyCode>,
+    /// Order reference.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    order_ref: Option<Text>,
+    /// Customer account reference.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    customer_ref: Option<Text>,
+    /// Shown on the page.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    description: Option<Text>,
+    /// The shop's page the browser returns to (required for orders).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    return_url: Option<Text>,
+    /// 1 to 12 (default 12).
+    #[serde(default)]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 12)]
+    max_installments: Option<Installments>,
+    /// `tr` (default) or `en`.
+    #[serde(default)]
+    #[schema(value_type = Option<Lang>)]
+    language: Option<Text>,
+    /// Seconds (default 1800 for orders, 7 days for accounts; at most 90 days).
+    #[serde(default)]
+    #[schema(value_type = Option<u64>, minimum = 1, maximum = 7776000)]
+    expires_in: Option<Whole>,
 }
 
 fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
-    let json = JsonBody::parse(body)?;
-    let root = json.object()?;
-    let currency = match root.optional_string("currency")? {
-        None => None,
-        Some(code) => Some(
-            Currency::from_alpha(&code)
-                .ok_or_else(|| ApiError::invalid("currency", "currency must be TRY, USD or EUR"))?,
-        ),
-    };
-    let max_installments = match root.optional_integer("max_installments")? {
-        None => None,
-        Some(n @ 1..=12) => Some(n as u8),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "max_installments",
-                "max_installments must be 1 to 12",
-            ))
-        }
-    };
+    let body: CheckoutSessionBody = super::body::parse(body)?;
+    let text = |field: Option<Text>| field.map(|Text(text)| text);
+    let amount = |field: Option<Amount>| field.map(|Amount(amount)| amount);
     Ok(NewCheckoutSession {
-        purpose: root.string("purpose")?,
-        amount: amount(root.optional_string("amount")?, "amount")?,
-        min_amount: amount(root.optional_string("min_amount")?, "min_amount")?,
-        max_amount: amount(root.optional_string("max_amount")?, "max_amount")?,
-        currency,
-        order_ref: root.optional_string("order_ref")?,
-        customer_ref: root.optional_string("customer_ref")?,
-        description: root.optional_string("description")?,
-        return_url: root.optional_string("return_url")?,
-        max_installments,
-        language: root.optional_string("language")?,
-        expires_in: root.optional_integer("expires_in")?,
+        purpose: body.purpose.0,
+        amount: amount(body.amount),
+        min_amount: amount(body.min_amount),
+        max_amount: amount(body.max_amount),
+        currency: body.currency.map(|c| c.0),
+        order_ref: text(body.order_ref),
+        customer_ref: text(body.customer_ref),
+        description: text(body.description),
+        return_url: text(body.return_url),
+        max_installments: body.max_installments.map(|n| n.0),
+        language: text(body.language),
+        expires_in: body.expires_in.map(|n| n.0),
     })
 }
 
@@ -61,8 +93,8 @@ fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
 /// A hosted payment page for an order, or an account payment (payment link). The
 /// answer's `return_secret` signs the return; it is shown only here.
 #[utoipa::path(post, path = "/api/v1/checkout-sessions", operation_id = "create_checkout_session", tag = "checkout",
-    request_body = doc::CheckoutSessionBody,
-    responses((status = 201, body = doc::CheckoutSession), (status = 400, body = doc::ErrorEnvelope), (status = 422, body = doc::ErrorEnvelope)),
+    request_body = CheckoutSessionBody,
+    responses((status = 201, body = CheckoutSessionView), (status = 400, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -80,7 +112,7 @@ pub async fn create(
 /// Get a checkout session
 #[utoipa::path(get, path = "/api/v1/checkout-sessions/{id}", operation_id = "get_checkout_session", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    responses((status = 200, body = doc::CheckoutSession), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = CheckoutSessionView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -101,9 +133,9 @@ pub async fn get(
 /// `checkout_session.reopened`.
 #[utoipa::path(post, path = "/api/v1/checkout-sessions/{id}/reopen", operation_id = "reopen_checkout_session", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    responses((status = 200, body = doc::CheckoutSession),
-        (status = 404, body = doc::ErrorEnvelope),
-        (status = 409, description = "Completed or expired (`session_not_open`)", body = doc::ErrorEnvelope)),
+    responses((status = 200, body = CheckoutSessionView),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Completed or expired (`session_not_open`)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reopen(
     State(state): State<AppState>,

@@ -9,14 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use sanalpos_service::LinkFilter;
+use sanalpos_service::{CheckoutSessionView, LinkFilter, LinkPage};
 
-use super::body::JsonBody;
+use super::fields::Text;
 use super::payments::{parse_amount, parse_time};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::mail::{send_link, SendError};
-use crate::openapi as doc;
 use crate::AppState;
 
 /// Query of `GET /api/v1/payment-links`.
@@ -47,7 +46,7 @@ pub struct ListQuery {
         ("max_amount" = Option<String>, Query, description = "The link's largest amount at most this (decimal string)"),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = doc::PaymentLinkPage), (status = 400, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = LinkPage), (status = 400, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -75,7 +74,7 @@ pub async fn list(
 /// Get a payment link
 #[utoipa::path(get, path = "/api/v1/payment-links/{id}", operation_id = "get_payment_link", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    responses((status = 200, body = doc::CheckoutSession), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = CheckoutSessionView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -89,12 +88,35 @@ pub async fn get(
     Ok(Json(link).into_response())
 }
 
-/// The answer of a sending.
-#[derive(Debug, Serialize)]
-struct Sent {
+/// A payment link the mail server took.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LinkSent {
+    /// `cs_…`.
     id: String,
+    /// The address it went to.
     recipient: String,
-    status: &'static str,
+    /// Always `sent`.
+    status: SentStatus,
+}
+
+/// The outcome of a sending that succeeded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentStatus {
+    /// The mail server took the message.
+    Sent,
+}
+
+/// `POST /api/v1/payment-links/{id}/send`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SendLinkBody {
+    /// One plain address.
+    #[schema(value_type = String, max_length = 254, example = "musteri@firma.com.tr")]
+    email: Text,
+    /// A personal note put above the link's details.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    note: Option<Text>,
 }
 
 /// Send a payment link by e-mail
@@ -105,14 +127,14 @@ struct Sent {
 /// recipient.
 #[utoipa::path(post, path = "/api/v1/payment-links/{id}/send", operation_id = "send_payment_link", tag = "checkout",
     params(("id" = String, Path, description = "cs_…")),
-    request_body = doc::SendLinkBody,
+    request_body = SendLinkBody,
     responses(
-        (status = 200, body = doc::LinkSent),
-        (status = 400, description = "Not an e-mail address, or a bad note", body = doc::ErrorEnvelope),
-        (status = 404, body = doc::ErrorEnvelope),
-        (status = 409, description = "The link is paid or expired (`link_not_open`)", body = doc::ErrorEnvelope),
-        (status = 502, description = "The mail server refused (`mail_refused`)", body = doc::ErrorEnvelope),
-        (status = 503, description = "No mail server configured (`mail_not_configured`)", body = doc::ErrorEnvelope)),
+        (status = 200, body = LinkSent),
+        (status = 400, description = "Not an e-mail address, or a bad note", body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "The link is paid or expired (`link_not_open`)", body = ErrorEnvelope),
+        (status = 502, description = "The mail server refused (`mail_refused`)", body = ErrorEnvelope),
+        (status = 503, description = "No mail server configured (`mail_not_configured`)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn send(
     State(state): State<AppState>,
@@ -120,17 +142,16 @@ pub async fn send(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = JsonBody::parse(&body)?;
-    let root = json.object()?;
-    let email = root.string("email")?;
-    let note = root.optional_string("note")?.unwrap_or_default();
+    let body: SendLinkBody = super::body::parse(&body)?;
+    let email = body.email.0;
+    let note = body.note.map(|Text(note)| note).unwrap_or_default();
     match send_link(&state, &caller.actor(), &id, &email, &note).await {
         Ok(recipient) => Ok((
             StatusCode::OK,
-            Json(Sent {
+            Json(LinkSent {
                 id,
                 recipient,
-                status: "sent",
+                status: SentStatus::Sent,
             }),
         )
             .into_response()),

@@ -3,6 +3,7 @@
 
 mod body;
 pub(crate) mod checkout;
+mod fields;
 pub mod idempotency;
 pub(crate) mod links;
 pub(crate) mod payments;

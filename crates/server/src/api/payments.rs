@@ -13,15 +13,16 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim, PaymentFilter,
-    PaymentStatus, RefundStatus, ServiceError,
+    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim,
+    PaymentDetail, PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer,
+    RefundStatus, ServiceError,
 };
 
 use super::body::JsonBody;
+use super::fields::{Amount, CurrencyCode, Digits, Installments, Ip, Switch, Text};
 use super::idempotency;
 use crate::auth::{Caller, UncountedCaller};
-use crate::error::ApiError;
-use crate::openapi as doc;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 
 /// Create a payment
@@ -30,13 +31,13 @@ use crate::AppState;
 /// its outcome; 4xx only when nothing was attempted.
 #[utoipa::path(post, path = "/api/v1/payments", operation_id = "create_payment", tag = "payments",
     params(("Idempotency-Key" = String, Header, description = "Unique per payment; same key and body replays the first answer")),
-    request_body = doc::CreatePaymentBody,
+    request_body = CreatePaymentBody,
     responses(
-        (status = 201, description = "Attempted", body = doc::Payment),
-        (status = 400, description = "Invalid", body = doc::ErrorEnvelope),
-        (status = 401, description = "No valid API key", body = doc::ErrorEnvelope),
-        (status = 409, description = "Same key still running", body = doc::ErrorEnvelope),
-        (status = 422, description = "Key reused with another body, or no active POS", body = doc::ErrorEnvelope)),
+        (status = 201, description = "Attempted", body = PaymentView),
+        (status = 400, description = "Invalid", body = ErrorEnvelope),
+        (status = 401, description = "No valid API key", body = ErrorEnvelope),
+        (status = 409, description = "Same key still running", body = ErrorEnvelope),
+        (status = 422, description = "Key reused with another body, or no active POS", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -195,60 +196,102 @@ fn status_name(status: PaymentStatus) -> &'static str {
     }
 }
 
-/// Reads the create body field by field, so an error names the field and never echoes
-/// a value (a card number must not come back in an error text).
+/// A card. Sent only to create a payment; never stored or echoed.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = Card)]
+pub struct CardBody {
+    /// The card number (spaces allowed).
+    #[schema(value_type = String, pattern = r"^[0-9 ]{12,23}$")]
+    number: Text,
+    /// `MM`.
+    #[schema(value_type = String, pattern = r"^(0?[1-9]|1[0-2])$")]
+    expiry_month: Digits,
+    /// `YYYY` or `YY`.
+    #[schema(value_type = String, pattern = r"^([0-9]{2}|[0-9]{4})$")]
+    expiry_year: Digits,
+    /// 3 or 4 digits.
+    #[schema(value_type = String, pattern = r"^[0-9]{3,4}$")]
+    cvv: Text,
+    /// Name on the card.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    holder: Option<Text>,
+}
+
+/// `POST /api/v1/payments`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreatePaymentBody {
+    /// Decimal string with two places, `"150.00"`.
+    #[schema(value_type = String, pattern = r"^\d+\.\d{2}$", example = "150.00")]
+    amount: Amount,
+    /// `TRY` (default), `USD`, `EUR`.
+    #[serde(default)]
+    #[schema(value_type = Option<Currency>)]
+    currency: Option<CurrencyCode>,
+    /// 1 (default) to 12.
+    #[serde(default)]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 12)]
+    installments: Option<Installments>,
+    /// The card.
+    card: CardBody,
+    /// Go through 3D Secure (then `return_url` is required).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    three_d: Option<Switch>,
+    /// Where the cardholder's browser goes after 3D.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    return_url: Option<Text>,
+    /// Order (sipariş) reference.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    order_ref: Option<Text>,
+    /// Customer account (cari) reference.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    customer_ref: Option<Text>,
+    /// Free text.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    description: Option<Text>,
+    /// A specific POS; otherwise the default.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pos_id: Option<Text>,
+    /// The cardholder's own IP address, as the shop saw it (IPv4 or IPv6). Counted by
+    /// the per-IP velocity limit; without it only the per-card limit applies.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    cardholder_ip: Option<Ip>,
+}
+
+/// Reads the create body; an error names the field and never echoes a value (a card
+/// number must not come back in an error text).
 fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, ApiError> {
-    let json = JsonBody::parse(body)?;
-    let root = json.object()?;
-    let amount_text = root.string("amount")?;
-    let amount = Kurus::parse(&amount_text)
-        .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?;
-    let currency = match root.optional_string("currency")? {
-        None => Currency::Try,
-        Some(code) => Currency::from_alpha(&code)
-            .ok_or_else(|| ApiError::invalid("currency", "currency must be TRY, USD or EUR"))?,
-    };
-    let installments = match root.optional_integer("installments")? {
-        None => 1,
-        Some(n @ 1..=12) => n as u8,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "installments",
-                "installments must be 1 to 12",
-            ))
-        }
-    };
-    let card = root.child("card")?;
-    let card = CardInput {
-        number: card.string_as("number", "card.number")?,
-        expiry_month: card.digits_as("expiry_month", "card.expiry_month")?,
-        expiry_year: card.digits_as("expiry_year", "card.expiry_year")?,
-        cvv: card.string_as("cvv", "card.cvv")?,
-        holder: card.optional_string("holder")?.unwrap_or_default(),
-    };
+    let body: CreatePaymentBody = super::body::parse(body)?;
+    let text = |field: Option<Text>| field.map(|Text(text)| text);
+    let card = body.card;
     // The cardholder's own address, as the shop saw it: counted by the per-IP
     // velocity limit. Without it only the per-card limit applies (the caller's own
     // address is the shop's server, shared by all its customers).
-    let client_ip = match root.optional_string("cardholder_ip")? {
-        None => None,
-        Some(text) => Some(text.trim().parse::<std::net::IpAddr>().map_err(|_| {
-            ApiError::invalid(
-                "cardholder_ip",
-                "cardholder_ip must be an IPv4 or IPv6 address",
-            )
-        })?),
-    };
+    let client_ip = body.cardholder_ip.map(|Ip(ip)| ip);
     Ok(CreatePayment {
-        amount,
-        currency,
-        installments,
-        card,
-        three_d: root.optional_bool("three_d")?.unwrap_or(false),
-        return_url: root.optional_string("return_url")?,
-        order_ref: root.optional_string("order_ref")?,
-        customer_ref: root.optional_string("customer_ref")?,
-        description: root.optional_string("description")?,
-        pos_id: root.optional_string("pos_id")?,
+        amount: body.amount.0,
+        currency: body.currency.map_or(Currency::Try, |c| c.0),
+        installments: body.installments.map_or(1, |n| n.0),
+        card: CardInput {
+            number: card.number.0,
+            expiry_month: card.expiry_month.0,
+            expiry_year: card.expiry_year.0,
+            cvv: card.cvv.0,
+            holder: text(card.holder).unwrap_or_default(),
+        },
+        three_d: body.three_d.is_some_and(|on| on.0),
+        return_url: text(body.return_url),
+        order_ref: text(body.order_ref),
+        customer_ref: text(body.customer_ref),
+        description: text(body.description),
+        pos_id: text(body.pos_id),
         channel: Channel::Api,
         cardholder_ip: Some(client_ip.unwrap_or(peer)),
         client_ip,
@@ -260,7 +303,7 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
 /// With its attempts and refunds.
 #[utoipa::path(get, path = "/api/v1/payments/{id}", operation_id = "get_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::PaymentDetail), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentDetail), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -310,7 +353,7 @@ pub struct ListQuery {
         ("provider_ref" = Option<String>, Query, description = "The provider's reference"),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
-    responses((status = 200, body = doc::PaymentPage), (status = 400, body = doc::ErrorEnvelope), (status = 401, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentPage), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -391,7 +434,7 @@ pub(super) fn parse_time(
 /// Void on the sale's business day, only without refunds.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/cancel", operation_id = "cancel_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -429,7 +472,7 @@ fn no_fields(body: &[u8]) -> Result<(), ApiError> {
 /// A cancel on the sale's business day, a refund of what remains after it.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/reverse", operation_id = "reverse_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    responses((status = 200, body = doc::Payment), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reverse(
     State(state): State<AppState>,
@@ -445,6 +488,15 @@ pub async fn reverse(
     Ok(Json(view).into_response())
 }
 
+/// `POST /api/v1/payments/{id}/refunds`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefundBody {
+    /// Decimal string; the whole remaining amount when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "25.00")]
+    amount: Option<Amount>,
+}
+
 /// Refund a payment
 ///
 /// Part or all of what was captured; never more (approved, scheduled and still
@@ -456,11 +508,11 @@ pub async fn reverse(
 /// until then.
 #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds", operation_id = "refund_payment", tag = "payments",
     params(("id" = String, Path, description = "pay_…")),
-    request_body(content = Option<doc::RefundBody>, description = "Empty for the whole remaining amount"),
+    request_body(content = Option<RefundBody>, description = "Empty for the whole remaining amount"),
     responses(
-        (status = 201, description = "Carried out (or cancelled)", body = doc::RefundAnswer),
-        (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = doc::RefundAnswer),
-        (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+        (status = 201, description = "Carried out (or cancelled)", body = RefundAnswer),
+        (status = 202, description = "Scheduled for after the provider's day close; `refund.status` is `scheduled`, `refund.message` says why", body = RefundAnswer),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn refund(
     State(state): State<AppState>,
@@ -471,15 +523,9 @@ pub async fn refund(
     let amount = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let json = JsonBody::parse(&body)?;
-        let root = json.object()?;
-        match root.optional_string("amount")? {
-            None => None,
-            Some(text) => Some(
-                Kurus::parse(&text)
-                    .map_err(|e| ApiError::invalid("amount", format!("amount: {e}")))?,
-            ),
-        }
+        super::body::parse::<RefundBody>(&body)?
+            .amount
+            .map(|Amount(amount)| amount)
     };
     let actor = caller.actor();
     let amount = match amount {
@@ -509,9 +555,9 @@ pub async fn refund(
 #[utoipa::path(post, path = "/api/v1/payments/{id}/refunds/{refund_id}/withdraw", operation_id = "withdraw_refund", tag = "payments",
     params(("id" = String, Path, description = "pay_…"), ("refund_id" = String, Path, description = "ref_…")),
     responses(
-        (status = 200, description = "Withdrawn; the payment with its refunds", body = doc::PaymentDetail),
-        (status = 404, body = doc::ErrorEnvelope),
-        (status = 409, description = "Not scheduled (`not_withdrawable`)", body = doc::ErrorEnvelope)),
+        (status = 200, description = "Withdrawn; the payment with its refunds", body = PaymentDetail),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Not scheduled (`not_withdrawable`)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn withdraw_refund(
     State(state): State<AppState>,
@@ -534,6 +580,163 @@ impl Caller {
         Actor {
             company_id: self.company_id.clone(),
             name: format!("api:{}", self.key_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(change: impl FnOnce(&mut Value)) -> Vec<u8> {
+        let mut body = json!({
+            "amount": "10.00",
+            "card": {"number": "4546711234567894", "expiry_month": "12", "expiry_year": "2030", "cvv": "000"}
+        });
+        change(&mut body);
+        body.to_string().into_bytes()
+    }
+
+    fn refused(change: impl FnOnce(&mut Value)) -> (String, String) {
+        let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+        let err = parse_create(&body(change), peer).err().unwrap();
+        assert!(!err.body().contains("4546711234567894"), "{}", err.body());
+        (err.field.unwrap_or_default().into_owned(), err.message)
+    }
+
+    #[test]
+    fn a_payment_body_is_read_with_its_defaults() {
+        let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+        let request = parse_create(
+            &body(|b| {
+                b["card"]["expiry_month"] = json!(1);
+                b["card"]["holder"] = Value::Null;
+                b["installments"] = Value::Null;
+                b["unknown"] = json!("ignored");
+            }),
+            peer,
+        )
+        .unwrap();
+        assert_eq!(request.amount, Kurus::parse("10.00").unwrap());
+        assert_eq!(request.currency, Currency::Try);
+        assert_eq!(request.installments, 1);
+        assert_eq!(request.card.expiry_month, "1");
+        assert_eq!(request.card.holder, "");
+        assert!(!request.three_d);
+        assert_eq!(request.cardholder_ip, Some(peer));
+        assert_eq!(request.client_ip, None);
+        let request = parse_create(
+            &body(|b| {
+                b["currency"] = json!("USD");
+                b["installments"] = json!(3);
+                b["three_d"] = json!(true);
+                b["return_url"] = json!("https://shop.example/r");
+                b["cardholder_ip"] = json!(" 10.0.0.7 ");
+            }),
+            peer,
+        )
+        .unwrap();
+        assert_eq!(
+            (request.currency, request.installments, request.three_d),
+            (Currency::Usd, 3, true)
+        );
+        assert_eq!(
+            request.return_url.as_deref(),
+            Some("https://shop.example/r")
+        );
+        assert_eq!(request.client_ip, "10.0.0.7".parse().ok());
+    }
+
+    type Change = Box<dyn FnOnce(&mut Value)>;
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        let cases: Vec<(Change, &str, &str)> = vec![
+            (
+                Box::new(|b| b["amount"] = Value::Null),
+                "amount",
+                "amount is required",
+            ),
+            (
+                Box::new(|b| {
+                    b.as_object_mut().unwrap().remove("amount");
+                }),
+                "amount",
+                "amount is required",
+            ),
+            (
+                Box::new(|b| b["amount"] = json!(5)),
+                "amount",
+                "amount must be a string",
+            ),
+            (
+                Box::new(|b| b["amount"] = json!("1.005")),
+                "amount",
+                "amount: amount has more than two decimal places",
+            ),
+            (
+                Box::new(|b| b["currency"] = json!("GBP")),
+                "currency",
+                "currency must be TRY, USD or EUR",
+            ),
+            (
+                Box::new(|b| b["installments"] = json!(13)),
+                "installments",
+                "installments must be 1 to 12",
+            ),
+            (
+                Box::new(|b| b["installments"] = json!("3")),
+                "installments",
+                "installments must be a whole number",
+            ),
+            (
+                Box::new(|b| {
+                    b.as_object_mut().unwrap().remove("card");
+                }),
+                "card",
+                "card is required",
+            ),
+            (
+                Box::new(|b| b["card"] = json!("4546711234567894")),
+                "card",
+                "card must be an object",
+            ),
+            (
+                Box::new(|b| b["card"]["number"] = json!(4546711234567894u64)),
+                "card.number",
+                "card.number must be a string",
+            ),
+            (
+                Box::new(|b| {
+                    b["card"].as_object_mut().unwrap().remove("cvv");
+                }),
+                "card.cvv",
+                "card.cvv is required",
+            ),
+            (
+                Box::new(|b| b["card"]["expiry_month"] = json!(true)),
+                "card.expiry_month",
+                "card.expiry_month must be a string or a whole number",
+            ),
+            (
+                Box::new(|b| b["three_d"] = json!("yes")),
+                "three_d",
+                "three_d must be true or false",
+            ),
+            (
+                Box::new(|b| b["return_url"] = json!(5)),
+                "return_url",
+                "return_url must be a string",
+            ),
+            (
+                Box::new(|b| b["cardholder_ip"] = json!("nope")),
+                "cardholder_ip",
+                "cardholder_ip must be an IPv4 or IPv6 address",
+            ),
+        ];
+        for (change, field, message) in cases {
+            assert_eq!(refused(change), (field.to_owned(), message.to_owned()));
         }
     }
 }

@@ -6,15 +6,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use sanalpos_service::{EntryDetails, Resolution, ServiceError};
+use sanalpos_service::{
+    EntryDetails, MatchCandidate, ReconItemView, ReconRunEntry, ReconRunView, Resolution,
+    ServiceError,
+};
 
-use super::body::JsonBody;
+use super::fields::Text;
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::openapi as doc;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 
 /// Largest statement file the import reads (the rest of the API takes 64 KiB).
@@ -38,25 +40,34 @@ fn failure(error: ServiceError) -> Response {
     }
 }
 
+/// `POST /api/v1/reconciliations`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReconBody {
+    /// The POS.
+    #[schema(value_type = String, min_length = 1)]
+    pos_id: Text,
+    /// First business day, `YYYY-MM-DD`.
+    #[schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    from: Text,
+    /// Last business day, `YYYY-MM-DD`.
+    #[schema(value_type = String, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    to: Text,
+}
+
 /// Reconcile a period
 ///
 /// Pulls the provider's report for the POS and business days, and matches it.
 #[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "create_reconciliation", tag = "reconciliations",
-    request_body = doc::ReconBody,
-    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, body = doc::ErrorEnvelope)),
+    request_body = ReconBody,
+    responses((status = 201, body = ReconRunView), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
-    let parsed = (|| {
-        let json = JsonBody::parse(&body)?;
-        let root = json.object()?;
-        Ok::<_, ApiError>((
-            root.string("pos_id")?,
-            root.string("from")?,
-            root.string("to")?,
-        ))
-    })();
-    let (pos_id, from, to) = match parsed {
-        Ok(fields) => fields,
+    let ReconBody {
+        pos_id: Text(pos_id),
+        from: Text(from),
+        to: Text(to),
+    } = match super::body::parse(&body) {
+        Ok(body) => body,
         Err(e) => return e.into_response(),
     };
     match state
@@ -96,7 +107,7 @@ pub struct ImportQuery {
         ("profile_id" = Option<String>, Query, description = "A statement profile of the POS (stp_…); the built-in simulator profile when absent"),
         ("skip_bad_rows" = Option<bool>, Query, description = "Reconcile the readable rows and list the bad ones in the run (default false)")),
     request_body(content = String, content_type = "text/csv", description = "The provider's statement"),
-    responses((status = 201, body = doc::ReconRun), (status = 400, body = doc::ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = doc::ErrorEnvelope)),
+    responses((status = 201, body = ReconRunView), (status = 400, body = ErrorEnvelope), (status = 404, description = "No such POS or statement profile", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn import(
     State(state): State<AppState>,
@@ -127,6 +138,22 @@ pub async fn import(
     }
 }
 
+/// The latest runs, without their items.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReconRunList {
+    /// Newest first.
+    pub runs: Vec<ReconRunEntry>,
+}
+
+/// The payments offered for a force-match of one item.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchCandidates {
+    /// The item's own payments first, then the POS's payments of the provider row's
+    /// amount, card (last four digits) and day give or take one that nothing in the run
+    /// has matched; at most 10. Empty for a matched or decided item.
+    pub candidates: Vec<MatchCandidate>,
+}
+
 /// The query of a run list.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +164,7 @@ pub struct ListQuery {
 /// List reconciliation runs
 #[utoipa::path(get, path = "/api/v1/reconciliations", operation_id = "list_reconciliations", tag = "reconciliations",
     params(("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
-    responses((status = 200, body = doc::ReconRunList)),
+    responses((status = 200, body = ReconRunList)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -153,7 +180,7 @@ pub async fn list(
         .service
         .list_reconciliations(&caller.company_id, limit)
         .await?;
-    Ok(Json(json!({ "runs": runs })).into_response())
+    Ok(Json(ReconRunList { runs }).into_response())
 }
 
 /// The query of a run read.
@@ -167,7 +194,7 @@ pub struct GetQuery {
 #[utoipa::path(get, path = "/api/v1/reconciliations/{id}", operation_id = "get_reconciliation", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"),
            ("class" = Option<String>, Query, description = "Only items of this class")),
-    responses((status = 200, body = doc::ReconRun), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = ReconRunView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -186,7 +213,7 @@ pub async fn get(
 /// The payments an exception may be force-matched with
 #[utoipa::path(get, path = "/api/v1/reconciliations/{id}/items/{item_id}/candidates", operation_id = "match_candidates", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
-    responses((status = 200, body = doc::MatchCandidates), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = MatchCandidates), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn candidates(
     State(state): State<AppState>,
@@ -212,14 +239,67 @@ pub async fn candidates(
             Vec::new()
         }
     };
-    Ok(Json(json!({ "candidates": candidates })).into_response())
+    Ok(Json(MatchCandidates { candidates }).into_response())
+}
+
+/// A decision on a reconciliation exception.
+#[derive(Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ResolveAction {
+    /// Enter the missing transaction (a provider-only sale).
+    Enter,
+    /// Match with a payment (`payment_id`).
+    ForceMatch,
+    /// Nothing to do (`reason` required).
+    Dismiss,
+}
+
+impl<'de> Deserialize<'de> for ResolveAction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Text::deserialize(deserializer)?.0.as_str() {
+            "enter" => Ok(ResolveAction::Enter),
+            "force_match" => Ok(ResolveAction::ForceMatch),
+            "dismiss" => Ok(ResolveAction::Dismiss),
+            _ => Err(D::Error::custom(" must be enter, force_match or dismiss")),
+        }
+    }
+}
+
+/// `POST /api/v1/reconciliations/{id}/items/{item_id}/resolve`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ResolveBody {
+    /// `enter`, `force_match` or `dismiss`.
+    action: ResolveAction,
+    /// The payment to match (`force_match`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    payment_id: Option<Text>,
+    /// Why (required for `dismiss`, a note otherwise).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    reason: Option<Text>,
+    /// `enter`: the customer account (cari hesap) the entered payment credits.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    customer_ref: Option<Text>,
+    /// `enter`: the entered payment's order reference; the provider row's order number
+    /// when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    order_ref: Option<Text>,
+    /// `enter`: the entered payment's description; "Entered from reconciliation run …"
+    /// when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    description: Option<Text>,
 }
 
 /// Resolve a reconciliation exception
 #[utoipa::path(post, path = "/api/v1/reconciliations/{id}/items/{item_id}/resolve", operation_id = "resolve_item", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"), ("item_id" = String, Path, description = "The item")),
-    request_body = doc::ResolveBody,
-    responses((status = 200, body = doc::ReconItem), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    request_body = ResolveBody,
+    responses((status = 200, body = ReconItemView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -227,31 +307,26 @@ pub async fn resolve(
     Path((id, item_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = JsonBody::parse(&body)?;
-    let root = json.object()?;
-    let reason = root.optional_string("reason")?;
-    let resolution = match root.string("action")?.as_str() {
-        "enter" => Resolution::EnterMissing {
+    let body: ResolveBody = super::body::parse(&body)?;
+    let text = |field: Option<Text>| field.map(|Text(text)| text);
+    let reason = text(body.reason);
+    let resolution = match body.action {
+        ResolveAction::Enter => Resolution::EnterMissing {
             reason,
             details: EntryDetails {
-                customer_ref: root.optional_string("customer_ref")?,
-                order_ref: root.optional_string("order_ref")?,
-                description: root.optional_string("description")?,
+                customer_ref: text(body.customer_ref),
+                order_ref: text(body.order_ref),
+                description: text(body.description),
             },
         },
-        "force_match" => Resolution::ForceMatch {
-            payment_id: root.string("payment_id")?,
+        ResolveAction::ForceMatch => Resolution::ForceMatch {
+            payment_id: text(body.payment_id)
+                .ok_or_else(|| ApiError::invalid("payment_id", "payment_id is required"))?,
             reason,
         },
-        "dismiss" => Resolution::Dismiss {
+        ResolveAction::Dismiss => Resolution::Dismiss {
             reason: reason.ok_or_else(|| ApiError::invalid("reason", "reason is required"))?,
         },
-        _ => {
-            return Err(ApiError::invalid(
-                "action",
-                "action must be enter, force_match or dismiss",
-            ))
-        }
     };
     let item = state
         .service

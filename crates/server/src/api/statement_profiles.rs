@@ -11,16 +11,24 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use sanalpos_service::Profile;
+use serde::Serialize;
+
+use sanalpos_service::{Profile, StatementProfileView};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::openapi as doc;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 
 fn profile_of(body: &Bytes) -> Result<Profile, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("body", format!("not a statement profile: {e}")))
+}
+
+/// The statement profiles of a POS.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StatementProfileList {
+    /// Newest first.
+    pub items: Vec<StatementProfileView>,
 }
 
 /// The list takes no query parameters; an unknown one is a mistake worth saying.
@@ -31,7 +39,7 @@ pub struct ListQuery {}
 /// List a POS's statement profiles
 #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles", operation_id = "list_statement_profiles", tag = "reconciliations",
     params(("pos_id" = String, Path, description = "pos_…")),
-    responses((status = 200, body = doc::StatementProfileList), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = StatementProfileList), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -44,7 +52,7 @@ pub async fn list(
         .service
         .list_statement_profiles(&caller.company_id, &pos_id)
         .await?;
-    Ok(Json(serde_json::json!({ "items": profiles })).into_response())
+    Ok(Json(StatementProfileList { items: profiles }).into_response())
 }
 
 /// Save a statement profile
@@ -53,8 +61,8 @@ pub async fn list(
 /// `POST /api/v1/reconciliations/import?profile_id=`.
 #[utoipa::path(post, path = "/api/v1/pos/{pos_id}/statement-profiles", operation_id = "create_statement_profile", tag = "reconciliations",
     params(("pos_id" = String, Path, description = "pos_…")),
-    request_body = doc::StatementProfileBody,
-    responses((status = 201, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope), (status = 409, body = doc::ErrorEnvelope)),
+    request_body = Profile,
+    responses((status = 201, body = StatementProfileView), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
@@ -73,7 +81,7 @@ pub async fn create(
 /// Get a statement profile
 #[utoipa::path(get, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "get_statement_profile", tag = "reconciliations",
     params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-    responses((status = 200, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 200, body = StatementProfileView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -93,8 +101,8 @@ pub async fn get(
 /// Replace a statement profile
 #[utoipa::path(put, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "replace_statement_profile", tag = "reconciliations",
     params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-    request_body = doc::StatementProfileBody,
-    responses((status = 200, body = doc::StatementProfile), (status = 404, body = doc::ErrorEnvelope)),
+    request_body = Profile,
+    responses((status = 200, body = StatementProfileView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn replace(
     State(state): State<AppState>,
@@ -120,7 +128,7 @@ pub async fn replace(
 /// Delete a statement profile
 #[utoipa::path(delete, path = "/api/v1/pos/{pos_id}/statement-profiles/{id}", operation_id = "delete_statement_profile", tag = "reconciliations",
     params(("pos_id" = String, Path, description = "pos_…"), ("id" = String, Path, description = "stp_…")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = doc::ErrorEnvelope)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -3,7 +3,8 @@
 //! reference at `/api/v1/docs` (server-side HTML, no script).
 //!
 //! Each operation is declared on its handler (`#[utoipa::path]` in `api/`), so the route,
-//! its parameters and its answers are read in one place. Two tests keep this honest:
+//! its parameters and its answers are read in one place; the answers' schemas are
+//! derived from the very types the handlers send. Two tests keep this honest:
 //! every route of the API router must be in the document, and the schemas of the
 //! answers must have exactly the fields the real answers have.
 
@@ -14,10 +15,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 mod page;
-mod schemas;
+mod webhook_event;
 
 pub use page::docs;
-pub use schemas::*;
+pub use webhook_event::WebhookEvent;
 
 /// Every stable error code: `(code, HTTP status, meaning)`.
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
@@ -120,7 +121,7 @@ impl Modify for Security {
         crate::openapi::json,
         crate::openapi::page::docs,
     ),
-    components(schemas(WebhookEvent)),
+    components(schemas(WebhookEvent, crate::error::ErrorEnvelope)),
     modifiers(&Security),
     tags(
         (name = "payments", description = "Collect, read, cancel and refund card payments"),

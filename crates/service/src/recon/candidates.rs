@@ -19,19 +19,21 @@ use crate::PaymentService;
 const MAX_CANDIDATES: usize = 10;
 
 /// A payment offered for a force-match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MatchCandidate {
     /// Our payment that might be the statement line (`pay_…`).
     pub payment_id: String,
     /// When it was created, Unix milliseconds.
     pub created_at: i64,
     /// Its business day, `YYYY-MM-DD`.
+    #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub business_date: String,
     /// Its amount in kuruş.
     pub amount: Kurus,
     /// The currency of the amount.
     pub currency: Currency,
     /// Its status (`approved`, `declined`, …).
+    #[schema(value_type = sanalpos_store::PaymentStatus)]
     pub status: String,
     /// Its masked card number.
     pub masked_pan: String,

@@ -7,9 +7,9 @@
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, XlsxError};
-use serde_json::Value;
 
 use sanalpos_core::{Kurus, Lang};
+use sanalpos_recon::ProviderRow;
 
 use super::{get_run, ReconItemView};
 use crate::error::ServiceError;
@@ -161,27 +161,30 @@ struct RowTexts {
     time: Option<NaiveDateTime>,
 }
 
-fn row_texts(rows: &Value) -> RowTexts {
-    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
-    let join = |key: &str| {
+fn row_texts(rows: &[ProviderRow]) -> RowTexts {
+    fn join<'a>(texts: impl Iterator<Item = &'a str>) -> String {
         let mut seen: Vec<&str> = Vec::new();
-        for row in rows {
-            if let Some(text) = row[key].as_str() {
-                if !seen.contains(&text) {
-                    seen.push(text);
-                }
+        for text in texts {
+            if !seen.contains(&text) {
+                seen.push(text);
             }
         }
         seen.join(" ")
-    };
+    }
     RowTexts {
-        refs: join("provider_ref"),
-        auth_codes: join("auth_code"),
-        cards: join("masked_pan"),
-        time: rows
-            .iter()
-            .find_map(|r| r["time"].as_str())
-            .and_then(|t| t.parse::<NaiveDateTime>().ok()),
+        refs: join(
+            rows.iter()
+                .filter_map(|r| r.provider_ref.as_ref().map(|r| r.as_str())),
+        ),
+        auth_codes: join(
+            rows.iter()
+                .filter_map(|r| r.auth_code.as_ref().map(|a| a.as_str())),
+        ),
+        cards: join(
+            rows.iter()
+                .filter_map(|r| r.masked_pan.as_ref().map(|m| m.as_str())),
+        ),
+        time: rows.iter().find_map(|r| r.time),
     }
 }
 
@@ -391,10 +394,13 @@ mod tests {
 
     #[test]
     fn provider_rows_are_summarized() {
-        let rows = serde_json::json!([
-            {"provider_ref": "R1", "auth_code": "A1", "masked_pan": "520019******8608", "time": "2026-11-29T23:59:10"},
-            {"provider_ref": "R2", "auth_code": "A1", "masked_pan": "520019******8608", "time": null}
-        ]);
+        let rows: Vec<ProviderRow> = serde_json::from_value(serde_json::json!([
+            {"provider_ref": "R1", "auth_code": "A1", "masked_pan": "520019******8608", "time": "2026-11-29T23:59:10",
+             "kind": "sale", "status": "success", "amount": "1.00"},
+            {"provider_ref": "R2", "auth_code": "A1", "masked_pan": "520019******8608", "time": null,
+             "kind": "refund", "status": "success", "amount": "1.00"}
+        ]))
+        .unwrap();
         let texts = row_texts(&rows);
         assert_eq!(texts.refs, "R1 R2");
         assert_eq!(texts.auth_codes, "A1");

@@ -23,8 +23,9 @@ use serde_json::{json, Value};
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Item, Options,
+    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Flag, Item, Options,
     OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
+    Summary,
 };
 use sanalpos_store::{
     new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
@@ -41,8 +42,15 @@ const REPORT_PAGE_SIZE: u32 = 500;
 /// Longest period one run may cover.
 const MAX_PERIOD_DAYS: i64 = 366;
 
+/// Where a run's provider rows came from: `pull` (the report API) or `import` (a
+/// statement file), as a run's `source` writes it.
+pub(crate) const SOURCES: &[&str] = &["pull", "import"];
+
+/// What a decided exception became, as an item's `resolution` writes it.
+pub(crate) const RESOLUTIONS: &[&str] = &["entered", "force_matched", "dismissed"];
+
 /// Items per class of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconCounts {
     /// Both sides agree.
     pub matched: u64,
@@ -74,7 +82,7 @@ impl ReconCounts {
 
 /// A provider report row that could not be used (kept in the run, never dropped
 /// silently).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedRow {
     /// The row's provider reference, or `-`.
     pub reference: String,
@@ -85,8 +93,10 @@ pub struct RejectedRow {
     /// Why, in English (kept as it always was for API clients).
     pub reason: String,
     /// Why, as data (a kind and its parameters), for a page to write in its reader's
-    /// language. Runs stored before it existed have none.
+    /// language. Runs stored before it existed have none. `kind` is
+    /// `left_out_on_import`, `outside_period` or `unusable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub cause: Option<RejectCause>,
 }
 
@@ -140,7 +150,8 @@ fn scrub_problem(problem: RowProblem) -> RowProblem {
 }
 
 /// One item of a run, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReconItem)]
 pub struct ReconItemView {
     /// `rci_…`.
     pub id: String,
@@ -154,7 +165,7 @@ pub struct ReconItemView {
     /// The ids of our payments the item is about (`pay_…`); empty for a line missing here.
     pub payment_ids: Vec<String>,
     /// The provider's rows, normalized (masked card numbers only).
-    pub provider_rows: Value,
+    pub provider_rows: Vec<ProviderRow>,
     /// What our records say, in kuruş.
     pub ours: Kurus,
     /// What the provider's statement says, in kuruş.
@@ -165,9 +176,11 @@ pub struct ReconItemView {
     pub theirs_reversed: Kurus,
     /// A payment of ours proposed for a provider-only sale.
     pub proposal: Option<String>,
-    /// Commission and value-date checks that did not hold.
-    pub flags: Value,
+    /// Checks against the POS's installment table that did not hold (commission, value
+    /// date); empty when all held. They never change the item's class.
+    pub flags: Vec<Flag>,
     /// `entered`, `force_matched`, `dismissed`, or `null` while open.
+    #[schema(value_type = Option<crate::names::ReconResolutionName>)]
     pub resolution: Option<String>,
     /// The person's reason.
     pub resolution_reason: Option<String>,
@@ -180,26 +193,28 @@ pub struct ReconItemView {
 }
 
 /// A run with its summary, totals and items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReconRun)]
 pub struct ReconRunView {
     /// `rcn_…`.
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `pull` or `import`.
+    /// `pull` (the provider's report API) or `import` (a statement file).
+    #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// The first business day the run covers (inclusive).
     pub from: String,
     /// The last business day the run covers (inclusive).
     pub to: String,
-    /// `completed`.
+    /// `completed` once classified.
     pub status: String,
     /// How many items fell into each class, for the run's summary.
     pub summary: ReconCounts,
     /// Exceptions (everything not matched) still waiting for a decision.
     pub open_exceptions: u64,
     /// Counts and exact amounts per class.
-    pub totals: Value,
+    pub totals: Summary,
     /// Provider rows that could not be used.
     pub rejected_rows: Vec<RejectedRow>,
     /// The items (all, or one class when asked).
@@ -211,19 +226,20 @@ pub struct ReconRunView {
 }
 
 /// A run in a list: what it covered and its counts, without items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReconRunEntry {
     /// `rcn_…`.
     pub id: String,
     /// The POS.
     pub pos_id: String,
-    /// `pull` or `import`.
+    /// `pull` (the provider's report API) or `import` (a statement file).
+    #[schema(value_type = crate::names::ReconSource)]
     pub source: String,
     /// The first business day the run covers (inclusive).
     pub from: String,
     /// The last business day the run covers (inclusive).
     pub to: String,
-    /// `completed`.
+    /// `completed` once classified.
     pub status: String,
     /// How many items fell into each class, for the run's summary.
     pub summary: ReconCounts,
@@ -649,19 +665,31 @@ pub(crate) fn item_view(record: ReconItemRecord) -> Result<ReconItemView, Servic
             record.id
         ))
     })?;
+    let stored = |what: &str, e: serde_json::Error| {
+        ServiceError::Storage(format!(
+            "reconciliation item {}: unreadable {what}: {e}",
+            record.id
+        ))
+    };
+    let provider_rows =
+        serde_json::from_value(item.provider_rows).map_err(|e| stored("provider rows", e))?;
+    let flags = match item.flags {
+        Value::Null => Vec::new(),
+        flags => serde_json::from_value(flags).map_err(|e| stored("flags", e))?,
+    };
     Ok(ReconItemView {
         id: record.id,
         class,
         reason: item.reason,
         match_key: item.match_key,
         payment_ids: item.payment_ids,
-        provider_rows: item.provider_rows,
+        provider_rows,
         ours: item.ours,
         theirs: item.theirs,
         ours_reversed: item.ours_reversed,
         theirs_reversed: item.theirs_reversed,
         proposal: item.proposal,
-        flags: item.flags,
+        flags,
         resolution: record.resolution,
         resolution_reason: record.resolution_reason,
         resolution_payment_id: record.resolution_payment_id,
@@ -697,6 +725,7 @@ pub(crate) async fn get_run(
     let summary = serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default();
     let rejected_rows =
         serde_json::from_value(run.summary["rejected_rows"].clone()).unwrap_or_default();
+    let totals = serde_json::from_value(run.summary["totals"].clone()).unwrap_or_default();
     Ok(ReconRunView {
         id: run.id,
         pos_id: run.pos_id,
@@ -706,7 +735,7 @@ pub(crate) async fn get_run(
         status: run.status,
         summary,
         open_exceptions,
-        totals: run.summary["totals"].clone(),
+        totals,
         rejected_rows,
         items,
         created_by: run.created_by,

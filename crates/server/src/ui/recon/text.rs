@@ -1,8 +1,9 @@
 //! The engine's figures in the user's notation and words: amounts of the totals and
-//! provider rows (signed decimal texts), provider times, and the checks that did not hold.
+//! provider rows, provider times, and the checks that did not hold.
 
+use chrono::NaiveDateTime;
 use sanalpos_core::{Currency, Kurus, Lang};
-use serde_json::Value;
+use sanalpos_service::{Difference, Flag};
 
 use crate::ui::format::day;
 
@@ -10,33 +11,23 @@ pub(super) fn money(lang: Lang, amount: Kurus) -> String {
     lang.money(amount, Currency::Try)
 }
 
-/// A signed decimal text of the engine (`"-12.50"`) in the user's notation.
-pub(super) fn signed_money(lang: Lang, text: &str) -> String {
-    let (sign, digits) = match text.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", text),
-    };
-    match (Kurus::parse(digits), lang) {
-        (Ok(k), Lang::Tr) => format!("{sign}{} TL", lang.amount(k)),
-        (Ok(k), Lang::En) => format!("TRY {sign}{}", lang.amount(k)),
-        (Err(_), _) => text.to_owned(),
+/// A signed amount of the totals (`theirs - ours`) in the user's notation
+/// (`-1.234,50 TL`, `TRY -1234.50`).
+pub(super) fn signed_money(lang: Lang, difference: Difference) -> String {
+    let sign = if difference.0 < 0 { "-" } else { "" };
+    let abs = i64::try_from(difference.0.unsigned_abs())
+        .ok()
+        .and_then(Kurus::from_minor)
+        .unwrap_or(Kurus::ZERO);
+    match lang {
+        Lang::Tr => format!("{sign}{} TL", lang.amount(abs)),
+        Lang::En => format!("TRY {sign}{}", lang.amount(abs)),
     }
 }
 
-/// An amount text of the totals (`"150.00"`) in the user's notation.
-pub(super) fn total_money(lang: Lang, value: &Value) -> String {
-    value
-        .as_str()
-        .map(|text| signed_money(lang, text))
-        .unwrap_or_default()
-}
-
-/// A provider row's local time (`2026-11-29T14:05:00`) in the user's notation.
-pub(super) fn row_time(lang: Lang, value: &Value) -> String {
-    let Some(t) = value
-        .as_str()
-        .and_then(|t| t.parse::<chrono::NaiveDateTime>().ok())
-    else {
+/// A provider row's local time in the user's notation.
+pub(super) fn row_time(lang: Lang, time: Option<NaiveDateTime>) -> String {
+    let Some(t) = time else {
         return String::new();
     };
     match lang {
@@ -46,26 +37,25 @@ pub(super) fn row_time(lang: Lang, value: &Value) -> String {
 }
 
 /// A commission or value-date check that did not hold, in words.
-pub(super) fn flag_text(lang: Lang, flag: &Value) -> String {
+pub(super) fn flag_text(lang: Lang, flag: &Flag) -> String {
     let t = crate::ui::i18n::texts(lang);
-    match flag["kind"].as_str() {
-        Some("commission") => format!(
+    match flag {
+        Flag::Commission { expected, actual } => format!(
             "{}: {} {}, {} {}",
             t.flag_commission,
             t.recon_expected,
-            total_money(lang, &flag["expected"]),
+            money(lang, *expected),
             t.recon_actual,
-            total_money(lang, &flag["actual"]),
+            money(lang, *actual),
         ),
-        Some("value_date") => format!(
+        Flag::ValueDate { expected, actual } => format!(
             "{}: {} {}, {} {}",
             t.flag_value_date,
             t.recon_expected,
-            day(lang, flag["expected"].as_str().unwrap_or_default()),
+            day(lang, &expected.to_string()),
             t.recon_actual,
-            day(lang, flag["actual"].as_str().unwrap_or_default()),
+            day(lang, &actual.to_string()),
         ),
-        _ => format!("{}: {flag}", t.recon_flags),
     }
 }
 
@@ -75,14 +65,13 @@ mod tests {
 
     #[test]
     fn signed_amounts_in_each_language() {
-        assert_eq!(signed_money(Lang::Tr, "-1234.50"), "-1.234,50 TL");
-        assert_eq!(signed_money(Lang::Tr, "12.00"), "12,00 TL");
-        assert_eq!(signed_money(Lang::En, "-0.05"), "TRY -0.05");
+        assert_eq!(signed_money(Lang::Tr, Difference(-123_450)), "-1.234,50 TL");
+        assert_eq!(signed_money(Lang::Tr, Difference(1200)), "12,00 TL");
+        assert_eq!(signed_money(Lang::En, Difference(-5)), "TRY -0.05");
         assert_eq!(
-            signed_money(Lang::En, "1234.00"),
+            signed_money(Lang::En, Difference(123_400)),
             money(Lang::En, Kurus::from_minor(123_400).unwrap())
         );
-        assert_eq!(signed_money(Lang::En, "x"), "x");
     }
 
     #[test]
@@ -90,12 +79,18 @@ mod tests {
         let t = crate::ui::i18n::texts(Lang::Tr);
         assert_eq!(t.recon_reason("missing_here"), "Sağlayıcıda var, bizde yok");
         assert_eq!(t.recon_reason("something_new"), "something_new");
-        let flag = serde_json::json!({"kind": "commission", "expected": "2.99", "actual": "3.50"});
+        let flag: Flag = serde_json::from_value(
+            serde_json::json!({"kind": "commission", "expected": "2.99", "actual": "3.50"}),
+        )
+        .unwrap();
         assert_eq!(
             flag_text(Lang::Tr, &flag),
             "Komisyon beklenenden farklı: beklenen 2,99 TL, gelen 3,50 TL"
         );
-        let flag = serde_json::json!({"kind": "value_date", "expected": "2026-12-01", "actual": "2026-12-03"});
+        let flag: Flag = serde_json::from_value(
+            serde_json::json!({"kind": "value_date", "expected": "2026-12-01", "actual": "2026-12-03"}),
+        )
+        .unwrap();
         assert_eq!(
             flag_text(Lang::En, &flag),
             "Value date differs from the table: expected 2026-12-01, reported 2026-12-03"

@@ -5,14 +5,13 @@
 use std::collections::BTreeMap;
 
 use maud::{html, Markup};
-use serde_json::Value;
 
 use sanalpos_service::{
-    MatchCandidate, PaymentStatus, PosView, ReconItemView, ReconRunEntry, ReconRunView,
-    StatementProfileView, StatementRow,
+    MatchCandidate, PaymentStatus, PosView, ProviderRow, ReconItemView, ReconRunEntry,
+    ReconRunView, RowKind, RowState, StatementProfileView, StatementRow,
 };
 
-use super::text::{flag_text, money, row_time, total_money};
+use super::text::{flag_text, money, row_time, signed_money};
 use super::{ResolveForm, RunForm};
 use crate::ui::format::day;
 use crate::ui::layout::{csrf, notice, page, Nav};
@@ -200,15 +199,15 @@ fn summary_table(ctx: &Ctx, run: &ReconRunView) -> Markup {
             } }
             tbody {
                 @for class in ReconClass::ALL {
-                    @let totals = &run.totals[class.as_str()];
+                    @let totals = run.totals.get(class);
                     tr data-class=(class.as_str()) {
                         td { a href=(format!("/ui/reconciliations/{}?class={}", run.id, class.as_str())) { (t.recon_class(class.as_str())) } }
                         td.num.count { (run.summary.of(class)) }
-                        td.num.ours { (total_money(ctx.lang, &totals["ours"])) }
-                        td.num.theirs { (total_money(ctx.lang, &totals["theirs"])) }
-                        td.num.difference { (total_money(ctx.lang, &totals["difference"])) }
-                        td.num { (total_money(ctx.lang, &totals["ours_reversed"])) }
-                        td.num { (total_money(ctx.lang, &totals["theirs_reversed"])) }
+                        td.num.ours { (money(ctx.lang, totals.ours)) }
+                        td.num.theirs { (money(ctx.lang, totals.theirs)) }
+                        td.num.difference { (signed_money(ctx.lang, totals.difference)) }
+                        td.num { (money(ctx.lang, totals.ours_reversed)) }
+                        td.num { (money(ctx.lang, totals.theirs_reversed)) }
                     }
                 }
             }
@@ -216,31 +215,28 @@ fn summary_table(ctx: &Ctx, run: &ReconRunView) -> Markup {
     }
 }
 
-fn provider_rows(ctx: &Ctx, rows: &Value) -> Markup {
+fn provider_rows(ctx: &Ctx, rows: &[ProviderRow]) -> Markup {
     let t = ctx.t();
-    let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
     html! {
         @for row in rows {
             div.provider-row {
-                @let kind = match row["kind"].as_str() {
-                    Some("sale") => t.op_sale,
-                    Some("cancel") => t.op_cancel,
-                    Some(_) => t.op_refund,
-                    None => "",
+                @let kind = match row.kind {
+                    RowKind::Sale => t.op_sale,
+                    RowKind::Cancel => t.op_cancel,
+                    RowKind::Refund | RowKind::PartialRefund => t.op_refund,
                 };
-                @let status = match row["status"].as_str() {
-                    Some("success") => t.st_approved,
-                    Some("error") => t.st_declined,
-                    Some(_) => t.st_pending,
-                    None => "",
+                @let status = match row.status {
+                    RowState::Success => t.st_approved,
+                    RowState::Error => t.st_declined,
+                    RowState::New => t.st_pending,
                 };
-                (kind) " · " (status) " · " (total_money(ctx.lang, &row["amount"]))
-                @if let Some(r) = row["provider_ref"].as_str() { " · " span.mono { (r) } }
-                @if let Some(a) = row["auth_code"].as_str() { " · " (t.auth_code) " " (a) }
-                @if let Some(m) = row["masked_pan"].as_str() { " · " (m) }
-                @let time = row_time(ctx.lang, &row["time"]);
+                (kind) " · " (status) " · " (money(ctx.lang, row.amount))
+                @if let Some(r) = &row.provider_ref { " · " span.mono { (r.as_str()) } }
+                @if let Some(a) = &row.auth_code { " · " (t.auth_code) " " (a.as_str()) }
+                @if let Some(m) = &row.masked_pan { " · " (m.as_str()) }
+                @let time = row_time(ctx.lang, row.time);
                 @if !time.is_empty() { " · " (time) }
-                @if let Some(line) = row["line"].as_u64() { " · " (t.recon_line) " " (line) }
+                @if let Some(line) = row.line { " · " (t.recon_line) " " (line) }
             }
         }
     }
@@ -299,10 +295,10 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
         .get(&item.id)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let sale = item.provider_rows.as_array().and_then(|rows| {
-        rows.iter()
-            .find(|r| r["kind"] == "sale" && r["status"] == "success")
-    });
+    let sale = item
+        .provider_rows
+        .iter()
+        .find(|r| r.kind == RowKind::Sale && r.status == RowState::Success);
     let sent = offers
         .refused
         .as_ref()
@@ -314,24 +310,24 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
             div.decision-forms {
                 @if item.class == ReconClass::ProviderOnly {
                     @if let Some(row) = sale {
-                        @let description = match (sent, row["provider_ref"].as_str()) {
+                        @let description = match (sent, row.provider_ref.as_ref().map(|r| r.as_str())) {
                             (Some(form), _) => form.description.clone(),
                             (None, Some(r)) => format!("{} ({r})", t.recon_entry_description),
                             (None, None) => t.recon_entry_description.to_owned(),
                         };
                         @let order = match sent {
                             Some(form) => Some(form.order_ref.clone()),
-                            None => row["client_ref"].as_str().map(str::to_owned),
+                            None => row.client_ref.clone(),
                         };
                         form.enter-form.decision-form method="post" action=(format!("{base}/enter")) {
                             (csrf(ctx))
                             h3 { (t.recon_enter) }
                             p.hint {
-                                (t.recon_enter_hint) ": " (total_money(ctx.lang, &row["amount"]))
-                                @if let Some(m) = row["masked_pan"].as_str() { ", " (m) }
-                                @if let Some(a) = row["auth_code"].as_str() { ", " (t.auth_code) " " (a) }
-                                @if let Some(r) = row["provider_ref"].as_str() { ", " (t.provider_ref) " " (r) }
-                                @let time = row_time(ctx.lang, &row["time"]);
+                                (t.recon_enter_hint) ": " (money(ctx.lang, row.amount))
+                                @if let Some(m) = &row.masked_pan { ", " (m.as_str()) }
+                                @if let Some(a) = &row.auth_code { ", " (t.auth_code) " " (a.as_str()) }
+                                @if let Some(r) = &row.provider_ref { ", " (t.provider_ref) " " (r.as_str()) }
+                                @let time = row_time(ctx.lang, row.time);
                                 @if !time.is_empty() { ", " (time) }
                             }
                             label { (t.customer_ref)
@@ -396,7 +392,7 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Off
                             td.reason-cell {
                                 span.reason data-reason=(item.reason) { (t.recon_reason(&item.reason)) }
                                 @if let Some(k) = &item.match_key { " (" (t.recon_match_key(k)) ")" }
-                                @for flag in item.flags.as_array().map(Vec::as_slice).unwrap_or_default() {
+                                @for flag in &item.flags {
                                     br; span.flag { (flag_text(ctx.lang, flag)) }
                                 }
                             }
