@@ -119,11 +119,11 @@ impl fmt::Debug for CardInput {
 pub struct CreatePayment {
     /// The amount, before any installment surcharge.
     pub amount: Kurus,
-    /// The currency.
+    /// The currency of `amount` (ISO 4217: `TRY`, `USD`, `EUR`); the POS must accept it.
     pub currency: Currency,
     /// 1 for a single payment.
     pub installments: u8,
-    /// The card.
+    /// The card; used for this one call and never stored, logged or echoed back.
     pub card: CardInput,
     /// Go through 3D Secure.
     pub three_d: bool,
@@ -133,7 +133,7 @@ pub struct CreatePayment {
     pub order_ref: Option<String>,
     /// Customer account (cari) reference.
     pub customer_ref: Option<String>,
-    /// Free text.
+    /// The caller's own note (at most 500 characters), shown in lists and exports.
     pub description: Option<String>,
     /// A specific POS of the company; otherwise the rules choose.
     pub pos_id: Option<String>,
@@ -160,19 +160,19 @@ pub struct NextAction {
 pub struct PaymentView {
     /// `pay_…`.
     pub id: String,
-    /// Where it stands.
+    /// Its status; final unless `processing`, `pending_3ds` or `unknown`.
     pub status: PaymentStatus,
     /// Amount asked for (`"150.00"`).
     pub amount: Kurus,
     /// Currency (`"TRY"`).
     pub currency: Currency,
-    /// Installment count.
+    /// Installment count (1 = single payment).
     pub installments: u8,
     /// First 6 + last 4.
     pub masked_pan: String,
-    /// Bank authorization code.
+    /// The bank's authorization code of an approval.
     pub auth_code: Option<String>,
-    /// Provider reference.
+    /// The provider's reference, used for inquiries, cancels, refunds and reconciliation.
     pub provider_ref: Option<String>,
     /// Bank code of a decline.
     pub bank_code: Option<String>,
@@ -184,11 +184,11 @@ pub struct PaymentView {
     pub created_at: String,
     /// The POS it went through.
     pub pos_id: String,
-    /// Order reference.
+    /// The caller's order number, as sent.
     pub order_ref: Option<String>,
-    /// Customer reference.
+    /// The customer account (cari) in the caller's ERP, as sent.
     pub customer_ref: Option<String>,
-    /// Free text.
+    /// The caller's own note (at most 500 characters), shown in lists and exports.
     pub description: Option<String>,
     /// How it reached us.
     pub channel: Channel,
@@ -196,14 +196,15 @@ pub struct PaymentView {
     pub three_d: bool,
     /// What the cardholder was charged.
     pub authorized_amount: Option<Kurus>,
-    /// Refunded so far.
+    /// The sum of approved cancels and refunds, in kuruş.
     pub refunded_amount: Kurus,
     /// Europe/Istanbul day of the sale.
     #[schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub business_date: String,
     /// Set when a person must look at it.
     pub review_reason: Option<String>,
-    /// Who took it.
+    /// Who made it: an API key (`api:<key id>`), a user (`user:<username>`), or the
+    /// hosted page (`hosted:<session id>`).
     pub created_by: String,
     /// RFC 3339, UTC.
     pub updated_at: String,
@@ -215,23 +216,23 @@ pub struct PaymentView {
 pub struct AttemptView {
     /// `att_…`.
     pub id: String,
-    /// What the call was.
+    /// What the call was for: `sale`, `start_3d`, `finish_3d`, `cancel`, `refund` or `inquiry`.
     pub operation: Operation,
-    /// Our reference sent.
+    /// Our reference sent with the call, which the provider echoes and inquiries look up.
     pub client_ref: String,
     /// Dispatched or completed.
     pub state: AttemptState,
-    /// Outcome.
+    /// How it ended once completed; absent while the call is out.
     pub outcome: Option<AttemptOutcome>,
-    /// Bank code.
+    /// The bank's response code of a refusal (`51`, `05`).
     pub bank_code: Option<String>,
-    /// Readable result.
+    /// The provider's message, or why no answer came (timeout, refused connection).
     pub message: Option<String>,
     /// HTTP status of the answer.
     pub http_status: Option<i64>,
-    /// Duration.
+    /// How long the provider took to answer, in milliseconds.
     pub latency_ms: Option<i64>,
-    /// Amount.
+    /// The amount the call was about, in kuruş.
     pub amount: Kurus,
     /// RFC 3339.
     pub started_at: String,
@@ -247,13 +248,14 @@ pub struct RefundView {
     pub id: String,
     /// Cancel or refund.
     pub kind: RefundKind,
-    /// Amount.
+    /// The amount given back, in kuruş.
     pub amount: Kurus,
-    /// Where it stands.
+    /// Its status: `pending` while the call is out, `scheduled` until the bank's day
+    /// closes, then `approved`, `declined`, `failed`, `unknown` or `withdrawn`.
     pub status: RefundStatus,
-    /// Provider reference.
+    /// The provider's reference of the cancel or refund.
     pub provider_ref: Option<String>,
-    /// Bank code.
+    /// The bank's response code of a refusal (`51`, `05`).
     pub bank_code: Option<String>,
     /// Reason of a refusal.
     pub message: Option<Message>,
@@ -315,13 +317,13 @@ pub struct PaymentFilter {
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
-    /// Status.
+    /// Only payments in this status.
     pub status: Option<PaymentStatus>,
     /// POS.
     pub pos_id: Option<String>,
-    /// Order reference.
+    /// Only payments carrying exactly this order reference.
     pub order_ref: Option<String>,
-    /// Customer reference.
+    /// Only payments carrying exactly this customer (cari) reference.
     pub customer_ref: Option<String>,
     /// How the payment reached us.
     pub channel: Option<Channel>,
@@ -331,9 +333,9 @@ pub struct PaymentFilter {
     pub min_amount: Option<Kurus>,
     /// Amount at most this.
     pub max_amount: Option<Kurus>,
-    /// Bank authorization code.
+    /// Only payments with this authorization code.
     pub auth_code: Option<String>,
-    /// Provider reference.
+    /// Only payments with this provider reference.
     pub provider_ref: Option<String>,
     /// 1 to 200; default 50.
     pub limit: Option<u32>,
@@ -344,7 +346,7 @@ pub struct PaymentFilter {
 /// One page of payments, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PaymentPage {
-    /// The payments.
+    /// The payments of the page, newest first.
     pub items: Vec<PaymentView>,
     /// Pass as `cursor` for the next page; `None` at the end.
     pub next_cursor: Option<String>,
@@ -382,7 +384,7 @@ pub struct JanitorReport {
 /// A new POS definition.
 #[derive(Debug, Clone)]
 pub struct NewPos {
-    /// Label.
+    /// What people call it ("N Kolay ana POS"), shown in lists.
     pub name: String,
     /// The protocol's id in the registry (`nkolay`, `nestpay`).
     pub protocol: String,
@@ -406,22 +408,22 @@ pub struct NewPos {
 /// A change to a POS definition; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct PosChange {
-    /// Label.
+    /// What people call it ("N Kolay ana POS"), shown in lists.
     pub name: Option<String>,
-    /// Environment.
+    /// Which system it talks to: `simulator`, `test` or `production`.
     pub environment: Option<Environment>,
     /// The new settings: every field that is not a secret as given (left out = not
     /// set); a secret left out keeps its stored value, one given replaces it.
     pub settings: Option<Settings>,
-    /// Currencies.
+    /// The currencies it charges.
     pub currencies: Option<Vec<Currency>>,
     /// Installment table.
     pub installments: Option<Vec<InstallmentRow>>,
-    /// Onboarding state.
+    /// How far the merchant agreement has come; only `active` charges.
     pub onboarding_state: Option<OnboardingState>,
     /// Document checklist.
     pub documents: Option<Vec<DocumentItem>>,
-    /// Default flag.
+    /// Whether it takes the company's payments that name no POS.
     pub is_default: Option<bool>,
 }
 
@@ -441,9 +443,9 @@ pub struct ShownSetting {
 pub struct PosView {
     /// `pos_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`).
     pub company_id: String,
-    /// Label.
+    /// What people call it ("N Kolay ana POS"), shown in lists.
     pub name: String,
     /// The protocol's id.
     pub protocol: String,
@@ -451,22 +453,22 @@ pub struct PosView {
     pub bank: Option<String>,
     /// The bank's name as people write it (`İş Bankası`).
     pub bank_name: Option<String>,
-    /// Environment.
+    /// Which system it talks to: `simulator`, `test` or `production`.
     pub environment: Environment,
     /// The settings, secrets masked; empty when they cannot be decrypted with this
     /// master key (then `settings_readable` is false).
     pub settings: Vec<ShownSetting>,
     /// Whether the settings could be decrypted.
     pub settings_readable: bool,
-    /// Currencies.
+    /// The currencies it charges.
     pub currencies: Vec<Currency>,
     /// Installment table.
     pub installments: Vec<InstallmentRow>,
-    /// Onboarding state.
+    /// How far the merchant agreement has come; only `active` charges.
     pub onboarding_state: OnboardingState,
     /// Document checklist.
     pub documents: Vec<DocumentItem>,
-    /// Default flag.
+    /// Whether it takes the company's payments that name no POS.
     pub is_default: bool,
     /// Bumped on every change.
     pub version: i64,
@@ -485,9 +487,9 @@ pub struct PosView {
 pub struct ApiKeyView {
     /// `key_…`.
     pub id: String,
-    /// Owner.
+    /// The company it belongs to (`cmp_…`).
     pub company_id: String,
-    /// Label.
+    /// What people call it ("N Kolay ana POS"), shown in lists.
     pub name: String,
     /// The key's first characters, to recognise it.
     pub prefix: String,

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim,
-    PaymentDetail, PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer,
-    RefundStatus, ServiceError,
+    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim, PaymentDetail,
+    PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer, RefundStatus,
+    ServiceError,
 };
 
 use super::body::JsonBody;
