@@ -142,7 +142,84 @@ fn copy_rows(rows: &[PaymentRecord]) -> String {
     out
 }
 
+/// The secondary indexes of `payments`, taken off for a bulk load and put back after
+/// ([`Store::begin_bulk_load`]): a table with its sixteen indexes takes rows several
+/// times slower than a bare one, and an index built over the loaded rows in one pass is
+/// cheaper than one kept up row by row. For a fresh benchmark database only: while the
+/// load runs, payment queries have no index.
+#[derive(Debug)]
+#[must_use = "the indexes stay off until finish_bulk_load puts them back"]
+pub struct BulkLoad {
+    /// (name, the statement that creates it), as the database reports them.
+    indexes: Vec<(String, String)>,
+}
+
+async fn take_indexes_off(
+    conn: &mut AnyConnection,
+    _: &(),
+) -> Result<Vec<(String, String)>, StoreError> {
+    let sql = if crate::db::is_postgres(conn) {
+        "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+         AND tablename = 'payments' AND indexname NOT IN \
+         (SELECT conname FROM pg_constraint WHERE conrelid = 'payments'::regclass)"
+    } else {
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payments' \
+         AND sql IS NOT NULL"
+    };
+    let indexes: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(&mut *conn).await?;
+    for (name, _) in &indexes {
+        sqlx::query(&format!("DROP INDEX \"{name}\""))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(indexes)
+}
+
+async fn put_indexes_back(
+    conn: &mut AnyConnection,
+    indexes: &Vec<(String, String)>,
+) -> Result<(), StoreError> {
+    for (_, create) in indexes {
+        sqlx::query(create).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Takes the secondary indexes of `payments` off before a bulk load of
+    /// [`Store::seed_payments`] calls; [`Store::finish_bulk_load`] puts them back.
+    pub async fn begin_bulk_load(&self) -> Result<BulkLoad, StoreError> {
+        let indexes = self
+            .db
+            .write((), |c, d| Box::pin(take_indexes_off(c, d)))
+            .await?;
+        Ok(BulkLoad { indexes })
+    }
+
+    /// The names of the secondary indexes `payments` has now (what a bulk load takes off).
+    pub async fn payment_index_names(&self) -> Result<Vec<String>, StoreError> {
+        let sql = match self.db.engine {
+            Engine::Postgres => {
+                "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+                 AND tablename = 'payments' AND indexname NOT IN \
+                 (SELECT conname FROM pg_constraint WHERE conrelid = 'payments'::regclass)"
+            }
+            Engine::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'payments' \
+                 AND sql IS NOT NULL"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).fetch_all(&self.db.read).await?)
+    }
+
+    /// Builds the indexes taken off by [`Store::begin_bulk_load`] again, over the rows
+    /// loaded meanwhile.
+    pub async fn finish_bulk_load(&self, load: BulkLoad) -> Result<(), StoreError> {
+        self.db
+            .write(load.indexes, |c, d| Box::pin(put_indexes_back(c, d)))
+            .await
+    }
+
     /// Writes payment records as they are, in one transaction, without attempts or
     /// audit events: for seeding benchmarks and test data sets only.
     pub async fn seed_payments(&self, payments: Vec<PaymentRecord>) -> Result<(), StoreError> {

@@ -51,6 +51,7 @@ use rand::RngCore;
 pub use abuse::DeclineCounts;
 pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
 pub use backoffice::{NewSession, SessionRecord, ThrottleRule};
+pub use bulk::BulkLoad;
 pub use checkout::{
     CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState, SessionStatus,
 };

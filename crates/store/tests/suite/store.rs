@@ -741,3 +741,39 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
     )
     .await;
 }
+
+/// A bulk load takes the payments' secondary indexes off and puts every one back.
+#[tokio::test]
+async fn a_bulk_load_puts_back_every_index_it_took_off() {
+    for_each_engine(
+        "a_bulk_load_puts_back_every_index_it_took_off",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let indexes = || async {
+                let mut names = store.payment_index_names().await.unwrap();
+                names.sort();
+                names
+            };
+            let before = indexes().await;
+            assert!(before.len() >= 10, "{before:?}");
+            let load = store.begin_bulk_load().await.unwrap();
+            assert!(indexes().await.is_empty());
+            let rows: Vec<_> = (0..1200)
+                .map(|i| payment(&c.id, &p.id, PaymentStatus::Approved, 100 + i))
+                .collect();
+            store.seed_payments(rows).await.unwrap();
+            store.finish_bulk_load(load).await.unwrap();
+            assert_eq!(indexes().await, before);
+            let query = PaymentQuery {
+                limit: 2000,
+                ..PaymentQuery::default()
+            };
+            assert_eq!(
+                store.list_payments(&c.id, &query).await.unwrap().len(),
+                1200
+            );
+        },
+    )
+    .await;
+}
