@@ -260,18 +260,34 @@ async fn seed(
             .map_err(|e| e.to_string())?;
         pos_ids.push(pos.id);
     }
-    // A year of payments up to now, evenly spread with jitter.
+    // A year of payments up to now, evenly spread with jitter, made on a thread of their
+    // own so the next batch is ready while the database takes the last one.
     let start_ms = now_ms - 365 * DAY_MS;
     let step_ms = (365 * DAY_MS / rows.max(1) as i64).max(1);
-    let mut rng = Rng(0x5A4A_1905);
+    let (batches, mut ready) = tokio::sync::mpsc::channel::<Vec<PaymentRecord>>(2);
+    let maker = {
+        let company_id = company.id.clone();
+        let pos_ids = pos_ids.clone();
+        std::thread::spawn(move || {
+            let mut rng = Rng(0x5A4A_1905);
+            let mut made = 0;
+            while made < rows {
+                let n = BATCH.min(rows - made);
+                let batch: Vec<PaymentRecord> = (made..made + n)
+                    .map(|i| record(&mut rng, i, &company_id, &pos_ids, start_ms, step_ms))
+                    .collect();
+                if batches.blocking_send(batch).is_err() {
+                    return;
+                }
+                made += n;
+            }
+        })
+    };
     let started = Instant::now();
     let load = store.begin_bulk_load().await.map_err(|e| e.to_string())?;
     let mut done = 0;
-    while done < rows {
-        let n = BATCH.min(rows - done);
-        let batch: Vec<PaymentRecord> = (done..done + n)
-            .map(|i| record(&mut rng, i, &company.id, &pos_ids, start_ms, step_ms))
-            .collect();
+    while let Some(batch) = ready.recv().await {
+        let n = batch.len() as u64;
         store
             .seed_payments(batch)
             .await
@@ -282,6 +298,9 @@ async fn seed(
             done as f64 / started.elapsed().as_secs_f64()
         );
     }
+    maker
+        .join()
+        .map_err(|_| "the payment generator stopped".to_owned())?;
     eprintln!();
     let loaded = started.elapsed();
     store
