@@ -1153,3 +1153,101 @@ async fn locked_link_reopened() {
     b.wait_for("#pay", WAIT).await.unwrap();
     b.quit().await;
 }
+
+/// A Garanti BBVA POS set up in the back office from the registry's description alone:
+/// the bank chosen first, its GVP fields, "test connection" against the Garanti
+/// simulator, and the same page in English; both fit a 1366 px window. Screenshots under
+/// `target/screenshots/garanti_pos_form/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garanti_pos_form() {
+    use sanalpos_simulator::garanti::{self, GarantiConfig, GarantiMerchant};
+    const TEST: &str = "garanti_pos_form";
+    let Some(b) = Browser::start_or_skip(TEST).await else {
+        return;
+    };
+    let merchant = GarantiMerchant::generate();
+    let bank = garanti::spawn(
+        GarantiConfig {
+            merchants: vec![merchant.clone()],
+            test_mode: true,
+            ..GarantiConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let bank_url = bank.base_url();
+    let app = TestApp::spawn(Db::Sqlite, TEST).await.unwrap();
+    seed_users(&app).await;
+    let w = Walk { b: &b, app: &app };
+    w.sign_in("admin").await;
+    w.b.select_value("#company-select", &app.a.id)
+        .await
+        .unwrap();
+    w.b.wait_for_text("Gösterge Paneli", WAIT).await.unwrap();
+
+    w.goto("/ui/pos/new").await;
+    w.b.wait_for("#pos-bank", WAIT).await.unwrap();
+    w.b.select_value("#pos-bank", "garanti:garanti")
+        .await
+        .unwrap();
+    w.click("#pos-bank-next").await;
+    w.b.wait_for("#pos-terminal_id", WAIT).await.unwrap();
+    w.fill("#pos-name", "Garanti BBVA sanal POS").await;
+    w.b.select_value("#pos-environment", "simulator")
+        .await
+        .unwrap();
+    w.fill("#pos-api_url", &bank_url).await;
+    w.fill("#pos-gate_url", &bank_url).await;
+    w.fill("#pos-merchant_id", &merchant.merchant_id).await;
+    w.fill("#pos-terminal_id", &merchant.terminal_id).await;
+    w.fill("#pos-prov_user", &merchant.prov_user).await;
+    w.fill("#pos-prov_password", &merchant.prov_password).await;
+    w.fill("#pos-refund_user", &merchant.refund_user).await;
+    w.fill("#pos-refund_password", &merchant.refund_password)
+        .await;
+    w.fill("#pos-store_key", &merchant.store_key).await;
+    w.b.select_value("#pos-state", "active").await.unwrap();
+    b.screenshot(&screenshot_path(TEST, "garanti_tanimi"))
+        .await
+        .unwrap();
+    w.click("#pos-save").await;
+    w.b.wait_for("#pos-test", WAIT).await.unwrap();
+    let source = w.b.page_source().await.unwrap();
+    assert!(
+        !source.contains(&merchant.prov_password),
+        "a secret is shown"
+    );
+    assert!(!source.contains(&merchant.store_key), "a secret is shown");
+    w.click("#pos-test").await;
+    w.b.wait_for_text("Bağlantı başarılı", WAIT).await.unwrap();
+    let (over, width) = page_overflow(&b).await;
+    assert!(
+        over <= 0,
+        "the page is {over} px too wide in a {width} px window"
+    );
+    b.screenshot(&screenshot_path(TEST, "garanti_baglanti_basarili"))
+        .await
+        .unwrap();
+
+    let url = w.b.current_url().await.unwrap();
+    let path = url
+        .split_once("/ui/")
+        .map(|(_, p)| format!("/ui/{}", p.trim_end_matches("/test")))
+        .unwrap();
+    w.goto(&format!("/ui/lang?l=en&back={path}")).await;
+    w.b.wait_for_text("Connection and credentials", WAIT)
+        .await
+        .unwrap();
+    w.b.wait_for_text("Garanti BBVA", WAIT).await.unwrap();
+    let (over, width) = page_overflow(&b).await;
+    assert!(
+        over <= 0,
+        "the page is {over} px too wide in a {width} px window"
+    );
+    b.screenshot(&screenshot_path(TEST, "garanti_definition_en"))
+        .await
+        .unwrap();
+    w.goto(&format!("/ui/lang?l=tr&back={path}")).await;
+    b.quit().await;
+}
