@@ -196,3 +196,44 @@ fn table_options(
     options.dedup_by_key(|o| o.installments);
     options
 }
+
+/// When this instance last wrote a POS's `last_success_at`. The store writes it at most
+/// once a second anyway (so concurrent payments do not queue on the POS row); knowing it
+/// here spares the statement itself on most sales.
+#[derive(Default)]
+pub(crate) struct SuccessMarks {
+    last: Mutex<HashMap<String, i64>>,
+}
+
+impl SuccessMarks {
+    /// Whether a success of `pos_id` at `now` (Unix ms) is worth writing; marks it when so.
+    pub(crate) fn due(&self, pos_id: &str, now: i64) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match last.get_mut(pos_id) {
+            Some(at) if *at > now - 1_000 => false,
+            Some(at) => {
+                *at = now;
+                true
+            }
+            None => {
+                last.insert(pos_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod success_marks {
+    use super::SuccessMarks;
+
+    #[test]
+    fn a_success_is_written_once_a_second_per_pos() {
+        let marks = SuccessMarks::default();
+        assert!(marks.due("pos_a", 10_000));
+        assert!(!marks.due("pos_a", 10_500));
+        assert!(marks.due("pos_b", 10_500));
+        assert!(marks.due("pos_a", 11_001));
+        assert!(!marks.due("pos_a", 11_002));
+    }
+}

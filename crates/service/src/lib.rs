@@ -109,6 +109,7 @@ struct Inner {
     gateways: gateways::GatewayCache,
     card_forms: card_forms::CardForms,
     blocked: abuse::BlockCounters,
+    successes: gateways::SuccessMarks,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -130,6 +131,7 @@ impl PaymentService {
                 gateways: gateways::GatewayCache::default(),
                 card_forms: card_forms::CardForms::default(),
                 blocked: abuse::BlockCounters::default(),
+                successes: gateways::SuccessMarks::default(),
             }),
         }
     }

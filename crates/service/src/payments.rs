@@ -534,6 +534,12 @@ pub(crate) async fn create_payment_for(
     };
     drop(sale);
     let mut finish = finish;
+    let fresh_success = finish.pos_health.as_ref().is_some_and(|h| {
+        h.error.is_none() && !service.inner.successes.due(&h.pos_id, service.now_ms())
+    });
+    if fresh_success {
+        finish.pos_health = None;
+    }
     if let (Some(key), Some(answer)) = (key.name(), answer) {
         let owner = service.clone();
         finish.answer = Some(KeyAnswer {
