@@ -203,3 +203,54 @@ impl BankSim for Garanti {
         Box::pin(self.handle.shutdown())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sanalpos_core::{Currency, Kurus};
+
+    fn garanti(kind: garanti::TxType, retref: &str, original: Option<&str>) -> BankRow {
+        let now = chrono::Utc::now().fixed_offset();
+        garanti_row(garanti::GarantiTransaction {
+            seq: 1,
+            terminal_id: "30691297".into(),
+            order_id: "o1".into(),
+            kind,
+            approved: true,
+            amount: Kurus::parse("10.00").unwrap(),
+            currency: Currency::Try,
+            installments: 1,
+            auth_code: String::new(),
+            retref: retref.into(),
+            code: "00".into(),
+            reason_code: "00".into(),
+            error_msg: String::new(),
+            sys_err_msg: String::new(),
+            masked_pan: None,
+            created_at: now,
+            business_day: now.date_naive(),
+            voided_at: (retref == "R1").then_some(now),
+            original_retref: original.map(str::to_owned),
+            three_d: false,
+            panel: false,
+        })
+    }
+
+    #[test]
+    fn garanti_rows_name_the_sale_by_retref_and_reversals_by_the_original() {
+        let sale = garanti(garanti::TxType::Sales, "R1", None);
+        assert_eq!(
+            (sale.kind, sale.reference.as_str(), sale.voided),
+            (BankKind::Sale, "R1", true)
+        );
+        let void = garanti(garanti::TxType::Void, "R2", Some("R1"));
+        assert_eq!(
+            (void.kind, void.target.as_deref(), void.order_id.as_str()),
+            (BankKind::Void, Some("R1"), "o1")
+        );
+        let refund = garanti(garanti::TxType::Refund, "R3", Some("R1"));
+        assert_eq!((refund.kind, refund.voided), (BankKind::Refund, false));
+        let capture = garanti(garanti::TxType::PostAuth, "R4", Some("R1"));
+        assert_eq!(capture.kind, BankKind::Other);
+    }
+}
