@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use sanalpos::soak::banks::BankProtocol;
 use sanalpos::soak::crash::{self, CrashOptions};
 use sanalpos::soak::load::{self, LoadOptions};
 
@@ -59,8 +60,12 @@ pub struct CrashArgs {
     workers: u32,
     /// Percent of the sales sent to the company's NestPay bank POS (non-3D sales,
     /// declines, fault cards; then cancelled and refunded like the others), 0 to 100.
-    #[arg(long, default_value_t = 33, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
     nestpay_share: u8,
+    /// Percent of the sales sent to the company's Garanti BBVA POS, as for NestPay; the
+    /// bank shares together at most 100.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    garanti_share: u8,
     /// After the janitor has settled, send again the requests whose idempotency key was
     /// still held by a killed request, as a client would once the key's 5-minute lock has
     /// expired (the locks are moved into the past in the database).
@@ -110,7 +115,14 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     options.kills = args.kills;
     options.seed = seed;
     options.workers = args.workers.max(1);
-    options.nestpay_share = args.nestpay_share;
+    if u16::from(args.nestpay_share) + u16::from(args.garanti_share) > 100 {
+        eprintln!("error: --nestpay-share and --garanti-share add up to more than 100");
+        return ExitCode::FAILURE;
+    }
+    options.bank_shares = vec![
+        (BankProtocol::Nestpay, args.nestpay_share),
+        (BankProtocol::Garanti, args.garanti_share),
+    ];
     options.verbose = true;
     options.late_retries = args.late_retries;
     let engine = if args.database_url.is_some() {
@@ -119,10 +131,11 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
         "sqlite"
     };
     println!(
-        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients, {}% of the sales on NestPay; data in {}",
+        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients, {}% of the sales on NestPay, {}% on Garanti; data in {}",
         options.kills,
         options.workers,
-        options.nestpay_share,
+        args.nestpay_share,
+        args.garanti_share,
         dir.path().display()
     );
     let Some(rt) = runtime() else {

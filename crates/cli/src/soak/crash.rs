@@ -1,10 +1,10 @@
 //! The crash soak: a steady mixed load, `sanalpos serve` killed with SIGKILL at random
 //! (seeded) moments and started again on the same database, then the judge.
 //!
-//! The run: set up the simulators (N Kolay, and NestPay for a share of the sales) and the
-//! database, start the server, start the workers; `kills` times: wait a random while,
-//! SIGKILL the server, leave it down a random moment, start it again, close both
-//! providers' business day (so earlier sales become refundable) and send again the sales
+//! The run: set up the simulators (N Kolay, and each bank of [`super::BANKS`], NestPay and
+//! Garanti BBVA, for its share of the sales) and the database, start the server, start
+//! the workers; `kills` times: wait a random while, SIGKILL the server, leave it down a
+//! random moment, start it again, close every provider's business day (so earlier sales become refundable) and send again the sales
 //! that got no answer. Then the workers stop, the last unanswered sales are sent again,
 //! the janitor is given its schedule to settle what the crashes left open, and the judge
 //! compares each ledger and the database. Last, every file the run left is scanned for
@@ -20,6 +20,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
+use super::bank_judge::BankLedger;
+use super::banks::BankProtocol;
 use super::judge::{judge, Evidence, Verdict};
 use super::traffic::{http_client, Traffic};
 use super::{fast_settings, setup, FixtureOptions};
@@ -39,9 +41,9 @@ pub struct CrashOptions {
     pub seed: u64,
     /// Concurrent clients.
     pub workers: u32,
-    /// Percent of the sales sent to the company's NestPay POS (0 to 100; 3D sales stay
-    /// on N Kolay).
-    pub nestpay_share: u8,
+    /// Percent of the sales sent to each bank POS of the company (0 to 100 each, 100
+    /// at most in all; 3D sales stay on N Kolay).
+    pub bank_shares: Vec<(BankProtocol, u8)>,
     /// Time between a restart and the next kill: drawn from this range.
     pub run_between_kills: (Duration, Duration),
     /// The server's 3D time limit (`THREE_D_TTL_SECS`).
@@ -65,7 +67,7 @@ impl CrashOptions {
             kills: 20,
             seed: 1,
             workers: 8,
-            nestpay_share: 33,
+            bank_shares: vec![(BankProtocol::Nestpay, 25), (BankProtocol::Garanti, 25)],
             run_between_kills: (Duration::from_millis(800), Duration::from_millis(3_000)),
             three_d_ttl: Duration::from_secs(8),
             settle_limit: Duration::from_secs(90),
@@ -150,23 +152,25 @@ impl CrashReport {
             "N Kolay ledger  {} charges ({} through 3D), {} cancels, {} refunds ({} TL)",
             v.charges, v.charges_3d, v.cancels, v.refunds, v.refunded
         );
-        let n = &v.nestpay;
-        let statuses: Vec<String> = n
-            .by_status
-            .iter()
-            .map(|(s, count)| format!("{s} {count}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "of which NestPay {} payments ({})",
-            n.payments(),
-            statuses.join(", ")
-        );
-        let _ = writeln!(
-            out,
-            "NestPay ledger  {} sales, {} voids, {} credits ({} TL); {} same-day credits refused (expected)",
-            n.charges, n.voids, n.credits, n.credited, n.credits_refused_same_day
-        );
+        for n in &v.banks {
+            let statuses: Vec<String> = n
+                .by_status
+                .iter()
+                .map(|(s, count)| format!("{s} {count}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "of which {} {} payments ({})",
+                n.name,
+                n.payments(),
+                statuses.join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "{} ledger  {} sales, {} voids, {} refunds ({} TL); {} same-day refunds refused and kept in the ledger (expected)",
+                n.name, n.charges, n.voids, n.credits, n.credited, n.credits_refused_same_day
+            );
+        }
         let _ = writeln!(
             out,
             "secrets scan    {} files/tables, {} bytes",
@@ -315,11 +319,13 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         fixture.api_key.clone(),
         Duration::from_secs(ttl_secs),
     );
-    let traffic = Arc::new(if options.nestpay_share > 0 {
-        traffic.with_nestpay(fixture.nestpay_pos_id.clone(), options.nestpay_share)
-    } else {
-        traffic
-    });
+    let mut traffic = traffic;
+    for (protocol, share) in &options.bank_shares {
+        if let (Some(bank), true) = (fixture.bank(*protocol), *share > 0) {
+            traffic = traffic.with_bank(protocol.label(), bank.pos_id.clone(), *share);
+        }
+    }
+    let traffic = Arc::new(traffic);
     let mut workers = Vec::new();
     for index in 0..options.workers {
         workers.push(tokio::spawn(
@@ -343,10 +349,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
             .server
             .wait_ready(&http, Duration::from_secs(30))
             .await?;
-        fixture.sim.end_of_day(Some(&fixture.merchant.merchant_no));
-        fixture
-            .nestpay
-            .end_of_day(Some(&fixture.bank_merchant.client_id));
+        fixture.close_days();
         traffic.next_day();
         if options.verbose {
             println!(
@@ -365,10 +368,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     }
     // The providers close the last day: every scheduled refund can now be carried out,
     // and the janitor's schedule must see to it.
-    fixture.sim.end_of_day(Some(&fixture.merchant.merchant_no));
-    fixture
-        .nestpay
-        .end_of_day(Some(&fixture.bank_merchant.client_id));
+    fixture.close_days();
     // What the last kill and the faults left open, before the janitor's schedule.
     let load_done = Instant::now();
     let at_stop = all_payments(&http, &base, &fixture.api_key).await?;
@@ -405,15 +405,23 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
         .sim
         .transactions(&fixture.merchant.merchant_no)
         .ok_or("the simulator lost the merchant")?;
-    let bank_ledger = fixture
-        .nestpay
-        .transactions(&fixture.bank_merchant.client_id)
-        .ok_or("the NestPay simulator lost the merchant")?;
+    let mut banks = Vec::new();
+    for bank in &fixture.banks {
+        let name = bank.sim.name();
+        banks.push(BankLedger {
+            name,
+            pos_id: bank.pos_id.clone(),
+            rows: bank
+                .sim
+                .rows()
+                .ok_or(format!("the {name} simulator lost the merchant"))?,
+        });
+    }
     let mut verdict = judge(&Evidence {
         payments,
         details,
         ledger,
-        nestpay: Some((fixture.nestpay_pos_id.clone(), bank_ledger)),
+        banks,
         clients: traffic.client_view(),
     });
     if verdict.charges == 0 {
@@ -421,10 +429,15 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
             .violations
             .push("no charge was made: the load did not run".into());
     }
-    if options.nestpay_share > 0 && verdict.nestpay.charges == 0 {
-        verdict
-            .violations
-            .push("no NestPay charge was made: its share of the load did not run".into());
+    for (protocol, share) in &options.bank_shares {
+        let name = fixture.bank(*protocol).map(|b| b.sim.name());
+        let charges = name.and_then(|n| verdict.bank(n)).map_or(0, |b| b.charges);
+        if *share > 0 && charges == 0 {
+            verdict.violations.push(format!(
+                "no {} charge was made: its share of the load did not run",
+                name.unwrap_or(protocol.label())
+            ));
+        }
     }
     report.janitor = janitor_totals(fixture.server.log());
     match audit_verify(&options) {
@@ -437,8 +450,7 @@ pub async fn run(options: CrashOptions) -> Result<CrashReport, String> {
     report.verdict = verdict;
     report.requests = traffic.requests();
     report.tally = traffic.tally();
-    fixture.sim.shutdown().await;
-    fixture.nestpay.shutdown().await;
+    fixture.shutdown_simulators().await;
     report.elapsed = started.elapsed();
     Ok(report)
 }

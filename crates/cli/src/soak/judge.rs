@@ -15,17 +15,17 @@
 //! - a payment the clients were shown as approved that is not approved-like now;
 //! - whatever the clients already found (two payments for one key, a replay refused).
 //!
-//! Payments on the NestPay POS are held against the NestPay ledger by
-//! [`nestpay_judge`]; the open, idempotency and clients' checks here cover them too.
+//! Payments on a bank POS (NestPay, Garanti BBVA, …) are held against that bank's
+//! ledger by [`bank_judge`]; the open, idempotency and clients' checks here cover them
+//! too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sanalpos_core::Kurus;
-use sanalpos_simulator::nestpay::NestpayTransaction;
 use sanalpos_simulator::{Transaction, TxKind, TxStatus};
 use serde_json::Value;
 
-use super::nestpay_judge::{self, NestpayFigures};
+use super::bank_judge::{self, BankFigures, BankLedger};
 use super::traffic::ClientView;
 
 /// Everything the judge looks at.
@@ -37,10 +37,9 @@ pub struct Evidence {
     pub details: HashMap<String, Value>,
     /// The merchant's ledger at the simulator.
     pub ledger: Vec<Transaction>,
-    /// The NestPay POS: its id, and the bank merchant's ledger at the NestPay simulator.
-    /// Its payments are judged against that ledger ([`nestpay_judge`]), the others
-    /// against the N Kolay one.
-    pub nestpay: Option<(String, Vec<NestpayTransaction>)>,
+    /// The bank POS, each with its bank merchant's ledger. Their payments are judged
+    /// against that ledger ([`bank_judge`]), the others against the N Kolay one.
+    pub banks: Vec<BankLedger>,
     /// What the clients saw.
     pub clients: ClientView,
 }
@@ -62,8 +61,16 @@ pub struct Verdict {
     pub refunds: usize,
     /// Their total.
     pub refunded: Kurus,
-    /// The NestPay share: our payments on that POS and the bank's ledger.
-    pub nestpay: NestpayFigures,
+    /// Each bank's share: our payments on its POS and its ledger, in the order of
+    /// [`Evidence::banks`].
+    pub banks: Vec<BankFigures>,
+}
+
+impl Verdict {
+    /// The figures of the bank named `name` (`NestPay`, `Garanti`).
+    pub fn bank(&self, name: &str) -> Option<&BankFigures> {
+        self.banks.iter().find(|b| b.name == name)
+    }
 }
 
 const APPROVED_LIKE: [&str; 4] = ["approved", "cancelled", "partially_refunded", "refunded"];
@@ -101,10 +108,15 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             .entry(text(&p["status"]).to_owned())
             .or_insert(0) += 1;
     }
-    let nestpay_pos = evidence.nestpay.as_ref().map(|(pos, _)| pos.as_str());
-    let on_nestpay = |p: &Value| nestpay_pos.is_some() && p["pos_id"].as_str() == nestpay_pos;
-    let (nestpay_payments, nkolay_payments): (Vec<&Value>, Vec<&Value>) =
-        evidence.payments.iter().partition(|p| on_nestpay(p));
+    let bank_of = |p: &Value| {
+        evidence
+            .banks
+            .iter()
+            .position(|b| p["pos_id"].as_str() == Some(b.pos_id.as_str()))
+    };
+    let on_bank = |p: &Value| bank_of(p).is_some();
+    let (bank_payments, nkolay_payments): (Vec<&Value>, Vec<&Value>) =
+        evidence.payments.iter().partition(|p| on_bank(p));
     let by_ref: HashMap<&str, &Value> = nkolay_payments
         .iter()
         .filter_map(|p| p["provider_ref"].as_str().map(|r| (r, *p)))
@@ -212,7 +224,7 @@ pub fn judge(evidence: &Evidence) -> Verdict {
     for p in &evidence.payments {
         let status = text(&p["status"]);
         if APPROVED_LIKE.contains(&status)
-            && !on_nestpay(p)
+            && !on_bank(p)
             && !charged_refs.contains(text(&p["provider_ref"]))
         {
             v.push(format!(
@@ -273,7 +285,7 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             ));
         }
     }
-    let mut nestpay_details = Vec::new();
+    let mut bank_details = Vec::new();
     for (id, detail) in &evidence.details {
         for r in detail["refunds"].as_array().into_iter().flatten() {
             if text(&r["status"]) == "scheduled" {
@@ -283,8 +295,8 @@ pub fn judge(evidence: &Evidence) -> Verdict {
                 ));
             }
         }
-        if on_nestpay(detail) {
-            nestpay_details.push((id.as_str(), detail));
+        if let Some(bank) = bank_of(detail) {
+            bank_details.push((bank, id.as_str(), detail));
             continue;
         }
         let refunds = detail["refunds"].as_array().cloned().unwrap_or_default();
@@ -339,9 +351,19 @@ pub fn judge(evidence: &Evidence) -> Verdict {
         }
     }
 
-    if let Some((_, ledger)) = &evidence.nestpay {
-        let (figures, found) = nestpay_judge::judge(&nestpay_payments, &nestpay_details, ledger);
-        verdict.nestpay = figures;
+    for (index, bank) in evidence.banks.iter().enumerate() {
+        let payments: Vec<&Value> = bank_payments
+            .iter()
+            .copied()
+            .filter(|p| bank_of(p) == Some(index))
+            .collect();
+        let details: Vec<(&str, &Value)> = bank_details
+            .iter()
+            .filter(|(b, _, _)| *b == index)
+            .map(|(_, id, detail)| (*id, *detail))
+            .collect();
+        let (figures, found) = bank_judge::judge(bank, &payments, &details);
+        verdict.banks.push(figures);
         v.extend(found);
     }
 
@@ -354,6 +376,7 @@ pub fn judge(evidence: &Evidence) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::soak::bank_judge::{BankKind, BankRow};
     use serde_json::json;
 
     fn sale(reference: &str, client_ref: &str, amount: &str) -> Transaction {
@@ -418,63 +441,72 @@ mod tests {
         assert_eq!(verdict.charges, 1);
     }
 
+    fn bank_sale(reference: &str, order: &str) -> BankRow {
+        BankRow {
+            order_id: order.into(),
+            reference: reference.into(),
+            kind: BankKind::Sale,
+            approved: true,
+            amount: Kurus::parse("10.00").unwrap(),
+            voided: false,
+            target: None,
+            refused_same_day: false,
+        }
+    }
+
     #[test]
-    fn nestpay_payments_are_judged_against_the_nestpay_ledger_only() {
-        let mut on_bank = payment("pay_2", "approved", Some("24001AbCd12345"), "k2");
-        on_bank["pos_id"] = json!("pos_np");
+    fn bank_payments_are_judged_against_their_own_bank_ledger_only() {
+        let mut on_nestpay = payment("pay_2", "approved", Some("24001AbCd12345"), "k2");
+        on_nestpay["pos_id"] = json!("pos_np");
         let mut stray = payment("pay_3", "approved", Some("24001XyZw54321"), "k3");
         stray["pos_id"] = json!("pos_np");
-        let now = chrono::Utc::now().fixed_offset();
-        let bank_sale = NestpayTransaction {
-            seq: 1,
-            client_id: "700000000001".into(),
-            order_id: "o2".into(),
-            kind: sanalpos_simulator::nestpay::TxType::Auth,
-            status: sanalpos_simulator::nestpay::TxStatus::Approved,
-            amount: Kurus::parse("10.00").unwrap(),
-            currency: sanalpos_core::Currency::Try,
-            installments: 1,
-            auth_code: "P12345".into(),
-            trans_id: "24001AbCd12345".into(),
-            host_ref: String::new(),
-            proc_return_code: "00".into(),
-            error_code: String::new(),
-            err_msg: String::new(),
-            masked_pan: None,
-            customer: String::new(),
-            card_brand: String::new(),
-            card_issuer: String::new(),
-            created_at: now,
-            business_day: now.date_naive(),
-            voided_at: None,
-            voids: None,
-            three_d: None,
-            panel: false,
-        };
+        let mut on_garanti = payment("pay_4", "approved", Some("533412345678"), "k4");
+        on_garanti["pos_id"] = json!("pos_gr");
+        // A Garanti payment naming a NestPay sale is not charged at its own bank.
+        let mut crossed = payment("pay_5", "approved", Some("24001AbCd12345"), "k5");
+        crossed["pos_id"] = json!("pos_gr");
         let evidence = Evidence {
             payments: vec![
                 payment("pay_1", "approved", Some("R1"), "k1"),
-                on_bank,
+                on_nestpay,
                 stray,
+                on_garanti,
+                crossed,
             ],
             ledger: vec![sale("R1", "c1", "10.00")],
-            nestpay: Some(("pos_np".into(), vec![bank_sale])),
+            banks: vec![
+                BankLedger {
+                    name: "NestPay",
+                    pos_id: "pos_np".into(),
+                    rows: vec![bank_sale("24001AbCd12345", "o2")],
+                },
+                BankLedger {
+                    name: "Garanti",
+                    pos_id: "pos_gr".into(),
+                    rows: vec![bank_sale("533412345678", "o4")],
+                },
+            ],
             clients: ClientView {
-                approved: vec!["pay_1".into(), "pay_2".into()],
+                approved: vec!["pay_1".into(), "pay_2".into(), "pay_4".into()],
                 ..ClientView::default()
             },
             ..Evidence::default()
         };
         let verdict = judge(&evidence);
         assert_eq!(verdict.charges, 1);
-        assert_eq!(verdict.nestpay.charges, 1);
-        assert_eq!(verdict.nestpay.payments(), 2);
+        let nestpay = verdict.bank("NestPay").unwrap();
+        assert_eq!((nestpay.charges, nestpay.payments()), (1, 2));
+        let garanti = verdict.bank("Garanti").unwrap();
+        assert_eq!((garanti.charges, garanti.payments()), (1, 2));
         assert_eq!(
             verdict.violations,
             vec![
+                "Garanti: payment pay_5 is approved but the bank has no approved sale for it \
+                 (provider ref Some(\"24001AbCd12345\"))"
+                    .to_owned(),
                 "NestPay: payment pay_3 is approved but the bank has no approved sale for it \
                  (provider ref Some(\"24001XyZw54321\"))"
-                    .to_owned()
+                    .to_owned(),
             ]
         );
     }

@@ -1,21 +1,23 @@
 //! Soaks: long runs that prove what the service survives.
 //!
 //! - [`crash`]: a mixed load against `sanalpos serve` (a child process) and the built-in
-//!   simulators (N Kolay, and a NestPay bank POS taking a share of the sales), the server
-//!   killed with SIGKILL at random moments and started again; at the end each
-//!   simulator's ledger judges the database ([`judge`], [`nestpay_judge`]) and every file
-//!   the run left is scanned for card data and credentials ([`scan`]).
+//!   simulators (N Kolay, and the bank POS of [`banks`], NestPay and Garanti BBVA, each
+//!   taking a share of the sales), the server killed with SIGKILL at random moments and
+//!   started again; at the end each simulator's ledger judges the database ([`judge`],
+//!   [`bank_judge`]) and every file the run left is scanned for card data and
+//!   credentials ([`scan`]).
 //! - [`load`]: a steady open-loop load of sales and list queries, with latency and the
 //!   server's memory printed every minute.
 //!
 //! The `sanalpos soak` command and the integration tests both call these.
 
+pub mod bank_judge;
+pub mod banks;
 pub mod cards;
 pub mod crash;
 pub mod form;
 pub mod judge;
 pub mod load;
-pub mod nestpay_judge;
 pub mod scan;
 pub mod server;
 pub mod traffic;
@@ -25,27 +27,36 @@ use std::time::Duration;
 
 use sanalpos_service::{PaymentService, ServiceConfig};
 use sanalpos_simulator::cards::SANDBOX_CARDS;
-use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayHandle, NestpayMerchant};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle};
 use sanalpos_store::{Crypto, Store};
 
+use self::banks::{BankProtocol, BankSim};
 use self::scan::Needles;
 use self::server::{free_port, Server, ServerSpec};
 
-/// The simulators, a seeded company with its POS (N Kolay, the default, and a NestPay
-/// bank POS as `sanalpos demo` gives its first company) and API key, and the `serve`
-/// child that works on them.
+/// The bank protocols every fixture starts a simulator and a POS for.
+pub const BANKS: [BankProtocol; 2] = [BankProtocol::Nestpay, BankProtocol::Garanti];
+
+/// A bank POS of the fixture's company and the simulator it points at.
+pub struct BankPos {
+    /// The bank's simulator, in this process.
+    pub sim: Box<dyn BankSim>,
+    /// The protocol.
+    pub protocol: BankProtocol,
+    /// The id of the company's POS on it (sales reach it with `pos_id`).
+    pub pos_id: String,
+}
+
+/// The simulators, a seeded company with its POS (N Kolay, the default, and one bank
+/// POS per protocol of [`BANKS`], as `sanalpos demo` gives them) and API key, and the
+/// `serve` child that works on them.
 pub struct Fixture {
     /// The N Kolay simulator, in this process.
     pub sim: SimHandle,
     /// The merchant the N Kolay POS points at.
     pub merchant: MerchantConfig,
-    /// The NestPay simulator, in this process.
-    pub nestpay: NestpayHandle,
-    /// The bank merchant the NestPay POS points at.
-    pub bank_merchant: NestpayMerchant,
-    /// The id of the company's NestPay POS (sales reach it with `pos_id`).
-    pub nestpay_pos_id: String,
+    /// The bank POS, one per protocol of [`BANKS`].
+    pub banks: Vec<BankPos>,
     /// The seeded company.
     pub company_id: String,
     /// The company's API key.
@@ -62,7 +73,7 @@ impl std::fmt::Debug for Fixture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fixture")
             .field("sim", &self.sim.base_url())
-            .field("nestpay", &self.nestpay.base_url())
+            .field("banks", &self.banks.len())
             .field("data_dir", &self.data_dir)
             .field("postgres", &self.database_url.is_some())
             .finish_non_exhaustive()
@@ -102,20 +113,11 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     )
     .await
     .map_err(|e| format!("simulator: {e}"))?;
-    let bank_merchant = NestpayMerchant::generate();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("NestPay simulator port: {e}"))?;
-    let nestpay = nestpay::spawn(
-        NestpayConfig {
-            merchants: vec![bank_merchant.clone()],
-            test_mode: true,
-            slow_answer_delay: options.slow_answer,
-        },
-        listener,
-    )
-    .await
-    .map_err(|e| format!("NestPay simulator: {e}"))?;
+    let mut bank_sims = Vec::new();
+    for protocol in BANKS {
+        let (sim, pos) = banks::start(protocol, options.slow_answer).await?;
+        bank_sims.push((protocol, sim, pos));
+    }
 
     let (crypto, _) = Crypto::load_file(&options.data_dir).map_err(|e| e.to_string())?;
     let url = options
@@ -138,14 +140,18 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    let nestpay_pos = service
-        .create_pos(
-            &company.id,
-            crate::demo::nestpay_pos(&nestpay.base_url(), &bank_merchant),
-            "soak",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut banks = Vec::new();
+    for (protocol, sim, pos) in bank_sims {
+        let pos = service
+            .create_pos(&company.id, pos, "soak")
+            .await
+            .map_err(|e| e.to_string())?;
+        banks.push(BankPos {
+            sim,
+            protocol,
+            pos_id: pos.id,
+        });
+    }
     let (_, api_key) = service
         .create_api_key(&company.id, "soak", "soak")
         .await
@@ -163,9 +169,7 @@ pub async fn setup(options: FixtureOptions) -> Result<Fixture, String> {
     Ok(Fixture {
         sim,
         merchant,
-        nestpay,
-        bank_merchant,
-        nestpay_pos_id: nestpay_pos.id,
+        banks,
         company_id: company.id,
         api_key,
         server,
@@ -180,6 +184,27 @@ impl Fixture {
         self.database_url
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&self.data_dir.join("sanalpos.db")))
+    }
+
+    /// The bank POS of `protocol`.
+    pub fn bank(&self, protocol: BankProtocol) -> Option<&BankPos> {
+        self.banks.iter().find(|b| b.protocol == protocol)
+    }
+
+    /// Closes every provider's business day (N Kolay's and each bank's).
+    pub fn close_days(&self) {
+        self.sim.end_of_day(Some(&self.merchant.merchant_no));
+        for bank in &self.banks {
+            bank.sim.close_day();
+        }
+    }
+
+    /// Stops every simulator.
+    pub async fn shutdown_simulators(self) {
+        for bank in self.banks {
+            bank.sim.shutdown().await;
+        }
+        self.sim.shutdown().await;
     }
 
     /// Moves the company's idempotency locks into the past, as if the time a key is held
@@ -213,8 +238,11 @@ impl Fixture {
         needles.secret("POS list token (sx_list)", &self.merchant.sx_list);
         needles.secret("POS cancel token (sx_cancel)", &self.merchant.sx_cancel);
         needles.secret("POS secret key", &self.merchant.secret_key);
-        needles.secret("NestPay API password", &self.bank_merchant.api_password);
-        needles.secret("NestPay store key", &self.bank_merchant.store_key);
+        for bank in &self.banks {
+            for (label, secret) in bank.sim.secrets() {
+                needles.secret(label, &secret);
+            }
+        }
         needles.secret("API key", &self.api_key);
         needles.marker = Some(scan::mask(SANDBOX_CARDS[6].number));
         needles

@@ -6,9 +6,10 @@
 //! closes; now and then withdrawn at once), list queries, and, after a crash, the
 //! requests that got no answer sent again with the same `Idempotency-Key`.
 //!
-//! With a NestPay POS ([`Traffic::with_nestpay`]) a share of the non-3D sales, declines
-//! and fault cards goes to it with `pos_id`; its sales are cancelled and refunded like the
-//! others, same-day refunds included. Their tally keys start with `nestpay `.
+//! With bank POS ([`Traffic::with_bank`]: NestPay, Garanti BBVA, …) each takes its share
+//! of the non-3D sales, declines and fault cards with `pos_id`; their sales are cancelled
+//! and refunded like the others, same-day refunds included. Their tally keys start with
+//! the bank's label (`nestpay `, `garanti `).
 //!
 //! Each worker draws its actions from its own seeded random generator. What the clients
 //! saw is kept for the judge: the payment each idempotency key was answered with, the
@@ -31,8 +32,8 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone)]
 struct Paid {
     id: String,
-    /// Made on the NestPay POS.
-    nestpay: bool,
+    /// The label of the bank POS it was made on; `None` on the default POS.
+    bank: Option<&'static str>,
     day: u32,
     amount: i64,
     refunded: i64,
@@ -63,9 +64,11 @@ pub struct ClientView {
     pub violations: Vec<String>,
 }
 
-/// Where the NestPay share of the sales goes.
+/// Where a bank's share of the sales goes.
 #[derive(Debug, Clone)]
-struct NestpayRoute {
+struct BankRoute {
+    /// The tally's prefix (`nestpay`).
+    label: &'static str,
     pos_id: String,
     /// Percent of the sales (0 to 100).
     share: u32,
@@ -79,7 +82,7 @@ pub struct Traffic {
     sim_base: String,
     key: String,
     three_d_ttl: Duration,
-    nestpay: Option<NestpayRoute>,
+    banks: Vec<BankRoute>,
     stop: AtomicBool,
     day: AtomicU32,
     requests: AtomicU64,
@@ -126,7 +129,7 @@ impl Traffic {
             sim_base,
             key,
             three_d_ttl,
-            nestpay: None,
+            banks: Vec::new(),
             stop: AtomicBool::new(false),
             day: AtomicU32::new(0),
             requests: AtomicU64::new(0),
@@ -136,19 +139,32 @@ impl Traffic {
     }
 
     /// Sends `share_percent` of the sales (non-3D sales, declines and fault cards; 3D
-    /// stays on the default POS) to the POS `pos_id` (NestPay).
-    pub fn with_nestpay(mut self, pos_id: String, share_percent: u8) -> Traffic {
-        self.nestpay = Some(NestpayRoute {
+    /// stays on the default POS) to the bank POS `pos_id`, its tally keys starting with
+    /// `label`. The banks' shares are taken in turn from one draw; past 100 in all, the
+    /// later ones get what is left.
+    pub fn with_bank(mut self, label: &'static str, pos_id: String, share_percent: u8) -> Traffic {
+        self.banks.push(BankRoute {
+            label,
             pos_id,
             share: u32::from(share_percent.min(100)),
         });
         self
     }
 
-    fn is_nestpay(&self, payment: &Value) -> bool {
-        self.nestpay
-            .as_ref()
-            .is_some_and(|n| payment["pos_id"].as_str() == Some(n.pos_id.as_str()))
+    fn bank_of(&self, payment: &Value) -> Option<&'static str> {
+        self.banks
+            .iter()
+            .find(|b| payment["pos_id"].as_str() == Some(b.pos_id.as_str()))
+            .map(|b| b.label)
+    }
+
+    /// The bank route a sale goes to for a draw in `0..100`; `None` for the default POS.
+    fn route(&self, draw: u32) -> Option<&BankRoute> {
+        let mut upto = 0;
+        self.banks.iter().find(|b| {
+            upto += b.share;
+            draw < upto
+        })
     }
 
     /// Tells the workers to finish their current action and return.
@@ -272,12 +288,12 @@ impl Traffic {
             return;
         };
         let day = self.day.load(Ordering::SeqCst);
-        let nestpay = self.is_nestpay(payment);
+        let bank = self.bank_of(payment);
         let mut seen = lock(&self.seen);
         seen.approved.push(id.to_owned());
         seen.pool.push(Paid {
             id: id.to_owned(),
-            nestpay,
+            bank,
             day,
             amount,
             refunded: 0,
@@ -290,26 +306,43 @@ impl Traffic {
 
     /// One sale of a drawn kind; `false` when the server did not answer.
     async fn sale(&self, rng: &mut StdRng, key: &str) -> bool {
-        let nestpay = self
-            .nestpay
-            .as_ref()
-            .filter(|n| rng.random_range(0..100) < n.share)
-            .map(|n| n.pos_id.as_str());
+        let route = if self.banks.is_empty() {
+            None
+        } else {
+            self.route(rng.random_range(0..100))
+        };
         let roll = rng.random_range(0..100);
-        let (kind, card, three_d) = match (nestpay.is_some(), roll) {
-            (false, 0..=59) => ("sale", pick(rng, approving_cards()), false),
-            (false, 60..=74) => ("3d", pick(rng, approving_cards()), true),
-            (false, 75..=87) => ("decline", test_card(pick(rng, &DECLINE_CARDS)), false),
-            (false, _) => ("fault", test_card(pick(rng, &FAULT_CARDS)), false),
-            (true, 0..=69) => ("nestpay sale", pick(rng, approving_cards()), false),
-            (true, 70..=84) => (
-                "nestpay decline",
+        let (kind, card, three_d) = match (route, roll) {
+            (None, 0..=59) => ("sale".to_owned(), pick(rng, approving_cards()), false),
+            (None, 60..=74) => ("3d".to_owned(), pick(rng, approving_cards()), true),
+            (None, 75..=87) => (
+                "decline".to_owned(),
                 test_card(pick(rng, &DECLINE_CARDS)),
                 false,
             ),
-            (true, _) => ("nestpay fault", test_card(pick(rng, &FAULT_CARDS)), false),
+            (None, _) => (
+                "fault".to_owned(),
+                test_card(pick(rng, &FAULT_CARDS)),
+                false,
+            ),
+            (Some(bank), 0..=69) => (
+                format!("{} sale", bank.label),
+                pick(rng, approving_cards()),
+                false,
+            ),
+            (Some(bank), 70..=84) => (
+                format!("{} decline", bank.label),
+                test_card(pick(rng, &DECLINE_CARDS)),
+                false,
+            ),
+            (Some(bank), _) => (
+                format!("{} fault", bank.label),
+                test_card(pick(rng, &FAULT_CARDS)),
+                false,
+            ),
         };
-        let body = self.sale_body(rng, key, &card, three_d, nestpay);
+        let pos_id = route.map(|b| b.pos_id.as_str());
+        let body = self.sale_body(rng, key, &card, three_d, pos_id);
         let started = Instant::now();
         let (status, payment) = match self.post_sale(key, &body).await {
             Ok(answer) => answer,
@@ -453,14 +486,11 @@ impl Traffic {
             }
             let paid = seen.pool.remove(today[rng.random_range(0..today.len())]);
             seen.reversed.insert(paid.id.clone());
-            (
-                paid.id,
-                if paid.nestpay {
-                    "nestpay cancel"
-                } else {
-                    "cancel"
-                },
-            )
+            let what = match paid.bank {
+                Some(label) => format!("{label} cancel"),
+                None => "cancel".to_owned(),
+            };
+            (paid.id, what)
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let answer = self
@@ -511,11 +541,11 @@ impl Traffic {
             let amount = rng.random_range(1..=(paid.amount - paid.refunded) / 2);
             paid.refunded += amount;
             paid.refunds += 1;
-            let what = match (paid.nestpay, same_day) {
-                (true, true) => "nestpay same-day refund",
-                (true, false) => "nestpay refund",
-                (false, true) => "same-day refund",
-                (false, false) => "refund",
+            let what = match (paid.bank, same_day) {
+                (Some(label), true) => format!("{label} same-day refund"),
+                (Some(label), false) => format!("{label} refund"),
+                (None, true) => "same-day refund".to_owned(),
+                (None, false) => "refund".to_owned(),
             };
             let id = paid.id.clone();
             seen.reversed.insert(id.clone());
@@ -554,7 +584,7 @@ impl Traffic {
                 self.count(format!("{what}: scheduled"));
                 if withdraw {
                     if let Some(refund_id) = refund["id"].as_str() {
-                        return self.withdraw(&id, refund_id, amount, what).await;
+                        return self.withdraw(&id, refund_id, amount, &what).await;
                     }
                 }
             }
