@@ -208,6 +208,11 @@ pub fn router(state: AppState) -> Router {
             "/",
             get(|| async { axum::response::Redirect::to("/ui/dashboard") }),
         )
+        // `/ui` is the back office's own root; `/ui/` (what people type) goes there too.
+        .route(
+            "/ui/",
+            get(|| async { axum::response::Redirect::to("/ui/dashboard") }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -34,6 +34,12 @@ both_engines!(sign_in_session_and_sign_out, |app: TestApp| async move {
     let page = client.get("/ui/payments").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), Some("/ui/login"));
+    // The back office's root, with or without its slash, leads there too.
+    for root in ["/", "/ui", "/ui/"] {
+        let page = client.get(root).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{root}");
+        assert_eq!(page.location(), Some("/ui/dashboard"), "{root}");
+    }
 
     let page = client.login("admin", "wrong-password").await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
