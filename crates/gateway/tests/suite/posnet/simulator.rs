@@ -1,0 +1,1 @@
+//! The PosNet client against the PosNet simulator over real HTTP.
