@@ -292,6 +292,14 @@ fn already_done(tx: &PosnetTransaction) -> Vec<u8> {
     wire::answer_bytes(&nodes)
 }
 
+/// The `0127` answer when the order already has a charge (one lock, released before
+/// answering).
+fn earlier_charge(sim: &Posnet, tid: &str, order_id: &str) -> Option<Vec<u8>> {
+    let state = sim.lock();
+    let first = *state.order_rows(tid, order_id).first()?;
+    Some(already_done(&state.txs[first]))
+}
+
 fn status(code: StatusCode) -> Response {
     (code, code.canonical_reason().unwrap_or("Error").to_owned()).into_response()
 }
@@ -366,12 +374,8 @@ async fn sale(
         Ok(p) => p,
         Err(r) => return refused(r),
     };
-    if let Some(&first) = sim
-        .lock()
-        .order_rows(&merchant.tid, &charge.order_id)
-        .first()
-    {
-        return wire::xml_response(already_done(&sim.lock().txs[first]));
+    if let Some(earlier) = earlier_charge(sim, &merchant.tid, &charge.order_id) {
+        return wire::xml_response(earlier);
     }
     if let Some(response) = fault_before(sim, &merchant.tid, &card) {
         return response;
@@ -756,8 +760,8 @@ async fn tran_data(
         return refused(refusal("0228", "3D DOGRULAMASI BASARISIZ"));
     }
     let order_id = format!("TDSC{}", session.xid);
-    if let Some(&first) = sim.lock().order_rows(&merchant.tid, &order_id).first() {
-        return wire::xml_response(already_done(&sim.lock().txs[first]));
+    if let Some(earlier) = earlier_charge(sim, &merchant.tid, &order_id) {
+        return wire::xml_response(earlier);
     }
     if let Some(response) = fault_before(sim, &merchant.tid, &session.card) {
         return response;
