@@ -384,3 +384,46 @@ async fn every_fault_card_ends_in_the_state_the_bank_says() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reconciliation_reads_the_days_statement() {
+    on_both_engines("pn_reconciliation", |store| async move {
+        let w = pn_world_on(store).await;
+        let kept = w.pay(APPROVED, "120.00").await;
+        let voided = w.pay(APPROVED, "30.00").await;
+        w.service
+            .cancel_payment(&w.actor, &w.company.id, &voided.id)
+            .await
+            .unwrap();
+        let declined = w.pay("4000000000000051", "10.00").await;
+        assert_eq!(declined.status, PaymentStatus::Declined);
+        // PosNet has no transaction list: the statement is the bank's side.
+        let day = w.ledger()[0].business_day;
+        let statement = w.sim.statement(&w.merchant.tid, day).unwrap();
+        let day = day.to_string();
+        let run = w
+            .service
+            .import_statement(
+                &w.actor,
+                &w.company.id,
+                &w.pos.id,
+                &day,
+                &day,
+                statement.as_bytes(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(run.rejected_rows.is_empty(), "{run:?}");
+        assert_eq!(run.summary.system_only, 0, "{run:?}");
+        assert_eq!(run.summary.provider_only, 0, "{run:?}");
+        assert_eq!(run.summary.amount_mismatch, 0, "{run:?}");
+        assert_eq!(run.summary.status_mismatch, 0, "{run:?}");
+        // The kept sale, the cancelled one and the declined one: each side says the same.
+        assert_eq!(run.summary.matched, 3, "{:?}", run.summary);
+        assert_eq!(run.open_exceptions, 0, "{run:?}");
+        assert_eq!(w.status(&kept.id).await, PaymentStatus::Approved);
+    })
+    .await;
+}
