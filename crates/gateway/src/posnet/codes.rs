@@ -8,7 +8,9 @@
 //! [`sanalpos_core::BankCode`]'s catalogue. The sources do not give the codes of a cancel
 //! after the day's close, a refund before it, a refund above what is left, or a 3D
 //! packet the bank cannot open: the ones below (`0225` to `0228`) are the project
-//! simulator's own, and the client also reads those refusals by their words.
+//! simulator's own (it also answers `0229` for a malformed field and `0230` for an
+//! unknown operation, read here as refusals in the bank's own words), and the client
+//! also reads the IP, MAC and reused-order refusals by their words.
 
 use sanalpos_core::{BankCode, Message};
 

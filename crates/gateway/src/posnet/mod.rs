@@ -272,58 +272,56 @@ impl Gateway for PosnetGateway {
             request.pre_auth,
         );
         let exchange = self.exchange(&xml).await;
-        let mut data = None;
-        let response =
-            transport::money_response("posnet", "start_3d", exchange, started, raw_text, |body| {
-                match PosnetResponse::parse(body) {
-                    Ok(answer) if answer.non_empty("approved") == Some("1") => {
-                        let get = |n: &str| {
-                            answer
-                                .non_empty(&format!("oosRequestDataResponse/{n}"))
-                                .map(str::to_owned)
-                        };
-                        match (get("data1"), get("data2"), get("sign")) {
-                            (Some(data1), Some(data2), Some(sign)) => {
-                                data = Some(OosData { data1, data2, sign });
-                                Outcome::Unknown(UnknownReason::Inconsistent("started".into()))
-                            }
-                            _ => Outcome::Failed(Failure {
-                                kind: FailureKind::Rejected,
-                                detail: "oosRequestData approved without data1, data2 and sign"
-                                    .into(),
-                            }),
-                        }
-                    }
-                    // oosRequestData charges nothing: a refusal or a broken answer is a
-                    // failure to start.
-                    Ok(answer) => match answer::outcome(
+        let data = match &exchange {
+            Exchange::Answered { body, .. } => PosnetResponse::parse(body)
+                .ok()
+                .filter(|answer| answer.non_empty("approved") == Some("1"))
+                .and_then(|answer| {
+                    let get = |n: &str| {
+                        answer
+                            .non_empty(&format!("oosRequestDataResponse/{n}"))
+                            .map(str::to_owned)
+                    };
+                    Some(OosData {
+                        data1: get("data1")?,
+                        data2: get("data2")?,
+                        sign: get("sign")?,
+                    })
+                }),
+            _ => None,
+        };
+        let Some(data) = data else {
+            // oosRequestData charges nothing: a refusal, a broken answer or no answer
+            // at all is a failure to start, never an unknown charge.
+            let mut response = transport::money_response(
+                "posnet",
+                "start_3d",
+                exchange,
+                started,
+                raw_text,
+                |body| match PosnetResponse::parse(body) {
+                    Ok(answer) => answer::outcome(
                         &answer,
                         Sent {
                             operation: Operation::Sale,
                             amount: None,
                             installments: None,
                         },
-                    ) {
-                        Outcome::Unknown(reason) => Outcome::Failed(Failure {
-                            kind: FailureKind::Rejected,
-                            detail: reason.to_string(),
-                        }),
-                        other => other,
-                    },
-                    Err(_) => Outcome::Failed(Failure {
-                        kind: FailureKind::Rejected,
-                        detail: "the oosRequestData answer could not be read".into(),
-                    }),
+                    ),
+                    Err(_) => Outcome::Unknown(UnknownReason::Unparseable),
+                },
+            );
+            let detail = match &response.outcome {
+                Outcome::Unknown(reason) => Some(reason.to_string()),
+                Outcome::Approved(_) => {
+                    Some("oosRequestData approved without data1, data2 and sign".to_owned())
                 }
-            });
-        let Some(data) = data else {
-            let mut response = response;
-            if let Outcome::Unknown(_) = response.outcome {
-                // Nothing is charged by oosRequestData, whatever happened to it.
+                _ => None,
+            };
+            if let Some(detail) = detail {
                 response.outcome = Outcome::Failed(Failure {
                     kind: FailureKind::Rejected,
-                    detail: "3D could not be started: the bank did not answer oosRequestData"
-                        .into(),
+                    detail: format!("3D could not be started: {detail}"),
                 });
             }
             return ThreeDStart::Finished(response);

@@ -629,6 +629,7 @@ fn request_data(
         card: judge_card(request, &now)?,
         data2: hex_token(52),
         sign: hex_token(32),
+        return_url: String::new(),
         md_status: None,
         merchant_packet: String::new(),
         callback_sign: String::new(),

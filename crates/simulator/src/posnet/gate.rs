@@ -66,7 +66,7 @@ pub async fn page(State(sim): State<Arc<Posnet>>, body: Bytes) -> Response {
     // The page's token is the data1 itself; the return URL waits with the session.
     let token = data1.to_owned();
     if let Some(s) = state.sessions.get_mut(&token) {
-        s.merchant_packet = return_url.to_owned();
+        s.return_url = return_url.to_owned();
     }
     drop(state);
     let currency = match session.currency {
@@ -118,10 +118,10 @@ pub async fn submit(
     let Some(mut session) = state.sessions.remove(&token) else {
         return error_page("Bu doğrulama zaten tamamlandı ya da süresi doldu.");
     };
-    if session.md_status.is_some() || session.merchant_packet.is_empty() {
+    if session.md_status.is_some() || session.return_url.is_empty() {
         return error_page("Geçersiz 3D verisi.");
     }
-    let return_url = std::mem::take(&mut session.merchant_packet);
+    let return_url = session.return_url.clone();
     let bank_packet = packet(60);
     session.md_status = Some(md_status);
     session.merchant_packet = packet(90);

@@ -117,6 +117,8 @@ pub struct Session {
     pub data2: String,
     /// `sign` / `digest`.
     pub sign: String,
+    /// Where the bank page posts the callback (`merchantReturnURL` of the page form).
+    pub return_url: String,
     /// After the page: `mdStatus`, and the packets of the callback.
     pub md_status: Option<&'static str>,
     /// `MerchantPacket` of the callback.

@@ -406,6 +406,19 @@ async fn the_ip_whitelist_and_a_wrong_key_are_explained() {
         text.contains("whitelist") && text.contains("127.0.0.1"),
         "{text}"
     );
+    let urls = ReturnUrls {
+        success: "http://127.0.0.1:9/ok".into(),
+        fail: "http://127.0.0.1:9/fail".into(),
+    };
+    // oosRequestData refused: 3D does not start, and nothing can have been charged.
+    let ThreeDStart::Finished(start) = gw.start_3d(&sale("IP0", CARD, "1.00"), &urls).await else {
+        panic!("3D started from an IP off the whitelist")
+    };
+    assert!(
+        matches!(start.outcome, Outcome::Failed(ref f) if f.kind == FailureKind::IpNotAllowed),
+        "{:?}",
+        start.outcome
+    );
     let r = gw.sale(&sale("IP1", CARD, "1.00")).await;
     assert!(matches!(r.outcome, Outcome::Failed(ref f) if f.kind == FailureKind::IpNotAllowed));
 
