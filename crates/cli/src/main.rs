@@ -21,7 +21,7 @@ enum Command {
     Demo(commands::serve::DemoArgs),
     /// The service (configuration file, SANALPOS_* environment, flags).
     Serve(commands::serve::ServeArgs),
-    /// A provider simulator alone: N Kolay, or a bank POS with --protocol nestpay|garanti.
+    /// A provider simulator alone: N Kolay, or a bank POS with --protocol nestpay|garanti|posnet.
     Sim(commands::sim::SimArgs),
     /// N Kolay tools: verify a callback, show how a request hash is built.
     #[command(subcommand)]
@@ -33,6 +33,10 @@ enum Command {
     /// secure3dhash is built.
     #[command(subcommand)]
     Garanti(commands::garanti::GarantiCommand),
+    /// Yapı Kredi PosNet tools: show how a request MAC is built, verify the bank's 3D
+    /// resolve answer.
+    #[command(subcommand)]
+    Posnet(commands::posnet::PosnetCommand),
     /// The audit chain.
     #[command(subcommand)]
     Audit(commands::admin::AuditCommand),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Nkolay(command) => commands::nkolay::run(command),
         Command::Nestpay(command) => commands::nestpay::run(command),
         Command::Garanti(command) => commands::garanti::run(command),
+        Command::Posnet(command) => commands::posnet::run(command),
         Command::Audit(command) => commands::admin::audit(command),
         Command::Company(command) => commands::org::company(command),
         Command::User(command) => commands::org::user(command),

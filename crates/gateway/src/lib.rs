@@ -24,6 +24,7 @@ pub mod garanti;
 mod gateway;
 pub mod nestpay;
 pub mod nkolay;
+pub mod posnet;
 pub mod protocol;
 mod scrub;
 mod transport;

@@ -273,6 +273,7 @@ pub static PROTOCOLS: &[&dyn Protocol] = &[
     &crate::nkolay::PROTOCOL,
     &crate::nestpay::PROTOCOL,
     &crate::garanti::PROTOCOL,
+    &crate::posnet::PROTOCOL,
 ];
 
 pub use crate::nkolay::protocol::settings as nkolay_settings;

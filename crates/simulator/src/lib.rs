@@ -27,6 +27,7 @@ pub mod handlers;
 pub mod hash;
 mod merchant_file;
 pub mod nestpay;
+pub mod posnet;
 pub mod server;
 pub mod shared;
 pub mod state;

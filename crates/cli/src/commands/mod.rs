@@ -7,6 +7,7 @@ pub mod garanti;
 pub mod nestpay;
 pub mod nkolay;
 pub mod org;
+pub mod posnet;
 pub mod recon;
 pub mod serve;
 pub mod sim;

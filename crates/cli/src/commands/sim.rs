@@ -1,5 +1,6 @@
 //! `sanalpos sim`: a provider simulator on its own port: N Kolay (default), a NestPay
-//! bank POS (`--protocol nestpay`) or Garanti BBVA's own POS (`--protocol garanti`).
+//! bank POS (`--protocol nestpay`), Garanti BBVA's own POS (`--protocol garanti`) or
+//! Yapı Kredi's PosNet (`--protocol posnet`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -9,16 +10,15 @@ use std::time::Duration;
 
 use clap::Args;
 use sanalpos_simulator::{
-    garanti, load_or_create_merchant_file, nestpay, spawn, MerchantConfig, SimConfig, SimError,
-    SimHandle,
+    garanti, load_or_create_merchant_file, nestpay, posnet, spawn, MerchantConfig, SimConfig,
+    SimError, SimHandle,
 };
 use tokio::net::TcpListener;
 
 /// Options of `sanalpos sim`.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// The protocol to simulate: `nkolay`, `nestpay` or `garanti` (PosNet is not
-    /// supported yet).
+    /// The protocol to simulate: `nkolay`, `nestpay`, `garanti` or `posnet`.
     #[arg(long, default_value = "nkolay")]
     protocol: String,
     /// Port to listen on (0 picks a free one).
@@ -30,7 +30,8 @@ pub struct SimArgs {
     /// Merchants to serve: one JSON object or an array. Created with one new test
     /// merchant when missing. For nestpay a merchant is
     /// `{"client_id", "api_user", "api_password", "store_key"}`; for garanti
-    /// `{"merchant_id", "terminal_id", "prov_password", "refund_password", "store_key"}`.
+    /// `{"merchant_id", "terminal_id", "prov_password", "refund_password", "store_key"}`;
+    /// for posnet `{"mid", "tid", "posnet_id", "enc_key"}` (optionally `allowed_ips`).
     #[arg(long, default_value = "sim-merchants.json")]
     merchant_file: PathBuf,
     /// Serve the control endpoints under /_sim/ (end of day, panel sales, statements).
@@ -47,6 +48,7 @@ enum Protocol {
     NKolay,
     Nestpay,
     Garanti,
+    Posnet,
 }
 
 fn parse_protocol(text: &str) -> Result<Protocol, String> {
@@ -54,9 +56,9 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
         "nkolay" | "n-kolay" => Ok(Protocol::NKolay),
         "nestpay" | "est" => Ok(Protocol::Nestpay),
         "garanti" | "gvp" => Ok(Protocol::Garanti),
-        "posnet" => Err(format!("protocol {text}: not supported yet")),
+        "posnet" | "yapikredi" => Ok(Protocol::Posnet),
         _ => Err(format!(
-            "protocol {text}: unknown (use nkolay, nestpay or garanti)"
+            "protocol {text}: unknown (use nkolay, nestpay, garanti or posnet)"
         )),
     }
 }
@@ -68,6 +70,7 @@ impl Protocol {
             Protocol::NKolay => "N Kolay",
             Protocol::Nestpay => "NestPay",
             Protocol::Garanti => "Garanti BBVA",
+            Protocol::Posnet => "Yapı Kredi PosNet",
         }
     }
 
@@ -77,6 +80,7 @@ impl Protocol {
             Protocol::NKolay => Merchants::NKolay(load_or_create_merchant_file(path)?),
             Protocol::Nestpay => Merchants::Nestpay(nestpay::load_or_create_merchant_file(path)?),
             Protocol::Garanti => Merchants::Garanti(garanti::load_or_create_merchant_file(path)?),
+            Protocol::Posnet => Merchants::Posnet(posnet::load_or_create_merchant_file(path)?),
         })
     }
 }
@@ -86,6 +90,7 @@ enum Merchants {
     NKolay(Vec<MerchantConfig>),
     Nestpay(Vec<nestpay::NestpayMerchant>),
     Garanti(Vec<garanti::GarantiMerchant>),
+    Posnet(Vec<posnet::PosnetMerchant>),
 }
 
 impl Merchants {
@@ -94,6 +99,7 @@ impl Merchants {
             Merchants::NKolay(merchants) => merchants.len(),
             Merchants::Nestpay(merchants) => merchants.len(),
             Merchants::Garanti(merchants) => merchants.len(),
+            Merchants::Posnet(merchants) => merchants.len(),
         }
     }
 
@@ -129,6 +135,14 @@ impl Merchants {
                 };
                 Running::Garanti(garanti::spawn(config, listener).await?)
             }
+            Merchants::Posnet(merchants) => {
+                let config = posnet::PosnetConfig {
+                    merchants,
+                    test_mode,
+                    slow_answer_delay,
+                };
+                Running::Posnet(posnet::spawn(config, listener).await?)
+            }
         })
     }
 }
@@ -138,6 +152,7 @@ enum Running {
     NKolay(SimHandle),
     Nestpay(nestpay::NestpayHandle),
     Garanti(garanti::GarantiHandle),
+    Posnet(posnet::PosnetHandle),
 }
 
 impl Running {
@@ -146,6 +161,7 @@ impl Running {
             Running::NKolay(handle) => handle.base_url(),
             Running::Nestpay(handle) => handle.base_url(),
             Running::Garanti(handle) => handle.base_url(),
+            Running::Posnet(handle) => handle.base_url(),
         }
     }
 
@@ -162,6 +178,10 @@ impl Running {
                 "XML API {0}/VPServlet, 3D engine {0}/servlet/gt3dengine",
                 self.base_url()
             )),
+            Running::Posnet(_) => Some(format!(
+                "XML API {0}/PosnetWebService/XML, 3D page {0}/3DSWebService/YKBPaymentService",
+                self.base_url()
+            )),
         }
     }
 
@@ -171,6 +191,7 @@ impl Running {
             Running::NKolay(handle) => handle.shutdown().await,
             Running::Nestpay(handle) => handle.shutdown().await,
             Running::Garanti(handle) => handle.shutdown().await,
+            Running::Posnet(handle) => handle.shutdown().await,
         }
     }
 }
@@ -253,9 +274,7 @@ mod tests {
         assert_eq!(parse_protocol("NestPay"), Ok(Protocol::Nestpay));
         assert_eq!(parse_protocol("garanti"), Ok(Protocol::Garanti));
         assert_eq!(parse_protocol("GVP"), Ok(Protocol::Garanti));
-        assert!(parse_protocol("posnet")
-            .unwrap_err()
-            .contains("not supported yet"));
+        assert_eq!(parse_protocol("posnet"), Ok(Protocol::Posnet));
         assert!(parse_protocol("x").is_err());
     }
 }

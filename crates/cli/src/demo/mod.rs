@@ -16,13 +16,15 @@ use sanalpos_server::{Application, Config};
 use sanalpos_service::{PosChange, PosView, Role};
 use sanalpos_simulator::garanti::{self, GarantiConfig};
 use sanalpos_simulator::nestpay::{self, NestpayConfig};
+use sanalpos_simulator::posnet::{self, PosnetConfig};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
 
 pub mod pos;
 pub mod shop;
 
 pub use pos::{
-    garanti_pos, garanti_settings, nestpay_pos, nestpay_settings, nkolay_settings, simulator_pos,
+    garanti_pos, garanti_settings, nestpay_pos, nestpay_settings, nkolay_settings, posnet_pos,
+    posnet_settings, simulator_pos,
 };
 
 /// The two demo companies.
@@ -116,6 +118,25 @@ pub async fn run(
             ..GarantiConfig::default()
         },
         garanti_listener,
+    )
+    .await
+    .map_err(|e| DemoError::Simulator(e.to_string()))?;
+
+    // The PosNet simulator (the second company's Yapı Kredi POS), its merchant kept too.
+    let posnet_file = data_dir.join("sim-posnet-merchants.json");
+    let posnet_merchants = posnet::load_or_create_merchant_file(&posnet_file)
+        .map_err(|e| DemoError::Simulator(e.to_string()))?;
+    let posnet_addr = SocketAddr::from(([127, 0, 0, 1], if port == 0 { 0 } else { port + 4 }));
+    let posnet_listener = tokio::net::TcpListener::bind(posnet_addr)
+        .await
+        .map_err(|e| DemoError::Simulator(format!("cannot listen on {posnet_addr}: {e}")))?;
+    let posnet_sim = posnet::spawn(
+        PosnetConfig {
+            merchants: posnet_merchants.clone(),
+            test_mode: true,
+            ..PosnetConfig::default()
+        },
+        posnet_listener,
     )
     .await
     .map_err(|e| DemoError::Simulator(e.to_string()))?;
@@ -222,6 +243,30 @@ pub async fn run(
             };
             all_pos.push(bank_pos);
         }
+        if let (1, Some(bank_merchant)) = (index, posnet_merchants.first()) {
+            let existing = pos_list.iter().find(|p| p.protocol == "posnet").cloned();
+            let base = posnet_sim.base_url();
+            let bank_pos = match existing {
+                Some(p) if setting(&p, "api_url") == Some(base.as_str()) => p,
+                Some(p) => service
+                    .update_pos(
+                        &company.id,
+                        &p.id,
+                        PosChange {
+                            settings: Some(posnet_settings(&base, bank_merchant)),
+                            ..PosChange::default()
+                        },
+                        "demo",
+                    )
+                    .await
+                    .map_err(service_error)?,
+                None => service
+                    .create_pos(&company.id, posnet_pos(&base, bank_merchant), "demo")
+                    .await
+                    .map_err(service_error)?,
+            };
+            all_pos.push(bank_pos);
+        }
         let (_, api_key) = service
             .create_api_key(&company.id, "demo", "demo")
             .await
@@ -273,6 +318,7 @@ pub async fn run(
             "nkolay": sim.base_url(),
             "nestpay": nestpay_sim.base_url(),
             "garanti": garanti_sim.base_url(),
+            "posnet": posnet_sim.base_url(),
         },
         "admin": { "username": "admin", "password": password },
         "companies": companies,
@@ -300,6 +346,7 @@ pub async fn run(
     sim.shutdown().await;
     nestpay_sim.shutdown().await;
     garanti_sim.shutdown().await;
+    posnet_sim.shutdown().await;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use sanalpos_core::Currency;
 use sanalpos_service::{Environment, InstallmentRow, NewPos, OnboardingState, Settings};
 use sanalpos_simulator::garanti::GarantiMerchant;
 use sanalpos_simulator::nestpay::NestpayMerchant;
+use sanalpos_simulator::posnet::PosnetMerchant;
 use sanalpos_simulator::MerchantConfig;
 
 /// An active, default N Kolay POS definition for a simulator merchant: what the demo,
@@ -95,6 +96,35 @@ pub fn garanti_settings(base_url: &str, merchant: &GarantiMerchant) -> Settings 
         ("refund_password", merchant.refund_password.as_str()),
         ("store_key", merchant.store_key.as_str()),
         ("three_d_model", "3d"),
+    ])
+}
+
+/// An active Yapı Kredi PosNet POS definition (not the default) for a simulator
+/// merchant: what the demo gives its second company beside the Garanti POS.
+pub fn posnet_pos(base_url: &str, merchant: &PosnetMerchant) -> NewPos {
+    NewPos {
+        name: "Yapı Kredi sanal POS (simülatör)".into(),
+        protocol: "posnet".into(),
+        environment: Environment::Simulator,
+        settings: posnet_settings(base_url, merchant),
+        currencies: vec![Currency::Try],
+        installments: demo_installments(),
+        onboarding_state: OnboardingState::Active,
+        documents: sanalpos_store::empty_checklist(),
+        is_default: false,
+    }
+}
+
+/// The settings of a Yapı Kredi PosNet POS at a simulator merchant.
+pub fn posnet_settings(base_url: &str, merchant: &PosnetMerchant) -> Settings {
+    Settings::from_pairs([
+        ("bank", "yapikredi"),
+        ("api_url", base_url),
+        ("gate_url", base_url),
+        ("mid", merchant.mid.as_str()),
+        ("tid", merchant.tid.as_str()),
+        ("posnet_id", merchant.posnet_id.as_str()),
+        ("enc_key", merchant.enc_key.as_str()),
     ])
 }
 

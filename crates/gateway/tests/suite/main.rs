@@ -5,6 +5,7 @@
 mod garanti;
 mod helpers;
 mod nestpay;
+mod posnet;
 mod reports;
 mod reversals;
 mod sales;

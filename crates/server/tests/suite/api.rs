@@ -469,6 +469,69 @@ both_engines!(a_garanti_pos_over_the_api, |app: TestApp| async move {
     assert_eq!(at_bank(TxType::Void), 1);
 });
 
+both_engines!(a_posnet_pos_over_the_api, |app: TestApp| async move {
+    use sanalpos_simulator::posnet::{self, PosnetConfig, PosnetMerchant, TxKind};
+    let merchant = PosnetMerchant::generate();
+    let bank = posnet::spawn(
+        PosnetConfig {
+            merchants: vec![merchant.clone()],
+            test_mode: true,
+            ..PosnetConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let pos = app
+        .service
+        .create_pos(
+            &app.a.id,
+            crate::helpers::pos::posnet_pos(&bank.base_url(), &merchant),
+            "test",
+        )
+        .await
+        .unwrap();
+    let on_bank = |pan: &str, amount: &str| {
+        let mut body = payment(pan, amount);
+        body["pos_id"] = json!(pos.id);
+        body
+    };
+    let at_bank = |kind: TxKind| {
+        bank.transactions(&merchant.tid)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == kind && t.approved)
+            .count()
+    };
+
+    // A sale, and a decline in the bank's words.
+    let (status, sale) = app
+        .pay(&app.a, &key(), &on_bank("4546711234567894", "150.00"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sale}");
+    assert_eq!(sale["status"], "approved", "{sale}");
+    assert_eq!(sale["pos_id"], json!(pos.id));
+    let (_, declined) = app
+        .pay(&app.a, &key(), &on_bank("4000000000000515", "20.00"))
+        .await;
+    assert_eq!(declined["status"], "declined", "{declined}");
+    assert_eq!(declined["bank_code"], "51");
+    assert!(declined["message"]["tr"]
+        .as_str()
+        .unwrap()
+        .starts_with("Yetersiz bakiye"));
+    assert_eq!(at_bank(TxKind::Sale), 1);
+
+    // Cancelled on its day through the API: the bank reverses it.
+    let id = sale["id"].as_str().unwrap();
+    let (status, cancelled) = app
+        .post(&app.a, &format!("/api/v1/payments/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(at_bank(TxKind::Reverse), 1);
+});
+
 both_engines!(a_nestpay_pos_over_the_api, |app: TestApp| async move {
     use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayMerchant, TxStatus, TxType};
     let merchant = NestpayMerchant::generate();

@@ -12,6 +12,7 @@ use sanalpos_store::{Crypto, Store};
 
 pub mod garanti;
 pub mod nestpay;
+pub mod posnet;
 
 pub const APPROVED_CARD: &str = "4546711234567894";
 

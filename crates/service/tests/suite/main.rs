@@ -7,6 +7,7 @@ mod garanti;
 mod helpers;
 mod nestpay;
 mod payments;
+mod posnet;
 mod provider_restart;
 mod recovery;
 mod reports;

@@ -9,6 +9,7 @@ mod nestpay_api;
 mod nestpay_common;
 mod nestpay_threeds;
 mod payment;
+mod posnet;
 mod refund;
 mod report;
 mod threeds;
