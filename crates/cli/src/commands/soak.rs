@@ -60,12 +60,15 @@ pub struct CrashArgs {
     workers: u32,
     /// Percent of the sales sent to the company's NestPay bank POS (non-3D sales,
     /// declines, fault cards; then cancelled and refunded like the others), 0 to 100.
-    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
     nestpay_share: u8,
-    /// Percent of the sales sent to the company's Garanti BBVA POS, as for NestPay; the
-    /// bank shares together at most 100.
-    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    /// Percent of the sales sent to the company's Garanti BBVA POS, as for NestPay.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
     garanti_share: u8,
+    /// Percent of the sales sent to the company's Yapı Kredi PosNet POS, as for NestPay;
+    /// the bank shares together at most 100.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+    posnet_share: u8,
     /// After the janitor has settled, send again the requests whose idempotency key was
     /// still held by a killed request, as a client would once the key's 5-minute lock has
     /// expired (the locks are moved into the past in the database).
@@ -115,13 +118,19 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     options.kills = args.kills;
     options.seed = seed;
     options.workers = args.workers.max(1);
-    if u16::from(args.nestpay_share) + u16::from(args.garanti_share) > 100 {
-        eprintln!("error: --nestpay-share and --garanti-share add up to more than 100");
+    let shares = u16::from(args.nestpay_share)
+        + u16::from(args.garanti_share)
+        + u16::from(args.posnet_share);
+    if shares > 100 {
+        eprintln!(
+            "error: --nestpay-share, --garanti-share and --posnet-share add up to more than 100"
+        );
         return ExitCode::FAILURE;
     }
     options.bank_shares = vec![
         (BankProtocol::Nestpay, args.nestpay_share),
         (BankProtocol::Garanti, args.garanti_share),
+        (BankProtocol::Posnet, args.posnet_share),
     ];
     options.verbose = true;
     options.late_retries = args.late_retries;
@@ -131,11 +140,12 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
         "sqlite"
     };
     println!(
-        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients, {}% of the sales on NestPay, {}% on Garanti; data in {}",
+        "soak crash: engine {engine}, seed {seed}, {} kills, {} clients, {}% of the sales on NestPay, {}% on Garanti, {}% on PosNet; data in {}",
         options.kills,
         options.workers,
         args.nestpay_share,
         args.garanti_share,
+        args.posnet_share,
         dir.path().display()
     );
     let Some(rt) = runtime() else {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use sanalpos_service::NewPos;
 use sanalpos_simulator::garanti::{self, GarantiConfig, GarantiHandle, GarantiMerchant};
 use sanalpos_simulator::nestpay::{self, NestpayConfig, NestpayHandle, NestpayMerchant};
+use sanalpos_simulator::posnet::{self, PosnetConfig, PosnetHandle, PosnetMerchant};
 
 use super::bank_judge::{BankKind, BankRow};
 
@@ -24,6 +25,8 @@ pub enum BankProtocol {
     Nestpay,
     /// Garanti BBVA's GVP.
     Garanti,
+    /// Yapı Kredi's PosNet.
+    Posnet,
 }
 
 impl BankProtocol {
@@ -32,6 +35,7 @@ impl BankProtocol {
         match self {
             BankProtocol::Nestpay => "nestpay",
             BankProtocol::Garanti => "garanti",
+            BankProtocol::Posnet => "posnet",
         }
     }
 }
@@ -89,6 +93,21 @@ pub async fn start(
             .map_err(|e| format!("Garanti simulator: {e}"))?;
             let pos = crate::demo::garanti_pos(&handle.base_url(), &merchant);
             Ok((Box::new(Garanti { handle, merchant }), pos))
+        }
+        BankProtocol::Posnet => {
+            let merchant = PosnetMerchant::generate();
+            let handle = posnet::spawn(
+                PosnetConfig {
+                    merchants: vec![merchant.clone()],
+                    test_mode: true,
+                    slow_answer_delay: slow_answer,
+                },
+                listener,
+            )
+            .await
+            .map_err(|e| format!("PosNet simulator: {e}"))?;
+            let pos = crate::demo::posnet_pos(&handle.base_url(), &merchant);
+            Ok((Box::new(Posnet { handle, merchant }), pos))
         }
     }
 }
@@ -204,6 +223,55 @@ impl BankSim for Garanti {
     }
 }
 
+/// The Yapı Kredi PosNet simulator. A sale is named by its `hostlogkey`; a capture,
+/// reverse or return names the sale's as its original. Refusals are answered, not kept.
+struct Posnet {
+    handle: PosnetHandle,
+    merchant: PosnetMerchant,
+}
+
+fn posnet_row(t: posnet::PosnetTransaction) -> BankRow {
+    use posnet::TxKind;
+    BankRow {
+        kind: match t.kind {
+            TxKind::Sale | TxKind::Auth => BankKind::Sale,
+            TxKind::Reverse => BankKind::Void,
+            TxKind::Return => BankKind::Refund,
+            TxKind::Capt => BankKind::Other,
+        },
+        approved: t.approved,
+        amount: t.amount,
+        voided: t.reversed,
+        target: t.original,
+        refused_same_day: false,
+        order_id: t.order_id,
+        reference: t.host_log_key,
+    }
+}
+
+impl BankSim for Posnet {
+    fn name(&self) -> &'static str {
+        "PosNet"
+    }
+
+    fn close_day(&self) {
+        self.handle.end_of_day(Some(&self.merchant.tid));
+    }
+
+    fn rows(&self) -> Option<Vec<BankRow>> {
+        let ledger = self.handle.transactions(&self.merchant.tid)?;
+        Some(ledger.into_iter().map(posnet_row).collect())
+    }
+
+    fn secrets(&self) -> Vec<(&'static str, String)> {
+        vec![("PosNet ENCKEY", self.merchant.enc_key.clone())]
+    }
+
+    fn shutdown(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(self.handle.shutdown())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +320,55 @@ mod tests {
         assert_eq!((refund.kind, refund.voided), (BankKind::Refund, false));
         let capture = garanti(garanti::TxType::PostAuth, "R4", Some("R1"));
         assert_eq!(capture.kind, BankKind::Other);
+    }
+
+    #[test]
+    fn posnet_rows_name_the_sale_by_hostlogkey_and_reversals_by_the_original() {
+        let now = chrono::Utc::now().fixed_offset();
+        let row = |kind: posnet::TxKind, key: &str, original: Option<&str>| {
+            posnet_row(posnet::PosnetTransaction {
+                seq: 1,
+                tid: "67000001".into(),
+                order_id: "o1".into(),
+                kind,
+                approved: true,
+                amount: Kurus::parse("10.00").unwrap(),
+                currency: Currency::Try,
+                installments: 1,
+                auth_code: String::new(),
+                host_log_key: key.into(),
+                resp_code: String::new(),
+                resp_text: String::new(),
+                masked_pan: None,
+                created_at: now,
+                business_day: now.date_naive(),
+                reversed: key == "H1",
+                original: original.map(str::to_owned),
+                three_d: false,
+            })
+        };
+        let sale = row(posnet::TxKind::Sale, "H1", None);
+        assert_eq!(
+            (sale.kind, sale.reference.as_str(), sale.voided),
+            (BankKind::Sale, "H1", true)
+        );
+        let reverse = row(posnet::TxKind::Reverse, "H2", Some("H1"));
+        assert_eq!(
+            (
+                reverse.kind,
+                reverse.target.as_deref(),
+                reverse.order_id.as_str()
+            ),
+            (BankKind::Void, Some("H1"), "o1")
+        );
+        assert_eq!(
+            row(posnet::TxKind::Return, "H3", Some("H1")).kind,
+            BankKind::Refund
+        );
+        assert_eq!(
+            row(posnet::TxKind::Capt, "H4", Some("H1")).kind,
+            BankKind::Other
+        );
+        assert_eq!(row(posnet::TxKind::Auth, "H5", None).kind, BankKind::Sale);
     }
 }

@@ -1,8 +1,8 @@
 //! The crash soak: a steady mixed load, `sanalpos serve` killed with SIGKILL at random
 //! (seeded) moments and started again on the same database, then the judge.
 //!
-//! The run: set up the simulators (N Kolay, and each bank of [`super::BANKS`], NestPay and
-//! Garanti BBVA, for its share of the sales) and the database, start the server, start
+//! The run: set up the simulators (N Kolay, and each bank of [`super::BANKS`], NestPay,
+//! Garanti BBVA and PosNet, for its share of the sales) and the database, start the server, start
 //! the workers; `kills` times: wait a random while, SIGKILL the server, leave it down a
 //! random moment, start it again, close every provider's business day (so earlier sales become refundable) and send again the sales
 //! that got no answer. Then the workers stop, the last unanswered sales are sent again,
@@ -67,7 +67,11 @@ impl CrashOptions {
             kills: 20,
             seed: 1,
             workers: 8,
-            bank_shares: vec![(BankProtocol::Nestpay, 25), (BankProtocol::Garanti, 25)],
+            bank_shares: vec![
+                (BankProtocol::Nestpay, 20),
+                (BankProtocol::Garanti, 20),
+                (BankProtocol::Posnet, 20),
+            ],
             run_between_kills: (Duration::from_millis(800), Duration::from_millis(3_000)),
             three_d_ttl: Duration::from_secs(8),
             settle_limit: Duration::from_secs(90),

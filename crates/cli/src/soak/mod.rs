@@ -1,7 +1,7 @@
 //! Soaks: long runs that prove what the service survives.
 //!
 //! - [`crash`]: a mixed load against `sanalpos serve` (a child process) and the built-in
-//!   simulators (N Kolay, and the bank POS of [`banks`], NestPay and Garanti BBVA, each
+//!   simulators (N Kolay, and the bank POS of [`banks`], NestPay, Garanti BBVA and PosNet, each
 //!   taking a share of the sales), the server killed with SIGKILL at random moments and
 //!   started again; at the end each simulator's ledger judges the database ([`judge`],
 //!   [`bank_judge`]) and every file the run left is scanned for card data and
@@ -35,7 +35,11 @@ use self::scan::Needles;
 use self::server::{free_port, Server, ServerSpec};
 
 /// The bank protocols every fixture starts a simulator and a POS for.
-pub const BANKS: [BankProtocol; 2] = [BankProtocol::Nestpay, BankProtocol::Garanti];
+pub const BANKS: [BankProtocol; 3] = [
+    BankProtocol::Nestpay,
+    BankProtocol::Garanti,
+    BankProtocol::Posnet,
+];
 
 /// A bank POS of the fixture's company and the simulator it points at.
 pub struct BankPos {

@@ -1,7 +1,7 @@
 //! The short version of `sanalpos soak crash` for CI: a mixed load (sales, 3D walks with
-//! right and wrong codes, declines, fault cards, cancels, refunds, list queries; a quarter
-//! of the sales on a NestPay POS and a quarter on a Garanti BBVA POS, each judged against
-//! its bank simulator's ledger) while
+//! right and wrong codes, declines, fault cards, cancels, refunds, list queries; a fifth
+//! of the sales each on a NestPay, a Garanti BBVA and a Yapı Kredi PosNet POS, each
+//! judged against its bank simulator's ledger) while
 //! `sanalpos serve` is killed with SIGKILL three times, on SQLite and on PostgreSQL. The
 //! simulator's ledger judges the database; then every file the run left (database, WAL,
 //! log) and, on PostgreSQL, every table row is scanned for the card numbers, CVVs, POS
@@ -66,7 +66,11 @@ fn assert_sound(report: &sanalpos::soak::crash::CrashReport, engine: &str) {
     );
     assert!(report.scanned.0 >= 2, "{summary}");
     // A share of the sales went to each bank POS and was judged against its ledger.
-    for (label, name) in [("nestpay", "NestPay"), ("garanti", "Garanti")] {
+    for (label, name) in [
+        ("nestpay", "NestPay"),
+        ("garanti", "Garanti"),
+        ("posnet", "PosNet"),
+    ] {
         assert!(tally(&format!("{label} sale:")) > 0, "{summary}");
         let bank = v.bank(name).unwrap();
         assert!(bank.payments() > 0 && bank.charges > 0, "{summary}");
