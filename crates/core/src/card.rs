@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
@@ -122,12 +123,12 @@ pub fn luhn_valid(digits: &str) -> bool {
 /// `454671******7894`. Safe to store, log and show.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MaskedPan(String);
+pub struct MaskedPan(CompactString);
 
 impl MaskedPan {
     fn from_digits(digits: &str) -> MaskedPan {
         let len = digits.len();
-        let mut masked = String::with_capacity(len);
+        let mut masked = CompactString::with_capacity(len);
         masked.push_str(&digits[..6]);
         masked.extend(std::iter::repeat_n('*', len - 10));
         masked.push_str(&digits[len - 4..]);
@@ -143,8 +144,8 @@ impl MaskedPan {
         let plain = text
             .bytes()
             .all(|b| !matches!(b, b' ' | b'-' | b'X' | b'x' | b'#'));
-        let cleaned: String = if plain {
-            text.to_owned()
+        let cleaned: CompactString = if plain {
+            CompactString::from(text)
         } else {
             text.chars()
                 .filter(|c| *c != ' ' && *c != '-')

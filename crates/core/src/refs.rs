@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Why a text is not a valid identifier.
@@ -12,12 +13,12 @@ pub struct RefError {
     max: usize,
 }
 
-fn check(text: &str, kind: &'static str, max: usize) -> Result<String, RefError> {
+fn check(text: &str, kind: &'static str, max: usize) -> Result<CompactString, RefError> {
     let ok = !text.is_empty()
         && text.len() <= max
         && text.bytes().all(|b| b.is_ascii_graphic() && b != b'|');
     if ok {
-        Ok(text.to_owned())
+        Ok(CompactString::from(text))
     } else {
         Err(RefError { kind, max })
     }
@@ -28,7 +29,7 @@ macro_rules! reference {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Accepts 1 to the maximum length of printable ASCII, no spaces, no `|`
@@ -64,7 +65,7 @@ macro_rules! reference {
 
         impl From<$name> for String {
             fn from(value: $name) -> String {
-                value.0
+                value.0.into_string()
             }
         }
     };
@@ -89,7 +90,9 @@ impl ClientRef {
     /// every provider accepts (N Kolay `clientRefCode`, NestPay `oid`).
     pub fn generate() -> ClientRef {
         use rand::distr::{Alphanumeric, SampleString};
-        ClientRef(Alphanumeric.sample_string(&mut rand::rng(), 24))
+        ClientRef(CompactString::from(
+            Alphanumeric.sample_string(&mut rand::rng(), 24),
+        ))
     }
 }
 

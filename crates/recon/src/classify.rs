@@ -172,11 +172,11 @@ pub(crate) fn build_item(
         class,
         reason,
         key,
-        payments: g.payments.to_vec(),
-        rows: g.rows.to_vec(),
+        payments: g.payments.into(),
+        rows: g.rows.into(),
         proposal: proposal
             .filter(|_| class == Class::ProviderOnly)
-            .map(|p| ours[p as usize].id.clone()),
+            .map(|p| ours[p as usize].id.to_string()),
         flags,
         ours: g.payments.iter().map(|p| ours[*p as usize].amount).sum(),
         theirs: g.sales.iter().map(|r| theirs[*r as usize].amount).sum(),

@@ -1,6 +1,7 @@
 //! What the engine takes from our side and what it gives back.
 
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use sanalpos_core::time::istanbul;
@@ -76,13 +77,13 @@ pub struct Expected {
 pub struct OurPayment {
     /// Our id; unique. Items name payments by their index in the input, proposals by
     /// this id.
-    pub id: String,
+    pub id: CompactString,
     /// The provider's reference from the approval.
     pub provider_ref: Option<ProviderRef>,
     /// The bank's authorization code.
     pub auth_code: Option<AuthCode>,
     /// The sale attempt's `clientRefCode`.
-    pub client_ref: Option<String>,
+    pub client_ref: Option<CompactString>,
     /// Our status of the payment, as read for the run.
     pub status: PaymentStatus,
     /// The amount asked for.
@@ -92,7 +93,7 @@ pub struct OurPayment {
     /// Refunded so far.
     pub refunded_amount: Kurus,
     /// The card's last four digits.
-    pub last4: Option<String>,
+    pub last4: Option<CompactString>,
     /// When it was created, Europe/Istanbul local time.
     pub created_at: NaiveDateTime,
     /// The business day it belongs to.
@@ -260,6 +261,9 @@ pub enum Flag {
     },
 }
 
+/// Input indexes of one side of an item.
+pub type Indexes = smallvec::SmallVec<[u32; 2]>;
+
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
@@ -269,10 +273,11 @@ pub struct Item {
     pub reason: Reason,
     /// The key that tied the two sides, when both are present.
     pub key: Option<MatchKey>,
-    /// Indexes into `ours`, sorted by payment id.
-    pub payments: Vec<u32>,
+    /// Indexes into `ours`, sorted by payment id (two held inline: most items have one
+    /// payment and one or two rows, and a million items then cost no heap block each).
+    pub payments: Indexes,
     /// Indexes into `theirs` (sale rows first, then cancels and refunds).
-    pub rows: Vec<u32>,
+    pub rows: Indexes,
     /// For a sale found only at the provider: a payment of ours with the same amount
     /// and card last four digits in the date window, for a person to confirm.
     pub proposal: Option<String>,

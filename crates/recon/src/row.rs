@@ -2,6 +2,7 @@
 //! ([`ReportRow`]) or a statement file ([`crate::parse_statement`]).
 
 use chrono::{NaiveDate, NaiveDateTime};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use sanalpos_core::{
@@ -81,7 +82,8 @@ pub struct ProviderRow {
     #[schema(value_type = Option<String>)]
     pub auth_code: Option<AuthCode>,
     /// Our reference (the sale attempt's `clientRefCode`), when the row came from us.
-    pub client_ref: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_ref: Option<CompactString>,
     /// Sale, cancel, refund, partial refund.
     pub kind: RowKind,
     /// Success, error, new.
@@ -171,7 +173,7 @@ impl TryFrom<&ReportRow> for ProviderRow {
                 .as_deref()
                 .map(str::trim)
                 .filter(|c| !c.is_empty())
-                .map(str::to_owned),
+                .map(CompactString::from),
             kind,
             status,
             amount,

@@ -386,8 +386,10 @@ pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, Impo
         return Ok(layout.rows(|record| records.fill(record), 0));
     }
     let piece = body.len().div_ceil(2).min(PIECE_BYTES);
+    // Sized once from the line count: growing by doubling would briefly hold the old
+    // and the new array together, half again the rows' memory at the peak.
     let mut out = Statement {
-        rows: Vec::new(),
+        rows: Vec::with_capacity(count_byte(body.as_bytes(), b'\n') as usize + 1),
         bad: Vec::new(),
     };
     let mut line = records.line;
@@ -645,7 +647,7 @@ impl<'p> RowReader<'p> {
                     )
                 }
                 Field::AuthCode => row.auth_code = AuthCode::parse_approval(raw),
-                Field::ClientRef => row.client_ref = Some(raw.to_owned()),
+                Field::ClientRef => row.client_ref = Some(raw.into()),
                 Field::Kind => {
                     row.kind = *self
                         .kinds

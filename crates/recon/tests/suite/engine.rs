@@ -30,8 +30,8 @@ fn provider_reference_is_the_strongest_key() {
     assert_eq!(item.class, Class::Matched);
     assert_eq!(item.key, Some(MatchKey::ProviderRef));
     assert_eq!(
-        (item.payments.clone(), item.rows.clone()),
-        (vec![0], vec![0])
+        (item.payments.as_slice(), item.rows.as_slice()),
+        (&[0][..], &[0][..])
     );
     assert_eq!(r.summary.matched.count, 1);
     assert_eq!(r.summary.matched.ours.minor(), 15_000);
@@ -78,7 +78,7 @@ fn amount_and_last_four_are_only_a_proposal() {
     assert_eq!(provider_only.class, Class::ProviderOnly);
     assert_eq!(provider_only.proposal.as_deref(), Some("1"));
     assert_eq!(r.items[1].class, Class::SystemOnly);
-    assert_eq!(r.items[1].payments, vec![0]);
+    assert_eq!(r.items[1].payments.as_slice(), [0]);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn cancelled_there_approved_here_is_a_status_mismatch() {
         (item.class, item.reason),
         (Class::StatusMismatch, Reason::CancelDiffers)
     );
-    assert_eq!(item.rows, vec![0, 1]);
+    assert_eq!(item.rows.as_slice(), [0, 1]);
     assert_eq!(item.theirs_reversed.minor(), 15_000);
 
     let mut cancelled = pay("1", Some("R1"), 15_000);

@@ -62,7 +62,7 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
             |(i, (_, reference, client, status, amount, refunded, d, has_auth))| {
                 let mut p = pay(&format!("p{i}"), None, *amount);
                 p.provider_ref = reference.map(|r| ProviderRef::parse(&format!("R{r}")).unwrap());
-                p.client_ref = Some(format!("c{client}"));
+                p.client_ref = Some(format!("c{client}").into());
                 p.auth_code = has_auth.then(|| AuthCode::parse(&format!("A{client}")).unwrap());
                 p.status = STATUSES[*status];
                 p.refunded_amount = Kurus::from_minor((*refunded).min(*amount)).unwrap();
@@ -79,7 +79,7 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
                 let mut r = sale("x", None, *amount);
                 r.provider_ref = reference.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
                 r.sale_ref = sale_ref.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
-                r.client_ref = Some(format!("c{client}"));
+                r.client_ref = Some(format!("c{client}").into());
                 r.auth_code = has_auth.then(|| AuthCode::parse(&format!("A{client}")).unwrap());
                 r.kind = match kind {
                     0..=2 => RowKind::Sale,

@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    istanbul_local, read_statement, reconcile, Class, ClassTotals, Expected, Flag, Item, Options,
-    OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
-    Summary,
+    istanbul_local, read_statement, reconcile, Class, ClassTotals, CompactString, Expected, Flag,
+    Item, Options, OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
+    RowProblem, Summary,
 };
 use sanalpos_store::{
     new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
@@ -310,9 +310,9 @@ fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, Service
     let last4 = p
         .masked_pan
         .get(p.masked_pan.len().saturating_sub(4)..)
-        .map(str::to_owned);
+        .map(CompactString::from);
     Ok(OurPayment {
-        id: p.id.clone(),
+        id: p.id.as_str().into(),
         provider_ref: p
             .provider_ref
             .as_deref()
@@ -321,7 +321,7 @@ fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, Service
             .auth_code
             .as_deref()
             .and_then(|a| sanalpos_core::AuthCode::parse(a).ok()),
-        client_ref: Some(p.sale_client_ref.clone()),
+        client_ref: Some(p.sale_client_ref.as_str().into()),
         status: engine_status(p.status),
         amount: p.amount,
         authorized_amount: p.authorized_amount,
@@ -371,7 +371,7 @@ fn new_item(
     let payment_ids: Vec<String> = item
         .payments
         .iter()
-        .filter_map(|i| ours.get(*i as usize).map(|p| p.id.clone()))
+        .filter_map(|i| ours.get(*i as usize).map(|p| p.id.to_string()))
         .collect();
     let rows: Vec<&ProviderRow> = item
         .rows

@@ -121,8 +121,9 @@ fn manual_payment(
         // The provider's order number (its `Sipariş No`) unless the person gave one.
         order_ref: details.order_ref.or_else(|| {
             row.client_ref
-                .clone()
+                .as_deref()
                 .filter(|r| r.chars().count() <= 100 && !r.chars().any(char::is_control))
+                .map(str::to_owned)
         }),
         customer_ref: details.customer_ref,
         description: Some(

@@ -317,7 +317,7 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
                         };
                         @let order = match sent {
                             Some(form) => Some(form.order_ref.clone()),
-                            None => row.client_ref.clone(),
+                            None => row.client_ref.as_deref().map(str::to_owned),
                         };
                         form.enter-form.decision-form method="post" action=(format!("{base}/enter")) {
                             (csrf(ctx))
