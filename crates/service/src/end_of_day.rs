@@ -34,6 +34,10 @@ pub struct EndOfDayReport {
     pub skipped: u32,
     /// POS whose run failed (logged; retried once the lease expires).
     pub errors: u32,
+    /// Active POS whose bank offers no transaction list to pull (NestPay, PosNet):
+    /// their day is reconciled by importing the bank's statement file, not by this job,
+    /// which leaves them alone instead of failing on them every day.
+    pub statement_only: u32,
     /// Scheduled refunds carried out (or refused for good) by this pass.
     pub refunds_carried_out: u32,
     /// Scheduled refunds the provider still could not take.
@@ -58,6 +62,13 @@ pub(crate) async fn run_once(
     for company in store.list_companies().await? {
         for pos in store.list_pos(&company.id).await? {
             if pos.onboarding_state != OnboardingState::Active {
+                continue;
+            }
+            let report_pull = crate::gateways::protocol_of(&pos.protocol)
+                .map(|p| p.info().capabilities.report_pull)
+                .unwrap_or(true);
+            if !report_pull {
+                report.statement_only += 1;
                 continue;
             }
             let lease = format!("recon:{}:{date}", pos.id);

@@ -792,3 +792,25 @@ async fn a_fault_on_the_three_d_charge_ends_in_the_state_the_bank_says() {
     })
     .await;
 }
+
+/// NestPay has no transaction list to pull: the end-of-day job leaves its POS to the
+/// statement import and counts it apart, rather than failing on it every day.
+#[tokio::test]
+async fn end_of_day_leaves_a_statement_only_pos_alone() {
+    on_both_engines("np_end_of_day", |store| async move {
+        let w = np_world_on(store, "3d").await;
+        w.pay(APPROVED, "42.00").await;
+        let day = istanbul_today();
+        let report = w.service.run_end_of_day_once(day).await.unwrap();
+        assert_eq!(report.errors, 0, "{report:?}");
+        assert_eq!(report.statement_only, 1, "{report:?}");
+        assert!(report.runs.is_empty(), "{report:?}");
+        assert!(w
+            .service
+            .list_reconciliations(&w.company.id, 10)
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
