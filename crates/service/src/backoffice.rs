@@ -127,7 +127,7 @@ impl PaymentService {
             kind: "pos.connection_tested".into(),
             actor: actor.to_owned(),
             subject_id: pos.id.clone(),
-            data: json!({ "result": check }),
+            data: json!(check),
         };
         self.inner
             .store

@@ -1149,3 +1149,27 @@ async fn real_payments_export_without_card_numbers_and_show_their_audit_trail() 
     )
     .await;
 }
+
+/// "Test connection" audits what it found as the check itself (`{"result": "ok"}`),
+/// not wrapped in a second `result` that the audit page printed as "Sonuç: Sonuç: ok".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_test_is_audited_with_its_result_once() {
+    for_each_engine("connection_test_audit", |store| async move {
+        let w = world_on(store, "A Ltd").await;
+        let check = w
+            .service
+            .check_pos_connection(&w.company.id, &w.pos.id, "admin")
+            .await
+            .unwrap();
+        assert_eq!(check, ConnectionCheck::Ok);
+        let (events, _) = w.service.company_audit(&w.company.id, 50).await.unwrap();
+        let tested: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == "pos.connection_tested")
+            .collect();
+        assert_eq!(tested.len(), 1, "{events:?}");
+        let data: serde_json::Value = serde_json::from_str(&tested[0].data).unwrap();
+        assert_eq!(data, json!({ "result": "ok" }));
+    })
+    .await;
+}
