@@ -20,13 +20,23 @@ impl Secret {
         &self.0
     }
 
-    /// Shows the first four characters and the length, for screens that must show
-    /// which credential is configured without showing it: `1185…(88)`.
+    /// Shows which credential is configured without showing it: the first four
+    /// characters and the length of a long key (`1185…(88)`, four of 88 characters
+    /// tell keys apart and give nothing useful away), only the length of a shorter
+    /// secret such as a password (`…(8)`), where four characters would be half of it.
     pub fn masked(&self) -> String {
-        let head: String = self.0.chars().take(4).collect();
-        format!("{head}…({})", self.0.chars().count())
+        let count = self.0.chars().count();
+        if count >= MASK_HEAD_MIN_LEN {
+            let head: String = self.0.chars().take(4).collect();
+            format!("{head}…({count})")
+        } else {
+            format!("…({count})")
+        }
     }
 }
+
+/// The shortest secret whose first four characters [`Secret::masked`] shows.
+const MASK_HEAD_MIN_LEN: usize = 20;
 
 impl Drop for Secret {
     fn drop(&mut self) {
@@ -68,5 +78,7 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
         assert_eq!(s.masked(), "_viH…(21)");
         assert_eq!(s.expose(), "_viH5wUS4HiBmmw9uGybN");
+        assert_eq!(Secret::new("TRPS0200").masked(), "…(8)");
+        assert_eq!(Secret::new("x".repeat(19)).masked(), "…(19)");
     }
 }

@@ -432,7 +432,8 @@ pub struct PosChange {
 pub struct ShownSetting {
     /// The key in the protocol's settings.
     pub name: String,
-    /// The value; a secret's is masked (`TRPS…(8)`).
+    /// The value; a secret is masked: its length (`…(8)`), and its first four
+    /// characters when it is a long key (`1185…(88)`).
     pub value: String,
     /// Whether it is a secret.
     pub secret: bool,
