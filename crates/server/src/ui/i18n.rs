@@ -231,7 +231,7 @@ catalogue! {
     // Payment links
     nav_links: "Ödeme Linkleri", "Payment links";
     link_title: "Ödeme linki", "Payment link";
-    link_help: "Müşterinin cari hesabına ödeme yapması için bir link oluşturun ve e-posta ya da SMS ile gönderin. Müşteri tutarı belirlediğiniz sınırlar içinde kendisi girer; ödeme 3D Secure ile alınır.", "Make a link for a customer to pay towards their account, and send it by e-mail or SMS. The customer types an amount within your limits and pays with 3D Secure.";
+    link_help: "Müşterinin cari hesabına ödeme yapması için bir link oluşturun; buradan e-postayla gönderin ya da adresini kopyalayıp SMS veya mesajla kendiniz iletin. Müşteri tutarı belirlediğiniz sınırlar içinde kendisi girer; ödeme 3D Secure ile alınır.", "Make a link for a customer to pay towards their account; send it by e-mail from here, or copy its address into an SMS or message yourself. The customer types an amount within your limits and pays with 3D Secure.";
     link_new: "Yeni ödeme linki", "New payment link";
     link_create: "Link oluştur", "Create link";
     link_list: "Ödeme linkleri", "Payment links";
@@ -242,7 +242,7 @@ catalogue! {
     link_expires: "Son geçerlilik", "Expires";
     link_open: "Ödeme bekleniyor", "Waiting for payment";
     link_paid: "Ödendi", "Paid";
-    link_send_hint: "Bu adresi müşteriye e-posta veya SMS ile gönderin:", "Send this address to the customer by e-mail or SMS:";
+    link_send_hint: "Bu adresi müşteriye iletin (aşağıdan e-postayla ya da kopyalayıp SMS veya mesajla):", "Give this address to the customer (by e-mail below, or copied into an SMS or message):";
     link_customer_required: "Cari hesabı yazın.", "Enter the customer account.";
     link_limits_invalid: "En az tutar, en çok tutardan büyük olamaz.", "The minimum amount cannot be more than the maximum.";
     link_days_invalid: "Geçerlilik 1 ile 90 gün arasında olmalı.", "The link must be valid for 1 to 90 days.";
