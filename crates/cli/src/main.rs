@@ -43,7 +43,7 @@ enum Command {
     /// Companies: create the first one on an empty database, list them.
     #[command(subcommand)]
     Company(commands::org::CompanyCommand),
-    /// Back-office users: create the first admin.
+    /// Back-office users: create the first admin, set a forgotten password.
     #[command(subcommand)]
     User(commands::org::UserCommand),
     /// API keys.

@@ -478,6 +478,44 @@ pub(crate) async fn create_user(
     Ok(UserView::from(&user))
 }
 
+/// Gives an active user a new password (an operator's reset): their sessions end, a
+/// lockout from wrong passwords is lifted, and every company of theirs audits it.
+pub(crate) async fn set_password(
+    service: &PaymentService,
+    username: &str,
+    password: &str,
+    actor: &str,
+) -> Result<UserView, ServiceError> {
+    if password.chars().count() < 10 {
+        return Err(ServiceError::validation(
+            "password",
+            "at least 10 characters",
+        ));
+    }
+    let store = &service.inner.store;
+    let Some((user, _)) = store.find_user(username.trim()).await? else {
+        return Err(ServiceError::NotFound);
+    };
+    let hash = hash_password(password)?;
+    let events = user
+        .company_ids
+        .iter()
+        .map(|company_id| {
+            audit(
+                company_id,
+                "user.password_set",
+                actor,
+                &user.id,
+                json!({ "username": user.username }),
+            )
+        })
+        .collect();
+    store
+        .set_user_password(&user.id, &user.username, hash, events)
+        .await?;
+    Ok(UserView::from(&user))
+}
+
 fn hash_password(password: &str) -> Result<String, ServiceError> {
     let mut salt = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);

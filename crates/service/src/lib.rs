@@ -255,6 +255,18 @@ impl PaymentService {
         admin::create_user(self, username, password, role, company_ids, actor).await
     }
 
+    /// Gives the active user `username` a new password (at least 10 characters): their
+    /// back-office sessions end and a lockout from wrong passwords is lifted.
+    /// [`ServiceError::NotFound`] for an unknown or disabled user.
+    pub async fn set_user_password(
+        &self,
+        username: &str,
+        password: &str,
+        actor: &str,
+    ) -> Result<UserView, ServiceError> {
+        admin::set_password(self, username, password, actor).await
+    }
+
     /// Checks a username and password; [`ServiceError::Unauthorized`] when wrong.
     pub async fn login(&self, username: &str, password: &str) -> Result<UserView, ServiceError> {
         admin::login(self, username, password).await

@@ -233,6 +233,35 @@ async fn record_pos_check(conn: &mut AnyConnection, c: &PosCheck) -> Result<(), 
     append(conn, &c.audit).await
 }
 
+struct PasswordChange {
+    user_id: String,
+    username: String,
+    password_hash: String,
+    audit: Vec<NewAudit>,
+}
+
+/// A new password hash; the user's sessions end and their sign-in failures are
+/// forgotten (the lockout an operator resets the password for).
+async fn change_password(conn: &mut AnyConnection, c: &PasswordChange) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(&c.password_hash)
+        .bind(&c.user_id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    sqlx::query("DELETE FROM ui_sessions WHERE user_id = $1")
+        .bind(&c.user_id)
+        .execute(&mut *conn)
+        .await?;
+    clear_failures(conn, &c.username).await?;
+    for audit in &c.audit {
+        append(conn, audit).await?;
+    }
+    Ok(())
+}
+
 struct UserChange {
     user_id: String,
     role: Role,
@@ -474,6 +503,26 @@ impl Store {
         };
         self.db
             .write(change, |c, d| Box::pin(change_user(c, d)))
+            .await
+    }
+
+    /// Replaces a user's password hash (argon2id), ends their sessions and forgets
+    /// their sign-in failures, with audit events, in one transaction.
+    pub async fn set_user_password(
+        &self,
+        user_id: &str,
+        username: &str,
+        password_hash: String,
+        audit: Vec<NewAudit>,
+    ) -> Result<(), StoreError> {
+        let change = PasswordChange {
+            user_id: user_id.to_owned(),
+            username: username.to_owned(),
+            password_hash,
+            audit,
+        };
+        self.db
+            .write(change, |c, d| Box::pin(change_password(c, d)))
             .await
     }
 

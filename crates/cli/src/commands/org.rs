@@ -1,5 +1,6 @@
-//! `sanalpos company create|list`, `sanalpos user create`: the first steps on an empty
-//! database, before anyone can sign in to the back office.
+//! `sanalpos company create|list`, `sanalpos user create|set-password`: the first steps
+//! on an empty database, before anyone can sign in to the back office, and the way back
+//! in for a user who forgot their password or locked themselves out.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -57,6 +58,18 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Give a user a new password: their back-office sessions end and a lockout from
+    /// wrong passwords is lifted. The password is read as for `create`.
+    SetPassword {
+        /// The user's sign-in name.
+        #[arg(long, visible_alias = "email")]
+        username: String,
+        /// Read the password from stdin (one line; at least 10 characters).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Runs `sanalpos company ...`.
@@ -98,13 +111,60 @@ pub fn company(command: CompanyCommand) -> ExitCode {
 
 /// Runs `sanalpos user ...`.
 pub fn user(command: UserCommand) -> ExitCode {
-    let UserCommand::Create {
-        companies,
-        username,
-        role,
-        password_stdin,
-        database,
-    } = command;
+    match command {
+        UserCommand::Create {
+            companies,
+            username,
+            role,
+            password_stdin,
+            database,
+        } => create_user(companies, username, role, password_stdin, database),
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+            database,
+        } => set_password(username, password_stdin, database),
+    }
+}
+
+fn set_password(username: String, password_stdin: bool, database: DatabaseArgs) -> ExitCode {
+    block_on(async move {
+        let service = match open_service(&database).await {
+            Ok(service) => service,
+            Err(e) => return fail(&e),
+        };
+        let (password, generated) = match password(password_stdin) {
+            Ok(found) => found,
+            Err(e) => return fail(&e),
+        };
+        match service.set_user_password(&username, &password, ACTOR).await {
+            Ok(user) => {
+                eprintln!(
+                    "new password set for {:?} ({}); their sessions ended",
+                    user.username, user.id
+                );
+                if generated {
+                    println!("password: {}", password.as_str());
+                    eprintln!("the password above is shown only this once: hand it over safely");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(ServiceError::NotFound) => fail(&format!(
+                "no active user named {:?}; nothing was changed",
+                username.trim()
+            )),
+            Err(e) => fail(&explain(&e)),
+        }
+    })
+}
+
+fn create_user(
+    companies: Vec<String>,
+    username: String,
+    role: String,
+    password_stdin: bool,
+    database: DatabaseArgs,
+) -> ExitCode {
     let Some(role) = Role::parse(&role) else {
         return fail(&format!("unknown role {role:?}"));
     };

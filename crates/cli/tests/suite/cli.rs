@@ -454,6 +454,44 @@ fn first_steps(database_url: Option<&str>) {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("izleyici"), "{body}");
 
+    // A forgotten password, and a lockout on top: the operator sets a new one from the
+    // command line; the user's open session ends, the lockout is lifted, the old
+    // password no longer works.
+    let locked = (0..6).any(|_| sign_in("yanlis-parola-123").status() == 429);
+    assert!(locked, "wrong passwords lock the user out");
+    assert_eq!(
+        sign_in(PASSWORD).status(),
+        429,
+        "even the right one, while locked"
+    );
+    const NEW_PASSWORD: &str = "yeni-giris-parolasi-77";
+    let set_password = |username: &str, password: &str| {
+        operator(
+            &[
+                "user",
+                "set-password",
+                "--username",
+                username,
+                "--password-stdin",
+            ],
+            &database,
+            &format!("{password}\n"),
+        )
+    };
+    let (code, _, err) = set_password("kimse@kuzey.example", NEW_PASSWORD);
+    assert_eq!(code, 1);
+    assert!(err.contains("no active user named"), "{err}");
+    let (code, _, err) = set_password("finans@kuzey.example", "kisa");
+    assert_eq!(code, 1);
+    assert!(err.contains("password: at least 10 characters"), "{err}");
+    let (code, out, err) = set_password("finans@kuzey.example", NEW_PASSWORD);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(NEW_PASSWORD) && !err.contains(NEW_PASSWORD));
+    let (status, _) = page("/ui/dashboard");
+    assert_eq!(status, 303, "the old session ended");
+    assert_eq!(sign_in(PASSWORD).status(), 401);
+    assert_eq!(sign_in(NEW_PASSWORD).status(), 303);
+
     // The key works on the API; a wrong one does not.
     let list = |key: &str| {
         http.get(format!("{base}/api/v1/payments"))
