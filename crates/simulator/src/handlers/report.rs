@@ -3,7 +3,9 @@
 //!
 //! Both report every ledger row of the window: sales of every status, cancels, refunds
 //! and panel sales. A cancelled sale stays `SALES`/`SUCCESS` with a cancelled flag; its
-//! `CANCEL` row tells the story.
+//! `CANCEL` row tells the story. A pre-authorisation likewise stays
+//! `PRESALES`/`SUCCESS`; its `PRESALES_APPROVE` (capture) or `PRESALES_CANCEL`
+//! (release) row, naming it in `SALE_REFERENCE_CODE`, tells what became of it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -138,6 +138,17 @@ async fn a_block_is_captured_in_part_once() {
     assert!(types.contains(&"PRESALES") && types.contains(&"PRESALES_APPROVE"));
     let v = sim.cancel_refund(&capture_ref, "cancel", "60.00").await;
     assert_eq!(v["RESPONSE_CODE"], "2", "{v}");
+    // The bank's statement has the captured sale (and its cancel), never the block.
+    let statement = sim
+        .handle
+        .statement(&sim.merchant.merchant_no, today())
+        .unwrap();
+    assert!(!statement.contains(&reference), "{statement}");
+    let sale_line = statement
+        .lines()
+        .find(|l| l.contains(&capture_ref))
+        .unwrap();
+    assert!(sale_line.contains(";Satış;") && sale_line.contains("60,00"));
 
     // The list: captured.
     let d = pre_auth_date();
@@ -194,6 +205,12 @@ async fn a_release_frees_the_whole_block_once() {
         ["PRESALES", "PRESALES_CANCEL"]
     );
     assert_eq!(list(&sim, &d, &d).await["LIST"][0]["STATUS"], "RELEASED");
+    // Nothing moved: the statement has its header only.
+    let statement = sim
+        .handle
+        .statement(&sim.merchant.merchant_no, today())
+        .unwrap();
+    assert_eq!(statement.lines().count(), 1, "{statement}");
 }
 
 #[tokio::test]
