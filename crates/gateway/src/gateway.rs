@@ -6,8 +6,8 @@ use sanalpos_core::Kurus;
 
 use crate::types::{
     CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry,
-    InquiryRequest, InstallmentOption, Postback, RefundRequest, ReportPage, ReportQuery,
-    ReturnUrls, SaleRequest, ThreeDStart,
+    InquiryRequest, InstallmentOption, Postback, RefundRequest, ReleaseRequest, ReportPage,
+    ReportQuery, ReturnUrls, SaleRequest, ThreeDStart,
 };
 
 /// Why a read-only call (inquiry, report, installments, commission table) gave no
@@ -55,6 +55,14 @@ pub trait Gateway: Send + Sync {
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
         let _ = request;
         GatewayResponse::not_supported("capture")
+    }
+
+    /// Releases a pre-authorisation that was not captured: the block is freed, nothing
+    /// is charged. A protocol without it refuses as
+    /// [`FailureKind::Invalid`](crate::FailureKind) without calling.
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        let _ = request;
+        GatewayResponse::not_supported("release")
     }
 
     /// Starts a 3D Secure sale: the answer is the HTML that takes the browser to the bank,

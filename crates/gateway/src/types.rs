@@ -58,8 +58,28 @@ pub struct CaptureRequest {
     pub client_ref: ClientRef,
     /// The amount pre-authorised.
     pub authorized: Kurus,
-    /// The amount to capture now.
+    /// The amount to capture now: all of `authorized` or less, never more (the rest
+    /// of the block is released by the capture).
     pub amount: Kurus,
+    /// The currency of the pre-authorisation.
+    pub currency: Currency,
+    /// The business date of the pre-authorisation (Europe/Istanbul); N Kolay names the
+    /// pre-authorisation by its reference and this date, other protocols ignore it.
+    pub pre_auth_date: NaiveDate,
+}
+
+/// Release a pre-authorisation that was not captured: the whole block is freed and
+/// the card is never charged.
+#[derive(Debug, Clone)]
+pub struct ReleaseRequest {
+    /// The pre-authorisation's provider reference.
+    pub provider_ref: ProviderRef,
+    /// Our reference of the pre-authorisation (the order id at banks).
+    pub client_ref: ClientRef,
+    /// The business date of the pre-authorisation (Europe/Istanbul).
+    pub pre_auth_date: NaiveDate,
+    /// The amount pre-authorised (blocked on the card), all of which is released.
+    pub authorized: Kurus,
     /// The currency of the pre-authorisation.
     pub currency: Currency,
 }

@@ -40,6 +40,13 @@ pub fn parse_trx_date(text: &str) -> Option<NaiveDate> {
         .flatten()
 }
 
+/// Parses `yyyy-MM-dd` (the pre-authorisation endpoints' dates).
+pub fn parse_pre_auth_date(text: &str) -> Option<NaiveDate> {
+    has_shape(text, "dddd-dd-dd")
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 /// Parses the payment's `rnd`: `dd-MM-yyyy HH:mm:ss`.
 pub fn parse_rnd(text: &str) -> Option<NaiveDateTime> {
     has_shape(text, "dd-dd-dddd dd:dd:dd")
@@ -79,6 +86,10 @@ mod tests {
         assert!(parse_list_date("31.02.2026").is_none());
         assert!(parse_trx_date("2026.10.05").is_some());
         assert!(parse_trx_date("05.10.2026").is_none());
+        assert!(parse_pre_auth_date("2026-10-05").is_some());
+        assert!(parse_pre_auth_date("2026.10.05").is_none());
+        assert!(parse_pre_auth_date("2026-10-5").is_none());
+        assert!(parse_pre_auth_date("2026-02-30").is_none());
         assert!(parse_rnd("29-08-2025 14:23:57").is_some());
         assert!(parse_rnd("29-08-2025 14:23").is_none());
         assert!(parse_rnd("29-13-2025 14:23:57").is_none());

@@ -22,7 +22,42 @@ pub fn hash_v2<S: AsRef<str>>(fields: &[S], secret: &str) -> String {
 
 /// Whether `given` is the hash of `fields` under `secret`, compared in constant time.
 pub fn verify_v2<S: AsRef<str>>(fields: &[S], secret: &str, given: &str) -> bool {
-    let expected = hash_v2(fields, secret);
+    same_hash(&hash_v2(fields, secret), given)
+}
+
+/// `hashDatav2` of a pre-authorisation capture (`PreAuthorizationAprove`):
+/// `sx|trxDate|amount|referenceCode`.
+pub fn pre_auth_capture(
+    sx: &str,
+    trx_date: &str,
+    amount: &str,
+    reference: &str,
+    secret: &str,
+) -> String {
+    hash_v2(&[sx, trx_date, amount, reference], secret)
+}
+
+/// `hashDatav2` of a pre-authorisation release (`PreAuthorizationCancel`):
+/// `sx|trxDate|amount|referenceCode|transactionType`.
+pub fn pre_auth_release(
+    sx: &str,
+    trx_date: &str,
+    amount: &str,
+    reference: &str,
+    transaction_type: &str,
+    secret: &str,
+) -> String {
+    hash_v2(&[sx, trx_date, amount, reference, transaction_type], secret)
+}
+
+/// `hashDatav2` of the pre-authorisation list (`PreAuthorizationList`, with `sx-list`):
+/// `sx|endDate|startDate`, the end date first.
+pub fn pre_auth_list(sx: &str, end_date: &str, start_date: &str, secret: &str) -> String {
+    hash_v2(&[sx, end_date, start_date], secret)
+}
+
+/// Whether two hashes are equal, compared in constant time.
+pub fn same_hash(expected: &str, given: &str) -> bool {
     bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
@@ -58,6 +93,22 @@ mod tests {
             assert!(!verify_v2(&fields, secret, &changed));
             assert!(!verify_v2(&fields, "other", expected));
         }
+    }
+
+    #[test]
+    fn pre_auth_orders() {
+        assert_eq!(
+            pre_auth_capture("sx", "2026-10-05", "60.00", "IKSIRPF1", "k"),
+            hash_v2(&["sx|2026-10-05|60.00|IKSIRPF1"], "k")
+        );
+        assert_eq!(
+            pre_auth_release("sx", "2026-10-05", "60.00", "IKSIRPF1", "PRESALES", "k"),
+            hash_v2(&["sx|2026-10-05|60.00|IKSIRPF1|PRESALES"], "k")
+        );
+        assert_eq!(
+            pre_auth_list("sx", "2026-10-06", "2026-10-05", "k"),
+            hash_v2(&["sx|2026-10-06|2026-10-05"], "k")
+        );
     }
 
     #[test]

@@ -37,6 +37,14 @@ pub enum TxKind {
     /// A partial refund made with `type=refundp`.
     #[serde(rename = "refundp")]
     RefundP,
+    /// The capture of a pre-authorisation (`PreAuthorizationAprove`): the money the
+    /// card is charged, at most the blocked amount. Its name is the simulator's choice.
+    #[serde(rename = "PRESALES_APPROVE")]
+    PreSalesCapture,
+    /// The release of a pre-authorisation (`PreAuthorizationCancel`): the block is
+    /// freed, nothing is charged. Its name is the simulator's choice.
+    #[serde(rename = "PRESALES_CANCEL")]
+    PreSalesRelease,
 }
 
 impl TxKind {
@@ -48,12 +56,26 @@ impl TxKind {
             TxKind::Cancel => "CANCEL",
             TxKind::Refund => "REFUND",
             TxKind::RefundP => "refundp",
+            TxKind::PreSalesCapture => "PRESALES_APPROVE",
+            TxKind::PreSalesRelease => "PRESALES_CANCEL",
         }
     }
 
-    /// A sale or pre-authorisation (something that charges a card).
+    /// A sale or pre-authorisation (what the payment endpoint records).
     pub fn is_sale(self) -> bool {
         matches!(self, TxKind::Sales | TxKind::PreSales)
+    }
+
+    /// A row whose money reaches the merchant: a sale or the capture of a
+    /// pre-authorisation. Only these can be cancelled or refunded.
+    pub fn is_charge(self) -> bool {
+        matches!(self, TxKind::Sales | TxKind::PreSalesCapture)
+    }
+
+    /// Whether the row moves money (a block and its release move none, so a bank's
+    /// statement leaves them out).
+    pub fn moves_money(self) -> bool {
+        !matches!(self, TxKind::PreSales | TxKind::PreSalesRelease)
     }
 }
 
@@ -325,6 +347,26 @@ impl State {
     pub fn find_ref(&self, merchant_no: &str, reference: &str) -> Option<usize> {
         let index = *self.by_ref.get(reference)?;
         (self.txs[index].merchant_no == merchant_no).then_some(index)
+    }
+
+    /// The capture or release row of the pre-authorisation at `index`, if it has one:
+    /// a pre-authorisation is closed by the first of them, for good.
+    pub fn pre_auth_follow_up(&self, index: usize) -> Option<usize> {
+        let pre_auth = &self.txs[index];
+        let m = self.merchants.get(&pre_auth.merchant_no)?;
+        let candidates: &[usize] = if pre_auth.client_ref.is_empty() {
+            &m.rows
+        } else {
+            m.by_client_ref
+                .get(&pre_auth.client_ref)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+        };
+        candidates.iter().copied().find(|&i| {
+            let tx = &self.txs[i];
+            matches!(tx.kind, TxKind::PreSalesCapture | TxKind::PreSalesRelease)
+                && tx.sale_reference_code.as_deref() == Some(pre_auth.reference_code.as_str())
+        })
     }
 
     /// The merchant's rows recorded on Istanbul dates `from..=to`, optionally only

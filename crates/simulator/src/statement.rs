@@ -64,7 +64,9 @@ fn csv_field(text: &str) -> String {
 
 fn kind_text(tx: &Transaction, sale_amount: Option<sanalpos_core::Kurus>) -> &'static str {
     match tx.kind {
-        TxKind::Sales | TxKind::PreSales => "Satış",
+        TxKind::Sales | TxKind::PreSalesCapture => "Satış",
+        TxKind::PreSales => "Ön Provizyon",
+        TxKind::PreSalesRelease => "Ön Provizyon İptal",
         TxKind::Cancel => "İptal",
         TxKind::RefundP => "Kısmi İade",
         TxKind::Refund => match sale_amount {
@@ -84,14 +86,16 @@ fn status_text(status: TxStatus) -> &'static str {
 
 /// The statement of `rows` (one business day of one merchant, in time order).
 /// `sale_amount` gives, for a refund row, its sale's amount, so a `REFUND` of less than
-/// the sale reads `Kısmi İade`; pass `|_| None` when unknown.
+/// the sale reads `Kısmi İade`; pass `|_| None` when unknown. Rows that move no money
+/// (a pre-authorisation's block, its release) are left out; its capture is a `Satış`.
 pub fn statement_csv<F>(rows: &[&Transaction], sale_amount: F) -> String
 where
     F: Fn(&str) -> Option<sanalpos_core::Kurus>,
 {
     let mut out = HEADER.join(";");
     out.push_str("\r\n");
-    for tx in rows {
+    // A pre-authorisation's block and its release move no money: no statement line.
+    for tx in rows.iter().filter(|t| t.kind.moves_money()) {
         let sale = tx.sale_reference_code.as_deref().and_then(&sale_amount);
         let net = tx
             .authorization_amount

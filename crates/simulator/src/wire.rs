@@ -172,6 +172,16 @@ pub fn check_hash(form: &Form, fields: &[&str], secret: &str) -> Result<(), Reje
     }
 }
 
+/// Checks a request's `hashDatav2` against the hash the endpoint expects.
+pub fn check_signature(form: &Form, expected: &str) -> Result<(), Reject> {
+    let given = form.required("hashDatav2")?;
+    if hash::same_hash(expected, given) {
+        Ok(())
+    } else {
+        Err(Reject::Hash)
+    }
+}
+
 /// Escapes text for an HTML attribute or element body.
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);

@@ -328,6 +328,23 @@ impl Gateway for GarantiGateway {
         self.money_call("capture", &xml, sent).await
     }
 
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        // A preauth is released as a sale is voided: `void` of its RetrefNum.
+        let xml = request::void(
+            self.credentials(),
+            self.config.envelope(),
+            request.client_ref.as_str(),
+            request.provider_ref.as_str(),
+            request.currency,
+        );
+        let sent = Sent {
+            operation: Operation::Void,
+            amount: None,
+            installments: None,
+        };
+        self.money_call("release", &xml, sent).await
+    }
+
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
         let started = Instant::now();
         let form = request::three_d_form(

@@ -329,6 +329,17 @@ impl Gateway for NestpayGateway {
         self.money_call("capture", &xml, sent).await
     }
 
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        // A PreAuth is released as any order is voided: `Void` by order id.
+        let xml = request::void(self.credentials(), request.client_ref.as_str());
+        let sent = Sent {
+            operation: Operation::Void,
+            amount: None,
+            installments: None,
+        };
+        self.money_call("release", &xml, sent).await
+    }
+
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
         let started = Instant::now();
         let model = self.config.three_d_model;

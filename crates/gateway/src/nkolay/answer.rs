@@ -255,6 +255,31 @@ pub fn reversal_outcome(answer: &Answer) -> Outcome {
     }
 }
 
+/// The outcome of a pre-authorisation capture or release answer. These answers are
+/// not published (the shape is the simulator's choice, like the sale's answer) and
+/// not signed: `RESPONSE_CODE` 2 with a `REFERENCE_CODE` is done. A capture answer that
+/// names an `AUTHORIZATION_AMOUNT` other than `amount` is not trusted.
+pub fn pre_auth_outcome(answer: &Answer, amount: Kurus) -> Outcome {
+    let mut outcome = reversal_outcome(answer);
+    if let Outcome::Approved(approval) = &mut outcome {
+        let stated = answer.text("AUTHORIZATION_AMOUNT");
+        let authorized = stated.as_deref().and_then(parse_amount);
+        match (stated.as_deref().map(str::trim), authorized) {
+            (None | Some(""), _) => {}
+            (Some(_), Some(a)) if a == amount => approval.authorized_amount = Some(a),
+            _ => {
+                return Outcome::Unknown(UnknownReason::Inconsistent(
+                    "the provider's amount is not the amount sent".into(),
+                ))
+            }
+        }
+        approval.auth_code = answer
+            .text("AUTH_CODE")
+            .and_then(|a| AuthCode::parse_approval(&a));
+    }
+    outcome
+}
+
 fn kind_of(text: &str) -> TransactionKind {
     match text.trim().to_ascii_lowercase().as_str() {
         "sales" | "sale" | "satis" | "satış" => TransactionKind::Sale,
@@ -484,6 +509,37 @@ mod tests {
         .unwrap();
         assert!(rejects_type(&wrong_type));
         assert!(!rejects_type(&late));
+    }
+
+    #[test]
+    fn pre_auth_answers() {
+        let done = Answer::parse(
+            r#"{"RESPONSE_CODE":"2","RESPONSE_DATA":"İşlem başarılı","REFERENCE_CODE":"IKSIRPF7",
+            "AUTH_CODE":"123456","AUTHORIZATION_AMOUNT":"60.00"}"#,
+        )
+        .unwrap();
+        let Outcome::Approved(a) = pre_auth_outcome(&done, amount("60")) else {
+            panic!()
+        };
+        assert_eq!(a.authorized_amount, Some(amount("60")));
+        assert_eq!(a.auth_code.unwrap().as_str(), "123456");
+        assert!(matches!(
+            pre_auth_outcome(&done, amount("61")),
+            Outcome::Unknown(UnknownReason::Inconsistent(_))
+        ));
+        let camel = Answer::parse(r#"{"responseCode":2,"referenceCode":"IKSIRPF8"}"#).unwrap();
+        assert!(matches!(
+            pre_auth_outcome(&camel, amount("1")),
+            Outcome::Approved(_)
+        ));
+        let above = Answer::parse(
+            r#"{"RESPONSE_CODE":"0","RESPONSE_DATA":"İşlem tutarını kontrol edin","ERROR_CODE":"13"}"#,
+        )
+        .unwrap();
+        let Outcome::Declined(d) = pre_auth_outcome(&above, amount("1")) else {
+            panic!()
+        };
+        assert_eq!(d.bank_code.unwrap().as_str(), "13");
     }
 
     #[test]

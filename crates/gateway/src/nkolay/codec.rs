@@ -165,6 +165,12 @@ pub fn format_trx_date(date: NaiveDate) -> String {
     date.format("%Y.%m.%d").to_string()
 }
 
+/// `yyyy-MM-dd`: the pre-authorisation's date in capture and release, and the window
+/// of the pre-authorisation list.
+pub fn format_pre_auth_date(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
+}
+
 /// `dd.MM.yyyy HH:mm:ss` (and a few other spellings seen in answers).
 pub fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim();
@@ -244,6 +250,7 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap();
         assert_eq!(format_list_date(d), "05.10.2026");
         assert_eq!(format_trx_date(d), "2026.10.05");
+        assert_eq!(format_pre_auth_date(d), "2026-10-05");
         assert_eq!(parse_date("20261005"), Some(d));
         assert_eq!(parse_date("05.10.2026 14:05:00"), Some(d));
         assert_eq!(

@@ -4,14 +4,15 @@
 //! provider's answers to outcomes (the success rule lives there), [`signing`] is
 //! `hashDatav2`, and [`codec`] reads the provider's many answer shapes. `transport`
 //! posts the forms and says what a broken exchange means; each operation's reading of
-//! its answer has a module of its own (`payment`, `reversal`, `inquiry`, `reports`,
-//! `terms`). This file is the client: its configuration and the [`Gateway`]
+//! its answer has a module of its own (`payment`, `pre_auth`, `reversal`, `inquiry`,
+//! `reports`, `terms`). This file is the client: its configuration and the [`Gateway`]
 //! implementation.
 
 pub mod answer;
 pub mod codec;
 mod inquiry;
 mod payment;
+mod pre_auth;
 pub mod protocol;
 mod reports;
 pub mod request;
@@ -20,6 +21,7 @@ pub mod signing;
 mod terms;
 mod transport;
 
+pub use pre_auth::{PreAuthRecord, PreAuthStatus};
 pub use protocol::PROTOCOL;
 
 use std::time::Duration;
@@ -103,12 +105,21 @@ impl NkolayGateway {
 }
 
 // Each operation's exchange and reading of the answer lives in its own module:
-// `payment` (sale, 3D), `reversal` (cancel, refund), `inquiry`, `reports` and `terms`
+// `payment` (sale, pre-authorisation, 3D), `pre_auth` (capture, release, list),
+// `reversal` (cancel, refund), `inquiry`, `reports` and `terms`
 // (installments, commission table).
 #[async_trait]
 impl Gateway for NkolayGateway {
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
         self.direct_sale(request).await
+    }
+
+    async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
+        self.capture_pre_auth(request).await
+    }
+
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        self.release_pre_auth(request).await
     }
 
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {

@@ -1,5 +1,6 @@
 //! The sale: direct, or started with the bank's 3D Secure form and finished from the
-//! signed postback (then completed when the panel's AutoComplete is off).
+//! signed postback (then completed when the panel's AutoComplete is off). A
+//! pre-authorisation takes the same paths (`transactionType=PRESALES`).
 
 use std::time::Instant;
 
@@ -13,21 +14,18 @@ use crate::types::*;
 
 impl NkolayGateway {
     pub(super) async fn direct_sale(&self, request: &SaleRequest) -> GatewayResponse {
-        if request.pre_auth {
-            return GatewayResponse::not_supported("pre-authorisation");
-        }
+        // A pre-authorisation is the same call with `transactionType=PRESALES`, and its
+        // answer is read by the same success rule.
+        let operation = if request.pre_auth { "pre_auth" } else { "sale" };
         let form = request::payment(&self.config.credentials, request, None, now_istanbul());
         let amount = request.amount;
-        self.money_call("sale", path::PAYMENT, &form, |a| {
+        self.money_call(operation, path::PAYMENT, &form, |a| {
             answer::payment_outcome(a, self.secret(), amount)
         })
         .await
     }
 
     pub(super) async fn begin_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
-        if request.pre_auth {
-            return ThreeDStart::Finished(GatewayResponse::not_supported("pre-authorisation"));
-        }
         let form = request::payment(
             &self.config.credentials,
             request,

@@ -108,7 +108,7 @@ static INFO: ProtocolInfo = ProtocolInfo {
     capabilities: Capabilities {
         three_d_models: &[ThreeDModel::ThreeDPay],
         partial_refund: true,
-        pre_auth: false,
+        pre_auth: true,
         installment_query: true,
         report_pull: true,
         statement_import: true,

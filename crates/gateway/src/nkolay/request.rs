@@ -7,7 +7,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use sanalpos_core::{Kurus, ProviderRef};
 
-use super::codec::{format_amount, format_list_date, format_rnd, format_trx_date};
+use super::codec::{
+    format_amount, format_list_date, format_pre_auth_date, format_rnd, format_trx_date,
+};
 use super::signing::{hash_v2, SignedRequest};
 use super::Credentials;
 use crate::types::{ReturnUrls, SaleRequest};
@@ -34,7 +36,13 @@ fn sign(kind: SignedRequest, mut form: Form, secret_key: &str) -> Form {
     form
 }
 
-/// `/Vpos/v1/Payment`, non-3D when `urls` is `None`.
+/// `transactionType` of a sale.
+pub const SALES: &str = "SALES";
+/// `transactionType` of a pre-authorisation, and of its release.
+pub const PRESALES: &str = "PRESALES";
+
+/// `/Vpos/v1/Payment`, non-3D when `urls` is `None`; a pre-authorisation when
+/// `request.pre_auth` is set (signed exactly as a sale).
 pub fn payment(
     credentials: &Credentials,
     request: &SaleRequest,
@@ -58,7 +66,10 @@ pub fn payment(
         ("year", card.expiry.year().to_string()),
         ("cvv", card.cvv.expose().to_owned()),
         ("use3D", urls.is_some().to_string()),
-        ("transactionType", "SALES".to_owned()),
+        (
+            "transactionType",
+            if request.pre_auth { PRESALES } else { SALES }.to_owned(),
+        ),
         ("rnd", format_rnd(now)),
         ("customerKey", String::new()),
         ("environment", "API".to_owned()),
@@ -102,6 +113,65 @@ pub fn cancel_refund(
     ];
     sign(
         SignedRequest::CancelRefund,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/PreAuthorizationAprove`: capture `amount` of the pre-authorisation
+/// made on `pre_auth_date`.
+pub fn pre_auth_capture(
+    credentials: &Credentials,
+    provider_ref: &ProviderRef,
+    amount: Kurus,
+    pre_auth_date: NaiveDate,
+) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("referenceCode", provider_ref.as_str().to_owned()),
+        ("trxDate", format_pre_auth_date(pre_auth_date)),
+        ("amount", format_amount(amount)),
+    ];
+    sign(
+        SignedRequest::PreAuthCapture,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/PreAuthorizationCancel`: release the whole pre-authorisation made on
+/// `pre_auth_date`. The signed `transactionType` is the released transaction's type,
+/// `PRESALES`.
+pub fn pre_auth_release(
+    credentials: &Credentials,
+    provider_ref: &ProviderRef,
+    authorized: Kurus,
+    pre_auth_date: NaiveDate,
+) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("referenceCode", provider_ref.as_str().to_owned()),
+        ("trxDate", format_pre_auth_date(pre_auth_date)),
+        ("amount", format_amount(authorized)),
+        ("transactionType", PRESALES.to_owned()),
+    ];
+    sign(
+        SignedRequest::PreAuthRelease,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/PreAuthorizationList` for the days `from..=to` (signed with
+/// `sx-list`, the end date before the start date).
+pub fn pre_auth_list(credentials: &Credentials, from: NaiveDate, to: NaiveDate) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx_list.expose().to_owned()),
+        ("startDate", format_pre_auth_date(from)),
+        ("endDate", format_pre_auth_date(to)),
+    ];
+    sign(
+        SignedRequest::PreAuthList,
         form,
         credentials.secret_key.expose(),
     )
@@ -224,6 +294,18 @@ mod tests {
         assert_eq!(get(&form, "month"), "12");
         assert_eq!(get(&form, "use3D"), "false");
         assert_eq!(get(&form, "rnd"), "29-08-2025 14:23:57");
+        assert_eq!(get(&form, "transactionType"), "SALES");
+        let pre_auth = payment(
+            &credentials(),
+            &SaleRequest {
+                pre_auth: true,
+                ..request.clone()
+            },
+            None,
+            now,
+        );
+        assert_eq!(get(&pre_auth, "transactionType"), "PRESALES");
+        assert_eq!(get(&pre_auth, "hashDatav2"), get(&form, "hashDatav2"));
         assert_eq!(
             signed_values(SignedRequest::Payment, &form).join("|"),
             "118591467|blob|att_1|150.00|||29-08-2025 14:23:57|"
@@ -259,6 +341,30 @@ mod tests {
         assert_eq!(
             get(&form, "hashDatav2"),
             "3a1yzE1TS1aUrPpcycyWVqUQhhzFb2YomZbw+W/83MD5/VglsBROO8G4cm2BlvEFTQsE/eYyLbV1viqU8sYkaw=="
+        );
+    }
+
+    #[test]
+    fn pre_auth_forms_sign_the_documented_fields() {
+        let c = credentials();
+        let reference = ProviderRef::parse("IKSIRPF1").unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap();
+        let capture = pre_auth_capture(&c, &reference, Kurus::parse("60").unwrap(), day);
+        assert_eq!(get(&capture, "sx"), "118591467|blob");
+        assert_eq!(
+            signed_values(SignedRequest::PreAuthCapture, &capture).join("|"),
+            "118591467|blob|2026-11-29|60.00|IKSIRPF1"
+        );
+        let release = pre_auth_release(&c, &reference, Kurus::parse("100").unwrap(), day);
+        assert_eq!(
+            signed_values(SignedRequest::PreAuthRelease, &release).join("|"),
+            "118591467|blob|2026-11-29|100.00|IKSIRPF1|PRESALES"
+        );
+        let list = pre_auth_list(&c, day, day.succ_opt().unwrap());
+        assert_eq!(get(&list, "sx"), "118591467|blob|list");
+        assert_eq!(
+            signed_values(SignedRequest::PreAuthList, &list).join("|"),
+            "118591467|blob|list|2026-11-30|2026-11-29"
         );
     }
 

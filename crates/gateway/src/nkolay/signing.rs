@@ -18,16 +18,25 @@ pub enum SignedRequest {
     PfTransactionReportList,
     /// `/Vpos/Payment/GetMerchandInformation`.
     MerchantInformation,
+    /// `/Vpos/Payment/PreAuthorizationAprove`: capture of a pre-authorisation.
+    PreAuthCapture,
+    /// `/Vpos/Payment/PreAuthorizationCancel`: release of a pre-authorisation.
+    PreAuthRelease,
+    /// `/Vpos/Payment/PreAuthorizationList` (with `sx-list`; the end date comes first).
+    PreAuthList,
 }
 
 impl SignedRequest {
     /// Every signed request.
-    pub const ALL: [SignedRequest; 5] = [
+    pub const ALL: [SignedRequest; 8] = [
         SignedRequest::Payment,
         SignedRequest::CancelRefund,
         SignedRequest::PaymentList,
         SignedRequest::PfTransactionReportList,
         SignedRequest::MerchantInformation,
+        SignedRequest::PreAuthCapture,
+        SignedRequest::PreAuthRelease,
+        SignedRequest::PreAuthList,
     ];
 
     /// The form field names that go into the hash, in order.
@@ -52,6 +61,15 @@ impl SignedRequest {
                 "referenceCode",
             ],
             SignedRequest::MerchantInformation => &["sx", "date"],
+            SignedRequest::PreAuthCapture => &["sx", "trxDate", "amount", "referenceCode"],
+            SignedRequest::PreAuthRelease => &[
+                "sx",
+                "trxDate",
+                "amount",
+                "referenceCode",
+                "transactionType",
+            ],
+            SignedRequest::PreAuthList => &["sx", "endDate", "startDate"],
         }
     }
 
@@ -63,6 +81,9 @@ impl SignedRequest {
             SignedRequest::PaymentList => "payment-list",
             SignedRequest::PfTransactionReportList => "pf-transaction-report-list",
             SignedRequest::MerchantInformation => "merchant-information",
+            SignedRequest::PreAuthCapture => "pre-auth-capture",
+            SignedRequest::PreAuthRelease => "pre-auth-release",
+            SignedRequest::PreAuthList => "pre-auth-list",
         }
     }
 

@@ -24,6 +24,10 @@ pub(super) mod path {
     pub const PF_REPORT: &str = "/Vpos/Payment/PfTransactionReportList";
     pub const INSTALLMENTS: &str = "/Vpos/Payment/PaymentInstallments";
     pub const MERCHANT_INFO: &str = "/Vpos/Payment/GetMerchandInformation";
+    /// The provider's own spelling ("Aprove").
+    pub const PRE_AUTH_CAPTURE: &str = "/Vpos/Payment/PreAuthorizationAprove";
+    pub const PRE_AUTH_RELEASE: &str = "/Vpos/Payment/PreAuthorizationCancel";
+    pub const PRE_AUTH_LIST: &str = "/Vpos/Payment/PreAuthorizationList";
 }
 
 impl NkolayGateway {

@@ -429,6 +429,18 @@ impl Gateway for PosnetGateway {
         self.money_call("cancel", &xml, sent).await
     }
 
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        // An `auth` is released as a sale is cancelled: `reverse` of its hostLogKey
+        // (with `transaction` = `sale`, as mews always sends).
+        let xml = request::reverse(self.merchant(), request.provider_ref.as_str());
+        let sent = Sent {
+            operation: Operation::Reverse,
+            amount: None,
+            installments: None,
+        };
+        self.money_call("release", &xml, sent).await
+    }
+
     async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.refundable {
             return refused_here(format!(

@@ -3,6 +3,7 @@
 pub mod answer;
 pub mod info;
 pub mod payment;
+pub mod pre_auth;
 pub mod refund;
 pub mod report;
 
@@ -26,6 +27,15 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/Vpos/Payment/PfTransactionReportList",
             post(report::pf_report),
         )
+        .route(
+            "/Vpos/Payment/PreAuthorizationAprove",
+            post(pre_auth::capture),
+        )
+        .route(
+            "/Vpos/Payment/PreAuthorizationCancel",
+            post(pre_auth::release),
+        )
+        .route("/Vpos/Payment/PreAuthorizationList", post(pre_auth::list))
         .route(
             "/Vpos/Payment/PaymentInstallments",
             post(info::installments),

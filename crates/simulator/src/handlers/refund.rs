@@ -74,7 +74,9 @@ fn handle(sim: &Sim, peer: SocketAddr, body: &[u8]) -> Result<Response, Reject> 
     let mut state = sim.lock();
     let index = state
         .find_ref(&merchant.merchant_no, reference)
-        .filter(|&i| state.txs[i].kind.is_sale())
+        // A pre-authorisation is captured or released, never cancelled or refunded; its
+        // capture is a sale like any other.
+        .filter(|&i| state.txs[i].kind.is_charge())
         .filter(|&i| state.txs[i].created_at.date_naive() == trx_date)
         .ok_or_else(|| refuse("25", NOT_FOUND))?;
     let sale = &state.txs[index];

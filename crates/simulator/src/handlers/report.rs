@@ -3,7 +3,9 @@
 //!
 //! Both report every ledger row of the window: sales of every status, cancels, refunds
 //! and panel sales. A cancelled sale stays `SALES`/`SUCCESS` with a cancelled flag; its
-//! `CANCEL` row tells the story.
+//! `CANCEL` row tells the story. A pre-authorisation likewise stays
+//! `PRESALES`/`SUCCESS`; its `PRESALES_APPROVE` (capture) or `PRESALES_CANCEL`
+//! (release) row, naming it in `SALE_REFERENCE_CODE`, tells what became of it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +20,8 @@ use crate::clock;
 use crate::state::{Sim, SxKind, Transaction};
 use crate::wire::{self, bad_field, Form, Reject};
 
-const WINDOW_TOO_WIDE: &str = "Tarih aralığı en fazla 1 ay olabilir";
-const NO_RECORDS: &str = "Listelenecek kayıt bulunamadı.";
+pub(super) const WINDOW_TOO_WIDE: &str = "Tarih aralığı en fazla 1 ay olabilir";
+pub(super) const NO_RECORDS: &str = "Listelenecek kayıt bulunamadı.";
 /// The acquiring bank behind the provider, as the report names the terminal.
 const TERMINAL_NAME: &str = "AKTIF YATIRIM BANKASI";
 
@@ -34,7 +36,8 @@ fn window(form: &Form) -> Result<(NaiveDate, NaiveDate), Reject> {
     Ok((start, end))
 }
 
-fn window_ok(start: NaiveDate, end: NaiveDate) -> bool {
+/// End not before start, at most 31 days apart.
+pub(super) fn window_ok(start: NaiveDate, end: NaiveDate) -> bool {
     end >= start && (end - start).num_days() <= 31
 }
 
@@ -85,7 +88,8 @@ fn payment_list_row(tx: &Transaction) -> Value {
     row
 }
 
-fn list_answer(result: Value, as_string: bool) -> Response {
+/// The lists' envelope `{"id":"","result":…}`, `result` as a JSON string when asked.
+pub(super) fn list_answer(result: Value, as_string: bool) -> Response {
     let result = if as_string {
         Value::String(result.to_string())
     } else {
@@ -94,7 +98,8 @@ fn list_answer(result: Value, as_string: bool) -> Response {
     wire::json_answer(&json!({"id": "", "result": result}))
 }
 
-fn list_error(code: &str, text: &str) -> Response {
+/// A list's refusal in the lists' envelope, with an empty `LIST`.
+pub(super) fn list_error(code: &str, text: &str) -> Response {
     list_answer(
         json!({
             "RESPONSE_CODE": "0",

@@ -10,6 +10,7 @@ mod nestpay_common;
 mod nestpay_threeds;
 mod payment;
 mod posnet;
+mod pre_auth;
 mod refund;
 mod report;
 mod threeds;

@@ -11,8 +11,8 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Kurus, ProviderRef};
 use sanalpos_gateway::garanti::{Credentials, GarantiConfig, GarantiGateway, ThreeDModel};
 use sanalpos_gateway::{
     CancelRequest, CaptureRequest, DeclineKind, FailureKind, Gateway, Inquiry, InquiryRequest,
-    Outcome, Postback, RefundRequest, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart,
-    UnknownReason,
+    Outcome, Postback, RefundRequest, ReleaseRequest, ReportQuery, ReturnUrls, SaleRequest,
+    ThreeDStart, UnknownReason,
 };
 use sanalpos_simulator::garanti::{
     self, GarantiConfig as SimConfig, GarantiHandle, GarantiMerchant,
@@ -552,6 +552,7 @@ async fn a_pre_authorisation_is_captured_once_for_part_of_it() {
         authorized: kurus("80"),
         amount: kurus(amount),
         currency: Currency::Try,
+        pre_auth_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
     };
     let r = gateway.capture(&capture("65")).await;
     let Outcome::Approved(c) = r.outcome else {
@@ -575,4 +576,34 @@ async fn a_pre_authorisation_is_captured_once_for_part_of_it() {
     let r = gateway.capture(&capture("81")).await;
     assert!(matches!(r.outcome, Outcome::Failed(ref f) if f.kind == FailureKind::Invalid));
     assert_eq!(bank.rows().len(), 2);
+}
+
+#[tokio::test]
+async fn a_pre_authorisation_is_released_by_a_void() {
+    let bank = bank().await;
+    let gateway = bank.gateway(ThreeDModel::ThreeD);
+    let order = unique("r");
+    let mut request = sale(&order, "45");
+    request.pre_auth = true;
+    let Outcome::Approved(a) = gateway.sale(&request).await.outcome else {
+        panic!()
+    };
+    let release = ReleaseRequest {
+        provider_ref: a.provider_ref.clone(),
+        client_ref: ClientRef::parse(&order).unwrap(),
+        pre_auth_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        authorized: kurus("45"),
+        currency: Currency::Try,
+    };
+    let r = gateway.release(&release).await;
+    assert!(matches!(r.outcome, Outcome::Approved(_)), "{:?}", r.outcome);
+    let rows = bank.rows();
+    let void = rows
+        .iter()
+        .find(|t| t.kind == garanti::TxType::Void)
+        .unwrap();
+    assert_eq!(
+        void.original_retref.as_deref(),
+        Some(a.provider_ref.as_str())
+    );
 }

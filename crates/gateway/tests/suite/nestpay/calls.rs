@@ -12,8 +12,8 @@ use sanalpos_gateway::nestpay::ThreeDModel;
 use sanalpos_gateway::protocol::{Environment, Timeouts};
 use sanalpos_gateway::{
     protocol, CancelRequest, CaptureRequest, DeclineKind, FailureKind, Gateway, GatewayError,
-    Inquiry, InquiryRequest, Outcome, RefundRequest, ReportQuery, Settings, ThreeDStart,
-    UnknownReason,
+    Inquiry, InquiryRequest, Outcome, RefundRequest, ReleaseRequest, ReportQuery, Settings,
+    ThreeDStart, UnknownReason,
 };
 
 use super::helpers::*;
@@ -133,6 +133,7 @@ async fn pre_auth_installments_and_capture() {
         authorized: kurus("2.05"),
         amount: kurus(amount),
         currency: Currency::Try,
+        pre_auth_date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
     };
     let r = gateway.capture(&capture("2.05")).await;
     assert!(matches!(r.outcome, Outcome::Approved(_)), "{:?}", r.outcome);
@@ -414,4 +415,22 @@ async fn the_registry_builds_a_client_for_the_simulator() {
     };
     let form = sanalpos_testkit::parse_form(&html);
     assert_eq!(form.action, format!("{}/fim/est3Dgate", bank.url()));
+}
+
+#[tokio::test]
+async fn release_is_a_void_of_the_pre_authorisation() {
+    let bank = FakeBank::start(vec![Reply::Body(answer_bytes(8))]).await;
+    let gateway = bank.gateway(ThreeDModel::ThreeD);
+    let release = ReleaseRequest {
+        provider_ref: ProviderRef::parse("24001WceJ18839").unwrap(),
+        client_ref: ClientRef::parse("o-pre").unwrap(),
+        pre_auth_date: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+        authorized: kurus("2.05"),
+        currency: Currency::Try,
+    };
+    let r = gateway.release(&release).await;
+    assert!(matches!(r.outcome, Outcome::Approved(_)), "{:?}", r.outcome);
+    let doc = bank.received()[0].document();
+    assert_eq!(doc.get("Type"), Some("Void"));
+    assert_eq!(doc.get("OrderId"), Some("o-pre"));
 }

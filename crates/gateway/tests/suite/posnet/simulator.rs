@@ -10,8 +10,8 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Secret}
 use sanalpos_gateway::posnet::{Credentials, PosnetConfig, PosnetGateway};
 use sanalpos_gateway::{
     CancelRequest, CaptureRequest, Card, DeclineKind, ExpectedSale, FailureKind, Gateway,
-    GatewayError, Inquiry, InquiryRequest, Outcome, Postback, RefundRequest, ReturnUrls,
-    SaleRequest, ThreeDStart, UnknownReason,
+    GatewayError, Inquiry, InquiryRequest, Outcome, Postback, RefundRequest, ReleaseRequest,
+    ReturnUrls, SaleRequest, ThreeDStart, UnknownReason,
 };
 use sanalpos_simulator::posnet::{
     self, PosnetConfig as SimConfig, PosnetHandle, PosnetMerchant, TxKind,
@@ -316,10 +316,32 @@ async fn pre_auth_and_capture() {
         authorized: kurus("20.00"),
         amount: kurus("15.00"),
         currency: Currency::Try,
+        pre_auth_date: sanalpos_core::time::now_istanbul().date_naive(),
     };
     approved(&gw.capture(&capture).await.outcome);
     let kinds: Vec<TxKind> = bank.rows().iter().map(|t| t.kind).collect();
     assert_eq!(kinds, [TxKind::Auth, TxKind::Capt]);
+}
+
+#[tokio::test]
+async fn pre_auth_and_release() {
+    let bank = bank().await;
+    let gw = bank.gateway();
+    let request = SaleRequest {
+        pre_auth: true,
+        ..sale("AUTH2", CARD, "20.00")
+    };
+    let auth = approved(&gw.sale(&request).await.outcome).clone();
+    let release = ReleaseRequest {
+        provider_ref: auth.provider_ref,
+        client_ref: ClientRef::parse("AUTH2").unwrap(),
+        pre_auth_date: sanalpos_core::time::now_istanbul().date_naive(),
+        authorized: kurus("20.00"),
+        currency: Currency::Try,
+    };
+    approved(&gw.release(&release).await.outcome);
+    let kinds: Vec<TxKind> = bank.rows().iter().map(|t| t.kind).collect();
+    assert_eq!(kinds, [TxKind::Auth, TxKind::Reverse]);
 }
 
 #[tokio::test]
