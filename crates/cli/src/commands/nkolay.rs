@@ -33,7 +33,7 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct HashArgs {
     /// Which request: payment, cancel-refund, payment-list, pf-transaction-report-list,
-    /// merchant-information.
+    /// merchant-information, pre-auth-capture, pre-auth-release, pre-auth-list.
     #[arg(value_parser = parse_request)]
     request: SignedRequest,
     /// The merchant secret key (merchantSecretKey).
