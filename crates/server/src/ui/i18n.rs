@@ -183,6 +183,7 @@ catalogue! {
     pos_change_bank: "(başka banka seç)", "(choose another bank)";
     next: "Devam", "Continue";
     credentials: "Bağlantı ve erişim bilgileri", "Connection and credentials";
+    secret_stored: "Kayıtlı değer (karakter sayısı):", "Stored value (its length):";
     credentials_hint: "Kayıtlı gizli değerler gösterilmez. Boş bırakılan gizli alanın eski değeri kalır; yeni bir değer girerseniz onun yerine geçer.", "Stored secret values are never shown. A secret left empty keeps its current value; a new value replaces it.";
     pos_settings_unreadable: "Bu POS'un ayarları bu ana anahtarla çözülemiyor: erişim bilgilerini yeniden girin.", "This POS's settings cannot be decrypted with this master key: enter the credentials again.";
     currencies: "Para birimleri", "Currencies";

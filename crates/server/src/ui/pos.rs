@@ -188,6 +188,7 @@ fn setting_field(ctx: &Ctx, field: &FieldSpec, value: Option<&str>, editing: boo
     let id = format!("pos-{}", field.name);
     let label = field.label.get(ctx.lang);
     let help = field.help.map(|h| h.get(ctx.lang));
+    let t = ctx.t();
     html! {
         @match field.kind {
             FieldKind::Flag => {
@@ -205,7 +206,7 @@ fn setting_field(ctx: &Ctx, field: &FieldSpec, value: Option<&str>, editing: boo
             FieldKind::Secret => {
                 label { (label)
                     input id=(id) name=(name) type="password" autocomplete="new-password" required[field.required && !editing] value="";
-                    @if let Some(masked) = value { span.masked { (masked) } }
+                    @if let Some(masked) = value { span.masked { (t.secret_stored) " " (masked) } }
                 }
             }
             _ => {
