@@ -107,17 +107,51 @@ pub struct SessionQuery {
     pub limit: u32,
 }
 
-/// `text` as a `LIKE` pattern that matches it anywhere, its wildcards escaped.
-fn contains_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
+/// The letters a search treats as one, beyond ASCII case: Turkish pairs, and the four
+/// forms of i (a person typing `ISIK` or `isik` means `Işık`; `INSAAT` is `İNŞAAT`'s
+/// search too, which a Turkish or an English case rule alone gets half wrong).
+const LETTER_GROUPS: [&str; 6] = ["iİıI", "şŞ", "ğĞ", "üÜ", "öÖ", "çÇ"];
+
+/// `text` as a pattern that matches it anywhere, letters in any case (ASCII and
+/// Turkish), every other character only as itself: a SQLite `GLOB` pattern or a
+/// PostgreSQL regular expression, both case-sensitive, with a class for each letter.
+/// Neither engine folds Turkish letters by itself (SQLite's `LIKE` folds ASCII only,
+/// PostgreSQL's `ILIKE` follows the server's locale).
+fn contains_pattern(engine: Engine, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 4 + 2);
+    if engine == Engine::Sqlite {
+        out.push('*');
     }
-    out.push('%');
+    for c in text.chars() {
+        if let Some(group) = LETTER_GROUPS.iter().find(|g| g.contains(c)) {
+            out.push('[');
+            out.push_str(group);
+            out.push(']');
+        } else if c.is_ascii_alphabetic() {
+            out.push('[');
+            out.push(c.to_ascii_lowercase());
+            out.push(c.to_ascii_uppercase());
+            out.push(']');
+        } else {
+            match engine {
+                // In a GLOB, `*`, `?` and `[` are special, and a class holds them as
+                // themselves (`]` is special only inside a class).
+                Engine::Sqlite if matches!(c, '*' | '?' | '[') => {
+                    out.push('[');
+                    out.push(c);
+                    out.push(']');
+                }
+                Engine::Postgres if r"\.^$*+?()[]{}|".contains(c) => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                _ => out.push(c),
+            }
+        }
+    }
+    if engine == Engine::Sqlite {
+        out.push('*');
+    }
     out
 }
 
@@ -157,14 +191,12 @@ fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause 
     if let Some(to) = q.to {
         c.push(" AND created_at < ?", vec![Arg::Int(to)]);
     }
-    // SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's ILIKE does the same
-    // (and more, by its locale).
-    let like = match engine {
-        Engine::Sqlite => "LIKE",
-        Engine::Postgres => "ILIKE",
+    let matches = match engine {
+        Engine::Sqlite => "GLOB",
+        Engine::Postgres => "~",
     };
     if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = contains_pattern(text);
+        let pattern = contains_pattern(engine, text);
         let mut fragment = String::from(" AND (");
         for (i, column) in ["customer_ref", "order_ref", "description", "id"]
             .iter()
@@ -173,7 +205,7 @@ fn session_clause(engine: Engine, company_id: &str, q: &SessionQuery) -> Clause 
             if i > 0 {
                 fragment.push_str(" OR ");
             }
-            fragment.push_str(&format!("{column} {like} ? ESCAPE '\\'"));
+            fragment.push_str(&format!("{column} {matches} ?"));
         }
         fragment.push(')');
         c.push(&fragment, vec![Arg::Text(pattern); 4]);
@@ -416,5 +448,24 @@ impl Store {
                 Box::pin(begin_session_payment(c, d))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_pattern_folds_letters_and_quotes_the_rest() {
+        assert_eq!(
+            contains_pattern(Engine::Sqlite, "Işık-1*"),
+            "*[iİıI][şŞ][iİıI][kK]-1[*]*"
+        );
+        assert_eq!(contains_pattern(Engine::Sqlite, "a?[b"), "*[aA][?][[][bB]*");
+        assert_eq!(
+            contains_pattern(Engine::Postgres, "Çağ.(x)"),
+            "[çÇ][aA][ğĞ]\\.\\([xX]\\)"
+        );
+        assert_eq!(contains_pattern(Engine::Postgres, "%_"), "%_");
     }
 }

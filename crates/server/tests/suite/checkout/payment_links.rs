@@ -131,8 +131,14 @@ both_engines!(
         assert_eq!(found.iter().collect::<BTreeSet<_>>(), expected);
         let (found, _) = walk(&app, "q=cari-12", 50).await;
         assert_eq!(found.len(), 10, "CARI-120 … CARI-129");
-        // (`a_d` would match every "Aidat" if `_` were a wildcard.)
-        for wildcard in ["%25", "a_d", "%5C"] {
+        // Turkish letters in any case, and the four forms of i as one letter.
+        for query in ["KASIM", "kasim", "Kasım%20EKSTRES"] {
+            let (found, _) = walk(&app, &format!("q={query}"), 50).await;
+            assert_eq!(found.len(), 25, "{query}");
+        }
+        // (`a_d` would match every "Aidat" if `_` were a wildcard, `.` or `*` if they
+        // were a pattern's.)
+        for wildcard in ["%25", "a_d", "%5C", ".", "%2A", "%3F", "%5B", "a.d"] {
             let (found, _) = walk(&app, &format!("q={wildcard}"), 50).await;
             assert!(found.is_empty(), "{wildcard}: {found:?}");
         }
