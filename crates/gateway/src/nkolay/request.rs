@@ -185,7 +185,10 @@ fn payment_form(
 }
 
 /// `/Vpos/Payment/CardStorageCardRegister`: keep `card` in the vault for
-/// `customer_key`, under `alias`. Signed `sx|cardNumber|cvv`.
+/// `customer_key`, under `alias`. Signed `sx|cardNumber|cvv`. Only the signed fields are
+/// documented; the others carry the payment's names (`cardHolderName`, `month`, `year`)
+/// and the vault's (`customerKey`, and `cardAlias` for what the list calls
+/// `CARD_ALIACE`).
 pub fn card_register(
     credentials: &Credentials,
     customer_key: &str,

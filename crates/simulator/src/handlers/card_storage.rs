@@ -3,7 +3,9 @@
 //! Paying with a stored card and keeping the card of a sale are part of
 //! `/Vpos/v1/Payment` (see [`super::payment`]).
 //!
-//! Paths, the `sx` credential and the hash orders are the documented ones. A wrong `sx`,
+//! Paths, the `sx` credential and the hash orders are the documented ones; the register
+//! call's other fields are ours, named as the payment's (`customerKey`, `cardHolderName`,
+//! `month`, `year`, `cvv`, and `cardAlias`), `cardHolderName` and `cardAlias` optional. A wrong `sx`,
 //! a missing field or a wrong hash gets the same answers as every other endpoint. The
 //! list and delete answers take the shapes one integration's logs showed: the list
 //! `{ProcReturnCode:"00", ErrMsg, Data:{cards:{Card:{CardFileds:{Detail:[{Token, TranId,
