@@ -117,12 +117,15 @@ pub struct Vault {
 
 impl Vault {
     /// Keeps `card` for `customer_key` and returns it with its token and transaction id.
-    /// A card number the customer has already stored is not stored twice: the existing
-    /// card comes back unchanged (a retried registration after a lost answer must not
-    /// make a second card).
+    /// A card number the customer has already stored is not stored twice (a retried
+    /// registration after a lost answer must not make a second card): the card kept
+    /// takes the new expiry and holder name (a renewed card keeps its number), and keeps
+    /// its token, transaction id and alias.
     pub fn store(&mut self, customer_key: &str, card: NewCard) -> VaultCard {
         let cards = self.customers.entry(customer_key.to_owned()).or_default();
-        if let Some(existing) = cards.iter().find(|c| c.pan == card.pan) {
+        if let Some(existing) = cards.iter_mut().find(|c| c.pan == card.pan) {
+            existing.expiry = card.expiry;
+            existing.holder = card.holder;
             return existing.clone();
         }
         let stored = VaultCard {
@@ -206,8 +209,16 @@ mod tests {
         assert!(vault
             .find("c1", &CardId::TranId(card.tran_id.clone()))
             .is_some());
-        let again = vault.store("c1", new_card("4546711234567894"));
+        let renewed = NewCard {
+            expiry: (2032, 1),
+            alias: "b".into(),
+            ..new_card("4546711234567894")
+        };
+        let again = vault.store("c1", renewed);
         assert_eq!(again.token, card.token);
+        assert_eq!(again.tran_id, card.tran_id);
+        assert_eq!(again.expiry, (2032, 1));
+        assert_eq!(again.alias, "a");
         assert_eq!(vault.cards("c1").len(), 1);
         assert_eq!(vault.delete("c2", &card.tran_id, &card.token), None);
         assert_eq!(

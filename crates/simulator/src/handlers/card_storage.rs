@@ -16,7 +16,7 @@
 //! Data:{Token, TranId, Maskedpan, CARDBRAND, CARDISSUER, CARD_ALIACE}}`), and a card the
 //! vault refuses gets the bank code of the refusal (`14` a number failing Luhn, `54` an
 //! expired card) in `ProcReturnCode`. Registering a card the customer already keeps
-//! answers the card already kept (no second copy). Registration charges nothing, so a
+//! answers the card already kept (no second copy), with the new expiry. Registration charges nothing, so a
 //! magic decline card is kept like any other and declines when it pays.
 
 use std::net::SocketAddr;

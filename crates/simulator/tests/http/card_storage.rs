@@ -309,3 +309,25 @@ async fn an_approved_3d_sale_keeps_its_card_and_a_failed_one_does_not() {
         .await;
     assert!(sim.cards("cust-declined").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_non_3d_sale_keeps_its_card_only_when_approved() {
+    let sim = start().await;
+    for (card, kept) in [("4000000000000051", 0), (APPROVED_CARD, 1)] {
+        let mut f = sim.payment_fields(card, "12.00");
+        set(&mut f, "csCustomerKey", "cust-direct");
+        set(&mut f, "csAutoSave", "true");
+        set(&mut f, "csCardAlias", "Hızlı");
+        sim.resign_payment(&mut f);
+        sim.post(PAYMENT, &f).await;
+        assert_eq!(sim.cards("cust-direct").await.len(), kept, "{kept}");
+    }
+    let mut f = sim.payment_fields(APPROVED_CARD, "12.00");
+    set(&mut f, "csAutoSave", "true");
+    sim.resign_payment(&mut f);
+    assert_eq!(
+        sim.post(PAYMENT, &f).await["ERROR_CODE"],
+        "AB0001",
+        "csAutoSave needs csCustomerKey"
+    );
+}
