@@ -7,7 +7,7 @@ use sanalpos_core::Kurus;
 use crate::types::{
     CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry,
     InquiryRequest, InstallmentOption, Postback, RefundRequest, ReleaseRequest, ReportPage,
-    ReportQuery, ReturnUrls, SaleRequest, ThreeDStart,
+    ReportQuery, ReturnUrls, SaleRequest, StoredCardSale, ThreeDStart,
 };
 
 /// Why a read-only call (inquiry, report, installments, commission table) gave no
@@ -50,6 +50,14 @@ pub trait Gateway: Send + Sync {
     /// without pre-authorisation refuses it as [`FailureKind::Invalid`](crate::FailureKind)
     /// without calling).
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse;
+
+    /// A non-3D sale charged to a card kept in the provider's vault. A protocol without
+    /// card storage refuses it as [`FailureKind::Invalid`](crate::FailureKind) without
+    /// calling.
+    async fn sale_with_stored_card(&self, request: &StoredCardSale) -> GatewayResponse {
+        let _ = request;
+        GatewayResponse::not_supported("a sale with a stored card")
+    }
 
     /// Captures a pre-authorisation, all of it or part.
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use sanalpos_core::{
-    AuthCode, BankCode, CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Message, ProviderRef,
+    AuthCode, BankCode, CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, MaskedPan, Message,
+    ProviderRef,
 };
 
 /// The report rows live in the core crate (the reconciliation engine reads them without
@@ -47,6 +48,75 @@ pub struct SaleRequest {
     pub cardholder_ip: Option<IpAddr>,
     /// Block the amount only (pre-authorisation), to capture later.
     pub pre_auth: bool,
+}
+
+/// How the provider names one stored card of a customer: by the transaction id or by
+/// the token its vault gave when the card was registered (either is enough).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredCardId {
+    /// The vault's transaction id of the card (`TranId`).
+    TranId(String),
+    /// The vault's token of the card (`Token`).
+    Token(String),
+}
+
+/// A stored card to charge: the merchant's key of the customer who owns it and which of
+/// that customer's cards. The provider refuses a card of another customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCardRef {
+    /// The merchant's own key of the customer (`customerKey` / `csCustomerKey`).
+    pub customer_key: String,
+    /// Which of the customer's cards.
+    pub card: StoredCardId,
+}
+
+/// A non-3D sale charged to a card kept in the provider's vault: no card data travels.
+/// A type of its own rather than a field of [`SaleRequest`], so that every existing
+/// caller keeps building sales as it does.
+#[derive(Debug, Clone)]
+pub struct StoredCardSale {
+    /// Our reference of this attempt, unique per attempt; inquiry searches by it.
+    pub client_ref: ClientRef,
+    /// The amount to collect, before any installment surcharge.
+    pub amount: Kurus,
+    /// The currency of `amount`; the POS must accept it.
+    pub currency: Currency,
+    /// 1 for a single payment.
+    pub installments: u8,
+    /// The stored card to charge.
+    pub stored_card: StoredCardRef,
+    /// Free text shown in the provider's panel.
+    pub description: Option<String>,
+    /// The cardholder's IP address, when the payment comes from a browser.
+    pub cardholder_ip: Option<IpAddr>,
+}
+
+/// Ask the provider to keep the card of a 3D sale in its vault once the sale is
+/// approved (a declined or abandoned sale stores nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveCard {
+    /// The merchant's own key of the customer the card will belong to.
+    pub customer_key: String,
+    /// The name the customer gives the card ("İş kartım").
+    pub alias: String,
+}
+
+/// A card kept in the provider's vault, as its list shows it. The number is only ever
+/// masked; the list carries no expiry date, so there is none here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCard {
+    /// The vault's token of the card.
+    pub token: String,
+    /// The vault's transaction id of the card.
+    pub tran_id: String,
+    /// First six and last four digits.
+    pub masked_pan: MaskedPan,
+    /// The card scheme as the provider names it (`VISA`, `MASTERCARD`); may be empty.
+    pub brand: String,
+    /// The issuing bank as the provider names it; may be empty.
+    pub issuer: String,
+    /// The customer's name for the card; may be empty.
+    pub alias: String,
 }
 
 /// Capture a pre-authorisation.

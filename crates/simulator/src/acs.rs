@@ -111,6 +111,15 @@ pub async fn submit(
     let target = match verdict {
         Verdict::Authenticated => {
             answer::apply_outcome(&mut state, index, &session.outcome, merchant.auto_complete);
+            // The bank approved: keep the card when the sale asked for it.
+            if session.outcome == Outcome::Approve {
+                if let (Some((key, card)), Some(m)) = (
+                    session.save_card.clone(),
+                    state.merchants.get_mut(&session.merchant_no),
+                ) {
+                    m.vault.store(&key, card);
+                }
+            }
             match session.outcome {
                 Outcome::Approve => &session.success_url,
                 Outcome::Decline(_) => &session.fail_url,

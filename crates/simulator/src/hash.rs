@@ -56,6 +56,28 @@ pub fn pre_auth_list(sx: &str, end_date: &str, start_date: &str, secret: &str) -
     hash_v2(&[sx, end_date, start_date], secret)
 }
 
+/// `hashDatav2` of a card registration (`CardStorageCardRegister`): `sx|cardNumber|cvv`.
+pub fn card_register(sx: &str, card_number: &str, cvv: &str, secret: &str) -> String {
+    hash_v2(&[sx, card_number, cvv], secret)
+}
+
+/// `hashDatav2` of a customer's card list (`CardStorageCardList`): `sx|customerKey`.
+pub fn card_list(sx: &str, customer_key: &str, secret: &str) -> String {
+    hash_v2(&[sx, customer_key], secret)
+}
+
+/// `hashDatav2` of a stored card's deletion (`CardStorageCardDelete`):
+/// `sx|customerKey|tranId|token`.
+pub fn card_delete(
+    sx: &str,
+    customer_key: &str,
+    tran_id: &str,
+    token: &str,
+    secret: &str,
+) -> String {
+    hash_v2(&[sx, customer_key, tran_id, token], secret)
+}
+
 /// Whether two hashes are equal, compared in constant time.
 pub fn same_hash(expected: &str, given: &str) -> bool {
     bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
@@ -115,5 +137,27 @@ mod tests {
     fn empty_fields_keep_their_slot() {
         assert_ne!(hash_v2(&["a", "", "c"], "k"), hash_v2(&["a", "c"], "k"));
         assert_eq!(hash_v2(&["a", "", "c"], "k"), hash_v2(&["a||c"], "k"));
+    }
+
+    /// The documented formula, written out: Base64(SHA-512(text + "|" + secret)).
+    fn documented(text: &str, secret: &str) -> String {
+        let digest = Sha512::digest(format!("{text}|{secret}").as_bytes());
+        STANDARD.encode(digest)
+    }
+
+    #[test]
+    fn card_vault_hashes_follow_the_documented_orders() {
+        assert_eq!(
+            card_register("1|sx", "4546711234567894", "000", "key"),
+            documented("1|sx|4546711234567894|000", "key")
+        );
+        assert_eq!(
+            card_list("1|sx", "cust-1", "key"),
+            documented("1|sx|cust-1", "key")
+        );
+        assert_eq!(
+            card_delete("1|sx", "cust-1", "i1", "t1", "key"),
+            documented("1|sx|cust-1|i1|t1", "key")
+        );
     }
 }

@@ -10,8 +10,9 @@
 //! cards ([`cards`]) produce declines, timeouts, broken answers and dropped connections
 //! on demand; an in-memory ledger with a business day (gün sonu) backs the reporting
 //! endpoints, and test-only control endpoints under `/_sim/` close days, add panel sales
-//! and export bank-style statements. Card numbers are never stored or logged: the ledger
-//! keeps the masked PAN only.
+//! and export bank-style statements. Card numbers are never logged, and the ledger
+//! keeps the masked PAN only; the one place that keeps a number is the card vault
+//! ([`vault`]), as the real provider's does.
 //!
 //! Start it with [`spawn`] on a bound listener and stop it with [`SimHandle::shutdown`].
 
@@ -33,6 +34,7 @@ pub mod shared;
 pub mod state;
 pub mod statement;
 pub mod tariff;
+pub mod vault;
 pub mod wire;
 
 pub use config::{

@@ -18,6 +18,7 @@ use crate::cards::Outcome;
 use crate::config::MerchantConfig;
 use crate::day::{self, DayBook};
 use crate::shared::{Shared, SimState};
+use crate::vault::{NewCard, Vault};
 
 /// What a ledger row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,7 +186,8 @@ pub enum SxKind {
 }
 
 /// A 3D authentication waiting for the cardholder on the ACS page. Holds the outcome
-/// decided when the payment arrived, never the card number.
+/// decided when the payment arrived; the card number only when the sale asked for the
+/// card to be kept.
 #[derive(Debug, Clone)]
 pub struct AcsSession {
     /// The merchant number whose sale waits; its ledger holds the row.
@@ -200,6 +202,10 @@ pub struct AcsSession {
     pub success_url: String,
     /// Where a decline, failure or cancel is posted.
     pub fail_url: String,
+    /// The card to keep in the vault for this customer key once the bank approves
+    /// (`csAutoSave=true`): the one time a session holds a card number, as the provider
+    /// must until it knows whether to store it. Its `Debug` shows the masked number.
+    pub save_card: Option<(String, NewCard)>,
 }
 
 /// Per-merchant state.
@@ -215,6 +221,8 @@ pub struct MerchantState {
     pub by_client_ref: HashMap<String, Vec<usize>>,
     /// Whether fault card 9078 has had its one 503.
     pub fault_503_spent: bool,
+    /// The cards this merchant's customers keep at the provider.
+    pub vault: Vault,
 }
 
 impl DayBook for MerchantState {
@@ -265,6 +273,7 @@ impl State {
                         rows: Vec::new(),
                         by_client_ref: HashMap::new(),
                         fault_503_spent: false,
+                        vault: Vault::default(),
                     },
                 );
             }

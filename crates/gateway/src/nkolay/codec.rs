@@ -99,6 +99,14 @@ impl Answer {
             .filter(|s| !s.is_empty())
     }
 
+    /// A nested object (`Data`, `cards`), keys in any case.
+    pub fn object(&self, key: &str) -> Option<Answer> {
+        match self.raw(key) {
+            Some(Value::Object(o)) => Some(Answer::from_object(o.clone())),
+            _ => None,
+        }
+    }
+
     /// A list of objects (`LIST`, `List`, `PAYMENT_BANK_LIST`).
     pub fn list(&self, key: &str) -> Vec<Answer> {
         match self.raw(key) {

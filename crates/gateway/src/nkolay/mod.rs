@@ -4,11 +4,12 @@
 //! provider's answers to outcomes (the success rule lives there), [`signing`] is
 //! `hashDatav2`, and [`codec`] reads the provider's many answer shapes. `transport`
 //! posts the forms and says what a broken exchange means; each operation's reading of
-//! its answer has a module of its own (`payment`, `pre_auth`, `reversal`, `inquiry`,
-//! `reports`, `terms`). This file is the client: its configuration and the [`Gateway`]
+//! its answer has a module of its own (`payment`, `pre_auth`, `card_storage`,
+//! `reversal`, `inquiry`, `reports`, `terms`). This file is the client: its configuration and the [`Gateway`]
 //! implementation.
 
 pub mod answer;
+mod card_storage;
 pub mod codec;
 mod inquiry;
 mod payment;
@@ -112,6 +113,10 @@ impl NkolayGateway {
 impl Gateway for NkolayGateway {
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
         self.direct_sale(request).await
+    }
+
+    async fn sale_with_stored_card(&self, request: &StoredCardSale) -> GatewayResponse {
+        self.stored_card_sale(request).await
     }
 
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {

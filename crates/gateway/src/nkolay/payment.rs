@@ -11,6 +11,7 @@ use super::transport::{finish_exchange, path, Exchange};
 use super::{answer, request, NkolayGateway};
 use crate::scrub::scrub_card_numbers;
 use crate::types::*;
+use sanalpos_core::Kurus;
 
 impl NkolayGateway {
     pub(super) async fn direct_sale(&self, request: &SaleRequest) -> GatewayResponse {
@@ -32,7 +33,11 @@ impl NkolayGateway {
             Some(urls),
             now_istanbul(),
         );
-        let amount = request.amount;
+        self.begin_3d_with(form, request.amount).await
+    }
+
+    /// Posts a signed 3D payment form and reads the start of the 3D sale.
+    pub(super) async fn begin_3d_with(&self, form: request::Form, amount: Kurus) -> ThreeDStart {
         let started = Instant::now();
         let exchange = self.post(path::PAYMENT, &form).await;
         // A started 3D sale is not an outcome: the answer carries the bank's form and

@@ -44,7 +44,8 @@ pub struct PreAuthRecord {
     pub status: PreAuthStatus,
 }
 
-fn refused_here(detail: String) -> GatewayResponse {
+/// A call refused here, before anything is sent: it breaks a rule of the operation.
+pub(super) fn refused_here(detail: String) -> GatewayResponse {
     GatewayResponse {
         outcome: Outcome::Failed(Failure {
             kind: FailureKind::Invalid,

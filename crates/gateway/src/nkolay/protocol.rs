@@ -112,7 +112,7 @@ static INFO: ProtocolInfo = ProtocolInfo {
         installment_query: true,
         report_pull: true,
         statement_import: true,
-        card_storage: false,
+        card_storage: true,
     },
 };
 

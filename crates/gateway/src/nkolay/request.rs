@@ -3,16 +3,18 @@
 //! Pure functions from our request types to `(name, value)` pairs, so the exact bytes
 //! the provider receives can be tested without a network.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-use sanalpos_core::{Kurus, ProviderRef};
+use sanalpos_core::{Currency, Kurus, ProviderRef};
 
 use super::codec::{
     format_amount, format_list_date, format_pre_auth_date, format_rnd, format_trx_date,
 };
 use super::signing::{hash_v2, SignedRequest};
 use super::Credentials;
-use crate::types::{ReturnUrls, SaleRequest};
+use crate::types::{Card, ReturnUrls, SaleRequest, SaveCard, StoredCardId, StoredCardSale};
 
 /// Form fields, in the order they are sent.
 pub type Form = Vec<(&'static str, String)>;
@@ -49,40 +51,197 @@ pub fn payment(
     urls: Option<&ReturnUrls>,
     now: DateTime<FixedOffset>,
 ) -> Form {
+    payment_saving_card(credentials, request, urls, None, now)
+}
+
+/// `/Vpos/v1/Payment` with card data, asking the vault to keep the card for
+/// `save.customer_key` once the sale is approved (`csCustomerKey`, `csAutoSave=true`,
+/// `csCardAlias`). The hash is the sale's: its `customerKey` slot stays empty, as the
+/// card being paid with is not a stored one yet.
+pub fn payment_saving_card(
+    credentials: &Credentials,
+    request: &SaleRequest,
+    urls: Option<&ReturnUrls>,
+    save: Option<&SaveCard>,
+    now: DateTime<FixedOffset>,
+) -> Form {
     let card = &request.card;
-    let mut form: Form = vec![
-        ("sx", credentials.sx.expose().to_owned()),
-        ("clientRefCode", request.client_ref.as_str().to_owned()),
-        (
-            "successUrl",
-            urls.map(|u| u.success.clone()).unwrap_or_default(),
-        ),
-        ("failUrl", urls.map(|u| u.fail.clone()).unwrap_or_default()),
-        ("amount", format_amount(request.amount)),
-        ("installmentNo", request.installments.to_string()),
+    let payer: Form = vec![
         ("cardHolderName", card.holder.clone()),
         ("cardNumber", card.number.expose().to_owned()),
         ("month", format!("{:02}", card.expiry.month())),
         ("year", card.expiry.year().to_string()),
         ("cvv", card.cvv.expose().to_owned()),
+    ];
+    let terms = Terms {
+        client_ref: request.client_ref.as_str(),
+        amount: request.amount,
+        installments: request.installments,
+        currency: request.currency,
+        description: request.description.as_deref(),
+        cardholder_ip: request.cardholder_ip,
+        pre_auth: request.pre_auth,
+    };
+    let mut extra: Form = Vec::new();
+    if let Some(save) = save {
+        extra.push(("csCustomerKey", save.customer_key.clone()));
+        extra.push(("csAutoSave", "true".to_owned()));
+        extra.push(("csCardAlias", save.alias.clone()));
+    }
+    payment_form(credentials, &terms, payer, String::new(), extra, urls, now)
+}
+
+/// `/Vpos/v1/Payment` charged to a stored card (non-3D): `csCustomerKey` and
+/// `csTranId` or `csToken` instead of the card fields, signed as a sale whose
+/// `customerKey` is the `csCustomerKey`.
+pub fn stored_card_payment(
+    credentials: &Credentials,
+    request: &StoredCardSale,
+    now: DateTime<FixedOffset>,
+) -> Form {
+    let stored = &request.stored_card;
+    let mut payer: Form = vec![("csCustomerKey", stored.customer_key.clone())];
+    match &stored.card {
+        StoredCardId::TranId(id) => payer.push(("csTranId", id.clone())),
+        StoredCardId::Token(token) => payer.push(("csToken", token.clone())),
+    }
+    let terms = Terms {
+        client_ref: request.client_ref.as_str(),
+        amount: request.amount,
+        installments: request.installments,
+        currency: request.currency,
+        description: request.description.as_deref(),
+        cardholder_ip: request.cardholder_ip,
+        pre_auth: false,
+    };
+    payment_form(
+        credentials,
+        &terms,
+        payer,
+        stored.customer_key.clone(),
+        Vec::new(),
+        None,
+        now,
+    )
+}
+
+/// What a payment is about, whatever pays for it.
+struct Terms<'a> {
+    client_ref: &'a str,
+    amount: Kurus,
+    installments: u8,
+    currency: Currency,
+    description: Option<&'a str>,
+    cardholder_ip: Option<IpAddr>,
+    pre_auth: bool,
+}
+
+/// The payment form: the terms, then the payer's fields (card data or a stored card),
+/// then `extra`, signed with `customer_key` in the hash's last slot.
+fn payment_form(
+    credentials: &Credentials,
+    terms: &Terms<'_>,
+    payer: Form,
+    customer_key: String,
+    extra: Form,
+    urls: Option<&ReturnUrls>,
+    now: DateTime<FixedOffset>,
+) -> Form {
+    let mut form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("clientRefCode", terms.client_ref.to_owned()),
+        (
+            "successUrl",
+            urls.map(|u| u.success.clone()).unwrap_or_default(),
+        ),
+        ("failUrl", urls.map(|u| u.fail.clone()).unwrap_or_default()),
+        ("amount", format_amount(terms.amount)),
+        ("installmentNo", terms.installments.to_string()),
+    ];
+    form.extend(payer);
+    form.extend([
         ("use3D", urls.is_some().to_string()),
         (
             "transactionType",
-            if request.pre_auth { PRESALES } else { SALES }.to_owned(),
+            if terms.pre_auth { PRESALES } else { SALES }.to_owned(),
         ),
         ("rnd", format_rnd(now)),
-        ("customerKey", String::new()),
+        ("customerKey", customer_key),
         ("environment", "API".to_owned()),
-        ("currencyNumber", request.currency.numeric().to_string()),
-    ];
-    if let Some(description) = &request.description {
-        form.push(("description", description.clone()));
+        ("currencyNumber", terms.currency.numeric().to_string()),
+    ]);
+    form.extend(extra);
+    if let Some(description) = terms.description {
+        form.push(("description", description.to_owned()));
     }
-    if let Some(ip) = request.cardholder_ip {
+    if let Some(ip) = terms.cardholder_ip {
         form.push(("cardHolderIP", ip.to_string()));
     }
     sign(
         SignedRequest::Payment,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/CardStorageCardRegister`: keep `card` in the vault for
+/// `customer_key`, under `alias`. Signed `sx|cardNumber|cvv`. Only the signed fields are
+/// documented; the others carry the payment's names (`cardHolderName`, `month`, `year`)
+/// and the vault's (`customerKey`, and `cardAlias` for what the list calls
+/// `CARD_ALIACE`).
+pub fn card_register(
+    credentials: &Credentials,
+    customer_key: &str,
+    card: &Card,
+    alias: &str,
+) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("customerKey", customer_key.to_owned()),
+        ("cardHolderName", card.holder.clone()),
+        ("cardNumber", card.number.expose().to_owned()),
+        ("month", format!("{:02}", card.expiry.month())),
+        ("year", card.expiry.year().to_string()),
+        ("cvv", card.cvv.expose().to_owned()),
+        ("cardAlias", alias.to_owned()),
+    ];
+    sign(
+        SignedRequest::CardRegister,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/CardStorageCardList`: the cards of `customer_key`. Signed
+/// `sx|customerKey`.
+pub fn card_list(credentials: &Credentials, customer_key: &str) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("customerKey", customer_key.to_owned()),
+    ];
+    sign(
+        SignedRequest::CardList,
+        form,
+        credentials.secret_key.expose(),
+    )
+}
+
+/// `/Vpos/Payment/CardStorageCardDelete`: remove one card of `customer_key`. Signed
+/// `sx|customerKey|tranId|token`.
+pub fn card_delete(
+    credentials: &Credentials,
+    customer_key: &str,
+    tran_id: &str,
+    token: &str,
+) -> Form {
+    let form: Form = vec![
+        ("sx", credentials.sx.expose().to_owned()),
+        ("customerKey", customer_key.to_owned()),
+        ("tranId", tran_id.to_owned()),
+        ("token", token.to_owned()),
+    ];
+    sign(
+        SignedRequest::CardDelete,
         form,
         credentials.secret_key.expose(),
     )
@@ -247,7 +406,6 @@ pub fn merchant_information(credentials: &Credentials, date: NaiveDate) -> Form 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Card;
     use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Secret};
 
     fn credentials() -> Credentials {
@@ -383,5 +541,134 @@ mod tests {
             signed_values(SignedRequest::CancelRefund, &form).join("|"),
             "118591467|blob|cancel|IKSIRPF1|cancel|10.00|2026.11.29"
         );
+    }
+
+    /// The documented formula, written out: Base64(SHA-512(text + "|" + secret)).
+    fn documented(text: &str, secret: &str) -> String {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha512::digest(format!("{text}|{secret}").as_bytes());
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    }
+
+    fn card() -> Card {
+        Card {
+            number: CardNumber::parse("4546711234567894").unwrap(),
+            expiry: Expiry::parse("12", "2030").unwrap(),
+            cvv: Cvv::parse("000").unwrap(),
+            holder: "Test Kart".into(),
+        }
+    }
+
+    #[test]
+    fn card_vault_forms_sign_the_documented_fields() {
+        let c = credentials();
+        let secret = "_viH5wUS4HiBmmw9uGybN";
+        let register = card_register(&c, "cust-1", &card(), "İş kartım");
+        assert_eq!(get(&register, "customerKey"), "cust-1");
+        assert_eq!(get(&register, "cardAlias"), "İş kartım");
+        assert_eq!(
+            get(&register, "hashDatav2"),
+            documented("118591467|blob|4546711234567894|000", secret)
+        );
+        let list = card_list(&c, "cust-1");
+        assert_eq!(
+            get(&list, "hashDatav2"),
+            documented("118591467|blob|cust-1", secret)
+        );
+        let delete = card_delete(&c, "cust-1", "i1", "t1");
+        assert_eq!(
+            get(&delete, "hashDatav2"),
+            documented("118591467|blob|cust-1|i1|t1", secret)
+        );
+    }
+
+    #[test]
+    fn stored_card_payment_sends_no_card_and_signs_the_customer_key() {
+        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+            .and_local_timezone(crate::nkolay::codec::istanbul())
+            .unwrap();
+        let request = StoredCardSale {
+            client_ref: ClientRef::parse("att_2").unwrap(),
+            amount: Kurus::parse("25").unwrap(),
+            currency: Currency::Try,
+            installments: 1,
+            stored_card: crate::types::StoredCardRef {
+                customer_key: "cust-1".into(),
+                card: StoredCardId::Token("t1".into()),
+            },
+            description: None,
+            cardholder_ip: None,
+        };
+        let form = stored_card_payment(&credentials(), &request, now);
+        for name in [
+            "cardNumber",
+            "cvv",
+            "month",
+            "year",
+            "cardHolderName",
+            "csTranId",
+        ] {
+            assert!(form.iter().all(|(k, _)| *k != name), "{name} is sent");
+        }
+        assert_eq!(get(&form, "csCustomerKey"), "cust-1");
+        assert_eq!(get(&form, "csToken"), "t1");
+        assert_eq!(get(&form, "customerKey"), "cust-1");
+        assert_eq!(
+            get(&form, "hashDatav2"),
+            documented(
+                "118591467|blob|att_2|25.00|||04-12-2026 10:00:00|cust-1",
+                "_viH5wUS4HiBmmw9uGybN"
+            )
+        );
+        let by_id = StoredCardSale {
+            stored_card: crate::types::StoredCardRef {
+                customer_key: "cust-1".into(),
+                card: StoredCardId::TranId("i1".into()),
+            },
+            ..request
+        };
+        let form = stored_card_payment(&credentials(), &by_id, now);
+        assert_eq!(get(&form, "csTranId"), "i1");
+        assert!(form.iter().all(|(k, _)| *k != "csToken"));
+    }
+
+    #[test]
+    fn a_3d_sale_can_ask_to_keep_its_card() {
+        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+            .and_local_timezone(crate::nkolay::codec::istanbul())
+            .unwrap();
+        let request = SaleRequest {
+            client_ref: ClientRef::parse("att_3").unwrap(),
+            amount: Kurus::parse("10").unwrap(),
+            currency: Currency::Try,
+            installments: 1,
+            card: card(),
+            description: None,
+            cardholder_ip: None,
+            pre_auth: false,
+        };
+        let urls = ReturnUrls {
+            success: "https://shop.example/ok".into(),
+            fail: "https://shop.example/fail".into(),
+        };
+        let save = SaveCard {
+            customer_key: "cust-1".into(),
+            alias: "Kartım".into(),
+        };
+        let form = payment_saving_card(&credentials(), &request, Some(&urls), Some(&save), now);
+        assert_eq!(get(&form, "csCustomerKey"), "cust-1");
+        assert_eq!(get(&form, "csAutoSave"), "true");
+        assert_eq!(get(&form, "csCardAlias"), "Kartım");
+        assert_eq!(get(&form, "customerKey"), "");
+        let plain = payment(&credentials(), &request, Some(&urls), now);
+        assert_eq!(get(&plain, "hashDatav2"), get(&form, "hashDatav2"));
+        assert!(plain.iter().all(|(k, _)| !k.starts_with("cs")));
     }
 }

@@ -24,11 +24,19 @@ pub enum SignedRequest {
     PreAuthRelease,
     /// `/Vpos/Payment/PreAuthorizationList` (with `sx-list`; the end date comes first).
     PreAuthList,
+    /// `/Vpos/Payment/CardStorageCardRegister`: a card into the vault.
+    CardRegister,
+    /// `/Vpos/Payment/CardStorageCardList`: a customer's stored cards.
+    CardList,
+    /// `/Vpos/Payment/CardStorageCardDelete`: one stored card out of the vault.
+    CardDelete,
 }
 
 impl SignedRequest {
-    /// Every signed request.
-    pub const ALL: [SignedRequest; 8] = [
+    /// Every signed request the tools may name. [`SignedRequest::CardRegister`] is left
+    /// out on purpose: its hashed text holds a card number and CVV, which a tool that
+    /// prints what it hashes must never be handed.
+    pub const ALL: [SignedRequest; 10] = [
         SignedRequest::Payment,
         SignedRequest::CancelRefund,
         SignedRequest::PaymentList,
@@ -37,6 +45,8 @@ impl SignedRequest {
         SignedRequest::PreAuthCapture,
         SignedRequest::PreAuthRelease,
         SignedRequest::PreAuthList,
+        SignedRequest::CardList,
+        SignedRequest::CardDelete,
     ];
 
     /// The form field names that go into the hash, in order.
@@ -70,6 +80,9 @@ impl SignedRequest {
                 "transactionType",
             ],
             SignedRequest::PreAuthList => &["sx", "endDate", "startDate"],
+            SignedRequest::CardRegister => &["sx", "cardNumber", "cvv"],
+            SignedRequest::CardList => &["sx", "customerKey"],
+            SignedRequest::CardDelete => &["sx", "customerKey", "tranId", "token"],
         }
     }
 
@@ -84,6 +97,9 @@ impl SignedRequest {
             SignedRequest::PreAuthCapture => "pre-auth-capture",
             SignedRequest::PreAuthRelease => "pre-auth-release",
             SignedRequest::PreAuthList => "pre-auth-list",
+            SignedRequest::CardRegister => "card-register",
+            SignedRequest::CardList => "card-list",
+            SignedRequest::CardDelete => "card-delete",
         }
     }
 

@@ -28,6 +28,9 @@ pub(super) mod path {
     pub const PRE_AUTH_CAPTURE: &str = "/Vpos/Payment/PreAuthorizationAprove";
     pub const PRE_AUTH_RELEASE: &str = "/Vpos/Payment/PreAuthorizationCancel";
     pub const PRE_AUTH_LIST: &str = "/Vpos/Payment/PreAuthorizationList";
+    pub const CARD_REGISTER: &str = "/Vpos/Payment/CardStorageCardRegister";
+    pub const CARD_LIST: &str = "/Vpos/Payment/CardStorageCardList";
+    pub const CARD_DELETE: &str = "/Vpos/Payment/CardStorageCardDelete";
 }
 
 impl NkolayGateway {

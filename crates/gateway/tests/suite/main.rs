@@ -5,6 +5,7 @@
 mod garanti;
 mod helpers;
 mod nestpay;
+mod nkolay_card_storage;
 mod nkolay_pre_auth;
 mod posnet;
 mod reports;

@@ -1,6 +1,7 @@
 //! The provider endpoints and the router that serves them.
 
 pub mod answer;
+pub mod card_storage;
 pub mod info;
 pub mod payment;
 pub mod pre_auth;
@@ -36,6 +37,18 @@ pub fn router(sim: Arc<Sim>) -> Router {
             post(pre_auth::release),
         )
         .route("/Vpos/Payment/PreAuthorizationList", post(pre_auth::list))
+        .route(
+            "/Vpos/Payment/CardStorageCardRegister",
+            post(card_storage::register),
+        )
+        .route(
+            "/Vpos/Payment/CardStorageCardList",
+            post(card_storage::list),
+        )
+        .route(
+            "/Vpos/Payment/CardStorageCardDelete",
+            post(card_storage::delete),
+        )
         .route(
             "/Vpos/Payment/PaymentInstallments",
             post(info::installments),

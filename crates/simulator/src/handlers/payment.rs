@@ -1,5 +1,14 @@
 //! `POST /Vpos/v1/Payment` (non-3D sales, the start of 3D sales, fault cards) and
 //! `POST /Vpos/v1/CompletePayment`.
+//!
+//! A payment pays with card data or with a card of the vault: `csCustomerKey` and
+//! `csTranId` or `csToken`, no card fields, signed with `csCustomerKey` in the hash's
+//! `customerKey` slot. A stored card that is not the customer's (or not this
+//! merchant's, or deleted) is refused as not found; a found one is charged by every
+//! rule a keyed-in card is (Luhn, expiry, magic and fault cards). `csAutoSave=true`
+//! with `csCustomerKey` (and `csCardAlias`) keeps the card once the bank approves the
+//! sale: at once for a non-3D sale, after the ACS page for a 3D one; a declined,
+//! failed or abandoned sale keeps nothing.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,11 +23,13 @@ use sanalpos_core::{Currency, Kurus, MaskedPan};
 use serde_json::json;
 
 use super::answer::{self, NewSale};
+use super::card_storage;
 use crate::cards::{self, Fault, Outcome};
 use crate::clock;
 use crate::config::MerchantConfig;
 use crate::state::{AcsSession, Sim, SxKind, TxKind, TxStatus};
 use crate::tariff;
+use crate::vault::{self, CardId, NewCard};
 use crate::wire::{self, bad_field, Form, Reject};
 
 /// A validated payment request. Holds the card number only for the duration of the
@@ -36,6 +47,43 @@ struct PaymentRequest {
     success_url: String,
     fail_url: String,
     description: String,
+    /// Paying with a stored card: its customer key and id; `pan`, `expiry` (and an
+    /// empty holder) are filled from the vault once the request's hash verified.
+    stored: Option<(String, CardId)>,
+    /// `csAutoSave=true`: the customer key and alias to keep the card under.
+    save: Option<(String, String)>,
+}
+
+/// `csCustomerKey` with `csTranId` or `csToken`, when the payment names a stored card.
+fn stored_card(form: &Form) -> Result<Option<(String, CardId)>, Reject> {
+    let id = match (
+        form.get_or_empty("csTranId").trim(),
+        form.get_or_empty("csToken").trim(),
+    ) {
+        ("", "") => return Ok(None),
+        (tran_id, "") => CardId::TranId(tran_id.to_owned()),
+        ("", token) => CardId::Token(token.to_owned()),
+        _ => return Err(bad_field("csToken")),
+    };
+    let key = card_storage::customer_key(form, "csCustomerKey")?;
+    for name in ["cardNumber", "month", "year", "cvv"] {
+        if !form.get_or_empty(name).is_empty() {
+            return Err(bad_field(name));
+        }
+    }
+    Ok(Some((key.to_owned(), id)))
+}
+
+/// `csAutoSave=true`: the customer key and alias to keep the sale's card under.
+fn auto_save(form: &Form) -> Result<Option<(String, String)>, Reject> {
+    match form.get("csAutoSave") {
+        None | Some("") | Some("false") => Ok(None),
+        Some("true") => Ok(Some((
+            card_storage::customer_key(form, "csCustomerKey")?.to_owned(),
+            form.get_or_empty("csCardAlias").to_owned(),
+        ))),
+        Some(_) => Err(bad_field("csAutoSave")),
+    }
 }
 
 fn is_absolute_http_url(url: &str) -> bool {
@@ -69,24 +117,34 @@ impl PaymentRequest {
             Ok(n @ 1..=12) if digits(installments_text, 1..=2) => n,
             _ => return Err(bad_field("installmentNo")),
         };
-        let card_holder = form.required("cardHolderName")?;
-        let pan = form.required("cardNumber")?;
-        if !digits(pan, 12..=19) {
-            return Err(bad_field("cardNumber"));
+        let stored = stored_card(form)?;
+        let save = auto_save(form)?;
+        if stored.is_some() && save.is_some() {
+            return Err(bad_field("csAutoSave"));
         }
-        let month = form.required("month")?;
-        let month = match month.parse::<u8>() {
-            Ok(m @ 1..=12) if digits(month, 2..=2) => m,
-            _ => return Err(bad_field("month")),
+        let (card_holder, pan, expiry) = if stored.is_some() {
+            (form.get_or_empty("cardHolderName"), "", (0, 0))
+        } else {
+            let card_holder = form.required("cardHolderName")?;
+            let pan = form.required("cardNumber")?;
+            if !digits(pan, 12..=19) {
+                return Err(bad_field("cardNumber"));
+            }
+            let month = form.required("month")?;
+            let month = match month.parse::<u8>() {
+                Ok(m @ 1..=12) if digits(month, 2..=2) => m,
+                _ => return Err(bad_field("month")),
+            };
+            let year = form.required("year")?;
+            let year = match year.parse::<u16>() {
+                Ok(y) if digits(year, 4..=4) => y,
+                _ => return Err(bad_field("year")),
+            };
+            if !digits(form.required("cvv")?, 3..=4) {
+                return Err(bad_field("cvv"));
+            }
+            (card_holder, pan, (year, month))
         };
-        let year = form.required("year")?;
-        let year = match year.parse::<u16>() {
-            Ok(y) if digits(year, 4..=4) => y,
-            _ => return Err(bad_field("year")),
-        };
-        if !digits(form.required("cvv")?, 3..=4) {
-            return Err(bad_field("cvv"));
-        }
         let use_3d = match form.required("use3D")? {
             "true" => true,
             "false" => false,
@@ -132,26 +190,61 @@ impl PaymentRequest {
             installments,
             card_holder: card_holder.to_owned(),
             pan: pan.to_owned(),
-            expiry: (year, month),
+            expiry,
             use_3d,
             kind,
             currency,
             success_url: success_url.to_owned(),
             fail_url: fail_url.to_owned(),
             description: form.get_or_empty("description").to_owned(),
+            stored,
+            save,
         })
     }
 
     /// First six and last four digits, whether or not the number passes Luhn.
     fn masked(&self) -> MaskedPan {
-        let len = self.pan.len();
-        let text = format!(
-            "{}{}{}",
-            &self.pan[..6],
-            "*".repeat(len - 10),
-            &self.pan[len - 4..]
-        );
-        MaskedPan::parse(&text).expect("12+ digits masked as first6 + stars + last4")
+        vault::mask(&self.pan)
+    }
+
+    /// The card to keep when the sale is approved, if the request asked for it.
+    fn card_to_save(&self) -> Option<(String, NewCard)> {
+        self.save.as_ref().map(|(key, alias)| {
+            (
+                key.clone(),
+                NewCard {
+                    pan: self.pan.clone(),
+                    expiry: self.expiry,
+                    holder: self.card_holder.clone(),
+                    alias: alias.clone(),
+                },
+            )
+        })
+    }
+
+    /// Fills the card from the vault when the payment names a stored card; a card the
+    /// customer does not keep at this merchant is refused as not found.
+    fn resolve_stored(&mut self, sim: &Sim, merchant_no: &str) -> Result<(), Reject> {
+        let Some((key, id)) = &self.stored else {
+            return Ok(());
+        };
+        let card = sim
+            .lock()
+            .merchants
+            .get(merchant_no)
+            .and_then(|m| m.vault.find(key, id).cloned())
+            .ok_or_else(|| {
+                Reject::Plain(
+                    card_storage::CARD_NOT_FOUND_CODE,
+                    card_storage::CARD_NOT_FOUND.into(),
+                )
+            })?;
+        self.pan = card.pan().to_owned();
+        self.expiry = card.expiry;
+        if self.card_holder.is_empty() {
+            self.card_holder = card.holder.clone();
+        }
+        Ok(())
     }
 }
 
@@ -179,7 +272,12 @@ async fn handle_payment(
 ) -> Result<Response, Response> {
     let form = Form::parse(body);
     let merchant = wire::authenticate(sim, &form, SxKind::Sales, peer.ip()).map_err(reject)?;
-    let req = PaymentRequest::parse(&form).map_err(reject)?;
+    let mut req = PaymentRequest::parse(&form).map_err(reject)?;
+    // With a stored card, the hash's customerKey slot is the csCustomerKey.
+    let customer_key = match &req.stored {
+        Some((key, _)) => key.as_str(),
+        None => form.get_or_empty("customerKey"),
+    };
     wire::check_hash(
         &form,
         &[
@@ -189,11 +287,13 @@ async fn handle_payment(
             form.get_or_empty("successUrl"),
             form.get_or_empty("failUrl"),
             form.get_or_empty("rnd"),
-            form.get_or_empty("customerKey"),
+            customer_key,
         ],
         &merchant.secret_key,
     )
     .map_err(reject)?;
+    req.resolve_stored(sim, &merchant.merchant_no)
+        .map_err(reject)?;
 
     let bin = cards::bin_info(&req.pan);
     let line = match (bin, tariff::line(req.installments)) {
@@ -259,6 +359,14 @@ async fn handle_payment(
         let mut state = sim.lock();
         let index = answer::record_sale(&mut state, sale, now);
         answer::apply_outcome(&mut state, index, &outcome, true);
+        if state.txs[index].status == TxStatus::Success {
+            if let (Some((key, card)), Some(m)) = (
+                req.card_to_save(),
+                state.merchants.get_mut(&merchant.merchant_no),
+            ) {
+                m.vault.store(&key, card);
+            }
+        }
         let tx = &state.txs[index];
         tracing::info!(
             merchant.no = %merchant.merchant_no,
@@ -328,6 +436,7 @@ fn start_3d(
                 card_password: cards::sandbox_3d_password(&req.pan),
                 success_url: req.success_url.clone(),
                 fail_url: req.fail_url.clone(),
+                save_card: req.card_to_save(),
             },
         );
         state.txs[index].reference_code.clone()

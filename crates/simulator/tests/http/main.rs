@@ -1,6 +1,7 @@
 //! Black-box tests: the simulator on a random port, driven over real HTTP.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod card_storage;
 mod control;
 mod faults;
 mod garanti;

@@ -9,7 +9,7 @@ const FAIL_URL: &str = "https://shop.example/3d/fail?p=abc";
 
 impl TestSim {
     /// Starts a 3D payment and returns (answer, ACS URL).
-    async fn start_3d(&self, card: &str, amount: &str) -> (Value, String) {
+    pub(crate) async fn start_3d(&self, card: &str, amount: &str) -> (Value, String) {
         let mut f = self.payment_fields(card, amount);
         set(&mut f, "use3D", "true");
         set(&mut f, "successUrl", SUCCESS_URL);
@@ -32,7 +32,7 @@ impl TestSim {
     }
 
     /// Opens the ACS page (as the browser's auto-post does) and submits it.
-    async fn acs(&self, action: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn acs(&self, action: &str, form: &[(&str, &str)]) -> (u16, String) {
         let page = self.client.post(action).send().await.unwrap();
         assert_eq!(page.status().as_u16(), 200);
         let html = page.text().await.unwrap();
@@ -53,7 +53,7 @@ impl TestSim {
         (status, r.text().await.unwrap())
     }
 
-    async fn row(&self, reference: &str) -> Value {
+    pub(crate) async fn row(&self, reference: &str) -> Value {
         self.transactions()
             .await
             .into_iter()
