@@ -23,9 +23,10 @@ use async_trait::async_trait;
 
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{
-    CancelRequest, CommissionTable, ExpectedSale, Failure, FailureKind, Gateway, GatewayError,
-    GatewayResponse, Inquiry, InquiryRequest, InstallmentOption, Outcome, Postback, RefundRequest,
-    ReportPage, ReportQuery, ReturnUrls, SaleRequest, ThreeDStart, UnknownReason,
+    CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, Failure, FailureKind, Gateway,
+    GatewayError, GatewayResponse, Inquiry, InquiryRequest, InstallmentOption, Outcome, Postback,
+    RefundRequest, ReleaseRequest, ReportPage, ReportQuery, ReturnUrls, SaleRequest,
+    StoredCardSale, ThreeDStart, UnknownReason,
 };
 
 /// When a POS's breaker opens and for how long.
@@ -263,6 +264,27 @@ impl Gateway for Guarded {
         }
     }
 
+    async fn sale_with_stored_card(&self, request: &StoredCardSale) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.sale_with_stored_card(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
+    async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.capture(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
+    async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(self.inner.release(request).await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
         if let Err(retry_in) = self.admit().await {
             return ThreeDStart::Finished(refused(retry_in));
@@ -338,6 +360,124 @@ impl Gateway for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use chrono::NaiveDate;
+    use sanalpos_core::{ClientRef, Currency, ProviderRef};
+    use sanalpos_gateway::{StoredCardId, StoredCardRef};
+
+    /// A provider that answers the calls money moves by with the call's name, so a test
+    /// sees which ones reached it; the rest are never called here.
+    struct Named;
+
+    fn named(call: &str) -> GatewayResponse {
+        GatewayResponse::not_supported(&format!("inner {call}"))
+    }
+
+    #[async_trait]
+    impl Gateway for Named {
+        async fn sale(&self, _: &SaleRequest) -> GatewayResponse {
+            named("sale")
+        }
+        async fn sale_with_stored_card(&self, _: &StoredCardSale) -> GatewayResponse {
+            named("stored card sale")
+        }
+        async fn capture(&self, _: &CaptureRequest) -> GatewayResponse {
+            named("capture")
+        }
+        async fn release(&self, _: &ReleaseRequest) -> GatewayResponse {
+            named("release")
+        }
+        async fn start_3d(&self, _: &SaleRequest, _: &ReturnUrls) -> ThreeDStart {
+            ThreeDStart::Finished(named("start_3d"))
+        }
+        async fn finish_3d(&self, _: &Postback, _: &ExpectedSale) -> GatewayResponse {
+            named("finish_3d")
+        }
+        async fn cancel(&self, _: &CancelRequest) -> GatewayResponse {
+            named("cancel")
+        }
+        async fn refund(&self, _: &RefundRequest) -> GatewayResponse {
+            named("refund")
+        }
+        async fn inquiry(&self, _: &InquiryRequest) -> Result<Inquiry, GatewayError> {
+            Err(GatewayError::Unsupported("inquiry"))
+        }
+        async fn report(&self, _: &ReportQuery) -> Result<ReportPage, GatewayError> {
+            Err(GatewayError::Unsupported("report"))
+        }
+        async fn installments(
+            &self,
+            _: &str,
+            _: Kurus,
+        ) -> Result<Vec<InstallmentOption>, GatewayError> {
+            Err(GatewayError::Unsupported("installments"))
+        }
+        async fn commission_table(&self) -> Result<CommissionTable, GatewayError> {
+            Err(GatewayError::Unsupported("commission table"))
+        }
+        async fn probe(&self) -> Result<(), GatewayError> {
+            Ok(())
+        }
+    }
+
+    fn detail(response: &GatewayResponse) -> &str {
+        match &response.outcome {
+            Outcome::Failed(failure) => &failure.detail,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The guard passes every money-moving call to the provider it wraps, rather than
+    /// answering "not supported" from the trait's defaults; an open breaker holds them.
+    #[tokio::test]
+    async fn capture_release_and_stored_card_sales_reach_the_provider() {
+        let breaker = Arc::new(breaker(1));
+        let guarded = Guarded::new(Arc::new(Named), breaker.clone());
+        let reference = ProviderRef::parse("IKSIRPF1").unwrap_or_else(|e| panic!("{e}"));
+        let client_ref = ClientRef::generate();
+        let amount = Kurus::from_minor(1_000).unwrap_or(Kurus::ZERO);
+        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap_or_default();
+        let capture = CaptureRequest {
+            provider_ref: reference.clone(),
+            client_ref: client_ref.clone(),
+            authorized: amount,
+            amount,
+            currency: Currency::Try,
+            pre_auth_date: day,
+        };
+        let release = ReleaseRequest {
+            provider_ref: reference,
+            client_ref: client_ref.clone(),
+            pre_auth_date: day,
+            authorized: amount,
+            currency: Currency::Try,
+        };
+        let stored = StoredCardSale {
+            client_ref,
+            amount,
+            currency: Currency::Try,
+            installments: 1,
+            stored_card: StoredCardRef {
+                customer_key: "CARI-1".into(),
+                card: StoredCardId::Token("t1".into()),
+            },
+            description: None,
+            cardholder_ip: None,
+        };
+        let answer = guarded.capture(&capture).await;
+        assert!(detail(&answer).starts_with("inner capture"), "{answer:?}");
+        let answer = guarded.release(&release).await;
+        assert!(detail(&answer).starts_with("inner release"), "{answer:?}");
+        let answer = guarded.sale_with_stored_card(&stored).await;
+        assert!(
+            detail(&answer).starts_with("inner stored card sale"),
+            "{answer:?}"
+        );
+
+        breaker.record(true, Instant::now());
+        let answer = guarded.capture(&capture).await;
+        assert!(!detail(&answer).starts_with("inner"), "held: {answer:?}");
+    }
 
     fn breaker(failures: u32) -> Breaker {
         Breaker::new(BreakerConfig {

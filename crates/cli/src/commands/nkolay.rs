@@ -33,7 +33,9 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct HashArgs {
     /// Which request: payment, cancel-refund, payment-list, pf-transaction-report-list,
-    /// merchant-information, pre-auth-capture, pre-auth-release, pre-auth-list.
+    /// merchant-information, pre-auth-capture, pre-auth-release, pre-auth-list,
+    /// card-list, card-delete (not card-register: its hash covers the card number and
+    /// CVV, which this tool would print).
     #[arg(value_parser = parse_request)]
     request: SignedRequest,
     /// The merchant secret key (merchantSecretKey).
