@@ -57,6 +57,19 @@ fn value(lang: Lang, key: &str, v: &Value, currency: Currency) -> Markup {
                 .or_else(|| RefundStatus::parse(s).map(|s| t.refund_status(s)));
             html! { (status.unwrap_or(s.as_str())) }
         }
+        // A connection test's finding ("test connection"), in the words the POS page
+        // used when it was made.
+        Value::String(s) if key == "result" => {
+            let words = match s.as_str() {
+                "ok" => Some(t.conn_ok),
+                "bad_credentials" => Some(t.conn_bad_credentials),
+                "ip_not_allowed" => Some(t.conn_ip),
+                "unreachable" => Some(t.conn_unreachable),
+                "other" => Some(t.conn_other),
+                _ => None,
+            };
+            html! { (words.unwrap_or(s.as_str())) }
+        }
         Value::String(s) if key.ends_with("_at") => html! { (when(lang, s)) },
         Value::Number(n) if key.ends_with("_at") => match n.as_i64() {
             Some(ms) => html! { (lang.datetime(ms)) },
@@ -120,5 +133,23 @@ mod tests {
         assert!(!tr.contains("bank_code") && !tr.contains('{'), "{tr}");
         let en = details(Lang::En, &data, Currency::Try).into_string();
         assert!(en.contains("<dt>Amount</dt><dd>TRY 1,234.56</dd>"), "{en}");
+    }
+
+    #[test]
+    fn a_connection_test_reads_as_words() {
+        let data = json!({ "result": "other", "detail": "HTTP 500" });
+        let tr = details(Lang::Tr, &data, Currency::Try).into_string();
+        assert!(
+            tr.contains("<dt>Sonuç</dt><dd>Sağlayıcı isteği reddetti</dd>"),
+            "{tr}"
+        );
+        assert!(tr.contains("HTTP 500"), "{tr}");
+        let en = details(Lang::En, &json!({ "result": "ok" }), Currency::Try).into_string();
+        assert!(
+            en.contains(
+                "<dt>Result</dt><dd>Connection works: the provider accepted the credentials.</dd>"
+            ),
+            "{en}"
+        );
     }
 }
