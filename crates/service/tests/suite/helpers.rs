@@ -10,6 +10,7 @@ use sanalpos_service::*;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, Transaction, TxStatus};
 use sanalpos_store::{Crypto, Store};
 
+pub mod bank;
 pub mod garanti;
 pub mod nestpay;
 pub mod posnet;

@@ -7,111 +7,41 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
 use std::time::Duration;
 
+use crate::helpers::bank::*;
 use crate::helpers::nestpay::*;
 use crate::helpers::{test_config, tl};
 use sanalpos_core::BankCode;
 use sanalpos_service::*;
 use sanalpos_simulator::nestpay::cards::MD_STATUS_CARDS;
 use sanalpos_simulator::nestpay::{TxStatus, TxType};
-use sanalpos_store::testing::{postgres_store, sqlite_store, TestGuard};
-use sanalpos_store::{Crypto, Operation, Store};
+use sanalpos_store::{Crypto, Operation};
 
 /// A card the simulated bank approves (the NestPay test platform's own card).
 const APPROVED: &str = "4546711234567894";
 
-/// The simulator's magic decline cards (spec/simulator.md): card, bank code.
-const DECLINES: &[(&str, &str)] = &[
-    ("4000000000000051", "05"),
-    ("4000000000000127", "12"),
-    ("4000000000000143", "14"),
-    ("4000000000000416", "41"),
-    ("4000000000000432", "43"),
-    ("4000000000000515", "51"),
-    ("4000000000000549", "54"),
-    ("4000000000000572", "57"),
-    ("4000000000000622", "62"),
-    ("4000000000000820", "82"),
-    ("4000000000000911", "91"),
-    ("4000000000000960", "96"),
-];
-
-/// The simulator's fault cards: card, whether the bank charges it, the final status.
-const FAULTS: &[(&str, bool, PaymentStatus)] = &[
-    ("4000000000009011", true, PaymentStatus::Approved), // slow answer: our timeout
-    ("4000000000009029", true, PaymentStatus::Approved), // charged, then HTTP 500
-    ("4000000000009037", false, PaymentStatus::Failed),  // not charged, HTTP 500
-    ("4000000000009045", true, PaymentStatus::Approved), // charged, truncated answer
-    ("4000000000009052", true, PaymentStatus::Approved), // charged, garbled answer
-    ("4000000000009060", false, PaymentStatus::Failed),  // not charged, dropped
-    ("4000000000009078", false, PaymentStatus::Failed),  // not charged, 503 once
-];
-
 const MODELS: [&str; 3] = ["3d", "3d_pay", "3d_host"];
 
-/// Every card number any test here sends.
-fn all_cards() -> Vec<&'static str> {
+/// What the scan of each test's files looks for: also the cards that end in each
+/// 3D authentication status.
+fn secrets() -> Secrets {
     let mut cards = vec![APPROVED];
-    cards.extend(DECLINES.iter().map(|(c, _)| *c));
-    cards.extend(FAULTS.iter().map(|(c, _, _)| *c));
     cards.extend(MD_STATUS_CARDS.iter().map(|(c, _)| *c));
-    cards
-}
-
-/// No card number and no CVV (in the shapes a leak would take: JSON, XML, form) in
-/// the SQLite files of a test.
-fn assert_no_card_data(guard: &TestGuard) {
-    let files = guard.sqlite_files();
-    assert!(!files.is_empty());
-    let mut bytes = Vec::new();
-    for file in &files {
-        bytes.extend(std::fs::read(file).unwrap());
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(
-        text.contains("******"),
-        "the scan reads the payments' files"
-    );
-    for card in all_cards() {
-        assert!(!text.contains(card), "card {card} found in {files:?}");
-    }
-    for shape in [
-        format!("\"{NP_CVV}\""),
-        format!(">{NP_CVV}<"),
-        format!("cv2={NP_CVV}"),
-        format!("Cvv2Val={NP_CVV}"),
-    ] {
-        assert!(
-            !text.contains(&shape),
-            "the CVV ({shape}) found in {files:?}"
-        );
-    }
-}
-
-/// Runs `body` on a fresh SQLite store (then scans its files), then on a fresh
-/// PostgreSQL store.
-async fn on_both_engines<F, Fut>(name: &str, body: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let (store, guard) = sqlite_store().await;
-    body(store.clone()).await;
-    assert_no_card_data(&guard);
-    store.close().await;
-    drop(guard);
-    if let Some((store, guard)) = postgres_store(name).await {
-        body(store.clone()).await;
-        store.close().await;
-        drop(guard);
+    Secrets {
+        cards,
+        cvv_shapes: vec![
+            format!("\"{NP_CVV}\""),
+            format!(">{NP_CVV}<"),
+            format!("cv2={NP_CVV}"),
+            format!("Cvv2Val={NP_CVV}"),
+        ],
     }
 }
 
 #[tokio::test]
 async fn non_three_d_sale_is_approved_and_charged_once() {
-    on_both_engines("np_non_three_d_sale", |store| async move {
+    on_both_engines(&secrets(), "np_non_three_d_sale", |store| async move {
         let w = np_world_on(store, "3d").await;
         let view = w.pay(APPROVED, "100.25").await;
         assert_eq!(view.status, PaymentStatus::Approved, "{view:?}");
@@ -152,7 +82,7 @@ async fn non_three_d_sale_is_approved_and_charged_once() {
 
 #[tokio::test]
 async fn every_magic_card_is_declined_with_its_code_and_turkish_text() {
-    on_both_engines("np_magic_declines", |store| async move {
+    on_both_engines(&secrets(), "np_magic_declines", |store| async move {
         let w = np_world_on(store, "3d").await;
         for (card, code) in DECLINES {
             let view = w.pay(card, "20.00").await;
@@ -183,7 +113,7 @@ async fn every_magic_card_is_declined_with_its_code_and_turkish_text() {
 
 #[tokio::test]
 async fn each_three_d_model_approves_the_right_code_and_declines_a_wrong_one() {
-    on_both_engines("np_three_d_models", |store| async move {
+    on_both_engines(&secrets(), "np_three_d_models", |store| async move {
         // One card takes a wrong 3D code under every model: the card velocity limit
         // (which would refuse it from the fourth decline on) is not under test here.
         let config = ServiceConfig {
@@ -270,27 +200,9 @@ async fn each_three_d_model_approves_the_right_code_and_declines_a_wrong_one() {
 }
 
 /// The fields with `name` replaced by `value`.
-fn with(fields: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
-    let mut changed = fields.to_vec();
-    let slot = changed
-        .iter_mut()
-        .find(|(k, _)| k == name)
-        .unwrap_or_else(|| panic!("no {name} in the callback"));
-    slot.1 = value.to_owned();
-    changed
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {name} in the callback"))
-}
-
 #[tokio::test]
 async fn forged_replayed_and_foreign_callbacks_change_nothing() {
-    on_both_engines("np_forged_callbacks", |store| async move {
+    on_both_engines(&secrets(), "np_forged_callbacks", |store| async move {
         let w = np_world_on(store, "3d").await;
         let a = w.start_3d(APPROVED, "60.00").await;
         let b = w.start_3d(APPROVED, "60.00").await;
@@ -359,7 +271,7 @@ async fn forged_replayed_and_foreign_callbacks_change_nothing() {
 
 #[tokio::test]
 async fn md_status_cards_are_declined_without_a_charge() {
-    on_both_engines("np_md_status_cards", |store| async move {
+    on_both_engines(&secrets(), "np_md_status_cards", |store| async move {
         let service = PaymentService::new(store, Crypto::random(), test_config());
         for model in MODELS {
             let w = np_world_with(service.clone(), model).await;
@@ -396,7 +308,7 @@ async fn md_status_cards_are_declined_without_a_charge() {
 
 #[tokio::test]
 async fn cancel_and_refund_follow_the_bank_day() {
-    on_both_engines("np_cancel_and_refund", |store| async move {
+    on_both_engines(&secrets(), "np_cancel_and_refund", |store| async move {
         let w = np_world_on(store, "3d").await;
         let cancelled = w.pay(APPROVED, "80.00").await;
         let refunded = w.pay(APPROVED, "100.00").await;
@@ -529,7 +441,7 @@ async fn cancel_and_refund_follow_the_bank_day() {
 
 #[tokio::test]
 async fn every_fault_card_ends_in_the_state_the_bank_says() {
-    on_both_engines("np_fault_cards", |store| async move {
+    on_both_engines(&secrets(), "np_fault_cards", |store| async move {
         let w = np_world_on(store, "3d").await;
         let mut tasks = Vec::new();
         for (card, _, _) in FAULTS {
@@ -610,7 +522,7 @@ async fn every_fault_card_ends_in_the_state_the_bank_says() {
 
 #[tokio::test]
 async fn unverified_callbacks_of_paying_models_are_settled_by_the_bank_record() {
-    on_both_engines("np_paying_models_forged", |store| async move {
+    on_both_engines(&secrets(), "np_paying_models_forged", |store| async move {
         let mut config = test_config();
         config.three_d_ttl = Duration::from_millis(300);
         let service = PaymentService::new(store, Crypto::random(), config);
@@ -690,7 +602,7 @@ async fn unverified_callbacks_of_paying_models_are_settled_by_the_bank_record() 
 
 #[tokio::test]
 async fn a_decline_after_three_d_carries_the_bank_code_in_every_model() {
-    on_both_engines("np_three_d_declines", |store| async move {
+    on_both_engines(&secrets(), "np_three_d_declines", |store| async move {
         let service = PaymentService::new(store, Crypto::random(), test_config());
         for model in MODELS {
             let w = np_world_with(service.clone(), model).await;
@@ -725,7 +637,7 @@ async fn a_decline_after_three_d_carries_the_bank_code_in_every_model() {
 
 #[tokio::test]
 async fn a_fault_on_the_three_d_charge_ends_in_the_state_the_bank_says() {
-    on_both_engines("np_three_d_faults", |store| async move {
+    on_both_engines(&secrets(), "np_three_d_faults", |store| async move {
         let mut config = test_config();
         config.three_d_ttl = Duration::from_millis(300);
         let service = PaymentService::new(store, Crypto::random(), config);
@@ -797,7 +709,7 @@ async fn a_fault_on_the_three_d_charge_ends_in_the_state_the_bank_says() {
 /// statement import and counts it apart, rather than failing on it every day.
 #[tokio::test]
 async fn end_of_day_leaves_a_statement_only_pos_alone() {
-    on_both_engines("np_end_of_day", |store| async move {
+    on_both_engines(&secrets(), "np_end_of_day", |store| async move {
         let w = np_world_on(store, "3d").await;
         w.pay(APPROVED, "42.00").await;
         let day = istanbul_today();

@@ -7,121 +7,34 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::future::Future;
 use std::time::Duration;
 
+use crate::helpers::bank::*;
 use crate::helpers::posnet::*;
 use crate::helpers::{test_config, tl};
 use sanalpos_core::BankCode;
 use sanalpos_service::*;
 use sanalpos_simulator::posnet::TxKind;
-use sanalpos_store::testing::{postgres_store, sqlite_store, TestGuard};
-use sanalpos_store::{Crypto, Operation, Store};
+use sanalpos_store::{Crypto, Operation};
 
 /// A card the simulated bank approves.
 const APPROVED: &str = "4282209027132016";
 
-/// The simulator's magic decline cards: card, bank code.
-const DECLINES: &[(&str, &str)] = &[
-    ("4000000000000051", "05"),
-    ("4000000000000127", "12"),
-    ("4000000000000143", "14"),
-    ("4000000000000416", "41"),
-    ("4000000000000432", "43"),
-    ("4000000000000515", "51"),
-    ("4000000000000549", "54"),
-    ("4000000000000572", "57"),
-    ("4000000000000622", "62"),
-    ("4000000000000820", "82"),
-    ("4000000000000911", "91"),
-    ("4000000000000960", "96"),
-];
-
-/// The fault cards: card, whether the bank charges it, the final status.
-const FAULTS: &[(&str, bool, PaymentStatus)] = &[
-    ("4000000000009011", true, PaymentStatus::Approved),
-    ("4000000000009029", true, PaymentStatus::Approved),
-    ("4000000000009037", false, PaymentStatus::Failed),
-    ("4000000000009045", true, PaymentStatus::Approved),
-    ("4000000000009052", true, PaymentStatus::Approved),
-    ("4000000000009060", false, PaymentStatus::Failed),
-    ("4000000000009078", false, PaymentStatus::Failed),
-];
-
-fn all_cards() -> Vec<&'static str> {
-    let mut cards = vec![APPROVED];
-    cards.extend(DECLINES.iter().map(|(c, _)| *c));
-    cards.extend(FAULTS.iter().map(|(c, _, _)| *c));
-    cards
-}
-
-/// No card number and no CVV (as JSON, XML or form values) in the SQLite files.
-fn assert_no_card_data(guard: &TestGuard) {
-    let files = guard.sqlite_files();
-    assert!(!files.is_empty());
-    let mut bytes = Vec::new();
-    for file in &files {
-        bytes.extend(std::fs::read(file).unwrap());
+/// What the scan of each test's files looks for.
+fn secrets() -> Secrets {
+    Secrets {
+        cards: vec![APPROVED],
+        cvv_shapes: vec![
+            format!("\"{PN_CVV}\""),
+            format!(">{PN_CVV}<"),
+            format!("cvc={PN_CVV}"),
+        ],
     }
-    let text = String::from_utf8_lossy(&bytes);
-    assert!(
-        text.contains("******"),
-        "the scan reads the payments' files"
-    );
-    for card in all_cards() {
-        assert!(!text.contains(card), "card {card} found in {files:?}");
-    }
-    for shape in [
-        format!("\"{PN_CVV}\""),
-        format!(">{PN_CVV}<"),
-        format!("cvc={PN_CVV}"),
-    ] {
-        assert!(
-            !text.contains(&shape),
-            "the CVV ({shape}) found in {files:?}"
-        );
-    }
-}
-
-/// Runs `body` on a fresh SQLite store (then scans its files), then on PostgreSQL.
-async fn on_both_engines<F, Fut>(name: &str, body: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let (store, guard) = sqlite_store().await;
-    body(store.clone()).await;
-    assert_no_card_data(&guard);
-    store.close().await;
-    drop(guard);
-    if let Some((store, guard)) = postgres_store(name).await {
-        body(store.clone()).await;
-        store.close().await;
-        drop(guard);
-    }
-}
-
-fn with(fields: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
-    let mut changed = fields.to_vec();
-    let slot = changed
-        .iter_mut()
-        .find(|(k, _)| k == name)
-        .unwrap_or_else(|| panic!("no {name} in the callback"));
-    slot.1 = value.to_owned();
-    changed
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {name} in the callback"))
 }
 
 #[tokio::test]
 async fn non_three_d_sale_is_approved_and_charged_once() {
-    on_both_engines("pn_non_three_d_sale", |store| async move {
+    on_both_engines(&secrets(), "pn_non_three_d_sale", |store| async move {
         let w = pn_world_on(store).await;
         let view = w.pay(APPROVED, "100.25").await;
         assert_eq!(view.status, PaymentStatus::Approved, "{view:?}");
@@ -149,7 +62,7 @@ async fn non_three_d_sale_is_approved_and_charged_once() {
 
 #[tokio::test]
 async fn every_magic_card_is_declined_with_its_code_and_turkish_text() {
-    on_both_engines("pn_magic_declines", |store| async move {
+    on_both_engines(&secrets(), "pn_magic_declines", |store| async move {
         let w = pn_world_on(store).await;
         for (card, code) in DECLINES {
             let view = w.pay(card, "20.00").await;
@@ -170,7 +83,7 @@ async fn every_magic_card_is_declined_with_its_code_and_turkish_text() {
 
 #[tokio::test]
 async fn three_d_approves_the_right_code_and_declines_a_wrong_one() {
-    on_both_engines("pn_three_d", |store| async move {
+    on_both_engines(&secrets(), "pn_three_d", |store| async move {
         let config = ServiceConfig {
             abuse: sanalpos_service::AbuseLimits {
                 card_declines: 0,
@@ -206,7 +119,7 @@ async fn three_d_approves_the_right_code_and_declines_a_wrong_one() {
 
 #[tokio::test]
 async fn forged_replayed_and_foreign_callbacks_change_nothing() {
-    on_both_engines("pn_forged_callbacks", |store| async move {
+    on_both_engines(&secrets(), "pn_forged_callbacks", |store| async move {
         let w = pn_world_on(store).await;
         let a = w.start_3d(APPROVED, "60.00").await;
         let b = w.start_3d(APPROVED, "60.00").await;
@@ -262,7 +175,7 @@ async fn forged_replayed_and_foreign_callbacks_change_nothing() {
 
 #[tokio::test]
 async fn cancel_and_partial_refund_follow_the_bank_day() {
-    on_both_engines("pn_cancel_and_refund", |store| async move {
+    on_both_engines(&secrets(), "pn_cancel_and_refund", |store| async move {
         let w = pn_world_on(store).await;
         let cancelled = w.pay(APPROVED, "80.00").await;
         let refunded = w.pay(APPROVED, "100.00").await;
@@ -333,7 +246,7 @@ async fn cancel_and_partial_refund_follow_the_bank_day() {
 
 #[tokio::test]
 async fn every_fault_card_ends_in_the_state_the_bank_says() {
-    on_both_engines("pn_fault_cards", |store| async move {
+    on_both_engines(&secrets(), "pn_fault_cards", |store| async move {
         let w = pn_world_on(store).await;
         let mut tasks = Vec::new();
         for (card, _, _) in FAULTS {
@@ -387,7 +300,7 @@ async fn every_fault_card_ends_in_the_state_the_bank_says() {
 
 #[tokio::test]
 async fn reconciliation_reads_the_days_statement() {
-    on_both_engines("pn_reconciliation", |store| async move {
+    on_both_engines(&secrets(), "pn_reconciliation", |store| async move {
         let w = pn_world_on(store).await;
         let kept = w.pay(APPROVED, "120.00").await;
         let voided = w.pay(APPROVED, "30.00").await;
