@@ -418,10 +418,17 @@ impl GatewayResponse {
     /// The answer of an operation the protocol does not offer: refused here, nothing
     /// sent.
     pub fn not_supported(operation: &str) -> GatewayResponse {
+        GatewayResponse::refused_here(format!("{operation} is not supported by this POS"))
+    }
+
+    /// The answer of a call refused here, before anything is sent, because it breaks a
+    /// rule of the operation (a capture above the authorised amount, a refund of more
+    /// than is refundable): nothing moved, `detail` says why.
+    pub fn refused_here(detail: String) -> GatewayResponse {
         GatewayResponse {
             outcome: Outcome::Failed(Failure {
                 kind: FailureKind::Invalid,
-                detail: format!("{operation} is not supported by this POS"),
+                detail,
             }),
             raw: None,
             http_status: None,

@@ -242,6 +242,18 @@ impl Guarded {
         }
     }
 
+    /// A call that may move money: sent only when the breaker admits it (a lazy future,
+    /// so a refused call never starts), its outcome counted.
+    async fn money_call(
+        &self,
+        call: impl std::future::Future<Output = GatewayResponse>,
+    ) -> GatewayResponse {
+        match self.admit().await {
+            Ok(()) => self.count(call.await),
+            Err(retry_in) => refused(retry_in),
+        }
+    }
+
     fn count(&self, response: GatewayResponse) -> GatewayResponse {
         self.breaker
             .record(is_technical(&response.outcome), Instant::now());
@@ -258,31 +270,20 @@ impl Guarded {
 #[async_trait]
 impl Gateway for Guarded {
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.sale(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.sale(request)).await
     }
 
     async fn sale_with_stored_card(&self, request: &StoredCardSale) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.sale_with_stored_card(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.sale_with_stored_card(request))
+            .await
     }
 
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.capture(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.capture(request)).await
     }
 
     async fn release(&self, request: &ReleaseRequest) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.release(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.release(request)).await
     }
 
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
@@ -303,17 +304,11 @@ impl Gateway for Guarded {
     }
 
     async fn cancel(&self, request: &CancelRequest) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.cancel(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.cancel(request)).await
     }
 
     async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
-        match self.admit().await {
-            Ok(()) => self.count(self.inner.refund(request).await),
-            Err(retry_in) => refused(retry_in),
-        }
+        self.money_call(self.inner.refund(request)).await
     }
 
     async fn inquiry(&self, request: &InquiryRequest) -> Result<Inquiry, GatewayError> {

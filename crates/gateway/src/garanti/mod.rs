@@ -141,18 +141,6 @@ fn raw_text(body: &[u8]) -> String {
     scrub_card_numbers(&xml::decode(body))
 }
 
-fn refused_here(detail: String) -> GatewayResponse {
-    GatewayResponse {
-        outcome: Outcome::Failed(Failure {
-            kind: FailureKind::Invalid,
-            detail,
-        }),
-        raw: None,
-        http_status: None,
-        latency: Duration::ZERO,
-    }
-}
-
 impl GarantiGateway {
     /// A client for one POS. Fails only when the TLS stack cannot be set up.
     pub fn new(config: GarantiConfig) -> Result<GarantiGateway, GatewayError> {
@@ -307,7 +295,7 @@ impl Gateway for GarantiGateway {
 
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.authorized {
-            return refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "a capture of {} is not possible: {} is pre-authorised",
                 request.amount, request.authorized
             ));
@@ -456,7 +444,7 @@ impl Gateway for GarantiGateway {
 
     async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.refundable {
-            return refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "refund of {} is not possible: {} is refundable",
                 request.amount, request.refundable
             ));

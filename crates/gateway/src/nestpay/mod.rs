@@ -247,18 +247,6 @@ impl NestpayGateway {
             }
         }
     }
-
-    fn refused_here(detail: String) -> GatewayResponse {
-        GatewayResponse {
-            outcome: Outcome::Failed(Failure {
-                kind: FailureKind::Invalid,
-                detail,
-            }),
-            raw: None,
-            http_status: None,
-            latency: Duration::ZERO,
-        }
-    }
 }
 
 /// A query answer that names an order must name the one asked about (an unknown
@@ -313,7 +301,7 @@ impl Gateway for NestpayGateway {
 
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO {
-            return NestpayGateway::refused_here("a capture of 0 is not possible".into());
+            return GatewayResponse::refused_here("a capture of 0 is not possible".into());
         }
         let xml = request::post_auth(
             self.credentials(),
@@ -443,7 +431,7 @@ impl Gateway for NestpayGateway {
 
     async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.refundable {
-            return NestpayGateway::refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "refund of {} is not possible: {} is refundable",
                 request.amount, request.refundable
             ));

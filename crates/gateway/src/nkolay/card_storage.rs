@@ -20,7 +20,6 @@
 use sanalpos_core::MaskedPan;
 
 use super::codec::{now_istanbul, Answer};
-use super::pre_auth::refused_here;
 use super::transport::path;
 use super::{answer, request, NkolayGateway};
 use crate::scrub::scrub_card_numbers;
@@ -85,7 +84,7 @@ impl NkolayGateway {
         save: &SaveCard,
     ) -> ThreeDStart {
         if let Err(e) = check_customer_key(&save.customer_key) {
-            return ThreeDStart::Finished(refused_here(e.to_string()));
+            return ThreeDStart::Finished(GatewayResponse::refused_here(e.to_string()));
         }
         let form = request::payment_saving_card(
             &self.config.credentials,
@@ -99,7 +98,7 @@ impl NkolayGateway {
 
     pub(super) async fn stored_card_sale(&self, request: &StoredCardSale) -> GatewayResponse {
         if let Err(e) = check_stored_ref(&request.stored_card) {
-            return refused_here(e.to_string());
+            return GatewayResponse::refused_here(e.to_string());
         }
         let form = request::stored_card_payment(&self.config.credentials, request, now_istanbul());
         let amount = request.amount;

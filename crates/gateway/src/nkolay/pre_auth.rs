@@ -3,8 +3,6 @@
 //! merchant's pre-authorisations (`PreAuthorizationList`). The answers of these
 //! endpoints are not published; they are read like the sale's, keys in any case.
 
-use std::time::Duration;
-
 use chrono::{NaiveDate, NaiveDateTime};
 
 use sanalpos_core::{ClientRef, Kurus, ProviderRef};
@@ -44,23 +42,10 @@ pub struct PreAuthRecord {
     pub status: PreAuthStatus,
 }
 
-/// A call refused here, before anything is sent: it breaks a rule of the operation.
-pub(super) fn refused_here(detail: String) -> GatewayResponse {
-    GatewayResponse {
-        outcome: Outcome::Failed(Failure {
-            kind: FailureKind::Invalid,
-            detail,
-        }),
-        raw: None,
-        http_status: None,
-        latency: Duration::ZERO,
-    }
-}
-
 impl NkolayGateway {
     pub(super) async fn capture_pre_auth(&self, request: &CaptureRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.authorized {
-            return refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "a capture of {} is not possible: {} is pre-authorised",
                 request.amount, request.authorized
             ));
@@ -80,7 +65,9 @@ impl NkolayGateway {
 
     pub(super) async fn release_pre_auth(&self, request: &ReleaseRequest) -> GatewayResponse {
         if request.authorized == Kurus::ZERO {
-            return refused_here("a pre-authorisation of 0 has nothing to release".into());
+            return GatewayResponse::refused_here(
+                "a pre-authorisation of 0 has nothing to release".into(),
+            );
         }
         let form = request::pre_auth_release(
             &self.config.credentials,

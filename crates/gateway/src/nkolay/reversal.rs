@@ -1,8 +1,6 @@
 //! Cancel and refund, both `CancelRefundPayment`: the provider's codes for a closed
 //! cancel window, and the two names of a partial refund.
 
-use std::time::Duration;
-
 use sanalpos_core::Kurus;
 
 use super::transport::path;
@@ -39,18 +37,10 @@ impl NkolayGateway {
 
     pub(super) async fn refund_sale(&self, request: &RefundRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.refundable {
-            return GatewayResponse {
-                outcome: Outcome::Failed(Failure {
-                    kind: FailureKind::Invalid,
-                    detail: format!(
-                        "refund of {} is not possible: {} is refundable",
-                        request.amount, request.refundable
-                    ),
-                }),
-                raw: None,
-                http_status: None,
-                latency: Duration::ZERO,
-            };
+            return GatewayResponse::refused_here(format!(
+                "refund of {} is not possible: {} is refundable",
+                request.amount, request.refundable
+            ));
         }
         // The docs disagree on the partial type: `refundp` (English docs) or `refund`
         // with a smaller amount (a mirror). Send the documented one first; an answer that

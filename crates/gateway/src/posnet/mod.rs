@@ -106,18 +106,6 @@ fn raw_text(body: &[u8]) -> String {
     scrub_card_numbers(&xml::decode(body))
 }
 
-fn refused_here(detail: String) -> GatewayResponse {
-    GatewayResponse {
-        outcome: Outcome::Failed(Failure {
-            kind: FailureKind::Invalid,
-            detail,
-        }),
-        raw: None,
-        http_status: None,
-        latency: Duration::ZERO,
-    }
-}
-
 impl PosnetGateway {
     /// A client for one POS. Fails only when the TLS stack cannot be set up.
     pub fn new(config: PosnetConfig) -> Result<PosnetGateway, GatewayError> {
@@ -212,7 +200,9 @@ impl PosnetGateway {
 impl Gateway for PosnetGateway {
     async fn sale(&self, request: &SaleRequest) -> GatewayResponse {
         let Some(order_id) = order::plain_order_id(request.client_ref.as_str()) else {
-            return refused_here("the order id is longer than PosNet's 24 characters".into());
+            return GatewayResponse::refused_here(
+                "the order id is longer than PosNet's 24 characters".into(),
+            );
         };
         let xml = request::payment(
             self.merchant(),
@@ -238,7 +228,7 @@ impl Gateway for PosnetGateway {
 
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.authorized {
-            return refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "a capture of {} is not possible: {} is pre-authorised",
                 request.amount, request.authorized
             ));
@@ -443,7 +433,7 @@ impl Gateway for PosnetGateway {
 
     async fn refund(&self, request: &RefundRequest) -> GatewayResponse {
         if request.amount == Kurus::ZERO || request.amount > request.refundable {
-            return refused_here(format!(
+            return GatewayResponse::refused_here(format!(
                 "refund of {} is not possible: {} is refundable",
                 request.amount, request.refundable
             ));

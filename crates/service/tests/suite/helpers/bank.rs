@@ -4,9 +4,10 @@
 
 use std::future::Future;
 
-use sanalpos_service::PaymentStatus;
+use sanalpos_service::{PaymentService, PaymentStatus, PaymentView, ServiceError, ThreeDReturn};
 use sanalpos_store::testing::{postgres_store, sqlite_store, TestGuard};
 use sanalpos_store::Store;
+use sanalpos_testkit::{parse_form, post_form};
 
 /// The simulator's magic decline cards (spec/simulator.md): card, bank code. Read from
 /// the simulator, so the suites follow its table.
@@ -105,4 +106,74 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {name} in the callback"))
+}
+
+/// Walks a browser through a bank's 3D without posting the result back to us: our 3D
+/// page, the bank's gate at `gate_url`, the bank's page with `code` (or Cancel when
+/// `None`). Returns the token and the callback fields the browser would post.
+pub async fn browse_bank_3d(
+    service: &PaymentService,
+    bank_base_url: &str,
+    gate_url: &str,
+    view: &PaymentView,
+    code: Option<&str>,
+) -> (String, Vec<(String, String)>) {
+    let redirect = &view
+        .next_action
+        .as_ref()
+        .expect("3D next action")
+        .redirect_url;
+    let token = redirect.rsplit('/').next().unwrap_or_default().to_owned();
+    let html = service
+        .three_d_page(&token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let form = parse_form(&html);
+    assert_eq!(form.action, gate_url);
+    let bank_page = post_form(&form.action, &form.fields).await;
+    let bank_form = parse_form(&bank_page);
+    let mut fields: Vec<(String, String)> = bank_form
+        .fields
+        .iter()
+        .filter(|(k, _)| k != "code" && k != "action")
+        .cloned()
+        .collect();
+    match code {
+        Some(code) => {
+            fields.push(("code".into(), code.into()));
+            fields.push(("action".into(), "submit".into()));
+        }
+        None => fields.push(("action".into(), "cancel".into())),
+    }
+    let target = format!("{bank_base_url}{}", bank_form.action);
+    let result_page = post_form(&target, &fields).await;
+    let back = parse_form(&result_page);
+    assert!(
+        back.action.ends_with(&format!("/3d/{token}/return")),
+        "{}",
+        back.action
+    );
+    (token, back.fields)
+}
+
+/// Posts callback fields to a payment's 3D return, as the browser would.
+pub async fn post_back(
+    service: &PaymentService,
+    token: &str,
+    fields: &[(String, String)],
+) -> Result<ThreeDReturn, ServiceError> {
+    let body = serde_urlencoded::to_string(fields)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_bytes();
+    service.three_d_return(token, &body).await
+}
+
+/// A payment's status as the service has it now.
+pub async fn status(service: &PaymentService, company_id: &str, payment_id: &str) -> PaymentStatus {
+    service
+        .get_payment(company_id, payment_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .payment
+        .status
 }

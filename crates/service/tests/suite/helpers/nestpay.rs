@@ -286,16 +286,10 @@ impl NpWorld {
         token: &str,
         fields: &[(String, String)],
     ) -> Result<ThreeDReturn, ServiceError> {
-        let body = serde_urlencoded::to_string(fields).unwrap().into_bytes();
-        self.service.three_d_return(token, &body).await
+        super::bank::post_back(&self.service, token, fields).await
     }
 
     pub async fn status(&self, payment_id: &str) -> PaymentStatus {
-        self.service
-            .get_payment(&self.company.id, payment_id)
-            .await
-            .unwrap()
-            .payment
-            .status
+        super::bank::status(&self.service, &self.company.id, payment_id).await
     }
 }

@@ -11,7 +11,6 @@ use sanalpos_simulator::posnet::{
 };
 use sanalpos_store::Crypto;
 use sanalpos_store::Store;
-use sanalpos_testkit::{parse_form, post_form};
 
 /// The CVV every PosNet test card is sent with: distinctive, so that the scan of the
 /// database files can look for it.
@@ -205,49 +204,16 @@ impl PnWorld {
     }
 
     /// Walks a browser through 3D without posting the result back to us: our 3D page,
-    /// the bank's 3D engine, the bank's page with `code` (or Cancel when `None`).
+    /// the bank's gate, the bank's page with `code` (or Cancel when `None`).
     /// Returns the token and the callback fields the browser would post.
     pub async fn browse_3d(
         &self,
         view: &PaymentView,
         code: Option<&str>,
     ) -> (String, Vec<(String, String)>) {
-        let redirect = &view
-            .next_action
-            .as_ref()
-            .expect("3D next action")
-            .redirect_url;
-        let token = redirect.rsplit('/').next().unwrap().to_owned();
-        let html = self.service.three_d_page(&token).await.unwrap();
-        let form = parse_form(&html);
-        assert_eq!(
-            form.action,
-            format!("{}/3DSWebService/YKBPaymentService", self.sim.base_url())
-        );
-        let bank_page = post_form(&form.action, &form.fields).await;
-        let bank_form = parse_form(&bank_page);
-        let mut fields: Vec<(String, String)> = bank_form
-            .fields
-            .iter()
-            .filter(|(k, _)| k != "code" && k != "action")
-            .cloned()
-            .collect();
-        match code {
-            Some(code) => {
-                fields.push(("code".into(), code.into()));
-                fields.push(("action".into(), "submit".into()));
-            }
-            None => fields.push(("action".into(), "cancel".into())),
-        }
-        let target = format!("{}{}", self.sim.base_url(), bank_form.action);
-        let result_page = post_form(&target, &fields).await;
-        let back = parse_form(&result_page);
-        assert!(
-            back.action.ends_with(&format!("/3d/{token}/return")),
-            "{}",
-            back.action
-        );
-        (token, back.fields)
+        let base = self.sim.base_url();
+        let gate = format!("{base}/3DSWebService/YKBPaymentService");
+        super::bank::browse_bank_3d(&self.service, &base, &gate, view, code).await
     }
 
     /// Posts callback fields to a payment's 3D return, as the browser would.
@@ -256,16 +222,10 @@ impl PnWorld {
         token: &str,
         fields: &[(String, String)],
     ) -> Result<ThreeDReturn, ServiceError> {
-        let body = serde_urlencoded::to_string(fields).unwrap().into_bytes();
-        self.service.three_d_return(token, &body).await
+        super::bank::post_back(&self.service, token, fields).await
     }
 
     pub async fn status(&self, payment_id: &str) -> PaymentStatus {
-        self.service
-            .get_payment(&self.company.id, payment_id)
-            .await
-            .unwrap()
-            .payment
-            .status
+        super::bank::status(&self.service, &self.company.id, payment_id).await
     }
 }
