@@ -13,8 +13,12 @@ use crate::{AuthCode, Currency, Kurus, MaskedPan, ProviderRef};
 pub enum TransactionKind {
     /// A sale.
     Sale,
-    /// A pre-authorisation.
+    /// A pre-authorisation: an amount blocked on the card, not money received.
     PreAuth,
+    /// The capture of a pre-authorisation: the money received, all of the block or part.
+    Capture,
+    /// The release of a pre-authorisation: the block freed, nothing charged.
+    Release,
     /// A cancel (void) of a sale.
     Cancel,
     /// A full refund.
@@ -23,6 +27,14 @@ pub enum TransactionKind {
     PartialRefund,
     /// Something else; the provider's text.
     Other(String),
+}
+
+impl TransactionKind {
+    /// Whether the row moves money: a pre-authorisation only blocks an amount and its
+    /// release frees it, so neither is money received or paid back.
+    pub fn moves_money(&self) -> bool {
+        !matches!(self, TransactionKind::PreAuth | TransactionKind::Release)
+    }
 }
 
 /// The provider's status of a report row.

@@ -326,8 +326,12 @@ pub enum Inquiry {
         approval: Approval,
         /// Amount cancelled or refunded since, as the provider reports it.
         reversed: Kurus,
-        /// Whether a cancel row exists.
+        /// Whether a cancel row exists (for a pre-authorisation: it was released).
         cancelled: bool,
+        /// What was captured of a pre-authorisation, when the provider reports a capture;
+        /// `None` while the block is open, for a plain sale, or when the protocol cannot
+        /// tell.
+        captured: Option<Kurus>,
     },
     /// The provider reports the attempt as refused.
     Declined(Decline),

@@ -27,7 +27,7 @@ use crate::statement::RowProblem;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RowKind {
-    /// A sale (a pre-authorisation counts as one: it holds the cardholder's money).
+    /// A sale, or the capture of a pre-authorisation (the block itself is no money).
     Sale,
     /// A cancel (void) of a sale on its business day.
     Cancel,
@@ -138,7 +138,16 @@ impl TryFrom<&ReportRow> for ProviderRow {
             problem,
         };
         let kind = match &row.kind {
-            TransactionKind::Sale | TransactionKind::PreAuth => RowKind::Sale,
+            // A capture is the money of a pre-authorisation, received as a sale's is.
+            TransactionKind::Sale | TransactionKind::Capture => RowKind::Sale,
+            TransactionKind::PreAuth | TransactionKind::Release => {
+                return Err(fail(
+                    "a pre-authorisation or its release blocks or frees an amount; it is no money to reconcile".into(),
+                    RowProblem::UnknownTransactionType {
+                        text: format!("{:?}", row.kind),
+                    },
+                ))
+            }
             TransactionKind::Cancel => RowKind::Cancel,
             TransactionKind::Refund => RowKind::Refund,
             TransactionKind::PartialRefund => RowKind::PartialRefund,

@@ -105,6 +105,7 @@ fn request() -> CreatePayment {
         channel: Channel::Api,
         cardholder_ip: None,
         client_ip: None,
+        capture: sanalpos_service::CaptureMode::Automatic,
     }
 }
 
@@ -184,6 +185,7 @@ async fn bench_service(
                 onboarding_state: OnboardingState::Active,
                 documents: Vec::new(),
                 is_default: true,
+                pre_auth_hold_days: None,
             },
             "bench",
         )

@@ -86,6 +86,12 @@ fn check_pos_fields(pos: &PosRecord) -> Result<(), ServiceError> {
             "at least one currency",
         ));
     }
+    if !crate::pre_auth::HOLD_DAYS.contains(&pos.pre_auth_hold_days) {
+        return Err(ServiceError::validation(
+            "pre_auth_hold_days",
+            "a pre-authorisation is held 1 to 30 days",
+        ));
+    }
     if !pos.installments.iter().any(|row| row.count == 1) {
         return Err(ServiceError::validation(
             "installments",
@@ -151,6 +157,9 @@ pub(crate) async fn create_pos(
         last_error: None,
         created_at: now,
         updated_at: now,
+        pre_auth_hold_days: new
+            .pre_auth_hold_days
+            .unwrap_or(crate::pre_auth::DEFAULT_HOLD_DAYS),
     };
     check_pos_fields(&pos)?;
     let event = audit(
@@ -236,6 +245,12 @@ pub(crate) async fn update_pos(
         pos.is_default = is_default;
         changed.push("is_default");
     }
+    if let Some(days) = change.pre_auth_hold_days {
+        if days != pos.pre_auth_hold_days {
+            pos.pre_auth_hold_days = days;
+            changed.push("pre_auth_hold_days");
+        }
+    }
     check_pos_fields(&pos)?;
     pos.updated_at = service.now_ms();
     let kind = if secrets_changed {
@@ -314,6 +329,8 @@ pub(crate) fn pos_view(service: &PaymentService, pos: &PosRecord) -> Result<PosV
         last_error: pos.last_error.clone(),
         created_at: rfc3339(pos.created_at),
         updated_at: rfc3339(pos.updated_at),
+        pre_auth: info.capabilities.pre_auth,
+        pre_auth_hold_days: pos.pre_auth_hold_days,
     })
 }
 

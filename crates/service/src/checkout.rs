@@ -608,6 +608,7 @@ pub(crate) async fn pay(
         installments: form.installments,
         card: form.card,
         three_d: true,
+        capture: crate::types::CaptureMode::Automatic,
         return_url: Some(format!("{}/return", page_url(service, &s.id))),
         order_ref: s.order_ref.clone(),
         customer_ref: s.customer_ref.clone(),

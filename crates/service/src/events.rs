@@ -69,8 +69,21 @@ pub(crate) fn session_payload(s: &CheckoutSessionRecord) -> Value {
     })
 }
 
-/// The event a payment reaching `status` causes, if any.
-fn event_for_status(status: PaymentStatus) -> Option<&'static str> {
+/// The event a payment moving from `before` to `status` causes, if any.
+fn event_for_status(before: PaymentStatus, status: PaymentStatus) -> Option<&'static str> {
+    use PaymentStatus as S;
+    match (before, status) {
+        // A refused or failed capture or release leaves the block as it was.
+        (S::Capturing | S::Releasing, S::Authorized) => None,
+        (_, S::Authorized) => Some("payment.authorized"),
+        (S::Authorized | S::Capturing, S::Approved) => Some("payment.captured"),
+        (_, S::Released) => Some("payment.released"),
+        (_, status) => event_for_sale_status(status),
+    }
+}
+
+/// The event a sale reaching `status` causes, if any.
+fn event_for_sale_status(status: PaymentStatus) -> Option<&'static str> {
     use PaymentStatus as S;
     match status {
         S::Approved => Some("payment.approved"),
@@ -112,7 +125,7 @@ fn payment_event(kind: &str, changed: &PaymentChanged<'_>) -> NewEvent {
 fn payment_rules(changed: &PaymentChanged<'_>) -> Consequences {
     let p = changed.payment;
     let kind = match changed.cause {
-        PaymentCause::Status { before } if before != p.status => event_for_status(p.status),
+        PaymentCause::Status { before } if before != p.status => event_for_status(before, p.status),
         PaymentCause::Status { .. } => None,
         PaymentCause::Refund(result) => event_for_refund(result, p),
         PaymentCause::Review => Some("payment.needs_review"),
@@ -149,7 +162,12 @@ fn payment_rules(changed: &PaymentChanged<'_>) -> Consequences {
 /// The rules to hand in with a payment change: only a status that can cause an event
 /// needs them (the store then reads the status it changes from).
 pub(crate) fn for_change(change: &PaymentChange) -> Option<PaymentRules> {
-    event_for_status(change.status).map(|_| payment_rules as PaymentRules)
+    let may_cause = event_for_sale_status(change.status).is_some()
+        || matches!(
+            change.status,
+            PaymentStatus::Authorized | PaymentStatus::Released
+        );
+    may_cause.then_some(payment_rules as PaymentRules)
 }
 
 /// The rules to hand in with a cancel/refund result: only an approval causes an event.

@@ -10,7 +10,9 @@
 //!   provider lists under the sale's reference. A refund that was scheduled and whose
 //!   execution the provider does not show after the grace period goes back to
 //!   `scheduled` (it is still owed), never to `failed`;
-//! - scheduled refunds that are due: sent ([`crate::scheduled_refunds`]).
+//! - scheduled refunds that are due: sent ([`crate::scheduled_refunds`]);
+//! - pre-authorisations: a `capturing`/`releasing` payment settled by inquiry, an
+//!   authorisation whose hold period ended released ([`crate::pre_auth`]).
 //!
 //! Each payment is leased first, so on PostgreSQL only one instance works on it. Every
 //! inquiry is an attempt in the log; every resolution an audit event. A payment still
@@ -41,7 +43,7 @@ pub const MAX_INQUIRIES: i64 = 20;
 const BATCH: u32 = 200;
 const ACTOR: &str = "janitor";
 
-fn inquiry_attempt(
+pub(crate) fn inquiry_attempt(
     p: &PaymentRecord,
     outcome: AttemptOutcome,
     message: String,
@@ -105,6 +107,21 @@ async fn resolve_payment(
 ) -> Result<Verdict, ServiceError> {
     let store = &service.inner.store;
     let p = &stale.payment;
+    if matches!(
+        p.status,
+        PaymentStatus::Capturing | PaymentStatus::Releasing
+    ) {
+        let settled = crate::pre_auth::resolve(service, stale).await?;
+        let verdict = match settled {
+            crate::pre_auth::Settled::Resolved => Verdict::Resolved,
+            crate::pre_auth::Settled::Left => Verdict::Left,
+            crate::pre_auth::Settled::Error => Verdict::Error,
+        };
+        if matches!(verdict, Verdict::Left | Verdict::Error) {
+            mark_or_release(service, stale, owner).await?;
+        }
+        return Ok(verdict);
+    }
     let config = &service.inner.config;
     let now = service.now_ms();
     let three_d_over = p.status == PaymentStatus::Pending3ds
@@ -124,8 +141,20 @@ async fn resolve_payment(
             approval,
             reversed,
             cancelled,
+            captured,
         }) => {
-            change.status = if *cancelled {
+            change.status = if p.pre_auth {
+                // A pre-authorisation: held, captured (the amount is what was taken) or
+                // released.
+                match (cancelled, captured) {
+                    (true, _) => PaymentStatus::Released,
+                    (false, Some(amount)) => {
+                        change.amount = Some(*amount);
+                        PaymentStatus::Approved
+                    }
+                    (false, None) => PaymentStatus::Authorized,
+                }
+            } else if *cancelled {
                 PaymentStatus::Cancelled
             } else if *reversed >= p.amount && *reversed > Kurus::ZERO {
                 PaymentStatus::Refunded
@@ -136,7 +165,11 @@ async fn resolve_payment(
             };
             change.auth_code.clone_from(&approval.auth_code);
             change.provider_ref = Some(approval.provider_ref.clone());
-            change.authorized_amount = Some(approval.authorized_amount.unwrap_or(p.amount));
+            change.authorized_amount = Some(
+                change
+                    .amount
+                    .unwrap_or(approval.authorized_amount.unwrap_or(p.amount)),
+            );
             change.refunded_amount = Some(*reversed);
             change.bank_code = Some(BankCode::approval());
             change.message = Some(crate::outcome::approved_message());
@@ -223,24 +256,37 @@ async fn resolve_payment(
                     ..FinishAttempt::default()
                 })
                 .await?;
-            if stale.inquiries + 1 >= MAX_INQUIRIES {
-                let reason = format!("needs review: still unclear after {MAX_INQUIRIES} inquiries");
-                let audit = NewAudit {
-                    company_id: p.company_id.clone(),
-                    kind: "payment.needs_review".into(),
-                    actor: ACTOR.into(),
-                    subject_id: p.id.clone(),
-                    data: serde_json::json!({ "status": p.status, "reason": reason }),
-                };
-                store
-                    .set_review_reason(&p.id, &reason, audit, crate::events::for_review())
-                    .await?;
-            } else {
-                store.release_payment(&p.id, owner).await?;
-            }
+            mark_or_release(service, stale, owner).await?;
         }
     }
     Ok(verdict)
+}
+
+/// After an inquiry that settled nothing: marks the payment for review once it has
+/// been asked about [`MAX_INQUIRIES`] times, otherwise gives the lease back.
+async fn mark_or_release(
+    service: &PaymentService,
+    stale: &StalePayment,
+    owner: &str,
+) -> Result<(), ServiceError> {
+    let store = &service.inner.store;
+    let p = &stale.payment;
+    if stale.inquiries + 1 >= MAX_INQUIRIES {
+        let reason = format!("needs review: still unclear after {MAX_INQUIRIES} inquiries");
+        let audit = NewAudit {
+            company_id: p.company_id.clone(),
+            kind: "payment.needs_review".into(),
+            actor: ACTOR.into(),
+            subject_id: p.id.clone(),
+            data: serde_json::json!({ "status": p.status, "reason": reason }),
+        };
+        store
+            .set_review_reason(&p.id, &reason, audit, crate::events::for_review())
+            .await?;
+    } else {
+        store.release_payment(&p.id, owner).await?;
+    }
+    Ok(())
 }
 
 fn expired_message() -> Message {
@@ -410,6 +456,10 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
         store.release_payment(&item.payment.id, &owner).await?;
         count(&mut report, verdict?);
     }
+    let (released, errors) =
+        crate::pre_auth::release_expired(service, &owner, lease_ms(service), BATCH).await?;
+    report.holds_released += released;
+    report.errors += errors;
     let scheduled = crate::scheduled_refunds::run_due(service, false).await?;
     report.refunds_carried_out += scheduled.settled;
     report.refunds_still_scheduled += scheduled.still_scheduled;
@@ -424,6 +474,7 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             errors = report.errors,
             refunds_carried_out = report.refunds_carried_out,
             refunds_still_scheduled = report.refunds_still_scheduled,
+            holds_released = report.holds_released,
             "janitor pass"
         );
     }

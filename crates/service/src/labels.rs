@@ -18,6 +18,10 @@ pub fn status_label(lang: Lang, status: PaymentStatus) -> &'static str {
         (Lang::Tr, S::Refunded) => "İade edildi",
         (Lang::Tr, S::Expired) => "Süresi doldu",
         (Lang::Tr, S::Blocked) => "Engellendi",
+        (Lang::Tr, S::Authorized) => "Provizyonda",
+        (Lang::Tr, S::Capturing) => "Provizyon kapatılıyor",
+        (Lang::Tr, S::Releasing) => "Provizyon iptal ediliyor",
+        (Lang::Tr, S::Released) => "Provizyon iptal edildi",
         (Lang::En, S::Processing) => "Processing",
         (Lang::En, S::Pending3ds) => "Awaiting 3D Secure",
         (Lang::En, S::Approved) => "Approved",
@@ -29,6 +33,10 @@ pub fn status_label(lang: Lang, status: PaymentStatus) -> &'static str {
         (Lang::En, S::Refunded) => "Refunded",
         (Lang::En, S::Expired) => "Expired",
         (Lang::En, S::Blocked) => "Blocked",
+        (Lang::En, S::Authorized) => "Authorised (held)",
+        (Lang::En, S::Capturing) => "Capturing",
+        (Lang::En, S::Releasing) => "Releasing",
+        (Lang::En, S::Released) => "Released",
     }
 }
 

@@ -32,6 +32,7 @@ mod names;
 mod outcome;
 mod payments;
 mod pos_choice;
+mod pre_auth;
 mod recon;
 mod reports;
 mod reversals;
@@ -332,6 +333,29 @@ impl PaymentService {
         filter: PaymentFilter,
     ) -> Result<PaymentPage, ServiceError> {
         payments::list_payments(self, company_id, filter).await
+    }
+
+    /// Captures a pre-authorisation: all of the held amount when `amount` is `None`,
+    /// or part of it (the provider frees the rest). Audited; `payment.captured`.
+    pub async fn capture_payment(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+        amount: Option<Kurus>,
+    ) -> Result<PaymentView, ServiceError> {
+        pre_auth::capture(self, caller, company_id, id, amount).await
+    }
+
+    /// Releases a pre-authorisation: the block is freed, nothing is charged. Audited;
+    /// `payment.released`.
+    pub async fn release_payment(
+        &self,
+        caller: &Actor,
+        company_id: &str,
+        id: &str,
+    ) -> Result<PaymentView, ServiceError> {
+        pre_auth::release(self, caller, company_id, id).await
     }
 
     /// Cancels (voids) an approved payment without refunds.

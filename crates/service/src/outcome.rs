@@ -117,12 +117,21 @@ pub(crate) fn sale_finish(
     };
     match &response.outcome {
         Outcome::Approved(approval) => {
-            change.status = PaymentStatus::Approved;
+            // A pre-authorisation's approval only blocks the amount.
+            change.status = if payment.pre_auth {
+                PaymentStatus::Authorized
+            } else {
+                PaymentStatus::Approved
+            };
             change.auth_code.clone_from(&approval.auth_code);
             change.provider_ref = Some(approval.provider_ref.clone());
             change.authorized_amount = Some(approval.authorized_amount.unwrap_or(payment.amount));
             change.bank_code = Some(BankCode::approval());
-            change.message = Some(approved_message());
+            change.message = Some(if payment.pre_auth {
+                authorized_message()
+            } else {
+                approved_message()
+            });
             result.outcome = AttemptOutcome::Approved;
             result.bank_code = Some("00".into());
             result.message = Some("approved".into());
@@ -177,6 +186,14 @@ pub(crate) fn sale_finish(
 }
 
 /// "Onaylandı" / "Approved": the catalogue text of bank code 00, shown on approvals.
+/// What an approved pre-authorisation says: the amount is blocked, not taken.
+pub(crate) fn authorized_message() -> Message {
+    Message::new(
+        "Provizyon alındı: tutar kartta bloke edildi, tahsilat için provizyonu kapatın",
+        "Authorised: the amount is blocked on the card; capture it to collect",
+    )
+}
+
 pub(crate) fn approved_message() -> Message {
     BankCode::approval().message()
 }

@@ -157,6 +157,14 @@ pub(crate) fn view(service: &PaymentService, p: &PaymentRecord) -> PaymentView {
         review_reason: p.review_reason.clone(),
         created_by: p.created_by.clone(),
         updated_at: rfc3339(p.updated_at),
+        capture: if p.pre_auth {
+            CaptureMode::Manual
+        } else {
+            CaptureMode::Automatic
+        },
+        held_amount: p.held_amount,
+        hold_until: p.hold_until.map(rfc3339),
+        hold_ends_soon: crate::pre_auth::hold_ends_soon(p, service.now_ms()),
     }
 }
 
@@ -372,6 +380,18 @@ pub(crate) async fn create_payment_for(
         check_refs(&request.order_ref, &request.customer_ref, |e| e.to_string())?;
     let description = check_text("description", &request.description, 500)?;
     let pos = choose_pos(service, &caller.company_id, &request).await?;
+    let pre_auth = request.capture == CaptureMode::Manual;
+    if pre_auth
+        && !crate::gateways::protocol_of(&pos.protocol)?
+            .info()
+            .capabilities
+            .pre_auth
+    {
+        return Err(ServiceError::validation(
+            "capture",
+            "this POS's provider offers no pre-authorisation; use automatic capture",
+        ));
+    }
     let gateway = gateway_for(service, &pos)?;
 
     let card = &parsed.card;
@@ -424,6 +444,9 @@ pub(crate) async fn create_payment_for(
         created_at: now,
         updated_at: now,
         client_ip,
+        pre_auth,
+        held_amount: pre_auth.then_some(request.amount),
+        hold_until: pre_auth.then(|| crate::pre_auth::hold_until(now, pos.pre_auth_hold_days)),
     };
     let operation = if request.three_d {
         Operation::Start3d
@@ -450,7 +473,7 @@ pub(crate) async fn create_payment_for(
         card: parsed.card,
         description,
         cardholder_ip: request.cardholder_ip,
-        pre_auth: false,
+        pre_auth,
     };
     // The attempt is durable before the provider hears of it.
     if let Some(instead) = begin(service, &payment, attempt, key, session_id).await? {

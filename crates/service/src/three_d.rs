@@ -118,7 +118,7 @@ async fn finish_leased(
             .and_then(|r| ProviderRef::parse(r).ok()),
         currency: payment.currency,
         installments: payment.installments,
-        pre_auth: false,
+        pre_auth: payment.pre_auth,
         cardholder_ip: None,
     };
     let response = gateway.finish_3d(&postback, &expected).await;

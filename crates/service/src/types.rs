@@ -114,6 +114,18 @@ impl fmt::Debug for CardInput {
     }
 }
 
+/// When an approved payment's money is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// At once: a sale.
+    #[default]
+    Automatic,
+    /// Later: a pre-authorisation (provizyon) blocks the amount and the payment is
+    /// `authorized` until it is captured or released.
+    Manual,
+}
+
 /// A request to collect a payment.
 #[derive(Debug, Clone)]
 pub struct CreatePayment {
@@ -127,6 +139,9 @@ pub struct CreatePayment {
     pub card: CardInput,
     /// Go through 3D Secure.
     pub three_d: bool,
+    /// Take the money at once, or block it for a later capture (the POS's protocol
+    /// must offer pre-authorisation).
+    pub capture: CaptureMode,
     /// Where the browser goes after 3D (required with `three_d`).
     pub return_url: Option<String>,
     /// Order (sipariş) reference.
@@ -208,6 +223,17 @@ pub struct PaymentView {
     pub created_by: String,
     /// RFC 3339, UTC.
     pub updated_at: String,
+    /// `manual` for a pre-authorisation (captured or released later), else
+    /// `automatic`.
+    pub capture: CaptureMode,
+    /// For a pre-authorisation, the amount blocked on the card; `amount` is what a
+    /// capture took once there was one.
+    pub held_amount: Option<Kurus>,
+    /// For a pre-authorisation, until when it may stay uncaptured (RFC 3339, UTC);
+    /// after it the block is released by itself.
+    pub hold_until: Option<String>,
+    /// Whether the block is released by itself within a day unless captured.
+    pub hold_ends_soon: bool,
 }
 
 /// One provider call, as shown with a payment.
@@ -379,6 +405,8 @@ pub struct JanitorReport {
     pub refunds_carried_out: u32,
     /// Scheduled refunds sent and found the provider's day still open.
     pub refunds_still_scheduled: u32,
+    /// Pre-authorisations released because their hold period ended uncaptured.
+    pub holds_released: u32,
 }
 
 /// A new POS definition.
@@ -403,6 +431,9 @@ pub struct NewPos {
     pub documents: Vec<DocumentItem>,
     /// Make it the company's default.
     pub is_default: bool,
+    /// How many days a pre-authorisation may stay uncaptured (1 to 30); 7 when
+    /// `None`.
+    pub pre_auth_hold_days: Option<u16>,
 }
 
 /// A change to a POS definition; `None` leaves a field as it is.
@@ -425,6 +456,8 @@ pub struct PosChange {
     pub documents: Option<Vec<DocumentItem>>,
     /// Whether it takes the company's payments that name no POS.
     pub is_default: Option<bool>,
+    /// How many days a pre-authorisation may stay uncaptured (1 to 30).
+    pub pre_auth_hold_days: Option<u16>,
 }
 
 /// One setting of a POS as a person may see it.
@@ -481,6 +514,11 @@ pub struct PosView {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// Whether its protocol can pre-authorise (block now, capture later).
+    pub pre_auth: bool,
+    /// How many days a pre-authorisation may stay uncaptured before it is released by
+    /// itself.
+    pub pre_auth_hold_days: u16,
 }
 
 /// An API key as shown (never the key itself).

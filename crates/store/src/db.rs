@@ -415,6 +415,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_rate_counters.sql"),
         postgres: include_str!("../migrations/postgres/0012_rate_counters.sql"),
     },
+    Migration {
+        version: 13,
+        name: "pre_auth",
+        sqlite: include_str!("../migrations/sqlite/0013_pre_auth.sql"),
+        postgres: include_str!("../migrations/postgres/0013_pre_auth.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -67,6 +67,15 @@ text_enum!(
         /// Refused by an abuse limit before the provider heard of it (card or IP
         /// velocity, or a locked checkout session): nothing sent, nothing charged.
         Blocked => "blocked",
+        /// Pre-authorised: the amount is blocked on the card, waiting for a capture or
+        /// a release (by a person, or by the janitor when the hold period ends).
+        Authorized => "authorized",
+        /// A capture of the pre-authorisation is with the provider, answer not yet in.
+        Capturing => "capturing",
+        /// A release of the pre-authorisation is with the provider, answer not yet in.
+        Releasing => "releasing",
+        /// The pre-authorisation was released: the block is freed, nothing was charged.
+        Released => "released",
     }
 );
 
@@ -75,7 +84,12 @@ impl PaymentStatus {
     pub fn is_final(self) -> bool {
         !matches!(
             self,
-            PaymentStatus::Processing | PaymentStatus::Pending3ds | PaymentStatus::Unknown
+            PaymentStatus::Processing
+                | PaymentStatus::Pending3ds
+                | PaymentStatus::Unknown
+                | PaymentStatus::Authorized
+                | PaymentStatus::Capturing
+                | PaymentStatus::Releasing
         )
     }
 }
@@ -159,6 +173,10 @@ text_enum!(
         Refund => "refund",
         /// Inquiry by our reference.
         Inquiry => "inquiry",
+        /// Capture of a pre-authorisation (all of it or part).
+        Capture => "capture",
+        /// Release of a pre-authorisation.
+        Release => "release",
     }
 );
 

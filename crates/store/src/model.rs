@@ -130,6 +130,9 @@ pub struct PosRecord {
     pub created_at: i64,
     /// Unix milliseconds.
     pub updated_at: i64,
+    /// How many days a pre-authorisation may stay uncaptured before the janitor
+    /// releases it (1 to 30; 7 unless the POS says otherwise).
+    pub pre_auth_hold_days: u16,
 }
 
 /// The N Kolay columns of a POS written before settings documents (migration 7), read
@@ -218,6 +221,15 @@ pub struct PaymentRecord {
     /// The cardholder's own IP (hosted page, or as an API caller gave it), counted by
     /// the per-IP velocity limit; `None` when unknown.
     pub client_ip: Option<String>,
+    /// A pre-authorisation (manual capture): approval blocks the amount and makes the
+    /// payment `authorized`; a capture or release follows.
+    pub pre_auth: bool,
+    /// For a pre-authorisation, the amount blocked on the card; `amount` becomes what
+    /// the capture took. `None` for a sale.
+    pub held_amount: Option<Kurus>,
+    /// For a pre-authorisation, until when it may stay uncaptured (Unix ms); after it
+    /// the janitor releases the block.
+    pub hold_until: Option<i64>,
 }
 
 /// One provider call on behalf of a payment.

@@ -58,6 +58,9 @@ pub(crate) fn payment_from(row: &AnyRow) -> Result<PaymentRecord, StoreError> {
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
         client_ip: opt_text(row, "client_ip")?,
+        pre_auth: boolean(row, "pre_auth")?,
+        held_amount: opt_money(row, "held_amount")?,
+        hold_until: opt_int(row, "hold_until")?,
     })
 }
 
@@ -103,6 +106,9 @@ pub struct PaymentChange {
     pub authorized_amount: Option<Kurus>,
     /// The sum of approved refunds after this change, in kuruş.
     pub refunded_amount: Option<Kurus>,
+    /// The payment's amount after this change (a capture of part of a
+    /// pre-authorisation), in kuruş.
+    pub amount: Option<Kurus>,
     /// Store the 3D HTML (3D start).
     pub three_d_html: Option<String>,
     /// Clear the 3D HTML (3D ended).
@@ -124,6 +130,7 @@ impl PaymentChange {
             message: None,
             authorized_amount: None,
             refunded_amount: None,
+            amount: None,
             three_d_html: None,
             clear_three_d_html: false,
             clear_message: false,
@@ -278,9 +285,10 @@ pub(crate) async fn insert_payment(
         "INSERT INTO payments (id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
          card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
          order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
-         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at, client_ip) \
+         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at, client_ip, \
+         pre_auth, held_amount, hold_until) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)",
     )
     .bind(&p.id)
     .bind(&p.company_id)
@@ -314,6 +322,9 @@ pub(crate) async fn insert_payment(
     .bind(p.created_at)
     .bind(p.updated_at)
     .bind(&p.client_ip)
+    .bind(p.pre_auth)
+    .bind(p.held_amount.map(Kurus::minor))
+    .bind(p.hold_until)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -352,7 +363,7 @@ async fn apply_change(
          message_en = CASE WHEN $10 THEN $11 ELSE COALESCE($12, message_en) END, \
          authorized_amount = COALESCE($13, authorized_amount), refunded_amount = COALESCE($14, refunded_amount), \
          three_d_html = CASE WHEN $15 THEN NULL ELSE COALESCE($16, three_d_html) END, \
-         updated_at = $17, lease_owner = NULL, lease_until = NULL WHERE id = $18",
+         updated_at = $17, lease_owner = NULL, lease_until = NULL, amount = COALESCE($19, amount) WHERE id = $18",
     );
     if !c.expect.is_empty() {
         sql.push_str(" AND status IN (");
@@ -360,7 +371,7 @@ async fn apply_change(
             if i > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", 19 + i));
+            sql.push_str(&format!("${}", 20 + i));
         }
         sql.push(')');
     }
@@ -386,7 +397,8 @@ async fn apply_change(
         .bind(c.clear_three_d_html)
         .bind(&c.three_d_html)
         .bind(now)
-        .bind(&c.payment_id);
+        .bind(&c.payment_id)
+        .bind(c.amount.map(Kurus::minor));
     for status in &c.expect {
         q = q.bind(status.as_str());
     }
@@ -584,6 +596,34 @@ impl Store {
         .fetch_optional(&self.db.read)
         .await?;
         row.as_ref().map(payment_from).transpose()
+    }
+
+    /// Moves a payment by `change` and, only when the change applied, writes the
+    /// attempt (dispatched) that is about to be sent, with its audit events, in one
+    /// transaction: so two requests can never both send a capture or a release. The
+    /// payment as the change left it, or `None` (nothing written) when the payment was
+    /// no longer in one of the expected statuses.
+    pub async fn begin_operation(
+        &self,
+        change: PaymentChange,
+        attempt: AttemptRecord,
+        audit: Vec<NewAudit>,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        self.db
+            .write((change, attempt, audit), |c, (change, attempt, audit)| {
+                Box::pin(async move {
+                    let now = crate::now_ms();
+                    let Some(changed) = apply_change(c, change, now).await? else {
+                        return Ok(None);
+                    };
+                    insert_attempt(c, attempt).await?;
+                    for event in audit.iter() {
+                        append(c, event).await?;
+                    }
+                    Ok(Some(changed))
+                })
+            })
+            .await
     }
 
     /// Writes an attempt (dispatched) for an existing payment, before the call.

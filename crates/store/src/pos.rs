@@ -36,6 +36,8 @@ fn pos_from(row: &AnyRow) -> Result<PosRecord, StoreError> {
         last_error: opt_text(row, "last_error")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
+        pre_auth_hold_days: u16::try_from(int(row, "pre_auth_hold_days")?)
+            .map_err(|_| StoreError::corrupt("pre_auth_hold_days out of range"))?,
     })
 }
 
@@ -68,8 +70,8 @@ async fn insert_pos(
     sqlx::query(
         "INSERT INTO pos_definitions (id, company_id, name, protocol, environment, settings_enc, \
          base_url, credentials_enc, auto_complete, currencies, installments, onboarding_state, \
-         documents, is_default, version, last_success_at, last_error, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, $8, $9, $10, $11, $12, $13, NULL, NULL, $14, $15)",
+         documents, is_default, version, last_success_at, last_error, created_at, updated_at, pre_auth_hold_days) \
+         VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, $8, $9, $10, $11, $12, $13, NULL, NULL, $14, $15, $16)",
     )
     .bind(&pos.id)
     .bind(&pos.company_id)
@@ -86,6 +88,7 @@ async fn insert_pos(
     .bind(pos.version)
     .bind(pos.created_at)
     .bind(pos.updated_at)
+    .bind(i64::from(pos.pre_auth_hold_days))
     .execute(&mut *conn)
     .await?;
     append(conn, audit).await
@@ -99,7 +102,8 @@ async fn update_pos(
     let done = sqlx::query(
         "UPDATE pos_definitions SET name = $1, protocol = $2, environment = $3, settings_enc = $4, \
          currencies = $5, installments = $6, \
-         onboarding_state = $7, documents = $8, is_default = $9, version = version + 1, updated_at = $10 \
+         onboarding_state = $7, documents = $8, is_default = $9, version = version + 1, updated_at = $10, \
+         pre_auth_hold_days = $14 \
          WHERE id = $11 AND company_id = $12 AND version = $13",
     )
     .bind(&pos.name)
@@ -115,6 +119,7 @@ async fn update_pos(
     .bind(&pos.id)
     .bind(&pos.company_id)
     .bind(pos.version)
+    .bind(i64::from(pos.pre_auth_hold_days))
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {

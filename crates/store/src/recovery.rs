@@ -29,8 +29,8 @@ pub struct StaleRefund {
 }
 
 impl Store {
-    /// Payments the janitor may have to look at: `processing`/`unknown` last touched
-    /// before `busy_before`, and `pending_3ds` created before `three_d_before`; not
+    /// Payments the janitor may have to look at: `processing`/`unknown` (and a
+    /// pre-authorisation's `capturing`/`releasing`) last touched before `busy_before`, and `pending_3ds` created before `three_d_before`; not
     /// marked for review, not leased. Oldest first.
     pub async fn stale_payments(
         &self,
@@ -44,7 +44,7 @@ impl Store {
              (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
              (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
              FROM payments p WHERE p.review_reason IS NULL \
-             AND ((p.status IN ($3, $4) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
+             AND ((p.status IN ($3, $4, $10, $11) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
              AND (p.lease_until IS NULL OR p.lease_until < $8) \
              ORDER BY p.updated_at LIMIT $9",
         )
@@ -57,6 +57,8 @@ impl Store {
         .bind(three_d_before)
         .bind(now)
         .bind(i64::from(limit))
+        .bind(PaymentStatus::Capturing.as_str())
+        .bind(PaymentStatus::Releasing.as_str())
         .fetch_all(&self.db.read)
         .await?;
         rows.iter()
@@ -68,6 +70,27 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Pre-authorisations still `authorized` whose hold period ended before `now`, not
+    /// marked for review, not leased; the oldest hold first.
+    pub async fn expired_holds(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE status = $1 AND hold_until < $2 \
+             AND review_reason IS NULL AND (lease_until IS NULL OR lease_until < $3) \
+             ORDER BY hold_until LIMIT $4",
+        )
+        .bind(PaymentStatus::Authorized.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(payment_from).collect()
     }
 
     /// Takes a payment for `ttl_ms` if no one else holds it; `true` when taken.

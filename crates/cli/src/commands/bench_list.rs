@@ -170,6 +170,9 @@ fn record(
         created_at,
         updated_at: created_at,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 
@@ -253,6 +256,7 @@ async fn seed(
                     onboarding_state: OnboardingState::Active,
                     documents: Vec::new(),
                     is_default: pos_ids.is_empty(),
+                    pre_auth_hold_days: None,
                 },
                 "bench",
             )

@@ -21,6 +21,7 @@ pub fn simulator_pos(base_url: &str, merchant: &MerchantConfig) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: sanalpos_store::empty_checklist(),
         is_default: true,
+        pre_auth_hold_days: None,
     }
 }
 
@@ -49,6 +50,7 @@ pub fn nestpay_pos(base_url: &str, merchant: &NestpayMerchant) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: sanalpos_store::empty_checklist(),
         is_default: false,
+        pre_auth_hold_days: None,
     }
 }
 
@@ -79,6 +81,7 @@ pub fn garanti_pos(base_url: &str, merchant: &GarantiMerchant) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: sanalpos_store::empty_checklist(),
         is_default: false,
+        pre_auth_hold_days: None,
     }
 }
 
@@ -112,6 +115,7 @@ pub fn posnet_pos(base_url: &str, merchant: &PosnetMerchant) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: sanalpos_store::empty_checklist(),
         is_default: false,
+        pre_auth_hold_days: None,
     }
 }
 

@@ -101,6 +101,7 @@ async fn seed(dir: &Path) -> Seeded {
                     channel: Channel::Api,
                     cardholder_ip: None,
                     client_ip: None,
+                    capture: sanalpos_service::CaptureMode::Automatic,
                 },
             )
             .await

@@ -235,6 +235,8 @@ pub fn summarize(status: &OrderInq, history: &[HistoryTxn], amount: Kurus) -> In
         },
         reversed,
         cancelled,
+        // This client does not read a capture from the bank's answer.
+        captured: None,
     }
 }
 

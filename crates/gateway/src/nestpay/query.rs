@@ -315,6 +315,9 @@ pub fn summarize(latest: &Transaction, history: Option<&[Transaction]>, amount: 
         },
         reversed,
         cancelled,
+        // A sale is captured as it is made; a pre-authorisation shows `CAPTURE_AMT`
+        // only once a `PostAuth` took it.
+        captured: sale.captured.filter(|_| !cancelled),
     }
 }
 

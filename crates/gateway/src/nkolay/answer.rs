@@ -284,6 +284,8 @@ fn kind_of(text: &str) -> TransactionKind {
     match text.trim().to_ascii_lowercase().as_str() {
         "sales" | "sale" | "satis" | "satış" => TransactionKind::Sale,
         "presales" | "preauth" => TransactionKind::PreAuth,
+        "presales_approve" => TransactionKind::Capture,
+        "presales_cancel" => TransactionKind::Release,
         "cancel" | "cancelp" | "iptal" => TransactionKind::Cancel,
         "refund" | "iade" => TransactionKind::Refund,
         "refundp" | "partialrefund" => TransactionKind::PartialRefund,

@@ -50,6 +50,23 @@ fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
             });
             let mut reversed = Kurus::ZERO;
             let mut cancelled = false;
+            let mut captured = None::<Kurus>;
+            for r in rows.iter().filter(ours) {
+                if r.status != RowStatus::Success {
+                    continue;
+                }
+                match r.kind {
+                    TransactionKind::Capture => {
+                        let amount = r.amount.unwrap_or(Kurus::ZERO);
+                        captured = Some(match captured {
+                            Some(sum) => sum.checked_add(amount).unwrap_or(sum),
+                            None => amount,
+                        });
+                    }
+                    TransactionKind::Release => cancelled = true,
+                    _ => {}
+                }
+            }
             for r in reversals {
                 cancelled |= r.kind == TransactionKind::Cancel;
                 reversed = reversed
@@ -65,6 +82,7 @@ fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
                 },
                 reversed,
                 cancelled,
+                captured,
             }
         }
         RowStatus::Error => Inquiry::Declined(Decline {

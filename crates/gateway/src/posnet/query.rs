@@ -132,5 +132,7 @@ pub fn summarize(txns: &[Txn], amount: Kurus) -> Inquiry {
         },
         reversed,
         cancelled,
+        // This client does not read a capture from the bank's answer.
+        captured: None,
     }
 }

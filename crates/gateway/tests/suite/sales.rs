@@ -48,6 +48,7 @@ async fn official_test_cards_are_approved_and_found_by_inquiry() {
                 approval: found,
                 reversed,
                 cancelled,
+                ..
             } => {
                 assert_eq!(found.provider_ref, approval.provider_ref);
                 assert_eq!(reversed, tl("0"));

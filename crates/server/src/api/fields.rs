@@ -104,6 +104,25 @@ impl<'de> Deserialize<'de> for Switch {
     }
 }
 
+/// When the money of a payment is taken: `automatic` (a sale) or `manual` (a
+/// pre-authorisation, captured or released later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capture(pub sanalpos_service::CaptureMode);
+
+impl<'de> Deserialize<'de> for Capture {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use sanalpos_service::CaptureMode;
+        match value(deserializer)? {
+            Value::String(text) => match text.as_str() {
+                "automatic" => Ok(Capture(CaptureMode::Automatic)),
+                "manual" => Ok(Capture(CaptureMode::Manual)),
+                _ => Err(D::Error::custom(" must be \"automatic\" or \"manual\"")),
+            },
+            _ => Err(D::Error::custom(" must be a string")),
+        }
+    }
+}
+
 /// An IPv4 or IPv6 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ip(pub IpAddr);

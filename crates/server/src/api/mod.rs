@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/payments", post(payments::create).get(payments::list))
         .route("/payments/{id}", get(payments::get))
         .route("/payments/{id}/cancel", post(payments::cancel))
+        .route("/payments/{id}/capture", post(payments::capture))
+        .route("/payments/{id}/release", post(payments::release))
         .route("/payments/{id}/reverse", post(payments::reverse))
         .route("/payments/{id}/refunds", post(payments::refund))
         .route(

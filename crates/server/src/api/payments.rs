@@ -13,13 +13,13 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim, PaymentDetail,
-    PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer, RefundStatus,
-    ServiceError,
+    Actor, CaptureMode, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim,
+    PaymentDetail, PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer,
+    RefundStatus, ServiceError,
 };
 
 use super::body::JsonBody;
-use super::fields::{Amount, CurrencyCode, Digits, Installments, Ip, Switch, Text};
+use super::fields::{Amount, Capture, CurrencyCode, Digits, Installments, Ip, Switch, Text};
 use super::idempotency;
 use crate::auth::{Caller, UncountedCaller};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -238,6 +238,14 @@ pub struct CreatePaymentBody {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     three_d: Option<Switch>,
+    /// `automatic` (default): a sale. `manual`: a pre-authorisation (provizyon): the
+    /// amount is blocked and the payment is `authorized` until it is captured
+    /// (`/capture`) or released (`/release`); the POS's hold period (7 days unless set)
+    /// ends it by itself. Refused (`validation_failed`, field `capture`) when the
+    /// POS's provider has no pre-authorisation.
+    #[serde(default)]
+    #[schema(value_type = Option<CaptureMode>)]
+    capture: Option<Capture>,
     /// Where the cardholder's browser goes after 3D.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -287,6 +295,7 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
             holder: text(card.holder).unwrap_or_default(),
         },
         three_d: body.three_d.is_some_and(|on| on.0),
+        capture: body.capture.map_or(CaptureMode::Automatic, |c| c.0),
         return_url: text(body.return_url),
         order_ref: text(body.order_ref),
         customer_ref: text(body.customer_ref),
@@ -448,6 +457,158 @@ pub async fn cancel(
         .cancel_payment(&caller.actor(), &caller.company_id, &id)
         .await?;
     Ok(Json(view).into_response())
+}
+
+/// `POST /api/v1/payments/{id}/capture`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CaptureBody {
+    /// Decimal string; all of the held amount when absent. At most the held amount;
+    /// less captures part and the provider frees the rest.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^\d+\.\d{2}$", example = "60.00")]
+    amount: Option<Amount>,
+}
+
+/// The route an idempotent pre-authorisation step is claimed under: the step and the
+/// payment, so one key cannot be replayed onto another payment.
+fn step_route(step: &str, id: &str) -> String {
+    format!("POST /api/v1/payments/{id}/{step}")
+}
+
+/// Capture a pre-authorisation
+///
+/// Takes all of an `authorized` payment's held amount, or part of it (`amount`; the
+/// provider frees the rest): the payment becomes `approved` with `amount` = what was
+/// captured (`held_amount` keeps the block), `payment.captured` is sent, and it can be
+/// refunded as any sale. More than the held amount is refused before the provider
+/// hears of it. When the provider's answer does not come, the payment stays
+/// `capturing` (202) and the janitor settles it by inquiry. With an
+/// `Idempotency-Key`, a retry replays the first answer.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/capture", operation_id = "capture_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Same key, same answer")),
+    request_body(content = Option<CaptureBody>, description = "Empty for all of the held amount"),
+    responses(
+        (status = 200, description = "Captured", body = PaymentView),
+        (status = 202, description = "Sent, answer not in: `capturing`; settled by inquiry", body = PaymentView),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`not_authorized`, `capture_declined`", body = ErrorEnvelope),
+        (status = 503, description = "`provider_failed`: nothing was done, still held", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn capture(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let amount = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        super::body::parse::<CaptureBody>(&body)?
+            .amount
+            .map(|Amount(amount)| amount)
+    };
+    let work = {
+        let (state, caller, id) = (state.clone(), caller.clone(), id.clone());
+        async move {
+            state
+                .service
+                .capture_payment(&caller.actor(), &caller.company_id, &id, amount)
+                .await
+        }
+    };
+    step_answer(
+        &state,
+        &caller,
+        &headers,
+        &step_route("capture", &id),
+        &body,
+        work,
+    )
+    .await
+}
+
+/// Release a pre-authorisation
+///
+/// Frees all of an `authorized` payment's held amount: nothing is charged, the payment
+/// becomes `released` and `payment.released` is sent. When the provider's answer does
+/// not come, it stays `releasing` (202) and the janitor settles it by inquiry. No body
+/// (or `{}`). With an `Idempotency-Key`, a retry replays the first answer.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/release", operation_id = "release_payment", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Same key, same answer")),
+    responses(
+        (status = 200, description = "Released", body = PaymentView),
+        (status = 202, description = "Sent, answer not in: `releasing`; settled by inquiry", body = PaymentView),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "`not_authorized`, `release_declined`", body = ErrorEnvelope),
+        (status = 503, description = "`provider_failed`: nothing was done, still held", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    no_fields(&body)?;
+    let work = {
+        let (state, caller, id) = (state.clone(), caller.clone(), id.clone());
+        async move {
+            state
+                .service
+                .release_payment(&caller.actor(), &caller.company_id, &id)
+                .await
+        }
+    };
+    step_answer(
+        &state,
+        &caller,
+        &headers,
+        &step_route("release", &id),
+        &body,
+        work,
+    )
+    .await
+}
+
+/// The answer of a capture or release: 200 once settled, 202 while the provider's
+/// answer is out; kept for the `Idempotency-Key` when the request has one.
+async fn step_answer(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    route: &str,
+    body: &[u8],
+    work: impl std::future::Future<Output = Result<PaymentView, ServiceError>>,
+) -> Result<Response, ApiError> {
+    let status_of = |view: &PaymentView| {
+        if matches!(
+            view.status,
+            PaymentStatus::Capturing | PaymentStatus::Releasing
+        ) {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        }
+    };
+    if headers.get("idempotency-key").is_none() {
+        let view = work.await?;
+        return Ok((status_of(&view), Json(view)).into_response());
+    }
+    let key = idempotency::key(headers)?;
+    Ok(
+        idempotency::run(state, caller, &key, route, body, async move {
+            match work.await {
+                Ok(view) => {
+                    idempotency::Outcome::Done(status_of(&view), serde_json::to_string(&view))
+                }
+                Err(error) => idempotency::Outcome::from_error(error),
+            }
+        })
+        .await,
+    )
 }
 
 /// A route that takes no parameters accepts no body or `{}`; anything else is a

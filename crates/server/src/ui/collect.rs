@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::{
-    CardInput, Channel, Claim, CreatePayment, KeyAnswerFn, PaymentStatus, PosView, ServiceError,
+    CaptureMode, CardInput, Channel, Claim, CreatePayment, KeyAnswerFn, PaymentStatus, PosView,
+    ServiceError,
 };
 use sanalpos_store::new_token;
 
@@ -57,6 +58,8 @@ pub struct CollectForm {
     installments: String,
     #[serde(default)]
     three_d: Option<String>,
+    #[serde(default)]
+    pre_auth: Option<String>,
 }
 
 fn active_pos(all: Vec<PosView>) -> Vec<PosView> {
@@ -151,6 +154,9 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
                 }
                 p.hint #installment-hint { (t.installment_hint) }
                 label.check { input #three_d type="checkbox" name="three_d" checked[previous.three_d.is_some()]; (t.three_d) }
+                @if pos.iter().any(|p| p.pre_auth) {
+                    label.check { input #pre_auth type="checkbox" name="pre_auth" checked[previous.pre_auth.is_some()]; (t.collect_pre_auth) }
+                }
             }
             button #collect-submit type="submit" { (t.collect_submit) }
         }
@@ -180,6 +186,7 @@ fn request_hash(form: &CollectForm, amount: Kurus) -> String {
         form.currency,
         form.installments,
         form.three_d.is_some(),
+        form.pre_auth.is_some(),
         form.customer_ref,
         form.order_ref,
         form.description,
@@ -245,6 +252,7 @@ pub async fn submit(
             pos_id: form.pos_id.clone(),
             holder: form.holder.clone(),
             three_d: form.three_d.clone(),
+            pre_auth: form.pre_auth.clone(),
             ..CollectForm::default()
         };
         (
@@ -315,6 +323,11 @@ pub async fn submit(
             holder: form.holder.clone(),
         },
         three_d,
+        capture: if form.pre_auth.is_some() {
+            CaptureMode::Manual
+        } else {
+            CaptureMode::Automatic
+        },
         return_url: three_d.then(|| {
             format!(
                 "{}/ui/collect/return",

@@ -171,6 +171,8 @@ catalogue! {
     op_cancel: "İptal", "Cancel";
     op_refund: "İade", "Refund";
     op_inquiry: "Sorgu", "Inquiry";
+    op_capture: "Provizyon kapama", "Capture";
+    op_release: "Provizyon iptali", "Release";
     oc_dispatched: "Gönderildi, yanıt yok", "Sent, no answer yet";
     recon_exceptions: "Mutabakat farkları", "Reconciliation exceptions";
     // POS
@@ -300,6 +302,13 @@ catalogue! {
     st_refunded: "İade edildi", "Refunded";
     st_expired: "Süresi doldu", "Expired";
     st_blocked: "Engellendi", "Blocked";
+    st_authorized: "Provizyonda", "Authorised (held)";
+    pos_hold_days: "Provizyon süresi (gün)", "Pre-authorisation hold (days)";
+    pos_hold_days_hint: "Bu süre içinde kapatılmayan provizyon kendiliğinden iptal edilir (1–30 gün).", "A pre-authorisation not captured within this period is released by itself (1–30 days).";
+    collect_pre_auth: "Provizyon al: tutarı karta bloke et, sonra tahsil et", "Pre-authorise: block the amount on the card, capture later";
+    st_capturing: "Provizyon kapatılıyor", "Capturing";
+    st_releasing: "Provizyon iptal ediliyor", "Releasing";
+    st_released: "Provizyon iptal edildi", "Released";
     st_pending: "Bekliyor", "Pending";
     st_scheduled: "Planlandı", "Scheduled";
     st_withdrawn: "Geri çekildi", "Withdrawn";
@@ -476,6 +485,10 @@ impl Texts {
             PaymentStatus::Refunded => self.st_refunded,
             PaymentStatus::Expired => self.st_expired,
             PaymentStatus::Blocked => self.st_blocked,
+            PaymentStatus::Authorized => self.st_authorized,
+            PaymentStatus::Capturing => self.st_capturing,
+            PaymentStatus::Releasing => self.st_releasing,
+            PaymentStatus::Released => self.st_released,
         }
     }
 
@@ -553,6 +566,8 @@ impl Texts {
             Operation::Cancel => self.op_cancel,
             Operation::Refund => self.op_refund,
             Operation::Inquiry => self.op_inquiry,
+            Operation::Capture => self.op_capture,
+            Operation::Release => self.op_release,
         }
     }
 

@@ -273,6 +273,13 @@ fn pos_form(
                         }
                     }
                     label.check { input #pos-default type="checkbox" name="is_default" checked[pos.is_some_and(|p| p.is_default)]; (t.is_default) }
+                    @if info.capabilities.pre_auth {
+                        label { (t.pos_hold_days)
+                            input #pos-hold-days name="pre_auth_hold_days" type="number" min="1" max="30" required
+                                value=(pos.map_or(7, |p| p.pre_auth_hold_days));
+                        }
+                        p.hint { (t.pos_hold_days_hint) }
+                    }
                 }
                 fieldset #pos-settings {
                     legend { (t.credentials) }
@@ -378,6 +385,7 @@ struct Parsed {
     environment: Environment,
     settings: Settings,
     is_default: bool,
+    pre_auth_hold_days: Option<u16>,
     currencies: Vec<Currency>,
     installments: Vec<InstallmentRow>,
     onboarding_state: OnboardingState,
@@ -406,6 +414,15 @@ fn parse_form(ctx: &Ctx, info: &ProtocolInfo, form: &PosForm) -> Result<Parsed, 
             .ok_or_else(|| format!("{}: {}", t.err_field, t.environment))?,
         settings: form_settings(info, form),
         is_default: form.has("is_default"),
+        pre_auth_hold_days: match form.get("pre_auth_hold_days").trim() {
+            "" => None,
+            days => Some(
+                days.parse::<u16>()
+                    .ok()
+                    .filter(|d| (1..=30).contains(d))
+                    .ok_or_else(|| format!("{}: {}", t.err_field, t.pos_hold_days))?,
+            ),
+        },
         currencies: CURRENCIES
             .iter()
             .copied()
@@ -489,6 +506,7 @@ pub async fn create(
         onboarding_state: parsed.onboarding_state,
         documents: parsed.documents,
         is_default: parsed.is_default,
+        pre_auth_hold_days: parsed.pre_auth_hold_days,
     };
     match state
         .service
@@ -537,6 +555,7 @@ pub async fn update(
         onboarding_state: Some(parsed.onboarding_state),
         documents: Some(parsed.documents),
         is_default: Some(parsed.is_default),
+        pre_auth_hold_days: parsed.pre_auth_hold_days,
     };
     match service
         .update_pos(ctx.company_id(), &id, change, &ctx.actor_name())

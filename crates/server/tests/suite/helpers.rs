@@ -405,6 +405,9 @@ pub fn stored_payment(
         created_at: now,
         updated_at: now,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod hostile;
 mod instances;
 mod openapi;
 mod payment_filters;
+mod pre_auth;
 mod recon;
 mod statement_profiles;
 mod takeover;

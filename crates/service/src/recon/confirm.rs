@@ -76,6 +76,7 @@ pub(crate) async fn ask_provider(
                 approval,
                 reversed,
                 cancelled,
+                ..
             }) => {
                 tally.confirmed += 1;
                 rows.extend(

@@ -292,6 +292,10 @@ fn engine_status(status: PaymentStatus) -> EngineStatus {
         PaymentStatus::Expired => EngineStatus::Expired,
         // Refused before the provider: nothing sent, nothing charged.
         PaymentStatus::Blocked => EngineStatus::Failed,
+        // An amount blocked on the card, or freed again, is no money received.
+        PaymentStatus::Authorized | PaymentStatus::Released => EngineStatus::Failed,
+        // A capture or release on its way: the provider's answer is not in yet.
+        PaymentStatus::Capturing | PaymentStatus::Releasing => EngineStatus::Processing,
     }
 }
 
@@ -538,7 +542,9 @@ pub(crate) async fn run_pull(
                 code: "provider_unavailable",
                 message: format!("the provider's report could not be read: {e}"),
             })?;
-        for row in &page.rows {
+        // Blocked amounts (pre-authorisations and their releases) are not money
+        // received: only their captures are reconciled.
+        for row in page.rows.iter().filter(|r| r.kind.moves_money()) {
             match ProviderRow::try_from(row) {
                 Ok(row) => theirs.push(row),
                 Err(e) => rejected.push(RejectedRow {

@@ -147,6 +147,9 @@ fn manual_payment(
         created_at: now,
         updated_at: now,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 

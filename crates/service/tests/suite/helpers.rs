@@ -92,6 +92,7 @@ pub fn new_pos(sim: &SimHandle, m: &MerchantConfig) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: Vec::new(),
         is_default: true,
+        pre_auth_hold_days: None,
     }
 }
 
@@ -151,6 +152,7 @@ pub fn payment(number: &str, amount: &str) -> CreatePayment {
         channel: Channel::Api,
         cardholder_ip: None,
         client_ip: None,
+        capture: sanalpos_service::CaptureMode::Automatic,
     }
 }
 

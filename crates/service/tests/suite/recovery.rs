@@ -140,6 +140,9 @@ async fn crashed_payment(store: &Store, w: &World, client_ref: &str, amount: Kur
         created_at: now,
         updated_at: now,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     };
     let attempt = AttemptRecord {
         id: new_id("att"),

@@ -56,6 +56,7 @@ async fn setup(store: Store) -> (PaymentService, Company, PosView, Company, PosV
                     onboarding_state: OnboardingState::Active,
                     documents: Vec::new(),
                     is_default: true,
+                    pre_auth_hold_days: None,
                 },
                 "test",
             )
@@ -109,6 +110,9 @@ fn record(
         created_at: ms,
         updated_at: ms,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 

@@ -51,6 +51,7 @@ fn new_pos(name: &str) -> NewPos {
         onboarding_state: OnboardingState::Active,
         documents: Vec::new(),
         is_default: true,
+        pre_auth_hold_days: None,
     }
 }
 
@@ -121,6 +122,9 @@ fn approved(s: &Setup, when: DateTime<Utc>, provider_ref: &str, minor: i64) -> P
         created_at: ms,
         updated_at: ms,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 

@@ -54,6 +54,7 @@ pub async fn pos(store: &Store, company_id: &str) -> PosRecord {
         last_error: None,
         created_at: now,
         updated_at: now,
+        pre_auth_hold_days: 7,
     };
     store
         .insert_pos(p.clone(), audit(company_id, "pos.created", &p.id))
@@ -102,6 +103,9 @@ pub fn payment(
         created_at: now,
         updated_at: now,
         client_ip: None,
+        pre_auth: false,
+        held_amount: None,
+        hold_until: None,
     }
 }
 

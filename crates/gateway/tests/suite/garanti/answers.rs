@@ -94,6 +94,7 @@ fn order_inquiries_read_into_the_janitors_words() {
         approval,
         reversed,
         cancelled,
+        ..
     } = summarize(&captured, &[], kurus("1.01"))
     else {
         panic!()

@@ -127,6 +127,7 @@ async fn the_janitors_inquiry_reads_status_then_history() {
         approval,
         reversed,
         cancelled,
+        ..
     } = gateway.inquiry(&ask("20221101EB13")).await.unwrap()
     else {
         panic!()

@@ -177,6 +177,7 @@ fn order_status_answers_become_inquiries() {
         approval,
         reversed,
         cancelled,
+        ..
     } = summarize(&found(11), None, asked)
     else {
         panic!()

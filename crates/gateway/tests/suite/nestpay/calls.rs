@@ -258,6 +258,7 @@ async fn inquiry_reads_status_and_history() {
         approval,
         reversed,
         cancelled,
+        ..
     } = found
     else {
         panic!("{found:?}")
@@ -276,6 +277,7 @@ async fn inquiry_reads_status_and_history() {
         approval,
         reversed,
         cancelled,
+        ..
     } = refunded
     else {
         panic!("{refunded:?}")

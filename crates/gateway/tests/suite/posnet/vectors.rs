@@ -400,6 +400,7 @@ fn every_recorded_answer_through_the_success_rule() {
                 approval,
                 reversed,
                 cancelled,
+                ..
             } = query::summarize(&txns, Kurus::from_minor(116).unwrap())
             else {
                 panic!("{what}")

@@ -91,6 +91,7 @@ pub async fn gt_world_with(service: PaymentService, model: &'static str) -> GtWo
                 onboarding_state: OnboardingState::Active,
                 documents: Vec::new(),
                 is_default: true,
+                pre_auth_hold_days: None,
             },
             "test",
         )

@@ -92,6 +92,7 @@ pub async fn np_world_with(service: PaymentService, model: &'static str) -> NpWo
                 onboarding_state: OnboardingState::Active,
                 documents: Vec::new(),
                 is_default: true,
+                pre_auth_hold_days: None,
             },
             "test",
         )

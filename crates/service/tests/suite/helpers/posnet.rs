@@ -87,6 +87,7 @@ pub async fn pn_world_with(service: PaymentService) -> PnWorld {
                 onboarding_state: OnboardingState::Active,
                 documents: Vec::new(),
                 is_default: true,
+                pre_auth_hold_days: None,
             },
             "test",
         )
