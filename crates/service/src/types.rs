@@ -242,7 +242,8 @@ pub struct PaymentView {
 pub struct AttemptView {
     /// `att_…`.
     pub id: String,
-    /// What the call was for: `sale`, `start_3d`, `finish_3d`, `cancel`, `refund` or `inquiry`.
+    /// What the call was for: `sale`, `start_3d`, `finish_3d`, `cancel`, `refund`, `inquiry`,
+    /// or a pre-authorisation's `capture` / `release`.
     pub operation: Operation,
     /// Our reference sent with the call, which the provider echoes and inquiries look up.
     pub client_ref: String,

@@ -447,6 +447,7 @@ pub async fn result(
     });
     let (class, headline) = match p.status {
         PaymentStatus::Approved => ("ok", t.result_approved),
+        PaymentStatus::Authorized => ("ok", t.result_authorized),
         PaymentStatus::Declined => ("error", t.result_declined),
         _ => ("warn", t.result_other),
     };

@@ -112,6 +112,7 @@ catalogue! {
     // Result
     result_title: "Tahsilat sonucu", "Payment result";
     result_approved: "Ödeme onaylandı", "Payment approved";
+    result_authorized: "Provizyon alındı: tutar kartta bloke, tahsilat için ödeme sayfasından kapatın", "Authorised: the amount is held on the card; capture it from the payment page";
     result_declined: "Ödeme reddedildi", "Payment declined";
     result_other: "Ödeme durumu", "Payment status";
     auth_code: "Onay kodu", "Auth code";
@@ -304,6 +305,14 @@ catalogue! {
     st_blocked: "Engellendi", "Blocked";
     st_authorized: "Provizyonda", "Authorised (held)";
     pos_hold_days: "Provizyon süresi (gün)", "Pre-authorisation hold (days)";
+    held_amount: "Provizyon tutarı", "Amount held";
+    hold_until: "Provizyon bitişi", "Held until";
+    hold_ends_soon: "Bu provizyonun süresi {when} tarihinde doluyor: o zamana kadar kapatılmazsa kendiliğinden iptal edilir ve tahsilat yapılmaz.", "This pre-authorisation's hold ends {when}: unless captured by then it is released and nothing is collected.";
+    capture_amount: "Tahsil edilecek tutar", "Amount to capture";
+    capture_payment: "Provizyonu kapat (tahsil et)", "Capture";
+    release_payment: "Provizyonu iptal et", "Release";
+    capture_hint: "Provizyon tutarından azını tahsil ederseniz kalan kısım kartta serbest bırakılır. İptal edilen provizyondan tahsilat yapılmaz.", "Capturing less than the amount held frees the rest on the card. A released pre-authorisation collects nothing.";
+    rev_not_authorized: "Bu ödeme provizyonda değil (kapatılmış, iptal edilmiş ya da bir provizyon değil).", "This payment is not held (already captured, released, or not a pre-authorisation).";
     pos_hold_days_hint: "Bu süre içinde kapatılmayan provizyon kendiliğinden iptal edilir (1–30 gün).", "A pre-authorisation not captured within this period is released by itself (1–30 days).";
     collect_pre_auth: "Provizyon al: tutarı karta bloke et, sonra tahsil et", "Pre-authorise: block the amount on the card, capture later";
     st_capturing: "Provizyon kapatılıyor", "Capturing";

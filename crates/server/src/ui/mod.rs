@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/payments/{id}", get(payments::detail))
         .route("/payments/{id}/result", get(collect::result))
         .route("/payments/{id}/cancel", post(payments::cancel))
+        .route("/payments/{id}/capture", post(payments::capture))
+        .route("/payments/{id}/release", post(payments::release))
         .route("/payments/{id}/refund", post(payments::refund))
         .route("/payments/{id}/reverse", post(payments::reverse))
         .route(

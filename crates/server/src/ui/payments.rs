@@ -13,6 +13,7 @@ use sanalpos_core::Lang;
 use sanalpos_service::{
     Channel, ExportFormat, PaymentFilter, PaymentStatus, PosView, RefundStatus, ServiceError,
 };
+use sanalpos_store::Operation;
 
 use super::format::{day, money, parse_amount, when};
 use super::layout::{csrf, notice, page, Nav};
@@ -122,6 +123,7 @@ const CHANNELS: &[Channel] = &[
 
 const STATUSES: &[PaymentStatus] = &[
     PaymentStatus::Approved,
+    PaymentStatus::Authorized,
     PaymentStatus::Declined,
     PaymentStatus::Failed,
     PaymentStatus::Pending3ds,
@@ -132,6 +134,9 @@ const STATUSES: &[PaymentStatus] = &[
     PaymentStatus::Refunded,
     PaymentStatus::Expired,
     PaymentStatus::Blocked,
+    PaymentStatus::Released,
+    PaymentStatus::Capturing,
+    PaymentStatus::Releasing,
 ];
 
 /// Page size of the list.
@@ -368,10 +373,23 @@ async fn detail_page(
         Nav::Payments,
         html! {
             @if let Some((kind, text)) = &message { (notice(kind, text)) }
+            @if p.hold_ends_soon {
+                div.notice.warn #hold-warning role="alert" {
+                    (t.hold_ends_soon.replace("{when}", &p.hold_until.as_deref().map(|w| when(ctx.lang, w)).unwrap_or_default()))
+                }
+            }
             table.kv #payment-detail {
                 tr { th { "ID" } td #payment-id { (p.id) } }
                 tr { th { (t.status) } td #detail-status data-status=(p.status.as_str()) { (t.status(p.status)) } }
-                tr { th { (t.amount) } td { (money(ctx.lang, p.amount, p.currency)) } }
+                tr { th { (t.amount) } td #detail-amount { (money(ctx.lang, p.amount, p.currency)) } }
+                @if let Some(held) = p.held_amount {
+                    tr { th { (t.held_amount) } td #detail-held { (money(ctx.lang, held, p.currency)) } }
+                    @if let Some(until) = &p.hold_until {
+                        @if p.status == PaymentStatus::Authorized {
+                            tr { th { (t.hold_until) } td #detail-hold-until { (when(ctx.lang, until)) } }
+                        }
+                    }
+                }
                 @if let Some(a) = p.authorized_amount { tr { th { (t.total) } td { (money(ctx.lang, a, p.currency)) } } }
                 tr { th { (t.refunded) } td #detail-refunded { (money(ctx.lang, p.refunded_amount, p.currency)) } }
                 tr { th { (t.installments) } td { (p.installments) } }
@@ -388,6 +406,23 @@ async fn detail_page(
                 tr { th { (t.business_day) } td { (day(ctx.lang, &p.business_date)) } }
                 tr { th { (t.taken_by) } td { (p.created_by) } }
                 @if let Some(r) = &p.review_reason { tr { th { (t.review_reason) } td { (r) } } }
+            }
+            @if p.status == PaymentStatus::Authorized && ctx.can(Perm::Reverse) {
+                section.actions {
+                    h2 { (t.actions) }
+                    form #capture-form.inline method="post" action=(format!("/ui/payments/{}/capture", p.id)) {
+                        (csrf(ctx))
+                        label { (t.capture_amount) input #capture-amount name="amount" inputmode="decimal" required value=(ctx.lang.amount(p.held_amount.unwrap_or(p.amount))); }
+                        label.check { input #capture-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #capture-submit type="submit" { (t.capture_payment) }
+                    }
+                    form #release-form.inline method="post" action=(format!("/ui/payments/{}/release", p.id)) {
+                        (csrf(ctx))
+                        label.check { input #release-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                        button #release-submit type="submit" { (t.release_payment) }
+                    }
+                    p.hint { (t.capture_hint) }
+                }
             }
             @if reversible && ctx.can(Perm::Reverse) {
                 section.actions {
@@ -531,6 +566,8 @@ pub struct ActionForm {
 }
 
 enum Action {
+    Capture,
+    Release,
     Cancel,
     Refund,
     Reverse,
@@ -561,6 +598,20 @@ async fn act(
         return failed(t.confirm_required.to_owned()).await;
     }
     let done = match action {
+        Action::Capture => {
+            let Some(amount) = parse_amount(ctx.lang, &form.amount).filter(|a| a.minor() > 0)
+            else {
+                return failed(t.amount_invalid.to_owned()).await;
+            };
+            service
+                .capture_payment(&ctx.actor(), ctx.company_id(), &id, Some(amount))
+                .await
+                .map(|_| "1")
+        }
+        Action::Release => service
+            .release_payment(&ctx.actor(), ctx.company_id(), &id)
+            .await
+            .map(|_| "1"),
         Action::Cancel => service
             .cancel_payment(&ctx.actor(), ctx.company_id(), &id)
             .await
@@ -609,6 +660,25 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
     let t = ctx.t();
     match e {
         ServiceError::Conflict { code, .. } => match *code {
+            "capture_declined" | "release_declined" => {
+                let reason = state
+                    .service
+                    .get_payment(ctx.company_id(), id)
+                    .await
+                    .ok()
+                    .and_then(|d| {
+                        d.attempts
+                            .iter()
+                            .rev()
+                            .find(|a| {
+                                matches!(a.operation, Operation::Capture | Operation::Release)
+                            })
+                            .and_then(|a| a.message.clone())
+                    })
+                    .unwrap_or_default();
+                format!("{}: {reason}", t.rev_declined)
+            }
+            "not_authorized" => t.rev_not_authorized.into(),
             "cancel_declined" | "refund_declined" => {
                 let reason = state
                     .service
@@ -629,9 +699,31 @@ async fn reversal_error(state: &AppState, ctx: &Ctx, id: &str, e: &ServiceError)
             _ => e.to_string(),
         },
         ServiceError::Provider { .. } => t.rev_provider_failed.into(),
-        ServiceError::Validation { field, .. } if field == "amount" => t.amount_invalid.into(),
+        ServiceError::Validation { field, message } if field == "amount" => {
+            format!("{} ({message})", t.amount_invalid)
+        }
         other => other.to_string(),
     }
+}
+
+/// `POST /ui/payments/{id}/capture`: captures all or part of a pre-authorisation.
+pub async fn capture(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Capture).await
+}
+
+/// `POST /ui/payments/{id}/release`: releases a pre-authorisation.
+pub async fn release(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, UiError> {
+    act(state, ctx, id, form, Action::Release).await
 }
 
 /// `POST /ui/payments/{id}/cancel`.

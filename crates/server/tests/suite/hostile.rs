@@ -16,6 +16,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/payments"),
     ("GET", "/api/v1/payments/{id}"),
     ("POST", "/api/v1/payments/{id}/cancel"),
+    ("POST", "/api/v1/payments/{id}/capture"),
+    ("POST", "/api/v1/payments/{id}/release"),
     ("POST", "/api/v1/payments/{id}/reverse"),
     ("POST", "/api/v1/payments/{id}/refunds"),
     ("POST", "/api/v1/payments/{id}/refunds/{item_id}/withdraw"),

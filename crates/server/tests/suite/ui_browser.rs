@@ -1251,3 +1251,103 @@ async fn garanti_pos_form() {
     w.goto(&format!("/ui/lang?l=tr&back={path}")).await;
     b.quit().await;
 }
+
+const PRE_AUTH_TEST: &str = "pre_auth_back_office";
+
+/// A provizyon taken on "Online Tahsilat" by a collector, then captured in part from
+/// the payment page by an accountant, behind the confirmation, in Turkish and in
+/// English at 1366 px; the list filters what is still held. Screenshots under
+/// `target/screenshots/pre_auth_back_office/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_auth_back_office() {
+    let Some(b) = Browser::start_or_skip(PRE_AUTH_TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, PRE_AUTH_TEST).await.unwrap();
+    seed_users(&app).await;
+    let w = Walk { b: &b, app: &app };
+    let shot = |page: &'static str| {
+        let b = &b;
+        async move {
+            b.screenshot(&screenshot_path(PRE_AUTH_TEST, page))
+                .await
+                .unwrap();
+        }
+    };
+    let fits = || async {
+        let sizes = b
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+        assert!(scroll <= inner, "{scroll} px wide in a {inner} px window");
+    };
+
+    w.sign_in("collector").await;
+    w.collect(APPROVED_CARD, "1.000,00", "1", false).await;
+    w.click("#pre_auth").await;
+    shot("01-collect-pre-auth").await;
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "authorized");
+    let headline = b.find("#result-headline").await.unwrap().text().await.unwrap();
+    assert!(headline.starts_with("Provizyon alındı"), "{headline}");
+    w.click("#see-detail").await;
+    b.wait_for("#payment-detail", WAIT).await.unwrap();
+    let id = b.find("#payment-id").await.unwrap().text().await.unwrap();
+    // A collector takes payments; capturing is for those who may take money back.
+    assert!(b.find("#capture-form").await.is_err());
+    w.assert_clean().await;
+    w.sign_out().await;
+
+    w.sign_in("accountant").await;
+    w.goto("/ui/payments?status=authorized").await;
+    b.wait_for("#filters", WAIT).await.unwrap();
+    let listed = b.page_source().await.unwrap();
+    assert!(listed.contains(&id), "the held payment is not in the list");
+    fits().await;
+    shot("02-list-authorized").await;
+    w.goto(&format!("/ui/payments/{id}")).await;
+    b.wait_for("#capture-form", WAIT).await.unwrap();
+    let held = b.find("#detail-held").await.unwrap().text().await.unwrap();
+    assert_eq!(held, "1.000,00 TL");
+    fits().await;
+    shot("03-detail-tr").await;
+    // Without the confirmation nothing happens.
+    w.fill("#capture-amount", "600,00").await;
+    w.click("#capture-submit").await;
+    b.wait_for("#form-error, .notice.error", WAIT).await.unwrap();
+    let status = b.find("#detail-status").await.unwrap();
+    assert_eq!(
+        status.attr("data-status").await.unwrap().as_deref(),
+        Some("authorized")
+    );
+    w.fill("#capture-amount", "600,00").await;
+    w.click("#capture-confirm").await;
+    w.click("#capture-submit").await;
+    b.wait_for("#detail-status[data-status='approved']", WAIT)
+        .await
+        .unwrap();
+    let amount = b.find("#detail-amount").await.unwrap().text().await.unwrap();
+    assert_eq!(amount, "600,00 TL");
+    shot("04-captured-tr").await;
+    w.goto(&format!("/ui/lang?l=en&back=/ui/payments/{id}")).await;
+    b.wait_for("#payment-detail", WAIT).await.unwrap();
+    let page = b.page_source().await.unwrap();
+    assert!(page.contains("Amount held"), "no English label");
+    fits().await;
+    shot("05-captured-en").await;
+    w.goto("/ui/lang?l=tr&back=/ui/payments").await;
+    let captures: Vec<_> = app
+        .sim
+        .transactions(&app.a.merchant.merchant_no)
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind == sanalpos_simulator::TxKind::PreSalesCapture)
+        .map(|t| t.amount.to_string())
+        .collect();
+    assert_eq!(captures, ["600.00"]);
+    b.quit().await;
+}
