@@ -74,7 +74,13 @@ impl Verdict {
 }
 
 const APPROVED_LIKE: [&str; 4] = ["approved", "cancelled", "partially_refunded", "refunded"];
-const OPEN: [&str; 3] = ["processing", "unknown", "pending_3ds"];
+const OPEN: [&str; 5] = [
+    "processing",
+    "unknown",
+    "pending_3ds",
+    "capturing",
+    "releasing",
+];
 
 fn kurus(value: &Value) -> Option<Kurus> {
     value.as_str().and_then(|t| Kurus::parse(t).ok())
@@ -95,6 +101,84 @@ fn expected_status(sale: &Transaction) -> &'static str {
     } else {
         "approved"
     }
+}
+
+/// Pre-authorisations at the provider against our payments: a block with no capture
+/// or release must be `authorized` here with its amount held; a released one
+/// `released`; a captured one `approved` (or refunded since) for what was captured,
+/// under the capture's reference, the block kept as `held_amount`. A block closed
+/// twice, or a capture above the block, is a violation too. Gives the references of
+/// the captures (money received, like sales).
+fn judge_pre_auths<'a>(
+    ledger: &'a [Transaction],
+    by_ref: &HashMap<&str, &Value>,
+    v: &mut Vec<String>,
+) -> Vec<&'a str> {
+    let mut captures = Vec::new();
+    for hold in ledger
+        .iter()
+        .filter(|t| t.kind == TxKind::PreSales && t.status == TxStatus::Success)
+    {
+        let follow: Vec<&Transaction> = ledger
+            .iter()
+            .filter(|t| {
+                t.status == TxStatus::Success
+                    && t.sale_reference_code.as_deref() == Some(hold.reference_code.as_str())
+                    && matches!(t.kind, TxKind::PreSalesCapture | TxKind::PreSalesRelease)
+            })
+            .collect();
+        if follow.len() > 1 {
+            v.push(format!(
+                "pre-authorisation {} was closed {} times at the provider",
+                hold.reference_code,
+                follow.len()
+            ));
+        }
+        let (reference, expected, amount) = match follow.first() {
+            None => (hold.reference_code.as_str(), "authorized", hold.amount),
+            Some(f) if f.kind == TxKind::PreSalesRelease => {
+                (hold.reference_code.as_str(), "released", hold.amount)
+            }
+            Some(f) => {
+                captures.push(f.reference_code.as_str());
+                if f.amount > hold.amount {
+                    v.push(format!(
+                        "pre-authorisation {} captured {} above its {}",
+                        hold.reference_code, f.amount, hold.amount
+                    ));
+                }
+                (f.reference_code.as_str(), expected_status(f), f.amount)
+            }
+        };
+        let Some(p) = by_ref.get(reference) else {
+            v.push(format!(
+                "pre-authorisation {} ({} TL, client reference {}) is not in our database as {expected}",
+                hold.reference_code, hold.amount, hold.client_ref
+            ));
+            continue;
+        };
+        let id = text(&p["id"]);
+        let status = text(&p["status"]);
+        if status != expected {
+            v.push(format!(
+                "pre-authorised payment {id} is {status}, the provider says {expected} ({reference})"
+            ));
+        }
+        if kurus(&p["amount"]) != Some(amount) {
+            v.push(format!(
+                "pre-authorised payment {id} amount {} differs from the provider's {amount}",
+                text(&p["amount"])
+            ));
+        }
+        if kurus(&p["held_amount"]) != Some(hold.amount) {
+            v.push(format!(
+                "pre-authorised payment {id} holds {} but the provider blocked {}",
+                text(&p["held_amount"]),
+                hold.amount
+            ));
+        }
+    }
+    captures
 }
 
 /// Judges the evidence.
@@ -220,7 +304,10 @@ pub fn judge(evidence: &Evidence) -> Verdict {
             ));
         }
     }
-    let charged_refs: HashSet<&str> = charged.iter().map(|t| t.reference_code.as_str()).collect();
+    let captures = judge_pre_auths(&evidence.ledger, &by_ref, &mut v);
+    let mut charged_refs: HashSet<&str> =
+        charged.iter().map(|t| t.reference_code.as_str()).collect();
+    charged_refs.extend(captures);
     for p in &evidence.payments {
         let status = text(&p["status"]);
         if APPROVED_LIKE.contains(&status)
@@ -439,6 +526,56 @@ mod tests {
         let verdict = judge(&evidence);
         assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
         assert_eq!(verdict.charges, 1);
+    }
+
+    #[test]
+    fn pre_authorisations_are_held_against_the_ledger() {
+        let mut hold = sale("H1", "c1", "10.00");
+        hold.kind = TxKind::PreSales;
+        let mut capture = sale("C1", "c1", "6.00");
+        capture.kind = TxKind::PreSalesCapture;
+        capture.sale_reference_code = Some("H1".into());
+        let mut open = sale("H2", "c2", "10.00");
+        open.kind = TxKind::PreSales;
+        let held = |id: &str, status: &str, reference: &str, amount: &str| {
+            let mut p = payment(id, status, Some(reference), id);
+            p["amount"] = json!(amount);
+            p["authorized_amount"] = json!(amount);
+            p["held_amount"] = json!("10.00");
+            p
+        };
+        let ledger = vec![hold, capture, open];
+        let right = Evidence {
+            payments: vec![
+                held("pay_1", "approved", "C1", "6.00"),
+                held("pay_2", "authorized", "H2", "10.00"),
+            ],
+            ledger: ledger.clone(),
+            ..Evidence::default()
+        };
+        let verdict = judge(&right);
+        assert!(verdict.violations.is_empty(), "{:?}", verdict.violations);
+
+        // Captured for the whole block here, still held there: both found.
+        let wrong = Evidence {
+            payments: vec![
+                held("pay_1", "approved", "C1", "10.00"),
+                held("pay_2", "released", "H2", "10.00"),
+            ],
+            ledger,
+            ..Evidence::default()
+        };
+        let found = judge(&wrong).violations;
+        assert!(
+            found.iter().any(|v| v.contains("pay_1 amount 10.00")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|v| v.contains("pay_2 is released, the provider says authorized")),
+            "{found:?}"
+        );
     }
 
     fn bank_sale(reference: &str, order: &str) -> BankRow {

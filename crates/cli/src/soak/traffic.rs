@@ -209,7 +209,8 @@ impl Traffic {
         while !self.stop.load(Ordering::SeqCst) {
             n += 1;
             let answered = match rng.random_range(0..100) {
-                0..=67 => self.sale(&mut rng, &format!("w{index}-{n}")).await,
+                0..=61 => self.sale(&mut rng, &format!("w{index}-{n}")).await,
+                62..=67 => self.pre_auth(&mut rng, &format!("w{index}-{n}")).await,
                 68..=79 => self.cancel(&mut rng).await,
                 80..=91 => self.refund(&mut rng).await,
                 _ => self.list(&mut rng).await,
@@ -370,6 +371,69 @@ impl Traffic {
             self.count(format!("3d walk: {result}"));
         }
         true
+    }
+
+    /// A pre-authorisation on the default POS, then at once (mostly) a capture of all
+    /// or part of it, or a release, each under its own idempotency key; one in five is
+    /// left held. A kill may cut any step: the janitor settles what was sent, and the
+    /// judge holds the result against the provider's ledger. `false` when the server
+    /// did not answer.
+    async fn pre_auth(&self, rng: &mut StdRng, key: &str) -> bool {
+        let card = pick(rng, approving_cards());
+        let mut body: Value =
+            serde_json::from_str(&self.sale_body(rng, key, &card, false, None)).unwrap_or_default();
+        body["capture"] = json!("manual");
+        let body = body.to_string();
+        let (status, payment) = match self.post_sale(key, &body).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                self.count("pre-auth: no answer");
+                lock(&self.seen).retries.push((key.to_owned(), body, 0));
+                return false;
+            }
+        };
+        if let Some(id) = payment["id"].as_str() {
+            self.answered(key, id);
+        }
+        let outcome = payment["status"].as_str().unwrap_or("?");
+        self.count(format!(
+            "pre-auth: {}",
+            if status == 201 { outcome } else { "refused" }
+        ));
+        let (Some(id), Some(held)) = (payment["id"].as_str(), minor(&payment["held_amount"]))
+        else {
+            return true;
+        };
+        if outcome != "authorized" {
+            return true;
+        }
+        let (step, amount) = match rng.random_range(0..100) {
+            0..=34 => ("capture", Some(held)),
+            35..=59 => ("capture", Some(rng.random_range(1..=held))),
+            60..=79 => ("release", None),
+            _ => return true,
+        };
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self
+            .http
+            .post(format!("{}/api/v1/payments/{id}/{step}", self.base))
+            .bearer_auth(&self.key)
+            .header("Idempotency-Key", format!("{key}-{step}"));
+        if let Some(amount) = amount {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(json!({ "amount": money(amount) }).to_string());
+        }
+        match request.send().await {
+            Ok(r) => {
+                self.count(format!("{step}: HTTP {}", r.status().as_u16()));
+                true
+            }
+            Err(_) => {
+                self.count(format!("{step}: no answer"));
+                false
+            }
+        }
     }
 
     /// Walks a 3D payment as a browser: our page, the bank's page, the SMS code, the

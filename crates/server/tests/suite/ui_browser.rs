@@ -1292,7 +1292,13 @@ async fn pre_auth_back_office() {
     shot("01-collect-pre-auth").await;
     w.click("#collect-submit").await;
     assert_eq!(w.result_status().await, "authorized");
-    let headline = b.find("#result-headline").await.unwrap().text().await.unwrap();
+    let headline = b
+        .find("#result-headline")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(headline.starts_with("Provizyon alındı"), "{headline}");
     w.click("#see-detail").await;
     b.wait_for("#payment-detail", WAIT).await.unwrap();
@@ -1318,7 +1324,9 @@ async fn pre_auth_back_office() {
     // Without the confirmation nothing happens.
     w.fill("#capture-amount", "600,00").await;
     w.click("#capture-submit").await;
-    b.wait_for("#form-error, .notice.error", WAIT).await.unwrap();
+    b.wait_for("#form-error, .notice.error", WAIT)
+        .await
+        .unwrap();
     let status = b.find("#detail-status").await.unwrap();
     assert_eq!(
         status.attr("data-status").await.unwrap().as_deref(),
@@ -1330,10 +1338,17 @@ async fn pre_auth_back_office() {
     b.wait_for("#detail-status[data-status='approved']", WAIT)
         .await
         .unwrap();
-    let amount = b.find("#detail-amount").await.unwrap().text().await.unwrap();
+    let amount = b
+        .find("#detail-amount")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(amount, "600,00 TL");
     shot("04-captured-tr").await;
-    w.goto(&format!("/ui/lang?l=en&back=/ui/payments/{id}")).await;
+    w.goto(&format!("/ui/lang?l=en&back=/ui/payments/{id}"))
+        .await;
     b.wait_for("#payment-detail", WAIT).await.unwrap();
     let page = b.page_source().await.unwrap();
     assert!(page.contains("Amount held"), "no English label");
