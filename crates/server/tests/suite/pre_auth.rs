@@ -290,6 +290,45 @@ both_engines!(pre_auth_on_nkolay, |app: TestApp| async move {
     // The list filters authorisations still held.
     let (_, held_now) = app.get(&app.a, "/api/v1/payments?status=authorized").await;
     assert_eq!(held_now["items"].as_array().unwrap().len(), 0, "{held_now}");
+
+    // A pre-authorisation through 3D Secure: the bank's page, then held.
+    let mut three_d = manual(payment("4546711234567894", "75.00"));
+    three_d["three_d"] = json!(true);
+    three_d["return_url"] = json!("https://shop.example/return");
+    let (status, started) = app.pay(&app.a, &key(), &three_d).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["status"], "pending_3ds", "{started}");
+    let redirect = started["next_action"]["redirect_url"].as_str().unwrap();
+    app.walk_3d(redirect, sanalpos_simulator::cards::UNIVERSAL_3D_CODE)
+        .await;
+    let three_d_id = id_of(&started);
+    let (_, after) = app
+        .get(&app.a, &format!("/api/v1/payments/{three_d_id}"))
+        .await;
+    assert_eq!(after["status"], "authorized", "{after}");
+    assert_eq!(at_provider(TxKind::PreSales).len(), 4);
+
+    // Reconciliation: blocks and releases are no money; the capture and its refund
+    // agree with the provider, nothing is an exception.
+    let day = sanalpos_service::istanbul_today().to_string();
+    let (status, run) = app
+        .post(
+            &app.a,
+            "/api/v1/reconciliations",
+            Some(json!({"pos_id": app.a.pos_id, "from": day, "to": day})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    for class in [
+        "amount_mismatch",
+        "status_mismatch",
+        "provider_only",
+        "system_only",
+        "duplicate",
+    ] {
+        assert_eq!(run["summary"][class], 0, "{class}: {run}");
+    }
+    assert_eq!(run["open_exceptions"], 0, "{run}");
 });
 
 both_engines!(pre_auth_on_nestpay, |app: TestApp| async move {
