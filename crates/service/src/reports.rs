@@ -97,6 +97,9 @@ pub struct DashboardView {
     pub recon_exceptions: u64,
     /// Attempts refused today by an abuse limit (velocity, locked session); never sent.
     pub blocked_today: u64,
+    /// Pre-authorisations still held that are released by themselves within a day
+    /// unless captured.
+    pub holds_ending_soon: u64,
 }
 
 /// One audit event about a payment.
@@ -128,6 +131,11 @@ const BANK_APPROVED: &[PaymentStatus] = &[
     PaymentStatus::PartiallyRefunded,
     PaymentStatus::Refunded,
     PaymentStatus::Cancelled,
+    // A pre-authorisation the bank approved, wherever it went since.
+    PaymentStatus::Authorized,
+    PaymentStatus::Capturing,
+    PaymentStatus::Releasing,
+    PaymentStatus::Released,
 ];
 
 /// The store query of a filter, validated (cursor and limit are the caller's).
@@ -232,7 +240,7 @@ impl PaymentService {
             .sum();
         let finished: u64 = by_status
             .iter()
-            .filter(|(s, _)| s.is_final())
+            .filter(|(s, _)| s.is_final() || BANK_APPROVED.contains(s))
             .map(|(_, n)| n)
             .sum();
 
@@ -291,6 +299,9 @@ impl PaymentService {
             recon_exceptions: store.open_recon_exceptions(company_id).await?,
             blocked_today: u64::try_from(store.count_blocked_since(company_id, today_start).await?)
                 .unwrap_or(0),
+            holds_ending_soon: store
+                .holds_ending_before(company_id, now.timestamp_millis() + 86_400_000)
+                .await?,
         })
     }
 

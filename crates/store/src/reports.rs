@@ -356,6 +356,24 @@ impl Store {
             .collect()
     }
 
+    /// The company's pre-authorisations still held whose hold period ends before
+    /// `before` (Unix ms): released by themselves unless captured by then.
+    pub async fn holds_ending_before(
+        &self,
+        company_id: &str,
+        before: i64,
+    ) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM payments WHERE company_id = $1 AND status = $2 AND hold_until < $3",
+        )
+        .bind(company_id)
+        .bind(crate::model::PaymentStatus::Authorized.as_str())
+        .bind(before)
+        .fetch_one(&self.db.read)
+        .await?;
+        count(&row, "n")
+    }
+
     /// Payments of the company marked for a person to review.
     pub async fn review_count(&self, company_id: &str) -> Result<u64, StoreError> {
         let row = sqlx::query(

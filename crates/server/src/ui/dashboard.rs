@@ -95,6 +95,12 @@ pub async fn page(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiE
         t.nav_dashboard,
         Nav::Dashboard,
         html! {
+            @if d.holds_ending_soon > 0 {
+                div.notice.warn #holds-ending role="alert" {
+                    (t.holds_ending.replace("{n}", &d.holds_ending_soon.to_string())) " "
+                    a href="/ui/payments?status=authorized" { (t.see_holds) }
+                }
+            }
             div.cards {
                 div.card {
                     h2 { (t.today_collections) }

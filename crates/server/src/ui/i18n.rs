@@ -306,6 +306,8 @@ catalogue! {
     st_authorized: "Provizyonda", "Authorised (held)";
     pos_hold_days: "Provizyon süresi (gün)", "Pre-authorisation hold (days)";
     held_amount: "Provizyon tutarı", "Amount held";
+    holds_ending: "{n} provizyonun süresi 24 saat içinde doluyor: kapatılmazlarsa kendiliğinden iptal edilir.", "{n} pre-authorisation(s) end within 24 hours: unless captured they are released.";
+    see_holds: "Provizyondaki ödemeler", "Held payments";
     hold_until: "Provizyon bitişi", "Held until";
     hold_ends_soon: "Bu provizyonun süresi {when} tarihinde doluyor: o zamana kadar kapatılmazsa kendiliğinden iptal edilir ve tahsilat yapılmaz.", "This pre-authorisation's hold ends {when}: unless captured by then it is released and nothing is collected.";
     capture_amount: "Tahsil edilecek tutar", "Amount to capture";

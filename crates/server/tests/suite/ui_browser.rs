@@ -1315,8 +1315,30 @@ async fn pre_auth_back_office() {
     assert!(listed.contains(&id), "the held payment is not in the list");
     fits().await;
     shot("02-list-authorized").await;
+    // A day before the hold ends, the dashboard and the payment page warn.
+    app.store
+        .execute_for_test(
+            "UPDATE payments SET hold_until = $1 WHERE id = $2",
+            &[
+                sanalpos_store::testing::TestParam::Int(now_secs() * 1000 + 3_600_000),
+                sanalpos_store::testing::TestParam::Text(&id),
+            ],
+        )
+        .await;
+    w.goto("/ui/dashboard").await;
+    let warning = b
+        .wait_for("#holds-ending", WAIT)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(warning.starts_with("1 provizyon"), "{warning}");
+    fits().await;
+    shot("02b-dashboard-hold-warning").await;
     w.goto(&format!("/ui/payments/{id}")).await;
     b.wait_for("#capture-form", WAIT).await.unwrap();
+    b.find("#hold-warning").await.unwrap();
     let held = b.find("#detail-held").await.unwrap().text().await.unwrap();
     assert_eq!(held, "1.000,00 TL");
     fits().await;
