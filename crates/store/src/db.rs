@@ -415,6 +415,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_rate_counters.sql"),
         postgres: include_str!("../migrations/postgres/0012_rate_counters.sql"),
     },
+    // 13 is taken by pre-authorisation on another branch.
+    Migration {
+        version: 14,
+        name: "stored_cards",
+        sqlite: include_str!("../migrations/sqlite/0014_stored_cards.sql"),
+        postgres: include_str!("../migrations/postgres/0014_stored_cards.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
