@@ -414,6 +414,9 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     report.refunds_carried_out += scheduled.settled;
     report.refunds_still_scheduled += scheduled.still_scheduled;
     report.errors += scheduled.errors;
+    let cards = service.retry_card_deletions().await?;
+    report.cards_deleted += cards.deleted;
+    report.card_deletions_pending += cards.still_deleting;
     store.purge_idempotency(now).await?;
     if report != JanitorReport::default() {
         tracing::info!(
@@ -424,6 +427,8 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             errors = report.errors,
             refunds_carried_out = report.refunds_carried_out,
             refunds_still_scheduled = report.refunds_still_scheduled,
+            cards_deleted = report.cards_deleted,
+            card_deletions_pending = report.card_deletions_pending,
             "janitor pass"
         );
     }

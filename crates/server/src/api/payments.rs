@@ -286,6 +286,7 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
             cvv: card.cvv.0,
             holder: text(card.holder).unwrap_or_default(),
         },
+        vault: sanalpos_service::CardVaultUse::None,
         three_d: body.three_d.is_some_and(|on| on.0),
         return_url: text(body.return_url),
         order_ref: text(body.order_ref),

@@ -314,6 +314,7 @@ pub async fn submit(
             cvv: form.cvv.clone(),
             holder: form.holder.clone(),
         },
+        vault: sanalpos_service::CardVaultUse::None,
         three_d,
         return_url: three_d.then(|| {
             format!(

@@ -142,6 +142,7 @@ pub fn payment(number: &str, amount: &str) -> CreatePayment {
         currency: Currency::Try,
         installments: 1,
         card: card(number),
+        vault: CardVaultUse::None,
         three_d: false,
         return_url: None,
         order_ref: Some("SO-1001".into()),
