@@ -14,6 +14,7 @@ pub mod bank;
 pub mod garanti;
 pub mod nestpay;
 pub mod posnet;
+pub mod proxy;
 
 pub const APPROVED_CARD: &str = "4546711234567894";
 
