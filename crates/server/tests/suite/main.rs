@@ -14,6 +14,7 @@ mod openapi;
 mod payment_filters;
 mod recon;
 mod statement_profiles;
+mod stored_cards;
 mod takeover;
 mod ui_browser;
 mod ui_http;
