@@ -378,6 +378,7 @@ pub(crate) async fn create_payment_for(
         check_refs(&request.order_ref, &request.customer_ref, |e| e.to_string())?;
     let description = check_text("description", &request.description, 500)?;
     let pos = choose_pos(service, &caller.company_id, &request).await?;
+    let save = crate::stored_cards::save_request(&request, &pos, customer_ref.as_ref())?;
     let gateway = gateway_for(service, &pos)?;
 
     let card = &parsed.card;
@@ -474,7 +475,10 @@ pub(crate) async fn create_payment_for(
             success: back.clone(),
             fail: back,
         };
-        match gateway.start_3d(&sale, &urls).await {
+        let started =
+            crate::stored_cards::start_3d(service, gateway.as_ref(), &payment, &sale, &urls, save)
+                .await;
+        match started {
             ThreeDStart::Redirect {
                 html,
                 provider_ref,

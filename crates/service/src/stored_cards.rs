@@ -14,10 +14,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use sanalpos_core::{CardBrand, ClientRef, CustomerRef, Kurus, MaskedPan};
-use sanalpos_gateway::{GatewayError, StoredCardId, StoredCardRef, StoredCardSale};
+use sanalpos_gateway::{
+    Gateway, GatewayError, GatewayResponse, ReturnUrls, SaleRequest, SaveCard, StoredCardId,
+    StoredCardRef, StoredCardSale, ThreeDStart,
+};
 use sanalpos_store::{
-    new_id, KeyAnswer, NewAudit, OnboardingState, Operation, PaymentRecord, PaymentStatus,
-    PosRecord, StoreError, StoredCardRecord, StoredCardState,
+    new_id, CardSaveRecord, KeyAnswer, NewAudit, OnboardingState, Operation, PaymentRecord,
+    PaymentStatus, PosRecord, StoreError, StoredCardRecord, StoredCardState,
 };
 
 use crate::error::ServiceError;
@@ -609,6 +612,159 @@ pub(crate) async fn create_stored_card_payment(
         Box::new(view(service, &stored)),
         finished.answered,
     ))
+}
+
+/// A 3D payment's request to keep its card (`save_card`), checked before anything is
+/// written: 3D only, for the payment's customer, on a POS that keeps cards.
+pub(crate) fn save_request(
+    request: &CreatePayment,
+    pos: &PosRecord,
+    customer: Option<&CustomerRef>,
+) -> Result<Option<SaveCard>, ServiceError> {
+    let CardVaultUse::SaveCard { alias } = &request.vault else {
+        return Ok(None);
+    };
+    if !request.three_d {
+        return Err(ServiceError::validation(
+            "save_card",
+            "a card is kept only through a 3D payment: set three_d",
+        ));
+    }
+    let Some(customer) = customer else {
+        return Err(ServiceError::validation(
+            "customer_ref",
+            "a kept card belongs to a customer: give customer_ref",
+        ));
+    };
+    let alias = check_text("save_card.alias", &Some(alias.clone()), ALIAS_MAX)?.unwrap_or_default();
+    if !keeps_cards(pos) {
+        return Err(no_card_storage(pos));
+    }
+    Ok(Some(SaveCard {
+        customer_key: customer.as_str().to_owned(),
+        alias,
+    }))
+}
+
+/// Starts a 3D sale; with `save`, the request to keep the card is recorded first (the
+/// approved finish looks for it) and the provider is asked to keep the card.
+pub(crate) async fn start_3d(
+    service: &PaymentService,
+    gateway: &dyn Gateway,
+    payment: &PaymentRecord,
+    sale: &SaleRequest,
+    urls: &ReturnUrls,
+    save: Option<SaveCard>,
+) -> ThreeDStart {
+    let Some(save) = save else {
+        return gateway.start_3d(sale, urls).await;
+    };
+    let record = CardSaveRecord {
+        payment_id: payment.id.clone(),
+        company_id: payment.company_id.clone(),
+        customer_ref: save.customer_key.clone(),
+        alias: save.alias.clone(),
+        created_at: service.now_ms(),
+        stored_card_id: None,
+    };
+    if let Err(e) = service.inner.store.insert_card_save(record).await {
+        tracing::error!(payment.id = %payment.id, error = %e, "the request to keep a card was not recorded");
+        return ThreeDStart::Finished(GatewayResponse::refused_here(
+            "the request to keep the card could not be recorded; nothing was sent".into(),
+        ));
+    }
+    gateway.start_3d_saving_card(sale, urls, &save).await
+}
+
+/// After an approved 3D payment that asked to keep its card: finds the card in the
+/// provider's list of the customer's cards (the one with the payment's mask whose
+/// token is not recorded yet, the alias deciding between several) and records it. Never
+/// fails the payment: a card not found, or a provider not answering, is logged.
+pub(crate) async fn keep_approved_card(service: &PaymentService, payment: &PaymentRecord) {
+    if let Err(e) = record_approved_card(service, payment).await {
+        tracing::warn!(payment.id = %payment.id, error = %e,
+            "the card an approved 3D payment kept was not recorded");
+    }
+}
+
+async fn record_approved_card(
+    service: &PaymentService,
+    payment: &PaymentRecord,
+) -> Result<(), ServiceError> {
+    let store = &service.inner.store;
+    let Some(save) = store
+        .get_card_save(&payment.company_id, &payment.id)
+        .await?
+    else {
+        return Ok(());
+    };
+    if save.stored_card_id.is_some() {
+        return Ok(());
+    }
+    let pos = store.get_pos(&payment.company_id, &payment.pos_id).await?;
+    let gateway = gateway_for(service, &pos)?;
+    let listed = gateway
+        .list_cards(&save.customer_ref)
+        .await
+        .map_err(|e| vault_error(e, &pos))?;
+    let known = store
+        .stored_card_tokens(&payment.company_id, &pos.id, &save.customer_ref)
+        .await?;
+    let fresh: Vec<_> = listed
+        .into_iter()
+        .filter(|c| c.masked_pan.as_str() == payment.masked_pan && !known.contains(&c.token))
+        .collect();
+    let Some(kept) = fresh
+        .iter()
+        .find(|c| c.alias == save.alias)
+        .or_else(|| fresh.first())
+        .cloned()
+    else {
+        return Err(ServiceError::Provider {
+            code: "card_not_listed",
+            message: "the provider does not list a new card with the payment's mask".into(),
+        });
+    };
+    let record = StoredCardRecord {
+        id: new_id("card"),
+        company_id: payment.company_id.clone(),
+        pos_id: pos.id.clone(),
+        customer_ref: save.customer_ref.clone(),
+        provider_token: kept.token,
+        provider_tran_id: kept.tran_id,
+        masked_pan: kept.masked_pan.as_str().to_owned(),
+        brand: kept.brand,
+        issuer: kept.issuer,
+        alias: if kept.alias.is_empty() {
+            save.alias.clone()
+        } else {
+            kept.alias
+        },
+        expiry_month: None,
+        expiry_year: None,
+        created_by: payment.created_by.clone(),
+        created_at: service.now_ms(),
+        state: StoredCardState::Active,
+        delete_tries: 0,
+        delete_error: None,
+        next_try_at: None,
+    };
+    let audit = audit(&record, "stored_card.saved", &payment.created_by, None);
+    match store
+        .insert_saved_card(&payment.id, record.clone(), audit)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(stored_card.id = %record.id, payment.id = %payment.id, "card kept by a 3D payment");
+            Ok(())
+        }
+        // Recorded by another finish of the same payment meanwhile.
+        Err(StoreError::Conflict {
+            code: "card_already_saved",
+            ..
+        }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 pub use statement_profiles::StatementProfileRecord;
-pub use stored_cards::StoredCardRecord;
+pub use stored_cards::{CardSaveRecord, StoredCardRecord};
 pub use webhooks::{
     DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult, DueDelivery,
     WebhookEndpointRecord, WEBHOOK_EVENTS,

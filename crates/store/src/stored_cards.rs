@@ -54,6 +54,34 @@ pub struct StoredCardRecord {
     pub next_try_at: Option<i64>,
 }
 
+/// A 3D payment's request to keep its card once approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardSaveRecord {
+    /// The 3D payment (`pay_…`).
+    pub payment_id: String,
+    /// Owner.
+    pub company_id: String,
+    /// The customer the card will belong to (the payment's `customer_ref`).
+    pub customer_ref: String,
+    /// The customer's name for the card; may be empty.
+    pub alias: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// The stored card recorded once the sale was approved and the provider listed it.
+    pub stored_card_id: Option<String>,
+}
+
+fn save_from(row: &AnyRow) -> Result<CardSaveRecord, StoreError> {
+    Ok(CardSaveRecord {
+        payment_id: text(row, "payment_id")?,
+        company_id: text(row, "company_id")?,
+        customer_ref: text(row, "customer_ref")?,
+        alias: text(row, "alias")?,
+        created_at: int(row, "created_at")?,
+        stored_card_id: opt_text(row, "stored_card_id")?,
+    })
+}
+
 fn card_from(row: &AnyRow) -> Result<StoredCardRecord, StoreError> {
     let state = text(row, "state")?;
     Ok(StoredCardRecord {
@@ -120,6 +148,46 @@ async fn insert(
     .execute(&mut *conn)
     .await?;
     append(conn, audit).await
+}
+
+async fn insert_save(conn: &mut AnyConnection, s: &CardSaveRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO card_saves (payment_id, company_id, customer_ref, alias, created_at, stored_card_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&s.payment_id)
+    .bind(&s.company_id)
+    .bind(&s.customer_ref)
+    .bind(&s.alias)
+    .bind(s.created_at)
+    .bind(&s.stored_card_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_saved(
+    conn: &mut AnyConnection,
+    (payment_id, card, audit): &(String, StoredCardRecord, NewAudit),
+) -> Result<(), StoreError> {
+    // The card first: the save points at it.
+    insert(conn, &(card.clone(), audit.clone())).await?;
+    let done = sqlx::query(
+        "UPDATE card_saves SET stored_card_id = $1 \
+         WHERE payment_id = $2 AND company_id = $3 AND stored_card_id IS NULL",
+    )
+    .bind(&card.id)
+    .bind(payment_id)
+    .bind(&card.company_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::conflict(
+            "card_already_saved",
+            "the payment's card is already recorded",
+        ));
+    }
+    Ok(())
 }
 
 async fn mark_deleting(conn: &mut AnyConnection, d: &DeleteFailed) -> Result<(), StoreError> {
@@ -249,6 +317,62 @@ impl Store {
                 Box::pin(mark_deleted(c, d))
             })
             .await
+    }
+
+    /// Records that a 3D payment asked the provider to keep its card.
+    pub async fn insert_card_save(&self, save: CardSaveRecord) -> Result<(), StoreError> {
+        self.db
+            .write(save, |c, d| Box::pin(insert_save(c, d)))
+            .await
+    }
+
+    /// A payment's request to keep its card, if it made one.
+    pub async fn get_card_save(
+        &self,
+        company_id: &str,
+        payment_id: &str,
+    ) -> Result<Option<CardSaveRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM card_saves WHERE payment_id = $1 AND company_id = $2")
+            .bind(payment_id)
+            .bind(company_id)
+            .fetch_optional(&self.db.read)
+            .await?;
+        row.as_ref().map(save_from).transpose()
+    }
+
+    /// Saves the card an approved 3D payment kept, with its audit event, and points the
+    /// payment's save at it, in one transaction; a save already pointing at a card is a
+    /// `card_already_saved` conflict and writes nothing.
+    pub async fn insert_saved_card(
+        &self,
+        payment_id: &str,
+        card: StoredCardRecord,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write((payment_id.to_owned(), card, audit), |c, d| {
+                Box::pin(insert_saved(c, d))
+            })
+            .await
+    }
+
+    /// Every provider token recorded for a customer of a POS, whatever the card's state:
+    /// what tells a newly kept card from the ones known already.
+    pub async fn stored_card_tokens(
+        &self,
+        company_id: &str,
+        pos_id: &str,
+        customer_ref: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT provider_token FROM stored_cards \
+             WHERE company_id = $1 AND pos_id = $2 AND customer_ref = $3",
+        )
+        .bind(company_id)
+        .bind(pos_id)
+        .bind(customer_ref)
+        .fetch_all(&self.db.read)
+        .await?)
     }
 
     /// Cards of every company whose delete a background pass should try again now

@@ -309,6 +309,20 @@ pub struct CreatePaymentBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     cardholder_ip: Option<Ip>,
+    /// 3D only, with `customer_ref`: keep the card in the provider's vault for that
+    /// customer once the sale is approved (it then shows in
+    /// `/api/v1/customers/{customer_ref}/cards`).
+    #[serde(default)]
+    save_card: Option<SaveCardBody>,
+}
+
+/// Keep the card of a 3D payment for its customer.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SaveCardBody {
+    /// The customer's name for the card ("İş kartım"), at most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    alias: Option<Text>,
 }
 
 /// Reads the create body; an error names the field and never echoes a value (a card
@@ -316,9 +330,21 @@ pub struct CreatePaymentBody {
 fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, ApiError> {
     let body: CreatePaymentBody = super::body::parse(body)?;
     let text = |field: Option<Text>| field.map(|Text(text)| text);
-    let (card, vault) = match body.card.stored()? {
-        Some(id) => (CardInput::default(), CardVaultUse::StoredCard(id)),
-        None => (body.card.entered()?, CardVaultUse::None),
+    let (card, vault) = match (body.card.stored()?, body.save_card) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "save_card",
+                "save_card keeps a new card; a stored card is kept already",
+            ))
+        }
+        (Some(id), None) => (CardInput::default(), CardVaultUse::StoredCard(id)),
+        (None, Some(save)) => (
+            body.card.entered()?,
+            CardVaultUse::SaveCard {
+                alias: text(save.alias).unwrap_or_default(),
+            },
+        ),
+        (None, None) => (body.card.entered()?, CardVaultUse::None),
     };
     // The cardholder's own address, as the shop saw it: counted by the per-IP
     // velocity limit. Without it only the per-card limit applies (the caller's own

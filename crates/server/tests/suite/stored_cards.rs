@@ -1,7 +1,7 @@
 //! Stored cards over the API on both engines: store, list, pay with `stored_card_id`,
 //! another company's and another customer's card 404, a NestPay POS refused with its
-//! reason, bad bodies refused by field, delete, paying again refused; no card number in
-//! any answer or database file.
+//! reason, bad bodies refused by field, delete, paying again refused; a card kept by an
+//! approved 3D payment; no card number in any answer or database file.
 
 #![allow(clippy::unwrap_used)]
 
@@ -147,6 +147,33 @@ both_engines!(stored_cards_over_the_api, |app: TestApp| async move {
     let (status, _) = delete(&app, &app.a, &format!("{cards}/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(app.charged(&app.a).len(), 1);
+
+    // Kept by an approved 3D payment: after the bank's page, the customer has it.
+    let mut keep = payment("5200190006338608", "20.00");
+    keep["three_d"] = json!(true);
+    keep["return_url"] = json!("https://shop.example/done");
+    keep["customer_ref"] = json!("CARI-5");
+    keep["save_card"] = json!({"alias": "Maaş kartı"});
+    let (status, started) = app.pay(&app.a, &key(), &keep).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["status"], "pending_3ds", "{started}");
+    let redirect = started["next_action"]["redirect_url"].as_str().unwrap();
+    let walk = app.walk_3d(redirect, "123456").await;
+    assert!(
+        walk.location.contains("status=approved"),
+        "{}",
+        walk.location
+    );
+    let (_, kept) = app.get(&app.a, "/api/v1/customers/CARI-5/cards").await;
+    assert_eq!(kept["items"].as_array().unwrap().len(), 1, "{kept}");
+    assert_eq!(kept["items"][0]["masked_pan"], "520019******8608");
+    assert_eq!(kept["items"][0]["alias"], "Maaş kartı");
+    let mut stored_and_save =
+        stored_card_payment(kept["items"][0]["id"].as_str().unwrap(), "CARI-5");
+    stored_and_save["save_card"] = json!({});
+    let (status, body) = app.pay(&app.a, &key(), &stored_and_save).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "save_card");
 
     for file in app.guard.sqlite_files() {
         let bytes = std::fs::read(&file).unwrap();

@@ -2,7 +2,9 @@
 //! pay with the token, another company's and another customer's card not found, delete
 //! and pay again refused; a delete the provider does not confirm kept as `deleting` and
 //! finished by the janitor; a NestPay POS refusing card storage with its reason; bad
-//! input changing nothing; and no card number or CVV in the database files.
+//! input changing nothing; a card kept by an approved 3D payment (through the
+//! simulator's bank page) and paid with; and no card number or CVV in the database
+//! files.
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,10 +21,12 @@ use sanalpos_store::Store;
 /// The CVV the stored-card tests send: distinctive, so the scan can look for it.
 const CVV: &str = "482";
 const MASKED: &str = "454671******7894";
+/// The card the 3D tests pay with and keep.
+const THREE_D_CARD: &str = "5200190006338608";
 
 fn secrets() -> Secrets {
     Secrets {
-        cards: vec![APPROVED_CARD],
+        cards: vec![APPROVED_CARD, THREE_D_CARD],
         cvv_shapes: vec![
             format!("\"{CVV}\""),
             format!("cvv={CVV}"),
@@ -311,6 +315,22 @@ async fn a_pos_without_card_storage_refuses_with_its_reason() {
             .unwrap_err();
         assert_eq!(err.code(), "card_storage_not_supported", "{err:?}");
         assert!(err.to_string().contains("card storage"), "{err}");
+        // Nor keep the card of a 3D payment.
+        let mut keep = payment(APPROVED_CARD, "10.00");
+        keep.three_d = true;
+        keep.return_url = Some("https://shop.example/done".into());
+        keep.customer_ref = Some("CARI-1".into());
+        keep.vault = CardVaultUse::SaveCard {
+            alias: String::new(),
+        };
+        let err = svc.create_payment(&np.actor, keep).await.unwrap_err();
+        assert_eq!(err.code(), "card_storage_not_supported", "{err:?}");
+        assert!(svc
+            .list_payments(&np.company.id, PaymentFilter::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty());
 
         // A company with both: the NestPay POS refuses, by name, to store or to pay.
         let new = NewPos {
@@ -348,6 +368,80 @@ async fn a_pos_without_card_storage_refuses_with_its_reason() {
             .unwrap()
             .items
             .is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_approved_3d_payment_keeps_its_card() {
+    on_both_engines(&secrets(), "stored_card_three_d", |store| async move {
+        let w = world(store.clone(), "3D Kart").await;
+        let svc = &w.service;
+        let three_d = |customer: Option<&str>| {
+            let mut request = payment(THREE_D_CARD, "250.00");
+            request.card.cvv = CVV.into();
+            request.three_d = true;
+            request.return_url = Some("https://shop.example/done".into());
+            request.customer_ref = customer.map(str::to_owned);
+            request.vault = CardVaultUse::SaveCard {
+                alias: "İş kartım".into(),
+            };
+            request
+        };
+
+        // Refused before anything is written: without 3D, or without a customer.
+        let mut non_3d = three_d(Some("CARI-3"));
+        non_3d.three_d = false;
+        let err = svc.create_payment(&w.actor, non_3d).await.unwrap_err();
+        assert_eq!(err.field(), Some("save_card"), "{err:?}");
+        let err = svc
+            .create_payment(&w.actor, three_d(None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("customer_ref"), "{err:?}");
+
+        // A declined 3D payment keeps nothing.
+        let declined = svc
+            .create_payment(&w.actor, three_d(Some("CARI-3")))
+            .await
+            .unwrap();
+        let (token, body) = browse_3d(&w, &declined, Some("000000")).await;
+        let back = svc.three_d_return(&token, &body).await.unwrap();
+        assert_eq!(back.payment.status, PaymentStatus::Declined);
+        assert!(svc
+            .list_stored_cards(&w.company.id, "CARI-3")
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Approved through the bank's page: the card is kept and listed, without expiry.
+        let view = svc
+            .create_payment(&w.actor, three_d(Some("CARI-3")))
+            .await
+            .unwrap();
+        assert_eq!(view.status, PaymentStatus::Pending3ds);
+        let (token, body) = browse_3d(&w, &view, Some("123456")).await;
+        let back = svc.three_d_return(&token, &body).await.unwrap();
+        assert_eq!(back.payment.status, PaymentStatus::Approved);
+        let kept = svc
+            .list_stored_cards(&w.company.id, "CARI-3")
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].masked_pan, "520019******8608");
+        assert_eq!(kept[0].alias, "İş kartım");
+        assert_eq!(kept[0].state, StoredCardState::Active);
+        assert_eq!((kept[0].expiry_month, kept[0].expiry_year), (None, None));
+
+        // And it pays, without the card's number.
+        let paid = svc
+            .create_payment(&w.actor, pay_with(&kept[0].id, "CARI-3", "40.00"))
+            .await
+            .unwrap();
+        assert_eq!(paid.status, PaymentStatus::Approved, "{paid:?}");
+        assert_eq!(paid.masked_pan, "520019******8608");
+        assert!(w.charged(&paid.id).await);
+        assert_audited(&store, &w.company.id, &["stored_card.saved"]).await;
     })
     .await;
 }

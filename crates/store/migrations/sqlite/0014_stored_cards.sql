@@ -31,3 +31,15 @@ CREATE TABLE stored_cards (
 
 CREATE INDEX stored_cards_customer ON stored_cards (company_id, customer_ref, created_at);
 CREATE INDEX stored_cards_deleting ON stored_cards (next_try_at) WHERE state = 'deleting';
+
+-- A 3D payment that asked the provider to keep its card for a customer once approved
+-- (`save_card`): written before the provider hears of the sale, and pointed at the
+-- stored card (`stored_card_id`) once the approved card is found in the provider's list.
+CREATE TABLE card_saves (
+    payment_id TEXT PRIMARY KEY REFERENCES payments (id),
+    company_id TEXT NOT NULL REFERENCES companies (id),
+    customer_ref TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    stored_card_id TEXT REFERENCES stored_cards (id)
+);
