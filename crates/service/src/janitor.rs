@@ -414,9 +414,17 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     report.refunds_carried_out += scheduled.settled;
     report.refunds_still_scheduled += scheduled.still_scheduled;
     report.errors += scheduled.errors;
-    let cards = service.retry_card_deletions().await?;
-    report.cards_deleted += cards.deleted;
-    report.card_deletions_pending += cards.still_deleting;
+    // A store failure here must not hold back the rest of the pass.
+    match service.retry_card_deletions().await {
+        Ok(cards) => {
+            report.cards_deleted += cards.deleted;
+            report.card_deletions_pending += cards.still_deleting;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, code = e.code(), "stored-card deletes not retried");
+            report.errors += 1;
+        }
+    }
     store.purge_idempotency(now).await?;
     if report != JanitorReport::default() {
         tracing::info!(

@@ -3,7 +3,7 @@
 //! `"card": {"stored_card_id": "card_…"}` and the same `customer_ref`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,6 +24,11 @@ pub struct StoredCardList {
     /// confirmed yet are in, as `deleting`.
     pub items: Vec<StoredCardView>,
 }
+
+/// The list takes no query parameters; an unknown one is a mistake worth saying.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {}
 
 /// `POST /api/v1/customers/{customer_ref}/cards`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -51,7 +56,9 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(customer_ref): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let items = state
         .service
         .list_stored_cards(&caller.company_id, &customer_ref)
