@@ -415,6 +415,13 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     report.refunds_still_scheduled += scheduled.still_scheduled;
     report.errors += scheduled.errors;
     // A store failure here must not hold back the rest of the pass.
+    match service.retry_card_saves().await {
+        Ok(kept) => report.cards_kept += kept,
+        Err(e) => {
+            tracing::warn!(error = %e, code = e.code(), "kept cards not looked for");
+            report.errors += 1;
+        }
+    }
     match service.retry_card_deletions().await {
         Ok(cards) => {
             report.cards_deleted += cards.deleted;
@@ -435,6 +442,7 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             errors = report.errors,
             refunds_carried_out = report.refunds_carried_out,
             refunds_still_scheduled = report.refunds_still_scheduled,
+            cards_kept = report.cards_kept,
             cards_deleted = report.cards_deleted,
             card_deletions_pending = report.card_deletions_pending,
             "janitor pass"

@@ -43,6 +43,9 @@ const RETRY_BATCH: u32 = 50;
 const RETRY_FIRST_PAUSE_MS: i64 = 60_000;
 /// The longest pause between two tries of a delete (6 hours).
 const RETRY_MAX_PAUSE_MS: i64 = 6 * 3_600_000;
+/// How often the provider's list is read for a card an approved 3D payment kept before
+/// giving up (the pauses between looks double from a minute: about four hours in all).
+const SAVE_MAX_TRIES: i64 = 8;
 /// The longest alias a customer may give a card, in characters.
 const ALIAS_MAX: usize = 50;
 
@@ -287,6 +290,27 @@ async fn delete_and_record(
 }
 
 impl PaymentService {
+    /// Looks again for the cards approved 3D payments kept that are not recorded yet
+    /// (the provider's list failed or lagged at the finish, or the janitor approved the
+    /// payment by inquiry); all companies, the janitor's pass calls it. The number
+    /// recorded now.
+    pub async fn retry_card_saves(&self) -> Result<u32, ServiceError> {
+        let store = &self.inner.store;
+        let due = store
+            .due_card_saves(self.now_ms(), SAVE_MAX_TRIES, RETRY_BATCH)
+            .await?;
+        let mut kept = 0;
+        for save in &due {
+            let payment = store
+                .get_payment(&save.company_id, &save.payment_id)
+                .await?;
+            if look_for_kept_card(self, &payment, save).await {
+                kept += 1;
+            }
+        }
+        Ok(kept)
+    }
+
     /// A customer's stored cards that are not deleted (active, and those whose delete
     /// the provider has not confirmed yet), oldest first.
     pub async fn list_stored_cards(
@@ -666,6 +690,8 @@ pub(crate) async fn start_3d(
         alias: save.alias.clone(),
         created_at: service.now_ms(),
         stored_card_id: None,
+        tries: 0,
+        next_try_at: None,
     };
     if let Err(e) = service.inner.store.insert_card_save(record).await {
         tracing::error!(payment.id = %payment.id, error = %e, "the request to keep a card was not recorded");
@@ -677,30 +703,59 @@ pub(crate) async fn start_3d(
 }
 
 /// After an approved 3D payment that asked to keep its card: finds the card in the
-/// provider's list of the customer's cards (the one with the payment's mask whose
-/// token is not recorded yet, the alias deciding between several) and records it. Never
-/// fails the payment: a card not found, or a provider not answering, is logged.
+/// provider's list of the customer's cards and records it ([`record_kept_card`]).
+/// Never fails the payment: a card not found, or a provider not answering, is logged
+/// and looked for again by the janitor.
 pub(crate) async fn keep_approved_card(service: &PaymentService, payment: &PaymentRecord) {
-    if let Err(e) = record_approved_card(service, payment).await {
-        tracing::warn!(payment.id = %payment.id, error = %e,
-            "the card an approved 3D payment kept was not recorded");
-    }
+    let save = match service
+        .inner
+        .store
+        .get_card_save(&payment.company_id, &payment.id)
+        .await
+    {
+        Ok(Some(save)) if save.stored_card_id.is_none() => save,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(payment.id = %payment.id, error = %e, "a payment's card save unreadable");
+            return;
+        }
+    };
+    look_for_kept_card(service, payment, &save).await;
 }
 
-async fn record_approved_card(
+/// One look for a payment's kept card; a miss is counted with the time of the next look.
+/// `true` when the card is recorded now.
+async fn look_for_kept_card(
     service: &PaymentService,
     payment: &PaymentRecord,
+    save: &CardSaveRecord,
+) -> bool {
+    let Err(e) = record_kept_card(service, payment, save).await else {
+        return true;
+    };
+    tracing::warn!(payment.id = %payment.id, error = %e, tries = save.tries + 1,
+        "the card an approved 3D payment kept was not recorded (yet)");
+    let next = service.now_ms() + retry_pause_ms(save.tries);
+    if let Err(e) = service
+        .inner
+        .store
+        .card_save_missed(&payment.company_id, &payment.id, next)
+        .await
+    {
+        tracing::warn!(payment.id = %payment.id, error = %e, "a missed card save not counted");
+    }
+    false
+}
+
+/// Finds the card an approved payment kept in the provider's list (the one with the
+/// payment's mask whose token is not recorded yet, the alias deciding between several)
+/// and records it with the save pointing at it.
+async fn record_kept_card(
+    service: &PaymentService,
+    payment: &PaymentRecord,
+    save: &CardSaveRecord,
 ) -> Result<(), ServiceError> {
     let store = &service.inner.store;
-    let Some(save) = store
-        .get_card_save(&payment.company_id, &payment.id)
-        .await?
-    else {
-        return Ok(());
-    };
-    if save.stored_card_id.is_some() {
-        return Ok(());
-    }
     let pos = store.get_pos(&payment.company_id, &payment.pos_id).await?;
     let gateway = gateway_for(service, &pos)?;
     let listed = gateway

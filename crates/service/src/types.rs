@@ -400,6 +400,9 @@ pub struct JanitorReport {
     pub refunds_carried_out: u32,
     /// Scheduled refunds sent and found the provider's day still open.
     pub refunds_still_scheduled: u32,
+    /// Cards kept by approved 3D payments found in the provider's list and recorded on a
+    /// later look.
+    pub cards_kept: u32,
     /// Stored cards whose delete the provider confirmed on a new try.
     pub cards_deleted: u32,
     /// Stored cards whose delete the provider still did not confirm (tried again

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use crate::audit::append;
-use crate::model::{NewAudit, StoredCardState};
+use crate::model::{NewAudit, PaymentStatus, StoredCardState};
 use crate::rows::{int, opt_int, opt_text, text};
 use crate::{Store, StoreError};
 
@@ -69,6 +69,11 @@ pub struct CardSaveRecord {
     pub created_at: i64,
     /// The stored card recorded once the sale was approved and the provider listed it.
     pub stored_card_id: Option<String>,
+    /// How often the provider's list was read without finding the card.
+    pub tries: i64,
+    /// When a background pass may read the list again (Unix ms); `None`: as soon as the
+    /// payment is approved.
+    pub next_try_at: Option<i64>,
 }
 
 fn save_from(row: &AnyRow) -> Result<CardSaveRecord, StoreError> {
@@ -79,6 +84,8 @@ fn save_from(row: &AnyRow) -> Result<CardSaveRecord, StoreError> {
         alias: text(row, "alias")?,
         created_at: int(row, "created_at")?,
         stored_card_id: opt_text(row, "stored_card_id")?,
+        tries: int(row, "tries")?,
+        next_try_at: opt_int(row, "next_try_at")?,
     })
 }
 
@@ -152,8 +159,8 @@ async fn insert(
 
 async fn insert_save(conn: &mut AnyConnection, s: &CardSaveRecord) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO card_saves (payment_id, company_id, customer_ref, alias, created_at, stored_card_id) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO card_saves (payment_id, company_id, customer_ref, alias, created_at, \
+         stored_card_id, tries, next_try_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&s.payment_id)
     .bind(&s.company_id)
@@ -161,6 +168,8 @@ async fn insert_save(conn: &mut AnyConnection, s: &CardSaveRecord) -> Result<(),
     .bind(&s.alias)
     .bind(s.created_at)
     .bind(&s.stored_card_id)
+    .bind(s.tries)
+    .bind(s.next_try_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -187,6 +196,22 @@ async fn insert_saved(
             "the payment's card is already recorded",
         ));
     }
+    Ok(())
+}
+
+async fn save_missed(
+    conn: &mut AnyConnection,
+    (company_id, payment_id, next_try_at): &(String, String, i64),
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE card_saves SET tries = tries + 1, next_try_at = $1 \
+         WHERE payment_id = $2 AND company_id = $3 AND stored_card_id IS NULL",
+    )
+    .bind(next_try_at)
+    .bind(payment_id)
+    .bind(company_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -354,6 +379,48 @@ impl Store {
                 Box::pin(insert_saved(c, d))
             })
             .await
+    }
+
+    /// Records that the provider's list did not show an approved payment's card (yet):
+    /// one more try counted, and when to look again.
+    pub async fn card_save_missed(
+        &self,
+        company_id: &str,
+        payment_id: &str,
+        next_try_at: i64,
+    ) -> Result<(), StoreError> {
+        self.db
+            .write(
+                (company_id.to_owned(), payment_id.to_owned(), next_try_at),
+                |c, d| Box::pin(save_missed(c, d)),
+            )
+            .await
+    }
+
+    /// Saves of every company whose payment is approved (or was, and was refunded since)
+    /// but whose card is not recorded yet, looked at fewer than `max_tries` times and due
+    /// at `now_ms`; the oldest first.
+    pub async fn due_card_saves(
+        &self,
+        now_ms: i64,
+        max_tries: i64,
+        limit: u32,
+    ) -> Result<Vec<CardSaveRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.* FROM card_saves s JOIN payments p ON p.id = s.payment_id \
+             WHERE s.stored_card_id IS NULL AND s.tries < $1 \
+             AND (s.next_try_at IS NULL OR s.next_try_at <= $2) \
+             AND p.status IN ($3, $4, $5) ORDER BY s.created_at, s.payment_id LIMIT $6",
+        )
+        .bind(max_tries)
+        .bind(now_ms)
+        .bind(PaymentStatus::Approved.as_str())
+        .bind(PaymentStatus::PartiallyRefunded.as_str())
+        .bind(PaymentStatus::Refunded.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(save_from).collect()
     }
 
     /// Every provider token recorded for a customer of a POS, whatever the card's state:

@@ -445,3 +445,60 @@ async fn an_approved_3d_payment_keeps_its_card() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_kept_card_the_provider_did_not_list_at_once_is_found_later() {
+    on_both_engines(
+        &secrets(),
+        "stored_card_three_d_later",
+        |store| async move {
+            let w = world(store, "Geç Kart").await;
+            let svc = &w.service;
+            let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
+            let proxy = Proxy::start(upstream).await;
+            let mut pos = new_pos(&w.sim, &w.merchant);
+            pos.settings.set("base_url", proxy.addr.clone());
+            pos.is_default = false;
+            let pos = svc.create_pos(&w.company.id, pos, "test").await.unwrap();
+            let mut request = payment(THREE_D_CARD, "90.00");
+            request.card.cvv = CVV.into();
+            request.three_d = true;
+            request.return_url = Some("https://shop.example/done".into());
+            request.customer_ref = Some("CARI-8".into());
+            request.pos_id = Some(pos.id.clone());
+            request.vault = CardVaultUse::SaveCard {
+                alias: String::new(),
+            };
+            let view = svc.create_payment(&w.actor, request).await.unwrap();
+            let (token, body) = browse_3d(&w, &view, Some("123456")).await;
+
+            // The provider stops answering as the cardholder comes back: the sale is
+            // approved by its verified postback, but the list of kept cards cannot be read.
+            proxy.set_up(false);
+            let back = svc.three_d_return(&token, &body).await.unwrap();
+            assert_eq!(back.payment.status, PaymentStatus::Approved);
+            assert!(svc
+                .list_stored_cards(&w.company.id, "CARI-8")
+                .await
+                .unwrap()
+                .is_empty());
+
+            // Back again: the janitor looks once the pause is over, and records it.
+            proxy.set_up(true);
+            assert_eq!(svc.run_janitor_once().await.unwrap().cards_kept, 0);
+            assert!(svc.config().clock.advance(Duration::from_secs(61)));
+            assert_eq!(svc.run_janitor_once().await.unwrap().cards_kept, 1);
+            let kept = svc
+                .list_stored_cards(&w.company.id, "CARI-8")
+                .await
+                .unwrap();
+            assert_eq!(kept.len(), 1, "{kept:?}");
+            assert_eq!(kept[0].masked_pan, "520019******8608");
+            assert_eq!(kept[0].pos_id, pos.id);
+            // Nothing left to look for.
+            assert!(svc.config().clock.advance(Duration::from_secs(3_600)));
+            assert_eq!(svc.run_janitor_once().await.unwrap().cards_kept, 0);
+        },
+    )
+    .await;
+}

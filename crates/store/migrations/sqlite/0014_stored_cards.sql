@@ -35,11 +35,16 @@ CREATE INDEX stored_cards_deleting ON stored_cards (next_try_at) WHERE state = '
 -- A 3D payment that asked the provider to keep its card for a customer once approved
 -- (`save_card`): written before the provider hears of the sale, and pointed at the
 -- stored card (`stored_card_id`) once the approved card is found in the provider's list.
+-- When it is not found at once (the provider not answering, or the payment approved
+-- later by the janitor), a background pass looks again at `next_try_at` (Unix ms; NULL:
+-- as soon as the payment is approved), `tries` counting the looks.
 CREATE TABLE card_saves (
     payment_id TEXT PRIMARY KEY REFERENCES payments (id),
     company_id TEXT NOT NULL REFERENCES companies (id),
     customer_ref TEXT NOT NULL,
     alias TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    stored_card_id TEXT REFERENCES stored_cards (id)
+    stored_card_id TEXT REFERENCES stored_cards (id),
+    tries BIGINT NOT NULL DEFAULT 0,
+    next_try_at BIGINT
 );
