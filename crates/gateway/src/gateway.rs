@@ -7,8 +7,9 @@ use sanalpos_core::Kurus;
 use crate::types::{
     CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, GatewayResponse, Inquiry,
     InquiryRequest, InstallmentOption, Postback, RefundRequest, ReleaseRequest, ReportPage,
-    ReportQuery, ReturnUrls, SaleRequest, StoredCardSale, ThreeDStart,
+    ReportQuery, ReturnUrls, SaleRequest, SaveCard, StoredCard, StoredCardSale, ThreeDStart,
 };
+use crate::Card;
 
 /// Why a read-only call (inquiry, report, installments, commission table) gave no
 /// answer. Calls that may move money never fail this way: they give an
@@ -57,6 +58,57 @@ pub trait Gateway: Send + Sync {
     async fn sale_with_stored_card(&self, request: &StoredCardSale) -> GatewayResponse {
         let _ = request;
         GatewayResponse::not_supported("a sale with a stored card")
+    }
+
+    /// Keeps `card` in the provider's vault for the merchant's customer `customer_key`
+    /// under the customer's name for it, `alias`. The CVV goes to the provider once, for
+    /// its check. A protocol without card storage answers
+    /// [`GatewayError::Unsupported`] without calling.
+    async fn register_card(
+        &self,
+        customer_key: &str,
+        card: &Card,
+        alias: &str,
+    ) -> Result<StoredCard, GatewayError> {
+        let _ = (customer_key, card, alias);
+        Err(GatewayError::Unsupported("card storage"))
+    }
+
+    /// The cards the provider's vault keeps for `customer_key` (empty when it keeps
+    /// none). A protocol without card storage answers [`GatewayError::Unsupported`].
+    async fn list_cards(&self, customer_key: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        let _ = customer_key;
+        Err(GatewayError::Unsupported("card storage"))
+    }
+
+    /// Removes one card of `customer_key` from the provider's vault, named by the
+    /// vault's transaction id and token as registration gave them (either may be
+    /// empty, not both). A protocol without card storage answers
+    /// [`GatewayError::Unsupported`].
+    async fn delete_card(
+        &self,
+        customer_key: &str,
+        tran_id: &str,
+        token: &str,
+    ) -> Result<(), GatewayError> {
+        let _ = (customer_key, tran_id, token);
+        Err(GatewayError::Unsupported("card storage"))
+    }
+
+    /// Starts a 3D sale like [`Gateway::start_3d`], asking the provider to keep the card
+    /// in its vault for `save.customer_key` once the sale is approved. A protocol
+    /// without card storage refuses it as [`FailureKind::Invalid`](crate::FailureKind)
+    /// without calling.
+    async fn start_3d_saving_card(
+        &self,
+        request: &SaleRequest,
+        urls: &ReturnUrls,
+        save: &SaveCard,
+    ) -> ThreeDStart {
+        let _ = (request, urls, save);
+        ThreeDStart::Finished(GatewayResponse::not_supported(
+            "saving the card of a 3D sale",
+        ))
     }
 
     /// Captures a pre-authorisation, all of it or part.

@@ -96,6 +96,7 @@ fn request() -> CreatePayment {
             cvv: DEMO_CARD.cvv.into(),
             holder: "Bench".into(),
         },
+        vault: sanalpos_service::CardVaultUse::None,
         three_d: false,
         return_url: None,
         order_ref: Some("BENCH".into()),

@@ -9,8 +9,8 @@
 //! technical failure: it proves the provider is up and resets the count.
 //!
 //! Only calls that start something are guarded: sale, 3D start, cancel, refund, the
-//! installment and commission queries. Finishing a 3D sale, inquiries and reports always
-//! go through, because they settle money that may already have moved; an inquiry or a
+//! installment and commission queries, and the card vault's register and delete.
+//! Finishing a 3D sale, inquiries, reports and the card vault's list always go through, because they settle money that may already have moved; an inquiry or a
 //! report that gets an answer closes the breaker, since the provider is plainly up.
 //!
 //! The breaker lives in the process (each instance judges for itself) and is rebuilt with
@@ -22,11 +22,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use sanalpos_core::Kurus;
+use sanalpos_gateway::Card;
 use sanalpos_gateway::{
     CancelRequest, CaptureRequest, CommissionTable, ExpectedSale, Failure, FailureKind, Gateway,
     GatewayError, GatewayResponse, Inquiry, InquiryRequest, InstallmentOption, Outcome, Postback,
-    RefundRequest, ReleaseRequest, ReportPage, ReportQuery, ReturnUrls, SaleRequest,
-    StoredCardSale, ThreeDStart, UnknownReason,
+    RefundRequest, ReleaseRequest, ReportPage, ReportQuery, ReturnUrls, SaleRequest, SaveCard,
+    StoredCard, StoredCardSale, ThreeDStart, UnknownReason,
 };
 
 /// When a POS's breaker opens and for how long.
@@ -260,6 +261,36 @@ impl Guarded {
         response
     }
 
+    /// A call that moves no money but starts something at the provider (a query, a
+    /// card vault change): refused as unreachable while the breaker is open, its
+    /// technical failures counted.
+    async fn guarded_call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, GatewayError>>,
+    ) -> Result<T, GatewayError> {
+        match self.admit().await {
+            Ok(()) => self.count_error(call.await),
+            Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
+        }
+    }
+
+    /// A 3D start, admitted and counted: a redirect proves the provider is up.
+    async fn three_d_call(
+        &self,
+        call: impl std::future::Future<Output = ThreeDStart>,
+    ) -> ThreeDStart {
+        if let Err(retry_in) = self.admit().await {
+            return ThreeDStart::Finished(refused(retry_in));
+        }
+        match call.await {
+            ThreeDStart::Finished(response) => ThreeDStart::Finished(self.count(response)),
+            redirect => {
+                self.breaker.record(false, Instant::now());
+                redirect
+            }
+        }
+    }
+
     fn count_error<T>(&self, result: Result<T, GatewayError>) -> Result<T, GatewayError> {
         let failed = result.as_ref().is_err_and(is_technical_error);
         self.breaker.record(failed, Instant::now());
@@ -286,17 +317,47 @@ impl Gateway for Guarded {
         self.money_call(self.inner.release(request)).await
     }
 
+    async fn register_card(
+        &self,
+        customer_key: &str,
+        card: &Card,
+        alias: &str,
+    ) -> Result<StoredCard, GatewayError> {
+        self.guarded_call(self.inner.register_card(customer_key, card, alias))
+            .await
+    }
+
+    async fn list_cards(&self, customer_key: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        // Read-only, like an inquiry: always sent, and an answer proves the provider up.
+        let result = self.inner.list_cards(customer_key).await;
+        if result.is_ok() {
+            self.breaker.heard_from_provider();
+        }
+        result
+    }
+
+    async fn delete_card(
+        &self,
+        customer_key: &str,
+        tran_id: &str,
+        token: &str,
+    ) -> Result<(), GatewayError> {
+        self.guarded_call(self.inner.delete_card(customer_key, tran_id, token))
+            .await
+    }
+
     async fn start_3d(&self, request: &SaleRequest, urls: &ReturnUrls) -> ThreeDStart {
-        if let Err(retry_in) = self.admit().await {
-            return ThreeDStart::Finished(refused(retry_in));
-        }
-        match self.inner.start_3d(request, urls).await {
-            ThreeDStart::Finished(response) => ThreeDStart::Finished(self.count(response)),
-            redirect => {
-                self.breaker.record(false, Instant::now());
-                redirect
-            }
-        }
+        self.three_d_call(self.inner.start_3d(request, urls)).await
+    }
+
+    async fn start_3d_saving_card(
+        &self,
+        request: &SaleRequest,
+        urls: &ReturnUrls,
+        save: &SaveCard,
+    ) -> ThreeDStart {
+        self.three_d_call(self.inner.start_3d_saving_card(request, urls, save))
+            .await
     }
 
     async fn finish_3d(&self, postback: &Postback, expected: &ExpectedSale) -> GatewayResponse {
@@ -332,10 +393,8 @@ impl Gateway for Guarded {
         bin: &str,
         amount: Kurus,
     ) -> Result<Vec<InstallmentOption>, GatewayError> {
-        match self.admit().await {
-            Ok(()) => self.count_error(self.inner.installments(bin, amount).await),
-            Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
-        }
+        self.guarded_call(self.inner.installments(bin, amount))
+            .await
     }
 
     async fn probe(&self) -> Result<(), GatewayError> {
@@ -345,10 +404,7 @@ impl Gateway for Guarded {
     }
 
     async fn commission_table(&self) -> Result<CommissionTable, GatewayError> {
-        match self.admit().await {
-            Ok(()) => self.count_error(self.inner.commission_table().await),
-            Err(retry_in) => Err(GatewayError::Unreachable(refusal_detail(retry_in))),
-        }
+        self.guarded_call(self.inner.commission_table()).await
     }
 }
 
@@ -375,6 +431,28 @@ mod tests {
         }
         async fn sale_with_stored_card(&self, _: &StoredCardSale) -> GatewayResponse {
             named("stored card sale")
+        }
+        async fn register_card(
+            &self,
+            _: &str,
+            _: &Card,
+            _: &str,
+        ) -> Result<StoredCard, GatewayError> {
+            Err(GatewayError::Rejected("inner register_card".into()))
+        }
+        async fn list_cards(&self, _: &str) -> Result<Vec<StoredCard>, GatewayError> {
+            Err(GatewayError::Rejected("inner list_cards".into()))
+        }
+        async fn delete_card(&self, _: &str, _: &str, _: &str) -> Result<(), GatewayError> {
+            Err(GatewayError::Rejected("inner delete_card".into()))
+        }
+        async fn start_3d_saving_card(
+            &self,
+            _: &SaleRequest,
+            _: &ReturnUrls,
+            _: &SaveCard,
+        ) -> ThreeDStart {
+            ThreeDStart::Finished(named("start_3d_saving_card"))
         }
         async fn capture(&self, _: &CaptureRequest) -> GatewayResponse {
             named("capture")
@@ -472,6 +550,26 @@ mod tests {
         breaker.record(true, Instant::now());
         let answer = guarded.capture(&capture).await;
         assert!(!detail(&answer).starts_with("inner"), "held: {answer:?}");
+    }
+
+    /// The card vault's calls reach the provider too; while the breaker is open the
+    /// list still goes out (read-only) and the delete is held.
+    #[tokio::test]
+    async fn card_vault_calls_reach_the_provider() {
+        let breaker = Arc::new(breaker(1));
+        let guarded = Guarded::new(Arc::new(Named), breaker.clone());
+        let inner =
+            |e: GatewayError| matches!(e, GatewayError::Rejected(t) if t.starts_with("inner"));
+        assert!(inner(guarded.list_cards("CARI-1").await.unwrap_err()));
+        assert!(inner(
+            guarded.delete_card("CARI-1", "i1", "t1").await.unwrap_err()
+        ));
+        breaker.record(true, Instant::now());
+        assert!(inner(guarded.list_cards("CARI-1").await.unwrap_err()));
+        assert!(matches!(
+            guarded.delete_card("CARI-1", "i1", "t1").await,
+            Err(GatewayError::Unreachable(_))
+        ));
     }
 
     fn breaker(failures: u32) -> Breaker {

@@ -607,6 +607,7 @@ pub(crate) async fn pay(
         currency: s.currency,
         installments: form.installments,
         card: form.card,
+        vault: crate::types::CardVaultUse::None,
         three_d: true,
         capture: crate::types::CaptureMode::Automatic,
         return_url: Some(format!("{}/return", page_url(service, &s.id))),

@@ -464,6 +464,24 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     report.refunds_carried_out += scheduled.settled;
     report.refunds_still_scheduled += scheduled.still_scheduled;
     report.errors += scheduled.errors;
+    // A store failure here must not hold back the rest of the pass.
+    match service.retry_card_saves().await {
+        Ok(kept) => report.cards_kept += kept,
+        Err(e) => {
+            tracing::warn!(error = %e, code = e.code(), "kept cards not looked for");
+            report.errors += 1;
+        }
+    }
+    match service.retry_card_deletions().await {
+        Ok(cards) => {
+            report.cards_deleted += cards.deleted;
+            report.card_deletions_pending += cards.still_deleting;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, code = e.code(), "stored-card deletes not retried");
+            report.errors += 1;
+        }
+    }
     store.purge_idempotency(now).await?;
     if report != JanitorReport::default() {
         tracing::info!(
@@ -475,6 +493,9 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
             refunds_carried_out = report.refunds_carried_out,
             refunds_still_scheduled = report.refunds_still_scheduled,
             holds_released = report.holds_released,
+            cards_kept = report.cards_kept,
+            cards_deleted = report.cards_deleted,
+            card_deletions_pending = report.card_deletions_pending,
             "janitor pass"
         );
     }

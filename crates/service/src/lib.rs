@@ -39,6 +39,7 @@ mod reversals;
 mod scheduled_refunds;
 mod sign_in;
 mod statement_profiles;
+mod stored_cards;
 mod three_d;
 mod time;
 mod types;
@@ -86,10 +87,12 @@ pub use sanalpos_recon::{
 pub use sanalpos_recon::{ExpectedValue, RowProblem};
 pub use sanalpos_store::{
     Channel, Company, DocumentItem, Environment, InstallmentRow, KeyClaim, OnboardingState,
-    PaymentStatus, RateHit, RefundKind, RefundStatus, Role, SessionPurpose, WEBHOOK_EVENTS,
+    PaymentStatus, RateHit, RefundKind, RefundStatus, Role, SessionPurpose, StoredCardState,
+    WEBHOOK_EVENTS,
 };
 pub use sign_in::{session_token_hash, SignIn, SignedIn, SESSION_SECS};
 pub use statement_profiles::StatementProfileView;
+pub use stored_cards::{CardDeletionReport, RegisterCard, StoredCardView};
 pub use time::{business_date, istanbul_today};
 pub use types::*;
 pub use webhooks::{

@@ -29,11 +29,11 @@ use crate::types::*;
 use crate::PaymentService;
 
 /// The card of a request, parsed. Lives only for the call.
-struct ParsedCard {
-    card: Card,
+pub(crate) struct ParsedCard {
+    pub(crate) card: Card,
 }
 
-fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
+pub(crate) fn parse_card(input: &CardInput) -> Result<ParsedCard, ServiceError> {
     let number = CardNumber::parse(&input.number)
         .map_err(|_| ServiceError::validation("card.number", "not a valid card number"))?;
     let expiry = Expiry::parse(&input.expiry_month, &input.expiry_year).map_err(|_| {
@@ -93,7 +93,7 @@ pub(crate) fn check_refs(
 
 /// Picks the POS of a payment ([`choose_pos`](crate::pos_choice::choose_pos)) and
 /// checks that its installment table offers the count asked for.
-async fn choose_pos(
+pub(crate) async fn choose_pos(
     service: &PaymentService,
     company_id: &str,
     request: &CreatePayment,
@@ -353,6 +353,12 @@ pub(crate) async fn create_payment_for(
     blocked: Option<BlockReason>,
     answer: Option<KeyAnswerFn>,
 ) -> Result<Made, ServiceError> {
+    if let (CardVaultUse::StoredCard(_), None) = (&request.vault, session_id) {
+        return crate::stored_cards::create_stored_card_payment(
+            service, caller, request, key, answer,
+        )
+        .await;
+    }
     // Validate everything before anything is written.
     if request.amount == Kurus::ZERO {
         return Err(ServiceError::validation("amount", "must be more than zero"));
@@ -392,6 +398,7 @@ pub(crate) async fn create_payment_for(
             "this POS's provider offers no pre-authorisation; use automatic capture",
         ));
     }
+    let save = crate::stored_cards::save_request(&request, &pos, customer_ref.as_ref())?;
     let gateway = gateway_for(service, &pos)?;
 
     let card = &parsed.card;
@@ -491,7 +498,10 @@ pub(crate) async fn create_payment_for(
             success: back.clone(),
             fail: back,
         };
-        match gateway.start_3d(&sale, &urls).await {
+        let started =
+            crate::stored_cards::start_3d(service, gateway.as_ref(), &payment, &sale, &urls, save)
+                .await;
+        match started {
             ThreeDStart::Redirect {
                 html,
                 provider_ref,
@@ -599,7 +609,7 @@ pub(crate) enum KeyUse<'a> {
 }
 
 impl KeyUse<'_> {
-    fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         match self {
             KeyUse::None => None,
             KeyUse::Held(key) => Some(key),
@@ -621,7 +631,7 @@ pub(crate) enum Made {
 
 /// Writes the payment and its dispatched attempt, with the session's claim or the
 /// key's link (or claim); `Some` with what to answer when the payment was not written.
-async fn begin(
+pub(crate) async fn begin(
     service: &PaymentService,
     payment: &PaymentRecord,
     attempt: AttemptRecord,
@@ -657,7 +667,7 @@ async fn begin(
 
 /// Writes a refused attempt: the payment as `blocked` with the cardholder's message,
 /// its attempt completed at once with the reason; nothing goes to the provider.
-async fn record_blocked(
+pub(crate) async fn record_blocked(
     service: &PaymentService,
     mut payment: PaymentRecord,
     mut attempt: AttemptRecord,

@@ -153,7 +153,11 @@ async fn finish_leased(
             &[PaymentStatus::Pending3ds],
             service.now_ms(),
         );
-        record(service, payment, finish).await?
+        let recorded = record(service, payment, finish).await?;
+        if recorded.status == PaymentStatus::Approved {
+            crate::stored_cards::keep_approved_card(service, &recorded).await;
+        }
+        recorded
     };
     let return_url = updated.return_url.clone().unwrap_or_default();
     Ok(ThreeDReturn {

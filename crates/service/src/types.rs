@@ -126,6 +126,23 @@ pub enum CaptureMode {
     Manual,
 }
 
+/// What a payment does with the provider's card vault (set by the API caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CardVaultUse {
+    /// Nothing: the payment's own card pays and is not kept.
+    #[default]
+    None,
+    /// Pay with a card the payment's customer stored before, by our id (`card_…`); the
+    /// payment's `card` is not used. Non-3D, with the same `customer_ref`.
+    StoredCard(String),
+    /// 3D only: ask the provider to keep the payment's card for its `customer_ref` once
+    /// the sale is approved, under the customer's name for it (`alias`, may be empty).
+    SaveCard {
+        /// The customer's name for the card ("İş kartım"), at most 50 characters.
+        alias: String,
+    },
+}
+
 /// A request to collect a payment.
 #[derive(Debug, Clone)]
 pub struct CreatePayment {
@@ -136,7 +153,11 @@ pub struct CreatePayment {
     /// 1 for a single payment.
     pub installments: u8,
     /// The card; used for this one call and never stored, logged or echoed back.
+    /// Empty when `vault` pays with a stored card.
     pub card: CardInput,
+    /// Whether the payment uses the provider's card vault: pays with a stored card, or
+    /// keeps `card` for `customer_ref` once a 3D sale is approved.
+    pub vault: CardVaultUse,
     /// Go through 3D Secure.
     pub three_d: bool,
     /// Take the money at once, or block it for a later capture (the POS's protocol
@@ -408,6 +429,14 @@ pub struct JanitorReport {
     pub refunds_still_scheduled: u32,
     /// Pre-authorisations released because their hold period ended uncaptured.
     pub holds_released: u32,
+    /// Cards kept by approved 3D payments found in the provider's list and recorded on a
+    /// later look.
+    pub cards_kept: u32,
+    /// Stored cards whose delete the provider confirmed on a new try.
+    pub cards_deleted: u32,
+    /// Stored cards whose delete the provider still did not confirm (tried again
+    /// later).
+    pub card_deletions_pending: u32,
 }
 
 /// A new POS definition.

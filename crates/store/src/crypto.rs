@@ -190,6 +190,17 @@ impl Crypto {
         mac.update(card.expose().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A keyed fingerprint of a provider vault's token of a stored card, for payments
+    /// made with it (their card number is never seen here): same token, same
+    /// fingerprint; never equal to a card number's fingerprint.
+    pub fn stored_card_fingerprint(&self, token: &str) -> String {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.fingerprint_key[..])
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"stored-card-token:");
+        mac.update(token.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
 }
 
 #[cfg(unix)]

@@ -421,6 +421,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_pre_auth.sql"),
         postgres: include_str!("../migrations/postgres/0013_pre_auth.sql"),
     },
+    Migration {
+        version: 14,
+        name: "stored_cards",
+        sqlite: include_str!("../migrations/sqlite/0014_stored_cards.sql"),
+        postgres: include_str!("../migrations/postgres/0014_stored_cards.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

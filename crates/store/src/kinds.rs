@@ -42,6 +42,19 @@ macro_rules! text_enum {
 }
 
 text_enum!(
+    /// Where a stored card stands.
+    StoredCardState {
+        /// Kept at the provider; can pay.
+        Active => "active",
+        /// Deleted by its owner, but the provider has not confirmed it yet: cannot pay,
+        /// still shown, and a background pass asks the provider again.
+        Deleting => "deleting",
+        /// Gone from the provider's vault.
+        Deleted => "deleted",
+    }
+);
+
+text_enum!(
     /// Where a payment stands (design.md "Payment statuses").
     PaymentStatus {
         /// Sent to the provider, answer not yet in.

@@ -39,6 +39,7 @@ mod refunds;
 mod reports;
 mod rows;
 mod statement_profiles;
+mod stored_cards;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod webhooks;
@@ -70,6 +71,7 @@ pub use recon::{NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 pub use statement_profiles::StatementProfileRecord;
+pub use stored_cards::{CardSaveRecord, StoredCardRecord};
 pub use webhooks::{
     DeliveryRecord, DeliveryStatus, DeliveryTryRecord, DeliveryTryResult, DueDelivery,
     WebhookEndpointRecord, WEBHOOK_EVENTS,

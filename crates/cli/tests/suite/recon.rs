@@ -92,6 +92,7 @@ async fn seed(dir: &Path) -> Seeded {
                         cvv: "123".into(),
                         holder: "Ayşe Yılmaz".into(),
                     },
+                    vault: sanalpos_service::CardVaultUse::None,
                     three_d: false,
                     return_url: None,
                     order_ref: None,

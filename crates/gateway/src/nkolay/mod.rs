@@ -119,6 +119,37 @@ impl Gateway for NkolayGateway {
         self.stored_card_sale(request).await
     }
 
+    async fn register_card(
+        &self,
+        customer_key: &str,
+        card: &Card,
+        alias: &str,
+    ) -> Result<StoredCard, GatewayError> {
+        NkolayGateway::register_card(self, customer_key, card, alias).await
+    }
+
+    async fn list_cards(&self, customer_key: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        NkolayGateway::list_cards(self, customer_key).await
+    }
+
+    async fn delete_card(
+        &self,
+        customer_key: &str,
+        tran_id: &str,
+        token: &str,
+    ) -> Result<(), GatewayError> {
+        NkolayGateway::delete_card(self, customer_key, tran_id, token).await
+    }
+
+    async fn start_3d_saving_card(
+        &self,
+        request: &SaleRequest,
+        urls: &ReturnUrls,
+        save: &SaveCard,
+    ) -> ThreeDStart {
+        NkolayGateway::start_3d_saving_card(self, request, urls, save).await
+    }
+
     async fn capture(&self, request: &CaptureRequest) -> GatewayResponse {
         self.capture_pre_auth(request).await
     }

@@ -9,6 +9,7 @@ pub(crate) mod links;
 pub(crate) mod payments;
 pub(crate) mod recon;
 pub(crate) mod statement_profiles;
+pub(crate) mod stored_cards;
 pub(crate) mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -34,6 +35,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/payments/{id}/refunds/{refund_id}/withdraw",
             post(payments::withdraw_refund),
+        )
+        .route(
+            "/customers/{customer_ref}/cards",
+            get(stored_cards::list).post(stored_cards::create),
+        )
+        .route(
+            "/customers/{customer_ref}/cards/{id}",
+            delete(stored_cards::delete),
         )
         .route("/reconciliations", post(recon::create).get(recon::list))
         .route(

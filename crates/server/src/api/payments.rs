@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_service::{
-    Actor, CaptureMode, CardInput, Channel, ClaimedPayment, CreatePayment, KeyAnswerFn, KeyClaim,
-    PaymentDetail, PaymentFilter, PaymentPage, PaymentStatus, PaymentView, RefundAnswer,
-    RefundStatus, ServiceError,
+    Actor, CaptureMode, CardInput, CardVaultUse, Channel, ClaimedPayment, CreatePayment,
+    KeyAnswerFn, KeyClaim, PaymentDetail, PaymentFilter, PaymentPage, PaymentStatus, PaymentView,
+    RefundAnswer, RefundStatus, ServiceError,
 };
 
 use super::body::JsonBody;
@@ -196,26 +196,71 @@ fn status_name(status: PaymentStatus) -> &'static str {
     }
 }
 
-/// A card. Sent only to create a payment; never stored or echoed.
+/// A card: its own fields (number, expiry, CVV, holder), or, to pay, a card the
+/// customer stored before (`stored_card_id` alone). The card's fields are sent to the
+/// provider for the one call and never stored or echoed.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = Card)]
 pub struct CardBody {
-    /// The card number (spaces allowed).
-    #[schema(value_type = String, pattern = r"^[0-9 ]{12,23}$")]
-    number: Text,
-    /// `MM`.
-    #[schema(value_type = String, pattern = r"^(0?[1-9]|1[0-2])$")]
-    expiry_month: Digits,
-    /// `YYYY` or `YY`.
-    #[schema(value_type = String, pattern = r"^([0-9]{2}|[0-9]{4})$")]
-    expiry_year: Digits,
-    /// 3 or 4 digits.
-    #[schema(value_type = String, pattern = r"^[0-9]{3,4}$")]
-    cvv: Text,
+    /// The card number (spaces allowed); required unless `stored_card_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9 ]{12,23}$")]
+    number: Option<Text>,
+    /// `MM`; required unless `stored_card_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^(0?[1-9]|1[0-2])$")]
+    expiry_month: Option<Digits>,
+    /// `YYYY` or `YY`; required unless `stored_card_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^([0-9]{2}|[0-9]{4})$")]
+    expiry_year: Option<Digits>,
+    /// 3 or 4 digits; required unless `stored_card_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9]{3,4}$")]
+    cvv: Option<Text>,
     /// Name on the card.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     holder: Option<Text>,
+    /// Payments only: a stored card of the payment's `customer_ref` (`card_…`, from
+    /// `/api/v1/customers/{customer_ref}/cards`), instead of the card's own fields.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "card_4Yw1bq2Rk9mZtXo3aLpC7e")]
+    stored_card_id: Option<Text>,
+}
+
+impl CardBody {
+    /// The stored card it names, if any; `Err` when it also carries card fields.
+    pub(super) fn stored(&self) -> Result<Option<String>, ApiError> {
+        let Some(Text(id)) = &self.stored_card_id else {
+            return Ok(None);
+        };
+        if self.number.is_some()
+            || self.expiry_month.is_some()
+            || self.expiry_year.is_some()
+            || self.cvv.is_some()
+        {
+            return Err(ApiError::invalid(
+                "card.stored_card_id",
+                "card.stored_card_id comes alone: leave out the card's number, expiry and cvv",
+            ));
+        }
+        Ok(Some(id.clone()))
+    }
+
+    /// The card's own fields, each required.
+    pub(super) fn entered(self) -> Result<CardInput, ApiError> {
+        fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ApiError> {
+            value.ok_or_else(|| ApiError::invalid(field, format!("{field} is required")))
+        }
+        Ok(CardInput {
+            number: required(self.number, "card.number")?.0,
+            expiry_month: required(self.expiry_month, "card.expiry_month")?.0,
+            expiry_year: required(self.expiry_year, "card.expiry_year")?.0,
+            cvv: required(self.cvv, "card.cvv")?.0,
+            holder: self.holder.map(|Text(t)| t).unwrap_or_default(),
+        })
+    }
 }
 
 /// `POST /api/v1/payments`.
@@ -232,7 +277,8 @@ pub struct CreatePaymentBody {
     #[serde(default)]
     #[schema(value_type = Option<u8>, minimum = 1, maximum = 12)]
     installments: Option<Installments>,
-    /// The card.
+    /// The card, or a stored card of `customer_ref` (`{"stored_card_id": "card_…"}`:
+    /// non-3D, the card's POS).
     card: CardBody,
     /// Go through 3D Secure (then `return_url` is required).
     #[serde(default)]
@@ -271,6 +317,20 @@ pub struct CreatePaymentBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     cardholder_ip: Option<Ip>,
+    /// 3D only, with `customer_ref`: keep the card in the provider's vault for that
+    /// customer once the sale is approved (it then shows in
+    /// `/api/v1/customers/{customer_ref}/cards`).
+    #[serde(default)]
+    save_card: Option<SaveCardBody>,
+}
+
+/// Keep the card of a 3D payment for its customer.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SaveCardBody {
+    /// The customer's name for the card ("İş kartım"), at most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    alias: Option<Text>,
 }
 
 /// Reads the create body; an error names the field and never echoes a value (a card
@@ -278,7 +338,22 @@ pub struct CreatePaymentBody {
 fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, ApiError> {
     let body: CreatePaymentBody = super::body::parse(body)?;
     let text = |field: Option<Text>| field.map(|Text(text)| text);
-    let card = body.card;
+    let (card, vault) = match (body.card.stored()?, body.save_card) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "save_card",
+                "save_card keeps a new card; a stored card is kept already",
+            ))
+        }
+        (Some(id), None) => (CardInput::default(), CardVaultUse::StoredCard(id)),
+        (None, Some(save)) => (
+            body.card.entered()?,
+            CardVaultUse::SaveCard {
+                alias: text(save.alias).unwrap_or_default(),
+            },
+        ),
+        (None, None) => (body.card.entered()?, CardVaultUse::None),
+    };
     // The cardholder's own address, as the shop saw it: counted by the per-IP
     // velocity limit. Without it only the per-card limit applies (the caller's own
     // address is the shop's server, shared by all its customers).
@@ -287,13 +362,8 @@ fn parse_create(body: &[u8], peer: std::net::IpAddr) -> Result<CreatePayment, Ap
         amount: body.amount.0,
         currency: body.currency.map_or(Currency::Try, |c| c.0),
         installments: body.installments.map_or(1, |n| n.0),
-        card: CardInput {
-            number: card.number.0,
-            expiry_month: card.expiry_month.0,
-            expiry_year: card.expiry_year.0,
-            cvv: card.cvv.0,
-            holder: text(card.holder).unwrap_or_default(),
-        },
+        card,
+        vault,
         three_d: body.three_d.is_some_and(|on| on.0),
         capture: body.capture.map_or(CaptureMode::Automatic, |c| c.0),
         return_url: text(body.return_url),

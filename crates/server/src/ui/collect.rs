@@ -322,6 +322,7 @@ pub async fn submit(
             cvv: form.cvv.clone(),
             holder: form.holder.clone(),
         },
+        vault: sanalpos_service::CardVaultUse::None,
         three_d,
         capture: if form.pre_auth.is_some() {
             CaptureMode::Manual

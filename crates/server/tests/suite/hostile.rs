@@ -10,7 +10,7 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Every API route, with `{pos_id}`/`{id}`/`{item_id}` to fill.
+/// Every API route, with `{pos_id}`/`{customer_ref}`/`{id}`/`{item_id}` to fill.
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/payments"),
     ("GET", "/api/v1/payments"),
@@ -52,6 +52,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
     ("PUT", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
     ("DELETE", "/api/v1/pos/{pos_id}/statement-profiles/{id}"),
+    ("GET", "/api/v1/customers/{customer_ref}/cards"),
+    ("POST", "/api/v1/customers/{customer_ref}/cards"),
+    ("DELETE", "/api/v1/customers/{customer_ref}/cards/{id}"),
 ];
 
 /// The route list above is every operation the OpenAPI description documents (with
@@ -171,10 +174,12 @@ both_engines!(
         for (method, template) in ROUTES {
             let method: Method = method.parse().unwrap();
             let path = template
+                .replace("{customer_ref}", "CARI-1")
                 .replace("{pos_id}", &app.a.pos_id)
                 .replace("{id}", &id)
                 .replace("{item_id}", "rci_nothing");
             let long_id = template
+                .replace("{customer_ref}", "CARI-1")
                 .replace("{pos_id}", &app.a.pos_id)
                 .replace("{id}", &"x".repeat(5000))
                 .replace("{item_id}", "y");
@@ -216,6 +221,7 @@ both_engines!(
                 attempts.push(with(
                     "a traversal id",
                     template
+                        .replace("{customer_ref}", "..%2F..%2Fetc")
                         .replace("{pos_id}", "..%2F..%2Fetc")
                         .replace("{id}", "..%2F..%2Fetc")
                         .replace("{item_id}", "z"),

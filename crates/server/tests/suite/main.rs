@@ -15,6 +15,7 @@ mod payment_filters;
 mod pre_auth;
 mod recon;
 mod statement_profiles;
+mod stored_cards;
 mod takeover;
 mod ui_browser;
 mod ui_http;

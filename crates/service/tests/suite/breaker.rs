@@ -1,66 +1,17 @@
 //! The per-POS circuit breaker against a provider that goes down and comes back: a proxy
-//! in front of the simulator either drops every connection or forwards it, and counts the
-//! connections, so the test sees which calls really left.
+//! in front of the simulator ([`Proxy`]) either drops every connection or forwards it,
+//! and counts the connections, so the test sees which calls really left.
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::helpers::proxy::Proxy;
 use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
 use sanalpos_store::testing::sqlite_store;
 use sanalpos_store::Crypto;
-
-/// A TCP proxy to `upstream` that can be switched to "down" (accept, then close at once).
-struct Proxy {
-    addr: String,
-    up: Arc<AtomicBool>,
-    connections: Arc<AtomicUsize>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = format!("http://{}", listener.local_addr().unwrap());
-        let up = Arc::new(AtomicBool::new(true));
-        let connections = Arc::new(AtomicUsize::new(0));
-        let (up2, count) = (up.clone(), connections.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                count.fetch_add(1, Ordering::SeqCst);
-                if !up2.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
-        });
-        Proxy {
-            addr,
-            up,
-            connections,
-        }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-    }
-
-    fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-}
 
 #[tokio::test]
 async fn a_failing_provider_is_held_back_then_probed_before_payments_resume() {

@@ -14,6 +14,7 @@ pub mod bank;
 pub mod garanti;
 pub mod nestpay;
 pub mod posnet;
+pub mod proxy;
 
 pub const APPROVED_CARD: &str = "4546711234567894";
 
@@ -143,6 +144,7 @@ pub fn payment(number: &str, amount: &str) -> CreatePayment {
         currency: Currency::Try,
         installments: 1,
         card: card(number),
+        vault: CardVaultUse::None,
         three_d: false,
         return_url: None,
         order_ref: Some("SO-1001".into()),

@@ -13,4 +13,5 @@ mod recovery;
 mod reports;
 mod reversals;
 mod statements;
+mod stored_cards;
 mod upgrade;
