@@ -330,6 +330,7 @@ pub(crate) fn pos_view(service: &PaymentService, pos: &PosRecord) -> Result<PosV
         created_at: rfc3339(pos.created_at),
         updated_at: rfc3339(pos.updated_at),
         pre_auth: info.capabilities.pre_auth,
+        card_storage: info.capabilities.card_storage,
         pre_auth_hold_days: pos.pre_auth_hold_days,
     })
 }

@@ -546,6 +546,8 @@ pub struct PosView {
     pub updated_at: String,
     /// Whether its protocol can pre-authorise (block now, capture later).
     pub pre_auth: bool,
+    /// Whether its provider keeps customers' cards in its vault.
+    pub card_storage: bool,
     /// How many days a pre-authorisation may stay uncaptured before it is released by
     /// itself.
     pub pre_auth_hold_days: u16,

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use sanalpos_core::{Currency, Kurus, Lang};
 use sanalpos_service::{
-    CaptureMode, CardInput, Channel, Claim, CreatePayment, KeyAnswerFn, PaymentStatus, PosView,
-    ServiceError,
+    CaptureMode, CardInput, CardVaultUse, Channel, Claim, CreatePayment, KeyAnswerFn,
+    PaymentStatus, PosView, ServiceError, StoredCardState, StoredCardView,
 };
 use sanalpos_store::new_token;
 
@@ -60,6 +60,44 @@ pub struct CollectForm {
     three_d: Option<String>,
     #[serde(default)]
     pre_auth: Option<String>,
+    /// The customer's stored card chosen to pay with (`card_…`); empty: the card typed.
+    #[serde(default)]
+    stored_card: String,
+    /// Keep the typed card for the customer (3D only), under `card_alias`.
+    #[serde(default)]
+    save_card: Option<String>,
+    #[serde(default)]
+    card_alias: String,
+}
+
+/// `GET /ui/collect?customer_ref=…`: the form, with that customer's stored cards.
+#[derive(Deserialize, Default)]
+pub struct CollectQuery {
+    #[serde(default)]
+    customer_ref: String,
+}
+
+/// The active stored cards of a customer, for the form; none when the reference is
+/// empty or not a reference (the form's own check says so on submit).
+async fn customer_cards(state: &AppState, ctx: &Ctx, customer_ref: &str) -> Vec<StoredCardView> {
+    let customer_ref = customer_ref.trim();
+    if customer_ref.is_empty() {
+        return Vec::new();
+    }
+    match state
+        .service
+        .list_stored_cards(ctx.company_id(), customer_ref)
+        .await
+    {
+        Ok(cards) => cards
+            .into_iter()
+            .filter(|c| c.state == StoredCardState::Active)
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "stored cards not listed for the form");
+            Vec::new()
+        }
+    }
 }
 
 fn active_pos(all: Vec<PosView>) -> Vec<PosView> {
@@ -86,7 +124,13 @@ fn chosen_currency(previous: &str, home: Currency, offered: &[Currency]) -> Opti
         .or_else(|| offered.first().copied())
 }
 
-fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&str>) -> Markup {
+fn form_page(
+    ctx: &Ctx,
+    pos: &[PosView],
+    cards: &[StoredCardView],
+    previous: &CollectForm,
+    error: Option<&str>,
+) -> Markup {
     let t = ctx.t();
     let mut currencies: Vec<Currency> = pos.iter().flat_map(|p| p.currencies.clone()).collect();
     currencies.sort_by_key(|c| c.numeric());
@@ -99,6 +143,12 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
     let body = html! {
         @if let Some(error) = error { div.notice.error #form-error role="alert" { (error) } }
         @if pos.is_empty() { (notice("warn", t.err_no_pos)) }
+        @if pos.iter().any(|p| p.card_storage) {
+            form #cards-lookup.inline method="get" action="/ui/collect" {
+                label { (t.stored_cards_of) input #lookup_customer_ref name="customer_ref" value=(previous.customer_ref) maxlength="100"; }
+                button #lookup-cards type="submit" { (t.show_stored_cards) }
+            }
+        }
         form #collect-form.grid method="post" action="/ui/collect" autocomplete="off" {
             (csrf(ctx))
             input type="hidden" name="idem" value=(idem);
@@ -132,17 +182,30 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
                     }
                 }
             }
+            @if !cards.is_empty() {
+                fieldset #stored-cards {
+                    legend { (t.stored_cards) }
+                    label.check { input #stored_card_none type="radio" name="stored_card" value="" checked[previous.stored_card.is_empty()]; (t.new_card) }
+                    @for c in cards {
+                        label.check {
+                            input.stored-card type="radio" name="stored_card" value=(c.id) checked[previous.stored_card == c.id];
+                            (c.masked_pan) @if !c.brand.is_empty() { " · " (c.brand) } @if !c.alias.is_empty() { " · " (c.alias) }
+                        }
+                    }
+                    p.hint { (t.stored_card_hint) }
+                }
+            }
             fieldset {
                 legend { (t.card) }
-                label { (t.card_number) input #card_number name="card_number" inputmode="numeric" autocomplete="off" required maxlength="23"; }
+                label { (t.card_number) input #card_number name="card_number" inputmode="numeric" autocomplete="off" required[cards.is_empty()] maxlength="23"; }
                 label { (t.expiry)
                     span.expiry {
-                        input #expiry_month name="expiry_month" inputmode="numeric" maxlength="2" size="2" required placeholder="MM";
+                        input #expiry_month name="expiry_month" inputmode="numeric" maxlength="2" size="2" required[cards.is_empty()] placeholder="MM";
                         " / "
-                        input #expiry_year name="expiry_year" inputmode="numeric" maxlength="4" size="4" required placeholder="YYYY";
+                        input #expiry_year name="expiry_year" inputmode="numeric" maxlength="4" size="4" required[cards.is_empty()] placeholder="YYYY";
                     }
                 }
-                label { (t.cvv) input #cvv name="cvv" type="password" inputmode="numeric" maxlength="4" size="4" required autocomplete="off"; }
+                label { (t.cvv) input #cvv name="cvv" type="password" inputmode="numeric" maxlength="4" size="4" required[cards.is_empty()] autocomplete="off"; }
                 label { (t.card_holder) input #holder name="holder" value=(previous.holder) maxlength="100"; }
             }
             fieldset {
@@ -154,6 +217,10 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
                 }
                 p.hint #installment-hint { (t.installment_hint) }
                 label.check { input #three_d type="checkbox" name="three_d" checked[previous.three_d.is_some()]; (t.three_d) }
+                @if pos.iter().any(|p| p.card_storage) {
+                    label.check { input #save_card type="checkbox" name="save_card" checked[previous.save_card.is_some()]; (t.save_card) }
+                    label { (t.card_alias) input #card_alias name="card_alias" value=(previous.card_alias) maxlength="50"; }
+                }
                 @if pos.iter().any(|p| p.pre_auth) {
                     label.check { input #pre_auth type="checkbox" name="pre_auth" checked[previous.pre_auth.is_some()]; (t.collect_pre_auth) }
                 }
@@ -164,19 +231,25 @@ fn form_page(ctx: &Ctx, pos: &[PosView], previous: &CollectForm, error: Option<&
     page(ctx, t.collect_title, Nav::Collect, body)
 }
 
-/// `GET /ui/collect`.
-pub async fn form(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, UiError> {
+/// `GET /ui/collect`; with `customer_ref`, that customer's stored cards to choose from.
+pub async fn form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<CollectQuery>,
+) -> Result<Markup, UiError> {
     ctx.require(Perm::Collect)?;
     let pos = state
         .service
         .list_pos(ctx.company_id())
         .await
         .map_err(|e| ctx.fail(e))?;
+    let cards = customer_cards(&state, &ctx, &q.customer_ref).await;
     let previous = CollectForm {
         three_d: None,
+        customer_ref: q.customer_ref.trim().to_owned(),
         ..CollectForm::default()
     };
-    Ok(form_page(&ctx, &active_pos(pos), &previous, None))
+    Ok(form_page(&ctx, &active_pos(pos), &cards, &previous, None))
 }
 
 fn request_hash(form: &CollectForm, amount: Kurus) -> String {
@@ -187,6 +260,9 @@ fn request_hash(form: &CollectForm, amount: Kurus) -> String {
         form.installments,
         form.three_d.is_some(),
         form.pre_auth.is_some(),
+        form.stored_card,
+        form.save_card.is_some(),
+        form.card_alias,
         form.customer_ref,
         form.order_ref,
         form.description,
@@ -242,6 +318,7 @@ pub async fn submit(
             .await
             .map_err(|e| ctx.fail(e))?,
     );
+    let cards = customer_cards(&state, &ctx, &form.customer_ref).await;
     let retry = |form: &CollectForm, message: &str| -> Response {
         let kept = CollectForm {
             customer_ref: form.customer_ref.clone(),
@@ -253,11 +330,14 @@ pub async fn submit(
             holder: form.holder.clone(),
             three_d: form.three_d.clone(),
             pre_auth: form.pre_auth.clone(),
+            stored_card: form.stored_card.clone(),
+            save_card: form.save_card.clone(),
+            card_alias: form.card_alias.clone(),
             ..CollectForm::default()
         };
         (
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            form_page(&ctx, &pos, &kept, Some(message)),
+            form_page(&ctx, &pos, &cards, &kept, Some(message)),
         )
             .into_response()
     };
@@ -322,7 +402,15 @@ pub async fn submit(
             cvv: form.cvv.clone(),
             holder: form.holder.clone(),
         },
-        vault: sanalpos_service::CardVaultUse::None,
+        vault: if !form.stored_card.trim().is_empty() {
+            CardVaultUse::StoredCard(form.stored_card.trim().to_owned())
+        } else if form.save_card.is_some() {
+            CardVaultUse::SaveCard {
+                alias: form.card_alias.trim().to_owned(),
+            }
+        } else {
+            CardVaultUse::None
+        },
         three_d,
         capture: if form.pre_auth.is_some() {
             CaptureMode::Manual

@@ -316,6 +316,13 @@ catalogue! {
     capture_hint: "Provizyon tutarından azını tahsil ederseniz kalan kısım kartta serbest bırakılır. İptal edilen provizyondan tahsilat yapılmaz.", "Capturing less than the amount held frees the rest on the card. A released pre-authorisation collects nothing.";
     rev_not_authorized: "Bu ödeme provizyonda değil (kapatılmış, iptal edilmiş ya da bir provizyon değil).", "This payment is not held (already captured, released, or not a pre-authorisation).";
     pos_hold_days_hint: "Bu süre içinde kapatılmayan provizyon kendiliğinden iptal edilir (1–30 gün).", "A pre-authorisation not captured within this period is released by itself (1–30 days).";
+    stored_cards_of: "Cari hesabın kayıtlı kartları", "Stored cards of customer account";
+    show_stored_cards: "Kartları göster", "Show cards";
+    stored_cards: "Kayıtlı kartlar", "Stored cards";
+    new_card: "Yeni kart (aşağıya yazın)", "A new card (type it below)";
+    stored_card_hint: "Kayıtlı kartla ödeme 3D'siz tek çekimdir; kart numarası burada tutulmaz, sağlayıcının kasasındadır.", "A stored card pays without 3D; its number is not kept here but in the provider's vault.";
+    save_card: "Kartı müşterinin onayıyla kaydet (3D ile)", "Save the card with the customer's consent (with 3D)";
+    card_alias: "Kart adı", "Card name";
     collect_pre_auth: "Provizyon al: tutarı karta bloke et, sonra tahsil et", "Pre-authorise: block the amount on the card, capture later";
     st_capturing: "Provizyon kapatılıyor", "Capturing";
     st_releasing: "Provizyon iptal ediliyor", "Releasing";

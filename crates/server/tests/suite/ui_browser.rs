@@ -1388,3 +1388,91 @@ async fn pre_auth_back_office() {
     assert_eq!(captures, ["600.00"]);
     b.quit().await;
 }
+
+const STORED_CARD_TEST: &str = "stored_card_back_office";
+
+/// "Online Tahsilat" with a customer's stored card: the customer's cards listed by
+/// their mask and name, one chosen, paid without typing the card (the provider charges
+/// its vault's card); in Turkish and English at 1366 px. Screenshots under
+/// `target/screenshots/stored_card_back_office/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_card_back_office() {
+    let Some(b) = Browser::start_or_skip(STORED_CARD_TEST).await else {
+        return;
+    };
+    let app = TestApp::spawn(Db::Sqlite, STORED_CARD_TEST).await.unwrap();
+    seed_users(&app).await;
+    let stored = app
+        .service
+        .register_stored_card(
+            &sanalpos_service::Actor {
+                company_id: app.a.id.clone(),
+                name: "api:test".into(),
+            },
+            "CARI-77",
+            sanalpos_service::RegisterCard {
+                card: sanalpos_service::CardInput {
+                    number: APPROVED_CARD.into(),
+                    expiry_month: "12".into(),
+                    expiry_year: "2030".into(),
+                    cvv: "000".into(),
+                    holder: "Ayşe Yılmaz".into(),
+                },
+                alias: Some("İş kartım".into()),
+                pos_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let w = Walk { b: &b, app: &app };
+    w.sign_in("collector").await;
+    w.goto("/ui/collect").await;
+    w.fill("#lookup_customer_ref", "CARI-77").await;
+    w.click("#lookup-cards").await;
+    b.wait_for("#stored-cards", WAIT).await.unwrap();
+    let listed = b.find("#stored-cards").await.unwrap().text().await.unwrap();
+    assert!(
+        listed.contains("454671******7894") && listed.contains("İş kartım"),
+        "{listed}"
+    );
+    b.screenshot(&screenshot_path(STORED_CARD_TEST, "01-stored-cards-tr"))
+        .await
+        .unwrap();
+    b.find(&format!("input.stored-card[value='{}']", stored.id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    w.fill("#amount", "42,50").await;
+    w.click("#collect-submit").await;
+    assert_eq!(w.result_status().await, "approved");
+    w.assert_clean().await;
+    let charged = app.charged(&app.a);
+    assert_eq!(charged.len(), 1);
+    assert_eq!(charged[0].amount.to_string(), "42.50");
+    w.goto("/ui/lang?l=en&back=/ui/collect?customer_ref=CARI-77")
+        .await;
+    b.wait_for("#stored-cards", WAIT).await.unwrap();
+    let legend = b
+        .find("#stored-cards legend")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(legend, "Stored cards");
+    let sizes = b
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(sizes[0].as_i64().unwrap() <= sizes[1].as_i64().unwrap());
+    b.screenshot(&screenshot_path(STORED_CARD_TEST, "02-stored-cards-en"))
+        .await
+        .unwrap();
+    w.goto("/ui/lang?l=tr&back=/ui/collect").await;
+    b.quit().await;
+}
