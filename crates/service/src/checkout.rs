@@ -67,6 +67,9 @@ pub struct NewCheckoutSession {
     pub language: Option<String>,
     /// Seconds until the session expires (1 s to 90 days).
     pub expires_in: Option<u64>,
+    /// Offer the customer's stored cards on the page and let them keep the card they
+    /// type ("Kartımı kaydet"); needs `customer_ref`.
+    pub stored_cards: bool,
 }
 
 /// A session as the API shows it.
@@ -109,6 +112,8 @@ pub struct CheckoutSessionView {
     pub payment_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// Whether the page offers the customer's stored cards and "Kartımı kaydet".
+    pub stored_cards: bool,
     /// Only in the answer that created the session, and only with a `return_url`: the
     /// key of the signed return (HMAC-SHA256 of
     /// `"<t>.<session_id>.<payment_id>.<status>"`).
@@ -129,6 +134,9 @@ pub struct HostedSession {
     pub locked: bool,
     /// The latest payment made through the page.
     pub payment: Option<PaymentView>,
+    /// The customer's stored cards the page offers (active ones; none unless the session
+    /// offers stored cards).
+    pub cards: Vec<crate::StoredCardView>,
 }
 
 /// What the cardholder submitted on the page.
@@ -143,6 +151,12 @@ pub struct HostedPayment {
     pub card: CardInput,
     /// The browser's IP.
     pub cardholder_ip: Option<std::net::IpAddr>,
+    /// One of the customer's stored cards to pay with (`card_…`), when the page offers
+    /// them; then `card` is not used and no 3D step follows.
+    pub stored_card: Option<String>,
+    /// Keep the typed card for the customer once the payment is approved, under this
+    /// name (may be empty), when the page offers it.
+    pub save_card: Option<String>,
 }
 
 fn sign_return(secret: &str, t: i64, session_id: &str, payment_id: &str, status: &str) -> Vec<u8> {
@@ -250,6 +264,7 @@ pub(crate) fn view(service: &PaymentService, s: &CheckoutSessionRecord) -> Check
         return_url: s.return_url.clone(),
         payment_id: s.payment_id.clone(),
         created_at: rfc3339(s.created_at),
+        stored_cards: s.stored_cards,
         return_secret: None,
     }
 }
@@ -351,6 +366,12 @@ pub(crate) async fn create(
     if !all.iter().any(|p| pos_can_charge(p, currency)) {
         return Err(ServiceError::NoActivePos);
     }
+    if request.stored_cards && customer_ref.is_none() {
+        return Err(ServiceError::validation(
+            "stored_cards",
+            "stored cards belong to a customer: give customer_ref",
+        ));
+    }
     let secret = return_url.as_ref().map(|_| format!("rs_{}", new_token()));
     let now = service.now_ms();
     let record = CheckoutSessionRecord {
@@ -378,6 +399,7 @@ pub(crate) async fn create(
         created_by: caller.name.clone(),
         created_at: now,
         completed_at: None,
+        stored_cards: request.stored_cards,
         locked_at: None,
     };
     let audit = sanalpos_store::NewAudit {
@@ -466,7 +488,17 @@ pub(crate) async fn hosted(
         None => None,
     };
     let expired = session.status == SessionStatus::Open && session.expires_at <= service.now_ms();
+    let cards = match (&session.customer_ref, session.stored_cards) {
+        (Some(customer), true) => service
+            .list_stored_cards(&session.company_id, customer)
+            .await?
+            .into_iter()
+            .filter(|c| c.state == sanalpos_store::StoredCardState::Active)
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(HostedSession {
+        cards,
         expired,
         locked: session.status == SessionStatus::Open && session.locked_at.is_some(),
         session,
@@ -597,7 +629,25 @@ pub(crate) async fn pay(
             format!("1 to {}", s.max_installments),
         ));
     }
-    let pos = crate::pos_choice::choose_pos(service, &s.company_id, None, s.currency).await?;
+    let vault = match (form.stored_card, form.save_card) {
+        _ if !s.stored_cards => crate::types::CardVaultUse::None,
+        (Some(card), _) if !card.trim().is_empty() => {
+            crate::types::CardVaultUse::StoredCard(card.trim().to_owned())
+        }
+        (_, Some(alias)) => crate::types::CardVaultUse::SaveCard {
+            alias: alias.trim().to_owned(),
+        },
+        _ => crate::types::CardVaultUse::None,
+    };
+    // A stored card pays through the POS that keeps it.
+    let pos_id = match &vault {
+        crate::types::CardVaultUse::StoredCard(_) => None,
+        _ => Some(
+            crate::pos_choice::choose_pos(service, &s.company_id, None, s.currency)
+                .await?
+                .id,
+        ),
+    };
     let caller = Actor {
         company_id: s.company_id.clone(),
         name: format!("hosted:{}", s.id),
@@ -607,14 +657,14 @@ pub(crate) async fn pay(
         currency: s.currency,
         installments: form.installments,
         card: form.card,
-        vault: crate::types::CardVaultUse::None,
-        three_d: true,
+        three_d: !matches!(vault, crate::types::CardVaultUse::StoredCard(_)),
+        vault,
         capture: crate::types::CaptureMode::Automatic,
         return_url: Some(format!("{}/return", page_url(service, &s.id))),
         order_ref: s.order_ref.clone(),
         customer_ref: s.customer_ref.clone(),
         description: s.description.clone(),
-        pos_id: Some(pos.id),
+        pos_id,
         channel: Channel::Hosted,
         cardholder_ip: form.cardholder_ip,
         client_ip: form.cardholder_ip,

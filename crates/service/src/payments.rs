@@ -353,9 +353,9 @@ pub(crate) async fn create_payment_for(
     blocked: Option<BlockReason>,
     answer: Option<KeyAnswerFn>,
 ) -> Result<Made, ServiceError> {
-    if let (CardVaultUse::StoredCard(_), None) = (&request.vault, session_id) {
+    if let CardVaultUse::StoredCard(_) = &request.vault {
         return crate::stored_cards::create_stored_card_payment(
-            service, caller, request, key, answer,
+            service, caller, request, key, session_id, blocked, answer,
         )
         .await;
     }

@@ -489,14 +489,17 @@ async fn stored_card_of(
 }
 
 /// A non-3D payment charged to a stored card: validated like any payment, written as
-/// `processing` with its attempt before the provider hears of it, finished by the one
-/// sale rule ([`sale_finish`]). The payment keeps the card's mask, its brand read
+/// `processing` with its attempt (and, from a checkout session's page, the session's
+/// claim; `blocked` when the session is locked) before the provider hears of it,
+/// finished by the one sale rule ([`sale_finish`]). The payment keeps the card's mask, its brand read
 /// from the BIN, and a keyed fingerprint of the vault's token.
 pub(crate) async fn create_stored_card_payment(
     service: &PaymentService,
     caller: &Actor,
     mut request: CreatePayment,
     key: KeyUse<'_>,
+    session_id: Option<&str>,
+    blocked: Option<crate::abuse::BlockReason>,
     answer: Option<KeyAnswerFn>,
 ) -> Result<Made, ServiceError> {
     let CardVaultUse::StoredCard(card_id) = request.vault.clone() else {
@@ -538,7 +541,10 @@ pub(crate) async fn create_stored_card_payment(
         .crypto
         .stored_card_fingerprint(&card.provider_token);
     let client_ip = request.client_ip.map(|ip| ip.to_string());
-    let blocked = crate::abuse::velocity(service, &fingerprint, client_ip.as_deref()).await?;
+    let blocked = match blocked {
+        Some(reason) => Some(reason),
+        None => crate::abuse::velocity(service, &fingerprint, client_ip.as_deref()).await?,
+    };
     let now = service.now_ms();
     let client_ref = ClientRef::generate();
     let payment = PaymentRecord {
@@ -589,10 +595,10 @@ pub(crate) async fn create_stored_card_payment(
         now,
     );
     if let Some(reason) = blocked {
-        return record_blocked(service, payment, attempt, key, None, reason).await;
+        return record_blocked(service, payment, attempt, key, session_id, reason).await;
     }
     let attempt_id = attempt.id.clone();
-    if let Some(instead) = begin(service, &payment, attempt, key, None).await? {
+    if let Some(instead) = begin(service, &payment, attempt, key, session_id).await? {
         return Ok(instead);
     }
     tracing::debug!(payment.id = %payment.id, pos.id = %pos.id, stored_card.id = %card.id,

@@ -15,7 +15,7 @@ use sanalpos_core::{Currency, Kurus};
 use crate::db::Engine;
 use crate::model::{AttemptRecord, NewAudit, PaymentRecord, PaymentStatus};
 use crate::reports::{Arg, Clause};
-use crate::rows::{currency, int, opt_int, opt_money, opt_text, text};
+use crate::rows::{boolean, currency, int, opt_int, opt_money, opt_text, text};
 use crate::{Store, StoreError};
 
 /// What a session is for.
@@ -278,6 +278,9 @@ pub struct CheckoutSessionRecord {
     pub completed_at: Option<i64>,
     /// Unix ms: locked after too many unsuccessful attempts, until reopened.
     pub locked_at: Option<i64>,
+    /// Whether the page offers the customer's stored cards and keeping the card typed
+    /// (the shop asked for it; needs `customer_ref`).
+    pub stored_cards: bool,
 }
 
 pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreError> {
@@ -311,6 +314,7 @@ pub(crate) fn session_from(row: &AnyRow) -> Result<CheckoutSessionRecord, StoreE
         created_at: int(row, "created_at")?,
         completed_at: opt_int(row, "completed_at")?,
         locked_at: opt_int(row, "locked_at")?,
+        stored_cards: boolean(row, "stored_cards")?,
     })
 }
 
@@ -375,8 +379,8 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO checkout_sessions (id, company_id, purpose, amount, min_amount, max_amount, \
                          currency, order_ref, customer_ref, description, return_url, return_secret_enc, max_installments, language, \
-                         status, payment_id, tries, expires_at, created_by, created_at, completed_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 0, $16, $17, $18, NULL)",
+                         status, payment_id, tries, expires_at, created_by, created_at, completed_at, stored_cards) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 0, $16, $17, $18, NULL, $19)",
                     )
                     .bind(&s.id)
                     .bind(&s.company_id)
@@ -396,6 +400,7 @@ impl Store {
                     .bind(s.expires_at)
                     .bind(&s.created_by)
                     .bind(s.created_at)
+                    .bind(s.stored_cards)
                     .execute(&mut *c)
                     .await?;
                     crate::audit::append(c, audit).await

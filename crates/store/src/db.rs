@@ -427,6 +427,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_stored_cards.sql"),
         postgres: include_str!("../migrations/postgres/0014_stored_cards.sql"),
     },
+    Migration {
+        version: 15,
+        name: "session_stored_cards",
+        sqlite: include_str!("../migrations/sqlite/0015_session_stored_cards.sql"),
+        postgres: include_str!("../migrations/postgres/0015_session_stored_cards.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -10,7 +10,7 @@ use sanalpos_core::{Currency, Lang};
 use sanalpos_service::{CheckoutSessionView, NewCheckoutSession, SessionPurpose};
 use serde::Deserialize;
 
-use super::fields::{Amount, CurrencyCode, Installments, Text, Whole};
+use super::fields::{Amount, CurrencyCode, Installments, Switch, Text, Whole};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
@@ -66,6 +66,12 @@ pub struct CheckoutSessionBody {
     #[serde(default)]
     #[schema(value_type = Option<u64>, minimum = 1, maximum = 7776000)]
     expires_in: Option<Whole>,
+    /// `true`: the page shows the customer's cards stored at the provider to pay with,
+    /// and offers "Kartımı kaydet" (keep the card typed, with a name). Needs
+    /// `customer_ref`; the card vault is N Kolay's.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    stored_cards: Option<Switch>,
 }
 
 fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
@@ -85,6 +91,7 @@ fn parse(body: &[u8]) -> Result<NewCheckoutSession, ApiError> {
         max_installments: body.max_installments.map(|n| n.0),
         language: text(body.language),
         expires_in: body.expires_in.map(|n| n.0),
+        stored_cards: body.stored_cards.is_some_and(|on| on.0),
     })
 }
 

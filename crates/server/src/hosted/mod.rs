@@ -51,7 +51,9 @@ header p{margin:0 0 12px;color:#5a6372;font-size:13px}.amount{font-size:28px;fon
 label{display:block;font-size:13px;color:#5a6372;margin:12px 0 4px}input,select{width:100%;box-sizing:border-box;padding:9px;font-size:15px;border:1px solid #c9ced6;border-radius:6px}\
 .row{display:flex;gap:10px}.row>div{flex:1}button,.button{display:inline-block;margin-top:18px;width:100%;padding:12px;font-size:16px;background:#1f6feb;color:#fff;border:0;border-radius:6px;text-align:center;text-decoration:none;box-sizing:border-box}\
 .note{font-size:12px;color:#7a8291;margin-top:12px}.error{background:#fdecea;color:#8a1c12;padding:10px;border-radius:6px}\
-.ok{color:#116329}.bad{color:#8a1c12}dl{display:grid;grid-template-columns:auto 1fr;gap:4px 12px}dt{color:#5a6372}";
+.ok{color:#116329}.bad{color:#8a1c12}dl{display:grid;grid-template-columns:auto 1fr;gap:4px 12px}dt{color:#5a6372}\
+fieldset{border:1px solid #e3e6ea;border-radius:6px;margin:12px 0 0;padding:4px 12px 10px}legend{font-size:13px;color:#5a6372}\
+label.check{display:flex;align-items:center;gap:8px;color:#1d2330;font-size:14px}label.check input{width:auto;margin:0}";
 
 /// The installment script: asks `/pay/{id}/installments` once the card's first 8
 /// digits (and, for an account payment, the amount) are known.
@@ -152,30 +154,48 @@ fn form_page(h: &HostedSession, error: Option<&str>) -> Markup {
                         input #amount name="amount" inputmode="decimal" required placeholder="0,00";
                     }
                 }
+                @let typed_required = h.cards.is_empty();
+                @if !h.cards.is_empty() {
+                    fieldset #saved-cards {
+                        legend { (t.saved_cards) }
+                        label .check { input #stored_card_none type="radio" name="stored_card" value="" checked; (t.new_card) }
+                        @for c in &h.cards {
+                            label .check {
+                                input .stored-card type="radio" name="stored_card" value=(c.id);
+                                (c.masked_pan) @if !c.alias.is_empty() { " · " (c.alias) }
+                            }
+                        }
+                    }
+                }
                 label for="card_number" { (t.card_number) }
-                input #card_number name="card_number" inputmode="numeric" autocomplete="cc-number" required maxlength="23";
+                input #card_number name="card_number" inputmode="numeric" autocomplete="cc-number" required[typed_required] maxlength="23";
                 label for="holder" { (t.holder) }
-                input #holder name="holder" autocomplete="cc-name" required maxlength="100";
+                input #holder name="holder" autocomplete="cc-name" required[typed_required] maxlength="100";
                 div .row {
                     div {
                         label for="exp_month" { (t.expiry) " (" (t.month) ")" }
-                        input #exp_month name="exp_month" inputmode="numeric" autocomplete="cc-exp-month" placeholder="MM" required maxlength="2";
+                        input #exp_month name="exp_month" inputmode="numeric" autocomplete="cc-exp-month" placeholder="MM" required[typed_required] maxlength="2";
                     }
                     div {
                         label for="exp_year" { (t.year) }
-                        input #exp_year name="exp_year" inputmode="numeric" autocomplete="cc-exp-year" placeholder="YYYY" required maxlength="4";
+                        input #exp_year name="exp_year" inputmode="numeric" autocomplete="cc-exp-year" placeholder="YYYY" required[typed_required] maxlength="4";
                     }
                     div {
                         label for="cvv" { (t.cvv) }
-                        input #cvv name="cvv" inputmode="numeric" autocomplete="cc-csc" required maxlength="4" type="password";
+                        input #cvv name="cvv" inputmode="numeric" autocomplete="cc-csc" required[typed_required] maxlength="4" type="password";
                     }
                 }
                 label for="installments" { (t.installments) }
                 select #installments name="installments" {
                     option value="1" { "1 · " (t.single) }
                 }
+                @if s.stored_cards && s.customer_ref.is_some() {
+                    label .check { input #save_card type="checkbox" name="save_card"; (t.save_card) }
+                    label for="card_alias" { (t.card_alias) }
+                    input #card_alias name="card_alias" maxlength="50";
+                }
                 button #submit type="submit" { (t.pay) }
-                p .note { (t.card_note) }
+                p .note { (if s.stored_cards && s.customer_ref.is_some() { t.card_note_vault } else { t.card_note }) }
             }
             script { (maud::PreEscaped(SCRIPT)) }
         },
@@ -295,6 +315,10 @@ async fn pay(
             &headers,
             &state.trusted_proxies,
         )),
+        stored_card: Some(take("stored_card")).filter(|c| !c.trim().is_empty()),
+        save_card: fields
+            .contains_key("save_card")
+            .then(|| fields.get("card_alias").cloned().unwrap_or_default()),
     };
     drop(fields);
     // A submit to a locked session still goes to the service: it is written as a

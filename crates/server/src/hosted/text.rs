@@ -40,6 +40,11 @@ pub struct Text {
     pub status: &'static str,
     pub card: &'static str,
     pub payment_ref: &'static str,
+    pub saved_cards: &'static str,
+    pub new_card: &'static str,
+    pub save_card: &'static str,
+    pub card_alias: &'static str,
+    pub card_note_vault: &'static str,
 }
 
 /// Turkish.
@@ -82,6 +87,11 @@ pub const TR: Text = Text {
     status: "Durum",
     card: "Kart",
     payment_ref: "Ödeme no",
+    saved_cards: "Kayıtlı kartlarım",
+    new_card: "Yeni kart",
+    save_card: "Kartımı kaydet (bir sonraki ödemede kart bilgisi girmeden ödeyin)",
+    card_alias: "Kartın adı",
+    card_note_vault: "Kart numaranız burada saklanmaz; kaydederseniz ödeme kuruluşunun kart kasasında tutulur, CVV hiçbir yerde saklanmaz.",
 };
 
 /// English.
@@ -124,6 +134,11 @@ pub const EN: Text = Text {
     status: "Status",
     card: "Card",
     payment_ref: "Payment",
+    saved_cards: "My saved cards",
+    new_card: "A new card",
+    save_card: "Save my card (pay next time without typing it)",
+    card_alias: "Name for the card",
+    card_note_vault: "Your card number is not kept here; if you save it, the payment provider's card vault keeps it. The CVV is kept nowhere.",
 };
 
 /// The catalogue for a language code (Turkish unless `en`).

@@ -438,3 +438,121 @@ both_engines!(checkout_completed_webhook, |app: TestApp| async move {
 mod payment_links;
 
 mod card_testing;
+
+both_engines!(
+    hosted_page_saves_and_offers_stored_cards,
+    |app: TestApp| async move {
+        // Stored cards belong to a customer: refused without one.
+        let mut no_customer = order("10.00");
+        no_customer["customer_ref"] = Value::Null;
+        no_customer["stored_cards"] = json!(true);
+        let (status, body) = session(&app, &app.a, no_customer).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["field"], "stored_cards");
+
+        // "Kartımı kaydet": the card typed on a 3D payment is kept for the customer.
+        let mut offering = order("120.00");
+        offering["stored_cards"] = json!(true);
+        let (status, created) = session(&app, &app.a, offering.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["stored_cards"], true);
+        let id = created["id"].as_str().unwrap().to_owned();
+        let html = app
+            .http
+            .get(app.url(&format!("/pay/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("id=\"save_card\""), "{html}");
+        assert!(!html.contains("saved-cards"), "no card stored yet");
+        let mut fields = card_form(Some("120.00"));
+        fields.push(("save_card".into(), "on".into()));
+        fields.push(("card_alias".into(), "Ev kartım".into()));
+        let response = submit(&app, &id, &fields).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let to_3d = response.headers()["location"].to_str().unwrap().to_owned();
+        app.walk_3d(&to_3d, "123456").await;
+        let (_, cards) = app.get(&app.a, "/api/v1/customers/CARI-7/cards").await;
+        let cards = cards["items"].as_array().cloned().unwrap();
+        assert_eq!(cards.len(), 1, "{cards:?}");
+        assert_eq!(cards[0]["masked_pan"], "454671******7894");
+        assert_eq!(cards[0]["alias"], "Ev kartım");
+        let card_id = cards[0]["id"].as_str().unwrap().to_owned();
+
+        // The next session offers it: paid with it, no card typed, no 3D step.
+        let mut second = offering.clone();
+        second["amount"] = json!("35.00");
+        let (_, next) = session(&app, &app.a, second).await;
+        let next_id = next["id"].as_str().unwrap().to_owned();
+        let html = app
+            .http
+            .get(app.url(&format!("/pay/{next_id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("saved-cards") && html.contains("454671******7894"),
+            "{html}"
+        );
+        assert!(html.contains("Ev kartım"));
+        let response = submit(
+            &app,
+            &next_id,
+            &[
+                ("stored_card".to_owned(), card_id.clone()),
+                ("installments".to_owned(), "1".to_owned()),
+                ("amount".to_owned(), "35.00".to_owned()),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let to = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.ends_with(&format!("/pay/{next_id}/return")), "{to}");
+        let (_, paid) = app
+            .get(&app.a, &format!("/api/v1/checkout-sessions/{next_id}"))
+            .await;
+        assert_eq!(paid["status"], "completed", "{paid}");
+        let payment_id = paid["payment_id"].as_str().unwrap().to_owned();
+        let (_, payment) = app
+            .get(&app.a, &format!("/api/v1/payments/{payment_id}"))
+            .await;
+        assert_eq!(payment["status"], "approved", "{payment}");
+        assert_eq!(payment["amount"], "35.00");
+        assert_eq!(payment["three_d"], false);
+
+        // A session that does not offer stored cards shows none.
+        let (_, plain) = session(&app, &app.a, order("5.00")).await;
+        let plain_id = plain["id"].as_str().unwrap().to_owned();
+        let html = app
+            .http
+            .get(app.url(&format!("/pay/{plain_id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("saved-cards") && !html.contains("save_card"));
+        // Another company's session cannot use this customer's card.
+        let (_, foreign) = session(&app, &app.b, offering).await;
+        let foreign_id = foreign["id"].as_str().unwrap().to_owned();
+        let response = submit(
+            &app,
+            &foreign_id,
+            &[
+                ("stored_card".to_owned(), card_id),
+                ("installments".to_owned(), "1".to_owned()),
+                ("amount".to_owned(), "120.00".to_owned()),
+            ],
+        )
+        .await;
+        assert_ne!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.charged(&app.b).len(), 0);
+    }
+);

@@ -1474,5 +1474,47 @@ async fn stored_card_back_office() {
         .await
         .unwrap();
     w.goto("/ui/lang?l=tr&back=/ui/collect").await;
+
+    // The hosted page of a session that offers stored cards, in each language.
+    for lang in ["tr", "en"] {
+        let (status, created) = app
+            .post(
+                &app.a,
+                "/api/v1/checkout-sessions",
+                Some(serde_json::json!({
+                    "purpose": "order", "amount": "99.90", "order_ref": "SIP-9",
+                    "customer_ref": "CARI-77", "return_url": "https://shop.example/r",
+                    "language": lang, "stored_cards": true,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        b.goto(created["url"].as_str().unwrap()).await.unwrap();
+        let saved = b
+            .wait_for("#saved-cards", WAIT)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(saved.contains("İş kartım"), "{saved}");
+        b.find("#save_card").await.unwrap();
+        let sizes = b
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(sizes[0].as_i64().unwrap() <= sizes[1].as_i64().unwrap());
+        let shot = if lang == "tr" {
+            "03-hosted-tr"
+        } else {
+            "04-hosted-en"
+        };
+        b.screenshot(&screenshot_path(STORED_CARD_TEST, shot))
+            .await
+            .unwrap();
+    }
     b.quit().await;
 }

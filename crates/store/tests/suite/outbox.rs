@@ -96,6 +96,7 @@ fn session(company_id: &str, expires_at: i64) -> CheckoutSessionRecord {
         created_at: now_ms(),
         completed_at: None,
         locked_at: None,
+        stored_cards: false,
     }
 }
 
