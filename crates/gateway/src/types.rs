@@ -328,9 +328,10 @@ pub enum Inquiry {
         reversed: Kurus,
         /// Whether a cancel row exists (for a pre-authorisation: it was released).
         cancelled: bool,
-        /// What was captured of a pre-authorisation, when the provider reports a capture;
-        /// `None` while the block is open, for a plain sale, or when the protocol cannot
-        /// tell.
+        /// What was captured of a pre-authorisation, when the provider reports a capture
+        /// (then `approval.provider_ref` names the capture where the protocol gives it a
+        /// reference of its own); `None` while the block is open, for a plain sale, or
+        /// when the protocol cannot tell.
         captured: Option<Kurus>,
     },
     /// The provider reports the attempt as refused.

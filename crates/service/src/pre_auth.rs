@@ -493,6 +493,7 @@ pub(crate) async fn resolve(
             change.amount = Some(*captured);
             change.authorized_amount = Some(*captured);
             change.auth_code.clone_from(&approval.auth_code);
+            change.provider_ref = Some(approval.provider_ref.clone());
             change.message = Some(captured_message(*captured, held));
             (
                 AttemptOutcome::Approved,

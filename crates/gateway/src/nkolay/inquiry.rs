@@ -51,12 +51,16 @@ fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
             let mut reversed = Kurus::ZERO;
             let mut cancelled = false;
             let mut captured = None::<Kurus>;
+            // A captured pre-authorisation's money is under the capture's reference: its
+            // refunds and the provider's report name that one.
+            let mut capture_ref = None;
             for r in rows.iter().filter(ours) {
                 if r.status != RowStatus::Success {
                     continue;
                 }
                 match r.kind {
                     TransactionKind::Capture => {
+                        capture_ref = capture_ref.or_else(|| r.provider_ref.clone());
                         let amount = r.amount.unwrap_or(Kurus::ZERO);
                         captured = Some(match captured {
                             Some(sum) => sum.checked_add(amount).unwrap_or(sum),
@@ -76,7 +80,7 @@ fn summarize(rows: &[ReportRow], request: &InquiryRequest) -> Inquiry {
             Inquiry::Approved {
                 approval: Approval {
                     auth_code: Some(auth_code),
-                    provider_ref,
+                    provider_ref: capture_ref.unwrap_or(provider_ref),
                     authorized_amount: authorized,
                     installments: sale.installments,
                 },

@@ -15,8 +15,8 @@ use sanalpos_core::{Currency, Kurus, ProviderRef, Secret};
 use sanalpos_gateway::nkolay::codec::now_istanbul;
 use sanalpos_gateway::nkolay::{request, Credentials, PreAuthStatus};
 use sanalpos_gateway::{
-    Approval, CaptureRequest, ExpectedSale, FailureKind, Gateway, Outcome, Postback,
-    ReleaseRequest, SaleRequest, ThreeDStart,
+    Approval, CaptureRequest, ExpectedSale, FailureKind, Gateway, Inquiry, InquiryRequest, Outcome,
+    Postback, ReleaseRequest, SaleRequest, ThreeDStart,
 };
 use sanalpos_testkit::{parse_form, post_form};
 
@@ -60,6 +60,16 @@ fn release_of(request: &SaleRequest, approval: &Approval) -> ReleaseRequest {
 }
 
 /// The ledger rows of one kind (`PRESALES`, `PRESALES_APPROVE`, ...).
+/// The reference of the simulator's one capture row.
+async fn captured_ref(sim: &Sim) -> ProviderRef {
+    let rows = sim.transactions().await;
+    let capture = rows_of(&rows, "PRESALES_APPROVE")[0]["reference_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ProviderRef::parse(&capture).unwrap()
+}
+
 fn rows_of<'a>(rows: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
     rows.iter().filter(|r| r["kind"] == kind).collect()
 }
@@ -132,6 +142,30 @@ async fn partial_capture_charges_part_and_frees_the_rest() {
         PreAuthStatus::Captured
     );
 
+    // The inquiry by our reference tells the capture: how much, under which reference
+    // (what the janitor settles an unanswered capture by).
+    let found = sim
+        .gateway()
+        .inquiry(&InquiryRequest {
+            client_ref: request.client_ref.clone(),
+            date: today,
+            amount: tl("60.00"),
+        })
+        .await
+        .unwrap();
+    let Inquiry::Approved {
+        approval: seen,
+        captured,
+        cancelled,
+        ..
+    } = found
+    else {
+        panic!("{found:?}")
+    };
+    assert_eq!(captured, Some(tl("60.00")));
+    assert!(!cancelled);
+    assert_eq!(seen.provider_ref, captured_ref(&sim).await);
+
     // Closed for good: a second capture, and a release after the capture, are refused.
     let again = sim
         .gateway()
@@ -164,6 +198,26 @@ async fn release_frees_the_whole_block() {
     assert_eq!(
         list_status(&sim, &approval.provider_ref).await,
         PreAuthStatus::Released
+    );
+    let found = sim
+        .gateway()
+        .inquiry(&InquiryRequest {
+            client_ref: request.client_ref.clone(),
+            date: now_istanbul().date_naive(),
+            amount: tl("50.00"),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            found,
+            Inquiry::Approved {
+                cancelled: true,
+                captured: None,
+                ..
+            }
+        ),
+        "{found:?}"
     );
     // Nothing left to capture.
     let capture = sim

@@ -305,6 +305,11 @@ catalogue! {
     st_blocked: "Engellendi", "Blocked";
     st_authorized: "Provizyonda", "Authorised (held)";
     pos_hold_days: "Provizyon süresi (gün)", "Pre-authorisation hold (days)";
+    cap_pre_auth: "Provizyon", "Pre-authorisation";
+    cap_card_storage: "Kart saklama", "Card storage";
+    cap_partial_refund: "Kısmi iade", "Partial refund";
+    cap_report_pull: "İşlem listesi çekme", "Transaction list pull";
+    cap_statement_import: "Ekstre yükleme", "Statement import";
     held_amount: "Provizyon tutarı", "Amount held";
     holds_ending: "{n} provizyonun süresi 24 saat içinde doluyor: kapatılmazlarsa kendiliğinden iptal edilir.", "{n} pre-authorisation(s) end within 24 hours: unless captured they are released.";
     see_holds: "Provizyondaki ödemeler", "Held payments";

@@ -263,6 +263,19 @@ fn pos_form(
                     p #pos-provider { strong { (bank_name) } " · " (info.name.get(ctx.lang))
                         @if pos.is_none() { " " a href="/ui/pos/new" { (t.pos_change_bank) } }
                     }
+                    p.hint #pos-capabilities {
+                        @let caps = &info.capabilities;
+                        @for (i, (name, has)) in [
+                            (t.cap_pre_auth, caps.pre_auth),
+                            (t.cap_card_storage, caps.card_storage),
+                            (t.cap_partial_refund, caps.partial_refund),
+                            (t.cap_report_pull, caps.report_pull),
+                            (t.cap_statement_import, caps.statement_import),
+                        ].into_iter().enumerate() {
+                            @if i > 0 { " · " }
+                            (name) ": " (if has { t.yes } else { t.no })
+                        }
+                    }
                     @if pos.is_none() || info.banks.len() == 1 {
                         input type="hidden" name=(setting_input(BANK_FIELD)) value=(bank);
                     }
