@@ -346,7 +346,7 @@ pub(crate) async fn create_payment_for(
     answer: Option<KeyAnswerFn>,
 ) -> Result<Made, ServiceError> {
     if let (CardVaultUse::StoredCard(_), None) = (&request.vault, session_id) {
-        return crate::stored_cards::create_stored_card_payment(
+        return crate::stored_card_payments::create_stored_card_payment(
             service, caller, request, key, answer,
         )
         .await;
@@ -378,7 +378,7 @@ pub(crate) async fn create_payment_for(
         check_refs(&request.order_ref, &request.customer_ref, |e| e.to_string())?;
     let description = check_text("description", &request.description, 500)?;
     let pos = choose_pos(service, &caller.company_id, &request).await?;
-    let save = crate::stored_cards::save_request(&request, &pos, customer_ref.as_ref())?;
+    let save = crate::stored_card_payments::save_request(&request, &pos, customer_ref.as_ref())?;
     let gateway = gateway_for(service, &pos)?;
 
     let card = &parsed.card;
@@ -475,9 +475,15 @@ pub(crate) async fn create_payment_for(
             success: back.clone(),
             fail: back,
         };
-        let started =
-            crate::stored_cards::start_3d(service, gateway.as_ref(), &payment, &sale, &urls, save)
-                .await;
+        let started = crate::stored_card_payments::start_3d(
+            service,
+            gateway.as_ref(),
+            &payment,
+            &sale,
+            &urls,
+            save,
+        )
+        .await;
         match started {
             ThreeDStart::Redirect {
                 html,
