@@ -39,6 +39,7 @@ mod reversals;
 mod scheduled_refunds;
 mod sign_in;
 mod statement_profiles;
+mod stored_card_payments;
 mod stored_cards;
 mod three_d;
 mod time;

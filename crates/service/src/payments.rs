@@ -354,7 +354,7 @@ pub(crate) async fn create_payment_for(
     answer: Option<KeyAnswerFn>,
 ) -> Result<Made, ServiceError> {
     if let CardVaultUse::StoredCard(_) = &request.vault {
-        return crate::stored_cards::create_stored_card_payment(
+        return crate::stored_card_payments::create_stored_card_payment(
             service, caller, request, key, session_id, blocked, answer,
         )
         .await;
@@ -398,7 +398,7 @@ pub(crate) async fn create_payment_for(
             "this POS's provider offers no pre-authorisation; use automatic capture",
         ));
     }
-    let save = crate::stored_cards::save_request(&request, &pos, customer_ref.as_ref())?;
+    let save = crate::stored_card_payments::save_request(&request, &pos, customer_ref.as_ref())?;
     let gateway = gateway_for(service, &pos)?;
 
     let card = &parsed.card;
@@ -498,9 +498,15 @@ pub(crate) async fn create_payment_for(
             success: back.clone(),
             fail: back,
         };
-        let started =
-            crate::stored_cards::start_3d(service, gateway.as_ref(), &payment, &sale, &urls, save)
-                .await;
+        let started = crate::stored_card_payments::start_3d(
+            service,
+            gateway.as_ref(),
+            &payment,
+            &sale,
+            &urls,
+            save,
+        )
+        .await;
         match started {
             ThreeDStart::Redirect {
                 html,

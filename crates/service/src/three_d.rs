@@ -155,7 +155,7 @@ async fn finish_leased(
         );
         let recorded = record(service, payment, finish).await?;
         if recorded.status == PaymentStatus::Approved {
-            crate::stored_cards::keep_approved_card(service, &recorded).await;
+            crate::stored_card_payments::keep_approved_card(service, &recorded).await;
         }
         recorded
     };
