@@ -77,8 +77,9 @@ pub struct CollectQuery {
     customer_ref: String,
 }
 
-/// The active stored cards of a customer, for the form; none when the reference is
-/// empty or not a reference (the form's own check says so on submit).
+/// The stored cards of a customer not deleted yet (active, and those whose delete the
+/// provider has not confirmed), for the form; none when the reference is empty or not a
+/// reference (the form's own check says so on submit).
 async fn customer_cards(state: &AppState, ctx: &Ctx, customer_ref: &str) -> Vec<StoredCardView> {
     let customer_ref = customer_ref.trim();
     if customer_ref.is_empty() {
@@ -89,10 +90,7 @@ async fn customer_cards(state: &AppState, ctx: &Ctx, customer_ref: &str) -> Vec<
         .list_stored_cards(ctx.company_id(), customer_ref)
         .await
     {
-        Ok(cards) => cards
-            .into_iter()
-            .filter(|c| c.state == StoredCardState::Active)
-            .collect(),
+        Ok(cards) => cards,
         Err(e) => {
             tracing::debug!(error = %e, "stored cards not listed for the form");
             Vec::new()
@@ -131,6 +129,18 @@ fn form_page(
     previous: &CollectForm,
     error: Option<&str>,
 ) -> Markup {
+    form_page_with(ctx, pos, cards, previous, error, None)
+}
+
+/// The form, with a notice above it (`kind`: `ok`, `warn`, `error`).
+fn form_page_with(
+    ctx: &Ctx,
+    pos: &[PosView],
+    cards: &[StoredCardView],
+    previous: &CollectForm,
+    error: Option<&str>,
+    note: Option<(&str, String)>,
+) -> Markup {
     let t = ctx.t();
     let mut currencies: Vec<Currency> = pos.iter().flat_map(|p| p.currencies.clone()).collect();
     currencies.sort_by_key(|c| c.numeric());
@@ -142,11 +152,39 @@ fn form_page(
     let idem = new_token();
     let body = html! {
         @if let Some(error) = error { div.notice.error #form-error role="alert" { (error) } }
+        @if let Some((kind, text)) = &note { div #card-notice class=(format!("notice {kind}")) role="status" { (text) } }
         @if pos.is_empty() { (notice("warn", t.err_no_pos)) }
         @if pos.iter().any(|p| p.card_storage) {
             form #cards-lookup.inline method="get" action="/ui/collect" {
                 label { (t.stored_cards_of) input #lookup_customer_ref name="customer_ref" value=(previous.customer_ref) maxlength="100"; }
                 button #lookup-cards type="submit" { (t.show_stored_cards) }
+            }
+        }
+        @if !cards.is_empty() {
+            table.dense #card-list {
+                thead { tr { th { (t.card) } th { (t.card_alias) } th { (t.status) } th { } } }
+                tbody {
+                    @for c in cards {
+                        tr data-card=(c.id) {
+                            td { (c.masked_pan) @if !c.brand.is_empty() { " · " (c.brand) } }
+                            td { (c.alias) }
+                            @if c.state == StoredCardState::Active {
+                                td { (t.card_active) }
+                                td {
+                                    form.inline.card-delete method="post" action=(format!("/ui/collect/cards/{}/delete", c.id)) {
+                                        (csrf(ctx))
+                                        input type="hidden" name="customer_ref" value=(c.customer_ref);
+                                        label.check { input.card-delete-confirm type="checkbox" name="confirm"; (t.confirm_box) }
+                                        button.card-delete-submit type="submit" { (t.delete_card) }
+                                    }
+                                }
+                            } @else {
+                                td.card-deleting { (t.card_deleting) @if let Some(e) = &c.delete_error { " (" (e) ")" } }
+                                td { }
+                            }
+                        }
+                    }
+                }
             }
         }
         form #collect-form.grid method="post" action="/ui/collect" autocomplete="off" {
@@ -182,11 +220,11 @@ fn form_page(
                     }
                 }
             }
-            @if !cards.is_empty() {
+            @if cards.iter().any(|c| c.state == StoredCardState::Active) {
                 fieldset #stored-cards {
                     legend { (t.stored_cards) }
                     label.check { input #stored_card_none type="radio" name="stored_card" value="" checked[previous.stored_card.is_empty()]; (t.new_card) }
-                    @for c in cards {
+                    @for c in cards.iter().filter(|c| c.state == StoredCardState::Active) {
                         label.check {
                             input.stored-card type="radio" name="stored_card" value=(c.id) checked[previous.stored_card == c.id];
                             (c.masked_pan) @if !c.brand.is_empty() { " · " (c.brand) } @if !c.alias.is_empty() { " · " (c.alias) }
@@ -514,6 +552,59 @@ pub async fn three_d_return(ctx: Ctx, Query(q): Query<ReturnQuery>) -> Result<Re
         return Err(UiError::NotFound(ctx.lang));
     }
     Ok(Redirect::to(&format!("/ui/payments/{}/result", q.payment_id)).into_response())
+}
+
+/// The delete form of a stored card.
+#[derive(Deserialize)]
+pub struct CardDeleteForm {
+    #[serde(default)]
+    customer_ref: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /ui/collect/cards/{id}/delete`: deletes a customer's stored card at the
+/// provider first, behind the confirmation; a delete the provider does not confirm is
+/// shown as such (the card cannot pay, and it is tried again in the background).
+pub async fn delete_card(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<CardDeleteForm>,
+) -> Result<Response, UiError> {
+    ctx.require(Perm::Collect)?;
+    let t = ctx.t();
+    let service = &state.service;
+    let message = if form.confirm.is_none() {
+        ("error", t.confirm_required.to_owned())
+    } else {
+        match service
+            .delete_stored_card(&ctx.actor(), form.customer_ref.trim(), &id)
+            .await
+        {
+            Ok(card) if card.state == StoredCardState::Deleted => ("ok", t.card_deleted.to_owned()),
+            Ok(_) => ("warn", t.card_delete_pending.to_owned()),
+            Err(ServiceError::NotFound) => return Err(UiError::NotFound(ctx.lang)),
+            Err(ServiceError::Storage(e)) => {
+                tracing::error!(error = %e, "stored card delete failed");
+                return Err(UiError::Internal(ctx.lang));
+            }
+            Err(e) => ("error", error_text(&ctx, &e)),
+        }
+    };
+    let pos = active_pos(
+        service
+            .list_pos(ctx.company_id())
+            .await
+            .map_err(|e| ctx.fail(e))?,
+    );
+    let cards = customer_cards(&state, &ctx, &form.customer_ref).await;
+    let previous = CollectForm {
+        customer_ref: form.customer_ref.trim().to_owned(),
+        ..CollectForm::default()
+    };
+    let page = form_page_with(&ctx, &pos, &cards, &previous, None, Some(message));
+    Ok(page.into_response())
 }
 
 /// `GET /ui/payments/{id}/result`.

@@ -324,6 +324,11 @@ catalogue! {
     stored_cards_of: "Cari hesabın kayıtlı kartları", "Stored cards of customer account";
     show_stored_cards: "Kartları göster", "Show cards";
     stored_cards: "Kayıtlı kartlar", "Stored cards";
+    card_active: "Kullanımda", "In use";
+    card_deleting: "Siliniyor: sağlayıcı silmeyi henüz onaylamadı, yeniden denenecek", "Being deleted: the provider has not confirmed yet; it will be tried again";
+    delete_card: "Kartı sil", "Delete card";
+    card_deleted: "Kart sağlayıcının kasasından silindi.", "The card was deleted from the provider's vault.";
+    card_delete_pending: "Sağlayıcı silmeyi onaylamadı: kart artık ödeme yapamaz, silme arka planda yeniden denenecek.", "The provider did not confirm the delete: the card can no longer pay, and the delete is tried again in the background.";
     new_card: "Yeni kart (aşağıya yazın)", "A new card (type it below)";
     stored_card_hint: "Kayıtlı kartla ödeme 3D'siz tek çekimdir; kart numarası burada tutulmaz, sağlayıcının kasasındadır.", "A stored card pays without 3D; its number is not kept here but in the provider's vault.";
     save_card: "Kartı müşterinin onayıyla kaydet (3D ile)", "Save the card with the customer's consent (with 3D)";

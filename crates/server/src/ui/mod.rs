@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/dashboard", get(dashboard::page))
         .route("/collect", get(collect::form).post(collect::submit))
         .route("/collect/return", get(collect::three_d_return))
+        .route("/collect/cards/{id}/delete", post(collect::delete_card))
         .route("/api/installments", get(collect::installments))
         .route("/api/customer-refs", get(recon::customer_refs))
         .route("/payments", get(payments::list))

@@ -1516,5 +1516,38 @@ async fn stored_card_back_office() {
             .await
             .unwrap();
     }
+    // Deleted from Online Tahsilat, behind the confirmation: at the provider first.
+    w.goto("/ui/collect?customer_ref=CARI-77").await;
+    b.wait_for("#card-list", WAIT).await.unwrap();
+    b.find(".card-delete-confirm")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.find(".card-delete-submit")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let note = b
+        .wait_for("#card-notice", WAIT)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(note.contains("silindi"), "{note}");
+    assert!(b.find("#stored-cards").await.is_err());
+    b.screenshot(&screenshot_path(STORED_CARD_TEST, "05-deleted-tr"))
+        .await
+        .unwrap();
+    let left = app
+        .service
+        .list_stored_cards(&app.a.id, "CARI-77")
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
     b.quit().await;
 }
