@@ -158,6 +158,10 @@ pub struct Capabilities {
     pub statement_import: bool,
     /// Cards can be stored at the provider.
     pub card_storage: bool,
+    /// Its inquiry tells whether a pre-authorisation was captured (and for how much) or
+    /// released ([`Inquiry::Approved`](crate::Inquiry)'s `captured`, `cancelled`): an
+    /// unanswered capture or release can be settled by asking.
+    pub pre_auth_inquiry: bool,
 }
 
 /// Everything a protocol says about itself.

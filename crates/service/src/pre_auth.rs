@@ -16,7 +16,10 @@
 //! The janitor settles an unclear capture or release by inquiry, never by sending it
 //! again: the provider reports the block released, captured (and for how much), or
 //! still open; still open after the grace period means the call never took effect and
-//! the payment is `authorized` again.
+//! the payment is `authorized` again. That last conclusion is drawn only for a protocol
+//! whose inquiry reads captures (`Capabilities::pre_auth_inquiry`: N Kolay, NestPay);
+//! on the others (Garanti BBVA, PosNet) an unclear capture stays `capturing` and is
+//! marked for a person after the janitor's inquiries, never put back as held.
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -501,7 +504,9 @@ pub(crate) async fn resolve(
                 "captured",
             )
         }
-        Ok(Inquiry::Approved { .. }) if grace_over => {
+        // Still held, says a provider whose inquiry reads captures: the call never took
+        // effect. One that cannot tell leaves it for a person after the inquiries.
+        Ok(Inquiry::Approved { .. }) if grace_over && reads_captures(service, p).await => {
             change.status = PaymentStatus::Authorized;
             (
                 AttemptOutcome::Failed,
@@ -550,6 +555,15 @@ pub(crate) async fn resolve(
         (false, true) => Settled::Error,
         (false, false) => Settled::Left,
     })
+}
+
+/// Whether the payment's protocol reports captures and releases in its inquiry.
+async fn reads_captures(service: &PaymentService, p: &PaymentRecord) -> bool {
+    let Ok(pos) = service.inner.store.get_pos(&p.company_id, &p.pos_id).await else {
+        return false;
+    };
+    crate::gateways::protocol_of(&pos.protocol)
+        .is_ok_and(|protocol| protocol.info().capabilities.pre_auth_inquiry)
 }
 
 /// Asks the provider about the pre-authorisation behind a payment, for `amount`.

@@ -273,6 +273,7 @@ static INFO: ProtocolInfo = ProtocolInfo {
         report_pull: false,
         statement_import: true,
         card_storage: false,
+        pre_auth_inquiry: true,
     },
 };
 

@@ -113,6 +113,7 @@ static INFO: ProtocolInfo = ProtocolInfo {
         report_pull: true,
         statement_import: true,
         card_storage: true,
+        pre_auth_inquiry: true,
     },
 };
 

@@ -148,6 +148,8 @@ static INFO: ProtocolInfo = ProtocolInfo {
         report_pull: false,
         statement_import: true,
         card_storage: false,
+        // The inquiry does not read a capture: an unanswered capture is left for a person.
+        pre_auth_inquiry: false,
     },
 };
 
