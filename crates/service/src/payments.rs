@@ -572,7 +572,19 @@ pub(crate) async fn create_payment_for(
         )
     };
     drop(sale);
-    let mut finish = finish;
+    record_sale(service, &payment, finish, key, answer).await
+}
+
+/// Records how a sale's call ended, with the key's answer in the same transaction when
+/// the payment was made under a key; the POS's `last_success_at` is written at most
+/// once a second. The payment as the transaction left it.
+pub(crate) async fn record_sale(
+    service: &PaymentService,
+    payment: &PaymentRecord,
+    mut finish: FinishAttempt,
+    key: KeyUse<'_>,
+    answer: Option<KeyAnswerFn>,
+) -> Result<Made, ServiceError> {
     let fresh_success = finish.pos_health.as_ref().is_some_and(|h| {
         h.error.is_none() && !service.inner.successes.due(&h.pos_id, service.now_ms())
     });

@@ -5,23 +5,21 @@
 //!
 //! The vault itself (register, list, delete) is [`crate::stored_cards`].
 
-use std::sync::Arc;
-
 use sanalpos_core::{CardBrand, ClientRef, CustomerRef, Kurus, MaskedPan};
 use sanalpos_gateway::{
     Gateway, GatewayResponse, ReturnUrls, SaleRequest, SaveCard, StoredCardId, StoredCardRef,
     StoredCardSale, ThreeDStart,
 };
 use sanalpos_store::{
-    new_id, CardSaveRecord, KeyAnswer, Operation, PaymentRecord, PaymentStatus, PosRecord,
-    StoreError, StoredCardRecord, StoredCardState,
+    new_id, CardSaveRecord, Operation, PaymentRecord, PaymentStatus, PosRecord, StoreError,
+    StoredCardRecord, StoredCardState,
 };
 
 use crate::error::ServiceError;
 use crate::idempotency::KeyAnswerFn;
 use crate::outcome::sale_finish;
 use crate::payments::{
-    begin, check_refs, check_text, dispatched, gateway_for, record_blocked, view, KeyUse, Made,
+    begin, check_refs, check_text, dispatched, gateway_for, record_blocked, KeyUse, Made,
 };
 use crate::stored_cards::{
     audit, customer, keeps_cards, no_card_storage, retry_pause_ms, vault_error, ALIAS_MAX,
@@ -243,7 +241,7 @@ pub(crate) async fn create_stored_card_payment(
         cardholder_ip: request.cardholder_ip,
     };
     let response = gateway.sale_with_stored_card(&sale).await;
-    let mut finish = sale_finish(
+    let finish = sale_finish(
         &payment,
         &attempt_id,
         &caller.name,
@@ -251,35 +249,7 @@ pub(crate) async fn create_stored_card_payment(
         &[PaymentStatus::Processing],
         service.now_ms(),
     );
-    let fresh_success = finish.pos_health.as_ref().is_some_and(|h| {
-        h.error.is_none() && !service.inner.successes.due(&h.pos_id, service.now_ms())
-    });
-    if fresh_success {
-        finish.pos_health = None;
-    }
-    if let (Some(key), Some(answer)) = (key.name(), answer) {
-        let owner = service.clone();
-        finish.answer = Some(KeyAnswer {
-            company_id: payment.company_id.clone(),
-            key: key.to_owned(),
-            render: Arc::new(move |stored| answer(&view(&owner, stored))),
-        });
-    }
-    let finished = service.inner.store.finish_attempt(finish).await?;
-    let stored = match finished.payment {
-        Some(now) => now,
-        None => {
-            service
-                .inner
-                .store
-                .get_payment(&payment.company_id, &payment.id)
-                .await?
-        }
-    };
-    Ok(Made::Payment(
-        Box::new(view(service, &stored)),
-        finished.answered,
-    ))
+    crate::payments::record_sale(service, &payment, finish, key, answer).await
 }
 
 /// A 3D payment's request to keep its card (`save_card`), checked before anything is
