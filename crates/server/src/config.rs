@@ -265,6 +265,9 @@ const OTHER_VARIABLES: &[&str] = &[
     "SANALPOS_KEEP_TEST_DATA",
     "SANALPOS_CHROMEDRIVER",
     "SANALPOS_CHROMIUM",
+    // The scripts' own: which binary `scripts/api-fuzz` runs, and how hard it fuzzes.
+    "SANALPOS_BIN",
+    "SANALPOS_API_FUZZ_EXAMPLES",
 ];
 
 impl Config {

@@ -146,9 +146,15 @@ pub async fn run(
         data_dir: data_dir.to_owned(),
         // The rate limits may be set from the environment (`SANALPOS_RATE_LIMIT_*`,
         // `SANALPOS_COLLECT_LIMIT_*`), e.g. off for a fuzzing run; defaults otherwise.
-        rate_limits: Config::from_process(None)
-            .map(|c| c.rate_limits)
-            .unwrap_or_default(),
+        rate_limits: match Config::from_process(None) {
+            Ok(config) => config.rate_limits,
+            Err(e) => {
+                // Said, not swallowed: a mistyped variable would otherwise leave the
+                // limits on without a word.
+                eprintln!("sanalpos demo: the environment's settings are not used: {e}");
+                sanalpos_server::ratelimit::RateLimits::default()
+            }
+        },
         ..Config::default()
     };
     let app = Application::build(config).await.map_err(service_error)?;
