@@ -162,11 +162,9 @@ fn payment_rules(changed: &PaymentChanged<'_>) -> Consequences {
 /// The rules to hand in with a payment change: only a status that can cause an event
 /// needs them (the store then reads the status it changes from).
 pub(crate) fn for_change(change: &PaymentChange) -> Option<PaymentRules> {
-    let may_cause = event_for_sale_status(change.status).is_some()
-        || matches!(
-            change.status,
-            PaymentStatus::Authorized | PaymentStatus::Released
-        );
+    let may_cause = PaymentStatus::ALL
+        .iter()
+        .any(|before| event_for_status(*before, change.status).is_some());
     may_cause.then_some(payment_rules as PaymentRules)
 }
 

@@ -69,8 +69,13 @@ pub(crate) fn inquiry_attempt(
     }
 }
 
-/// Asks the provider about a payment's sale attempt.
-async fn inquire(service: &PaymentService, p: &PaymentRecord) -> Result<Inquiry, String> {
+/// Asks the provider about a payment's sale attempt, for `amount` (the sale's, or what a
+/// capture asked for).
+pub(crate) async fn inquire(
+    service: &PaymentService,
+    p: &PaymentRecord,
+    amount: Kurus,
+) -> Result<Inquiry, String> {
     let pos = service
         .inner
         .store
@@ -84,15 +89,20 @@ async fn inquire(service: &PaymentService, p: &PaymentRecord) -> Result<Inquiry,
             .business_date
             .parse::<NaiveDate>()
             .map_err(|e| e.to_string())?,
-        amount: p.amount,
+        amount,
     };
     gateway.inquiry(&request).await.map_err(|e| e.to_string())
 }
 
-enum Verdict {
+/// What a look at one payment or refund ended in.
+pub(crate) enum Verdict {
+    /// Settled as the provider says.
     Resolved,
+    /// A 3D payment never finished.
     Expired,
+    /// Still unclear; asked again later.
     Left,
+    /// The inquiry itself failed.
     Error,
 }
 
@@ -111,12 +121,7 @@ async fn resolve_payment(
         p.status,
         PaymentStatus::Capturing | PaymentStatus::Releasing
     ) {
-        let settled = crate::pre_auth::resolve(service, stale).await?;
-        let verdict = match settled {
-            crate::pre_auth::Settled::Resolved => Verdict::Resolved,
-            crate::pre_auth::Settled::Left => Verdict::Left,
-            crate::pre_auth::Settled::Error => Verdict::Error,
-        };
+        let verdict = crate::pre_auth::resolve(service, stale).await?;
         if matches!(verdict, Verdict::Left | Verdict::Error) {
             mark_or_release(service, stale, owner).await?;
         }
@@ -128,7 +133,7 @@ async fn resolve_payment(
         || (p.three_d && now - p.created_at > config.three_d_ttl.as_millis() as i64);
     let grace_over = now - stale.last_call_at > config.unknown_grace.as_millis() as i64;
     let started = service.now_ms();
-    let answer = inquire(service, p).await;
+    let answer = inquire(service, p, p.amount).await;
     let expect = [
         PaymentStatus::Processing,
         PaymentStatus::Unknown,
@@ -321,7 +326,7 @@ async fn resolve_refund(
         .filter(|x| x.id != r.id && x.status == RefundStatus::Approved)
         .map(|x| x.amount)
         .sum();
-    let answer = inquire(service, p).await;
+    let answer = inquire(service, p, p.amount).await;
     let status = match &answer {
         Ok(Inquiry::Approved {
             reversed,

@@ -168,6 +168,14 @@ pub(crate) fn view(service: &PaymentService, p: &PaymentRecord) -> PaymentView {
     }
 }
 
+/// A card scheme as payments store it (`visa`, `mastercard`), `unknown` when unnamed.
+pub(crate) fn brand_name(brand: sanalpos_core::CardBrand) -> String {
+    serde_json::to_value(brand)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The provider client of a POS (cached per version).
 pub(crate) fn gateway_for(
     service: &PaymentService,
@@ -425,10 +433,7 @@ pub(crate) async fn create_payment_for(
         installments: request.installments,
         masked_pan: card.number.masked().as_str().to_owned(),
         card_fingerprint,
-        card_brand: serde_json::to_value(card.number.brand())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into()),
+        card_brand: brand_name(card.number.brand()),
         auth_code: None,
         provider_ref: None,
         bank_code: None,

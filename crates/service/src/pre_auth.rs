@@ -25,13 +25,14 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use sanalpos_core::{ClientRef, Kurus, Message, ProviderRef};
-use sanalpos_gateway::{CaptureRequest, GatewayResponse, Inquiry, InquiryRequest, Outcome};
+use sanalpos_gateway::{CaptureRequest, GatewayResponse, Inquiry, Outcome};
 use sanalpos_store::{
     AttemptOutcome, AttemptResult, FinishAttempt, NewAudit, Operation, PaymentChange,
     PaymentRecord, PaymentStatus, PosHealth, StalePayment,
 };
 
 use crate::error::ServiceError;
+use crate::janitor::{inquire, Verdict};
 use crate::outcome::failure_message;
 use crate::payments::{dispatched, gateway_for, view};
 use crate::types::*;
@@ -39,8 +40,11 @@ use crate::PaymentService;
 
 /// Who releases a hold that ran out, in the audit log and on the payment's attempts.
 const JANITOR: &str = "janitor";
-/// A milliseconds day.
+/// A day, in milliseconds.
 const DAY_MS: i64 = 86_400_000;
+/// How long before its hold ends a pre-authorisation is warned of (the payment's
+/// `hold_ends_soon`, the dashboard), in milliseconds.
+pub(crate) const HOLD_WARNING_MS: i64 = DAY_MS;
 /// The hold period of a POS that sets none, in days.
 pub const DEFAULT_HOLD_DAYS: u16 = 7;
 /// The shortest and longest hold period a POS may set, in days.
@@ -54,7 +58,9 @@ pub(crate) fn hold_until(now: i64, days: u16) -> i64 {
 /// Whether an authorisation's hold ends within a day of `now`: the back office warns.
 pub(crate) fn hold_ends_soon(payment: &PaymentRecord, now: i64) -> bool {
     payment.status == PaymentStatus::Authorized
-        && payment.hold_until.is_some_and(|until| until - now < DAY_MS)
+        && payment
+            .hold_until
+            .is_some_and(|until| until - now < HOLD_WARNING_MS)
 }
 
 /// Capture or release.
@@ -226,7 +232,7 @@ async fn run(
     );
     let attempt_id = attempt.id.clone();
     let begin = PaymentChange::to(&p.id, &[PaymentStatus::Authorized], step.busy());
-    let Some(p) = store.begin_operation(begin, attempt, Vec::new()).await? else {
+    let Some(p) = store.begin_operation(begin, attempt).await? else {
         return Err(ServiceError::conflict(
             "not_authorized",
             "the payment was captured or released meanwhile",
@@ -322,13 +328,13 @@ fn finish(
                     change.auth_code.clone_from(&approval.auth_code);
                     change.message = Some(captured_message(amount, held));
                     data["provider_ref"] = json!(approval.provider_ref.as_str());
-                    ("captured".to_owned(), None)
+                    (Some("captured".to_owned()), None)
                 }
                 Step::Release => {
                     change.status = PaymentStatus::Released;
                     change.message = Some(released_message(expired));
                     data["expired"] = json!(expired);
-                    ("released".to_owned(), None)
+                    (Some("released".to_owned()), None)
                 }
             }
         }
@@ -344,7 +350,7 @@ fn finish(
             data["bank_code"] = json!(code);
             data["message"] = json!({"tr": decline.message.tr, "en": decline.message.en});
             (
-                format!("{}_declined", step.name()),
+                Some(format!("{}_declined", step.name())),
                 Some(ServiceError::conflict(
                     match step {
                         Step::Capture => "capture_declined",
@@ -364,7 +370,7 @@ fn finish(
             let m = failure_message(failure.kind);
             data["message"] = json!({"tr": m.tr, "en": m.en});
             (
-                format!("{}_failed", step.name()),
+                Some(format!("{}_failed", step.name())),
                 Some(ServiceError::Provider {
                     code: "provider_failed",
                     message: format!(
@@ -377,14 +383,13 @@ fn finish(
         Outcome::Unknown(reason) => {
             change.status = step.busy();
             result.message = Some(reason.to_string());
-            ("".to_owned(), None)
+            (None, None)
         }
     };
-    let audit = if kind.is_empty() {
-        Vec::new()
-    } else {
-        vec![audit(p, actor, &kind, data)]
-    };
+    let audit = kind
+        .map(|kind| audit(p, actor, &kind, data))
+        .into_iter()
+        .collect();
     let health = match &response.outcome {
         Outcome::Unknown(reason) => Some(reason.to_string()),
         _ => None,
@@ -441,21 +446,11 @@ pub(crate) async fn release_expired(
     Ok((released, errors))
 }
 
-/// What the janitor learnt about an unclear capture or release.
-pub(crate) enum Settled {
-    /// Recorded as what the provider says.
-    Resolved,
-    /// Still unclear; asked again later.
-    Left,
-    /// The inquiry itself failed.
-    Error,
-}
-
 /// Settles a `capturing` / `releasing` payment by inquiry.
 pub(crate) async fn resolve(
     service: &PaymentService,
     stale: &StalePayment,
-) -> Result<Settled, ServiceError> {
+) -> Result<Verdict, ServiceError> {
     let p = &stale.payment;
     let store = &service.inner.store;
     let step = if p.status == PaymentStatus::Capturing {
@@ -484,7 +479,7 @@ pub(crate) async fn resolve(
             (
                 AttemptOutcome::Approved,
                 "released at the provider",
-                "released",
+                Some("released"),
             )
         }
         Ok(Inquiry::Approved {
@@ -501,7 +496,7 @@ pub(crate) async fn resolve(
             (
                 AttemptOutcome::Approved,
                 "captured at the provider",
-                "captured",
+                Some("captured"),
             )
         }
         // Still held, says a provider whose inquiry reads captures: the call never took
@@ -511,15 +506,15 @@ pub(crate) async fn resolve(
             (
                 AttemptOutcome::Failed,
                 "still held at the provider: the call never took effect",
-                "",
+                None,
             )
         }
         Ok(_) => (
             AttemptOutcome::Unknown,
             "not settled at the provider yet",
-            "",
+            None,
         ),
-        Err(_) => (AttemptOutcome::Unknown, "inquiry failed", ""),
+        Err(_) => (AttemptOutcome::Unknown, "inquiry failed", None),
     };
     let note = match &answer {
         Err(e) => format!("{note}: {e}"),
@@ -527,16 +522,17 @@ pub(crate) async fn resolve(
     };
     let attempt = crate::janitor::inquiry_attempt(p, outcome, note, started, service.now_ms());
     let settled = change.status != step.busy();
-    let audit = if kind.is_empty() {
-        Vec::new()
-    } else {
-        vec![audit(
-            p,
-            JANITOR,
-            kind,
-            json!({ "amount": change.amount.unwrap_or(held), "held_amount": held, "attempt_id": attempt.id }),
-        )]
-    };
+    let audit = kind
+        .map(|kind| {
+            audit(
+                p,
+                JANITOR,
+                kind,
+                json!({ "amount": change.amount.unwrap_or(held), "held_amount": held, "attempt_id": attempt.id }),
+            )
+        })
+        .into_iter()
+        .collect();
     store
         .finish_attempt(FinishAttempt {
             new_attempt: Some(attempt),
@@ -551,9 +547,9 @@ pub(crate) async fn resolve(
         })
         .await?;
     Ok(match (settled, answer.is_err()) {
-        (true, _) => Settled::Resolved,
-        (false, true) => Settled::Error,
-        (false, false) => Settled::Left,
+        (true, _) => Verdict::Resolved,
+        (false, true) => Verdict::Error,
+        (false, false) => Verdict::Left,
     })
 }
 
@@ -564,28 +560,4 @@ async fn reads_captures(service: &PaymentService, p: &PaymentRecord) -> bool {
     };
     crate::gateways::protocol_of(&pos.protocol)
         .is_ok_and(|protocol| protocol.info().capabilities.pre_auth_inquiry)
-}
-
-/// Asks the provider about the pre-authorisation behind a payment, for `amount`.
-async fn inquire(
-    service: &PaymentService,
-    p: &PaymentRecord,
-    amount: Kurus,
-) -> Result<Inquiry, String> {
-    let pos = service
-        .inner
-        .store
-        .get_pos(&p.company_id, &p.pos_id)
-        .await
-        .map_err(|e| format!("POS: {e}"))?;
-    let gateway = gateway_for(service, &pos).map_err(|e| e.message())?;
-    let request = InquiryRequest {
-        client_ref: ClientRef::parse(&p.sale_client_ref).map_err(|e| e.to_string())?,
-        date: p
-            .business_date
-            .parse::<NaiveDate>()
-            .map_err(|e| e.to_string())?,
-        amount,
-    };
-    gateway.inquiry(&request).await.map_err(|e| e.to_string())
 }

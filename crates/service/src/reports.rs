@@ -300,7 +300,10 @@ impl PaymentService {
             blocked_today: u64::try_from(store.count_blocked_since(company_id, today_start).await?)
                 .unwrap_or(0),
             holds_ending_soon: store
-                .holds_ending_before(company_id, now.timestamp_millis() + 86_400_000)
+                .holds_ending_before(
+                    company_id,
+                    now.timestamp_millis() + crate::pre_auth::HOLD_WARNING_MS,
+                )
                 .await?,
         })
     }

@@ -182,10 +182,7 @@ pub(crate) async fn create_stored_card_payment(
         installments: request.installments,
         masked_pan: masked.as_str().to_owned(),
         card_fingerprint: fingerprint,
-        card_brand: serde_json::to_value(CardBrand::from_bin(masked.bin6()))
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into()),
+        card_brand: crate::payments::brand_name(CardBrand::from_bin(masked.bin6())),
         auth_code: None,
         provider_ref: None,
         bank_code: None,

@@ -599,27 +599,22 @@ impl Store {
     }
 
     /// Moves a payment by `change` and, only when the change applied, writes the
-    /// attempt (dispatched) that is about to be sent, with its audit events, in one
-    /// transaction: so two requests can never both send a capture or a release. The
-    /// payment as the change left it, or `None` (nothing written) when the payment was
-    /// no longer in one of the expected statuses.
+    /// attempt (dispatched) that is about to be sent, in one transaction: so two
+    /// requests can never both send a capture or a release. The payment as the change
+    /// left it, or `None` (nothing written) when the payment was no longer in one of the
+    /// expected statuses.
     pub async fn begin_operation(
         &self,
         change: PaymentChange,
         attempt: AttemptRecord,
-        audit: Vec<NewAudit>,
     ) -> Result<Option<PaymentRecord>, StoreError> {
         self.db
-            .write((change, attempt, audit), |c, (change, attempt, audit)| {
+            .write((change, attempt), |c, (change, attempt)| {
                 Box::pin(async move {
-                    let now = crate::now_ms();
-                    let Some(changed) = apply_change(c, change, now).await? else {
+                    let Some(changed) = apply_change(c, change, crate::now_ms()).await? else {
                         return Ok(None);
                     };
                     insert_attempt(c, attempt).await?;
-                    for event in audit.iter() {
-                        append(c, event).await?;
-                    }
                     Ok(Some(changed))
                 })
             })

@@ -14,7 +14,7 @@ use sanalpos_core::Currency;
 use sanalpos_service::protocols::{self, FieldKind, FieldSpec, ProtocolInfo, BANK_FIELD};
 use sanalpos_service::{
     ConnectionCheck, DocumentItem, Environment, InstallmentRow, NewPos, OnboardingState, PosChange,
-    PosView, ServiceError, Settings,
+    PosView, ServiceError, Settings, PRE_AUTH_DEFAULT_DAYS, PRE_AUTH_HOLD_DAYS,
 };
 use sanalpos_store::DOCUMENT_NAMES;
 
@@ -288,8 +288,9 @@ fn pos_form(
                     label.check { input #pos-default type="checkbox" name="is_default" checked[pos.is_some_and(|p| p.is_default)]; (t.is_default) }
                     @if info.capabilities.pre_auth {
                         label { (t.pos_hold_days)
-                            input #pos-hold-days name="pre_auth_hold_days" type="number" min="1" max="30" required
-                                value=(pos.map_or(7, |p| p.pre_auth_hold_days));
+                            input #pos-hold-days name="pre_auth_hold_days" type="number" required
+                                min=(PRE_AUTH_HOLD_DAYS.start()) max=(PRE_AUTH_HOLD_DAYS.end())
+                                value=(pos.map_or(PRE_AUTH_DEFAULT_DAYS, |p| p.pre_auth_hold_days));
                         }
                         p.hint { (t.pos_hold_days_hint) }
                     }
@@ -432,7 +433,7 @@ fn parse_form(ctx: &Ctx, info: &ProtocolInfo, form: &PosForm) -> Result<Parsed, 
             days => Some(
                 days.parse::<u16>()
                     .ok()
-                    .filter(|d| (1..=30).contains(d))
+                    .filter(|d| PRE_AUTH_HOLD_DAYS.contains(d))
                     .ok_or_else(|| format!("{}: {}", t.err_field, t.pos_hold_days))?,
             ),
         },
