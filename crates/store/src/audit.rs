@@ -27,6 +27,10 @@
 //! mended without rewriting the hashes an auditor may already hold. Within a chain the
 //! version never goes down, so a version-2 event relabelled as version 1 is reported too.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
@@ -113,23 +117,94 @@ fn hash_fields(fields: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// What the current write transaction holds of the companies' audit chains.
+#[derive(Default)]
+struct Chains {
+    /// Companies whose chain lock (the company row, `FOR NO KEY UPDATE`) this
+    /// transaction took before its first statement (PostgreSQL).
+    locked: HashSet<String>,
+    /// The head (`seq`, `hash`) of every chain this transaction has appended to.
+    heads: HashMap<String, (i64, String)>,
+}
+
+tokio::task_local! {
+    /// The writer opens a fresh one around each transaction ([`with_chain_state`]), so
+    /// it never outlives the locks that make it true.
+    static CHAINS: RefCell<Chains>;
+}
+
+/// Runs one write transaction with an empty memory of chain locks and heads: an append
+/// to a chain the transaction locked up front skips the lock statement, and the second
+/// and later events a transaction appends to one chain also skip the head read (on
+/// PostgreSQL two of the append's three round trips), because the transaction holds that
+/// chain's lock (the company row on PostgreSQL, the database's write lock on SQLite) and
+/// wrote its head itself. A group commit of a burst of one company's payment outcomes
+/// appends many events to one chain.
+pub(crate) async fn with_chain_state<F: Future>(transaction: F) -> F::Output {
+    CHAINS
+        .scope(RefCell::new(Chains::default()), transaction)
+        .await
+}
+
+/// Notes that the current transaction holds these companies' chain locks.
+pub(crate) fn note_locked<'a>(company_ids: impl IntoIterator<Item = &'a str>) {
+    let _ = CHAINS.try_with(|chains| {
+        let mut chains = chains.borrow_mut();
+        for id in company_ids {
+            chains.locked.insert(id.to_owned());
+        }
+    });
+}
+
+fn holds_lock(company_id: &str) -> bool {
+    CHAINS
+        .try_with(|chains| chains.borrow().locked.contains(company_id))
+        .unwrap_or(false)
+}
+
+/// The head this transaction left on `company_id`'s chain, when it appended to it.
+fn remembered_head(company_id: &str) -> Option<(i64, String)> {
+    CHAINS
+        .try_with(|chains| chains.borrow().heads.get(company_id).cloned())
+        .ok()
+        .flatten()
+}
+
+fn remember_head(company_id: &str, seq: i64, hash: &str) {
+    // Outside a writer transaction (no memory in scope) there is nothing to remember.
+    let _ = CHAINS.try_with(|chains| {
+        let mut chains = chains.borrow_mut();
+        chains.locked.insert(company_id.to_owned());
+        chains
+            .heads
+            .insert(company_id.to_owned(), (seq, hash.to_owned()));
+    });
+}
+
 /// Appends an event inside the caller's transaction. On PostgreSQL the company row is
 /// locked first, so concurrent appenders of one company queue instead of colliding; the
 /// UNIQUE(company_id, seq) constraint is the backstop (a collision retries the whole
-/// transaction, see `Db::write`).
+/// transaction, see `Db::write`); a transaction that declared its company took the lock
+/// before anything else ([`Db::write_for`](crate::db::Db::write_for)). A later append of the same transaction to the same
+/// chain starts from the head the earlier one wrote ([`with_chain_heads`]).
 pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result<(), StoreError> {
-    if crate::db::is_postgres(conn) {
-        sqlx::query("SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE")
+    let head = match remembered_head(&event.company_id) {
+        Some(head) => Some(head),
+        None => {
+            if crate::db::is_postgres(conn) && !holds_lock(&event.company_id) {
+                sqlx::query("SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE")
+                    .bind(&event.company_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            }
+            sqlx::query_as(
+                "SELECT seq, hash FROM audit_events WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
             .bind(&event.company_id)
             .fetch_optional(&mut *conn)
-            .await?;
-    }
-    let head: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_events WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(&event.company_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+            .await?
+        }
+    };
     let (seq, prev_hash) = match head {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS_HASH.to_owned()),
@@ -151,6 +226,7 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
     };
     stored.hash = event_hash(&stored)
         .ok_or_else(|| StoreError::corrupt("the current audit hash version has no formula"))?;
+    let hash = stored.hash.clone();
     sqlx::query(
         "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -169,6 +245,7 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
     .execute(&mut *conn)
     .await
     .map_err(|e| crate::db::map_audit_race(e.into()))?;
+    remember_head(&event.company_id, seq, &hash);
     Ok(())
 }
 
@@ -194,7 +271,10 @@ impl Store {
     /// Appends one audit event in a transaction of its own (for events that record no
     /// other change, such as a login).
     pub async fn append_audit(&self, event: NewAudit) -> Result<(), StoreError> {
-        self.db.write(event, |c, e| Box::pin(append(c, e))).await
+        let company = event.company_id.clone();
+        self.db
+            .write_for(&company, event, |c, e| Box::pin(append(c, e)))
+            .await
     }
 
     /// A company's events, newest first.

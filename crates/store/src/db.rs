@@ -15,11 +15,15 @@
 //! another caller's work; on PostgreSQL a write that lost an audit-chain race to another
 //! instance is tried again. Reads use a separate pool (WAL lets them run beside the
 //! writer on SQLite); several PostgreSQL instances write concurrently, and database
-//! locks and constraints arbitrate between them.
+//! locks and constraints arbitrate between them. So that two instances' groups never
+//! wait for each other in a circle, a write that appends to a company's audit chain
+//! declares the company ([`Db::write_for`]) and its group takes those chain locks first,
+//! in id order, before touching any other row.
 
 use std::any::Any as StdAny;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +68,9 @@ type JobFn = Arc<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, JobResult> 
 struct Job {
     run: JobFn,
     reply: oneshot::Sender<JobResult>,
+    /// The company whose chain lock the write takes, declared so that the group can
+    /// take it first (see [`Db::write_for`]).
+    company: Option<String>,
 }
 
 /// The connections of a store.
@@ -75,6 +82,8 @@ pub(crate) struct Db {
     pub(crate) read: AnyPool,
     /// The queue of the group-committing writer.
     writer: mpsc::Sender<Job>,
+    /// Groups the writer rolled back and ran again one write at a time.
+    pub(crate) groups_undone: Arc<AtomicU64>,
 }
 
 /// Most writes a group commit takes at once.
@@ -86,7 +95,7 @@ impl Db {
         let engine = Engine::from_url(url)?;
         match engine {
             Engine::Postgres => {
-                let pool = AnyPoolOptions::new()
+                let pool = read_pool_options()
                     .max_connections(24)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
@@ -105,18 +114,19 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(writer_loop(write, rx, engine));
+                let groups_undone = Arc::new(AtomicU64::new(0));
+                tokio::spawn(writer_loop(write, rx, engine, groups_undone.clone()));
                 Ok(Db {
                     engine,
                     url: url.to_owned(),
                     read: pool,
                     writer: tx,
+                    groups_undone,
                 })
             }
             Engine::Sqlite => {
-                let options = || {
-                    AnyPoolOptions::new()
-                        .acquire_timeout(Duration::from_secs(30))
+                let options = |base: AnyPoolOptions| {
+                    base.acquire_timeout(Duration::from_secs(30))
                         .after_connect(|conn, _meta| {
                             Box::pin(async move {
                                 for pragma in [
@@ -132,7 +142,7 @@ impl Db {
                         })
                 };
                 // The write connection first, so it creates the file (mode=rwc).
-                let write = options()
+                let write = options(AnyPoolOptions::new())
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
@@ -140,18 +150,20 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
-                let read = options()
+                let read = options(read_pool_options())
                     .max_connections(4)
                     .connect(url)
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(writer_loop(write, rx, engine));
+                let groups_undone = Arc::new(AtomicU64::new(0));
+                tokio::spawn(writer_loop(write, rx, engine, groups_undone.clone()));
                 Ok(Db {
                     engine,
                     url: url.to_owned(),
                     read,
                     writer: tx,
+                    groups_undone,
                 })
             }
         }
@@ -160,6 +172,39 @@ impl Db {
     /// Runs `f` in a write transaction and returns its result once committed.
     pub(crate) async fn write<T, D>(
         &self,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        self.submit(None, data, f).await
+    }
+
+    /// [`Db::write`] for a write that takes `company_id`'s audit-chain lock (it appends
+    /// to the company's audit chain or changes its shared counters). On PostgreSQL the
+    /// group's transaction takes the chain locks of all its declared companies first, in
+    /// id order, before any other statement. Without that, two instances' groups lock
+    /// one company's rows in different orders (a rate counter in one, the chain in the
+    /// other) and deadlock: measured with `bench payments --instances 2`, every second
+    /// group waited for the deadlock detector.
+    pub(crate) async fn write_for<T, D>(
+        &self,
+        company_id: &str,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        self.submit(Some(company_id.to_owned()), data, f).await
+    }
+
+    async fn submit<T, D>(
+        &self,
+        company: Option<String>,
         data: D,
         f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
     ) -> Result<T, StoreError>
@@ -178,7 +223,11 @@ impl Db {
         });
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(Job { run, reply })
+            .send(Job {
+                run,
+                reply,
+                company,
+            })
             .await
             .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
         let value = answer
@@ -193,6 +242,32 @@ impl Db {
     pub(crate) async fn close(&self) {
         self.read.close().await;
     }
+}
+
+/// How long a pooled read connection may sit unused before it is checked with a ping
+/// when next taken.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// The read pool's options: a connection is pinged before use only after it sat idle
+/// (sqlx's default pings on every check-out, a round trip to the server or a hand-off to
+/// SQLite's worker thread before every read; sqlx also pings it when it comes back, so a
+/// connection that broke in use never returns to the pool).
+fn read_pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .test_before_acquire(false)
+        .before_acquire(ping_when_idle)
+}
+
+fn ping_when_idle(
+    conn: &mut AnyConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> BoxFut<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for >= PING_AFTER_IDLE {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
 }
 
 /// A unique violation on the audit chain means another instance appended first.
@@ -216,7 +291,12 @@ pub(crate) fn map_audit_race(e: StoreError) -> StoreError {
     audit_race(e)
 }
 
-async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engine) {
+async fn writer_loop(
+    pool: AnyPool,
+    mut queue: mpsc::Receiver<Job>,
+    engine: Engine,
+    groups_undone: Arc<AtomicU64>,
+) {
     // SQLite takes the write lock up front, so a group never deadlocks on an upgrade.
     let begin = match engine {
         Engine::Sqlite => "BEGIN IMMEDIATE",
@@ -250,7 +330,7 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engi
                 }
             },
         };
-        let results = run_group(&mut conn, &batch, begin).await;
+        let results = crate::audit::with_chain_state(run_group(&mut conn, &batch, begin)).await;
         match results {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
@@ -258,11 +338,15 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engi
                 }
                 held = Some(conn);
             }
-            Err(_) => {
+            Err(cause) => {
                 // Something in the group failed: run each write on its own, then let
                 // the connection go back to the pool.
+                groups_undone.fetch_add(1, Ordering::Relaxed);
+                if batch.len() > 1 {
+                    info!(writes = batch.len(), %cause, "a group commit was rolled back; its writes run one at a time");
+                }
                 for job in batch.drain(..) {
-                    let result = run_single(&mut conn, &job.run, begin).await;
+                    let result = run_single(&mut conn, &job, begin).await;
                     let _ = job.reply.send(result);
                 }
             }
@@ -273,39 +357,73 @@ async fn writer_loop(pool: AnyPool, mut queue: mpsc::Receiver<Job>, engine: Engi
     pool.close().await;
 }
 
-/// Runs a group in one transaction. `Err` when anything failed (all rolled back).
+/// Runs a group in one transaction. `Err` (the first failure) when anything failed:
+/// then all of it is rolled back.
 async fn run_group(
     conn: &mut AnyConnection,
     batch: &[Job],
     begin: &str,
-) -> Result<Vec<JobResult>, ()> {
-    if conn.execute(begin).await.is_err() {
-        return Err(());
+) -> Result<Vec<JobResult>, StoreError> {
+    conn.execute(begin).await?;
+    let companies: Vec<&str> = batch.iter().filter_map(|j| j.company.as_deref()).collect();
+    if let Err(e) = lock_companies(conn, companies).await {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(e);
     }
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         match (job.run)(conn).await {
             Ok(value) => results.push(Ok(value)),
-            Err(_) => {
+            Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
-                return Err(());
+                return Err(e);
             }
         }
     }
-    if conn.execute("COMMIT").await.is_err() {
+    if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
-        return Err(());
+        return Err(e.into());
     }
     Ok(results)
 }
 
+/// On PostgreSQL, takes the chain locks (company rows) of `companies` in id order, in
+/// one statement, and notes them as held for the transaction's audit appends.
+async fn lock_companies<'a>(
+    conn: &mut AnyConnection,
+    companies: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    if !is_postgres(conn) {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = companies.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    // The rows are locked as the sort hands them out, so in id order.
+    let sql = format!(
+        "SELECT id FROM companies WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in &ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(&mut *conn).await?;
+    crate::audit::note_locked(ids);
+    Ok(())
+}
+
 /// Runs one write in its own transaction. On PostgreSQL another instance may append to
 /// the same company's audit chain first (a unique-key race): that write is tried again.
-async fn run_single(conn: &mut AnyConnection, run: &JobFn, begin: &str) -> JobResult {
+async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult {
     let mut tries = 0u64;
     loop {
         tries += 1;
-        match run_once(conn, run, begin).await {
+        match crate::audit::with_chain_state(run_once(conn, job, begin)).await {
             Err(StoreError::Conflict {
                 code: "audit_race", ..
             }) if tries < 20 => {
@@ -316,9 +434,13 @@ async fn run_single(conn: &mut AnyConnection, run: &JobFn, begin: &str) -> JobRe
     }
 }
 
-async fn run_once(conn: &mut AnyConnection, run: &JobFn, begin: &str) -> JobResult {
+async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult {
     conn.execute(begin).await?;
-    match run(conn).await {
+    if let Err(e) = lock_companies(conn, job.company.as_deref()).await {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(e);
+    }
+    match (job.run)(conn).await {
         Ok(value) => match conn.execute("COMMIT").await {
             Ok(_) => Ok(value),
             Err(e) => {

@@ -118,6 +118,16 @@ impl Store {
         self.db.engine
     }
 
+    /// How many group commits the writer rolled back and ran again one write at a time
+    /// since the store opened (a write of the group failed: a refused write, a lost
+    /// audit-chain race, a deadlock). Each write's own answer is unaffected; a steady
+    /// count means the writes contend.
+    pub fn groups_undone(&self) -> u64 {
+        self.db
+            .groups_undone
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Checks the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.db.read).await?;

@@ -633,9 +633,20 @@ impl Store {
     /// the audit events. Returns whether the payment change applied and the payment as
     /// it now stands.
     pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<Finished, StoreError> {
-        self.db
-            .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
-            .await
+        // An outcome that appends to the audit chain declares its company, so its group
+        // takes that chain's lock before it touches the company's other rows.
+        match finish.audit.first().map(|a| a.company_id.clone()) {
+            Some(company) => {
+                self.db
+                    .write_for(&company, finish, |c, f| Box::pin(finish_attempt(c, f)))
+                    .await
+            }
+            None => {
+                self.db
+                    .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
+                    .await
+            }
+        }
     }
 
     /// One payment of a company.

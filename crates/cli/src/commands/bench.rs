@@ -48,6 +48,11 @@ pub struct PaymentsArgs {
     /// checked against the decline counts.
     #[arg(long)]
     no_abuse_limits: bool,
+    /// With 2 (PostgreSQL only): after the other phases, a second instance of the
+    /// service on the same database takes half of the callers, and the bench prints the
+    /// two instances' rate against one instance's.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    instances: u8,
 }
 
 /// Runs a bench command.
@@ -119,6 +124,40 @@ impl Target {
     }
 }
 
+/// A closed loop of `concurrency` callers for `phase`, caller `i` sending to
+/// `targets[i % targets.len()]`, numbering its payments from `first`: the approved
+/// latencies, how many were sent, and how long it took.
+async fn closed_loop(
+    targets: &[Arc<Target>],
+    concurrency: usize,
+    phase: Duration,
+    first: u64,
+) -> Result<(Vec<Duration>, u64, Duration), String> {
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(first));
+    let mut tasks = Vec::new();
+    for i in 0..concurrency {
+        let target = targets[i % targets.len()].clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while started.elapsed() < phase {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(l) = target.pay(n).await {
+                    latencies.push(l);
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.map_err(|e| e.to_string())?);
+    }
+    let attempted = next.load(std::sync::atomic::Ordering::Relaxed) - first;
+    Ok((all, attempted, started.elapsed()))
+}
+
 fn report(name: &str, latencies: &mut [Duration], elapsed: Duration, attempted: u64) {
     latencies.sort_unstable();
     println!(
@@ -158,7 +197,10 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         }
         other => return Err(format!("unknown engine {other:?}: sqlite or postgres")),
     };
-    let app = Application::build(Config {
+    if args.instances == 2 && args.engine != "postgres" {
+        return Err("two instances share a PostgreSQL database: add --engine postgres".into());
+    }
+    let config = Config {
         listen: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
         data_dir: dir.path().to_owned(),
         database_url,
@@ -186,9 +228,10 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             }
         },
         ..Config::default()
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    };
+    let app = Application::build(config.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     let service = app.service().clone();
     let company = service
         .create_company("Yük Testi A.Ş.", "bench")
@@ -269,32 +312,18 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
 
     // 3. Throughput: closed loop with `concurrency` callers.
     let phase = Duration::from_secs(args.seconds);
-    let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(1_000_000));
-    let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
-        let target = target.clone();
-        let next = next.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while started.elapsed() < phase {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Some(l) = target.pay(n).await {
-                    latencies.push(l);
-                }
-            }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await.map_err(|e| e.to_string())?);
-    }
-    let attempted = next.load(std::sync::atomic::Ordering::Relaxed) - 1_000_000;
+    let (mut all, attempted, elapsed) = closed_loop(
+        std::slice::from_ref(&target),
+        args.concurrency,
+        phase,
+        1_000_000,
+    )
+    .await?;
+    let one_instance = all.len() as f64 / elapsed.as_secs_f64();
     report(
         &format!("service, {} callers", args.concurrency),
         &mut all,
-        started.elapsed(),
+        elapsed,
         attempted,
     );
 
@@ -324,6 +353,43 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         started.elapsed(),
         attempted,
     );
+
+    // 5. Two instances of the service on one database, half of the callers each.
+    if args.instances == 2 {
+        let second = Application::build(config.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let second_target = Arc::new(Target {
+            http: target.http.clone(),
+            url: format!("{}/api/v1/payments", second.base_url()),
+            key: target.key.clone(),
+        });
+        let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
+        let second_server = tokio::spawn(second.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let (mut all, attempted, elapsed) = closed_loop(
+            &[target.clone(), second_target],
+            args.concurrency,
+            phase,
+            3_000_000,
+        )
+        .await?;
+        let two = all.len() as f64 / elapsed.as_secs_f64();
+        report(
+            &format!("two instances, {} callers", args.concurrency),
+            &mut all,
+            elapsed,
+            attempted,
+        );
+        println!(
+            "{:<34} {:>8.2} (two instances' rate over one instance's, same run)",
+            "two instances / one",
+            two / one_instance
+        );
+        let _ = stop_second.send(());
+        let _ = second_server.await;
+    }
 
     let _ = stop.send(());
     let _ = server.await;

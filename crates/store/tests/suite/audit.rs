@@ -137,6 +137,112 @@ async fn concurrent_audit_appends_on_two_stores() {
 }
 
 #[tokio::test]
+async fn two_stores_counting_and_appending_for_one_company_never_deadlock() {
+    // Two instances, each committing groups that mix a company's rate counters (a
+    // claimed key) and its audit chain. Before the groups took their declared
+    // companies' chain locks first, one instance's group held the counters and waited
+    // for the chain while the other's held the chain and waited for the counters:
+    // PostgreSQL broke the deadlock by failing one group, which then ran again one
+    // write at a time.
+    let Some((first, guard)) = postgres_store("two_stores_never_deadlock").await else {
+        return;
+    };
+    let second = Store::open(guard.url()).await.unwrap();
+    let c = company(&first, "A").await;
+    let mut tasks = Vec::new();
+    for i in 0..2000 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let id = c.id.clone();
+        tasks.push(tokio::spawn(async move {
+            // The first store's groups append first, the second's count first.
+            if i % 4 == 1 || i % 4 == 2 {
+                let hits = vec![RateHit {
+                    scope: "api_payment_company".into(),
+                    subject: id.clone(),
+                    window_start: 0,
+                }];
+                store
+                    .idempotency_begin_counted(&id, &format!("key-{i}"), "hash", now_ms(), hits)
+                    .await
+                    .map(|_| ())
+            } else {
+                store.append_audit(audit(&id, "x", "s")).await
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        first
+            .rate_count("api_payment_company", &c.id, 0)
+            .await
+            .unwrap(),
+        1000
+    );
+    let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
+    assert_eq!(report.events, 1001);
+    assert!(report.broken.is_none());
+    assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
+async fn a_group_commit_appends_many_events_to_two_chains() {
+    // Sixty appends at once reach the writer together and commit in groups, each group
+    // appending several events to each of two chains in one transaction: the later
+    // ones start from the head the transaction wrote itself.
+    async fn case(store: Store) {
+        let a = company(&store, "A").await;
+        let b = company(&store, "B").await;
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let store = store.clone();
+            let id = if i % 3 == 0 {
+                b.id.clone()
+            } else {
+                a.id.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                store.append_audit(audit(&id, "x", &format!("s{i}"))).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let reports = store.verify_audit().await.unwrap();
+        let events = |id: &str| {
+            let report = reports.iter().find(|r| r.company_id == id).unwrap();
+            assert!(report.broken.is_none(), "{report:?}");
+            report.events
+        };
+        assert_eq!(events(&a.id), 41);
+        assert_eq!(events(&b.id), 21);
+        // The chain goes on after the group, from the stored head.
+        store
+            .append_audit(audit(&a.id, "y", "after"))
+            .await
+            .unwrap();
+        let report = store.verify_company_audit(&a.id).await.unwrap().unwrap();
+        assert_eq!(report.events, 42);
+        assert!(report.broken.is_none());
+    }
+    let (store, _guard) = sqlite_store().await;
+    case(store).await;
+    if let Some((store, _guard)) =
+        postgres_store("a_group_commit_appends_many_events_to_two_chains").await
+    {
+        case(store.clone()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn an_edited_event_id_breaks_the_chain() {
     async fn case(store: Store, url: String) {
         let c = company(&store, "Alfa").await;

@@ -777,3 +777,35 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn reads_recover_when_the_server_dropped_the_idle_connections() {
+    // The read pool pings a connection before use only after it sat idle; one the
+    // server closed in the meantime is then replaced, not handed to a reader.
+    let Some((store, guard)) =
+        sanalpos_store::testing::postgres_store("reads_recover_dropped_connections").await
+    else {
+        return;
+    };
+    let opened = futures_util::future::join_all((0..4).map(|_| store.ping())).await;
+    assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(guard.url())
+        .await
+        .unwrap();
+    let dropped: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(dropped.len() >= 2, "{dropped:?}");
+    for _ in 0..8 {
+        store.ping().await.unwrap();
+    }
+    store.close().await;
+}
