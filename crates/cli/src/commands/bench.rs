@@ -53,6 +53,11 @@ pub struct PaymentsArgs {
     /// two instances' rate against one instance's.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     instances: u8,
+    /// Companies the payments are spread over, each with its own POS and API key
+    /// (payment `n` goes to company `n % companies`). One company's writes share its
+    /// audit chain, which orders them one after another on every instance.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    companies: u16,
 }
 
 /// Runs a bench command.
@@ -91,7 +96,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 struct Target {
     http: reqwest::Client,
     url: String,
-    key: String,
+    /// One API key per company.
+    keys: Arc<Vec<String>>,
 }
 
 impl Target {
@@ -111,7 +117,7 @@ impl Target {
         let response = self
             .http
             .post(&self.url)
-            .bearer_auth(&self.key)
+            .bearer_auth(&self.keys[(n % self.keys.len() as u64) as usize])
             .header("Idempotency-Key", format!("bench-{n}"))
             .header("Content-Type", "application/json")
             .body(body)
@@ -233,22 +239,26 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let service = app.service().clone();
-    let company = service
-        .create_company("Yük Testi A.Ş.", "bench")
-        .await
-        .map_err(|e| e.to_string())?;
-    service
-        .create_pos(
-            &company.id,
-            sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
-            "bench",
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let (_, key) = service
-        .create_api_key(&company.id, "bench", "bench")
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut keys = Vec::new();
+    for c in 0..args.companies {
+        let company = service
+            .create_company(&format!("Yük Testi {} A.Ş.", c + 1), "bench")
+            .await
+            .map_err(|e| e.to_string())?;
+        service
+            .create_pos(
+                &company.id,
+                sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
+                "bench",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let (_, key) = service
+            .create_api_key(&company.id, "bench", "bench")
+            .await
+            .map_err(|e| e.to_string())?;
+        keys.push(key);
+    }
     let url = format!("{}/api/v1/payments", app.base_url());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
@@ -260,11 +270,13 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             .build()
             .map_err(|e| e.to_string())?,
         url,
-        key,
+        keys: Arc::new(keys),
     });
     println!(
-        "engine {}; abuse limits (rate counters, card/IP velocity) {}; simulator, service and load generator in one process on {} cores",
+        "engine {}; {} compan{}; abuse limits (rate counters, card/IP velocity) {}; simulator, service and load generator in one process on {} cores",
         args.engine,
+        args.companies,
+        if args.companies == 1 { "y" } else { "ies" },
         if args.no_abuse_limits { "off" } else { "checked" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
@@ -362,7 +374,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         let second_target = Arc::new(Target {
             http: target.http.clone(),
             url: format!("{}/api/v1/payments", second.base_url()),
-            key: target.key.clone(),
+            keys: target.keys.clone(),
         });
         let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
         let second_server = tokio::spawn(second.run_until_stopped(async move {
