@@ -261,11 +261,18 @@ pub enum Flag {
     },
 }
 
-/// Input indexes of one side of an item.
-pub type Indexes = smallvec::SmallVec<[u32; 2]>;
+/// Input indexes of one item: its payments, then its provider rows. Four are held
+/// inline (most items have one payment and one or two rows), so a million items cost
+/// no heap block each.
+type Indexes = smallvec::SmallVec<[u32; 4]>;
 
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Kept small (88 bytes, no heap block in the usual case) because a run holds one per
+/// sale: both sides' indexes share one inline vector ([`Item::payments`],
+/// [`Item::rows`]), the proposal is an index like the others, and the flags are a boxed
+/// slice that costs nothing when empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     /// Where the item belongs (matched, a mismatch, one-sided, duplicate).
     pub class: Class,
@@ -273,16 +280,16 @@ pub struct Item {
     pub reason: Reason,
     /// The key that tied the two sides, when both are present.
     pub key: Option<MatchKey>,
-    /// Indexes into `ours`, sorted by payment id (two held inline: most items have one
-    /// payment and one or two rows, and a million items then cost no heap block each).
-    pub payments: Indexes,
-    /// Indexes into `theirs` (sale rows first, then cancels and refunds).
-    pub rows: Indexes,
-    /// For a sale found only at the provider: a payment of ours with the same amount
-    /// and card last four digits in the date window, for a person to confirm.
-    pub proposal: Option<String>,
+    /// How many of `members` are payments (they come first).
+    payment_count: u32,
+    /// Indexes into `ours`, then into `theirs`.
+    members: Indexes,
+    /// For a sale found only at the provider: the index into `ours` of a payment with
+    /// the same amount and card last four digits in the date window, for a person to
+    /// confirm.
+    pub proposal: Option<u32>,
     /// Commission and value date checks that did not hold.
-    pub flags: Vec<Flag>,
+    pub flags: Box<[Flag]>,
     /// Our amount: the payments' amounts.
     pub ours: Kurus,
     /// Their amount: the sale rows' amounts.
@@ -291,6 +298,59 @@ pub struct Item {
     pub ours_reversed: Kurus,
     /// What they cancelled or refunded (successful reversal rows).
     pub theirs_reversed: Kurus,
+}
+
+impl Item {
+    /// An item of these payments and rows; the other fields start empty (no key,
+    /// proposal or flags, zero amounts).
+    pub(crate) fn new(class: Class, reason: Reason, payments: &[u32], rows: &[u32]) -> Item {
+        let mut members = Indexes::with_capacity(payments.len() + rows.len());
+        members.extend_from_slice(payments);
+        members.extend_from_slice(rows);
+        Item {
+            class,
+            reason,
+            key: None,
+            payment_count: u32::try_from(payments.len()).unwrap_or(u32::MAX),
+            members,
+            proposal: None,
+            flags: Box::default(),
+            ours: Kurus::ZERO,
+            theirs: Kurus::ZERO,
+            ours_reversed: Kurus::ZERO,
+            theirs_reversed: Kurus::ZERO,
+        }
+    }
+
+    /// Indexes into `ours`, sorted by payment id.
+    pub fn payments(&self) -> &[u32] {
+        &self.members[..self.payment_count as usize]
+    }
+
+    /// Indexes into `theirs` (sale rows first, then cancels and refunds).
+    pub fn rows(&self) -> &[u32] {
+        &self.members[self.payment_count as usize..]
+    }
+}
+
+/// Written as it reads: the payments and the rows as two arrays.
+impl Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Item", 11)?;
+        s.serialize_field("class", &self.class)?;
+        s.serialize_field("reason", &self.reason)?;
+        s.serialize_field("key", &self.key)?;
+        s.serialize_field("payments", self.payments())?;
+        s.serialize_field("rows", self.rows())?;
+        s.serialize_field("proposal", &self.proposal)?;
+        s.serialize_field("flags", &self.flags)?;
+        s.serialize_field("ours", &self.ours)?;
+        s.serialize_field("theirs", &self.theirs)?;
+        s.serialize_field("ours_reversed", &self.ours_reversed)?;
+        s.serialize_field("theirs_reversed", &self.theirs_reversed)?;
+        s.end()
+    }
 }
 
 /// A signed amount, for differences: `"-12.50"`.
@@ -428,4 +488,20 @@ pub(crate) fn within(a: NaiveDate, b: NaiveDate, window: u16) -> bool {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     lo.checked_add_days(Days::new(u64::from(window)))
         .is_none_or(|limit| hi <= limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run holds one item per sale: growing it costs a megabyte per 10,000 rows of
+    /// statement, so a field added here should be a deliberate choice.
+    #[test]
+    fn an_item_stays_small() {
+        assert!(
+            std::mem::size_of::<Item>() <= 88,
+            "{}",
+            std::mem::size_of::<Item>()
+        );
+    }
 }

@@ -107,12 +107,12 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
         .iter()
         .map(|item| {
             let pays: Vec<&str> = item
-                .payments
+                .payments()
                 .iter()
                 .map(|p| ours[*p as usize].id.as_str())
                 .collect();
             let rows: Vec<ProviderRow> = item
-                .rows
+                .rows()
                 .iter()
                 .map(|x| ProviderRow {
                     line: None,
@@ -124,7 +124,7 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
                 item.class,
                 item.reason,
                 item.key,
-                item.proposal,
+                item.proposal.map(|p| ours[p as usize].id.as_str()),
                 item.flags,
                 item.ours,
                 item.theirs,
@@ -161,9 +161,9 @@ proptest! {
         let mut seen_p = vec![0u32; ours.len()];
         let mut seen_r = vec![0u32; theirs.len()];
         for item in &r.items {
-            prop_assert!(!item.payments.is_empty() || !item.rows.is_empty());
-            for p in &item.payments { seen_p[*p as usize] += 1; }
-            for x in &item.rows { seen_r[*x as usize] += 1; }
+            prop_assert!(!item.payments().is_empty() || !item.rows().is_empty());
+            for p in item.payments() { seen_p[*p as usize] += 1; }
+            for x in item.rows() { seen_r[*x as usize] += 1; }
         }
         prop_assert!(seen_p.iter().all(|n| *n == 1), "{seen_p:?}");
         prop_assert!(seen_r.iter().all(|n| *n == 1), "{seen_r:?}");

@@ -373,12 +373,12 @@ fn new_item(
     theirs: &[ProviderRow],
 ) -> NewReconItem {
     let payment_ids: Vec<String> = item
-        .payments
+        .payments()
         .iter()
         .filter_map(|i| ours.get(*i as usize).map(|p| p.id.to_string()))
         .collect();
     let rows: Vec<&ProviderRow> = item
-        .rows
+        .rows()
         .iter()
         .filter_map(|i| theirs.get(*i as usize))
         .collect();
@@ -394,7 +394,10 @@ fn new_item(
         theirs: item.theirs,
         ours_reversed: item.ours_reversed,
         theirs_reversed: item.theirs_reversed,
-        proposal: item.proposal.clone(),
+        proposal: item
+            .proposal
+            .and_then(|p| ours.get(p as usize))
+            .map(|p| p.id.to_string()),
         flags: serde_json::to_value(&item.flags).unwrap_or(Value::Array(Vec::new())),
     }
 }
