@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 use sanalpos_recon::{
-    parse_statement, reconcile, Class, Expected, Options, OurPayment, PaymentStatus, Profile,
+    parse_statement, reconcile, Class, Expected, Last4, Options, OurPayment, PaymentStatus, Profile,
 };
 
 const HEADER: &str = "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Kart Sahibi;Taksit;Tutar;Provizyon Tutarı;Komisyon;Net Tutar;Para Birimi\r\n";
@@ -186,10 +186,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             amount,
             authorized_amount: Some(amount),
             refunded_amount: Kurus::ZERO,
-            last4: Some("7894".into()),
-            created_at: day.and_hms_opt(12, 0, 0).ok_or("time")?,
+            last4: Last4::of("7894"),
             business_date: day,
-            installments: 1,
             expected: Some(Expected {
                 commission_bp: 249,
                 value_days: 1,

@@ -23,7 +23,7 @@ use sanalpos_core::{Kurus, ProviderRef};
 
 use crate::classify::{build_item, row_cmp, verdict, Members};
 use crate::model::{
-    within, Class, Flag, Item, MatchKey, Money, Options, OurPayment, Reason, Reconciliation,
+    within, Class, Flag, Item, Last4, MatchKey, Money, Options, OurPayment, Reason, Reconciliation,
     Summary,
 };
 use crate::row::{ProviderRow, RowKind, RowState};
@@ -258,7 +258,7 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
         }
     }
     drop((by_auth, by_client));
-    let mut alone: Chains<(Kurus, &str)> = Chains::new(ours.len(), loose_payments.len());
+    let mut alone: Chains<(Kurus, Last4)> = Chains::new(ours.len(), loose_payments.len());
     for p in loose_payments {
         if payment_group[p as usize] == NONE {
             payment_group[p as usize] = new_group(
@@ -272,7 +272,7 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
             if let (Some(last4), false) =
                 (&payment.last4, payment.status.money() == Money::NotCharged)
             {
-                alone.insert((payment.amount, last4.as_str()), p);
+                alone.insert((payment.amount, *last4), p);
             }
         }
     }
@@ -284,9 +284,14 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
         if row.status != RowState::Success {
             continue;
         }
-        if let (Some(pan), Some(time)) = (&row.masked_pan, row.time) {
+        if let (Some(last4), Some(time)) = (
+            row.masked_pan
+                .as_ref()
+                .and_then(|pan| Last4::of(pan.last4())),
+            row.time,
+        ) {
             group.proposal = alone
-                .get(&(row.amount, pan.last4()))
+                .get(&(row.amount, last4))
                 .filter(|p| {
                     within(
                         time.date(),

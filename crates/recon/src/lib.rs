@@ -26,8 +26,8 @@ mod xlsx;
 pub use compact_str::CompactString;
 pub use engine::reconcile;
 pub use model::{
-    business_date, istanbul_local, Class, ClassTotals, Difference, Expected, Flag, Item, MatchKey,
-    Options, OurPayment, PaymentStatus, Reason, Reconciliation, Summary,
+    business_date, istanbul_local, Class, ClassTotals, Difference, Expected, Flag, Item, Last4,
+    MatchKey, Options, OurPayment, PaymentStatus, Reason, Reconciliation, Summary,
 };
 pub use profile::{Column, Field, NumberStyle, Profile, TR_DATE, TR_DATE_TIME};
 pub use row::{ProviderRow, RowError, RowKind, RowState};

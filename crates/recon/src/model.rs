@@ -72,7 +72,8 @@ pub struct Expected {
     pub value_days: u16,
 }
 
-/// One of our payments, as the engine needs it.
+/// One of our payments, as the engine needs it and nothing more: a run holds a period's
+/// payments at once (144 bytes each, no heap block when the texts are short).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OurPayment {
     /// Our id; unique. Items name payments by their index in the input, proposals by
@@ -93,15 +94,53 @@ pub struct OurPayment {
     /// Refunded so far.
     pub refunded_amount: Kurus,
     /// The card's last four digits.
-    pub last4: Option<CompactString>,
-    /// When it was created, Europe/Istanbul local time.
-    pub created_at: NaiveDateTime,
+    pub last4: Option<Last4>,
     /// The business day it belongs to.
     pub business_date: NaiveDate,
-    /// Installment count.
-    pub installments: u8,
-    /// The installment table's promise, when the POS has one.
+    /// The installment table's promise for its installment count, when the POS has one.
     pub expected: Option<Expected>,
+}
+
+/// A card's last four digits, held in four bytes (the engine's proposals key on them).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Last4([u8; 4]);
+
+impl Last4 {
+    /// The last four characters of a card number, plain or masked
+    /// (`454671******7894`), when they are digits.
+    pub fn of(card: &str) -> Option<Last4> {
+        let tail = card.as_bytes().last_chunk::<4>()?;
+        tail.iter().all(u8::is_ascii_digit).then_some(Last4(*tail))
+    }
+
+    /// The four digits.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits get in (`of`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Last4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Last4({})", self.as_str())
+    }
+}
+
+/// Written as the four-digit text.
+impl Serialize for Last4 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from a text of exactly four digits.
+impl<'de> Deserialize<'de> for Last4 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = CompactString::deserialize(deserializer)?;
+        Last4::of(&text)
+            .filter(|_| text.len() == 4)
+            .ok_or_else(|| serde::de::Error::custom("last four must be four digits"))
+    }
 }
 
 /// How the engine works.
@@ -472,7 +511,7 @@ pub struct Reconciliation {
     pub summary: Summary,
 }
 
-/// Istanbul local time of an instant: what `created_at` and provider times are in.
+/// Istanbul local time of an instant: what provider times are in.
 pub fn istanbul_local(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.with_timezone(&istanbul()).naive_local()
 }
@@ -502,6 +541,29 @@ mod tests {
             std::mem::size_of::<Item>() <= 88,
             "{}",
             std::mem::size_of::<Item>()
+        );
+    }
+
+    /// The same for payments: a run holds all of a period's.
+    #[test]
+    fn a_payment_stays_small() {
+        let size = std::mem::size_of::<OurPayment>();
+        assert!(size <= 144, "{size}");
+    }
+
+    #[test]
+    fn last_four_digits_of_a_card() {
+        let digits = |card: &str| Last4::of(card).map(|l| l.as_str().to_owned());
+        assert_eq!(digits("454671******7894").as_deref(), Some("7894"));
+        assert_eq!(digits("7894").as_deref(), Some("7894"));
+        assert_eq!(digits("789"), None);
+        assert_eq!(digits("4546******78X4"), None);
+        let json = serde_json::to_string(&Last4::of("1234")).unwrap_or_default();
+        assert_eq!(json, "\"1234\"");
+        assert!(serde_json::from_str::<Last4>("\"12345\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Last4>("\"0042\"").ok(),
+            Last4::of("0042")
         );
     }
 }
