@@ -406,7 +406,7 @@ fn link_reversals(
             .as_deref()
             .and_then(|c| wanted.get(c))
             .and_then(|(sale, pay)| [*sale, *pay].into_iter().find(|g| *g != NONE));
-        let target = by_ref(row.sale_ref.as_ref())
+        let target = by_ref(row.sale_ref.as_deref())
             .or_else(|| by_ref(row.provider_ref.as_ref()))
             .or(by_client);
         row_group[*r as usize] = match target {

@@ -641,10 +641,10 @@ impl<'p> RowReader<'p> {
                     )
                 }
                 Field::SaleRef => {
-                    row.sale_ref = Some(
-                        ProviderRef::parse(raw)
-                            .map_err(|e| bad(&e.to_string(), ExpectedValue::Reference))?,
-                    )
+                    row.sale_ref =
+                        Some(Box::new(ProviderRef::parse(raw).map_err(|e| {
+                            bad(&e.to_string(), ExpectedValue::Reference)
+                        })?))
                 }
                 Field::AuthCode => row.auth_code = AuthCode::parse_approval(raw),
                 Field::ClientRef => row.client_ref = Some(raw.into()),

@@ -65,7 +65,7 @@ pub fn reversal(
 ) -> ProviderRow {
     ProviderRow {
         provider_ref: Some(ProviderRef::parse(own).unwrap()),
-        sale_ref: sale_ref.map(|r| ProviderRef::parse(r).unwrap()),
+        sale_ref: sale_ref.map(|r| Box::new(ProviderRef::parse(r).unwrap())),
         kind,
         amount: tl(minor),
         ..sale(id, None, minor)

@@ -78,7 +78,8 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
             |(i, (reference, sale_ref, client, kind, status, amount, d, has_auth))| {
                 let mut r = sale("x", None, *amount);
                 r.provider_ref = reference.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
-                r.sale_ref = sale_ref.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
+                r.sale_ref =
+                    sale_ref.map(|x| Box::new(ProviderRef::parse(&format!("R{x}")).unwrap()));
                 r.client_ref = Some(format!("c{client}").into());
                 r.auth_code = has_auth.then(|| AuthCode::parse(&format!("A{client}")).unwrap());
                 r.kind = match kind {
