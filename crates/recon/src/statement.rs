@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
@@ -577,7 +578,7 @@ impl<'p> RowReader<'p> {
             value_date: None,
             commission: None,
             currency: None,
-            line: Some(record.line),
+            line: NonZeroU32::new(record.line),
         };
         for (field, index, header) in mapping {
             let cell = &record.fields[*index];

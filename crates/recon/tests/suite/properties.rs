@@ -94,7 +94,7 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
                     _ => RowState::New,
                 };
                 r.time = Some(at(*d, 12, 0));
-                r.line = Some(u32::try_from(i).unwrap() + 2);
+                r.line = std::num::NonZeroU32::new(u32::try_from(i).unwrap() + 2);
                 r
             },
         )
