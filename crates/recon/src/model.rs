@@ -343,9 +343,16 @@ impl Item {
     /// An item of these payments and rows; the other fields start empty (no key,
     /// proposal or flags, zero amounts).
     pub(crate) fn new(class: Class, reason: Reason, payments: &[u32], rows: &[u32]) -> Item {
-        let mut members = Indexes::with_capacity(payments.len() + rows.len());
-        members.extend_from_slice(payments);
-        members.extend_from_slice(rows);
+        let len = payments.len() + rows.len();
+        // The usual item fits inline: filled in one go, without the vector's growth checks.
+        let members = if len <= 4 {
+            let mut inline = [0u32; 4];
+            inline[..payments.len()].copy_from_slice(payments);
+            inline[payments.len()..len].copy_from_slice(rows);
+            Indexes::from_buf_and_len(inline, len)
+        } else {
+            payments.iter().chain(rows).copied().collect()
+        };
         Item {
             class,
             reason,
