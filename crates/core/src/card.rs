@@ -6,6 +6,7 @@
 //! `expose()`, which only the wire codec of a provider calls.
 
 use std::fmt;
+use std::num::NonZeroU8;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
@@ -121,77 +122,113 @@ pub fn luhn_valid(digits: &str) -> bool {
 
 /// A card number with all but the first six and the last four digits replaced by `*`:
 /// `454671******7894`. Safe to store, log and show.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MaskedPan(CompactString);
+///
+/// Held inline in 20 bytes (the text is at most 19 ASCII bytes and its length, never
+/// zero, leaves `Option<MaskedPan>` the same size): statements carry one per row.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MaskedPan {
+    /// The masked text, zero-padded after `len` bytes.
+    text: [u8; MASKED_MAX],
+    len: NonZeroU8,
+}
+
+/// The longest card number, and so the longest masked one.
+const MASKED_MAX: usize = 19;
 
 impl MaskedPan {
+    /// `text` must be in normal form (checked by the callers).
+    fn from_normal(text: &[u8]) -> MaskedPan {
+        let mut stored = [0u8; MASKED_MAX];
+        stored[..text.len()].copy_from_slice(text);
+        MaskedPan {
+            text: stored,
+            len: u8::try_from(text.len())
+                .ok()
+                .and_then(NonZeroU8::new)
+                .unwrap_or(NonZeroU8::MIN),
+        }
+    }
+
     fn from_digits(digits: &str) -> MaskedPan {
         let len = digits.len();
-        let mut masked = CompactString::with_capacity(len);
-        masked.push_str(&digits[..6]);
-        masked.extend(std::iter::repeat_n('*', len - 10));
-        masked.push_str(&digits[len - 4..]);
-        MaskedPan(masked)
+        let mut masked = [b'*'; MASKED_MAX];
+        masked[..6].copy_from_slice(&digits.as_bytes()[..6]);
+        masked[len - 4..len].copy_from_slice(&digits.as_bytes()[len - 4..]);
+        MaskedPan::from_normal(&masked[..len])
     }
 
     /// Accepts an already masked number as a provider reports it (`454671******7894`,
     /// `4546 71** **** 7894`, `454671XXXXXX7894`), normalizing the mask to `*`. Refuses
     /// anything that shows more than the first six and last four digits.
     pub fn parse(text: &str) -> Option<MaskedPan> {
-        // Already in the normal form (the usual case in a statement): one copy, no
-        // character-by-character rebuild.
-        let plain = text
-            .bytes()
-            .all(|b| !matches!(b, b' ' | b'-' | b'X' | b'x' | b'#'));
-        let cleaned: CompactString = if plain {
-            CompactString::from(text)
-        } else {
-            text.chars()
-                .filter(|c| *c != ' ' && *c != '-')
-                .map(|c| if matches!(c, 'X' | 'x' | '#') { '*' } else { c })
-                .collect()
-        };
-        let len = cleaned.len();
-        if !(12..=19).contains(&len) {
+        let mut cleaned = [0u8; MASKED_MAX];
+        let mut len = 0;
+        for b in text.bytes().filter(|b| !matches!(b, b' ' | b'-')) {
+            *cleaned.get_mut(len)? = if matches!(b, b'X' | b'x' | b'#') {
+                b'*'
+            } else {
+                b
+            };
+            len += 1;
+        }
+        if len < 12 {
             return None;
         }
-        let bytes = cleaned.as_bytes();
-        let ok = bytes.iter().enumerate().all(|(i, b)| {
+        let ok = cleaned[..len].iter().enumerate().all(|(i, b)| {
             if i < 6 || i >= len - 4 {
                 b.is_ascii_digit()
             } else {
                 *b == b'*'
             }
         });
-        ok.then_some(MaskedPan(cleaned))
+        ok.then(|| MaskedPan::from_normal(&cleaned[..len]))
     }
 
     /// The masked text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only digits and `*` get in (`parse`, `from_digits`).
+        std::str::from_utf8(&self.text[..usize::from(self.len.get())]).unwrap_or_default()
     }
 
     /// The last four digits.
     pub fn last4(&self) -> &str {
-        &self.0[self.0.len() - 4..]
+        let text = self.as_str();
+        &text[text.len() - 4..]
     }
 
     /// The first six digits.
     pub fn bin6(&self) -> &str {
-        &self.0[..6]
+        &self.as_str()[..6]
+    }
+}
+
+/// Written as the masked text.
+impl Serialize for MaskedPan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read as [`MaskedPan::parse`] reads it: a text that shows more than the first six and
+/// last four digits is refused.
+impl<'de> Deserialize<'de> for MaskedPan {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = CompactString::deserialize(deserializer)?;
+        MaskedPan::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom("not a masked card number (first six and last four digits)")
+        })
     }
 }
 
 impl fmt::Display for MaskedPan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for MaskedPan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MaskedPan({})", self.0)
+        write!(f, "MaskedPan({})", self.as_str())
     }
 }
 
@@ -377,6 +414,20 @@ mod tests {
             MaskedPan::parse(VISA).is_none(),
             "a full number is not a masked one"
         );
+    }
+
+    #[test]
+    fn masked_pan_is_held_inline_and_read_back_checked() {
+        assert_eq!(std::mem::size_of::<Option<MaskedPan>>(), 20);
+        let longest = MaskedPan::parse("454671*********7894").unwrap();
+        assert_eq!(longest.as_str(), "454671*********7894");
+        assert_eq!((longest.bin6(), longest.last4()), ("454671", "7894"));
+        assert!(MaskedPan::parse("454671**********7894").is_none());
+        assert!(MaskedPan::parse("45467**7894").is_none());
+        let json = serde_json::to_string(&longest).unwrap();
+        assert_eq!(json, "\"454671*********7894\"");
+        assert_eq!(serde_json::from_str::<MaskedPan>(&json).unwrap(), longest);
+        assert!(serde_json::from_str::<MaskedPan>(&format!("\"{VISA}\"")).is_err());
     }
 
     fn luhn_complete(body: &str) -> String {

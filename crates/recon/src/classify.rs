@@ -156,7 +156,7 @@ pub(crate) fn build_item(
         .filter(|row| row.status == RowState::Success && row.kind == RowKind::Cancel)
         .map(|row| row.amount)
         .sum();
-    let mut flags = Vec::new();
+    let mut item = Item::new(class, reason, g.payments, g.rows);
     if class != Class::Duplicate {
         if let (&[p], &[r]) = (g.payments, g.sales) {
             let (p, row) = (&ours[p as usize], &theirs[r as usize]);
@@ -164,29 +164,21 @@ pub(crate) fn build_item(
                 (p.status.money(), row.status),
                 (Money::Charged { .. }, RowState::Success)
             ) {
-                flags = check_table(p, row);
+                item.flags = check_table(p, row).into_boxed_slice();
             }
         }
     }
-    Item {
-        class,
-        reason,
-        key,
-        payments: g.payments.into(),
-        rows: g.rows.into(),
-        proposal: proposal
-            .filter(|_| class == Class::ProviderOnly)
-            .map(|p| ours[p as usize].id.to_string()),
-        flags,
-        ours: g.payments.iter().map(|p| ours[*p as usize].amount).sum(),
-        theirs: g.sales.iter().map(|r| theirs[*r as usize].amount).sum(),
-        ours_reversed: g
-            .payments
-            .iter()
-            .map(|p| ours_reversed(&ours[*p as usize]))
-            .sum(),
-        theirs_reversed: cancelled + view.refunded,
-    }
+    item.key = key;
+    item.proposal = proposal.filter(|_| class == Class::ProviderOnly);
+    item.ours = g.payments.iter().map(|p| ours[*p as usize].amount).sum();
+    item.theirs = g.sales.iter().map(|r| theirs[*r as usize].amount).sum();
+    item.ours_reversed = g
+        .payments
+        .iter()
+        .map(|p| ours_reversed(&ours[*p as usize]))
+        .sum();
+    item.theirs_reversed = cancelled + view.refunded;
+    item
 }
 
 /// A payment with no sale row at the provider.

@@ -26,7 +26,7 @@ mod xlsx;
 pub use compact_str::CompactString;
 pub use engine::reconcile;
 pub use model::{
-    business_date, istanbul_local, Class, ClassTotals, Difference, Expected, Flag, Indexes, Item,
+    business_date, istanbul_local, Class, ClassTotals, Difference, Expected, Flag, Item, Last4,
     MatchKey, Options, OurPayment, PaymentStatus, Reason, Reconciliation, Summary,
 };
 pub use profile::{Column, Field, NumberStyle, Profile, TR_DATE, TR_DATE_TIME};

@@ -72,7 +72,8 @@ pub struct Expected {
     pub value_days: u16,
 }
 
-/// One of our payments, as the engine needs it.
+/// One of our payments, as the engine needs it and nothing more: a run holds a period's
+/// payments at once (144 bytes each, no heap block when the texts are short).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OurPayment {
     /// Our id; unique. Items name payments by their index in the input, proposals by
@@ -93,15 +94,53 @@ pub struct OurPayment {
     /// Refunded so far.
     pub refunded_amount: Kurus,
     /// The card's last four digits.
-    pub last4: Option<CompactString>,
-    /// When it was created, Europe/Istanbul local time.
-    pub created_at: NaiveDateTime,
+    pub last4: Option<Last4>,
     /// The business day it belongs to.
     pub business_date: NaiveDate,
-    /// Installment count.
-    pub installments: u8,
-    /// The installment table's promise, when the POS has one.
+    /// The installment table's promise for its installment count, when the POS has one.
     pub expected: Option<Expected>,
+}
+
+/// A card's last four digits, held in four bytes (the engine's proposals key on them).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Last4([u8; 4]);
+
+impl Last4 {
+    /// The last four characters of a card number, plain or masked
+    /// (`454671******7894`), when they are digits.
+    pub fn of(card: &str) -> Option<Last4> {
+        let tail = card.as_bytes().last_chunk::<4>()?;
+        tail.iter().all(u8::is_ascii_digit).then_some(Last4(*tail))
+    }
+
+    /// The four digits.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits get in (`of`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Last4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Last4({})", self.as_str())
+    }
+}
+
+/// Written as the four-digit text.
+impl Serialize for Last4 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from a text of exactly four digits.
+impl<'de> Deserialize<'de> for Last4 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = CompactString::deserialize(deserializer)?;
+        Last4::of(&text)
+            .filter(|_| text.len() == 4)
+            .ok_or_else(|| serde::de::Error::custom("last four must be four digits"))
+    }
 }
 
 /// How the engine works.
@@ -261,11 +300,18 @@ pub enum Flag {
     },
 }
 
-/// Input indexes of one side of an item.
-pub type Indexes = smallvec::SmallVec<[u32; 2]>;
+/// Input indexes of one item: its payments, then its provider rows. Four are held
+/// inline (most items have one payment and one or two rows), so a million items cost
+/// no heap block each.
+type Indexes = smallvec::SmallVec<[u32; 4]>;
 
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Kept small (88 bytes, no heap block in the usual case) because a run holds one per
+/// sale: both sides' indexes share one inline vector ([`Item::payments`],
+/// [`Item::rows`]), the proposal is an index like the others, and the flags are a boxed
+/// slice that costs nothing when empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     /// Where the item belongs (matched, a mismatch, one-sided, duplicate).
     pub class: Class,
@@ -273,16 +319,16 @@ pub struct Item {
     pub reason: Reason,
     /// The key that tied the two sides, when both are present.
     pub key: Option<MatchKey>,
-    /// Indexes into `ours`, sorted by payment id (two held inline: most items have one
-    /// payment and one or two rows, and a million items then cost no heap block each).
-    pub payments: Indexes,
-    /// Indexes into `theirs` (sale rows first, then cancels and refunds).
-    pub rows: Indexes,
-    /// For a sale found only at the provider: a payment of ours with the same amount
-    /// and card last four digits in the date window, for a person to confirm.
-    pub proposal: Option<String>,
+    /// How many of `members` are payments (they come first).
+    payment_count: u32,
+    /// Indexes into `ours`, then into `theirs`.
+    members: Indexes,
+    /// For a sale found only at the provider: the index into `ours` of a payment with
+    /// the same amount and card last four digits in the date window, for a person to
+    /// confirm.
+    pub proposal: Option<u32>,
     /// Commission and value date checks that did not hold.
-    pub flags: Vec<Flag>,
+    pub flags: Box<[Flag]>,
     /// Our amount: the payments' amounts.
     pub ours: Kurus,
     /// Their amount: the sale rows' amounts.
@@ -291,6 +337,66 @@ pub struct Item {
     pub ours_reversed: Kurus,
     /// What they cancelled or refunded (successful reversal rows).
     pub theirs_reversed: Kurus,
+}
+
+impl Item {
+    /// An item of these payments and rows; the other fields start empty (no key,
+    /// proposal or flags, zero amounts).
+    pub(crate) fn new(class: Class, reason: Reason, payments: &[u32], rows: &[u32]) -> Item {
+        let len = payments.len() + rows.len();
+        // The usual item fits inline: filled in one go, without the vector's growth checks.
+        let members = if len <= 4 {
+            let mut inline = [0u32; 4];
+            inline[..payments.len()].copy_from_slice(payments);
+            inline[payments.len()..len].copy_from_slice(rows);
+            Indexes::from_buf_and_len(inline, len)
+        } else {
+            payments.iter().chain(rows).copied().collect()
+        };
+        Item {
+            class,
+            reason,
+            key: None,
+            payment_count: u32::try_from(payments.len()).unwrap_or(u32::MAX),
+            members,
+            proposal: None,
+            flags: Box::default(),
+            ours: Kurus::ZERO,
+            theirs: Kurus::ZERO,
+            ours_reversed: Kurus::ZERO,
+            theirs_reversed: Kurus::ZERO,
+        }
+    }
+
+    /// Indexes into `ours`, sorted by payment id.
+    pub fn payments(&self) -> &[u32] {
+        &self.members[..self.payment_count as usize]
+    }
+
+    /// Indexes into `theirs` (sale rows first, then cancels and refunds).
+    pub fn rows(&self) -> &[u32] {
+        &self.members[self.payment_count as usize..]
+    }
+}
+
+/// Written as it reads: the payments and the rows as two arrays.
+impl Serialize for Item {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Item", 11)?;
+        s.serialize_field("class", &self.class)?;
+        s.serialize_field("reason", &self.reason)?;
+        s.serialize_field("key", &self.key)?;
+        s.serialize_field("payments", self.payments())?;
+        s.serialize_field("rows", self.rows())?;
+        s.serialize_field("proposal", &self.proposal)?;
+        s.serialize_field("flags", &self.flags)?;
+        s.serialize_field("ours", &self.ours)?;
+        s.serialize_field("theirs", &self.theirs)?;
+        s.serialize_field("ours_reversed", &self.ours_reversed)?;
+        s.serialize_field("theirs_reversed", &self.theirs_reversed)?;
+        s.end()
+    }
 }
 
 /// A signed amount, for differences: `"-12.50"`.
@@ -412,7 +518,7 @@ pub struct Reconciliation {
     pub summary: Summary,
 }
 
-/// Istanbul local time of an instant: what `created_at` and provider times are in.
+/// Istanbul local time of an instant: what provider times are in.
 pub fn istanbul_local(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.with_timezone(&istanbul()).naive_local()
 }
@@ -428,4 +534,43 @@ pub(crate) fn within(a: NaiveDate, b: NaiveDate, window: u16) -> bool {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     lo.checked_add_days(Days::new(u64::from(window)))
         .is_none_or(|limit| hi <= limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run holds one item per sale: growing it costs a megabyte per 10,000 rows of
+    /// statement, so a field added here should be a deliberate choice.
+    #[test]
+    fn an_item_stays_small() {
+        assert!(
+            std::mem::size_of::<Item>() <= 88,
+            "{}",
+            std::mem::size_of::<Item>()
+        );
+    }
+
+    /// The same for payments: a run holds all of a period's.
+    #[test]
+    fn a_payment_stays_small() {
+        let size = std::mem::size_of::<OurPayment>();
+        assert!(size <= 144, "{size}");
+    }
+
+    #[test]
+    fn last_four_digits_of_a_card() {
+        let digits = |card: &str| Last4::of(card).map(|l| l.as_str().to_owned());
+        assert_eq!(digits("454671******7894").as_deref(), Some("7894"));
+        assert_eq!(digits("7894").as_deref(), Some("7894"));
+        assert_eq!(digits("789"), None);
+        assert_eq!(digits("4546******78X4"), None);
+        let json = serde_json::to_string(&Last4::of("1234")).unwrap_or_default();
+        assert_eq!(json, "\"1234\"");
+        assert!(serde_json::from_str::<Last4>("\"12345\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Last4>("\"0042\"").ok(),
+            Last4::of("0042")
+        );
+    }
 }

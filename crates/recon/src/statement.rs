@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
@@ -577,7 +578,7 @@ impl<'p> RowReader<'p> {
             value_date: None,
             commission: None,
             currency: None,
-            line: Some(record.line),
+            line: NonZeroU32::new(record.line),
         };
         for (field, index, header) in mapping {
             let cell = &record.fields[*index];
@@ -641,10 +642,10 @@ impl<'p> RowReader<'p> {
                     )
                 }
                 Field::SaleRef => {
-                    row.sale_ref = Some(
-                        ProviderRef::parse(raw)
-                            .map_err(|e| bad(&e.to_string(), ExpectedValue::Reference))?,
-                    )
+                    row.sale_ref =
+                        Some(Box::new(ProviderRef::parse(raw).map_err(|e| {
+                            bad(&e.to_string(), ExpectedValue::Reference)
+                        })?))
                 }
                 Field::AuthCode => row.auth_code = AuthCode::parse_approval(raw),
                 Field::ClientRef => row.client_ref = Some(raw.into()),

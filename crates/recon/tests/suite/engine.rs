@@ -29,10 +29,7 @@ fn provider_reference_is_the_strongest_key() {
     let item = only(&r);
     assert_eq!(item.class, Class::Matched);
     assert_eq!(item.key, Some(MatchKey::ProviderRef));
-    assert_eq!(
-        (item.payments.as_slice(), item.rows.as_slice()),
-        (&[0][..], &[0][..])
-    );
+    assert_eq!((item.payments(), item.rows()), (&[0][..], &[0][..]));
     assert_eq!(r.summary.matched.count, 1);
     assert_eq!(r.summary.matched.ours.minor(), 15_000);
 }
@@ -76,9 +73,9 @@ fn amount_and_last_four_are_only_a_proposal() {
     assert_eq!(r.items.len(), 2);
     let provider_only = &r.items[0];
     assert_eq!(provider_only.class, Class::ProviderOnly);
-    assert_eq!(provider_only.proposal.as_deref(), Some("1"));
+    assert_eq!(provider_only.proposal, Some(0)); // the payment with id "1"
     assert_eq!(r.items[1].class, Class::SystemOnly);
-    assert_eq!(r.items[1].payments.as_slice(), [0]);
+    assert_eq!(r.items[1].payments(), [0]);
 }
 
 #[test]
@@ -93,7 +90,7 @@ fn cancelled_there_approved_here_is_a_status_mismatch() {
         (item.class, item.reason),
         (Class::StatusMismatch, Reason::CancelDiffers)
     );
-    assert_eq!(item.rows.as_slice(), [0, 1]);
+    assert_eq!(item.rows(), [0, 1]);
     assert_eq!(item.theirs_reversed.minor(), 15_000);
 
     let mut cancelled = pay("1", Some("R1"), 15_000);
@@ -220,7 +217,7 @@ fn duplicates_on_either_side() {
         (only(&r).class, only(&r).reason),
         (Class::Duplicate, Reason::DuplicatePayments)
     );
-    assert_eq!(only(&r).payments.len(), 2);
+    assert_eq!(only(&r).payments().len(), 2);
 
     let r = run(&[pay("1", Some("R1"), 100), pay("2", Some("R1"), 100)], &[]);
     assert_eq!(only(&r).class, Class::Duplicate);
@@ -263,14 +260,14 @@ fn commission_and_value_date_are_flags_on_matched_items() {
     row.commission = Some(tl(253)); // 2.49 % of 101.50 = 2.527…
     row.value_date = Some(day(30));
     let r = run(&[ours.clone()], &[row.clone()]);
-    assert_eq!(only(&r).flags, vec![]);
+    assert_eq!(only(&r).flags.to_vec(), vec![]);
     row.commission = Some(tl(300));
     row.value_date = Some(day(31));
     let r = run(&[ours], &[row]);
     let item = only(&r);
     assert_eq!(item.class, Class::Matched);
     assert_eq!(
-        item.flags,
+        item.flags.to_vec(),
         vec![
             Flag::Commission {
                 expected: tl(253),

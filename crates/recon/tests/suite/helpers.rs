@@ -3,7 +3,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use sanalpos_core::{AuthCode, Kurus, MaskedPan, ProviderRef};
-use sanalpos_recon::{OurPayment, PaymentStatus, ProviderRow, RowKind, RowState};
+use sanalpos_recon::{Last4, OurPayment, PaymentStatus, ProviderRow, RowKind, RowState};
 
 pub fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 8, d).unwrap()
@@ -28,10 +28,8 @@ pub fn pay(id: &str, reference: Option<&str>, minor: i64) -> OurPayment {
         amount: tl(minor),
         authorized_amount: None,
         refunded_amount: Kurus::ZERO,
-        last4: Some("7894".into()),
-        created_at: at(29, 12, 0),
+        last4: Last4::of("7894"),
         business_date: day(29),
-        installments: 1,
         expected: None,
     }
 }
@@ -67,7 +65,7 @@ pub fn reversal(
 ) -> ProviderRow {
     ProviderRow {
         provider_ref: Some(ProviderRef::parse(own).unwrap()),
-        sale_ref: sale_ref.map(|r| ProviderRef::parse(r).unwrap()),
+        sale_ref: sale_ref.map(|r| Box::new(ProviderRef::parse(r).unwrap())),
         kind,
         amount: tl(minor),
         ..sale(id, None, minor)

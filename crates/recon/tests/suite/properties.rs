@@ -78,7 +78,8 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
             |(i, (reference, sale_ref, client, kind, status, amount, d, has_auth))| {
                 let mut r = sale("x", None, *amount);
                 r.provider_ref = reference.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
-                r.sale_ref = sale_ref.map(|x| ProviderRef::parse(&format!("R{x}")).unwrap());
+                r.sale_ref =
+                    sale_ref.map(|x| Box::new(ProviderRef::parse(&format!("R{x}")).unwrap()));
                 r.client_ref = Some(format!("c{client}").into());
                 r.auth_code = has_auth.then(|| AuthCode::parse(&format!("A{client}")).unwrap());
                 r.kind = match kind {
@@ -93,7 +94,7 @@ fn build(pays: &[PaySpec], rows: &[RowSpec]) -> (Vec<OurPayment>, Vec<ProviderRo
                     _ => RowState::New,
                 };
                 r.time = Some(at(*d, 12, 0));
-                r.line = Some(u32::try_from(i).unwrap() + 2);
+                r.line = std::num::NonZeroU32::new(u32::try_from(i).unwrap() + 2);
                 r
             },
         )
@@ -107,12 +108,12 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
         .iter()
         .map(|item| {
             let pays: Vec<&str> = item
-                .payments
+                .payments()
                 .iter()
                 .map(|p| ours[*p as usize].id.as_str())
                 .collect();
             let rows: Vec<ProviderRow> = item
-                .rows
+                .rows()
                 .iter()
                 .map(|x| ProviderRow {
                     line: None,
@@ -124,7 +125,7 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
                 item.class,
                 item.reason,
                 item.key,
-                item.proposal,
+                item.proposal.map(|p| ours[p as usize].id.as_str()),
                 item.flags,
                 item.ours,
                 item.theirs,
@@ -161,9 +162,9 @@ proptest! {
         let mut seen_p = vec![0u32; ours.len()];
         let mut seen_r = vec![0u32; theirs.len()];
         for item in &r.items {
-            prop_assert!(!item.payments.is_empty() || !item.rows.is_empty());
-            for p in &item.payments { seen_p[*p as usize] += 1; }
-            for x in &item.rows { seen_r[*x as usize] += 1; }
+            prop_assert!(!item.payments().is_empty() || !item.rows().is_empty());
+            for p in item.payments() { seen_p[*p as usize] += 1; }
+            for x in item.rows() { seen_r[*x as usize] += 1; }
         }
         prop_assert!(seen_p.iter().all(|n| *n == 1), "{seen_p:?}");
         prop_assert!(seen_r.iter().all(|n| *n == 1), "{seen_r:?}");

@@ -41,7 +41,7 @@ fn reads_the_simulator_statement_in_utf8() {
     assert_eq!(sale.masked_pan.as_ref().unwrap().last4(), "7894");
     assert_eq!(sale.time.unwrap().to_string(), "2025-08-29 14:23:57");
     assert_eq!(sale.value_date.unwrap().to_string(), "2025-09-01");
-    assert_eq!(sale.line, Some(2));
+    assert_eq!(sale.line.map(|l| l.get()), Some(2));
     assert_eq!(rows[1].kind, RowKind::Cancel);
     assert_eq!(rows[2].kind, RowKind::PartialRefund);
     assert_eq!(rows[2].status, RowState::Error);
@@ -95,7 +95,7 @@ fn quoted_fields_hold_separators_quotes_and_line_breaks() {
     assert_eq!(rows[0].client_ref.as_deref(), Some("c;1"));
     assert_eq!(rows[0].amount.minor(), 100_000);
     // The line break inside the quoted name moves the next row to line 4.
-    assert_eq!(rows[1].line, Some(4));
+    assert_eq!(rows[1].line.map(|l| l.get()), Some(4));
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn a_large_file_read_in_pieces_keeps_order_and_line_numbers() {
         .iter()
         .map(|r| {
             (
-                r.line.unwrap(),
+                r.line.unwrap().get(),
                 r.provider_ref.as_ref().unwrap().as_str().to_owned(),
             )
         })

@@ -91,11 +91,11 @@ fn check_rows(bytes: &[u8]) {
     assert_eq!(rows[0].auth_code.as_ref().unwrap().as_str(), "123456");
     assert_eq!(rows[0].time.unwrap().to_string(), "2026-11-29 23:59:00");
     assert_eq!(rows[0].value_date.unwrap().to_string(), "2026-12-01");
-    assert_eq!(rows[0].line, Some(2));
+    assert_eq!(rows[0].line.map(|l| l.get()), Some(2));
     assert_eq!(rows[1].kind, RowKind::PartialRefund);
     assert_eq!(rows[1].amount.minor(), 123_456);
     assert_eq!(rows[1].time.unwrap().to_string(), "2026-11-30 00:01:00");
-    assert_eq!(rows[1].line, Some(3));
+    assert_eq!(rows[1].line.map(|l| l.get()), Some(3));
 }
 
 #[test]
@@ -219,12 +219,12 @@ fn check_xlsx_rows(bytes: &[u8]) {
     assert_eq!(rows[0].time.unwrap().to_string(), "2026-11-29 23:59:00");
     assert_eq!(rows[0].value_date.unwrap().to_string(), "2026-12-01");
     // Excel's row numbers: the header is on row 2.
-    assert_eq!(rows[0].line, Some(3));
+    assert_eq!(rows[0].line.map(|l| l.get()), Some(3));
     assert_eq!(rows[1].kind, RowKind::PartialRefund);
     assert_eq!(rows[1].amount.minor(), 123_456);
     assert_eq!(rows[1].auth_code, None);
     assert_eq!(rows[1].time.unwrap().to_string(), "2026-11-30 00:01:00");
-    assert_eq!(rows[1].line, Some(4));
+    assert_eq!(rows[1].line.map(|l| l.get()), Some(4));
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub(crate) async fn ask_provider(
         .items
         .iter()
         .filter(|item| item.class == Class::SystemOnly)
-        .flat_map(|item| item.payments.iter())
+        .flat_map(|item| item.payments().iter())
         .filter_map(|&i| payments.get(i as usize))
         .collect();
     if lonely.is_empty() {

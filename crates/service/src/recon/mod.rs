@@ -16,16 +16,16 @@ pub use candidates::MatchCandidate;
 pub(crate) use resolve::resolve;
 pub use resolve::{EntryDetails, Resolution};
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    istanbul_local, read_statement, reconcile, Class, ClassTotals, CompactString, Expected, Flag,
-    Item, Options, OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation,
-    RowProblem, Summary,
+    read_statement, reconcile, Class, ClassTotals, Expected, Flag, Item, Last4, Options,
+    OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
+    Summary,
 };
 use sanalpos_store::{
     new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
@@ -300,7 +300,6 @@ fn engine_status(status: PaymentStatus) -> EngineStatus {
 }
 
 fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, ServiceError> {
-    let created = DateTime::<Utc>::from_timestamp_millis(p.created_at).unwrap_or_default();
     let business_date = NaiveDate::parse_from_str(&p.business_date, "%Y-%m-%d")
         .map_err(|_| ServiceError::Storage(format!("payment {}: bad business date", p.id)))?;
     let expected = pos
@@ -311,10 +310,6 @@ fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, Service
             commission_bp: row.commission_bp,
             value_days: u16::try_from(row.value_days).unwrap_or(u16::MAX),
         });
-    let last4 = p
-        .masked_pan
-        .get(p.masked_pan.len().saturating_sub(4)..)
-        .map(CompactString::from);
     Ok(OurPayment {
         id: p.id.as_str().into(),
         provider_ref: p
@@ -330,10 +325,8 @@ fn our_payment(p: &PaymentRecord, pos: &PosRecord) -> Result<OurPayment, Service
         amount: p.amount,
         authorized_amount: p.authorized_amount,
         refunded_amount: p.refunded_amount,
-        last4,
-        created_at: istanbul_local(created),
+        last4: Last4::of(&p.masked_pan),
         business_date,
-        installments: p.installments,
         expected,
     })
 }
@@ -373,12 +366,12 @@ fn new_item(
     theirs: &[ProviderRow],
 ) -> NewReconItem {
     let payment_ids: Vec<String> = item
-        .payments
+        .payments()
         .iter()
         .filter_map(|i| ours.get(*i as usize).map(|p| p.id.to_string()))
         .collect();
     let rows: Vec<&ProviderRow> = item
-        .rows
+        .rows()
         .iter()
         .filter_map(|i| theirs.get(*i as usize))
         .collect();
@@ -394,7 +387,10 @@ fn new_item(
         theirs: item.theirs,
         ours_reversed: item.ours_reversed,
         theirs_reversed: item.theirs_reversed,
-        proposal: item.proposal.clone(),
+        proposal: item
+            .proposal
+            .and_then(|p| ours.get(p as usize))
+            .map(|p| p.id.to_string()),
         flags: serde_json::to_value(&item.flags).unwrap_or(Value::Array(Vec::new())),
     }
 }
