@@ -546,8 +546,9 @@ impl Store {
         attempt: AttemptRecord,
         claim: KeyClaim,
     ) -> Result<ClaimedBegin, StoreError> {
+        let company = claim.company_id.clone();
         self.db
-            .write((payment, attempt, claim), |c, d| {
+            .write_for(&company, (payment, attempt, claim), |c, d| {
                 Box::pin(begin_claimed_payment(c, d))
             })
             .await

@@ -51,12 +51,26 @@ pub(crate) async fn hit(
 
 impl Store {
     /// Adds one hit to each counter and returns every counter's new count by scope.
-    /// Scopes must differ within one call.
-    pub async fn rate_hit(&self, hits: Vec<RateHit>) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Scopes must differ within one call. Counters of a company (`company_id`) are
+    /// counted under the company's lock, taken first with the other companies' locks of
+    /// the group commit, so that two instances never wait for each other's counters in
+    /// a circle.
+    pub async fn rate_hit(
+        &self,
+        company_id: Option<&str>,
+        hits: Vec<RateHit>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         if hits.is_empty() {
             return Ok(Vec::new());
         }
-        self.db.write(hits, |c, h| Box::pin(hit(c, h))).await
+        match company_id {
+            Some(company) => {
+                self.db
+                    .write_for(company, hits, |c, h| Box::pin(hit(c, h)))
+                    .await
+            }
+            None => self.db.write(hits, |c, h| Box::pin(hit(c, h))).await,
+        }
     }
 
     /// The count of one counter (0 when it has no row), for tests and the back office.

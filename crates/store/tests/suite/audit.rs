@@ -137,29 +137,32 @@ async fn concurrent_audit_appends_on_two_stores() {
 }
 
 #[tokio::test]
-async fn two_stores_counting_and_appending_for_one_company_never_deadlock() {
-    // Two instances, each committing groups that mix a company's rate counters (a
-    // claimed key) and its audit chain. Before the groups took their declared
-    // companies' chain locks first, one instance's group held the counters and waited
-    // for the chain while the other's held the chain and waited for the counters:
-    // PostgreSQL broke the deadlock by failing one group, which then ran again one
-    // write at a time.
+async fn two_stores_counting_and_appending_for_two_companies_never_deadlock() {
+    // Two instances, each committing groups that mix two companies' rate counters (a
+    // claimed key) and audit chains, in opposite orders. Before the groups took their
+    // declared companies' locks first, in id order, one instance's group held a
+    // counter or a chain and waited for the other's, which waited for it: PostgreSQL
+    // broke each such deadlock by failing a group after a second, and the group ran
+    // again one write at a time.
     let Some((first, guard)) = postgres_store("two_stores_never_deadlock").await else {
         return;
     };
     let second = Store::open(guard.url()).await.unwrap();
-    let c = company(&first, "A").await;
+    let a = company(&first, "A").await;
+    let b = company(&first, "B").await;
     let mut tasks = Vec::new();
     for i in 0..2000 {
-        let store = if i % 2 == 0 {
-            first.clone()
+        // The first store's groups go A, B, A, B and append before they count; the
+        // second's go B, A, B, A and count before they append.
+        let (store, id) = if i % 2 == 0 {
+            (first.clone(), if i % 4 == 0 { &a.id } else { &b.id })
         } else {
-            second.clone()
+            (second.clone(), if i % 4 == 1 { &b.id } else { &a.id })
         };
-        let id = c.id.clone();
+        let id = id.clone();
+        let count = i % 8 == 2 || i % 8 == 3 || i % 8 == 4 || i % 8 == 5;
         tasks.push(tokio::spawn(async move {
-            // The first store's groups append first, the second's count first.
-            if i % 4 == 1 || i % 4 == 2 {
+            if count {
                 let hits = vec![RateHit {
                     scope: "api_payment_company".into(),
                     subject: id.clone(),
@@ -177,16 +180,18 @@ async fn two_stores_counting_and_appending_for_one_company_never_deadlock() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(
-        first
-            .rate_count("api_payment_company", &c.id, 0)
-            .await
-            .unwrap(),
-        1000
-    );
-    let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
-    assert_eq!(report.events, 1001);
-    assert!(report.broken.is_none());
+    for c in [&a, &b] {
+        assert_eq!(
+            first
+                .rate_count("api_payment_company", &c.id, 0)
+                .await
+                .unwrap(),
+            500
+        );
+        let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
+        assert_eq!(report.events, 501);
+        assert!(report.broken.is_none());
+    }
     assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
     second.close().await;
     first.close().await;
