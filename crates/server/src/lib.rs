@@ -242,7 +242,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     (
         [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render_with(&state.service.blocked_counts()),
+        state.metrics.render_with(
+            &state.service.blocked_counts(),
+            state.service.write_groups_undone(),
+        ),
     )
         .into_response()
 }

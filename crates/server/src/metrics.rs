@@ -67,9 +67,14 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the service's counts of attempts refused
-    /// by an abuse limit (`blocked`: reason and count).
-    pub fn render_with(&self, blocked: &[(&str, u64)]) -> String {
+    /// by an abuse limit (`blocked`: reason and count) and of the database writer's
+    /// group commits rolled back and run again write by write (`groups_undone`).
+    pub fn render_with(&self, blocked: &[(&str, u64)], groups_undone: u64) -> String {
         let mut out = self.render();
+        let _ = writeln!(
+            out,
+            "# HELP sanalpos_db_groups_undone_total Group commits rolled back and run again one write at a time (a refused write, a lost race, a deadlock); a steady rise means writes contend.\n# TYPE sanalpos_db_groups_undone_total counter\nsanalpos_db_groups_undone_total {groups_undone}"
+        );
         let _ = writeln!(
             out,
             "# HELP sanalpos_blocked_attempts_total Attempts refused before the provider by an abuse limit, by reason.\n# TYPE sanalpos_blocked_attempts_total counter"
@@ -161,7 +166,8 @@ mod tests {
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_payment_key\"} 2"));
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0"));
         m.payment_created("blocked");
-        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)]);
+        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)], 3);
+        assert!(text.contains("sanalpos_db_groups_undone_total 3"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"blocked\"} 1"));
         assert!(text.contains("# TYPE sanalpos_blocked_attempts_total counter"));
         assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"velocity_card\"} 4"));

@@ -243,6 +243,12 @@ impl PaymentService {
         admin::revoke_api_key(self, company_id, key_id, actor).await
     }
 
+    /// Group commits the database writer rolled back and ran again one write at a time
+    /// since start (for `/metrics`; see `Store::groups_undone`).
+    pub fn write_groups_undone(&self) -> u64 {
+        self.inner.store.groups_undone()
+    }
+
     /// The company and key behind an API key; `None` for an unknown, malformed or
     /// revoked key.
     pub async fn authenticate(&self, api_key: &str) -> Result<Option<ApiCaller>, ServiceError> {
