@@ -179,19 +179,20 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.submit(None, data, f).await
+        self.write_for(None, data, f).await
     }
 
-    /// [`Db::write`] for a write that takes `company_id`'s audit-chain lock (it appends
-    /// to the company's audit chain or changes its shared counters). On PostgreSQL the
-    /// group's transaction takes the chain locks of all its declared companies first, in
-    /// id order, before any other statement. Without that, two instances' groups lock
-    /// one company's rows in different orders (a rate counter in one, the chain in the
-    /// other) and deadlock: `bench payments --instances 2` found a deadlock every few
-    /// hundred sales, each a one-second wait for PostgreSQL's deadlock detector.
+    /// [`Db::write`] for a write that takes `company`'s audit-chain lock, when it names
+    /// one (it appends to the company's audit chain or changes its shared counters). On
+    /// PostgreSQL the group's transaction takes the chain locks of all its declared
+    /// companies first, in id order, before any other statement. Without that, two
+    /// instances' groups lock one company's rows in different orders (a rate counter in
+    /// one, the chain in the other) and deadlock: `bench payments --instances 2` found a
+    /// deadlock every few hundred sales, each a one-second wait for PostgreSQL's
+    /// deadlock detector.
     pub(crate) async fn write_for<T, D>(
         &self,
-        company_id: &str,
+        company: Option<&str>,
         data: D,
         f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
     ) -> Result<T, StoreError>
@@ -199,19 +200,7 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.submit(Some(company_id.to_owned()), data, f).await
-    }
-
-    async fn submit<T, D>(
-        &self,
-        company: Option<String>,
-        data: D,
-        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
-    ) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        D: Send + Sync + 'static,
-    {
+        let company = company.map(str::to_owned);
         let data = Arc::new(data);
         let run: JobFn = Arc::new(move |conn| {
             let data = data.clone();

@@ -548,7 +548,7 @@ impl Store {
     ) -> Result<ClaimedBegin, StoreError> {
         let company = claim.company_id.clone();
         self.db
-            .write_for(&company, (payment, attempt, claim), |c, d| {
+            .write_for(Some(&company), (payment, attempt, claim), |c, d| {
                 Box::pin(begin_claimed_payment(c, d))
             })
             .await
@@ -636,18 +636,12 @@ impl Store {
     pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<Finished, StoreError> {
         // An outcome that appends to the audit chain declares its company, so its group
         // takes that chain's lock before it touches the company's other rows.
-        match finish.audit.first().map(|a| a.company_id.clone()) {
-            Some(company) => {
-                self.db
-                    .write_for(&company, finish, |c, f| Box::pin(finish_attempt(c, f)))
-                    .await
-            }
-            None => {
-                self.db
-                    .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
-                    .await
-            }
-        }
+        let company = finish.audit.first().map(|a| a.company_id.clone());
+        self.db
+            .write_for(company.as_deref(), finish, |c, f| {
+                Box::pin(finish_attempt(c, f))
+            })
+            .await
     }
 
     /// One payment of a company.

@@ -63,14 +63,9 @@ impl Store {
         if hits.is_empty() {
             return Ok(Vec::new());
         }
-        match company_id {
-            Some(company) => {
-                self.db
-                    .write_for(company, hits, |c, h| Box::pin(hit(c, h)))
-                    .await
-            }
-            None => self.db.write(hits, |c, h| Box::pin(hit(c, h))).await,
-        }
+        self.db
+            .write_for(company_id, hits, |c, h| Box::pin(hit(c, h)))
+            .await
     }
 
     /// The count of one counter (0 when it has no row), for tests and the back office.
