@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::{Days, NaiveDate};
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 use sanalpos_recon::{
-    parse_statement, reconcile, Class, Expected, Last4, Options, OurPayment, PaymentStatus, Profile,
+    read_statement_from, reconcile, Class, Expected, Last4, Options, OurPayment, PaymentStatus,
+    Profile,
 };
 
 const HEADER: &str = "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Kart Sahibi;Taksit;Tutar;Provizyon Tutarı;Komisyon;Net Tutar;Para Birimi\r\n";
@@ -313,16 +314,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Parse.
     let total = Instant::now();
+    // Read and parsed together, a block at a time, so the file is never held whole.
     let t = Instant::now();
-    let bytes = std::fs::read(&statement_path)?;
-    let read = t.elapsed();
-    let t = Instant::now();
-    let theirs = parse_statement(&bytes, &Profile::simulator())?;
+    let statement =
+        read_statement_from(std::fs::File::open(&statement_path)?, &Profile::simulator())?;
     let parse = t.elapsed();
-    drop(bytes);
+    if let Some(bad) = statement.bad.first() {
+        return Err(format!(
+            "{} bad rows, first: line {}: {}",
+            statement.bad.len(),
+            bad.line,
+            bad.reason
+        )
+        .into());
+    }
+    let theirs = statement.rows;
     println!(
-        "read {:.2?}, parse {:.2?} ({} rows, {:.0} rows/s)",
-        read,
+        "read+parse {:.2?} ({} rows, {:.0} rows/s; the file read in blocks, never whole)",
         parse,
         theirs.len(),
         theirs.len() as f64 / parse.as_secs_f64()

@@ -8,7 +8,7 @@ use sanalpos_core::Kurus;
 
 use crate::engine::is_refund;
 use crate::model::{
-    Class, Flag, Item, MatchKey, Money, Options, OurPayment, PaymentStatus, Reason,
+    Class, Flag, Item, MatchKey, Money, Options, OurPayment, PaymentStatus, Reason, Totals,
 };
 use crate::row::{ProviderRow, RowKind, RowState};
 
@@ -148,14 +148,6 @@ pub(crate) fn build_item(
     ours: &[OurPayment],
     theirs: &[ProviderRow],
 ) -> Item {
-    let view = fold_reversals(theirs, g.reversals);
-    let cancelled: Kurus = g
-        .reversals
-        .iter()
-        .map(|r| &theirs[*r as usize])
-        .filter(|row| row.status == RowState::Success && row.kind == RowKind::Cancel)
-        .map(|row| row.amount)
-        .sum();
     let mut item = Item::new(class, reason, g.payments, g.rows);
     if class != Class::Duplicate {
         if let (&[p], &[r]) = (g.payments, g.sales) {
@@ -170,15 +162,28 @@ pub(crate) fn build_item(
     }
     item.key = key;
     item.proposal = proposal.filter(|_| class == Class::ProviderOnly);
-    item.ours = g.payments.iter().map(|p| ours[*p as usize].amount).sum();
-    item.theirs = g.sales.iter().map(|r| theirs[*r as usize].amount).sum();
-    item.ours_reversed = g
-        .payments
-        .iter()
-        .map(|p| ours_reversed(&ours[*p as usize]))
-        .sum();
-    item.theirs_reversed = cancelled + view.refunded;
     item
+}
+
+/// The amounts of one group on each side.
+pub(crate) fn totals(g: &Members<'_>, ours: &[OurPayment], theirs: &[ProviderRow]) -> Totals {
+    let cancelled: Kurus = g
+        .reversals
+        .iter()
+        .map(|r| &theirs[*r as usize])
+        .filter(|row| row.status == RowState::Success && row.kind == RowKind::Cancel)
+        .map(|row| row.amount)
+        .sum();
+    Totals {
+        ours: g.payments.iter().map(|p| ours[*p as usize].amount).sum(),
+        theirs: g.sales.iter().map(|r| theirs[*r as usize].amount).sum(),
+        ours_reversed: g
+            .payments
+            .iter()
+            .map(|p| ours_reversed(&ours[*p as usize]))
+            .sum(),
+        theirs_reversed: cancelled + fold_reversals(theirs, g.reversals).refunded,
+    }
 }
 
 /// A payment with no sale row at the provider.

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sanalpos_core::time::istanbul;
 use sanalpos_core::{AuthCode, Kurus, ProviderRef};
 
+use crate::row::ProviderRow;
+
 /// Our status of a payment (the service's payment statuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -307,10 +309,11 @@ type Indexes = smallvec::SmallVec<[u32; 4]>;
 
 /// One decision unit: a sale (ours and/or theirs) with its cancels and refunds.
 ///
-/// Kept small (88 bytes, no heap block in the usual case) because a run holds one per
+/// Kept small (56 bytes, no heap block in the usual case) because a run holds one per
 /// sale: both sides' indexes share one inline vector ([`Item::payments`],
-/// [`Item::rows`]), the proposal is an index like the others, and the flags are a boxed
-/// slice that costs nothing when empty.
+/// [`Item::rows`]), the proposal is an index like the others, the flags are a boxed
+/// slice that costs nothing when empty, and the amounts are read from the inputs when
+/// asked for ([`Item::totals`]) rather than held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     /// Where the item belongs (matched, a mismatch, one-sided, duplicate).
@@ -329,6 +332,12 @@ pub struct Item {
     pub proposal: Option<u32>,
     /// Commission and value date checks that did not hold.
     pub flags: Box<[Flag]>,
+}
+
+/// An item's amounts on each side, read from its payments and rows
+/// ([`Item::totals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
     /// Our amount: the payments' amounts.
     pub ours: Kurus,
     /// Their amount: the sale rows' amounts.
@@ -361,11 +370,15 @@ impl Item {
             members,
             proposal: None,
             flags: Box::default(),
-            ours: Kurus::ZERO,
-            theirs: Kurus::ZERO,
-            ours_reversed: Kurus::ZERO,
-            theirs_reversed: Kurus::ZERO,
         }
+    }
+
+    /// The item's amounts, read from the payments and rows it was made of (`ours` and
+    /// `theirs` as given to [`crate::reconcile`]). Not held in the item: a run holds a
+    /// million items, and the amounts are a sum over the few inputs each one names.
+    pub fn totals(&self, ours: &[OurPayment], theirs: &[ProviderRow]) -> Totals {
+        let members = crate::classify::Members::new(self.payments(), self.rows(), theirs);
+        crate::classify::totals(&members, ours, theirs)
     }
 
     /// Indexes into `ours`, sorted by payment id.
@@ -379,11 +392,12 @@ impl Item {
     }
 }
 
-/// Written as it reads: the payments and the rows as two arrays.
+/// Written as it reads: the payments and the rows as two arrays (the amounts are not
+/// held: [`Item::totals`]).
 impl Serialize for Item {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("Item", 11)?;
+        let mut s = serializer.serialize_struct("Item", 7)?;
         s.serialize_field("class", &self.class)?;
         s.serialize_field("reason", &self.reason)?;
         s.serialize_field("key", &self.key)?;
@@ -391,10 +405,6 @@ impl Serialize for Item {
         s.serialize_field("rows", self.rows())?;
         s.serialize_field("proposal", &self.proposal)?;
         s.serialize_field("flags", &self.flags)?;
-        s.serialize_field("ours", &self.ours)?;
-        s.serialize_field("theirs", &self.theirs)?;
-        s.serialize_field("ours_reversed", &self.ours_reversed)?;
-        s.serialize_field("theirs_reversed", &self.theirs_reversed)?;
         s.end()
     }
 }
@@ -496,6 +506,37 @@ impl Summary {
         }
     }
 
+    /// Counts `item` in its class with its amounts and flags (the difference is set
+    /// once all are in).
+    pub(crate) fn add(&mut self, item: &Item, amounts: Totals) {
+        let t = self.get_mut(item.class);
+        t.count += 1;
+        t.ours = t.ours + amounts.ours;
+        t.theirs = t.theirs + amounts.theirs;
+        t.ours_reversed = t.ours_reversed + amounts.ours_reversed;
+        t.theirs_reversed = t.theirs_reversed + amounts.theirs_reversed;
+        for flag in &item.flags {
+            match flag {
+                Flag::Commission { .. } => t.commission_flags += 1,
+                Flag::ValueDate { .. } => t.value_date_flags += 1,
+            }
+        }
+    }
+
+    /// Adds another summary's counts and amounts, class by class.
+    pub(crate) fn merge(&mut self, other: &Summary) {
+        for class in Class::ALL {
+            let (t, o) = (self.get_mut(class), other.get(class));
+            t.count += o.count;
+            t.ours = t.ours + o.ours;
+            t.theirs = t.theirs + o.theirs;
+            t.ours_reversed = t.ours_reversed + o.ours_reversed;
+            t.theirs_reversed = t.theirs_reversed + o.theirs_reversed;
+            t.commission_flags += o.commission_flags;
+            t.value_date_flags += o.value_date_flags;
+        }
+    }
+
     pub(crate) fn get_mut(&mut self, class: Class) -> &mut ClassTotals {
         match class {
             Class::Matched => &mut self.matched,
@@ -545,7 +586,7 @@ mod tests {
     #[test]
     fn an_item_stays_small() {
         assert!(
-            std::mem::size_of::<Item>() <= 88,
+            std::mem::size_of::<Item>() <= 56,
             "{}",
             std::mem::size_of::<Item>()
         );

@@ -106,6 +106,9 @@ pub enum ImportError {
     /// The file looks like a spreadsheet (XLSX) that cannot be read.
     #[error("the spreadsheet cannot be read: {0}")]
     Spreadsheet(String),
+    /// The file could not be read to its end.
+    #[error("the file cannot be read: {0}")]
+    Read(String),
     /// Rows that could not be read; every one of them, in file order.
     #[error("{} rows could not be read (first: line {}: {})", .0.len(), .0.first().map_or(0, |b| b.line), .0.first().map_or("", |b| b.reason.as_str()))]
     BadRows(Vec<BadRow>),
@@ -377,16 +380,9 @@ pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, Impo
     let header = records.next().ok_or(ImportError::Empty)?;
     let layout = Layout::new(&header, profile)?;
     let body = &text[records.pos..];
-    // A file without quotes is read on two threads, a pair of pieces at a time, each
-    // piece cut at a line break: without quotes every line break ends a record, so a
-    // piece is whole records, and a piece's line numbers start where the one before
-    // ended. The second piece of a pair is appended after the first, so the result is
-    // the same as one pass, and only one piece's rows are ever held apart (pieces of
-    // at most `PIECE_BYTES`, so a large file costs little more memory than one pass).
-    if body.len() < PARALLEL_MIN_BYTES || body.as_bytes().contains(&b'"') {
+    if body.contains('"') {
         return Ok(layout.rows(|record| records.fill(record), 0));
     }
-    let piece = body.len().div_ceil(2).min(PIECE_BYTES);
     // Sized once from the line count: growing by doubling would briefly hold the old
     // and the new array together, half again the rows' memory at the peak.
     let mut out = Statement {
@@ -394,35 +390,193 @@ pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, Impo
         bad: Vec::new(),
     };
     let mut line = records.line;
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (first, after) = cut_at_line(rest, piece);
-        let (second, after) = cut_at_line(after, piece);
-        rest = after;
-        let first_lines = count_byte(first.as_bytes(), b'\n');
-        let mut first_records = Records {
-            text: first,
-            pos: 0,
-            line,
-            delimiter,
-        };
-        let mut second_records = Records {
-            text: second,
-            pos: 0,
-            line: line + first_lines,
-            delimiter,
-        };
-        line += first_lines + count_byte(second.as_bytes(), b'\n');
-        let tail = std::thread::scope(|s| {
-            let tail = s.spawn(|| layout.rows(|record| second_records.fill(record), 0));
-            layout.read_into(&mut out, |record| first_records.fill(record));
-            tail.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        out.rows.extend(tail.rows);
-        out.bad.extend(tail.bad);
-    }
+    layout.read_lines(body, delimiter, &mut line, &mut out);
     Ok(out)
+}
+
+/// Like [`read_statement`], but reads the file from `source` a block at a time, so a
+/// large CSV statement is never held whole: only one block of it (two pieces of at most
+/// `PIECE_BYTES`) sits beside the rows read so far. The rows, bad rows and line numbers
+/// are those [`read_statement`] gives for the same bytes. A workbook, a file whose first
+/// block is not UTF-8, and the rest of a file from its first quote on (a quoted field may
+/// hold a line break) are read whole, as [`read_statement`] reads them. A file that is
+/// valid UTF-8 with non-ASCII text in one block and not UTF-8 in a later one is read as
+/// each block says (UTF-8, then Windows-1254), where [`read_statement`] would take
+/// Windows-1254 for all of it.
+pub fn read_statement_from(
+    source: impl std::io::Read,
+    profile: &Profile,
+) -> Result<Statement, ImportError> {
+    read_blocks(source, profile, BLOCK_BYTES)
+}
+
+/// [`read_statement_from`] with blocks of `block_bytes` (small in tests, so that many
+/// block boundaries fall inside a small file).
+fn read_blocks(
+    mut source: impl std::io::Read,
+    profile: &Profile,
+    block_bytes: usize,
+) -> Result<Statement, ImportError> {
+    let step = block_bytes.min(64 << 10);
+    let mut block: Vec<u8> = Vec::with_capacity(block_bytes + step);
+    let mut at_end = fill_block(&mut source, &mut block, block_bytes)?;
+    while block.len() < 3 && !at_end {
+        at_end = fill_more(&mut source, &mut block, step)?;
+    }
+    if block.starts_with(b"\xEF\xBB\xBF") {
+        block.drain(..3);
+    }
+    let mut head_end = header_end(&block);
+    while head_end.is_none() && !at_end {
+        at_end = fill_more(&mut source, &mut block, step)?;
+        head_end = header_end(&block);
+    }
+    let head_end = head_end.unwrap_or(block.len());
+    let whole = at_end
+        || crate::xlsx::is_xlsx(&block)
+        || block[..head_end].contains(&b'"')
+        || std::str::from_utf8(&block[..complete_lines(&block, at_end).unwrap_or(head_end)])
+            .is_err();
+    if whole {
+        source.read_to_end(&mut block).map_err(read_error)?;
+        return read_statement(&block, profile);
+    }
+    let head = decode(&block[..head_end]);
+    let delimiter = detect_delimiter(&head);
+    let mut records = Records::new(&head, delimiter);
+    let header = records.next().ok_or(ImportError::Empty)?;
+    let layout = Layout::new(&header, profile)?;
+    let mut line = records.line;
+    drop(header);
+    drop(head);
+    block.drain(..head_end);
+
+    let mut out = Statement {
+        rows: Vec::new(),
+        bad: Vec::new(),
+    };
+    let mut utf8 = true;
+    loop {
+        // Whole lines only: a line longer than what is read so far is read on.
+        let end = loop {
+            if let Some(end) = complete_lines(&block, at_end) {
+                break end;
+            }
+            at_end = fill_more(&mut source, &mut block, step)?;
+        };
+        let text = match std::str::from_utf8(&block[..end]) {
+            Ok(text) if utf8 => Cow::Borrowed(text),
+            _ => {
+                // Windows-1254 from here on: one byte a character, so a block cut at a
+                // line break decodes the same as the whole file would.
+                utf8 = false;
+                encoding_rs::WINDOWS_1254
+                    .decode_without_bom_handling(&block[..end])
+                    .0
+            }
+        };
+        if text.contains('"') {
+            drop(text);
+            source.read_to_end(&mut block).map_err(read_error)?;
+            let text = match std::str::from_utf8(&block) {
+                Ok(text) if utf8 => Cow::Borrowed(text),
+                _ => {
+                    encoding_rs::WINDOWS_1254
+                        .decode_without_bom_handling(&block)
+                        .0
+                }
+            };
+            let mut records = Records {
+                text: &text,
+                pos: 0,
+                line,
+                delimiter,
+            };
+            layout.read_into(&mut out, |record| records.fill(record));
+            return Ok(out);
+        }
+        layout.read_lines(&text, delimiter, &mut line, &mut out);
+        drop(text);
+        block.drain(..end);
+        if at_end && block.is_empty() {
+            return Ok(out);
+        }
+        at_end = fill_block(&mut source, &mut block, block_bytes)?;
+    }
+}
+
+/// What [`read_statement_from`] reads at a time: a pair of pieces.
+const BLOCK_BYTES: usize = 2 * PIECE_BYTES;
+
+/// Reads from `source` until `block` holds `block_bytes` or the source ends; `true` at
+/// the end.
+fn fill_block(
+    source: &mut impl std::io::Read,
+    block: &mut Vec<u8>,
+    block_bytes: usize,
+) -> Result<bool, ImportError> {
+    while block.len() < block_bytes {
+        if fill_more(source, block, block_bytes.min(64 << 10))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// One read of up to `step` bytes appended to `block`; `true` when the source has ended.
+fn fill_more(
+    source: &mut impl std::io::Read,
+    block: &mut Vec<u8>,
+    step: usize,
+) -> Result<bool, ImportError> {
+    let start = block.len();
+    block.resize(start + step, 0);
+    loop {
+        match source.read(&mut block[start..]) {
+            Ok(n) => {
+                block.truncate(start + n);
+                return Ok(n == 0);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                block.truncate(start);
+                return Err(read_error(e));
+            }
+        }
+    }
+}
+
+/// How much of `block` is whole lines: up to its last line break, or all of it at the
+/// end of the file; `None` when it holds no line break yet.
+fn complete_lines(block: &[u8], at_end: bool) -> Option<usize> {
+    if at_end {
+        return Some(block.len());
+    }
+    block.iter().rposition(|b| *b == b'\n').map(|n| n + 1)
+}
+
+/// Where the header line ends (after its line break), blank lines before it skipped as
+/// [`Records`] skips them; `None` while no line break follows it.
+fn header_end(block: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let rest = &block[at..];
+        if rest.starts_with(b"\r\n") {
+            at += 2;
+        } else if rest.starts_with(b"\n") {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    block[at..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|n| at + n + 1)
+}
+
+fn read_error(e: std::io::Error) -> ImportError {
+    ImportError::Read(e.to_string())
 }
 
 /// The largest piece of a statement one thread reads at a time.
@@ -489,6 +643,56 @@ impl<'p> Layout<'p> {
         };
         self.read_into(&mut out, next);
         out
+    }
+
+    /// Reads `body` (whole lines without quotes, the first at `line`) on two threads, a
+    /// pair of pieces at a time, each piece cut at a line break: without quotes every
+    /// line break ends a record, so a piece is whole records, and a piece's line numbers
+    /// start where the one before ended. The second piece of a pair is appended after the
+    /// first, so the result is the same as one pass, and only one piece's rows are ever
+    /// held apart (pieces of at most `PIECE_BYTES`, so a large file costs little more
+    /// memory than one pass). `line` ends after the last line read.
+    fn read_lines(&self, body: &str, delimiter: u8, line: &mut u32, out: &mut Statement) {
+        if body.len() < PARALLEL_MIN_BYTES {
+            let mut records = Records {
+                text: body,
+                pos: 0,
+                line: *line,
+                delimiter,
+            };
+            self.read_into(out, |record| records.fill(record));
+            *line = records.line;
+            return;
+        }
+        let piece = body.len().div_ceil(2).min(PIECE_BYTES);
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (first, after) = cut_at_line(rest, piece);
+            let (second, after) = cut_at_line(after, piece);
+            rest = after;
+            let first_lines = count_byte(first.as_bytes(), b'\n');
+            let mut first_records = Records {
+                text: first,
+                pos: 0,
+                line: *line,
+                delimiter,
+            };
+            let mut second_records = Records {
+                text: second,
+                pos: 0,
+                line: *line + first_lines,
+                delimiter,
+            };
+            *line += first_lines + count_byte(second.as_bytes(), b'\n');
+            let tail = std::thread::scope(|s| {
+                let tail = s.spawn(|| self.rows(|record| second_records.fill(record), 0));
+                self.read_into(out, |record| first_records.fill(record));
+                tail.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            out.rows.extend(tail.rows);
+            out.bad.extend(tail.bad);
+        }
     }
 
     /// Like [`Layout::rows`], appending to `out`.
@@ -781,4 +985,160 @@ fn fast_tr_date_time(raw: &str) -> Option<NaiveDateTime> {
         digits(&b[17..19])?,
     )?;
     Some(date.and_time(time))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const HEADER: &str = "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Kart Sahibi;Taksit;Tutar;Provizyon Tutarı;Komisyon;Net Tutar;Para Birimi";
+
+    /// Sale `i`: a good row, or now and then a row with a bad amount or a missing field.
+    fn line(i: usize) -> String {
+        let amount = match i % 13 {
+            5 => "12,3,4".to_owned(),
+            _ => format!("{},{:02}", 10 + i, i % 100),
+        };
+        let row = format!(
+            "29.08.2025 14:23:57;01.09.2025;Satış;Başarılı;IKSIRPF{i};c-{i};{:06};454671******7894;Ayşe Yılmaz;1;{amount};{amount};0,00;{amount};TRY",
+            100_000 + i
+        );
+        if i % 17 == 3 {
+            row.rsplit_once(';').unwrap().0.to_owned()
+        } else {
+            row
+        }
+    }
+
+    /// A statement with what a block boundary could break: a BOM, blank lines before
+    /// the header and between rows, CRLF and LF, bad rows, no line break at the end.
+    fn statement(rows: usize) -> String {
+        let mut text = format!("\u{FEFF}\r\n\n{HEADER}\r\n");
+        for i in 0..rows {
+            text.push_str(&line(i));
+            text.push_str(if i % 2 == 0 { "\r\n" } else { "\n" });
+            if i % 29 == 0 {
+                text.push_str("\r\n");
+            }
+        }
+        text.push_str(&line(rows));
+        text
+    }
+
+    /// A source that gives at most `most` bytes a read, then fails after `fail_at`.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        most: usize,
+        fail_at: usize,
+        given: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.given >= self.fail_at {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.most).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            self.given += n;
+            Ok(n)
+        }
+    }
+
+    fn trickle(bytes: &[u8], most: usize) -> Trickle<'_> {
+        Trickle {
+            bytes,
+            most,
+            fail_at: usize::MAX,
+            given: 0,
+        }
+    }
+
+    #[test]
+    fn reading_in_blocks_gives_what_reading_whole_gives() {
+        let text = statement(300);
+        let profile = Profile::simulator();
+        let whole = read_statement(text.as_bytes(), &profile).unwrap();
+        assert_eq!(whole.rows.len() + whole.bad.len(), 301);
+        assert!(whole.bad.len() > 20, "the file has bad rows to report");
+        for (block, most) in [
+            (1, 1),
+            (1, 64 << 10),
+            (7, 3),
+            (150, 1),
+            (151, 64 << 10),
+            (1000, 3),
+            (4096, 64 << 10),
+            (BLOCK_BYTES, 64 << 10),
+        ] {
+            let read = read_blocks(trickle(text.as_bytes(), most), &profile, block).unwrap();
+            assert_eq!(read, whole, "blocks of {block} bytes, reads of {most}");
+        }
+    }
+
+    #[test]
+    fn a_quote_in_a_later_block_reads_the_rest_as_one_pass_does() {
+        let mut text = statement(100);
+        // A quoted field with a line break inside, well after the first blocks.
+        text.push_str("\r\n");
+        text.push_str(&line(101).replace("Ayşe Yılmaz", "\"Ayşe\r\nYılmaz; A.Ş.\""));
+        text.push_str("\r\n");
+        text.push_str(&line(102));
+        let profile = Profile::simulator();
+        let whole = read_statement(text.as_bytes(), &profile).unwrap();
+        let last = whole.rows.last().unwrap();
+        assert_eq!(last.provider_ref.as_ref().unwrap().as_str(), "IKSIRPF102");
+        for block in [1, 200, 1000] {
+            let read = read_blocks(trickle(text.as_bytes(), 5), &profile, block).unwrap();
+            assert_eq!(read, whole, "blocks of {block} bytes");
+        }
+    }
+
+    #[test]
+    fn a_windows_1254_file_reads_as_one_pass_does() {
+        let text = statement(80);
+        let text = text.trim_start_matches('\u{FEFF}');
+        let (bytes, _, _) = encoding_rs::WINDOWS_1254.encode(text);
+        assert!(std::str::from_utf8(&bytes).is_err());
+        let profile = Profile::simulator();
+        let whole = read_statement(&bytes, &profile).unwrap();
+        assert!(!whole.rows.is_empty());
+        let read = read_blocks(trickle(&bytes, 11), &profile, 300).unwrap();
+        assert_eq!(read, whole);
+    }
+
+    #[test]
+    fn a_later_block_in_windows_1254_is_read_as_windows_1254() {
+        // Excel appended rows to a UTF-8 file in Windows-1254: each part as it is.
+        let mut text = statement(40).into_bytes();
+        let refund = line(41).replace("Satış", "Kısmi İade");
+        text.extend_from_slice(b"\r\n");
+        text.extend_from_slice(&encoding_rs::WINDOWS_1254.encode(&refund).0);
+        let read = read_blocks(trickle(&text, 64), &Profile::simulator(), 500).unwrap();
+        let last = read.rows.last().unwrap();
+        assert_eq!(last.kind, RowKind::PartialRefund);
+        assert_eq!(last.provider_ref.as_ref().unwrap().as_str(), "IKSIRPF41");
+        assert_eq!(read.rows.first().unwrap().kind, RowKind::Sale);
+    }
+
+    #[test]
+    fn a_source_that_fails_is_an_error_that_says_so() {
+        let text = statement(100);
+        let profile = Profile::simulator();
+        for fail_at in [0, 10, 2_000, 9_000] {
+            let source = Trickle {
+                fail_at,
+                ..trickle(text.as_bytes(), 100)
+            };
+            let err = read_blocks(source, &profile, 1000).unwrap_err();
+            assert_eq!(err, ImportError::Read("the disk went away".to_owned()));
+            assert_eq!(
+                err.to_string(),
+                "the file cannot be read: the disk went away"
+            );
+        }
+    }
 }

@@ -84,14 +84,20 @@ fn cancelled_there_approved_here_is_a_status_mismatch() {
         sale("1", Some("R1"), 15_000),
         reversal(RowKind::Cancel, "R1C", None, "1", 15_000),
     ];
-    let r = run(&[pay("1", Some("R1"), 15_000)], &theirs);
+    let ours = [pay("1", Some("R1"), 15_000)];
+    let r = run(&ours, &theirs);
     let item = only(&r);
     assert_eq!(
         (item.class, item.reason),
         (Class::StatusMismatch, Reason::CancelDiffers)
     );
     assert_eq!(item.rows(), [0, 1]);
-    assert_eq!(item.theirs_reversed.minor(), 15_000);
+    let amounts = item.totals(&ours, &theirs);
+    assert_eq!(amounts.theirs_reversed.minor(), 15_000);
+    assert_eq!(
+        (amounts.ours.minor(), amounts.theirs.minor()),
+        (15_000, 15_000)
+    );
 
     let mut cancelled = pay("1", Some("R1"), 15_000);
     cancelled.status = PaymentStatus::Cancelled;

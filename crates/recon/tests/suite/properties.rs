@@ -120,6 +120,7 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
                     ..theirs[*x as usize].clone()
                 })
                 .collect();
+            let amounts = item.totals(ours, theirs);
             format!(
                 "{:?} {:?} {:?} {:?} {:?} {pays:?} {rows:?} {} {} {} {}",
                 item.class,
@@ -127,10 +128,10 @@ fn content(r: &Reconciliation, ours: &[OurPayment], theirs: &[ProviderRow]) -> V
                 item.key,
                 item.proposal.map(|p| ours[p as usize].id.as_str()),
                 item.flags,
-                item.ours,
-                item.theirs,
-                item.ours_reversed,
-                item.theirs_reversed
+                amounts.ours,
+                amounts.theirs,
+                amounts.ours_reversed,
+                amounts.theirs_reversed
             )
         })
         .collect()
@@ -214,6 +215,22 @@ proptest! {
         prop_assert_eq!(sum(&|t| t.theirs), theirs_sales);
         prop_assert_eq!(sum(&|t| t.ours_reversed), ours_reversed);
         prop_assert_eq!(sum(&|t| t.theirs_reversed), theirs_reversed);
+        // Each class's totals are its items' amounts.
+        for class in Class::ALL {
+            let mut amounts = sanalpos_recon::Totals::default();
+            for item in r.items.iter().filter(|i| i.class == class) {
+                let t = item.totals(&ours, &theirs);
+                amounts.ours = amounts.ours + t.ours;
+                amounts.theirs = amounts.theirs + t.theirs;
+                amounts.ours_reversed = amounts.ours_reversed + t.ours_reversed;
+                amounts.theirs_reversed = amounts.theirs_reversed + t.theirs_reversed;
+            }
+            let totals = r.summary.get(class);
+            prop_assert_eq!(
+                (amounts.ours, amounts.theirs, amounts.ours_reversed, amounts.theirs_reversed),
+                (totals.ours, totals.theirs, totals.ours_reversed, totals.theirs_reversed)
+            );
+        }
         let diff: i128 = Class::ALL.iter().map(|c| r.summary.get(*c).difference.0).sum();
         prop_assert_eq!(diff, i128::from(theirs_sales.minor()) - i128::from(ours_total.minor()));
     }

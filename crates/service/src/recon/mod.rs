@@ -376,6 +376,7 @@ fn new_item(
         .filter_map(|i| theirs.get(*i as usize))
         .collect();
     let class = name(&item.class);
+    let amounts = item.totals(ours, theirs);
     NewReconItem {
         item_key: item_key(pos_id, &class, &payment_ids, &rows),
         class,
@@ -383,10 +384,10 @@ fn new_item(
         match_key: item.key.as_ref().map(name),
         payment_ids,
         provider_rows: serde_json::to_value(&rows).unwrap_or(Value::Array(Vec::new())),
-        ours: item.ours,
-        theirs: item.theirs,
-        ours_reversed: item.ours_reversed,
-        theirs_reversed: item.theirs_reversed,
+        ours: amounts.ours,
+        theirs: amounts.theirs,
+        ours_reversed: amounts.ours_reversed,
+        theirs_reversed: amounts.theirs_reversed,
         proposal: item
             .proposal
             .and_then(|p| ours.get(p as usize))
