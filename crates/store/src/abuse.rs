@@ -142,10 +142,13 @@ impl Store {
         audit: NewAudit,
         events: SessionRules,
     ) -> Result<bool, StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((session_id.to_owned(), now, audit, events), |c, d| {
-                Box::pin(lock_session(c, d))
-            })
+            .write_for(
+                &chains,
+                (session_id.to_owned(), now, audit, events),
+                |c, d| Box::pin(lock_session(c, d)),
+            )
             .await
     }
 
@@ -157,8 +160,9 @@ impl Store {
         session_id: &str,
         audit: NewAudit,
     ) -> Result<bool, StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((session_id.to_owned(), audit), |c, d| {
+            .write_for(&chains, (session_id.to_owned(), audit), |c, d| {
                 Box::pin(reopen_session(c, d))
             })
             .await

@@ -474,6 +474,7 @@ impl Store {
         error: Option<String>,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         let check = PosCheck {
             company_id: company_id.to_owned(),
             pos_id: pos_id.to_owned(),
@@ -482,7 +483,7 @@ impl Store {
             audit,
         };
         self.db
-            .write(check, |c, d| Box::pin(record_pos_check(c, d)))
+            .write_for(&chains, check, |c, d| Box::pin(record_pos_check(c, d)))
             .await
     }
 
@@ -495,6 +496,7 @@ impl Store {
         disabled: bool,
         audit: Vec<NewAudit>,
     ) -> Result<(), StoreError> {
+        let chains: Vec<String> = audit.iter().map(|a| a.company_id.clone()).collect();
         let change = UserChange {
             user_id: user_id.to_owned(),
             role,
@@ -502,7 +504,7 @@ impl Store {
             audit,
         };
         self.db
-            .write(change, |c, d| Box::pin(change_user(c, d)))
+            .write_for(&chains, change, |c, d| Box::pin(change_user(c, d)))
             .await
     }
 
@@ -515,6 +517,7 @@ impl Store {
         password_hash: String,
         audit: Vec<NewAudit>,
     ) -> Result<(), StoreError> {
+        let chains: Vec<String> = audit.iter().map(|a| a.company_id.clone()).collect();
         let change = PasswordChange {
             user_id: user_id.to_owned(),
             username: username.to_owned(),
@@ -522,7 +525,7 @@ impl Store {
             audit,
         };
         self.db
-            .write(change, |c, d| Box::pin(change_password(c, d)))
+            .write_for(&chains, change, |c, d| Box::pin(change_password(c, d)))
             .await
     }
 
@@ -534,13 +537,14 @@ impl Store {
         company_ids: Vec<String>,
         audit: Vec<NewAudit>,
     ) -> Result<(), StoreError> {
+        let chains: Vec<String> = audit.iter().map(|a| a.company_id.clone()).collect();
         let m = Membership {
             user_id: user_id.to_owned(),
             company_ids,
             audit,
         };
         self.db
-            .write(m, |c, d| Box::pin(set_memberships(c, d)))
+            .write_for(&chains, m, |c, d| Box::pin(set_memberships(c, d)))
             .await
     }
 }

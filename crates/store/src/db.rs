@@ -68,9 +68,9 @@ type JobFn = Arc<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFut<'c, JobResult> 
 struct Job {
     run: JobFn,
     reply: oneshot::Sender<JobResult>,
-    /// The company whose chain lock the write takes, declared so that the group can
-    /// take it first (see [`Db::write_for`]).
-    company: Option<String>,
+    /// The companies whose chain locks the write takes, declared so that the group can
+    /// take them first (see [`Db::write_for`]).
+    companies: Vec<String>,
 }
 
 /// The connections of a store.
@@ -179,20 +179,20 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.write_for(None, data, f).await
+        self.write_for::<T, D, &str>(&[], data, f).await
     }
 
-    /// [`Db::write`] for a write that takes `company`'s audit-chain lock, when it names
-    /// one (it appends to the company's audit chain or changes its shared counters). On
-    /// PostgreSQL the group's transaction takes the chain locks of all its declared
-    /// companies first, in id order, before any other statement. Without that, two
+    /// [`Db::write`] for a write that takes the audit-chain locks of `companies` (it
+    /// appends to their audit chains or changes their shared counters). On PostgreSQL
+    /// the group's transaction takes the chain locks of all its declared companies
+    /// first, in id order, before any other statement. Without that, two
     /// instances' groups lock one company's rows in different orders (a rate counter in
     /// one, the chain in the other) and deadlock: `bench payments --instances 2` found a
     /// deadlock every few hundred sales, each a one-second wait for PostgreSQL's
     /// deadlock detector.
-    pub(crate) async fn write_for<T, D>(
+    pub(crate) async fn write_for<T, D, S: AsRef<str>>(
         &self,
-        company: Option<&str>,
+        companies: &[S],
         data: D,
         f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
     ) -> Result<T, StoreError>
@@ -200,7 +200,7 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        let company = company.map(str::to_owned);
+        let companies = companies.iter().map(|c| c.as_ref().to_owned()).collect();
         let data = Arc::new(data);
         let run: JobFn = Arc::new(move |conn| {
             let data = data.clone();
@@ -215,7 +215,7 @@ impl Db {
             .send(Job {
                 run,
                 reply,
-                company,
+                companies,
             })
             .await
             .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
@@ -354,7 +354,9 @@ async fn run_group(
     begin: &str,
 ) -> Result<Vec<JobResult>, StoreError> {
     conn.execute(begin).await?;
-    let companies: Vec<&str> = batch.iter().filter_map(|j| j.company.as_deref()).collect();
+    let companies = batch
+        .iter()
+        .flat_map(|j| j.companies.iter().map(String::as_str));
     if let Err(e) = lock_companies(conn, companies).await {
         let _ = conn.execute("ROLLBACK").await;
         return Err(e);
@@ -425,7 +427,7 @@ async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResu
 
 async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult {
     conn.execute(begin).await?;
-    if let Err(e) = lock_companies(conn, job.company.as_deref()).await {
+    if let Err(e) = lock_companies(conn, job.companies.iter().map(String::as_str)).await {
         let _ = conn.execute("ROLLBACK").await;
         return Err(e);
     }

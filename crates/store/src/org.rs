@@ -127,8 +127,11 @@ impl Store {
         company: Company,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((company, audit), |c, d| Box::pin(insert_company(c, d)))
+            .write_for(&chains, (company, audit), |c, d| {
+                Box::pin(insert_company(c, d))
+            })
             .await
     }
 
@@ -157,12 +160,15 @@ impl Store {
         password_hash: String,
         audit: Vec<NewAudit>,
     ) -> Result<(), StoreError> {
+        let chains: Vec<String> = audit.iter().map(|a| a.company_id.clone()).collect();
         let new = NewUser {
             user,
             password_hash,
             audit,
         };
-        self.db.write(new, |c, d| Box::pin(insert_user(c, d))).await
+        self.db
+            .write_for(&chains, new, |c, d| Box::pin(insert_user(c, d)))
+            .await
     }
 
     /// A user and their password hash, by username (for login). Disabled users are
@@ -200,12 +206,15 @@ impl Store {
         key_hash: String,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         let new = NewKey {
             key,
             key_hash,
             audit,
         };
-        self.db.write(new, |c, d| Box::pin(insert_key(c, d))).await
+        self.db
+            .write_for(&chains, new, |c, d| Box::pin(insert_key(c, d)))
+            .await
     }
 
     /// Revokes a key of the company; `NotFound` when it is not the company's or already
@@ -216,13 +225,16 @@ impl Store {
         key_id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         let r = Revoke {
             company_id: company_id.to_owned(),
             key_id: key_id.to_owned(),
             at: crate::now_ms(),
             audit,
         };
-        self.db.write(r, |c, d| Box::pin(revoke_key(c, d))).await
+        self.db
+            .write_for(&chains, r, |c, d| Box::pin(revoke_key(c, d)))
+            .await
     }
 
     /// A key and its hash, by lookup prefix.

@@ -64,7 +64,7 @@ impl Store {
             return Ok(Vec::new());
         }
         self.db
-            .write_for(company_id, hits, |c, h| Box::pin(hit(c, h)))
+            .write_for(company_id.as_slice(), hits, |c, h| Box::pin(hit(c, h)))
             .await
     }
 

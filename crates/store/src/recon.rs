@@ -299,8 +299,11 @@ impl Store {
         items: Vec<NewReconItem>,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((run, items, audit), |c, d| Box::pin(insert_run(c, d)))
+            .write_for(&chains, (run, items, audit), |c, d| {
+                Box::pin(insert_run(c, d))
+            })
             .await
     }
 
@@ -412,8 +415,9 @@ impl Store {
     /// Records a decision on an open item (inserting the entered payment, if any) with
     /// its audit event; `Conflict already_resolved` when it was decided meanwhile.
     pub async fn resolve_recon_item(&self, resolution: ReconResolution) -> Result<(), StoreError> {
+        let chains = [resolution.audit.company_id.clone()];
         self.db
-            .write(resolution, |c, r| Box::pin(resolve(c, r)))
+            .write_for(&chains, resolution, |c, r| Box::pin(resolve(c, r)))
             .await
     }
 

@@ -352,8 +352,10 @@ impl Store {
         message: (String, String),
         audit: NewAudit,
     ) -> Result<RefundRecord, StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write(
+            .write_for(
+                &chains,
                 (
                     company_id.to_owned(),
                     payment_id.to_owned(),

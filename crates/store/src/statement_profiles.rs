@@ -108,8 +108,9 @@ impl Store {
         profile: StatementProfileRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((profile, audit), |c, d| Box::pin(insert(c, d)))
+            .write_for(&chains, (profile, audit), |c, d| Box::pin(insert(c, d)))
             .await
     }
 
@@ -119,8 +120,9 @@ impl Store {
         profile: StatementProfileRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((profile, audit), |c, d| Box::pin(update(c, d)))
+            .write_for(&chains, (profile, audit), |c, d| Box::pin(update(c, d)))
             .await
     }
 
@@ -131,10 +133,13 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((company_id.to_owned(), id.to_owned(), audit), |c, d| {
-                Box::pin(delete(c, d))
-            })
+            .write_for(
+                &chains,
+                (company_id.to_owned(), id.to_owned(), audit),
+                |c, d| Box::pin(delete(c, d)),
+            )
             .await
     }
 

@@ -262,8 +262,9 @@ impl Store {
         card: StoredCardRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((card, audit), |c, d| Box::pin(insert(c, d)))
+            .write_for(&chains, (card, audit), |c, d| Box::pin(insert(c, d)))
             .await
     }
 
@@ -317,6 +318,7 @@ impl Store {
         next_try_at: i64,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         let failed = DeleteFailed {
             company_id: company_id.to_owned(),
             id: id.to_owned(),
@@ -325,7 +327,7 @@ impl Store {
             audit,
         };
         self.db
-            .write(failed, |c, d| Box::pin(mark_deleting(c, d)))
+            .write_for(&chains, failed, |c, d| Box::pin(mark_deleting(c, d)))
             .await
     }
 
@@ -337,10 +339,13 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((company_id.to_owned(), id.to_owned(), audit), |c, d| {
-                Box::pin(mark_deleted(c, d))
-            })
+            .write_for(
+                &chains,
+                (company_id.to_owned(), id.to_owned(), audit),
+                |c, d| Box::pin(mark_deleted(c, d)),
+            )
             .await
     }
 
@@ -374,8 +379,9 @@ impl Store {
         card: StoredCardRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
+        let chains = [audit.company_id.clone()];
         self.db
-            .write((payment_id.to_owned(), card, audit), |c, d| {
+            .write_for(&chains, (payment_id.to_owned(), card, audit), |c, d| {
                 Box::pin(insert_saved(c, d))
             })
             .await

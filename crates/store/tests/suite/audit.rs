@@ -198,6 +198,58 @@ async fn two_stores_counting_and_appending_for_two_companies_never_deadlock() {
 }
 
 #[tokio::test]
+async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
+    // A back-office write that changes a row and then appends to the company's chain
+    // (a POS connection test: the POS row, then the event). Two instances committing
+    // groups of them for two companies in opposite orders each held one POS row and
+    // chain and waited for the other's, until such writes declared their companies and
+    // every group took the chain locks first, in id order.
+    let Some((first, guard)) = postgres_store("pos_checks_never_deadlock").await else {
+        return;
+    };
+    let second = Store::open(guard.url()).await.unwrap();
+    let a = company(&first, "A").await;
+    let b = company(&first, "B").await;
+    let pos_a = crate::helpers::pos(&first, &a.id).await;
+    let pos_b = crate::helpers::pos(&first, &b.id).await;
+    let mut tasks = Vec::new();
+    for i in 0..1200 {
+        // The first store's writes go A, B, A, B; the second's B, A, B, A.
+        let (store, (c, p)) = if i % 2 == 0 {
+            let of_a = i % 4 == 0;
+            (
+                first.clone(),
+                if of_a { (&a, &pos_a) } else { (&b, &pos_b) },
+            )
+        } else {
+            let of_b = i % 4 == 1;
+            (
+                second.clone(),
+                if of_b { (&b, &pos_b) } else { (&a, &pos_a) },
+            )
+        };
+        let (c, p) = (c.id.clone(), p.id.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_pos_check(&c, &p, None, audit(&c, "pos.checked", &p))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for c in [&a, &b] {
+        let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
+        // The company, its POS, and 600 checks.
+        assert_eq!(report.events, 602);
+        assert!(report.broken.is_none());
+    }
+    assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
 async fn a_group_commit_appends_many_events_to_two_chains() {
     // Sixty appends at once reach the writer together and commit in groups, each group
     // appending several events to each of two chains in one transaction: the later
