@@ -289,18 +289,36 @@ async fn seed(
     };
     let started = Instant::now();
     let load = store.begin_bulk_load().await.map_err(|e| e.to_string())?;
+    // Two batches in flight: on PostgreSQL each is a `COPY` on a connection of its own,
+    // so two backends take rows side by side; on SQLite the writer takes them in turn.
+    let mut loading: tokio::task::JoinSet<Result<u64, String>> = tokio::task::JoinSet::new();
     let mut done = 0;
+    let mut count = |finished: Option<Result<Result<u64, String>, tokio::task::JoinError>>| {
+        if let Some(finished) = finished {
+            done += finished.map_err(|e| e.to_string())??;
+            eprint!(
+                "\rseeding: {done} of {rows} payments ({:.0}/s)",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+        Ok::<(), String>(())
+    };
     while let Some(batch) = ready.recv().await {
-        let n = batch.len() as u64;
-        store
-            .seed_payments(batch)
-            .await
-            .map_err(|e| e.to_string())?;
-        done += n;
-        eprint!(
-            "\rseeding: {done} of {rows} payments ({:.0}/s)",
-            done as f64 / started.elapsed().as_secs_f64()
-        );
+        if loading.len() == 2 {
+            count(loading.join_next().await)?;
+        }
+        let store = store.clone();
+        loading.spawn(async move {
+            let n = batch.len() as u64;
+            store
+                .seed_payments(batch)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(n)
+        });
+    }
+    while !loading.is_empty() {
+        count(loading.join_next().await)?;
     }
     maker
         .join()

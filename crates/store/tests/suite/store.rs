@@ -751,7 +751,8 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
     .await;
 }
 
-/// A bulk load takes the payments' secondary indexes off and puts every one back.
+/// A bulk load takes the payments' secondary indexes (and, on PostgreSQL, foreign keys)
+/// off and puts every one back.
 #[tokio::test]
 async fn a_bulk_load_puts_back_every_index_it_took_off() {
     for_each_engine(
@@ -778,6 +779,14 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
                 limit: 2000,
                 ..PaymentQuery::default()
             };
+            assert_eq!(
+                store.list_payments(&c.id, &query).await.unwrap().len(),
+                1200
+            );
+            // The foreign keys check again: a payment of no company is refused.
+            let orphan = payment("cmp_missing", &p.id, PaymentStatus::Approved, 5000);
+            let refused = store.seed_payments(vec![orphan]).await;
+            assert!(refused.is_err(), "{refused:?}");
             assert_eq!(
                 store.list_payments(&c.id, &query).await.unwrap().len(),
                 1200
