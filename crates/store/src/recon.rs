@@ -9,6 +9,8 @@
 //! The store keeps classes, reasons and resolutions as text; the service owns their
 //! meaning.
 
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
@@ -172,6 +174,81 @@ type Decision = (String, Option<String>, Option<String>, String, i64);
 
 type RunWithItems = (ReconRunRecord, Vec<NewReconItem>, NewAudit);
 
+/// Columns of one `recon_items` row as the run insert writes it.
+const ITEM_COLUMNS: usize = 21;
+/// Items one `INSERT` writes: 400 × 21 parameters, under SQLite's 32,766.
+const ITEMS_PER_INSERT: usize = 400;
+/// Item keys one look-up of earlier decisions asks for.
+const KEYS_PER_LOOKUP: usize = 500;
+
+/// `rows` groups of `columns` placeholders for a multi-row `VALUES`: numbered on
+/// PostgreSQL, positional `?` on SQLite (which looks numbered ones up by name, one by
+/// one: a cost that grows with the square of the statement's size).
+fn values(postgres: bool, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            if postgres {
+                out.push_str(&format!("${}", row * columns + column + 1));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The latest decision on each of `keys` in the company's earlier runs, by item key.
+async fn earlier_decisions(
+    conn: &mut AnyConnection,
+    company_id: &str,
+    keys: &[&str],
+    postgres: bool,
+) -> Result<HashMap<String, Decision>, StoreError> {
+    let mut found: HashMap<String, Decision> = HashMap::new();
+    for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+        let list = if postgres {
+            (2..chunk.len() + 2)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            vec!["?"; chunk.len()].join(", ")
+        };
+        let sql = format!(
+            "SELECT item_key, resolution, resolution_reason, resolution_payment_id, resolved_by, \
+             resolved_at FROM recon_items WHERE company_id = {} AND item_key IN ({list}) \
+             AND resolution IS NOT NULL",
+            if postgres { "$1" } else { "?" }
+        );
+        let mut query = sqlx::query_as::<
+            _,
+            (String, String, Option<String>, Option<String>, String, i64),
+        >(&sql)
+        .bind(company_id);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for (key, resolution, reason, payment, by, at) in query.fetch_all(&mut *conn).await? {
+            match found.get(&key) {
+                Some(held) if held.4 >= at => {}
+                _ => {
+                    found.insert(key, (resolution, reason, payment, by, at));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(), StoreError> {
     let (run, items, audit) = data;
     sqlx::query(
@@ -190,58 +267,68 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
     .bind(run.created_at)
     .execute(&mut *conn)
     .await?;
+    let postgres = crate::db::is_postgres(conn);
+    // An exception decided in an earlier run of the same period keeps its decision.
+    let exception_keys: Vec<&str> = items
+        .iter()
+        .filter(|item| item.class != "matched")
+        .map(|item| item.item_key.as_str())
+        .collect();
+    let earlier = earlier_decisions(conn, &run.company_id, &exception_keys, postgres).await?;
     let mut open_exceptions = 0u64;
-    for (seq, item) in items.iter().enumerate() {
-        // An exception decided in an earlier run of the same period keeps its decision.
-        let earlier: Option<Decision> = if item.class == "matched" {
-            None
-        } else {
-            sqlx::query_as(
-                    "SELECT resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at \
-                     FROM recon_items WHERE company_id = $1 AND item_key = $2 AND resolution IS NOT NULL \
-                     ORDER BY resolved_at DESC LIMIT 1",
-                )
-                .bind(&run.company_id)
-                .bind(&item.item_key)
-                .fetch_optional(&mut *conn)
-                .await?
-        };
-        let (resolution, reason, payment_id, by, at) = match earlier {
-            Some((r, reason, p, by, at)) => (Some(r), reason, p, Some(by), Some(at)),
-            None => (None, None, None, None, None),
-        };
-        if item.class != "matched" && resolution.is_none() {
-            open_exceptions += 1;
-        }
-        sqlx::query(
+    // Many rows a statement: a run of a large statement holds the single writer (and so
+    // every payment's commit) while it is written, one statement per item took seconds
+    // per 100,000 items.
+    for (chunk_no, chunk) in items.chunks(ITEMS_PER_INSERT).enumerate() {
+        let sql = format!(
             "INSERT INTO recon_items (id, run_id, company_id, seq, item_key, class, reason, match_key, \
              payment_ids, provider_rows, ours, theirs, ours_reversed, theirs_reversed, proposal, flags, \
-             resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        )
-        .bind(crate::new_id("rci"))
-        .bind(&run.id)
-        .bind(&run.company_id)
-        .bind(i64::try_from(seq).map_err(|_| StoreError::corrupt("too many items"))?)
-        .bind(&item.item_key)
-        .bind(&item.class)
-        .bind(&item.reason)
-        .bind(&item.match_key)
-        .bind(to_json(&item.payment_ids)?)
-        .bind(to_json(&item.provider_rows)?)
-        .bind(item.ours.minor())
-        .bind(item.theirs.minor())
-        .bind(item.ours_reversed.minor())
-        .bind(item.theirs_reversed.minor())
-        .bind(&item.proposal)
-        .bind(to_json(&item.flags)?)
-        .bind(resolution)
-        .bind(reason)
-        .bind(payment_id)
-        .bind(by)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
+             resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at) VALUES {}",
+            values(postgres, chunk.len(), ITEM_COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for (i, item) in chunk.iter().enumerate() {
+            let seq = chunk_no * ITEMS_PER_INSERT + i;
+            let decision = (item.class != "matched")
+                .then(|| earlier.get(item.item_key.as_str()))
+                .flatten();
+            if item.class != "matched" && decision.is_none() {
+                open_exceptions += 1;
+            }
+            let (resolution, reason, payment_id, by, at) = match decision {
+                Some((r, reason, p, by, at)) => (
+                    Some(r.as_str()),
+                    reason.as_deref(),
+                    p.as_deref(),
+                    Some(by.as_str()),
+                    Some(*at),
+                ),
+                None => (None, None, None, None, None),
+            };
+            query = query
+                .bind(crate::new_id("rci"))
+                .bind(&run.id)
+                .bind(&run.company_id)
+                .bind(i64::try_from(seq).map_err(|_| StoreError::corrupt("too many items"))?)
+                .bind(&item.item_key)
+                .bind(&item.class)
+                .bind(&item.reason)
+                .bind(&item.match_key)
+                .bind(to_json(&item.payment_ids)?)
+                .bind(to_json(&item.provider_rows)?)
+                .bind(item.ours.minor())
+                .bind(item.theirs.minor())
+                .bind(item.ours_reversed.minor())
+                .bind(item.theirs_reversed.minor())
+                .bind(&item.proposal)
+                .bind(to_json(&item.flags)?)
+                .bind(resolution)
+                .bind(reason)
+                .bind(payment_id)
+                .bind(by)
+                .bind(at);
+        }
+        query.execute(&mut *conn).await?;
     }
     if open_exceptions > 0 {
         // The webhook outbox, in the run's transaction.

@@ -2,7 +2,9 @@
 //! real SQLite file, or a fresh PostgreSQL database, and times what the back office
 //! asks of it: the list's first page, filtered pages, a deep page through the cursor,
 //! totals, and CSV/XLSX exports of 10,000 rows. Each figure is the min / median / max
-//! of several runs, with the database's plan of each list query.
+//! of several runs, with the database's plan of each list query. Last, it writes one
+//! reconciliation run of many items (what importing a large statement stores) and times
+//! how long a small write sent meanwhile waits behind it.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,9 @@ use sanalpos_service::{
     payment_cursor, Channel, Environment, ExportFormat, InstallmentRow, NewPos, OnboardingState,
     PaymentFilter, PaymentService, PaymentStatus, ServiceConfig, Settings,
 };
-use sanalpos_store::{new_id, Crypto, PaymentQuery, PaymentRecord, Store};
+use sanalpos_store::{
+    new_id, Crypto, NewAudit, NewReconItem, PaymentQuery, PaymentRecord, ReconRunRecord, Store,
+};
 
 /// Options of `bench list`.
 #[derive(Debug, Args)]
@@ -32,6 +36,10 @@ pub struct ListArgs {
     /// Runs of each timed call.
     #[arg(long, default_value_t = 7)]
     repeat: usize,
+    /// Items of the reconciliation run written at the end (0: none), timed with a
+    /// payment's write that waits behind it on the database writer.
+    #[arg(long, default_value_t = 100_000)]
+    recon_items: usize,
 }
 
 /// splitmix64: small, fast, reproducible.
@@ -627,5 +635,95 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
             println!("    {step}");
         }
     }
+    if args.recon_items > 0 {
+        recon_run(&store, company, args.recon_items).await?;
+    }
+    Ok(())
+}
+
+/// Writes one reconciliation run of `items` items (one statement row each, 1 % of them
+/// exceptions) and prints how long it took and how long a small write (an audit event,
+/// as a payment's outcome appends) sent 50 ms later waited for the database writer.
+async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), String> {
+    let pos = store
+        .list_pos(company)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or("no POS")?;
+    let row = serde_json::json!([{
+        "provider_ref": "IKSIRPF0000000001", "client_ref": "C000000001", "auth_code": "123456",
+        "kind": "sale", "status": "success", "amount": "123.45", "authorized_amount": "123.45",
+        "installments": 1, "masked_pan": "454671******7894", "time": "2026-11-28T14:05:00",
+        "value_date": "2026-11-29", "commission": "3.07", "currency": "TRY", "line": 2
+    }]);
+    let new_items: Vec<NewReconItem> = (0..items)
+        .map(|i| NewReconItem {
+            item_key: format!("{}|matched|pay_{i:022}|IKSIRPF{i:010}", pos.id),
+            class: if i % 100 == 0 {
+                "provider_only"
+            } else {
+                "matched"
+            }
+            .into(),
+            reason: "equal".into(),
+            match_key: Some("provider_ref".into()),
+            payment_ids: vec![format!("pay_{i:022}")],
+            provider_rows: row.clone(),
+            ours: Kurus::from_minor(12_345).unwrap_or(Kurus::ZERO),
+            theirs: Kurus::from_minor(12_345).unwrap_or(Kurus::ZERO),
+            ours_reversed: Kurus::ZERO,
+            theirs_reversed: Kurus::ZERO,
+            proposal: None,
+            flags: serde_json::json!([]),
+        })
+        .collect();
+    let now = Utc::now().timestamp_millis();
+    let run = ReconRunRecord {
+        id: new_id("rcn"),
+        company_id: company.to_owned(),
+        pos_id: pos.id.clone(),
+        source: "statement".into(),
+        period_from: "2026-11-28".into(),
+        period_to: "2026-11-28".into(),
+        status: "open".into(),
+        summary: serde_json::json!({}),
+        created_by: "bench".into(),
+        created_at: now,
+    };
+    let event = |kind: &str, subject: &str| NewAudit {
+        company_id: company.to_owned(),
+        kind: kind.into(),
+        actor: "bench".into(),
+        subject_id: subject.into(),
+        data: serde_json::json!({}),
+    };
+    let probe = {
+        let store = store.clone();
+        let audit = event("bench.probe", "probe");
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let t = Instant::now();
+            store.append_audit(audit).await.map(|()| t.elapsed())
+        })
+    };
+    let t = Instant::now();
+    let audit = event("recon.run", &run.id);
+    store
+        .insert_recon_run(run, new_items, audit)
+        .await
+        .map_err(|e| e.to_string())?;
+    let took = t.elapsed();
+    let waited = probe
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    println!(
+        "\nreconciliation run of {items} items written in {:.2} s; a small write sent 50 ms \
+         in waited {:.2} s for the database writer",
+        took.as_secs_f64(),
+        waited.as_secs_f64()
+    );
     Ok(())
 }

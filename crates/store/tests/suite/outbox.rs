@@ -419,3 +419,92 @@ async fn reconciliation_exceptions_are_an_event() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
+    // More items than one insert statement takes, and more exceptions than one look-up
+    // of earlier decisions asks for: every item lands once, in order, and a decision
+    // taken on an item of an earlier run goes with the same item into the next run.
+    for_each_engine(
+        "a_large_run_keeps_every_item_in_order_and_earlier_decisions",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
+            let items = || -> Vec<NewReconItem> {
+                (0..1301)
+                    .map(|i| {
+                        let class = if i % 2 == 0 {
+                            "provider_only"
+                        } else {
+                            "matched"
+                        };
+                        item(class, &format!("k{i}"))
+                    })
+                    .collect()
+            };
+            let first = run(&c.id, &p.id);
+            store
+                .insert_recon_run(first.clone(), items(), audit(&c.id, "recon.run", &first.id))
+                .await
+                .unwrap();
+            let stored = store
+                .list_recon_items(&c.id, &first.id, None)
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 1301);
+            assert!(stored.iter().enumerate().all(|(i, r)| r.seq == i as i64
+                && r.item.item_key == format!("k{i}")
+                && r.resolution.is_none()));
+            // Decide two exceptions: one in the first chunk, one past the first look-up.
+            for (key, decision) in [("k4", "dismissed"), ("k1200", "dismissed")] {
+                let target = stored.iter().find(|r| r.item.item_key == key).unwrap();
+                store
+                    .resolve_recon_item(ReconResolution {
+                        company_id: c.id.clone(),
+                        run_id: first.id.clone(),
+                        item_id: target.id.clone(),
+                        resolution: decision.into(),
+                        reason: Some("known".into()),
+                        payment_id: None,
+                        new_payment: None,
+                        resolved_by: "user:test".into(),
+                        resolved_at: now_ms(),
+                        audit: audit(&c.id, "recon.resolved", &target.id),
+                    })
+                    .await
+                    .unwrap();
+            }
+            let second = run(&c.id, &p.id);
+            store
+                .insert_recon_run(
+                    second.clone(),
+                    items(),
+                    audit(&c.id, "recon.run", &second.id),
+                )
+                .await
+                .unwrap();
+            let again = store
+                .list_recon_items(&c.id, &second.id, None)
+                .await
+                .unwrap();
+            assert_eq!(again.len(), 1301);
+            let decided: Vec<&str> = again
+                .iter()
+                .filter(|r| r.resolution.is_some())
+                .map(|r| r.item.item_key.as_str())
+                .collect();
+            assert_eq!(decided, ["k4", "k1200"]);
+            assert!(again.iter().filter(|r| r.resolution.is_some()).all(|r| r
+                .resolution
+                .as_deref()
+                == Some("dismissed")
+                && r.resolution_reason.as_deref() == Some("known")));
+            // The event counts the exceptions still open: 651 less the two decided.
+            let events = store.list_events_of(&second.id).await.unwrap();
+            let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 649);
+        },
+    )
+    .await;
+}
