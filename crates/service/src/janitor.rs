@@ -488,6 +488,14 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
         }
     }
     store.purge_idempotency(now).await?;
+    // A large reconciliation run an instance stopped writing in the middle of: never
+    // shown, only space.
+    let purged = store
+        .purge_unfinished_recon_runs(now - UNFINISHED_RUN_MS)
+        .await?;
+    if purged > 0 {
+        tracing::info!(purged, "unfinished reconciliation runs taken away");
+    }
     if report != JanitorReport::default() {
         tracing::info!(
             resolved = report.resolved,
@@ -506,6 +514,10 @@ pub(crate) async fn run_once(service: &PaymentService) -> Result<JanitorReport, 
     }
     Ok(report)
 }
+
+/// How old a reconciliation run still being written must be before the janitor takes
+/// it for abandoned (writing the largest statement takes seconds).
+const UNFINISHED_RUN_MS: i64 = 60 * 60 * 1000;
 
 pub(crate) fn spawn(
     service: PaymentService,

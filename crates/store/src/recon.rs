@@ -10,6 +10,7 @@
 //! meaning.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
@@ -174,6 +175,31 @@ type Decision = (String, Option<String>, Option<String>, String, i64);
 
 type RunWithItems = (ReconRunRecord, Vec<NewReconItem>, NewAudit);
 
+/// The status of a run whose items are still being written: such a run is shown
+/// nowhere.
+pub(crate) const RUN_WRITING: &str = "writing";
+/// Items one write of the database writer takes: a run of more is written in parts.
+const ITEMS_PER_WRITE: usize = 500;
+
+/// Deletes a run still `writing` and its items; whether there was one.
+async fn delete_run_if_writing(conn: &mut AnyConnection, run_id: &str) -> Result<bool, StoreError> {
+    // The items first: they point at the run.
+    sqlx::query(
+        "DELETE FROM recon_items WHERE run_id = $1 \
+         AND EXISTS (SELECT 1 FROM recon_runs WHERE id = $1 AND status = $2)",
+    )
+    .bind(run_id)
+    .bind(RUN_WRITING)
+    .execute(&mut *conn)
+    .await?;
+    let gone = sqlx::query("DELETE FROM recon_runs WHERE id = $1 AND status = $2")
+        .bind(run_id)
+        .bind(RUN_WRITING)
+        .execute(&mut *conn)
+        .await?;
+    Ok(gone.rows_affected() == 1)
+}
+
 /// Columns of one `recon_items` row as the run insert writes it.
 const ITEM_COLUMNS: usize = 21;
 /// Items one `INSERT` writes: 400 × 21 parameters, under SQLite's 32,766.
@@ -249,8 +275,20 @@ async fn earlier_decisions(
     Ok(found)
 }
 
+/// Writes a whole run in one transaction: the run, its items, its webhook event and its
+/// audit event.
 async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(), StoreError> {
     let (run, items, audit) = data;
+    insert_run_row(conn, run, &run.status).await?;
+    let open_exceptions = insert_items(conn, run, 0, items).await?;
+    announce_run(conn, run, open_exceptions, audit).await
+}
+
+async fn insert_run_row(
+    conn: &mut AnyConnection,
+    run: &ReconRunRecord,
+    status: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO recon_runs (id, company_id, pos_id, source, period_from, period_to, status, \
          summary, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -261,12 +299,23 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
     .bind(&run.source)
     .bind(&run.period_from)
     .bind(&run.period_to)
-    .bind(&run.status)
+    .bind(status)
     .bind(to_json(&run.summary)?)
     .bind(&run.created_by)
     .bind(run.created_at)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Writes `items` as the run's items from `first_seq` on; the exceptions among them
+/// left open (not decided in an earlier run).
+async fn insert_items(
+    conn: &mut AnyConnection,
+    run: &ReconRunRecord,
+    first_seq: usize,
+    items: &[NewReconItem],
+) -> Result<u64, StoreError> {
     let postgres = crate::db::is_postgres(conn);
     // An exception decided in an earlier run of the same period keeps its decision.
     let exception_keys: Vec<&str> = items
@@ -288,7 +337,7 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
         );
         let mut query = sqlx::query(&sql);
         for (i, item) in chunk.iter().enumerate() {
-            let seq = chunk_no * ITEMS_PER_INSERT + i;
+            let seq = first_seq + chunk_no * ITEMS_PER_INSERT + i;
             let decision = (item.class != "matched")
                 .then(|| earlier.get(item.item_key.as_str()))
                 .flatten();
@@ -330,6 +379,16 @@ async fn insert_run(conn: &mut AnyConnection, data: &RunWithItems) -> Result<(),
         }
         query.execute(&mut *conn).await?;
     }
+    Ok(open_exceptions)
+}
+
+/// The run's webhook event (when exceptions are open) and audit event.
+async fn announce_run(
+    conn: &mut AnyConnection,
+    run: &ReconRunRecord,
+    open_exceptions: u64,
+    audit: &NewAudit,
+) -> Result<(), StoreError> {
     if open_exceptions > 0 {
         // The webhook outbox, in the run's transaction.
         let data = serde_json::json!({ "reconciliation": {
@@ -387,11 +446,110 @@ impl Store {
         audit: NewAudit,
     ) -> Result<(), StoreError> {
         let chains = [audit.company_id.clone()];
+        if items.len() <= ITEMS_PER_WRITE {
+            return self
+                .db
+                .write_for(&chains, (run, items, audit), |c, d| {
+                    Box::pin(insert_run(c, d))
+                })
+                .await;
+        }
+        // A large run goes in several writes, so that payments commit between them
+        // instead of waiting for all of it: the run, hidden while `writing`, then its
+        // items a part at a time, then its status, webhook event and audit event.
+        let run = Arc::new(run);
         self.db
-            .write_for(&chains, (run, items, audit), |c, d| {
-                Box::pin(insert_run(c, d))
+            .write(run.clone(), |c, run| {
+                Box::pin(insert_run_row(c, run, RUN_WRITING))
+            })
+            .await?;
+        let written = self.insert_items_in_parts(run.clone(), items, audit).await;
+        if written.is_err() {
+            // Nothing of it stays; a crash before this leaves a hidden run that
+            // `purge_unfinished_recon_runs` takes away.
+            let _ = self.delete_unfinished_run(run.id.clone()).await;
+        }
+        written
+    }
+
+    async fn insert_items_in_parts(
+        &self,
+        run: Arc<ReconRunRecord>,
+        mut items: Vec<NewReconItem>,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        let mut open_exceptions = 0;
+        let mut first_seq = 0;
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(ITEMS_PER_WRITE));
+            let part = std::mem::replace(&mut items, rest);
+            let count = part.len();
+            open_exceptions += self
+                .db
+                .write((run.clone(), first_seq, part), |c, (run, first, part)| {
+                    Box::pin(insert_items(c, run, *first, part))
+                })
+                .await?;
+            first_seq += count;
+        }
+        let chains = [audit.company_id.clone()];
+        self.db
+            .write_for(
+                &chains,
+                (run, open_exceptions, audit),
+                |c, (run, open, audit)| {
+                    Box::pin(async move {
+                        let shown = sqlx::query(
+                            "UPDATE recon_runs SET status = $1 WHERE id = $2 AND status = $3",
+                        )
+                        .bind(&run.status)
+                        .bind(&run.id)
+                        .bind(RUN_WRITING)
+                        .execute(&mut *c)
+                        .await?;
+                        if shown.rows_affected() != 1 {
+                            return Err(StoreError::Conflict {
+                                code: "run_gone",
+                                message: "the run was taken away while it was written".into(),
+                            });
+                        }
+                        announce_run(c, run, *open, audit).await
+                    })
+                },
+            )
+            .await
+    }
+
+    async fn delete_unfinished_run(&self, run_id: String) -> Result<(), StoreError> {
+        self.db
+            .write(run_id, |c, run_id| {
+                Box::pin(async move {
+                    delete_run_if_writing(c, run_id).await?;
+                    Ok(())
+                })
             })
             .await
+    }
+
+    /// Takes away runs still `writing` that were started before `before` (ms): what an
+    /// instance that stopped in the middle of writing a large run left behind. Never
+    /// shown, they are only space. Returns how many went.
+    pub async fn purge_unfinished_recon_runs(&self, before: i64) -> Result<u64, StoreError> {
+        let stale: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM recon_runs WHERE status = $1 AND created_at < $2")
+                .bind(RUN_WRITING)
+                .bind(before)
+                .fetch_all(&self.db.read)
+                .await?;
+        let mut purged = 0;
+        for id in stale {
+            purged += u64::from(
+                self.db
+                    .write(id, |c, id| Box::pin(delete_run_if_writing(c, id)))
+                    .await?,
+            );
+        }
+        Ok(purged)
     }
 
     /// One run of a company.
@@ -400,12 +558,14 @@ impl Store {
         company_id: &str,
         id: &str,
     ) -> Result<ReconRunRecord, StoreError> {
-        let row = sqlx::query("SELECT * FROM recon_runs WHERE id = $1 AND company_id = $2")
-            .bind(id)
-            .bind(company_id)
-            .fetch_optional(&self.db.read)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "SELECT * FROM recon_runs WHERE id = $1 AND company_id = $2 AND status <> 'writing'",
+        )
+        .bind(id)
+        .bind(company_id)
+        .fetch_optional(&self.db.read)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         run_from(&row)
     }
 
@@ -416,7 +576,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ReconRunRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM recon_runs WHERE company_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            "SELECT * FROM recon_runs WHERE company_id = $1 AND status <> 'writing' \
+             ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(company_id)
         .bind(i64::from(limit.max(1)))
@@ -437,7 +598,7 @@ impl Store {
     ) -> Result<Option<ReconRunRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT * FROM recon_runs WHERE pos_id = $1 AND source = $2 AND period_from = $3 \
-             AND period_to = $4 AND created_by = $5 ORDER BY created_at DESC, id DESC LIMIT 1",
+             AND period_to = $4 AND created_by = $5 AND status <> 'writing' ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(pos_id)
         .bind(source)

@@ -392,8 +392,10 @@ impl Store {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM recon_items i JOIN recon_runs r ON r.id = i.run_id \
              WHERE i.company_id = $1 AND r.company_id = $1 AND i.class <> 'matched' \
+             AND r.status <> 'writing' \
              AND i.resolution IS NULL AND NOT EXISTS (SELECT 1 FROM recon_runs later \
              WHERE later.company_id = r.company_id AND later.pos_id = r.pos_id \
+             AND later.status <> 'writing' \
              AND later.period_from = r.period_from AND later.period_to = r.period_to \
              AND (later.created_at > r.created_at OR (later.created_at = r.created_at AND later.id > r.id)))",
         )

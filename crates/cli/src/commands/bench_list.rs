@@ -4,8 +4,10 @@
 //! totals, and CSV/XLSX exports of 10,000 rows. Each figure is the min / median / max
 //! of several runs, with the database's plan of each list query. Last, it writes one
 //! reconciliation run of many items (what importing a large statement stores) and times
-//! how long a small write sent meanwhile waits behind it.
+//! how long small writes sent meanwhile wait behind it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -36,8 +38,8 @@ pub struct ListArgs {
     /// Runs of each timed call.
     #[arg(long, default_value_t = 7)]
     repeat: usize,
-    /// Items of the reconciliation run written at the end (0: none), timed with a
-    /// payment's write that waits behind it on the database writer.
+    /// Items of the reconciliation run written at the end (0: none), timed with the
+    /// small writes that wait behind it on the database writer.
     #[arg(long, default_value_t = 100_000)]
     recon_items: usize,
 }
@@ -642,8 +644,8 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
 }
 
 /// Writes one reconciliation run of `items` items (one statement row each, 1 % of them
-/// exceptions) and prints how long it took and how long a small write (an audit event,
-/// as a payment's outcome appends) sent 50 ms later waited for the database writer.
+/// exceptions) and prints how long it took and the longest wait of small writes (audit
+/// events, as a payment's outcome appends) sent meanwhile.
 async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), String> {
     let pos = store
         .list_pos(company)
@@ -699,31 +701,41 @@ async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), Str
         subject_id: subject.into(),
         data: serde_json::json!({}),
     };
+    // Small writes, one every 10 ms, while the run is written: each waits for the
+    // writer as a sale's claim or outcome would.
+    let writing = Arc::new(AtomicBool::new(true));
     let probe = {
         let store = store.clone();
+        let writing = writing.clone();
         let audit = event("bench.probe", "probe");
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let t = Instant::now();
-            store.append_audit(audit).await.map(|()| t.elapsed())
+            let mut waits = Vec::new();
+            while writing.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                store.append_audit(audit.clone()).await?;
+                waits.push(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok::<_, sanalpos_store::StoreError>(waits)
         })
     };
     let t = Instant::now();
     let audit = event("recon.run", &run.id);
-    store
-        .insert_recon_run(run, new_items, audit)
-        .await
-        .map_err(|e| e.to_string())?;
+    let written = store.insert_recon_run(run, new_items, audit).await;
     let took = t.elapsed();
-    let waited = probe
+    writing.store(false, Ordering::Relaxed);
+    written.map_err(|e| e.to_string())?;
+    let waits = probe
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let longest = waits.iter().max().copied().unwrap_or_default();
     println!(
-        "\nreconciliation run of {items} items written in {:.2} s; a small write sent 50 ms \
-         in waited {:.2} s for the database writer",
+        "\nreconciliation run of {items} items written in {:.2} s; {} small writes meanwhile \
+         (one every 10 ms), the longest waited {:.1} ms for the database writer",
         took.as_secs_f64(),
-        waited.as_secs_f64()
+        waits.len(),
+        longest.as_secs_f64() * 1000.0
     );
     Ok(())
 }

@@ -422,9 +422,10 @@ async fn reconciliation_exceptions_are_an_event() {
 
 #[tokio::test]
 async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
-    // More items than one insert statement takes, and more exceptions than one look-up
-    // of earlier decisions asks for: every item lands once, in order, and a decision
-    // taken on an item of an earlier run goes with the same item into the next run.
+    // More items than one write takes (the run is written in parts), than one insert
+    // statement takes, and more exceptions than one look-up of earlier decisions asks
+    // for: every item lands once, in order, and a decision taken on an item of an
+    // earlier run goes with the same item into the next run.
     for_each_engine(
         "a_large_run_keeps_every_item_in_order_and_earlier_decisions",
         |store| async move {
@@ -432,7 +433,7 @@ async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
             let p = pos(&store, &c.id).await;
             endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
             let items = || -> Vec<NewReconItem> {
-                (0..1301)
+                (0..4601)
                     .map(|i| {
                         let class = if i % 2 == 0 {
                             "provider_only"
@@ -452,12 +453,12 @@ async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
                 .list_recon_items(&c.id, &first.id, None)
                 .await
                 .unwrap();
-            assert_eq!(stored.len(), 1301);
+            assert_eq!(stored.len(), 4601);
             assert!(stored.iter().enumerate().all(|(i, r)| r.seq == i as i64
                 && r.item.item_key == format!("k{i}")
                 && r.resolution.is_none()));
-            // Decide two exceptions: one in the first chunk, one past the first look-up.
-            for (key, decision) in [("k4", "dismissed"), ("k1200", "dismissed")] {
+            // Decide two exceptions: one in the first part, one in a later one.
+            for (key, decision) in [("k4", "dismissed"), ("k4200", "dismissed")] {
                 let target = stored.iter().find(|r| r.item.item_key == key).unwrap();
                 store
                     .resolve_recon_item(ReconResolution {
@@ -488,23 +489,107 @@ async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
                 .list_recon_items(&c.id, &second.id, None)
                 .await
                 .unwrap();
-            assert_eq!(again.len(), 1301);
+            assert_eq!(again.len(), 4601);
             let decided: Vec<&str> = again
                 .iter()
                 .filter(|r| r.resolution.is_some())
                 .map(|r| r.item.item_key.as_str())
                 .collect();
-            assert_eq!(decided, ["k4", "k1200"]);
+            assert_eq!(decided, ["k4", "k4200"]);
             assert!(again.iter().filter(|r| r.resolution.is_some()).all(|r| r
                 .resolution
                 .as_deref()
                 == Some("dismissed")
                 && r.resolution_reason.as_deref() == Some("known")));
-            // The event counts the exceptions still open: 651 less the two decided.
+            // The event counts the exceptions still open: 2,301 less the two decided.
             let events = store.list_events_of(&second.id).await.unwrap();
             let body: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
-            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 649);
+            assert_eq!(body["data"]["reconciliation"]["open_exceptions"], 2299);
+            assert_eq!(store.open_recon_exceptions(&c.id).await.unwrap(), 2299);
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_run_left_half_written_is_never_shown_and_the_janitor_takes_it_away() {
+    // A large run is written in parts, shown only once its last part is in. One an
+    // instance stopped writing (here: a finished run set back to `writing`) is in no
+    // list, count or look-up, and the purge takes it and its items away.
+    async fn case(store: Store, url: String) {
+        let c = company(&store, "A").await;
+        let p = pos(&store, &c.id).await;
+        let finished = run(&c.id, &p.id);
+        store
+            .insert_recon_run(
+                finished.clone(),
+                vec![item("provider_only", "k0")],
+                audit(&c.id, "recon.run", &finished.id),
+            )
+            .await
+            .unwrap();
+        let mut half = run(&c.id, &p.id);
+        half.created_at += 1;
+        let items: Vec<NewReconItem> = (0..2500)
+            .map(|i| item("system_only", &format!("h{i}")))
+            .collect();
+        store
+            .insert_recon_run(half.clone(), items, audit(&c.id, "recon.run", &half.id))
+            .await
+            .unwrap();
+        // The later run of the period supersedes the first.
+        assert_eq!(store.open_recon_exceptions(&c.id).await.unwrap(), 2500);
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE recon_runs SET status = 'writing', created_at = 5 WHERE id = $1")
+            .bind(&half.id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        assert!(matches!(
+            store.get_recon_run(&c.id, &half.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let listed: Vec<String> = store
+            .list_recon_runs(&c.id, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(listed, std::slice::from_ref(&finished.id));
+        assert_eq!(store.open_recon_exceptions(&c.id).await.unwrap(), 1);
+        // Only runs started before the cut go.
+        assert_eq!(store.purge_unfinished_recon_runs(5).await.unwrap(), 0);
+        assert_eq!(store.purge_unfinished_recon_runs(6).await.unwrap(), 1);
+        assert!(store
+            .list_recon_items(&c.id, &half.id, None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.purge_unfinished_recon_runs(now_ms()).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .list_recon_items(&c.id, &finished.id, None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+    sqlx::any::install_default_drivers();
+    let (store, guard) = sanalpos_store::testing::sqlite_store().await;
+    case(store, guard.url().to_owned()).await;
+    if let Some((store, guard)) = sanalpos_store::testing::postgres_store("half_written_run").await
+    {
+        case(store.clone(), guard.url().to_owned()).await;
+        store.close().await;
+    }
 }
