@@ -475,14 +475,17 @@ impl Store {
     async fn insert_items_in_parts(
         &self,
         run: Arc<ReconRunRecord>,
-        mut items: Vec<NewReconItem>,
+        items: Vec<NewReconItem>,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
         let mut open_exceptions = 0;
         let mut first_seq = 0;
-        while !items.is_empty() {
-            let rest = items.split_off(items.len().min(ITEMS_PER_WRITE));
-            let part = std::mem::replace(&mut items, rest);
+        let mut items = items.into_iter();
+        loop {
+            let part: Vec<NewReconItem> = items.by_ref().take(ITEMS_PER_WRITE).collect();
+            if part.is_empty() {
+                break;
+            }
             let count = part.len();
             open_exceptions += self
                 .db
