@@ -142,10 +142,10 @@ impl Store {
         audit: NewAudit,
         events: SessionRules,
     ) -> Result<bool, StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
             .write_for(
-                &chains,
+                chains,
                 (session_id.to_owned(), now, audit, events),
                 |c, d| Box::pin(lock_session(c, d)),
             )
@@ -160,9 +160,9 @@ impl Store {
         session_id: &str,
         audit: NewAudit,
     ) -> Result<bool, StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (session_id.to_owned(), audit), |c, d| {
+            .write_for(chains, (session_id.to_owned(), audit), |c, d| {
                 Box::pin(reopen_session(c, d))
             })
             .await

@@ -273,7 +273,7 @@ impl Store {
     pub async fn append_audit(&self, event: NewAudit) -> Result<(), StoreError> {
         let company = event.company_id.clone();
         self.db
-            .write_for(&[&company], event, |c, e| Box::pin(append(c, e)))
+            .write_for(vec![company], event, |c, e| Box::pin(append(c, e)))
             .await
     }
 

@@ -474,7 +474,7 @@ impl Store {
         error: Option<String>,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let check = PosCheck {
             company_id: company_id.to_owned(),
             pos_id: pos_id.to_owned(),
@@ -483,7 +483,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, check, |c, d| Box::pin(record_pos_check(c, d)))
+            .write_for(chains, check, |c, d| Box::pin(record_pos_check(c, d)))
             .await
     }
 
@@ -504,7 +504,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, change, |c, d| Box::pin(change_user(c, d)))
+            .write_for(chains, change, |c, d| Box::pin(change_user(c, d)))
             .await
     }
 
@@ -525,7 +525,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, change, |c, d| Box::pin(change_password(c, d)))
+            .write_for(chains, change, |c, d| Box::pin(change_password(c, d)))
             .await
     }
 
@@ -544,7 +544,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, m, |c, d| Box::pin(set_memberships(c, d)))
+            .write_for(chains, m, |c, d| Box::pin(set_memberships(c, d)))
             .await
     }
 }

@@ -373,9 +373,9 @@ impl Store {
         session: CheckoutSessionRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (session, audit), |c, (s, audit)| {
+            .write_for(chains, (session, audit), |c, (s, audit)| {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO checkout_sessions (id, company_id, purpose, amount, min_amount, max_amount, \

@@ -179,7 +179,7 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.write_for::<T, D, &str>(&[], data, f).await
+        self.write_for(Vec::new(), data, f).await
     }
 
     /// [`Db::write`] for a write that takes the audit-chain locks of `companies` (it
@@ -190,9 +190,9 @@ impl Db {
     /// one, the chain in the other) and deadlock: `bench payments --instances 2` found a
     /// deadlock every few hundred sales, each a one-second wait for PostgreSQL's
     /// deadlock detector.
-    pub(crate) async fn write_for<T, D, S: AsRef<str>>(
+    pub(crate) async fn write_for<T, D>(
         &self,
-        companies: &[S],
+        companies: Vec<String>,
         data: D,
         f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
     ) -> Result<T, StoreError>
@@ -200,7 +200,6 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        let companies = companies.iter().map(|c| c.as_ref().to_owned()).collect();
         let data = Arc::new(data);
         let run: JobFn = Arc::new(move |conn| {
             let data = data.clone();

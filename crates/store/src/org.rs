@@ -127,9 +127,9 @@ impl Store {
         company: Company,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (company, audit), |c, d| {
+            .write_for(chains, (company, audit), |c, d| {
                 Box::pin(insert_company(c, d))
             })
             .await
@@ -167,7 +167,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, new, |c, d| Box::pin(insert_user(c, d)))
+            .write_for(chains, new, |c, d| Box::pin(insert_user(c, d)))
             .await
     }
 
@@ -206,14 +206,14 @@ impl Store {
         key_hash: String,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let new = NewKey {
             key,
             key_hash,
             audit,
         };
         self.db
-            .write_for(&chains, new, |c, d| Box::pin(insert_key(c, d)))
+            .write_for(chains, new, |c, d| Box::pin(insert_key(c, d)))
             .await
     }
 
@@ -225,7 +225,7 @@ impl Store {
         key_id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let r = Revoke {
             company_id: company_id.to_owned(),
             key_id: key_id.to_owned(),
@@ -233,7 +233,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, r, |c, d| Box::pin(revoke_key(c, d)))
+            .write_for(chains, r, |c, d| Box::pin(revoke_key(c, d)))
             .await
     }
 

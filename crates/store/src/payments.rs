@@ -548,7 +548,7 @@ impl Store {
     ) -> Result<ClaimedBegin, StoreError> {
         let company = claim.company_id.clone();
         self.db
-            .write_for(&[&company], (payment, attempt, claim), |c, d| {
+            .write_for(vec![company], (payment, attempt, claim), |c, d| {
                 Box::pin(begin_claimed_payment(c, d))
             })
             .await
@@ -638,7 +638,7 @@ impl Store {
         // takes that chain's lock before it touches the company's other rows.
         let company = finish.audit.first().map(|a| a.company_id.clone());
         self.db
-            .write_for(company.as_deref().as_slice(), finish, |c, f| {
+            .write_for(company.into_iter().collect(), finish, |c, f| {
                 Box::pin(finish_attempt(c, f))
             })
             .await

@@ -139,9 +139,9 @@ async fn update_pos(
 impl Store {
     /// Adds a POS definition (making it the only default when `is_default`).
     pub async fn insert_pos(&self, pos: PosRecord, audit: NewAudit) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (pos, audit), |c, d| Box::pin(insert_pos(c, d)))
+            .write_for(chains, (pos, audit), |c, d| Box::pin(insert_pos(c, d)))
             .await
     }
 
@@ -152,9 +152,9 @@ impl Store {
         pos: PosRecord,
         audit: NewAudit,
     ) -> Result<PosRecord, StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (pos, audit), |c, d| Box::pin(update_pos(c, d)))
+            .write_for(chains, (pos, audit), |c, d| Box::pin(update_pos(c, d)))
             .await
     }
 

@@ -64,7 +64,11 @@ impl Store {
             return Ok(Vec::new());
         }
         self.db
-            .write_for(company_id.as_slice(), hits, |c, h| Box::pin(hit(c, h)))
+            .write_for(
+                company_id.map(str::to_owned).into_iter().collect(),
+                hits,
+                |c, h| Box::pin(hit(c, h)),
+            )
             .await
     }
 

@@ -176,7 +176,7 @@ type Decision = (String, Option<String>, Option<String>, String, i64);
 type RunWithItems = (ReconRunRecord, Vec<NewReconItem>, NewAudit);
 
 /// The status of a run whose items are still being written: such a run is shown
-/// nowhere.
+/// nowhere (the queries that read runs name it as the literal `'writing'`).
 pub(crate) const RUN_WRITING: &str = "writing";
 /// Items one write of the database writer takes: a run of more is written in parts.
 const ITEMS_PER_WRITE: usize = 500;
@@ -445,13 +445,14 @@ impl Store {
         items: Vec<NewReconItem>,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
         if items.len() <= ITEMS_PER_WRITE {
             return self
                 .db
-                .write_for(&chains, (run, items, audit), |c, d| {
-                    Box::pin(insert_run(c, d))
-                })
+                .write_for(
+                    vec![audit.company_id.clone()],
+                    (run, items, audit),
+                    |c, d| Box::pin(insert_run(c, d)),
+                )
                 .await;
         }
         // A large run goes in several writes, so that payments commit between them
@@ -467,7 +468,12 @@ impl Store {
         if written.is_err() {
             // Nothing of it stays; a crash before this leaves a hidden run that
             // `purge_unfinished_recon_runs` takes away.
-            let _ = self.delete_unfinished_run(run.id.clone()).await;
+            let _ = self
+                .db
+                .write(run.id.clone(), |c, id| {
+                    Box::pin(delete_run_if_writing(c, id))
+                })
+                .await;
         }
         written
     }
@@ -495,10 +501,10 @@ impl Store {
                 .await?;
             first_seq += count;
         }
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
             .write_for(
-                &chains,
+                chains,
                 (run, open_exceptions, audit),
                 |c, (run, open, audit)| {
                     Box::pin(async move {
@@ -520,17 +526,6 @@ impl Store {
                     })
                 },
             )
-            .await
-    }
-
-    async fn delete_unfinished_run(&self, run_id: String) -> Result<(), StoreError> {
-        self.db
-            .write(run_id, |c, run_id| {
-                Box::pin(async move {
-                    delete_run_if_writing(c, run_id).await?;
-                    Ok(())
-                })
-            })
             .await
     }
 
@@ -666,9 +661,9 @@ impl Store {
     /// Records a decision on an open item (inserting the entered payment, if any) with
     /// its audit event; `Conflict already_resolved` when it was decided meanwhile.
     pub async fn resolve_recon_item(&self, resolution: ReconResolution) -> Result<(), StoreError> {
-        let chains = [resolution.audit.company_id.clone()];
+        let chains = vec![resolution.audit.company_id.clone()];
         self.db
-            .write_for(&chains, resolution, |c, r| Box::pin(resolve(c, r)))
+            .write_for(chains, resolution, |c, r| Box::pin(resolve(c, r)))
             .await
     }
 

@@ -184,10 +184,10 @@ impl Store {
         audit: NewAudit,
         events: Option<PaymentRules>,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let args = (payment_id.to_owned(), reason.to_owned(), audit, events);
         self.db
-            .write_for(&chains, args, |c, (id, reason, audit, events)| {
+            .write_for(chains, args, |c, (id, reason, audit, events)| {
                 Box::pin(async move {
                     let row = sqlx::query(
                         "UPDATE payments SET review_reason = $1, lease_owner = NULL, lease_until = NULL \

@@ -352,10 +352,10 @@ impl Store {
         message: (String, String),
         audit: NewAudit,
     ) -> Result<RefundRecord, StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
             .write_for(
-                &chains,
+                chains,
                 (
                     company_id.to_owned(),
                     payment_id.to_owned(),

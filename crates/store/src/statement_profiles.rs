@@ -108,9 +108,9 @@ impl Store {
         profile: StatementProfileRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (profile, audit), |c, d| Box::pin(insert(c, d)))
+            .write_for(chains, (profile, audit), |c, d| Box::pin(insert(c, d)))
             .await
     }
 
@@ -120,9 +120,9 @@ impl Store {
         profile: StatementProfileRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (profile, audit), |c, d| Box::pin(update(c, d)))
+            .write_for(chains, (profile, audit), |c, d| Box::pin(update(c, d)))
             .await
     }
 
@@ -133,10 +133,10 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
             .write_for(
-                &chains,
+                chains,
                 (company_id.to_owned(), id.to_owned(), audit),
                 |c, d| Box::pin(delete(c, d)),
             )

@@ -262,9 +262,9 @@ impl Store {
         card: StoredCardRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (card, audit), |c, d| Box::pin(insert(c, d)))
+            .write_for(chains, (card, audit), |c, d| Box::pin(insert(c, d)))
             .await
     }
 
@@ -318,7 +318,7 @@ impl Store {
         next_try_at: i64,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let failed = DeleteFailed {
             company_id: company_id.to_owned(),
             id: id.to_owned(),
@@ -327,7 +327,7 @@ impl Store {
             audit,
         };
         self.db
-            .write_for(&chains, failed, |c, d| Box::pin(mark_deleting(c, d)))
+            .write_for(chains, failed, |c, d| Box::pin(mark_deleting(c, d)))
             .await
     }
 
@@ -339,10 +339,10 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
             .write_for(
-                &chains,
+                chains,
                 (company_id.to_owned(), id.to_owned(), audit),
                 |c, d| Box::pin(mark_deleted(c, d)),
             )
@@ -379,9 +379,9 @@ impl Store {
         card: StoredCardRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (payment_id.to_owned(), card, audit), |c, d| {
+            .write_for(chains, (payment_id.to_owned(), card, audit), |c, d| {
                 Box::pin(insert_saved(c, d))
             })
             .await

@@ -224,9 +224,9 @@ impl Store {
         endpoint: WebhookEndpointRecord,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         self.db
-            .write_for(&chains, (endpoint, audit), |c, (e, audit)| {
+            .write_for(chains, (endpoint, audit), |c, (e, audit)| {
                 Box::pin(async move {
                     let events = crate::rows::to_json(&e.events)?;
                     sqlx::query(
@@ -287,10 +287,10 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let args = (company_id.to_owned(), id.to_owned(), crate::now_ms(), audit);
         self.db
-            .write_for(&chains, args, |c, (company_id, id, now, audit)| {
+            .write_for(chains, args, |c, (company_id, id, now, audit)| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE webhook_endpoints SET deleted_at = $1 WHERE id = $2 AND company_id = $3 AND deleted_at IS NULL",
@@ -426,10 +426,10 @@ impl Store {
         id: &str,
         audit: NewAudit,
     ) -> Result<(), StoreError> {
-        let chains = [audit.company_id.clone()];
+        let chains = vec![audit.company_id.clone()];
         let args = (company_id.to_owned(), id.to_owned(), crate::now_ms(), audit);
         self.db
-            .write_for(&chains, args, |c, (company_id, id, now, audit)| {
+            .write_for(chains, args, |c, (company_id, id, now, audit)| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, retry_from = $3, \
