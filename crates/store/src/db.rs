@@ -545,6 +545,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_session_stored_cards.sql"),
         postgres: include_str!("../migrations/postgres/0015_session_stored_cards.sql"),
     },
+    Migration {
+        version: 16,
+        name: "byte_order_keys",
+        sqlite: include_str!("../migrations/sqlite/0016_byte_order_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0016_byte_order_keys.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

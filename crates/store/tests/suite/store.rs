@@ -827,3 +827,41 @@ async fn reads_recover_when_the_server_dropped_the_idle_connections() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn payment_keys_compare_byte_by_byte_on_postgres() {
+    // Every indexed text column of payments has collation "C" (migration 16): the same
+    // order as SQLite's, and no strcoll call per comparison in its indexes.
+    let Some((store, guard)) =
+        sanalpos_store::testing::postgres_store("payment_keys_byte_order").await
+    else {
+        return;
+    };
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(guard.url())
+        .await
+        .unwrap();
+    let not_bytewise: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT a.attname::text FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+         WHERE i.indrelid = 'payments'::regclass AND a.atttypid = 'text'::regtype \
+         AND a.attcollation <> (SELECT oid FROM pg_collation WHERE collname = 'C') \
+         ORDER BY 1",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    let indexed: Vec<(i64,)> = sqlx::query_as(
+        "SELECT count(DISTINCT a.attname)::bigint FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+         WHERE i.indrelid = 'payments'::regclass AND a.atttypid = 'text'::regtype",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(indexed[0].0 >= 10, "{indexed:?}");
+    assert!(not_bytewise.is_empty(), "{not_bytewise:?}");
+    store.close().await;
+}

@@ -1,0 +1,2 @@
+-- PostgreSQL's payments compare their text keys byte by byte from this version on;
+-- SQLite always has (its BINARY collation). Nothing to change here.
