@@ -58,6 +58,10 @@ pub struct PaymentsArgs {
     /// audit chain, which orders them one after another on every instance.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
     companies: u16,
+    /// Rows of the statement imported during the second fixed-rate phase (0: no such
+    /// phase). 200,000 rows make about 31 MiB, near the upload limit of 32 MiB.
+    #[arg(long, default_value_t = 200_000)]
+    import_rows: usize,
 }
 
 /// Runs a bench command.
@@ -240,12 +244,13 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let service = app.service().clone();
     let mut keys = Vec::new();
+    let mut first_pos = None;
     for c in 0..args.companies {
         let company = service
             .create_company(&format!("Yük Testi {} A.Ş.", c + 1), "bench")
             .await
             .map_err(|e| e.to_string())?;
-        service
+        let pos = service
             .create_pos(
                 &company.id,
                 sanalpos::demo::simulator_pos(&sim.base_url(), &merchant),
@@ -253,6 +258,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             )
             .await
             .map_err(|e| e.to_string())?;
+        first_pos.get_or_insert((company.id.clone(), pos.id));
         let (_, key) = service
             .create_api_key(&company.id, "bench", "bench")
             .await
@@ -340,33 +346,75 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
     );
 
     // 4. Fixed rate, open loop: latency at a steady load.
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
-    let started = Instant::now();
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::new();
-    let mut n = 2_000_000u64;
-    while started.elapsed() < phase {
-        ticker.tick().await;
-        let target = target.clone();
-        n += 1;
-        tasks.push(tokio::spawn(async move { target.pay(n).await }));
-    }
-    let attempted = tasks.len() as u64;
-    let mut fixed = Vec::new();
-    for task in tasks {
-        if let Some(l) = task.await.map_err(|e| e.to_string())? {
-            fixed.push(l);
-        }
-    }
+    let (mut fixed, attempted, elapsed) =
+        open_loop(&target, args.rate, phase, 2_000_000, || false).await?;
     report(
         &format!("service, fixed {} req/s", args.rate),
         &mut fixed,
-        started.elapsed(),
+        elapsed,
         attempted,
     );
 
-    // 5. Two instances of the service on one database, half of the callers each.
+    // 5. The same rate while a large statement is imported and reconciled: what the
+    // import's parsing, matching and writing cost the payments beside it.
+    if args.import_rows > 0 {
+        let (company_id, pos_id) = first_pos.ok_or("no company")?;
+        let statement = bench_statement(args.import_rows);
+        let size = statement.len();
+        let today = sanalpos_core::time::now_istanbul().date_naive();
+        let (from, to) = (
+            (today - chrono::Days::new(1)).to_string(),
+            (today + chrono::Days::new(1)).to_string(),
+        );
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let import = tokio::spawn({
+            let (service, finished) = (service.clone(), finished.clone());
+            async move {
+                let actor = sanalpos_service::Actor {
+                    company_id: company_id.clone(),
+                    name: "user:bench".into(),
+                };
+                let started = Instant::now();
+                let run = service
+                    .import_statement(
+                        &actor,
+                        &company_id,
+                        &pos_id,
+                        &from,
+                        &to,
+                        &statement,
+                        None,
+                        false,
+                    )
+                    .await;
+                finished.store(true, std::sync::atomic::Ordering::Release);
+                (run, started.elapsed())
+            }
+        });
+        let (mut during, attempted, elapsed) =
+            open_loop(&target, args.rate, phase, 4_000_000, || {
+                !finished.load(std::sync::atomic::Ordering::Acquire)
+            })
+            .await?;
+        let (run, took) = import.await.map_err(|e| e.to_string())?;
+        let run = run.map_err(|e| format!("the bench statement was refused: {e}"))?;
+        report(
+            &format!("service, fixed {} req/s + import", args.rate),
+            &mut during,
+            elapsed,
+            attempted,
+        );
+        println!(
+            "{:<34} {:>8.2} s ({} rows, {:.1} MiB; {} items stored)",
+            "statement import meanwhile",
+            took.as_secs_f64(),
+            args.import_rows,
+            size as f64 / (1024.0 * 1024.0),
+            run.items.len()
+        );
+    }
+
+    // 6. Two instances of the service on one database, half of the callers each.
     if args.instances == 2 {
         let second = Application::build(config.clone())
             .await
@@ -407,6 +455,60 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
     let _ = server.await;
     sim.shutdown().await;
     Ok(())
+}
+
+/// An open loop at `rate` requests a second, numbering payments from `first`, for
+/// `phase` and then for as long as `busy` says: the approved latencies, how many were
+/// sent, and how long it took.
+async fn open_loop(
+    target: &Arc<Target>,
+    rate: u32,
+    phase: Duration,
+    first: u64,
+    busy: impl Fn() -> bool,
+) -> Result<(Vec<Duration>, u64, Duration), String> {
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::new();
+    let mut n = first;
+    while started.elapsed() < phase || busy() {
+        ticker.tick().await;
+        let target = target.clone();
+        n += 1;
+        tasks.push(tokio::spawn(async move { target.pay(n).await }));
+    }
+    let attempted = tasks.len() as u64;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        if let Some(l) = task.await.map_err(|e| e.to_string())? {
+            latencies.push(l);
+        }
+    }
+    Ok((latencies, attempted, started.elapsed()))
+}
+
+/// A statement in the simulator's layout of `rows` sales of today that are in no
+/// book of ours: each becomes a provider-only item of the run.
+fn bench_statement(rows: usize) -> Vec<u8> {
+    let now = sanalpos_core::time::now_istanbul();
+    let (time, day) = (
+        now.format("%d.%m.%Y %H:%M:%S").to_string(),
+        now.format("%d.%m.%Y").to_string(),
+    );
+    let mut out = sanalpos_simulator::statement::HEADER.join(";");
+    out.push_str("\r\n");
+    for n in 0..rows {
+        let (lira, kurus) = (10 + n % 9_000, n % 100);
+        out.push_str(&format!(
+            "{time};{day};Satış;Başarılı;BENCH{n:010};bench-order-{n};{:06};435508******4358;Yük Testi;1;\
+             {lira},{kurus:02};{lira},{kurus:02};1,00;{},{kurus:02};TRY\r\n",
+            n % 1_000_000,
+            lira - 1,
+        ));
+    }
+    out.into_bytes()
 }
 
 fn direct_sale(n: u64) -> Result<SaleRequest, String> {
