@@ -82,6 +82,8 @@ pub(crate) struct Db {
     pub(crate) read: AnyPool,
     /// The queue of the group-committing writer.
     writer: mpsc::Sender<Job>,
+    /// Its queue of background writes (see [`Db::write_background`]).
+    background: mpsc::Sender<Job>,
     /// Groups the writer rolled back and ran again one write at a time.
     pub(crate) groups_undone: Arc<AtomicU64>,
 }
@@ -114,13 +116,20 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
+                let (background, background_rx) = mpsc::channel(16);
                 let groups_undone = Arc::new(AtomicU64::new(0));
-                tokio::spawn(writer_loop(write, rx, engine, groups_undone.clone()));
+                tokio::spawn(writer_loop(
+                    write,
+                    (rx, background_rx),
+                    engine,
+                    groups_undone.clone(),
+                ));
                 Ok(Db {
                     engine,
                     url: url.to_owned(),
                     read: pool,
                     writer: tx,
+                    background,
                     groups_undone,
                 })
             }
@@ -156,13 +165,20 @@ impl Db {
                     .await
                     .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
                 let (tx, rx) = mpsc::channel(4096);
+                let (background, background_rx) = mpsc::channel(16);
                 let groups_undone = Arc::new(AtomicU64::new(0));
-                tokio::spawn(writer_loop(write, rx, engine, groups_undone.clone()));
+                tokio::spawn(writer_loop(
+                    write,
+                    (rx, background_rx),
+                    engine,
+                    groups_undone.clone(),
+                ));
                 Ok(Db {
                     engine,
                     url: url.to_owned(),
                     read,
                     writer: tx,
+                    background,
                     groups_undone,
                 })
             }
@@ -200,6 +216,37 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
+        self.submit(&self.writer, companies, data, f).await
+    }
+
+    /// Like [`Db::write_for`], for a long write that must not hold up the others (a
+    /// large reconciliation run's parts): the writer runs it alone, never in a group,
+    /// and takes it only on its turn, after a group of the other writes whenever any
+    /// are waiting. A payment arriving meanwhile waits at most for this one write.
+    pub(crate) async fn write_background<T, D>(
+        &self,
+        companies: Vec<String>,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        self.submit(&self.background, companies, data, f).await
+    }
+
+    async fn submit<T, D>(
+        &self,
+        queue: &mpsc::Sender<Job>,
+        companies: Vec<String>,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
         let data = Arc::new(data);
         let run: JobFn = Arc::new(move |conn| {
             let data = data.clone();
@@ -210,7 +257,7 @@ impl Db {
             })
         });
         let (reply, answer) = oneshot::channel();
-        self.writer
+        queue
             .send(Job {
                 run,
                 reply,
@@ -281,7 +328,7 @@ pub(crate) fn map_audit_race(e: StoreError) -> StoreError {
 
 async fn writer_loop(
     pool: AnyPool,
-    mut queue: mpsc::Receiver<Job>,
+    (mut queue, mut background): (mpsc::Receiver<Job>, mpsc::Receiver<Job>),
     engine: Engine,
     groups_undone: Arc<AtomicU64>,
 ) {
@@ -295,9 +342,34 @@ async fn writer_loop(
     // group); after any failure it is returned and a fresh one checked out, so a broken
     // connection is never reused.
     let mut held: Option<PoolConnection<Any>> = None;
-    while let Some(first) = queue.recv().await {
+    // Background writes take turns with groups of the others: after a group, a waiting
+    // background write goes first; after a background write, a waiting group.
+    let mut background_turn = false;
+    let mut background_open = true;
+    loop {
+        let (first, alone) = if background_turn {
+            tokio::select! {
+                biased;
+                job = background.recv(), if background_open => (job, true),
+                job = queue.recv() => (job, false),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                job = queue.recv() => (job, false),
+                job = background.recv(), if background_open => (job, true),
+            }
+        };
+        let Some(first) = first else {
+            if alone {
+                background_open = false;
+                continue;
+            }
+            break;
+        };
+        background_turn = !alone;
         batch.push(first);
-        while batch.len() < MAX_GROUP {
+        while !alone && batch.len() < MAX_GROUP {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
