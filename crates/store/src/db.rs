@@ -754,6 +754,83 @@ mod tests {
         assert!(parts[1].starts_with("CREATE INDEX"));
     }
 
+    /// One write of the ordering test: says it started, waits for its gate if it has
+    /// one, then logs its name.
+    struct Step {
+        name: &'static str,
+        log: Arc<std::sync::Mutex<Vec<&'static str>>>,
+        started: Arc<tokio::sync::Notify>,
+        gate: Option<Arc<tokio::sync::Notify>>,
+    }
+
+    fn step<'c>(_: &'c mut AnyConnection, s: &'c Step) -> BoxFut<'c, Result<(), StoreError>> {
+        Box::pin(async move {
+            s.started.notify_one();
+            if let Some(gate) = &s.gate {
+                gate.notified().await;
+            }
+            s.log.lock().unwrap().push(s.name);
+            Ok(())
+        })
+    }
+
+    async fn queued_to(queue: &mpsc::Sender<Job>, n: usize) {
+        while queue.max_capacity() - queue.capacity() < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn background_writes_take_turns_with_the_groups_of_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Arc::new(Db::open(&url).await.unwrap());
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let notify = || Arc::new(tokio::sync::Notify::new());
+        let send = |name, background: bool, started: &Arc<tokio::sync::Notify>, gate| {
+            let (db, log, started) = (db.clone(), log.clone(), started.clone());
+            tokio::spawn(async move {
+                let s = Step {
+                    name,
+                    log,
+                    started,
+                    gate,
+                };
+                if background {
+                    db.write_background(Vec::new(), s, step).await
+                } else {
+                    db.write_for(Vec::new(), s, step).await
+                }
+            })
+        };
+        let ignored = notify();
+        let (b1_started, b1_gate) = (notify(), notify());
+        let mut writes = vec![send("b1", true, &b1_started, Some(b1_gate.clone()))];
+        b1_started.notified().await;
+        // While b1 holds the writer: two writes and two background writes wait.
+        let (n1_started, n1_gate) = (notify(), notify());
+        writes.push(send("n1", false, &n1_started, Some(n1_gate.clone())));
+        queued_to(&db.writer, 1).await;
+        writes.push(send("n2", false, &ignored, None));
+        queued_to(&db.writer, 2).await;
+        writes.push(send("b2", true, &ignored, None));
+        queued_to(&db.background, 1).await;
+        writes.push(send("b3", true, &ignored, None));
+        queued_to(&db.background, 2).await;
+        b1_gate.notify_one();
+        // n1 and n2 go as one group; while it runs, n3 arrives.
+        n1_started.notified().await;
+        writes.push(send("n3", false, &ignored, None));
+        queued_to(&db.writer, 1).await;
+        n1_gate.notify_one();
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        // After the group, the waiting background write goes before n3; after it, n3
+        // goes before the next background write.
+        assert_eq!(*log.lock().unwrap(), ["b1", "n1", "n2", "b2", "n3", "b3"]);
+    }
+
     #[test]
     fn engines_from_urls() {
         assert_eq!(
