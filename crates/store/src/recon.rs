@@ -314,8 +314,6 @@ async fn insert_run_row(
     Ok(())
 }
 
-/// Writes `items` as the run's items from `first_seq` on; the exceptions among them
-/// left open (not decided in an earlier run).
 /// The keys of the exceptions among `items`: an exception decided in an earlier run of
 /// the same period keeps its decision.
 fn exception_keys(items: &[NewReconItem]) -> Vec<&str> {
@@ -326,6 +324,8 @@ fn exception_keys(items: &[NewReconItem]) -> Vec<&str> {
         .collect()
 }
 
+/// Writes `items` as the run's items from `first_seq` on, each exception with its
+/// decision in `earlier` if it has one; the exceptions among them left open.
 async fn insert_items(
     conn: &mut AnyConnection,
     run: &ReconRunRecord,
