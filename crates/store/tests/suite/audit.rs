@@ -34,12 +34,7 @@ async fn company(store: &Store, name: &str) -> Company {
 }
 
 async fn tamper(store_url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(store_url)
-        .await
-        .unwrap();
+    let pool = crate::helpers::raw_pool(store_url).await;
     sqlx::query(sql).execute(&pool).await.unwrap();
     pool.close().await;
 }

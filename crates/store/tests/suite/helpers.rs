@@ -7,6 +7,17 @@ use sanalpos_core::{Currency, Kurus};
 use sanalpos_store::*;
 use serde_json::json;
 
+/// A pool of one connection straight to the store's database, beside the store: for
+/// tests that edit rows behind its back or ask the server about its schema.
+pub async fn raw_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
 pub fn audit(company_id: &str, kind: &str, subject: &str) -> NewAudit {
     NewAudit {
         company_id: company_id.into(),

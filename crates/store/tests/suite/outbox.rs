@@ -539,11 +539,7 @@ async fn a_run_left_half_written_is_never_shown_and_the_janitor_takes_it_away() 
             .unwrap();
         // The later run of the period supersedes the first.
         assert_eq!(store.open_recon_exceptions(&c.id).await.unwrap(), 2500);
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .unwrap();
+        let pool = raw_pool(&url).await;
         sqlx::query("UPDATE recon_runs SET status = 'writing', created_at = 5 WHERE id = $1")
             .bind(&half.id)
             .execute(&pool)
