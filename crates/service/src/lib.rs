@@ -69,8 +69,9 @@ pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
 pub use names::{EventName, ReconResolutionName, ReconSource};
 pub use pre_auth::{DEFAULT_HOLD_DAYS as PRE_AUTH_DEFAULT_DAYS, HOLD_DAYS as PRE_AUTH_HOLD_DAYS};
 pub use recon::{
-    recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, MatchCandidate,
-    ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause, RejectedRow, Resolution,
+    recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, ItemsQuery,
+    MatchCandidate, ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause,
+    RejectedRow, Resolution,
 };
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
@@ -495,14 +496,30 @@ impl PaymentService {
         .await
     }
 
-    /// A run of the company with its items, optionally only one class.
+    /// A run of the company with a page of its items (all, its exceptions or one
+    /// class, as `items` asks).
     pub async fn get_reconciliation(
         &self,
         company_id: &str,
         run_id: &str,
-        class: Option<&str>,
+        items: &ItemsQuery,
     ) -> Result<ReconRunView, ServiceError> {
-        recon::get_run(self, company_id, run_id, class).await
+        recon::get_run(self, company_id, run_id, items).await
+    }
+
+    /// One item of a run of the company.
+    pub async fn get_reconciliation_item(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        item_id: &str,
+    ) -> Result<ReconItemView, ServiceError> {
+        let record = self
+            .inner
+            .store
+            .get_recon_item(company_id, run_id, item_id)
+            .await?;
+        recon::item_view(record)
     }
 
     /// The company's latest runs (at most `limit`, up to 200), newest first.
@@ -522,7 +539,18 @@ impl PaymentService {
         company_id: &str,
         run_id: &str,
     ) -> Result<std::collections::BTreeMap<String, Vec<MatchCandidate>>, ServiceError> {
-        recon::match_candidates(self, company_id, run_id).await
+        recon::match_candidates(self, company_id, run_id, None).await
+    }
+
+    /// [`Self::match_candidates`] of only the named items (those of them that are open
+    /// exceptions of the run).
+    pub async fn match_candidates_of(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        item_ids: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, Vec<MatchCandidate>>, ServiceError> {
+        recon::match_candidates(self, company_id, run_id, Some(item_ids)).await
     }
 
     /// The customer references the company's payments already carry, distinct and in

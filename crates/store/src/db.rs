@@ -623,6 +623,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_byte_order_keys.sql"),
         postgres: include_str!("../migrations/postgres/0016_byte_order_keys.sql"),
     },
+    Migration {
+        version: 17,
+        name: "recon_exceptions",
+        sqlite: include_str!("../migrations/sqlite/0017_recon_exceptions.sql"),
+        postgres: include_str!("../migrations/postgres/0017_recon_exceptions.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

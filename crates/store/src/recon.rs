@@ -102,6 +102,52 @@ pub struct ReconItemRecord {
     pub resolved_at: Option<i64>,
 }
 
+/// The query of a page of a run's items, after `prefix` (empty, or an `EXPLAIN`). The
+/// exceptions' filters name `class <> 'matched'` so that both engines see that the
+/// partial index of the exceptions (migration 17) holds every row they want.
+fn items_page_sql(prefix: &str, filter: ItemFilter<'_>, limit: u32) -> String {
+    let class = match filter {
+        ItemFilter::All => "",
+        ItemFilter::Exceptions => " AND class <> 'matched'",
+        ItemFilter::Class("matched") => " AND class = $4",
+        ItemFilter::Class(_) => " AND class <> 'matched' AND class = $4",
+    };
+    format!(
+        "{prefix}SELECT * FROM recon_items WHERE run_id = $1 AND company_id = $2 AND seq > $3{class} \
+         ORDER BY seq LIMIT {}",
+        limit.max(1)
+    )
+}
+
+/// [`items_page_sql`]'s query with its parameters.
+fn bind_items_page<'q>(
+    sql: &'q str,
+    company_id: &'q str,
+    run_id: &'q str,
+    filter: ItemFilter<'q>,
+    after: Option<i64>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let query = sqlx::query(sql)
+        .bind(run_id)
+        .bind(company_id)
+        .bind(after.unwrap_or(i64::MIN));
+    match filter {
+        ItemFilter::Class(class) => query.bind(class),
+        ItemFilter::All | ItemFilter::Exceptions => query,
+    }
+}
+
+/// Which of a run's items a page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFilter<'a> {
+    /// Every item.
+    All,
+    /// Every item that is not matched.
+    Exceptions,
+    /// The items of one class (`matched`, `amount_mismatch`, …).
+    Class(&'a str),
+}
+
 /// A decision on an open item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconResolution {
@@ -671,6 +717,88 @@ impl Store {
         rows.iter().map(item_from).collect()
     }
 
+    /// A page of a run's items in order: those `filter` lets through after `after`
+    /// (an item's `seq`; `None` from the start), at most `limit`. The exceptions are
+    /// read through their own index, so a page of a large run's exceptions does not
+    /// walk its matched items.
+    pub async fn recon_items_page(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        filter: ItemFilter<'_>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ReconItemRecord>, StoreError> {
+        let sql = items_page_sql("", filter, limit);
+        let rows = bind_items_page(&sql, company_id, run_id, filter, after)
+            .fetch_all(&self.db.read)
+            .await?;
+        rows.iter().map(item_from).collect()
+    }
+
+    /// The database's plan of [`Store::recon_items_page`] (SQLite `EXPLAIN QUERY PLAN`,
+    /// PostgreSQL `EXPLAIN`), one line per step: to check which index a filter reads.
+    pub async fn explain_recon_items_page(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        filter: ItemFilter<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (prefix, column) = match self.db.engine {
+            crate::Engine::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+            crate::Engine::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        };
+        let sql = items_page_sql(prefix, filter, 200);
+        let rows = bind_items_page(&sql, company_id, run_id, filter, None)
+            .fetch_all(&self.db.read)
+            .await?;
+        rows.iter().map(|row| text(row, column)).collect()
+    }
+
+    /// How many of a run's exceptions wait for a decision.
+    pub async fn count_open_recon_exceptions(
+        &self,
+        company_id: &str,
+        run_id: &str,
+    ) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM recon_items WHERE run_id = $1 AND company_id = $2 \
+             AND class <> 'matched' AND resolution IS NULL",
+        )
+        .bind(run_id)
+        .bind(company_id)
+        .fetch_one(&self.db.read)
+        .await?;
+        Ok(u64::try_from(int(&row, "n")?).unwrap_or(0))
+    }
+
+    /// The payments a run has spoken for: those of its matched items and those a
+    /// decision entered or force-matched. Reads no item's provider rows.
+    pub async fn recon_taken_payments(
+        &self,
+        company_id: &str,
+        run_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT class, payment_ids, resolution_payment_id FROM recon_items \
+             WHERE run_id = $1 AND company_id = $2 \
+             AND (class = 'matched' OR resolution_payment_id IS NOT NULL)",
+        )
+        .bind(run_id)
+        .bind(company_id)
+        .fetch_all(&self.db.read)
+        .await?;
+        let mut taken = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if text(row, "class")? == "matched" {
+                let ids: Vec<String> = json(row, "payment_ids")?;
+                taken.extend(ids);
+            }
+            taken.extend(opt_text(row, "resolution_payment_id")?);
+        }
+        Ok(taken)
+    }
+
     /// One item of a run of a company.
     pub async fn get_recon_item(
         &self,
@@ -697,6 +825,30 @@ impl Store {
         self.db
             .write_for(chains, resolution, |c, r| Box::pin(resolve(c, r)))
             .await
+    }
+
+    /// A company's payments of one POS and one amount whose business day is in
+    /// `[from, to]` (`YYYY-MM-DD`), oldest first: what a force-match may offer for a
+    /// statement line of that amount.
+    pub async fn payments_of_amount(
+        &self,
+        company_id: &str,
+        pos_id: &str,
+        amount: Kurus,
+        (from, to): (&str, &str),
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE company_id = $1 AND amount = $2 AND pos_id = $3 \
+             AND business_date >= $4 AND business_date <= $5 ORDER BY created_at, id",
+        )
+        .bind(company_id)
+        .bind(amount.minor())
+        .bind(pos_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.db.read)
+        .await?;
+        rows.iter().map(payment_from).collect()
     }
 
     /// A company's payments of one POS whose business day is in `[from, to]`

@@ -410,7 +410,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             took.as_secs_f64(),
             args.import_rows,
             size as f64 / (1024.0 * 1024.0),
-            run.items.len()
+            run.summary.total()
         );
     }
 

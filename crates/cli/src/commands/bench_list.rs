@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use sanalpos_core::{BankCode, Currency, Kurus, Lang};
 use sanalpos_service::{
-    payment_cursor, Channel, Environment, ExportFormat, InstallmentRow, NewPos, OnboardingState,
-    PaymentFilter, PaymentService, PaymentStatus, ServiceConfig, Settings,
+    payment_cursor, Channel, Environment, ExportFormat, InstallmentRow, ItemsQuery, NewPos,
+    OnboardingState, PaymentFilter, PaymentService, PaymentStatus, ServiceConfig, Settings,
 };
 use sanalpos_store::{
     new_id, Crypto, NewAudit, NewReconItem, PaymentQuery, PaymentRecord, ReconRunRecord, Store,
@@ -638,15 +638,21 @@ pub async fn list(args: ListArgs) -> Result<(), String> {
         }
     }
     if args.recon_items > 0 {
-        recon_run(&store, company, args.recon_items).await?;
+        recon_run(&service, &store, company, args.recon_items).await?;
     }
     Ok(())
 }
 
 /// Writes one reconciliation run of `items` items (one statement row each, 1 % of them
 /// exceptions) and prints how long it took and the longest wait of small writes (audit
-/// events, as a payment's outcome appends) sent meanwhile.
-async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), String> {
+/// events, as a payment's outcome appends) sent meanwhile; then times the reads of the
+/// run's page against reading the whole run, as the page did before it was paged.
+async fn recon_run(
+    service: &PaymentService,
+    store: &Store,
+    company: &str,
+    items: usize,
+) -> Result<(), String> {
     let pos = store
         .list_pos(company)
         .await
@@ -720,6 +726,7 @@ async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), Str
         })
     };
     let t = Instant::now();
+    let run_id = run.id.clone();
     let audit = event("recon.run", &run.id);
     let written = store.insert_recon_run(run, new_items, audit).await;
     let took = t.elapsed();
@@ -737,5 +744,110 @@ async fn recon_run(store: &Store, company: &str, items: usize) -> Result<(), Str
         waits.len(),
         longest.as_secs_f64() * 1000.0
     );
+    recon_reads(service, store, company, &run_id, items).await
+}
+
+/// Times what the run's page and its API read, each `REPEAT_READS` times (min / median
+/// / max), beside the anchor of reading every item of the run in one query.
+async fn recon_reads(
+    service: &PaymentService,
+    store: &Store,
+    company: &str,
+    run_id: &str,
+    items: usize,
+) -> Result<(), String> {
+    const REPEAT_READS: usize = 5;
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    let page = |class: Option<&str>, cursor: Option<String>| ItemsQuery {
+        class: class.map(str::to_owned),
+        cursor,
+        limit: None,
+    };
+    let exceptions = service
+        .get_reconciliation(company, run_id, &page(Some("exceptions"), None))
+        .await
+        .map_err(|e| fail(&e))?;
+    let open: Vec<&str> = exceptions.items.iter().map(|i| i.id.as_str()).collect();
+    let middle = (items / 2).to_string();
+    println!("reading the run ({REPEAT_READS} times each, min / median / max):");
+    let mut times = Vec::new();
+    for _ in 0..REPEAT_READS {
+        let t = Instant::now();
+        let all = store
+            .list_recon_items(company, run_id, None)
+            .await
+            .map_err(|e| fail(&e))?;
+        times.push(t.elapsed());
+        if all.len() != items {
+            return Err(format!("{} items read of {items}", all.len()));
+        }
+    }
+    report_reads(
+        "every item (the page's read before paging; anchor)",
+        &mut times,
+    );
+    for (name, query) in [
+        (
+            "first page of the exceptions",
+            page(Some("exceptions"), None),
+        ),
+        ("first page of every class", page(None, None)),
+        (
+            "a page half-way down the run",
+            page(None, Some(middle.clone())),
+        ),
+        (
+            "first page of one class (provider only)",
+            page(Some("provider_only"), None),
+        ),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..REPEAT_READS {
+            let t = Instant::now();
+            service
+                .get_reconciliation(company, run_id, &query)
+                .await
+                .map_err(|e| fail(&e))?;
+            times.push(t.elapsed());
+        }
+        report_reads(name, &mut times);
+    }
+    let mut times = Vec::new();
+    for _ in 0..REPEAT_READS {
+        let t = Instant::now();
+        store
+            .recon_taken_payments(company, run_id)
+            .await
+            .map_err(|e| fail(&e))?;
+        times.push(t.elapsed());
+    }
+    report_reads("the payments the run has spoken for", &mut times);
+    let mut times = Vec::new();
+    for _ in 0..REPEAT_READS {
+        let t = Instant::now();
+        service
+            .match_candidates_of(company, run_id, &open)
+            .await
+            .map_err(|e| fail(&e))?;
+        times.push(t.elapsed());
+    }
+    report_reads(
+        &format!(
+            "force-match candidates of the page's {} exceptions",
+            open.len()
+        ),
+        &mut times,
+    );
     Ok(())
+}
+
+fn report_reads(name: &str, times: &mut [Duration]) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  {name:<52} {:>9.1} / {:>9.1} / {:>9.1} ms",
+        ms(times[0]),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
 }

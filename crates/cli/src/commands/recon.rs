@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use sanalpos_core::Kurus;
 use sanalpos_service::{
-    Actor, PaymentService, ReconClass, ReconRunView, ServiceConfig, ServiceError,
+    Actor, ItemsQuery, PaymentService, ReconClass, ReconRunView, ServiceConfig, ServiceError,
 };
 use sanalpos_store::{Crypto, Store};
 
@@ -142,7 +142,7 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
         } => {
             let service = open(&database).await?;
             let run = service
-                .get_reconciliation(&company, &run_id, None)
+                .get_reconciliation(&company, &run_id, &ItemsQuery::default())
                 .await
                 .map_err(describe)?;
             print_run(&run)

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use sanalpos_service::{
-    EntryDetails, MatchCandidate, ReconItemView, ReconRunEntry, ReconRunView, Resolution,
-    ServiceError,
+    EntryDetails, ItemsQuery, MatchCandidate, ReconItemView, ReconRunEntry, ReconRunView,
+    Resolution, ServiceError,
 };
 
 use super::fields::Text;
@@ -188,12 +188,16 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct GetQuery {
     class: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 /// Get a reconciliation run
 #[utoipa::path(get, path = "/api/v1/reconciliations/{id}", operation_id = "get_reconciliation", tag = "reconciliations",
     params(("id" = String, Path, description = "The run"),
-           ("class" = Option<String>, Query, description = "Only items of this class")),
+           ("class" = Option<String>, Query, description = "Only items of this class, or `exceptions` for every item not matched"),
+           ("limit" = Option<u32>, Query, description = "Items on the page, 1 to 1000, default 200"),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, body = ReconRunView), (status = 404, body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get(
@@ -205,7 +209,15 @@ pub async fn get(
     let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let view = state
         .service
-        .get_reconciliation(&caller.company_id, &id, query.class.as_deref())
+        .get_reconciliation(
+            &caller.company_id,
+            &id,
+            &ItemsQuery {
+                class: query.class,
+                cursor: query.cursor,
+                limit: query.limit,
+            },
+        )
         .await?;
     Ok(Json(view).into_response())
 }
@@ -220,22 +232,18 @@ pub async fn candidates(
     caller: Caller,
     Path((id, item_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let mut all = state
+    let mut offered = state
         .service
-        .match_candidates(&caller.company_id, &id)
+        .match_candidates_of(&caller.company_id, &id, &[item_id.as_str()])
         .await?;
-    let candidates = match all.remove(&item_id) {
+    let candidates = match offered.remove(&item_id) {
         Some(list) => list,
         None => {
             // Known but matched or decided: nothing to offer. Unknown: 404.
             state
                 .service
-                .get_reconciliation(&caller.company_id, &id, None)
-                .await?
-                .items
-                .iter()
-                .find(|i| i.id == item_id)
-                .ok_or(ServiceError::NotFound)?;
+                .get_reconciliation_item(&caller.company_id, &id, &item_id)
+                .await?;
             Vec::new()
         }
     };

@@ -509,3 +509,24 @@ pub fn fast_worker(config: &mut sanalpos_server::Config) {
         poll_interval: Duration::from_millis(20),
     };
 }
+
+/// `rows` lines of today's sales in the simulator's statement layout that no book
+/// has (each becomes a `provider_only` item), each ending in CRLF: to append to the
+/// simulator's statement (which ends in one).
+pub fn unknown_sales(rows: usize) -> String {
+    let now = sanalpos_core::time::now_istanbul();
+    let (time, day) = (
+        now.format("%d.%m.%Y %H:%M:%S").to_string(),
+        now.format("%d.%m.%Y").to_string(),
+    );
+    let mut text = String::new();
+    for n in 0..rows {
+        let lira = 10 + n;
+        text.push_str(&format!(
+            "{time};{day};Satış;Başarılı;PAGE{n:010};page-order-{n};{n:06};435508******4358;\
+             Sayfa Testi;1;{lira},00;{lira},00;1,00;{},00;TRY\r\n",
+            lira - 1,
+        ));
+    }
+    text
+}

@@ -768,3 +768,113 @@ both_engines!(force_match_candidates_offered, |app: TestApp| async move {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["candidates"], json!([]));
 });
+
+both_engines!(
+    a_large_run_is_read_a_page_at_a_time,
+    |app: TestApp| async move {
+        let ours = approved(&app, "4546711234567894", "150.00").await;
+        let mut bytes = statement(&app, &app.a, "utf-8").await;
+        bytes.extend_from_slice(unknown_sales(450).as_bytes());
+        let (status, run) = import(&app, &app.a, bytes).await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        assert_eq!(run["summary"]["matched"], 1, "{}", run["summary"]);
+        assert_eq!(run["summary"]["provider_only"], 450, "{}", run["summary"]);
+        assert_eq!(run["open_exceptions"], 450);
+        // The import answers with the first page (200 items) and where the next starts.
+        assert_eq!(run["items"].as_array().unwrap().len(), 200);
+        assert!(run["next_cursor"].is_string(), "{}", run["next_cursor"]);
+        let id = run["id"].as_str().unwrap();
+
+        // Every filter's pages, joined, hold each of its items once, in order.
+        let pages = |query: &'static str, limit: usize| {
+            let app = &app;
+            async move {
+                let mut items: Vec<Value> = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let after = cursor
+                        .as_ref()
+                        .map(|c| format!("&cursor={c}"))
+                        .unwrap_or_default();
+                    let (status, page) = app
+                        .get(
+                            &app.a,
+                            &format!("/api/v1/reconciliations/{id}?limit={limit}{query}{after}"),
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{page}");
+                    let page_items = page["items"].as_array().unwrap();
+                    assert!(page_items.len() <= limit);
+                    items.extend(page_items.iter().cloned());
+                    match page["next_cursor"].as_str() {
+                        Some(next) => {
+                            assert_eq!(page_items.len(), limit, "a full page before a next");
+                            cursor = Some(next.to_owned());
+                        }
+                        None => return items,
+                    }
+                }
+            }
+        };
+        let all = pages("", 100).await;
+        assert_eq!(all.len(), 451);
+        let mut ids: Vec<&str> = all.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 451, "no item twice");
+        assert_eq!(
+            all.iter().filter(|i| i["class"] == "matched").count(),
+            1,
+            "our payment's item is among them"
+        );
+        assert_eq!(item_of(&json!({ "items": all }), &ours)["class"], "matched");
+        let exceptions = pages("&class=exceptions", 1000).await;
+        assert_eq!(exceptions.len(), 450);
+        assert!(exceptions.iter().all(|i| i["class"] == "provider_only"));
+        let wanted: Vec<&Value> = all.iter().filter(|i| i["class"] != "matched").collect();
+        assert_eq!(exceptions.iter().collect::<Vec<_>>(), wanted, "same order");
+        let matched = pages("&class=matched", 7).await;
+        assert_eq!(matched.len(), 1);
+
+        // Limits and cursors not from this API are refused.
+        for query in [
+            "limit=0",
+            "limit=1001",
+            "cursor=abc",
+            "cursor=-5",
+            "class=nonsense",
+        ] {
+            let (status, body) = app
+                .get(&app.a, &format!("/api/v1/reconciliations/{id}?{query}"))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        }
+        // Another company's key sees no such run.
+        let (status, _) = app
+            .get(&app.b, &format!("/api/v1/reconciliations/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // An exception far down the run is offered candidates and decided like any.
+        let last = exceptions.last().unwrap()["id"].as_str().unwrap();
+        let (status, offered) = app
+            .get(
+                &app.a,
+                &format!("/api/v1/reconciliations/{id}/items/{last}/candidates"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{offered}");
+        assert_eq!(offered["candidates"], json!([]), "no payment of its amount");
+        let (status, body) = app
+            .post(
+                &app.a,
+                &format!("/api/v1/reconciliations/{id}/items/{last}/resolve"),
+                Some(json!({"action": "dismiss", "reason": "a test row"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, after) = app
+            .get(&app.a, &format!("/api/v1/reconciliations/{id}?limit=1"))
+            .await;
+        assert_eq!(after["open_exceptions"], 449);
+    }
+);

@@ -586,7 +586,11 @@ both_engines!(
         assert!(row.contains("panel sale"));
         let run = app
             .service
-            .get_reconciliation(&app.a.id, &run_id, Some("provider_only"))
+            .get_reconciliation(
+                &app.a.id,
+                &run_id,
+                &sanalpos_service::ItemsQuery::class("provider_only"),
+            )
             .await
             .unwrap();
         let payment_id = run.items[0].resolution_payment_id.clone().unwrap();
@@ -642,7 +646,11 @@ both_engines!(force_match_and_dismiss_audited, |app: TestApp| async move {
     let run_id = pull_run(&app, &client).await;
     let run = app
         .service
-        .get_reconciliation(&app.a.id, &run_id, Some("provider_only"))
+        .get_reconciliation(
+            &app.a.id,
+            &run_id,
+            &sanalpos_service::ItemsQuery::class("provider_only"),
+        )
         .await
         .unwrap();
     assert_eq!(run.items.len(), 2, "{run:?}");
@@ -828,7 +836,11 @@ both_engines!(roles_companies_and_csrf, |app: TestApp| async move {
     let run_id = pull_run(&app, &accountant).await;
     let item = app
         .service
-        .get_reconciliation(&app.a.id, &run_id, Some("provider_only"))
+        .get_reconciliation(
+            &app.a.id,
+            &run_id,
+            &sanalpos_service::ItemsQuery::class("provider_only"),
+        )
         .await
         .unwrap()
         .items[0]
@@ -918,7 +930,7 @@ both_engines!(roles_companies_and_csrf, |app: TestApp| async move {
     assert_eq!(runs().await, 1);
     let view = app
         .service
-        .get_reconciliation(&app.a.id, &run_id, None)
+        .get_reconciliation(&app.a.id, &run_id, &sanalpos_service::ItemsQuery::default())
         .await
         .unwrap();
     assert_eq!(view.open_exceptions, 1);
@@ -1022,3 +1034,87 @@ both_engines!(
         assert_eq!(row["cause"]["problem"]["expected"], "amount");
     }
 );
+
+both_engines!(
+    a_large_run_is_shown_a_page_at_a_time,
+    |app: TestApp| async move {
+        seed_users(&app).await;
+        approved(&app, CARD_A, "150.00").await;
+        let file = format!("{}{}", statement(&app).await, unknown_sales(450));
+        let actor = sanalpos_service::Actor {
+            company_id: app.a.id.clone(),
+            name: "test".into(),
+        };
+        let day = today();
+        let run = app
+            .service
+            .import_statement(
+                &actor,
+                &app.a.id,
+                &app.a.pos_id,
+                &day,
+                &day,
+                file.as_bytes(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        let client = UiClient::signed_in(&app.base_url, "accountant").await;
+        let path = format!("/ui/reconciliations/{}", run.id);
+
+        // The exceptions, 200 to a page, with decisions on each; the next page's link
+        // carries the filter (none: exceptions) and where it starts.
+        let first = client.get(&path).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert!(first.body.contains("id=\"open-exceptions\">450<"));
+        let shown = items_of(&first.body, "provider_only");
+        assert_eq!(shown.len(), 200);
+        assert_eq!(first.body.matches("data-actions-for=").count(), 200);
+        assert!(!first.body.contains("id=\"first-page\""));
+        let next = link_of(&first.body, "next-page");
+        assert!(next.starts_with(&format!("{path}?cursor=")), "{next}");
+        let second = client.get(&next).await;
+        assert_eq!(second.status, StatusCode::OK);
+        let more = items_of(&second.body, "provider_only");
+        assert_eq!(more.len(), 200);
+        assert!(more.iter().all(|id| !shown.contains(id)), "no item twice");
+        assert_eq!(link_of(&second.body, "first-page"), format!("{path}?"));
+        let third = client.get(&link_of(&second.body, "next-page")).await;
+        assert_eq!(items_of(&third.body, "provider_only").len(), 50);
+        assert!(!third.body.contains("id=\"next-page\""), "the last page");
+
+        // A class filter pages the same way and keeps the filter in its link.
+        let all = client.get(&format!("{path}?class=all")).await;
+        assert_eq!(
+            items_of(&all.body, "matched").len() + items_of(&all.body, "provider_only").len(),
+            200
+        );
+        let next = link_of(&all.body, "next-page");
+        assert!(
+            next.starts_with(&format!("{path}?class=all&cursor=")),
+            "{next}"
+        );
+        let matched = client.get(&format!("{path}?class=matched")).await;
+        assert_eq!(items_of(&matched.body, "matched").len(), 1);
+        assert!(!matched.body.contains("id=\"next-page\""));
+
+        // A cursor not from the page is a clear refusal, in English too.
+        let bad = client.get(&format!("{path}?cursor=abc")).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        client.get("/ui/lang?l=en").await;
+        let english = client.get(&path).await;
+        assert!(english.body.contains("Next page"), "{}", english.body);
+        assert_eq!(items_of(&english.body, "provider_only").len(), 200);
+    }
+);
+
+/// The `href` of the link with `id` (its `&amp;` read back as `&`).
+fn link_of(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[start..];
+    let href = &rest[rest.find("href=\"").unwrap() + "href=\"".len()..];
+    href[..href.find('"').unwrap()].replace("&amp;", "&")
+}

@@ -131,7 +131,11 @@ async fn reconciliation_walkthrough() {
 
     let view = app
         .service
-        .get_reconciliation(&app.a.id, &run_id, Some("provider_only"))
+        .get_reconciliation(
+            &app.a.id,
+            &run_id,
+            &sanalpos_service::ItemsQuery::class("provider_only"),
+        )
         .await
         .unwrap();
     let item = &view.items[0];

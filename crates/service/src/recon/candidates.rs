@@ -3,14 +3,15 @@
 //! amount, its card (when both sides know the last four digits) and its day give or
 //! take one, that no other item of the run has matched already.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_recon::{ProviderRow, RowKind};
-use sanalpos_store::PaymentRecord;
+use sanalpos_store::{ItemFilter, PaymentRecord, ReconItemRecord};
 
 use crate::error::ServiceError;
 use crate::PaymentService;
@@ -87,47 +88,52 @@ fn fits(row: &ProviderRow, p: &PaymentRecord) -> bool {
     }
 }
 
-/// The candidates of every open exception of a run, by item id.
+/// The candidates of the open exceptions of a run, by item id: every open exception's,
+/// or only those of the items named in `only`.
+///
+/// Reads the run's open exceptions and the payments it has spoken for (neither needs
+/// the matched items' provider rows), then for each exception its own payments and the
+/// POS's payments of its amount in the period (one query per amount): what it costs
+/// follows the exceptions asked about, not the size of the run or of the period.
 pub(crate) async fn match_candidates(
     service: &PaymentService,
     company_id: &str,
     run_id: &str,
+    only: Option<&[&str]>,
 ) -> Result<BTreeMap<String, Vec<MatchCandidate>>, ServiceError> {
     let store = &service.inner.store;
     let run = store.get_recon_run(company_id, run_id).await?;
-    let items = store.list_recon_items(company_id, run_id, None).await?;
+    let items: Vec<ReconItemRecord> = store
+        .recon_items_page(company_id, run_id, ItemFilter::Exceptions, None, u32::MAX)
+        .await?
+        .into_iter()
+        .filter(|i| i.resolution.is_none())
+        .filter(|i| only.is_none_or(|ids| ids.contains(&i.id.as_str())))
+        .collect();
+    let mut out = BTreeMap::new();
+    if items.is_empty() {
+        return Ok(out);
+    }
     let day = |text: &str, field: &'static str| {
         text.parse::<NaiveDate>()
             .map_err(|_| ServiceError::Storage(format!("run {run_id}: bad {field} {text:?}")))
     };
     let from = day(&run.period_from, "from")?;
     let to = day(&run.period_to, "to")?;
-    let from = from.checked_sub_days(Days::new(1)).unwrap_or(from);
-    let to = to.checked_add_days(Days::new(1)).unwrap_or(to);
-    let payments = store
-        .payments_for_recon(
-            company_id,
-            &run.pos_id,
-            (&from.to_string(), &to.to_string()),
-            (0, 0),
-        )
-        .await?;
+    let first = from
+        .checked_sub_days(Days::new(1))
+        .unwrap_or(from)
+        .to_string();
+    let last = to.checked_add_days(Days::new(1)).unwrap_or(to).to_string();
+    // The POS's payments of each amount asked about, in the period give or take a day.
+    let mut of_amount: HashMap<Kurus, Vec<PaymentRecord>> = HashMap::new();
     // A payment matched by the engine, or chosen in a decision, is spoken for.
-    let taken: HashSet<&str> = items
-        .iter()
-        .filter(|i| i.item.class == "matched")
-        .flat_map(|i| i.item.payment_ids.iter().map(String::as_str))
-        .chain(
-            items
-                .iter()
-                .filter_map(|i| i.resolution_payment_id.as_deref()),
-        )
+    let taken: HashSet<String> = store
+        .recon_taken_payments(company_id, run_id)
+        .await?
+        .into_iter()
         .collect();
-    let mut out = BTreeMap::new();
     for item in &items {
-        if item.item.class == "matched" || item.resolution.is_some() {
-            continue;
-        }
         let mut list: Vec<MatchCandidate> = Vec::new();
         let own = item.item.proposal.iter().chain(&item.item.payment_ids);
         for id in own {
@@ -135,25 +141,28 @@ pub(crate) async fn match_candidates(
                 continue;
             }
             // The item's own payments may lie outside the period (an old sale refunded).
-            match payments.iter().find(|p| &p.id == id) {
-                Some(p) => list.push(candidate(p, true)),
-                None => {
-                    if let Ok(p) = store.get_payment(company_id, id).await {
-                        list.push(candidate(&p, true));
-                    }
-                }
+            if let Ok(p) = store.get_payment(company_id, id).await {
+                list.push(candidate(&p, true));
             }
         }
         let rows: Vec<ProviderRow> =
             serde_json::from_value(item.item.provider_rows.clone()).unwrap_or_default();
         if let Some(sale) = rows.iter().find(|r| r.kind == RowKind::Sale) {
-            let mut found: Vec<&PaymentRecord> = payments
+            let of_this = match of_amount.entry(sale.amount) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(new) => new.insert(
+                    store
+                        .payments_of_amount(company_id, &run.pos_id, sale.amount, (&first, &last))
+                        .await?,
+                ),
+            };
+            let found = of_this
                 .iter()
-                .filter(|p| !taken.contains(p.id.as_str()) && fits(sale, p))
+                .filter(|p| !taken.contains(&p.id) && fits(sale, p))
                 .filter(|p| !list.iter().any(|c| c.payment_id == p.id))
-                .collect();
-            found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-            list.extend(found.into_iter().map(|p| candidate(p, false)));
+                .map(|p| candidate(p, false))
+                .collect::<Vec<_>>();
+            list.extend(found);
         }
         list.truncate(MAX_CANDIDATES);
         out.insert(item.id.clone(), list);

@@ -9,9 +9,9 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, XlsxError};
 
 use sanalpos_core::{Kurus, Lang};
-use sanalpos_recon::ProviderRow;
+use sanalpos_recon::{Class, ProviderRow};
 
-use super::{get_run, ReconItemView};
+use super::{item_view, ReconItemView};
 use crate::error::ServiceError;
 use crate::export::{
     excel_amount, excel_time, excel_time_format, neutralize, write_csv, ExportFormat,
@@ -354,15 +354,26 @@ impl PaymentService {
         format: ExportFormat,
         lang: Lang,
     ) -> Result<Vec<u8>, ServiceError> {
-        let run = get_run(self, company_id, run_id, class).await?;
+        if class.is_some_and(|c| Class::parse(c).is_none()) {
+            return Err(ServiceError::validation("class", "unknown class"));
+        }
+        let store = &self.inner.store;
+        // The run must be the company's (another's is a 404) before its items are read.
+        store.get_recon_run(company_id, run_id).await?;
+        let items: Vec<ReconItemView> = store
+            .list_recon_items(company_id, run_id, class)
+            .await?
+            .into_iter()
+            .map(item_view)
+            .collect::<Result<_, _>>()?;
         match format {
             ExportFormat::Csv => Ok(write_csv(
                 lang,
                 &recon_export_headers(lang),
-                &csv_rows(&run.items, lang),
+                &csv_rows(&items, lang),
             )),
             ExportFormat::Xlsx => {
-                xlsx(&run.items, lang).map_err(|e| ServiceError::Storage(format!("xlsx: {e}")))
+                xlsx(&items, lang).map_err(|e| ServiceError::Storage(format!("xlsx: {e}")))
             }
         }
     }

@@ -28,8 +28,8 @@ use sanalpos_recon::{
     Summary,
 };
 use sanalpos_store::{
-    new_id, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord, ReconItemRecord,
-    ReconRunRecord,
+    new_id, ItemFilter, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
+    ReconItemRecord, ReconRunRecord,
 };
 
 use crate::error::{ServiceError, StatementRow};
@@ -77,6 +77,11 @@ impl ReconCounts {
             Class::SystemOnly => self.system_only,
             Class::Duplicate => self.duplicate,
         }
+    }
+
+    /// The items of every class.
+    pub fn total(&self) -> u64 {
+        Class::ALL.iter().map(|c| self.of(*c)).sum()
     }
 }
 
@@ -217,8 +222,10 @@ pub struct ReconRunView {
     pub totals: Summary,
     /// Provider rows that could not be used.
     pub rejected_rows: Vec<RejectedRow>,
-    /// The items (all, or one class when asked).
+    /// A page of the items (all, the exceptions, or one class, as asked), in order.
     pub items: Vec<ReconItemView>,
+    /// Where the next page of items starts (`cursor`), when there are more.
+    pub next_cursor: Option<String>,
     /// Who started the run: a user, an API key, or `end_of_day`.
     pub created_by: String,
     /// When the run was made, Unix milliseconds.
@@ -527,7 +534,7 @@ async fn classify_and_store(
     };
     let run_id = run.id.clone();
     store.insert_recon_run(run, items, audit).await?;
-    get_run(service, &pos.company_id, &run_id, None).await
+    get_run(service, &pos.company_id, &run_id, &ItemsQuery::default()).await
 }
 
 /// `POST /reconciliations`: pulls the provider's report for the period and reconciles.
@@ -737,30 +744,75 @@ pub(crate) fn item_view(record: ReconItemRecord) -> Result<ReconItemView, Servic
     })
 }
 
-/// A run of the company with its items (optionally of one class).
+/// Items on a page of a run when the caller names no number.
+pub const RUN_ITEMS_DEFAULT: u32 = 200;
+/// Most items on a page of a run.
+pub const RUN_ITEMS_MAX: u32 = 1000;
+
+/// Which of a run's items a read returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemsQuery {
+    /// A class, `exceptions` (every class but `matched`), or `None` for every item.
+    pub class: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items on the page, 1 to [`RUN_ITEMS_MAX`]; [`RUN_ITEMS_DEFAULT`] when `None`.
+    pub limit: Option<u32>,
+}
+
+impl ItemsQuery {
+    /// The first page of the items of one class (or `exceptions`).
+    pub fn class(class: &str) -> Self {
+        Self {
+            class: Some(class.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
+/// A run of the company with a page of its items.
 pub(crate) async fn get_run(
     service: &PaymentService,
     company_id: &str,
     run_id: &str,
-    class: Option<&str>,
+    query: &ItemsQuery,
 ) -> Result<ReconRunView, ServiceError> {
-    if let Some(class) = class {
-        if Class::parse(class).is_none() {
-            return Err(ServiceError::validation("class", "unknown class"));
-        }
+    let filter = match query.class.as_deref() {
+        None => ItemFilter::All,
+        Some("exceptions") => ItemFilter::Exceptions,
+        Some(class) => match Class::parse(class) {
+            Some(c) => ItemFilter::Class(c.as_str()),
+            None => return Err(ServiceError::validation("class", "unknown class")),
+        },
+    };
+    let limit = query.limit.unwrap_or(RUN_ITEMS_DEFAULT);
+    if !(1..=RUN_ITEMS_MAX).contains(&limit) {
+        return Err(ServiceError::validation("limit", "1 to 1000"));
     }
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            cursor
+                .parse::<i64>()
+                .ok()
+                .filter(|seq| *seq >= 0)
+                .ok_or_else(|| ServiceError::validation("cursor", "not a cursor from this API"))?,
+        ),
+    };
     let store = &service.inner.store;
     let run = store.get_recon_run(company_id, run_id).await?;
-    let all = store.list_recon_items(company_id, run_id, None).await?;
-    let open_exceptions = all
-        .iter()
-        .filter(|i| i.item.class != "matched" && i.resolution.is_none())
-        .count() as u64;
-    let items = all
-        .into_iter()
-        .filter(|i| class.is_none_or(|c| i.item.class == c))
-        .map(item_view)
-        .collect::<Result<_, _>>()?;
+    // One more than the page shows says whether another page follows.
+    let (mut page, open_exceptions) = tokio::try_join!(
+        store.recon_items_page(company_id, run_id, filter, after, limit + 1),
+        store.count_open_recon_exceptions(company_id, run_id),
+    )?;
+    let next_cursor = if page.len() > limit as usize {
+        page.truncate(limit as usize);
+        page.last().map(|item| item.seq.to_string())
+    } else {
+        None
+    };
+    let items = page.into_iter().map(item_view).collect::<Result<_, _>>()?;
     let summary = serde_json::from_value(run.summary["counts"].clone()).unwrap_or_default();
     let rejected_rows =
         serde_json::from_value(run.summary["rejected_rows"].clone()).unwrap_or_default();
@@ -777,6 +829,7 @@ pub(crate) async fn get_run(
         totals,
         rejected_rows,
         items,
+        next_cursor,
         created_by: run.created_by,
         created_at: run.created_at,
     })

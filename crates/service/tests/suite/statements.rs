@@ -951,7 +951,7 @@ async fn missing_sale_entered_with_its_customer_and_candidates_offered() {
             .await
             .unwrap_err();
         assert!(matches!(&err, ServiceError::Validation { field, .. } if field == "description"), "{err:?}");
-        let again = svc.get_reconciliation(c, &run.id, Some("provider_only")).await.unwrap();
+        let again = svc.get_reconciliation(c, &run.id, &ItemsQuery::class("provider_only")).await.unwrap();
         assert_eq!(again.items[0].resolution, None);
         let all = svc.list_payments(c, PaymentFilter::default()).await.unwrap();
         assert_eq!(all.items.len(), 8);

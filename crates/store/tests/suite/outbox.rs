@@ -511,6 +511,152 @@ async fn a_large_run_keeps_every_item_in_order_and_earlier_decisions() {
     .await;
 }
 
+/// A run read a page at a time: every filter's pages, joined, are the run's items of
+/// that filter in order; the open exceptions are counted and the payments the run has
+/// spoken for listed without reading every item; another company sees nothing; the
+/// exceptions' pages read their own index on SQLite.
+#[tokio::test]
+async fn a_run_is_read_a_page_at_a_time() {
+    for_each_engine("a_run_is_read_a_page_at_a_time", |store| async move {
+        let c = company(&store, "A").await;
+        let other = company(&store, "B").await;
+        let p = pos(&store, &c.id).await;
+        let items: Vec<NewReconItem> = (0..1000)
+            .map(|i| {
+                let class = match i % 10 {
+                    0 => "provider_only",
+                    5 => "amount_mismatch",
+                    _ => "matched",
+                };
+                let mut item = item(class, &format!("k{i}"));
+                if class != "provider_only" {
+                    item.payment_ids = vec![format!("pay_{i}")];
+                }
+                item
+            })
+            .collect();
+        let r = run(&c.id, &p.id);
+        store
+            .insert_recon_run(r.clone(), items, audit(&c.id, "recon.run", &r.id))
+            .await
+            .unwrap();
+        let all = store.list_recon_items(&c.id, &r.id, None).await.unwrap();
+        // Decide two exceptions: one dismissed, one force-matched with a payment.
+        for (key, payment) in [("k10", None), ("k20", Some("pay_found"))] {
+            let target = all.iter().find(|i| i.item.item_key == key).unwrap();
+            store
+                .resolve_recon_item(ReconResolution {
+                    company_id: c.id.clone(),
+                    run_id: r.id.clone(),
+                    item_id: target.id.clone(),
+                    resolution: if payment.is_some() {
+                        "force_matched"
+                    } else {
+                        "dismissed"
+                    }
+                    .into(),
+                    reason: Some("known".into()),
+                    payment_id: payment.map(str::to_owned),
+                    new_payment: None,
+                    resolved_by: "user:test".into(),
+                    resolved_at: now_ms(),
+                    audit: audit(&c.id, "recon.resolved", &target.id),
+                })
+                .await
+                .unwrap();
+        }
+        let all = store.list_recon_items(&c.id, &r.id, None).await.unwrap();
+        let keys = |items: &[ReconItemRecord]| -> Vec<String> {
+            items.iter().map(|i| i.item.item_key.clone()).collect()
+        };
+        for (filter, limit) in [
+            (ItemFilter::All, 300),
+            (ItemFilter::Exceptions, 30),
+            (ItemFilter::Class("matched"), 333),
+            (ItemFilter::Class("amount_mismatch"), 7),
+            (ItemFilter::Class("provider_only"), 100),
+            (ItemFilter::Class("duplicate"), 5),
+        ] {
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .recon_items_page(&c.id, &r.id, filter, after, limit)
+                    .await
+                    .unwrap();
+                assert!(page.len() <= limit as usize);
+                after = page.last().map(|i| i.seq);
+                let last = page.len() < limit as usize;
+                paged.extend(page);
+                if last {
+                    break;
+                }
+            }
+            let wanted: Vec<ReconItemRecord> = all
+                .iter()
+                .filter(|i| match filter {
+                    ItemFilter::All => true,
+                    ItemFilter::Exceptions => i.item.class != "matched",
+                    ItemFilter::Class(class) => i.item.class == class,
+                })
+                .cloned()
+                .collect();
+            assert_eq!(keys(&paged), keys(&wanted), "{filter:?}");
+            assert_eq!(paged, wanted, "{filter:?}");
+        }
+        assert_eq!(all.len(), 1000);
+        assert_eq!(
+            store
+                .count_open_recon_exceptions(&c.id, &r.id)
+                .await
+                .unwrap(),
+            198,
+            "200 exceptions, two decided"
+        );
+        let mut taken = store.recon_taken_payments(&c.id, &r.id).await.unwrap();
+        taken.sort();
+        let mut expected: Vec<String> = (0..1000)
+            .filter(|i| i % 10 != 0 && i % 10 != 5)
+            .map(|i| format!("pay_{i}"))
+            .chain(["pay_found".to_owned()])
+            .collect();
+        expected.sort();
+        assert_eq!(taken, expected);
+        // Another company's reads find nothing of the run.
+        let theirs = store
+            .recon_items_page(&other.id, &r.id, ItemFilter::All, None, 10)
+            .await
+            .unwrap();
+        assert!(theirs.is_empty());
+        assert_eq!(
+            store
+                .count_open_recon_exceptions(&other.id, &r.id)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(store
+            .recon_taken_payments(&other.id, &r.id)
+            .await
+            .unwrap()
+            .is_empty());
+        if store.engine() == Engine::Sqlite {
+            for filter in [ItemFilter::Exceptions, ItemFilter::Class("provider_only")] {
+                let plan = store
+                    .explain_recon_items_page(&c.id, &r.id, filter)
+                    .await
+                    .unwrap()
+                    .join("\n");
+                assert!(
+                    plan.contains("recon_items_exceptions"),
+                    "{filter:?}: {plan}"
+                );
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_run_left_half_written_is_never_shown_and_the_janitor_takes_it_away() {
     // A large run is written in parts, shown only once its last part is in. One an

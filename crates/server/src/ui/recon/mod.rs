@@ -16,7 +16,8 @@ use serde::Deserialize;
 
 use sanalpos_core::Lang;
 use sanalpos_service::{
-    EntryDetails, ExportFormat, PosView, Resolution, ServiceError, StatementProfileView,
+    EntryDetails, ExportFormat, ItemsQuery, PosView, ReconRunView, Resolution, ServiceError,
+    StatementProfileView,
 };
 use sha2::{Digest, Sha256};
 
@@ -234,6 +235,8 @@ pub struct DetailQuery {
     #[serde(default)]
     class: String,
     done: Option<String>,
+    /// Where the page of items starts (`next_cursor` of the one before).
+    cursor: Option<String>,
 }
 
 /// Which items the detail shows.
@@ -255,6 +258,7 @@ async fn detail_page(
     ctx: &Ctx,
     id: &str,
     class: &str,
+    cursor: Option<&str>,
     message: Option<(&str, String)>,
     refused: Option<(&str, &ResolveForm)>,
 ) -> Result<Markup, UiError> {
@@ -262,10 +266,24 @@ async fn detail_page(
     let service = &state.service;
     let filter = selected(class)
         .map_err(|_| UiError::BadRequest(ctx.lang, format!("{}: class", t.filter_invalid)))?;
+    let items = ItemsQuery {
+        class: match filter {
+            None => Some("exceptions".to_owned()),
+            Some("all") => None,
+            Some(class) => Some(class.to_owned()),
+        },
+        cursor: cursor.map(str::to_owned),
+        limit: None,
+    };
     let run = service
-        .get_reconciliation(ctx.company_id(), id, None)
+        .get_reconciliation(ctx.company_id(), id, &items)
         .await
-        .map_err(|e| ctx.fail(e))?;
+        .map_err(|e| match e {
+            ServiceError::Validation { ref field, .. } if field == "cursor" => {
+                UiError::BadRequest(ctx.lang, format!("{}: cursor", t.filter_invalid))
+            }
+            e => ctx.fail(e),
+        })?;
     let pos_name = service
         .get_pos(ctx.company_id(), &run.pos_id)
         .await
@@ -277,8 +295,9 @@ async fn detail_page(
                 .customer_refs(ctx.company_id(), "", OFFERED_CUSTOMER_REFS)
                 .await
                 .map_err(|e| ctx.fail(e))?,
+            // Offers for the exceptions on this page only.
             candidates: service
-                .match_candidates(ctx.company_id(), &run.id)
+                .match_candidates_of(ctx.company_id(), &run.id, &open_on_page(&run))
                 .await
                 .map_err(|e| ctx.fail(e))?,
             refused: refused.map(|(item, form)| (item.to_owned(), form.clone())),
@@ -287,11 +306,26 @@ async fn detail_page(
         Offers::default()
     };
     Ok(views::detail_page(
-        ctx, &run, &pos_name, filter, &offers, message,
+        ctx,
+        &run,
+        &pos_name,
+        filter,
+        cursor.is_some(),
+        &offers,
+        message,
     ))
 }
 
-/// `GET /ui/reconciliations/{id}?class=`.
+/// The ids of the open exceptions among a run's page of items.
+fn open_on_page(run: &ReconRunView) -> Vec<&str> {
+    run.items
+        .iter()
+        .filter(|i| i.class != ReconClass::Matched && i.resolution.is_none())
+        .map(|i| i.id.as_str())
+        .collect()
+}
+
+/// `GET /ui/reconciliations/{id}?class=&cursor=`.
 pub async fn detail(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -303,7 +337,16 @@ pub async fn detail(
         .done
         .is_some()
         .then(|| ("ok", ctx.t().operation_done.to_owned()));
-    detail_page(&state, &ctx, &id, &q.class, message, None).await
+    detail_page(
+        &state,
+        &ctx,
+        &id,
+        &q.class,
+        q.cursor.as_deref(),
+        message,
+        None,
+    )
+    .await
 }
 
 /// A decision form.
@@ -371,14 +414,14 @@ pub async fn resolve(
     ctx.require(Perm::Reconcile)?;
     let t = ctx.t();
     let service = &state.service;
-    // The run must be the company's before anything else (another's is a 404).
+    // The item must be the company's before anything else (another's is a 404).
     service
-        .get_reconciliation(ctx.company_id(), &id, Some("matched"))
+        .get_reconciliation_item(ctx.company_id(), &id, &item_id)
         .await
         .map_err(|e| ctx.fail(e))?;
     let failed = |text: String| async {
         let sent = Some((item_id.as_str(), &form));
-        let page = detail_page(&state, &ctx, &id, "", Some(("error", text)), sent).await?;
+        let page = detail_page(&state, &ctx, &id, "", None, Some(("error", text)), sent).await?;
         Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());

@@ -15,6 +15,7 @@ use super::text::{flag_text, money, row_time, signed_money};
 use super::{ResolveForm, RunForm};
 use crate::ui::format::day;
 use crate::ui::layout::{csrf, notice, page, Nav};
+use crate::ui::listing::{paging, query_string};
 use crate::ui::session::{Ctx, Perm};
 use sanalpos_service::ReconClass;
 
@@ -179,14 +180,6 @@ pub(super) fn list_page(
         }
     };
     page(ctx, t.nav_recon, Nav::Recon, body)
-}
-
-fn shows(filter: Option<&str>, item: &ReconItemView) -> bool {
-    match filter {
-        None => item.class != ReconClass::Matched,
-        Some("all") => true,
-        Some(class) => item.class.as_str() == class,
-    }
 }
 
 fn summary_table(ctx: &Ctx, run: &ReconRunView) -> Markup {
@@ -373,9 +366,10 @@ fn item_actions(ctx: &Ctx, run: &ReconRunView, item: &ReconItemView, offers: &Of
     }
 }
 
-fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Offers) -> Markup {
+/// The run's page of items (the service read only those the filter lets through).
+fn items_table(ctx: &Ctx, run: &ReconRunView, offers: &Offers) -> Markup {
     let t = ctx.t();
-    let items: Vec<&ReconItemView> = run.items.iter().filter(|i| shows(filter, i)).collect();
+    let items = &run.items;
     let decide = ctx.can(Perm::Reconcile);
     html! {
         div.table-wrap {
@@ -385,7 +379,7 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Off
                     th.num { (t.recon_ours) } th.num { (t.recon_theirs) } th { (t.recon_decision) }
                 } }
                 tbody {
-                    @for item in &items {
+                    @for item in items {
                         @let open = item.resolution.is_none() && item.class != ReconClass::Matched && decide;
                         tr data-id=(item.id) data-class=(item.class.as_str()) data-resolution=(item.resolution.as_deref().unwrap_or("")) {
                             td { span class=(format!("badge {}", item.class.as_str())) { (t.recon_class(item.class.as_str())) } }
@@ -440,13 +434,15 @@ fn items_table(ctx: &Ctx, run: &ReconRunView, filter: Option<&str>, offers: &Off
     }
 }
 
-/// A run's page: its facts, the summary per class, the rows the import rejected, its
-/// items (filtered by `filter`) with the decisions `offers` allow, and the exports.
+/// A run's page: its facts, the summary per class, the rows the import rejected, a
+/// page of its items (those `filter` lets through) with the decisions `offers` allow
+/// and the links to the pages around it, and the exports.
 pub(super) fn detail_page(
     ctx: &Ctx,
     run: &ReconRunView,
     pos_name: &str,
     filter: Option<&str>,
+    on_later_page: bool,
     offers: &Offers,
     message: Option<(&str, String)>,
 ) -> Markup {
@@ -489,7 +485,14 @@ pub(super) fn detail_page(
             }
             button #f-search type="submit" { (t.search) }
         }
-        (items_table(ctx, run, filter, offers))
+        (items_table(ctx, run, offers))
+        (paging(
+            t,
+            &format!("/ui/reconciliations/{}", run.id),
+            &query_string(&[("class", &filter.unwrap_or("").to_owned())]),
+            on_later_page,
+            run.next_cursor.as_deref(),
+        ))
         p.exports {
             a #export-csv.button href=(format!("/ui/reconciliations/{}/export?format=csv{export_qs}", run.id)) { (t.export_csv) } " "
             a #export-xlsx.button href=(format!("/ui/reconciliations/{}/export?format=xlsx{export_qs}", run.id)) { (t.export_xlsx) }
