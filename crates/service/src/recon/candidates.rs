@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_recon::{ProviderRow, RowKind};
-use sanalpos_store::{ItemFilter, PaymentRecord, ReconItemRecord};
+use sanalpos_store::{ItemFilter, PaymentRecord, ReconItemRecord, StoreError};
 
 use crate::error::ServiceError;
 use crate::PaymentService;
@@ -103,12 +103,27 @@ pub(crate) async fn match_candidates(
 ) -> Result<BTreeMap<String, Vec<MatchCandidate>>, ServiceError> {
     let store = &service.inner.store;
     let run = store.get_recon_run(company_id, run_id).await?;
-    let items: Vec<ReconItemRecord> = store
-        .recon_items_page(company_id, run_id, ItemFilter::Exceptions, None, u32::MAX)
-        .await?
+    let asked = match only {
+        None => {
+            store
+                .recon_items_page(company_id, run_id, ItemFilter::Exceptions, None, u32::MAX)
+                .await?
+        }
+        Some(ids) => {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                match store.get_recon_item(company_id, run_id, id).await {
+                    Ok(item) => found.push(item),
+                    Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            found
+        }
+    };
+    let items: Vec<ReconItemRecord> = asked
         .into_iter()
-        .filter(|i| i.resolution.is_none())
-        .filter(|i| only.is_none_or(|ids| ids.contains(&i.id.as_str())))
+        .filter(|i| i.item.class != "matched" && i.resolution.is_none())
         .collect();
     let mut out = BTreeMap::new();
     if items.is_empty() {
