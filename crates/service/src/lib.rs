@@ -522,6 +522,17 @@ impl PaymentService {
         recon::item_view(record)
     }
 
+    /// The cursor of the page of a run's items that starts with item `item_id` (`None`
+    /// for the first page); `NotFound` when the item is not the company's.
+    pub async fn reconciliation_cursor_at(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        item_id: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        recon::cursor_at(self, company_id, run_id, item_id).await
+    }
+
     /// The company's latest runs (at most `limit`, up to 200), newest first.
     pub async fn list_reconciliations(
         &self,

@@ -1099,6 +1099,25 @@ both_engines!(
         assert_eq!(items_of(&matched.body, "matched").len(), 1);
         assert!(!matched.body.contains("id=\"next-page\""));
 
+        // A decision on the last page shows its outcome on the item's page, the item
+        // first; so does a refusal.
+        let last = items_of(&third.body, "provider_only").pop().unwrap();
+        let dismiss = format!("{path}/items/{last}/dismiss");
+        let refused = client.post(&dismiss, &[("confirm", "on")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(items_of(&refused.body, "provider_only").first(), Some(&last));
+        assert!(refused.body.contains("id=\"first-page\""));
+        let done = client
+            .post(&dismiss, &[("reason", "a test row"), ("confirm", "on")])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        let location = done.location().unwrap();
+        assert!(location.contains("cursor="), "{location}");
+        let shown = client.get(location).await;
+        assert_eq!(items_of(&shown.body, "provider_only").first(), Some(&last));
+        assert!(row_of(&shown.body, &last).contains("data-resolution=\"dismissed\""));
+        assert!(shown.body.contains("id=\"open-exceptions\">449<"));
+
         // A cursor not from the page is a clear refusal, in English too.
         let bad = client.get(&format!("{path}?cursor=abc")).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);

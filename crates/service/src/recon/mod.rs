@@ -770,6 +770,27 @@ impl ItemsQuery {
     }
 }
 
+/// The cursor of the page that starts after the item at `seq`.
+fn cursor_after(seq: i64) -> String {
+    seq.to_string()
+}
+
+/// The cursor of the page of a run's items that starts with the item `item_id` (`None`
+/// when that is the first page): where to show a person the item they just decided.
+pub(crate) async fn cursor_at(
+    service: &PaymentService,
+    company_id: &str,
+    run_id: &str,
+    item_id: &str,
+) -> Result<Option<String>, ServiceError> {
+    let item = service
+        .inner
+        .store
+        .get_recon_item(company_id, run_id, item_id)
+        .await?;
+    Ok((item.seq > 0).then(|| cursor_after(item.seq - 1)))
+}
+
 /// A run of the company with a page of its items.
 pub(crate) async fn get_run(
     service: &PaymentService,
@@ -808,7 +829,7 @@ pub(crate) async fn get_run(
     )?;
     let next_cursor = if page.len() > limit as usize {
         page.truncate(limit as usize);
-        page.last().map(|item| item.seq.to_string())
+        page.last().map(|item| cursor_after(item.seq))
     } else {
         None
     };

@@ -414,14 +414,25 @@ pub async fn resolve(
     ctx.require(Perm::Reconcile)?;
     let t = ctx.t();
     let service = &state.service;
-    // The item must be the company's before anything else (another's is a 404).
-    service
-        .get_reconciliation_item(ctx.company_id(), &id, &item_id)
+    // The item must be the company's before anything else (another's is a 404). Its
+    // page is where the person is shown the outcome: a run may hold more items than a
+    // page.
+    let at_item = service
+        .reconciliation_cursor_at(ctx.company_id(), &id, &item_id)
         .await
         .map_err(|e| ctx.fail(e))?;
     let failed = |text: String| async {
         let sent = Some((item_id.as_str(), &form));
-        let page = detail_page(&state, &ctx, &id, "", None, Some(("error", text)), sent).await?;
+        let page = detail_page(
+            &state,
+            &ctx,
+            &id,
+            "all",
+            at_item.as_deref(),
+            Some(("error", text)),
+            sent,
+        )
+        .await?;
         Ok::<Response, UiError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     };
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
@@ -472,7 +483,18 @@ pub async fn resolve(
         .await
     {
         Ok(_) => {
-            Ok(Redirect::to(&format!("/ui/reconciliations/{id}?done=1&class=all")).into_response())
+            let cursor = at_item
+                .map(|c| {
+                    format!(
+                        "&{}",
+                        serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            Ok(Redirect::to(&format!(
+                "/ui/reconciliations/{id}?done=1&class=all{cursor}"
+            ))
+            .into_response())
         }
         Err(ServiceError::Storage(e)) => {
             tracing::error!(error = %e, "back office reconciliation decision failed");
