@@ -1105,7 +1105,10 @@ both_engines!(
         let dismiss = format!("{path}/items/{last}/dismiss");
         let refused = client.post(&dismiss, &[("confirm", "on")]).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(items_of(&refused.body, "provider_only").first(), Some(&last));
+        assert_eq!(
+            items_of(&refused.body, "provider_only").first(),
+            Some(&last)
+        );
         assert!(refused.body.contains("id=\"first-page\""));
         let done = client
             .post(&dismiss, &[("reason", "a test row"), ("confirm", "on")])
