@@ -91,10 +91,11 @@ fn fits(row: &ProviderRow, p: &PaymentRecord) -> bool {
 /// The candidates of the open exceptions of a run, by item id: every open exception's,
 /// or only those of the items named in `only`.
 ///
-/// Reads the run's open exceptions and the payments it has spoken for (neither needs
-/// the matched items' provider rows), then for each exception its own payments and the
-/// POS's payments of its amount in the period (one query per amount): what it costs
-/// follows the exceptions asked about, not the size of the run or of the period.
+/// Reads the items asked about (`only`) or the run's open exceptions, and the payments
+/// the run has spoken for (the ids of every matched item: the one read that still
+/// grows with the run, 0.2-0.5 s at 200,000 items), then for each exception its own
+/// payments and the POS's payments of its amount in the period, one query per amount
+/// (not every payment of the period).
 pub(crate) async fn match_candidates(
     service: &PaymentService,
     company_id: &str,
