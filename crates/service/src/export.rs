@@ -137,24 +137,47 @@ pub(crate) fn csv_delimiter(lang: Lang) -> char {
     }
 }
 
-/// Writes a CSV document (BOM, header, rows, CRLF line ends).
-pub(crate) fn write_csv(lang: Lang, headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let delimiter = csv_delimiter(lang);
-    let mut out = String::from("\u{feff}");
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+/// A CSV document written a line at a time (BOM, header, rows, CRLF line ends).
+pub(crate) struct CsvWriter {
+    out: String,
+    delimiter: char,
+}
+
+impl CsvWriter {
+    /// A document in `lang`'s delimiter with its header line.
+    pub(crate) fn new(lang: Lang, headers: &[&str]) -> Self {
+        let mut writer = Self {
+            out: String::from("\u{feff}"),
+            delimiter: csv_delimiter(lang),
+        };
+        writer.line(headers.iter().copied());
+        writer
+    }
+
+    /// Adds one line of cells.
+    pub(crate) fn line<'a>(&mut self, cells: impl Iterator<Item = &'a str>) {
         for (i, cell) in cells.enumerate() {
             if i > 0 {
-                out.push(delimiter);
+                self.out.push(self.delimiter);
             }
-            csv_field(&mut out, cell, delimiter);
+            csv_field(&mut self.out, cell, self.delimiter);
         }
-        out.push_str("\r\n");
-    };
-    line(&mut headers.iter().copied());
-    for row in rows {
-        line(&mut row.iter().map(String::as_str));
+        self.out.push_str("\r\n");
     }
-    out.into_bytes()
+
+    /// The document's bytes.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.out.into_bytes()
+    }
+}
+
+/// Writes a CSV document (BOM, header, rows, CRLF line ends).
+pub(crate) fn write_csv(lang: Lang, headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut writer = CsvWriter::new(lang, headers);
+    for row in rows {
+        writer.line(row.iter().map(String::as_str));
+    }
+    writer.finish()
 }
 
 /// The Excel date-time of a Unix-millisecond instant, in Istanbul wall-clock time.

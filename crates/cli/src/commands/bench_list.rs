@@ -770,6 +770,9 @@ async fn recon_reads(
     let open: Vec<&str> = exceptions.items.iter().map(|i| i.id.as_str()).collect();
     let middle = (items / 2).to_string();
     println!("reading the run ({REPEAT_READS} times each, min / median / max):");
+    // The exports first, while the process holds little else: their peak memory is
+    // measured from what it holds when each starts.
+    recon_exports(service, company, run_id, REPEAT_READS).await?;
     let mut times = Vec::new();
     for _ in 0..REPEAT_READS {
         let t = Instant::now();
@@ -839,6 +842,64 @@ async fn recon_reads(
         &mut times,
     );
     Ok(())
+}
+
+/// Times the CSV and the XLSX export of every item of the run, `repeat` times each,
+/// with the process's memory before and at the peak of each.
+async fn recon_exports(
+    service: &PaymentService,
+    company: &str,
+    run_id: &str,
+    repeat: usize,
+) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    for format in [ExportFormat::Csv, ExportFormat::Xlsx] {
+        let mut times = Vec::new();
+        let mut size = 0;
+        reset_peak_rss();
+        let before = memory_kb("VmRSS:");
+        for _ in 0..repeat {
+            let t = Instant::now();
+            size = service
+                .export_reconciliation(company, run_id, None, format, Lang::Tr)
+                .await
+                .map_err(|e| fail(&e))?
+                .len();
+            times.push(t.elapsed());
+        }
+        report_reads(
+            &format!(
+                "export of every item, {format:?} ({:.1} MiB)",
+                size as f64 / 1_048_576.0
+            ),
+            &mut times,
+        );
+        println!(
+            "    memory of the process: {} kB before, {} kB at the peak",
+            before,
+            memory_kb("VmHWM:")
+        );
+    }
+    Ok(())
+}
+
+/// Starts the process's peak resident memory afresh from what it holds now (Linux:
+/// `5` to `/proc/self/clear_refs`), so that the next `VmHWM` is one step's.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A memory figure of the process (`VmRSS:`, `VmHWM:`) in kB, as the kernel reports
+/// it (0 when it cannot be read).
+fn memory_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn report_reads(name: &str, times: &mut [Duration]) {

@@ -6,15 +6,17 @@
 //! Cards appear only as the masked PAN the provider's row carries.
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use sanalpos_core::{Kurus, Lang};
 use sanalpos_recon::{Class, ProviderRow};
 
+use sanalpos_store::ItemFilter;
+
 use super::{item_view, ReconItemView};
 use crate::error::ServiceError;
 use crate::export::{
-    excel_amount, excel_time, excel_time_format, neutralize, write_csv, ExportFormat,
+    excel_amount, excel_time, excel_time_format, neutralize, CsvWriter, ExportFormat,
     EXCEL_AMOUNT_FORMAT,
 };
 use crate::PaymentService;
@@ -212,36 +214,32 @@ fn local_time(lang: Lang, t: NaiveDateTime) -> String {
     }
 }
 
-fn csv_rows(items: &[ReconItemView], lang: Lang) -> Vec<Vec<String>> {
-    items
-        .iter()
-        .map(|item| {
-            let rows = row_texts(&item.provider_rows);
-            vec![
-                recon_class_label(lang, item.class.as_str()).to_owned(),
-                recon_reason_label(lang, &item.reason).to_owned(),
-                item.payment_ids.join(" "),
-                neutralize(&rows.refs),
-                neutralize(&rows.auth_codes),
-                rows.cards,
-                rows.time.map(|t| local_time(lang, t)).unwrap_or_default(),
-                lang.amount(item.ours),
-                lang.amount(item.theirs),
-                signed_amount(lang, difference(item)),
-                lang.amount(item.ours_reversed),
-                lang.amount(item.theirs_reversed),
-                item.resolution
-                    .as_deref()
-                    .map(|r| resolution_label(lang, r).to_owned())
-                    .unwrap_or_default(),
-                neutralize(item.resolution_reason.as_deref().unwrap_or_default()),
-                item.resolved_by.clone().unwrap_or_default(),
-                item.resolved_at
-                    .map(|t| lang.datetime(t))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect()
+/// One item's line of the CSV export.
+fn csv_row(item: &ReconItemView, lang: Lang) -> [String; 16] {
+    let rows = row_texts(&item.provider_rows);
+    [
+        recon_class_label(lang, item.class.as_str()).to_owned(),
+        recon_reason_label(lang, &item.reason).to_owned(),
+        item.payment_ids.join(" "),
+        neutralize(&rows.refs),
+        neutralize(&rows.auth_codes),
+        rows.cards,
+        rows.time.map(|t| local_time(lang, t)).unwrap_or_default(),
+        lang.amount(item.ours),
+        lang.amount(item.theirs),
+        signed_amount(lang, difference(item)),
+        lang.amount(item.ours_reversed),
+        lang.amount(item.theirs_reversed),
+        item.resolution
+            .as_deref()
+            .map(|r| resolution_label(lang, r).to_owned())
+            .unwrap_or_default(),
+        neutralize(item.resolution_reason.as_deref().unwrap_or_default()),
+        item.resolved_by.clone().unwrap_or_default(),
+        item.resolved_at
+            .map(|t| lang.datetime(t))
+            .unwrap_or_default(),
+    ]
 }
 
 fn excel_local(t: NaiveDateTime) -> Result<ExcelDateTime, XlsxError> {
@@ -254,21 +252,40 @@ fn excel_local(t: NaiveDateTime) -> Result<ExcelDateTime, XlsxError> {
     .and_hms(t.hour() as u16, t.minute() as u8, seconds)
 }
 
-fn xlsx(items: &[ReconItemView], lang: Lang) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(match lang {
-        Lang::Tr => "Mutabakat",
-        Lang::En => "Reconciliation",
-    })?;
-    let bold = Format::new().set_bold();
-    let money = Format::new().set_num_format(EXCEL_AMOUNT_FORMAT);
-    let time = Format::new().set_num_format(excel_time_format(lang));
-    for (col, header) in recon_export_headers(lang).iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *header, &bold)?;
+/// The XLSX export, an item at a time.
+struct RunSheet {
+    sheet: Worksheet,
+    lang: Lang,
+    money: Format,
+    time: Format,
+    /// Items written so far (the header is row 0).
+    items: u32,
+}
+
+impl RunSheet {
+    fn new(lang: Lang) -> Result<Self, XlsxError> {
+        let mut sheet = Worksheet::new();
+        sheet.set_name(match lang {
+            Lang::Tr => "Mutabakat",
+            Lang::En => "Reconciliation",
+        })?;
+        let bold = Format::new().set_bold();
+        for (col, header) in recon_export_headers(lang).iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, *header, &bold)?;
+        }
+        Ok(Self {
+            sheet,
+            lang,
+            money: Format::new().set_num_format(EXCEL_AMOUNT_FORMAT),
+            time: Format::new().set_num_format(excel_time_format(lang)),
+            items: 0,
+        })
     }
-    for (i, item) in items.iter().enumerate() {
-        let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
+
+    fn push(&mut self, item: &ReconItemView) -> Result<(), XlsxError> {
+        let (lang, sheet) = (self.lang, &mut self.sheet);
+        self.items = self.items.saturating_add(1);
+        let row = self.items;
         let rows = row_texts(&item.provider_rows);
         let texts = [
             (
@@ -299,7 +316,7 @@ fn xlsx(items: &[ReconItemView], lang: Lang) -> Result<Vec<u8>, XlsxError> {
             }
         }
         if let Some(t) = rows.time {
-            sheet.write_datetime_with_format(row, 6, excel_local(t)?, &time)?;
+            sheet.write_datetime_with_format(row, 6, excel_local(t)?, &self.time)?;
         }
         for (col, amount) in [
             (7u16, item.ours),
@@ -307,41 +324,75 @@ fn xlsx(items: &[ReconItemView], lang: Lang) -> Result<Vec<u8>, XlsxError> {
             (10, item.ours_reversed),
             (11, item.theirs_reversed),
         ] {
-            sheet.write_number_with_format(row, col, excel_amount(amount.minor()), &money)?;
+            sheet.write_number_with_format(row, col, excel_amount(amount.minor()), &self.money)?;
         }
         // A difference is below 2^63 kuruş in size: the double holds it as the amounts.
         let diff = difference(item);
         let diff_minor = i64::try_from(diff).unwrap_or(if diff < 0 { i64::MIN } else { i64::MAX });
-        sheet.write_number_with_format(row, 9, excel_amount(diff_minor), &money)?;
+        sheet.write_number_with_format(row, 9, excel_amount(diff_minor), &self.money)?;
         if let Some(at) = item.resolved_at {
-            sheet.write_datetime_with_format(row, 15, excel_time(at)?, &time)?;
+            sheet.write_datetime_with_format(row, 15, excel_time(at)?, &self.time)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, XlsxError> {
+        let sheet = &mut self.sheet;
+        for (col, width) in [
+            (0u16, 18.0),
+            (1, 22.0),
+            (2, 28.0),
+            (3, 26.0),
+            (4, 12.0),
+            (5, 19.0),
+            (6, 17.0),
+            (7, 14.0),
+            (8, 14.0),
+            (9, 14.0),
+            (10, 14.0),
+            (11, 14.0),
+            (12, 18.0),
+            (13, 28.0),
+            (14, 18.0),
+            (15, 17.0),
+        ] {
+            sheet.set_column_width(col, width)?;
+        }
+        sheet.set_freeze_panes(1, 0)?;
+        sheet.autofilter(0, 0, self.items, 15)?;
+        let mut workbook = Workbook::new();
+        workbook.push_worksheet(self.sheet);
+        workbook.save_to_buffer()
+    }
+}
+
+/// A run's export being written, an item at a time.
+enum RunFile {
+    Csv(CsvWriter, Lang),
+    Xlsx(Box<RunSheet>),
+}
+
+impl RunFile {
+    fn push(&mut self, item: &ReconItemView) -> Result<(), XlsxError> {
+        match self {
+            RunFile::Csv(csv, lang) => {
+                csv.line(csv_row(item, *lang).iter().map(String::as_str));
+                Ok(())
+            }
+            RunFile::Xlsx(sheet) => sheet.push(item),
         }
     }
-    for (col, width) in [
-        (0u16, 18.0),
-        (1, 22.0),
-        (2, 28.0),
-        (3, 26.0),
-        (4, 12.0),
-        (5, 19.0),
-        (6, 17.0),
-        (7, 14.0),
-        (8, 14.0),
-        (9, 14.0),
-        (10, 14.0),
-        (11, 14.0),
-        (12, 18.0),
-        (13, 28.0),
-        (14, 18.0),
-        (15, 17.0),
-    ] {
-        sheet.set_column_width(col, width)?;
+
+    fn finish(self) -> Result<Vec<u8>, XlsxError> {
+        match self {
+            RunFile::Csv(csv, _) => Ok(csv.finish()),
+            RunFile::Xlsx(sheet) => sheet.finish(),
+        }
     }
-    sheet.set_freeze_panes(1, 0)?;
-    let last_row = u32::try_from(items.len()).unwrap_or(u32::MAX);
-    sheet.autofilter(0, 0, last_row, 15)?;
-    workbook.save_to_buffer()
 }
+
+/// Items read from the database at a time while exporting a run.
+const EXPORT_PAGE: u32 = 2_000;
 
 impl PaymentService {
     /// A run's items (all, or one class) as a CSV or XLSX file in `lang`, one line per
@@ -354,71 +405,38 @@ impl PaymentService {
         format: ExportFormat,
         lang: Lang,
     ) -> Result<Vec<u8>, ServiceError> {
-        if class.is_some_and(|c| Class::parse(c).is_none()) {
-            return Err(ServiceError::validation("class", "unknown class"));
-        }
+        let filter = match class {
+            None => ItemFilter::All,
+            Some(c) => match Class::parse(c) {
+                Some(c) => ItemFilter::Class(c.as_str()),
+                None => return Err(ServiceError::validation("class", "unknown class")),
+            },
+        };
         let store = &self.inner.store;
         // The run must be the company's (another's is a 404) before its items are read.
         store.get_recon_run(company_id, run_id).await?;
-        let items: Vec<ReconItemView> = store
-            .list_recon_items(company_id, run_id, class)
-            .await?
-            .into_iter()
-            .map(item_view)
-            .collect::<Result<_, _>>()?;
-        match format {
-            ExportFormat::Csv => Ok(write_csv(
-                lang,
-                &recon_export_headers(lang),
-                &csv_rows(&items, lang),
-            )),
-            ExportFormat::Xlsx => {
-                xlsx(&items, lang).map_err(|e| ServiceError::Storage(format!("xlsx: {e}")))
+        let xlsx_error = |e: XlsxError| ServiceError::Storage(format!("xlsx: {e}"));
+        let mut file = match format {
+            ExportFormat::Csv => {
+                RunFile::Csv(CsvWriter::new(lang, &recon_export_headers(lang)), lang)
+            }
+            ExportFormat::Xlsx => RunFile::Xlsx(Box::new(RunSheet::new(lang).map_err(xlsx_error)?)),
+        };
+        // A page at a time: a run of 200,000 items is never held whole, only its file.
+        let mut after = None;
+        loop {
+            let page = store
+                .recon_items_page(company_id, run_id, filter, after, EXPORT_PAGE)
+                .await?;
+            after = page.last().map(|item| item.seq);
+            let last = page.len() < EXPORT_PAGE as usize;
+            for record in page {
+                file.push(&item_view(record)?).map_err(xlsx_error)?;
+            }
+            if last {
+                break;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn differences_keep_their_sign_in_each_language() {
-        assert_eq!(signed_amount(Lang::Tr, -123_456), "-1.234,56");
-        assert_eq!(signed_amount(Lang::En, 123_456), "1,234.56");
-        assert_eq!(signed_amount(Lang::Tr, 0), "0,00");
-    }
-
-    #[test]
-    fn reasons_in_each_language() {
-        assert_eq!(
-            recon_reason_label(Lang::Tr, "missing_here"),
-            "Sağlayıcıda var, bizde yok"
-        );
-        assert_eq!(
-            recon_reason_label(Lang::En, "missing_there"),
-            "Here, not at the provider"
-        );
-        assert_eq!(recon_reason_label(Lang::Tr, "new_reason"), "new_reason");
-    }
-
-    #[test]
-    fn provider_rows_are_summarized() {
-        let rows: Vec<ProviderRow> = serde_json::from_value(serde_json::json!([
-            {"provider_ref": "R1", "auth_code": "A1", "masked_pan": "520019******8608", "time": "2026-11-29T23:59:10",
-             "kind": "sale", "status": "success", "amount": "1.00"},
-            {"provider_ref": "R2", "auth_code": "A1", "masked_pan": "520019******8608", "time": null,
-             "kind": "refund", "status": "success", "amount": "1.00"}
-        ]))
-        .unwrap();
-        let texts = row_texts(&rows);
-        assert_eq!(texts.refs, "R1 R2");
-        assert_eq!(texts.auth_codes, "A1");
-        assert_eq!(texts.cards, "520019******8608");
-        assert_eq!(
-            texts.time.map(|t| local_time(Lang::Tr, t)).as_deref(),
-            Some("29.11.2026 23:59")
-        );
+        file.finish().map_err(xlsx_error)
     }
 }
