@@ -440,3 +440,47 @@ impl PaymentService {
         file.finish().map_err(xlsx_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_keep_their_sign_in_each_language() {
+        assert_eq!(signed_amount(Lang::Tr, -123_456), "-1.234,56");
+        assert_eq!(signed_amount(Lang::En, 123_456), "1,234.56");
+        assert_eq!(signed_amount(Lang::Tr, 0), "0,00");
+    }
+
+    #[test]
+    fn reasons_in_each_language() {
+        assert_eq!(
+            recon_reason_label(Lang::Tr, "missing_here"),
+            "Sağlayıcıda var, bizde yok"
+        );
+        assert_eq!(
+            recon_reason_label(Lang::En, "missing_there"),
+            "Here, not at the provider"
+        );
+        assert_eq!(recon_reason_label(Lang::Tr, "new_reason"), "new_reason");
+    }
+
+    #[test]
+    fn provider_rows_are_summarized() {
+        let rows: Vec<ProviderRow> = serde_json::from_value(serde_json::json!([
+            {"provider_ref": "R1", "auth_code": "A1", "masked_pan": "520019******8608", "time": "2026-11-29T23:59:10",
+             "kind": "sale", "status": "success", "amount": "1.00"},
+            {"provider_ref": "R2", "auth_code": "A1", "masked_pan": "520019******8608", "time": null,
+             "kind": "refund", "status": "success", "amount": "1.00"}
+        ]))
+        .unwrap();
+        let texts = row_texts(&rows);
+        assert_eq!(texts.refs, "R1 R2");
+        assert_eq!(texts.auth_codes, "A1");
+        assert_eq!(texts.cards, "520019******8608");
+        assert_eq!(
+            texts.time.map(|t| local_time(Lang::Tr, t)).as_deref(),
+            Some("29.11.2026 23:59")
+        );
+    }
+}
