@@ -804,36 +804,19 @@ async fn recon_reads(
             page(Some("provider_only"), None),
         ),
     ] {
-        let mut times = Vec::new();
-        for _ in 0..REPEAT_READS {
-            let t = Instant::now();
-            service
-                .get_reconciliation(company, run_id, &query)
-                .await
-                .map_err(|e| fail(&e))?;
-            times.push(t.elapsed());
-        }
+        let (mut times, _) = timed(REPEAT_READS, || {
+            service.get_reconciliation(company, run_id, &query)
+        })
+        .await?;
         report_reads(name, &mut times);
     }
-    let mut times = Vec::new();
-    for _ in 0..REPEAT_READS {
-        let t = Instant::now();
-        store
-            .recon_taken_payments(company, run_id)
-            .await
-            .map_err(|e| fail(&e))?;
-        times.push(t.elapsed());
-    }
+    let (mut times, _) =
+        timed(REPEAT_READS, || store.recon_taken_payments(company, run_id)).await?;
     report_reads("the payments the run has spoken for", &mut times);
-    let mut times = Vec::new();
-    for _ in 0..REPEAT_READS {
-        let t = Instant::now();
-        service
-            .match_candidates_of(company, run_id, &open)
-            .await
-            .map_err(|e| fail(&e))?;
-        times.push(t.elapsed());
-    }
+    let (mut times, _) = timed(REPEAT_READS, || {
+        service.match_candidates_of(company, run_id, &open)
+    })
+    .await?;
     report_reads(
         &format!(
             "force-match candidates of the page's {} exceptions",
@@ -852,21 +835,14 @@ async fn recon_exports(
     run_id: &str,
     repeat: usize,
 ) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| e.to_string();
     for format in [ExportFormat::Csv, ExportFormat::Xlsx] {
-        let mut times = Vec::new();
-        let mut size = 0;
         reset_peak_rss();
         let before = memory_kb("VmRSS:");
-        for _ in 0..repeat {
-            let t = Instant::now();
-            size = service
-                .export_reconciliation(company, run_id, None, format, Lang::Tr)
-                .await
-                .map_err(|e| fail(&e))?
-                .len();
-            times.push(t.elapsed());
-        }
+        let (mut times, file) = timed(repeat, || {
+            service.export_reconciliation(company, run_id, None, format, Lang::Tr)
+        })
+        .await?;
+        let size = file.map_or(0, |f| f.len());
         report_reads(
             &format!(
                 "export of every item, {format:?} ({:.1} MiB)",
@@ -900,6 +876,21 @@ fn memory_kb(field: &str) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Runs `call` `repeat` times: how long each took, and the last answer.
+async fn timed<T, E: std::fmt::Display, F: std::future::Future<Output = Result<T, E>>>(
+    repeat: usize,
+    mut call: impl FnMut() -> F,
+) -> Result<(Vec<Duration>, Option<T>), String> {
+    let mut times = Vec::with_capacity(repeat);
+    let mut last = None;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        last = Some(call().await.map_err(|e| e.to_string())?);
+        times.push(t.elapsed());
+    }
+    Ok((times, last))
 }
 
 fn report_reads(name: &str, times: &mut [Duration]) {
