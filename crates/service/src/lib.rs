@@ -67,6 +67,7 @@ pub use janitor::MAX_INQUIRIES;
 pub use labels::{block_message, channel_label, status_label};
 pub use links::{LinkFilter, LinkMail, LinkPage, LINK_STATUSES};
 pub use names::{EventName, ReconResolutionName, ReconSource};
+pub use pre_auth::MAX_RELEASE_REFUSALS;
 pub use pre_auth::{DEFAULT_HOLD_DAYS as PRE_AUTH_DEFAULT_DAYS, HOLD_DAYS as PRE_AUTH_HOLD_DAYS};
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, ItemsQuery,

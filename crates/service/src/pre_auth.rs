@@ -20,6 +20,11 @@
 //! whose inquiry reads captures (`Capabilities::pre_auth_inquiry`: N Kolay, NestPay);
 //! on the others (Garanti BBVA, PosNet) an unclear capture stays `capturing` and is
 //! marked for a person after the janitor's inquiries, never put back as held.
+//!
+//! An authorisation whose hold period ended is released by the janitor. A release the
+//! bank refuses is tried again on the next pass, and after [`MAX_RELEASE_REFUSALS`]
+//! refusals the payment is marked for review (the bank's last reason in it) and no
+//! longer sent.
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -439,11 +444,59 @@ pub(crate) async fn release_expired(
             Err(e) => {
                 errors += 1;
                 tracing::warn!(payment.id = %p.id, error = %e, "expired pre-authorisation not released");
-                store.release_payment(&p.id, owner).await?;
+                if e.code() == "release_declined" {
+                    review_if_refused_too_often(service, &p, owner, &e).await?;
+                } else {
+                    store.release_payment(&p.id, owner).await?;
+                }
             }
         }
     }
     Ok((released, errors))
+}
+
+/// Refusals of an expired hold's release after which the janitor stops asking and
+/// leaves the payment for a person: a bank that refused three times in a row will not
+/// change its mind on the next pass, and every pass would be one more refused call.
+pub const MAX_RELEASE_REFUSALS: usize = 3;
+
+/// After the bank refused to release an expired hold: marks the payment for review
+/// once the release was refused [`MAX_RELEASE_REFUSALS`] times, otherwise gives the
+/// lease back for the next pass.
+async fn review_if_refused_too_often(
+    service: &PaymentService,
+    p: &PaymentRecord,
+    owner: &str,
+    refusal: &ServiceError,
+) -> Result<(), ServiceError> {
+    let store = &service.inner.store;
+    let refused = store
+        .list_attempts(&p.id)
+        .await?
+        .iter()
+        .filter(|a| {
+            a.operation == Operation::Release && a.outcome == Some(AttemptOutcome::Declined)
+        })
+        .count();
+    if refused < MAX_RELEASE_REFUSALS {
+        store.release_payment(&p.id, owner).await?;
+        return Ok(());
+    }
+    let reason = format!(
+        "needs review: the provider refused to release the hold {refused} times \
+         (last: {refusal})"
+    );
+    let audit = NewAudit {
+        company_id: p.company_id.clone(),
+        kind: "payment.needs_review".into(),
+        actor: JANITOR.into(),
+        subject_id: p.id.clone(),
+        data: json!({ "status": PaymentStatus::Authorized, "reason": reason }),
+    };
+    store
+        .set_review_reason(&p.id, &reason, audit, crate::events::for_review())
+        .await?;
+    Ok(())
 }
 
 /// Settles a `capturing` / `releasing` payment by inquiry.

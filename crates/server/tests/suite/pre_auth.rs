@@ -291,6 +291,62 @@ both_engines!(pre_auth_on_nkolay, |app: TestApp| async move {
     let (_, held_now) = app.get(&app.a, "/api/v1/payments?status=authorized").await;
     assert_eq!(held_now["items"].as_array().unwrap().len(), 0, "{held_now}");
 
+    // An expired hold whose release the bank refuses (our record of the block no longer
+    // matches the bank's): tried on the next passes, then left for a person, not sent
+    // again on every pass.
+    let refused = authorise(&app, payment("4546711234567894", "35.00")).await;
+    let refused_id = id_of(&refused);
+    app.store
+        .execute_for_test(
+            "UPDATE payments SET hold_until = $1, held_amount = held_amount + 1 WHERE id = $2",
+            &[
+                TestParam::Int(now_secs() * 1000 - 1_000),
+                TestParam::Text(&refused_id),
+            ],
+        )
+        .await;
+    let releases_sent = |attempts: &Value| {
+        attempts
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["operation"] == "release")
+            .count()
+    };
+    for pass in 1..=sanalpos_service::MAX_RELEASE_REFUSALS + 2 {
+        let report = app.service.run_janitor_once().await.unwrap();
+        assert_eq!(report.holds_released, 0, "pass {pass}: {report:?}");
+        let (_, now) = app
+            .get(&app.a, &format!("/api/v1/payments/{refused_id}"))
+            .await;
+        assert_eq!(now["status"], "authorized", "pass {pass}: {now}");
+        let sent = releases_sent(&now["attempts"]);
+        assert_eq!(
+            sent,
+            pass.min(sanalpos_service::MAX_RELEASE_REFUSALS),
+            "pass {pass}: {now}"
+        );
+        let review = now["review_reason"].as_str();
+        if pass < sanalpos_service::MAX_RELEASE_REFUSALS {
+            assert_eq!(review, None, "pass {pass}: {now}");
+        } else {
+            let review = review.unwrap_or_else(|| panic!("pass {pass}: {now}"));
+            assert!(
+                review.contains("refused to release") && review.contains("3 times"),
+                "{review}"
+            );
+        }
+    }
+    let audit = audited(&app, &refused_id).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|k| *k == "payment.needs_review")
+            .count(),
+        1,
+        "{audit:?}"
+    );
+
     // A pre-authorisation through 3D Secure: the bank's page, then held.
     let mut three_d = manual(payment("4546711234567894", "75.00"));
     three_d["three_d"] = json!(true);
@@ -306,7 +362,7 @@ both_engines!(pre_auth_on_nkolay, |app: TestApp| async move {
         .get(&app.a, &format!("/api/v1/payments/{three_d_id}"))
         .await;
     assert_eq!(after["status"], "authorized", "{after}");
-    assert_eq!(at_provider(TxKind::PreSales).len(), 4);
+    assert_eq!(at_provider(TxKind::PreSales).len(), 5);
 
     // Reconciliation: blocks and releases are no money; the capture and its refund
     // agree with the provider, nothing is an exception.

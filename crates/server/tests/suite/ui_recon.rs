@@ -1131,6 +1131,96 @@ both_engines!(
     }
 );
 
+both_engines!(
+    a_large_run_is_exported_whole_across_its_read_pages,
+    |app: TestApp| async move {
+        // The export reads the run 2,000 items at a time: 4,000 items end on a page
+        // boundary (the last read is empty), 3,999 provider-only items in the middle of
+        // the second page.
+        seed_users(&app).await;
+        approved(&app, CARD_A, "150.00").await;
+        let file = format!("{}{}", statement(&app).await, unknown_sales(3_999));
+        let actor = sanalpos_service::Actor {
+            company_id: app.a.id.clone(),
+            name: "test".into(),
+        };
+        let day = today();
+        let run = app
+            .service
+            .import_statement(
+                &actor,
+                &app.a.id,
+                &app.a.pos_id,
+                &day,
+                &day,
+                file.as_bytes(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.summary.matched, 1);
+        assert_eq!(run.summary.provider_only, 3_999);
+        let client = UiClient::signed_in(&app.base_url, "viewer").await;
+        let export = |class: &'static str| {
+            let client = &client;
+            let path = format!("/ui/reconciliations/{}/export?format=csv{class}", run.id);
+            async move {
+                let page = client.get(&path).await;
+                assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+                page.body
+                    .trim_start_matches('\u{feff}')
+                    .lines()
+                    .skip(1)
+                    .map(|line| line.split(';').nth(3).unwrap_or_default().to_owned())
+                    .collect::<Vec<String>>()
+            }
+        };
+        // Every item once, in the run's order (the statement's order here).
+        let want: Vec<String> = (0..3_999).map(|n| format!("PAGE{n:010}")).collect();
+        let all = export("").await;
+        assert_eq!(all.len(), 4_000);
+        let provider_only: Vec<String> = all
+            .iter()
+            .filter(|r| r.starts_with("PAGE"))
+            .cloned()
+            .collect();
+        assert_eq!(provider_only, want);
+        assert_eq!(export("&class=provider_only").await, want);
+        assert_eq!(export("&class=matched").await.len(), 1);
+
+        // The workbook too: a header and one row per item.
+        let response = reqwest::Client::new()
+            .get(app.url(&format!(
+                "/ui/reconciliations/{}/export?format=xlsx",
+                run.id
+            )))
+            .header(
+                "cookie",
+                format!("sp_session={}", client.cookie("sp_session").unwrap()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.bytes().await.unwrap();
+        use calamine::{Data, Reader};
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        assert_eq!(sheet.height(), 4_001);
+        let refs: Vec<String> = sheet
+            .rows()
+            .skip(1)
+            .filter_map(|r| match &r[3] {
+                Data::String(s) if s.starts_with("PAGE") => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refs, want);
+    }
+);
+
 /// The `href` of the link with `id` (its `&amp;` read back as `&`).
 fn link_of(html: &str, id: &str) -> String {
     let start = html
