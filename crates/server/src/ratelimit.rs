@@ -115,9 +115,6 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct Tally {
     counters: Vec<(&'static str, String, u32)>,
-    /// The company whose counters these are, when they belong to one: its writes take
-    /// the company's lock first (see `Store::rate_hit`).
-    company_id: Option<String>,
     window_secs: u64,
     window_start: i64,
     now: i64,
@@ -208,15 +205,13 @@ impl Limiter {
                 l.requests_per_company,
             ),
         };
-        let mut tally = self.tally(
+        self.tally(
             l.api_window_secs,
             &[
                 (key_scope, key_id, key_limit),
                 (company_scope, company_id, company_limit),
             ],
-        );
-        tally.company_id = Some(company_id.to_owned());
-        tally
+        )
     }
 
     /// Counts one charge from the "Online Tahsilat" form; `Err` when it is over the limit.
@@ -243,7 +238,6 @@ impl Limiter {
         }
         Tally {
             counters,
-            company_id: None,
             window_secs,
             window_start,
             now,
@@ -255,11 +249,7 @@ impl Limiter {
         if tally.counters.is_empty() {
             return Ok(());
         }
-        match self
-            .service
-            .count_rate_hits(tally.company_id.as_deref(), tally.hits())
-            .await
-        {
+        match self.service.count_rate_hits(tally.hits()).await {
             Ok(counts) => self.judge(&tally, &counts),
             Err(e) => {
                 tracing::warn!(error = %e, "rate counters unavailable; request let through");

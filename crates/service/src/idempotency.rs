@@ -143,13 +143,11 @@ impl PaymentService {
 
     /// Adds one hit to each rate counter, outside any idempotency claim, and gives the
     /// counters' values after it (scope, count).
-    /// `company_id` names the company the counters belong to, when they do.
     pub async fn count_rate_hits(
         &self,
-        company_id: Option<&str>,
         hits: Vec<RateHit>,
     ) -> Result<Vec<(String, i64)>, ServiceError> {
-        Ok(self.inner.store.rate_hit(company_id, hits).await?)
+        Ok(self.inner.store.rate_hit(hits).await?)
     }
 
     /// Deletes the rate windows that started before `before` (Unix seconds).

@@ -112,6 +112,7 @@ pub(crate) fn sale_finish(
         finished_at: now,
     };
     let mut health = PosHealth {
+        company_id: payment.company_id.clone(),
         pos_id: payment.pos_id.clone(),
         error: None,
     };

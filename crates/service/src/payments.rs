@@ -557,6 +557,7 @@ pub(crate) async fn create_payment_for(
                     refund: None,
                     audit: Vec::new(),
                     pos_health: Some(PosHealth {
+                        company_id: pos.company_id.clone(),
                         pos_id: pos.id.clone(),
                         error: None,
                     }),

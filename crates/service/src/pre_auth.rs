@@ -406,6 +406,7 @@ fn finish(
             payment: Some(change),
             audit,
             pos_health: Some(PosHealth {
+                company_id: p.company_id.clone(),
                 pos_id: p.pos_id.clone(),
                 error: health,
             }),

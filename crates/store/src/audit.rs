@@ -28,12 +28,13 @@
 //! version never goes down, so a version-2 event relabelled as version 1 is reported too.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
+use crate::db::BoxFut;
 use crate::model::{AuditEvent, AuditReport, BrokenEvent, NewAudit};
 use crate::rows::{int, text};
 use crate::{new_id, now_ms, Store, StoreError};
@@ -117,135 +118,207 @@ fn hash_fields(fields: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// What the current write transaction holds of the companies' audit chains.
+/// A statement run at the end of a writer transaction, after the chain locks.
+pub(crate) type AfterChains =
+    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFut<'c, Result<(), StoreError>> + Send>;
+
+/// What the current write transaction has left for its end.
 #[derive(Default)]
 struct Chains {
-    /// Companies whose chain lock (the company row, `FOR NO KEY UPDATE`) this
-    /// transaction took before its first statement (PostgreSQL).
-    locked: HashSet<String>,
-    /// The head (`seq`, `hash`) of every chain this transaction has appended to.
-    heads: HashMap<String, (i64, String)>,
+    /// The events its writes appended, in that order, without their place in the chain
+    /// yet: [`write_appended`] writes them right before the commit.
+    pending: Vec<AuditEvent>,
+    /// Companies whose chain lock the end must take although no event of theirs is
+    /// pending (see [`after_chains`]).
+    companies: Vec<String>,
+    /// Changes of company rows that others change under the chain lock too, run after
+    /// the locks (see [`after_chains`]).
+    after: Vec<AfterChains>,
 }
 
 tokio::task_local! {
     /// The writer opens a fresh one around each transaction ([`with_chain_state`]), so
-    /// it never outlives the locks that make it true.
+    /// no event outlives the transaction that appended it.
     static CHAINS: RefCell<Chains>;
 }
 
-/// Runs one write transaction with an empty memory of chain locks and heads: an append
-/// to a chain the transaction locked up front skips the lock statement, and the second
-/// and later events a transaction appends to one chain also skip the head read (on
-/// PostgreSQL two of the append's three round trips), because the transaction holds that
-/// chain's lock (the company row on PostgreSQL, the database's write lock on SQLite) and
-/// wrote its head itself. A group commit of a burst of one company's payment outcomes
-/// appends many events to one chain.
+/// Runs one write transaction whose audit appends wait for its end: the writer calls
+/// [`write_appended`] right before the commit, which takes the chains' locks then, in
+/// id order, reads each chain's head once and writes every event. The chain locks are
+/// so held only from the end of the transaction to its commit, not through its other
+/// writes: two instances on one database interleave their groups' other writes
+/// instead of queueing for a company's chain through all of them.
 pub(crate) async fn with_chain_state<F: Future>(transaction: F) -> F::Output {
     CHAINS
         .scope(RefCell::new(Chains::default()), transaction)
         .await
 }
 
-/// Notes that the current transaction holds these companies' chain locks.
-pub(crate) fn note_locked<'a>(company_ids: impl IntoIterator<Item = &'a str>) {
-    let _ = CHAINS.try_with(|chains| {
-        let mut chains = chains.borrow_mut();
-        for id in company_ids {
-            chains.locked.insert(id.to_owned());
-        }
-    });
-}
-
-fn holds_lock(company_id: &str) -> bool {
-    CHAINS
-        .try_with(|chains| chains.borrow().locked.contains(company_id))
-        .unwrap_or(false)
-}
-
-/// The head this transaction left on `company_id`'s chain, when it appended to it.
-fn remembered_head(company_id: &str) -> Option<(i64, String)> {
-    CHAINS
-        .try_with(|chains| chains.borrow().heads.get(company_id).cloned())
-        .ok()
-        .flatten()
-}
-
-fn remember_head(company_id: &str, seq: i64, hash: &str) {
-    // Outside a writer transaction (no memory in scope) there is nothing to remember.
-    let _ = CHAINS.try_with(|chains| {
-        let mut chains = chains.borrow_mut();
-        chains.locked.insert(company_id.to_owned());
-        chains
-            .heads
-            .insert(company_id.to_owned(), (seq, hash.to_owned()));
-    });
-}
-
-/// Appends an event inside the caller's transaction. On PostgreSQL the company row is
-/// locked first, so concurrent appenders of one company queue instead of colliding; the
-/// UNIQUE(company_id, seq) constraint is the backstop (a collision retries the whole
-/// transaction, see `Db::write`); a transaction that declared its company took the lock
-/// before anything else ([`Db::write_for`](crate::db::Db::write_for)). A later append of the same transaction to the same
-/// chain starts from the head the earlier one wrote ([`with_chain_heads`]).
+/// Appends an event to its company's chain, inside the caller's transaction: in a
+/// writer transaction ([`with_chain_state`]) at its end, otherwise at once.
 pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result<(), StoreError> {
-    let head = match remembered_head(&event.company_id) {
-        Some(head) => Some(head),
-        None => {
-            if crate::db::is_postgres(conn) && !holds_lock(&event.company_id) {
-                sqlx::query("SELECT id FROM companies WHERE id = $1 FOR NO KEY UPDATE")
-                    .bind(&event.company_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            }
-            sqlx::query_as(
-                "SELECT seq, hash FROM audit_events WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(&event.company_id)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-    };
-    let (seq, prev_hash) = match head {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS_HASH.to_owned()),
-    };
     let data = serde_json::to_string(&event.data)
         .map_err(|e| StoreError::corrupt(format!("audit data: {e}")))?;
-    let mut stored = AuditEvent {
+    let mut stored = Some(AuditEvent {
         id: new_id("aud"),
         company_id: event.company_id.clone(),
-        seq,
+        seq: 0,
         kind: event.kind.clone(),
         actor: event.actor.clone(),
         subject_id: event.subject_id.clone(),
         data,
-        prev_hash,
+        prev_hash: String::new(),
         hash: String::new(),
         created_at: now_ms(),
         hash_version: AUDIT_HASH_VERSION,
-    };
-    stored.hash = event_hash(&stored)
-        .ok_or_else(|| StoreError::corrupt("the current audit hash version has no formula"))?;
-    let hash = stored.hash.clone();
-    sqlx::query(
-        "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(stored.id)
-    .bind(stored.company_id)
-    .bind(stored.seq)
-    .bind(stored.kind)
-    .bind(stored.actor)
-    .bind(stored.subject_id)
-    .bind(stored.data)
-    .bind(stored.prev_hash)
-    .bind(stored.hash)
-    .bind(stored.created_at)
-    .bind(stored.hash_version)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| crate::db::map_audit_race(e.into()))?;
-    remember_head(&event.company_id, seq, &hash);
+    });
+    let _ = CHAINS.try_with(|chains| {
+        if let Some(event) = stored.take() {
+            chains.borrow_mut().pending.push(event);
+        }
+    });
+    match stored {
+        Some(event) => write_events(conn, vec![event], Vec::new()).await,
+        None => Ok(()),
+    }
+}
+
+/// Runs `step`, a change of a row of `company_id` that other writes change while they
+/// hold the company's lock (a POS's health, which a POS check also writes), at the end
+/// of the current writer transaction, after the chain locks and the company's own; at
+/// once outside a writer transaction. A write that takes no lock up front (a payment's
+/// outcome) so never holds such a row while it waits for a company's lock, which a
+/// write that took it up front may hold while it waits for the row.
+pub(crate) async fn after_chains(
+    conn: &mut AnyConnection,
+    company_id: &str,
+    step: AfterChains,
+) -> Result<(), StoreError> {
+    let mut step = Some(step);
+    let _ = CHAINS.try_with(|chains| {
+        let mut chains = chains.borrow_mut();
+        chains.companies.push(company_id.to_owned());
+        if let Some(step) = step.take() {
+            chains.after.push(step);
+        }
+    });
+    match step {
+        Some(step) => step(conn).await,
+        None => Ok(()),
+    }
+}
+
+/// Writes the events the current writer transaction appended (see
+/// [`with_chain_state`]), then runs what it left for after the locks; nothing when it
+/// left nothing.
+pub(crate) async fn write_appended(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    let (pending, companies, after) = CHAINS
+        .try_with(|chains| {
+            let mut chains = chains.borrow_mut();
+            (
+                std::mem::take(&mut chains.pending),
+                std::mem::take(&mut chains.companies),
+                std::mem::take(&mut chains.after),
+            )
+        })
+        .unwrap_or_default();
+    if pending.is_empty() && companies.is_empty() {
+        return Ok(());
+    }
+    write_events(conn, pending, companies).await?;
+    for step in after {
+        step(conn).await?;
+    }
+    Ok(())
+}
+
+/// Events written in one `INSERT` (eleven parameters each).
+const INSERT_ROWS: usize = 64;
+
+/// Puts `events` at the end of their chains, in their order. On PostgreSQL the
+/// companies' rows are locked first (`FOR NO KEY UPDATE`, in id order, one statement),
+/// so concurrent appenders of one company queue instead of colliding, and two
+/// transactions appending to the same chains never wait for each other in a circle;
+/// the UNIQUE(company_id, seq) constraint is the backstop (a collision is an
+/// `audit_race`, and the writer runs the write again). SQLite's writer holds the
+/// database's write lock already.
+async fn write_events(
+    conn: &mut AnyConnection,
+    mut events: Vec<AuditEvent>,
+    mut companies: Vec<String>,
+) -> Result<(), StoreError> {
+    companies.extend(events.iter().map(|e| e.company_id.clone()));
+    companies.sort_unstable();
+    companies.dedup();
+    if crate::db::is_postgres(conn) {
+        let placeholders: Vec<String> = (1..=companies.len()).map(|n| format!("${n}")).collect();
+        // The rows are locked as the sort hands them out, so in id order.
+        let sql = format!(
+            "SELECT id FROM companies WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in &companies {
+            query = query.bind(id);
+        }
+        query.fetch_all(&mut *conn).await?;
+    }
+    let mut heads: HashMap<String, (i64, String)> = HashMap::with_capacity(companies.len());
+    let mut chains: Vec<String> = events.iter().map(|e| e.company_id.clone()).collect();
+    chains.sort_unstable();
+    chains.dedup();
+    for company in chains {
+        let head: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&company)
+        .fetch_optional(&mut *conn)
+        .await?;
+        heads.insert(company, head.unwrap_or((0, GENESIS_HASH.to_owned())));
+    }
+    for event in &mut events {
+        let (seq, hash) = heads
+            .get_mut(&event.company_id)
+            .expect("every event's company has its head read above");
+        event.seq = *seq + 1;
+        event.prev_hash = std::mem::take(hash);
+        event.hash = event_hash(event)
+            .ok_or_else(|| StoreError::corrupt("the current audit hash version has no formula"))?;
+        *seq = event.seq;
+        hash.clone_from(&event.hash);
+    }
+    for part in events.chunks(INSERT_ROWS) {
+        let rows: Vec<String> = (0..part.len())
+            .map(|r| {
+                let cells: Vec<String> = (1..=11).map(|c| format!("${}", r * 11 + c)).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
+             VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for e in part {
+            query = query
+                .bind(&e.id)
+                .bind(&e.company_id)
+                .bind(e.seq)
+                .bind(&e.kind)
+                .bind(&e.actor)
+                .bind(&e.subject_id)
+                .bind(&e.data)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .bind(e.created_at)
+                .bind(e.hash_version);
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| crate::db::map_audit_race(e.into()))?;
+    }
     Ok(())
 }
 
@@ -271,10 +344,7 @@ impl Store {
     /// Appends one audit event in a transaction of its own (for events that record no
     /// other change, such as a login).
     pub async fn append_audit(&self, event: NewAudit) -> Result<(), StoreError> {
-        let company = event.company_id.clone();
-        self.db
-            .write_for(vec![company], event, |c, e| Box::pin(append(c, e)))
-            .await
+        self.db.write(event, |c, e| Box::pin(append(c, e))).await
     }
 
     /// A company's events, newest first.

@@ -15,10 +15,11 @@
 //! another caller's work; on PostgreSQL a write that lost an audit-chain race to another
 //! instance is tried again. Reads use a separate pool (WAL lets them run beside the
 //! writer on SQLite); several PostgreSQL instances write concurrently, and database
-//! locks and constraints arbitrate between them. So that two instances' groups never
-//! wait for each other in a circle, a write that appends to a company's audit chain
-//! declares the company ([`Db::write_for`]) and its group takes those chain locks first,
-//! in id order, before touching any other row.
+//! locks and constraints arbitrate between them. A group's audit events are written at
+//! its end, right before the commit, after the companies' locks taken there in id
+//! order ([`crate::audit::with_chain_state`]); a write that changes a company's shared
+//! rows declares the company ([`Db::write_for`]) and its group takes that lock first.
+//! The rate counters are rows of each instance's writer ([`crate::ratelimit`]).
 
 use std::any::Any as StdAny;
 use std::future::Future;
@@ -198,14 +199,24 @@ impl Db {
         self.write_for(Vec::new(), data, f).await
     }
 
-    /// [`Db::write`] for a write that takes the audit-chain locks of `companies` (it
-    /// appends to their audit chains or changes their shared counters). On PostgreSQL
-    /// the group's transaction takes the chain locks of all its declared companies
-    /// first, in id order, before any other statement. Without that, two
-    /// instances' groups lock one company's rows in different orders (a rate counter in
-    /// one, the chain in the other) and deadlock: `bench payments --instances 2` found a
-    /// deadlock every few hundred sales, each a one-second wait for PostgreSQL's
-    /// deadlock detector.
+    /// [`Db::write`] for a write that changes rows of `companies` that their other
+    /// writes change too (a POS, a user, a key, a company's settings). On PostgreSQL the
+    /// group's transaction takes those companies' locks (their rows, `FOR NO KEY
+    /// UPDATE`) first, in id order, before any other statement, so two instances'
+    /// groups changing the same companies' rows queue instead of taking them in
+    /// opposite orders: `bench payments --instances 2` once found a deadlock every few
+    /// hundred sales, each a one-second wait for PostgreSQL's deadlock detector.
+    ///
+    /// A write that touches only rows of its own request (a payment's claim, its
+    /// outcome) uses [`Db::write`]: its audit events, and the company rows it changes
+    /// through [`crate::audit::after_chains`] (the POS's health), are written at the
+    /// group's end, after the same locks taken in id order, so such a group holds a
+    /// company's lock only from its end to its commit and two instances' payments
+    /// interleave. A circle is still possible, and broken by PostgreSQL (the group is
+    /// then run again write by write): a declared write holding a company's lock that
+    /// waits for a payment's row that another instance's group holds while it waits
+    /// for that lock at its end (a person's refund of a payment whose outcome is being
+    /// written at that moment).
     pub(crate) async fn write_for<T, D>(
         &self,
         companies: Vec<String>,
@@ -442,6 +453,10 @@ async fn run_group(
             }
         }
     }
+    if let Err(e) = crate::audit::write_appended(conn).await {
+        let _ = conn.execute("ROLLBACK").await;
+        return Err(e);
+    }
     if let Err(e) = conn.execute("COMMIT").await {
         let _ = conn.execute("ROLLBACK").await;
         return Err(e.into());
@@ -449,8 +464,8 @@ async fn run_group(
     Ok(results)
 }
 
-/// On PostgreSQL, takes the chain locks (company rows) of `companies` in id order, in
-/// one statement, and notes them as held for the transaction's audit appends.
+/// On PostgreSQL, takes the locks (company rows) of `companies` in id order, in one
+/// statement.
 async fn lock_companies<'a>(
     conn: &mut AnyConnection,
     companies: impl IntoIterator<Item = &'a str>,
@@ -475,7 +490,6 @@ async fn lock_companies<'a>(
         query = query.bind(*id);
     }
     query.fetch_all(&mut *conn).await?;
-    crate::audit::note_locked(ids);
     Ok(())
 }
 
@@ -502,7 +516,11 @@ async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult
         let _ = conn.execute("ROLLBACK").await;
         return Err(e);
     }
-    match (job.run)(conn).await {
+    let ran = match (job.run)(conn).await {
+        Ok(value) => crate::audit::write_appended(conn).await.map(|()| value),
+        Err(e) => Err(e),
+    };
+    match ran {
         Ok(value) => match conn.execute("COMMIT").await {
             Ok(_) => Ok(value),
             Err(e) => {
@@ -628,6 +646,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "recon_exceptions",
         sqlite: include_str!("../migrations/sqlite/0017_recon_exceptions.sql"),
         postgres: include_str!("../migrations/postgres/0017_recon_exceptions.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "rate_counter_shards",
+        sqlite: include_str!("../migrations/sqlite/0018_rate_counter_shards.sql"),
+        postgres: include_str!("../migrations/postgres/0018_rate_counter_shards.sql"),
     },
 ];
 

@@ -177,7 +177,7 @@ impl Store {
             now,
         };
         self.db
-            .write_for(vec![company_id.to_owned()], (b, hits), |c, (b, hits)| {
+            .write((b, hits), |c, (b, hits)| {
                 Box::pin(async move {
                     let answer = begin(c, b).await?;
                     let counts = if matches!(answer, IdempotencyBegin::Started) {

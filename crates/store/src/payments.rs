@@ -203,6 +203,8 @@ pub struct Finished {
 /// What a call says about its POS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PosHealth {
+    /// The POS's company.
+    pub company_id: String,
     /// The POS.
     pub pos_id: String,
     /// `None`: the call succeeded; otherwise a readable error.
@@ -467,31 +469,38 @@ async fn finish_attempt(
         (Some(answer), Some(payment)) => keep_answer(conn, answer, payment).await?,
         _ => false,
     };
-    // The audit append goes last: on PostgreSQL it locks the company's chain until
-    // commit, so the less that follows it, the less concurrent payments wait.
+    // The POS's health after the chain locks: a POS check changes the same row while
+    // holding the company's lock, taken before its other rows.
     if let Some(health) = &f.pos_health {
-        match &health.error {
-            None => {
-                // At most once a second, so concurrent payments of one POS do not
-                // queue on its row.
-                sqlx::query(
-                    "UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2 \
-                     AND (last_success_at IS NULL OR last_success_at < $3)",
-                )
-                .bind(now)
-                .bind(&health.pos_id)
-                .bind(now - 1_000)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Some(error) => {
-                sqlx::query("UPDATE pos_definitions SET last_error = $1 WHERE id = $2")
-                    .bind(error)
-                    .bind(&health.pos_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
+        let (pos_id, error) = (health.pos_id.clone(), health.error.clone());
+        let step: crate::audit::AfterChains = Box::new(move |conn| {
+            Box::pin(async move {
+                match error {
+                    // At most once a second, so concurrent payments of one POS do not
+                    // queue on its row.
+                    None => {
+                        sqlx::query(
+                            "UPDATE pos_definitions SET last_success_at = $1 WHERE id = $2 \
+                             AND (last_success_at IS NULL OR last_success_at < $3)",
+                        )
+                        .bind(now)
+                        .bind(&pos_id)
+                        .bind(now - 1_000)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Some(error) => {
+                        sqlx::query("UPDATE pos_definitions SET last_error = $1 WHERE id = $2")
+                            .bind(&error)
+                            .bind(&pos_id)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+        });
+        crate::audit::after_chains(conn, &health.company_id, step).await?;
     }
     for audit in &f.audit {
         append(conn, audit).await?;
@@ -546,9 +555,8 @@ impl Store {
         attempt: AttemptRecord,
         claim: KeyClaim,
     ) -> Result<ClaimedBegin, StoreError> {
-        let company = claim.company_id.clone();
         self.db
-            .write_for(vec![company], (payment, attempt, claim), |c, d| {
+            .write((payment, attempt, claim), |c, d| {
                 Box::pin(begin_claimed_payment(c, d))
             })
             .await
@@ -634,13 +642,8 @@ impl Store {
     /// the audit events. Returns whether the payment change applied and the payment as
     /// it now stands.
     pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<Finished, StoreError> {
-        // An outcome that appends to the audit chain declares its company, so its group
-        // takes that chain's lock before it touches the company's other rows.
-        let company = finish.audit.first().map(|a| a.company_id.clone());
         self.db
-            .write_for(company.into_iter().collect(), finish, |c, f| {
-                Box::pin(finish_attempt(c, f))
-            })
+            .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
             .await
     }
 

@@ -1,9 +1,14 @@
 //! Shared request counters for the rate limits, in fixed windows.
 //!
-//! One row per (scope, subject, window start). A request adds one to each of its
-//! counters with a single multi-row upsert that returns the new counts, so every
-//! instance on the database sees the same numbers and the hot path is one statement on
-//! the primary key. Ended windows are deleted with [`Store::purge_rate_counters`].
+//! One row per (scope, subject, window start) and writer: on PostgreSQL each instance's
+//! writer counts in rows of its own (`shard`, its connection's backend process id), on
+//! SQLite there is one writer and one row. A request adds one to each of its counters
+//! with a single multi-row upsert that returns the new counts: its own row's, plus on
+//! PostgreSQL the other instances' rows as last committed, read in the same statement.
+//! Two instances so never wait for each other's counter rows (they did, for the whole
+//! of each group commit, when they shared one row), at the price of a little slack: a
+//! count does not see the other instance's hits of a group not committed yet. Ended
+//! windows are deleted with [`Store::purge_rate_counters`].
 
 use crate::rows::{int, text};
 use crate::{Store, StoreError};
@@ -26,19 +31,40 @@ pub(crate) async fn hit(
     if hits.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql =
-        String::from("INSERT INTO rate_counters (scope, subject, window_start, hits) VALUES ");
+    let postgres = crate::db::is_postgres(conn);
+    // PostgreSQL: the writer's connection counts in rows of its own (its backend's
+    // process id), so two instances never wait for each other's counter rows; the
+    // count is its own row and the others' as last committed. SQLite has one writer.
+    let shard = if postgres {
+        "CAST(pg_backend_pid() AS TEXT)"
+    } else {
+        "''"
+    };
+    let mut sql = String::from(
+        "INSERT INTO rate_counters (scope, subject, window_start, shard, hits) VALUES ",
+    );
     for i in 0..hits.len() {
         if i > 0 {
             sql.push_str(", ");
         }
         let n = i * 3;
-        sql.push_str(&format!("(${}, ${}, ${}, 1)", n + 1, n + 2, n + 3));
+        sql.push_str(&format!("(${}, ${}, ${}, {shard}, 1)", n + 1, n + 2, n + 3));
     }
     sql.push_str(
-        " ON CONFLICT (scope, subject, window_start) DO UPDATE SET hits = rate_counters.hits + 1 \
-         RETURNING scope, hits",
+        " ON CONFLICT (scope, subject, window_start, shard) \
+         DO UPDATE SET hits = rate_counters.hits + 1",
     );
+    let sql = if postgres {
+        format!(
+            "WITH counted AS ({sql} RETURNING scope, subject, window_start, shard, hits) \
+             SELECT c.scope, c.hits + CAST(COALESCE((SELECT SUM(o.hits) FROM rate_counters o \
+             WHERE o.scope = c.scope AND o.subject = c.subject \
+             AND o.window_start = c.window_start AND o.shard <> c.shard), 0) AS BIGINT) AS hits \
+             FROM counted c"
+        )
+    } else {
+        sql + " RETURNING scope, hits"
+    };
     let mut query = sqlx::query(&sql);
     for h in hits {
         query = query.bind(&h.scope).bind(&h.subject).bind(h.window_start);
@@ -51,25 +77,12 @@ pub(crate) async fn hit(
 
 impl Store {
     /// Adds one hit to each counter and returns every counter's new count by scope.
-    /// Scopes must differ within one call. Counters of a company (`company_id`) are
-    /// counted under the company's lock, taken first with the other companies' locks of
-    /// the group commit, so that two instances never wait for each other's counters in
-    /// a circle.
-    pub async fn rate_hit(
-        &self,
-        company_id: Option<&str>,
-        hits: Vec<RateHit>,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    /// Scopes must differ within one call.
+    pub async fn rate_hit(&self, hits: Vec<RateHit>) -> Result<Vec<(String, i64)>, StoreError> {
         if hits.is_empty() {
             return Ok(Vec::new());
         }
-        self.db
-            .write_for(
-                company_id.map(str::to_owned).into_iter().collect(),
-                hits,
-                |c, h| Box::pin(hit(c, h)),
-            )
-            .await
+        self.db.write(hits, |c, h| Box::pin(hit(c, h))).await
     }
 
     /// The count of one counter (0 when it has no row), for tests and the back office.
@@ -79,15 +92,16 @@ impl Store {
         subject: &str,
         window_start: i64,
     ) -> Result<i64, StoreError> {
-        let count: Option<i64> = sqlx::query_scalar(
-            "SELECT hits FROM rate_counters WHERE scope = $1 AND subject = $2 AND window_start = $3",
+        let count: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(hits), 0) AS BIGINT) FROM rate_counters \
+             WHERE scope = $1 AND subject = $2 AND window_start = $3",
         )
         .bind(scope)
         .bind(subject)
         .bind(window_start)
-        .fetch_optional(&self.db.read)
+        .fetch_one(&self.db.read)
         .await?;
-        Ok(count.unwrap_or(0))
+        Ok(count)
     }
 
     /// Deletes the counters of windows that started before `before` (Unix seconds);

@@ -134,11 +134,12 @@ async fn concurrent_audit_appends_on_two_stores() {
 #[tokio::test]
 async fn two_stores_counting_and_appending_for_two_companies_never_deadlock() {
     // Two instances, each committing groups that mix two companies' rate counters (a
-    // claimed key) and audit chains, in opposite orders. Before the groups took their
-    // declared companies' locks first, in id order, one instance's group held a
-    // counter or a chain and waited for the other's, which waited for it: PostgreSQL
+    // claimed key) and audit chains, in opposite orders. One instance's group once held
+    // a counter or a chain and waited for the other's, which waited for it: PostgreSQL
     // broke each such deadlock by failing a group after a second, and the group ran
-    // again one write at a time.
+    // again one write at a time. Now each instance's writer counts in rows of its own,
+    // and a group takes the chains' locks at its end, in id order (with counters shared
+    // between the instances this test fails again).
     let Some((first, guard)) = postgres_store("two_stores_never_deadlock").await else {
         return;
     };
@@ -198,7 +199,8 @@ async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
     // (a POS connection test: the POS row, then the event). Two instances committing
     // groups of them for two companies in opposite orders each held one POS row and
     // chain and waited for the other's, until such writes declared their companies and
-    // every group took the chain locks first, in id order.
+    // every group took those locks first, in id order. (Their events now wait for the
+    // group's end; the POS rows are what the early locks keep in order.)
     let Some((first, guard)) = postgres_store("pos_checks_never_deadlock").await else {
         return;
     };
@@ -236,6 +238,61 @@ async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
     for c in [&a, &b] {
         let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
         // The company, its POS, and 600 checks.
+        assert_eq!(report.events, 602);
+        assert!(report.broken.is_none());
+    }
+    assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
+async fn payment_outcomes_beside_pos_checks_on_another_store_never_deadlock() {
+    // A payment's outcome takes no company lock up front: it writes its POS's health
+    // and its audit event at the end of its group, after the companies' locks. A POS
+    // check takes its company's lock first, then the same POS row. Were the outcome to
+    // write the POS row in the middle of its group, it would hold the row while it
+    // waited for the lock at its end, and the check would hold the lock while it
+    // waited for the row.
+    let Some((first, guard)) = postgres_store("outcomes_beside_pos_checks").await else {
+        return;
+    };
+    let second = Store::open(guard.url()).await.unwrap();
+    let a = company(&first, "A").await;
+    let b = company(&first, "B").await;
+    let pos_a = crate::helpers::pos(&first, &a.id).await;
+    let pos_b = crate::helpers::pos(&first, &b.id).await;
+    let mut tasks = Vec::new();
+    for i in 0..1200 {
+        let of_a = i % 4 < 2;
+        let (c, p) = if of_a { (&a, &pos_a) } else { (&b, &pos_b) };
+        let (c, p) = (c.id.clone(), p.id.clone());
+        let (first, second) = (first.clone(), second.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                first
+                    .record_pos_check(&c, &p, None, audit(&c, "pos.checked", &p))
+                    .await
+            } else {
+                let finish = FinishAttempt {
+                    pos_health: Some(PosHealth {
+                        company_id: c.clone(),
+                        pos_id: p.clone(),
+                        error: Some(format!("timeout {i}")),
+                    }),
+                    audit: vec![audit(&c, "payment.unknown", &p)],
+                    ..FinishAttempt::default()
+                };
+                second.finish_attempt(finish).await.map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    for c in [&a, &b] {
+        let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
+        // The company, its POS, 300 checks and 300 outcomes.
         assert_eq!(report.events, 602);
         assert!(report.broken.is_none());
     }

@@ -485,33 +485,24 @@ async fn rate_counters_add_up_in_one_statement_and_ended_windows_go() {
         // Two counters at once, each with its own count.
         for n in 1..=3i64 {
             let mut counts = store
-                .rate_hit(None, vec![hit("key", "k1", 600), hit("company", "c1", 600)])
+                .rate_hit(vec![hit("key", "k1", 600), hit("company", "c1", 600)])
                 .await
                 .unwrap();
             counts.sort();
             assert_eq!(counts, vec![("company".into(), n), ("key".into(), n)]);
         }
         // Another subject, another window: counted apart.
-        let counts = store
-            .rate_hit(None, vec![hit("key", "k2", 600)])
-            .await
-            .unwrap();
+        let counts = store.rate_hit(vec![hit("key", "k2", 600)]).await.unwrap();
         assert_eq!(counts, vec![("key".to_owned(), 1)]);
-        let counts = store
-            .rate_hit(None, vec![hit("key", "k1", 660)])
-            .await
-            .unwrap();
+        let counts = store.rate_hit(vec![hit("key", "k1", 660)]).await.unwrap();
         assert_eq!(counts, vec![("key".to_owned(), 1)]);
-        assert!(store.rate_hit(None, Vec::new()).await.unwrap().is_empty());
+        assert!(store.rate_hit(Vec::new()).await.unwrap().is_empty());
         // Concurrent hits on one counter are all counted.
         let mut tasks = Vec::new();
         for _ in 0..20 {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
-                store
-                    .rate_hit(None, vec![hit("key", "busy", 600)])
-                    .await
-                    .unwrap()
+                store.rate_hit(vec![hit("key", "busy", 600)]).await.unwrap()
             }));
         }
         let mut seen = Vec::new();
