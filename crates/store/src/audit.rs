@@ -287,10 +287,21 @@ async fn write_events(
         *seq = event.seq;
         hash.clone_from(&event.hash);
     }
+    // SQLite looks numbered parameters up by name, one by one (a wide statement's
+    // binding then costs time quadratic in its size); it also takes positional ones.
+    let postgres = crate::db::is_postgres(conn);
     for part in events.chunks(INSERT_ROWS) {
         let rows: Vec<String> = (0..part.len())
             .map(|r| {
-                let cells: Vec<String> = (1..=11).map(|c| format!("${}", r * 11 + c)).collect();
+                let cells: Vec<String> = (1..=11)
+                    .map(|c| {
+                        if postgres {
+                            format!("${}", r * 11 + c)
+                        } else {
+                            "?".to_owned()
+                        }
+                    })
+                    .collect();
                 format!("({})", cells.join(", "))
             })
             .collect();

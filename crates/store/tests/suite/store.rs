@@ -519,6 +519,98 @@ async fn rate_counters_add_up_in_one_statement_and_ended_windows_go() {
     .await;
 }
 
+#[tokio::test]
+async fn two_stores_count_in_rows_of_their_own_and_see_each_others_hits() {
+    // Two instances on one PostgreSQL database: each writer adds to a row of its own
+    // (nobody waits for the other's counter row), and each count includes the other
+    // instance's committed hits.
+    let Some((first, guard)) = sanalpos_store::testing::postgres_store("rate_counter_shards").await
+    else {
+        return;
+    };
+    let second = Store::open(guard.url()).await.unwrap();
+    let hit = || {
+        vec![RateHit {
+            scope: "api_payment_company".into(),
+            subject: "c1".into(),
+            window_start: 600,
+        }]
+    };
+    assert_eq!(first.rate_hit(hit()).await.unwrap()[0].1, 1);
+    assert_eq!(first.rate_hit(hit()).await.unwrap()[0].1, 2);
+    assert_eq!(second.rate_hit(hit()).await.unwrap()[0].1, 3);
+    assert_eq!(first.rate_hit(hit()).await.unwrap()[0].1, 4);
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            store.rate_hit(hit()).await.unwrap()[0].1
+        }));
+    }
+    for task in tasks {
+        let count = task.await.unwrap();
+        assert!((5..=204).contains(&count), "{count}");
+    }
+    assert_eq!(
+        first
+            .rate_count("api_payment_company", "c1", 600)
+            .await
+            .unwrap(),
+        204
+    );
+    let pool = raw_pool(guard.url()).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counters")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(rows, 2, "one row per instance's writer");
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
+async fn counters_of_an_older_release_keep_counting_after_the_upgrade() {
+    sanalpos_store::testing::for_each_engine_at_version(
+        "rate_counters_upgrade",
+        17,
+        |url, old| async move {
+            old.execute_for_test(
+                "INSERT INTO rate_counters (scope, subject, window_start, hits) \
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    sanalpos_store::testing::TestParam::Text("api_payment_key"),
+                    sanalpos_store::testing::TestParam::Text("key_1"),
+                    sanalpos_store::testing::TestParam::Int(600),
+                    sanalpos_store::testing::TestParam::Int(7),
+                ],
+            )
+            .await;
+            old.close().await;
+            let store = Store::open(&url).await.unwrap();
+            let hit = vec![RateHit {
+                scope: "api_payment_key".into(),
+                subject: "key_1".into(),
+                window_start: 600,
+            }];
+            assert_eq!(store.rate_hit(hit).await.unwrap()[0].1, 8);
+            assert_eq!(
+                store
+                    .rate_count("api_payment_key", "key_1", 600)
+                    .await
+                    .unwrap(),
+                8
+            );
+            store.close().await;
+        },
+    )
+    .await;
+}
+
 /// The velocity counts: declines only (not approvals, not refused attempts), of one
 /// card or one client IP, since the window's start, stopping at the cap; served by the
 /// partial indexes of migration 11 (SQLite's plan names them).
