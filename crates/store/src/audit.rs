@@ -169,7 +169,8 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
         data,
         prev_hash: String::new(),
         hash: String::new(),
-        created_at: now_ms(),
+        // Stamped when it takes its place in the chain (see `write_events`).
+        created_at: 0,
         hash_version: AUDIT_HASH_VERSION,
     });
     let _ = CHAINS.try_with(|chains| {
@@ -276,7 +277,11 @@ async fn write_events(
         .await?;
         heads.insert(company, head.unwrap_or((0, GENESIS_HASH.to_owned())));
     }
+    // Stamped under the chains' locks, as the events take their places: within a chain
+    // a later `seq` is never stamped earlier by the same clock.
+    let now = now_ms();
     for event in &mut events {
+        event.created_at = now;
         let (seq, hash) = heads
             .get_mut(&event.company_id)
             .expect("every event's company has its head read above");
