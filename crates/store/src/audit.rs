@@ -249,21 +249,7 @@ async fn write_events(
     mut companies: Vec<String>,
 ) -> Result<(), StoreError> {
     companies.extend(events.iter().map(|e| e.company_id.clone()));
-    companies.sort_unstable();
-    companies.dedup();
-    if crate::db::is_postgres(conn) {
-        let placeholders: Vec<String> = (1..=companies.len()).map(|n| format!("${n}")).collect();
-        // The rows are locked as the sort hands them out, so in id order.
-        let sql = format!(
-            "SELECT id FROM companies WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in &companies {
-            query = query.bind(id);
-        }
-        query.fetch_all(&mut *conn).await?;
-    }
+    crate::db::lock_companies(conn, companies.iter().map(String::as_str)).await?;
     let mut heads: HashMap<String, (i64, String)> = HashMap::with_capacity(companies.len());
     let mut chains: Vec<String> = events.iter().map(|e| e.company_id.clone()).collect();
     chains.sort_unstable();

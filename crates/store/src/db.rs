@@ -466,7 +466,7 @@ async fn run_group(
 
 /// On PostgreSQL, takes the locks (company rows) of `companies` in id order, in one
 /// statement.
-async fn lock_companies<'a>(
+pub(crate) async fn lock_companies<'a>(
     conn: &mut AnyConnection,
     companies: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), StoreError> {

@@ -787,24 +787,10 @@ both_engines!(export_csv_and_xlsx_read_back, |app: TestApp| async move {
 
     // English XLSX: a real workbook, amounts as numbers.
     client.get("/ui/lang?l=en").await;
-    let response = reqwest::Client::new()
-        .get(app.url(&format!("/ui/reconciliations/{run_id}/export?format=xlsx")))
-        .header(
-            "cookie",
-            format!(
-                "sp_session={}; sp_lang=en",
-                client.cookie("sp_session").unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response.bytes().await.unwrap();
-    use calamine::{Data, Reader};
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
-    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let sheet = client
+        .first_sheet(&format!("/ui/reconciliations/{run_id}/export?format=xlsx"))
+        .await;
+    use calamine::Data;
     assert_eq!(sheet.height(), 3);
     let rows: Vec<Vec<Data>> = sheet.rows().map(|r| r.to_vec()).collect();
     assert_eq!(rows[0][0], Data::String("Class".into()));
@@ -1039,27 +1025,7 @@ both_engines!(
     a_large_run_is_shown_a_page_at_a_time,
     |app: TestApp| async move {
         seed_users(&app).await;
-        approved(&app, CARD_A, "150.00").await;
-        let file = format!("{}{}", statement(&app).await, unknown_sales(450));
-        let actor = sanalpos_service::Actor {
-            company_id: app.a.id.clone(),
-            name: "test".into(),
-        };
-        let day = today();
-        let run = app
-            .service
-            .import_statement(
-                &actor,
-                &app.a.id,
-                &app.a.pos_id,
-                &day,
-                &day,
-                file.as_bytes(),
-                None,
-                false,
-            )
-            .await
-            .unwrap();
+        let run = large_run(&app, 450).await;
         let client = UiClient::signed_in(&app.base_url, "accountant").await;
         let path = format!("/ui/reconciliations/{}", run.id);
 
@@ -1138,27 +1104,7 @@ both_engines!(
         // boundary (the last read is empty), 3,999 provider-only items in the middle of
         // the second page.
         seed_users(&app).await;
-        approved(&app, CARD_A, "150.00").await;
-        let file = format!("{}{}", statement(&app).await, unknown_sales(3_999));
-        let actor = sanalpos_service::Actor {
-            company_id: app.a.id.clone(),
-            name: "test".into(),
-        };
-        let day = today();
-        let run = app
-            .service
-            .import_statement(
-                &actor,
-                &app.a.id,
-                &app.a.pos_id,
-                &day,
-                &day,
-                file.as_bytes(),
-                None,
-                false,
-            )
-            .await
-            .unwrap();
+        let run = large_run(&app, 3_999).await;
         assert_eq!(run.summary.matched, 1);
         assert_eq!(run.summary.provider_only, 3_999);
         let client = UiClient::signed_in(&app.base_url, "viewer").await;
@@ -1190,24 +1136,13 @@ both_engines!(
         assert_eq!(export("&class=matched").await.len(), 1);
 
         // The workbook too: a header and one row per item.
-        let response = reqwest::Client::new()
-            .get(app.url(&format!(
+        let sheet = client
+            .first_sheet(&format!(
                 "/ui/reconciliations/{}/export?format=xlsx",
                 run.id
-            )))
-            .header(
-                "cookie",
-                format!("sp_session={}", client.cookie("sp_session").unwrap()),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let bytes = response.bytes().await.unwrap();
-        use calamine::{Data, Reader};
-        let mut book: calamine::Xlsx<_> =
-            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
-        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+            ))
+            .await;
+        use calamine::Data;
         assert_eq!(sheet.height(), 4_001);
         let refs: Vec<String> = sheet
             .rows()
@@ -1220,6 +1155,31 @@ both_engines!(
         assert_eq!(refs, want);
     }
 );
+
+/// Today's statement with one sale of ours (matched) and `unknown` rows the provider
+/// alone has, imported by the service: a run of `unknown + 1` items.
+async fn large_run(app: &TestApp, unknown: usize) -> sanalpos_service::ReconRunView {
+    approved(app, CARD_A, "150.00").await;
+    let file = format!("{}{}", statement(app).await, unknown_sales(unknown));
+    let actor = sanalpos_service::Actor {
+        company_id: app.a.id.clone(),
+        name: "test".into(),
+    };
+    let day = today();
+    app.service
+        .import_statement(
+            &actor,
+            &app.a.id,
+            &app.a.pos_id,
+            &day,
+            &day,
+            file.as_bytes(),
+            None,
+            false,
+        )
+        .await
+        .unwrap()
+}
 
 /// The `href` of the link with `id` (its `&amp;` read back as `&`).
 fn link_of(html: &str, id: &str) -> String {

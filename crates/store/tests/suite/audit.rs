@@ -193,6 +193,54 @@ async fn two_stores_counting_and_appending_for_two_companies_never_deadlock() {
     first.close().await;
 }
 
+/// Two stores on one fresh PostgreSQL database (two instances), and two companies with
+/// a POS each.
+struct TwoInstances {
+    first: Store,
+    second: Store,
+    _guard: sanalpos_store::testing::TestGuard,
+    a: (Company, PosRecord),
+    b: (Company, PosRecord),
+}
+
+impl TwoInstances {
+    async fn new(test_name: &str) -> Option<Self> {
+        let (first, guard) = postgres_store(test_name).await?;
+        let second = Store::open(guard.url()).await.unwrap();
+        let a = company(&first, "A").await;
+        let b = company(&first, "B").await;
+        let pos_a = crate::helpers::pos(&first, &a.id).await;
+        let pos_b = crate::helpers::pos(&first, &b.id).await;
+        Some(Self {
+            first,
+            second,
+            _guard: guard,
+            a: (a, pos_a),
+            b: (b, pos_b),
+        })
+    }
+
+    /// Both chains intact with `events` events each, no group undone on either store.
+    async fn check_and_close(self, events: u64) {
+        for (c, _) in [&self.a, &self.b] {
+            let report = self
+                .first
+                .verify_company_audit(&c.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(report.events, events);
+            assert!(report.broken.is_none());
+        }
+        assert_eq!(
+            (self.first.groups_undone(), self.second.groups_undone()),
+            (0, 0)
+        );
+        self.second.close().await;
+        self.first.close().await;
+    }
+}
+
 #[tokio::test]
 async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
     // A back-office write that changes a row and then appends to the company's chain
@@ -201,29 +249,16 @@ async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
     // chain and waited for the other's, until such writes declared their companies and
     // every group took those locks first, in id order. (Their events now wait for the
     // group's end; the POS rows are what the early locks keep in order.)
-    let Some((first, guard)) = postgres_store("pos_checks_never_deadlock").await else {
+    let Some(two) = TwoInstances::new("pos_checks_never_deadlock").await else {
         return;
     };
-    let second = Store::open(guard.url()).await.unwrap();
-    let a = company(&first, "A").await;
-    let b = company(&first, "B").await;
-    let pos_a = crate::helpers::pos(&first, &a.id).await;
-    let pos_b = crate::helpers::pos(&first, &b.id).await;
     let mut tasks = Vec::new();
     for i in 0..1200 {
         // The first store's writes go A, B, A, B; the second's B, A, B, A.
         let (store, (c, p)) = if i % 2 == 0 {
-            let of_a = i % 4 == 0;
-            (
-                first.clone(),
-                if of_a { (&a, &pos_a) } else { (&b, &pos_b) },
-            )
+            (two.first.clone(), if i % 4 == 0 { &two.a } else { &two.b })
         } else {
-            let of_b = i % 4 == 1;
-            (
-                second.clone(),
-                if of_b { (&b, &pos_b) } else { (&a, &pos_a) },
-            )
+            (two.second.clone(), if i % 4 == 1 { &two.b } else { &two.a })
         };
         let (c, p) = (c.id.clone(), p.id.clone());
         tasks.push(tokio::spawn(async move {
@@ -235,15 +270,8 @@ async fn two_stores_recording_pos_checks_for_two_companies_never_deadlock() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    for c in [&a, &b] {
-        let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
-        // The company, its POS, and 600 checks.
-        assert_eq!(report.events, 602);
-        assert!(report.broken.is_none());
-    }
-    assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
-    second.close().await;
-    first.close().await;
+    // The company, its POS, and 600 checks.
+    two.check_and_close(602).await;
 }
 
 #[tokio::test]
@@ -254,20 +282,14 @@ async fn payment_outcomes_beside_pos_checks_on_another_store_never_deadlock() {
     // write the POS row in the middle of its group, it would hold the row while it
     // waited for the lock at its end, and the check would hold the lock while it
     // waited for the row.
-    let Some((first, guard)) = postgres_store("outcomes_beside_pos_checks").await else {
+    let Some(two) = TwoInstances::new("outcomes_beside_pos_checks").await else {
         return;
     };
-    let second = Store::open(guard.url()).await.unwrap();
-    let a = company(&first, "A").await;
-    let b = company(&first, "B").await;
-    let pos_a = crate::helpers::pos(&first, &a.id).await;
-    let pos_b = crate::helpers::pos(&first, &b.id).await;
     let mut tasks = Vec::new();
     for i in 0..1200 {
-        let of_a = i % 4 < 2;
-        let (c, p) = if of_a { (&a, &pos_a) } else { (&b, &pos_b) };
+        let (c, p) = if i % 4 < 2 { &two.a } else { &two.b };
         let (c, p) = (c.id.clone(), p.id.clone());
-        let (first, second) = (first.clone(), second.clone());
+        let (first, second) = (two.first.clone(), two.second.clone());
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
                 first
@@ -290,15 +312,8 @@ async fn payment_outcomes_beside_pos_checks_on_another_store_never_deadlock() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    for c in [&a, &b] {
-        let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
-        // The company, its POS, 300 checks and 300 outcomes.
-        assert_eq!(report.events, 602);
-        assert!(report.broken.is_none());
-    }
-    assert_eq!((first.groups_undone(), second.groups_undone()), (0, 0));
-    second.close().await;
-    first.close().await;
+    // The company, its POS, 300 checks and 300 outcomes.
+    two.check_and_close(602).await;
 }
 
 #[tokio::test]

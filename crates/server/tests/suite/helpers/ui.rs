@@ -136,6 +136,23 @@ impl UiClient {
         self.finish(response).await
     }
 
+    /// A downloaded workbook (an XLSX export, 200 expected): its first sheet.
+    pub async fn first_sheet(&self, path: &str) -> calamine::Range<calamine::Data> {
+        use calamine::Reader;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = response.bytes().await.unwrap();
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        book.worksheet_range_at(0).unwrap().unwrap()
+    }
+
     /// A form POST as sent, without adding a CSRF field.
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let body = serde_urlencoded::to_string(fields).unwrap();
