@@ -125,27 +125,24 @@ impl UiClient {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Page {
-        let response = self
-            .http
+    async fn send_get(&self, path: &str) -> reqwest::Response {
+        self.http
             .get(format!("{}{path}", self.base))
             .header("cookie", self.cookie_header())
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let response = self.send_get(path).await;
         self.finish(response).await
     }
 
     /// A downloaded workbook (an XLSX export, 200 expected): its first sheet.
     pub async fn first_sheet(&self, path: &str) -> calamine::Range<calamine::Data> {
         use calamine::Reader;
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+        let response = self.send_get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let bytes = response.bytes().await.unwrap();
         let mut book: calamine::Xlsx<_> =
