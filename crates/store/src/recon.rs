@@ -842,6 +842,35 @@ impl Store {
         item_from(&row)
     }
 
+    /// The items of a run of a company among `item_ids`, in the run's order, in one
+    /// query (an id not of the run is left out).
+    pub async fn get_recon_items(
+        &self,
+        company_id: &str,
+        run_id: &str,
+        item_ids: &[&str],
+    ) -> Result<Vec<ReconItemRecord>, StoreError> {
+        if item_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = (3..item_ids.len() + 3).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT * FROM recon_items WHERE run_id = $1 AND company_id = $2 AND id IN ({}) \
+             ORDER BY seq",
+            ids.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(run_id).bind(company_id);
+        for id in item_ids {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(&self.db.read)
+            .await?
+            .iter()
+            .map(item_from)
+            .collect()
+    }
+
     /// Records a decision on an open item (inserting the entered payment, if any) with
     /// its audit event; `Conflict already_resolved` when it was decided meanwhile.
     pub async fn resolve_recon_item(&self, resolution: ReconResolution) -> Result<(), StoreError> {

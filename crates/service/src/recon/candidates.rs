@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use sanalpos_core::{Currency, Kurus};
 use sanalpos_recon::{ProviderRow, RowKind};
-use sanalpos_store::{ItemFilter, PaymentRecord, ReconItemRecord, StoreError};
+use sanalpos_store::{ItemFilter, PaymentRecord, ReconItemRecord};
 
 use crate::error::ServiceError;
 use crate::PaymentService;
@@ -110,17 +110,7 @@ pub(crate) async fn match_candidates(
                 .recon_items_page(company_id, run_id, ItemFilter::Exceptions, None, u32::MAX)
                 .await?
         }
-        Some(ids) => {
-            let mut found = Vec::with_capacity(ids.len());
-            for id in ids {
-                match store.get_recon_item(company_id, run_id, id).await {
-                    Ok(item) => found.push(item),
-                    Err(StoreError::NotFound) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            found
-        }
+        Some(ids) => store.get_recon_items(company_id, run_id, ids).await?,
     };
     let items: Vec<ReconItemRecord> = asked
         .into_iter()
