@@ -343,8 +343,8 @@ async fn begin_session_payment(
     let done = sqlx::query(
         "UPDATE checkout_sessions SET payment_id = $1, tries = tries + 1 \
          WHERE id = $2 AND company_id = $3 AND status = $4 AND expires_at > $5 \
-         AND (payment_id IS NULL OR payment_id IN \
-              (SELECT id FROM payments WHERE status IN ($6, $7, $8, $9)))",
+         AND (payment_id IS NULL OR EXISTS (SELECT 1 FROM payments p \
+              WHERE p.id = checkout_sessions.payment_id AND p.status IN ($6, $7, $8, $9)))",
     )
     .bind(&payment.id)
     .bind(session_id)

@@ -653,6 +653,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_rate_counter_shards.sql"),
         postgres: include_str!("../migrations/postgres/0018_rate_counter_shards.sql"),
     },
+    Migration {
+        version: 19,
+        name: "in_flight_index",
+        sqlite: include_str!("../migrations/sqlite/0019_in_flight_index.sql"),
+        postgres: include_str!("../migrations/postgres/0019_in_flight_index.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

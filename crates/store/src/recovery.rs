@@ -28,26 +28,33 @@ pub struct StaleRefund {
     pub payment: PaymentRecord,
 }
 
-impl Store {
-    /// Payments the janitor may have to look at: `processing`/`unknown` (and a
-    /// pre-authorisation's `capturing`/`releasing`) last touched before `busy_before`, and `pending_3ds` created before `three_d_before`; not
-    /// marked for review, not leased. Oldest first.
-    pub async fn stale_payments(
-        &self,
-        busy_before: i64,
-        three_d_before: i64,
-        now: i64,
-        limit: u32,
-    ) -> Result<Vec<StalePayment>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT p.*, \
-             (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
-             (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
-             FROM payments p WHERE p.review_reason IS NULL \
-             AND ((p.status IN ($3, $4, $10, $11) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
-             AND (p.lease_until IS NULL OR p.lease_until < $8) \
-             ORDER BY p.updated_at LIMIT $9",
-        )
+/// The statuses of a payment in flight, in the words and the order of the partial index
+/// `payments_in_flight` (migration 19): SQLite uses a partial index only for a query that
+/// repeats its condition, literally.
+const IN_FLIGHT: &str = "('processing', 'unknown', 'capturing', 'releasing', 'pending_3ds')";
+
+/// The statement of [`Store::stale_payments`], after `prefix` (`EXPLAIN …` or nothing).
+fn stale_sql(prefix: &str) -> String {
+    format!(
+        "{prefix}SELECT p.*, \
+         (SELECT CAST(COALESCE(MAX(a.started_at), 0) AS BIGINT) FROM attempts a WHERE a.payment_id = p.id AND a.operation <> $1) AS last_call_at, \
+         (SELECT COUNT(*) FROM attempts a WHERE a.payment_id = p.id AND a.operation = $2) AS inquiries \
+         FROM payments p WHERE status IN {IN_FLIGHT} AND p.review_reason IS NULL \
+         AND ((p.status IN ($3, $4, $10, $11) AND p.updated_at < $5) OR (p.status = $6 AND p.created_at < $7)) \
+         AND (p.lease_until IS NULL OR p.lease_until < $8) \
+         ORDER BY p.updated_at LIMIT $9"
+    )
+}
+
+/// [`stale_sql`] with its parameters bound.
+fn stale_query(
+    sql: &str,
+    busy_before: i64,
+    three_d_before: i64,
+    now: i64,
+    limit: u32,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(sql)
         .bind(Operation::Inquiry.as_str())
         .bind(Operation::Inquiry.as_str())
         .bind(PaymentStatus::Processing.as_str())
@@ -59,8 +66,34 @@ impl Store {
         .bind(i64::from(limit))
         .bind(PaymentStatus::Capturing.as_str())
         .bind(PaymentStatus::Releasing.as_str())
-        .fetch_all(&self.db.read)
-        .await?;
+}
+
+/// The statement of [`Store::expired_holds`], after `prefix`; the literal status is the
+/// condition of the partial index `payments_open_holds` (migration 13).
+fn holds_sql(prefix: &str) -> String {
+    let authorized = PaymentStatus::Authorized.as_str();
+    format!(
+        "{prefix}SELECT * FROM payments WHERE status = '{authorized}' AND hold_until < $1 \
+         AND review_reason IS NULL AND (lease_until IS NULL OR lease_until < $2) \
+         ORDER BY hold_until LIMIT $3"
+    )
+}
+
+impl Store {
+    /// Payments the janitor may have to look at: `processing`/`unknown` (and a
+    /// pre-authorisation's `capturing`/`releasing`) last touched before `busy_before`, and
+    /// `pending_3ds` created before `three_d_before`; not marked for review, not leased.
+    /// Oldest first.
+    pub async fn stale_payments(
+        &self,
+        busy_before: i64,
+        three_d_before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<StalePayment>, StoreError> {
+        let rows = stale_query(&stale_sql(""), busy_before, three_d_before, now, limit)
+            .fetch_all(&self.db.read)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(StalePayment {
@@ -79,18 +112,45 @@ impl Store {
         now: i64,
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM payments WHERE status = $1 AND hold_until < $2 \
-             AND review_reason IS NULL AND (lease_until IS NULL OR lease_until < $3) \
-             ORDER BY hold_until LIMIT $4",
-        )
-        .bind(PaymentStatus::Authorized.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.db.read)
-        .await?;
+        let rows = sqlx::query(&holds_sql(""))
+            .bind(now)
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.db.read)
+            .await?;
         rows.iter().map(payment_from).collect()
+    }
+
+    /// The database's plans of [`Store::stale_payments`] and [`Store::expired_holds`]
+    /// (SQLite `EXPLAIN QUERY PLAN`, PostgreSQL `EXPLAIN` with sequential scans priced
+    /// out, as over a large table), one line per step: to check that each reads its
+    /// partial index.
+    pub async fn explain_janitor(&self) -> Result<Vec<String>, StoreError> {
+        let (prefix, column) = match self.db.engine {
+            crate::Engine::Sqlite => ("EXPLAIN QUERY PLAN ", "detail"),
+            crate::Engine::Postgres => ("EXPLAIN ", "QUERY PLAN"),
+        };
+        let mut tx = self.db.read.begin().await?;
+        if self.db.engine == crate::Engine::Postgres {
+            sqlx::query("SET LOCAL enable_seqscan = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut rows = stale_query(&stale_sql(prefix), 0, 0, 0, 1)
+            .fetch_all(&mut *tx)
+            .await?;
+        rows.extend(
+            sqlx::query(&holds_sql(prefix))
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(1_i64)
+                .fetch_all(&mut *tx)
+                .await?,
+        );
+        tx.rollback().await?;
+        rows.iter()
+            .map(|row| crate::rows::text(row, column))
+            .collect()
     }
 
     /// Takes a payment for `ttl_ms` if no one else holds it; `true` when taken.
@@ -208,5 +268,31 @@ impl Store {
                 })
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IN_FLIGHT;
+    use crate::model::PaymentStatus;
+
+    #[test]
+    fn the_in_flight_statuses_are_the_payment_kinds_words() {
+        let words = [
+            PaymentStatus::Processing,
+            PaymentStatus::Unknown,
+            PaymentStatus::Capturing,
+            PaymentStatus::Releasing,
+            PaymentStatus::Pending3ds,
+        ]
+        .map(|s| format!("'{}'", s.as_str()))
+        .join(", ");
+        assert_eq!(IN_FLIGHT, format!("({words})"));
+        for migration in [
+            include_str!("../migrations/sqlite/0019_in_flight_index.sql"),
+            include_str!("../migrations/postgres/0019_in_flight_index.sql"),
+        ] {
+            assert!(migration.contains(&format!("WHERE status IN {IN_FLIGHT};")));
+        }
     }
 }

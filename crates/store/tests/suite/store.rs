@@ -834,8 +834,83 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
     .await;
 }
 
-/// A bulk load takes the payments' secondary indexes (and, on PostgreSQL, foreign keys)
-/// off and puts every one back.
+/// The janitor reads payments left in flight and holds run out through partial indexes
+/// of those rows only: it finds each such payment (and no other), and the database's
+/// plan of each read names its index.
+#[tokio::test]
+async fn the_janitor_reads_payments_in_flight_through_their_own_indexes() {
+    for_each_engine(
+        "the_janitor_reads_payments_in_flight_through_their_own_indexes",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let now = now_ms();
+            let old = now - 600_000;
+            let at = |status: PaymentStatus, updated_at: i64| {
+                let mut row = payment(&c.id, &p.id, status, 1000);
+                row.created_at = updated_at;
+                row.updated_at = updated_at;
+                row
+            };
+            let mut rows = Vec::new();
+            let mut stale_ids = Vec::new();
+            for status in [
+                PaymentStatus::Processing,
+                PaymentStatus::Unknown,
+                PaymentStatus::Capturing,
+                PaymentStatus::Releasing,
+                PaymentStatus::Pending3ds,
+            ] {
+                let left = at(status, old);
+                stale_ids.push(left.id.clone());
+                rows.push(left);
+                rows.push(at(status, now));
+            }
+            for status in [
+                PaymentStatus::Approved,
+                PaymentStatus::Declined,
+                PaymentStatus::Failed,
+                PaymentStatus::Authorized,
+            ] {
+                rows.push(at(status, old));
+            }
+            let mut held = |hold_until: i64| {
+                let mut row = at(PaymentStatus::Authorized, old);
+                row.pre_auth = true;
+                row.hold_until = Some(hold_until);
+                rows.push(row.clone());
+                row
+            };
+            let run_out = held(now - 1);
+            held(now + 86_400_000);
+            for row in rows {
+                let sale = attempt(&row, Operation::Sale);
+                store.begin_payment(row, sale).await.unwrap();
+            }
+
+            let stale = store
+                .stale_payments(now - 60_000, now - 60_000, now, 100)
+                .await
+                .unwrap();
+            let mut found: Vec<String> = stale.into_iter().map(|s| s.payment.id).collect();
+            let mut wanted = stale_ids.clone();
+            found.sort();
+            wanted.sort();
+            assert_eq!(found, wanted);
+            let holds = store.expired_holds(now, 100).await.unwrap();
+            let holds: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
+            assert_eq!(holds, [run_out.id.as_str()]);
+
+            let plan = store.explain_janitor().await.unwrap().join("\n");
+            assert!(plan.contains("payments_in_flight"), "{plan}");
+            assert!(plan.contains("payments_open_holds"), "{plan}");
+        },
+    )
+    .await;
+}
+
+/// A bulk load takes the payments' secondary indexes (and, on PostgreSQL, foreign and
+/// unique keys) off and puts every one back.
 #[tokio::test]
 async fn a_bulk_load_puts_back_every_index_it_took_off() {
     for_each_engine(
@@ -855,6 +930,7 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
             let rows: Vec<_> = (0..1200)
                 .map(|i| payment(&c.id, &p.id, PaymentStatus::Approved, 100 + i))
                 .collect();
+            let first_ref = rows[0].sale_client_ref.clone();
             store.seed_payments(rows).await.unwrap();
             store.finish_bulk_load(load).await.unwrap();
             assert_eq!(indexes().await, before);
@@ -869,6 +945,11 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
             // The foreign keys check again: a payment of no company is refused.
             let orphan = payment("cmp_missing", &p.id, PaymentStatus::Approved, 5000);
             let refused = store.seed_payments(vec![orphan]).await;
+            assert!(refused.is_err(), "{refused:?}");
+            // And the unique keys: a second payment with a sale's reference is refused.
+            let mut twin = payment(&c.id, &p.id, PaymentStatus::Approved, 5000);
+            twin.sale_client_ref = first_ref;
+            let refused = store.seed_payments(vec![twin]).await;
             assert!(refused.is_err(), "{refused:?}");
             assert_eq!(
                 store.list_payments(&c.id, &query).await.unwrap().len(),
