@@ -351,12 +351,23 @@ async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result
     Ok(())
 }
 
-/// Applies a change; the payment as it left it, or `None` when it did not apply.
+/// A change applied: the payment as it left it, and whether anyone can observe the change
+/// (its company has a live webhook endpoint, or it was made through a checkout session;
+/// asked for only, and otherwise `false`).
+struct Applied {
+    payment: PaymentRecord,
+    observed: bool,
+}
+
+/// Applies a change; `None` when it did not apply. With `observe`, the same statement
+/// also counts what [`status_if_observed`] counts (so a sale's outcome, whose status
+/// before is the one status it expects, needs no read of its own).
 async fn apply_change(
     conn: &mut AnyConnection,
     c: &PaymentChange,
     now: i64,
-) -> Result<Option<PaymentRecord>, StoreError> {
+    observe: bool,
+) -> Result<Option<Applied>, StoreError> {
     let mut sql = String::from(
         "UPDATE payments SET status = $1, auth_code = COALESCE($2, auth_code), \
          provider_ref = COALESCE($3, provider_ref), \
@@ -378,6 +389,13 @@ async fn apply_change(
         sql.push(')');
     }
     sql.push_str(" RETURNING *");
+    if observe {
+        sql.push_str(
+            ", (SELECT COUNT(*) FROM webhook_endpoints e \
+             WHERE e.company_id = payments.company_id AND e.deleted_at IS NULL) AS endpoints, \
+             (SELECT COUNT(*) FROM checkout_sessions s WHERE s.payment_id = payments.id) AS sessions",
+        );
+    }
     let bank_code = c.bank_code.as_ref().map(BankCode::as_str);
     let message_tr = c.message.as_ref().map(|m| m.tr.as_str());
     let message_en = c.message.as_ref().map(|m| m.en.as_str());
@@ -404,11 +422,14 @@ async fn apply_change(
     for status in &c.expect {
         q = q.bind(status.as_str());
     }
-    q.fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(payment_from)
-        .transpose()
+    let Some(row) = q.fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let observed = observe && (int(&row, "endpoints")? > 0 || int(&row, "sessions")? > 0);
+    Ok(Some(Applied {
+        payment: payment_from(&row)?,
+        observed,
+    }))
 }
 
 /// A payment read in the caller's transaction.
@@ -436,21 +457,33 @@ async fn finish_attempt(
     if let Some(attempt) = &f.new_attempt {
         insert_attempt(conn, attempt).await?;
     }
-    // A change that has rules to follow reads the status it changes from, so the rules
-    // see what really changed; only for a payment someone can observe.
-    let before = match (&f.payment, f.events) {
-        (Some(change), Some(_)) => status_if_observed(conn, &change.payment_id).await?,
+    // A change that has rules to follow needs the status it changes from, so the rules
+    // see what really changed; only for a payment someone can observe. A change that
+    // expects one status changes from that one (it applies only then), and its own
+    // statement says whether anyone observes it; any other reads the status first.
+    let single = f
+        .payment
+        .as_ref()
+        .and_then(|change| match change.expect[..] {
+            [only] => Some(only),
+            _ => None,
+        });
+    let before = match (&f.payment, f.events, single) {
+        (Some(change), Some(_), None) => status_if_observed(conn, &change.payment_id).await?,
         _ => None,
     };
     let mut payment = None;
     if let Some(change) = &f.payment {
-        let Some(changed) = apply_change(conn, change, now).await? else {
+        let observe = f.events.is_some() && single.is_some();
+        let Some(applied) = apply_change(conn, change, now, observe).await? else {
             return Ok(Finished {
                 applied: false,
                 payment: read_payment(conn, &change.payment_id).await?,
                 answered: false,
             });
         };
+        let changed = applied.payment;
+        let before = before.or(single.filter(|_| applied.observed));
         if let (Some(before), Some(rules)) = (before, f.events) {
             follow(conn, rules, PaymentCause::Status { before }, &changed, now).await?;
         }
@@ -620,11 +653,12 @@ impl Store {
         self.db
             .write((change, attempt), |c, (change, attempt)| {
                 Box::pin(async move {
-                    let Some(changed) = apply_change(c, change, crate::now_ms()).await? else {
+                    let Some(applied) = apply_change(c, change, crate::now_ms(), false).await?
+                    else {
                         return Ok(None);
                     };
                     insert_attempt(c, attempt).await?;
-                    Ok(Some(changed))
+                    Ok(Some(applied.payment))
                 })
             })
             .await
