@@ -248,10 +248,10 @@ impl Store {
             // Two connections build the indexes side by side (the unique keys' first),
             // then one turns the unique indexes into constraints again (no second
             // check) and adds the foreign keys back (each key checks every row in one
-            // join). PostgreSQL's own
-            // parallel workers already keep both cores busy during a build, so the second
-            // connection gains little (14.1–14.7 s one after another against 13.7–14.2 s
-            // with the keys included, at 1,000,000 rows).
+            // join). PostgreSQL's own parallel workers already keep both cores busy
+            // during a build, so the second connection gains little (14.1–14.7 s one
+            // after another against 13.7–14.2 s with the keys included, at 1,000,000
+            // rows).
             Engine::Postgres => {
                 let queue = std::sync::Mutex::new(load.unique.iter().chain(&load.indexes));
                 let build = || async {
