@@ -278,28 +278,12 @@ async fn write_events(
         *seq = event.seq;
         hash.clone_from(&event.hash);
     }
-    // SQLite looks numbered parameters up by name, one by one (a wide statement's
-    // binding then costs time quadratic in its size); it also takes positional ones.
     let postgres = crate::db::is_postgres(conn);
     for part in events.chunks(INSERT_ROWS) {
-        let rows: Vec<String> = (0..part.len())
-            .map(|r| {
-                let cells: Vec<String> = (1..=11)
-                    .map(|c| {
-                        if postgres {
-                            format!("${}", r * 11 + c)
-                        } else {
-                            "?".to_owned()
-                        }
-                    })
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
              VALUES {}",
-            rows.join(", ")
+            crate::db::values(postgres, part.len(), 11)
         );
         let mut query = sqlx::query(&sql);
         for e in part {

@@ -24,11 +24,10 @@ const PER_ROW: usize = 31;
 const SQLITE_CHUNK: usize = 500;
 
 async fn insert_many(conn: &mut AnyConnection, rows: &[PaymentRecord]) -> Result<(), StoreError> {
-    let row = format!("({})", vec!["?"; PER_ROW].join(", "));
     for chunk in rows.chunks(SQLITE_CHUNK) {
         let sql = format!(
             "INSERT INTO payments ({COLUMNS}) VALUES {}",
-            vec![row.as_str(); chunk.len()].join(", ")
+            crate::db::values(false, chunk.len(), PER_ROW)
         );
         let mut q = sqlx::query(&sql);
         for p in chunk {

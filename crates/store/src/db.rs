@@ -464,6 +464,31 @@ async fn run_group(
     Ok(results)
 }
 
+/// `rows` groups of `columns` placeholders for a multi-row `VALUES`: numbered on
+/// PostgreSQL, positional `?` on SQLite (which looks numbered ones up by name, one by
+/// one: a cost that grows with the square of the statement's size).
+pub(crate) fn values(postgres: bool, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            if postgres {
+                out.push_str(&format!("${}", row * columns + column + 1));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// On PostgreSQL, takes the locks (company rows) of `companies` in id order, in one
 /// statement.
 pub(crate) async fn lock_companies<'a>(

@@ -265,31 +265,6 @@ const ITEMS_PER_INSERT: usize = 400;
 /// Item keys one look-up of earlier decisions asks for.
 const KEYS_PER_LOOKUP: usize = 500;
 
-/// `rows` groups of `columns` placeholders for a multi-row `VALUES`: numbered on
-/// PostgreSQL, positional `?` on SQLite (which looks numbered ones up by name, one by
-/// one: a cost that grows with the square of the statement's size).
-fn values(postgres: bool, rows: usize, columns: usize) -> String {
-    let mut out = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            if postgres {
-                out.push_str(&format!("${}", row * columns + column + 1));
-            } else {
-                out.push('?');
-            }
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// The latest decision on each of `keys` in the company's earlier runs, by item key.
 async fn earlier_decisions(
     conn: &mut AnyConnection,
@@ -398,7 +373,7 @@ async fn insert_items(
             "INSERT INTO recon_items (id, run_id, company_id, seq, item_key, class, reason, match_key, \
              payment_ids, provider_rows, ours, theirs, ours_reversed, theirs_reversed, proposal, flags, \
              resolution, resolution_reason, resolution_payment_id, resolved_by, resolved_at) VALUES {}",
-            values(postgres, chunk.len(), ITEM_COLUMNS)
+            crate::db::values(postgres, chunk.len(), ITEM_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for (i, item) in chunk.iter().enumerate() {
