@@ -316,6 +316,26 @@ impl Store {
     }
 }
 
+async fn read_pragma(
+    conn: &mut sqlx::AnyConnection,
+    name: &String,
+) -> Result<i64, crate::StoreError> {
+    Ok(sqlx::query_scalar(&format!("PRAGMA {name}"))
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+impl Store {
+    /// One integer `PRAGMA` of SQLite's write connection (`cache_size`, `threads`): for
+    /// tests that check what a bulk load sets there and puts back.
+    pub async fn writer_pragma_for_test(&self, name: &str) -> i64 {
+        self.db
+            .write(name.to_owned(), |c, d| Box::pin(read_pragma(c, d)))
+            .await
+            .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
+    }
+}
+
 /// A parameter of [`Store::execute_for_test`].
 #[derive(Debug, Clone, Copy)]
 pub enum TestParam<'a> {

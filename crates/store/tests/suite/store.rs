@@ -925,8 +925,20 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
             };
             let before = indexes().await;
             assert!(before.len() >= 10, "{before:?}");
+            let sqlite = store.engine() == Engine::Sqlite;
+            let pragmas = || async {
+                (
+                    store.writer_pragma_for_test("cache_size").await,
+                    store.writer_pragma_for_test("threads").await,
+                )
+            };
+            let settings = if sqlite { Some(pragmas().await) } else { None };
             let load = store.begin_bulk_load().await.unwrap();
             assert!(indexes().await.is_empty());
+            if sqlite {
+                // The load's page cache (128 MiB), on the write connection only.
+                assert_eq!(pragmas().await.0, -131_072);
+            }
             let rows: Vec<_> = (0..1200)
                 .map(|i| payment(&c.id, &p.id, PaymentStatus::Approved, 100 + i))
                 .collect();
@@ -934,6 +946,9 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
             store.seed_payments(rows).await.unwrap();
             store.finish_bulk_load(load).await.unwrap();
             assert_eq!(indexes().await, before);
+            if let Some(settings) = settings {
+                assert_eq!(pragmas().await, settings);
+            }
             let query = PaymentQuery {
                 limit: 2000,
                 ..PaymentQuery::default()
