@@ -474,19 +474,27 @@ pub(crate) fn values(postgres: bool, rows: usize, columns: usize) -> String {
             out.push_str(", ");
         }
         out.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                out.push_str(", ");
-            }
-            if postgres {
-                out.push_str(&format!("${}", row * columns + column + 1));
-            } else {
+        if postgres {
+            out.push_str(&numbered(row * columns + 1, columns));
+        } else {
+            for column in 0..columns {
+                if column > 0 {
+                    out.push_str(", ");
+                }
                 out.push('?');
             }
         }
         out.push(')');
     }
     out
+}
+
+/// `count` numbered placeholders from `$first`, separated by commas.
+pub(crate) fn numbered(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// On PostgreSQL, takes the locks (company rows) of `companies` in id order, in one

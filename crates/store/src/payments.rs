@@ -211,29 +211,126 @@ pub struct PosHealth {
     pub error: Option<String>,
 }
 
-async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRecord) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO attempts (id, payment_id, company_id, operation, client_ref, state, outcome, bank_code, \
-         message, http_status, latency_ms, raw, amount, started_at, finished_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+/// The columns of a new attempt, in the order [`bind_attempt`] binds them.
+const ATTEMPT_COLUMNS: &str = "id, payment_id, company_id, operation, client_ref, state, outcome, \
+    bank_code, message, http_status, latency_ms, raw, amount, started_at, finished_at";
+const ATTEMPT_COUNT: usize = 15;
+
+/// The columns of a new payment, in the order [`bind_payment`] binds them.
+const PAYMENT_COLUMNS: &str = "id, company_id, pos_id, status, amount, currency, installments, \
+    masked_pan, card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, \
+    message_en, channel, order_ref, customer_ref, description, three_d, return_url, three_d_token, \
+    three_d_html, sale_client_ref, authorized_amount, refunded_amount, business_date, review_reason, \
+    created_by, created_at, updated_at, client_ip, pre_auth, held_amount, hold_until";
+const PAYMENT_COUNT: usize = 35;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_attempt<'q>(q: AnyQuery<'q>, a: &'q AttemptRecord) -> AnyQuery<'q> {
+    q.bind(&a.id)
+        .bind(&a.payment_id)
+        .bind(&a.company_id)
+        .bind(a.operation.as_str())
+        .bind(&a.client_ref)
+        .bind(a.state.as_str())
+        .bind(a.outcome.map(|o| o.as_str()))
+        .bind(&a.bank_code)
+        .bind(&a.message)
+        .bind(a.http_status)
+        .bind(a.latency_ms)
+        .bind(&a.raw)
+        .bind(a.amount.minor())
+        .bind(a.started_at)
+        .bind(a.finished_at)
+}
+
+fn bind_payment<'q>(q: AnyQuery<'q>, p: &'q PaymentRecord) -> AnyQuery<'q> {
+    q.bind(&p.id)
+        .bind(&p.company_id)
+        .bind(&p.pos_id)
+        .bind(p.status.as_str())
+        .bind(p.amount.minor())
+        .bind(p.currency.alpha())
+        .bind(i64::from(p.installments))
+        .bind(&p.masked_pan)
+        .bind(&p.card_fingerprint)
+        .bind(&p.card_brand)
+        .bind(&p.auth_code)
+        .bind(&p.provider_ref)
+        .bind(&p.bank_code)
+        .bind(&p.message_tr)
+        .bind(&p.message_en)
+        .bind(p.channel.as_str())
+        .bind(&p.order_ref)
+        .bind(&p.customer_ref)
+        .bind(&p.description)
+        .bind(p.three_d)
+        .bind(&p.return_url)
+        .bind(&p.three_d_token)
+        .bind(&p.three_d_html)
+        .bind(&p.sale_client_ref)
+        .bind(p.authorized_amount.map(Kurus::minor))
+        .bind(p.refunded_amount.minor())
+        .bind(&p.business_date)
+        .bind(&p.review_reason)
+        .bind(&p.created_by)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .bind(&p.client_ip)
+        .bind(p.pre_auth)
+        .bind(p.held_amount.map(Kurus::minor))
+        .bind(p.hold_until)
+}
+
+/// `INSERT INTO attempts …` with its values numbered from `$1`.
+static INSERT_ATTEMPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({})",
+        crate::db::numbered(1, ATTEMPT_COUNT)
     )
-    .bind(&a.id)
-    .bind(&a.payment_id)
-    .bind(&a.company_id)
-    .bind(a.operation.as_str())
-    .bind(&a.client_ref)
-    .bind(a.state.as_str())
-    .bind(a.outcome.map(|o| o.as_str()))
-    .bind(&a.bank_code)
-    .bind(&a.message)
-    .bind(a.http_status)
-    .bind(a.latency_ms)
-    .bind(&a.raw)
-    .bind(a.amount.minor())
-    .bind(a.started_at)
-    .bind(a.finished_at)
-    .execute(&mut *conn)
-    .await?;
+});
+
+/// `INSERT INTO payments …` with its values numbered from `$1`.
+static INSERT_PAYMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({})",
+        crate::db::numbered(1, PAYMENT_COUNT)
+    )
+});
+
+/// PostgreSQL: a new payment and its first attempt in one statement (one round trip
+/// instead of two). The attempt is written from the payment's `RETURNING`, so it follows
+/// the payment, as the two statements did.
+static INSERT_PAYMENT_AND_ATTEMPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({}) RETURNING id) \
+         INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p",
+        crate::db::numbered(1, PAYMENT_COUNT),
+        crate::db::numbered(PAYMENT_COUNT + 1, ATTEMPT_COUNT)
+    )
+});
+
+/// PostgreSQL: the idempotency key's link to its new payment, the payment and its first
+/// attempt in one statement (one round trip instead of three). The payment is written
+/// only from the link's `RETURNING` (nothing when the key already has a payment: no row,
+/// and then no attempt either), and the attempt from the payment's.
+static INSERT_KEYED_PAYMENT_AND_ATTEMPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(
+    || {
+        format!(
+            "WITH k AS (INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING payment_id), \
+             p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} FROM k RETURNING id) \
+             INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p",
+            crate::db::numbered(5, PAYMENT_COUNT),
+            crate::db::numbered(5 + PAYMENT_COUNT, ATTEMPT_COUNT)
+        )
+    },
+);
+
+async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRecord) -> Result<(), StoreError> {
+    bind_attempt(sqlx::query(&INSERT_ATTEMPT), a)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -248,6 +345,13 @@ async fn begin_payment(
     conn: &mut AnyConnection,
     (p, a): &(PaymentRecord, AttemptRecord),
 ) -> Result<(), StoreError> {
+    if crate::db::is_postgres(conn) {
+        let q = sqlx::query(&INSERT_PAYMENT_AND_ATTEMPT);
+        bind_attempt(bind_payment(q, p), a)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
     insert_payment(conn, p).await?;
     insert_attempt(conn, a).await
 }
@@ -258,6 +362,24 @@ async fn begin_keyed_payment(
     a: &AttemptRecord,
     key: &str,
 ) -> Result<(), StoreError> {
+    let key_has_payment = || StoreError::Conflict {
+        code: "idempotency_key_has_payment",
+        message: "this Idempotency-Key already created a payment".into(),
+    };
+    if crate::db::is_postgres(conn) {
+        let q = sqlx::query(&INSERT_KEYED_PAYMENT_AND_ATTEMPT)
+            .bind(&p.company_id)
+            .bind(key)
+            .bind(&p.id)
+            .bind(p.created_at);
+        let written = bind_attempt(bind_payment(q, p), a)
+            .execute(&mut *conn)
+            .await?;
+        return match written.rows_affected() {
+            1 => Ok(()),
+            _ => Err(key_has_payment()),
+        };
+    }
     let linked = sqlx::query(
         "INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (company_id, idem_key) DO NOTHING",
@@ -269,10 +391,7 @@ async fn begin_keyed_payment(
     .execute(&mut *conn)
     .await?;
     if linked.rows_affected() == 0 {
-        return Err(StoreError::Conflict {
-            code: "idempotency_key_has_payment",
-            message: "this Idempotency-Key already created a payment".into(),
-        });
+        return Err(key_has_payment());
     }
     insert_payment(conn, p).await?;
     insert_attempt(conn, a).await
@@ -283,52 +402,9 @@ pub(crate) async fn insert_payment(
     conn: &mut AnyConnection,
     p: &PaymentRecord,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO payments (id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
-         card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
-         order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
-         authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at, client_ip, \
-         pre_auth, held_amount, hold_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)",
-    )
-    .bind(&p.id)
-    .bind(&p.company_id)
-    .bind(&p.pos_id)
-    .bind(p.status.as_str())
-    .bind(p.amount.minor())
-    .bind(p.currency.alpha())
-    .bind(i64::from(p.installments))
-    .bind(&p.masked_pan)
-    .bind(&p.card_fingerprint)
-    .bind(&p.card_brand)
-    .bind(&p.auth_code)
-    .bind(&p.provider_ref)
-    .bind(&p.bank_code)
-    .bind(&p.message_tr)
-    .bind(&p.message_en)
-    .bind(p.channel.as_str())
-    .bind(&p.order_ref)
-    .bind(&p.customer_ref)
-    .bind(&p.description)
-    .bind(p.three_d)
-    .bind(&p.return_url)
-    .bind(&p.three_d_token)
-    .bind(&p.three_d_html)
-    .bind(&p.sale_client_ref)
-    .bind(p.authorized_amount.map(Kurus::minor))
-    .bind(p.refunded_amount.minor())
-    .bind(&p.business_date)
-    .bind(&p.review_reason)
-    .bind(&p.created_by)
-    .bind(p.created_at)
-    .bind(p.updated_at)
-    .bind(&p.client_ip)
-    .bind(p.pre_auth)
-    .bind(p.held_amount.map(Kurus::minor))
-    .bind(p.hold_until)
-    .execute(&mut *conn)
-    .await?;
+    bind_payment(sqlx::query(&INSERT_PAYMENT), p)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

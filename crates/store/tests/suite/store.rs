@@ -454,11 +454,16 @@ async fn an_idempotency_key_creates_one_payment() {
                 ),
                 "{refused:?}"
             );
-            // Nothing of the second was written.
+            // Nothing of the second was written; the first has its attempt.
             assert!(matches!(
                 store.get_payment(&c.id, &second.id).await,
                 Err(StoreError::NotFound)
             ));
+            assert!(store.list_attempts(&second.id).await.unwrap().is_empty());
+            let attempts = store.list_attempts(&first.id).await.unwrap();
+            assert_eq!(attempts.len(), 1, "{attempts:?}");
+            assert_eq!(attempts[0].operation, Operation::Sale);
+            assert_eq!(attempts[0].amount, first.amount);
             let found = store.payment_for_key(&c.id, "k1").await.unwrap().unwrap();
             assert_eq!(found.id, first.id);
             assert!(store.payment_for_key(&c.id, "k2").await.unwrap().is_none());
