@@ -9,60 +9,23 @@
 use sqlx::postgres::PgConnection;
 use sqlx::{AnyConnection, Connection};
 
-use sanalpos_core::Kurus;
-
 use crate::db::Engine;
 use crate::model::PaymentRecord;
+use crate::payments::{bind_payment, PAYMENT_COLUMNS, PAYMENT_COUNT};
 use crate::{Store, StoreError};
 
-const COLUMNS: &str = "id, company_id, pos_id, status, amount, currency, installments, masked_pan, \
-    card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, message_en, channel, \
-    order_ref, customer_ref, description, three_d, return_url, three_d_token, three_d_html, sale_client_ref, \
-    authorized_amount, refunded_amount, business_date, review_reason, created_by, created_at, updated_at";
-const PER_ROW: usize = 31;
-/// Rows per SQLite statement: 31 parameters each stays under SQLite's limit of 32,766.
+/// Rows per SQLite statement: 35 parameters each stays under SQLite's limit of 32,766.
 const SQLITE_CHUNK: usize = 500;
 
 async fn insert_many(conn: &mut AnyConnection, rows: &[PaymentRecord]) -> Result<(), StoreError> {
     for chunk in rows.chunks(SQLITE_CHUNK) {
         let sql = format!(
-            "INSERT INTO payments ({COLUMNS}) VALUES {}",
-            crate::db::values(false, chunk.len(), PER_ROW)
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES {}",
+            crate::db::values(false, chunk.len(), PAYMENT_COUNT)
         );
         let mut q = sqlx::query(&sql);
         for p in chunk {
-            q = q
-                .bind(&p.id)
-                .bind(&p.company_id)
-                .bind(&p.pos_id)
-                .bind(p.status.as_str())
-                .bind(p.amount.minor())
-                .bind(p.currency.alpha())
-                .bind(i64::from(p.installments))
-                .bind(&p.masked_pan)
-                .bind(&p.card_fingerprint)
-                .bind(&p.card_brand)
-                .bind(&p.auth_code)
-                .bind(&p.provider_ref)
-                .bind(&p.bank_code)
-                .bind(&p.message_tr)
-                .bind(&p.message_en)
-                .bind(p.channel.as_str())
-                .bind(&p.order_ref)
-                .bind(&p.customer_ref)
-                .bind(&p.description)
-                .bind(p.three_d)
-                .bind(&p.return_url)
-                .bind(&p.three_d_token)
-                .bind(&p.three_d_html)
-                .bind(&p.sale_client_ref)
-                .bind(p.authorized_amount.map(Kurus::minor))
-                .bind(p.refunded_amount.minor())
-                .bind(&p.business_date)
-                .bind(&p.review_reason)
-                .bind(&p.created_by)
-                .bind(p.created_at)
-                .bind(p.updated_at);
+            q = bind_payment(q, p);
         }
         q.execute(&mut *conn).await?;
     }
@@ -87,7 +50,7 @@ fn copy_field(out: &mut String, value: Option<&str>) {
     }
 }
 
-/// The payments as `COPY` text rows, in [`COLUMNS`] order.
+/// The payments as `COPY` text rows, in [`PAYMENT_COLUMNS`] order.
 fn copy_rows(rows: &[PaymentRecord]) -> String {
     let mut out = String::with_capacity(rows.len() * 320);
     for p in rows {
@@ -97,7 +60,9 @@ fn copy_rows(rows: &[PaymentRecord]) -> String {
         let refunded = p.refunded_amount.minor().to_string();
         let created = p.created_at.to_string();
         let updated = p.updated_at.to_string();
-        let fields: [Option<&str>; PER_ROW] = [
+        let held = p.held_amount.map(|a| a.minor().to_string());
+        let hold_until = p.hold_until.map(|t| t.to_string());
+        let fields: [Option<&str>; PAYMENT_COUNT] = [
             Some(&p.id),
             Some(&p.company_id),
             Some(&p.pos_id),
@@ -129,6 +94,10 @@ fn copy_rows(rows: &[PaymentRecord]) -> String {
             Some(&p.created_by),
             Some(&created),
             Some(&updated),
+            p.client_ip.as_deref(),
+            Some(if p.pre_auth { "t" } else { "f" }),
+            held.as_deref(),
+            hold_until.as_deref(),
         ];
         for (i, field) in fields.into_iter().enumerate() {
             if i > 0 {
@@ -352,7 +321,7 @@ impl Store {
                 let text = copy_rows(&payments);
                 let mut conn = self.native_postgres().await?;
                 let mut copy = conn
-                    .copy_in_raw(&format!("COPY payments ({COLUMNS}) FROM STDIN"))
+                    .copy_in_raw(&format!("COPY payments ({PAYMENT_COLUMNS}) FROM STDIN"))
                     .await?;
                 copy.send(text.as_bytes()).await?;
                 copy.finish().await?;

@@ -217,14 +217,14 @@ const ATTEMPT_COLUMNS: &str = "id, payment_id, company_id, operation, client_ref
 const ATTEMPT_COUNT: usize = 15;
 
 /// The columns of a new payment, in the order [`bind_payment`] binds them.
-const PAYMENT_COLUMNS: &str = "id, company_id, pos_id, status, amount, currency, installments, \
+pub(crate) const PAYMENT_COLUMNS: &str = "id, company_id, pos_id, status, amount, currency, installments, \
     masked_pan, card_fingerprint, card_brand, auth_code, provider_ref, bank_code, message_tr, \
     message_en, channel, order_ref, customer_ref, description, three_d, return_url, three_d_token, \
     three_d_html, sale_client_ref, authorized_amount, refunded_amount, business_date, review_reason, \
     created_by, created_at, updated_at, client_ip, pre_auth, held_amount, hold_until";
-const PAYMENT_COUNT: usize = 35;
+pub(crate) const PAYMENT_COUNT: usize = 35;
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 fn bind_attempt<'q>(q: AnyQuery<'q>, a: &'q AttemptRecord) -> AnyQuery<'q> {
     q.bind(&a.id)
@@ -244,7 +244,7 @@ fn bind_attempt<'q>(q: AnyQuery<'q>, a: &'q AttemptRecord) -> AnyQuery<'q> {
         .bind(a.finished_at)
 }
 
-fn bind_payment<'q>(q: AnyQuery<'q>, p: &'q PaymentRecord) -> AnyQuery<'q> {
+pub(crate) fn bind_payment<'q>(q: AnyQuery<'q>, p: &'q PaymentRecord) -> AnyQuery<'q> {
     q.bind(&p.id)
         .bind(&p.company_id)
         .bind(&p.pos_id)

@@ -944,13 +944,29 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
                 // The load's page cache (128 MiB), on the write connection only.
                 assert_eq!(pragmas().await.0, -131_072);
             }
-            let rows: Vec<_> = (0..1200)
+            let mut rows: Vec<_> = (0..1200)
                 .map(|i| payment(&c.id, &p.id, PaymentStatus::Approved, 100 + i))
                 .collect();
             let first_ref = rows[0].sale_client_ref.clone();
+            // Every column is loaded, the later ones too.
+            rows[1].client_ip = Some("203.0.113.9".into());
+            rows[1].pre_auth = true;
+            rows[1].held_amount = Some(rows[1].amount);
+            rows[1].hold_until = Some(rows[1].created_at + 7 * 86_400_000);
+            let held = rows[1].clone();
             store.seed_payments(rows).await.unwrap();
             store.finish_bulk_load(load).await.unwrap();
             assert_eq!(indexes().await, before);
+            let loaded = store.get_payment(&c.id, &held.id).await.unwrap();
+            assert_eq!(
+                (
+                    loaded.client_ip,
+                    loaded.pre_auth,
+                    loaded.held_amount,
+                    loaded.hold_until
+                ),
+                (held.client_ip, true, held.held_amount, held.hold_until)
+            );
             if let Some(settings) = settings {
                 assert_eq!(pragmas().await, settings);
             }
