@@ -72,7 +72,7 @@ pub use pre_auth::{DEFAULT_HOLD_DAYS as PRE_AUTH_DEFAULT_DAYS, HOLD_DAYS as PRE_
 pub use recon::{
     recon_class_label, recon_export_headers, recon_reason_label, EntryDetails, ItemsQuery,
     MatchCandidate, ReconCounts, ReconItemView, ReconRunEntry, ReconRunView, RejectCause,
-    RejectedRow, Resolution,
+    RejectedRow, Resolution, StatementFile,
 };
 pub use reports::{
     payment_cursor, AuditEventView, CurrencyTotals, DashboardView, DayTotals, DeclineReason,
@@ -470,7 +470,8 @@ impl PaymentService {
     /// [`ServiceError::BadStatement`] with every bad line, unless `skip_bad_rows` says
     /// a person has seen them and decided: then the good rows are reconciled and the
     /// bad ones are listed in the run's rejected rows (a file with no good row is still
-    /// refused).
+    /// refused). The file is read a block at a time as it is parsed (see
+    /// [`StatementFile`]); a file that cannot be read to its end imports nothing.
     #[allow(clippy::too_many_arguments)]
     pub async fn import_statement(
         &self,
@@ -479,7 +480,7 @@ impl PaymentService {
         pos_id: &str,
         from: &str,
         to: &str,
-        bytes: &[u8],
+        file: impl Into<StatementFile>,
         profile: Option<Profile>,
         skip_bad_rows: bool,
     ) -> Result<ReconRunView, ServiceError> {
@@ -490,7 +491,7 @@ impl PaymentService {
             pos_id,
             from,
             to,
-            bytes,
+            file.into(),
             profile,
             skip_bad_rows,
         )

@@ -9,7 +9,7 @@ use sanalpos_store::{new_id, NewAudit, StatementProfileRecord, StoreError};
 
 use crate::error::ServiceError;
 use crate::types::{rfc3339, Actor};
-use crate::{PaymentService, ReconRunView};
+use crate::{PaymentService, ReconRunView, StatementFile};
 
 /// A saved statement profile as shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -211,7 +211,7 @@ impl PaymentService {
         pos_id: &str,
         from: &str,
         to: &str,
-        bytes: &[u8],
+        file: impl Into<StatementFile>,
         profile_id: Option<&str>,
         skip_bad_rows: bool,
     ) -> Result<ReconRunView, ServiceError> {
@@ -234,7 +234,7 @@ impl PaymentService {
             pos_id,
             from,
             to,
-            bytes,
+            file,
             profile,
             skip_bad_rows,
         )

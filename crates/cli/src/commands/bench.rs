@@ -382,7 +382,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
                         &pos_id,
                         &from,
                         &to,
-                        &statement,
+                        statement,
                         None,
                         false,
                     )

@@ -2,13 +2,14 @@
 //! straight on the database (no server needed).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use sanalpos_core::Kurus;
 use sanalpos_service::{
     Actor, ItemsQuery, PaymentService, ReconClass, ReconRunView, ServiceConfig, ServiceError,
+    StatementFile,
 };
 use sanalpos_store::{Crypto, Store};
 
@@ -16,8 +17,6 @@ use super::admin::{block_on, DatabaseArgs};
 
 /// Files at least this large show their reading progress.
 const PROGRESS_FROM_BYTES: u64 = 1 << 20;
-/// How much is read between two progress lines.
-const CHUNK_BYTES: usize = 256 * 1024;
 /// Bad statement rows listed in an error; the count names the rest.
 const SHOWN_BAD_ROWS: usize = 20;
 /// Exceptions first, then what matched.
@@ -118,7 +117,7 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
             skip_bad_rows,
             period,
         } => {
-            let bytes = read_with_progress(&file)?;
+            let file = FileWithProgress::open(&file)?;
             let service = open(&period.database).await?;
             let run = service
                 .import_statement_with_profile(
@@ -127,7 +126,7 @@ async fn execute(command: ReconCommand) -> Result<(), String> {
                     &period.pos,
                     &period.from,
                     &period.to,
-                    &bytes,
+                    StatementFile::from_reader(file),
                     profile_id.as_deref(),
                     skip_bad_rows,
                 )
@@ -190,34 +189,54 @@ fn describe(error: ServiceError) -> String {
     }
 }
 
-/// Reads a file, showing `read X / Y bytes` on stderr while a large one comes in.
-fn read_with_progress(path: &PathBuf) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let total = file.metadata().map_err(|e| format!("{shown}: {e}"))?.len();
-    let progress = total >= PROGRESS_FROM_BYTES;
-    let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-    let mut chunk = vec![0u8; CHUNK_BYTES];
-    let mut stderr = std::io::stderr();
-    loop {
-        let n = file.read(&mut chunk).map_err(|e| format!("{shown}: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&chunk[..n]);
-        if progress {
+/// A statement file read as it is parsed, showing `reading X / Y bytes` on stderr while a
+/// large one comes in; a read error names the file.
+struct FileWithProgress {
+    file: std::fs::File,
+    shown: String,
+    total: u64,
+    read: u64,
+    /// The last percentage shown; `None` for a file too small to show any.
+    shown_percent: Option<u64>,
+}
+
+impl FileWithProgress {
+    fn open(path: &Path) -> Result<FileWithProgress, String> {
+        let shown = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+        let total = file.metadata().map_err(|e| format!("{shown}: {e}"))?.len();
+        Ok(FileWithProgress {
+            file,
+            shown,
+            total,
+            read: 0,
+            shown_percent: (total < PROGRESS_FROM_BYTES).then_some(100),
+        })
+    }
+}
+
+impl Read for FileWithProgress {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self
+            .file
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.shown)))?;
+        self.read += n as u64;
+        let percent = self.read * 100 / self.total.max(1);
+        if self.shown_percent.is_none_or(|shown| percent > shown) {
+            let mut stderr = std::io::stderr();
             let _ = write!(
                 stderr,
-                "\rreading {shown}: {} / {total} bytes ({}%)",
-                bytes.len(),
-                (bytes.len() as u64 * 100) / total.max(1)
+                "\rreading {}: {} / {} bytes ({percent}%)",
+                self.shown, self.read, self.total
             );
+            if n == 0 || self.read >= self.total {
+                let _ = writeln!(stderr);
+            }
+            self.shown_percent = Some(percent);
         }
+        Ok(n)
     }
-    if progress {
-        let _ = writeln!(stderr);
-    }
-    Ok(bytes)
 }
 
 /// `-1.234,56` for a signed number of kuruş.

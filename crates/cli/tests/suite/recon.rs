@@ -271,4 +271,24 @@ async fn recon_import_statement_and_a_large_bad_file() {
     assert!(stderr.contains(&format!("({rows} bad rows)")), "{stderr}");
     assert!(stderr.contains("line 2:"), "{stderr}");
     assert!(!stderr.contains("4546711234567894"));
+
+    // A path that opens but cannot be read (a directory): the error names it and why,
+    // and nothing is imported.
+    let mut args = vec![
+        "recon".to_owned(),
+        "import".to_owned(),
+        dir.path().display().to_string(),
+    ];
+    args.extend(period(&s));
+    let out = sanalpos(dir.path(), args).await;
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        stderr.contains(&format!(
+            "the file cannot be read: {}: ",
+            dir.path().display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was imported"), "{stderr}");
 }

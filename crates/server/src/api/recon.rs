@@ -11,7 +11,7 @@ use serde_json::json;
 
 use sanalpos_service::{
     EntryDetails, ItemsQuery, MatchCandidate, ReconItemView, ReconRunEntry, ReconRunView,
-    Resolution, ServiceError,
+    Resolution, ServiceError, StatementFile,
 };
 
 use super::fields::Text;
@@ -127,7 +127,7 @@ pub async fn import(
             &query.pos_id,
             &query.from,
             &query.to,
-            &body,
+            StatementFile::from_reader(std::io::Cursor::new(body)),
             query.profile_id.as_deref().filter(|id| !id.is_empty()),
             query.skip_bad_rows,
         )

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
 use sanalpos_recon::{
-    read_statement, reconcile, Class, ClassTotals, Expected, Flag, Item, Last4, Options,
+    read_statement_from, reconcile, Class, ClassTotals, Expected, Flag, Item, Last4, Options,
     OurPayment, PaymentStatus as EngineStatus, Profile, ProviderRow, Reconciliation, RowProblem,
     Summary,
 };
@@ -35,6 +35,31 @@ use sanalpos_store::{
 use crate::error::{ServiceError, StatementRow};
 use crate::types::Actor;
 use crate::PaymentService;
+
+/// A statement file to import, read a block at a time while it is parsed: a file
+/// opened from disk is never held whole beside its rows (see
+/// [`sanalpos_recon::read_statement_from`]). Bytes already in memory are read from
+/// there; a borrowed slice is copied once, so the parse can run off the runtime.
+pub struct StatementFile(Box<dyn std::io::Read + Send>);
+
+impl StatementFile {
+    /// A statement read from `reader` as it is parsed (a file, a body).
+    pub fn from_reader(reader: impl std::io::Read + Send + 'static) -> StatementFile {
+        StatementFile(Box::new(reader))
+    }
+}
+
+impl From<Vec<u8>> for StatementFile {
+    fn from(bytes: Vec<u8>) -> StatementFile {
+        StatementFile::from_reader(std::io::Cursor::new(bytes))
+    }
+}
+
+impl<T: AsRef<[u8]> + ?Sized> From<&T> for StatementFile {
+    fn from(bytes: &T) -> StatementFile {
+        StatementFile::from(bytes.as_ref().to_vec())
+    }
+}
 
 /// Rows asked for per report page.
 const REPORT_PAGE_SIZE: u32 = 500;
@@ -610,7 +635,7 @@ pub(crate) async fn run_import(
     pos_id: &str,
     from: &str,
     to: &str,
-    bytes: &[u8],
+    file: StatementFile,
     profile: Option<Profile>,
     skip_bad_rows: bool,
 ) -> Result<ReconRunView, ServiceError> {
@@ -619,10 +644,7 @@ pub(crate) async fn run_import(
     check_period(from, to)?;
     let pos = service.inner.store.get_pos(company_id, pos_id).await?;
     let profile = profile.unwrap_or_else(Profile::simulator);
-    // The copy lets the parse run off the runtime (a few milliseconds for the largest
-    // upload, against a few hundred for the parse).
-    let bytes = bytes.to_vec();
-    let statement = off_the_runtime(move || read_statement(&bytes, &profile))
+    let statement = off_the_runtime(move || read_statement_from(file.0, &profile))
         .await?
         .map_err(|e| ServiceError::BadStatement {
             message: scrub_card_numbers(&e.to_string()),
