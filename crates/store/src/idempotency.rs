@@ -123,21 +123,34 @@ pub(crate) async fn claim_in(
         return Ok(Some(ClaimedBegin::KeyTaken));
     }
     let counts = crate::ratelimit::hit(conn, &claim.hits).await?;
-    let over = counts.iter().any(|(scope, count)| {
+    if is_over(claim, &counts) {
+        free_key(conn, claim).await?;
+        return Ok(Some(ClaimedBegin::OverLimit(counts)));
+    }
+    Ok(None)
+}
+
+/// Whether a counter of `counts` went over its limit in `claim`.
+pub(crate) fn is_over(claim: &KeyClaim, counts: &[(String, i64)]) -> bool {
+    counts.iter().any(|(scope, count)| {
         claim
             .limits
             .iter()
             .any(|(limited, most)| limited == scope && count > most)
-    });
-    if over {
-        sqlx::query("DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2")
-            .bind(&claim.company_id)
-            .bind(&claim.key)
-            .execute(&mut *conn)
-            .await?;
-        return Ok(Some(ClaimedBegin::OverLimit(counts)));
-    }
-    Ok(None)
+    })
+}
+
+/// Frees a key claimed in this transaction by a request that writes nothing.
+pub(crate) async fn free_key(
+    conn: &mut sqlx::AnyConnection,
+    claim: &KeyClaim,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE company_id = $1 AND idem_key = $2")
+        .bind(&claim.company_id)
+        .bind(&claim.key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {

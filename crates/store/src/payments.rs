@@ -646,11 +646,128 @@ async fn begin_claimed_payment(
     conn: &mut AnyConnection,
     (p, a, claim): &(PaymentRecord, AttemptRecord, KeyClaim),
 ) -> Result<ClaimedBegin, StoreError> {
+    if crate::db::is_postgres(conn) && !claim.hits.is_empty() {
+        if let Some(done) = claim_and_begin_at_once(conn, p, a, claim).await? {
+            return Ok(done);
+        }
+    }
     if let Some(instead) = claim_in(conn, claim, p.created_at).await? {
         return Ok(instead);
     }
     begin_keyed_payment(conn, p, a, &claim.key).await?;
     Ok(ClaimedBegin::Started)
+}
+
+/// PostgreSQL: a free key's claim, its rate counters, its link to the new payment, the
+/// payment and its first attempt in one statement (one round trip instead of three),
+/// written in that order, each from the one before: the counters only when the key was
+/// inserted, the link only when no counter went over its limit, the payment from the
+/// link's `RETURNING` and the attempt from the payment's. `None` when the key was not
+/// free (nothing written): the caller then takes the path of separate statements,
+/// which replays, refuses or takes the key over.
+async fn claim_and_begin_at_once(
+    conn: &mut AnyConnection,
+    p: &PaymentRecord,
+    a: &AttemptRecord,
+    claim: &KeyClaim,
+) -> Result<Option<ClaimedBegin>, StoreError> {
+    let (hits, limits) = (claim.hits.len(), claim.limits.len());
+    // $1–$5 the key, then the hits (three each), the limits (two each), the link's
+    // payment id and time, the payment's columns and the attempt's.
+    let first_limit = 6 + 3 * hits;
+    let first_link = first_limit + 2 * limits;
+    let first_payment = first_link + 2;
+    let hit_rows = (0..hits)
+        .map(|i| {
+            let n = 6 + 3 * i;
+            format!("(${n}, ${}, CAST(${} AS BIGINT))", n + 1, n + 2)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let over = if limits == 0 {
+        "SELECT 1 WHERE FALSE".to_owned()
+    } else {
+        let limit_rows = (0..limits)
+            .map(|i| {
+                let n = first_limit + 2 * i;
+                format!("(${n}, CAST(${} AS BIGINT))", n + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT 1 FROM totals t JOIN (VALUES {limit_rows}) AS l (scope, most) \
+             ON l.scope = t.scope WHERE t.hits > l.most"
+        )
+    };
+    let sql = format!(
+        "WITH k AS (INSERT INTO idempotency_keys (company_id, idem_key, request_hash, state, \
+         response_status, response_body, created_at, locked_until) \
+         VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING 1 AS claimed), \
+         counted AS (INSERT INTO rate_counters (scope, subject, window_start, shard, hits) \
+         SELECT h.scope, h.subject, h.window_start, CAST(pg_backend_pid() AS TEXT), 1 \
+         FROM (VALUES {hit_rows}) AS h (scope, subject, window_start) WHERE EXISTS (SELECT 1 FROM k) \
+         ON CONFLICT (scope, subject, window_start, shard) DO UPDATE SET hits = rate_counters.hits + 1 \
+         RETURNING scope, subject, window_start, shard, hits), \
+         totals AS (SELECT c.scope, c.hits + CAST(COALESCE((SELECT SUM(o.hits) FROM rate_counters o \
+         WHERE o.scope = c.scope AND o.subject = c.subject AND o.window_start = c.window_start \
+         AND o.shard <> c.shard), 0) AS BIGINT) AS hits FROM counted c), \
+         over AS ({over}), \
+         link AS (INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
+         SELECT $1, $2, ${first_link}, ${} WHERE EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM over) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING payment_id), \
+         p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} FROM link RETURNING id), \
+         a AS (INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p RETURNING 1) \
+         SELECT (SELECT COUNT(*) FROM k) AS claimed, (SELECT COUNT(*) FROM a) AS written, \
+         t.scope, t.hits FROM (SELECT 1) AS one LEFT JOIN totals t ON TRUE",
+        first_link + 1,
+        crate::db::numbered(first_payment, PAYMENT_COUNT),
+        crate::db::numbered(first_payment + PAYMENT_COUNT, ATTEMPT_COUNT),
+    );
+    let lock_ms = crate::idempotency::IDEMPOTENCY_LOCK.as_millis() as i64;
+    let mut q = sqlx::query(&sql)
+        .bind(&claim.company_id)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(p.created_at)
+        .bind(p.created_at + lock_ms);
+    for h in &claim.hits {
+        q = q.bind(&h.scope).bind(&h.subject).bind(h.window_start);
+    }
+    for (scope, most) in &claim.limits {
+        q = q.bind(scope).bind(*most);
+    }
+    let q = q.bind(&p.id).bind(p.created_at);
+    let rows = bind_attempt(bind_payment(q, p), a)
+        .fetch_all(&mut *conn)
+        .await?;
+    let first = rows
+        .first()
+        .ok_or_else(|| StoreError::corrupt("the claim answered no row"))?;
+    if int(first, "claimed")? == 0 {
+        return Ok(None);
+    }
+    let mut counts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(scope) = opt_text(row, "scope")? {
+            counts.push((scope, int(row, "hits")?));
+        }
+    }
+    let over = crate::idempotency::is_over(claim, &counts);
+    match (int(first, "written")?, over) {
+        (1, false) => Ok(Some(ClaimedBegin::Started)),
+        (0, true) => {
+            crate::idempotency::free_key(conn, claim).await?;
+            Ok(Some(ClaimedBegin::OverLimit(counts)))
+        }
+        (0, false) => Err(StoreError::Conflict {
+            code: "idempotency_key_has_payment",
+            message: "this Idempotency-Key already created a payment".into(),
+        }),
+        (written, _) => Err(StoreError::corrupt(format!(
+            "the claim wrote {written} attempts for counts {counts:?}"
+        ))),
+    }
 }
 
 impl Store {

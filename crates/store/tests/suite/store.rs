@@ -834,6 +834,71 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
                 IdempotencyBegin::Started,
                 "the refused request gave its key back"
             );
+            assert_eq!(store.list_attempts(&first.id).await.unwrap().len(), 1);
+
+            // Two counters, one of them without a limit: each counted once.
+            let fourth = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let mut two = claim("k3", 5);
+            two.hits = vec![
+                hit("key_3"),
+                RateHit {
+                    scope: "api_payment_company".into(),
+                    subject: c.id.clone(),
+                    window_start: 0,
+                },
+            ];
+            let begun = store
+                .begin_claimed_payment(fourth.clone(), attempt(&fourth, Operation::Sale), two)
+                .await
+                .unwrap();
+            assert_eq!(begun, ClaimedBegin::Started);
+            for (scope, subject) in [("api_payment_key", "key_3"), ("api_payment_company", &c.id)] {
+                assert_eq!(store.rate_count(scope, subject, 0).await.unwrap(), 1);
+            }
+            assert_eq!(store.list_attempts(&fourth.id).await.unwrap().len(), 1);
+
+            // A key whose row was purged while its payment's link stays: the claim is
+            // refused as the key's payment, and nothing of it stays (key, counts, payment).
+            let purged = store
+                .purge_idempotency(now_ms() + 30 * 3_600_000)
+                .await
+                .unwrap();
+            assert!(purged >= 2, "{purged}");
+            let fifth = payment(&c.id, &p.id, PaymentStatus::Processing, 100);
+            let refused = store
+                .begin_claimed_payment(
+                    fifth.clone(),
+                    attempt(&fifth, Operation::Sale),
+                    claim("k1", 5),
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(StoreError::Conflict {
+                        code: "idempotency_key_has_payment",
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+            assert!(matches!(
+                store.get_payment(&c.id, &fifth.id).await,
+                Err(StoreError::NotFound)
+            ));
+            assert_eq!(
+                store
+                    .rate_count("api_payment_key", "key_1", 0)
+                    .await
+                    .unwrap(),
+                2,
+                "the refused claim's hit was rolled back"
+            );
+            assert_eq!(
+                store.idempotency_begin(&c.id, "k1", "h1", 0).await.unwrap(),
+                IdempotencyBegin::Started,
+                "the refused claim left no key behind"
+            );
         },
     )
     .await;
