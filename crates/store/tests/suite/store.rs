@@ -444,16 +444,7 @@ async fn an_idempotency_key_creates_one_payment() {
                     "k1".into(),
                 )
                 .await;
-            assert!(
-                matches!(
-                    refused,
-                    Err(StoreError::Conflict {
-                        code: "idempotency_key_has_payment",
-                        ..
-                    })
-                ),
-                "{refused:?}"
-            );
+            assert_key_has_payment(&refused);
             // Nothing of the second was written; the first has its attempt.
             assert!(matches!(
                 store.get_payment(&c.id, &second.id).await,
@@ -872,16 +863,7 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
                     claim("k1", 5),
                 )
                 .await;
-            assert!(
-                matches!(
-                    refused,
-                    Err(StoreError::Conflict {
-                        code: "idempotency_key_has_payment",
-                        ..
-                    })
-                ),
-                "{refused:?}"
-            );
+            assert_key_has_payment(&refused);
             assert!(matches!(
                 store.get_payment(&c.id, &fifth.id).await,
                 Err(StoreError::NotFound)
@@ -1118,4 +1100,18 @@ async fn payment_keys_compare_byte_by_byte_on_postgres() {
         .collect();
     assert!(not_bytewise.is_empty(), "{not_bytewise:?}");
     store.close().await;
+}
+
+/// Asserts the refusal of a payment whose idempotency key already created one.
+fn assert_key_has_payment<T: std::fmt::Debug>(refused: &Result<T, StoreError>) {
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Conflict {
+                code: "idempotency_key_has_payment",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
 }
