@@ -196,7 +196,8 @@ struct FileWithProgress {
     shown: String,
     total: u64,
     read: u64,
-    /// The last percentage shown; `None` for a file too small to show any.
+    /// The last percentage shown, `None` before the first; a file too small to show
+    /// any progress starts at 100, so none is shown.
     shown_percent: Option<u64>,
 }
 
