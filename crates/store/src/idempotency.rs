@@ -27,20 +27,28 @@ struct Begin {
     now: i64,
 }
 
+/// Claims a free key: `$1` company, `$2` key, `$3` request hash, `$4` now, `$5` the
+/// end of the lock ([`locked_until`]); nothing when the key is there already.
+pub(crate) const INSERT_KEY: &str =
+    "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, \
+     state, response_status, response_body, created_at, locked_until) \
+     VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
+     ON CONFLICT (company_id, idem_key) DO NOTHING";
+
+/// Until when a key claimed at `now` (Unix ms) is held.
+pub(crate) fn locked_until(now: i64) -> i64 {
+    now + IDEMPOTENCY_LOCK.as_millis() as i64
+}
+
 async fn begin(conn: &mut sqlx::AnyConnection, b: &Begin) -> Result<IdempotencyBegin, StoreError> {
-    let lock_ms = IDEMPOTENCY_LOCK.as_millis() as i64;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, state, response_status, response_body, \
-         created_at, locked_until) VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
-         ON CONFLICT (company_id, idem_key) DO NOTHING",
-    )
-    .bind(&b.company_id)
-    .bind(&b.key)
-    .bind(&b.request_hash)
-    .bind(b.now)
-    .bind(b.now + lock_ms)
-    .execute(&mut *conn)
-    .await?;
+    let inserted = sqlx::query(INSERT_KEY)
+        .bind(&b.company_id)
+        .bind(&b.key)
+        .bind(&b.request_hash)
+        .bind(b.now)
+        .bind(locked_until(b.now))
+        .execute(&mut *conn)
+        .await?;
     if inserted.rows_affected() > 0 {
         return Ok(IdempotencyBegin::Started);
     }
@@ -64,7 +72,7 @@ async fn begin(conn: &mut sqlx::AnyConnection, b: &Begin) -> Result<IdempotencyB
             "UPDATE idempotency_keys SET locked_until = $1 WHERE company_id = $2 AND idem_key = $3 \
              AND state = 'in_progress' AND locked_until < $4",
         )
-        .bind(b.now + lock_ms)
+        .bind(locked_until(b.now))
         .bind(&b.company_id)
         .bind(&b.key)
         .bind(b.now)

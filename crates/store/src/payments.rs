@@ -319,13 +319,30 @@ static INSERT_KEYED_PAYMENT_AND_ATTEMPT: std::sync::LazyLock<String> = std::sync
         format!(
             "WITH k AS (INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING payment_id), \
-             p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} FROM k RETURNING id) \
-             INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p",
-            crate::db::numbered(5, PAYMENT_COUNT),
-            crate::db::numbered(5 + PAYMENT_COUNT, ATTEMPT_COUNT)
+             {} {}",
+            payment_cte_from("k", 5),
+            attempt_from_payment(5 + PAYMENT_COUNT)
         )
     },
 );
+
+/// PostgreSQL: the CTE `p AS (INSERT INTO payments … SELECT … FROM {link} RETURNING
+/// id)`, a payment for each row of `link`, its values numbered from `first`.
+fn payment_cte_from(link: &str, first: usize) -> String {
+    format!(
+        "p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} FROM {link} RETURNING id)",
+        crate::db::numbered(first, PAYMENT_COUNT)
+    )
+}
+
+/// PostgreSQL: `INSERT INTO attempts … SELECT … FROM p`, an attempt for each payment of
+/// [`payment_cte_from`], its values numbered from `first`.
+fn attempt_from_payment(first: usize) -> String {
+    format!(
+        "INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p",
+        crate::db::numbered(first, ATTEMPT_COUNT)
+    )
+}
 
 async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRecord) -> Result<(), StoreError> {
     bind_attempt(sqlx::query(&INSERT_ATTEMPT), a)
@@ -356,16 +373,20 @@ async fn begin_payment(
     insert_attempt(conn, a).await
 }
 
+/// The refusal of a new payment under an idempotency key that already created one.
+fn key_has_payment() -> StoreError {
+    StoreError::Conflict {
+        code: "idempotency_key_has_payment",
+        message: "this Idempotency-Key already created a payment".into(),
+    }
+}
+
 async fn begin_keyed_payment(
     conn: &mut AnyConnection,
     p: &PaymentRecord,
     a: &AttemptRecord,
     key: &str,
 ) -> Result<(), StoreError> {
-    let key_has_payment = || StoreError::Conflict {
-        code: "idempotency_key_has_payment",
-        message: "this Idempotency-Key already created a payment".into(),
-    };
     if crate::db::is_postgres(conn) {
         let q = sqlx::query(&INSERT_KEYED_PAYMENT_AND_ATTEMPT)
             .bind(&p.company_id)
@@ -671,66 +692,13 @@ async fn claim_and_begin_at_once(
     a: &AttemptRecord,
     claim: &KeyClaim,
 ) -> Result<Option<ClaimedBegin>, StoreError> {
-    let (hits, limits) = (claim.hits.len(), claim.limits.len());
-    // $1–$5 the key, then the hits (three each), the limits (two each), the link's
-    // payment id and time, the payment's columns and the attempt's.
-    let first_limit = 6 + 3 * hits;
-    let first_link = first_limit + 2 * limits;
-    let first_payment = first_link + 2;
-    let hit_rows = (0..hits)
-        .map(|i| {
-            let n = 6 + 3 * i;
-            format!("(${n}, ${}, CAST(${} AS BIGINT))", n + 1, n + 2)
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let over = if limits == 0 {
-        "SELECT 1 WHERE FALSE".to_owned()
-    } else {
-        let limit_rows = (0..limits)
-            .map(|i| {
-                let n = first_limit + 2 * i;
-                format!("(${n}, CAST(${} AS BIGINT))", n + 1)
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "SELECT 1 FROM totals t JOIN (VALUES {limit_rows}) AS l (scope, most) \
-             ON l.scope = t.scope WHERE t.hits > l.most"
-        )
-    };
-    let sql = format!(
-        "WITH k AS (INSERT INTO idempotency_keys (company_id, idem_key, request_hash, state, \
-         response_status, response_body, created_at, locked_until) \
-         VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
-         ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING 1 AS claimed), \
-         counted AS (INSERT INTO rate_counters (scope, subject, window_start, shard, hits) \
-         SELECT h.scope, h.subject, h.window_start, CAST(pg_backend_pid() AS TEXT), 1 \
-         FROM (VALUES {hit_rows}) AS h (scope, subject, window_start) WHERE EXISTS (SELECT 1 FROM k) \
-         ON CONFLICT (scope, subject, window_start, shard) DO UPDATE SET hits = rate_counters.hits + 1 \
-         RETURNING scope, subject, window_start, shard, hits), \
-         totals AS (SELECT c.scope, c.hits + CAST(COALESCE((SELECT SUM(o.hits) FROM rate_counters o \
-         WHERE o.scope = c.scope AND o.subject = c.subject AND o.window_start = c.window_start \
-         AND o.shard <> c.shard), 0) AS BIGINT) AS hits FROM counted c), \
-         over AS ({over}), \
-         link AS (INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
-         SELECT $1, $2, ${first_link}, ${} WHERE EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM over) \
-         ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING payment_id), \
-         p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} FROM link RETURNING id), \
-         a AS (INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} FROM p RETURNING 1) \
-         SELECT (SELECT COUNT(*) FROM k) AS claimed, (SELECT COUNT(*) FROM a) AS written, \
-         t.scope, t.hits FROM (SELECT 1) AS one LEFT JOIN totals t ON TRUE",
-        first_link + 1,
-        crate::db::numbered(first_payment, PAYMENT_COUNT),
-        crate::db::numbered(first_payment + PAYMENT_COUNT, ATTEMPT_COUNT),
-    );
-    let lock_ms = crate::idempotency::IDEMPOTENCY_LOCK.as_millis() as i64;
+    let sql = claim_and_begin_sql(claim.hits.len(), claim.limits.len());
     let mut q = sqlx::query(&sql)
         .bind(&claim.company_id)
         .bind(&claim.key)
         .bind(&claim.request_hash)
         .bind(p.created_at)
-        .bind(p.created_at + lock_ms);
+        .bind(crate::idempotency::locked_until(p.created_at));
     for h in &claim.hits {
         q = q.bind(&h.scope).bind(&h.subject).bind(h.window_start);
     }
@@ -760,14 +728,75 @@ async fn claim_and_begin_at_once(
             crate::idempotency::free_key(conn, claim).await?;
             Ok(Some(ClaimedBegin::OverLimit(counts)))
         }
-        (0, false) => Err(StoreError::Conflict {
-            code: "idempotency_key_has_payment",
-            message: "this Idempotency-Key already created a payment".into(),
-        }),
+        (0, false) => Err(key_has_payment()),
         (written, _) => Err(StoreError::corrupt(format!(
             "the claim wrote {written} attempts for counts {counts:?}"
         ))),
     }
+}
+
+/// The statement of [`claim_and_begin_at_once`] for `hits` counters and `limits` limits,
+/// built once for each such pair (a few per process) and kept.
+fn claim_and_begin_sql(hits: usize, limits: usize) -> Arc<str> {
+    type Built = std::sync::Mutex<std::collections::HashMap<(usize, usize), Arc<str>>>;
+    static BUILT: std::sync::LazyLock<Built> = std::sync::LazyLock::new(Default::default);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    built
+        .entry((hits, limits))
+        .or_insert_with(|| build_claim_and_begin_sql(hits, limits).into())
+        .clone()
+}
+
+/// Parameters: `$1`–`$5` the key as [`crate::idempotency::INSERT_KEY`] takes them, then
+/// the hits (scope, subject, window start), the limits (scope, most), the link's payment
+/// id and time, the payment's columns and the attempt's.
+fn build_claim_and_begin_sql(hits: usize, limits: usize) -> String {
+    use crate::ratelimit::{PG_SHARD, PG_TOTAL_OF_C, UPSERT_HIT};
+    let first_limit = 6 + 3 * hits;
+    let first_link = first_limit + 2 * limits;
+    let hit_rows = (0..hits)
+        .map(|i| {
+            let n = 6 + 3 * i;
+            format!("(${n}, ${}, CAST(${} AS BIGINT))", n + 1, n + 2)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let over = if limits == 0 {
+        "SELECT 1 WHERE FALSE".to_owned()
+    } else {
+        let limit_rows = (0..limits)
+            .map(|i| {
+                let n = first_limit + 2 * i;
+                format!("(${n}, CAST(${} AS BIGINT))", n + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT 1 FROM totals t JOIN (VALUES {limit_rows}) AS l (scope, most) \
+             ON l.scope = t.scope WHERE t.hits > l.most"
+        )
+    };
+    format!(
+        "WITH k AS ({INSERT_KEY} RETURNING 1 AS claimed), \
+         counted AS (INSERT INTO rate_counters (scope, subject, window_start, shard, hits) \
+         SELECT h.scope, h.subject, h.window_start, {PG_SHARD}, 1 \
+         FROM (VALUES {hit_rows}) AS h (scope, subject, window_start) WHERE EXISTS (SELECT 1 FROM k) \
+         {UPSERT_HIT} RETURNING scope, subject, window_start, shard, hits), \
+         totals AS (SELECT c.scope, {PG_TOTAL_OF_C} AS hits FROM counted c), \
+         over AS ({over}), \
+         link AS (INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
+         SELECT $1, $2, ${first_link}, ${} WHERE EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM over) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING RETURNING payment_id), \
+         {}, a AS ({} RETURNING 1) \
+         SELECT (SELECT COUNT(*) FROM k) AS claimed, (SELECT COUNT(*) FROM a) AS written, \
+         t.scope, t.hits FROM (SELECT 1) AS one LEFT JOIN totals t ON TRUE",
+        first_link + 1,
+        payment_cte_from("link", first_link + 2),
+        attempt_from_payment(first_link + 2 + PAYMENT_COUNT),
+        INSERT_KEY = crate::idempotency::INSERT_KEY,
+    )
 }
 
 impl Store {

@@ -24,6 +24,20 @@ pub struct RateHit {
     pub window_start: i64,
 }
 
+/// The shard of PostgreSQL's writer connection: its backend's process id.
+pub(crate) const PG_SHARD: &str = "CAST(pg_backend_pid() AS TEXT)";
+
+/// What a counter row written in this statement adds up to on PostgreSQL, with `c` its
+/// row as the upsert returned it: its own hits and the other shards' as last committed.
+pub(crate) const PG_TOTAL_OF_C: &str =
+    "c.hits + CAST(COALESCE((SELECT SUM(o.hits) FROM rate_counters o \
+     WHERE o.scope = c.scope AND o.subject = c.subject \
+     AND o.window_start = c.window_start AND o.shard <> c.shard), 0) AS BIGINT)";
+
+/// Adds one hit to a counter row whose key is already there.
+pub(crate) const UPSERT_HIT: &str = "ON CONFLICT (scope, subject, window_start, shard) \
+     DO UPDATE SET hits = rate_counters.hits + 1";
+
 pub(crate) async fn hit(
     conn: &mut sqlx::AnyConnection,
     hits: &[RateHit],
@@ -35,11 +49,7 @@ pub(crate) async fn hit(
     // PostgreSQL: the writer's connection counts in rows of its own (its backend's
     // process id), so two instances never wait for each other's counter rows; the
     // count is its own row and the others' as last committed. SQLite has one writer.
-    let shard = if postgres {
-        "CAST(pg_backend_pid() AS TEXT)"
-    } else {
-        "''"
-    };
+    let shard = if postgres { PG_SHARD } else { "''" };
     let mut sql = String::from(
         "INSERT INTO rate_counters (scope, subject, window_start, shard, hits) VALUES ",
     );
@@ -50,17 +60,12 @@ pub(crate) async fn hit(
         let n = i * 3;
         sql.push_str(&format!("(${}, ${}, ${}, {shard}, 1)", n + 1, n + 2, n + 3));
     }
-    sql.push_str(
-        " ON CONFLICT (scope, subject, window_start, shard) \
-         DO UPDATE SET hits = rate_counters.hits + 1",
-    );
+    sql.push(' ');
+    sql.push_str(UPSERT_HIT);
     let sql = if postgres {
         format!(
             "WITH counted AS ({sql} RETURNING scope, subject, window_start, shard, hits) \
-             SELECT c.scope, c.hits + CAST(COALESCE((SELECT SUM(o.hits) FROM rate_counters o \
-             WHERE o.scope = c.scope AND o.subject = c.subject \
-             AND o.window_start = c.window_start AND o.shard <> c.shard), 0) AS BIGINT) AS hits \
-             FROM counted c"
+             SELECT c.scope, {PG_TOTAL_OF_C} AS hits FROM counted c"
         )
     } else {
         sql + " RETURNING scope, hits"
