@@ -67,7 +67,9 @@ pub use outbox::{
 };
 pub use payments::{FinishAttempt, Finished, KeyAnswer, PaymentChange, PosHealth, RenderAnswer};
 pub use ratelimit::RateHit;
-pub use recon::{ItemFilter, NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord};
+pub use recon::{
+    ItemFilter, JsonText, NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord,
+};
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};
 pub use statement_profiles::StatementProfileRecord;

@@ -666,6 +666,7 @@ async fn recon_run(
         "installments": 1, "masked_pan": "454671******7894", "time": "2026-11-28T14:05:00",
         "value_date": "2026-11-29", "commission": "3.07", "currency": "TRY", "line": 2
     }]);
+    let row = sanalpos_store::JsonText::from(row);
     let new_items: Vec<NewReconItem> = (0..items)
         .map(|i| NewReconItem {
             item_key: format!("{}|matched|pay_{i:022}|IKSIRPF{i:010}", pos.id),
@@ -684,7 +685,7 @@ async fn recon_run(
             ours_reversed: Kurus::ZERO,
             theirs_reversed: Kurus::ZERO,
             proposal: None,
-            flags: serde_json::json!([]),
+            flags: serde_json::json!([]).into(),
         })
         .collect();
     let now = Utc::now().timestamp_millis();

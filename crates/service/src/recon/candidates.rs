@@ -151,8 +151,7 @@ pub(crate) async fn match_candidates(
                 list.push(candidate(&p, true));
             }
         }
-        let rows: Vec<ProviderRow> =
-            serde_json::from_value(item.item.provider_rows.clone()).unwrap_or_default();
+        let rows: Vec<ProviderRow> = item.item.provider_rows.parse().unwrap_or_default();
         if let Some(sale) = rows.iter().find(|r| r.kind == RowKind::Sale) {
             let of_this = match of_amount.entry(sale.amount) {
                 Entry::Occupied(known) => known.into_mut(),

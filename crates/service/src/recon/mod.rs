@@ -18,7 +18,7 @@ pub use resolve::{EntryDetails, Resolution};
 
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use sanalpos_core::Kurus;
 use sanalpos_gateway::{scrub_card_numbers, ReportQuery};
@@ -28,7 +28,7 @@ use sanalpos_recon::{
     Summary,
 };
 use sanalpos_store::{
-    new_id, ItemFilter, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
+    new_id, ItemFilter, JsonText, NewAudit, NewReconItem, PaymentRecord, PaymentStatus, PosRecord,
     ReconItemRecord, ReconRunRecord,
 };
 
@@ -396,7 +396,7 @@ fn new_item(
     item: &Item,
     ours: &[OurPayment],
     theirs: &[ProviderRow],
-) -> NewReconItem {
+) -> Result<NewReconItem, serde_json::Error> {
     let payment_ids: Vec<String> = item
         .payments()
         .iter()
@@ -409,13 +409,13 @@ fn new_item(
         .collect();
     let class = name(&item.class);
     let amounts = item.totals(ours, theirs);
-    NewReconItem {
+    Ok(NewReconItem {
         item_key: item_key(pos_id, &class, &payment_ids, &rows),
         class,
         reason: name(&item.reason),
         match_key: item.key.as_ref().map(name),
         payment_ids,
-        provider_rows: serde_json::to_value(&rows).unwrap_or(Value::Array(Vec::new())),
+        provider_rows: JsonText::of(&rows)?,
         ours: amounts.ours,
         theirs: amounts.theirs,
         ours_reversed: amounts.ours_reversed,
@@ -424,8 +424,8 @@ fn new_item(
             .proposal
             .and_then(|p| ours.get(p as usize))
             .map(|p| p.id.to_string()),
-        flags: serde_json::to_value(&item.flags).unwrap_or(Value::Array(Vec::new())),
-    }
+        flags: JsonText::of(&item.flags)?,
+    })
 }
 
 fn counts(result: &Reconciliation) -> ReconCounts {
@@ -516,7 +516,7 @@ async fn classify_and_store(
             theirs.extend(found);
             result = reconcile(&ours, &theirs, &options);
         }
-        let items: Vec<NewReconItem> = result
+        let items: Result<Vec<NewReconItem>, _> = result
             .items
             .iter()
             .map(|item| new_item(&pos_id, item, &ours, &theirs))
@@ -524,6 +524,8 @@ async fn classify_and_store(
         (items, result)
     })
     .await?;
+    let items = items
+        .map_err(|e| ServiceError::Storage(format!("a run's item could not be written: {e}")))?;
     let summary_counts = counts(&result);
     let run = ReconRunRecord {
         id: new_id("rcn"),
@@ -739,12 +741,15 @@ pub(crate) fn item_view(record: ReconItemRecord) -> Result<ReconItemView, Servic
             record.id
         ))
     };
-    let provider_rows =
-        serde_json::from_value(item.provider_rows).map_err(|e| stored("provider rows", e))?;
-    let flags = match item.flags {
-        Value::Null => Vec::new(),
-        flags => serde_json::from_value(flags).map_err(|e| stored("flags", e))?,
-    };
+    let provider_rows = item
+        .provider_rows
+        .parse()
+        .map_err(|e| stored("provider rows", e))?;
+    let flags = item
+        .flags
+        .parse::<Option<Vec<Flag>>>()
+        .map_err(|e| stored("flags", e))?
+        .unwrap_or_default();
     Ok(ReconItemView {
         id: record.id,
         class,

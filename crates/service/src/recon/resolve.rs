@@ -69,7 +69,7 @@ impl EntryDetails {
 
 /// The provider's successful sale row of an item, to enter it as a payment.
 fn sale_row(item: &ReconItemRecord) -> Result<ProviderRow, ServiceError> {
-    let rows: Vec<ProviderRow> = serde_json::from_value(item.item.provider_rows.clone())
+    let rows: Vec<ProviderRow> = (item.item.provider_rows.parse())
         .map_err(|e| ServiceError::Storage(format!("item {}: provider rows: {e}", item.id)))?;
     rows.into_iter()
         .find(|r| r.kind == RowKind::Sale && r.status == RowState::Success)

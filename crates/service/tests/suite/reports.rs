@@ -791,13 +791,13 @@ fn item(key: &str, class: &str) -> NewReconItem {
         reason: "test".into(),
         match_key: None,
         payment_ids: Vec::new(),
-        provider_rows: json!([]),
+        provider_rows: json!([]).into(),
         ours: Kurus::ZERO,
         theirs: Kurus::ZERO,
         ours_reversed: Kurus::ZERO,
         theirs_reversed: Kurus::ZERO,
         proposal: None,
-        flags: json!([]),
+        flags: json!([]).into(),
     }
 }
 

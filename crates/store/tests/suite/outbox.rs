@@ -366,13 +366,13 @@ fn item(class: &str, key: &str) -> NewReconItem {
         reason: "test".into(),
         match_key: Some(key.into()),
         payment_ids: vec![],
-        provider_rows: json!([]),
+        provider_rows: json!([]).into(),
         ours: Kurus::from_minor(100).unwrap(),
         theirs: Kurus::from_minor(100).unwrap(),
         ours_reversed: Kurus::ZERO,
         theirs_reversed: Kurus::ZERO,
         proposal: None,
-        flags: json!({}),
+        flags: json!({}).into(),
     }
 }
 
