@@ -69,6 +69,7 @@ pub use payments::{FinishAttempt, Finished, KeyAnswer, PaymentChange, PosHealth,
 pub use ratelimit::RateHit;
 pub use recon::{
     ItemFilter, JsonText, NewReconItem, ReconItemRecord, ReconResolution, ReconRunRecord,
+    RunWriting,
 };
 pub use recovery::{StalePayment, StaleRefund};
 pub use reports::{CurrencySums, DaySums, DeclineCount, CAPTURED_STATUSES};

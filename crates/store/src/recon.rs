@@ -507,9 +507,27 @@ async fn resolve(conn: &mut AnyConnection, r: &ReconResolution) -> Result<(), St
     append(conn, &r.audit).await
 }
 
+/// A large run being written a part at a time: [`Store::begin_recon_run`], then
+/// [`Store::write_recon_items`] for each part, then [`Store::finish_recon_run`] (or
+/// [`Store::abandon_recon_run`]). Until it is finished the run is hidden (`writing`);
+/// an instance that stops before that leaves it to
+/// [`Store::purge_unfinished_recon_runs`].
+#[derive(Debug)]
+#[must_use = "the run stays hidden until finish_recon_run shows it"]
+pub struct RunWriting {
+    run: Arc<ReconRunRecord>,
+    /// The decisions of earlier runs on this run's exceptions, by item key.
+    earlier: Arc<HashMap<String, Decision>>,
+    /// The next item's `seq`.
+    next_seq: usize,
+    /// Exceptions written so far without an earlier decision.
+    open_exceptions: u64,
+}
+
 impl Store {
     /// Stores a run, its items (taking over decisions made on the same items before)
-    /// and its audit event, in one transaction.
+    /// and its audit event, in one transaction; a run of more than a write's items goes
+    /// in parts as [`RunWriting`] describes, shown once all of it is written.
     pub async fn insert_recon_run(
         &self,
         run: ReconRunRecord,
@@ -526,17 +544,103 @@ impl Store {
                 )
                 .await;
         }
-        // A large run goes in several writes, so that payments commit between them
-        // instead of waiting for all of it: the run, hidden while `writing`, then its
-        // items a part at a time, then its status, webhook event and audit event.
+        let mut writing = self.begin_recon_run(run, &exception_keys(&items)).await?;
+        let written = self.write_recon_items(&mut writing, items).await;
+        match written {
+            Ok(()) => self.finish_recon_run(writing, audit).await,
+            Err(e) => {
+                self.abandon_recon_run(writing).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a run written in parts: its row, hidden while `writing`, and the
+    /// decisions taken in earlier runs on the items whose keys are `exception_keys` (the
+    /// keys of every item of the run that is not `matched`).
+    pub async fn begin_recon_run(
+        &self,
+        run: ReconRunRecord,
+        exception_keys: &[&str],
+    ) -> Result<RunWriting, StoreError> {
         let run = Arc::new(run);
         self.db
             .write(run.clone(), |c, run| {
                 Box::pin(insert_run_row(c, run, RUN_WRITING))
             })
             .await?;
-        let written = self.insert_items_in_parts(run.clone(), items, audit).await;
-        if written.is_ok() && self.db.engine == crate::Engine::Postgres {
+        // The earlier decisions are read once, before the first part, outside the writer:
+        // read part by part in the writer, each look-up searched a table growing by the
+        // run's own items (on PostgreSQL, with statistics from before the run, 10 ms per
+        // look-up at the start of a 200,000-item run and growing, a writer held for minutes).
+        // Only earlier runs hold decisions; the hidden run's own items have none.
+        let earlier = async {
+            let mut conn = self.db.read.acquire().await?;
+            let postgres = self.db.engine == crate::db::Engine::Postgres;
+            earlier_decisions(&mut conn, &run.company_id, exception_keys, postgres).await
+        }
+        .await;
+        let writing = RunWriting {
+            run,
+            earlier: Arc::new(HashMap::new()),
+            next_seq: 0,
+            open_exceptions: 0,
+        };
+        match earlier {
+            Ok(earlier) => Ok(RunWriting {
+                earlier: Arc::new(earlier),
+                ..writing
+            }),
+            Err(e) => {
+                self.abandon_recon_run(writing).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the next items of a run started with [`Store::begin_recon_run`], in
+    /// writes of a few hundred items each, so that payments commit between them instead
+    /// of waiting for all of it. An error leaves the run for
+    /// [`Store::abandon_recon_run`].
+    pub async fn write_recon_items(
+        &self,
+        writing: &mut RunWriting,
+        items: Vec<NewReconItem>,
+    ) -> Result<(), StoreError> {
+        let mut items = items.into_iter();
+        loop {
+            let part: Vec<NewReconItem> = items.by_ref().take(ITEMS_PER_WRITE).collect();
+            if part.is_empty() {
+                return Ok(());
+            }
+            let count = part.len();
+            writing.open_exceptions += self
+                .db
+                .write_background(
+                    Vec::new(),
+                    (
+                        writing.run.clone(),
+                        writing.next_seq,
+                        part,
+                        writing.earlier.clone(),
+                    ),
+                    |c, (run, first, part, earlier)| {
+                        Box::pin(insert_items(c, run, *first, part, earlier))
+                    },
+                )
+                .await?;
+            writing.next_seq += count;
+        }
+    }
+
+    /// Shows a run written in parts: its status, webhook event (when exceptions are
+    /// open) and audit event, in one transaction. On failure nothing of the run stays.
+    pub async fn finish_recon_run(
+        &self,
+        writing: RunWriting,
+        audit: NewAudit,
+    ) -> Result<(), StoreError> {
+        if self.db.engine == crate::Engine::Postgres {
             // What autovacuum would do after so many rows, at once: the run's pages
             // and counts are read right after, and a server without fresh statistics
             // (autovacuum off or not yet round) plans them as if the table were empty.
@@ -549,69 +653,12 @@ impl Store {
                 tracing::warn!(error = %e, "ANALYZE recon_items after a large run failed");
             }
         }
-        if written.is_err() {
-            // Nothing of it stays; a crash before this leaves a hidden run that
-            // `purge_unfinished_recon_runs` takes away.
-            let _ = self
-                .db
-                .write(run.id.clone(), |c, id| {
-                    Box::pin(delete_run_if_writing(c, id))
-                })
-                .await;
-        }
-        written
-    }
-
-    async fn insert_items_in_parts(
-        &self,
-        run: Arc<ReconRunRecord>,
-        items: Vec<NewReconItem>,
-        audit: NewAudit,
-    ) -> Result<(), StoreError> {
-        // The earlier decisions are read once, before the first part, outside the writer:
-        // read part by part in the writer, each look-up searched a table growing by the
-        // run's own items (on PostgreSQL, with statistics from before the run, 10 ms per
-        // look-up at the start of a 200,000-item run and growing, a writer held for minutes).
-        // Only earlier runs hold decisions; the hidden run's own items have none.
-        let earlier = {
-            let mut conn = self.db.read.acquire().await?;
-            let postgres = self.db.engine == crate::db::Engine::Postgres;
-            Arc::new(
-                earlier_decisions(
-                    &mut conn,
-                    &run.company_id,
-                    &exception_keys(&items),
-                    postgres,
-                )
-                .await?,
-            )
-        };
-        let mut open_exceptions = 0;
-        let mut first_seq = 0;
-        let mut items = items.into_iter();
-        loop {
-            let part: Vec<NewReconItem> = items.by_ref().take(ITEMS_PER_WRITE).collect();
-            if part.is_empty() {
-                break;
-            }
-            let count = part.len();
-            open_exceptions += self
-                .db
-                .write_background(
-                    Vec::new(),
-                    (run.clone(), first_seq, part, earlier.clone()),
-                    |c, (run, first, part, earlier)| {
-                        Box::pin(insert_items(c, run, *first, part, earlier))
-                    },
-                )
-                .await?;
-            first_seq += count;
-        }
         let chains = vec![audit.company_id.clone()];
-        self.db
+        let shown = self
+            .db
             .write_for(
                 chains,
-                (run, open_exceptions, audit),
+                (writing.run.clone(), writing.open_exceptions, audit),
                 |c, (run, open, audit)| {
                     Box::pin(async move {
                         let shown = sqlx::query(
@@ -632,7 +679,25 @@ impl Store {
                     })
                 },
             )
+            .await;
+        if shown.is_err() {
+            self.abandon_recon_run(writing).await;
+        }
+        shown
+    }
+
+    /// Takes away a run written in parts that will not be finished, with the items
+    /// written so far. Should that fail too, the hidden run is left to
+    /// [`Store::purge_unfinished_recon_runs`].
+    pub async fn abandon_recon_run(&self, writing: RunWriting) {
+        let id = writing.run.id.clone();
+        if let Err(e) = self
+            .db
+            .write(id, |c, id| Box::pin(delete_run_if_writing(c, id)))
             .await
+        {
+            tracing::warn!(run = %writing.run.id, error = %e, "a run left unfinished could not be taken away");
+        }
     }
 
     /// Takes away runs still `writing` that were started before `before` (ms): what an

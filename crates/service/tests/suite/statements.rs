@@ -1000,3 +1000,108 @@ async fn missing_sale_entered_with_its_customer_and_candidates_offered() {
     })
     .await;
 }
+
+// A run of more items than the service builds at once (10,000) is built and stored a
+// part at a time: every item lands once, in order, with its rows, and decisions taken on
+// items of either part carry over to the next run of the period.
+#[tokio::test]
+async fn a_run_built_in_parts_keeps_every_item_in_order_and_earlier_decisions() {
+    for_each_engine("a_run_built_in_parts", |store| async move {
+        let s = setup(store).await;
+        let (svc, c) = (&s.service, s.company.id.as_str());
+        const ROWS: usize = 10_250;
+        let mut statement = String::from(
+            "İşlem Tarihi;Valör Tarihi;İşlem Tipi;Durum;Referans No;Sipariş No;Provizyon No;Kart No;Taksit;Tutar;Provizyon Tutarı;Komisyon;Para Birimi\r\n",
+        );
+        for i in 0..ROWS {
+            statement.push_str(&statement_line(
+                &format!("28.11.2026 {:02}:{:02}:{:02}", 9 + i / 3600, i / 60 % 60, i % 60),
+                &format!("IKSIRPB{i:07}"),
+                "",
+                "454671******7894",
+                "100,00",
+            ));
+        }
+        // Two rows that are in our books: one in the first part, one in the last.
+        let mut known = Vec::new();
+        for i in [17, ROWS - 3] {
+            let when = at(2026, 11, 28, 6 + (i / 3600) as u32, (i / 60 % 60) as u32, (i % 60) as u32);
+            known.push(approved(&s, when, &format!("IKSIRPB{i:07}"), 10_000));
+        }
+        s.store.seed_payments(known.clone()).await.unwrap();
+        let import = || {
+            svc.import_statement(
+                &s.actor,
+                c,
+                &s.pos.id,
+                "2026-11-28",
+                "2026-11-28",
+                statement.clone().into_bytes(),
+                None,
+                false,
+            )
+        };
+        let first = import().await.unwrap();
+        assert_eq!(first.summary.matched, 2, "{:?}", first.summary);
+        assert_eq!(first.summary.provider_only, ROWS as u64 - 2);
+        assert_eq!(first.open_exceptions, ROWS as u64 - 2);
+
+        let stored = s.store.list_recon_items(c, &first.id, None).await.unwrap();
+        assert_eq!(stored.len(), ROWS);
+        assert!(stored.iter().enumerate().all(|(i, r)| r.seq == i as i64));
+        let mut references: Vec<String> = stored
+            .iter()
+            .map(|r| {
+                let rows: Vec<serde_json::Value> = r.item.provider_rows.parse().unwrap();
+                assert_eq!(rows.len(), 1, "{:?}", r.item);
+                rows[0]["provider_ref"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        references.sort_unstable();
+        references.dedup();
+        assert_eq!(references.len(), ROWS, "each statement row in one item");
+        let matched: Vec<&str> = stored
+            .iter()
+            .filter(|r| r.item.class == "matched")
+            .flat_map(|r| r.item.payment_ids.iter().map(String::as_str))
+            .collect();
+        assert_eq!(matched.len(), 2);
+        assert!(known.iter().all(|p| matched.contains(&p.id.as_str())));
+
+        // Dismiss an exception of the first part and one of the last.
+        let exceptions: Vec<_> = stored.iter().filter(|r| r.item.class != "matched").collect();
+        let decided = [exceptions[3], exceptions[exceptions.len() - 2]];
+        assert!(decided[0].seq < 10_000 && decided[1].seq >= 10_000);
+        for item in decided {
+            svc.resolve_item(
+                &s.actor,
+                c,
+                &first.id,
+                &item.id,
+                Resolution::Dismiss {
+                    reason: "bilinen".into(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+
+        let again = import().await.unwrap();
+        assert_eq!(again.open_exceptions, ROWS as u64 - 4);
+        let stored_again = s.store.list_recon_items(c, &again.id, None).await.unwrap();
+        assert_eq!(stored_again.len(), ROWS);
+        for item in decided {
+            let same = stored_again
+                .iter()
+                .find(|r| r.item.item_key == item.item.item_key)
+                .unwrap();
+            assert_eq!(same.resolution.as_deref(), Some("dismissed"));
+            assert_eq!(same.resolution_reason.as_deref(), Some("bilinen"));
+        }
+        assert_eq!(
+            stored_again.iter().filter(|r| r.resolution.is_some()).count(),
+            2
+        );
+    })
+    .await;
+}

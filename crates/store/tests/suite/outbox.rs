@@ -735,3 +735,86 @@ async fn a_run_left_half_written_is_never_shown_and_the_janitor_takes_it_away() 
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_run_written_part_by_part_is_hidden_until_finished_and_abandoned_whole() {
+    // The parts a caller hands over one after another continue each other's order; the
+    // run is in no list until it is finished; an abandoned run leaves neither its row
+    // nor the items written so far, nor an event.
+    for_each_engine(
+        "a_run_written_part_by_part_is_hidden_until_finished",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let hook = endpoint(&store, &c.id, &["reconciliation.exceptions"]).await;
+            let part = |from: usize, to: usize| -> Vec<NewReconItem> {
+                (from..to)
+                    .map(|i| item("provider_only", &format!("p{i}")))
+                    .collect()
+            };
+
+            let left = run(&c.id, &p.id);
+            let mut writing = store.begin_recon_run(left.clone(), &[]).await.unwrap();
+            store
+                .write_recon_items(&mut writing, part(0, 450))
+                .await
+                .unwrap();
+            assert!(store.list_recon_runs(&c.id, 10).await.unwrap().is_empty());
+            store.abandon_recon_run(writing).await;
+            assert!(store
+                .list_recon_items(&c.id, &left.id, None)
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(
+                store.purge_unfinished_recon_runs(now_ms()).await.unwrap(),
+                0
+            );
+
+            let shown = run(&c.id, &p.id);
+            let keys: Vec<String> = (0..700).map(|i| format!("p{i}")).collect();
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut writing = store.begin_recon_run(shown.clone(), &keys).await.unwrap();
+            for (from, to) in [(0, 250), (250, 251), (251, 700)] {
+                store
+                    .write_recon_items(&mut writing, part(from, to))
+                    .await
+                    .unwrap();
+                assert!(matches!(
+                    store.get_recon_run(&c.id, &shown.id).await,
+                    Err(StoreError::NotFound)
+                ));
+            }
+            store
+                .finish_recon_run(writing, audit(&c.id, "recon.run", &shown.id))
+                .await
+                .unwrap();
+            let listed: Vec<String> = store
+                .list_recon_runs(&c.id, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(listed, std::slice::from_ref(&shown.id));
+            let items = store
+                .list_recon_items(&c.id, &shown.id, None)
+                .await
+                .unwrap();
+            assert_eq!(items.len(), 700);
+            assert!(items
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.seq == i as i64 && r.item.item_key == format!("p{i}")));
+            assert_eq!(store.open_recon_exceptions(&c.id).await.unwrap(), 700);
+            // One webhook event: the finished run's, none for the abandoned one.
+            assert!(store.list_events_of(&left.id).await.unwrap().is_empty());
+            assert_eq!(store.list_events_of(&shown.id).await.unwrap().len(), 1);
+            assert_eq!(
+                store.list_deliveries(&c.id, &hook, 10).await.unwrap().len(),
+                1
+            );
+        },
+    )
+    .await;
+}
