@@ -429,22 +429,44 @@ pub(crate) async fn insert_payment(
     Ok(())
 }
 
-async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE attempts SET state = $1, outcome = $2, bank_code = $3, message = $4, http_status = $5, \
-         latency_ms = $6, raw = $7, finished_at = $8 WHERE id = $9",
+/// The statement that completes an attempt, its parameters numbered from `$first`.
+fn complete_attempt_sql(first: usize) -> String {
+    let n = |i: usize| format!("${}", first + i);
+    format!(
+        "UPDATE attempts SET state = {}, outcome = {}, bank_code = {}, message = {}, http_status = {}, \
+         latency_ms = {}, raw = {}, finished_at = {} WHERE id = {}",
+        n(0),
+        n(1),
+        n(2),
+        n(3),
+        n(4),
+        n(5),
+        n(6),
+        n(7),
+        n(8)
     )
-    .bind(AttemptState::Completed.as_str())
-    .bind(r.outcome.as_str())
-    .bind(&r.bank_code)
-    .bind(&r.message)
-    .bind(r.http_status)
-    .bind(r.latency_ms)
-    .bind(&r.raw)
-    .bind(r.finished_at)
-    .bind(&r.attempt_id)
-    .execute(&mut *conn)
-    .await?;
+}
+
+/// Binds an attempt's completion, in [`complete_attempt_sql`]'s order.
+fn bind_attempt_result<'q>(q: AnyQuery<'q>, r: &'q AttemptResult) -> AnyQuery<'q> {
+    q.bind(AttemptState::Completed.as_str())
+        .bind(r.outcome.as_str())
+        .bind(&r.bank_code)
+        .bind(&r.message)
+        .bind(r.http_status)
+        .bind(r.latency_ms)
+        .bind(&r.raw)
+        .bind(r.finished_at)
+        .bind(&r.attempt_id)
+}
+
+static COMPLETE_ATTEMPT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| complete_attempt_sql(1));
+
+async fn complete_attempt(conn: &mut AnyConnection, r: &AttemptResult) -> Result<(), StoreError> {
+    bind_attempt_result(sqlx::query(&COMPLETE_ATTEMPT), r)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -459,13 +481,29 @@ struct Applied {
 /// Applies a change; `None` when it did not apply. With `observe`, the same statement
 /// also counts what [`status_if_observed`] counts (so a sale's outcome, whose status
 /// before is the one status it expects, needs no read of its own).
+///
+/// With `attempt` (PostgreSQL only), the same statement first completes that attempt,
+/// whether or not the change applies: one round trip instead of two. The attempt's
+/// `UPDATE` is a `WITH` that the payment's `WHERE` reads, as a one-time filter that
+/// always holds, so it runs (and locks the attempt's row) before the payment's row is
+/// looked for, in the order the separate statements took them; a `WITH` nothing reads
+/// would run after the main statement.
 async fn apply_change(
     conn: &mut AnyConnection,
     c: &PaymentChange,
     now: i64,
     observe: bool,
+    attempt: Option<&AttemptResult>,
 ) -> Result<Option<Applied>, StoreError> {
-    let mut sql = String::from(
+    let first_attempt_param = 20 + c.expect.len();
+    let mut sql = String::new();
+    if attempt.is_some() {
+        sql.push_str(&format!(
+            "WITH done AS ({} RETURNING 1) ",
+            complete_attempt_sql(first_attempt_param)
+        ));
+    }
+    sql.push_str(
         "UPDATE payments SET status = $1, auth_code = COALESCE($2, auth_code), \
          provider_ref = COALESCE($3, provider_ref), \
          bank_code = CASE WHEN $4 THEN $5 ELSE COALESCE($6, bank_code) END, \
@@ -484,6 +522,9 @@ async fn apply_change(
             sql.push_str(&format!("${}", 20 + i));
         }
         sql.push(')');
+    }
+    if attempt.is_some() {
+        sql.push_str(" AND (SELECT COUNT(*) FROM done) >= 0");
     }
     sql.push_str(" RETURNING *");
     if observe {
@@ -519,6 +560,9 @@ async fn apply_change(
     for status in &c.expect {
         q = q.bind(status.as_str());
     }
+    if let Some(attempt) = attempt {
+        q = bind_attempt_result(q, attempt);
+    }
     let Some(row) = q.fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
@@ -548,8 +592,17 @@ async fn finish_attempt(
     f: &FinishAttempt,
 ) -> Result<Finished, StoreError> {
     let now = crate::now_ms();
+    // A sale's outcome on PostgreSQL completes its attempt in the payment's statement
+    // (`apply_change`); anything else, and SQLite (no `WITH` that writes), one after
+    // the other.
+    let attempt_with_change = f
+        .result
+        .as_ref()
+        .filter(|_| f.new_attempt.is_none() && f.payment.is_some() && crate::db::is_postgres(conn));
     if let Some(result) = &f.result {
-        complete_attempt(conn, result).await?;
+        if attempt_with_change.is_none() {
+            complete_attempt(conn, result).await?;
+        }
     }
     if let Some(attempt) = &f.new_attempt {
         insert_attempt(conn, attempt).await?;
@@ -572,7 +625,8 @@ async fn finish_attempt(
     let mut payment = None;
     if let Some(change) = &f.payment {
         let observe = f.events.is_some() && single.is_some();
-        let Some(applied) = apply_change(conn, change, now, observe).await? else {
+        let Some(applied) = apply_change(conn, change, now, observe, attempt_with_change).await?
+        else {
             return Ok(Finished {
                 applied: false,
                 payment: read_payment(conn, &change.payment_id).await?,
@@ -875,7 +929,8 @@ impl Store {
         self.db
             .write((change, attempt), |c, (change, attempt)| {
                 Box::pin(async move {
-                    let Some(applied) = apply_change(c, change, crate::now_ms(), false).await?
+                    let Some(applied) =
+                        apply_change(c, change, crate::now_ms(), false, None).await?
                     else {
                         return Ok(None);
                     };

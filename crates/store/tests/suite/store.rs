@@ -66,6 +66,56 @@ async fn payments_attempts_and_paging() {
         let attempts = store.list_attempts(&ids[0]).await.unwrap();
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].state, AttemptState::Completed);
+        // Completed with everything its result said (on PostgreSQL in the payment's
+        // statement).
+        assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Approved));
+        assert_eq!(attempts[0].bank_code.as_deref(), Some("00"));
+        assert_eq!(attempts[0].http_status, Some(200));
+        assert_eq!(attempts[0].latency_ms, Some(5));
+        assert_eq!(attempts[0].raw.as_deref(), Some("{}"));
+        assert!(attempts[0].finished_at.is_some());
+        // An attempt is completed also when its payment's change does not apply (in a
+        // company of its own, out of the paging below).
+        let c3 = company(&store, "C").await;
+        let p3 = pos(&store, &c3.id).await;
+        let late = payment(&c3.id, &p3.id, PaymentStatus::Processing, 999);
+        let late_attempt = attempt(&late, Operation::Sale);
+        store
+            .begin_payment(late.clone(), late_attempt.clone())
+            .await
+            .unwrap();
+        let not_applied = store
+            .finish_attempt(FinishAttempt {
+                result: Some(AttemptResult {
+                    attempt_id: late_attempt.id.clone(),
+                    outcome: AttemptOutcome::Declined,
+                    bank_code: Some("51".into()),
+                    message: Some("Yetersiz bakiye".into()),
+                    http_status: Some(200),
+                    latency_ms: 7,
+                    raw: None,
+                    finished_at: now_ms(),
+                }),
+                payment: Some(PaymentChange::to(
+                    &late.id,
+                    &[PaymentStatus::Pending3ds],
+                    PaymentStatus::Declined,
+                )),
+                ..FinishAttempt::default()
+            })
+            .await
+            .unwrap();
+        assert!(!not_applied.applied);
+        assert_eq!(
+            not_applied.payment.map(|p| p.status),
+            Some(PaymentStatus::Processing)
+        );
+        let completed = store.list_attempts(&late.id).await.unwrap();
+        assert_eq!(completed.len(), 1);
+        assert_eq!(completed[0].state, AttemptState::Completed);
+        assert_eq!(completed[0].outcome, Some(AttemptOutcome::Declined));
+        assert_eq!(completed[0].message.as_deref(), Some("Yetersiz bakiye"));
+        assert_eq!(completed[0].latency_ms, Some(7));
         // Another company does not see it.
         let other = company(&store, "B").await;
         assert_eq!(
