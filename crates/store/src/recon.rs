@@ -563,39 +563,28 @@ impl Store {
         run: ReconRunRecord,
         exception_keys: &[&str],
     ) -> Result<RunWriting, StoreError> {
+        // The earlier decisions are read once, before the first part, outside the writer:
+        // read part by part in the writer, each look-up searched a table growing by the
+        // run's own items (on PostgreSQL, with statistics from before the run, 10 ms per
+        // look-up at the start of a 200,000-item run and growing, a writer held for minutes).
+        // Only earlier runs hold decisions, so they are read before the run is written.
+        let earlier = {
+            let mut conn = self.db.read.acquire().await?;
+            let postgres = self.db.engine == crate::db::Engine::Postgres;
+            earlier_decisions(&mut conn, &run.company_id, exception_keys, postgres).await?
+        };
         let run = Arc::new(run);
         self.db
             .write(run.clone(), |c, run| {
                 Box::pin(insert_run_row(c, run, RUN_WRITING))
             })
             .await?;
-        // The earlier decisions are read once, before the first part, outside the writer:
-        // read part by part in the writer, each look-up searched a table growing by the
-        // run's own items (on PostgreSQL, with statistics from before the run, 10 ms per
-        // look-up at the start of a 200,000-item run and growing, a writer held for minutes).
-        // Only earlier runs hold decisions; the hidden run's own items have none.
-        let earlier = async {
-            let mut conn = self.db.read.acquire().await?;
-            let postgres = self.db.engine == crate::db::Engine::Postgres;
-            earlier_decisions(&mut conn, &run.company_id, exception_keys, postgres).await
-        }
-        .await;
-        let writing = RunWriting {
+        Ok(RunWriting {
             run,
-            earlier: Arc::new(HashMap::new()),
+            earlier: Arc::new(earlier),
             next_seq: 0,
             open_exceptions: 0,
-        };
-        match earlier {
-            Ok(earlier) => Ok(RunWriting {
-                earlier: Arc::new(earlier),
-                ..writing
-            }),
-            Err(e) => {
-                self.abandon_recon_run(writing).await;
-                Err(e)
-            }
-        }
+        })
     }
 
     /// Writes the next items of a run started with [`Store::begin_recon_run`], in
