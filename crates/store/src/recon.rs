@@ -49,10 +49,10 @@ pub struct ReconRunRecord {
 }
 
 /// A JSON document kept as its compact text, as it is stored: a run's items hold their
-/// provider rows and flags this way from building to storing. A `serde_json::Value`
-/// tree of the same rows (an ordered map and a string for every number) took about ten
-/// times the room, 3.5 KiB a row, and a run of a million rows is all built before its
-/// first part is stored.
+/// provider rows and flags this way from building to storing, and are read back so. A
+/// `serde_json::Value` tree of the same rows (with this workspace's serde features an
+/// ordered map, and a string for every number) took about ten times the room: 3.5 KiB a
+/// row against about 400 bytes of text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonText(String);
 
