@@ -429,21 +429,30 @@ pub(crate) async fn insert_payment(
     Ok(())
 }
 
+/// The columns an attempt's completion sets, in the order [`bind_attempt_result`] binds
+/// them (its id follows them).
+const ATTEMPT_RESULT_COLUMNS: [&str; 8] = [
+    "state",
+    "outcome",
+    "bank_code",
+    "message",
+    "http_status",
+    "latency_ms",
+    "raw",
+    "finished_at",
+];
+
 /// The statement that completes an attempt, its parameters numbered from `$first`.
 fn complete_attempt_sql(first: usize) -> String {
-    let n = |i: usize| format!("${}", first + i);
+    let set: Vec<String> = ATTEMPT_RESULT_COLUMNS
+        .iter()
+        .zip(first..)
+        .map(|(column, n)| format!("{column} = ${n}"))
+        .collect();
     format!(
-        "UPDATE attempts SET state = {}, outcome = {}, bank_code = {}, message = {}, http_status = {}, \
-         latency_ms = {}, raw = {}, finished_at = {} WHERE id = {}",
-        n(0),
-        n(1),
-        n(2),
-        n(3),
-        n(4),
-        n(5),
-        n(6),
-        n(7),
-        n(8)
+        "UPDATE attempts SET {} WHERE id = ${}",
+        set.join(", "),
+        first + ATTEMPT_RESULT_COLUMNS.len()
     )
 }
 
@@ -599,10 +608,8 @@ async fn finish_attempt(
         .result
         .as_ref()
         .filter(|_| f.new_attempt.is_none() && f.payment.is_some() && crate::db::is_postgres(conn));
-    if let Some(result) = &f.result {
-        if attempt_with_change.is_none() {
-            complete_attempt(conn, result).await?;
-        }
+    if let (Some(result), None) = (&f.result, attempt_with_change) {
+        complete_attempt(conn, result).await?;
     }
     if let Some(attempt) = &f.new_attempt {
         insert_attempt(conn, attempt).await?;

@@ -641,19 +641,12 @@ async fn store_run(
     let mut from = 0;
     while from < count {
         let to = (from + ITEMS_BUILT_AT_ONCE).min(count);
-        let part = off_the_runtime({
+        let written = async {
             let matched = matched.clone();
-            move || matched.items(from..to)
-        })
-        .await
-        .and_then(|part| part);
-        let written = match part {
-            Ok(items) => store
-                .write_recon_items(&mut writing, items)
-                .await
-                .map_err(ServiceError::from),
-            Err(e) => Err(e),
-        };
+            let items = off_the_runtime(move || matched.items(from..to)).await??;
+            Ok::<_, ServiceError>(store.write_recon_items(&mut writing, items).await?)
+        }
+        .await;
         if let Err(e) = written {
             store.abandon_recon_run(writing).await;
             return Err(e);
