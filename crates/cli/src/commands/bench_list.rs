@@ -18,7 +18,8 @@ use sanalpos_service::{
     OnboardingState, PaymentFilter, PaymentService, PaymentStatus, ServiceConfig, Settings,
 };
 use sanalpos_store::{
-    new_id, Crypto, NewAudit, NewReconItem, PaymentQuery, PaymentRecord, ReconRunRecord, Store,
+    new_id, new_id_at, Crypto, NewAudit, NewReconItem, PaymentQuery, PaymentRecord, ReconRunRecord,
+    Store,
 };
 
 /// Options of `bench list`.
@@ -145,7 +146,7 @@ fn record(
     };
     let card = rng.below(CARDS);
     PaymentRecord {
-        id: new_id("pay"),
+        id: new_id_at("pay", created_at),
         company_id: company.to_owned(),
         pos_id: pos[rng.below(pos.len() as u64) as usize].clone(),
         status,
