@@ -136,10 +136,12 @@ pub struct BulkLoad {
     sqlite_cache: Option<i64>,
 }
 
-/// SQLite's page cache on the write connection during a bulk load, in KiB (128 MiB). The
-/// primary key's index takes the random payment ids at random places; with the default
-/// 2 MiB cache most of its pages left the cache between two inserts and came back from
-/// the file, and each transaction spilled its dirty pages to the WAL before its commit.
+/// SQLite's page cache on the write connection during a bulk load, in KiB (128 MiB).
+/// Measured when ids were random (ninth sitting in BENCHMARKS.md): the primary key's
+/// index took them at random places, and with the default 2 MiB cache most of its pages
+/// left the cache between two inserts and came back from the file, and each transaction
+/// spilled its dirty pages to the WAL before its commit. Ids made in time order go to
+/// the index's end; records whose ids are not in order still take the random path.
 /// Not kept for the index builds: the sorter sizes its runs by the cache, and larger runs
 /// sorted more slowly here (11.1 s against 9.5 s for the fourteen builds at 256 MiB).
 const LOAD_CACHE_KIB: i64 = 128 * 1024;
