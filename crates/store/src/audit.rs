@@ -35,6 +35,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::db::BoxFut;
+use crate::idempotency::{write_answers, KeptAnswer};
 use crate::model::{AuditEvent, AuditReport, BrokenEvent, NewAudit};
 use crate::rows::{int, text};
 use crate::{new_id, now_ms, Store, StoreError};
@@ -134,6 +135,8 @@ struct Chains {
     /// Changes of company rows that others change under the chain lock too, run after
     /// the locks (see [`after_chains`]).
     after: Vec<AfterChains>,
+    /// Idempotency keys' answers, stored first at the end (see [`answer_at_end`]).
+    answers: Vec<KeptAnswer>,
 }
 
 tokio::task_local! {
@@ -209,20 +212,47 @@ pub(crate) async fn after_chains(
     }
 }
 
-/// Writes the events the current writer transaction appended (see
-/// [`with_chain_state`]), then runs what it left for after the locks; nothing when it
-/// left nothing.
+/// Stores a key's answer at the end of the current writer transaction, with the other
+/// answers of its group in one statement, before the chain locks (where a write made
+/// one at a time stored it: a key's row is never changed while holding a company's
+/// lock). A second answer for the same key in one transaction is dropped unstored, as
+/// it would have found the key answered. Outside a writer transaction the answer is
+/// given back, to be stored at once.
+pub(crate) fn answer_at_end(answer: KeptAnswer) -> Option<KeptAnswer> {
+    let mut answer = Some(answer);
+    let _ = CHAINS.try_with(|chains| {
+        let mut chains = chains.borrow_mut();
+        if let Some(kept) = answer.take() {
+            let twice = chains
+                .answers
+                .iter()
+                .any(|a| a.company_id == kept.company_id && a.key == kept.key);
+            if !twice {
+                chains.answers.push(kept);
+            }
+        }
+    });
+    answer
+}
+
+/// Stores the answers the current writer transaction kept for its end
+/// ([`answer_at_end`]), writes the events it appended (see [`with_chain_state`]), then
+/// runs what it left for after the locks; nothing when it left nothing.
 pub(crate) async fn write_appended(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    let (pending, companies, after) = CHAINS
+    let (pending, companies, after, answers) = CHAINS
         .try_with(|chains| {
             let mut chains = chains.borrow_mut();
             (
                 std::mem::take(&mut chains.pending),
                 std::mem::take(&mut chains.companies),
                 std::mem::take(&mut chains.after),
+                std::mem::take(&mut chains.answers),
             )
         })
         .unwrap_or_default();
+    if !answers.is_empty() {
+        write_answers(conn, &answers).await?;
+    }
     if pending.is_empty() && companies.is_empty() {
         return Ok(());
     }

@@ -285,6 +285,12 @@ impl Db {
             .map_err(|_| StoreError::Database("writer answered the wrong type".into()))
     }
 
+    /// How many writes wait in the writer's queue (not counting the one it runs).
+    #[cfg(feature = "testing")]
+    pub(crate) fn queued(&self) -> usize {
+        self.writer.max_capacity() - self.writer.capacity()
+    }
+
     pub(crate) async fn close(&self) {
         self.read.close().await;
     }

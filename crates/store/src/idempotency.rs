@@ -6,6 +6,8 @@
 //! is still running. A row stuck `in_progress` past `locked_until` (its instance died)
 //! may be taken over. Rows are kept at least 24 hours.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::IdempotencyBegin;
@@ -158,6 +160,63 @@ pub(crate) async fn free_key(
         .bind(&claim.key)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// A key's answer rendered in a writer transaction and stored at its end
+/// ([`crate::audit::answer_at_end`]), so a group's answers take one statement instead of
+/// one each.
+pub(crate) struct KeptAnswer {
+    pub(crate) company_id: String,
+    pub(crate) key: String,
+    pub(crate) status: i64,
+    pub(crate) body: String,
+    /// Set when the answer is stored: the key was still waiting for it (claimed, not
+    /// answered, not given back).
+    pub(crate) stored: Arc<AtomicBool>,
+}
+
+/// Most answers one statement stores.
+const ANSWER_ROWS: usize = 64;
+
+/// Stores `answers` for the keys still waiting for theirs and says which were stored
+/// (their `stored` flags). A part of `n` answers is written as the next power of two,
+/// its last answer repeated (a key matched twice is changed once, to the same answer),
+/// so the engines see seven statement texts, not sixty-four.
+pub(crate) async fn write_answers(
+    conn: &mut sqlx::AnyConnection,
+    answers: &[KeptAnswer],
+) -> Result<(), StoreError> {
+    let postgres = crate::db::is_postgres(conn);
+    for part in answers.chunks(ANSWER_ROWS) {
+        let rows = part.len().next_power_of_two();
+        // The columns of a `VALUES` list are named column1, column2, … on both engines.
+        let sql = format!(
+            "UPDATE idempotency_keys SET state = 'done', response_status = v.column3, \
+             response_body = v.column4 FROM (VALUES {}) AS v \
+             WHERE idempotency_keys.company_id = v.column1 AND idempotency_keys.idem_key = v.column2 \
+             AND idempotency_keys.state = 'in_progress' \
+             RETURNING idempotency_keys.company_id, idempotency_keys.idem_key",
+            crate::db::values(postgres, rows, 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for n in 0..rows {
+            let a = &part[n.min(part.len() - 1)];
+            query = query
+                .bind(&a.company_id)
+                .bind(&a.key)
+                .bind(a.status)
+                .bind(&a.body);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let (company_id, key) = (text(&row, "company_id")?, text(&row, "idem_key")?);
+            for a in part {
+                if a.company_id == company_id && a.key == key {
+                    a.stored.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -86,6 +86,24 @@ pub struct Store {
     db: Arc<db::Db>,
 }
 
+/// The writer held by [`Store::hold_writer`].
+#[cfg(feature = "testing")]
+pub struct WriterHold {
+    gate: Arc<tokio::sync::Notify>,
+    write: tokio::task::JoinHandle<Result<(), StoreError>>,
+}
+
+#[cfg(feature = "testing")]
+impl WriterHold {
+    /// Lets the writer go on, and waits until its own write has ended.
+    pub async fn release(self) -> Result<(), StoreError> {
+        self.gate.notify_one();
+        self.write
+            .await
+            .map_err(|e| StoreError::Database(format!("the held write failed: {e}")))?
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -109,6 +127,34 @@ impl Store {
         let db = db::Db::open(url).await?;
         db::migrate_to(&db, version).await?;
         Ok(Store { db: Arc::new(db) })
+    }
+
+    /// Holds the writer in a write of its own until [`WriterHold::release`], so that
+    /// writes sent meanwhile queue and then go as one group (tests of group commits).
+    #[cfg(feature = "testing")]
+    pub async fn hold_writer(&self) -> WriterHold {
+        let started = Arc::new(tokio::sync::Notify::new());
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let db = self.db.clone();
+        let held = (started.clone(), gate.clone());
+        let write = tokio::spawn(async move {
+            db.write(held, |_, (started, gate)| {
+                Box::pin(async move {
+                    started.notify_one();
+                    gate.notified().await;
+                    Ok(())
+                })
+            })
+            .await
+        });
+        started.notified().await;
+        WriterHold { gate, write }
+    }
+
+    /// How many writes wait in the writer's queue (not counting the one it runs).
+    #[cfg(feature = "testing")]
+    pub fn queued_writes(&self) -> usize {
+        self.db.queued()
     }
 
     /// The URL of a SQLite database file, created when missing.

@@ -3,6 +3,7 @@
 //! it together with the payment's new state and the audit event, in one transaction
 //! ([`Store::finish_attempt`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
@@ -11,7 +12,7 @@ use sqlx::AnyConnection;
 use sanalpos_core::{AuthCode, BankCode, Kurus, Message, ProviderRef};
 
 use crate::audit::append;
-use crate::idempotency::{claim_in, ClaimedBegin, KeyClaim};
+use crate::idempotency::{claim_in, write_answers, ClaimedBegin, KeptAnswer, KeyClaim};
 use crate::model::{
     AttemptOutcome, AttemptRecord, AttemptResult, AttemptState, Channel, NewAudit, Operation,
     PaymentQuery, PaymentRecord, PaymentStatus, RefundResult,
@@ -598,8 +599,11 @@ async fn read_payment(
 
 async fn finish_attempt(
     conn: &mut AnyConnection,
-    f: &FinishAttempt,
+    (f, stored): &(FinishAttempt, Arc<AtomicBool>),
 ) -> Result<Finished, StoreError> {
+    // A group rolled back runs its writes again one at a time: an answer stored by the
+    // group is not stored any more.
+    stored.store(false, Ordering::Release);
     let now = crate::now_ms();
     // A sale's outcome on PostgreSQL completes its attempt in the payment's statement
     // (`apply_change`); anything else, and SQLite (no `WITH` that writes), one after
@@ -656,10 +660,9 @@ async fn finish_attempt(
         }
         payment = Some(changed);
     }
-    let answered = match (&f.answer, &payment) {
-        (Some(answer), Some(payment)) => keep_answer(conn, answer, payment).await?,
-        _ => false,
-    };
+    if let (Some(answer), Some(payment)) = (&f.answer, &payment) {
+        keep_answer(conn, answer, payment, stored).await?;
+    }
     // The POS's health after the chain locks: a POS check changes the same row while
     // holding the company's lock, taken before its other rows.
     if let Some(health) = &f.pos_health {
@@ -699,29 +702,32 @@ async fn finish_attempt(
     Ok(Finished {
         applied: true,
         payment,
-        answered,
+        // Known once the transaction has ended (`Store::finish_attempt`).
+        answered: false,
     })
 }
 
 /// Stores a key's answer, if the key is still waiting for one (claimed, not answered,
-/// not given back).
+/// not given back), at the end of the writer transaction with its group's other
+/// answers; `stored` says whether it was, once the transaction has ended.
 async fn keep_answer(
     conn: &mut AnyConnection,
     answer: &KeyAnswer,
     payment: &PaymentRecord,
-) -> Result<bool, StoreError> {
+    stored: &Arc<AtomicBool>,
+) -> Result<(), StoreError> {
     let (status, body) = (answer.render)(payment);
-    let done = sqlx::query(
-        "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2 \
-         WHERE company_id = $3 AND idem_key = $4 AND state = 'in_progress'",
-    )
-    .bind(i64::from(status))
-    .bind(body)
-    .bind(&answer.company_id)
-    .bind(&answer.key)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    let kept = KeptAnswer {
+        company_id: answer.company_id.clone(),
+        key: answer.key.clone(),
+        status: i64::from(status),
+        body,
+        stored: stored.clone(),
+    };
+    match crate::audit::answer_at_end(kept) {
+        Some(now) => write_answers(conn, std::slice::from_ref(&now)).await,
+        None => Ok(()),
+    }
 }
 
 async fn begin_claimed_payment(
@@ -960,9 +966,15 @@ impl Store {
     /// the audit events. Returns whether the payment change applied and the payment as
     /// it now stands.
     pub async fn finish_attempt(&self, finish: FinishAttempt) -> Result<Finished, StoreError> {
-        self.db
-            .write(finish, |c, f| Box::pin(finish_attempt(c, f)))
-            .await
+        let stored = Arc::new(AtomicBool::new(false));
+        let mut finished = self
+            .db
+            .write((finish, stored.clone()), |c, f| {
+                Box::pin(finish_attempt(c, f))
+            })
+            .await?;
+        finished.answered = stored.load(Ordering::Acquire);
+        Ok(finished)
     }
 
     /// One payment of a company.

@@ -936,6 +936,126 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
     .await;
 }
 
+/// The outcomes of one group commit store their keys' answers together at its end: each
+/// answer is the one rendered from its own payment, a key answered already keeps its
+/// answer, and a second answer for a key in the same group is not stored. Seventy keys
+/// make two statements (64 answers, then 6 written as 8).
+#[tokio::test]
+async fn a_group_stores_its_keys_answers_together() {
+    for_each_engine(
+        "a_group_stores_its_keys_answers_together",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let claim = |key: &str| KeyClaim {
+                company_id: c.id.clone(),
+                key: key.into(),
+                request_hash: format!("h-{key}"),
+                hits: Vec::new(),
+                limits: Vec::new(),
+            };
+            let finish = |payment_id: &str, key: &str, from: PaymentStatus, tag: &'static str| {
+                FinishAttempt {
+                    payment: Some(PaymentChange::to(
+                        payment_id,
+                        &[from],
+                        PaymentStatus::Approved,
+                    )),
+                    answer: Some(KeyAnswer {
+                        company_id: c.id.clone(),
+                        key: key.into(),
+                        render: std::sync::Arc::new(move |p| {
+                            (201, format!("{{\"id\":\"{}\",\"tag\":\"{tag}\"}}", p.id))
+                        }),
+                    }),
+                    ..FinishAttempt::default()
+                }
+            };
+            let mut payments = Vec::new();
+            for n in 0..71 {
+                let key = format!("k{n}");
+                let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 100 + n);
+                let begun = store
+                    .begin_claimed_payment(pay.clone(), attempt(&pay, Operation::Sale), claim(&key))
+                    .await
+                    .unwrap();
+                assert_eq!(begun, ClaimedBegin::Started);
+                payments.push((key, pay.id));
+            }
+            // The last key is answered before the group.
+            let (early_key, early_id) = payments.pop().unwrap();
+            let early = finish(&early_id, &early_key, PaymentStatus::Processing, "early");
+            assert!(store.finish_attempt(early).await.unwrap().answered);
+
+            let undone = store.groups_undone();
+            let hold = store.hold_writer().await;
+            let mut writes = Vec::new();
+            let mut send = |f: FinishAttempt| {
+                let store = store.clone();
+                let queued = store.queued_writes();
+                writes.push(tokio::spawn(async move { store.finish_attempt(f).await }));
+                queued
+            };
+            for (key, id) in &payments {
+                let queued = send(finish(id, key, PaymentStatus::Processing, "first"));
+                while store.queued_writes() == queued {
+                    tokio::task::yield_now().await;
+                }
+            }
+            // After the first answer of k69 (in the second statement), in the same
+            // group: the payment changes again, and its answer finds the key's answer
+            // already kept.
+            let (k69, k69_id) = &payments[69];
+            let queued = send(finish(k69_id, k69, PaymentStatus::Approved, "second"));
+            while store.queued_writes() == queued {
+                tokio::task::yield_now().await;
+            }
+            let queued = send(finish(
+                &early_id,
+                &early_key,
+                PaymentStatus::Approved,
+                "late",
+            ));
+            while store.queued_writes() == queued {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(store.queued_writes(), 72);
+            hold.release().await.unwrap();
+            let mut answered = Vec::new();
+            for write in writes {
+                answered.push(write.await.unwrap().unwrap().answered);
+            }
+            assert_eq!(store.groups_undone(), undone, "the group committed as one");
+            assert!(answered[..70].iter().all(|a| *a), "{answered:?}");
+            assert_eq!(answered[70..], [false, false]);
+            for (key, id) in &payments {
+                assert_eq!(
+                    store
+                        .idempotency_begin(&c.id, key, &format!("h-{key}"), 0)
+                        .await
+                        .unwrap(),
+                    IdempotencyBegin::Replay {
+                        status: 201,
+                        body: format!("{{\"id\":\"{id}\",\"tag\":\"first\"}}"),
+                    },
+                    "{key}"
+                );
+            }
+            assert_eq!(
+                store
+                    .idempotency_begin(&c.id, &early_key, &format!("h-{early_key}"), 0)
+                    .await
+                    .unwrap(),
+                IdempotencyBegin::Replay {
+                    status: 201,
+                    body: format!("{{\"id\":\"{early_id}\",\"tag\":\"early\"}}"),
+                }
+            );
+        },
+    )
+    .await;
+}
+
 /// The janitor reads payments left in flight and holds run out through partial indexes
 /// of those rows only: it finds each such payment (and no other), and the database's
 /// plan of each read names its index.
