@@ -989,35 +989,30 @@ async fn a_group_stores_its_keys_answers_together() {
 
             let undone = store.groups_undone();
             let hold = store.hold_writer().await;
-            let mut writes = Vec::new();
-            let mut send = |f: FinishAttempt| {
-                let store = store.clone();
-                let queued = store.queued_writes();
-                writes.push(tokio::spawn(async move { store.finish_attempt(f).await }));
-                queued
-            };
-            for (key, id) in &payments {
-                let queued = send(finish(id, key, PaymentStatus::Processing, "first"));
-                while store.queued_writes() == queued {
-                    tokio::task::yield_now().await;
-                }
-            }
+            let mut finishes: Vec<FinishAttempt> = payments
+                .iter()
+                .map(|(key, id)| finish(id, key, PaymentStatus::Processing, "first"))
+                .collect();
             // After the first answer of k69 (in the second statement), in the same
             // group: the payment changes again, and its answer finds the key's answer
             // already kept.
             let (k69, k69_id) = &payments[69];
-            let queued = send(finish(k69_id, k69, PaymentStatus::Approved, "second"));
-            while store.queued_writes() == queued {
-                tokio::task::yield_now().await;
-            }
-            let queued = send(finish(
+            finishes.push(finish(k69_id, k69, PaymentStatus::Approved, "second"));
+            finishes.push(finish(
                 &early_id,
                 &early_key,
                 PaymentStatus::Approved,
                 "late",
             ));
-            while store.queued_writes() == queued {
-                tokio::task::yield_now().await;
+            // Queued one after the other, so the group runs them in this order.
+            let mut writes = Vec::new();
+            for f in finishes {
+                let queued = store.queued_writes();
+                let sent = store.clone();
+                writes.push(tokio::spawn(async move { sent.finish_attempt(f).await }));
+                while store.queued_writes() == queued {
+                    tokio::task::yield_now().await;
+                }
             }
             assert_eq!(store.queued_writes(), 72);
             hold.release().await.unwrap();
