@@ -39,23 +39,87 @@ fn map<K, V>(capacity: usize) -> Map<K, V> {
     Map::with_capacity_and_hasher(capacity, FxBuildHasher)
 }
 
-/// Sale rows by their provider reference: a table of the first row index of each
-/// reference, 4 bytes a slot, the reference read from the row (the group is then that
-/// row's `row_group`). A map keyed by the borrowed text takes 24 bytes a slot: at a
-/// million sale rows the table is 8 MiB instead of 48, and the million look-ups, which
-/// land at random in it, miss the processor's cache far less often (key 1 is most of
-/// matching's time).
-struct SaleRefs<'a> {
-    theirs: &'a [ProviderRow],
-    table: HashTable<u32>,
+/// A text's hash as the engine's narrow arrays hold it, 4 bytes. The hash only finds
+/// candidates: two texts are one key when their hashes are equal and then their texts
+/// too, so a collision costs a comparison, never a wrong match.
+fn text_hash(text: &str) -> u32 {
+    let hash = FxBuildHasher.hash_one(text);
+    ((hash >> 32) as u32 ^ hash as u32).max(1)
 }
 
+/// No text, in a narrow array of hashes (`text_hash` never gives it).
+const NO_HASH: u32 = 0;
+
+/// A narrow hash spread over the 64 bits a table takes: its low bits pick a slot, its
+/// high ones are kept as a tag, and `TABLE_BIT` picks a table.
+fn spread(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Sale rows by their provider reference: tables of the first row index of each
+/// reference, 4 bytes a slot, found by the reference's hash kept in a narrow array beside
+/// the rows, and confirmed by the reference read from the row only when the two hashes are
+/// equal (the rows are wide, and reading them is most of matching's time). References
+/// are split between two tables by one bit of their hash, so that two threads fill them
+/// at once.
+struct SaleRefs<'a> {
+    theirs: &'a [ProviderRow],
+    hashes: &'a [u32],
+    tables: [HashTable<u32>; 2],
+}
+
+/// The bit of a reference's hash that picks its table: neither among the low bits that
+/// pick a slot nor among the high ones the table keeps as a tag.
+const TABLE_BIT: u32 = 40;
+
 impl<'a> SaleRefs<'a> {
-    fn new(theirs: &'a [ProviderRow]) -> SaleRefs<'a> {
-        SaleRefs {
+    /// Both tables, filled in row order on two threads; and the sale rows that are not
+    /// the first of their reference, each with that first row, in row order.
+    fn build(theirs: &'a [ProviderRow], hashes: &'a [u32]) -> (SaleRefs<'a>, Vec<(u32, u32)>) {
+        let fill = |part: usize, mut table: HashTable<u32>| {
+            let mut repeated = Vec::new();
+            for (i, hash) in hashes.iter().enumerate() {
+                if *hash == NO_HASH || Self::table_of(*hash) != part {
+                    continue;
+                }
+                let i = idx(i);
+                let first = *table
+                    .entry(
+                        spread(*hash),
+                        |r| {
+                            hashes[*r as usize] == *hash
+                                && Self::reference(theirs, *r) == Self::reference(theirs, i)
+                        },
+                        |r| spread(hashes[*r as usize]),
+                    )
+                    .or_insert(i)
+                    .get();
+                if first != i {
+                    repeated.push((i, first));
+                }
+            }
+            (table, repeated)
+        };
+        // Both made here rather than on their threads: a block that a spawned thread
+        // makes comes from that thread's own heap, and stays resident there once freed.
+        let table = || HashTable::with_capacity(hashes.len() / 2 + hashes.len() / 16);
+        let (low, high) = (table(), table());
+        let ((low, mut repeated), (high, repeated_high)) = std::thread::scope(|s| {
+            let high = s.spawn(|| fill(1, high));
+            (fill(0, low), join(high))
+        });
+        repeated.extend(repeated_high);
+        repeated.sort_unstable();
+        let refs = SaleRefs {
             theirs,
-            table: HashTable::with_capacity(theirs.len()),
-        }
+            hashes,
+            tables: [low, high],
+        };
+        (refs, repeated)
+    }
+
+    fn table_of(hash: u32) -> usize {
+        usize::from(spread(hash) >> TABLE_BIT & 1 == 1)
     }
 
     /// The reference of a row in the table (only rows with one get in).
@@ -66,32 +130,163 @@ impl<'a> SaleRefs<'a> {
             .map_or("", |r| r.as_str())
     }
 
-    fn hash(reference: &str) -> u64 {
-        FxBuildHasher.hash_one(reference)
-    }
-
-    /// The first row with `reference`; `row` when it is the first.
-    fn first_row(&mut self, reference: &str, row: u32) -> u32 {
-        let theirs = self.theirs;
-        *self
-            .table
-            .entry(
-                Self::hash(reference),
-                |r| Self::reference(theirs, *r) == reference,
-                |r| Self::hash(Self::reference(theirs, *r)),
-            )
-            .or_insert(row)
-            .get()
-    }
-
-    /// The first sale row with `reference`, if any.
-    fn get(&self, reference: &str) -> Option<u32> {
-        self.table
-            .find(Self::hash(reference), |r| {
-                Self::reference(self.theirs, *r) == reference
+    /// The first sale row with `reference`, whose hash is `hash`, if any.
+    fn get(&self, hash: u32, reference: &str) -> Option<u32> {
+        self.tables[Self::table_of(hash)]
+            .find(spread(hash), |r| {
+                self.hashes[*r as usize] == hash && Self::reference(self.theirs, *r) == reference
             })
             .copied()
     }
+}
+
+/// What grouping needs of the provider's rows, read in one pass on two threads.
+struct RowScan {
+    /// Per row: the hash of a sale row's provider reference, or `NO_HASH`.
+    sale: Vec<u32>,
+    /// Per row: the hash of a sale row's client reference, or `NO_HASH`.
+    client: Vec<u32>,
+    /// Cancels and refunds, in row order.
+    reversals: Vec<u32>,
+    /// Sale rows without a provider reference, in row order.
+    unreferenced: Vec<u32>,
+}
+
+fn scan_rows<H: Fn(&str) -> u32 + Sync>(theirs: &[ProviderRow], hash: &H) -> RowScan {
+    let mut sale = vec![NO_HASH; theirs.len()];
+    let mut client = vec![NO_HASH; theirs.len()];
+    let part = |base: usize, rows: &[ProviderRow], sale: &mut [u32], client: &mut [u32]| {
+        let (mut reversals, mut unreferenced) = (Vec::new(), Vec::new());
+        for (k, row) in rows.iter().enumerate() {
+            if row.kind.is_reversal() {
+                reversals.push(idx(base + k));
+                continue;
+            }
+            match &row.provider_ref {
+                Some(reference) => sale[k] = hash(reference.as_str()),
+                None => unreferenced.push(idx(base + k)),
+            }
+            if let Some(c) = &row.client_ref {
+                client[k] = hash(c.as_str());
+            }
+        }
+        (reversals, unreferenced)
+    };
+    let mid = theirs.len() / 2;
+    let (sale_low, sale_high) = sale.split_at_mut(mid);
+    let (client_low, client_high) = client.split_at_mut(mid);
+    let ((mut reversals, mut unreferenced), (reversals_high, unreferenced_high)) =
+        std::thread::scope(|s| {
+            let high = s.spawn(|| part(mid, &theirs[mid..], sale_high, client_high));
+            (part(0, &theirs[..mid], sale_low, client_low), join(high))
+        });
+    reversals.extend(reversals_high);
+    unreferenced.extend(unreferenced_high);
+    RowScan {
+        sale,
+        client,
+        reversals,
+        unreferenced,
+    }
+}
+
+/// The client references that cancels and refunds ask for: each a slot holding the sale
+/// row group and the payment group found for it (`NONE` until found).
+struct Wanted<'a> {
+    /// (hash, client reference, slot).
+    table: HashTable<(u32, &'a str, u32)>,
+    /// Per slot: (sale row group, payment group).
+    slots: Vec<(u32, u32)>,
+}
+
+impl<'a> Wanted<'a> {
+    fn new<H: Fn(&str) -> u32>(
+        theirs: &'a [ProviderRow],
+        reversals: &[u32],
+        hash: &H,
+    ) -> Wanted<'a> {
+        let mut table = HashTable::with_capacity(reversals.len());
+        let mut slots = Vec::new();
+        for r in reversals {
+            let Some(client) = theirs[*r as usize].client_ref.as_deref() else {
+                continue;
+            };
+            let h = hash(client);
+            table
+                .entry(
+                    spread(h),
+                    |e: &(u32, &str, u32)| e.0 == h && e.1 == client,
+                    |e| spread(e.0),
+                )
+                .or_insert_with(|| {
+                    slots.push((NONE, NONE));
+                    (h, client, idx(slots.len() - 1))
+                });
+        }
+        Wanted { table, slots }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The slot of a client reference whose hash is `hash`; `text` gives the reference,
+    /// and is asked for only to confirm a hash.
+    fn slot<'t>(&self, hash: u32, text: impl Fn() -> &'t str) -> Option<u32> {
+        self.table
+            .find(spread(hash), |e| e.0 == hash && e.1 == text())
+            .map(|e| e.2)
+    }
+}
+
+/// What grouping needs of our payments, read in one pass on two threads, besides the
+/// first sale row of each payment's provider reference (written where its group goes).
+struct PaymentScan {
+    /// Payments with a provider reference that no sale row has, in payment order.
+    unmatched: Vec<u32>,
+    /// Payments with a client reference that a cancel or refund asks for, and its slot,
+    /// in payment order.
+    asking: Vec<(u32, u32)>,
+}
+
+/// Writes to `sale_row`, per payment, the first sale row with the payment's provider
+/// reference, or leaves it.
+fn scan_payments<H: Fn(&str) -> u32 + Sync>(
+    ours: &[OurPayment],
+    (sale_by_ref, sale_row): (&SaleRefs<'_>, &mut [u32]),
+    wanted: &Wanted<'_>,
+    hash: &H,
+) -> PaymentScan {
+    let part = |base: usize, pays: &[OurPayment], sale_row: &mut [u32]| {
+        let (mut unmatched, mut asking) = (Vec::new(), Vec::new());
+        for (k, payment) in pays.iter().enumerate() {
+            if let Some(reference) = &payment.provider_ref {
+                let reference = reference.as_str();
+                match sale_by_ref.get(hash(reference), reference) {
+                    Some(row) => sale_row[k] = row,
+                    None => unmatched.push(idx(base + k)),
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            if let Some(client) = payment.client_ref.as_deref() {
+                if let Some(slot) = wanted.slot(hash(client), || client) {
+                    asking.push((idx(base + k), slot));
+                }
+            }
+        }
+        (unmatched, asking)
+    };
+    let mid = ours.len() / 2;
+    let (low, high) = sale_row.split_at_mut(mid);
+    let ((mut unmatched, mut asking), (unmatched_high, asking_high)) = std::thread::scope(|s| {
+        let high = s.spawn(|| part(mid, &ours[mid..], high));
+        (part(0, &ours[..mid], low), join(high))
+    });
+    unmatched.extend(unmatched_high);
+    asking.extend(asking_high);
+    PaymentScan { unmatched, asking }
 }
 
 /// A multimap from a key to input indexes, without one allocation per key: the first
@@ -182,55 +377,81 @@ fn new_group(groups: &mut Vec<Group>, group: Group) -> u32 {
 /// Items refer to payments and rows by their index in `ours` and `theirs`. Inputs of
 /// more than `u32::MAX - 1` rows are not supported.
 pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options) -> Reconciliation {
+    reconcile_hashed(ours, theirs, options, &text_hash)
+}
+
+/// [`reconcile`] with the hash its tables use given, so that a test can make every
+/// reference collide with others and see the same result.
+fn reconcile_hashed<H: Fn(&str) -> u32 + Sync>(
+    ours: &[OurPayment],
+    theirs: &[ProviderRow],
+    options: &Options,
+    hash: &H,
+) -> Reconciliation {
     let mut groups: Vec<Group> = Vec::with_capacity(ours.len().max(theirs.len()) + 16);
     let mut payment_group = vec![NONE; ours.len()];
     let mut row_group = vec![NONE; theirs.len()];
 
     // Key 1: the provider's reference. Every sale row with reference R and every
-    // payment with R form one group, made in row order (memory access stays close to
-    // sequential).
-    let mut sale_by_ref = SaleRefs::new(theirs);
-    let mut loose_rows: Vec<(u32, u32)> = Vec::new(); // (row, group or NONE)
-    let mut reversals: Vec<u32> = Vec::new();
-    for (i, row) in theirs.iter().enumerate() {
-        if row.kind.is_reversal() {
-            reversals.push(idx(i));
+    // payment with R form one group, made in row order. The rows and the payments are
+    // read once each, on two threads, into narrow arrays of hashes; grouping then works
+    // on those.
+    let RowScan {
+        sale,
+        client,
+        reversals,
+        unreferenced,
+    } = scan_rows(theirs, hash);
+    let mut wanted = Wanted::new(theirs, &reversals, hash);
+    let (sale_by_ref, repeated) = SaleRefs::build(theirs, &sale);
+    let mut repeated = repeated.into_iter().peekable();
+    // Sale rows whose client reference a cancel or refund asks for, and its slot.
+    let mut asking_rows: Vec<(u32, u32)> = Vec::new();
+    for (i, (sale_hash, client_hash)) in sale.iter().zip(&client).enumerate() {
+        if *client_hash != NO_HASH && !wanted.is_empty() {
+            let text = || theirs[i].client_ref.as_deref().unwrap_or("");
+            if let Some(slot) = wanted.slot(*client_hash, text) {
+                asking_rows.push((idx(i), slot));
+            }
+        }
+        if *sale_hash == NO_HASH {
             continue;
         }
-        let Some(reference) = &row.provider_ref else {
-            loose_rows.push((idx(i), NONE));
-            continue;
-        };
-        let first = sale_by_ref.first_row(reference.as_str(), idx(i));
-        let g = if first == idx(i) {
-            new_group(&mut groups, Group::EMPTY)
-        } else {
-            row_group[first as usize]
+        let g = match repeated.next_if(|(row, _)| *row == idx(i)) {
+            Some((_, first)) => row_group[first as usize],
+            None => new_group(&mut groups, Group::EMPTY),
         };
         row_group[i] = g;
         let group = &mut groups[g as usize];
         group.first_sale = idx(i);
         group.sales += 1;
     }
+    drop(client);
     // Payments: into the group of their reference's sale rows. Payments sharing a
     // reference no row has are still duplicates of each other; one alone stays loose.
-    // Reference to (first payment, its group or NONE).
-    let mut pay_only: Map<&str, (u32, u32)> = map(0);
-    for (p, payment) in ours.iter().enumerate() {
-        let Some(reference) = &payment.provider_ref else {
-            continue;
-        };
-        let reference = reference.as_str();
-        if let Some(first) = sale_by_ref.get(reference) {
-            let g = row_group[first as usize];
-            payment_group[p] = g;
-            let group = &mut groups[g as usize];
-            group.payments += 1;
-            group.key = Some(MatchKey::ProviderRef);
+    // The scan writes each payment's first sale row where its group goes, and the
+    // group replaces it.
+    let pays = scan_payments(ours, (&sale_by_ref, &mut payment_group), &wanted, hash);
+    for slot in &mut payment_group {
+        if *slot == NONE {
             continue;
         }
-        let slot = pay_only.entry(reference).or_insert((idx(p), NONE));
-        if slot.0 == idx(p) {
+        let g = row_group[*slot as usize];
+        *slot = g;
+        let group = &mut groups[g as usize];
+        group.payments += 1;
+        group.key = Some(MatchKey::ProviderRef);
+    }
+    // Reference to (first payment, its group or NONE). Only these payments make groups
+    // at this step, in payment order, so the groups are numbered as if the payments had
+    // been taken one by one.
+    let mut pay_only: Map<&str, (u32, u32)> = map(0);
+    for p in pays.unmatched.iter().copied() {
+        let Some(reference) = &ours[p as usize].provider_ref else {
+            continue;
+        };
+        let slot = pay_only.entry(reference.as_str()).or_insert((p, NONE));
+        if slot.0 == p {
             continue;
         }
         if slot.1 == NONE {
@@ -238,9 +459,10 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
             payment_group[slot.0 as usize] = slot.1;
             groups[slot.1 as usize].payments += 1;
         }
-        payment_group[p] = slot.1;
+        payment_group[p as usize] = slot.1;
         groups[slot.1 as usize].payments += 1;
     }
+    let mut loose_rows: Vec<(u32, u32)> = unreferenced.iter().map(|r| (*r, NONE)).collect();
     for (g, group) in groups.iter().enumerate() {
         if group.sales == 1 && group.payments == 0 {
             loose_rows.push((group.first_sale, idx(g)));
@@ -369,15 +591,22 @@ pub fn reconcile(ours: &[OurPayment], theirs: &[ProviderRow], options: &Options)
         sale_by_ref: &sale_by_ref,
         payment_group: &payment_group,
     };
+    let asking = Asking {
+        rows: &asking_rows,
+        payments: &pays.asking,
+    };
     link_reversals(
         ours,
         theirs,
         &reversals,
+        (&mut wanted, asking),
         &found,
         &mut row_group,
         &mut groups,
+        hash,
     );
-    drop((sale_by_ref, pay_only, reversals));
+    drop((sale_by_ref, pay_only, wanted, pays, reversals));
+    drop(sale);
     finish(ours, theirs, groups, payment_group, row_group, options)
 }
 
@@ -388,39 +617,36 @@ struct Found<'a> {
     payment_group: &'a [u32],
 }
 
+/// The sale rows and the payments whose client reference a cancel or refund asks for,
+/// each with its slot in [`Wanted`], in input order.
+struct Asking<'a> {
+    rows: &'a [(u32, u32)],
+    payments: &'a [(u32, u32)],
+}
+
 /// Puts every cancel and refund row into its sale's group, or into a group of its own
-/// when no sale is found on either side. Only the client references the reversals ask
-/// for are indexed, so a day with few refunds costs little.
-fn link_reversals(
+/// when no sale is found on either side.
+#[allow(clippy::too_many_arguments)]
+fn link_reversals<H: Fn(&str) -> u32>(
     ours: &[OurPayment],
     theirs: &[ProviderRow],
     reversals: &[u32],
+    (wanted, asking): (&mut Wanted<'_>, Asking<'_>),
     found: &Found<'_>,
     row_group: &mut [u32],
     groups: &mut Vec<Group>,
+    hash: &H,
 ) {
     if reversals.is_empty() {
         return;
     }
-    // Client reference to (sale row group, payment group): the smallest sale row
-    // (sales we have first, then canonical order) or payment (by id) wins, so the
-    // choice does not depend on input order.
-    let mut wanted: Map<&str, (u32, u32)> = map(reversals.len());
-    for r in reversals {
-        if let Some(c) = theirs[*r as usize].client_ref.as_deref() {
-            wanted.insert(c, (NONE, NONE));
-        }
-    }
-    for (i, row) in theirs.iter().enumerate() {
-        let Some(slot) = row
-            .client_ref
-            .as_deref()
-            .filter(|_| !row.kind.is_reversal())
-            .and_then(|c| wanted.get_mut(c))
-        else {
-            continue;
-        };
-        let g = row_group[i];
+    // For each client reference asked for: the smallest sale row (sales we have first,
+    // then canonical order) and the payment with the smallest id win, so the choice does
+    // not depend on input order.
+    for (i, slot) in asking.rows {
+        let row = &theirs[*i as usize];
+        let g = row_group[*i as usize];
+        let slot = &mut wanted.slots[*slot as usize];
         if slot.0 == NONE {
             slot.0 = g;
             continue;
@@ -434,25 +660,21 @@ fn link_reversals(
             slot.0 = g;
         }
     }
-    let mut best_payment: Map<&str, &str> = map(wanted.len());
-    for (p, payment) in ours.iter().enumerate() {
-        let Some(client) = payment.client_ref.as_deref() else {
-            continue;
-        };
-        let Some(slot) = wanted.get_mut(client) else {
-            continue;
-        };
-        let best = best_payment.entry(client).or_insert(payment.id.as_str());
-        if slot.1 == NONE || payment.id.as_str() <= *best {
-            *best = payment.id.as_str();
-            slot.1 = found.payment_group[p];
+    let mut best_payment: Vec<Option<&str>> = vec![None; wanted.slots.len()];
+    for (p, slot) in asking.payments {
+        let id = ours[*p as usize].id.as_str();
+        let best = best_payment[*slot as usize].get_or_insert(id);
+        let slot = &mut wanted.slots[*slot as usize];
+        if slot.1 == NONE || id <= *best {
+            *best = id;
+            slot.1 = found.payment_group[*p as usize];
         }
     }
     for r in reversals {
         let row = &theirs[*r as usize];
         let by_ref = |reference: Option<&ProviderRef>| {
             let reference = reference?.as_str();
-            match found.sale_by_ref.get(reference) {
+            match found.sale_by_ref.get(hash(reference), reference) {
                 Some(first) => Some(row_group[first as usize]),
                 None => found
                     .pay_only
@@ -463,8 +685,9 @@ fn link_reversals(
         let by_client = row
             .client_ref
             .as_deref()
-            .and_then(|c| wanted.get(c))
-            .and_then(|(sale, pay)| [*sale, *pay].into_iter().find(|g| *g != NONE));
+            .and_then(|c| wanted.slot(hash(c), || c))
+            .map(|slot| wanted.slots[slot as usize])
+            .and_then(|(sale, pay)| [sale, pay].into_iter().find(|g| *g != NONE));
         let target = by_ref(row.sale_ref.as_deref())
             .or_else(|| by_ref(row.provider_ref.as_ref()))
             .or(by_client);
@@ -483,22 +706,38 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn new(groups: usize, group_of: &[u32]) -> Gathered {
-        let mut start = vec![0u32; groups + 1];
+    /// Room for the members of `groups` groups, `len` in all. Made by the thread that
+    /// keeps it: a block that another thread makes comes from that thread's own heap, and
+    /// stays resident there once freed, where this thread cannot reuse it.
+    fn room(groups: usize, len: usize) -> Gathered {
+        Gathered {
+            start: vec![0; groups + 1],
+            members: vec![0; len],
+        }
+    }
+
+    /// A counting sort by group into the room, each group's members in input order. The
+    /// members are placed from the last one back, each group's end moving down to its
+    /// start, so that no third array of positions is needed.
+    fn fill(mut self, group_of: &[u32]) -> Gathered {
+        let groups = self.start.len() - 1;
+        let start = &mut self.start;
         for g in group_of {
             start[*g as usize + 1] += 1;
         }
+        // Now `start[g + 1]` is where group `g` ends.
         for g in 0..groups {
             start[g + 1] += start[g];
         }
-        let mut fill = start.clone();
-        let mut members = vec![0u32; group_of.len()];
-        for (i, g) in group_of.iter().enumerate() {
-            let at = &mut fill[*g as usize];
-            members[*at as usize] = idx(i);
-            *at += 1;
+        for (i, g) in group_of.iter().enumerate().rev() {
+            let end = &mut start[*g as usize + 1];
+            *end -= 1;
+            self.members[*end as usize] = idx(i);
         }
-        Gathered { start, members }
+        // Now `start[g + 1]` is where group `g` starts: one place down, and the total last.
+        start.rotate_left(1);
+        start[groups] = idx(group_of.len());
+        self
     }
 
     fn range(&self, g: usize) -> std::ops::Range<usize> {
@@ -527,10 +766,16 @@ fn finish(
         .collect();
     let group_count = groups.len();
     drop(groups);
-    let mut pays = Gathered::new(group_count, &payment_group);
-    drop(payment_group);
-    let mut rows = Gathered::new(group_count, &row_group);
-    drop(row_group);
+    // The two sides' members, gathered on two threads.
+    let (pays, rows) = (
+        Gathered::room(group_count, payment_group.len()),
+        Gathered::room(group_count, row_group.len()),
+    );
+    let (mut pays, mut rows) = std::thread::scope(|s| {
+        let rows = s.spawn(|| rows.fill(&row_group));
+        (pays.fill(&payment_group), join(rows))
+    });
+    drop((payment_group, row_group));
     // Canonical order inside each group: payments by id; sale rows, then cancels and
     // refunds, each in row order.
     let by_id = |a: &u32, b: &u32| ours[*a as usize].id.cmp(&ours[*b as usize].id);
@@ -572,18 +817,18 @@ fn finish(
         (judge(0..mid, pay_lo, row_lo), join(high))
     });
     verdicts.extend(high);
-    // The sort keys, each class's array sized once from the verdicts: grown by
-    // doubling (or on the judging threads) they would leave freed blocks behind that
-    // the items, built next, do not fit in.
-    let mut by_class: ClassKeys = Default::default();
-    let mut counts = [0usize; Class::ALL.len()];
-    for (class, _) in &verdicts {
-        counts[*class as usize] += 1;
-    }
-    for (keys, count) in by_class.iter_mut().zip(counts) {
-        keys.reserve_exact(count);
-    }
+    // The sort keys, each class's array sized once from the verdicts (grown by
+    // doubling, they would leave freed blocks behind that the items, built next, do not
+    // fit in), then filled on two threads: each takes half of the groups, in group
+    // order, into its own part of every class's array, the low half's part first, so the
+    // arrays are what one pass in group order would fill.
+    let mut counts = [[0usize; Class::ALL.len()]; 2];
     for (g, (class, _)) in verdicts.iter().enumerate() {
+        counts[usize::from(g >= mid)][*class as usize] += 1;
+    }
+    let mut by_class: ClassKeys =
+        std::array::from_fn(|c| vec![(false, 0, 0, 0); counts[0][c] + counts[1][c]]);
+    let key = |g: usize| -> ClassKey {
         let (has_payment, text) = match pays.members[pays.range(g)].first() {
             Some(p) => (true, ours[*p as usize].id.as_str()),
             None => (
@@ -595,8 +840,26 @@ fn finish(
             ),
         };
         let (high, low) = prefix(text);
-        by_class[*class as usize].push((has_payment, high, low, idx(g)));
-    }
+        (has_payment, high, low, idx(g))
+    };
+    let fill = |groups: std::ops::Range<usize>, mut parts: Vec<&mut [ClassKey]>| {
+        let mut at = [0usize; Class::ALL.len()];
+        for g in groups {
+            let class = verdicts[g].0 as usize;
+            parts[class][at[class]] = key(g);
+            at[class] += 1;
+        }
+    };
+    let (low, high): (Vec<&mut [ClassKey]>, Vec<&mut [ClassKey]>) = by_class
+        .iter_mut()
+        .zip(counts[0])
+        .map(|(keys, n)| keys.split_at_mut(n))
+        .unzip();
+    std::thread::scope(|s| {
+        let high = s.spawn(|| fill(mid..group_count, high));
+        fill(0..mid, low);
+        join(high);
+    });
     // Sort by (class, first payment id, first row); the first 16 bytes of the id or the
     // reference ride in the key, so most comparisons never leave the key arrays.
     let full = |a: u32, b: u32| {
@@ -685,7 +948,10 @@ const ITEM_PIECE: usize = 1 << 16;
 /// reference as two big-endian halves, group). Two `u64`s rather than one `u128`, which
 /// is aligned to 16 bytes: an entry takes 24 bytes instead of 32, and a million of them
 /// sit beside the members while they are sorted.
-type ClassKeys = [Vec<(bool, u64, u64, u32)>; Class::ALL.len()];
+type ClassKeys = [Vec<ClassKey>; Class::ALL.len()];
+
+/// One group's sort key in its class: see [`ClassKeys`].
+type ClassKey = (bool, u64, u64, u32);
 
 /// The result of a scoped thread; its panic goes on in the caller.
 fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
@@ -708,4 +974,99 @@ fn prefix(text: &str) -> (u64, u64) {
 /// Whether a row's kind is a refund (full or partial).
 pub(crate) fn is_refund(kind: RowKind) -> bool {
     matches!(kind, RowKind::Refund | RowKind::PartialRefund)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::NaiveDate;
+    use sanalpos_core::{AuthCode, Kurus, MaskedPan, ProviderRef};
+
+    use super::{reconcile, reconcile_hashed, text_hash};
+    use crate::model::{Last4, Options, OurPayment, PaymentStatus};
+    use crate::row::{ProviderRow, RowKind, RowState};
+
+    /// A small deterministic generator (an LCG): the cases are the same on every run.
+    struct Draw(u64);
+
+    impl Draw {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// Payments and rows drawn from a few references and client references, so that
+    /// duplicates, payments without a sale row, loose rows, and cancels and refunds
+    /// found by the sale's reference or by the client reference are all common.
+    fn case(seed: u64) -> (Vec<OurPayment>, Vec<ProviderRow>) {
+        let mut d = Draw(seed);
+        let date = NaiveDate::from_ymd_opt(2025, 8, 29).unwrap();
+        let reference = |n: u64| ProviderRef::parse(&format!("R{n}")).unwrap();
+        let ours = (0..d.below(30))
+            .map(|i| OurPayment {
+                id: format!("p{i:02}").as_str().into(),
+                provider_ref: (d.below(4) > 0).then(|| reference(d.below(8))),
+                auth_code: Some(AuthCode::parse(&format!("A{}", d.below(5))).unwrap()),
+                client_ref: Some(format!("c{}", d.below(6)).as_str().into()),
+                status: PaymentStatus::Approved,
+                amount: Kurus::from_minor(100 * (1 + d.below(3) as i64)).unwrap(),
+                authorized_amount: None,
+                refunded_amount: Kurus::ZERO,
+                last4: Last4::of("7894"),
+                business_date: date,
+                expected: None,
+            })
+            .collect();
+        let theirs = (0..d.below(30))
+            .map(|i| {
+                let kind = [
+                    RowKind::Sale,
+                    RowKind::Sale,
+                    RowKind::Cancel,
+                    RowKind::Refund,
+                ][d.below(4) as usize];
+                ProviderRow {
+                    provider_ref: (d.below(4) > 0).then(|| reference(d.below(10))),
+                    sale_ref: (kind.is_reversal() && d.below(2) == 0)
+                        .then(|| Box::new(reference(d.below(8)))),
+                    auth_code: Some(AuthCode::parse(&format!("A{}", d.below(5))).unwrap()),
+                    client_ref: Some(format!("c{}", d.below(6)).as_str().into()),
+                    kind,
+                    status: [RowState::Success, RowState::Success, RowState::Error]
+                        [d.below(3) as usize],
+                    amount: Kurus::from_minor(100 * (1 + d.below(3) as i64)).unwrap(),
+                    authorized_amount: None,
+                    installments: Some(1),
+                    masked_pan: MaskedPan::parse("454671******7894"),
+                    time: date.and_hms_opt(12, 0, 0),
+                    value_date: None,
+                    commission: None,
+                    currency: None,
+                    line: std::num::NonZeroU32::new(u32::try_from(i).unwrap() + 2),
+                }
+            })
+            .collect();
+        (ours, theirs)
+    }
+
+    /// The hash only finds candidates: with every text colliding with every other, or
+    /// with a few, the result is the one the real hash gives.
+    #[test]
+    fn colliding_hashes_change_nothing() {
+        let options = Options::default();
+        for seed in 0..400 {
+            let (ours, theirs) = case(seed);
+            let real = reconcile(&ours, &theirs, &options);
+            let all = reconcile_hashed(&ours, &theirs, &options, &|_: &str| 1);
+            assert_eq!(real, all, "seed {seed}: every text on one hash");
+            let few = |text: &str| (text_hash(text) & 3).max(1);
+            let some = reconcile_hashed(&ours, &theirs, &options, &few);
+            assert_eq!(real, some, "seed {seed}: texts on three hashes");
+        }
+    }
 }
