@@ -289,38 +289,42 @@ fn scan_payments<H: Fn(&str) -> u32 + Sync>(
     PaymentScan { unmatched, asking }
 }
 
-/// A multimap from a key to input indexes, without one allocation per key: the first
-/// index in a hash map, the rest chained through one array.
+/// A multimap from a key to input indexes, without one allocation per key: the last
+/// insert of each key in a hash map, each insert linked to the one before it under the
+/// same key. It takes room for what is inserted only (a few loose payments of a million),
+/// not for every input index.
 struct Chains<K> {
     head: Map<K, u32>,
-    next: Vec<u32>,
+    /// Per insert: the index inserted, and the insert before it under its key or `NONE`.
+    links: Vec<(u32, u32)>,
 }
 
 impl<K: Hash + Eq> Chains<K> {
-    /// For indexes below `len`, about `keys` distinct keys.
-    fn new(len: usize, keys: usize) -> Chains<K> {
+    /// For about `keys` inserts.
+    fn new(keys: usize) -> Chains<K> {
         Chains {
             head: map(keys),
-            next: vec![NONE; len],
+            links: Vec::with_capacity(keys),
         }
     }
 
     fn insert(&mut self, key: K, index: u32) {
-        let slot = self.head.entry(key).or_insert(NONE);
-        self.next[index as usize] = *slot;
-        *slot = index;
+        let last = self.head.entry(key).or_insert(NONE);
+        self.links.push((index, *last));
+        *last = idx(self.links.len() - 1);
     }
 
+    /// The indexes under `key`, the last inserted first.
     fn get(&self, key: &K) -> ChainIter<'_> {
         ChainIter {
-            next: &self.next,
+            links: &self.links,
             at: self.head.get(key).copied().unwrap_or(NONE),
         }
     }
 }
 
 struct ChainIter<'a> {
-    next: &'a [u32],
+    links: &'a [(u32, u32)],
     at: u32,
 }
 
@@ -328,9 +332,9 @@ impl Iterator for ChainIter<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
         (self.at != NONE).then(|| {
-            let here = self.at;
-            self.at = self.next[here as usize];
-            here
+            let (index, before) = self.links[self.at as usize];
+            self.at = before;
+            index
         })
     }
 }
@@ -474,8 +478,8 @@ fn reconcile_hashed<H: Fn(&str) -> u32 + Sync>(
         .filter(|p| payment_group[*p] == NONE)
         .map(idx)
         .collect();
-    let mut by_auth: Chains<(&str, Kurus)> = Chains::new(ours.len(), loose_payments.len());
-    let mut by_client: Chains<&str> = Chains::new(ours.len(), loose_payments.len());
+    let mut by_auth: Chains<(&str, Kurus)> = Chains::new(loose_payments.len());
+    let mut by_client: Chains<&str> = Chains::new(loose_payments.len());
     for p in &loose_payments {
         let payment = &ours[*p as usize];
         if let Some(code) = &payment.auth_code {
@@ -539,7 +543,7 @@ fn reconcile_hashed<H: Fn(&str) -> u32 + Sync>(
         }
     }
     drop((by_auth, by_client));
-    let mut alone: Chains<(Kurus, Last4)> = Chains::new(ours.len(), loose_payments.len());
+    let mut alone: Chains<(Kurus, Last4)> = Chains::new(loose_payments.len());
     for p in loose_payments {
         if payment_group[p as usize] == NONE {
             payment_group[p as usize] = new_group(
