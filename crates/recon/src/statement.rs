@@ -266,10 +266,7 @@ impl<'a> Records<'a> {
             }
         } else {
             let start = self.pos;
-            let delimiter = self.delimiter;
-            self.pos = bytes[start..]
-                .iter()
-                .position(|b| *b == delimiter || *b == b'\n')
+            self.pos = memchr::memchr2(self.delimiter, b'\n', &bytes[start..])
                 .map_or(bytes.len(), |n| start + n);
             let mut end = self.pos;
             if end > start && bytes[end - 1] == b'\r' && bytes.get(end) == Some(&b'\n') {
@@ -390,7 +387,7 @@ pub fn read_statement(bytes: &[u8], profile: &Profile) -> Result<Statement, Impo
         bad: Vec::new(),
     };
     let mut line = records.line;
-    layout.read_lines(body, delimiter, &mut line, &mut out);
+    layout.read_lines(Lines::Text(body), delimiter, &mut line, &mut out);
     Ok(out)
 }
 
@@ -464,19 +461,9 @@ fn read_blocks(
             }
             at_end = fill_more(&mut source, &mut block, step)?;
         };
-        let text = match std::str::from_utf8(&block[..end]) {
-            Ok(text) if utf8 => Cow::Borrowed(text),
-            _ => {
-                // Windows-1254 from here on: one byte a character, so a block cut at a
-                // line break decodes the same as the whole file would.
-                utf8 = false;
-                encoding_rs::WINDOWS_1254
-                    .decode_without_bom_handling(&block[..end])
-                    .0
-            }
-        };
-        if text.contains('"') {
-            drop(text);
+        if memchr::memchr(b'"', &block[..end]).is_some() {
+            // Windows-1254 when this block is not UTF-8, as below.
+            let utf8 = utf8 && std::str::from_utf8(&block[..end]).is_ok();
             source.read_to_end(&mut block).map_err(read_error)?;
             let text = match std::str::from_utf8(&block) {
                 Ok(text) if utf8 => Cow::Borrowed(text),
@@ -495,8 +482,18 @@ fn read_blocks(
             layout.read_into(&mut out, |record| records.fill(record));
             return Ok(out);
         }
-        layout.read_lines(&text, delimiter, &mut line, &mut out);
-        drop(text);
+        // UTF-8 checked a piece at a time as the pieces are read.
+        let read =
+            utf8 && layout.read_lines(Lines::Utf8(&block[..end]), delimiter, &mut line, &mut out);
+        if !read {
+            // Windows-1254 from here on: one byte a character, so a block cut at a line
+            // break decodes the same as the whole file would.
+            utf8 = false;
+            let text = encoding_rs::WINDOWS_1254
+                .decode_without_bom_handling(&block[..end])
+                .0;
+            layout.read_lines(Lines::Text(&text), delimiter, &mut line, &mut out);
+        }
         block.drain(..end);
         if at_end && block.is_empty() {
             return Ok(out);
@@ -582,15 +579,36 @@ fn read_error(e: std::io::Error) -> ImportError {
 /// The largest piece of a statement one thread reads at a time.
 const PIECE_BYTES: usize = 4 << 20;
 
-/// `text` cut after the first line break at or after `at` bytes (all of it when there
-/// is none).
-fn cut_at_line(text: &str, at: usize) -> (&str, &str) {
-    let cut = text
-        .as_bytes()
-        .get(at..)
-        .and_then(|tail| tail.iter().position(|b| *b == b'\n'))
-        .map_or(text.len(), |n| at + n + 1);
-    text.split_at(cut)
+/// Where a piece of `bytes` that starts at `start` ends: after the first line break at
+/// or after `start + at` (the end of `bytes` when there is none).
+fn cut_at_line(bytes: &[u8], start: usize, at: usize) -> usize {
+    let from = (start + at).min(bytes.len());
+    memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |n| from + n + 1)
+}
+
+/// Lines to read as rows: text already decoded, or bytes taken as UTF-8 a piece at a
+/// time, each piece on the thread that reads it.
+#[derive(Clone, Copy)]
+enum Lines<'t> {
+    Text(&'t str),
+    Utf8(&'t [u8]),
+}
+
+impl<'t> Lines<'t> {
+    fn bytes(self) -> &'t [u8] {
+        match self {
+            Lines::Text(text) => text.as_bytes(),
+            Lines::Utf8(bytes) => bytes,
+        }
+    }
+
+    /// A piece cut at line breaks, as text; `None` when bytes are not UTF-8.
+    fn piece(self, range: std::ops::Range<usize>) -> Option<&'t str> {
+        match self {
+            Lines::Text(text) => text.get(range),
+            Lines::Utf8(bytes) => std::str::from_utf8(&bytes[range]).ok(),
+        }
+    }
 }
 
 /// Below this many bytes of rows a statement is read on one thread. Kept tiny on
@@ -600,7 +618,7 @@ const PARALLEL_MIN_BYTES: usize = 2;
 
 /// How many times `byte` occurs in `bytes`, as a line number step.
 fn count_byte(bytes: &[u8], byte: u8) -> u32 {
-    u32::try_from(bytes.iter().filter(|b| **b == byte).count()).unwrap_or(u32::MAX)
+    u32::try_from(memchr::memchr_iter(byte, bytes).count()).unwrap_or(u32::MAX)
 }
 
 /// What a header says: where each mapped field stands and how many fields a row has.
@@ -651,48 +669,76 @@ impl<'p> Layout<'p> {
     /// start where the one before ended. The second piece of a pair is appended after the
     /// first, so the result is the same as one pass, and only one piece's rows are ever
     /// held apart (pieces of at most `PIECE_BYTES`, so a large file costs little more
-    /// memory than one pass). `line` ends after the last line read.
-    fn read_lines(&self, body: &str, delimiter: u8, line: &mut u32, out: &mut Statement) {
-        if body.len() < PARALLEL_MIN_BYTES {
+    /// memory than one pass). `line` ends after the last line read. Bytes are checked as
+    /// UTF-8 a piece at a time on the thread that reads the piece; `false`, with nothing
+    /// read and `line` as it was, when a piece is not UTF-8.
+    fn read_lines(
+        &self,
+        body: Lines<'_>,
+        delimiter: u8,
+        line: &mut u32,
+        out: &mut Statement,
+    ) -> bool {
+        let bytes = body.bytes();
+        if bytes.len() < PARALLEL_MIN_BYTES {
+            let Some(text) = body.piece(0..bytes.len()) else {
+                return false;
+            };
             let mut records = Records {
-                text: body,
+                text,
                 pos: 0,
                 line: *line,
                 delimiter,
             };
             self.read_into(out, |record| records.fill(record));
             *line = records.line;
-            return;
+            return true;
         }
-        let piece = body.len().div_ceil(2).min(PIECE_BYTES);
-        let mut rest = body;
-        while !rest.is_empty() {
-            let (first, after) = cut_at_line(rest, piece);
-            let (second, after) = cut_at_line(after, piece);
-            rest = after;
-            let first_lines = count_byte(first.as_bytes(), b'\n');
-            let mut first_records = Records {
-                text: first,
-                pos: 0,
-                line: *line,
-                delimiter,
+        let before = (out.rows.len(), out.bad.len(), *line);
+        let piece = bytes.len().div_ceil(2).min(PIECE_BYTES);
+        let mut at = 0;
+        while at < bytes.len() {
+            let first = at..cut_at_line(bytes, at, piece);
+            let second = first.end..cut_at_line(bytes, first.end, piece);
+            at = second.end;
+            let first_line = *line;
+            let second_line = first_line + count_byte(&bytes[first.clone()], b'\n');
+            *line = second_line + count_byte(&bytes[second.clone()], b'\n');
+            let read = |range: std::ops::Range<usize>, line: u32, out: &mut Statement| {
+                let text = body.piece(range)?;
+                let mut records = Records {
+                    text,
+                    pos: 0,
+                    line,
+                    delimiter,
+                };
+                self.read_into(out, |record| records.fill(record));
+                Some(())
             };
-            let mut second_records = Records {
-                text: second,
-                pos: 0,
-                line: *line + first_lines,
-                delimiter,
-            };
-            *line += first_lines + count_byte(second.as_bytes(), b'\n');
-            let tail = std::thread::scope(|s| {
-                let tail = s.spawn(|| self.rows(|record| second_records.fill(record), 0));
-                self.read_into(out, |record| first_records.fill(record));
-                tail.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            let (head, tail) = std::thread::scope(|s| {
+                let tail = s.spawn(|| {
+                    let mut tail = Statement {
+                        rows: Vec::new(),
+                        bad: Vec::new(),
+                    };
+                    read(second, second_line, &mut tail).map(|()| tail)
+                });
+                let head = read(first, first_line, out);
+                let tail = tail
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (head, tail)
             });
+            let (Some(()), Some(tail)) = (head, tail) else {
+                out.rows.truncate(before.0);
+                out.bad.truncate(before.1);
+                *line = before.2;
+                return false;
+            };
             out.rows.extend(tail.rows);
             out.bad.extend(tail.bad);
         }
+        true
     }
 
     /// Like [`Layout::rows`], appending to `out`.
@@ -787,7 +833,7 @@ impl<'p> RowReader<'p> {
         for (field, index, header) in mapping {
             let cell = &record.fields[*index];
             let text = cell.text();
-            let raw = text.trim();
+            let raw = sanalpos_core::fields::trim(&text);
             let bad = |what: &str, expected: ExpectedValue| {
                 (
                     format!("{header}: {what} ({raw:?})"),
@@ -1122,6 +1168,14 @@ mod tests {
         assert_eq!(last.kind, RowKind::PartialRefund);
         assert_eq!(last.provider_ref.as_ref().unwrap().as_str(), "IKSIRPF41");
         assert_eq!(read.rows.first().unwrap().kind, RowKind::Sale);
+        // The block whose second piece is not UTF-8 is read again as Windows-1254: each
+        // line once, at its own line number.
+        let mut lines: Vec<u32> = read.rows.iter().map(|r| r.line.unwrap().get()).collect();
+        lines.extend(read.bad.iter().map(|b| b.line));
+        let read_lines = lines.len();
+        lines.sort_unstable();
+        lines.dedup();
+        assert_eq!((read_lines, lines.len()), (42, 42), "{lines:?}");
     }
 
     #[test]
