@@ -7,9 +7,7 @@ use chrono::Days;
 use sanalpos_core::Kurus;
 
 use crate::engine::is_refund;
-use crate::model::{
-    Class, Flag, Item, MatchKey, Money, Options, OurPayment, PaymentStatus, Reason, Totals,
-};
+use crate::model::{Class, Flag, Money, Options, OurPayment, PaymentStatus, Reason, Totals};
 use crate::row::{ProviderRow, RowKind, RowState};
 
 /// The canonical order of provider rows: by content, the line number last, so rows
@@ -81,8 +79,6 @@ fn repeated_reversal(theirs: &[ProviderRow], reversals: &[u32], sale_ref: Option
 /// cancels and refunds, each in row order.
 pub(crate) struct Members<'a> {
     pub(crate) payments: &'a [u32],
-    /// Sale rows, then reversals.
-    pub(crate) rows: &'a [u32],
     pub(crate) sales: &'a [u32],
     pub(crate) reversals: &'a [u32],
 }
@@ -94,7 +90,6 @@ impl<'a> Members<'a> {
         let (sales, reversals) = rows.split_at(split);
         Members {
             payments,
-            rows,
             sales,
             reversals,
         }
@@ -138,31 +133,29 @@ pub(crate) fn verdict(
     }
 }
 
-/// The item of one group, with the class and reason [`verdict`] gave it.
-pub(crate) fn build_item(
+/// The commission table's checks that did not hold for a group of one payment and one
+/// sale row, both of which moved money, in a class [`verdict`] gave it other than
+/// duplicate; none for any other group.
+pub(crate) fn check_pair(
     g: &Members<'_>,
     class: Class,
-    reason: Reason,
-    key: Option<MatchKey>,
-    proposal: Option<u32>,
     ours: &[OurPayment],
     theirs: &[ProviderRow],
-) -> Item {
-    let mut item = Item::new(class, reason, g.payments, g.rows);
-    if class != Class::Duplicate {
-        if let (&[p], &[r]) = (g.payments, g.sales) {
-            let (p, row) = (&ours[p as usize], &theirs[r as usize]);
-            if matches!(
-                (p.status.money(), row.status),
-                (Money::Charged { .. }, RowState::Success)
-            ) {
-                item.flags = check_table(p, row).into_boxed_slice();
-            }
-        }
+) -> Box<[Flag]> {
+    if class == Class::Duplicate {
+        return Box::default();
     }
-    item.key = key;
-    item.proposal = proposal.filter(|_| class == Class::ProviderOnly);
-    item
+    let (&[p], &[r]) = (g.payments, g.sales) else {
+        return Box::default();
+    };
+    let (p, row) = (&ours[p as usize], &theirs[r as usize]);
+    if !matches!(
+        (p.status.money(), row.status),
+        (Money::Charged { .. }, RowState::Success)
+    ) {
+        return Box::default();
+    }
+    check_table(p, row).into_boxed_slice()
 }
 
 /// The amounts of one group on each side.

@@ -22,9 +22,9 @@ use rustc_hash::FxBuildHasher;
 
 use sanalpos_core::{Kurus, ProviderRef};
 
-use crate::classify::{build_item, row_cmp, totals, verdict, Members};
+use crate::classify::{check_pair, row_cmp, totals, verdict, Members};
 use crate::model::{
-    within, Class, Item, Last4, MatchKey, Money, Options, OurPayment, Reconciliation, Summary,
+    within, Class, Flag, Item, Last4, MatchKey, Money, Options, OurPayment, Reconciliation, Summary,
 };
 use crate::row::{ProviderRow, RowKind, RowState};
 
@@ -761,11 +761,12 @@ fn finish(
 ) -> Reconciliation {
     // What building an item needs of its group; the grouping arrays go before the
     // members are gathered and the items built, so they never sit beside the items.
-    let picks: Vec<Pick> = groups
+    let mut picks: Vec<Pick> = groups
         .iter()
         .map(|g| Pick {
             proposal: g.proposal,
             key: g.key,
+            flagged: false,
         })
         .collect();
     let group_count = groups.len();
@@ -795,32 +796,50 @@ fn finish(
     let mid = group_count / 2;
     let (pay_lo, pay_hi) = pays.members.split_at_mut(pays.start[mid] as usize);
     let (row_lo, row_hi) = rows.members.split_at_mut(rows.start[mid] as usize);
-    let judge =
-        |range: std::ops::Range<usize>, pay_members: &mut [u32], row_members: &mut [u32]| {
-            let (pay_base, row_base) = (
-                pays.start[range.start] as usize,
-                rows.start[range.start] as usize,
-            );
-            let mut verdicts = Vec::with_capacity(range.len());
-            for g in range {
-                let pr = pays.start[g] as usize - pay_base..pays.start[g + 1] as usize - pay_base;
-                if pr.len() > 1 {
-                    pay_members[pr.clone()].sort_unstable_by(by_id);
-                }
-                let rr = rows.start[g] as usize - row_base..rows.start[g + 1] as usize - row_base;
-                if rr.len() > 1 {
-                    row_members[rr.clone()].sort_unstable_by(by_row);
-                }
-                let m = Members::new(&pay_members[pr], &row_members[rr], theirs);
-                verdicts.push(verdict(&m, ours, theirs, options));
+    // Judging a group also checks its pair against the commission table and adds its
+    // amounts to the class totals, while its payments and rows are at hand: building
+    // the items later then reads neither. The rare flags are kept apart, by group, and
+    // the group's pick notes that it has some.
+    let (picks_lo, picks_hi) = picks.split_at_mut(mid);
+    let judge = |range: std::ops::Range<usize>,
+                 (pay_members, row_members): (&mut [u32], &mut [u32]),
+                 picks: &mut [Pick]| {
+        let (pay_base, row_base) = (
+            pays.start[range.start] as usize,
+            rows.start[range.start] as usize,
+        );
+        let mut verdicts = Vec::with_capacity(range.len());
+        let mut summary = Summary::default();
+        let mut flagged: Vec<(u32, Box<[Flag]>)> = Vec::new();
+        for (g, pick) in range.zip(picks) {
+            let pr = pays.start[g] as usize - pay_base..pays.start[g + 1] as usize - pay_base;
+            if pr.len() > 1 {
+                pay_members[pr.clone()].sort_unstable_by(by_id);
             }
-            verdicts
-        };
-    let (mut verdicts, high) = std::thread::scope(|s| {
-        let high = s.spawn(|| judge(mid..group_count, pay_hi, row_hi));
-        (judge(0..mid, pay_lo, row_lo), join(high))
-    });
-    verdicts.extend(high);
+            let rr = rows.start[g] as usize - row_base..rows.start[g + 1] as usize - row_base;
+            if rr.len() > 1 {
+                row_members[rr.clone()].sort_unstable_by(by_row);
+            }
+            let m = Members::new(&pay_members[pr], &row_members[rr], theirs);
+            let (class, reason) = verdict(&m, ours, theirs, options);
+            let flags = check_pair(&m, class, ours, theirs);
+            summary.add(class, &flags, totals(&m, ours, theirs));
+            if !flags.is_empty() {
+                pick.flagged = true;
+                flagged.push((idx(g), flags));
+            }
+            verdicts.push((class, reason));
+        }
+        (verdicts, summary, flagged)
+    };
+    let ((mut verdicts, mut summary, mut flagged), (verdicts_hi, summary_hi, flagged_hi)) =
+        std::thread::scope(|s| {
+            let high = s.spawn(|| judge(mid..group_count, (pay_hi, row_hi), picks_hi));
+            (judge(0..mid, (pay_lo, row_lo), picks_lo), join(high))
+        });
+    verdicts.extend(verdicts_hi);
+    summary.merge(&summary_hi);
+    flagged.extend(flagged_hi);
     // The sort keys, each class's array sized once from the verdicts (grown by
     // doubling, they would leave freed blocks behind that the items, built next, do not
     // fit in), then filled on two threads: each takes half of the groups, in group
@@ -894,20 +913,25 @@ fn finish(
         });
         order.extend(keys.iter().map(|k| k.3));
     }
-    // An item is built with its amounts added to the summary of the thread that built
-    // it; the amounts are not kept in the item (`Item::totals` reads them again).
-    let build = |g: &u32, summary: &mut Summary| {
-        let pick = picks[*g as usize];
+    // An item is put together from what judging left: its members, its verdict, its
+    // pick and, rarely, its flags. No payment or row is read again.
+    let build = |g: &u32| {
+        let (pick, (class, reason)) = (picks[*g as usize], verdicts[*g as usize]);
         let g = *g as usize;
-        let m = Members::new(
+        let mut item = Item::new(
+            class,
+            reason,
             &pays.members[pays.range(g)],
             &rows.members[rows.range(g)],
-            theirs,
         );
-        let proposal = (pick.proposal != NONE).then_some(pick.proposal);
-        let (class, reason) = verdicts[g];
-        let item = build_item(&m, class, reason, pick.key, proposal, ours, theirs);
-        summary.add(&item, totals(&m, ours, theirs));
+        item.key = pick.key;
+        item.proposal =
+            (pick.proposal != NONE && class == Class::ProviderOnly).then_some(pick.proposal);
+        if pick.flagged {
+            if let Ok(at) = flagged.binary_search_by_key(&idx(g), |(group, _)| *group) {
+                item.flags = flagged[at].1.clone();
+            }
+        }
         item
     };
     // Built on two threads, a pair of pieces at a time: the first piece straight into
@@ -915,20 +939,14 @@ fn finish(
     // only one piece (at most `ITEM_PIECE` items) is ever held apart.
     let piece = order.len().div_ceil(2).clamp(1, ITEM_PIECE);
     let mut items: Vec<Item> = Vec::with_capacity(order.len());
-    let mut summary = Summary::default();
     for pair in order.chunks(2 * piece) {
         let (low, high) = pair.split_at(piece.min(pair.len()));
-        let (high, high_summary) = std::thread::scope(|s| {
-            let high = s.spawn(|| {
-                let mut summary = Summary::default();
-                let items: Vec<Item> = high.iter().map(|g| build(g, &mut summary)).collect();
-                (items, summary)
-            });
-            items.extend(low.iter().map(|g| build(g, &mut summary)));
+        let high = std::thread::scope(|s| {
+            let high = s.spawn(|| high.iter().map(build).collect::<Vec<Item>>());
+            items.extend(low.iter().map(build));
             join(high)
         });
         items.extend(high);
-        summary.merge(&high_summary);
     }
     drop(order);
     for class in Class::ALL {
@@ -943,6 +961,8 @@ fn finish(
 struct Pick {
     proposal: u32,
     key: Option<MatchKey>,
+    /// The group's pair did not pass the commission table's checks (see `finish`).
+    flagged: bool,
 }
 
 /// The most items one thread builds apart before they join the result.

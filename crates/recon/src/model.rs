@@ -508,14 +508,14 @@ impl Summary {
 
     /// Counts `item` in its class with its amounts and flags (the difference is set
     /// once all are in).
-    pub(crate) fn add(&mut self, item: &Item, amounts: Totals) {
-        let t = self.get_mut(item.class);
+    pub(crate) fn add(&mut self, class: Class, flags: &[Flag], amounts: Totals) {
+        let t = self.get_mut(class);
         t.count += 1;
         t.ours = t.ours + amounts.ours;
         t.theirs = t.theirs + amounts.theirs;
         t.ours_reversed = t.ours_reversed + amounts.ours_reversed;
         t.theirs_reversed = t.theirs_reversed + amounts.theirs_reversed;
-        for flag in &item.flags {
+        for flag in flags {
             match flag {
                 Flag::Commission { .. } => t.commission_flags += 1,
                 Flag::ValueDate { .. } => t.value_date_flags += 1,
