@@ -602,10 +602,12 @@ impl<'t> Lines<'t> {
         }
     }
 
-    /// A piece cut at line breaks, as text; `None` when bytes are not UTF-8.
+    /// A piece cut at line breaks, as text; `None` when bytes are not UTF-8. Text is
+    /// always a piece: a line break is one byte, never inside a character, so a cut
+    /// after one (or at the end) is always at a character's boundary.
     fn piece(self, range: std::ops::Range<usize>) -> Option<&'t str> {
         match self {
-            Lines::Text(text) => text.get(range),
+            Lines::Text(text) => Some(&text[range]),
             Lines::Utf8(bytes) => std::str::from_utf8(&bytes[range]).ok(),
         }
     }
