@@ -520,25 +520,21 @@ fn fill_block(
     Ok(false)
 }
 
-/// One read of up to `step` bytes appended to `block`; `true` when the source has ended.
+/// Up to `step` more bytes appended to `block`, read straight into its spare room (a
+/// file's reads fill it without zeroing it first); `true` when the source has ended.
 fn fill_more(
     source: &mut impl std::io::Read,
     block: &mut Vec<u8>,
     step: usize,
 ) -> Result<bool, ImportError> {
+    use std::io::Read as _;
     let start = block.len();
-    block.resize(start + step, 0);
-    loop {
-        match source.read(&mut block[start..]) {
-            Ok(n) => {
-                block.truncate(start + n);
-                return Ok(n == 0);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                block.truncate(start);
-                return Err(read_error(e));
-            }
+    match source.take(step as u64).read_to_end(block) {
+        // Fewer than asked for only at the end: `read_to_end` reads on until it has them.
+        Ok(n) => Ok(n < step),
+        Err(e) => {
+            block.truncate(start);
+            Err(read_error(e))
         }
     }
 }
