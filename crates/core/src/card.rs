@@ -161,6 +161,10 @@ impl MaskedPan {
     /// `4546 71** **** 7894`, `454671XXXXXX7894`), normalizing the mask to `*`. Refuses
     /// anything that shows more than the first six and last four digits.
     pub fn parse(text: &str) -> Option<MaskedPan> {
+        // Most reports write it in normal form already: checked where it stands.
+        if Self::is_normal(text.as_bytes()) {
+            return Some(MaskedPan::from_normal(text.as_bytes()));
+        }
         let mut cleaned = [0u8; MASKED_MAX];
         let mut len = 0;
         for b in text.bytes().filter(|b| !matches!(b, b' ' | b'-')) {
@@ -174,14 +178,16 @@ impl MaskedPan {
         if len < 12 {
             return None;
         }
-        let ok = cleaned[..len].iter().enumerate().all(|(i, b)| {
-            if i < 6 || i >= len - 4 {
-                b.is_ascii_digit()
-            } else {
-                *b == b'*'
-            }
-        });
-        ok.then(|| MaskedPan::from_normal(&cleaned[..len]))
+        Self::is_normal(&cleaned[..len]).then(|| MaskedPan::from_normal(&cleaned[..len]))
+    }
+
+    /// 12 to `MASKED_MAX` bytes: six digits, then `*` only, then four digits.
+    fn is_normal(bytes: &[u8]) -> bool {
+        let len = bytes.len();
+        (12..=MASKED_MAX).contains(&len)
+            && bytes[..6].iter().all(u8::is_ascii_digit)
+            && bytes[6..len - 4].iter().all(|b| *b == b'*')
+            && bytes[len - 4..].iter().all(u8::is_ascii_digit)
     }
 
     /// The masked text.
@@ -438,6 +444,25 @@ mod tests {
     }
 
     proptest! {
+        /// A masked number in normal form is read where it stands, as the general path
+        /// (taken here through a space and `X`s) reads it.
+        #[test]
+        fn normal_form_reads_as_any_form(
+            head in "[0-9]{6}",
+            stars in 2usize..=9,
+            tail in "[0-9]{4}",
+            junk in "[0-9a-z*]{0,3}",
+        ) {
+            let normal = format!("{head}{}{tail}", "*".repeat(stars));
+            let spaced = format!("{} {}{}{tail}", &head[..4], &head[4..], "X".repeat(stars));
+            prop_assert_eq!(MaskedPan::parse(&normal), MaskedPan::parse(&spaced));
+            let read = MaskedPan::parse(&normal).unwrap();
+            prop_assert_eq!(read.as_str(), normal.as_str());
+            let broken = format!("{normal}{junk}");
+            let broken_spaced = format!("{spaced}{junk}");
+            prop_assert_eq!(MaskedPan::parse(&broken), MaskedPan::parse(&broken_spaced));
+        }
+
         #[test]
         fn masking_shows_only_first6_last4(body in "[0-9]{11,18}") {
             let number = luhn_complete(&body);

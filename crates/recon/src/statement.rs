@@ -298,26 +298,10 @@ impl<'a> Records<'a> {
     /// The next record into `record`, reusing its field vector (one allocation per
     /// file instead of one per line); `false` at the end.
     fn fill(&mut self, record: &mut Record<'a>) -> bool {
-        let bytes = self.text.as_bytes();
-        loop {
-            if self.pos >= bytes.len() {
-                return false;
-            }
-            // Skip blank lines.
-            let rest = &bytes[self.pos..];
-            let blank = if rest.starts_with(b"\r\n") {
-                2
-            } else if rest.starts_with(b"\n") {
-                1
-            } else {
-                0
-            };
-            if blank == 0 {
-                break;
-            }
-            self.pos += blank;
-            self.line += 1;
+        if !self.skip_blank_lines() {
+            return false;
         }
+        let bytes = self.text.as_bytes();
         record.line = self.line;
         record.fields.clear();
         loop {
@@ -334,6 +318,90 @@ impl<'a> Records<'a> {
             }
         }
         true
+    }
+
+    /// Skips blank lines; `false` at the end of the text.
+    fn skip_blank_lines(&mut self) -> bool {
+        let bytes = self.text.as_bytes();
+        loop {
+            if self.pos >= bytes.len() {
+                return false;
+            }
+            let rest = &bytes[self.pos..];
+            let blank = if rest.starts_with(b"\r\n") {
+                2
+            } else if rest.starts_with(b"\n") {
+                1
+            } else {
+                return true;
+            };
+            self.pos += blank;
+            self.line += 1;
+        }
+    }
+
+    /// [`Records::fill`] for text that holds no quote: the record is its line, split at
+    /// each separator, both found with `memchr` (a call for the line and an iterator over
+    /// it, rather than a call for each field).
+    fn fill_plain(&mut self, record: &mut Record<'a>) -> bool {
+        if !self.skip_blank_lines() {
+            return false;
+        }
+        record.line = self.line;
+        record.fields.clear();
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+        let mut field = start;
+        each_position(&bytes[start..end], self.delimiter, |at| {
+            record
+                .fields
+                .push(Cell::Text(Cow::Borrowed(&self.text[field..start + at])));
+            field = start + at + 1;
+        });
+        // A line break ends the record; a carriage return right before it is not text.
+        let mut last = end;
+        if end < bytes.len() {
+            if last > field && bytes[last - 1] == b'\r' {
+                last -= 1;
+            }
+            self.pos = end + 1;
+            self.line += 1;
+        } else {
+            self.pos = end;
+        }
+        record
+            .fields
+            .push(Cell::Text(Cow::Borrowed(&self.text[field..last])));
+        true
+    }
+}
+
+/// Calls `found` with each position of `byte` in `line`, in order, looking at eight bytes
+/// at a time: a line's fields are short, and a search call for each would cost more than
+/// the field.
+fn each_position(line: &[u8], byte: u8, mut found: impl FnMut(usize)) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let pattern = 0x0101_0101_0101_0101 * u64::from(byte);
+    let mut words = line.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // A byte of `x` is zero where the line has `byte`; `zeros` has the high bit of
+        // exactly those bytes (no carry crosses from one byte to the next).
+        let x = u64::from_le_bytes(word) ^ pattern;
+        let mut zeros = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zeros != 0 {
+            found(base + (zeros.trailing_zeros() / 8) as usize);
+            zeros &= zeros - 1;
+        }
+        base += 8;
+    }
+    for (i, b) in words.remainder().iter().enumerate() {
+        if *b == byte {
+            found(base + i);
+        }
     }
 }
 
@@ -688,7 +756,7 @@ impl<'p> Layout<'p> {
                 line: *line,
                 delimiter,
             };
-            self.read_into(out, |record| records.fill(record));
+            self.read_into(out, |record| records.fill_plain(record));
             *line = records.line;
             return true;
         }
@@ -710,7 +778,7 @@ impl<'p> Layout<'p> {
                     line,
                     delimiter,
                 };
-                self.read_into(out, |record| records.fill(record));
+                self.read_into(out, |record| records.fill_plain(record));
                 Some(())
             };
             let (head, tail) = std::thread::scope(|s| {
@@ -1138,6 +1206,51 @@ mod tests {
         for block in [1, 200, 1000] {
             let read = read_blocks(trickle(text.as_bytes(), 5), &profile, block).unwrap();
             assert_eq!(read, whole, "blocks of {block} bytes");
+        }
+    }
+
+    /// Bytes around the edges the eight-at-a-time search must tell apart.
+    const SOME_BYTES: [u8; 9] = [0, 1, b',', b';', 0x7f, 0x80, 0x81, 0xbb, 0xff];
+
+    proptest::proptest! {
+        /// Every position of a byte, in order, as a byte-by-byte search finds them.
+        #[test]
+        fn each_position_finds_every_one(
+            line in proptest::collection::vec(proptest::sample::select(SOME_BYTES.to_vec()), 0..80),
+            byte in proptest::sample::select(SOME_BYTES.to_vec()),
+        ) {
+            let mut seen = Vec::new();
+            each_position(&line, byte, |at| seen.push(at));
+            let wanted: Vec<usize> = (0..line.len()).filter(|i| line[*i] == byte).collect();
+            proptest::prop_assert_eq!(seen, wanted);
+        }
+
+        /// Text without quotes splits into the same records either way.
+        #[test]
+        fn plain_records_are_the_records(
+            text in "[a;,ş \r\n]{0,60}",
+            comma in proptest::bool::ANY,
+        ) {
+            let delimiter = if comma { b',' } else { b';' };
+            let mut general = Records::new(&text, delimiter);
+            let mut plain = Records::new(&text, delimiter);
+            let (mut a, mut b) = (
+                Record { line: 0, fields: Vec::new() },
+                Record { line: 0, fields: Vec::new() },
+            );
+            loop {
+                let (more_a, more_b) = (general.fill(&mut a), plain.fill_plain(&mut b));
+                proptest::prop_assert_eq!(more_a, more_b);
+                if !more_a {
+                    break;
+                }
+                proptest::prop_assert_eq!(a.line, b.line);
+                let texts = |r: &Record<'_>| -> Vec<String> {
+                    r.fields.iter().map(|c| c.text().into_owned()).collect()
+                };
+                proptest::prop_assert_eq!(texts(&a), texts(&b));
+            }
+            proptest::prop_assert_eq!((general.pos, general.line), (plain.pos, plain.line));
         }
     }
 
