@@ -500,7 +500,7 @@ fn read_blocks(
     let whole = at_end
         || crate::xlsx::is_xlsx(&block)
         || block[..head_end].contains(&b'"')
-        || std::str::from_utf8(&block[..complete_lines(&block, at_end).unwrap_or(head_end)])
+        || simdutf8::basic::from_utf8(&block[..complete_lines(&block, at_end).unwrap_or(head_end)])
             .is_err();
     if whole {
         source.read_to_end(&mut block).map_err(read_error)?;
@@ -672,7 +672,7 @@ impl<'t> Lines<'t> {
     fn piece(self, range: std::ops::Range<usize>) -> Option<&'t str> {
         match self {
             Lines::Text(text) => Some(&text[range]),
-            Lines::Utf8(bytes) => std::str::from_utf8(&bytes[range]).ok(),
+            Lines::Utf8(bytes) => simdutf8::basic::from_utf8(&bytes[range]).ok(),
         }
     }
 }
