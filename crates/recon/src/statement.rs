@@ -340,9 +340,8 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// [`Records::fill`] for text that holds no quote: the record is its line, split at
-    /// each separator, both found with `memchr` (a call for the line and an iterator over
-    /// it, rather than a call for each field).
+    /// [`Records::fill`] for text that holds no quote: the record is its line (its end
+    /// found with `memchr`), split at each separator ([`each_position`]).
     fn fill_plain(&mut self, record: &mut Record<'a>) -> bool {
         if !self.skip_blank_lines() {
             return false;
