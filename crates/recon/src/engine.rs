@@ -594,6 +594,7 @@ fn reconcile_hashed<H: Fn(&str) -> u32 + Sync>(
         pay_only: &pay_only,
         sale_by_ref: &sale_by_ref,
         payment_group: &payment_group,
+        hash,
     };
     let asking = Asking {
         rows: &asking_rows,
@@ -607,18 +608,19 @@ fn reconcile_hashed<H: Fn(&str) -> u32 + Sync>(
         &found,
         &mut row_group,
         &mut groups,
-        hash,
     );
     drop((sale_by_ref, pay_only, wanted, pays, reversals));
     drop(sale);
     finish(ours, theirs, groups, payment_group, row_group, options)
 }
 
-/// The indexes the first pass built, reused to link cancels and refunds.
-struct Found<'a> {
+/// The indexes the first pass built, reused to link cancels and refunds, and the hash
+/// they were built with.
+struct Found<'a, H> {
     pay_only: &'a Map<&'a str, (u32, u32)>,
     sale_by_ref: &'a SaleRefs<'a>,
     payment_group: &'a [u32],
+    hash: &'a H,
 }
 
 /// The sale rows and the payments whose client reference a cancel or refund asks for,
@@ -630,17 +632,16 @@ struct Asking<'a> {
 
 /// Puts every cancel and refund row into its sale's group, or into a group of its own
 /// when no sale is found on either side.
-#[allow(clippy::too_many_arguments)]
 fn link_reversals<H: Fn(&str) -> u32>(
     ours: &[OurPayment],
     theirs: &[ProviderRow],
     reversals: &[u32],
     (wanted, asking): (&mut Wanted<'_>, Asking<'_>),
-    found: &Found<'_>,
+    found: &Found<'_, H>,
     row_group: &mut [u32],
     groups: &mut Vec<Group>,
-    hash: &H,
 ) {
+    let hash = found.hash;
     if reversals.is_empty() {
         return;
     }
