@@ -529,10 +529,10 @@ fn read_blocks(
             at_end = fill_more(&mut source, &mut block, step)?;
         };
         if memchr::memchr(b'"', &block[..end]).is_some() {
-            // Windows-1254 when this block is not UTF-8, as below.
-            let utf8 = utf8 && std::str::from_utf8(&block[..end]).is_ok();
+            // Windows-1254 when this block is not UTF-8: then the rest read onto it is not
+            // either, as the block is a prefix of it.
             source.read_to_end(&mut block).map_err(read_error)?;
-            let text = match std::str::from_utf8(&block) {
+            let text = match simdutf8::basic::from_utf8(&block) {
                 Ok(text) if utf8 => Cow::Borrowed(text),
                 _ => {
                     encoding_rs::WINDOWS_1254
