@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::db::BoxFut;
-use crate::idempotency::{write_answers, KeptAnswer};
+use crate::idempotency::{write_answers_then, KeptAnswer, Then};
 use crate::model::{AuditEvent, AuditReport, BrokenEvent, NewAudit};
 use crate::rows::{int, text};
 use crate::{new_id, now_ms, Store, StoreError};
@@ -182,7 +182,9 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
         }
     });
     match stored {
-        Some(event) => write_events(conn, vec![event], Vec::new()).await,
+        Some(event) => write_events(conn, vec![event], Vec::new(), None, false)
+            .await
+            .map(|_| ()),
         None => Ok(()),
     }
 }
@@ -237,8 +239,13 @@ pub(crate) fn answer_at_end(answer: KeptAnswer) -> Option<KeptAnswer> {
 
 /// Stores the answers the current writer transaction kept for its end
 /// ([`answer_at_end`]), writes the events it appended (see [`with_chain_state`]), then
-/// runs what it left for after the locks; nothing when it left nothing.
-pub(crate) async fn write_appended(conn: &mut AnyConnection) -> Result<(), StoreError> {
+/// runs what it left for after the locks; nothing when it left nothing. With `commit`,
+/// SQLite's transaction may be committed in the same call as its last events (when
+/// nothing is left for after them): whether it was.
+pub(crate) async fn write_appended(
+    conn: &mut AnyConnection,
+    commit: bool,
+) -> Result<bool, StoreError> {
     let (pending, companies, after, answers) = CHAINS
         .try_with(|chains| {
             let mut chains = chains.borrow_mut();
@@ -250,17 +257,68 @@ pub(crate) async fn write_appended(conn: &mut AnyConnection) -> Result<(), Store
             )
         })
         .unwrap_or_default();
+    // SQLite reads the chains' heads in the answers' call (one round trip fewer); its
+    // writer holds the database's write lock already, so there is no lock to take first.
+    let chains = chains_of(&pending);
+    let mut heads = None;
     if !answers.is_empty() {
-        write_answers(conn, &answers).await?;
+        let params: Vec<&str> = chains.iter().map(String::as_str).collect();
+        let sql = |first: usize| {
+            (first..first + params.len())
+                .map(head_sql)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let then = (!params.is_empty()).then_some(Then {
+            sql: &sql,
+            params: &params,
+        });
+        if let Some(read) = write_answers_then(conn, &answers, then).await? {
+            if read.len() != chains.len() {
+                return Err(StoreError::corrupt(format!(
+                    "{} chains' heads answered {} statements",
+                    chains.len(),
+                    read.len()
+                )));
+            }
+            let mut found = HashMap::with_capacity(chains.len());
+            for (company, ran) in chains.iter().zip(read) {
+                found.insert(company.clone(), head_from(ran.rows.first())?);
+            }
+            heads = Some(found);
+        }
     }
     if pending.is_empty() && companies.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
-    write_events(conn, pending, companies).await?;
+    let commit = commit && after.is_empty();
+    let committed = write_events(conn, pending, companies, heads, commit).await?;
     for step in after {
         step(conn).await?;
     }
-    Ok(())
+    Ok(committed)
+}
+
+/// The companies whose chains `events` go to, in id order, each once.
+fn chains_of(events: &[AuditEvent]) -> Vec<String> {
+    let mut chains: Vec<String> = events.iter().map(|e| e.company_id.clone()).collect();
+    chains.sort_unstable();
+    chains.dedup();
+    chains
+}
+
+/// Reads a chain's head, its company as `$n`.
+fn head_sql(n: usize) -> String {
+    format!("SELECT seq, hash FROM audit_events WHERE company_id = ${n} ORDER BY seq DESC LIMIT 1")
+}
+
+/// A chain's head from what [`head_sql`] read: its last event's place and hash, or
+/// the start of an empty chain.
+fn head_from(row: Option<&sqlx::any::AnyRow>) -> Result<(i64, String), StoreError> {
+    match row {
+        Some(row) => Ok((int(row, "seq")?, text(row, "hash")?)),
+        None => Ok((0, GENESIS_HASH.to_owned())),
+    }
 }
 
 /// Events written in one `INSERT` (eleven parameters each).
@@ -273,26 +331,32 @@ const INSERT_ROWS: usize = 64;
 /// the UNIQUE(company_id, seq) constraint is the backstop (a collision is an
 /// `audit_race`, and the writer runs the write again). SQLite's writer holds the
 /// database's write lock already.
+///
+/// With `commit`, SQLite's transaction is committed in the same call to the
+/// connection's thread as the last events ([`crate::db::batch`]): whether it was.
 async fn write_events(
     conn: &mut AnyConnection,
     mut events: Vec<AuditEvent>,
     mut companies: Vec<String>,
-) -> Result<(), StoreError> {
+    heads: Option<HashMap<String, (i64, String)>>,
+    commit: bool,
+) -> Result<bool, StoreError> {
     companies.extend(events.iter().map(|e| e.company_id.clone()));
     crate::db::lock_companies(conn, companies.iter().map(String::as_str)).await?;
-    let mut heads: HashMap<String, (i64, String)> = HashMap::with_capacity(companies.len());
-    let mut chains: Vec<String> = events.iter().map(|e| e.company_id.clone()).collect();
-    chains.sort_unstable();
-    chains.dedup();
-    for company in chains {
-        let head: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, hash FROM audit_events WHERE company_id = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(&company)
-        .fetch_optional(&mut *conn)
-        .await?;
-        heads.insert(company, head.unwrap_or((0, GENESIS_HASH.to_owned())));
-    }
+    let mut heads = match heads {
+        Some(heads) => heads,
+        None => {
+            let mut heads = HashMap::with_capacity(companies.len());
+            for company in chains_of(&events) {
+                let head = sqlx::query(&head_sql(1))
+                    .bind(&company)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                heads.insert(company, head_from(head.as_ref())?);
+            }
+            heads
+        }
+    };
     // Stamped under the chains' locks, as the events take their places: within a chain
     // a later `seq` is never stamped earlier by the same clock.
     let now = now_ms();
@@ -309,11 +373,15 @@ async fn write_events(
         hash.clone_from(&event.hash);
     }
     let postgres = crate::db::is_postgres(conn);
-    for part in events.chunks(INSERT_ROWS) {
+    let commit = commit && !postgres;
+    let parts = events.len().div_ceil(INSERT_ROWS);
+    for (n, part) in events.chunks(INSERT_ROWS).enumerate() {
+        let commit_here = commit && n + 1 == parts;
         let sql = format!(
             "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
-             VALUES {}",
-            crate::db::values(postgres, part.len(), 11)
+             VALUES {}{}",
+            crate::db::values(postgres, part.len(), 11),
+            if commit_here { "; COMMIT" } else { "" }
         );
         let mut query = sqlx::query(&sql);
         for e in part {
@@ -330,12 +398,25 @@ async fn write_events(
                 .bind(e.created_at)
                 .bind(e.hash_version);
         }
+        if commit_here {
+            let done = crate::db::batch(conn, query).await;
+            if let Some(e) = done.failed {
+                return Err(e.into());
+            }
+            if done.ran.len() != 2 {
+                return Err(StoreError::corrupt(format!(
+                    "the events and the commit answered {} statements",
+                    done.ran.len()
+                )));
+            }
+            return Ok(true);
+        }
         query
             .execute(&mut *conn)
             .await
             .map_err(|e| crate::db::map_audit_race(e.into()))?;
     }
-    Ok(())
+    Ok(false)
 }
 
 pub(crate) fn event_from(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {

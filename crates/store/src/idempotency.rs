@@ -29,13 +29,24 @@ struct Begin {
     now: i64,
 }
 
+/// The key's row as a claim writes it (see [`INSERT_KEY`]).
+macro_rules! claim_key {
+    () => {
+        "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, \
+         state, response_status, response_body, created_at, locked_until) \
+         VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5)"
+    };
+}
+
 /// Claims a free key: `$1` company, `$2` key, `$3` request hash, `$4` now, `$5` the
 /// end of the lock ([`locked_until`]); nothing when the key is there already.
-pub(crate) const INSERT_KEY: &str =
-    "INSERT INTO idempotency_keys (company_id, idem_key, request_hash, \
-     state, response_status, response_body, created_at, locked_until) \
-     VALUES ($1, $2, $3, 'in_progress', NULL, NULL, $4, $5) \
-     ON CONFLICT (company_id, idem_key) DO NOTHING";
+pub(crate) const INSERT_KEY: &str = concat!(
+    claim_key!(),
+    " ON CONFLICT (company_id, idem_key) DO NOTHING"
+);
+
+/// [`INSERT_KEY`] without its `ON CONFLICT`: fails when the key is there.
+pub(crate) const CLAIM_KEY: &str = claim_key!();
 
 /// Until when a key claimed at `now` (Unix ms) is held.
 pub(crate) fn locked_until(now: i64) -> i64 {
@@ -187,11 +198,33 @@ pub(crate) async fn write_answers(
     conn: &mut sqlx::AnyConnection,
     answers: &[KeptAnswer],
 ) -> Result<(), StoreError> {
+    write_answers_then(conn, answers, None).await.map(|_| ())
+}
+
+/// Statements run after the answers in the same call on SQLite ([`write_answers_then`]):
+/// their text, their parameters numbered from `$1` as if alone, and those parameters.
+pub(crate) struct Then<'a> {
+    pub(crate) sql: &'a (dyn Fn(usize) -> String + Sync),
+    pub(crate) params: &'a [&'a str],
+}
+
+/// [`write_answers`], and on SQLite `then` in the same call to the connection's thread
+/// as the last part's statement (one round trip instead of two): what each of `then`'s
+/// statements did. `then.sql(first)` numbers its parameters from `$first`. `None` on
+/// PostgreSQL or without `then` (nothing run for it).
+pub(crate) async fn write_answers_then(
+    conn: &mut sqlx::AnyConnection,
+    answers: &[KeptAnswer],
+    then: Option<Then<'_>>,
+) -> Result<Option<Vec<crate::db::Ran>>, StoreError> {
     let postgres = crate::db::is_postgres(conn);
-    for part in answers.chunks(ANSWER_ROWS) {
+    let then = then.filter(|_| !postgres);
+    let parts = answers.len().div_ceil(ANSWER_ROWS);
+    let mut after = None;
+    for (n, part) in answers.chunks(ANSWER_ROWS).enumerate() {
         let rows = part.len().next_power_of_two();
         // The columns of a `VALUES` list are named column1, column2, … on both engines.
-        let sql = format!(
+        let mut sql = format!(
             "UPDATE idempotency_keys SET state = 'done', response_status = v.column3, \
              response_body = v.column4 FROM (VALUES {}) AS v \
              WHERE idempotency_keys.company_id = v.column1 AND idempotency_keys.idem_key = v.column2 \
@@ -199,6 +232,13 @@ pub(crate) async fn write_answers(
              RETURNING idempotency_keys.company_id, idempotency_keys.idem_key",
             crate::db::values(postgres, rows, 4)
         );
+        let then_here = then.as_ref().filter(|_| n + 1 == parts);
+        if let Some(then) = then_here {
+            // The answers' positional parameters come first; `then`'s are numbered after
+            // them.
+            sql.push_str("; ");
+            sql.push_str(&(then.sql)(rows * 4 + 1));
+        }
         let mut query = sqlx::query(&sql);
         for n in 0..rows {
             let a = &part[n.min(part.len() - 1)];
@@ -208,7 +248,26 @@ pub(crate) async fn write_answers(
                 .bind(a.status)
                 .bind(&a.body);
         }
-        for row in query.fetch_all(&mut *conn).await? {
+        let stored = match then_here {
+            None => query.fetch_all(&mut *conn).await?,
+            Some(then) => {
+                for param in then.params {
+                    query = query.bind(*param);
+                }
+                let mut done = crate::db::batch(conn, query).await;
+                if let Some(e) = done.failed {
+                    return Err(e.into());
+                }
+                if done.ran.is_empty() {
+                    return Err(StoreError::corrupt(
+                        "the answers' statement answered nothing",
+                    ));
+                }
+                after = Some(done.ran.split_off(1));
+                done.ran.pop().map(|ran| ran.rows).unwrap_or_default()
+            }
+        };
+        for row in stored {
             let (company_id, key) = (text(&row, "company_id")?, text(&row, "idem_key")?);
             for a in part {
                 if a.company_id == company_id && a.key == key {
@@ -217,7 +276,7 @@ pub(crate) async fn write_answers(
             }
         }
     }
-    Ok(())
+    Ok(after)
 }
 
 impl Store {

@@ -492,12 +492,12 @@ struct Applied {
 /// also counts what [`status_if_observed`] counts (so a sale's outcome, whose status
 /// before is the one status it expects, needs no read of its own).
 ///
-/// With `attempt` (PostgreSQL only), the same statement first completes that attempt,
-/// whether or not the change applies: one round trip instead of two. The attempt's
-/// `UPDATE` is a `WITH` that the payment's `WHERE` reads, as a one-time filter that
-/// always holds, so it runs (and locks the attempt's row) before the payment's row is
-/// looked for, in the order the separate statements took them; a `WITH` nothing reads
-/// would run after the main statement.
+/// With `attempt`, the same round trip first completes that attempt, whether or not the
+/// change applies. On PostgreSQL the attempt's `UPDATE` is a `WITH` that the payment's
+/// `WHERE` reads, as a one-time filter that always holds, so it runs (and locks the
+/// attempt's row) before the payment's row is looked for, in the order the separate
+/// statements took them; a `WITH` nothing reads would run after the main statement. On
+/// SQLite it is the statement before the payment's, in one call ([`crate::db::batch`]).
 async fn apply_change(
     conn: &mut AnyConnection,
     c: &PaymentChange,
@@ -506,12 +506,21 @@ async fn apply_change(
     attempt: Option<&AttemptResult>,
 ) -> Result<Option<Applied>, StoreError> {
     let first_attempt_param = 20 + c.expect.len();
+    let postgres = crate::db::is_postgres(conn);
     let mut sql = String::new();
-    if attempt.is_some() {
-        sql.push_str(&format!(
+    // The attempt's `UPDATE` first: on PostgreSQL a `WITH` the payment's `WHERE` reads
+    // (so it runs before the payment's row is looked for), on SQLite (no `WITH` that
+    // writes) the statement before the payment's, in the same call.
+    match (attempt.is_some(), postgres) {
+        (false, _) => {}
+        (true, true) => sql.push_str(&format!(
             "WITH done AS ({} RETURNING 1) ",
             complete_attempt_sql(first_attempt_param)
-        ));
+        )),
+        (true, false) => {
+            sql.push_str(&complete_attempt_sql(first_attempt_param));
+            sql.push_str("; ");
+        }
     }
     sql.push_str(
         "UPDATE payments SET status = $1, auth_code = COALESCE($2, auth_code), \
@@ -533,7 +542,7 @@ async fn apply_change(
         }
         sql.push(')');
     }
-    if attempt.is_some() {
+    if attempt.is_some() && postgres {
         sql.push_str(" AND (SELECT COUNT(*) FROM done) >= 0");
     }
     sql.push_str(" RETURNING *");
@@ -573,7 +582,23 @@ async fn apply_change(
     if let Some(attempt) = attempt {
         q = bind_attempt_result(q, attempt);
     }
-    let Some(row) = q.fetch_optional(&mut *conn).await? else {
+    let row = if attempt.is_some() && !postgres {
+        let mut done = crate::db::batch(conn, q).await;
+        if let Some(e) = done.failed {
+            return Err(e.into());
+        }
+        match (done.ran.len(), done.ran.pop()) {
+            (2, Some(payment)) => payment.rows.into_iter().next(),
+            (n, _) => {
+                return Err(StoreError::corrupt(format!(
+                    "an attempt's and its payment's changes answered {n} statements"
+                )))
+            }
+        }
+    } else {
+        q.fetch_optional(&mut *conn).await?
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
     let observed = observe && (int(&row, "endpoints")? > 0 || int(&row, "sessions")? > 0);
@@ -605,13 +630,12 @@ async fn finish_attempt(
     // group is not stored any more.
     stored.store(false, Ordering::Release);
     let now = crate::now_ms();
-    // A sale's outcome on PostgreSQL completes its attempt in the payment's statement
-    // (`apply_change`); anything else, and SQLite (no `WITH` that writes), one after
-    // the other.
+    // A sale's outcome completes its attempt with the payment's change, in one round
+    // trip (`apply_change`); anything else one after the other.
     let attempt_with_change = f
         .result
         .as_ref()
-        .filter(|_| f.new_attempt.is_none() && f.payment.is_some() && crate::db::is_postgres(conn));
+        .filter(|_| f.new_attempt.is_none() && f.payment.is_some());
     if let (Some(result), None) = (&f.result, attempt_with_change) {
         complete_attempt(conn, result).await?;
     }
@@ -734,7 +758,11 @@ async fn begin_claimed_payment(
     conn: &mut AnyConnection,
     (p, a, claim): &(PaymentRecord, AttemptRecord, KeyClaim),
 ) -> Result<ClaimedBegin, StoreError> {
-    if crate::db::is_postgres(conn) && !claim.hits.is_empty() {
+    if !crate::db::is_postgres(conn) {
+        if let Some(done) = claim_and_begin_in_one_call(conn, p, a, claim).await? {
+            return Ok(done);
+        }
+    } else if !claim.hits.is_empty() {
         if let Some(done) = claim_and_begin_at_once(conn, p, a, claim).await? {
             return Ok(done);
         }
@@ -759,21 +787,8 @@ async fn claim_and_begin_at_once(
     a: &AttemptRecord,
     claim: &KeyClaim,
 ) -> Result<Option<ClaimedBegin>, StoreError> {
-    let sql = claim_and_begin_sql(claim.hits.len(), claim.limits.len());
-    let mut q = sqlx::query(&sql)
-        .bind(&claim.company_id)
-        .bind(&claim.key)
-        .bind(&claim.request_hash)
-        .bind(p.created_at)
-        .bind(crate::idempotency::locked_until(p.created_at));
-    for h in &claim.hits {
-        q = q.bind(&h.scope).bind(&h.subject).bind(h.window_start);
-    }
-    for (scope, most) in &claim.limits {
-        q = q.bind(scope).bind(*most);
-    }
-    let q = q.bind(&p.id).bind(p.created_at);
-    let rows = bind_attempt(bind_payment(q, p), a)
+    let sql = claim_and_begin_sql(true, claim.hits.len(), claim.limits.len());
+    let rows = bind_claim_and_begin(&sql, p, a, claim)
         .fetch_all(&mut *conn)
         .await?;
     let first = rows
@@ -802,18 +817,164 @@ async fn claim_and_begin_at_once(
     }
 }
 
-/// The statement of [`claim_and_begin_at_once`] for `hits` counters and `limits` limits,
-/// built once for each such pair (a few per process) and kept.
-fn claim_and_begin_sql(hits: usize, limits: usize) -> Arc<str> {
-    type Built = std::sync::Mutex<std::collections::HashMap<(usize, usize), Arc<str>>>;
+/// SQLite: the same writes as [`claim_and_begin_at_once`] in one call to the
+/// connection's thread ([`crate::db::batch`]), one statement after the other: the key's
+/// claim, a plain `INSERT` that fails when the key is there (then nothing after it runs,
+/// nothing is written, and `None` sends the caller the separate statements' way, which
+/// replays, refuses or takes the key over); its rate counters; its link to the new
+/// payment, only when no counter went over its limit; the payment, only when the link
+/// to it was written; its first attempt, only when the payment was.
+async fn claim_and_begin_in_one_call(
+    conn: &mut AnyConnection,
+    p: &PaymentRecord,
+    a: &AttemptRecord,
+    claim: &KeyClaim,
+) -> Result<Option<ClaimedBegin>, StoreError> {
+    let sql = claim_and_begin_sql(false, claim.hits.len(), claim.limits.len());
+    let done = crate::db::batch(conn, bind_claim_and_begin(&sql, p, a, claim)).await;
+    if let Some(e) = done.failed {
+        let key_taken = done.ran.is_empty()
+            && matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+        return if key_taken { Ok(None) } else { Err(e.into()) };
+    }
+    let counted = usize::from(!claim.hits.is_empty());
+    let (Some(counters), Some([link, payment, attempt])) = (
+        done.ran.get(1..1 + counted),
+        done.ran
+            .get(1 + counted..)
+            .and_then(|rest| <&[_; 3]>::try_from(rest).ok()),
+    ) else {
+        return Err(StoreError::corrupt(format!(
+            "the claim's {} statements answered {}",
+            4 + counted,
+            done.ran.len()
+        )));
+    };
+    let mut counts = Vec::with_capacity(claim.hits.len());
+    for row in counters.iter().flat_map(|c| &c.rows) {
+        counts.push((text(row, "scope")?, int(row, "hits")?));
+    }
+    let over = crate::idempotency::is_over(claim, &counts);
+    match (link.changed, payment.changed, attempt.changed, over) {
+        (1, 1, 1, false) => Ok(Some(ClaimedBegin::Started)),
+        (0, 0, 0, true) => {
+            crate::idempotency::free_key(conn, claim).await?;
+            Ok(Some(ClaimedBegin::OverLimit(counts)))
+        }
+        (0, 0, 0, false) => Err(key_has_payment()),
+        (link, payment, attempt, _) => Err(StoreError::corrupt(format!(
+            "the claim wrote {link} links, {payment} payments and {attempt} attempts \
+             for counts {counts:?}"
+        ))),
+    }
+}
+
+/// The claim's statement ([`claim_and_begin_sql`]) with its parameters bound: the key as
+/// [`crate::idempotency::INSERT_KEY`] takes them, the hits (scope, subject, window
+/// start), the limits (scope, most), the link's payment id and time, the payment's
+/// columns and the attempt's.
+fn bind_claim_and_begin<'q>(
+    sql: &'q str,
+    p: &'q PaymentRecord,
+    a: &'q AttemptRecord,
+    claim: &'q KeyClaim,
+) -> AnyQuery<'q> {
+    let mut q = sqlx::query(sql)
+        .bind(&claim.company_id)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(p.created_at)
+        .bind(crate::idempotency::locked_until(p.created_at));
+    for h in &claim.hits {
+        q = q.bind(&h.scope).bind(&h.subject).bind(h.window_start);
+    }
+    for (scope, most) in &claim.limits {
+        q = q.bind(scope).bind(*most);
+    }
+    let q = q.bind(&p.id).bind(p.created_at);
+    bind_attempt(bind_payment(q, p), a)
+}
+
+/// The claim's statement for `hits` counters and `limits` limits, PostgreSQL's
+/// ([`claim_and_begin_at_once`]) or SQLite's ([`claim_and_begin_in_one_call`]), built
+/// once for each such pair (a few per process) and kept.
+fn claim_and_begin_sql(postgres: bool, hits: usize, limits: usize) -> Arc<str> {
+    type Built = std::sync::Mutex<std::collections::HashMap<(bool, usize, usize), Arc<str>>>;
     static BUILT: std::sync::LazyLock<Built> = std::sync::LazyLock::new(Default::default);
     let mut built = BUILT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     built
-        .entry((hits, limits))
-        .or_insert_with(|| build_claim_and_begin_sql(hits, limits).into())
+        .entry((postgres, hits, limits))
+        .or_insert_with(|| {
+            if postgres {
+                build_claim_and_begin_sql(hits, limits).into()
+            } else {
+                build_claim_and_begin_sqlite(hits, limits).into()
+            }
+        })
         .clone()
+}
+
+/// SQLite's statements of [`claim_and_begin_in_one_call`], parameters as
+/// [`bind_claim_and_begin`] binds them.
+fn build_claim_and_begin_sqlite(hits: usize, limits: usize) -> String {
+    use crate::ratelimit::UPSERT_HIT;
+    let first_limit = 6 + 3 * hits;
+    let first_link = first_limit + 2 * limits;
+    let first_payment = first_link + 2;
+    let hit_rows = (0..hits)
+        .map(|i| {
+            let n = 6 + 3 * i;
+            format!("(${n}, ${}, ${})", n + 1, n + 2)
+        })
+        .collect::<Vec<_>>();
+    let counters = if hits == 0 {
+        String::new()
+    } else {
+        let rows = hit_rows
+            .iter()
+            .map(|row| format!("{}, '', 1)", row.trim_end_matches(')')))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO rate_counters (scope, subject, window_start, shard, hits) \
+             VALUES {rows} {UPSERT_HIT} RETURNING scope, hits; "
+        )
+    };
+    // A counter of this request over its scope's limit (SQLite has one row a counter).
+    let over = if hits == 0 || limits == 0 {
+        "SELECT 1 WHERE 0".to_owned()
+    } else {
+        let limit_rows = (0..limits)
+            .map(|i| {
+                let n = first_limit + 2 * i;
+                format!("(${n}, ${})", n + 1)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT 1 FROM (VALUES {}) AS h JOIN (VALUES {limit_rows}) AS l \
+             ON l.column1 = h.column1 JOIN rate_counters c ON c.scope = h.column1 \
+             AND c.subject = h.column2 AND c.window_start = h.column3 AND c.shard = '' \
+             WHERE c.hits > l.column2",
+            hit_rows.join(", ")
+        )
+    };
+    format!(
+        "{CLAIM_KEY}; {counters}\
+         INSERT INTO payment_keys (company_id, idem_key, payment_id, created_at) \
+         SELECT $1, $2, ${first_link}, ${} WHERE NOT EXISTS ({over}) \
+         ON CONFLICT (company_id, idem_key) DO NOTHING; \
+         INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {} WHERE EXISTS \
+         (SELECT 1 FROM payment_keys WHERE company_id = $1 AND idem_key = $2 AND payment_id = ${first_link}); \
+         INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT {} WHERE EXISTS \
+         (SELECT 1 FROM payments WHERE id = ${first_link})",
+        first_link + 1,
+        crate::db::numbered(first_payment, PAYMENT_COUNT),
+        crate::db::numbered(first_payment + PAYMENT_COUNT, ATTEMPT_COUNT),
+        CLAIM_KEY = crate::idempotency::CLAIM_KEY,
+    )
 }
 
 /// Parameters: `$1`–`$5` the key as [`crate::idempotency::INSERT_KEY`] takes them, then

@@ -1051,6 +1051,108 @@ async fn a_group_stores_its_keys_answers_together() {
     .await;
 }
 
+/// A group's end stores its keys' answers and reads its events' chains' heads (on SQLite
+/// in one call), then writes the events (on SQLite with the commit): two companies' chains
+/// go on from where each stood, unbroken, and the group commits as one.
+#[tokio::test]
+async fn a_groups_answers_and_events_end_it_together() {
+    for_each_engine(
+        "a_groups_answers_and_events_end_it_together",
+        |store| async move {
+            let mut companies = Vec::new();
+            for name in ["A", "B"] {
+                let c = company(&store, name).await;
+                let p = pos(&store, &c.id).await;
+                store
+                    .append_audit(NewAudit {
+                        company_id: c.id.clone(),
+                        kind: "test.before".into(),
+                        actor: "test".into(),
+                        subject_id: c.id.clone(),
+                        data: serde_json::json!({}),
+                    })
+                    .await
+                    .unwrap();
+                let before = store.verify_company_audit(&c.id).await.unwrap().unwrap();
+                assert!(before.broken.is_none());
+                companies.push((c, p, before.events));
+            }
+            let mut finishes = Vec::new();
+            for n in 0..6 {
+                let (c, p, _) = &companies[n % 2];
+                let key = format!("k{n}");
+                let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 100 + n as i64);
+                let claim = KeyClaim {
+                    company_id: c.id.clone(),
+                    key: key.clone(),
+                    request_hash: format!("h-{key}"),
+                    hits: Vec::new(),
+                    limits: Vec::new(),
+                };
+                let begun = store
+                    .begin_claimed_payment(pay.clone(), attempt(&pay, Operation::Sale), claim)
+                    .await
+                    .unwrap();
+                assert_eq!(begun, ClaimedBegin::Started);
+                finishes.push(FinishAttempt {
+                    payment: Some(PaymentChange::to(
+                        &pay.id,
+                        &[PaymentStatus::Processing],
+                        PaymentStatus::Approved,
+                    )),
+                    // The last one has events and no answer.
+                    answer: (n < 5).then(|| KeyAnswer {
+                        company_id: c.id.clone(),
+                        key: key.clone(),
+                        render: std::sync::Arc::new(|p| (201, format!("{{\"id\":\"{}\"}}", p.id))),
+                    }),
+                    audit: vec![NewAudit {
+                        company_id: c.id.clone(),
+                        kind: "payment.approved".into(),
+                        actor: "test".into(),
+                        subject_id: pay.id.clone(),
+                        data: serde_json::json!({ "n": n }),
+                    }],
+                    ..FinishAttempt::default()
+                });
+            }
+            let undone = store.groups_undone();
+            let hold = store.hold_writer().await;
+            let mut writes = Vec::new();
+            for f in finishes {
+                let queued = store.queued_writes();
+                let sent = store.clone();
+                writes.push(tokio::spawn(async move { sent.finish_attempt(f).await }));
+                while store.queued_writes() == queued {
+                    tokio::task::yield_now().await;
+                }
+            }
+            hold.release().await.unwrap();
+            let mut answered = Vec::new();
+            for write in writes {
+                answered.push(write.await.unwrap().unwrap().answered);
+            }
+            assert_eq!(store.groups_undone(), undone, "the group committed as one");
+            assert_eq!(answered, [true, true, true, true, true, false]);
+            for (c, _, before) in &companies {
+                let after = store.verify_company_audit(&c.id).await.unwrap().unwrap();
+                assert!(after.broken.is_none(), "{}: {:?}", c.name, after.broken);
+                assert_eq!(after.events, before + 3, "{}", c.name);
+                let events = store.list_audit(&c.id, 100).await.unwrap();
+                let mut seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+                seqs.sort_unstable();
+                assert_eq!(
+                    seqs,
+                    (1..=seqs.len() as i64).collect::<Vec<_>>(),
+                    "{}",
+                    c.name
+                );
+            }
+        },
+    )
+    .await;
+}
+
 /// The janitor reads payments left in flight and holds run out through partial indexes
 /// of those rows only: it finds each such payment (and no other), and the database's
 /// plan of each read names its index.
