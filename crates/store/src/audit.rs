@@ -401,7 +401,7 @@ async fn write_events(
         if commit_here {
             let done = crate::db::batch(conn, query).await;
             if let Some(e) = done.failed {
-                return Err(e.into());
+                return Err(crate::db::map_audit_race(e.into()));
             }
             if done.ran.len() != 2 {
                 return Err(StoreError::corrupt(format!(

@@ -916,6 +916,32 @@ fn claim_and_begin_sql(postgres: bool, hits: usize, limits: usize) -> Arc<str> {
         .clone()
 }
 
+/// `count` rows of `width` parameters numbered from `$first`, without their
+/// parentheses; `last` writes each row's last one (a number, cast or not).
+fn parameter_rows(
+    first: usize,
+    count: usize,
+    width: usize,
+    last: impl Fn(usize) -> String,
+) -> Vec<String> {
+    (0..count)
+        .map(|row| {
+            let n = first + width * row;
+            let mut params: Vec<String> = (n..n + width - 1).map(|m| format!("${m}")).collect();
+            params.push(last(n + width - 1));
+            params.join(", ")
+        })
+        .collect()
+}
+
+/// Rows of [`parameter_rows`] for a `VALUES` list.
+fn in_parentheses(rows: &[String]) -> String {
+    rows.iter()
+        .map(|row| format!("({row})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// SQLite's statements of [`claim_and_begin_in_one_call`], parameters as
 /// [`bind_claim_and_begin`] binds them.
 fn build_claim_and_begin_sqlite(hits: usize, limits: usize) -> String {
@@ -923,18 +949,13 @@ fn build_claim_and_begin_sqlite(hits: usize, limits: usize) -> String {
     let first_limit = 6 + 3 * hits;
     let first_link = first_limit + 2 * limits;
     let first_payment = first_link + 2;
-    let hit_rows = (0..hits)
-        .map(|i| {
-            let n = 6 + 3 * i;
-            format!("(${n}, ${}, ${})", n + 1, n + 2)
-        })
-        .collect::<Vec<_>>();
+    let hit_rows = parameter_rows(6, hits, 3, |n| format!("${n}"));
     let counters = if hits == 0 {
         String::new()
     } else {
         let rows = hit_rows
             .iter()
-            .map(|row| format!("{}, '', 1)", row.trim_end_matches(')')))
+            .map(|row| format!("({row}, '', 1)"))
             .collect::<Vec<_>>()
             .join(", ");
         format!(
@@ -946,19 +967,13 @@ fn build_claim_and_begin_sqlite(hits: usize, limits: usize) -> String {
     let over = if hits == 0 || limits == 0 {
         "SELECT 1 WHERE 0".to_owned()
     } else {
-        let limit_rows = (0..limits)
-            .map(|i| {
-                let n = first_limit + 2 * i;
-                format!("(${n}, ${})", n + 1)
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
         format!(
-            "SELECT 1 FROM (VALUES {}) AS h JOIN (VALUES {limit_rows}) AS l \
+            "SELECT 1 FROM (VALUES {}) AS h JOIN (VALUES {}) AS l \
              ON l.column1 = h.column1 JOIN rate_counters c ON c.scope = h.column1 \
              AND c.subject = h.column2 AND c.window_start = h.column3 AND c.shard = '' \
              WHERE c.hits > l.column2",
-            hit_rows.join(", ")
+            in_parentheses(&hit_rows),
+            in_parentheses(&parameter_rows(first_limit, limits, 2, |n| format!("${n}")))
         )
     };
     format!(
@@ -984,26 +999,15 @@ fn build_claim_and_begin_sql(hits: usize, limits: usize) -> String {
     use crate::ratelimit::{PG_SHARD, PG_TOTAL_OF_C, UPSERT_HIT};
     let first_limit = 6 + 3 * hits;
     let first_link = first_limit + 2 * limits;
-    let hit_rows = (0..hits)
-        .map(|i| {
-            let n = 6 + 3 * i;
-            format!("(${n}, ${}, CAST(${} AS BIGINT))", n + 1, n + 2)
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cast = |n: usize| format!("CAST(${n} AS BIGINT)");
+    let hit_rows = in_parentheses(&parameter_rows(6, hits, 3, cast));
     let over = if limits == 0 {
         "SELECT 1 WHERE FALSE".to_owned()
     } else {
-        let limit_rows = (0..limits)
-            .map(|i| {
-                let n = first_limit + 2 * i;
-                format!("(${n}, CAST(${} AS BIGINT))", n + 1)
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
         format!(
-            "SELECT 1 FROM totals t JOIN (VALUES {limit_rows}) AS l (scope, most) \
-             ON l.scope = t.scope WHERE t.hits > l.most"
+            "SELECT 1 FROM totals t JOIN (VALUES {}) AS l (scope, most) \
+             ON l.scope = t.scope WHERE t.hits > l.most",
+            in_parentheses(&parameter_rows(first_limit, limits, 2, cast))
         )
     };
     format!(

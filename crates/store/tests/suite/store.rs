@@ -936,6 +936,24 @@ async fn a_key_is_claimed_counted_and_answered_with_its_payment() {
     .await;
 }
 
+/// Queues `finishes` one after the other behind a held writer, so that its next group
+/// runs them in this order; their writes' tasks.
+async fn queue_in_order(
+    store: &Store,
+    finishes: Vec<FinishAttempt>,
+) -> Vec<tokio::task::JoinHandle<Result<Finished, StoreError>>> {
+    let mut writes = Vec::new();
+    for f in finishes {
+        let queued = store.queued_writes();
+        let sent = store.clone();
+        writes.push(tokio::spawn(async move { sent.finish_attempt(f).await }));
+        while store.queued_writes() == queued {
+            tokio::task::yield_now().await;
+        }
+    }
+    writes
+}
+
 /// The outcomes of one group commit store their keys' answers together at its end: each
 /// answer is the one rendered from its own payment, a key answered already keeps its
 /// answer, and a second answer for a key in the same group is not stored. Seventy keys
@@ -1004,16 +1022,7 @@ async fn a_group_stores_its_keys_answers_together() {
                 PaymentStatus::Approved,
                 "late",
             ));
-            // Queued one after the other, so the group runs them in this order.
-            let mut writes = Vec::new();
-            for f in finishes {
-                let queued = store.queued_writes();
-                let sent = store.clone();
-                writes.push(tokio::spawn(async move { sent.finish_attempt(f).await }));
-                while store.queued_writes() == queued {
-                    tokio::task::yield_now().await;
-                }
-            }
+            let writes = queue_in_order(&store, finishes).await;
             assert_eq!(store.queued_writes(), 72);
             hold.release().await.unwrap();
             let mut answered = Vec::new();
@@ -1118,15 +1127,7 @@ async fn a_groups_answers_and_events_end_it_together() {
             }
             let undone = store.groups_undone();
             let hold = store.hold_writer().await;
-            let mut writes = Vec::new();
-            for f in finishes {
-                let queued = store.queued_writes();
-                let sent = store.clone();
-                writes.push(tokio::spawn(async move { sent.finish_attempt(f).await }));
-                while store.queued_writes() == queued {
-                    tokio::task::yield_now().await;
-                }
-            }
+            let writes = queue_in_order(&store, finishes).await;
             hold.release().await.unwrap();
             let mut answered = Vec::new();
             for write in writes {
