@@ -64,8 +64,13 @@ pub struct PaymentsArgs {
     import_rows: usize,
 }
 
-/// Runs a bench command.
+/// Runs a bench command. With `RUST_LOG` set, logs to stderr as `serve` does:
+/// `RUST_LOG=sqlx::query=debug` shows every statement with the time it ran, which is
+/// how a sale's calls to the database were counted and timed.
 pub fn run(command: BenchCommand) -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        super::init_logging();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
