@@ -257,21 +257,15 @@ pub(crate) async fn write_appended(
             )
         })
         .unwrap_or_default();
-    // SQLite reads the chains' heads in the answers' call (one round trip fewer); its
-    // writer holds the database's write lock already, so there is no lock to take first.
-    let chains = chains_of(&pending);
     let mut heads = None;
     if !answers.is_empty() {
-        let params: Vec<&str> = chains.iter().map(String::as_str).collect();
-        let sql = |first: usize| {
-            (first..first + params.len())
-                .map(head_sql)
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let then = (!params.is_empty()).then_some(Then {
-            sql: &sql,
-            params: &params,
+        // SQLite reads the chains' heads in the answers' call (one round trip fewer);
+        // its writer holds the database's write lock already, so there is no lock to
+        // take first.
+        let chains = chains_of(&pending);
+        let then = (!chains.is_empty()).then_some(Then {
+            each: head_sql,
+            params: &chains,
         });
         if let Some(read) = write_answers_then(conn, &answers, then).await? {
             if read.len() != chains.len() {

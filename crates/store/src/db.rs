@@ -516,7 +516,6 @@ async fn run_group(
 }
 
 /// What one statement of a [`batch`] did.
-#[derive(Default)]
 pub(crate) struct Ran {
     /// The rows it returned.
     pub(crate) rows: Vec<AnyRow>,

@@ -202,16 +202,15 @@ pub(crate) async fn write_answers(
 }
 
 /// Statements run after the answers in the same call on SQLite ([`write_answers_then`]):
-/// their text, their parameters numbered from `$1` as if alone, and those parameters.
+/// one for each of `params`, written by `each` with the number of its parameter.
 pub(crate) struct Then<'a> {
-    pub(crate) sql: &'a (dyn Fn(usize) -> String + Sync),
-    pub(crate) params: &'a [&'a str],
+    pub(crate) each: fn(usize) -> String,
+    pub(crate) params: &'a [String],
 }
 
 /// [`write_answers`], and on SQLite `then` in the same call to the connection's thread
 /// as the last part's statement (one round trip instead of two): what each of `then`'s
-/// statements did. `then.sql(first)` numbers its parameters from `$first`. `None` on
-/// PostgreSQL or without `then` (nothing run for it).
+/// statements did. `None` on PostgreSQL or without `then` (nothing run for it).
 pub(crate) async fn write_answers_then(
     conn: &mut sqlx::AnyConnection,
     answers: &[KeptAnswer],
@@ -236,8 +235,11 @@ pub(crate) async fn write_answers_then(
         if let Some(then) = then_here {
             // The answers' positional parameters come first; `then`'s are numbered after
             // them.
-            sql.push_str("; ");
-            sql.push_str(&(then.sql)(rows * 4 + 1));
+            let first = rows * 4 + 1;
+            for n in first..first + then.params.len() {
+                sql.push_str("; ");
+                sql.push_str(&(then.each)(n));
+            }
         }
         let mut query = sqlx::query(&sql);
         for n in 0..rows {
@@ -252,7 +254,7 @@ pub(crate) async fn write_answers_then(
             None => query.fetch_all(&mut *conn).await?,
             Some(then) => {
                 for param in then.params {
-                    query = query.bind(*param);
+                    query = query.bind(param);
                 }
                 let mut done = crate::db::batch(conn, query).await;
                 if let Some(e) = done.failed {

@@ -803,16 +803,36 @@ async fn claim_and_begin_at_once(
             counts.push((scope, int(row, "hits")?));
         }
     }
-    let over = crate::idempotency::is_over(claim, &counts);
-    match (int(first, "written")?, over) {
-        (1, false) => Ok(Some(ClaimedBegin::Started)),
-        (0, true) => {
+    let wrote = match int(first, "written")? {
+        0 => false,
+        1 => true,
+        written => {
+            return Err(StoreError::corrupt(format!(
+                "the claim wrote {written} attempts for counts {counts:?}"
+            )))
+        }
+    };
+    settle_claim(conn, claim, counts, wrote).await
+}
+
+/// What a key claimed with its first writes comes to, from its counters' new counts and
+/// whether the payment was written: started; over a limit (nothing written, the key
+/// given back); or nothing written under no limit, the key's link being there already.
+async fn settle_claim(
+    conn: &mut AnyConnection,
+    claim: &KeyClaim,
+    counts: Vec<(String, i64)>,
+    wrote: bool,
+) -> Result<Option<ClaimedBegin>, StoreError> {
+    match (wrote, crate::idempotency::is_over(claim, &counts)) {
+        (true, false) => Ok(Some(ClaimedBegin::Started)),
+        (false, true) => {
             crate::idempotency::free_key(conn, claim).await?;
             Ok(Some(ClaimedBegin::OverLimit(counts)))
         }
-        (0, false) => Err(key_has_payment()),
-        (written, _) => Err(StoreError::corrupt(format!(
-            "the claim wrote {written} attempts for counts {counts:?}"
+        (false, false) => Err(key_has_payment()),
+        (true, true) => Err(StoreError::corrupt(format!(
+            "the claim wrote its payment for counts over a limit {counts:?}"
         ))),
     }
 }
@@ -854,19 +874,17 @@ async fn claim_and_begin_in_one_call(
     for row in counters.iter().flat_map(|c| &c.rows) {
         counts.push((text(row, "scope")?, int(row, "hits")?));
     }
-    let over = crate::idempotency::is_over(claim, &counts);
-    match (link.changed, payment.changed, attempt.changed, over) {
-        (1, 1, 1, false) => Ok(Some(ClaimedBegin::Started)),
-        (0, 0, 0, true) => {
-            crate::idempotency::free_key(conn, claim).await?;
-            Ok(Some(ClaimedBegin::OverLimit(counts)))
+    let wrote = match (link.changed, payment.changed, attempt.changed) {
+        (0, 0, 0) => false,
+        (1, 1, 1) => true,
+        (link, payment, attempt) => {
+            return Err(StoreError::corrupt(format!(
+                "the claim wrote {link} links, {payment} payments and {attempt} attempts \
+                 for counts {counts:?}"
+            )))
         }
-        (0, 0, 0, false) => Err(key_has_payment()),
-        (link, payment, attempt, _) => Err(StoreError::corrupt(format!(
-            "the claim wrote {link} links, {payment} payments and {attempt} attempts \
-             for counts {counts:?}"
-        ))),
-    }
+    };
+    settle_claim(conn, claim, counts, wrote).await
 }
 
 /// The claim's statement ([`claim_and_begin_sql`]) with its parameters bound: the key as
