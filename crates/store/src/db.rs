@@ -72,6 +72,34 @@ struct Job {
     /// The companies whose chain locks the write takes, declared so that the group can
     /// take them first (see [`Db::write_for`]).
     companies: Vec<String>,
+    /// Whether the write sends its transaction's `BEGIN` itself when it is the first
+    /// (see [`Db::write_opening`]).
+    opens: bool,
+}
+
+tokio::task_local! {
+    /// SQLite: the `BEGIN IMMEDIATE` of the writer's transaction, not sent yet, while
+    /// its first write runs when that write sends it itself ([`Db::write_opening`]).
+    static UNSENT_BEGIN: std::cell::Cell<Option<&'static str>>;
+}
+
+/// The `BEGIN` of the current writer transaction when it is left for the caller to
+/// send, in the same call as its first statements ([`Db::write_opening`]): taken, so
+/// asked once. `None` on PostgreSQL, for any write but a transaction's first, and
+/// for a write made by [`Db::write`].
+pub(crate) fn take_begin() -> Option<&'static str> {
+    UNSENT_BEGIN.try_with(std::cell::Cell::take).ok().flatten()
+}
+
+/// Sends `begin` ([`take_begin`]) on its own, when there is one.
+pub(crate) async fn send_begin(
+    conn: &mut AnyConnection,
+    begin: Option<&str>,
+) -> Result<(), StoreError> {
+    if let Some(begin) = begin {
+        conn.execute(begin).await?;
+    }
+    Ok(())
 }
 
 /// The connections of a store.
@@ -177,6 +205,25 @@ impl Db {
         self.write_for(Vec::new(), data, f).await
     }
 
+    /// [`Db::write`] for a write that, when it is the first of its transaction on
+    /// SQLite, sends the transaction's `BEGIN IMMEDIATE` itself in the same call to the
+    /// connection's thread as its first statements ([`batch`]) instead of the writer
+    /// sending it in a call of its own: one hand-off between threads fewer for each of
+    /// a sale's two transactions when it is alone. `f` must call [`take_begin`] before
+    /// any statement and send what it got before or with its first one; the writer
+    /// fails the write when `f` succeeded without taking it.
+    pub(crate) async fn write_opening<T, D>(
+        &self,
+        data: D,
+        f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        self.submit(&self.writer, Vec::new(), true, data, f).await
+    }
+
     /// [`Db::write`] for a write that changes rows of `companies` that their other
     /// writes change too (a POS, a user, a key, a company's settings). On PostgreSQL the
     /// group's transaction takes those companies' locks (their rows, `FOR NO KEY
@@ -205,7 +252,7 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.submit(&self.writer, companies, data, f).await
+        self.submit(&self.writer, companies, false, data, f).await
     }
 
     /// Like [`Db::write_for`], for a long write that must not hold up the others (a
@@ -222,13 +269,15 @@ impl Db {
         T: Send + 'static,
         D: Send + Sync + 'static,
     {
-        self.submit(&self.background, companies, data, f).await
+        self.submit(&self.background, companies, false, data, f)
+            .await
     }
 
     async fn submit<T, D>(
         &self,
         queue: &mpsc::Sender<Job>,
         companies: Vec<String>,
+        opens: bool,
         data: D,
         f: for<'c> fn(&'c mut AnyConnection, &'c D) -> BoxFut<'c, Result<T, StoreError>>,
     ) -> Result<T, StoreError>
@@ -251,6 +300,7 @@ impl Db {
                 run,
                 reply,
                 companies,
+                opens,
             })
             .await
             .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
@@ -479,9 +529,9 @@ async fn start_writer(
 async fn run_group(
     conn: &mut AnyConnection,
     batch: &[Job],
-    begin: &str,
+    begin: &'static str,
 ) -> Result<Vec<JobResult>, StoreError> {
-    conn.execute(begin).await?;
+    let unsent = begin_unless_opened(conn, batch.first(), begin).await?;
     let companies = batch
         .iter()
         .flat_map(|j| j.companies.iter().map(String::as_str));
@@ -490,8 +540,12 @@ async fn run_group(
         return Err(e);
     }
     let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        match (job.run)(conn).await {
+    for (n, job) in batch.iter().enumerate() {
+        let ran = match unsent.filter(|_| n == 0) {
+            Some(begin) => run_opening(conn, job, begin).await,
+            None => (job.run)(conn).await,
+        };
+        match ran {
             Ok(value) => results.push(Ok(value)),
             Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
@@ -515,6 +569,37 @@ async fn run_group(
     Ok(results)
 }
 
+/// Sends `begin` unless the transaction's first write sends it itself (SQLite, a
+/// [`Db::write_opening`]): then gives it back unsent, for [`run_opening`].
+async fn begin_unless_opened(
+    conn: &mut AnyConnection,
+    first: Option<&Job>,
+    begin: &'static str,
+) -> Result<Option<&'static str>, StoreError> {
+    if first.is_some_and(|job| job.opens) && !is_postgres(conn) {
+        return Ok(Some(begin));
+    }
+    conn.execute(begin).await?;
+    Ok(None)
+}
+
+/// Runs a transaction's first write with its `BEGIN` left for it to send
+/// ([`take_begin`]). A write that succeeded without taking it ran its statements
+/// outside the transaction: a fault of the write's code, reported as such.
+async fn run_opening(conn: &mut AnyConnection, job: &Job, begin: &'static str) -> JobResult {
+    UNSENT_BEGIN
+        .scope(std::cell::Cell::new(Some(begin)), async {
+            let ran = (job.run)(conn).await;
+            match (ran, take_begin()) {
+                (Ok(_), Some(_)) => Err(StoreError::corrupt(
+                    "a write that opens its transaction ended without taking its BEGIN",
+                )),
+                (ran, _) => ran,
+            }
+        })
+        .await
+}
+
 /// What one statement of a [`batch`] did.
 pub(crate) struct Ran {
     /// The rows it returned.
@@ -529,6 +614,25 @@ pub(crate) struct Batch {
     pub(crate) ran: Vec<Ran>,
     /// Why the statement after the last of `ran` failed; the ones after it did not run.
     pub(crate) failed: Option<sqlx::Error>,
+}
+
+impl Batch {
+    /// The batch without its first statement when that was the transaction's `BEGIN`
+    /// (see [`opening`]), so that `ran` holds the caller's own statements.
+    pub(crate) fn after_begin(mut self, begun: bool) -> Batch {
+        if begun && !self.ran.is_empty() {
+            self.ran.remove(0);
+        }
+        self
+    }
+}
+
+/// `sql` after `begin` ([`take_begin`]) when there is one, for a [`batch`].
+pub(crate) fn opening(begin: Option<&str>, sql: &str) -> String {
+    match begin {
+        Some(begin) => format!("{begin}; {sql}"),
+        None => sql.to_owned(),
+    }
 }
 
 /// SQLite: runs the statements of `query`, separated by `;`, in one call to the
@@ -630,7 +734,7 @@ pub(crate) async fn lock_companies<'a>(
 
 /// Runs one write in its own transaction. On PostgreSQL another instance may append to
 /// the same company's audit chain first (a unique-key race): that write is tried again.
-async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult {
+async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &'static str) -> JobResult {
     let mut tries = 0u64;
     loop {
         tries += 1;
@@ -645,13 +749,17 @@ async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResu
     }
 }
 
-async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &str) -> JobResult {
-    conn.execute(begin).await?;
+async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &'static str) -> JobResult {
+    let unsent = begin_unless_opened(conn, Some(job), begin).await?;
     if let Err(e) = lock_companies(conn, job.companies.iter().map(String::as_str)).await {
         let _ = conn.execute("ROLLBACK").await;
         return Err(e);
     }
-    let ran = match (job.run)(conn).await {
+    let first = match unsent {
+        Some(begin) => run_opening(conn, job, begin).await,
+        None => (job.run)(conn).await,
+    };
+    let ran = match first {
         Ok(value) => crate::audit::write_appended(conn, true)
             .await
             .map(|committed| (value, committed)),
@@ -1003,6 +1111,104 @@ mod tests {
         // After the group, the waiting background write goes before n3; after it, n3
         // goes before the next background write.
         assert_eq!(*log.lock().unwrap(), ["b1", "n1", "n2", "b2", "n3", "b3"]);
+    }
+
+    /// A write that opens its transaction: inserts two rows in one call after the
+    /// `BEGIN` it was given (noted in `got_begin`), then fails when asked to.
+    struct Opening {
+        fail: bool,
+        got_begin: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    fn opening_write<'c>(
+        conn: &'c mut AnyConnection,
+        o: &'c Opening,
+    ) -> BoxFut<'c, Result<(), StoreError>> {
+        Box::pin(async move {
+            let begin = take_begin();
+            o.got_begin.store(begin.is_some(), Ordering::SeqCst);
+            let sql = opening(
+                begin,
+                "INSERT INTO t (x) VALUES (1); INSERT INTO t (x) VALUES (2)",
+            );
+            let done = batch(conn, sqlx::query(&sql))
+                .await
+                .after_begin(begin.is_some());
+            if let Some(e) = done.failed {
+                return Err(e.into());
+            }
+            assert_eq!(done.ran.len(), 2, "the BEGIN's outcome is taken off");
+            if o.fail {
+                return Err(StoreError::corrupt("asked to fail"));
+            }
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn a_write_that_opens_its_transaction_is_undone_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::open(&url).await.unwrap();
+        db.write((), |c, _| {
+            Box::pin(async move {
+                c.execute("CREATE TABLE t (x INTEGER)").await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let rows = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM t")
+                .fetch_one(&db.read)
+                .await
+                .unwrap()
+        };
+        let got_begin = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Its rows were written after the BEGIN it sent, so its failure undoes them.
+        let failed = db
+            .write_opening(
+                Opening {
+                    fail: true,
+                    got_begin: got_begin.clone(),
+                },
+                opening_write,
+            )
+            .await;
+        assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
+        assert!(got_begin.load(Ordering::SeqCst));
+        assert_eq!(rows().await, 0);
+        db.write_opening(
+            Opening {
+                fail: false,
+                got_begin: got_begin.clone(),
+            },
+            opening_write,
+        )
+        .await
+        .unwrap();
+        assert!(got_begin.load(Ordering::SeqCst));
+        assert_eq!(rows().await, 2);
+        // A write that opens its transaction but never takes its BEGIN is refused.
+        let untaken = db
+            .write_opening((), |_, _| Box::pin(async { Ok(()) }))
+            .await;
+        match untaken {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains("BEGIN"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        // Made by `write`, it is never given the BEGIN: the writer sent it.
+        db.write(
+            Opening {
+                fail: false,
+                got_begin: got_begin.clone(),
+            },
+            opening_write,
+        )
+        .await
+        .unwrap();
+        assert!(!got_begin.load(Ordering::SeqCst));
+        assert_eq!(rows().await, 4);
     }
 
     #[test]

@@ -497,17 +497,31 @@ struct Applied {
 /// `WHERE` reads, as a one-time filter that always holds, so it runs (and locks the
 /// attempt's row) before the payment's row is looked for, in the order the separate
 /// statements took them; a `WITH` nothing reads would run after the main statement. On
-/// SQLite it is the statement before the payment's, in one call ([`crate::db::batch`]).
+/// SQLite it is the statement before the payment's, in one call ([`crate::db::batch`]),
+/// after `begin` ([`crate::db::take_begin`]) when there is one; without an attempt,
+/// `begin` is sent first on its own.
 async fn apply_change(
     conn: &mut AnyConnection,
     c: &PaymentChange,
     now: i64,
     observe: bool,
     attempt: Option<&AttemptResult>,
+    begin: Option<&'static str>,
 ) -> Result<Option<Applied>, StoreError> {
     let first_attempt_param = 20 + c.expect.len();
     let postgres = crate::db::is_postgres(conn);
+    let batched = attempt.is_some() && !postgres;
+    let begin = if batched {
+        begin
+    } else {
+        crate::db::send_begin(conn, begin).await?;
+        None
+    };
     let mut sql = String::new();
+    if let Some(begin) = begin {
+        sql.push_str(begin);
+        sql.push_str("; ");
+    }
     // The attempt's `UPDATE` first: on PostgreSQL a `WITH` the payment's `WHERE` reads
     // (so it runs before the payment's row is looked for), on SQLite (no `WITH` that
     // writes) the statement before the payment's, in the same call.
@@ -582,8 +596,8 @@ async fn apply_change(
     if let Some(attempt) = attempt {
         q = bind_attempt_result(q, attempt);
     }
-    let row = if attempt.is_some() && !postgres {
-        let mut done = crate::db::batch(conn, q).await;
+    let row = if batched {
+        let mut done = crate::db::batch(conn, q).await.after_begin(begin.is_some());
         if let Some(e) = done.failed {
             return Err(e.into());
         }
@@ -636,12 +650,6 @@ async fn finish_attempt(
         .result
         .as_ref()
         .filter(|_| f.new_attempt.is_none() && f.payment.is_some());
-    if let (Some(result), None) = (&f.result, attempt_with_change) {
-        complete_attempt(conn, result).await?;
-    }
-    if let Some(attempt) = &f.new_attempt {
-        insert_attempt(conn, attempt).await?;
-    }
     // A change that has rules to follow needs the status it changes from, so the rules
     // see what really changed; only for a payment someone can observe. A change that
     // expects one status changes from that one (it applies only then), and its own
@@ -653,14 +661,35 @@ async fn finish_attempt(
             [only] => Some(only),
             _ => None,
         });
-    let before = match (&f.payment, f.events, single) {
-        (Some(change), Some(_), None) => status_if_observed(conn, &change.payment_id).await?,
+    let read_before = f.payment.is_some() && f.events.is_some() && single.is_none();
+    // The transaction's `BEGIN`, when this write is its first, goes with the sale's
+    // change when that is the first statement, otherwise on its own now.
+    let mut begin = crate::db::take_begin();
+    if attempt_with_change.is_none() || read_before {
+        crate::db::send_begin(conn, begin.take()).await?;
+    }
+    if let (Some(result), None) = (&f.result, attempt_with_change) {
+        complete_attempt(conn, result).await?;
+    }
+    if let Some(attempt) = &f.new_attempt {
+        insert_attempt(conn, attempt).await?;
+    }
+    let before = match (&f.payment, read_before) {
+        (Some(change), true) => status_if_observed(conn, &change.payment_id).await?,
         _ => None,
     };
     let mut payment = None;
     if let Some(change) = &f.payment {
         let observe = f.events.is_some() && single.is_some();
-        let Some(applied) = apply_change(conn, change, now, observe, attempt_with_change).await?
+        let Some(applied) = apply_change(
+            conn,
+            change,
+            now,
+            observe,
+            attempt_with_change,
+            begin.take(),
+        )
+        .await?
         else {
             return Ok(Finished {
                 applied: false,
@@ -758,13 +787,17 @@ async fn begin_claimed_payment(
     conn: &mut AnyConnection,
     (p, a, claim): &(PaymentRecord, AttemptRecord, KeyClaim),
 ) -> Result<ClaimedBegin, StoreError> {
+    let begin = crate::db::take_begin();
     if !crate::db::is_postgres(conn) {
-        if let Some(done) = claim_and_begin_in_one_call(conn, p, a, claim).await? {
+        if let Some(done) = claim_and_begin_in_one_call(conn, p, a, claim, begin).await? {
             return Ok(done);
         }
-    } else if !claim.hits.is_empty() {
-        if let Some(done) = claim_and_begin_at_once(conn, p, a, claim).await? {
-            return Ok(done);
+    } else {
+        crate::db::send_begin(conn, begin).await?;
+        if !claim.hits.is_empty() {
+            if let Some(done) = claim_and_begin_at_once(conn, p, a, claim).await? {
+                return Ok(done);
+            }
         }
     }
     if let Some(instead) = claim_in(conn, claim, p.created_at).await? {
@@ -787,7 +820,7 @@ async fn claim_and_begin_at_once(
     a: &AttemptRecord,
     claim: &KeyClaim,
 ) -> Result<Option<ClaimedBegin>, StoreError> {
-    let sql = claim_and_begin_sql(true, claim.hits.len(), claim.limits.len());
+    let sql = claim_and_begin_sql(true, claim.hits.len(), claim.limits.len(), None);
     let rows = bind_claim_and_begin(&sql, p, a, claim)
         .fetch_all(&mut *conn)
         .await?;
@@ -843,15 +876,19 @@ async fn settle_claim(
 /// nothing is written, and `None` sends the caller the separate statements' way, which
 /// replays, refuses or takes the key over); its rate counters; its link to the new
 /// payment, only when no counter went over its limit; the payment, only when the link
-/// to it was written; its first attempt, only when the payment was.
+/// to it was written; its first attempt, only when the payment was. With `begin`
+/// ([`crate::db::take_begin`]), the transaction's `BEGIN` goes first in the same call.
 async fn claim_and_begin_in_one_call(
     conn: &mut AnyConnection,
     p: &PaymentRecord,
     a: &AttemptRecord,
     claim: &KeyClaim,
+    begin: Option<&'static str>,
 ) -> Result<Option<ClaimedBegin>, StoreError> {
-    let sql = claim_and_begin_sql(false, claim.hits.len(), claim.limits.len());
-    let done = crate::db::batch(conn, bind_claim_and_begin(&sql, p, a, claim)).await;
+    let sql = claim_and_begin_sql(false, claim.hits.len(), claim.limits.len(), begin);
+    let done = crate::db::batch(conn, bind_claim_and_begin(&sql, p, a, claim))
+        .await
+        .after_begin(begin.is_some());
     if let Some(e) = done.failed {
         let key_taken = done.ran.is_empty()
             && matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
@@ -914,21 +951,28 @@ fn bind_claim_and_begin<'q>(
 }
 
 /// The claim's statement for `hits` counters and `limits` limits, PostgreSQL's
-/// ([`claim_and_begin_at_once`]) or SQLite's ([`claim_and_begin_in_one_call`]), built
-/// once for each such pair (a few per process) and kept.
-fn claim_and_begin_sql(postgres: bool, hits: usize, limits: usize) -> Arc<str> {
-    type Built = std::sync::Mutex<std::collections::HashMap<(bool, usize, usize), Arc<str>>>;
+/// ([`claim_and_begin_at_once`]) or SQLite's ([`claim_and_begin_in_one_call`], after
+/// `begin` when there is one), built once for each such case (a few per process) and
+/// kept.
+fn claim_and_begin_sql(
+    postgres: bool,
+    hits: usize,
+    limits: usize,
+    begin: Option<&'static str>,
+) -> Arc<str> {
+    type Cases = (bool, usize, usize, Option<&'static str>);
+    type Built = std::sync::Mutex<std::collections::HashMap<Cases, Arc<str>>>;
     static BUILT: std::sync::LazyLock<Built> = std::sync::LazyLock::new(Default::default);
     let mut built = BUILT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     built
-        .entry((postgres, hits, limits))
+        .entry((postgres, hits, limits, begin))
         .or_insert_with(|| {
             if postgres {
                 build_claim_and_begin_sql(hits, limits).into()
             } else {
-                build_claim_and_begin_sqlite(hits, limits).into()
+                crate::db::opening(begin, &build_claim_and_begin_sqlite(hits, limits)).into()
             }
         })
         .clone()
@@ -1061,7 +1105,7 @@ impl Store {
         claim: KeyClaim,
     ) -> Result<ClaimedBegin, StoreError> {
         self.db
-            .write((payment, attempt, claim), |c, d| {
+            .write_opening((payment, attempt, claim), |c, d| {
                 Box::pin(begin_claimed_payment(c, d))
             })
             .await
@@ -1126,7 +1170,7 @@ impl Store {
             .write((change, attempt), |c, (change, attempt)| {
                 Box::pin(async move {
                     let Some(applied) =
-                        apply_change(c, change, crate::now_ms(), false, None).await?
+                        apply_change(c, change, crate::now_ms(), false, None, None).await?
                     else {
                         return Ok(None);
                     };
@@ -1152,7 +1196,7 @@ impl Store {
         let stored = Arc::new(AtomicBool::new(false));
         let mut finished = self
             .db
-            .write((finish, stored.clone()), |c, f| {
+            .write_opening((finish, stored.clone()), |c, f| {
                 Box::pin(finish_attempt(c, f))
             })
             .await?;
