@@ -518,10 +518,6 @@ async fn apply_change(
         None
     };
     let mut sql = String::new();
-    if let Some(begin) = begin {
-        sql.push_str(begin);
-        sql.push_str("; ");
-    }
     // The attempt's `UPDATE` first: on PostgreSQL a `WITH` the payment's `WHERE` reads
     // (so it runs before the payment's row is looked for), on SQLite (no `WITH` that
     // writes) the statement before the payment's, in the same call.
@@ -570,6 +566,7 @@ async fn apply_change(
     let bank_code = c.bank_code.as_ref().map(BankCode::as_str);
     let message_tr = c.message.as_ref().map(|m| m.tr.as_str());
     let message_en = c.message.as_ref().map(|m| m.en.as_str());
+    let sql = crate::db::opening(begin, &sql);
     let mut q = sqlx::query(&sql)
         .bind(c.status.as_str())
         .bind(c.auth_code.as_ref().map(AuthCode::as_str))
