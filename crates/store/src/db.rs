@@ -541,11 +541,7 @@ async fn run_group(
     }
     let mut results = Vec::with_capacity(batch.len());
     for (n, job) in batch.iter().enumerate() {
-        let ran = match unsent.filter(|_| n == 0) {
-            Some(begin) => run_opening(conn, job, begin).await,
-            None => (job.run)(conn).await,
-        };
-        match ran {
+        match run_job(conn, job, unsent.filter(|_| n == 0)).await {
             Ok(value) => results.push(Ok(value)),
             Err(e) => {
                 let _ = conn.execute("ROLLBACK").await;
@@ -570,7 +566,7 @@ async fn run_group(
 }
 
 /// Sends `begin` unless the transaction's first write sends it itself (SQLite, a
-/// [`Db::write_opening`]): then gives it back unsent, for [`run_opening`].
+/// [`Db::write_opening`]): then gives it back unsent, for [`run_job`].
 async fn begin_unless_opened(
     conn: &mut AnyConnection,
     first: Option<&Job>,
@@ -583,10 +579,13 @@ async fn begin_unless_opened(
     Ok(None)
 }
 
-/// Runs a transaction's first write with its `BEGIN` left for it to send
+/// Runs a write; with `unsent`, the transaction's `BEGIN` is left for it to send
 /// ([`take_begin`]). A write that succeeded without taking it ran its statements
 /// outside the transaction: a fault of the write's code, reported as such.
-async fn run_opening(conn: &mut AnyConnection, job: &Job, begin: &'static str) -> JobResult {
+async fn run_job(conn: &mut AnyConnection, job: &Job, unsent: Option<&'static str>) -> JobResult {
+    let Some(begin) = unsent else {
+        return (job.run)(conn).await;
+    };
     UNSENT_BEGIN
         .scope(std::cell::Cell::new(Some(begin)), async {
             let ran = (job.run)(conn).await;
@@ -627,11 +626,12 @@ impl Batch {
     }
 }
 
-/// `sql` after `begin` ([`take_begin`]) when there is one, for a [`batch`].
-pub(crate) fn opening(begin: Option<&str>, sql: &str) -> String {
+/// `sql` after `begin` ([`take_begin`]) when there is one, for a [`batch`]; `sql`
+/// itself, not copied, when there is none.
+pub(crate) fn opening(begin: Option<&str>, sql: String) -> String {
     match begin {
         Some(begin) => format!("{begin}; {sql}"),
-        None => sql.to_owned(),
+        None => sql,
     }
 }
 
@@ -755,11 +755,7 @@ async fn run_once(conn: &mut AnyConnection, job: &Job, begin: &'static str) -> J
         let _ = conn.execute("ROLLBACK").await;
         return Err(e);
     }
-    let first = match unsent {
-        Some(begin) => run_opening(conn, job, begin).await,
-        None => (job.run)(conn).await,
-    };
-    let ran = match first {
+    let ran = match run_job(conn, job, unsent).await {
         Ok(value) => crate::audit::write_appended(conn, true)
             .await
             .map(|committed| (value, committed)),
@@ -1129,7 +1125,7 @@ mod tests {
             o.got_begin.store(begin.is_some(), Ordering::SeqCst);
             let sql = opening(
                 begin,
-                "INSERT INTO t (x) VALUES (1); INSERT INTO t (x) VALUES (2)",
+                "INSERT INTO t (x) VALUES (1); INSERT INTO t (x) VALUES (2)".to_owned(),
             );
             let done = batch(conn, sqlx::query(&sql))
                 .await

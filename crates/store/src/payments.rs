@@ -566,7 +566,7 @@ async fn apply_change(
     let bank_code = c.bank_code.as_ref().map(BankCode::as_str);
     let message_tr = c.message.as_ref().map(|m| m.tr.as_str());
     let message_en = c.message.as_ref().map(|m| m.en.as_str());
-    let sql = crate::db::opening(begin, &sql);
+    let sql = crate::db::opening(begin, sql);
     let mut q = sqlx::query(&sql)
         .bind(c.status.as_str())
         .bind(c.auth_code.as_ref().map(AuthCode::as_str))
@@ -661,10 +661,13 @@ async fn finish_attempt(
     let read_before = f.payment.is_some() && f.events.is_some() && single.is_none();
     // The transaction's `BEGIN`, when this write is its first, goes with the sale's
     // change when that is the first statement, otherwise on its own now.
-    let mut begin = crate::db::take_begin();
-    if attempt_with_change.is_none() || read_before {
-        crate::db::send_begin(conn, begin.take()).await?;
-    }
+    let begin = crate::db::take_begin();
+    let begin = if attempt_with_change.is_none() || read_before {
+        crate::db::send_begin(conn, begin).await?;
+        None
+    } else {
+        begin
+    };
     if let (Some(result), None) = (&f.result, attempt_with_change) {
         complete_attempt(conn, result).await?;
     }
@@ -678,15 +681,8 @@ async fn finish_attempt(
     let mut payment = None;
     if let Some(change) = &f.payment {
         let observe = f.events.is_some() && single.is_some();
-        let Some(applied) = apply_change(
-            conn,
-            change,
-            now,
-            observe,
-            attempt_with_change,
-            begin.take(),
-        )
-        .await?
+        let Some(applied) =
+            apply_change(conn, change, now, observe, attempt_with_change, begin).await?
         else {
             return Ok(Finished {
                 applied: false,
@@ -969,7 +965,7 @@ fn claim_and_begin_sql(
             if postgres {
                 build_claim_and_begin_sql(hits, limits).into()
             } else {
-                crate::db::opening(begin, &build_claim_and_begin_sqlite(hits, limits)).into()
+                crate::db::opening(begin, build_claim_and_begin_sqlite(hits, limits)).into()
             }
         })
         .clone()
