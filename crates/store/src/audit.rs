@@ -35,7 +35,9 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::db::BoxFut;
-use crate::idempotency::{write_answers_then, KeptAnswer, Then};
+use crate::idempotency::{
+    answers_sql, bind_answers, mark_stored, write_answers_then, KeptAnswer, Then, ANSWER_ROWS,
+};
 use crate::model::{AuditEvent, AuditReport, BrokenEvent, NewAudit};
 use crate::rows::{int, text};
 use crate::{new_id, now_ms, Store, StoreError};
@@ -137,7 +139,12 @@ struct Chains {
     after: Vec<AfterChains>,
     /// Idempotency keys' answers, stored first at the end (see [`answer_at_end`]).
     answers: Vec<KeptAnswer>,
+    /// The chains' heads the writer knows (see [`with_chain_state`]).
+    known: Option<Heads>,
 }
+
+/// Chains' heads: each company's last event, its `seq` and hash.
+pub(crate) type Heads = HashMap<String, (i64, String)>;
 
 tokio::task_local! {
     /// The writer opens a fresh one around each transaction ([`with_chain_state`]), so
@@ -151,9 +158,29 @@ tokio::task_local! {
 /// so held only from the end of the transaction to its commit, not through its other
 /// writes: two instances on one database interleave their groups' other writes
 /// instead of queueing for a company's chain through all of them.
-pub(crate) async fn with_chain_state<F: Future>(transaction: F) -> F::Output {
+///
+/// `known`: the heads of chains as the writer's own committed transactions left them
+/// (SQLite only, whose single writer is the only one appending through its process),
+/// so that the end reads no head it knows and stores the answers in the same call to
+/// the connection's thread as the events. A head known wrongly (another process
+/// appended to the chain) is never written over: the event put after it takes a `seq`
+/// that chain already has, UNIQUE(company_id, seq) refuses it, and the writer, which
+/// forgets every head when a transaction fails, runs the write again reading them.
+/// Gives back the heads after the transaction, for the writer to keep if it commits.
+pub(crate) async fn with_chain_state<F: Future>(
+    known: Option<Heads>,
+    transaction: F,
+) -> (F::Output, Option<Heads>) {
+    let chains = Chains {
+        known,
+        ..Chains::default()
+    };
     CHAINS
-        .scope(RefCell::new(Chains::default()), transaction)
+        .scope(RefCell::new(chains), async {
+            let output = transaction.await;
+            let known = CHAINS.with(|chains| chains.borrow_mut().known.take());
+            (output, known)
+        })
         .await
 }
 
@@ -182,7 +209,7 @@ pub(crate) async fn append(conn: &mut AnyConnection, event: &NewAudit) -> Result
         }
     });
     match stored {
-        Some(event) => write_events(conn, vec![event], Vec::new(), None, false)
+        Some(event) => write_events(conn, vec![event], Vec::new(), None, &[], false)
             .await
             .map(|_| ()),
         None => Ok(()),
@@ -217,7 +244,8 @@ pub(crate) async fn after_chains(
 /// Stores a key's answer at the end of the current writer transaction, with the other
 /// answers of its group in one statement, before the chain locks (where a write made
 /// one at a time stored it: a key's row is never changed while holding a company's
-/// lock). A second answer for the same key in one transaction is dropped unstored, as
+/// lock). SQLite, which has no such locks, stores them in the same call as the events
+/// when its writer knows the chains' heads (see [`with_chain_state`]). A second answer for the same key in one transaction is dropped unstored, as
 /// it would have found the key answered. Outside a writer transaction the answer is
 /// given back, to be stored at once.
 pub(crate) fn answer_at_end(answer: KeptAnswer) -> Option<KeptAnswer> {
@@ -246,7 +274,7 @@ pub(crate) async fn write_appended(
     conn: &mut AnyConnection,
     commit: bool,
 ) -> Result<bool, StoreError> {
-    let (pending, companies, after, answers) = CHAINS
+    let (pending, companies, after, answers, mut known) = CHAINS
         .try_with(|chains| {
             let mut chains = chains.borrow_mut();
             (
@@ -254,16 +282,25 @@ pub(crate) async fn write_appended(
                 std::mem::take(&mut chains.companies),
                 std::mem::take(&mut chains.after),
                 std::mem::take(&mut chains.answers),
+                chains.known.take(),
             )
         })
         .unwrap_or_default();
-    let mut heads = None;
-    if !answers.is_empty() {
-        // SQLite reads the chains' heads in the answers' call (one round trip fewer);
-        // its writer holds the database's write lock already, so there is no lock to
-        // take first.
-        let chains = chains_of(&pending);
-        let then = (!chains.is_empty()).then_some(Then {
+    let chains = chains_of(&pending);
+    // Every chain's head known (SQLite): none is read, and the answers go in the same
+    // call as the events when both fit one statement.
+    let mut heads = known.as_ref().and_then(|known| {
+        chains
+            .iter()
+            .map(|c| known.get(c).map(|head| (c.clone(), head.clone())))
+            .collect::<Option<Heads>>()
+    });
+    let fold = heads.is_some() && !pending.is_empty() && answers.len() <= ANSWER_ROWS;
+    if !answers.is_empty() && !fold {
+        // SQLite reads the chains' heads it does not know in the answers' call (one
+        // round trip fewer); its writer holds the database's write lock already, so
+        // there is no lock to take first.
+        let then = (heads.is_none() && !chains.is_empty()).then_some(Then {
             each: head_sql,
             params: &chains,
         });
@@ -282,14 +319,22 @@ pub(crate) async fn write_appended(
             heads = Some(found);
         }
     }
-    if pending.is_empty() && companies.is_empty() {
-        return Ok(false);
-    }
-    let commit = commit && after.is_empty();
-    let committed = write_events(conn, pending, companies, heads, commit).await?;
-    for step in after {
-        step(conn).await?;
-    }
+    let committed = if pending.is_empty() && companies.is_empty() {
+        false
+    } else {
+        let commit = commit && after.is_empty();
+        let folded = if fold { &answers[..] } else { &[] };
+        let (committed, written) =
+            write_events(conn, pending, companies, heads, folded, commit).await?;
+        if let Some(known) = known.as_mut() {
+            known.extend(written);
+        }
+        for step in after {
+            step(conn).await?;
+        }
+        committed
+    };
+    let _ = CHAINS.try_with(|chains| chains.borrow_mut().known = known);
     Ok(committed)
 }
 
@@ -326,15 +371,18 @@ const INSERT_ROWS: usize = 64;
 /// `audit_race`, and the writer runs the write again). SQLite's writer holds the
 /// database's write lock already.
 ///
-/// With `commit`, SQLite's transaction is committed in the same call to the
-/// connection's thread as the last events ([`crate::db::batch`]): whether it was.
+/// `answers` (SQLite, at most [`ANSWER_ROWS`]; with at least one event) are stored by a
+/// statement in the same call as the last events. With `commit`, SQLite's
+/// transaction is committed in that call too ([`crate::db::batch`]). Whether it was, and
+/// the chains' heads after the events.
 async fn write_events(
     conn: &mut AnyConnection,
     mut events: Vec<AuditEvent>,
     mut companies: Vec<String>,
-    heads: Option<HashMap<String, (i64, String)>>,
+    heads: Option<Heads>,
+    answers: &[KeptAnswer],
     commit: bool,
-) -> Result<bool, StoreError> {
+) -> Result<(bool, Heads), StoreError> {
     companies.extend(events.iter().map(|e| e.company_id.clone()));
     crate::db::lock_companies(conn, companies.iter().map(String::as_str)).await?;
     let mut heads = match heads {
@@ -370,14 +418,27 @@ async fn write_events(
     let commit = commit && !postgres;
     let parts = events.len().div_ceil(INSERT_ROWS);
     for (n, part) in events.chunks(INSERT_ROWS).enumerate() {
-        let commit_here = commit && n + 1 == parts;
-        let sql = format!(
-            "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) \
-             VALUES {}{}",
-            crate::db::values(postgres, part.len(), 11),
-            if commit_here { "; COMMIT" } else { "" }
+        let last = n + 1 == parts;
+        let commit_here = commit && last;
+        let (mut sql, rows) = if last && !answers.is_empty() {
+            let (mut sql, rows) = answers_sql(postgres, answers);
+            sql.push_str("; ");
+            (sql, rows)
+        } else {
+            (String::new(), 0)
+        };
+        sql.push_str(
+            "INSERT INTO audit_events (id, company_id, seq, kind, actor, subject_id, data, prev_hash, hash, created_at, hash_version) VALUES ",
         );
+        sql.push_str(&crate::db::values(postgres, part.len(), 11));
+        if commit_here {
+            sql.push_str("; COMMIT");
+        }
+        // The answers' positional parameters first, then the events'.
         let mut query = sqlx::query(&sql);
+        if rows > 0 {
+            query = bind_answers(query, answers, rows);
+        }
         for e in part {
             query = query
                 .bind(&e.id)
@@ -392,21 +453,31 @@ async fn write_events(
                 .bind(e.created_at)
                 .bind(e.hash_version);
         }
-        if commit_here {
+        if commit_here || rows > 0 {
             let done = crate::db::batch(conn, query).await;
-            // Without a failure both statements ran: the transaction is committed, and
-            // nothing here may report otherwise (the writer would run its writes again).
+            // Without a failure every statement ran: with `commit_here` the transaction
+            // is committed, and nothing here may report otherwise (the writer would run
+            // its writes again).
             if let Some(e) = done.failed {
                 return Err(crate::db::map_audit_race(e.into()));
             }
-            return Ok(true);
+            if rows > 0 {
+                let stored = done.ran.first().map(|ran| &ran.rows[..]).unwrap_or(&[]);
+                if let Err(e) = mark_stored(answers, stored) {
+                    tracing::error!(error = %e, "the answers' statement returned a row it could not read");
+                }
+            }
+            if commit_here {
+                return Ok((true, heads));
+            }
+            continue;
         }
         query
             .execute(&mut *conn)
             .await
             .map_err(|e| crate::db::map_audit_race(e.into()))?;
     }
-    Ok(false)
+    Ok((false, heads))
 }
 
 pub(crate) fn event_from(row: &sqlx::any::AnyRow) -> Result<AuditEvent, StoreError> {

@@ -391,6 +391,10 @@ async fn writer_loop(
     // background write goes first; after a background write, a waiting group.
     let mut background_turn = false;
     let mut background_open = true;
+    // SQLite: the chains' heads as this writer's committed groups left them (see
+    // `with_chain_state`); forgotten whenever a group fails.
+    let fresh_heads = || matches!(engine, Engine::Sqlite).then(crate::audit::Heads::new);
+    let mut heads = fresh_heads();
     loop {
         let (first, alone) = if background_turn {
             tokio::select! {
@@ -435,15 +439,18 @@ async fn writer_loop(
                 }
             },
         };
-        let results = crate::audit::with_chain_state(run_group(&mut conn, &batch, begin)).await;
+        let (results, known) =
+            crate::audit::with_chain_state(heads.take(), run_group(&mut conn, &batch, begin)).await;
         match results {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(result);
                 }
                 held = Some(conn);
+                heads = known.or_else(fresh_heads);
             }
             Err(cause) => {
+                heads = fresh_heads();
                 // Something in the group failed: run each write on its own, then let
                 // the connection go back to the pool.
                 groups_undone.fetch_add(1, Ordering::Relaxed);
@@ -738,7 +745,10 @@ async fn run_single(conn: &mut AnyConnection, job: &Job, begin: &'static str) ->
     let mut tries = 0u64;
     loop {
         tries += 1;
-        match crate::audit::with_chain_state(run_once(conn, job, begin)).await {
+        match crate::audit::with_chain_state(None, run_once(conn, job, begin))
+            .await
+            .0
+        {
             Err(StoreError::Conflict {
                 code: "audit_race", ..
             }) if tries < 20 => {

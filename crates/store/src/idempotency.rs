@@ -188,7 +188,7 @@ pub(crate) struct KeptAnswer {
 }
 
 /// Most answers one statement stores.
-const ANSWER_ROWS: usize = 64;
+pub(crate) const ANSWER_ROWS: usize = 64;
 
 /// Stores `answers` for the keys still waiting for theirs and says which were stored
 /// (their `stored` flags). A part of `n` answers is written as the next power of two,
@@ -221,16 +221,7 @@ pub(crate) async fn write_answers_then(
     let parts = answers.len().div_ceil(ANSWER_ROWS);
     let mut after = None;
     for (n, part) in answers.chunks(ANSWER_ROWS).enumerate() {
-        let rows = part.len().next_power_of_two();
-        // The columns of a `VALUES` list are named column1, column2, … on both engines.
-        let mut sql = format!(
-            "UPDATE idempotency_keys SET state = 'done', response_status = v.column3, \
-             response_body = v.column4 FROM (VALUES {}) AS v \
-             WHERE idempotency_keys.company_id = v.column1 AND idempotency_keys.idem_key = v.column2 \
-             AND idempotency_keys.state = 'in_progress' \
-             RETURNING idempotency_keys.company_id, idempotency_keys.idem_key",
-            crate::db::values(postgres, rows, 4)
-        );
+        let (mut sql, rows) = answers_sql(postgres, part);
         let then_here = then.as_ref().filter(|_| n + 1 == parts);
         if let Some(then) = then_here {
             // The answers' positional parameters come first; `then`'s are numbered after
@@ -241,18 +232,11 @@ pub(crate) async fn write_answers_then(
                 sql.push_str(&(then.each)(n));
             }
         }
-        let mut query = sqlx::query(&sql);
-        for n in 0..rows {
-            let a = &part[n.min(part.len() - 1)];
-            query = query
-                .bind(&a.company_id)
-                .bind(&a.key)
-                .bind(a.status)
-                .bind(&a.body);
-        }
+        let query = bind_answers(sqlx::query(&sql), part, rows);
         let stored = match then_here {
             None => query.fetch_all(&mut *conn).await?,
             Some(then) => {
+                let mut query = query;
                 for param in then.params {
                     query = query.bind(param);
                 }
@@ -269,16 +253,62 @@ pub(crate) async fn write_answers_then(
                 done.ran.pop().map(|ran| ran.rows).unwrap_or_default()
             }
         };
-        for row in stored {
-            let (company_id, key) = (text(&row, "company_id")?, text(&row, "idem_key")?);
-            for a in part {
-                if a.company_id == company_id && a.key == key {
-                    a.stored.store(true, Ordering::Release);
-                }
+        mark_stored(part, &stored)?;
+    }
+    Ok(after)
+}
+
+/// The statement that stores `part` (at most [`ANSWER_ROWS`] answers), and how many
+/// answers it binds ([`bind_answers`]): the next power of two (see [`write_answers`]).
+/// Its parameters are positional on SQLite, so a statement after it in the same call
+/// may take positional ones too (bound after these).
+pub(crate) fn answers_sql(postgres: bool, part: &[KeptAnswer]) -> (String, usize) {
+    let rows = part.len().next_power_of_two();
+    // The columns of a `VALUES` list are named column1, column2, … on both engines.
+    let sql = format!(
+        "UPDATE idempotency_keys SET state = 'done', response_status = v.column3, \
+         response_body = v.column4 FROM (VALUES {}) AS v \
+         WHERE idempotency_keys.company_id = v.column1 AND idempotency_keys.idem_key = v.column2 \
+         AND idempotency_keys.state = 'in_progress' \
+         RETURNING idempotency_keys.company_id, idempotency_keys.idem_key",
+        crate::db::values(postgres, rows, 4)
+    );
+    (sql, rows)
+}
+
+/// Binds `part`'s answers to [`answers_sql`]'s statement, `rows` of them: its last
+/// answer repeated up to `rows`.
+pub(crate) fn bind_answers<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    part: &'q [KeptAnswer],
+    rows: usize,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for n in 0..rows {
+        let a = &part[n.min(part.len() - 1)];
+        query = query
+            .bind(&a.company_id)
+            .bind(&a.key)
+            .bind(a.status)
+            .bind(&a.body);
+    }
+    query
+}
+
+/// Sets the `stored` flag of each answer of `part` whose key [`answers_sql`]'s
+/// statement returned.
+pub(crate) fn mark_stored(
+    part: &[KeptAnswer],
+    stored: &[sqlx::any::AnyRow],
+) -> Result<(), StoreError> {
+    for row in stored {
+        let (company_id, key) = (text(row, "company_id")?, text(row, "idem_key")?);
+        for a in part {
+            if a.company_id == company_id && a.key == key {
+                a.stored.store(true, Ordering::Release);
             }
         }
     }
-    Ok(after)
+    Ok(())
 }
 
 impl Store {

@@ -132,6 +132,84 @@ async fn concurrent_audit_appends_on_two_stores() {
 }
 
 #[tokio::test]
+async fn a_chain_head_the_sqlite_writer_knows_wrongly_is_never_written_over() {
+    // SQLite's writer keeps the chains' heads its commits left and reads none it knows;
+    // another process appending to the same chain makes the kept head wrong. The next
+    // event after it must be refused (its `seq` is taken), cost one undone group, and
+    // be written after the real head; the writer then learns the heads again.
+    let (first, guard) = sqlite_store().await;
+    let second = Store::open(guard.url()).await.unwrap();
+    let c = company(&first, "A").await;
+    first
+        .append_audit(audit(&c.id, "x", "first knows 2"))
+        .await
+        .unwrap();
+    second
+        .append_audit(audit(&c.id, "x", "second reads 2, writes 3"))
+        .await
+        .unwrap();
+    assert_eq!(first.groups_undone(), 0);
+    first
+        .append_audit(audit(&c.id, "x", "first's head is wrong"))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.groups_undone(),
+        1,
+        "the write after a wrong head is refused once"
+    );
+    for i in 0..3 {
+        first
+            .append_audit(audit(&c.id, "x", &format!("after {i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        first.groups_undone(),
+        1,
+        "the heads are read again after a failure"
+    );
+    // And kept again: once more wrong, once more refused.
+    second
+        .append_audit(audit(&c.id, "x", "second writes 8"))
+        .await
+        .unwrap();
+    first
+        .append_audit(audit(&c.id, "x", "first's head is wrong again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.groups_undone(),
+        2,
+        "the writer keeps the heads it read again"
+    );
+    assert_eq!(second.groups_undone(), 1, "second's head (3) was wrong too");
+    let report = first.verify_company_audit(&c.id).await.unwrap().unwrap();
+    assert_eq!(report.events, 9);
+    assert!(report.broken.is_none(), "{report:?}");
+    let subjects: Vec<String> = first
+        .list_audit(&c.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.seq, e.subject_id))
+        .collect();
+    assert_eq!(
+        subjects[..6],
+        [
+            "9 first's head is wrong again".to_owned(),
+            "8 second writes 8".to_owned(),
+            "7 after 2".to_owned(),
+            "6 after 1".to_owned(),
+            "5 after 0".to_owned(),
+            "4 first's head is wrong".to_owned(),
+        ]
+    );
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
 async fn two_stores_counting_and_appending_for_two_companies_never_deadlock() {
     // Two instances, each committing groups that mix two companies' rate counters (a
     // claimed key) and audit chains, in opposite orders. One instance's group once held
