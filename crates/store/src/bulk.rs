@@ -218,6 +218,11 @@ async fn put_indexes_back(conn: &mut AnyConnection, load: &BulkLoad) -> Result<(
     sqlx::query(&format!("PRAGMA threads = {cores}"))
         .execute(&mut *conn)
         .await?;
+    // The sorter's runs go to files, as they did before the write connection kept its
+    // temporary files in memory: a build's runs hold the whole index.
+    sqlx::query("PRAGMA temp_store = FILE")
+        .execute(&mut *conn)
+        .await?;
     let mut built = Ok(());
     for (_, create) in &load.indexes {
         built = sqlx::query(create).execute(&mut *conn).await.map(drop);
@@ -225,6 +230,9 @@ async fn put_indexes_back(conn: &mut AnyConnection, load: &BulkLoad) -> Result<(
             break;
         }
     }
+    sqlx::query(crate::db::WRITER_TEMP_STORE)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(&format!("PRAGMA threads = {threads_before}"))
         .execute(&mut *conn)
         .await?;

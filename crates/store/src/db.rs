@@ -120,6 +120,16 @@ pub(crate) struct Db {
 /// Most writes a group commit takes at once.
 const MAX_GROUP: usize = 256;
 
+/// SQLite's write connection keeps its temporary files in memory. A statement that
+/// changes many pages (a payment's row and its fourteen indexes) keeps the pages' former
+/// contents in a statement journal, to undo the statement alone if it fails; past 64 KiB
+/// SQLite moves that journal into a temporary file, created and removed by the
+/// statement: a sale's `INSERT INTO payments` took 85 µs so and 31 µs in memory
+/// (BENCHMARKS.md, seventeenth sitting). The reads keep the default: their sorts of a
+/// large table may spill to files. A bulk load's index builds, the writer's one large
+/// sort, set files again while they run (`crate::bulk`).
+pub(crate) const WRITER_TEMP_STORE: &str = "PRAGMA temp_store = MEMORY";
+
 impl Db {
     pub(crate) async fn open(url: &str) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
@@ -152,9 +162,9 @@ impl Db {
                 })
             }
             Engine::Sqlite => {
-                let options = |base: AnyPoolOptions| {
-                    base.acquire_timeout(Duration::from_secs(30))
-                        .after_connect(|conn, _meta| {
+                let options = |base: AnyPoolOptions, write: bool| {
+                    base.acquire_timeout(Duration::from_secs(30)).after_connect(
+                        move |conn, _meta| {
                             Box::pin(async move {
                                 for pragma in [
                                     "PRAGMA journal_mode=WAL",
@@ -164,18 +174,22 @@ impl Db {
                                 ] {
                                     conn.execute(pragma).await?;
                                 }
+                                if write {
+                                    conn.execute(WRITER_TEMP_STORE).await?;
+                                }
                                 Ok(())
                             })
-                        })
+                        },
+                    )
                 };
                 // The write connection first, so it creates the file (mode=rwc).
-                let write = options(AnyPoolOptions::new())
+                let write = options(AnyPoolOptions::new(), true)
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
                 let (tx, background, groups_undone) = start_writer(write, url, engine).await?;
-                let read = options(read_pool_options())
+                let read = options(read_pool_options(), false)
                     .max_connections(4)
                     .connect(url)
                     .await

@@ -1250,9 +1250,14 @@ async fn a_bulk_load_puts_back_every_index_it_took_off() {
                 (
                     store.writer_pragma_for_test("cache_size").await,
                     store.writer_pragma_for_test("threads").await,
+                    store.writer_pragma_for_test("temp_store").await,
                 )
             };
             let settings = if sqlite { Some(pragmas().await) } else { None };
+            if let Some(settings) = settings {
+                // The write connection keeps its statement journals in memory (2).
+                assert_eq!(settings.2, 2);
+            }
             let load = store.begin_bulk_load().await.unwrap();
             assert!(indexes().await.is_empty());
             if sqlite {
