@@ -245,9 +245,10 @@ pub(crate) async fn after_chains(
 /// answers of its group in one statement, before the chain locks (where a write made
 /// one at a time stored it: a key's row is never changed while holding a company's
 /// lock). SQLite, which has no such locks, stores them in the same call as the events
-/// when its writer knows the chains' heads (see [`with_chain_state`]). A second answer for the same key in one transaction is dropped unstored, as
-/// it would have found the key answered. Outside a writer transaction the answer is
-/// given back, to be stored at once.
+/// when its writer knows the chains' heads (see [`with_chain_state`]). A second answer
+/// for the same key in one transaction is dropped unstored, as it would have found the
+/// key answered. Outside a writer transaction the answer is given back, to be stored at
+/// once.
 pub(crate) fn answer_at_end(answer: KeptAnswer) -> Option<KeptAnswer> {
     let mut answer = Some(answer);
     let _ = CHAINS.try_with(|chains| {
@@ -464,7 +465,10 @@ async fn write_events(
             if rows > 0 {
                 let stored = done.ran.first().map(|ran| &ran.rows[..]).unwrap_or(&[]);
                 if let Err(e) = mark_stored(answers, stored) {
-                    tracing::error!(error = %e, "the answers' statement returned a row it could not read");
+                    tracing::error!(
+                        error = %e,
+                        "the answers' statement returned a row it could not read"
+                    );
                 }
             }
             if commit_here {

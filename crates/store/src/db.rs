@@ -125,9 +125,9 @@ const MAX_GROUP: usize = 256;
 /// contents in a statement journal, to undo the statement alone if it fails; past 64 KiB
 /// SQLite moves that journal into a temporary file, created and removed by the
 /// statement: a sale's `INSERT INTO payments` took 85 µs that way and 31 µs with the
-/// journal in memory (BENCHMARKS.md, seventeenth sitting). The reads keep the default: their sorts of a
-/// large table may spill to files. A bulk load's index builds, the writer's one large
-/// sort, set files again while they run (`crate::bulk`).
+/// journal in memory (BENCHMARKS.md, seventeenth sitting). The reads keep the default:
+/// their sorts of a large table may spill to files. A bulk load's index builds, the
+/// writer's one large sort, set files again while they run (`crate::bulk`).
 pub(crate) const WRITER_TEMP_STORE: &str = "PRAGMA temp_store = MEMORY";
 
 impl Db {
