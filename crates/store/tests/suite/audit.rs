@@ -131,6 +131,14 @@ async fn concurrent_audit_appends_on_two_stores() {
     }
 }
 
+/// Appends one event of kind "x" about `subject` to `company_id`'s chain.
+async fn append_event(store: &Store, company_id: &str, subject: &str) {
+    store
+        .append_audit(audit(company_id, "x", subject))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_chain_head_the_sqlite_writer_knows_wrongly_is_never_written_over() {
     // SQLite's writer keeps the chains' heads its commits left and reads none it knows;
@@ -140,29 +148,17 @@ async fn a_chain_head_the_sqlite_writer_knows_wrongly_is_never_written_over() {
     let (first, guard) = sqlite_store().await;
     let second = Store::open(guard.url()).await.unwrap();
     let c = company(&first, "A").await;
-    first
-        .append_audit(audit(&c.id, "x", "first knows 2"))
-        .await
-        .unwrap();
-    second
-        .append_audit(audit(&c.id, "x", "second reads 2, writes 3"))
-        .await
-        .unwrap();
+    append_event(&first, &c.id, "first knows 2").await;
+    append_event(&second, &c.id, "second reads 2, writes 3").await;
     assert_eq!(first.groups_undone(), 0);
-    first
-        .append_audit(audit(&c.id, "x", "first's head is wrong"))
-        .await
-        .unwrap();
+    append_event(&first, &c.id, "first's head is wrong").await;
     assert_eq!(
         first.groups_undone(),
         1,
         "the write after a wrong head is refused once"
     );
     for i in 0..3 {
-        first
-            .append_audit(audit(&c.id, "x", &format!("after {i}")))
-            .await
-            .unwrap();
+        append_event(&first, &c.id, &format!("after {i}")).await;
     }
     assert_eq!(
         first.groups_undone(),
@@ -170,14 +166,8 @@ async fn a_chain_head_the_sqlite_writer_knows_wrongly_is_never_written_over() {
         "the heads are read again after a failure"
     );
     // And kept again: once more wrong, once more refused.
-    second
-        .append_audit(audit(&c.id, "x", "second writes 8"))
-        .await
-        .unwrap();
-    first
-        .append_audit(audit(&c.id, "x", "first's head is wrong again"))
-        .await
-        .unwrap();
+    append_event(&second, &c.id, "second writes 8").await;
+    append_event(&first, &c.id, "first's head is wrong again").await;
     assert_eq!(
         first.groups_undone(),
         2,
