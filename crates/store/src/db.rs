@@ -925,6 +925,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_in_flight_index.sql"),
         postgres: include_str!("../migrations/postgres/0019_in_flight_index.sql"),
     },
+    Migration {
+        version: 20,
+        name: "partial_reference_indexes",
+        sqlite: include_str!("../migrations/sqlite/0020_partial_reference_indexes.sql"),
+        postgres: include_str!("../migrations/postgres/0020_partial_reference_indexes.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -336,6 +336,33 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The entries of one index of `payments` as the planner's statistics count them
+    /// after `ANALYZE` (SQLite `sqlite_stat1`, PostgreSQL `pg_class.reltuples`; exact
+    /// for a table small enough to be read whole): for tests of partial indexes.
+    pub async fn index_entries_for_test(&self, index: &str) -> i64 {
+        self.analyze()
+            .await
+            .unwrap_or_else(|e| panic!("ANALYZE: {e}"));
+        let sql = match self.engine() {
+            crate::Engine::Sqlite => {
+                "SELECT CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER) \
+                 FROM sqlite_stat1 WHERE idx = $1"
+            }
+            crate::Engine::Postgres => {
+                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE relname = $1"
+            }
+        };
+        // An index SQLite's ANALYZE found empty has no row in sqlite_stat1.
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(index)
+            .fetch_optional(&self.db.read)
+            .await
+            .unwrap_or_else(|e| panic!("entries of {index}: {e}"))
+            .unwrap_or(0)
+    }
+}
+
 /// A parameter of [`Store::execute_for_test`].
 #[derive(Debug, Clone, Copy)]
 pub enum TestParam<'a> {

@@ -1229,6 +1229,120 @@ async fn the_janitor_reads_payments_in_flight_through_their_own_indexes() {
     .await;
 }
 
+/// The list's indexes by order, customer, authorisation code and provider reference hold
+/// only the payments carrying one (a claimed sale carries neither code nor reference),
+/// and each filter still finds its payments, and only them, through its own index.
+#[tokio::test]
+async fn reference_filters_read_indexes_of_the_payments_that_carry_a_reference() {
+    for_each_engine(
+        "reference_filters_read_indexes_of_the_payments_that_carry_a_reference",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            // 600 payments: one in three carries each reference, the others none; five
+            // carry the references the filters look for.
+            let mut rows = Vec::new();
+            for i in 0..600_i64 {
+                let mut row = payment(&c.id, &p.id, PaymentStatus::Approved, 100 + i);
+                row.created_at -= i;
+                let carries = i % 3 == 0;
+                let wanted = i % 120 == 0;
+                let value = |prefix: &str| {
+                    carries.then(|| {
+                        if wanted {
+                            format!("{prefix}-wanted")
+                        } else {
+                            format!("{prefix}-{i}")
+                        }
+                    })
+                };
+                row.order_ref = value("SO");
+                row.customer_ref = value("120.01");
+                row.auth_code = value("A");
+                row.provider_ref = value("PR");
+                rows.push(row);
+            }
+            let wanted: Vec<String> = rows
+                .iter()
+                .filter(|r| r.order_ref.as_deref() == Some("SO-wanted"))
+                .map(|r| r.id.clone())
+                .collect();
+            assert_eq!(wanted.len(), 5);
+            store.seed_payments(rows).await.unwrap();
+
+            for index in [
+                "payments_company_order_created",
+                "payments_company_customer_created",
+                "payments_company_auth_created",
+                "payments_company_provider_ref_created",
+            ] {
+                assert_eq!(store.index_entries_for_test(index).await, 200, "{index}");
+            }
+            // An index of every payment, for comparison: the statistics count all 600.
+            assert_eq!(
+                store
+                    .index_entries_for_test("payments_company_created")
+                    .await,
+                600
+            );
+
+            let base = PaymentQuery {
+                limit: 50,
+                ..PaymentQuery::default()
+            };
+            let filters = [
+                (
+                    "payments_company_order_created",
+                    PaymentQuery {
+                        order_ref: Some("SO-wanted".into()),
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "payments_company_customer_created",
+                    PaymentQuery {
+                        customer_ref: Some("120.01-wanted".into()),
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "payments_company_auth_created",
+                    PaymentQuery {
+                        auth_code: Some("A-wanted".into()),
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "payments_company_provider_ref_created",
+                    PaymentQuery {
+                        provider_ref: Some("PR-wanted".into()),
+                        ..base.clone()
+                    },
+                ),
+            ];
+            for (index, query) in filters {
+                let found: Vec<String> = store
+                    .list_payments(&c.id, &query)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect();
+                assert_eq!(found, wanted, "{index}");
+                let plan = store
+                    .explain_payment_list(&c.id, &query)
+                    .await
+                    .unwrap()
+                    .join("\n");
+                assert!(plan.contains(index), "{index}: {plan}");
+            }
+            let customers = store.customer_refs(&c.id, "120.01-w", 10).await.unwrap();
+            assert_eq!(customers, ["120.01-wanted"]);
+        },
+    )
+    .await;
+}
+
 /// A bulk load takes the payments' secondary indexes (and, on PostgreSQL, foreign and
 /// unique keys) off and puts every one back.
 #[tokio::test]
