@@ -334,9 +334,7 @@ impl Store {
             .await
             .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
     }
-}
 
-impl Store {
     /// The entries of one index of `payments` as the planner's statistics count them
     /// after `ANALYZE` (SQLite `sqlite_stat1`, PostgreSQL `pg_class.reltuples`; exact
     /// for a table small enough to be read whole): for tests of partial indexes.
@@ -350,7 +348,7 @@ impl Store {
                  FROM sqlite_stat1 WHERE idx = $1"
             }
             crate::Engine::Postgres => {
-                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE relname = $1"
+                "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass($1)"
             }
         };
         // An index SQLite's ANALYZE found empty has no row in sqlite_stat1.
