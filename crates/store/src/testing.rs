@@ -335,13 +335,10 @@ impl Store {
             .unwrap_or_else(|e| panic!("PRAGMA {name}: {e}"))
     }
 
-    /// The entries of one index of `payments` as the planner's statistics count them
-    /// after `ANALYZE` (SQLite `sqlite_stat1`, PostgreSQL `pg_class.reltuples`; exact
+    /// The entries of one index as the planner's statistics counted them at the last
+    /// [`Store::analyze`] (SQLite `sqlite_stat1`, PostgreSQL `pg_class.reltuples`; exact
     /// for a table small enough to be read whole): for tests of partial indexes.
     pub async fn index_entries_for_test(&self, index: &str) -> i64 {
-        self.analyze()
-            .await
-            .unwrap_or_else(|e| panic!("ANALYZE: {e}"));
         let sql = match self.engine() {
             crate::Engine::Sqlite => {
                 "SELECT CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER) \

@@ -1270,6 +1270,7 @@ async fn reference_filters_read_indexes_of_the_payments_that_carry_a_reference()
             assert_eq!(wanted.len(), 5);
             store.seed_payments(rows).await.unwrap();
 
+            store.analyze().await.unwrap();
             for index in [
                 "payments_company_order_created",
                 "payments_company_customer_created",
