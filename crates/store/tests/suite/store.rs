@@ -1270,13 +1270,24 @@ async fn reference_filters_read_indexes_of_the_payments_that_carry_a_reference()
             assert_eq!(wanted.len(), 5);
             store.seed_payments(rows).await.unwrap();
 
+            // Each index with the filter that should read it.
+            type SetFilter = fn(&mut PaymentQuery);
+            let filters: [(&str, SetFilter); 4] = [
+                ("payments_company_order_created", |q| {
+                    q.order_ref = Some("SO-wanted".into())
+                }),
+                ("payments_company_customer_created", |q| {
+                    q.customer_ref = Some("120.01-wanted".into())
+                }),
+                ("payments_company_auth_created", |q| {
+                    q.auth_code = Some("A-wanted".into())
+                }),
+                ("payments_company_provider_ref_created", |q| {
+                    q.provider_ref = Some("PR-wanted".into())
+                }),
+            ];
             store.analyze().await.unwrap();
-            for index in [
-                "payments_company_order_created",
-                "payments_company_customer_created",
-                "payments_company_auth_created",
-                "payments_company_provider_ref_created",
-            ] {
+            for (index, _) in filters {
                 assert_eq!(store.index_entries_for_test(index).await, 200, "{index}");
             }
             // An index of every payment, for comparison: the statistics count all 600.
@@ -1287,41 +1298,12 @@ async fn reference_filters_read_indexes_of_the_payments_that_carry_a_reference()
                 600
             );
 
-            let base = PaymentQuery {
-                limit: 50,
-                ..PaymentQuery::default()
-            };
-            let filters = [
-                (
-                    "payments_company_order_created",
-                    PaymentQuery {
-                        order_ref: Some("SO-wanted".into()),
-                        ..base.clone()
-                    },
-                ),
-                (
-                    "payments_company_customer_created",
-                    PaymentQuery {
-                        customer_ref: Some("120.01-wanted".into()),
-                        ..base.clone()
-                    },
-                ),
-                (
-                    "payments_company_auth_created",
-                    PaymentQuery {
-                        auth_code: Some("A-wanted".into()),
-                        ..base.clone()
-                    },
-                ),
-                (
-                    "payments_company_provider_ref_created",
-                    PaymentQuery {
-                        provider_ref: Some("PR-wanted".into()),
-                        ..base.clone()
-                    },
-                ),
-            ];
-            for (index, query) in filters {
+            for (index, filter) in filters {
+                let mut query = PaymentQuery {
+                    limit: 50,
+                    ..PaymentQuery::default()
+                };
+                filter(&mut query);
                 let found: Vec<String> = store
                     .list_payments(&c.id, &query)
                     .await
