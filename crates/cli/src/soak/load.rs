@@ -90,13 +90,39 @@ pub struct LoadReport {
     pub scheduled: u64,
 }
 
+/// Most periods at each end of a run that [`LoadReport::flat`] compares.
+const ENDS: usize = 5;
+
 impl LoadReport {
-    /// Whether p99 and memory stayed flat: the last period against the first full one
-    /// (p99 at most twice as high plus 5 ms, memory at most 1.5 times plus 16 MiB).
+    /// The periods compared at each end: a third of the run, at least one and at most
+    /// [`ENDS`].
+    fn ends(&self) -> Option<(&[Period], &[Period])> {
+        let n = self.periods.len();
+        if n == 0 {
+            return None;
+        }
+        let k = (n / 3).clamp(1, ENDS);
+        Some((&self.periods[..k], &self.periods[n - k..]))
+    }
+
+    /// The median sale p99 of the periods at each end ([`LoadReport::ends`]), ms.
+    pub fn p99_ends(&self) -> Option<(f64, f64)> {
+        let (first, last) = self.ends()?;
+        let p99 = |periods: &[Period]| median(periods.iter().map(|p| p.sale_ms.1).collect());
+        Some((p99(first), p99(last)))
+    }
+
+    /// Whether p99 and memory stayed flat. p99: the median of the last periods against
+    /// that of the first ones (up to five minutes each, a third of a shorter run), at
+    /// most twice as high plus 5 ms: a steady climb shows at the end, while one minute
+    /// quieter or busier than the rest of the machine's (a shared host's) does not
+    /// decide alone. Memory: the last period against the first, at most 1.5 times plus
+    /// 16 MiB.
     pub fn flat(&self) -> Option<(bool, bool)> {
+        let (first_p99, last_p99) = self.p99_ends()?;
+        let p99_flat = last_p99 <= first_p99 * 2.0 + 5.0;
         let first = self.periods.first()?;
         let last = self.periods.last()?;
-        let p99_flat = last.sale_ms.1 <= first.sale_ms.1 * 2.0 + 5.0;
         let rss_flat = match (first.rss_kib, last.rss_kib) {
             (Some(a), Some(b)) => (b as f64) <= a as f64 * 1.5 + 16.0 * 1024.0,
             _ => false,
@@ -114,14 +140,27 @@ impl LoadReport {
             "{} sales scheduled, {sales} approved, {errors} errors",
             self.scheduled
         );
-        match (self.flat(), self.periods.first(), self.periods.last()) {
-            (Some((p99, rss)), Some(first), Some(last)) => {
+        match (
+            self.flat(),
+            self.p99_ends(),
+            self.ends(),
+            self.periods.first(),
+            self.periods.last(),
+        ) {
+            (
+                Some((p99, rss)),
+                Some((first_p99, last_p99)),
+                Some((ends, _)),
+                Some(first),
+                Some(last),
+            ) => {
                 let _ = writeln!(
                     out,
-                    "sale p99: first period {:.1} ms, last {:.1} ms: {}",
+                    "sale p99: first {n} period(s) {first_p99:.1} ms, last {n} {last_p99:.1} ms (medians; first period {:.1}, last {:.1}): {}",
                     first.sale_ms.1,
                     last.sale_ms.1,
-                    if p99 { "flat" } else { "NOT flat" }
+                    if p99 { "flat" } else { "NOT flat" },
+                    n = ends.len(),
                 );
                 let mib = |k: Option<u64>| k.map_or(0.0, |k| k as f64 / 1024.0);
                 let _ = writeln!(
@@ -137,6 +176,17 @@ impl LoadReport {
             }
         }
         out
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
 }
 
@@ -331,5 +381,83 @@ async fn list_query(http: &reqwest::Client, base: &str, key: &str, n: u64) -> bo
     {
         Ok(r) => r.status().is_success() && r.text().await.is_ok(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of one-minute periods with these sale p99s (ms) and a steady 30 MiB.
+    fn run(p99s: &[f64]) -> LoadReport {
+        LoadReport {
+            periods: p99s
+                .iter()
+                .enumerate()
+                .map(|(n, &p99)| Period {
+                    elapsed: 60.0 * (n + 1) as f64,
+                    sales: 12_000,
+                    sale_ms: (p99 / 4.0, p99),
+                    rss_kib: Some(30 * 1024),
+                    ..Period::default()
+                })
+                .collect(),
+            scheduled: 12_000 * p99s.len() as u64,
+        }
+    }
+
+    #[test]
+    fn a_quiet_first_minute_alone_does_not_make_a_steady_run_climb() {
+        // The first minute at 17 ms, the rest between 30 and 42 ms: one period against
+        // another called it climbing (42 > 2 × 17 + 5); the ends' medians do not.
+        let mut p99s = vec![17.0];
+        p99s.extend((0..29).map(|n| 30.0 + f64::from(n % 13)));
+        p99s[29] = 42.0;
+        let report = run(&p99s);
+        assert_eq!(report.flat(), Some((true, true)));
+        let (first, last) = report.p99_ends().unwrap();
+        assert!((30.0..=42.0).contains(&first), "{first}");
+        assert!((30.0..=42.0).contains(&last), "{last}");
+    }
+
+    #[test]
+    fn a_steady_climb_is_not_flat() {
+        // p99 climbing 2 ms a minute, 10 to 68 ms: the ends' medians 14 and 64 ms.
+        let p99s: Vec<f64> = (0..30).map(|n| 10.0 + 2.0 * f64::from(n)).collect();
+        let report = run(&p99s);
+        assert_eq!(report.p99_ends(), Some((14.0, 64.0)));
+        assert_eq!(report.flat(), Some((false, true)));
+    }
+
+    #[test]
+    fn one_slow_last_minute_does_not_decide_but_a_slow_last_five_do() {
+        let mut p99s = vec![20.0; 30];
+        p99s[29] = 400.0;
+        assert_eq!(run(&p99s).flat(), Some((true, true)));
+        for p in &mut p99s[25..] {
+            *p = 60.0;
+        }
+        assert_eq!(run(&p99s).flat(), Some((false, true)));
+    }
+
+    #[test]
+    fn short_runs_compare_a_third_of_their_periods() {
+        // Two periods: the first against the last, as before.
+        assert_eq!(run(&[10.0, 24.0]).flat(), Some((true, true)));
+        assert_eq!(run(&[10.0, 26.0]).flat(), Some((false, true)));
+        // Six periods: two at each end.
+        let report = run(&[10.0, 12.0, 90.0, 90.0, 20.0, 22.0]);
+        assert_eq!(report.p99_ends(), Some((11.0, 21.0)));
+        assert_eq!(report.flat(), Some((true, true)));
+        assert_eq!(LoadReport::default().flat(), None);
+    }
+
+    #[test]
+    fn memory_that_grows_is_not_flat() {
+        let mut report = run(&[20.0; 10]);
+        report.periods[9].rss_kib = Some(80 * 1024);
+        assert_eq!(report.flat(), Some((true, false)));
+        report.periods[9].rss_kib = None;
+        assert_eq!(report.flat(), Some((true, false)));
     }
 }
