@@ -22,8 +22,8 @@ use crate::payments::{
     begin, check_refs, check_text, dispatched, gateway_for, record_blocked, KeyUse, Made,
 };
 use crate::stored_cards::{
-    audit, customer, keeps_cards, no_card_storage, retry_pause_ms, vault_error, ALIAS_MAX,
-    RETRY_BATCH,
+    audit, customer, keeps_cards, no_card_storage, retry_pause_ms, unrecorded_card, vault_error,
+    ALIAS_MAX, RETRY_BATCH,
 };
 use crate::time::business_date;
 use crate::types::{Actor, CaptureMode, CardVaultUse, CreatePayment};
@@ -373,18 +373,16 @@ async fn record_kept_card(
         .list_cards(&save.customer_ref)
         .await
         .map_err(|e| vault_error(e, &pos))?;
-    let known = store
-        .stored_card_tokens(&payment.company_id, &pos.id, &save.customer_ref)
-        .await?;
-    let fresh: Vec<_> = listed
-        .into_iter()
-        .filter(|c| c.masked_pan.as_str() == payment.masked_pan && !known.contains(&c.token))
-        .collect();
-    let Some(kept) = fresh
-        .iter()
-        .find(|c| c.alias == save.alias)
-        .or_else(|| fresh.first())
-        .cloned()
+    let Some(kept) = unrecorded_card(
+        service,
+        &payment.company_id,
+        &pos.id,
+        &save.customer_ref,
+        listed,
+        &payment.masked_pan,
+        &save.alias,
+    )
+    .await?
     else {
         return Err(ServiceError::Provider {
             code: "card_not_listed",

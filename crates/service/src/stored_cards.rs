@@ -1,7 +1,8 @@
 //! Stored cards ("kayıtlı kart"): a customer's card kept in the provider's vault, known
 //! here by the vault's token, its mask and the customer's name for it.
 //!
-//! Registering sends the card to the provider once and keeps what the vault answers;
+//! Registering sends the card to the provider once and keeps what the vault answers (or,
+//! when the answer is lost, the card the vault's list shows it kept);
 //! paying sends the token (a non-3D sale, written and finished like any other payment);
 //! deleting asks the provider first, and a delete the provider does not confirm leaves
 //! the card `deleting`: it can no longer pay, it stays in the customer's list with the
@@ -13,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use sanalpos_core::CustomerRef;
-use sanalpos_gateway::GatewayError;
+use sanalpos_gateway::{Gateway, GatewayError, StoredCard};
 use sanalpos_store::{
     new_id, NewAudit, OnboardingState, PosRecord, StoreError, StoredCardRecord, StoredCardState,
 };
@@ -186,6 +187,68 @@ pub(crate) fn vault_error(error: GatewayError, pos: &PosRecord) -> ServiceError 
     }
 }
 
+/// The card of `listed` (a customer's cards as the provider's vault lists them) with
+/// the mask `masked_pan` whose token is not recorded for the customer at the POS, the
+/// one named `alias` first when several are: a card the vault kept without its answer
+/// reaching here. `None` when there is none.
+pub(crate) async fn unrecorded_card(
+    service: &PaymentService,
+    company_id: &str,
+    pos_id: &str,
+    customer_ref: &str,
+    listed: Vec<StoredCard>,
+    masked_pan: &str,
+    alias: &str,
+) -> Result<Option<StoredCard>, ServiceError> {
+    let known = service
+        .inner
+        .store
+        .stored_card_tokens(company_id, pos_id, customer_ref)
+        .await?;
+    let fresh: Vec<StoredCard> = listed
+        .into_iter()
+        .filter(|c| c.masked_pan.as_str() == masked_pan && !known.contains(&c.token))
+        .collect();
+    let named = fresh.iter().position(|c| c.alias == alias).unwrap_or(0);
+    Ok(fresh.into_iter().nth(named))
+}
+
+/// After a registration that went unanswered: the card the vault kept all the same,
+/// under a token nothing here knows (the customer could neither see nor delete it), as
+/// the customer's list at the provider shows it ([`unrecorded_card`]); `None` when the
+/// list shows no such card. A list that cannot be read is an error that says the
+/// card's fate is unknown.
+async fn kept_without_answer(
+    service: &PaymentService,
+    gateway: &dyn Gateway,
+    pos: &PosRecord,
+    company_id: &str,
+    customer_ref: &str,
+    masked_pan: &str,
+    alias: &str,
+) -> Result<Option<StoredCard>, ServiceError> {
+    let listed = gateway.list_cards(customer_ref).await.map_err(|e| {
+        tracing::warn!(error = %e, pos.id = %pos.id,
+            "a card registration went unanswered and the vault's list could not be read: the card may be kept at the provider");
+        ServiceError::Provider {
+            code: "provider_unavailable",
+            message: "the provider's card vault did not answer, and whether it kept the card \
+                      could not be checked; try again later"
+                .into(),
+        }
+    })?;
+    unrecorded_card(
+        service,
+        company_id,
+        &pos.id,
+        customer_ref,
+        listed,
+        masked_pan,
+        alias,
+    )
+    .await
+}
+
 fn alias_of(alias: &Option<String>) -> Result<String, ServiceError> {
     Ok(check_text("alias", alias, ALIAS_MAX)?.unwrap_or_default())
 }
@@ -299,7 +362,10 @@ impl PaymentService {
 
     /// Keeps a card in the provider's vault for a customer of the caller's company and
     /// records it. Nothing is written when the card, the alias or the POS is refused, or
-    /// when the provider does not keep it.
+    /// when the provider does not keep it. When the registration goes unanswered (no
+    /// answer in time, a broken one, the connection lost after sending), the customer's list at the
+    /// provider decides: a card there with this mask and a token not recorded here is
+    /// the one just kept, and is recorded and answered as kept.
     pub async fn register_stored_card(
         &self,
         caller: &Actor,
@@ -311,10 +377,36 @@ impl PaymentService {
         let alias = alias_of(&request.alias)?;
         let pos = storage_pos(self, &caller.company_id, request.pos_id.as_deref()).await?;
         let gateway = gateway_for(self, &pos)?;
-        let kept = gateway
+        let kept = match gateway
             .register_card(customer.as_str(), &parsed.card, &alias)
             .await
-            .map_err(|e| vault_error(e, &pos))?;
+        {
+            Ok(kept) => kept,
+            // Sent, and no usable answer: the vault may have kept the card all the same.
+            // (`Unreachable` is a call that was never sent.)
+            Err(error @ (GatewayError::Timeout | GatewayError::BadAnswer(_))) => {
+                let masked = parsed.card.number.masked();
+                let found = kept_without_answer(
+                    self,
+                    gateway.as_ref(),
+                    &pos,
+                    &caller.company_id,
+                    customer.as_str(),
+                    masked.as_str(),
+                    &alias,
+                )
+                .await?;
+                match found {
+                    Some(kept) => {
+                        tracing::warn!(error = %error, pos.id = %pos.id,
+                            "a card registration went unanswered; the vault lists the card as kept, so it is recorded");
+                        kept
+                    }
+                    None => return Err(vault_error(error, &pos)),
+                }
+            }
+            Err(e) => return Err(vault_error(e, &pos)),
+        };
         let expiry = parsed.card.expiry;
         drop(parsed);
         let record = StoredCardRecord {

@@ -100,6 +100,21 @@ impl SimHandle {
         control::merchant_transactions(&self.sim, merchant_no)
     }
 
+    /// The masks of the cards a merchant's vault keeps for `customer_key`, in the order
+    /// kept; `None` for an unknown merchant.
+    pub fn vault_cards(&self, merchant_no: &str, customer_key: &str) -> Option<Vec<String>> {
+        let state = self.sim.lock();
+        let merchant = state.merchants.get(merchant_no)?;
+        Some(
+            merchant
+                .vault
+                .cards(customer_key)
+                .iter()
+                .map(|c| c.masked().as_str().to_owned())
+                .collect(),
+        )
+    }
+
     /// The statement CSV of one business day (encode it with
     /// [`crate::encode_statement`]); `None` for an unknown merchant.
     pub fn statement(&self, merchant_no: &str, day: NaiveDate) -> Option<String> {

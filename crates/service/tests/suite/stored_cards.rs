@@ -1,7 +1,8 @@
 //! Stored cards against the N Kolay simulator's vault, on both engines: register, list,
 //! pay with the token, another company's and another customer's card not found, delete
 //! and pay again refused; a delete the provider does not confirm kept as `deleting` and
-//! finished by the janitor; a NestPay POS refusing card storage with its reason; bad
+//! finished by the janitor; a card the vault kept without its answer reaching us found
+//! in its list and recorded; a NestPay POS refusing card storage with its reason; bad
 //! input changing nothing; a card kept by an approved 3D payment (through the
 //! simulator's bank page) and paid with; and no card number or CVV in the database
 //! files.
@@ -222,6 +223,77 @@ async fn a_card_is_stored_listed_paid_with_and_deleted() {
             &["stored_card.deleted", "stored_card.saved"],
         )
         .await;
+    })
+    .await;
+}
+
+/// A fault card the simulator's vault keeps before answering HTTP 500.
+const KEPT_THEN_500: &str = "4000000000009029";
+/// A fault card the simulator's vault answers HTTP 500 for, keeping nothing.
+const NOT_KEPT_500: &str = "4000000000009037";
+
+fn register_card(number: &str, alias: &str) -> RegisterCard {
+    RegisterCard {
+        card: CardInput {
+            cvv: CVV.into(),
+            ..card(number)
+        },
+        alias: Some(alias.into()),
+        pos_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_card_the_vault_kept_without_an_answer_is_recorded() {
+    on_both_engines(&secrets(), "stored_card_lost_answer", |store| async move {
+        let w = world(store.clone(), "Kayıp Cevap").await;
+        let svc = &w.service;
+        let at_provider = || {
+            w.sim
+                .vault_cards(&w.merchant.merchant_no, "CARI-9")
+                .unwrap()
+        };
+
+        // The vault keeps the card and its answer is lost (HTTP 500): its list shows a
+        // card with the mask and a token nothing here knows, so the card is recorded and
+        // the caller told it is kept; nothing is left at the provider unknown here.
+        let kept = svc
+            .register_stored_card(&w.actor, "CARI-9", register_card(KEPT_THEN_500, "Maaş"))
+            .await
+            .unwrap();
+        assert_eq!(kept.masked_pan, "400000******9029");
+        assert_eq!(kept.state, StoredCardState::Active);
+        assert_eq!(kept.alias, "Maaş");
+        assert_eq!(at_provider(), vec!["400000******9029"]);
+        let listed = svc
+            .list_stored_cards(&w.company.id, "CARI-9")
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![kept.clone()]);
+
+        // The vault keeps nothing and answers HTTP 500: nothing new in its list, so
+        // nothing is recorded and the caller is told the vault could not be used.
+        let err = svc
+            .register_stored_card(&w.actor, "CARI-9", register_card(NOT_KEPT_500, "Yedek"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "provider_unavailable", "{err:?}");
+        assert_eq!(at_provider(), vec!["400000******9029"]);
+
+        // The first card again, its answer lost again: the vault answers the card it
+        // keeps already, whose token is recorded; no second record of it.
+        let err = svc
+            .register_stored_card(&w.actor, "CARI-9", register_card(KEPT_THEN_500, "Maaş"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "provider_unavailable", "{err:?}");
+        assert_eq!(at_provider(), vec!["400000******9029"]);
+        let listed = svc
+            .list_stored_cards(&w.company.id, "CARI-9")
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![kept]);
+        assert_audited(&store, &w.company.id, &["stored_card.saved"]).await;
     })
     .await;
 }

@@ -17,17 +17,23 @@
 //! vault refuses gets the bank code of the refusal (`14` a number failing Luhn, `54` an
 //! expired card) in `ProcReturnCode`. Registering a card the customer already keeps
 //! answers the card already kept (no second copy), with the new expiry. Registration charges nothing, so a
-//! magic decline card is kept like any other and declines when it pays.
+//! magic decline card is kept like any other and declines when it pays. Four fault
+//! cards apply to registration: `…9011` kept, then answered after the slow delay;
+//! `…9029` kept, then HTTP 500; `…9037` nothing kept, HTTP 500; `…9060` nothing kept,
+//! the connection closed. The other fault cards are kept and answered normally.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Datelike;
 use serde_json::{json, Value};
 
+use super::payment::plain_status;
+use crate::cards::{self, Fault};
 use crate::state::{Sim, SxKind};
 use crate::vault::{NewCard, VaultCard};
 use crate::wire::{self, bad_field, Form, Reject};
@@ -78,10 +84,20 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    handle_register(&sim, peer, &body).unwrap_or_else(IntoResponse::into_response)
+    match handle_register(&sim, peer, &body) {
+        Ok((answer, slow)) => {
+            if slow {
+                tokio::time::sleep(sim.slow_answer_delay).await;
+            }
+            answer
+        }
+        Err(reject) => reject.into_response(),
+    }
 }
 
-fn handle_register(sim: &Sim, peer: SocketAddr, body: &[u8]) -> Result<Response, Reject> {
+/// The register call's answer, and whether it is to be sent only after the slow
+/// delay (the slow fault card).
+fn handle_register(sim: &Sim, peer: SocketAddr, body: &[u8]) -> Result<(Response, bool), Reject> {
     let form = Form::parse(body);
     let merchant = wire::authenticate(sim, &form, SxKind::Sales, peer.ip())?;
     let customer_key = customer_key(&form, "customerKey")?;
@@ -108,11 +124,26 @@ fn handle_register(sim: &Sim, peer: SocketAddr, body: &[u8]) -> Result<Response,
     wire::check_signature(&form, &expected)?;
 
     if !sanalpos_core::card::luhn_valid(pan) {
-        return Ok(proc_answer("14", "Geçersiz kart numarası"));
+        return Ok((proc_answer("14", "Geçersiz kart numarası"), false));
     }
     let now = clock::now();
     if (year, month) < (now.year() as u16, now.month() as u8) {
-        return Ok(proc_answer("54", "Kartın son kullanma tarihi dolmuş"));
+        return Ok((
+            proc_answer("54", "Kartın son kullanma tarihi dolmuş"),
+            false,
+        ));
+    }
+    let fault = cards::fault(pan);
+    match fault {
+        Some(Fault::NoCharge500) => {
+            tracing::info!(merchant.no = %merchant.merchant_no, "fault card: 500, card not kept");
+            return Ok((plain_status(StatusCode::INTERNAL_SERVER_ERROR), false));
+        }
+        Some(Fault::DropConnection) => {
+            tracing::info!(merchant.no = %merchant.merchant_no, "fault card: dropping connection, card not kept");
+            return Ok((wire::drop_connection(), false));
+        }
+        _ => {}
     }
     let card = NewCard {
         pan: pan.to_owned(),
@@ -132,11 +163,19 @@ fn handle_register(sim: &Sim, peer: SocketAddr, body: &[u8]) -> Result<Response,
         card = %stored.masked(),
         "card stored"
     );
-    Ok(wire::json_answer(&json!({
+    let answer = wire::json_answer(&json!({
         "ProcReturnCode": PROC_OK,
         "ErrMsg": "",
         "Data": card_fields(&stored),
-    })))
+    }));
+    Ok(match fault {
+        Some(Fault::ChargeThen500) => {
+            tracing::info!(merchant.no = %merchant.merchant_no, "fault card: card kept, then 500");
+            (plain_status(StatusCode::INTERNAL_SERVER_ERROR), false)
+        }
+        Some(Fault::SlowAnswer) => (answer, true),
+        _ => (answer, false),
+    })
 }
 
 /// `POST /Vpos/Payment/CardStorageCardList`.

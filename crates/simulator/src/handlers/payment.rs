@@ -407,7 +407,7 @@ async fn handle_payment(
 }
 
 /// A bare error status with its standard reason as a text body.
-fn plain_status(status: StatusCode) -> Response {
+pub(crate) fn plain_status(status: StatusCode) -> Response {
     let text = status.canonical_reason().unwrap_or("Error");
     (status, text.to_owned()).into_response()
 }
