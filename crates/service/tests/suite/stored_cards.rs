@@ -2,7 +2,8 @@
 //! pay with the token, another company's and another customer's card not found, delete
 //! and pay again refused; a delete the provider does not confirm kept as `deleting` and
 //! finished by the janitor; a card the vault kept without its answer reaching us found
-//! in its list and recorded; a NestPay POS refusing card storage with its reason; bad
+//! in its list and recorded, and the caller told when that list cannot be read either; a
+//! NestPay POS refusing card storage with its reason; bad
 //! input changing nothing; a card kept by an approved 3D payment (through the
 //! simulator's bank page) and paid with; and no card number or CVV in the database
 //! files.
@@ -295,6 +296,70 @@ async fn a_card_the_vault_kept_without_an_answer_is_recorded() {
         assert_eq!(listed, vec![kept]);
         assert_audited(&store, &w.company.id, &["stored_card.saved"]).await;
     })
+    .await;
+}
+
+/// A fault card the simulator's vault keeps before answering too late.
+const KEPT_THEN_SLOW: &str = "4000000000009011";
+
+#[tokio::test]
+async fn a_lost_registration_whose_list_cannot_be_read_says_so() {
+    on_both_engines(
+        &secrets(),
+        "stored_card_lost_unchecked",
+        |store| async move {
+            let w = world(store.clone(), "Kesik Liste").await;
+            let svc = &w.service;
+            let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
+            let proxy = Proxy::start(upstream).await;
+            let mut pos = new_pos(&w.sim, &w.merchant);
+            pos.settings.set("base_url", proxy.addr.clone());
+            pos.name = "N Kolay (proxy)".into();
+            pos.is_default = false;
+            let pos = svc.create_pos(&w.company.id, pos, "test").await.unwrap();
+            let at_provider = || {
+                w.sim
+                    .vault_cards(&w.merchant.merchant_no, "CARI-8")
+                    .unwrap()
+            };
+            // Another customer's card, kept as usual (and a mask for the files' scan).
+            svc.register_stored_card(&w.actor, "CARI-1", register("İş"))
+                .await
+                .unwrap();
+
+            // The vault keeps the card and holds its answer; the provider goes away before
+            // the answer comes, so its list cannot be read either.
+            let registering = {
+                let (svc, actor, pos_id) = (svc.clone(), w.actor.clone(), pos.id.clone());
+                tokio::spawn(async move {
+                    let request = RegisterCard {
+                        pos_id: Some(pos_id),
+                        ..register_card(KEPT_THEN_SLOW, "Geç")
+                    };
+                    svc.register_stored_card(&actor, "CARI-8", request).await
+                })
+            };
+            for _ in 0..200 {
+                if !at_provider().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(at_provider(), vec!["400000******9011"]);
+            proxy.set_up(false);
+            let err = registering.await.unwrap().unwrap_err();
+            assert_eq!(err.code(), "provider_unavailable", "{err:?}");
+            assert!(err.to_string().contains("could not be checked"), "{err}");
+            // Nothing is recorded here; the card stays at the provider (the caller was told
+            // its fate is unknown, and the server logged it).
+            assert!(svc
+                .list_stored_cards(&w.company.id, "CARI-8")
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(at_provider(), vec!["400000******9011"]);
+        },
+    )
     .await;
 }
 
