@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use crate::helpers::proxy::Proxy;
 use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::MerchantConfig;
@@ -31,17 +30,7 @@ async fn a_failing_provider_is_held_back_then_probed_before_payments_resume() {
     };
     let service = PaymentService::new(store, Crypto::random(), config);
     let w = world_with(service, "Kesintili Ticaret", MerchantConfig::generate()).await;
-    let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
-    let proxy = Proxy::start(upstream).await;
-    let mut pos = new_pos(&w.sim, &w.merchant);
-    pos.settings.set("base_url", proxy.addr.clone());
-    pos.name = "N Kolay (proxy)".into();
-    pos.is_default = false;
-    let pos = w
-        .service
-        .create_pos(&w.company.id, pos, "test")
-        .await
-        .unwrap();
+    let (proxy, pos) = proxied_pos(&w).await;
     let pay = |amount: &'static str| {
         let mut p = payment(APPROVED_CARD, amount);
         p.pos_id = Some(pos.id.clone());

@@ -241,3 +241,20 @@ pub async fn browse_3d(world: &World, view: &PaymentView, code: Option<&str>) ->
         .into_bytes();
     (token, body)
 }
+
+/// A second N Kolay POS of the world's company (not the default), reaching the
+/// simulator through a [`proxy::Proxy`] the test can switch off.
+pub async fn proxied_pos(w: &World) -> (proxy::Proxy, PosView) {
+    let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
+    let proxy = proxy::Proxy::start(upstream).await;
+    let mut pos = new_pos(&w.sim, &w.merchant);
+    pos.settings.set("base_url", proxy.addr.clone());
+    pos.name = "N Kolay (proxy)".into();
+    pos.is_default = false;
+    let pos = w
+        .service
+        .create_pos(&w.company.id, pos, "test")
+        .await
+        .unwrap();
+    (proxy, pos)
+}

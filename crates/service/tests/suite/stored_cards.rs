@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use crate::helpers::bank::{on_both_engines, Secrets};
 use crate::helpers::nestpay::{nestpay_settings, np_world_with};
-use crate::helpers::proxy::Proxy;
 use crate::helpers::*;
 use sanalpos_service::*;
 use sanalpos_simulator::{MerchantConfig, TxStatus};
@@ -310,13 +309,7 @@ async fn a_lost_registration_whose_list_cannot_be_read_says_so() {
         |store| async move {
             let w = world(store.clone(), "Kesik Liste").await;
             let svc = &w.service;
-            let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
-            let proxy = Proxy::start(upstream).await;
-            let mut pos = new_pos(&w.sim, &w.merchant);
-            pos.settings.set("base_url", proxy.addr.clone());
-            pos.name = "N Kolay (proxy)".into();
-            pos.is_default = false;
-            let pos = svc.create_pos(&w.company.id, pos, "test").await.unwrap();
+            let (proxy, pos) = proxied_pos(&w).await;
             let at_provider = || {
                 w.sim
                     .vault_cards(&w.merchant.merchant_no, "CARI-8")
@@ -368,13 +361,7 @@ async fn an_unconfirmed_delete_is_kept_and_finished_by_the_janitor() {
     on_both_engines(&secrets(), "stored_card_delete_retry", |store| async move {
         let w = world(store.clone(), "Kesintili Kart").await;
         let svc = &w.service;
-        let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
-        let proxy = Proxy::start(upstream).await;
-        let mut pos = new_pos(&w.sim, &w.merchant);
-        pos.settings.set("base_url", proxy.addr.clone());
-        pos.name = "N Kolay (proxy)".into();
-        pos.is_default = false;
-        let pos = svc.create_pos(&w.company.id, pos, "test").await.unwrap();
+        let (proxy, pos) = proxied_pos(&w).await;
         let stored = svc
             .register_stored_card(
                 &w.actor,
@@ -591,12 +578,7 @@ async fn a_kept_card_the_provider_did_not_list_at_once_is_found_later() {
         |store| async move {
             let w = world(store, "Geç Kart").await;
             let svc = &w.service;
-            let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
-            let proxy = Proxy::start(upstream).await;
-            let mut pos = new_pos(&w.sim, &w.merchant);
-            pos.settings.set("base_url", proxy.addr.clone());
-            pos.is_default = false;
-            let pos = svc.create_pos(&w.company.id, pos, "test").await.unwrap();
+            let (proxy, pos) = proxied_pos(&w).await;
             let mut request = payment(THREE_D_CARD, "90.00");
             request.card.cvv = CVV.into();
             request.three_d = true;
