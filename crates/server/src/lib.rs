@@ -245,6 +245,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render_with(
             &state.service.blocked_counts(),
             state.service.write_groups_undone(),
+            &state.service.writer_load(),
         ),
     )
         .into_response()

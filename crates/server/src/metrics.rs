@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use sanalpos_store::WriterLoad;
+
 /// Counters of one server instance.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -67,14 +69,48 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition, with the service's counts of attempts refused
-    /// by an abuse limit (`blocked`: reason and count) and of the database writer's
-    /// group commits rolled back and run again write by write (`groups_undone`).
-    pub fn render_with(&self, blocked: &[(&str, u64)], groups_undone: u64) -> String {
+    /// by an abuse limit (`blocked`: reason and count), the database writer's group
+    /// commits rolled back and run again write by write (`groups_undone`) and how busy
+    /// that writer has been (`writer`).
+    pub fn render_with(
+        &self,
+        blocked: &[(&str, u64)],
+        groups_undone: u64,
+        writer: &WriterLoad,
+    ) -> String {
         let mut out = self.render();
         let _ = writeln!(
             out,
             "# HELP sanalpos_db_groups_undone_total Group commits rolled back and run again one write at a time (a refused write, a lost race, a deadlock); a steady rise means writes contend.\n# TYPE sanalpos_db_groups_undone_total counter\nsanalpos_db_groups_undone_total {groups_undone}"
         );
+        let writer_figures = [
+            (
+                "sanalpos_db_writer_groups_total",
+                "Transactions the database writer ran (groups of writes, and writes run alone).",
+                writer.groups.to_string(),
+            ),
+            (
+                "sanalpos_db_writer_writes_total",
+                "Writes the database writer ran in them.",
+                writer.writes.to_string(),
+            ),
+            (
+                "sanalpos_db_writer_busy_seconds_total",
+                "Time the database writer spent on its groups; its rate near 1 means every write of this instance queues behind the others.",
+                writer.busy.as_secs_f64().to_string(),
+            ),
+            (
+                "sanalpos_db_writer_ending_seconds_total",
+                "Of that time, the ends of the groups that committed (audit events, answers, the commit).",
+                writer.ending.as_secs_f64().to_string(),
+            ),
+        ];
+        for (name, help, value) in writer_figures {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP sanalpos_blocked_attempts_total Attempts refused before the provider by an abuse limit, by reason.\n# TYPE sanalpos_blocked_attempts_total counter"
@@ -166,8 +202,19 @@ mod tests {
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"api_payment_key\"} 2"));
         assert!(text.contains("sanalpos_rate_limited_total{scope=\"ui_collect_user\"} 0"));
         m.payment_created("blocked");
-        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)], 3);
+        let writer = WriterLoad {
+            groups: 7,
+            writes: 12,
+            busy: std::time::Duration::from_millis(1_500),
+            ending: std::time::Duration::from_millis(250),
+        };
+        let text = m.render_with(&[("velocity_card", 4), ("session_locked", 0)], 3, &writer);
         assert!(text.contains("sanalpos_db_groups_undone_total 3"));
+        assert!(text.contains("# TYPE sanalpos_db_writer_busy_seconds_total counter"));
+        assert!(text.contains("\nsanalpos_db_writer_groups_total 7\n"));
+        assert!(text.contains("\nsanalpos_db_writer_writes_total 12\n"));
+        assert!(text.contains("\nsanalpos_db_writer_busy_seconds_total 1.5\n"));
+        assert!(text.contains("\nsanalpos_db_writer_ending_seconds_total 0.25\n"));
         assert!(text.contains("sanalpos_payment_outcomes_total{status=\"blocked\"} 1"));
         assert!(text.contains("# TYPE sanalpos_blocked_attempts_total counter"));
         assert!(text.contains("sanalpos_blocked_attempts_total{reason=\"velocity_card\"} 4"));

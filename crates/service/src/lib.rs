@@ -251,6 +251,12 @@ impl PaymentService {
         self.inner.store.groups_undone()
     }
 
+    /// How busy the database writer has been since start (for `/metrics` and `sanalpos
+    /// bench`; see `Store::writer_load`).
+    pub fn writer_load(&self) -> sanalpos_store::WriterLoad {
+        self.inner.store.writer_load()
+    }
+
     /// The company and key behind an API key; `None` for an unknown, malformed or
     /// revoked key.
     pub async fn authenticate(&self, api_key: &str) -> Result<Option<ApiCaller>, ServiceError> {

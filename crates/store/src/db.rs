@@ -102,6 +102,68 @@ pub(crate) async fn send_begin(
     Ok(())
 }
 
+/// What the writer has done since the store opened: the figures behind
+/// [`WriterLoad`], counted as it goes.
+#[derive(Default)]
+pub(crate) struct WriterCounters {
+    /// Groups rolled back and run again one write at a time.
+    pub(crate) groups_undone: AtomicU64,
+    groups: AtomicU64,
+    writes: AtomicU64,
+    busy_ns: AtomicU64,
+    ending_ns: AtomicU64,
+}
+
+impl WriterCounters {
+    fn add(counter: &AtomicU64, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> WriterLoad {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        WriterLoad {
+            groups: get(&self.groups),
+            writes: get(&self.writes),
+            busy: Duration::from_nanos(get(&self.busy_ns)),
+            ending: Duration::from_nanos(get(&self.ending_ns)),
+        }
+    }
+}
+
+/// How busy a store's writer has been since the store opened ([`crate::Store::writer_load`]).
+/// Every write goes through the one writer of an instance, a group of them at a time,
+/// so the share of a period it was busy says how close the writes are to its ceiling:
+/// near all of it, and more callers only queue (`sanalpos bench payments` prints it for
+/// each phase, `/metrics` exports it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterLoad {
+    /// Transactions the writer ran: groups, and the writes that run alone.
+    pub groups: u64,
+    /// Writes in them.
+    pub writes: u64,
+    /// Time from taking a group's first write to answering its last: its connection,
+    /// its writes, its end and commit (and, for a group rolled back, its writes run
+    /// again one at a time).
+    pub busy: Duration,
+    /// Of `busy`, the ends of the groups that committed: the audit events, the answers
+    /// and the commit that makes them durable.
+    pub ending: Duration,
+}
+
+impl WriterLoad {
+    /// What was done between `earlier` (a figure of the same store) and this one.
+    #[must_use]
+    pub fn since(&self, earlier: &WriterLoad) -> WriterLoad {
+        WriterLoad {
+            groups: self.groups.saturating_sub(earlier.groups),
+            writes: self.writes.saturating_sub(earlier.writes),
+            busy: self.busy.saturating_sub(earlier.busy),
+            ending: self.ending.saturating_sub(earlier.ending),
+        }
+    }
+}
+
 /// The connections of a store.
 pub(crate) struct Db {
     pub(crate) engine: Engine,
@@ -113,8 +175,8 @@ pub(crate) struct Db {
     writer: mpsc::Sender<Job>,
     /// Its queue of background writes (see [`Db::write_background`]).
     background: mpsc::Sender<Job>,
-    /// Groups the writer rolled back and ran again one write at a time.
-    pub(crate) groups_undone: Arc<AtomicU64>,
+    /// What the writer has done (its groups undone among it).
+    pub(crate) counters: Arc<WriterCounters>,
 }
 
 /// Most writes a group commit takes at once.
@@ -151,14 +213,14 @@ impl Db {
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .acquire_timeout(Duration::from_secs(10));
-                let (tx, background, groups_undone) = start_writer(write, url, engine).await?;
+                let (tx, background, counters) = start_writer(write, url, engine).await?;
                 Ok(Db {
                     engine,
                     url: url.to_owned(),
                     read: pool,
                     writer: tx,
                     background,
-                    groups_undone,
+                    counters,
                 })
             }
             Engine::Sqlite => {
@@ -188,7 +250,7 @@ impl Db {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
-                let (tx, background, groups_undone) = start_writer(write, url, engine).await?;
+                let (tx, background, counters) = start_writer(write, url, engine).await?;
                 let read = options(read_pool_options(), false)
                     .max_connections(4)
                     .connect(url)
@@ -200,7 +262,7 @@ impl Db {
                     read,
                     writer: tx,
                     background,
-                    groups_undone,
+                    counters,
                 })
             }
         }
@@ -389,7 +451,7 @@ async fn writer_loop(
     pool: AnyPool,
     (mut queue, mut background): (mpsc::Receiver<Job>, mpsc::Receiver<Job>),
     engine: Engine,
-    groups_undone: Arc<AtomicU64>,
+    counters: Arc<WriterCounters>,
 ) {
     // SQLite takes the write lock up front, so a group never deadlocks on an upgrade.
     let begin = match engine {
@@ -431,6 +493,7 @@ async fn writer_loop(
             break;
         };
         background_turn = !alone;
+        let taken = std::time::Instant::now();
         batch.push(first);
         while !alone && batch.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -453,8 +516,15 @@ async fn writer_loop(
                 }
             },
         };
-        let (results, known) =
-            crate::audit::with_chain_state(heads.take(), run_group(&mut conn, &batch, begin)).await;
+        counters.groups.fetch_add(1, Ordering::Relaxed);
+        counters
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let (results, known) = crate::audit::with_chain_state(
+            heads.take(),
+            run_group(&mut conn, &batch, begin, &counters),
+        )
+        .await;
         match results {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
@@ -467,7 +537,7 @@ async fn writer_loop(
                 heads = fresh_heads();
                 // Something in the group failed: run each write on its own, then let
                 // the connection go back to the pool.
-                groups_undone.fetch_add(1, Ordering::Relaxed);
+                counters.groups_undone.fetch_add(1, Ordering::Relaxed);
                 if batch.len() > 1 {
                     info!(writes = batch.len(), %cause, "a group commit was rolled back; its writes run one at a time");
                 }
@@ -477,14 +547,15 @@ async fn writer_loop(
                 }
             }
         }
+        WriterCounters::add(&counters.busy_ns, taken.elapsed());
     }
     drop(held);
     info!("database writer stopped");
     pool.close().await;
 }
 
-/// The writer's queues and its count of groups undone.
-type Writer = (mpsc::Sender<Job>, mpsc::Sender<Job>, Arc<AtomicU64>);
+/// The writer's queues and what it has done.
+type Writer = (mpsc::Sender<Job>, mpsc::Sender<Job>, Arc<WriterCounters>);
 
 /// Opens the write connection and starts the writer. On PostgreSQL the writer runs on
 /// a thread of its own, with a runtime of its own that owns the connection: on the
@@ -502,16 +573,16 @@ async fn start_writer(
 ) -> Result<Writer, StoreError> {
     let (tx, rx) = mpsc::channel(4096);
     let (background, background_rx) = mpsc::channel(16);
-    let groups_undone = Arc::new(AtomicU64::new(0));
+    let counters = Arc::new(WriterCounters::default());
     let queues = (rx, background_rx);
-    let undone = groups_undone.clone();
+    let counted = counters.clone();
     match engine {
         Engine::Sqlite => {
             let pool = options
                 .connect(url)
                 .await
                 .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
-            tokio::spawn(writer_loop(pool, queues, engine, undone));
+            tokio::spawn(writer_loop(pool, queues, engine, counted));
         }
         Engine::Postgres => {
             let (opened, open) = oneshot::channel();
@@ -527,7 +598,7 @@ async fn start_writer(
                         match options.connect(&url).await {
                             Ok(pool) => {
                                 if opened.send(Ok(())).is_ok() {
-                                    writer_loop(pool, queues, engine, undone).await;
+                                    writer_loop(pool, queues, engine, counted).await;
                                 }
                             }
                             Err(e) => {
@@ -542,7 +613,7 @@ async fn start_writer(
                 .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
         }
     }
-    Ok((tx, background, groups_undone))
+    Ok((tx, background, counters))
 }
 
 /// Runs a group in one transaction. `Err` (the first failure) when anything failed:
@@ -551,6 +622,7 @@ async fn run_group(
     conn: &mut AnyConnection,
     batch: &[Job],
     begin: &'static str,
+    counters: &WriterCounters,
 ) -> Result<Vec<JobResult>, StoreError> {
     let unsent = begin_unless_opened(conn, batch.first(), begin).await?;
     let companies = batch
@@ -570,6 +642,7 @@ async fn run_group(
             }
         }
     }
+    let ending = std::time::Instant::now();
     match crate::audit::write_appended(conn, true).await {
         Ok(true) => {}
         Ok(false) => {
@@ -583,6 +656,7 @@ async fn run_group(
             return Err(e);
         }
     }
+    WriterCounters::add(&counters.ending_ns, ending.elapsed());
     Ok(results)
 }
 

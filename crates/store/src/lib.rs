@@ -57,7 +57,7 @@ pub use checkout::{
     CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState, SessionStatus,
 };
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
-pub use db::Engine;
+pub use db::{Engine, WriterLoad};
 pub use error::StoreError;
 pub use idempotency::{ClaimedBegin, KeyClaim, IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
 pub use model::*;
@@ -173,8 +173,15 @@ impl Store {
     /// count means the writes contend.
     pub fn groups_undone(&self) -> u64 {
         self.db
+            .counters
             .groups_undone
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How busy the writer has been since the store opened: its groups, their writes,
+    /// the time it spent on them and, of that, on their ends and commits.
+    pub fn writer_load(&self) -> WriterLoad {
+        self.db.counters.load()
     }
 
     /// Checks the database answers (for `/readyz`).

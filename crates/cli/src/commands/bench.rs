@@ -11,8 +11,10 @@ use sanalpos_core::{CardNumber, ClientRef, Currency, Cvv, Expiry, Kurus, Secret}
 use sanalpos_gateway::nkolay::{Credentials, NkolayConfig, NkolayGateway};
 use sanalpos_gateway::{Card, Gateway, Outcome, SaleRequest};
 use sanalpos_server::{Application, Config};
+use sanalpos_service::PaymentService;
 use sanalpos_simulator::cards::DEMO_CARD;
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig};
+use sanalpos_store::WriterLoad;
 
 /// `sanalpos bench ...`.
 #[derive(Debug, Subcommand)]
@@ -185,6 +187,25 @@ fn report(name: &str, latencies: &mut [Duration], elapsed: Duration, attempted: 
     );
 }
 
+/// How busy the database writer of `service` was in the phase that started at `before`
+/// (its figures then) and took `elapsed`: the share of the phase it was busy, the writes
+/// a group held, and what a write and a group's end cost it. Busy near all of the phase
+/// means the single writer, not the callers, set the rate.
+fn report_writer(name: &str, service: &PaymentService, before: &WriterLoad, elapsed: Duration) {
+    let load = service.writer_load().since(before);
+    if load.groups == 0 || load.writes == 0 {
+        return;
+    }
+    let writes = load.busy.saturating_sub(load.ending);
+    println!(
+        "{name:<34} busy {:>3.0} % of the phase; {:.1} writes a group; {:.0} µs a write, {:.2} ms a group's end",
+        100.0 * load.busy.as_secs_f64() / elapsed.as_secs_f64(),
+        load.writes as f64 / load.groups as f64,
+        writes.as_secs_f64() * 1e6 / load.writes as f64,
+        load.ending.as_secs_f64() * 1e3 / load.groups as f64,
+    );
+}
+
 async fn payments(args: PaymentsArgs) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let merchant = MerchantConfig::generate();
@@ -319,6 +340,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
     );
 
     // 2. The service, one request at a time: its own overhead.
+    let writer = service.writer_load();
     let mut seq = Vec::new();
     let started = Instant::now();
     for n in 0..500u64 {
@@ -327,6 +349,12 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         }
     }
     report("service, sequential", &mut seq, started.elapsed(), 500);
+    report_writer(
+        "  its database writer",
+        &service,
+        &writer,
+        started.elapsed(),
+    );
     println!(
         "{:<34} {:>8.2} ms (service p50 minus simulator p50)",
         "service overhead at p50",
@@ -335,6 +363,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
 
     // 3. Throughput: closed loop with `concurrency` callers.
     let phase = Duration::from_secs(args.seconds);
+    let writer = service.writer_load();
     let (mut all, attempted, elapsed) = closed_loop(
         std::slice::from_ref(&target),
         args.concurrency,
@@ -349,8 +378,10 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         elapsed,
         attempted,
     );
+    report_writer("  its database writer", &service, &writer, elapsed);
 
     // 4. Fixed rate, open loop: latency at a steady load.
+    let writer = service.writer_load();
     let (mut fixed, attempted, elapsed) =
         open_loop(&target, args.rate, phase, 2_000_000, || false).await?;
     report(
@@ -359,6 +390,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
         elapsed,
         attempted,
     );
+    report_writer("  its database writer", &service, &writer, elapsed);
 
     // 5. The same rate while a large statement is imported and reconciled: what the
     // import's parsing, matching and writing cost the payments beside it.
@@ -372,6 +404,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             (today + chrono::Days::new(1)).to_string(),
         );
         let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = service.writer_load();
         let import = tokio::spawn({
             let (service, finished) = (service.clone(), finished.clone());
             async move {
@@ -409,6 +442,7 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             elapsed,
             attempted,
         );
+        report_writer("  its database writer", &service, &writer, elapsed);
         println!(
             "{:<34} {:>8.2} s ({} rows, {:.1} MiB; {} items stored)",
             "statement import meanwhile",
@@ -429,6 +463,8 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             url: format!("{}/api/v1/payments", second.base_url()),
             keys: target.keys.clone(),
         });
+        let second_service = second.service().clone();
+        let writers = [service.writer_load(), second_service.writer_load()];
         let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
         let second_server = tokio::spawn(second.run_until_stopped(async move {
             let _ = stopped.await;
@@ -446,6 +482,13 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             &mut all,
             elapsed,
             attempted,
+        );
+        report_writer("  the first one's writer", &service, &writers[0], elapsed);
+        report_writer(
+            "  the second one's writer",
+            &second_service,
+            &writers[1],
+            elapsed,
         );
         println!(
             "{:<34} {:>8.2} (two instances' rate over one instance's, same run)",

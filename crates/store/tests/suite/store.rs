@@ -954,6 +954,52 @@ async fn queue_in_order(
     writes
 }
 
+/// The writer counts what it does: a held write is a group of its own, the writes queued
+/// behind it the next group, and the time it held is busy time; a group's end is part
+/// of that time.
+#[tokio::test]
+async fn the_writer_counts_its_groups_writes_and_time() {
+    for_each_engine(
+        "the_writer_counts_its_groups_writes_and_time",
+        |store| async move {
+            let c = company(&store, "A").await;
+            let p = pos(&store, &c.id).await;
+            let before = store.writer_load();
+            let undone = store.groups_undone();
+            let hold = store.hold_writer().await;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            let mut writes = Vec::new();
+            for n in 0..5 {
+                let queued = store.queued_writes();
+                let pay = payment(&c.id, &p.id, PaymentStatus::Processing, 100 + n);
+                let sent = store.clone();
+                writes.push(tokio::spawn(async move {
+                    let a = attempt(&pay, Operation::Sale);
+                    sent.begin_payment(pay, a).await
+                }));
+                while store.queued_writes() == queued {
+                    tokio::task::yield_now().await;
+                }
+            }
+            hold.release().await.unwrap();
+            for write in writes {
+                write.await.unwrap().unwrap();
+            }
+            let load = store.writer_load().since(&before);
+            assert_eq!((load.groups, load.writes), (2, 6), "{load:?}");
+            assert!(load.busy >= Duration::from_millis(40), "{load:?}");
+            assert!(
+                load.ending > Duration::ZERO && load.ending < load.busy,
+                "{load:?}"
+            );
+            assert_eq!(store.groups_undone(), undone);
+            let later = store.writer_load();
+            assert_eq!(later.since(&later), WriterLoad::default());
+        },
+    )
+    .await;
+}
+
 /// The outcomes of one group commit store their keys' answers together at its end: each
 /// answer is the one rendered from its own payment, a key answered already keeps its
 /// answer, and a second answer for a key in the same group is not stored. Seventy keys
