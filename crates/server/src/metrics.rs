@@ -86,7 +86,7 @@ impl Metrics {
         let writer_figures = [
             (
                 "sanalpos_db_writer_groups_total",
-                "Transactions the database writer ran (groups of writes, and writes run alone).",
+                "Groups of writes the database writer took, each in one transaction.",
                 writer.groups.to_string(),
             ),
             (

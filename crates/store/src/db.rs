@@ -138,7 +138,8 @@ impl WriterCounters {
 /// each phase, `/metrics` exports it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterLoad {
-    /// Transactions the writer ran: groups, and the writes that run alone.
+    /// Groups the writer took (a background write is a group of its own; a group
+    /// rolled back and run again write by write counts once).
     pub groups: u64,
     /// Writes in them.
     pub writes: u64,
