@@ -348,13 +348,9 @@ async fn payments(args: PaymentsArgs) -> Result<(), String> {
             seq.push(l);
         }
     }
-    report("service, sequential", &mut seq, started.elapsed(), 500);
-    report_writer(
-        "  its database writer",
-        &service,
-        &writer,
-        started.elapsed(),
-    );
+    let took = started.elapsed();
+    report("service, sequential", &mut seq, took, 500);
+    report_writer("  its database writer", &service, &writer, took);
     println!(
         "{:<34} {:>8.2} ms (service p50 minus simulator p50)",
         "service overhead at p50",
