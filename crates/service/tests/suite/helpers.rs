@@ -247,14 +247,19 @@ pub async fn browse_3d(world: &World, view: &PaymentView, code: Option<&str>) ->
 pub async fn proxied_pos(w: &World) -> (proxy::Proxy, PosView) {
     let upstream = w.sim.base_url().trim_start_matches("http://").to_owned();
     let proxy = proxy::Proxy::start(upstream).await;
+    let pos = second_pos(w, proxy.addr.clone(), "N Kolay (proxy)").await;
+    (proxy, pos)
+}
+
+/// A second N Kolay POS of the world's company (not the default), named `name`,
+/// reaching the simulator's merchant at `base_url` (a proxy in front of it).
+pub async fn second_pos(w: &World, base_url: String, name: &str) -> PosView {
     let mut pos = new_pos(&w.sim, &w.merchant);
-    pos.settings.set("base_url", proxy.addr.clone());
-    pos.name = "N Kolay (proxy)".into();
+    pos.settings.set("base_url", base_url);
+    pos.name = name.into();
     pos.is_default = false;
-    let pos = w
-        .service
+    w.service
         .create_pos(&w.company.id, pos, "test")
         .await
-        .unwrap();
-    (proxy, pos)
+        .unwrap()
 }

@@ -99,15 +99,7 @@ async fn a_provider_restarted_mid_call_loses_no_charge_and_charges_nothing_twice
         let w = world_with(service, "Kesinti Ticaret", MerchantConfig::generate()).await;
         let mut proxy =
             RestartingProxy::start(w.sim.base_url().trim_start_matches("http://").to_owned()).await;
-        let mut pos = new_pos(&w.sim, &w.merchant);
-        pos.settings.set("base_url", proxy.url());
-        pos.name = "N Kolay (restarting)".into();
-        pos.is_default = false;
-        let pos = w
-            .service
-            .create_pos(&w.company.id, pos, "test")
-            .await
-            .unwrap();
+        let pos = second_pos(&w, proxy.url(), "N Kolay (restarting)").await;
         let pay = |number: &'static str, amount: &'static str| {
             let mut p = payment(number, amount);
             p.pos_id = Some(pos.id.clone());
