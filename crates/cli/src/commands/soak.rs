@@ -1,6 +1,7 @@
 //! `sanalpos soak crash` and `sanalpos soak load`: what the service survives, as
 //! repeatable commands that print their figures (see RELIABILITY.md).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -89,6 +90,18 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// Runs a soak until it ends or is asked to stop (Ctrl-C, SIGTERM). A stop drops the
+/// run, and with it the `sanalpos serve` it started (killed and reaped): without this a
+/// soak stopped with `kill` left its server running, holding the database.
+async fn until_stopped<T>(run: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::select! {
+        result = run => result,
+        () = super::serve::stop_signal() => {
+            Err("stopped by Ctrl-C or SIGTERM before its end; the server it started is stopped".into())
+        }
+    }
+}
+
 /// Runs a soak command.
 pub fn run(command: SoakCommand) -> ExitCode {
     match command {
@@ -151,7 +164,7 @@ fn crash_soak(args: CrashArgs) -> ExitCode {
     let Some(rt) = runtime() else {
         return ExitCode::FAILURE;
     };
-    let result = rt.block_on(crash::run(options));
+    let result = rt.block_on(until_stopped(crash::run(options)));
     rt.shutdown_timeout(Duration::from_secs(1));
     let code = match result {
         Ok(report) => {
@@ -214,7 +227,7 @@ fn load_soak(args: LoadArgs) -> ExitCode {
     let Some(rt) = runtime() else {
         return ExitCode::FAILURE;
     };
-    let result = rt.block_on(load::run(options));
+    let result = rt.block_on(until_stopped(load::run(options)));
     rt.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(report) => {

@@ -201,3 +201,93 @@ async fn late_retries_after_a_crash_charge_nothing_twice() {
     );
     assert_sound(&report, "sqlite");
 }
+
+/// The processes whose parent is `pid`, from `/proc/<pid>/task/*/children`.
+#[cfg(target_os = "linux")]
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// A load soak stopped with SIGTERM (a terminal's `kill`, a CI job's timeout) stops the
+/// `sanalpos serve` it started and says it did not finish: before, the server ran on,
+/// holding the database and its temporary directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_soak_stopped_with_sigterm_stops_its_server() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    let mut soak = Command::new(BIN)
+        .args([
+            "soak",
+            "load",
+            "--minutes",
+            "1",
+            "--rate",
+            "20",
+            "--period-secs",
+            "1",
+        ])
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A period's line means the server has answered sales.
+    let stdout = soak.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first_period = lines.find(|line| line.as_ref().is_ok_and(|l| l.contains(" sales ")));
+    assert!(first_period.is_some(), "the soak printed no period");
+    let servers = children_of(soak.id());
+    assert!(!servers.is_empty(), "the soak's server is not its child");
+    for server in &servers {
+        let cmdline = std::fs::read(format!("/proc/{server}/cmdline")).unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&cmdline).contains("serve"),
+            "the soak's child is not `serve`: {cmdline:?}"
+        );
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &soak.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = soak.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the soak did not stop within 20 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let outlived: Vec<u32> = servers
+        .into_iter()
+        .filter(|server| std::path::Path::new(&format!("/proc/{server}")).exists())
+        .collect();
+    for server in &outlived {
+        let _ = Command::new("kill").arg(server.to_string()).status();
+    }
+    assert!(
+        outlived.is_empty(),
+        "the soak's server {outlived:?} outlived it"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut soak.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "a stopped soak reported success");
+    assert!(stderr.contains("stopped by Ctrl-C or SIGTERM"), "{stderr}");
+}
