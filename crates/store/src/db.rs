@@ -165,6 +165,23 @@ impl WriterLoad {
     }
 }
 
+/// Makes the store's database drivers known to sqlx's `Any`: PostgreSQL's, SQLite's (for
+/// reads) and the writer's inline SQLite driver ([`crate::inline`]). Once a process; call
+/// it instead of `sqlx::any::install_default_drivers`, which would leave the writer's out.
+pub fn install_drivers() {
+    static DRIVERS: [sqlx_core::any::driver::AnyDriver; 3] = [
+        sqlx::postgres::any::DRIVER,
+        sqlx::sqlite::any::DRIVER,
+        crate::inline::DRIVER,
+    ];
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = sqlx::any::install_drivers(&DRIVERS) {
+            error!(error = %e, "sqlx's database drivers were installed before the store's");
+        }
+    });
+}
+
 /// The connections of a store.
 pub(crate) struct Db {
     pub(crate) engine: Engine,
@@ -195,7 +212,7 @@ pub(crate) const WRITER_TEMP_STORE: &str = "PRAGMA temp_store = MEMORY";
 
 impl Db {
     pub(crate) async fn open(url: &str) -> Result<Db, StoreError> {
-        sqlx::any::install_default_drivers();
+        install_drivers();
         let engine = Engine::from_url(url)?;
         match engine {
             Engine::Postgres => {
@@ -251,7 +268,8 @@ impl Db {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None);
-                let (tx, background, counters) = start_writer(write, url, engine).await?;
+                let (tx, background, counters) =
+                    start_writer(write, &crate::inline::writer_url(url), engine).await?;
                 let read = options(read_pool_options(), false)
                     .max_connections(4)
                     .connect(url)
@@ -558,15 +576,13 @@ async fn writer_loop(
 /// The writer's queues and what it has done.
 type Writer = (mpsc::Sender<Job>, mpsc::Sender<Job>, Arc<WriterCounters>);
 
-/// Opens the write connection and starts the writer. On PostgreSQL the writer runs on
-/// a thread of its own, with a runtime of its own that owns the connection: on the
-/// service's runtime each of its round trips, after the server had answered, waited for
-/// a worker busy with the requests' tasks to notice the answer and poll the writer
-/// again, and the writer is the one path every payment takes twice. SQLite's writer
-/// stays on the service's runtime: its statements already run on the connection's own
-/// thread, and a writer thread of its own made each of them two wake-ups between
-/// threads instead of one (`bench payments`: fewer sales with 32 callers in four pairs
-/// of four).
+/// Opens the write connection and starts the writer on a thread of its own, with a
+/// runtime of its own that owns the connection. On PostgreSQL: on the service's runtime
+/// each of its round trips, after the server had answered, waited for a worker busy with
+/// the requests' tasks to notice the answer and poll the writer again, and the writer is
+/// the one path every payment takes twice. On SQLite the connection is the inline driver
+/// ([`crate::inline`]): its statements run on this thread as function calls, holding it
+/// until SQLite is done, which must not hold up a worker of the service's runtime.
 async fn start_writer(
     options: AnyPoolOptions,
     url: &str,
@@ -577,43 +593,36 @@ async fn start_writer(
     let counters = Arc::new(WriterCounters::default());
     let queues = (rx, background_rx);
     let counted = counters.clone();
-    match engine {
-        Engine::Sqlite => {
-            let pool = options
-                .connect(url)
-                .await
-                .map_err(|e| StoreError::Database(format!("cannot open: {e}")))?;
-            tokio::spawn(writer_loop(pool, queues, engine, counted));
-        }
-        Engine::Postgres => {
-            let (opened, open) = oneshot::channel();
-            let url = url.to_owned();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
-            std::thread::Builder::new()
-                .name("db-writer".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        match options.connect(&url).await {
-                            Ok(pool) => {
-                                if opened.send(Ok(())).is_ok() {
-                                    writer_loop(pool, queues, engine, counted).await;
-                                }
-                            }
-                            Err(e) => {
-                                let _ = opened.send(Err(e));
-                            }
+    let (opened, open) = oneshot::channel();
+    let url = url.to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+    std::thread::Builder::new()
+        .name("db-writer".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match options.connect(&url).await {
+                    Ok(pool) => {
+                        if opened.send(Ok(())).is_ok() {
+                            writer_loop(pool, queues, engine, counted).await;
                         }
-                    });
-                })
-                .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
-            open.await
-                .map_err(|_| StoreError::Database("the writer stopped before it connected".into()))?
-                .map_err(|e| StoreError::Database(format!("cannot connect: {e}")))?;
-        }
-    }
+                    }
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                    }
+                }
+            });
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+    let verb = match engine {
+        Engine::Sqlite => "open",
+        Engine::Postgres => "connect",
+    };
+    open.await
+        .map_err(|_| StoreError::Database("the writer stopped before it connected".into()))?
+        .map_err(|e| StoreError::Database(format!("cannot {verb}: {e}")))?;
     Ok((tx, background, counters))
 }
 

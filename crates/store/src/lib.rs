@@ -26,6 +26,7 @@ mod crypto;
 mod db;
 mod error;
 mod idempotency;
+mod inline;
 mod kinds;
 mod model;
 mod org;
@@ -57,7 +58,7 @@ pub use checkout::{
     CheckoutSessionRecord, SessionPurpose, SessionQuery, SessionState, SessionStatus,
 };
 pub use crypto::{Crypto, KeySource, MASTER_KEY_ENV, MASTER_KEY_FILE};
-pub use db::{Engine, WriterLoad};
+pub use db::{install_drivers, Engine, WriterLoad};
 pub use error::StoreError;
 pub use idempotency::{ClaimedBegin, KeyClaim, IDEMPOTENCY_KEEP, IDEMPOTENCY_LOCK};
 pub use model::*;

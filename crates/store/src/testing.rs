@@ -188,7 +188,7 @@ pub async fn postgres_store(test_name: &str) -> Option<(Store, TestGuard)> {
 }
 
 async fn postgres_store_at(test_name: &str, version: Option<i64>) -> Option<(Store, TestGuard)> {
-    sqlx::any::install_default_drivers();
+    crate::install_drivers();
     let admin_url = std::env::var(TEST_DATABASE_URL_ENV)
         .ok()
         .filter(|u| !u.is_empty())

@@ -215,7 +215,7 @@ impl Fixture {
     /// by a request (5 minutes) had passed: what a client retrying later would meet.
     pub async fn expire_idempotency_locks(&self) -> Result<u64, String> {
         use sqlx::Connection as _;
-        sqlx::any::install_default_drivers();
+        sanalpos_store::install_drivers();
         let mut conn = sqlx::AnyConnection::connect(&self.database_url())
             .await
             .map_err(|e| format!("database: {e}"))?;

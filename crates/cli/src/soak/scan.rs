@@ -167,7 +167,7 @@ pub fn scan_dir(dir: &Path, needles: &Needles) -> Result<ScanReport, String> {
 /// PostgreSQL prints it (`bytea` as hex, hence the hex search).
 pub async fn scan_postgres(url: &str, needles: &Needles) -> Result<ScanReport, String> {
     use sqlx::Connection as _;
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let mut conn = sqlx::AnyConnection::connect(url)
         .await
         .map_err(|e| format!("PostgreSQL: {e}"))?;

@@ -28,7 +28,7 @@ fn verify(url: &str) -> (bool, String) {
 }
 
 async fn execute(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)

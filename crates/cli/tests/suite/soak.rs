@@ -113,7 +113,7 @@ async fn crash_soak_on_sqlite_loses_nothing_and_charges_nothing_twice() {
     let url = sanalpos_store::Store::sqlite_url(&dir.path().join("sanalpos.db"));
     {
         use sqlx::Connection as _;
-        sqlx::any::install_default_drivers();
+        sanalpos_store::install_drivers();
         let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
         sqlx::query("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
             .execute(&mut conn)

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 /// Puts a finished key back to how a dead instance leaves it: in progress, no answer,
 /// lock expired.
 async fn as_if_the_first_request_died(url: &str, company_id: &str, key: &str) {
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)

@@ -583,7 +583,7 @@ async fn sent_from_the_back_office(db: Db) {
     assert!(body.contains(&app.url(&format!("/pay/{id}"))), "{body}");
 
     // A paid link has no form, and a sending is refused with the reason.
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(app.guard.url())

@@ -10,7 +10,7 @@ use serde_json::json;
 /// A pool of one connection straight to the store's database, beside the store: for
 /// tests that edit rows behind its back or ask the server about its schema.
 pub async fn raw_pool(url: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)

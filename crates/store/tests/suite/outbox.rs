@@ -726,7 +726,7 @@ async fn a_run_left_half_written_is_never_shown_and_the_janitor_takes_it_away() 
             1
         );
     }
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let (store, guard) = sanalpos_store::testing::sqlite_store().await;
     case(store, guard.url().to_owned()).await;
     if let Some((store, guard)) = sanalpos_store::testing::postgres_store("half_written_run").await

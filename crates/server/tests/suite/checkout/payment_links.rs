@@ -31,7 +31,7 @@ fn ids(page: &Value) -> Vec<String> {
 /// Runs one statement against the test's database (what time or a payment would do
 /// to a link, without waiting for it).
 async fn change_links(app: &TestApp, sql: &str, ids: &[String]) {
-    sqlx::any::install_default_drivers();
+    sanalpos_store::install_drivers();
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(app.guard.url())
