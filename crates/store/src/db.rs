@@ -1321,6 +1321,26 @@ mod tests {
         assert_eq!(rows().await, 4);
     }
 
+    /// SQLite's writes go through the inline driver, on the writer's own thread.
+    #[tokio::test]
+    async fn sqlite_writes_run_inline_on_the_writers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::open(&url).await.unwrap();
+        let (connection, thread) = db
+            .write((), |c, _| {
+                Box::pin(async move {
+                    c.execute("CREATE TABLE t (x INTEGER)").await?;
+                    let thread = std::thread::current().name().map(str::to_owned);
+                    Ok((format!("{c:?}"), thread))
+                })
+            })
+            .await
+            .unwrap();
+        assert!(connection.contains("InlineConnection"), "{connection}");
+        assert_eq!(thread.as_deref(), Some("db-writer"));
+    }
+
     #[test]
     fn engines_from_urls() {
         assert_eq!(

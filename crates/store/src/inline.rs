@@ -371,7 +371,8 @@ impl rusqlite::ToSql for Bound<'_, '_> {
 }
 
 /// The statements of `sql`, split at the `;` outside quotes and comments; empty ones
-/// left out.
+/// left out. A `CREATE TRIGGER` with statements in its body would be cut apart (and
+/// fail to prepare): the store creates none, and migrations run on a read connection.
 fn statements(sql: &str) -> impl Iterator<Item = &str> {
     let bytes = sql.as_bytes();
     let mut parts = Vec::new();
@@ -1032,6 +1033,15 @@ mod tests {
         let options: InlineOptions = writer_url("sqlite:x.db").parse().unwrap();
         assert_eq!(options.path, "x.db");
         assert!(!options.flags.contains(OpenFlags::SQLITE_OPEN_CREATE));
+        // As sqlx hands it over, after parsing it as a URL: a relative path too.
+        for (url, path) in [
+            ("sqlite://data/sanalpos.db?mode=rwc", "data/sanalpos.db"),
+            ("sqlite:///tmp/a b/ç.db?mode=rwc", "/tmp/a b/ç.db"),
+        ] {
+            let any: AnyConnectOptions = writer_url(url).parse().unwrap();
+            let options = InlineOptions::try_from(&any).unwrap();
+            assert_eq!(options.path, path, "{url}");
+        }
         assert!(writer_url("sqlite::memory:")
             .parse::<InlineOptions>()
             .is_err());
