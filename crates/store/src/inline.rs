@@ -95,7 +95,10 @@ impl FromStr for InlineOptions {
             .ok_or_else(|| Error::Configuration(format!("not a {SCHEME}: URL").into()))?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = percent_decode(path)?;
+        let path = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .map_err(|_| Error::Configuration("the SQLite URL's path is not UTF-8".into()))?
+            .into_owned();
         if path.is_empty() || path == ":memory:" {
             return Err(Error::Configuration(
                 "the writer's SQLite connection needs a file".into(),
@@ -116,28 +119,6 @@ impl FromStr for InlineOptions {
         flags |= OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_PRIVATE_CACHE;
         Ok(InlineOptions { path, flags })
     }
-}
-
-/// `%XX` escapes of a URL's path, decoded.
-fn percent_decode(path: &str) -> Result<String, Error> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = path
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::Configuration("a bad %-escape in the SQLite URL".into()))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| Error::Configuration("the SQLite URL's path is not UTF-8".into()))
 }
 
 impl TryFrom<&AnyConnectOptions> for InlineOptions {
