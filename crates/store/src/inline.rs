@@ -237,15 +237,15 @@ impl InlineConnection {
                 values: Vec::with_capacity(columns),
             };
             for (ordinal, name) in names.1.iter().enumerate() {
-                let kind = value_of(row.get_ref(ordinal).map_err(into_error)?, ordinal)?;
+                let value = AnyValue {
+                    kind: value_of(row.get_ref(ordinal).map_err(into_error)?, ordinal)?,
+                };
                 any.columns.push(AnyColumn {
                     ordinal,
                     name: name.clone(),
-                    type_info: AnyTypeInfo {
-                        kind: kind_of(&kind),
-                    },
+                    type_info: sqlx::Value::type_info(&value).into_owned(),
                 });
-                any.values.push(AnyValue { kind });
+                any.values.push(value);
             }
             out.push(Ok(Either::Right(any)));
         }
@@ -315,16 +315,6 @@ fn value_of(value: SqliteValue<'_>, ordinal: usize) -> Result<AnyValueKind<'stat
         }
         SqliteValue::Blob(bytes) => AnyValueKind::Blob(Cow::Owned(bytes.to_vec())),
     })
-}
-
-fn kind_of(value: &AnyValueKind<'_>) -> AnyTypeInfoKind {
-    match value {
-        AnyValueKind::BigInt(_) => AnyTypeInfoKind::BigInt,
-        AnyValueKind::Double(_) => AnyTypeInfoKind::Double,
-        AnyValueKind::Text(_) => AnyTypeInfoKind::Text,
-        AnyValueKind::Blob(_) => AnyTypeInfoKind::Blob,
-        _ => AnyTypeInfoKind::Null,
-    }
 }
 
 /// An argument bound the way sqlx's SQLite driver binds it.
