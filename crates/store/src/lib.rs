@@ -49,6 +49,7 @@ use std::sync::Arc;
 
 use rand::distr::{Alphanumeric, SampleString};
 use rand::RngCore;
+use sanalpos_core::refs::{push_sortable_time, SORTABLE_TIME_CHARS};
 
 pub use abuse::DeclineCounts;
 pub use audit::{audit_hash, event_hash, AUDIT_HASH_VERSION, GENESIS_HASH};
@@ -207,13 +208,6 @@ pub fn new_id(prefix: &str) -> String {
     new_id_at(prefix, now_ms())
 }
 
-/// Base62 digits in byte order, so that a number written with them at a fixed width
-/// sorts as the number does.
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// Characters of an id that tell when it was made: 62^8 ms is about 6,900 years.
-const ID_TIME_CHARS: usize = 8;
-
 /// Random characters of an id (about 83 bits).
 const ID_RANDOM_CHARS: usize = 14;
 
@@ -227,16 +221,10 @@ const ID_RANDOM_CHARS: usize = 14;
 /// Nothing reads time back from an id; two ids of the same millisecond sort by their
 /// random part, and a clock that steps back only costs that locality.
 pub fn new_id_at(prefix: &str, at_ms: i64) -> String {
-    let mut id = String::with_capacity(prefix.len() + 1 + ID_TIME_CHARS + ID_RANDOM_CHARS);
+    let mut id = String::with_capacity(prefix.len() + 1 + SORTABLE_TIME_CHARS + ID_RANDOM_CHARS);
     id.push_str(prefix);
     id.push('_');
-    let mut time = [b'0'; ID_TIME_CHARS];
-    let mut rest = u64::try_from(at_ms).unwrap_or(0);
-    for digit in time.iter_mut().rev() {
-        *digit = BASE62[(rest % 62) as usize];
-        rest /= 62;
-    }
-    id.extend(time.iter().map(|&b| char::from(b)));
+    push_sortable_time(&mut id, at_ms);
     Alphanumeric.append_string(&mut rand::rng(), &mut id, ID_RANDOM_CHARS);
     id
 }

@@ -5,7 +5,8 @@
 //! to 24. We send non-3D sales with the 24-character id already, so sale and queries
 //! agree whichever form the bank matches. Our references are at most 24 characters for
 //! a non-3D sale; for 3D, a reference longer than 20 keeps its last 20 characters (a
-//! generated reference is 24 random base62 characters: 20 of them are still 119 bits).
+//! generated reference is 24 base62 characters, the time then 16 random ones: the last
+//! 20 hold all the random ones, about 95 bits).
 
 /// The length of an XID.
 pub const XID_LEN: usize = 20;
