@@ -83,6 +83,8 @@ impl sqlx::Database for Inline {
 pub struct InlineOptions {
     path: String,
     flags: OpenFlags,
+    /// The SQLite VFS to open the file with (`vfs=`), else SQLite's default.
+    vfs: Option<String>,
 }
 
 impl FromStr for InlineOptions {
@@ -104,11 +106,27 @@ impl FromStr for InlineOptions {
                 "the writer's SQLite connection needs a file".into(),
             ));
         }
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+        // The parameters sqlx's driver takes, but for a connection that writes: no
+        // `mode=ro`, `mode=memory` or `immutable`.
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut cache = OpenFlags::SQLITE_OPEN_PRIVATE_CACHE;
+        let mut vfs = None;
         for param in params.split('&').filter(|p| !p.is_empty()) {
             match param.split_once('=') {
                 Some(("mode", "rwc")) => flags |= OpenFlags::SQLITE_OPEN_CREATE,
                 Some(("mode", "rw")) => {}
+                Some(("cache", "shared")) => cache = OpenFlags::SQLITE_OPEN_SHARED_CACHE,
+                Some(("cache", "private")) => cache = OpenFlags::SQLITE_OPEN_PRIVATE_CACHE,
+                Some(("vfs", name)) if !name.is_empty() => {
+                    vfs = Some(
+                        percent_encoding::percent_decode_str(name)
+                            .decode_utf8()
+                            .map_err(|_| {
+                                Error::Configuration("the SQLite URL's vfs is not UTF-8".into())
+                            })?
+                            .into_owned(),
+                    );
+                }
                 _ => {
                     return Err(Error::Configuration(
                         format!("the writer's SQLite URL has an unknown parameter: {param}").into(),
@@ -116,8 +134,11 @@ impl FromStr for InlineOptions {
                 }
             }
         }
-        flags |= OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_PRIVATE_CACHE;
-        Ok(InlineOptions { path, flags })
+        Ok(InlineOptions {
+            path,
+            flags: flags | cache,
+            vfs,
+        })
     }
 }
 
@@ -138,8 +159,15 @@ impl sqlx::ConnectOptions for InlineOptions {
 
     fn connect(&self) -> BoxFuture<'_, Result<InlineConnection, Error>> {
         Box::pin(async move {
-            let conn = rusqlite::Connection::open_with_flags(&self.path, self.flags)
-                .map_err(|e| database_error(&e).unwrap_or_else(|| other_error(&e)))?;
+            let conn = match &self.vfs {
+                Some(vfs) => rusqlite::Connection::open_with_flags_and_vfs(
+                    &self.path,
+                    self.flags,
+                    vfs.as_str(),
+                ),
+                None => rusqlite::Connection::open_with_flags(&self.path, self.flags),
+            }
+            .map_err(|e| database_error(&e).unwrap_or_else(|| other_error(&e)))?;
             conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
             Ok(InlineConnection {
                 conn,
@@ -342,21 +370,29 @@ impl rusqlite::ToSql for Bound<'_, '_> {
 }
 
 /// The statements of `sql`, split at the `;` outside quotes and comments; empty ones
-/// left out. A `CREATE TRIGGER` with statements in its body would be cut apart (and
-/// fail to prepare): the store creates none, and migrations run on a read connection.
+/// left out. Inside a `CREATE [TEMP] TRIGGER`, whose body holds statements of its own,
+/// only a `;` right after the word `END` ends it, as SQLite's own `sqlite3_complete`
+/// decides.
 fn statements(sql: &str) -> impl Iterator<Item = &str> {
     let bytes = sql.as_bytes();
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);
+    let mut head = TriggerHead::default();
+    // The statement's last token was the word `END`.
+    let mut after_end = false;
     while i < bytes.len() {
         match bytes[i] {
             quote @ (b'\'' | b'"' | b'`') => {
+                after_end = false;
+                head.other();
                 i += 1;
                 while i < bytes.len() && bytes[i] != quote {
                     i += 1;
                 }
             }
             b'[' => {
+                after_end = false;
+                head.other();
                 while i < bytes.len() && bytes[i] != b']' {
                     i += 1;
                 }
@@ -373,16 +409,68 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
                 }
                 i += 1;
             }
+            b';' if head.is_trigger() && !after_end => {}
             b';' => {
                 parts.push(&sql[start..i]);
                 start = i + 1;
+                head = TriggerHead::default();
+                after_end = false;
             }
-            _ => {}
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let word_start = i;
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || matches!(bytes[i + 1], b'_' | b'$'))
+                {
+                    i += 1;
+                }
+                let word = &sql[word_start..=i];
+                after_end = word.eq_ignore_ascii_case("END");
+                head.word(word);
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => {
+                after_end = false;
+                head.other();
+            }
         }
         i += 1;
     }
     parts.push(&sql[start.min(sql.len())..]);
     parts.into_iter().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// How far a statement's first tokens went towards `CREATE [TEMP|TEMPORARY] TRIGGER`.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum TriggerHead {
+    #[default]
+    Start,
+    Create,
+    CreateTemp,
+    Trigger,
+    Other,
+}
+
+impl TriggerHead {
+    fn word(&mut self, word: &str) {
+        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
+        *self = match *self {
+            TriggerHead::Start if is("CREATE") => TriggerHead::Create,
+            TriggerHead::Create if is("TEMP") || is("TEMPORARY") => TriggerHead::CreateTemp,
+            TriggerHead::Create | TriggerHead::CreateTemp if is("TRIGGER") => TriggerHead::Trigger,
+            TriggerHead::Trigger => TriggerHead::Trigger,
+            _ => TriggerHead::Other,
+        };
+    }
+
+    fn other(&mut self) {
+        if *self != TriggerHead::Trigger {
+            *self = TriggerHead::Other;
+        }
+    }
+
+    fn is_trigger(self) -> bool {
+        self == TriggerHead::Trigger
+    }
 }
 
 /// SQLite's error as sqlx's: a database error when SQLite reported one.
@@ -995,6 +1083,49 @@ mod tests {
     }
 
     #[test]
+    fn a_triggers_body_stays_in_its_statement() {
+        let trigger = "CREATE TEMP TRIGGER \"t;x\" AFTER INSERT ON p BEGIN \
+                       UPDATE q SET n = n + 1; INSERT INTO r VALUES ('end;'); END";
+        let sql = format!("{trigger}; create trigger u after delete on p begin delete from q; end; SELECT 1; CREATE TABLE backend (x); SELECT 2");
+        let parts: Vec<&str> = statements(&sql).collect();
+        assert_eq!(
+            parts,
+            [
+                trigger,
+                "create trigger u after delete on p begin delete from q; end",
+                "SELECT 1",
+                "CREATE TABLE backend (x)",
+                "SELECT 2",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn triggers_run_on_the_writers_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        crate::install_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&writer_url(&url))
+            .await
+            .unwrap();
+        conn.execute(
+            "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE q (n BIGINT NOT NULL); \
+             INSERT INTO q VALUES (0); \
+             CREATE TRIGGER counted AFTER INSERT ON p BEGIN \
+             UPDATE q SET n = n + 1; UPDATE q SET n = n * 10; END; \
+             INSERT INTO p VALUES (1)",
+        )
+        .await
+        .unwrap();
+        let n: i64 = sqlx::query("SELECT n FROM q")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 10);
+    }
+
+    #[test]
     fn urls_give_the_file_and_its_mode() {
         let options: InlineOptions = writer_url("sqlite:///tmp/a%20b/x.db?mode=rwc")
             .parse()
@@ -1018,6 +1149,37 @@ mod tests {
             .is_err());
         assert!(writer_url("sqlite://x.db?mode=ro")
             .parse::<InlineOptions>()
+            .is_err());
+        // sqlx's other parameters: the cache and the VFS; not `immutable`.
+        let options: InlineOptions =
+            writer_url("sqlite://x.db?mode=rwc&cache=shared&vfs=unix-dotfile")
+                .parse()
+                .unwrap();
+        assert!(options.flags.contains(OpenFlags::SQLITE_OPEN_SHARED_CACHE));
+        assert!(!options.flags.contains(OpenFlags::SQLITE_OPEN_PRIVATE_CACHE));
+        assert_eq!(options.vfs.as_deref(), Some("unix-dotfile"));
+        let options: InlineOptions = writer_url("sqlite://x.db?cache=private").parse().unwrap();
+        assert!(options.flags.contains(OpenFlags::SQLITE_OPEN_PRIVATE_CACHE));
+        assert_eq!(options.vfs, None);
+        assert!(writer_url("sqlite://x.db?immutable=true")
+            .parse::<InlineOptions>()
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn a_named_vfs_opens_the_file() {
+        crate::install_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.db");
+        let url = format!("sqlite://{}?mode=rwc&vfs=unix-dotfile", file.display());
+        let mut conn = sqlx::AnyConnection::connect(&writer_url(&url))
+            .await
+            .unwrap();
+        conn.execute("CREATE TABLE t (x BIGINT)").await.unwrap();
+        assert!(file.exists());
+        let url = format!("sqlite://{}?mode=rwc&vfs=no-such-vfs", file.display());
+        assert!(sqlx::AnyConnection::connect(&writer_url(&url))
+            .await
             .is_err());
     }
 }
