@@ -372,66 +372,23 @@ impl rusqlite::ToSql for Bound<'_, '_> {
 /// The statements of `sql`, split at the `;` outside quotes and comments; empty ones
 /// left out. Inside a `CREATE [TEMP] TRIGGER`, whose body holds statements of its own,
 /// only a `;` right after the word `END` ends it, as SQLite's own `sqlite3_complete`
-/// decides.
+/// decides ([`trigger_goes_on`]).
 fn statements(sql: &str) -> impl Iterator<Item = &str> {
     let bytes = sql.as_bytes();
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);
-    let mut head = TriggerHead::default();
-    // The statement's last token was the word `END`.
-    let mut after_end = false;
     while i < bytes.len() {
         match bytes[i] {
-            quote @ (b'\'' | b'"' | b'`') => {
-                after_end = false;
-                head.other();
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += 1;
-                }
-            }
-            b'[' => {
-                after_end = false;
-                head.other();
-                while i < bytes.len() && bytes[i] != b']' {
-                    i += 1;
-                }
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b';' if head.is_trigger() && !after_end => {}
+            quote @ (b'\'' | b'"' | b'`') => i = closing(bytes, i + 1, quote),
+            b'[' => i = closing(bytes, i, b']'),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = closing(bytes, i, b'\n'),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = comment_end(bytes, i),
+            b';' if trigger_goes_on(&sql[start..i]) => {}
             b';' => {
                 parts.push(&sql[start..i]);
                 start = i + 1;
-                head = TriggerHead::default();
-                after_end = false;
             }
-            b if b.is_ascii_alphabetic() || b == b'_' => {
-                let word_start = i;
-                while i + 1 < bytes.len()
-                    && (bytes[i + 1].is_ascii_alphanumeric() || matches!(bytes[i + 1], b'_' | b'$'))
-                {
-                    i += 1;
-                }
-                let word = &sql[word_start..=i];
-                after_end = word.eq_ignore_ascii_case("END");
-                head.word(word);
-            }
-            b if b.is_ascii_whitespace() => {}
-            _ => {
-                after_end = false;
-                head.other();
-            }
+            _ => {}
         }
         i += 1;
     }
@@ -439,38 +396,75 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
     parts.into_iter().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// How far a statement's first tokens went towards `CREATE [TEMP|TEMPORARY] TRIGGER`.
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum TriggerHead {
-    #[default]
-    Start,
-    Create,
-    CreateTemp,
-    Trigger,
-    Other,
+/// The index of the first `byte` from `from` on (the end of `bytes` when there is none).
+fn closing(bytes: &[u8], from: usize, byte: u8) -> usize {
+    bytes[from.min(bytes.len())..]
+        .iter()
+        .position(|&b| b == byte)
+        .map_or(bytes.len(), |at| from + at)
 }
 
-impl TriggerHead {
-    fn word(&mut self, word: &str) {
-        let is = |keyword: &str| word.eq_ignore_ascii_case(keyword);
-        *self = match *self {
-            TriggerHead::Start if is("CREATE") => TriggerHead::Create,
-            TriggerHead::Create if is("TEMP") || is("TEMPORARY") => TriggerHead::CreateTemp,
-            TriggerHead::Create | TriggerHead::CreateTemp if is("TRIGGER") => TriggerHead::Trigger,
-            TriggerHead::Trigger => TriggerHead::Trigger,
-            _ => TriggerHead::Other,
-        };
+/// The index of the `/` that ends the `/* … */` comment starting at `from`.
+fn comment_end(bytes: &[u8], from: usize) -> usize {
+    let mut i = from + 2;
+    while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+        i += 1;
     }
+    i + 1
+}
 
-    fn other(&mut self) {
-        if *self != TriggerHead::Trigger {
-            *self = TriggerHead::Other;
+/// Whether `part`, the text up to a `;`, is a `CREATE [TEMP|TEMPORARY] TRIGGER` whose
+/// body is still open: the `;` ends one of its statements, not the trigger, unless the
+/// last word before it is `END`. Anything else (checked by its first word, so that
+/// other statements cost nothing more) ends at the `;`.
+fn trigger_goes_on(part: &str) -> bool {
+    let head = part.trim_start();
+    let starts = |prefix: &str| {
+        head.get(..prefix.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+    };
+    if !(starts("create") || starts("--") || starts("/*")) {
+        return false;
+    }
+    let tokens = tokens(part);
+    let word = |n: usize, keywords: &[&str]| matches!(tokens.get(n), Some(Some(w)) if keywords.iter().any(|k| w.eq_ignore_ascii_case(k)));
+    let trigger = word(0, &["CREATE"])
+        && (word(1, &["TRIGGER"]) || (word(1, &["TEMP", "TEMPORARY"]) && word(2, &["TRIGGER"])));
+    trigger && !word(tokens.len().wrapping_sub(1), &["END"])
+}
+
+/// The tokens of `sql` outside comments: `Some` a word, `None` anything else (a quoted
+/// name or string, a number, an operator).
+fn tokens(sql: &str) -> Vec<Option<&str>> {
+    let bytes = sql.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"' | b'`') => {
+                i = closing(bytes, i + 1, quote);
+                tokens.push(None);
+            }
+            b'[' => {
+                i = closing(bytes, i, b']');
+                tokens.push(None);
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = closing(bytes, i, b'\n'),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = comment_end(bytes, i),
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'$'))
+                    .map_or(bytes.len(), |n| i + n);
+                tokens.push(Some(&sql[i..end]));
+                i = end - 1;
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => tokens.push(None),
         }
+        i += 1;
     }
-
-    fn is_trigger(self) -> bool {
-        self == TriggerHead::Trigger
-    }
+    tokens
 }
 
 /// SQLite's error as sqlx's: a database error when SQLite reported one.
@@ -1086,7 +1080,8 @@ mod tests {
     fn a_triggers_body_stays_in_its_statement() {
         let trigger = "CREATE TEMP TRIGGER \"t;x\" AFTER INSERT ON p BEGIN \
                        UPDATE q SET n = n + 1; INSERT INTO r VALUES ('end;'); END";
-        let sql = format!("{trigger}; create trigger u after delete on p begin delete from q; end; SELECT 1; CREATE TABLE backend (x); SELECT 2");
+        let sql = format!("{trigger}; create trigger u after delete on p begin delete from q; end; SELECT 1; CREATE TABLE backend (x); \
+             /* a comment; then */ CREATE TRIGGER v BEFORE UPDATE ON p BEGIN SELECT 'end'; END; SELECT 2");
         let parts: Vec<&str> = statements(&sql).collect();
         assert_eq!(
             parts,
@@ -1095,6 +1090,7 @@ mod tests {
                 "create trigger u after delete on p begin delete from q; end",
                 "SELECT 1",
                 "CREATE TABLE backend (x)",
+                "/* a comment; then */ CREATE TRIGGER v BEFORE UPDATE ON p BEGIN SELECT 'end'; END",
                 "SELECT 2",
             ]
         );
