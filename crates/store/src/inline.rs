@@ -97,10 +97,7 @@ impl FromStr for InlineOptions {
             .ok_or_else(|| Error::Configuration(format!("not a {SCHEME}: URL").into()))?;
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
-        let path = percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .map_err(|_| Error::Configuration("the SQLite URL's path is not UTF-8".into()))?
-            .into_owned();
+        let path = decoded(path, "path")?;
         if path.is_empty() || path == ":memory:" {
             return Err(Error::Configuration(
                 "the writer's SQLite connection needs a file".into(),
@@ -117,16 +114,7 @@ impl FromStr for InlineOptions {
                 Some(("mode", "rw")) => {}
                 Some(("cache", "shared")) => cache = OpenFlags::SQLITE_OPEN_SHARED_CACHE,
                 Some(("cache", "private")) => cache = OpenFlags::SQLITE_OPEN_PRIVATE_CACHE,
-                Some(("vfs", name)) if !name.is_empty() => {
-                    vfs = Some(
-                        percent_encoding::percent_decode_str(name)
-                            .decode_utf8()
-                            .map_err(|_| {
-                                Error::Configuration("the SQLite URL's vfs is not UTF-8".into())
-                            })?
-                            .into_owned(),
-                    );
-                }
+                Some(("vfs", name)) if !name.is_empty() => vfs = Some(decoded(name, "vfs")?),
                 _ => {
                     return Err(Error::Configuration(
                         format!("the writer's SQLite URL has an unknown parameter: {param}").into(),
@@ -140,6 +128,14 @@ impl FromStr for InlineOptions {
             vfs,
         })
     }
+}
+
+/// A part of the URL with its `%XX` escapes decoded; `what` names it in the error.
+fn decoded(part: &str, what: &str) -> Result<String, Error> {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| Error::Configuration(format!("the SQLite URL's {what} is not UTF-8").into()))
 }
 
 impl TryFrom<&AnyConnectOptions> for InlineOptions {
@@ -167,7 +163,7 @@ impl sqlx::ConnectOptions for InlineOptions {
                 ),
                 None => rusqlite::Connection::open_with_flags(&self.path, self.flags),
             }
-            .map_err(|e| database_error(&e).unwrap_or_else(|| other_error(&e)))?;
+            .map_err(into_error)?;
             conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
             Ok(InlineConnection {
                 conn,
@@ -378,22 +374,28 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
-        match bytes[i] {
-            quote @ (b'\'' | b'"' | b'`') => i = closing(bytes, i + 1, quote),
-            b'[' => i = closing(bytes, i, b']'),
-            b'-' if bytes.get(i + 1) == Some(&b'-') => i = closing(bytes, i, b'\n'),
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = comment_end(bytes, i),
-            b';' if trigger_goes_on(&sql[start..i]) => {}
-            b';' => {
-                parts.push(&sql[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+        if let Some((end, _)) = skipped(bytes, i) {
+            i = end;
+        } else if bytes[i] == b';' && !trigger_goes_on(&sql[start..i]) {
+            parts.push(&sql[start..i]);
+            start = i + 1;
         }
         i += 1;
     }
     parts.push(&sql[start.min(sql.len())..]);
     parts.into_iter().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// When a quoted name or string, or a comment, starts at `i`: the index of its last
+/// byte, and whether it is a token (a comment is not).
+fn skipped(bytes: &[u8], i: usize) -> Option<(usize, bool)> {
+    match bytes[i] {
+        quote @ (b'\'' | b'"' | b'`') => Some((closing(bytes, i + 1, quote), true)),
+        b'[' => Some((closing(bytes, i, b']'), true)),
+        b'-' if bytes.get(i + 1) == Some(&b'-') => Some((closing(bytes, i, b'\n'), false)),
+        b'/' if bytes.get(i + 1) == Some(&b'*') => Some((comment_end(bytes, i), false)),
+        _ => None,
+    }
 }
 
 /// The index of the first `byte` from `from` on (the end of `bytes` when there is none).
@@ -440,17 +442,14 @@ fn tokens(sql: &str) -> Vec<Option<&str>> {
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        if let Some((end, token)) = skipped(bytes, i) {
+            i = end + 1;
+            if token {
+                tokens.push(None);
+            }
+            continue;
+        }
         match bytes[i] {
-            quote @ (b'\'' | b'"' | b'`') => {
-                i = closing(bytes, i + 1, quote);
-                tokens.push(None);
-            }
-            b'[' => {
-                i = closing(bytes, i, b']');
-                tokens.push(None);
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => i = closing(bytes, i, b'\n'),
-            b'/' if bytes.get(i + 1) == Some(&b'*') => i = comment_end(bytes, i),
             b if b.is_ascii_alphabetic() || b == b'_' => {
                 let end = bytes[i..]
                     .iter()
