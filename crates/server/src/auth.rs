@@ -48,6 +48,49 @@ impl FromRequestParts<AppState> for UncountedCaller {
     }
 }
 
+/// The caller of the API's sale route, not counted yet: authenticated from the keys the
+/// service keeps (no read when the key is among them). The sale confirms it before it
+/// writes; an answer given without the sale running must confirm it first
+/// ([`SaleAuth::confirm`]).
+#[derive(Debug, Clone)]
+pub struct SaleAuth {
+    /// The key's company and id.
+    pub caller: Caller,
+    /// The same, as the service checks it.
+    pub sale: sanalpos_service::SaleCaller,
+}
+
+impl FromRequestParts<AppState> for SaleAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<SaleAuth, ApiError> {
+        let key = bearer_key(parts)?;
+        match state.service.authenticate_sale(key).await {
+            Ok(Some(sale)) => Ok(SaleAuth {
+                caller: Caller {
+                    company_id: sale.caller.company_id.clone(),
+                    key_id: sale.caller.key_id.clone(),
+                },
+                sale,
+            }),
+            Ok(None) => Err(ApiError::unauthorized()),
+            Err(e) => Err(ApiError::from(e)),
+        }
+    }
+}
+
+impl SaleAuth {
+    /// Confirms the caller where the sale did not run: the 401 answer for a key revoked
+    /// since it was kept.
+    pub async fn confirm(&self, state: &AppState) -> Result<(), ApiError> {
+        state
+            .service
+            .confirm_sale_caller(&self.sale)
+            .await
+            .map_err(ApiError::from)
+    }
+}
+
 impl Caller {
     /// Counts one payment creation of this caller; the 429 answer when it is over a
     /// limit.
@@ -60,18 +103,23 @@ impl Caller {
     }
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+/// The key of the `Authorization: Bearer` header.
+fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(ApiError::unauthorized)?;
-    let key = header
+    header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(ApiError::unauthorized)?;
+        .ok_or_else(ApiError::unauthorized)
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let key = bearer_key(parts)?;
     match state.service.authenticate(key).await {
         Ok(Some(caller)) => Ok(Caller {
             company_id: caller.company_id,

@@ -139,6 +139,7 @@ impl From<ServiceError> for ApiError {
                 ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
             },
             ServiceError::NotFound => ApiError::new(StatusCode::NOT_FOUND, code, "not found"),
+            ServiceError::Unauthorized => ApiError::unauthorized(),
             ServiceError::NoActivePos => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 code,
@@ -155,7 +156,6 @@ impl From<ServiceError> for ApiError {
                 ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
             },
             ServiceError::Storage(detail) => ApiError::internal(&detail),
-            other => ApiError::internal(&other.to_string()),
         }
     }
 }

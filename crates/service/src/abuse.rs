@@ -101,25 +101,47 @@ impl BlockCounters {
     }
 }
 
+/// What the velocity check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Velocity {
+    /// Why the attempt is refused; `None` when it may go.
+    pub(crate) blocked: Option<BlockReason>,
+    /// The settings epoch the decline counts came with; `None` when nothing was read.
+    pub(crate) settings_epoch: Option<i64>,
+}
+
+impl Velocity {
+    /// Refused for `reason` before any count was read.
+    pub(crate) fn refused(reason: BlockReason) -> Velocity {
+        Velocity {
+            blocked: Some(reason),
+            settings_epoch: None,
+        }
+    }
+}
+
 /// Whether the velocity limits refuse a card (by fingerprint) and client IP: at most
-/// one statement over two partial indexes.
+/// one statement over two partial indexes (two when the windows differ).
 pub(crate) async fn velocity(
     service: &PaymentService,
     fingerprint: &str,
     client_ip: Option<&str>,
-) -> Result<Option<BlockReason>, ServiceError> {
+) -> Result<Velocity, ServiceError> {
     let limits = service.inner.config.abuse;
     let card_on = limits.card_declines > 0;
     let ip_on = limits.ip_declines > 0 && client_ip.is_some();
     if !card_on && !ip_on {
-        return Ok(None);
+        return Ok(Velocity {
+            blocked: None,
+            settings_epoch: None,
+        });
     }
     let now = service.now_ms();
     let store = &service.inner.store;
     // One window per read when the two are equal (the default); otherwise two reads.
     let since = |w: Duration| now - w.as_millis() as i64;
     let cap = i64::from(limits.card_declines.max(limits.ip_declines));
-    let (card, ip) = if limits.card_window == limits.ip_window || !card_on || !ip_on {
+    let (card, ip, epoch) = if limits.card_window == limits.ip_window || !card_on || !ip_on {
         let window = if card_on {
             limits.card_window
         } else {
@@ -128,7 +150,7 @@ pub(crate) async fn velocity(
         let c = store
             .recent_declines(fingerprint, client_ip.filter(|_| ip_on), since(window), cap)
             .await?;
-        (c.card, c.ip)
+        (c.card, c.ip, c.settings_epoch)
     } else {
         let c = store
             .recent_declines(fingerprint, None, since(limits.card_window), cap)
@@ -136,15 +158,19 @@ pub(crate) async fn velocity(
         let i = store
             .recent_declines(fingerprint, client_ip, since(limits.ip_window), cap)
             .await?;
-        (c.card, i.ip)
+        (c.card, i.ip, c.settings_epoch)
     };
-    if card_on && card >= i64::from(limits.card_declines) {
-        return Ok(Some(BlockReason::VelocityCard));
-    }
-    if ip_on && ip >= i64::from(limits.ip_declines) {
-        return Ok(Some(BlockReason::VelocityIp));
-    }
-    Ok(None)
+    let blocked = if card_on && card >= i64::from(limits.card_declines) {
+        Some(BlockReason::VelocityCard)
+    } else if ip_on && ip >= i64::from(limits.ip_declines) {
+        Some(BlockReason::VelocityIp)
+    } else {
+        None
+    };
+    Ok(Velocity {
+        blocked,
+        settings_epoch: Some(epoch),
+    })
 }
 
 /// Whether a session has had its allowed unsuccessful attempts. A session's `tries`

@@ -16,8 +16,9 @@ use sanalpos_store::{
 
 use crate::error::ServiceError;
 use crate::gateways::{environment, open, protocol_of, seal};
+use crate::settings_cache::KeptKey;
 use crate::types::{
-    rfc3339, ApiCaller, ApiKeyView, NewPos, PosChange, PosView, ShownSetting, UserView,
+    rfc3339, ApiCaller, ApiKeyView, NewPos, PosChange, PosView, SaleCaller, ShownSetting, UserView,
 };
 use crate::{PaymentService, Role};
 
@@ -399,38 +400,98 @@ pub(crate) async fn revoke_api_key(
         .await?)
 }
 
+/// The lookup prefix of a well-formed API key; `None` for anything else.
+fn lookup_prefix(api_key: &str) -> Option<&str> {
+    let well_formed = api_key.len() == KEY_PREFIX.len() + KEY_RANDOM_LEN
+        && api_key.starts_with(KEY_PREFIX)
+        && api_key[KEY_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric());
+    well_formed.then(|| &api_key[..KEY_LOOKUP_LEN])
+}
+
+/// Whether a stored hash is the presented key's (in constant time).
+fn same_hash(stored: &str, presented: &str) -> bool {
+    stored.as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
+/// The stored, unrevoked key with `prefix` whose hash is `presented`.
+async fn stored_key(
+    service: &PaymentService,
+    prefix: &str,
+    presented: &str,
+) -> Result<Option<KeptKey>, ServiceError> {
+    let Some((key, key_hash)) = service.inner.store.find_api_key(prefix).await? else {
+        return Ok(None);
+    };
+    if !same_hash(&key_hash, presented) || key.revoked_at.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(KeptKey {
+        caller: ApiCaller {
+            company_id: key.company_id,
+            key_id: key.id,
+        },
+        key_hash,
+    }))
+}
+
 pub(crate) async fn authenticate(
     service: &PaymentService,
     api_key: &str,
 ) -> Result<Option<ApiCaller>, ServiceError> {
     let api_key = api_key.trim();
-    if api_key.len() != KEY_PREFIX.len() + KEY_RANDOM_LEN
-        || !api_key.starts_with(KEY_PREFIX)
-        || !api_key[KEY_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric())
-    {
-        return Ok(None);
-    }
-    let Some((key, stored_hash)) = service
-        .inner
-        .store
-        .find_api_key(&api_key[..KEY_LOOKUP_LEN])
-        .await?
-    else {
+    let Some(prefix) = lookup_prefix(api_key) else {
         return Ok(None);
     };
-    let matches: bool = key_hash(api_key)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into();
-    if !matches || key.revoked_at.is_some() {
+    let key = stored_key(service, prefix, &key_hash(api_key)).await?;
+    Ok(key.map(|key| key.caller))
+}
+
+/// The caller of a sale, from the kept keys when the key is there (no read), else read
+/// and kept; the sale confirms it with the epoch it reads before writing.
+pub(crate) async fn authenticate_sale(
+    service: &PaymentService,
+    api_key: &str,
+) -> Result<Option<SaleCaller>, ServiceError> {
+    let api_key = api_key.trim();
+    let Some(prefix) = lookup_prefix(api_key) else {
         return Ok(None);
+    };
+    let presented = key_hash(api_key);
+    let kept = &service.inner.settings;
+    if let Some((key, label)) = kept.key(prefix) {
+        if same_hash(&key.key_hash, &presented) {
+            return Ok(Some(SaleCaller::new(key.caller, prefix, presented, label)));
+        }
     }
-    Ok(Some(ApiCaller {
-        company_id: key.company_id,
-        key_id: key.id,
-    }))
+    let label = service.inner.store.settings_epoch().await?;
+    let Some(key) = stored_key(service, prefix, &presented).await? else {
+        return Ok(None);
+    };
+    kept.keep_key(prefix, key.clone(), label);
+    Ok(Some(SaleCaller::new(key.caller, prefix, presented, label)))
+}
+
+/// Confirms a sale's caller against the settings epoch `epoch` read after it was
+/// authenticated: nothing to do while the epoch is its label; otherwise the key is read
+/// again, and a key revoked (or gone) since is [`ServiceError::Unauthorized`].
+pub(crate) async fn confirm_sale_caller(
+    service: &PaymentService,
+    caller: &SaleCaller,
+    epoch: i64,
+) -> Result<(), ServiceError> {
+    service.inner.settings.saw(epoch);
+    if caller.label == epoch {
+        return Ok(());
+    }
+    match stored_key(service, &caller.prefix, &caller.presented).await? {
+        Some(key) if key.caller == caller.caller => {
+            service.inner.settings.keep_key(&caller.prefix, key, epoch);
+            Ok(())
+        }
+        _ => Err(ServiceError::Unauthorized),
+    }
 }
 
 pub(crate) async fn create_user(

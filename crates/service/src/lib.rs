@@ -37,6 +37,7 @@ mod recon;
 mod reports;
 mod reversals;
 mod scheduled_refunds;
+mod settings_cache;
 mod sign_in;
 mod statement_profiles;
 mod stored_card_payments;
@@ -118,6 +119,7 @@ struct Inner {
     card_forms: card_forms::CardForms,
     blocked: abuse::BlockCounters,
     successes: gateways::SuccessMarks,
+    settings: settings_cache::SettingsCache,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -140,6 +142,7 @@ impl PaymentService {
                 card_forms: card_forms::CardForms::default(),
                 blocked: abuse::BlockCounters::default(),
                 successes: gateways::SuccessMarks::default(),
+                settings: settings_cache::SettingsCache::default(),
             }),
         }
     }
@@ -263,6 +266,25 @@ impl PaymentService {
         admin::authenticate(self, api_key).await
     }
 
+    /// The caller of a sale through the API: like [`PaymentService::authenticate`], but
+    /// from the keys this instance keeps when the key is among them, with no read. The
+    /// sale ([`PaymentService::create_payment_claiming`]) confirms it before writing;
+    /// an answer that comes without a sale confirms it with
+    /// [`PaymentService::confirm_sale_caller`].
+    pub async fn authenticate_sale(
+        &self,
+        api_key: &str,
+    ) -> Result<Option<SaleCaller>, ServiceError> {
+        admin::authenticate_sale(self, api_key).await
+    }
+
+    /// Whether a sale's caller still holds: `Ok(())`, or
+    /// [`ServiceError::Unauthorized`] for a key revoked since it was kept.
+    pub async fn confirm_sale_caller(&self, caller: &SaleCaller) -> Result<(), ServiceError> {
+        let epoch = self.inner.store.settings_epoch().await?;
+        admin::confirm_sale_caller(self, caller, epoch).await
+    }
+
     /// Creates a user (argon2id password hash).
     pub async fn create_user(
         &self,
@@ -325,10 +347,12 @@ impl PaymentService {
     /// claimed, the request counted against `claim`'s rate limits, and the payment
     /// written, in one transaction, so a sale commits twice (before and after the
     /// provider call) and nothing else. When the key is not free, or a limit is
-    /// reached, nothing is sent ([`ClaimedPayment`]).
+    /// reached, nothing is sent ([`ClaimedPayment`]). The caller, taken from the kept
+    /// keys, is confirmed before anything is written: [`ServiceError::Unauthorized`]
+    /// when its key was revoked since.
     pub async fn create_payment_claiming(
         &self,
-        caller: &Actor,
+        caller: &SaleCaller,
         claim: &KeyClaim,
         request: CreatePayment,
         answer: KeyAnswerFn,

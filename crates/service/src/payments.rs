@@ -19,7 +19,7 @@ use sanalpos_store::{
 
 use sanalpos_core::Lang;
 
-use crate::abuse::BlockReason;
+use crate::abuse::{BlockReason, Velocity};
 use crate::error::ServiceError;
 use crate::idempotency::{ClaimedPayment, CreatedOnce, KeyAnswerFn};
 use crate::labels::block_message;
@@ -105,6 +105,11 @@ pub(crate) async fn choose_pos(
         request.currency,
     )
     .await?;
+    offers_installments(pos, request)
+}
+
+/// The POS when its installment table offers the count asked for.
+fn offers_installments(pos: PosRecord, request: &CreatePayment) -> Result<PosRecord, ServiceError> {
     if !pos
         .installments
         .iter()
@@ -268,22 +273,23 @@ pub(crate) async fn create_payment_once(
 
 pub(crate) async fn create_payment_claiming(
     service: &PaymentService,
-    caller: &Actor,
+    caller: &SaleCaller,
     claim: &KeyClaim,
     request: CreatePayment,
     answer: KeyAnswerFn,
 ) -> Result<ClaimedPayment, ServiceError> {
+    let actor = caller.caller.actor();
     let made = create_payment_for(
         service,
-        caller,
+        &actor,
         request,
-        KeyUse::Claim(claim),
+        KeyUse::Claim(claim, caller),
         None,
         None,
         Some(answer),
     )
     .await;
-    once(service, caller, &claim.key, made).await
+    once(service, &actor, &claim.key, made).await
 }
 
 fn existed(service: &PaymentService, payment: &PaymentRecord) -> CreatedOnce {
@@ -396,17 +402,39 @@ pub(crate) async fn create_payment_for(
     let card = &parsed.card;
     let card_fingerprint = service.inner.crypto.card_fingerprint(&card.number);
     let client_ip = request.client_ip.map(|ip| ip.to_string());
-    // The POS and the card's and address's recent declines are two independent reads:
-    // asked at once, a sale waits for one round trip instead of two.
-    let (pos, velocity) =
-        tokio::try_join!(choose_pos(service, &caller.company_id, &request), async {
+    // The POS comes from the definitions this instance keeps (no read when they are
+    // there); the card's and address's recent declines are read, with the settings
+    // epoch that says whether the kept POS and the caller's key still hold. Both at
+    // once: a sale waits for one round trip at most.
+    let company_id = &caller.company_id;
+    let pos_id = request.pos_id.as_deref();
+    let (kept_pos, velocity) = tokio::try_join!(
+        crate::pos_choice::choose_kept_pos(service, company_id, pos_id, request.currency),
+        async {
             match blocked {
-                Some(reason) => Ok(Some(reason)),
+                Some(reason) => Ok(Velocity::refused(reason)),
                 None => {
                     crate::abuse::velocity(service, &card_fingerprint, client_ip.as_deref()).await
                 }
             }
-        })?;
+        }
+    )?;
+    let epoch = settings_epoch(service, &velocity).await?;
+    confirm_claimant(service, key, epoch).await?;
+    let pos = match kept_pos {
+        (chosen, label) if label == epoch => chosen,
+        _ => {
+            crate::pos_choice::choose_pos_after(
+                service,
+                company_id,
+                pos_id,
+                request.currency,
+                epoch,
+            )
+            .await
+        }
+    };
+    let pos = offers_installments(pos?, &request)?;
     let pre_auth = request.capture == CaptureMode::Manual;
     if pre_auth
         && !crate::gateways::protocol_of(&pos.protocol)?
@@ -422,7 +450,7 @@ pub(crate) async fn create_payment_for(
     let save = crate::stored_card_payments::save_request(&request, &pos, customer_ref.as_ref())?;
     let gateway = gateway_for(service, &pos)?;
 
-    let blocked = velocity;
+    let blocked = velocity.blocked;
 
     let now = service.now_ms();
     let client_ref = ClientRef::generate();
@@ -635,8 +663,9 @@ pub(crate) enum KeyUse<'a> {
     /// A key the front end claimed before: linked to the payment as it is written.
     Held(&'a str),
     /// A key claimed, and the request counted, in the transaction that writes the
-    /// payment.
-    Claim(&'a KeyClaim),
+    /// payment; by an API caller taken from the kept keys, to confirm before writing
+    /// ([`confirm_claimant`]).
+    Claim(&'a KeyClaim, &'a SaleCaller),
 }
 
 impl KeyUse<'_> {
@@ -644,7 +673,35 @@ impl KeyUse<'_> {
         match self {
             KeyUse::None => None,
             KeyUse::Held(key) => Some(key),
-            KeyUse::Claim(claim) => Some(&claim.key),
+            KeyUse::Claim(claim, _) => Some(&claim.key),
+        }
+    }
+}
+
+/// The settings epoch: as the decline counts brought it, else read.
+pub(crate) async fn settings_epoch(
+    service: &PaymentService,
+    velocity: &Velocity,
+) -> Result<i64, ServiceError> {
+    match velocity.settings_epoch {
+        Some(epoch) => Ok(epoch),
+        None => Ok(service.inner.store.settings_epoch().await?),
+    }
+}
+
+/// Confirms the API caller of a claimed sale against `epoch`, read after the caller was
+/// authenticated and before anything is written: a key revoked since it was kept is
+/// [`ServiceError::Unauthorized`].
+pub(crate) async fn confirm_claimant(
+    service: &PaymentService,
+    key: KeyUse<'_>,
+    epoch: i64,
+) -> Result<(), ServiceError> {
+    match key {
+        KeyUse::Claim(_, caller) => crate::admin::confirm_sale_caller(service, caller, epoch).await,
+        KeyUse::None | KeyUse::Held(_) => {
+            service.inner.settings.saw(epoch);
+            Ok(())
         }
     }
 }
@@ -681,7 +738,7 @@ pub(crate) async fn begin(
                 .begin_keyed_payment(payment.clone(), attempt, key.to_owned())
                 .await?
         }
-        (None, KeyUse::Claim(claim)) => {
+        (None, KeyUse::Claim(claim, _)) => {
             match store
                 .begin_claimed_payment(payment.clone(), attempt, claim.clone())
                 .await?

@@ -2,6 +2,8 @@
 //! office, hosted page, installment look-ups), so that the POS a customer is quoted
 //! installments on is the one that then charges the card.
 
+use std::sync::Arc;
+
 use sanalpos_core::Currency;
 use sanalpos_store::{OnboardingState, PosRecord};
 
@@ -20,10 +22,66 @@ pub(crate) async fn choose_pos(
     pos_id: Option<&str>,
     currency: Currency,
 ) -> Result<PosRecord, ServiceError> {
-    let mut all = service.inner.store.list_pos(company_id).await?;
+    let all = service.inner.store.list_pos(company_id).await?;
+    pick(&all, pos_id, currency)
+}
+
+/// [`choose_pos`] from the company's POS definitions this instance keeps (read and
+/// kept when they are not there), with the settings epoch they were read after. The
+/// choice, a refusal included, holds only while the epoch is still that label: the sale
+/// compares it with the epoch it reads next and chooses again from a new read
+/// ([`choose_pos_after`]) when it is not.
+pub(crate) async fn choose_kept_pos(
+    service: &PaymentService,
+    company_id: &str,
+    pos_id: Option<&str>,
+    currency: Currency,
+) -> Result<(Result<PosRecord, ServiceError>, i64), ServiceError> {
+    let (all, label) = match service.inner.settings.pos(company_id) {
+        Some(kept) => kept,
+        None => {
+            let label = service.inner.store.settings_epoch().await?;
+            (kept_after(service, company_id, label).await?, label)
+        }
+    };
+    Ok((pick(&all, pos_id, currency), label))
+}
+
+/// [`choose_pos`] from a read made after the settings epoch was `epoch`, which keeps
+/// what it read.
+pub(crate) async fn choose_pos_after(
+    service: &PaymentService,
+    company_id: &str,
+    pos_id: Option<&str>,
+    currency: Currency,
+    epoch: i64,
+) -> Result<PosRecord, ServiceError> {
+    let all = kept_after(service, company_id, epoch).await?;
+    pick(&all, pos_id, currency)
+}
+
+/// The company's POS definitions read now, kept with the label `epoch` (read before).
+async fn kept_after(
+    service: &PaymentService,
+    company_id: &str,
+    epoch: i64,
+) -> Result<Arc<Vec<PosRecord>>, ServiceError> {
+    let all = Arc::new(service.inner.store.list_pos(company_id).await?);
+    service
+        .inner
+        .settings
+        .keep_pos(company_id, all.clone(), epoch);
+    Ok(all)
+}
+
+fn pick(
+    all: &[PosRecord],
+    pos_id: Option<&str>,
+    currency: Currency,
+) -> Result<PosRecord, ServiceError> {
     match pos_id {
         Some(pos_id) => {
-            let pos = all.into_iter().find(|p| p.id == pos_id).ok_or_else(|| {
+            let pos = all.iter().find(|p| p.id == pos_id).ok_or_else(|| {
                 ServiceError::validation("pos_id", "no such POS for this company")
             })?;
             if pos.onboarding_state != OnboardingState::Active {
@@ -35,15 +93,13 @@ pub(crate) async fn choose_pos(
                     "this POS does not take the currency",
                 ));
             }
-            Ok(pos)
+            Ok(pos.clone())
         }
-        None => {
-            let default = all
-                .iter()
-                .position(|p| p.is_default && pos_can_charge(p, currency))
-                .or_else(|| all.iter().position(|p| pos_can_charge(p, currency)))
-                .ok_or(ServiceError::NoActivePos)?;
-            Ok(all.swap_remove(default))
-        }
+        None => all
+            .iter()
+            .find(|p| p.is_default && pos_can_charge(p, currency))
+            .or_else(|| all.iter().find(|p| pos_can_charge(p, currency)))
+            .cloned()
+            .ok_or(ServiceError::NoActivePos),
     }
 }

@@ -166,10 +166,13 @@ pub(crate) async fn create_stored_card_payment(
         .crypto
         .stored_card_fingerprint(&card.provider_token);
     let client_ip = request.client_ip.map(|ip| ip.to_string());
-    let blocked = match blocked {
-        Some(reason) => Some(reason),
+    let velocity = match blocked {
+        Some(reason) => crate::abuse::Velocity::refused(reason),
         None => crate::abuse::velocity(service, &fingerprint, client_ip.as_deref()).await?,
     };
+    let epoch = crate::payments::settings_epoch(service, &velocity).await?;
+    crate::payments::confirm_claimant(service, key, epoch).await?;
+    let blocked = velocity.blocked;
     let now = service.now_ms();
     let client_ref = ClientRef::generate();
     let payment = PaymentRecord {

@@ -79,6 +79,31 @@ pub struct ApiCaller {
     pub key_id: String,
 }
 
+/// The caller of the API's sale route: authenticated from the keys this instance keeps
+/// ([`PaymentService::authenticate_sale`](crate::PaymentService::authenticate_sale)),
+/// and confirmed by the sale itself before it writes anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleCaller {
+    /// The key's company and id.
+    pub caller: ApiCaller,
+    /// The key's lookup prefix and the presented key's hash, to read it again.
+    pub(crate) prefix: String,
+    pub(crate) presented: String,
+    /// The settings epoch the key was read after.
+    pub(crate) label: i64,
+}
+
+impl SaleCaller {
+    pub(crate) fn new(caller: ApiCaller, prefix: &str, presented: String, label: i64) -> Self {
+        SaleCaller {
+            caller,
+            prefix: prefix.to_owned(),
+            presented,
+            label,
+        }
+    }
+}
+
 impl ApiCaller {
     /// The actor this caller acts as.
     pub fn actor(&self) -> Actor {

@@ -21,6 +21,8 @@ pub struct DeclineCounts {
     pub card: i64,
     /// Declined payments from the client IP (0 when no IP was given).
     pub ip: i64,
+    /// The settings epoch read in the same statement ([`Store::settings_epoch`]).
+    pub settings_epoch: i64,
 }
 
 async fn lock_session(
@@ -80,7 +82,9 @@ fn declines_sql(prefix: &str) -> String {
          (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE card_fingerprint = $1 \
            AND status = '{declined}' AND created_at >= $2 LIMIT $3) c) AS card, \
          (SELECT COUNT(*) FROM (SELECT 1 FROM payments WHERE client_ip = $4 \
-           AND status = '{declined}' AND client_ip IS NOT NULL AND created_at >= $5 LIMIT $6) i) AS ip"
+           AND status = '{declined}' AND client_ip IS NOT NULL AND created_at >= $5 LIMIT $6) i) AS ip, \
+         {epoch} AS settings_epoch",
+        epoch = crate::settings::EPOCH_COLUMN,
     )
 }
 
@@ -109,7 +113,8 @@ impl Store {
     /// Declined payments since `since` (Unix ms) with the card fingerprint, and from the
     /// client IP when one is given: one statement over two partial indexes of migration
     /// 11, each read stopping at `cap` rows (the check only needs to know whether the
-    /// limit is reached).
+    /// limit is reached). The settings epoch comes with them, for a sale to check the
+    /// key and POS it took from memory without a round trip more.
     pub async fn recent_declines(
         &self,
         card_fingerprint: &str,
@@ -129,6 +134,7 @@ impl Store {
         Ok(DeclineCounts {
             card: int(&row, "card")?,
             ip: int(&row, "ip")?,
+            settings_epoch: int(&row, "settings_epoch")?,
         })
     }
 

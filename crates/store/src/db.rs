@@ -1015,6 +1015,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_partial_reference_indexes.sql"),
         postgres: include_str!("../migrations/postgres/0020_partial_reference_indexes.sql"),
     },
+    Migration {
+        version: 21,
+        name: "settings_epoch",
+        sqlite: include_str!("../migrations/sqlite/0021_settings_epoch.sql"),
+        postgres: include_str!("../migrations/postgres/0021_settings_epoch.sql"),
+    },
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

@@ -39,6 +39,7 @@ mod recovery;
 mod refunds;
 mod reports;
 mod rows;
+mod settings;
 mod statement_profiles;
 mod stored_cards;
 #[cfg(feature = "testing")]

@@ -102,6 +102,7 @@ async fn insert_key(conn: &mut AnyConnection, new: &NewKey) -> Result<(), StoreE
     .bind(new.key.created_at)
     .execute(&mut *conn)
     .await?;
+    crate::settings::settings_changed(conn).await?;
     append(conn, &new.audit).await
 }
 
@@ -117,6 +118,7 @@ async fn revoke_key(conn: &mut AnyConnection, r: &Revoke) -> Result<(), StoreErr
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
+    crate::settings::settings_changed(conn).await?;
     append(conn, &r.audit).await
 }
 

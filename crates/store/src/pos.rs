@@ -66,6 +66,7 @@ async fn insert_pos(
     conn: &mut AnyConnection,
     (pos, audit): &(PosRecord, NewAudit),
 ) -> Result<(), StoreError> {
+    crate::settings::settings_changed(conn).await?;
     clear_other_defaults(conn, pos).await?;
     sqlx::query(
         "INSERT INTO pos_definitions (id, company_id, name, protocol, environment, settings_enc, \
@@ -98,6 +99,7 @@ async fn update_pos(
     conn: &mut AnyConnection,
     (pos, audit): &(PosRecord, NewAudit),
 ) -> Result<PosRecord, StoreError> {
+    crate::settings::settings_changed(conn).await?;
     clear_other_defaults(conn, pos).await?;
     let done = sqlx::query(
         "UPDATE pos_definitions SET name = $1, protocol = $2, environment = $3, settings_enc = $4, \
@@ -222,7 +224,11 @@ impl Store {
                         .bind(id.as_str())
                         .execute(&mut *c)
                         .await?;
-                        Ok(done.rows_affected() == 1)
+                        let moved = done.rows_affected() == 1;
+                        if moved {
+                            crate::settings::settings_changed(c).await?;
+                        }
+                        Ok(moved)
                     })
                 },
             )

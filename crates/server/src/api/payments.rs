@@ -21,7 +21,7 @@ use sanalpos_service::{
 use super::body::JsonBody;
 use super::fields::{Amount, Capture, CurrencyCode, Digits, Installments, Ip, Switch, Text};
 use super::idempotency;
-use crate::auth::{Caller, UncountedCaller};
+use crate::auth::{Caller, SaleAuth};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::AppState;
 
@@ -41,24 +41,27 @@ use crate::AppState;
     security(("api_key" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    UncountedCaller(caller): UncountedCaller,
+    auth: SaleAuth,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let caller = &auth.caller;
     let peer_ip = crate::client_ip::client_ip(peer, &headers, &state.trusted_proxies);
     let parsed = idempotency::key(&headers)
         .and_then(|key| parse_create(&body, peer_ip).map(|request| (key, request)));
     let (key, request) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
+            if let Err(refused) = auth.confirm(&state).await {
+                return refused.into_response();
+            }
             if let Err(refused) = caller.count_payment(&state).await {
                 return refused.into_response();
             }
             return e.into_response();
         }
     };
-    let actor = caller.actor();
     let answer = answer_of_create();
     let tally = state.limiter.api_tally(
         &caller.company_id,
@@ -76,7 +79,7 @@ pub async fn create(
     };
     let claimed = state
         .service
-        .create_payment_claiming(&actor, &claim, request, answer.clone())
+        .create_payment_claiming(&auth.sale, &claim, request, answer.clone())
         .await;
     match claimed {
         Ok(ClaimedPayment::Done(created)) => {
@@ -111,7 +114,7 @@ pub async fn create(
         // Answered before, used with another body, or still running: the claim protocol
         // tells which (and waits a little for a running first request).
         Ok(ClaimedPayment::KeyTaken) => match parse_create(&body, peer_ip) {
-            Ok(request) => claimed_before(&state, &caller, &key, &body, request).await,
+            Ok(request) => claimed_before(&state, caller, &key, &body, request).await,
             Err(e) => e.into_response(),
         },
         // Nothing was written, or the key stays claimed until its lock runs out (an
@@ -119,7 +122,12 @@ pub async fn create(
         // payment, never sends a second one. Refusals are counted like malformed
         // requests.
         Err(error) => {
-            if !matches!(error, ServiceError::Storage(_)) {
+            if !matches!(error, ServiceError::Storage(_) | ServiceError::Unauthorized) {
+                // A refusal made before the sale confirmed its caller is answered only
+                // to a caller who still holds the key.
+                if let Err(refused) = auth.confirm(&state).await {
+                    return refused.into_response();
+                }
                 if let Err(refused) = caller.count_payment(&state).await {
                     return refused.into_response();
                 }

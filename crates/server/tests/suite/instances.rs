@@ -2,7 +2,8 @@
 //! balancer: the same idempotency key sent to both at once makes one sale; a POS changed
 //! through one is used by the other's next payment; the janitor and the end-of-day job
 //! running on both at once do each piece of work once; the API rate limits count the
-//! requests of both instances together.
+//! requests of both instances together; a key revoked through one is refused by the
+//! other's next sale.
 
 #![allow(clippy::unwrap_used)]
 
@@ -263,6 +264,105 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         .await
         .unwrap();
     assert_eq!(runs.len(), 1);
+}
+
+/// A sale takes its API key from what its instance keeps; a key revoked through another
+/// instance is refused by this one's very next request, and nothing is written or sent
+/// for it: a new sale, a replay of the key's earlier sale, a malformed request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_revoked_through_one_instance_is_refused_by_the_others_next_sale() {
+    let Some((store, guard)) = postgres_store("two_instances_revoke").await else {
+        return;
+    };
+    store.close().await;
+    let data_dir = sanalpos_store::testing::test_dir();
+    let clock = Clock::system();
+    let one = start(guard.url(), data_dir.path(), &clock).await;
+    let two = start(guard.url(), data_dir.path(), &clock).await;
+    let merchant = MerchantConfig::generate();
+    let sim = simulator(&merchant).await;
+    let company = one
+        .service
+        .create_company("Anahtar A.Ş.", "test")
+        .await
+        .unwrap();
+    one.service
+        .create_pos(
+            &company.id,
+            crate::helpers::pos::simulator_pos(&sim.base_url(), &merchant),
+            "test",
+        )
+        .await
+        .unwrap();
+    let (revoked, revoked_key) = one
+        .service
+        .create_api_key(&company.id, "shop", "test")
+        .await
+        .unwrap();
+    let (_, other_key) = one
+        .service
+        .create_api_key(&company.id, "phone", "test")
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let card = "4546711234567894";
+    // Instance two has the key in memory after its first sales.
+    for n in 0..2 {
+        let (status, view) = pay(
+            &http,
+            &two,
+            &revoked_key,
+            &format!("before-{n}"),
+            &payment(card, "10.00"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+    }
+    let sent = |sim: &SimHandle| sim.transactions(&merchant.merchant_no).unwrap().len();
+    let sent_before = sent(&sim);
+
+    one.service
+        .revoke_api_key(&company.id, &revoked.id, "test")
+        .await
+        .unwrap();
+    let (status, view) = pay(&http, &two, &revoked_key, "after", &payment(card, "11.00")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{view}");
+    assert_eq!(view["error"]["code"], "unauthorized", "{view}");
+    // A replay of the key's earlier sale, and a request the sale would refuse anyway.
+    let (status, view) = pay(
+        &http,
+        &two,
+        &revoked_key,
+        "before-0",
+        &payment(card, "10.00"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{view}");
+    for amount in ["0.00", "on lira"] {
+        let (status, view) = pay(&http, &two, &revoked_key, "bad", &payment(card, amount)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{amount}: {view}");
+    }
+    let listed = two
+        .service
+        .list_payments(&company.id, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 2, "{listed:?}");
+    assert_eq!(sent(&sim), sent_before);
+
+    // The company's other key goes on selling through both.
+    for (n, instance) in [&two, &one].into_iter().enumerate() {
+        let (status, view) = pay(
+            &http,
+            instance,
+            &other_key,
+            &format!("other-{n}"),
+            &payment(card, "12.00"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+        assert_eq!(view["status"], "approved", "{view}");
+    }
 }
 
 /// The rate limits are counted in the database: requests spread over two instances

@@ -249,11 +249,26 @@ async fn companies_are_isolated() {
         let caller = a.service.authenticate(&key).await.unwrap().unwrap();
         assert_eq!(caller.company_id, a.company.id);
         assert_eq!(a.service.authenticate("sk_live_nope").await.unwrap(), None);
+        // The sale's way: read once, then taken from what the instance keeps.
+        let first = a.service.authenticate_sale(&key).await.unwrap().unwrap();
+        let kept = a.service.authenticate_sale(&key).await.unwrap().unwrap();
+        assert_eq!((&first.caller, &kept.caller), (&caller, &caller));
+        a.service.confirm_sale_caller(&kept).await.unwrap();
+        assert_eq!(
+            a.service.authenticate_sale("sk_live_nope").await.unwrap(),
+            None
+        );
         a.service
             .revoke_api_key(&a.company.id, &caller.key_id, "test")
             .await
             .unwrap();
         assert_eq!(a.service.authenticate(&key).await.unwrap(), None);
+        // A caller taken before the revocation no longer holds.
+        assert_eq!(
+            a.service.confirm_sale_caller(&kept).await,
+            Err(ServiceError::Unauthorized)
+        );
+        assert_eq!(a.service.authenticate_sale(&key).await.unwrap(), None);
     })
     .await;
 }

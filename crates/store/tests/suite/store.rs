@@ -365,8 +365,11 @@ async fn leases() {
 async fn pos_versions_and_defaults() {
     for_each_engine("pos_versions_and_defaults", |store| async move {
         let c = company(&store, "A").await;
+        let epoch = store.settings_epoch().await.unwrap();
         let first = pos(&store, &c.id).await;
         let second = pos(&store, &c.id).await;
+        // Every change to a POS moves the settings epoch (a kept copy is then stale).
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 2);
         let list = store.list_pos(&c.id).await.unwrap();
         assert_eq!(list.iter().filter(|p| p.is_default).count(), 1);
         assert_eq!(list[0].id, second.id);
@@ -378,12 +381,14 @@ async fn pos_versions_and_defaults() {
             .unwrap();
         assert_eq!(updated.version, change.version + 1);
         assert_eq!(updated.onboarding_state, OnboardingState::Inactive);
-        // A stale version is refused.
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 3);
+        // A stale version is refused, and the epoch stays.
         let err = store
             .update_pos(change, audit(&c.id, "pos.updated", &first.id))
             .await
             .unwrap_err();
         assert_eq!(err.code(), "stale_version");
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 3);
     })
     .await;
 }
@@ -432,6 +437,7 @@ async fn users_and_keys() {
             created_at: now_ms(),
             revoked_at: None,
         };
+        let epoch = store.settings_epoch().await.unwrap();
         store
             .insert_api_key(
                 key.clone(),
@@ -440,6 +446,7 @@ async fn users_and_keys() {
             )
             .await
             .unwrap();
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 1);
         assert!(store
             .find_api_key("sk_live_abcdefgh")
             .await
@@ -455,12 +462,14 @@ async fn users_and_keys() {
             .unwrap()
             .unwrap();
         assert!(k.revoked_at.is_some());
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 2);
         assert_eq!(
             store
                 .revoke_api_key(&c.id, &key.id, audit(&c.id, "x", "y"))
                 .await,
             Err(StoreError::NotFound)
         );
+        assert_eq!(store.settings_epoch().await.unwrap(), epoch + 2);
     })
     .await;
 }
@@ -717,23 +726,25 @@ async fn recent_declines_by_card_and_ip() {
             .recent_declines("card-a", Some("192.0.2.1"), since, 10)
             .await
             .unwrap();
-        assert_eq!(counts, DeclineCounts { card: 2, ip: 2 });
+        assert_eq!((counts.card, counts.ip), (2, 2));
         // No address: no IP count; the cap stops the reads.
         let counts = store
             .recent_declines("card-a", None, since, 10)
             .await
             .unwrap();
-        assert_eq!(counts, DeclineCounts { card: 2, ip: 0 });
+        assert_eq!((counts.card, counts.ip), (2, 0));
         let counts = store
             .recent_declines("card-a", Some("192.0.2.1"), since, 1)
             .await
             .unwrap();
-        assert_eq!(counts, DeclineCounts { card: 1, ip: 1 });
+        assert_eq!((counts.card, counts.ip), (1, 1));
         let counts = store
             .recent_declines("card-z", Some("198.51.100.1"), since, 10)
             .await
             .unwrap();
-        assert_eq!(counts, DeclineCounts::default());
+        assert_eq!((counts.card, counts.ip), (0, 0));
+        // The settings epoch comes with the counts.
+        assert_eq!(counts.settings_epoch, store.settings_epoch().await.unwrap());
         assert_eq!(store.count_blocked_since(&c.id, since).await.unwrap(), 1);
         let plan = store.explain_recent_declines().await.unwrap().join("\n");
         if store.engine() == Engine::Sqlite {
