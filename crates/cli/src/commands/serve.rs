@@ -1,5 +1,6 @@
 //! `sanalpos serve`, `sanalpos demo`: the service.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,11 @@ pub struct ServeArgs {
     /// `postgres://…` to share one PostgreSQL database between instances.
     #[arg(long)]
     database_url: Option<String>,
+    /// Also stop (as on SIGTERM) when standard input reaches its end: for a program that
+    /// starts the service as its child over a pipe, so that the service stops when that
+    /// program ends, even killed with SIGKILL.
+    #[arg(long)]
+    stop_with_stdin: bool,
 }
 
 /// Options of `sanalpos demo`.
@@ -66,6 +72,37 @@ pub async fn stop_signal() {
     }
 }
 
+/// Resolves when standard input reaches its end or cannot be read. Read on a thread of
+/// its own (a read blocked on the runtime's blocking pool would hold the runtime's
+/// shutdown); the thread is left behind when the process ends.
+async fn stdin_closed() {
+    let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+    let watch = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut sink = [0_u8; 256];
+            loop {
+                match stdin.read(&mut sink) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = closed.send(());
+        });
+    match watch {
+        Ok(_) => {
+            let _ = on_close.await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch standard input; only signals stop the service");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Runs `sanalpos serve`.
 pub fn serve(args: ServeArgs) -> ExitCode {
     let mut config = match Config::from_process(args.config.as_deref()) {
@@ -85,6 +122,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         config.database_url = url;
     }
     super::init_logging_as(config.log_format == LogFormat::Json);
+    let stop_with_stdin = args.stop_with_stdin;
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -98,7 +136,19 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         println!("sanalpos listening on {}", app.base_url());
-        match app.run_until_stopped(stop_signal()).await {
+        let stop = async move {
+            if stop_with_stdin {
+                tokio::select! {
+                    () = stop_signal() => {},
+                    () = stdin_closed() => {
+                        tracing::info!("standard input closed: stopping");
+                    },
+                }
+            } else {
+                stop_signal().await;
+            }
+        };
+        match app.run_until_stopped(stop).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,5 +1,7 @@
 //! `sanalpos serve` as a child process: started on a fixed port over one database,
-//! killed with SIGKILL (`Child::kill` on Unix), started again on the same port.
+//! killed with SIGKILL (`Child::kill` on Unix), started again on the same port. It is
+//! started with `--stop-with-stdin` and a pipe this process holds, so it stops when this
+//! process ends, even by SIGKILL.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -72,8 +74,11 @@ impl Server {
             .open(&self.spec.log)
             .map_err(|e| format!("{}: {e}", self.spec.log.display()))?;
         let mut command = Command::new(&self.spec.bin);
+        // The child stops when its standard input, a pipe from this process, closes:
+        // when this process ends, however it ends, the server does not stay behind.
         command
             .arg("serve")
+            .arg("--stop-with-stdin")
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.spec.port))
             .arg("--data-dir")
@@ -91,7 +96,7 @@ impl Server {
         }
         let child = command
             .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

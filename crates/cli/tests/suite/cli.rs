@@ -609,3 +609,54 @@ fn garanti_hash_explains_hash_data_and_the_form_hash() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("(matches)"), "{out}");
 }
+
+/// `serve --stop-with-stdin` stops, as on SIGTERM, when the pipe to its standard input
+/// closes: what keeps a soak killed with SIGKILL from leaving its server behind.
+#[test]
+fn serve_stops_when_its_standard_input_closes() {
+    let dir = sanalpos_store::testing::test_dir();
+    let mut serve = Command::new(BIN);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0", "--stop-with-stdin"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("SANALPOS_MASTER_KEY")
+        .env_remove("SANALPOS_DATA_DIR")
+        .env_remove("SANALPOS_DATABASE_URL")
+        .env_remove("SANALPOS_LISTEN")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut server = Killed(serve.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("sanalpos listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let ready = reqwest::blocking::get(format!("{base}/readyz")).unwrap();
+    assert_eq!(ready.status(), 200);
+    // Still serving with its input open.
+    assert!(server.0.try_wait().unwrap().is_none());
+
+    drop(server.0.stdin.take());
+    let since = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(60),
+            "still running a minute after its standard input closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("standard input closed: stopping"), "{log}");
+}

@@ -225,6 +225,25 @@ fn children_of(pid: u32) -> Vec<u32> {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_soak_stopped_with_sigterm_stops_its_server() {
+    let (status, stderr) = stop_a_load_soak("-TERM");
+    assert!(!status.success(), "a stopped soak reported success");
+    assert!(stderr.contains("stopped by Ctrl-C or SIGTERM"), "{stderr}");
+}
+
+/// A load soak killed with SIGKILL cannot stop anything itself; its server sees the
+/// pipe to its standard input close and stops on its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_soak_killed_with_sigkill_leaves_no_server() {
+    let (status, _) = stop_a_load_soak("-KILL");
+    assert!(!status.success(), "a killed soak reported success");
+}
+
+/// Starts a short load soak, sends it `signal` once its server answers sales, and checks
+/// that the soak and its server are both gone within 20 s; the soak's exit status and
+/// stderr.
+#[cfg(target_os = "linux")]
+fn stop_a_load_soak(signal: &str) -> (std::process::ExitStatus, String) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
 
@@ -260,7 +279,7 @@ fn a_soak_stopped_with_sigterm_stops_its_server() {
     }
 
     let killed = Command::new("kill")
-        .args(["-TERM", &soak.id().to_string()])
+        .args([signal, &soak.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -271,23 +290,39 @@ fn a_soak_stopped_with_sigterm_stops_its_server() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the soak did not stop within 20 s of SIGTERM"
+            "the soak did not stop within 20 s of {signal}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    let outlived: Vec<u32> = servers
-        .into_iter()
-        .filter(|server| std::path::Path::new(&format!("/proc/{server}")).exists())
-        .collect();
+    // A server whose parent died is reaped by whoever adopts it; until then it is a
+    // zombie, which runs nothing.
+    let running = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let after_name = &stat[stat.rfind(')')? + 1..];
+                after_name
+                    .split_whitespace()
+                    .next()
+                    .map(|state| state != "Z")
+            })
+            .unwrap_or(false)
+    };
+    let outlived: Vec<u32> = loop {
+        let outlived: Vec<u32> = servers.iter().copied().filter(running).collect();
+        if outlived.is_empty() || std::time::Instant::now() > deadline {
+            break outlived;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for server in &outlived {
         let _ = Command::new("kill").arg(server.to_string()).status();
     }
     assert!(
         outlived.is_empty(),
-        "the soak's server {outlived:?} outlived it"
+        "the soak's server {outlived:?} outlived it ({signal})"
     );
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut soak.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(!status.success(), "a stopped soak reported success");
-    assert!(stderr.contains("stopped by Ctrl-C or SIGTERM"), "{stderr}");
+    (status, stderr)
 }
