@@ -202,6 +202,34 @@ fn sim_creates_its_merchant_file_and_serves() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `sanalpos serve` on a free port with `args` and nothing from the test's own
+/// `SANALPOS_*` settings, after `set_up` has its say; the child and its base URL, once it
+/// says it listens.
+fn serve(args: &[&str], set_up: impl FnOnce(&mut Command)) -> (Killed, String) {
+    let mut serve = Command::new(BIN);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("SANALPOS_MASTER_KEY")
+        .env_remove("SANALPOS_DATA_DIR")
+        .env_remove("SANALPOS_DATABASE_URL")
+        .env_remove("SANALPOS_LISTEN")
+        .env_remove("SANALPOS_PUBLIC_BASE_URL")
+        .stdout(Stdio::piped());
+    set_up(&mut serve);
+    let mut server = Killed(serve.spawn().unwrap());
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("sanalpos listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (server, base)
+}
+
 /// A child process killed when the test ends, passed or not.
 struct Killed(std::process::Child);
 
@@ -383,27 +411,9 @@ fn first_steps(database_url: Option<&str>) {
     );
 
     // The service on the same data directory.
-    let mut serve = Command::new(BIN);
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(&database)
-        .env_remove("SANALPOS_MASTER_KEY")
-        .env_remove("SANALPOS_DATA_DIR")
-        .env_remove("SANALPOS_DATABASE_URL")
-        .env_remove("SANALPOS_LISTEN")
-        .env_remove("SANALPOS_PUBLIC_BASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut server = Killed(serve.spawn().unwrap());
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("sanalpos listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+    let (server, base) = serve(&database, |serve| {
+        serve.stderr(Stdio::null());
+    });
     let http = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -615,29 +625,14 @@ fn garanti_hash_explains_hash_data_and_the_form_hash() {
 #[test]
 fn serve_stops_when_its_standard_input_closes() {
     let dir = sanalpos_store::testing::test_dir();
-    let mut serve = Command::new(BIN);
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0", "--stop-with-stdin"])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env_remove("SANALPOS_MASTER_KEY")
-        .env_remove("SANALPOS_DATA_DIR")
-        .env_remove("SANALPOS_DATABASE_URL")
-        .env_remove("SANALPOS_LISTEN")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut server = Killed(serve.spawn().unwrap());
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("sanalpos listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+    let data = dir.path().join("data");
+    let data = ["--data-dir", data.to_str().unwrap(), "--stop-with-stdin"];
+    let (mut server, base) = serve(&data, |serve| {
+        serve
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped());
+    });
     let ready = reqwest::blocking::get(format!("{base}/readyz")).unwrap();
     assert_eq!(ready.status(), 200);
     // Still serving with its input open.

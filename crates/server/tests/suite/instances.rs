@@ -14,9 +14,9 @@ use crate::helpers::payment;
 use reqwest::StatusCode;
 use sanalpos_server::ratelimit::RateLimits;
 use sanalpos_server::{Application, Config};
-use sanalpos_service::{PaymentService, PaymentStatus, PosChange};
+use sanalpos_service::{Company, PaymentService, PaymentStatus, PosChange, PosView};
 use sanalpos_simulator::{spawn, MerchantConfig, SimConfig, SimHandle, TxStatus};
-use sanalpos_store::testing::postgres_store;
+use sanalpos_store::testing::{postgres_store, TestGuard};
 use serde_json::Value;
 
 struct Instance {
@@ -25,11 +25,7 @@ struct Instance {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start(database_url: &str, data_dir: &std::path::Path, clock: &Clock) -> Instance {
-    start_with(database_url, data_dir, RateLimits::off(), clock).await
-}
-
-async fn start_with(
+async fn start(
     database_url: &str,
     data_dir: &std::path::Path,
     rate_limits: RateLimits,
@@ -107,22 +103,38 @@ async fn simulator(merchant: &MerchantConfig) -> SimHandle {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_share_one_database_without_doing_anything_twice() {
-    let Some((store, guard)) = postgres_store("two_instances").await else {
-        return;
-    };
+/// Two instances on a fresh PostgreSQL database, a simulator, and a company with its
+/// simulator POS and an API key: where every test here starts. `None` without a
+/// PostgreSQL server to test against. A test binds `_data_dir` and `_guard` too: left to
+/// `..`, they would be dropped at once, and the database and directory with them.
+struct Pair {
+    one: Instance,
+    two: Instance,
+    merchant: MerchantConfig,
+    sim: SimHandle,
+    company: Company,
+    pos: PosView,
+    api_key: String,
+    _data_dir: tempfile::TempDir,
+    _guard: TestGuard,
+}
+
+async fn pair(
+    test_name: &str,
+    company_name: &str,
+    rate_limits: RateLimits,
+    clock: &Clock,
+) -> Option<Pair> {
+    let (store, guard) = postgres_store(test_name).await?;
     store.close().await;
     let data_dir = sanalpos_store::testing::test_dir();
-    // One clock for both instances, moved forward by hand where time must pass.
-    let clock = Clock::adjustable();
-    let one = start(guard.url(), data_dir.path(), &clock).await;
-    let two = start(guard.url(), data_dir.path(), &clock).await;
+    let one = start(guard.url(), data_dir.path(), rate_limits, clock).await;
+    let two = start(guard.url(), data_dir.path(), rate_limits, clock).await;
     let merchant = MerchantConfig::generate();
     let sim = simulator(&merchant).await;
     let company = one
         .service
-        .create_company("İki Sunucu A.Ş.", "test")
+        .create_company(company_name, "test")
         .await
         .unwrap();
     let pos = one
@@ -139,6 +151,44 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
         .create_api_key(&company.id, "test", "test")
         .await
         .unwrap();
+    Some(Pair {
+        one,
+        two,
+        merchant,
+        sim,
+        company,
+        pos,
+        api_key,
+        _data_dir: data_dir,
+        _guard: guard,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_one_database_without_doing_anything_twice() {
+    // One clock for both instances, moved forward by hand where time must pass.
+    let clock = Clock::adjustable();
+    let Some(Pair {
+        one,
+        two,
+        merchant,
+        sim,
+        company,
+        pos,
+        api_key,
+        _data_dir,
+        _guard,
+        ..
+    }) = pair(
+        "two_instances",
+        "İki Sunucu A.Ş.",
+        RateLimits::off(),
+        &clock,
+    )
+    .await
+    else {
+        return;
+    };
     let http = reqwest::Client::new();
     let card = "4546711234567894";
 
@@ -271,37 +321,29 @@ async fn two_instances_share_one_database_without_doing_anything_twice() {
 /// for it: a new sale, a replay of the key's earlier sale, a malformed request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_revoked_through_one_instance_is_refused_by_the_others_next_sale() {
-    let Some((store, guard)) = postgres_store("two_instances_revoke").await else {
+    let Some(Pair {
+        one,
+        two,
+        merchant,
+        sim,
+        company,
+        api_key: other_key,
+        _data_dir,
+        _guard,
+        ..
+    }) = pair(
+        "two_instances_revoke",
+        "Anahtar A.Ş.",
+        RateLimits::off(),
+        &Clock::system(),
+    )
+    .await
+    else {
         return;
     };
-    store.close().await;
-    let data_dir = sanalpos_store::testing::test_dir();
-    let clock = Clock::system();
-    let one = start(guard.url(), data_dir.path(), &clock).await;
-    let two = start(guard.url(), data_dir.path(), &clock).await;
-    let merchant = MerchantConfig::generate();
-    let sim = simulator(&merchant).await;
-    let company = one
-        .service
-        .create_company("Anahtar A.Ş.", "test")
-        .await
-        .unwrap();
-    one.service
-        .create_pos(
-            &company.id,
-            crate::helpers::pos::simulator_pos(&sim.base_url(), &merchant),
-            "test",
-        )
-        .await
-        .unwrap();
     let (revoked, revoked_key) = one
         .service
         .create_api_key(&company.id, "shop", "test")
-        .await
-        .unwrap();
-    let (_, other_key) = one
-        .service
-        .create_api_key(&company.id, "phone", "test")
         .await
         .unwrap();
     let http = reqwest::Client::new();
@@ -369,11 +411,6 @@ async fn a_key_revoked_through_one_instance_is_refused_by_the_others_next_sale()
 /// add up, and a key over its limit is refused by both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_the_rate_limit_counts() {
-    let Some((store, guard)) = postgres_store("two_instances_rate").await else {
-        return;
-    };
-    store.close().await;
-    let data_dir = sanalpos_store::testing::test_dir();
     // A window far longer than the test, so no window ends in the middle of it.
     let limits = RateLimits {
         api_window_secs: 1_000_000_000,
@@ -383,28 +420,19 @@ async fn two_instances_share_the_rate_limit_counts() {
         requests_per_company: 0,
         ..RateLimits::default()
     };
-    let one = start_with(guard.url(), data_dir.path(), limits, &Clock::system()).await;
-    let two = start_with(guard.url(), data_dir.path(), limits, &Clock::system()).await;
-    let merchant = MerchantConfig::generate();
-    let sim = simulator(&merchant).await;
-    let company = one
-        .service
-        .create_company("Sayaç A.Ş.", "test")
-        .await
-        .unwrap();
-    one.service
-        .create_pos(
-            &company.id,
-            crate::helpers::pos::simulator_pos(&sim.base_url(), &merchant),
-            "test",
-        )
-        .await
-        .unwrap();
-    let (_, api_key) = one
-        .service
-        .create_api_key(&company.id, "test", "test")
-        .await
-        .unwrap();
+    let Some(Pair {
+        one,
+        two,
+        merchant,
+        sim,
+        api_key,
+        _data_dir,
+        _guard,
+        ..
+    }) = pair("two_instances_rate", "Sayaç A.Ş.", limits, &Clock::system()).await
+    else {
+        return;
+    };
     let http = reqwest::Client::new();
     let card = "4546711234567894";
 
@@ -459,33 +487,25 @@ async fn two_instances_share_the_rate_limit_counts() {
 /// same for one client IP (as API callers pass it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_share_the_velocity_counts() {
-    let Some((store, guard)) = postgres_store("two_instances_velocity").await else {
+    let Some(Pair {
+        one,
+        two,
+        merchant,
+        sim,
+        api_key,
+        _data_dir,
+        _guard,
+        ..
+    }) = pair(
+        "two_instances_velocity",
+        "Hız Sınırı A.Ş.",
+        RateLimits::off(),
+        &Clock::system(),
+    )
+    .await
+    else {
         return;
     };
-    store.close().await;
-    let data_dir = sanalpos_store::testing::test_dir();
-    let one = start(guard.url(), data_dir.path(), &Clock::system()).await;
-    let two = start(guard.url(), data_dir.path(), &Clock::system()).await;
-    let merchant = MerchantConfig::generate();
-    let sim = simulator(&merchant).await;
-    let company = one
-        .service
-        .create_company("Hız Sınırı A.Ş.", "test")
-        .await
-        .unwrap();
-    one.service
-        .create_pos(
-            &company.id,
-            crate::helpers::pos::simulator_pos(&sim.base_url(), &merchant),
-            "test",
-        )
-        .await
-        .unwrap();
-    let (_, api_key) = one
-        .service
-        .create_api_key(&company.id, "test", "test")
-        .await
-        .unwrap();
     let http = reqwest::Client::new();
     let calls = || sim.transactions(&merchant.merchant_no).unwrap().len();
     let declining = "4000000000000051";
