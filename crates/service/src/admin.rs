@@ -415,25 +415,29 @@ fn same_hash(stored: &str, presented: &str) -> bool {
     stored.as_bytes().ct_eq(presented.as_bytes()).into()
 }
 
+/// A stored key found by its prefix, when it is unrevoked and its hash is `presented`.
+fn matching(found: Option<(ApiKey, String)>, presented: &str) -> Option<KeptKey> {
+    let (key, key_hash) = found?;
+    if !same_hash(&key_hash, presented) || key.revoked_at.is_some() {
+        return None;
+    }
+    Some(KeptKey {
+        caller: ApiCaller {
+            company_id: key.company_id,
+            key_id: key.id,
+        },
+        key_hash,
+    })
+}
+
 /// The stored, unrevoked key with `prefix` whose hash is `presented`.
 async fn stored_key(
     service: &PaymentService,
     prefix: &str,
     presented: &str,
 ) -> Result<Option<KeptKey>, ServiceError> {
-    let Some((key, key_hash)) = service.inner.store.find_api_key(prefix).await? else {
-        return Ok(None);
-    };
-    if !same_hash(&key_hash, presented) || key.revoked_at.is_some() {
-        return Ok(None);
-    }
-    Ok(Some(KeptKey {
-        caller: ApiCaller {
-            company_id: key.company_id,
-            key_id: key.id,
-        },
-        key_hash,
-    }))
+    let found = service.inner.store.find_api_key(prefix).await?;
+    Ok(matching(found, presented))
 }
 
 pub(crate) async fn authenticate(
@@ -465,8 +469,13 @@ pub(crate) async fn authenticate_sale(
             return Ok(Some(SaleCaller::new(key.caller, prefix, presented, label)));
         }
     }
-    let label = service.inner.store.settings_epoch().await?;
-    let Some(key) = stored_key(service, prefix, &presented).await? else {
+    // The key and the epoch in one statement: an unknown key costs one read, as on
+    // every other route.
+    let Some((key, key_hash, label)) = service.inner.store.find_api_key_at_epoch(prefix).await?
+    else {
+        return Ok(None);
+    };
+    let Some(key) = matching(Some((key, key_hash)), &presented) else {
         return Ok(None);
     };
     kept.keep_key(prefix, key.clone(), label);

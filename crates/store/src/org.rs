@@ -249,6 +249,29 @@ impl Store {
             .transpose()
     }
 
+    /// [`Store::find_api_key`] with the settings epoch read in the same statement (one
+    /// snapshot): the label to keep the key under.
+    pub async fn find_api_key_at_epoch(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKey, String, i64)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT k.*, {} AS settings_epoch FROM api_keys k WHERE k.prefix = $1",
+            crate::settings::EPOCH_COLUMN
+        ))
+        .bind(prefix)
+        .fetch_optional(&self.db.read)
+        .await?;
+        row.map(|row| {
+            Ok((
+                key_from(&row)?,
+                text(&row, "key_hash")?,
+                int(&row, "settings_epoch")?,
+            ))
+        })
+        .transpose()
+    }
+
     /// A company's keys, newest first.
     pub async fn list_api_keys(&self, company_id: &str) -> Result<Vec<ApiKey>, StoreError> {
         let rows = sqlx::query(

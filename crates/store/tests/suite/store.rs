@@ -447,6 +447,21 @@ async fn users_and_keys() {
             .await
             .unwrap();
         assert_eq!(store.settings_epoch().await.unwrap(), epoch + 1);
+        // The key with the epoch of the same read: the label a kept copy takes.
+        let (found, hash, label) = store
+            .find_api_key_at_epoch("sk_live_abcdefgh")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), hash.as_str(), label),
+            (key.id.as_str(), "h", epoch + 1)
+        );
+        assert!(store
+            .find_api_key_at_epoch("sk_live_nothere0")
+            .await
+            .unwrap()
+            .is_none());
         assert!(store
             .find_api_key("sk_live_abcdefgh")
             .await
