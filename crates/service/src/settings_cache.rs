@@ -3,12 +3,12 @@
 //!
 //! A sale used to read its API key and its company's POS definitions before anything
 //! else: two round trips a sale for rows that change a few times a year. Both are now
-//! kept here, each labelled with the epoch read *before* it was read, and a sale trusts
-//! what it took from here only when the epoch its decline counts bring (the same
-//! statement, so no round trip more) is still that label. Every change to a key or a
-//! POS adds one to the epoch in its own transaction, so a revoked key or a changed POS
-//! acts on the next sale of every instance, as when both were read each time; when the
-//! label is old, the sale reads them again and uses what it read.
+//! kept here, each labelled with the epoch read before it (or with it, in one
+//! statement), and a sale trusts what it took from here only when the epoch its decline
+//! counts bring (the same statement, so no round trip more) is still that label. Every
+//! change to a key or a POS adds one to the epoch in its own transaction, so a revoked
+//! key or a changed POS acts on the next sale of every instance, as when both were read
+//! each time; when the label is old, the sale reads them again and uses what it read.
 //!
 //! Only the API's sale path takes keys from here; every other route reads its key from
 //! the database as before.

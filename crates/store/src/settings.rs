@@ -1,7 +1,7 @@
 //! The settings epoch (migration 21): one number that every change to API keys and POS
 //! definitions adds one to, in the change's own transaction. An instance that keeps
-//! those rows in memory labels them with the epoch read before them, and trusts them
-//! while the epoch it reads later is still that label.
+//! those rows in memory labels them with the epoch read before them (or with them, in
+//! one statement), and trusts them while the epoch it reads later is still that label.
 
 use sqlx::AnyConnection;
 
