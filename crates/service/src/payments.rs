@@ -419,8 +419,7 @@ pub(crate) async fn create_payment_for(
             }
         }
     )?;
-    let epoch = settings_epoch(service, &velocity).await?;
-    confirm_claimant(service, key, epoch).await?;
+    let epoch = confirm_claimant(service, key, &velocity).await?;
     let pos = match kept_pos {
         (chosen, label) if label == epoch => chosen,
         _ => {
@@ -678,32 +677,26 @@ impl KeyUse<'_> {
     }
 }
 
-/// The settings epoch: as the decline counts brought it, else read.
-pub(crate) async fn settings_epoch(
-    service: &PaymentService,
-    velocity: &Velocity,
-) -> Result<i64, ServiceError> {
-    match velocity.settings_epoch {
-        Some(epoch) => Ok(epoch),
-        None => Ok(service.inner.store.settings_epoch().await?),
-    }
-}
-
-/// Confirms the API caller of a claimed sale against `epoch`, read after the caller was
-/// authenticated and before anything is written: a key revoked since it was kept is
+/// The settings epoch as the decline counts brought it (else read), after confirming
+/// with it the API caller of a claimed sale, authenticated before it and before
+/// anything is written: a key revoked since it was kept is
 /// [`ServiceError::Unauthorized`].
 pub(crate) async fn confirm_claimant(
     service: &PaymentService,
     key: KeyUse<'_>,
-    epoch: i64,
-) -> Result<(), ServiceError> {
+    velocity: &Velocity,
+) -> Result<i64, ServiceError> {
+    let epoch = match velocity.settings_epoch {
+        Some(epoch) => epoch,
+        None => service.inner.store.settings_epoch().await?,
+    };
     match key {
-        KeyUse::Claim(_, caller) => crate::admin::confirm_sale_caller(service, caller, epoch).await,
-        KeyUse::None | KeyUse::Held(_) => {
-            service.inner.settings.saw(epoch);
-            Ok(())
+        KeyUse::Claim(_, caller) => {
+            crate::admin::confirm_sale_caller(service, caller, epoch).await?
         }
+        KeyUse::None | KeyUse::Held(_) => service.inner.settings.saw(epoch),
     }
+    Ok(epoch)
 }
 
 /// What making a payment under a key ended in.

@@ -170,8 +170,7 @@ pub(crate) async fn create_stored_card_payment(
         Some(reason) => crate::abuse::Velocity::refused(reason),
         None => crate::abuse::velocity(service, &fingerprint, client_ip.as_deref()).await?,
     };
-    let epoch = crate::payments::settings_epoch(service, &velocity).await?;
-    crate::payments::confirm_claimant(service, key, epoch).await?;
+    crate::payments::confirm_claimant(service, key, &velocity).await?;
     let blocked = velocity.blocked;
     let now = service.now_ms();
     let client_ref = ClientRef::generate();
