@@ -1,11 +1,15 @@
-//! `sanalpos audit verify`, `sanalpos api-key create`: operator tools on the database.
+//! `sanalpos audit verify`, `sanalpos api-key create|list|revoke`: operator tools on the
+//! database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use sanalpos_service::{PaymentService, ServiceConfig};
+use sanalpos_service::{PaymentService, ServiceConfig, ServiceError};
 use sanalpos_store::{Crypto, KeySource, Store, MASTER_KEY_ENV, MASTER_KEY_FILE};
+
+/// Who the audit log names for changes made from the command line.
+pub(crate) const CLI_ACTOR: &str = "cli";
 
 /// Which database, and where the master key is: the same settings `sanalpos serve`
 /// reads, so what a tool writes the service can read.
@@ -73,6 +77,27 @@ pub enum ApiKeyCommand {
         /// A name for the key (which system uses it).
         #[arg(long)]
         name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// A company's API keys, newest first: id, the key's first characters, name,
+    /// created, and revoked (or `-`). Never the keys themselves.
+    List {
+        /// The company id.
+        #[arg(long)]
+        company: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a company's API key (`key_…`, from `list`): every instance refuses it from
+    /// its next request on.
+    Revoke {
+        /// The company id.
+        #[arg(long)]
+        company: String,
+        /// The key's id (`key_…`), not the key.
+        #[arg(long)]
+        key: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -155,38 +180,82 @@ pub fn audit(command: AuditCommand) -> ExitCode {
     })
 }
 
-/// Runs `sanalpos api-key create`.
+/// Runs `sanalpos api-key ...`.
 pub fn api_key(command: ApiKeyCommand) -> ExitCode {
-    let ApiKeyCommand::Create {
-        company,
-        name,
-        database,
-    } = command;
     block_on(async move {
-        let service = match open_service(&database).await {
-            Ok(service) => service,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match service.create_api_key(&company, &name, "cli").await {
-            Ok((view, key)) => {
-                println!("{key}");
-                eprintln!(
-                    "API key {} created for company {company}; it is shown only this once.",
-                    view.id
-                );
-                ExitCode::SUCCESS
-            }
-            Err(sanalpos_service::ServiceError::NotFound) => {
-                eprintln!("error: no company with id {company}");
-                ExitCode::FAILURE
-            }
+        match run_api_key(command).await {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
         }
     })
+}
+
+async fn run_api_key(command: ApiKeyCommand) -> Result<(), String> {
+    match command {
+        ApiKeyCommand::Create {
+            company,
+            name,
+            database,
+        } => create_key(&open_service(&database).await?, &company, &name).await,
+        ApiKeyCommand::List { company, database } => {
+            list_keys(&open_service(&database).await?, &company).await
+        }
+        ApiKeyCommand::Revoke {
+            company,
+            key,
+            database,
+        } => revoke_key(&open_service(&database).await?, &company, &key).await,
+    }
+}
+
+async fn create_key(service: &PaymentService, company: &str, name: &str) -> Result<(), String> {
+    match service.create_api_key(company, name, CLI_ACTOR).await {
+        Ok((view, key)) => {
+            println!("{key}");
+            eprintln!(
+                "API key {} created for company {company}; it is shown only this once.",
+                view.id
+            );
+            Ok(())
+        }
+        Err(ServiceError::NotFound) => Err(format!("no company with id {company}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn list_keys(service: &PaymentService, company: &str) -> Result<(), String> {
+    super::org::known_companies(service, &[company.to_owned()]).await?;
+    let keys = service
+        .list_api_keys(company)
+        .await
+        .map_err(|e| e.to_string())?;
+    for key in keys {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            key.id,
+            key.prefix,
+            key.name,
+            key.created_at,
+            key.revoked_at.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+async fn revoke_key(service: &PaymentService, company: &str, key: &str) -> Result<(), String> {
+    super::org::known_companies(service, &[company.to_owned()]).await?;
+    match service.revoke_api_key(company, key, CLI_ACTOR).await {
+        Ok(()) => {
+            eprintln!("API key {key} of company {company} revoked.");
+            Ok(())
+        }
+        Err(ServiceError::NotFound) => Err(format!(
+            "company {company} has no unrevoked key with id {key} (sanalpos api-key list \
+             --company {company} shows its keys); nothing was changed"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
 }

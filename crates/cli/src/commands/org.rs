@@ -11,10 +11,8 @@ use zeroize::Zeroizing;
 
 use sanalpos_service::{PaymentService, Role, ServiceError};
 
-use super::admin::{block_on, open_service, DatabaseArgs};
+use super::admin::{block_on, open_service, DatabaseArgs, CLI_ACTOR};
 
-/// Who the audit log names for changes made from the command line.
-const ACTOR: &str = "cli";
 /// Length of a generated password (letters and digits: about 119 bits).
 const GENERATED_PASSWORD_LEN: usize = 20;
 
@@ -81,7 +79,7 @@ pub fn company(command: CompanyCommand) -> ExitCode {
                     Ok(service) => service,
                     Err(e) => return fail(&e),
                 };
-                match service.create_company(&name, ACTOR).await {
+                match service.create_company(&name, CLI_ACTOR).await {
                     Ok(company) => {
                         println!("{}", company.id);
                         eprintln!("company {:?} created with id {}", company.name, company.id);
@@ -137,7 +135,10 @@ fn set_password(username: String, password_stdin: bool, database: DatabaseArgs) 
             Ok(found) => found,
             Err(e) => return fail(&e),
         };
-        match service.set_user_password(&username, &password, ACTOR).await {
+        match service
+            .set_user_password(&username, &password, CLI_ACTOR)
+            .await
+        {
             Ok(user) => {
                 eprintln!(
                     "new password set for {:?} ({}); their sessions ended",
@@ -182,7 +183,7 @@ fn create_user(
             Err(e) => return fail(&e),
         };
         match service
-            .create_user(&username, &password, role, &companies, ACTOR)
+            .create_user(&username, &password, role, &companies, CLI_ACTOR)
             .await
         {
             Ok(user) => {
@@ -227,7 +228,10 @@ fn explain(e: &ServiceError) -> String {
 }
 
 /// Every id names a company, or the error names the first that does not.
-async fn known_companies(service: &PaymentService, ids: &[String]) -> Result<(), String> {
+pub(crate) async fn known_companies(
+    service: &PaymentService,
+    ids: &[String],
+) -> Result<(), String> {
     let existing = service.list_companies().await.map_err(|e| explain(&e))?;
     for id in ids {
         if !existing.iter().any(|c| &c.id == id) {
