@@ -400,14 +400,16 @@ pub(crate) async fn revoke_api_key(
         .await?)
 }
 
-/// The lookup prefix of a well-formed API key; `None` for anything else.
-fn lookup_prefix(api_key: &str) -> Option<&str> {
+/// The lookup prefix and the hash of a presented API key (spaces around it trimmed),
+/// when it is well-formed; `None` for anything else.
+fn presented_key(api_key: &str) -> Option<(&str, String)> {
+    let api_key = api_key.trim();
     let well_formed = api_key.len() == KEY_PREFIX.len() + KEY_RANDOM_LEN
         && api_key.starts_with(KEY_PREFIX)
         && api_key[KEY_PREFIX.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric());
-    well_formed.then(|| &api_key[..KEY_LOOKUP_LEN])
+    well_formed.then(|| (&api_key[..KEY_LOOKUP_LEN], key_hash(api_key)))
 }
 
 /// Whether a stored hash is the presented key's (in constant time).
@@ -444,11 +446,10 @@ pub(crate) async fn authenticate(
     service: &PaymentService,
     api_key: &str,
 ) -> Result<Option<ApiCaller>, ServiceError> {
-    let api_key = api_key.trim();
-    let Some(prefix) = lookup_prefix(api_key) else {
+    let Some((prefix, presented)) = presented_key(api_key) else {
         return Ok(None);
     };
-    let key = stored_key(service, prefix, &key_hash(api_key)).await?;
+    let key = stored_key(service, prefix, &presented).await?;
     Ok(key.map(|key| key.caller))
 }
 
@@ -458,11 +459,9 @@ pub(crate) async fn authenticate_sale(
     service: &PaymentService,
     api_key: &str,
 ) -> Result<Option<SaleCaller>, ServiceError> {
-    let api_key = api_key.trim();
-    let Some(prefix) = lookup_prefix(api_key) else {
+    let Some((prefix, presented)) = presented_key(api_key) else {
         return Ok(None);
     };
-    let presented = key_hash(api_key);
     let kept = &service.inner.settings;
     if let Some((key, label)) = kept.key(prefix) {
         if same_hash(&key.key_hash, &presented) {
